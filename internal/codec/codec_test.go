@@ -1,0 +1,64 @@
+package codec
+
+import (
+	"testing"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+type sample struct {
+	Type    string           `cbor:"type"`
+	Author  *parsec.DeviceID `cbor:"author"`
+	User    parsec.UserID    `cbor:"user_id"`
+	At      parsec.DateTime  `cbor:"timestamp"`
+	Payload []byte           `cbor:"payload"`
+}
+
+func TestRoundTripAndStrictness(t *testing.T) {
+	id := parsec.NewUserID()
+	in := sample{Type: "x", User: id, At: 42, Payload: []byte{1, 2}}
+	b, err := Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out sample
+	if err := UnmarshalCanonical(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.User != id || out.Author != nil || out.At != 42 || string(out.Payload) != "\x01\x02" {
+		t.Fatalf("round trip: got %+v", out)
+	}
+	// A 16-byte ID must travel as a byte string (major type 2, length 16), not an array.
+	if !containsBytes(b, append([]byte{0x50}, id[:]...)) {
+		t.Fatalf("user ID not encoded as a byte string: %x", b)
+	}
+	// Unknown fields are refused.
+	extra, _ := Marshal(map[string]any{"type": "x", "user_id": id[:], "timestamp": 1, "payload": nil, "author": nil, "evil": 1})
+	if err := Unmarshal(extra, &out); err == nil {
+		t.Fatal("unknown field accepted")
+	}
+	// Trailing bytes are refused.
+	if err := Unmarshal(append(b, 0), &out); err == nil {
+		t.Fatal("trailing byte accepted")
+	}
+	// A wrong-length ID is refused.
+	short, _ := Marshal(map[string]any{"type": "x", "user_id": []byte{1, 2, 3}, "timestamp": 1, "payload": nil, "author": nil})
+	if err := Unmarshal(short, &out); err == nil {
+		t.Fatal("3-byte user ID accepted")
+	}
+	// A non-canonical encoding of the same value is refused by UnmarshalCanonical.
+	nonCanon := append([]byte{}, b...)
+	nonCanon = append([]byte{0xb8, byte(len(in.Type) - len(in.Type) + 5)}, nonCanon[1:]...) // map length in 2 bytes
+	if err := UnmarshalCanonical(nonCanon, &out); err == nil {
+		t.Fatal("non-canonical encoding accepted")
+	}
+}
+
+func containsBytes(hay, needle []byte) bool {
+	for i := 0; i+len(needle) <= len(hay); i++ {
+		if string(hay[i:i+len(needle)]) == string(needle) {
+			return true
+		}
+	}
+	return false
+}

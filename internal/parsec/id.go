@@ -1,0 +1,122 @@
+package parsec
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// The identifiers below are random 16-byte values (UUID version 4 layout). They print as 32
+// lowercase hex digits, which is also how users type them (any unique prefix, for devices).
+type (
+	UserID            [16]byte
+	DeviceID          [16]byte
+	VlobID            [16]byte // realm (workspace) IDs are VlobIDs too
+	BlockID           [16]byte
+	GreetingAttemptID [16]byte
+)
+
+// AccessToken is a 16-byte secret: organization bootstrap tokens, invitation tokens.
+type AccessToken [16]byte
+
+func newID() [16]byte {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("parsec: system random source failed: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	return b
+}
+
+func NewUserID() UserID                       { return newID() }
+func NewDeviceID() DeviceID                   { return newID() }
+func NewVlobID() VlobID                       { return newID() }
+func NewBlockID() BlockID                     { return newID() }
+func NewGreetingAttemptID() GreetingAttemptID { return newID() }
+func NewAccessToken() AccessToken             { return AccessToken(newID()) }
+
+func (id UserID) String() string            { return hex.EncodeToString(id[:]) }
+func (id DeviceID) String() string          { return hex.EncodeToString(id[:]) }
+func (id VlobID) String() string            { return hex.EncodeToString(id[:]) }
+func (id BlockID) String() string           { return hex.EncodeToString(id[:]) }
+func (id GreetingAttemptID) String() string { return hex.EncodeToString(id[:]) }
+func (t AccessToken) String() string        { return hex.EncodeToString(t[:]) }
+
+func (id UserID) IsZero() bool   { return id == UserID{} }
+func (id DeviceID) IsZero() bool { return id == DeviceID{} }
+func (id VlobID) IsZero() bool   { return id == VlobID{} }
+
+// parseHex16 accepts 32 hex digits, with or without the dashes of the UUID form.
+func parseHex16(what, s string) ([16]byte, error) {
+	var b [16]byte
+	clean := strings.ReplaceAll(strings.TrimSpace(s), "-", "")
+	if len(clean) != 32 {
+		return b, Errorf(Invalid, "invalid %s %q: want 32 hex digits", what, s)
+	}
+	if _, err := hex.Decode(b[:], []byte(clean)); err != nil {
+		return b, Errorf(Invalid, "invalid %s %q: not hexadecimal", what, s)
+	}
+	return b, nil
+}
+
+func ParseUserID(s string) (UserID, error) {
+	b, err := parseHex16("user ID", s)
+	return UserID(b), err
+}
+
+func ParseDeviceID(s string) (DeviceID, error) {
+	b, err := parseHex16("device ID", s)
+	return DeviceID(b), err
+}
+
+func ParseVlobID(s string) (VlobID, error) {
+	b, err := parseHex16("workspace ID", s)
+	return VlobID(b), err
+}
+
+func ParseAccessToken(s string) (AccessToken, error) {
+	b, err := parseHex16("token", s)
+	return AccessToken(b), err
+}
+
+// ShortID is the abbreviated form shown in device lists (the CLI accepts any unique prefix).
+func ShortID(id fmt.Stringer) string { return id.String()[:7] }
+
+// Binary forms: encoders carry identifiers as 16-byte strings, and decoders refuse any
+// other length (a decoder that padded a short value would make two encodings of one ID).
+
+func unmarshal16(what string, dst *[16]byte, b []byte) error {
+	if len(b) != 16 {
+		return Errorf(Invalid, "invalid %s: %d bytes, want 16", what, len(b))
+	}
+	copy(dst[:], b)
+	return nil
+}
+
+func (id UserID) MarshalBinary() ([]byte, error)            { return id[:], nil }
+func (id DeviceID) MarshalBinary() ([]byte, error)          { return id[:], nil }
+func (id VlobID) MarshalBinary() ([]byte, error)            { return id[:], nil }
+func (id BlockID) MarshalBinary() ([]byte, error)           { return id[:], nil }
+func (id GreetingAttemptID) MarshalBinary() ([]byte, error) { return id[:], nil }
+func (t AccessToken) MarshalBinary() ([]byte, error)        { return t[:], nil }
+
+func (id *UserID) UnmarshalBinary(b []byte) error {
+	return unmarshal16("user ID", (*[16]byte)(id), b)
+}
+func (id *DeviceID) UnmarshalBinary(b []byte) error {
+	return unmarshal16("device ID", (*[16]byte)(id), b)
+}
+func (id *VlobID) UnmarshalBinary(b []byte) error {
+	return unmarshal16("vlob ID", (*[16]byte)(id), b)
+}
+func (id *BlockID) UnmarshalBinary(b []byte) error {
+	return unmarshal16("block ID", (*[16]byte)(id), b)
+}
+func (id *GreetingAttemptID) UnmarshalBinary(b []byte) error {
+	return unmarshal16("greeting attempt ID", (*[16]byte)(id), b)
+}
+func (t *AccessToken) UnmarshalBinary(b []byte) error {
+	return unmarshal16("token", (*[16]byte)(t), b)
+}
