@@ -1,0 +1,152 @@
+package metastore
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// ErrNotFound is returned (wrapped, with kind parsec.NotFound) when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrExists is returned (wrapped, with kind parsec.Exists) when inserting a record whose key
+// is taken.
+var ErrExists = errors.New("already exists")
+
+// Store is a metadata store.
+type Store interface {
+	// Update runs fn in a read-write transaction. Write transactions are serialized: fn sees
+	// every transaction committed before it and none that runs concurrently, so a handler may
+	// read, check and write without races (this is how "timestamps strictly increase in a
+	// topic" is enforced atomically). If fn returns an error, nothing it wrote is kept and the
+	// error is returned as is.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction over a consistent snapshot.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Close releases the store.
+	Close() error
+}
+
+// Tx is a transaction. Its methods return errors wrapping ErrNotFound / ErrExists where
+// documented, and other errors for storage failures.
+type Tx interface {
+	// Organization returns an organization, or ErrNotFound.
+	Organization(id parsec.OrganizationID) (Organization, error)
+	// PutOrganization inserts an organization or replaces the stored one with the same ID.
+	PutOrganization(o Organization) error
+	// Organizations lists every organization, ordered by ID.
+	Organizations() ([]Organization, error)
+
+	// AddCertificate appends a certificate to a topic of an organization. The store keeps the
+	// order of insertion for certificates of equal timestamps.
+	AddCertificate(org parsec.OrganizationID, c Certificate) error
+	// Certificates returns the certificates of a topic with a timestamp strictly greater than
+	// after, ordered by timestamp then insertion.
+	Certificates(org parsec.OrganizationID, topic Topic, after parsec.DateTime) ([]Certificate, error)
+	// LastTimestamp returns the greatest timestamp in a topic, or zero when it is empty.
+	LastTimestamp(org parsec.OrganizationID, topic Topic) (parsec.DateTime, error)
+	// Topics lists the realm topics of an organization that have certificates.
+	RealmTopics(org parsec.OrganizationID) ([]Topic, error)
+
+	// InsertUser adds a user, or returns ErrExists if the ID is taken.
+	InsertUser(org parsec.OrganizationID, u User) error
+	// UpdateUser replaces a stored user (same ID), or returns ErrNotFound.
+	UpdateUser(org parsec.OrganizationID, u User) error
+	// User returns a user by ID, or ErrNotFound.
+	User(org parsec.OrganizationID, id parsec.UserID) (User, error)
+	// ActiveUserByEmail returns the non-revoked user with this email, or ErrNotFound.
+	ActiveUserByEmail(org parsec.OrganizationID, email string) (User, error)
+	// Users lists every user of an organization (revoked ones included), by creation time.
+	Users(org parsec.OrganizationID) ([]User, error)
+
+	// InsertDevice adds a device, or returns ErrExists if the ID is taken.
+	InsertDevice(org parsec.OrganizationID, d Device) error
+	// Device returns a device by ID, or ErrNotFound.
+	Device(org parsec.OrganizationID, id parsec.DeviceID) (Device, error)
+	// Devices lists a user's devices, by creation time.
+	Devices(org parsec.OrganizationID, user parsec.UserID) ([]Device, error)
+}
+
+// Organization is an organization's record.
+type Organization struct {
+	ID             parsec.OrganizationID
+	CreatedOn      parsec.DateTime
+	BootstrapToken parsec.AccessToken
+	// RootVerifyKey is nil until the organization is bootstrapped.
+	RootVerifyKey  []byte
+	BootstrappedOn parsec.DateTime
+	Config         OrganizationConfig
+}
+
+// Bootstrapped reports whether the organization has its first user.
+func (o Organization) Bootstrapped() bool { return o.RootVerifyKey != nil }
+
+// OrganizationConfig is the part of an organization the server administrator controls.
+type OrganizationConfig struct {
+	IsExpired                  bool
+	UserProfileOutsiderAllowed bool
+	ActiveUsersLimit           *int64 // nil: no limit
+	MinimumArchivingPeriod     int64  // seconds
+}
+
+// Topic names a certificate topic: "common" or "realm/<realm ID hex>".
+type Topic string
+
+// CommonTopic is the topic of users, devices, profile changes and revocations.
+const CommonTopic Topic = "common"
+
+// RealmTopic is the topic of one realm.
+func RealmTopic(id parsec.VlobID) Topic { return Topic("realm/" + id.String()) }
+
+// Realm returns the realm of a realm topic.
+func (t Topic) Realm() (parsec.VlobID, bool) {
+	s, ok := strings.CutPrefix(string(t), "realm/")
+	if !ok {
+		return parsec.VlobID{}, false
+	}
+	id, err := parsec.ParseVlobID(s)
+	return id, err == nil
+}
+
+// Certificate is a stored certificate: its bytes as signed by its author, and the redacted
+// flavour for user and device certificates (nil for the other kinds).
+type Certificate struct {
+	Topic     Topic
+	Timestamp parsec.DateTime
+	Kind      string
+	Data      []byte
+	Redacted  []byte
+}
+
+// User is a user's record: clear fields the handlers need, and the certificates.
+type User struct {
+	ID                  parsec.UserID
+	Email               string
+	Name                string
+	InitialProfile      parsec.UserProfile
+	Profile             parsec.UserProfile // current profile
+	CreatedOn           parsec.DateTime
+	CreatedBy           *parsec.DeviceID // nil: the root key (bootstrap)
+	RevokedOn           parsec.DateTime  // zero: not revoked
+	RevokedBy           *parsec.DeviceID
+	Frozen              bool
+	Certificate         []byte
+	RedactedCertificate []byte
+}
+
+// Revoked reports whether the user is revoked.
+func (u User) Revoked() bool { return !u.RevokedOn.IsZero() }
+
+// Device is a device's record.
+type Device struct {
+	ID                  parsec.DeviceID
+	UserID              parsec.UserID
+	Label               string
+	VerifyKey           []byte
+	CreatedOn           parsec.DateTime
+	CreatedBy           *parsec.DeviceID // nil: the root key (bootstrap)
+	Certificate         []byte
+	RedactedCertificate []byte
+}
