@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/server/metastore"
+)
+
+// certificateGet returns the certificates the caller may see, newer than what it has.
+// External users get the redacted flavour of user and device certificates: they never
+// learn other users' names, emails or device labels.
+func (s *Server) certificateGet(ctx context.Context, c *caller, req *protocol.CertificateGetReq) (any, error) {
+	redacted := c.user.Profile == parsec.ProfileOutsider
+	rep := protocol.CertificateGetRep{Realms: map[parsec.VlobID][][]byte{}}
+	err := s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
+		certs, err := tx.Certificates(c.org.ID, metastore.CommonTopic, req.CommonAfter)
+		if err != nil {
+			return err
+		}
+		rep.Common = make([][]byte, 0, len(certs))
+		for _, cert := range certs {
+			if redacted && cert.Redacted != nil {
+				rep.Common = append(rep.Common, cert.Redacted)
+			} else {
+				rep.Common = append(rep.Common, cert.Data)
+			}
+		}
+		// Realm topics appear with workspaces; a member receives the topics of realms where
+		// it has or had a role.
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func (s *Server) organizationConfig(ctx context.Context, c *caller, req *protocol.OrganizationConfigReq) (any, error) {
+	return s.configOf(c.org), nil
+}
+
+func (s *Server) configOf(org metastore.Organization) protocol.OrganizationConfig {
+	return protocol.OrganizationConfig{
+		UserProfileOutsiderAllowed: org.Config.UserProfileOutsiderAllowed,
+		ActiveUsersLimit:           org.Config.ActiveUsersLimit,
+		SSEKeepaliveSeconds:        int64(s.cfg.SSEKeepalive.Seconds()),
+		MinimumArchivingPeriod:     org.Config.MinimumArchivingPeriod,
+	}
+}

@@ -1,0 +1,54 @@
+package blockstore
+
+import (
+	"context"
+	"io"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// Store keeps the opaque bytes of blocks, per organization. Implementations are safe for
+// concurrent use by many goroutines.
+//
+// For every method, if ctx is already done when it is called (or becomes done while it
+// runs and the implementation can notice), the method fails with an error that wraps
+// ctx.Err(); a write that fails this way leaves nothing visible under the ID.
+//
+// Errors carry a parsec.Kind: NotFound for a missing block, Invalid for an argument the
+// implementation refuses (for example an organization ID it cannot store safely), and
+// Unavailable once the store is closed. Any other failure of the storage itself is Other.
+type Store interface {
+	// Put stores data under (org, id). Two things might happen:
+	//  - it returns nil: the block is durably stored (it survives a crash of the process
+	//    or of the machine from that moment on) and replaces any previous block with that
+	//    ID, so putting the same block twice is harmless;
+	//  - it returns an error: the block under (org, id) is either absent or the complete
+	//    previous block, or the complete new one; never a part of either.
+	// Put does not retain data after it returns.
+	Put(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID, data []byte) error
+
+	// Get returns the whole block stored under (org, id), or an error of kind NotFound if
+	// there is none. The caller owns the returned slice.
+	Get(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) ([]byte, error)
+
+	// Open returns a reader of the block stored under (org, id) and its size in bytes, or
+	// an error of kind NotFound if there is none. The caller must close the reader. The
+	// reader yields exactly the size announced, as the block was when Open was called,
+	// even if the block is overwritten or deleted meanwhile.
+	Open(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) (io.ReadCloser, int64, error)
+
+	// PutStream stores the next size bytes of r under (org, id), like Put. The reader
+	// must yield exactly size bytes and then io.EOF: if it yields fewer (including because
+	// it fails), or more, PutStream fails with an error (kind Invalid for a wrong size) and
+	// the block under (org, id) is as it was before the call. Nothing is visible under
+	// the ID until the whole block has been written durably.
+	PutStream(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID, r io.Reader, size int64) error
+
+	// Delete removes the block stored under (org, id), or returns an error of kind
+	// NotFound if there is none. Readers opened before Delete may still read it.
+	Delete(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) error
+
+	// Close releases the resources of the store. After Close, every method fails with an
+	// error of kind Unavailable. Readers returned by Open remain usable until closed.
+	Close() error
+}

@@ -1,0 +1,367 @@
+package blockstoretest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"testing/iotest"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/server/blockstore"
+)
+
+// Run runs the conformance suite, one subtest per behaviour. open returns a store to test
+// (a fresh one or a shared one); Run closes each store it opens.
+func Run(t *testing.T, open func(t *testing.T) blockstore.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s blockstore.Store)
+	}{
+		{"PutGet", testPutGet},
+		{"Overwrite", testOverwrite},
+		{"Missing", testMissing},
+		{"Delete", testDelete},
+		{"OrganizationsIsolated", testOrganizationsIsolated},
+		{"UnicodeOrganization", testUnicodeOrganization},
+		{"PutStream", testPutStream},
+		{"PutStreamWrongSize", testPutStreamWrongSize},
+		{"Cancelled", testCancelled},
+		{"Concurrent", testConcurrent},
+		{"Closed", testClosed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			closed := false
+			t.Cleanup(func() {
+				if !closed {
+					if err := s.Close(); err != nil {
+						t.Errorf("close: %v", err)
+					}
+				}
+			})
+			if tc.name == "Closed" {
+				closed = true
+			}
+			tc.fn(t, s)
+		})
+	}
+}
+
+const org = parsec.OrganizationID("Org-1")
+
+// randomBytes returns n random bytes: blocks are ciphertext, so random data is what a
+// store really sees.
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// sameBytes compares blocks without printing megabytes when they differ.
+func sameBytes(t *testing.T, what string, got, want []byte) {
+	t.Helper()
+	if bytes.Equal(got, want) {
+		return
+	}
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	t.Errorf("%s: got %d bytes, want %d; first difference at offset %d", what, len(got), len(want), i)
+}
+
+func mustPut(t *testing.T, s blockstore.Store, o parsec.OrganizationID, id parsec.BlockID, data []byte) {
+	t.Helper()
+	if err := s.Put(t.Context(), o, id, data); err != nil {
+		t.Fatalf("put %s: %v", id, err)
+	}
+}
+
+// checkBlock checks that (o, id) holds want, through both Get and Open.
+func checkBlock(t *testing.T, s blockstore.Store, o parsec.OrganizationID, id parsec.BlockID, want []byte) {
+	t.Helper()
+	got, err := s.Get(t.Context(), o, id)
+	if err != nil {
+		t.Fatalf("get %s: %v", id, err)
+	}
+	sameBytes(t, "get", got, want)
+
+	rc, size, err := s.Open(t.Context(), o, id)
+	if err != nil {
+		t.Fatalf("open %s: %v", id, err)
+	}
+	defer rc.Close()
+	if size != int64(len(want)) {
+		t.Errorf("open %s: size %d, want %d", id, size, len(want))
+	}
+	got, err = io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("open %s: read: %v", id, err)
+	}
+	sameBytes(t, "open", got, want)
+	if err := rc.Close(); err != nil {
+		t.Errorf("open %s: close: %v", id, err)
+	}
+}
+
+// checkMissing checks that (o, id) holds nothing, through both Get and Open.
+func checkMissing(t *testing.T, s blockstore.Store, o parsec.OrganizationID, id parsec.BlockID) {
+	t.Helper()
+	if data, err := s.Get(t.Context(), o, id); !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("get %s: got %d bytes and error %v, want kind %v", id, len(data), err, parsec.NotFound)
+	}
+	rc, _, err := s.Open(t.Context(), o, id)
+	if err == nil {
+		rc.Close()
+	}
+	if !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("open %s: error %v, want kind %v", id, err, parsec.NotFound)
+	}
+}
+
+func testPutGet(t *testing.T, s blockstore.Store) {
+	for _, tc := range []struct {
+		name string
+		size int
+	}{
+		{"Empty", 0},
+		{"OneByte", 1},
+		{"512KiB", 512 << 10},
+		{"4MiB", 4 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := parsec.NewBlockID()
+			data := randomBytes(tc.size)
+			mustPut(t, s, org, id, data)
+			checkBlock(t, s, org, id, data)
+		})
+	}
+}
+
+func testOverwrite(t *testing.T, s blockstore.Store) {
+	id := parsec.NewBlockID()
+	first, second := randomBytes(1000), randomBytes(10)
+	mustPut(t, s, org, id, first)
+	mustPut(t, s, org, id, second)
+	checkBlock(t, s, org, id, second)
+	mustPut(t, s, org, id, second) // identical again: harmless
+	checkBlock(t, s, org, id, second)
+}
+
+func testMissing(t *testing.T, s blockstore.Store) {
+	id := parsec.NewBlockID()
+	checkMissing(t, s, org, id)
+	if err := s.Delete(t.Context(), org, id); !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("delete: error %v, want kind %v", err, parsec.NotFound)
+	}
+	checkMissing(t, s, "Never-Seen-Org", id)
+}
+
+func testDelete(t *testing.T, s blockstore.Store) {
+	id, other := parsec.NewBlockID(), parsec.NewBlockID()
+	mustPut(t, s, org, id, []byte("doomed"))
+	mustPut(t, s, org, other, []byte("kept"))
+	if err := s.Delete(t.Context(), org, id); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	checkMissing(t, s, org, id)
+	checkBlock(t, s, org, other, []byte("kept"))
+	if err := s.Delete(t.Context(), org, id); !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("second delete: error %v, want kind %v", err, parsec.NotFound)
+	}
+	// A deleted block can be put again.
+	mustPut(t, s, org, id, []byte("back"))
+	checkBlock(t, s, org, id, []byte("back"))
+}
+
+func testOrganizationsIsolated(t *testing.T, s blockstore.Store) {
+	const a, b = parsec.OrganizationID("Org-A"), parsec.OrganizationID("Org-B")
+	id, onlyA := parsec.NewBlockID(), parsec.NewBlockID()
+	mustPut(t, s, a, id, []byte("block of A"))
+	mustPut(t, s, b, id, []byte("block of B"))
+	mustPut(t, s, a, onlyA, []byte("only in A"))
+	checkBlock(t, s, a, id, []byte("block of A"))
+	checkBlock(t, s, b, id, []byte("block of B"))
+	checkMissing(t, s, b, onlyA)
+	if err := s.Delete(t.Context(), b, onlyA); !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("delete A's block in B: error %v, want kind %v", err, parsec.NotFound)
+	}
+	if err := s.Delete(t.Context(), a, id); err != nil {
+		t.Fatalf("delete in A: %v", err)
+	}
+	checkMissing(t, s, a, id)
+	checkBlock(t, s, b, id, []byte("block of B"))
+}
+
+func testUnicodeOrganization(t *testing.T, s blockstore.Store) {
+	for _, o := range []parsec.OrganizationID{"Société-1", "日本語_組織", "Ωmega-Ω"} {
+		t.Run(string(o), func(t *testing.T) {
+			id := parsec.NewBlockID()
+			data := randomBytes(100)
+			mustPut(t, s, o, id, data)
+			checkBlock(t, s, o, id, data)
+			if err := s.Delete(t.Context(), o, id); err != nil {
+				t.Fatalf("delete: %v", err)
+			}
+			checkMissing(t, s, o, id)
+		})
+	}
+}
+
+func testPutStream(t *testing.T, s blockstore.Store) {
+	for _, size := range []int{0, 1, 512 << 10} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			id := parsec.NewBlockID()
+			data := randomBytes(size)
+			// One byte per read: the store must not assume a reader fills its buffer.
+			r := iotest.OneByteReader(bytes.NewReader(data))
+			if size > 4096 {
+				r = iotest.HalfReader(bytes.NewReader(data))
+			}
+			if err := s.PutStream(t.Context(), org, id, r, int64(size)); err != nil {
+				t.Fatalf("put stream: %v", err)
+			}
+			checkBlock(t, s, org, id, data)
+		})
+	}
+}
+
+// failingReader yields some bytes, then an error.
+type failingReader struct{ r io.Reader }
+
+var errBroken = errors.New("connection broken")
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		return n, errBroken
+	}
+	return n, err
+}
+
+func testPutStreamWrongSize(t *testing.T, s blockstore.Store) {
+	data := randomBytes(64 << 10)
+	for _, tc := range []struct {
+		name string
+		r    func() io.Reader
+		size int64
+	}{
+		{"Short", func() io.Reader { return bytes.NewReader(data[:len(data)-1]) }, int64(len(data))},
+		{"Long", func() io.Reader { return bytes.NewReader(data) }, int64(len(data) - 1)},
+		{"OneByteTooMany", func() io.Reader { return strings.NewReader("x") }, 0},
+		{"ReaderFails", func() io.Reader { return &failingReader{bytes.NewReader(data[:1000])} }, int64(len(data))},
+		{"Negative", func() io.Reader { return bytes.NewReader(nil) }, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A new block: nothing must appear.
+			id := parsec.NewBlockID()
+			if err := s.PutStream(t.Context(), org, id, tc.r(), tc.size); err == nil {
+				t.Fatal("put stream succeeded")
+			}
+			checkMissing(t, s, org, id)
+
+			// An existing block: it must stay as it was.
+			old := []byte("previous version")
+			mustPut(t, s, org, id, old)
+			if err := s.PutStream(t.Context(), org, id, tc.r(), tc.size); err == nil {
+				t.Fatal("put stream over an existing block succeeded")
+			}
+			checkBlock(t, s, org, id, old)
+		})
+	}
+}
+
+func testCancelled(t *testing.T, s blockstore.Store) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	id, existing := parsec.NewBlockID(), parsec.NewBlockID()
+	mustPut(t, s, org, existing, []byte("here"))
+
+	check := func(op string, err error) {
+		t.Helper()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a cancelled context: error %v, want one wrapping %v", op, err, context.Canceled)
+		}
+	}
+	check("put", s.Put(ctx, org, id, []byte("data")))
+	check("put stream", s.PutStream(ctx, org, id, strings.NewReader("data"), 4))
+	_, err := s.Get(ctx, org, existing)
+	check("get", err)
+	rc, _, err := s.Open(ctx, org, existing)
+	if err == nil {
+		rc.Close()
+	}
+	check("open", err)
+	check("delete", s.Delete(ctx, org, existing))
+
+	checkMissing(t, s, org, id)
+	checkBlock(t, s, org, existing, []byte("here"))
+}
+
+// testConcurrent puts and reads many blocks from several goroutines at once, including
+// several writers of the same block.
+func testConcurrent(t *testing.T, s blockstore.Store) {
+	const workers, perWorker = 8, 16
+	shared := parsec.NewBlockID()
+	sharedData := randomBytes(4096)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			o := parsec.OrganizationID(fmt.Sprintf("Org-%d", w%3))
+			for range perWorker {
+				id := parsec.NewBlockID()
+				data := randomBytes(1024 + w)
+				if err := s.Put(t.Context(), o, id, data); err != nil {
+					t.Errorf("put: %v", err)
+					return
+				}
+				if err := s.Put(t.Context(), org, shared, sharedData); err != nil {
+					t.Errorf("put shared: %v", err)
+					return
+				}
+				got, err := s.Get(t.Context(), o, id)
+				if err != nil {
+					t.Errorf("get: %v", err)
+					return
+				}
+				sameBytes(t, "get", got, data)
+				got, err = s.Get(t.Context(), org, shared)
+				if err != nil {
+					t.Errorf("get shared: %v", err)
+					return
+				}
+				sameBytes(t, "get shared", got, sharedData)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func testClosed(t *testing.T, s blockstore.Store) {
+	id := parsec.NewBlockID()
+	mustPut(t, s, org, id, []byte("x"))
+	rc, _, err := s.Open(t.Context(), org, id)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer rc.Close()
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if _, err := s.Get(t.Context(), org, id); !parsec.IsKind(err, parsec.Unavailable) {
+		t.Errorf("get after close: error %v, want kind %v", err, parsec.Unavailable)
+	}
+	if err := s.Put(t.Context(), org, parsec.NewBlockID(), nil); !parsec.IsKind(err, parsec.Unavailable) {
+		t.Errorf("put after close: error %v, want kind %v", err, parsec.Unavailable)
+	}
+	if got, err := io.ReadAll(rc); err != nil || string(got) != "x" {
+		t.Errorf("read a reader opened before close: got %q, %v; want %q", got, err, "x")
+	}
+}

@@ -1,0 +1,306 @@
+package disk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/server/blockstore"
+)
+
+// tempPrefix starts the name of every temporary file. A block's name is 32 hex digits, so
+// the two can never be confused.
+const tempPrefix = ".tmp-"
+
+// staleAfter is the age from which Open considers a temporary file a leftover of a crash
+// rather than a write in progress in another process sharing the directory.
+const staleAfter = time.Hour
+
+// Store is a blockstore.Store in a directory. It is safe for concurrent use, also by
+// several processes sharing the directory.
+type Store struct {
+	dir    string
+	closed atomic.Bool
+}
+
+var _ blockstore.Store = (*Store)(nil)
+
+// Open opens the store in dir, creating the directory (mode 0700) if needed, and removes
+// the temporary files older than an hour that an interrupted write left behind. That
+// clean-up reads every directory of the store once.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open block store %q: %w", dir, err)
+	}
+	s := &Store{dir: dir}
+	if err := s.removeStaleTemp(time.Now().Add(-staleAfter)); err != nil {
+		return nil, fmt.Errorf("open block store %q: %w", dir, err)
+	}
+	return s, nil
+}
+
+// removeStaleTemp removes the temporary files last modified before the given time.
+func (s *Store) removeStaleTemp(before time.Time) error {
+	return filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed meanwhile
+			}
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), tempPrefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if info.ModTime().Before(before) {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// checkOrg refuses organization IDs that are not a single, ordinary path element.
+func checkOrg(org parsec.OrganizationID) error {
+	s := string(org)
+	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\\\x00") || len(s) > 255 {
+		return parsec.Errorf(parsec.Invalid, "organization ID %q cannot name a directory", s)
+	}
+	return nil
+}
+
+// paths returns the directory and the file name of a block, after checking that the store
+// is open, ctx is not done and org is acceptable. op and the IDs give errors their context.
+func (s *Store) paths(ctx context.Context, op string, org parsec.OrganizationID, id parsec.BlockID) (dir, file string, err error) {
+	if s.closed.Load() {
+		return "", "", parsec.Errorf(parsec.Unavailable, "%s block %s of organization %q: block store closed", op, id, org)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", "", parsec.Errorf(parsec.Cancelled, "%s block %s of organization %q: %w", op, id, org, err)
+	}
+	if err := checkOrg(org); err != nil {
+		return "", "", fmt.Errorf("%s block %s: %w", op, id, err)
+	}
+	hex := id.String()
+	dir = filepath.Join(s.dir, string(org), hex[:2])
+	return dir, filepath.Join(dir, hex), nil
+}
+
+// wrap gives a file system error its context and kind.
+func wrap(op string, org parsec.OrganizationID, id parsec.BlockID, err error) error {
+	var pe *parsec.Error
+	switch {
+	case errors.As(err, &pe):
+		return parsec.Errorf(pe.Kind, "%s block %s of organization %q: %w", op, id, org, err)
+	case errors.Is(err, fs.ErrNotExist):
+		return parsec.Errorf(parsec.NotFound, "%s block %s of organization %q: no such block", op, id, org)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return parsec.Errorf(parsec.Cancelled, "%s block %s of organization %q: %w", op, id, org, err)
+	}
+	return fmt.Errorf("%s block %s of organization %q: %w", op, id, org, err)
+}
+
+// Put implements blockstore.Store.
+func (s *Store) Put(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID, data []byte) error {
+	dir, file, err := s.paths(ctx, "put", org, id)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, dir, file, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+	if err != nil {
+		return wrap("put", org, id, err)
+	}
+	return nil
+}
+
+// PutStream implements blockstore.Store.
+func (s *Store) PutStream(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID, r io.Reader, size int64) error {
+	dir, file, err := s.paths(ctx, "put", org, id)
+	if err != nil {
+		return err
+	}
+	if size < 0 {
+		return parsec.Errorf(parsec.Invalid, "put block %s of organization %q: negative size %d", id, org, size)
+	}
+	err = s.write(ctx, dir, file, func(f *os.File) error {
+		cr := ctxReader{ctx, r}
+		n, err := io.CopyN(f, cr, size)
+		if err == io.EOF {
+			return parsec.Errorf(parsec.Invalid, "block shorter than its announced size: %d bytes, want %d", n, size)
+		}
+		if err != nil {
+			return err
+		}
+		var extra [1]byte
+		for {
+			m, err := cr.Read(extra[:])
+			if m > 0 {
+				return parsec.Errorf(parsec.Invalid, "block longer than its announced size %d", size)
+			}
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		return wrap("put", org, id, err)
+	}
+	return nil
+}
+
+// ctxReader stops reading once its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// write creates the block's directory if needed, lets fill write the block into a
+// temporary file there, syncs it and renames it to file, then syncs the directory.
+func (s *Store) write(ctx context.Context, dir, file string, fill func(*os.File) error) (err error) {
+	if err := s.mkdirs(dir); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, tempPrefix+filepath.Base(file)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := fill(f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// mkdirs creates dir and its parent (the organization's directory) if they are missing,
+// and syncs the directory holding each one it creates, so that a durable block is never
+// left in a directory that a crash could forget.
+func (s *Store) mkdirs(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	orgDir := filepath.Dir(dir)
+	for _, d := range []string{orgDir, dir} {
+		err := os.Mkdir(d, 0o700)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Get implements blockstore.Store.
+func (s *Store) Get(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) ([]byte, error) {
+	_, file, err := s.paths(ctx, "get", org, id)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, wrap("get", org, id, err)
+	}
+	return data, nil
+}
+
+// Open implements blockstore.Store. The reader is an *os.File.
+func (s *Store) Open(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) (io.ReadCloser, int64, error) {
+	_, file, err := s.paths(ctx, "open", org, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, 0, wrap("open", org, id, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, wrap("open", org, id, err)
+	}
+	return f, info.Size(), nil
+}
+
+// Delete implements blockstore.Store. Empty directories are left in place.
+func (s *Store) Delete(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) error {
+	dir, file, err := s.paths(ctx, "delete", org, id)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(file); err != nil {
+		return wrap("delete", org, id, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return wrap("delete", org, id, err)
+	}
+	return nil
+}
+
+// Close implements blockstore.Store. It holds no resources, so it only makes later calls
+// fail; it returns nil.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return nil
+}

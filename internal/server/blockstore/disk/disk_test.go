@@ -1,0 +1,202 @@
+package disk
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/server/blockstore"
+	"github.com/parsec-go/parsec/internal/server/blockstore/blockstoretest"
+)
+
+func TestConformance(t *testing.T) {
+	blockstoretest.Run(t, func(t *testing.T) blockstore.Store {
+		s, err := Open(filepath.Join(t.TempDir(), "blocks"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestOpenCreatesPrivateDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "blocks")
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	info, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		t.Errorf("mode of %s: %v, want no access for group and others", dir, perm)
+	}
+}
+
+func TestLayout(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id := parsec.NewBlockID()
+	if err := s.Put(t.Context(), "Société-1", id, []byte("ciphertext")); err != nil {
+		t.Fatal(err)
+	}
+	hex := id.String()
+	got, err := os.ReadFile(filepath.Join(dir, "Société-1", hex[:2], hex))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "ciphertext" {
+		t.Errorf("file content %q, want %q", got, "ciphertext")
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "Société-1", hex[:2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries after one put, want 1 (temporary file left behind?)", len(entries))
+	}
+}
+
+// TestLeftoverTemporaryFile simulates a crash in the middle of a write: the temporary file
+// is there, the block is not. The store must never return the partial block, and must
+// clean the file up once it is old enough not to be a write in progress.
+func TestLeftoverTemporaryFile(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const org = parsec.OrganizationID("Org-1")
+	id := parsec.NewBlockID()
+	hex := id.String()
+	blockDir := filepath.Join(dir, string(org), hex[:2])
+	if err := os.MkdirAll(blockDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(blockDir, tempPrefix+hex+"-crashed")
+	fresh := filepath.Join(blockDir, tempPrefix+hex+"-inprogress")
+	for _, name := range []string{stale, fresh} {
+		if err := os.WriteFile(name, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * staleAfter)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+
+	// Ignored while it is there.
+	if _, err := s.Get(t.Context(), org, id); !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("get with only a temporary file: error %v, want kind %v", err, parsec.NotFound)
+	}
+	if err := s.Delete(t.Context(), org, id); !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("delete with only a temporary file: error %v, want kind %v", err, parsec.NotFound)
+	}
+	s.Close()
+
+	// Cleaned up on the next start, unless it may belong to a write in progress.
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file still there after Open (stat: %v)", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("recent temporary file removed by Open: %v", err)
+	}
+
+	// A later write of the block is unaffected.
+	if err := s.Put(t.Context(), org, id, []byte("complete")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(t.Context(), org, id); err != nil || string(got) != "complete" {
+		t.Errorf("get: %q, %v; want %q", got, err, "complete")
+	}
+}
+
+func TestRefusesEscapingOrganizations(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "blocks")
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id := parsec.NewBlockID()
+	for _, org := range []parsec.OrganizationID{"", ".", "..", "../x", "a/b", `a\b`, "/", "a\x00b", "../../etc"} {
+		if err := s.Put(t.Context(), org, id, []byte("x")); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("put in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if _, err := s.Get(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("get in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if _, _, err := s.Open(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("open in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if err := s.PutStream(t.Context(), org, id, bytes.NewReader([]byte("x")), 1); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("put stream in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if err := s.Delete(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("delete in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "blocks" {
+		t.Errorf("something was written outside the store: %v", entries)
+	}
+}
+
+func BenchmarkPut512KiB(b *testing.B) {
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	data := make([]byte, 512<<10)
+	rand.Read(data)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := s.Put(b.Context(), "Org-1", parsec.NewBlockID(), data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGet512KiB(b *testing.B) {
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	data := make([]byte, 512<<10)
+	rand.Read(data)
+	id := parsec.NewBlockID()
+	if err := s.Put(b.Context(), "Org-1", id, data); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		got, err := s.Get(b.Context(), "Org-1", id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) != len(data) {
+			b.Fatalf("got %d bytes, want %d", len(got), len(data))
+		}
+	}
+}

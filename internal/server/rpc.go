@@ -1,0 +1,233 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/parsec-go/parsec/internal/codec"
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/server/metastore"
+)
+
+// caller is who sent a request, as established by the handshake.
+type caller struct {
+	org    metastore.Organization
+	device metastore.Device // authenticated family only
+	user   metastore.User   // authenticated family only
+}
+
+// handler serves one command. It returns the reply to encode, or an error: a
+// *protocol.StatusError becomes a reply with that status, anything else a 500.
+type handler func(ctx context.Context, c *caller, args codec.RawMessage) (any, error)
+
+// command adapts a typed handler: arguments are decoded strictly (unknown fields refused).
+func command[Req any](f func(ctx context.Context, c *caller, req *Req) (any, error)) handler {
+	return func(ctx context.Context, c *caller, args codec.RawMessage) (any, error) {
+		req := new(Req)
+		if err := codec.Unmarshal(args, req); err != nil {
+			return nil, errUndecodable
+		}
+		return f(ctx, c, req)
+	}
+}
+
+var errUndecodable = errors.New("undecodable arguments")
+
+func (s *Server) commands(family string) map[string]handler {
+	switch family {
+	case protocol.FamilyAnonymous:
+		return map[string]handler{
+			protocol.CmdPing:                  command(s.ping),
+			protocol.CmdOrganizationBootstrap: command(s.organizationBootstrap),
+		}
+	case protocol.FamilyAuthenticated:
+		return map[string]handler{
+			protocol.CmdPing:               command(s.ping),
+			protocol.CmdCertificateGet:     command(s.certificateGet),
+			protocol.CmdOrganizationConfig: command(s.organizationConfig),
+		}
+	}
+	return map[string]handler{}
+}
+
+// httpError ends a request at the handshake, with a status code and a short text.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func fail(code int, msg string) error { return &httpError{code: code, msg: msg} }
+
+// checkVersion and checkContentType are the first handshake checks of every RPC.
+func checkVersion(r *http.Request) error {
+	major, _, err := protocol.ParseAPIVersion(r.Header.Get(protocol.HeaderAPIVersion))
+	if err != nil || major != protocol.APIMajor {
+		return fail(protocol.HTTPUnsupportedVersion, "unsupported API version")
+	}
+	return nil
+}
+
+func (s *Server) rpc(family string) http.HandlerFunc {
+	cmds := s.commands(family)
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(protocol.HeaderAPIVersion, protocol.APIVersion)
+		reply, err := s.serveRPC(r, family, cmds)
+		if err != nil {
+			var he *httpError
+			if errors.As(err, &he) {
+				if he.code == protocol.HTTPUnsupportedVersion {
+					w.Header().Set(protocol.HeaderSupportedAPIVersion, protocol.APIVersion)
+				}
+				http.Error(w, he.msg, he.code)
+				return
+			}
+			s.log.Error("rpc failed", "family", family, "path", r.URL.Path, "err", err)
+			http.Error(w, "internal server error", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", protocol.ContentType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(reply)))
+		w.Write(reply)
+	}
+}
+
+func (s *Server) serveRPC(r *http.Request, family string, cmds map[string]handler) ([]byte, error) {
+	if err := checkVersion(r); err != nil {
+		return nil, err
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != protocol.ContentType {
+		return nil, fail(protocol.HTTPUnsupportedType, "content type must be "+protocol.ContentType)
+	}
+	ctx := r.Context()
+	c, err := s.handshakeOrg(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, protocol.MaxBodySize))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fail(protocol.HTTPTooLarge, "request body too large")
+		}
+		return nil, fail(http.StatusBadRequest, "cannot read request body")
+	}
+	switch family {
+	case protocol.FamilyAuthenticated:
+		if err := s.authenticate(ctx, r, body, c); err != nil {
+			return nil, err
+		}
+	case protocol.FamilyInvited:
+		// The invited family arrives with invitations; until then no token is valid.
+		if _, err := protocol.ParseInvitedAuth(r.Header.Get(protocol.HeaderAuthorization)); err != nil {
+			return nil, fail(protocol.HTTPUnauthorized, "missing or malformed authorization")
+		}
+		return nil, fail(protocol.HTTPForbidden, "unknown invitation")
+	}
+	req, err := protocol.DecodeRequest(body)
+	if err != nil {
+		return nil, fail(protocol.HTTPUnsupportedType, "undecodable request")
+	}
+	h, ok := cmds[req.Cmd]
+	if !ok {
+		return nil, fail(protocol.HTTPUnsupportedType, "unknown command "+strconv.Quote(req.Cmd))
+	}
+	rep, err := h(ctx, c, req.Req)
+	var se *protocol.StatusError
+	switch {
+	case err == nil:
+		return protocol.OK(rep)
+	case errors.Is(err, errUndecodable):
+		return nil, fail(protocol.HTTPUnsupportedType, "undecodable arguments for "+req.Cmd)
+	case errors.As(err, &se):
+		return protocol.EncodeError(se), nil
+	}
+	return nil, err
+}
+
+// handshakeOrg finds the organization named in the path: 404 if unknown, 460 if expired.
+func (s *Server) handshakeOrg(ctx context.Context, r *http.Request) (*caller, error) {
+	id, err := parsec.ParseOrganizationID(r.PathValue("org"))
+	if err != nil {
+		return nil, fail(protocol.HTTPNotFound, "organization not found")
+	}
+	org, err := s.lookupOrg(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if org == nil {
+		return nil, fail(protocol.HTTPNotFound, "organization not found")
+	}
+	if org.Config.IsExpired {
+		return nil, fail(protocol.HTTPExpired, "organization expired")
+	}
+	return &caller{org: *org}, nil
+}
+
+// authenticate checks the signed Authorization header: 401 when missing or malformed, 403
+// for an unknown device or a bad signature, 498 outside the ballpark, 461 for a revoked
+// user, 462 for a frozen one.
+func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte, c *caller) error {
+	auth, err := protocol.ParseDeviceAuth(r.Header.Get(protocol.HeaderAuthorization))
+	if err != nil {
+		return fail(protocol.HTTPUnauthorized, "missing or malformed authorization")
+	}
+	err = s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
+		d, err := tx.Device(c.org.ID, auth.Device)
+		if err != nil {
+			return err
+		}
+		u, err := tx.User(c.org.ID, d.UserID)
+		if err != nil {
+			return err
+		}
+		c.device, c.user = d, u
+		return nil
+	})
+	if errors.Is(err, metastore.ErrNotFound) {
+		return fail(protocol.HTTPForbidden, "unknown device")
+	}
+	if err != nil {
+		return err
+	}
+	vk, err := crypto.ParseVerifyKey(c.device.VerifyKey)
+	if err != nil {
+		return err
+	}
+	if err := auth.Verify(vk, r.Method, r.URL.Path, body); err != nil {
+		return fail(protocol.HTTPForbidden, "bad request signature")
+	}
+	if !protocol.InBallpark(auth.Timestamp, s.now()) {
+		return fail(protocol.HTTPClockSkew, "request timestamp out of ballpark: check this computer's clock")
+	}
+	if c.user.Revoked() {
+		return fail(protocol.HTTPRevoked, "user revoked")
+	}
+	if c.user.Frozen {
+		return fail(protocol.HTTPFrozen, "user frozen")
+	}
+	return nil
+}
+
+func (s *Server) ping(ctx context.Context, c *caller, req *protocol.PingReq) (any, error) {
+	return protocol.PingRep{Pong: req.Ping}, nil
+}
+
+// ballpark returns the timestamp_out_of_ballpark status for a certificate timestamp, or nil.
+func (s *Server) ballpark(ts parsec.DateTime) error {
+	now := s.now()
+	if protocol.InBallpark(ts, now) {
+		return nil
+	}
+	e := protocol.Errorf(protocol.StatusTimestampOutOfBallpark,
+		"certificate timestamp %v is too far from the server's time %v: check this computer's clock", ts, now)
+	e.Detail = protocol.ErrorDetail{ServerTimestamp: now, ClientTimestamp: ts}
+	return e
+}

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/server/blockstore"
+	"github.com/parsec-go/parsec/internal/server/events"
+	"github.com/parsec-go/parsec/internal/server/metastore"
+)
+
+// Config is what a Server needs. Store, Blocks and Bus are owned by the caller.
+type Config struct {
+	// PublicURL is how clients reach this server (http(s)://host[:port]); links in bootstrap
+	// URLs and emails are built from it.
+	PublicURL  string
+	AdminToken string
+
+	Store  metastore.Store
+	Blocks blockstore.Store
+	Bus    events.Bus
+	Clock  parsec.Clock
+	Logger *slog.Logger
+
+	// Defaults for new organizations.
+	OrgDefaults metastore.OrganizationConfig
+	// SSEKeepalive is the silence after which the event stream sends a keepalive frame.
+	SSEKeepalive time.Duration
+}
+
+// DefaultOrganizationConfig is the configuration of a new organization unless the
+// administrator says otherwise.
+func DefaultOrganizationConfig() metastore.OrganizationConfig {
+	return metastore.OrganizationConfig{UserProfileOutsiderAllowed: true, MinimumArchivingPeriod: 2592000}
+}
+
+// Server serves the API.
+type Server struct {
+	cfg    Config
+	public protocol.ServerAddr
+	log    *slog.Logger
+	mux    *http.ServeMux
+
+	stopOnce sync.Once
+	stopping chan struct{} // closed when the server starts shutting down: ends event streams
+}
+
+// New builds a server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Blocks == nil || cfg.Bus == nil {
+		return nil, errors.New("server: a metadata store, a block store and an event bus are required")
+	}
+	if cfg.AdminToken == "" {
+		return nil, errors.New("server: an administration token is required")
+	}
+	public, err := protocol.ParseServerAddr(cfg.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("server: public URL: %w", err)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = parsec.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SSEKeepalive <= 0 {
+		cfg.SSEKeepalive = 30 * time.Second
+	}
+	s := &Server{cfg: cfg, public: public, log: cfg.Logger, stopping: make(chan struct{})}
+	s.routes()
+	return s, nil
+}
+
+// Stopping ends long-lived requests (event streams) so that a graceful shutdown can finish.
+func (s *Server) Stopping() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("POST /anonymous/{org}", s.rpc(protocol.FamilyAnonymous))
+	m.HandleFunc("POST /invited/{org}", s.rpc(protocol.FamilyInvited))
+	m.HandleFunc("POST /authenticated/{org}", s.rpc(protocol.FamilyAuthenticated))
+	m.HandleFunc("GET /authenticated/{org}/events", s.events)
+	m.HandleFunc("GET /redirect/{org}", s.redirect)
+	m.HandleFunc("GET /healthz", s.health)
+	s.adminRoutes(m)
+	s.mux = m
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	s.mux.ServeHTTP(rec, r)
+	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets the event stream flush through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	err := s.cfg.Store.View(r.Context(), func(tx metastore.Tx) error {
+		_, err := tx.Organizations()
+		return err
+	})
+	if err != nil {
+		s.log.Error("health check: metadata store", "err", err)
+		http.Error(w, "metadata store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+func (s *Server) now() parsec.DateTime { return s.cfg.Clock.Now() }
+
+func tokenEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// lookupOrg returns the organization or nil when it does not exist.
+func (s *Server) lookupOrg(ctx context.Context, id parsec.OrganizationID) (*metastore.Organization, error) {
+	var org metastore.Organization
+	err := s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
+		var err error
+		org, err = tx.Organization(id)
+		return err
+	})
+	if errors.Is(err, metastore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &org, nil
+}

@@ -1,0 +1,147 @@
+package server
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parsec-go/parsec/internal/codec"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/server/events"
+)
+
+// Internal events are not sent to clients: they tell the event streams of the server
+// itself to end.
+const (
+	internalUserBlocked = "internal/user_blocked" // a user was revoked or frozen
+	internalOrgExpired  = "internal/org_expired"  // the organization expired
+)
+
+func everyone() events.Audience { return events.Audience{All: true} }
+
+func (s *Server) publish(org parsec.OrganizationID, name string, payload any, to events.Audience) {
+	var data []byte
+	if payload != nil {
+		data = codec.MustMarshal(payload)
+	}
+	s.cfg.Bus.Publish(events.Event{Org: org, Name: name, Payload: data, Audience: to})
+}
+
+// events streams server-sent events to an authenticated device. The first frame is the
+// organization configuration; each later frame carries an ID the client may send back in
+// Last-Event-ID to resume after a disconnection. The stream ends when the user is revoked or
+// frozen, when the organization expires, and when the server shuts down.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(protocol.HeaderAPIVersion, protocol.APIVersion)
+	fail := func(err error) {
+		if he, ok := err.(*httpError); ok {
+			http.Error(w, he.msg, he.code)
+			return
+		}
+		s.log.Error("event stream", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+	}
+	if err := checkVersion(r); err != nil {
+		fail(err)
+		return
+	}
+	if !acceptsEventStream(r) {
+		fail(&httpError{code: protocol.HTTPNotAcceptable, msg: "the events route needs Accept: " + protocol.EventStreamType})
+		return
+	}
+	ctx := r.Context()
+	c, err := s.handshakeOrg(ctx, r)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if err := s.authenticate(ctx, r, nil, c); err != nil {
+		fail(err)
+		return
+	}
+	var last uint64
+	if h := r.Header.Get(protocol.HeaderLastEventID); h != "" {
+		last, _ = protocol.ParseEventID(h) // an unparsable ID is an unknown one: missed events
+		if last == 0 {
+			last = 1
+		}
+	}
+	me, admin := c.user.ID, c.user.Profile == parsec.ProfileAdmin
+	sub := s.cfg.Bus.Subscribe(c.org.ID, last, func(ev *events.Event) bool {
+		a := ev.Audience
+		if ev.Audience.ExceptDevice == c.device.ID {
+			return false
+		}
+		return a.All || (a.Admins && admin) || slices.Contains(a.Users, me)
+	})
+	defer sub.Close()
+
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", protocol.EventStreamType)
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(ev protocol.SSEEvent) bool {
+		if err := protocol.WriteSSE(w, ev); err != nil {
+			return false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return true
+	}
+	if !send(protocol.SSEEvent{Name: protocol.EventOrganizationConfig, Data: codec.MustMarshal(s.configOf(c.org))}) {
+		return
+	}
+	if sub.Missed() && !send(protocol.SSEEvent{Name: protocol.EventMissed}) {
+		return
+	}
+	keepalive := time.NewTicker(s.cfg.SSEKeepalive)
+	defer keepalive.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.stopping:
+			return
+		case <-keepalive.C:
+			if !send(protocol.SSEEvent{Name: protocol.EventKeepalive}) {
+				return
+			}
+		case ev, ok := <-sub.C():
+			if !ok {
+				return // dropped (too slow) or bus closed: the client reconnects and resumes
+			}
+			switch ev.Name {
+			case internalUserBlocked, internalOrgExpired:
+				return
+			}
+			if !send(protocol.SSEEvent{ID: protocol.FormatEventID(ev.ID), Name: ev.Name, Data: ev.Payload}) {
+				return
+			}
+			keepalive.Reset(s.cfg.SSEKeepalive)
+		}
+	}
+}
+
+func acceptsEventStream(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for _, part := range splitComma(v) {
+			if part == protocol.EventStreamType || part == "*/*" || part == "text/*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		part, _, _ = strings.Cut(part, ";")
+		out = append(out, strings.TrimSpace(part))
+	}
+	return out
+}
