@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // SignatureSize is the size of an Ed25519 signature.
@@ -52,8 +53,15 @@ func (k SigningKey) VerifyKey() VerifyKey {
 // IsZero reports whether k is the zero value (no key).
 func (k SigningKey) IsZero() bool { return k.priv == nil }
 
+// String hides the key: without it, printing a SigningKey would print its private bytes.
+func (k SigningKey) String() string { return "SigningKey(redacted)" }
+
+// GoString hides the key from %#v too.
+func (k SigningKey) GoString() string { return k.String() }
+
 // signedMessage is what the signature covers: the domain, a zero byte, the message. Domains
-// are fixed ASCII strings without zero bytes, so no two (domain, message) pairs collide.
+// are fixed ASCII strings without zero bytes, so no two (domain, message) pairs collide;
+// Sign and Verify refuse a domain with a zero byte, which would break that.
 func signedMessage(domain string, msg []byte) []byte {
 	m := make([]byte, 0, len(domain)+1+len(msg))
 	m = append(m, domain...)
@@ -61,14 +69,18 @@ func signedMessage(domain string, msg []byte) []byte {
 	return append(m, msg...)
 }
 
-// Sign signs msg in the given domain, e.g. "parsec/1/user_certificate".
+// Sign signs msg in the given domain, e.g. "parsec/1/user_certificate". It panics if the
+// domain contains a zero byte: domains are constants, so that is a programming error.
 func (k SigningKey) Sign(domain string, msg []byte) []byte {
+	if strings.IndexByte(domain, 0) >= 0 {
+		panic(fmt.Sprintf("crypto: signature domain %q contains a zero byte", domain))
+	}
 	return ed25519.Sign(k.priv, signedMessage(domain, msg))
 }
 
 // Verify checks a signature made by Sign with the same domain.
 func (v VerifyKey) Verify(domain string, msg, sig []byte) error {
-	if len(sig) != SignatureSize || !ed25519.Verify(v[:], signedMessage(domain, msg), sig) {
+	if len(sig) != SignatureSize || strings.IndexByte(domain, 0) >= 0 || !ed25519.Verify(v[:], signedMessage(domain, msg), sig) {
 		return ErrBadSignature
 	}
 	return nil

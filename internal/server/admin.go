@@ -165,12 +165,6 @@ type createOrgJSON struct {
 	orgConfigJSON
 }
 
-// BootstrapURLs is the reply to an organization creation.
-type BootstrapURLs struct {
-	BootstrapURL                  string `json:"bootstrap_url"`
-	BootstrapURLAsHTTPRedirection string `json:"bootstrap_url_as_http_redirection"`
-}
-
 func (s *Server) adminCreateOrg(r *http.Request, body []byte) (any, error) {
 	var req createOrgJSON
 	keys, err := decodeJSON(body, &req)
@@ -203,16 +197,7 @@ func (s *Server) adminCreateOrg(r *http.Request, body []byte) (any, error) {
 	}
 	s.log.Info("organization created", "org", id)
 	link := protocol.Link{Server: s.public, Org: id, Action: protocol.ActionBootstrapOrganization, Token: org.BootstrapToken}
-	return BootstrapURLs{BootstrapURL: link.String(), BootstrapURLAsHTTPRedirection: link.HTTPRedirect()}, nil
-}
-
-// OrganizationStatus is the reply of GET /administration/organizations/{org}.
-type OrganizationStatus struct {
-	IsBootstrapped             bool   `json:"is_bootstrapped"`
-	IsExpired                  bool   `json:"is_expired"`
-	UserProfileOutsiderAllowed bool   `json:"user_profile_outsider_allowed"`
-	ActiveUsersLimit           *int64 `json:"active_users_limit"`
-	MinimumArchivingPeriod     int64  `json:"minimum_archiving_period"`
+	return protocol.BootstrapURLs{BootstrapURL: link.String(), BootstrapURLAsHTTPRedirection: link.HTTPRedirect()}, nil
 }
 
 func (s *Server) adminGetOrg(r *http.Request, body []byte) (any, error) {
@@ -228,7 +213,7 @@ func (s *Server) adminGetOrg(r *http.Request, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return OrganizationStatus{
+	return protocol.OrganizationStatus{
 		IsBootstrapped: org.Bootstrapped(), IsExpired: org.Config.IsExpired,
 		UserProfileOutsiderAllowed: org.Config.UserProfileOutsiderAllowed,
 		ActiveUsersLimit:           org.Config.ActiveUsersLimit, MinimumArchivingPeriod: org.Config.MinimumArchivingPeriod,
@@ -276,28 +261,12 @@ func (s *Server) adminPatchOrg(r *http.Request, body []byte) (any, error) {
 	return struct{}{}, nil
 }
 
-// ProfileCount counts users of one profile.
-type ProfileCount struct {
-	Active  int `json:"active"`
-	Revoked int `json:"revoked"`
-}
-
-// OrganizationStats is the reply of GET /administration/organizations/{org}/stats.
-type OrganizationStats struct {
-	Realms                int                                  `json:"realms"`
-	DataSize              int64                                `json:"data_size"`
-	MetadataSize          int64                                `json:"metadata_size"`
-	Users                 int                                  `json:"users"`
-	ActiveUsers           int                                  `json:"active_users"`
-	UsersPerProfileDetail map[parsec.UserProfile]*ProfileCount `json:"users_per_profile_detail"`
-}
-
 func (s *Server) adminStats(r *http.Request, body []byte) (any, error) {
 	id, err := s.orgParam(r)
 	if err != nil {
 		return nil, err
 	}
-	st := OrganizationStats{UsersPerProfileDetail: map[parsec.UserProfile]*ProfileCount{
+	st := protocol.OrganizationStats{UsersPerProfileDetail: map[parsec.UserProfile]*protocol.ProfileCount{
 		parsec.ProfileAdmin: {}, parsec.ProfileStandard: {}, parsec.ProfileOutsider: {},
 	}}
 	err = s.cfg.Store.View(r.Context(), func(tx metastore.Tx) error {
@@ -343,17 +312,8 @@ func (s *Server) adminStats(r *http.Request, body []byte) (any, error) {
 	return st, nil
 }
 
-// AdminUser is a user as the administration API shows it.
-type AdminUser struct {
-	UserID    string             `json:"user_id"`
-	UserEmail string             `json:"user_email"`
-	UserName  string             `json:"user_name"`
-	Profile   parsec.UserProfile `json:"profile"`
-	Frozen    bool               `json:"frozen"`
-}
-
-func adminUser(u metastore.User) AdminUser {
-	return AdminUser{UserID: u.ID.String(), UserEmail: u.Email, UserName: u.Name, Profile: u.Profile, Frozen: u.Frozen}
+func adminUser(u metastore.User) protocol.AdminUser {
+	return protocol.AdminUser{UserID: u.ID.String(), UserEmail: u.Email, UserName: u.Name, Profile: u.Profile, Frozen: u.Frozen}
 }
 
 func (s *Server) adminUsers(r *http.Request, body []byte) (any, error) {
@@ -362,8 +322,8 @@ func (s *Server) adminUsers(r *http.Request, body []byte) (any, error) {
 		return nil, err
 	}
 	out := struct {
-		Users []AdminUser `json:"users"`
-	}{Users: []AdminUser{}}
+		Users []protocol.AdminUser `json:"users"`
+	}{Users: []protocol.AdminUser{}}
 	err = s.cfg.Store.View(r.Context(), func(tx metastore.Tx) error {
 		if _, err := s.getOrg(tx, id); err != nil {
 			return err

@@ -1,0 +1,92 @@
+package crypto
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// PasswordParams are the Argon2id parameters of a password-derived key, stored beside what
+// the key protects (e.g. in a device file).
+type PasswordParams struct {
+	MemoryKiB uint32 `cbor:"memory_kib" json:"memory_kib"`
+	Time      uint32 `cbor:"time" json:"time"`
+	Threads   uint8  `cbor:"threads" json:"threads"`
+	Salt      []byte `cbor:"salt" json:"salt"`
+}
+
+// Default Argon2id cost: 128 MiB, 3 passes, 1 thread, 16-byte salt.
+const (
+	defaultPasswordMemoryKiB = 128 << 10
+	defaultPasswordTime      = 3
+	defaultPasswordThreads   = 1
+	passwordSaltSize         = 16
+)
+
+// Bounds on parameters read from untrusted files: enough to refuse a file that would make
+// the derivation useless (tiny salt) or exhaust the machine (huge memory or time).
+const (
+	minPasswordSalt      = 16
+	maxPasswordSalt      = 64
+	maxPasswordThreads   = 16
+	maxPasswordTime      = 16
+	minPasswordMemoryKiB = 8
+	maxPasswordMemoryKiB = 4 << 20 // 4 GiB
+)
+
+// weakPasswordKDF is set by TestOnlyWeakenPasswordKDF.
+var weakPasswordKDF atomic.Bool
+
+// TestOnlyWeakenPasswordKDF makes NewPasswordParams return the cheapest parameters Argon2id
+// allows (8 KiB, 1 pass), so that tests creating password-protected files stay fast. Only
+// tests call it; production code never does. It affects the whole process and cannot be
+// undone. Keys derived with weak parameters still open later, since the parameters are
+// stored with what they protect.
+func TestOnlyWeakenPasswordKDF() { weakPasswordKDF.Store(true) }
+
+// NewPasswordParams returns the default parameters with a fresh random salt.
+func NewPasswordParams() PasswordParams {
+	p := PasswordParams{
+		MemoryKiB: defaultPasswordMemoryKiB,
+		Time:      defaultPasswordTime,
+		Threads:   defaultPasswordThreads,
+		Salt:      RandomBytes(passwordSaltSize),
+	}
+	if weakPasswordKDF.Load() {
+		p.MemoryKiB, p.Time = minPasswordMemoryKiB, 1
+	}
+	return p
+}
+
+// Validate checks parameters read from an untrusted file.
+func (p PasswordParams) Validate() error {
+	switch {
+	case len(p.Salt) < minPasswordSalt || len(p.Salt) > maxPasswordSalt:
+		return fmt.Errorf("invalid password parameters: salt of %d bytes, want %d to %d", len(p.Salt), minPasswordSalt, maxPasswordSalt)
+	case p.Threads < 1 || p.Threads > maxPasswordThreads:
+		return fmt.Errorf("invalid password parameters: threads %d, want 1 to %d", p.Threads, maxPasswordThreads)
+	case p.Time < 1 || p.Time > maxPasswordTime:
+		return fmt.Errorf("invalid password parameters: time %d, want 1 to %d", p.Time, maxPasswordTime)
+	case p.MemoryKiB < minPasswordMemoryKiB || p.MemoryKiB > maxPasswordMemoryKiB:
+		return fmt.Errorf("invalid password parameters: memory %d KiB, want %d to %d", p.MemoryKiB, minPasswordMemoryKiB, maxPasswordMemoryKiB)
+	case p.MemoryKiB < 8*uint32(p.Threads):
+		return fmt.Errorf("invalid password parameters: memory %d KiB, want at least 8 per thread (%d threads)", p.MemoryKiB, p.Threads)
+	}
+	return nil
+}
+
+// DeriveFromPassword derives a key from a password with Argon2id (version 1.3). The
+// parameters are validated first, since they usually come from a file.
+func DeriveFromPassword(password []byte, p PasswordParams) (SecretKey, error) {
+	if len(password) == 0 {
+		return SecretKey{}, errors.New("derive key from password: empty password")
+	}
+	if err := p.Validate(); err != nil {
+		return SecretKey{}, fmt.Errorf("derive key from password: %w", err)
+	}
+	var k SecretKey
+	copy(k[:], argon2.IDKey(password, p.Salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(k))))
+	return k, nil
+}
