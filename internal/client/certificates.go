@@ -1,0 +1,179 @@
+package client
+
+import (
+	"context"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/client/localdb"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+)
+
+const (
+	topicCommon = "common"
+	metaFlavour = "certificate_flavour" // "full" or "redacted"
+)
+
+// loadCertificates rebuilds the validated chain from the local cache.
+func (c *Client) loadCertificates(ctx context.Context) error {
+	flavour, err := c.cache.Meta(ctx, metaFlavour)
+	if err != nil {
+		return err
+	}
+	if flavour == "" {
+		flavour = "full"
+		if c.dev.InitialProfile == parsec.ProfileOutsider {
+			flavour = "redacted"
+		}
+		if err := c.cache.SetMeta(ctx, metaFlavour, flavour); err != nil {
+			return err
+		}
+	}
+	stored, err := c.cache.Certificates(ctx)
+	if err != nil {
+		return err
+	}
+	raws := make([][]byte, len(stored))
+	for i, s := range stored {
+		raws[i] = s.Data
+	}
+	mem := certif.NewMemory(c.dev.RootVerifyKey, flavour == "redacted")
+	if err := mem.AddTrusted(raws...); err != nil {
+		return parsec.Errorf(parsec.Invalid, "local cache of device %s is damaged: %v", parsec.ShortID(c.dev.DeviceID), err)
+	}
+	c.certs = mem
+	return nil
+}
+
+// PollCertificates fetches the certificates newer than those the client has, validates them
+// against the chain, and keeps them. It returns how many were added. If the server sends
+// anything invalid, nothing of the batch is kept and the client refuses every later
+// operation: the error (kind parsec.Tampered) says that the server sent an invalid
+// certificate.
+func (c *Client) PollCertificates(ctx context.Context) (int, error) {
+	if err := c.failed(); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	last, _ := c.certs.LastTimestamp(certif.CommonTopic)
+	c.mu.Unlock()
+	var rep protocol.CertificateGetRep
+	if err := c.Call(ctx, protocol.CmdCertificateGet, protocol.CertificateGetReq{CommonAfter: last}, &rep); err != nil {
+		return 0, err
+	}
+	if len(rep.Common) == 0 {
+		return 0, c.checkSelf()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	added, err := c.certs.AddBatch(rep.Common)
+	if err != nil {
+		c.tampered = parsec.Errorf(parsec.Tampered,
+			"the server sent an invalid certificate; refusing to continue with organization %s: %v", c.dev.OrganizationID, err)
+		return 0, c.tampered
+	}
+	rows := make([]localdb.Certificate, len(added))
+	for i, cert := range added {
+		rows[i] = localdb.Certificate{Topic: topicCommon, Timestamp: cert.When(), Data: rep.Common[i]}
+	}
+	if err := c.cache.AddCertificates(ctx, rows); err != nil {
+		// Memory is ahead of the cache: rebuild it from the cache so both agree.
+		c.loadCertificates(ctx)
+		return 0, err
+	}
+	if err := c.checkSelfLocked(); err != nil {
+		return len(added), err
+	}
+	return len(added), nil
+}
+
+func (c *Client) checkSelf() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.checkSelfLocked()
+}
+
+// checkSelfLocked makes sure the chain contains this device with its own keys, as soon as
+// there is a chain: a server that hid or replaced them is lying.
+func (c *Client) checkSelfLocked() error {
+	if len(c.certs.Users()) == 0 {
+		return nil
+	}
+	d, ok := c.certs.Device(c.dev.DeviceID)
+	if !ok {
+		c.tampered = parsec.Errorf(parsec.Tampered, "the server's certificates do not include this device (%s): refusing to continue", parsec.ShortID(c.dev.DeviceID))
+		return c.tampered
+	}
+	signer, _ := c.dev.Signer()
+	if d.VerifyKey != signer.VerifyKey() || d.UserID != c.dev.UserID {
+		c.tampered = parsec.Errorf(parsec.Tampered, "the server's certificate for this device does not match its keys: refusing to continue")
+		return c.tampered
+	}
+	u, ok := c.certs.User(c.dev.UserID)
+	userKey, err := c.dev.UserKey()
+	if !ok || err != nil || !u.PublicKey.Equal(userKey.Public()) {
+		c.tampered = parsec.Errorf(parsec.Tampered, "the server's certificate for this user does not match its keys: refusing to continue")
+		return c.tampered
+	}
+	return nil
+}
+
+// UserInfo is a user as the client shows it.
+type UserInfo struct {
+	ID        parsec.UserID
+	Handle    parsec.HumanHandle // redacted placeholder for External viewers
+	Profile   parsec.UserProfile
+	CreatedOn parsec.DateTime
+	CreatedBy *parsec.DeviceID
+	RevokedOn parsec.DateTime
+	RevokedBy *parsec.DeviceID
+	Frozen    bool
+	Devices   []DeviceInfo
+}
+
+// Status is "active", "revoked" or "frozen".
+func (u UserInfo) Status() string {
+	switch {
+	case !u.RevokedOn.IsZero():
+		return "revoked"
+	case u.Frozen:
+		return "frozen"
+	}
+	return "active"
+}
+
+// DeviceInfo is a device as the client shows it.
+type DeviceInfo struct {
+	ID        parsec.DeviceID
+	Label     string
+	CreatedOn parsec.DateTime
+}
+
+// Users lists the organization's users from the validated certificates.
+func (c *Client) Users() []UserInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []UserInfo
+	for _, u := range c.certs.Users() {
+		info := UserInfo{
+			ID: u.ID, Handle: u.Handle(), Profile: u.Profile(), CreatedOn: u.CreatedOn, CreatedBy: u.CreatedBy,
+			RevokedOn: u.RevokedOn, RevokedBy: u.RevokedBy,
+		}
+		for _, d := range c.certs.Devices(u.ID) {
+			info.Devices = append(info.Devices, DeviceInfo{ID: d.ID, Label: d.DisplayLabel(), CreatedOn: d.CreatedOn})
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// Profile returns this user's current profile according to the certificates (the initial
+// one before any were fetched).
+func (c *Client) Profile() parsec.UserProfile {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.certs.Profile(c.dev.UserID); ok {
+		return p
+	}
+	return c.dev.InitialProfile
+}

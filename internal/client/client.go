@@ -1,0 +1,112 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/client/device"
+	"github.com/parsec-go/parsec/internal/client/localdb"
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+)
+
+// Options tune a client; the zero value is fine.
+type Options struct {
+	HTTPClient *http.Client
+	Clock      parsec.Clock
+}
+
+// Client is an unlocked device connected to its organization.
+type Client struct {
+	dev    *device.Local
+	signer crypto.SigningKey
+	t      *transport
+	clock  parsec.Clock
+	cache  *localdb.DB
+
+	mu       sync.Mutex
+	certs    *certif.Memory
+	tampered error // set once the server sent something invalid: the client stops there
+}
+
+// Open prepares a client for an unlocked device: it opens the device's local cache in
+// configDir and loads the certificates validated in earlier runs. It does not contact the
+// server.
+func Open(ctx context.Context, configDir string, dev *device.Local, opts Options) (*Client, error) {
+	signer, err := dev.Signer()
+	if err != nil {
+		return nil, parsec.Errorf(parsec.Invalid, "device %s: %v", dev.DeviceID, err)
+	}
+	server, err := protocol.ParseServerAddr(dev.ServerURL)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := localdb.Open(ctx, cachePath(configDir, dev.DeviceID), dev.LocalKey)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{dev: dev, signer: signer, t: newTransport(opts.HTTPClient, server, dev.OrganizationID), clock: opts.Clock, cache: cache}
+	if c.clock == nil {
+		c.clock = parsec.SystemClock{}
+	}
+	if err := c.loadCertificates(ctx); err != nil {
+		cache.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close releases the local cache.
+func (c *Client) Close() error { return c.cache.Close() }
+
+// Device returns the client's device.
+func (c *Client) Device() *device.Local { return c.dev }
+
+// Call sends an authenticated command. It is the one way the client talks to the server as
+// this device: every request is signed over its method, path, time and body.
+func (c *Client) Call(ctx context.Context, cmd string, req, rep any) error {
+	if err := c.failed(); err != nil {
+		return err
+	}
+	return c.t.call(ctx, protocol.RouteAuthenticated, cmd, req, rep, func(path string, body []byte) string {
+		return protocol.SignRequest(c.signer, c.dev.DeviceID, http.MethodPost, path, c.clock.Now(), body)
+	})
+}
+
+func (c *Client) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tampered
+}
+
+// Greater-timestamp retries: the server orders certificates by timestamp and refuses one
+// that is not after the last of its topic; the client then restamps and retries.
+const maxTimestampRetries = 8
+
+// WithFreshTimestamp calls send with a timestamp for a new certificate, and again with a
+// later one each time the server answers require_greater_timestamp. offset is added to the
+// server's bound on retry (larger offsets win races: users and devices use more than realm
+// certificates, which use more than manifests).
+func (c *Client) WithFreshTimestamp(ctx context.Context, offset time.Duration, send func(ts parsec.DateTime) error) error {
+	ts := c.clock.Now()
+	for range maxTimestampRetries {
+		err := send(ts)
+		var se *protocol.StatusError
+		if !errors.As(err, &se) || se.Status != protocol.StatusRequireGreaterTimestamp {
+			return err
+		}
+		bound := se.Detail.StrictlyGreaterThan
+		if bound.IsZero() {
+			return parsec.Errorf(parsec.Tampered, "the server asked for a greater timestamp without saying which")
+		}
+		ts = max(c.clock.Now(), bound.Add(offset))
+	}
+	return parsec.Errorf(parsec.Conflict, "the server kept asking for a greater timestamp (%d attempts): too many concurrent changes, try again", maxTimestampRetries)
+}
+
+func (c *Client) now() parsec.DateTime { return c.clock.Now() }

@@ -1,0 +1,270 @@
+package device
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/parsec-go/parsec/internal/codec"
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// Local is a device's secret identity.
+type Local struct {
+	ServerURL      string                `cbor:"server_url"` // http(s)://host[:port]
+	OrganizationID parsec.OrganizationID `cbor:"organization_id"`
+	RootVerifyKey  crypto.VerifyKey      `cbor:"root_verify_key"`
+	UserID         parsec.UserID         `cbor:"user_id"`
+	DeviceID       parsec.DeviceID       `cbor:"device_id"`
+	DeviceLabel    string                `cbor:"device_label"`
+	HumanHandle    parsec.HumanHandle    `cbor:"human_handle"`
+	InitialProfile parsec.UserProfile    `cbor:"initial_profile"`
+	SigningKey     []byte                `cbor:"signing_key"` // Ed25519 seed
+	PrivateKey     []byte                `cbor:"private_key"` // user HPKE private key
+	LocalKey       crypto.SecretKey      `cbor:"local_key"`   // encrypts this device's local cache
+}
+
+// Signer returns the device's signing key.
+func (l *Local) Signer() (crypto.SigningKey, error) { return crypto.SigningKeyFromSeed(l.SigningKey) }
+
+// UserKey returns the user's private key.
+func (l *Local) UserKey() (crypto.UserPrivateKey, error) {
+	return crypto.ParseUserPrivateKey(l.PrivateKey)
+}
+
+// Header is the part of a device file readable without the password.
+type Header struct {
+	Format         int                   `cbor:"format"`
+	Protection     string                `cbor:"protection"`
+	CreatedOn      parsec.DateTime       `cbor:"created_on"`
+	ServerURL      string                `cbor:"server_url"`
+	OrganizationID parsec.OrganizationID `cbor:"organization_id"`
+	UserID         parsec.UserID         `cbor:"user_id"`
+	DeviceID       parsec.DeviceID       `cbor:"device_id"`
+	DeviceLabel    string                `cbor:"device_label"`
+	HumanHandle    parsec.HumanHandle    `cbor:"human_handle"`
+	KDF            crypto.PasswordParams `cbor:"kdf"`
+}
+
+// file is the on-disk form.
+type file struct {
+	Header     Header `cbor:"header"`
+	Ciphertext []byte `cbor:"ciphertext"`
+}
+
+const (
+	formatVersion      = 1
+	protectionPassword = "password"
+	ext                = ".keys"
+	maxFileSize        = 1 << 20
+)
+
+// Path is where a device's file lives in a configuration directory.
+func Path(configDir string, id parsec.DeviceID) string {
+	return filepath.Join(configDir, "devices", id.String()+ext)
+}
+
+// Save encrypts the device with the password and writes it to path atomically (a temporary
+// file in the same directory, synced, then renamed), with mode 0600. An existing file at path
+// is replaced only once the new one is complete.
+func Save(path string, l *Local, password []byte, now parsec.DateTime) error {
+	if len(password) == 0 {
+		return parsec.Errorf(parsec.Invalid, "the device password must not be empty")
+	}
+	h := Header{
+		Format: formatVersion, Protection: protectionPassword, CreatedOn: now, ServerURL: l.ServerURL,
+		OrganizationID: l.OrganizationID, UserID: l.UserID, DeviceID: l.DeviceID,
+		DeviceLabel: l.DeviceLabel, HumanHandle: l.HumanHandle, KDF: crypto.NewPasswordParams(),
+	}
+	key, err := crypto.DeriveFromPassword(password, h.KDF)
+	if err != nil {
+		return err
+	}
+	plain, err := codec.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("encode device: %w", err)
+	}
+	aad, err := codec.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("encode device: %w", err)
+	}
+	data, err := codec.Marshal(file{Header: h, Ciphertext: key.Encrypt(plain, aad)})
+	if err != nil {
+		return fmt.Errorf("encode device: %w", err)
+	}
+	return writeAtomic(path, data)
+}
+
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("save device: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("save device: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save device: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save device: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save device: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save device: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save device: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// File is a device file read from disk, not yet unlocked.
+type File struct {
+	Path   string
+	Header Header
+	raw    file
+}
+
+// Load reads a device file's header. It does not need the password.
+func Load(path string) (*File, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, parsec.Errorf(parsec.NotFound, "device file %s not found", path)
+		}
+		return nil, fmt.Errorf("read device file: %w", err)
+	}
+	if info.Size() > maxFileSize {
+		return nil, parsec.Errorf(parsec.Invalid, "device file %s is not a device file (too large)", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read device file: %w", err)
+	}
+	var f file
+	if err := codec.Unmarshal(data, &f); err != nil {
+		return nil, parsec.Errorf(parsec.Invalid, "device file %s is damaged or not a device file", path)
+	}
+	if f.Header.Format != formatVersion || f.Header.Protection != protectionPassword {
+		return nil, parsec.Errorf(parsec.Invalid, "device file %s has an unsupported format (version %d, protection %q)",
+			path, f.Header.Format, f.Header.Protection)
+	}
+	return &File{Path: path, Header: f.Header, raw: f}, nil
+}
+
+// Unlock decrypts the device with its password. A wrong password, and a file whose header or
+// ciphertext was changed, both fail with kind parsec.BadAuth.
+func (f *File) Unlock(password []byte) (*Local, error) {
+	key, err := crypto.DeriveFromPassword(password, f.Header.KDF)
+	if err != nil {
+		if len(password) == 0 {
+			return nil, parsec.Errorf(parsec.BadAuth, "wrong password for device %s: empty password", f.Header.DeviceID)
+		}
+		return nil, parsec.Errorf(parsec.Invalid, "device file %s: %v", f.Path, err)
+	}
+	aad, err := codec.Marshal(f.Header)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := key.Decrypt(f.raw.Ciphertext, aad)
+	if err != nil {
+		return nil, parsec.Errorf(parsec.BadAuth, "wrong password for device %s (or the device file was altered)", parsec.ShortID(f.Header.DeviceID))
+	}
+	var l Local
+	if err := codec.Unmarshal(plain, &l); err != nil {
+		return nil, parsec.Errorf(parsec.Invalid, "device file %s is damaged", f.Path)
+	}
+	if l.DeviceID != f.Header.DeviceID || l.UserID != f.Header.UserID || l.OrganizationID != f.Header.OrganizationID {
+		return nil, parsec.Errorf(parsec.Invalid, "device file %s is inconsistent", f.Path)
+	}
+	return &l, nil
+}
+
+// List returns the device files of a configuration directory, sorted by organization, then
+// email, then label. Files that cannot be read are skipped and reported in the error list.
+func List(configDir string) ([]*File, []error) {
+	entries, err := os.ReadDir(filepath.Join(configDir, "devices"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, []error{fmt.Errorf("list devices: %w", err)}
+	}
+	var out []*File
+	var errs []error
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ext) {
+			continue
+		}
+		f, err := Load(filepath.Join(configDir, "devices", e.Name()))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Header, out[j].Header
+		if a.OrganizationID != b.OrganizationID {
+			return a.OrganizationID < b.OrganizationID
+		}
+		if a.HumanHandle.Email != b.HumanHandle.Email {
+			return a.HumanHandle.Email < b.HumanHandle.Email
+		}
+		return a.DeviceLabel < b.DeviceLabel
+	})
+	return out, errs
+}
+
+// Line is how a device is shown in lists: "<short id> - <org>: <Name> <email> @ <label>".
+func (h Header) Line() string {
+	return fmt.Sprintf("%s - %s: %s @ %s", parsec.ShortID(h.DeviceID), h.OrganizationID, h.HumanHandle, h.DeviceLabel)
+}
+
+// Find returns the device whose ID starts with prefix (hex, case-insensitive). With an empty
+// prefix it returns the only device, if there is exactly one. An unknown or ambiguous prefix
+// is an error that lists the candidates.
+func Find(configDir, prefix string) (*File, error) {
+	files, _ := List(configDir)
+	prefix = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(prefix), "-", ""))
+	var match []*File
+	for _, f := range files {
+		if strings.HasPrefix(f.Header.DeviceID.String(), prefix) {
+			match = append(match, f)
+		}
+	}
+	list := func(fs []*File) string {
+		var b strings.Builder
+		for _, f := range fs {
+			b.WriteString("\n  " + f.Header.Line())
+		}
+		return b.String()
+	}
+	switch {
+	case len(files) == 0:
+		return nil, parsec.Errorf(parsec.NotFound, "no device in %s: bootstrap an organization or claim an invitation first", configDir)
+	case len(match) == 1:
+		return match[0], nil
+	case prefix == "":
+		return nil, parsec.Errorf(parsec.Invalid, "several devices in %s: choose one with --device:%s", configDir, list(files))
+	case len(match) == 0:
+		return nil, parsec.Errorf(parsec.NotFound, "device %q not found; available devices:%s", prefix, list(files))
+	}
+	return nil, parsec.Errorf(parsec.Invalid, "device %q is ambiguous; it matches:%s", prefix, list(match))
+}

@@ -1,0 +1,190 @@
+package device
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/parsec-go/parsec/internal/codec"
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+func init() { crypto.TestOnlyWeakenPasswordKDF() }
+
+func sampleLocal(org parsec.OrganizationID, email, label string) *Local {
+	return &Local{
+		ServerURL: "http://127.0.0.1:6777", OrganizationID: org,
+		RootVerifyKey: crypto.GenerateSigningKey().VerifyKey(),
+		UserID:        parsec.NewUserID(), DeviceID: parsec.NewDeviceID(), DeviceLabel: label,
+		HumanHandle:    parsec.HumanHandle{Email: email, Label: "Alice"},
+		InitialProfile: parsec.ProfileAdmin,
+		SigningKey:     crypto.GenerateSigningKey().Seed(),
+		PrivateKey:     crypto.GenerateUserKey().Bytes(),
+		LocalKey:       crypto.GenerateSecretKey(),
+	}
+}
+
+func TestSaveUnlockRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	l := sampleLocal("Acme", "alice@example.com", "laptop")
+	path := Path(dir, l.DeviceID)
+	if err := Save(path, l, []byte("correct horse"), 1234); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("device file mode %v, want 0600", info.Mode().Perm())
+	}
+	raw, _ := os.ReadFile(path)
+	if bytes.Contains(raw, l.SigningKey) || bytes.Contains(raw, l.PrivateKey[:32]) || bytes.Contains(raw, l.LocalKey[:]) {
+		t.Fatal("a secret is written in clear in the device file")
+	}
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Header.DeviceID != l.DeviceID || f.Header.DeviceLabel != "laptop" || f.Header.CreatedOn != 1234 {
+		t.Errorf("header: %+v", f.Header)
+	}
+	got, err := f.Unlock([]byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(l, got); diff != "" {
+		t.Errorf("unlocked device differs (-want +got):\n%s", diff)
+	}
+	if _, err := got.Signer(); err != nil {
+		t.Error(err)
+	}
+	if _, err := got.UserKey(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestWrongPasswordChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	l := sampleLocal("Acme", "alice@example.com", "laptop")
+	path := Path(dir, l.DeviceID)
+	if err := Save(path, l, []byte("right"), 1); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{"wrong", "", "right "} {
+		_, err := f.Unlock([]byte(pw))
+		if parsec.KindOf(err) != parsec.BadAuth {
+			t.Errorf("Unlock(%q) = %v, want kind BadAuth", pw, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "wrong password") {
+			t.Errorf("Unlock(%q) error %q does not say the password is wrong", pw, err)
+		}
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) {
+		t.Error("a failed unlock changed the device file")
+	}
+}
+
+func TestEmptyPasswordRefusedOnSave(t *testing.T) {
+	l := sampleLocal("Acme", "alice@example.com", "laptop")
+	if err := Save(Path(t.TempDir(), l.DeviceID), l, nil, 1); parsec.KindOf(err) != parsec.Invalid {
+		t.Fatalf("Save with empty password = %v, want kind Invalid", err)
+	}
+}
+
+func TestTamperedHeaderFailsToUnlock(t *testing.T) {
+	dir := t.TempDir()
+	l := sampleLocal("Acme", "alice@example.com", "laptop")
+	path := Path(dir, l.DeviceID)
+	if err := Save(path, l, []byte("pw"), 1); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	var f file
+	if err := codec.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	f.Header.ServerURL = "http://evil.example"
+	os.WriteFile(path, codec.MustMarshal(f), 0o600)
+	loaded, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loaded.Unlock([]byte("pw")); parsec.KindOf(err) != parsec.BadAuth {
+		t.Fatalf("unlock of a file with an edited header = %v, want BadAuth", err)
+	}
+}
+
+func TestLoadRejectsGarbage(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string][]byte{
+		"empty":   {},
+		"text":    []byte("hello"),
+		"cbor":    codec.MustMarshal(map[string]int{"x": 1}),
+		"version": codec.MustMarshal(file{Header: Header{Format: 99, Protection: "password"}}),
+	} {
+		p := filepath.Join(dir, name+".keys")
+		os.WriteFile(p, content, 0o600)
+		if _, err := Load(p); parsec.KindOf(err) != parsec.Invalid {
+			t.Errorf("Load(%s) = %v, want kind Invalid", name, err)
+		}
+	}
+	if _, err := Load(filepath.Join(dir, "missing.keys")); parsec.KindOf(err) != parsec.NotFound {
+		t.Errorf("Load(missing) = %v, want NotFound", err)
+	}
+}
+
+func TestListAndFind(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Find(dir, ""); parsec.KindOf(err) != parsec.NotFound {
+		t.Fatalf("Find in empty dir = %v, want NotFound", err)
+	}
+	a := sampleLocal("Acme", "alice@example.com", "laptop")
+	b := sampleLocal("Acme", "bob@example.com", "phone")
+	a.DeviceID = parsec.DeviceID{0xab, 0xc1}
+	b.DeviceID = parsec.DeviceID{0xab, 0xd2}
+	for _, l := range []*Local{b, a} {
+		if err := Save(Path(dir, l.DeviceID), l, []byte("pw"), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "devices", "junk.keys"), []byte("junk"), 0o600)
+	files, errs := List(dir)
+	if len(files) != 2 || len(errs) != 1 {
+		t.Fatalf("List: %d files, %d errors; want 2 and 1", len(files), len(errs))
+	}
+	if files[0].Header.HumanHandle.Email != "alice@example.com" {
+		t.Errorf("List not sorted by email: first is %s", files[0].Header.HumanHandle.Email)
+	}
+	want := parsec.ShortID(a.DeviceID) + " - Acme: Alice <alice@example.com> @ laptop"
+	if got := files[0].Header.Line(); got != want {
+		t.Errorf("Line() = %q, want %q", got, want)
+	}
+	f, err := Find(dir, "ABC")
+	if err != nil || f.Header.DeviceID != a.DeviceID {
+		t.Fatalf("Find(ABC) = %v, %v", f, err)
+	}
+	_, err = Find(dir, "ab")
+	if parsec.KindOf(err) != parsec.Invalid || !strings.Contains(err.Error(), "ambiguous") || !strings.Contains(err.Error(), "bob@example.com") {
+		t.Errorf("Find(ab) = %v, want an ambiguity listing both", err)
+	}
+	_, err = Find(dir, "ff")
+	if parsec.KindOf(err) != parsec.NotFound || !strings.Contains(err.Error(), "alice@example.com") {
+		t.Errorf("Find(ff) = %v, want not found listing candidates", err)
+	}
+	_, err = Find(dir, "")
+	if err == nil || !strings.Contains(err.Error(), "--device") {
+		t.Errorf("Find(\"\") with two devices = %v, want a request to choose", err)
+	}
+}

@@ -1,0 +1,138 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS certificates (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic     TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,
+    data      BLOB NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS certificates_by_topic ON certificates (topic, timestamp, seq);
+`
+
+// DB is a device's local cache.
+type DB struct {
+	db  *sql.DB
+	key crypto.SecretKey
+}
+
+// Open opens (creating if needed) the cache at path, encrypted with key.
+func Open(ctx context.Context, path string, key crypto.SecretKey) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("local cache: %w", err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("local cache %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("local cache %s: %w", path, err)
+	}
+	return &DB{db: db, key: key}, nil
+}
+
+// Close closes the cache.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Certificate is a validated certificate as the cache keeps it.
+type Certificate struct {
+	Topic     string // "common" or "realm/<id>"
+	Timestamp parsec.DateTime
+	Data      []byte // signed certificate bytes
+}
+
+func aad(topic string, ts parsec.DateTime) []byte {
+	return []byte("parsec/1/localdb/certificate\x00" + topic + "\x00" + strconv.FormatInt(int64(ts), 10))
+}
+
+// AddCertificates appends certificates in one transaction: all are stored or none.
+func (d *DB) AddCertificates(ctx context.Context, certs []Certificate) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO certificates (topic, timestamp, data) VALUES (?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	defer stmt.Close()
+	for _, c := range certs {
+		if _, err := stmt.ExecContext(ctx, c.Topic, c.Timestamp, d.key.Encrypt(c.Data, aad(c.Topic, c.Timestamp))); err != nil {
+			return fmt.Errorf("local cache: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	return nil
+}
+
+// Certificates returns every certificate in insertion order.
+func (d *DB) Certificates(ctx context.Context) ([]Certificate, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT topic, timestamp, data FROM certificates ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("local cache: %w", err)
+	}
+	defer rows.Close()
+	var out []Certificate
+	for rows.Next() {
+		var c Certificate
+		var enc []byte
+		if err := rows.Scan(&c.Topic, &c.Timestamp, &enc); err != nil {
+			return nil, fmt.Errorf("local cache: %w", err)
+		}
+		if c.Data, err = d.key.Decrypt(enc, aad(c.Topic, c.Timestamp)); err != nil {
+			return nil, parsec.Errorf(parsec.Invalid, "local cache is damaged or belongs to another device: a certificate does not decrypt")
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ClearCertificates forgets every certificate, e.g. before fetching them again in the other
+// (redacted or full) flavour.
+func (d *DB) ClearCertificates(ctx context.Context) error {
+	_, err := d.db.ExecContext(ctx, `DELETE FROM certificates`)
+	return err
+}
+
+// Meta returns a stored setting, or "" when unset.
+func (d *DB) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := d.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// SetMeta stores a setting.
+func (d *DB) SetMeta(ctx context.Context, key, value string) error {
+	_, err := d.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}

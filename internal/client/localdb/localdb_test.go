@@ -1,0 +1,82 @@
+package localdb
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/parsec-go/parsec/internal/crypto"
+)
+
+func TestCertificatesRoundTripEncrypted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "local.db")
+	key := crypto.GenerateSecretKey()
+	db, err := Open(t.Context(), path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := []Certificate{
+		{Topic: "common", Timestamp: 10, Data: []byte("secret-user-certificate-alice@example.com")},
+		{Topic: "common", Timestamp: 10, Data: []byte("device")},
+		{Topic: "realm/abc", Timestamp: 5, Data: []byte("role")},
+	}
+	if err := db.AddCertificates(t.Context(), certs); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetMeta(t.Context(), "flavour", "full"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	raw, _ := os.ReadFile(path)
+	wal, _ := os.ReadFile(path + "-wal")
+	if bytes.Contains(append(raw, wal...), []byte("alice@example.com")) {
+		t.Fatal("certificate content stored in clear")
+	}
+
+	db, err = Open(t.Context(), path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.Certificates(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(certs, got); diff != "" {
+		t.Errorf("certificates (-want +got):\n%s", diff)
+	}
+	if v, _ := db.Meta(t.Context(), "flavour"); v != "full" {
+		t.Errorf("meta flavour = %q", v)
+	}
+	if v, _ := db.Meta(t.Context(), "unset"); v != "" {
+		t.Errorf("unset meta = %q", v)
+	}
+	if err := db.ClearCertificates(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Certificates(t.Context()); len(got) != 0 {
+		t.Errorf("%d certificates after clear", len(got))
+	}
+}
+
+func TestWrongKeyIsReported(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "local.db")
+	db, err := Open(t.Context(), path, crypto.GenerateSecretKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.AddCertificates(t.Context(), []Certificate{{Topic: "common", Timestamp: 1, Data: []byte("x")}})
+	db.Close()
+	db, err = Open(t.Context(), path, crypto.GenerateSecretKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Certificates(t.Context()); err == nil {
+		t.Fatal("certificates read with another device's key")
+	}
+}

@@ -1,0 +1,123 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+)
+
+// maxReplySize bounds what the client reads from a reply, so that a lying server cannot
+// exhaust its memory.
+const maxReplySize = 64 << 20
+
+// transport sends RPCs to one organization on one server.
+type transport struct {
+	http    *http.Client
+	base    string // http(s)://host:port[prefix]
+	org     parsec.OrganizationID
+	version string
+}
+
+func newTransport(hc *http.Client, server protocol.ServerAddr, org parsec.OrganizationID) *transport {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &transport{http: hc, base: server.HTTPURL(), org: org, version: protocol.APIVersion}
+}
+
+// path is the URL path of a family route for the organization (unescaped, as signed).
+func (t *transport) path(prefix string) string { return prefix + string(t.org) }
+
+func (t *transport) url(path string) string {
+	u, _ := url.Parse(t.base)
+	return u.JoinPath(strings.Split(strings.TrimPrefix(path, "/"), "/")...).String()
+}
+
+// call sends a command and decodes its reply into rep. authorize, when set, returns the
+// Authorization header for the encoded body.
+func (t *transport) call(ctx context.Context, routePrefix, cmd string, req, rep any, authorize func(path string, body []byte) string) error {
+	body, err := protocol.EncodeRequest(cmd, req)
+	if err != nil {
+		return err
+	}
+	path := t.path(routePrefix)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url(path), bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	hr.Header.Set("Content-Type", protocol.ContentType)
+	hr.Header.Set(protocol.HeaderAPIVersion, t.version)
+	if authorize != nil {
+		hr.Header.Set(protocol.HeaderAuthorization, authorize(path, body))
+	}
+	resp, err := t.http.Do(hr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return parsec.Errorf(parsec.Cancelled, "%s: %w", cmd, ctx.Err())
+		}
+		return parsec.Errorf(parsec.Unavailable, "cannot reach the server at %s: %v", t.base, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReplySize+1))
+	if err != nil {
+		return parsec.Errorf(parsec.Unavailable, "connection to the server at %s lost: %v", t.base, err)
+	}
+	if len(data) > maxReplySize {
+		return parsec.Errorf(parsec.Tampered, "the server sent a reply larger than %d bytes", maxReplySize)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return t.httpError(resp.StatusCode, strings.TrimSpace(string(data)))
+	}
+	return protocol.DecodeReply(data, rep)
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// httpError turns a handshake refusal into one clear error.
+func (t *transport) httpError(code int, text string) error {
+	org := t.org
+	switch code {
+	case protocol.HTTPUnauthorized:
+		return parsec.Errorf(parsec.Unauthorized, "the server refused the request's credentials as malformed")
+	case protocol.HTTPForbidden:
+		return parsec.Errorf(parsec.BadAuth, "the server at %s does not recognize this device or invitation in organization %s (%s)", t.base, org, text)
+	case protocol.HTTPNotFound:
+		return parsec.Errorf(parsec.NotFound, "organization %s not found on the server at %s", org, t.base)
+	case protocol.HTTPGone:
+		return parsec.Errorf(parsec.Gone, "this invitation has already been used or was cancelled")
+	case protocol.HTTPTooLarge:
+		return parsec.Errorf(parsec.TooLarge, "the request is too large for the server")
+	case protocol.HTTPUnsupportedType:
+		return parsec.Errorf(parsec.Invalid, "the server did not understand the request (%s)", text)
+	case protocol.HTTPUnsupportedVersion:
+		return parsec.Errorf(parsec.Invalid, "the server at %s does not speak protocol version %s: upgrade parsec or the server", t.base, t.version)
+	case protocol.HTTPExpired:
+		return parsec.Errorf(parsec.Expired, "organization %s has expired: contact the server administrator", org)
+	case protocol.HTTPRevoked:
+		return parsec.Errorf(parsec.Revoked, "this user has been revoked from organization %s: it can no longer use its devices", org)
+	case protocol.HTTPFrozen:
+		return parsec.Errorf(parsec.Frozen, "this user is frozen in organization %s by the server administrator", org)
+	case protocol.HTTPClockSkew:
+		return parsec.Errorf(parsec.Skew, "the server rejected the request's time: check this computer's clock")
+	case protocol.HTTPUnavailable:
+		return parsec.Errorf(parsec.Unavailable, "the server at %s is unavailable", t.base)
+	}
+	if text == "" {
+		text = http.StatusText(code)
+	}
+	return parsec.Errorf(parsec.Unavailable, "the server at %s answered %d: %s", t.base, code, text)
+}
