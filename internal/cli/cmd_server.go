@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/server"
+)
+
+func (a *app) serverCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the server, and server-administrator commands",
+	}
+	cmd.AddCommand(a.serverRunCmd(), a.serverUserCmd())
+	return cmd
+}
+
+func (a *app) serverRunCmd() *cobra.Command {
+	var rc server.RunConfig
+	var logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the Parsec server",
+		Long: `Run the Parsec server until interrupted (SIGINT or SIGTERM), then shut down gracefully.
+
+By default metadata goes to an embedded SQLite database and blocks to files, both in the data
+directory. With --dev, a fixed administration token is used and printed, with the commands
+that create and bootstrap a first organization.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			level := slog.LevelInfo
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usageError{fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", logLevel)}
+			}
+			opts := &slog.HandlerOptions{Level: level}
+			switch logFormat {
+			case "text":
+				rc.Logger = slog.New(slog.NewTextHandler(a.stderr, opts))
+			case "json":
+				rc.Logger = slog.New(slog.NewJSONHandler(a.stderr, opts))
+			default:
+				return usageError{fmt.Errorf("invalid --log-format %q: want text or json", logFormat)}
+			}
+			if rc.Dev && rc.DataDir == "" {
+				rc.DataDir = filepath.Join(filepath.Dir(server.DefaultDataDir()), "dev-server")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return server.Run(ctx, rc, func(addr net.Addr, cfg server.Config) {
+				if rc.Dev {
+					a.devBanner(cfg, rc)
+				}
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&rc.Addr, "addr", "127.0.0.1:6777", "address to listen on (host:port)")
+	f.StringVar(&rc.PublicURL, "server-url", "", "public URL of the server, used in links (default http://<listen address>)")
+	f.StringVar(&rc.DataDir, "data-dir", "", "directory of the embedded storage (default $XDG_DATA_HOME/parsec/server)")
+	f.StringVar(&rc.DB, "db", "", "metadata store: sqlite:PATH (default sqlite:<data dir>/metadata.db)")
+	f.StringVar(&rc.Blockstore, "blockstore", "", "block store: disk:PATH (default disk:<data dir>/blocks)")
+	f.StringVar(&rc.AdminToken, "admin-token", "", "administration token (bearer of the administration API)")
+	f.BoolVar(&rc.Dev, "dev", false, "development mode: fixed administration token, data in $XDG_DATA_HOME/parsec/dev-server")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+func (a *app) devBanner(cfg server.Config, rc server.RunConfig) {
+	a.say(`
+Parsec development server
+  URL:                  %s
+  administration token: %s
+  data directory:       %s
+
+Create and bootstrap an organization:
+  parsec org create MyOrg --addr %s --admin-token %s
+  parsec org bootstrap 'BOOTSTRAP_URL' --email you@example.com --name 'Your Name' --device-label laptop
+`, cfg.PublicURL, cfg.AdminToken, rc.DataDir, cfg.PublicURL, cfg.AdminToken)
+}
+
+// adminFlags are the flags of commands that use the administration API.
+type adminFlags struct {
+	addr  string
+	token string
+}
+
+func (f *adminFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.addr, "addr", "a", "", "server URL (http(s)://host:port or parsec3://host:port)")
+	cmd.Flags().StringVarP(&f.token, "admin-token", "t", "", "administration token")
+}
+
+func (f *adminFlags) admin() (*client.Admin, error) {
+	if f.addr == "" {
+		return nil, usageError{fmt.Errorf("the server URL is required: --addr (or PARSEC_ADDR)")}
+	}
+	return client.NewAdmin(f.addr, f.token, nil)
+}
+
+func (a *app) serverUserCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "user",
+		Short: "Server-administrator actions on users (freeze, unfreeze)",
+	}
+	for _, frozen := range []bool{true, false} {
+		var af adminFlags
+		var org string
+		verb := map[bool]string{true: "freeze", false: "unfreeze"}[frozen]
+		c := &cobra.Command{
+			Use:   verb + " EMAIL --org ORG",
+			Short: map[bool]string{true: "Freeze a user: all its devices are refused until unfrozen", false: "Unfreeze a frozen user"}[frozen],
+			Long: `Freezing is the server administrator's reversible way to stop a user (for example when a
+directory says the person left) until an organization administrator revokes them: every
+request of the user's devices is refused and their event streams end.`,
+			Args: exactArgs(1, "the user's email"),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if org == "" {
+					return usageError{fmt.Errorf("the organization is required: --org (or PARSEC_ORG)")}
+				}
+				id, err := parsec.ParseOrganizationID(org)
+				if err != nil {
+					return err
+				}
+				email, err := parsec.ParseEmail(args[0])
+				if err != nil {
+					return err
+				}
+				adm, err := af.admin()
+				if err != nil {
+					return err
+				}
+				u, err := adm.Freeze(cmd.Context(), id, email, frozen)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return a.printJSON(u)
+				}
+				state := map[bool]string{true: "frozen", false: "not frozen"}[u.Frozen]
+				a.say("User %s <%s> is now %s.", u.UserName, u.UserEmail, state)
+				return nil
+			},
+		}
+		af.add(c)
+		c.Flags().StringVarP(&org, "org", "o", "", "organization")
+		c.Flags().BoolVar(&a.json, "json", false, "print the user as JSON")
+		cmd.AddCommand(c)
+	}
+	return cmd
+}

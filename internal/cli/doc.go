@@ -1,0 +1,8 @@
+// Package cli is the `parsec` command line: one file per command group, each a thin layer
+// over the client library (internal/client) or the server (internal/server).
+//
+// Conventions: messages and prompts go to stderr, data to stdout (JSON with --json); an error
+// is one line on stderr and a non-zero exit code chosen from its kind (exitCode); every flag
+// also reads from a PARSEC_* environment variable (except --password-stdin); with
+// --password-stdin the first line of stdin is the password and later lines answer prompts.
+package cli
