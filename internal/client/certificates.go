@@ -72,6 +72,11 @@ func (c *Client) PollCertificates(ctx context.Context) (int, error) {
 			"the server sent an invalid certificate; refusing to continue with organization %s: %v", c.dev.OrganizationID, err)
 		return 0, c.tampered
 	}
+	if err := c.checkSelfLocked(); err != nil {
+		// Valid on its own but without this device: keep none of it.
+		c.loadCertificates(ctx)
+		return 0, err
+	}
 	rows := make([]localdb.Certificate, len(added))
 	for i, cert := range added {
 		rows[i] = localdb.Certificate{Topic: topicCommon, Timestamp: cert.When(), Data: rep.Common[i]}
@@ -80,9 +85,6 @@ func (c *Client) PollCertificates(ctx context.Context) (int, error) {
 		// Memory is ahead of the cache: rebuild it from the cache so both agree.
 		c.loadCertificates(ctx)
 		return 0, err
-	}
-	if err := c.checkSelfLocked(); err != nil {
-		return len(added), err
 	}
 	return len(added), nil
 }
