@@ -246,4 +246,3 @@ func mustPatch(t *testing.T, srv *testenv.Server, org parsec.OrganizationID, f f
 		t.Fatal(err)
 	}
 }
-

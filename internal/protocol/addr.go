@@ -63,6 +63,14 @@ func serverFromURL(u *url.URL) (ServerAddr, error) {
 	if a.Host == "" {
 		return a, fmt.Errorf("no host")
 	}
+	switch {
+	case strings.Contains(a.Host, "%"):
+		// An IPv6 zone (or an escaped byte) names an interface of one machine: meaningless
+		// in a link given to others, and not written back by String.
+		return a, fmt.Errorf("host %q: zones and escapes are not allowed", a.Host)
+	case strings.Contains(a.Host, ":") && net.ParseIP(a.Host) == nil:
+		return a, fmt.Errorf("host %q: not an IPv6 address", a.Host)
+	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n <= 0 || n > 65535 {
@@ -130,12 +138,17 @@ func ParseLink(s string) (Link, error) {
 	}
 	path := u.Path
 	if u.Scheme != Scheme {
-		i := strings.Index(path, RouteRedirect)
+		// Look for the route in the escaped path, where the prefix is kept: the decoded path
+		// may have it where the escaped one does not ("/%72edirect/").
+		escaped := u.EscapedPath()
+		i := strings.Index(escaped, RouteRedirect)
 		if i < 0 {
 			return bad("an http(s) link must have a " + RouteRedirect + "ORG path")
 		}
-		srv.prefix = strings.TrimSuffix(u.EscapedPath()[:strings.Index(u.EscapedPath(), RouteRedirect)], "/")
-		path = path[i+len(RouteRedirect)-1:]
+		srv.prefix = strings.TrimSuffix(escaped[:i], "/")
+		if path, err = url.PathUnescape(escaped[i+len(RouteRedirect):]); err != nil {
+			return bad("bad path")
+		}
 	}
 	orgName := strings.Trim(path, "/")
 	if orgName == "" || strings.Contains(orgName, "/") {
