@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it, on a fresh machine with Go, git and apt.
+#
+# It installs what the tests need (nothing beyond Go for now), checks formatting and vet,
+# runs every test with the race detector, then runs each fuzz target for a short time.
+# FUZZTIME (default 5s) sets how long each fuzz target runs; FUZZTIME=0 skips fuzzing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== go version"
+go version
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race"
+go test -race -count=1 ./...
+
+fuzztime=${FUZZTIME:-5s}
+if [ "$fuzztime" != "0" ]; then
+  echo "== fuzz ($fuzztime each)"
+  # Every Fuzz* function of the module, found in the test files.
+  grep -rl --include='*_test.go' '^func Fuzz' internal | while read -r file; do
+    pkg=./$(dirname "$file")
+    grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //' | while read -r target; do
+      echo "-- $pkg $target"
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"  || exit 1
+    done
+  done
+fi
+echo "== all tests passed"
