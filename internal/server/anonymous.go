@@ -33,11 +33,18 @@ func (s *Server) organizationBootstrap(ctx context.Context, c *caller, req *prot
 	if !ok1 || !ok2 {
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "bootstrap needs a user certificate then a device certificate")
 	}
-	if err := certif.CheckRedactedPair(req.UserCertificate, req.RedactedUserCertificate); err != nil {
-		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "%v", err)
-	}
-	if err := certif.CheckRedactedPair(req.DeviceCertificate, req.RedactedDeviceCertificate); err != nil {
-		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "%v", err)
+	// The redacted copies are what External users will receive: they must be signed by the
+	// same key and say the same thing, minus the names.
+	for _, pair := range [][2][]byte{
+		{req.UserCertificate, req.RedactedUserCertificate},
+		{req.DeviceCertificate, req.RedactedDeviceCertificate},
+	} {
+		if _, err := certif.Verify(pair[1], root); err != nil {
+			return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "redacted copy: %v", err)
+		}
+		if err := certif.CheckRedactedPair(pair[0], pair[1]); err != nil {
+			return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "%v", err)
+		}
 	}
 	if err := s.ballpark(user.Timestamp); err != nil {
 		return nil, err
