@@ -64,6 +64,14 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.msg }
 
+// write answers the request with the error; a 422 says which versions are supported.
+func (e *httpError) write(w http.ResponseWriter) {
+	if e.code == protocol.HTTPUnsupportedVersion {
+		w.Header().Set(protocol.HeaderSupportedAPIVersion, protocol.APIVersion)
+	}
+	http.Error(w, e.msg, e.code)
+}
+
 func fail(code int, msg string) error { return &httpError{code: code, msg: msg} }
 
 // checkVersion and checkContentType are the first handshake checks of every RPC.
@@ -83,10 +91,7 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 		if err != nil {
 			var he *httpError
 			if errors.As(err, &he) {
-				if he.code == protocol.HTTPUnsupportedVersion {
-					w.Header().Set(protocol.HeaderSupportedAPIVersion, protocol.APIVersion)
-				}
-				http.Error(w, he.msg, he.code)
+				he.write(w)
 				return
 			}
 			s.log.Error("rpc failed", "family", family, "path", r.URL.Path, "err", err)

@@ -71,6 +71,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.OrgDefaults == (metastore.OrganizationConfig{}) {
+		cfg.OrgDefaults = DefaultOrganizationConfig()
+	}
 	if cfg.SSEKeepalive <= 0 {
 		cfg.SSEKeepalive = 30 * time.Second
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
 	"github.com/parsec-go/parsec/internal/server/events"
+	"github.com/parsec-go/parsec/internal/server/metastore"
 )
 
 // Internal events are not sent to clients: they tell the event streams of the server
@@ -37,7 +39,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(protocol.HeaderAPIVersion, protocol.APIVersion)
 	fail := func(err error) {
 		if he, ok := err.(*httpError); ok {
-			http.Error(w, he.msg, he.code)
+			he.write(w)
 			return
 		}
 		s.log.Error("event stream", "err", err)
@@ -77,6 +79,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return a.All || (a.Admins && admin) || slices.Contains(a.Users, me)
 	})
 	defer sub.Close()
+	// A freeze or revocation between the handshake and the subscription would otherwise go
+	// unnoticed by this stream.
+	if err := s.blocked(ctx, c); err != nil {
+		fail(err)
+		return
+	}
 
 	flusher, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", protocol.EventStreamType)
@@ -116,7 +124,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			}
 			switch ev.Name {
 			case internalUserBlocked, internalOrgExpired:
-				return
+				// The bus retains these events and replays them to a stream that resumes
+				// from an earlier ID, maybe after the user was unfrozen or the organization
+				// renewed: they say to look at the current state, not to end.
+				if s.blocked(ctx, c) != nil {
+					return
+				}
+				continue
 			}
 			if !send(protocol.SSEEvent{ID: protocol.FormatEventID(ev.ID), Name: ev.Name, Data: ev.Payload}) {
 				return
@@ -124,6 +138,32 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			keepalive.Reset(s.cfg.SSEKeepalive)
 		}
 	}
+}
+
+// blocked returns the handshake error that the caller of an event stream would now get —
+// organization expired, user revoked or frozen — or nil if it may still receive events.
+func (s *Server) blocked(ctx context.Context, c *caller) error {
+	var org metastore.Organization
+	var user metastore.User
+	err := s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
+		var err error
+		if org, err = tx.Organization(c.org.ID); err != nil {
+			return err
+		}
+		user, err = tx.User(c.org.ID, c.user.ID)
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case org.Config.IsExpired:
+		return fail(protocol.HTTPExpired, "organization expired")
+	case user.Revoked():
+		return fail(protocol.HTTPRevoked, "user revoked")
+	case user.Frozen:
+		return fail(protocol.HTTPFrozen, "user frozen")
+	}
+	return nil
 }
 
 func acceptsEventStream(r *http.Request) bool {
