@@ -27,6 +27,7 @@ const (
 	exitRevoked     = 5 // revoked, frozen, expired
 	exitTampered    = 6 // the server sent invalid data
 	exitUnavailable = 7
+	exitCancelled   = 8 // an exchange was cancelled or a code rejected
 )
 
 func exitCode(err error) int {
@@ -39,6 +40,8 @@ func exitCode(err error) int {
 		return exitDenied
 	case parsec.Revoked, parsec.Frozen, parsec.Expired, parsec.Gone:
 		return exitRevoked
+	case parsec.Cancelled:
+		return exitCancelled
 	case parsec.Tampered:
 		return exitTampered
 	case parsec.Unavailable:
@@ -113,7 +116,7 @@ PARSEC_CONFIG_DIR, --device is PARSEC_DEVICE, …), except --password-stdin.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(a.serverCmd(), a.orgCmd(), a.deviceCmd(), a.userCmd())
+	root.AddCommand(a.serverCmd(), a.orgCmd(), a.deviceCmd(), a.userCmd(), a.inviteCmd())
 	return root
 }
 

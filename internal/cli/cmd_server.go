@@ -71,22 +71,38 @@ that create and bootstrap a first organization.`,
 	f.StringVar(&rc.Blockstore, "blockstore", "", "block store: disk:PATH (default disk:<data dir>/blocks)")
 	f.StringVar(&rc.AdminToken, "admin-token", "", "administration token (bearer of the administration API)")
 	f.BoolVar(&rc.Dev, "dev", false, "development mode: fixed administration token, data in $XDG_DATA_HOME/parsec/dev-server")
+	f.StringVar(&rc.EmailHost, "email-host", "", "SMTP server that sends invitation emails")
+	f.IntVar(&rc.EmailPort, "email-port", 25, "SMTP port")
+	f.StringVar(&rc.EmailUser, "email-user", "", "SMTP user name")
+	f.StringVar(&rc.EmailPassword, "email-password", "", "SMTP password")
+	f.BoolVar(&rc.EmailTLS, "email-tls", false, "connect to the SMTP server with implicit TLS (usually port 465)")
+	f.BoolVar(&rc.EmailStartTLS, "email-starttls", false, "require STARTTLS (usually port 587)")
+	f.StringVar(&rc.EmailSender, "email-sender", "no-reply@parsec.invalid", "From address of the emails")
+	f.StringVar(&rc.EmailDir, "email-dir", "", "write each email as a .eml file in this directory instead of sending it (default with --dev: <data dir>/emails)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd
 }
 
 func (a *app) devBanner(cfg server.Config, rc server.RunConfig) {
+	emailDir := "written to " + rc.EmailDir
+	switch {
+	case rc.EmailHost != "" && rc.EmailDir == "":
+		emailDir = fmt.Sprintf("sent through %s:%d", rc.EmailHost, rc.EmailPort)
+	case rc.EmailDir == "":
+		emailDir = "written to " + filepath.Join(rc.DataDir, "emails")
+	}
 	a.say(`
 Parsec development server
   URL:                  %s
   administration token: %s
   data directory:       %s
+  emails:               %s
 
 Create and bootstrap an organization:
   parsec org create MyOrg --addr %s --admin-token %s
   parsec org bootstrap 'BOOTSTRAP_URL' --email you@example.com --name 'Your Name' --device-label laptop
-`, cfg.PublicURL, cfg.AdminToken, rc.DataDir, cfg.PublicURL, cfg.AdminToken)
+`, cfg.PublicURL, cfg.AdminToken, rc.DataDir, emailDir, cfg.PublicURL, cfg.AdminToken)
 }
 
 // adminFlags are the flags of commands that use the administration API.

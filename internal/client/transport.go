@@ -21,6 +21,7 @@ const maxReplySize = 64 << 20
 // transport sends RPCs to one organization on one server.
 type transport struct {
 	http    *http.Client
+	server  protocol.ServerAddr
 	base    string // http(s)://host:port[prefix]
 	org     parsec.OrganizationID
 	version string
@@ -30,7 +31,7 @@ func newTransport(hc *http.Client, server protocol.ServerAddr, org parsec.Organi
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &transport{http: hc, base: server.HTTPURL(), org: org, version: protocol.APIVersion}
+	return &transport{http: hc, server: server, base: server.HTTPURL(), org: org, version: protocol.APIVersion}
 }
 
 // path is the URL path of a family route for the organization (unescaped, as signed).

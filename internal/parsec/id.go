@@ -44,9 +44,10 @@ func (id BlockID) String() string           { return hex.EncodeToString(id[:]) }
 func (id GreetingAttemptID) String() string { return hex.EncodeToString(id[:]) }
 func (t AccessToken) String() string        { return hex.EncodeToString(t[:]) }
 
-func (id UserID) IsZero() bool   { return id == UserID{} }
-func (id DeviceID) IsZero() bool { return id == DeviceID{} }
-func (id VlobID) IsZero() bool   { return id == VlobID{} }
+func (id UserID) IsZero() bool            { return id == UserID{} }
+func (id DeviceID) IsZero() bool          { return id == DeviceID{} }
+func (id VlobID) IsZero() bool            { return id == VlobID{} }
+func (id GreetingAttemptID) IsZero() bool { return id == GreetingAttemptID{} }
 
 // parseHex16 accepts 32 hex digits, with or without the dashes of the UUID form.
 func parseHex16(what, s string) ([16]byte, error) {

@@ -33,6 +33,8 @@ type ErrorDetail struct {
 	// Idempotent "already done" outcomes: the last certificate timestamp of the topic, so the
 	// client can fetch certificates and converge.
 	LastCertificateTimestamp parsec.DateTime `cbor:"last_certificate_timestamp,omitempty"`
+	// greeting_attempt_cancelled and greeting_attempt_already_cancelled.
+	AttemptCancelled *AttemptCancelled `cbor:"attempt_cancelled,omitempty"`
 }
 
 // EncodeRequest builds an RPC body.

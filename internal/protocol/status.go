@@ -49,8 +49,22 @@ func StatusKind(status string) parsec.Kind {
 		return parsec.NotFound
 	case StatusUserRevoked:
 		return parsec.Revoked
-	case StatusInvitationCancelled:
+	case StatusInvitationCancelled, StatusInvitationAlreadyCancelled:
 		return parsec.Gone
+	case StatusInvitationAlreadyCompleted:
+		return parsec.Exists
+	case StatusStepMismatch, StatusStepTooAdvanced:
+		return parsec.Conflict
+	case StatusGreetingAttemptCancelled, StatusGreetingAttemptAlreadyDone:
+		return parsec.Cancelled
+	case StatusGreetingAttemptNotFound, StatusGreeterNotFound:
+		return parsec.NotFound
+	case StatusGreetingAttemptNotJoined:
+		return parsec.Invalid
+	case StatusGreeterNotAllowed:
+		return parsec.Permission
+	case StatusGreeterRevoked:
+		return parsec.Revoked
 	}
 	return parsec.Other
 }

@@ -20,6 +20,8 @@ type caller struct {
 	org    metastore.Organization
 	device metastore.Device // authenticated family only
 	user   metastore.User   // authenticated family only
+
+	invitation metastore.Invitation // invited family only
 }
 
 // handler serves one command. It returns the reply to encode, or an error: a
@@ -48,9 +50,27 @@ func (s *Server) commands(family string) map[string]handler {
 		}
 	case protocol.FamilyAuthenticated:
 		return map[string]handler{
-			protocol.CmdPing:               command(s.ping),
-			protocol.CmdCertificateGet:     command(s.certificateGet),
-			protocol.CmdOrganizationConfig: command(s.organizationConfig),
+			protocol.CmdPing:                 command(s.ping),
+			protocol.CmdCertificateGet:       command(s.certificateGet),
+			protocol.CmdOrganizationConfig:   command(s.organizationConfig),
+			protocol.CmdInviteNewUser:        command(s.inviteNewUser),
+			protocol.CmdInviteNewDevice:      command(s.inviteNewDevice),
+			protocol.CmdInviteList:           command(s.inviteList),
+			protocol.CmdInviteCancel:         command(s.inviteCancel),
+			protocol.CmdInviteComplete:       command(s.inviteComplete),
+			protocol.CmdGreeterStartAttempt:  command(s.greeterStartAttempt),
+			protocol.CmdGreeterCancelAttempt: command(s.greeterCancelAttempt),
+			protocol.CmdGreeterStep:          command(s.greeterStep),
+			protocol.CmdUserCreate:           command(s.userCreate),
+			protocol.CmdDeviceCreate:         command(s.deviceCreate),
+		}
+	case protocol.FamilyInvited:
+		return map[string]handler{
+			protocol.CmdPing:                 command(s.ping),
+			protocol.CmdInviteInfo:           command(s.inviteInfo),
+			protocol.CmdClaimerStartAttempt:  command(s.claimerStartAttempt),
+			protocol.CmdClaimerCancelAttempt: command(s.claimerCancelAttempt),
+			protocol.CmdClaimerStep:          command(s.claimerStep),
 		}
 	}
 	return map[string]handler{}
@@ -130,11 +150,9 @@ func (s *Server) serveRPC(r *http.Request, family string, cmds map[string]handle
 			return nil, err
 		}
 	case protocol.FamilyInvited:
-		// The invited family arrives with invitations; until then no token is valid.
-		if _, err := protocol.ParseInvitedAuth(r.Header.Get(protocol.HeaderAuthorization)); err != nil {
-			return nil, fail(protocol.HTTPUnauthorized, "missing or malformed authorization")
+		if err := s.authenticateInvited(ctx, r, c); err != nil {
+			return nil, err
 		}
-		return nil, fail(protocol.HTTPForbidden, "unknown invitation")
 	}
 	req, err := protocol.DecodeRequest(body)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/parsec-go/parsec/internal/server/blockstore"
 	"github.com/parsec-go/parsec/internal/server/blockstore/disk"
 	"github.com/parsec-go/parsec/internal/server/events"
+	"github.com/parsec-go/parsec/internal/server/mail"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 	"github.com/parsec-go/parsec/internal/server/metastore/sqlite"
 )
@@ -36,6 +37,43 @@ type RunConfig struct {
 
 	SSEKeepalive time.Duration
 	OrgDefaults  *metastore.OrganizationConfig
+
+	// Email: with EmailDir each message is written as a .eml file there (the default with
+	// Dev, in <data dir>/emails); with EmailHost they go through that SMTP server; with
+	// neither, invitation emails are not sent (invitations still work, by passing links on).
+	EmailDir      string
+	EmailHost     string
+	EmailPort     int
+	EmailUser     string
+	EmailPassword string
+	EmailTLS      bool // implicit TLS (usually port 465)
+	EmailStartTLS bool // require STARTTLS (usually port 587)
+	EmailSender   string
+}
+
+// openMail builds the email sender from the configuration.
+func openMail(rc RunConfig) (mail.Sender, string, error) {
+	switch {
+	case rc.EmailDir != "":
+		s, err := mail.NewDir(rc.EmailDir)
+		return s, "written to " + rc.EmailDir, err
+	case rc.EmailHost != "":
+		sender := rc.EmailSender
+		if sender == "" {
+			sender = "no-reply@parsec.invalid"
+		}
+		s, err := mail.NewSMTP(mail.SMTPConfig{Host: rc.EmailHost, Port: rc.EmailPort, Username: rc.EmailUser,
+			Password: rc.EmailPassword, TLS: rc.EmailTLS, StartTLS: rc.EmailStartTLS, Sender: sender, Timeout: 30 * time.Second})
+		if err != nil {
+			return nil, "", fmt.Errorf("email configuration: %w", err)
+		}
+		return s, fmt.Sprintf("sent through %s:%d", rc.EmailHost, rc.EmailPort), nil
+	case rc.Dev:
+		dir := filepath.Join(rc.DataDir, "emails")
+		s, err := mail.NewDir(dir)
+		return s, "written to " + dir, err
+	}
+	return nil, "not sent (no --email-host or --email-dir)", nil
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/parsec/server, or ~/.local/share/parsec/server.
@@ -82,6 +120,10 @@ func Run(ctx context.Context, rc RunConfig, ready func(addr net.Addr, cfg Config
 		return err
 	}
 	defer blocks.Close()
+	sender, mailInfo, err := openMail(rc)
+	if err != nil {
+		return err
+	}
 	clock := parsec.SystemClock{}
 	bus := events.New(clock)
 	defer bus.Close()
@@ -100,7 +142,7 @@ func Run(ctx context.Context, rc RunConfig, ready func(addr net.Addr, cfg Config
 	}
 	cfg := Config{
 		PublicURL: public, AdminToken: rc.AdminToken, Store: store, Blocks: blocks, Bus: bus,
-		Clock: clock, Logger: log, OrgDefaults: defaults, SSEKeepalive: rc.SSEKeepalive,
+		Clock: clock, Logger: log, OrgDefaults: defaults, SSEKeepalive: rc.SSEKeepalive, Mail: sender,
 	}
 	srv, err := New(cfg)
 	if err != nil {
@@ -110,7 +152,7 @@ func Run(ctx context.Context, rc RunConfig, ready func(addr net.Addr, cfg Config
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Info("server listening", "addr", ln.Addr().String(), "public_url", public)
+	log.Info("server listening", "addr", ln.Addr().String(), "public_url", public, "emails", mailInfo)
 	if ready != nil {
 		ready(ln.Addr(), srv.cfg)
 	}

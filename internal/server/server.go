@@ -14,6 +14,7 @@ import (
 	"github.com/parsec-go/parsec/internal/protocol"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
 	"github.com/parsec-go/parsec/internal/server/events"
+	"github.com/parsec-go/parsec/internal/server/mail"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 )
 
@@ -29,6 +30,9 @@ type Config struct {
 	Bus    events.Bus
 	Clock  parsec.Clock
 	Logger *slog.Logger
+	// Mail sends invitation emails; nil means the server cannot send any (invitations are
+	// still created, and the reply says the email was not sent).
+	Mail mail.Sender
 
 	// Defaults for new organizations.
 	OrgDefaults metastore.OrganizationConfig

@@ -67,7 +67,81 @@ type Tx interface {
 	Device(org parsec.OrganizationID, id parsec.DeviceID) (Device, error)
 	// Devices lists a user's devices, by creation time.
 	Devices(org parsec.OrganizationID, user parsec.UserID) ([]Device, error)
+
+	// InsertInvitation adds an invitation, or returns ErrExists if the token is taken.
+	InsertInvitation(org parsec.OrganizationID, inv Invitation) error
+	// UpdateInvitation replaces a stored invitation (same token), or returns ErrNotFound.
+	UpdateInvitation(org parsec.OrganizationID, inv Invitation) error
+	// Invitation returns an invitation by token, or ErrNotFound.
+	Invitation(org parsec.OrganizationID, token parsec.AccessToken) (Invitation, error)
+	// PendingUserInvitation returns the pending (not deleted) user invitation for an email,
+	// or ErrNotFound.
+	PendingUserInvitation(org parsec.OrganizationID, email string) (Invitation, error)
+	// PendingDeviceInvitation returns the pending device invitation of a user, or ErrNotFound.
+	PendingDeviceInvitation(org parsec.OrganizationID, user parsec.UserID) (Invitation, error)
+	// Invitations lists every invitation of an organization (pending, finished and
+	// cancelled), by creation time.
+	Invitations(org parsec.OrganizationID) ([]Invitation, error)
+
+	// InsertGreetingAttempt adds a greeting attempt, or returns ErrExists if its ID is taken.
+	InsertGreetingAttempt(org parsec.OrganizationID, a GreetingAttempt) error
+	// UpdateGreetingAttempt replaces a stored attempt (same ID), or returns ErrNotFound.
+	UpdateGreetingAttempt(org parsec.OrganizationID, a GreetingAttempt) error
+	// GreetingAttempt returns an attempt by ID, or ErrNotFound.
+	GreetingAttempt(org parsec.OrganizationID, id parsec.GreetingAttemptID) (GreetingAttempt, error)
+	// GreetingAttempts lists the attempts of an invitation, by creation time (all greeters).
+	GreetingAttempts(org parsec.OrganizationID, token parsec.AccessToken) ([]GreetingAttempt, error)
 }
+
+// Invitation types and deletion reasons.
+const (
+	InvitationUser   = "USER"
+	InvitationDevice = "DEVICE"
+
+	DeletedFinished  = "FINISHED"
+	DeletedCancelled = "CANCELLED"
+)
+
+// Invitation is an invitation to join an organization (USER) or to add a device (DEVICE).
+type Invitation struct {
+	Token           parsec.AccessToken
+	Type            string // InvitationUser or InvitationDevice
+	CreatedOn       parsec.DateTime
+	CreatedBy       parsec.UserID
+	CreatedByDevice parsec.DeviceID
+	ClaimerEmail    string        // USER: the invited email
+	ClaimerUserID   parsec.UserID // DEVICE: the user adding a device
+	DeletedOn       parsec.DateTime
+	DeletedReason   string // "" while pending, DeletedFinished or DeletedCancelled
+}
+
+// Pending reports whether the invitation can still be claimed.
+func (i Invitation) Pending() bool { return i.DeletedOn.IsZero() }
+
+// Greeting attempt sides and cancellation reasons.
+const (
+	SideGreeter = "GREETER"
+	SideClaimer = "CLAIMER"
+)
+
+// GreetingAttempt is one attempt of a greeter and a claimer to run the invitation exchange.
+// Steps hold each side's opaque step payloads, in order: step i of a side is Steps[i].
+type GreetingAttempt struct {
+	ID            parsec.GreetingAttemptID
+	Token         parsec.AccessToken
+	Greeter       parsec.UserID
+	CreatedOn     parsec.DateTime
+	GreeterJoined parsec.DateTime // zero until the greeter joins
+	ClaimerJoined parsec.DateTime // zero until the claimer joins
+	CancelledOn   parsec.DateTime // zero while active
+	CancelledBy   string          // SideGreeter or SideClaimer
+	CancelReason  string
+	GreeterSteps  [][]byte
+	ClaimerSteps  [][]byte
+}
+
+// Active reports whether the attempt is not cancelled.
+func (a GreetingAttempt) Active() bool { return a.CancelledOn.IsZero() }
 
 // Organization is an organization's record.
 type Organization struct {

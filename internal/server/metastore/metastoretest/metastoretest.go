@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/metastore"
@@ -24,7 +25,11 @@ func Run(t *testing.T, open func(t *testing.T) metastore.Store) {
 		{"Certificates", testCertificates},
 		{"Users", testUsers},
 		{"Devices", testDevices},
+		{"Invitations", testInvitations},
+		{"PendingInvitations", testPendingInvitations},
+		{"GreetingAttempts", testGreetingAttempts},
 		{"Rollback", testRollback},
+		{"InvitationRollback", testInvitationRollback},
 		{"ReadOnlyView", testReadOnlyView},
 		{"SerializedWrites", testSerializedWrites},
 		{"CancelledContext", testCancelledContext},
@@ -315,6 +320,428 @@ func testDevices(t *testing.T, s metastore.Store) {
 		}
 		if diff := cmp.Diff([]metastore.Device{d1, d2}, all); diff != "" {
 			return fmt.Errorf("devices by creation time (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}
+
+func putOrgs(tx metastore.Tx, ids ...parsec.OrganizationID) error {
+	for _, id := range ids {
+		if err := tx.PutOrganization(sampleOrg(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func userInvitation(email string, created parsec.DateTime) metastore.Invitation {
+	return metastore.Invitation{
+		Token: parsec.NewAccessToken(), Type: metastore.InvitationUser, CreatedOn: created,
+		CreatedBy: parsec.NewUserID(), CreatedByDevice: parsec.NewDeviceID(), ClaimerEmail: email,
+	}
+}
+
+func deviceInvitation(user parsec.UserID, created parsec.DateTime) metastore.Invitation {
+	return metastore.Invitation{
+		Token: parsec.NewAccessToken(), Type: metastore.InvitationDevice, CreatedOn: created,
+		CreatedBy: user, CreatedByDevice: parsec.NewDeviceID(), ClaimerUserID: user,
+	}
+}
+
+func deleted(inv metastore.Invitation, on parsec.DateTime, reason string) metastore.Invitation {
+	inv.DeletedOn, inv.DeletedReason = on, reason
+	return inv
+}
+
+// errOf drops the value of a lookup and keeps its error.
+func errOf[T any](_ T, err error) error { return err }
+
+// wantNotFound checks that err wraps ErrNotFound with kind NotFound.
+func wantNotFound(what string, err error) error {
+	if !errors.Is(err, metastore.ErrNotFound) || parsec.KindOf(err) != parsec.NotFound {
+		return fmt.Errorf("%s: got %v, want ErrNotFound with kind NotFound", what, err)
+	}
+	return nil
+}
+
+// wantExists checks that err wraps ErrExists with kind Exists.
+func wantExists(what string, err error) error {
+	if !errors.Is(err, metastore.ErrExists) || parsec.KindOf(err) != parsec.Exists {
+		return fmt.Errorf("%s: got %v, want ErrExists with kind Exists", what, err)
+	}
+	return nil
+}
+
+func testInvitations(t *testing.T, s metastore.Store) {
+	alice := parsec.NewUserID()
+	dev := deviceInvitation(alice, 10)
+	carol := userInvitation("carol@example.com", 20)
+	dave := userInvitation("dave@example.com", 30)
+	other := userInvitation("carol@example.com", 5)
+	update(t, s, func(tx metastore.Tx) error {
+		if err := putOrgs(tx, "A", "B"); err != nil {
+			return err
+		}
+		for _, inv := range []metastore.Invitation{dave, carol, dev} { // not in creation order
+			if err := tx.InsertInvitation("A", inv); err != nil {
+				return err
+			}
+		}
+		if err := tx.InsertInvitation("B", other); err != nil {
+			return err
+		}
+		dup := userInvitation("erin@example.com", 40)
+		dup.Token = carol.Token
+		return wantExists("duplicate invitation token", tx.InsertInvitation("A", dup))
+	})
+	view(t, s, func(tx metastore.Tx) error {
+		got, err := tx.Invitation("A", carol.Token)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(carol, got); diff != "" {
+			return fmt.Errorf("invitation round trip (-want +got):\n%s", diff)
+		}
+		if !got.Pending() {
+			return fmt.Errorf("new invitation is not pending")
+		}
+		got, err = tx.Invitation("A", dev.Token)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(dev, got); diff != "" {
+			return fmt.Errorf("device invitation round trip (-want +got):\n%s", diff)
+		}
+		if err := wantNotFound("unknown invitation", errOf(tx.Invitation("A", parsec.NewAccessToken()))); err != nil {
+			return err
+		}
+		if err := wantNotFound("invitation of another organization", errOf(tx.Invitation("A", other.Token))); err != nil {
+			return err
+		}
+		all, err := tx.Invitations("A")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]metastore.Invitation{dev, carol, dave}, all); diff != "" {
+			return fmt.Errorf("invitations by creation time (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+
+	carol = deleted(carol, 50, metastore.DeletedFinished)
+	dev = deleted(dev, 60, metastore.DeletedCancelled)
+	update(t, s, func(tx metastore.Tx) error {
+		for _, inv := range []metastore.Invitation{carol, dev} {
+			if err := tx.UpdateInvitation("A", inv); err != nil {
+				return err
+			}
+		}
+		if err := wantNotFound("update of an unknown invitation", tx.UpdateInvitation("A", userInvitation("x@example.com", 1))); err != nil {
+			return err
+		}
+		return wantNotFound("update of another organization's invitation", tx.UpdateInvitation("A", other))
+	})
+	view(t, s, func(tx metastore.Tx) error {
+		for _, want := range []metastore.Invitation{carol, dev} {
+			got, err := tx.Invitation("A", want.Token)
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				return fmt.Errorf("%s invitation (-want +got):\n%s", want.DeletedReason, diff)
+			}
+			if got.Pending() {
+				return fmt.Errorf("%s invitation is still pending", want.DeletedReason)
+			}
+		}
+		all, err := tx.Invitations("A")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]metastore.Invitation{dev, carol, dave}, all); diff != "" {
+			return fmt.Errorf("invitations after finish and cancel (-want +got):\n%s", diff)
+		}
+		all, err = tx.Invitations("B")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]metastore.Invitation{other}, all); diff != "" {
+			return fmt.Errorf("invitations of organization B (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}
+
+func testPendingInvitations(t *testing.T, s metastore.Store) {
+	alice, bob, frank := parsec.NewUserID(), parsec.NewUserID(), parsec.NewUserID()
+	carol := userInvitation("carol@example.com", 14)
+	aliceDevice := deviceInvitation(alice, 20)
+	// A device invitation carrying its user's email must not pass for a user invitation.
+	aliceDevice.ClaimerEmail = "alice@example.com"
+	erin := userInvitation("erin@example.com", 16)
+	frankDevice := deviceInvitation(frank, 22)
+	update(t, s, func(tx metastore.Tx) error {
+		if err := putOrgs(tx, "A", "B"); err != nil {
+			return err
+		}
+		for _, inv := range []metastore.Invitation{
+			deleted(userInvitation("carol@example.com", 10), 11, metastore.DeletedFinished),
+			deleted(userInvitation("carol@example.com", 12), 13, metastore.DeletedCancelled),
+			carol,
+			deleted(userInvitation("dave@example.com", 15), 16, metastore.DeletedFinished),
+			deleted(deviceInvitation(alice, 18), 19, metastore.DeletedCancelled),
+			aliceDevice,
+			deleted(deviceInvitation(bob, 21), 22, metastore.DeletedFinished),
+		} {
+			if err := tx.InsertInvitation("A", inv); err != nil {
+				return err
+			}
+		}
+		if err := tx.InsertInvitation("B", erin); err != nil {
+			return err
+		}
+		return tx.InsertInvitation("B", frankDevice)
+	})
+	byEmail := func(org parsec.OrganizationID, email string) func(metastore.Tx) (metastore.Invitation, error) {
+		return func(tx metastore.Tx) (metastore.Invitation, error) { return tx.PendingUserInvitation(org, email) }
+	}
+	byUser := func(org parsec.OrganizationID, user parsec.UserID) func(metastore.Tx) (metastore.Invitation, error) {
+		return func(tx metastore.Tx) (metastore.Invitation, error) { return tx.PendingDeviceInvitation(org, user) }
+	}
+	tests := []struct {
+		name   string
+		lookup func(metastore.Tx) (metastore.Invitation, error)
+		want   *metastore.Invitation // nil: ErrNotFound
+	}{
+		{"user/pending among finished and cancelled", byEmail("A", "carol@example.com"), &carol},
+		{"user/only finished", byEmail("A", "dave@example.com"), nil},
+		{"user/of another organization", byEmail("A", "erin@example.com"), nil},
+		{"user/in its organization", byEmail("B", "erin@example.com"), &erin},
+		{"user/unknown email", byEmail("A", "nobody@example.com"), nil},
+		{"user/email of a device invitation", byEmail("A", "alice@example.com"), nil},
+		{"device/pending among cancelled", byUser("A", alice), &aliceDevice},
+		{"device/only finished", byUser("A", bob), nil},
+		{"device/of another organization", byUser("A", frank), nil},
+		{"device/in its organization", byUser("B", frank), &frankDevice},
+		{"device/unknown user", byUser("A", parsec.NewUserID()), nil},
+		{"device/zero user of user invitations", byUser("A", parsec.UserID{}), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			view(t, s, func(tx metastore.Tx) error {
+				got, err := tc.lookup(tx)
+				if tc.want == nil {
+					if err == nil {
+						return fmt.Errorf("found %v, want ErrNotFound", got.Token)
+					}
+					return wantNotFound("lookup", err)
+				}
+				if err != nil {
+					return err
+				}
+				if diff := cmp.Diff(*tc.want, got); diff != "" {
+					return fmt.Errorf("pending invitation (-want +got):\n%s", diff)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func greetingAttempt(token parsec.AccessToken, greeter parsec.UserID, created parsec.DateTime) metastore.GreetingAttempt {
+	return metastore.GreetingAttempt{ID: parsec.NewGreetingAttemptID(), Token: token, Greeter: greeter, CreatedOn: created}
+}
+
+// filled returns n bytes derived from seed, so that payloads differ.
+func filled(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = seed + byte(i*7)
+	}
+	return b
+}
+
+func testGreetingAttempts(t *testing.T, s metastore.Store) {
+	inv := userInvitation("carol@example.com", 1)
+	otherInv := userInvitation("dave@example.com", 2)
+	g1, g2 := parsec.NewUserID(), parsec.NewUserID()
+	a1 := greetingAttempt(inv.Token, g1, 10)
+	a2 := greetingAttempt(inv.Token, g2, 20)
+	a3 := greetingAttempt(inv.Token, g1, 30)
+	other := greetingAttempt(otherInv.Token, g1, 15)
+	update(t, s, func(tx metastore.Tx) error {
+		if err := putOrgs(tx, "A", "B"); err != nil {
+			return err
+		}
+		for _, i := range []metastore.Invitation{inv, otherInv} {
+			if err := tx.InsertInvitation("A", i); err != nil {
+				return err
+			}
+		}
+		for _, a := range []metastore.GreetingAttempt{a3, other, a1, a2} { // not in creation order
+			if err := tx.InsertGreetingAttempt("A", a); err != nil {
+				return err
+			}
+		}
+		dup := greetingAttempt(inv.Token, g2, 40)
+		dup.ID = a1.ID
+		return wantExists("duplicate greeting attempt ID", tx.InsertGreetingAttempt("A", dup))
+	})
+	check := func(t *testing.T, want metastore.GreetingAttempt) {
+		t.Helper()
+		view(t, s, func(tx metastore.Tx) error {
+			got, err := tx.GreetingAttempt("A", want.ID)
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+				return fmt.Errorf("greeting attempt (-want +got):\n%s", diff)
+			}
+			if got.Active() != want.CancelledOn.IsZero() {
+				return fmt.Errorf("Active() = %v with CancelledOn = %d", got.Active(), got.CancelledOn)
+			}
+			return nil
+		})
+	}
+	check(t, a1)
+	view(t, s, func(tx metastore.Tx) error {
+		if err := wantNotFound("unknown greeting attempt", errOf(tx.GreetingAttempt("A", parsec.NewGreetingAttemptID()))); err != nil {
+			return err
+		}
+		return wantNotFound("greeting attempt of another organization", errOf(tx.GreetingAttempt("B", a1.ID)))
+	})
+
+	t.Run("Exchange", func(t *testing.T) {
+		// Both sides join, then append their steps one by one, as the step handlers do:
+		// 32-byte keys, 64-byte nonces, empty steps and ~2 KiB encrypted payloads.
+		steps := []struct{ greeter, claimer []byte }{
+			{filled(32, 1), filled(32, 2)},
+			{nil, filled(32, 3)},
+			{filled(64, 4), []byte{}},
+			{[]byte{}, filled(64, 5)},
+			{nil, nil},
+			{[]byte{}, []byte{}},
+			{nil, filled(2100, 6)},
+			{filled(2048, 7), nil},
+			{nil, nil},
+		}
+		a2.GreeterJoined = 21
+		update(t, s, func(tx metastore.Tx) error { return tx.UpdateGreetingAttempt("A", a2) })
+		check(t, a2)
+		a2.ClaimerJoined = 22
+		update(t, s, func(tx metastore.Tx) error { return tx.UpdateGreetingAttempt("A", a2) })
+		check(t, a2)
+		for _, st := range steps {
+			a2.GreeterSteps = append(a2.GreeterSteps, st.greeter)
+			update(t, s, func(tx metastore.Tx) error { return tx.UpdateGreetingAttempt("A", a2) })
+			check(t, a2)
+			a2.ClaimerSteps = append(a2.ClaimerSteps, st.claimer)
+			update(t, s, func(tx metastore.Tx) error { return tx.UpdateGreetingAttempt("A", a2) })
+			check(t, a2)
+		}
+		view(t, s, func(tx metastore.Tx) error {
+			got, err := tx.GreetingAttempt("A", a2.ID)
+			if err != nil {
+				return err
+			}
+			if len(got.GreeterSteps) != len(steps) || len(got.ClaimerSteps) != len(steps) {
+				return fmt.Errorf("%d greeter and %d claimer steps stored, want %d each",
+					len(got.GreeterSteps), len(got.ClaimerSteps), len(steps))
+			}
+			return nil
+		})
+	})
+
+	t.Run("Cancel", func(t *testing.T) {
+		a1.GreeterJoined = 11
+		a1.GreeterSteps = [][]byte{filled(32, 8)}
+		a1.CancelledOn, a1.CancelledBy, a1.CancelReason = 40, metastore.SideClaimer, "MANUALLY_CANCELLED"
+		update(t, s, func(tx metastore.Tx) error { return tx.UpdateGreetingAttempt("A", a1) })
+		check(t, a1)
+	})
+
+	update(t, s, func(tx metastore.Tx) error {
+		if err := wantNotFound("update of an unknown greeting attempt",
+			tx.UpdateGreetingAttempt("A", greetingAttempt(inv.Token, g1, 50))); err != nil {
+			return err
+		}
+		return wantNotFound("update of another organization's greeting attempt", tx.UpdateGreetingAttempt("B", a3))
+	})
+
+	view(t, s, func(tx metastore.Tx) error {
+		lists := []struct {
+			org   parsec.OrganizationID
+			token parsec.AccessToken
+			want  []metastore.GreetingAttempt
+		}{
+			{"A", inv.Token, []metastore.GreetingAttempt{a1, a2, a3}},
+			{"A", otherInv.Token, []metastore.GreetingAttempt{other}},
+			{"A", parsec.NewAccessToken(), nil},
+			{"B", inv.Token, nil},
+		}
+		for _, l := range lists {
+			got, err := tx.GreetingAttempts(l.org, l.token)
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(l.want, got, cmpopts.EquateEmpty()); diff != "" {
+				return fmt.Errorf("greeting attempts of %s/%v (-want +got):\n%s", l.org, l.token, diff)
+			}
+		}
+		return nil
+	})
+}
+
+// testInvitationRollback checks that a failed Update keeps none of its invitation and
+// greeting attempt writes.
+func testInvitationRollback(t *testing.T, s metastore.Store) {
+	inv := userInvitation("carol@example.com", 10)
+	a := greetingAttempt(inv.Token, parsec.NewUserID(), 11)
+	update(t, s, func(tx metastore.Tx) error {
+		if err := putOrgs(tx, "A"); err != nil {
+			return err
+		}
+		if err := tx.InsertInvitation("A", inv); err != nil {
+			return err
+		}
+		return tx.InsertGreetingAttempt("A", a)
+	})
+	boom := errors.New("boom")
+	err := s.Update(t.Context(), func(tx metastore.Tx) error {
+		if err := tx.UpdateInvitation("A", deleted(inv, 20, metastore.DeletedFinished)); err != nil {
+			return err
+		}
+		added := userInvitation("dave@example.com", 21)
+		if err := tx.InsertInvitation("A", added); err != nil {
+			return err
+		}
+		joined := a
+		joined.GreeterJoined, joined.GreeterSteps = 22, [][]byte{filled(32, 1)}
+		if err := tx.UpdateGreetingAttempt("A", joined); err != nil {
+			return err
+		}
+		if err := tx.InsertGreetingAttempt("A", greetingAttempt(added.Token, parsec.NewUserID(), 23)); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update returned %v, want the function's error", err)
+	}
+	view(t, s, func(tx metastore.Tx) error {
+		invs, err := tx.Invitations("A")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]metastore.Invitation{inv}, invs); diff != "" {
+			return fmt.Errorf("invitations after a failed transaction (-want +got):\n%s", diff)
+		}
+		attempts, err := tx.GreetingAttempts("A", inv.Token)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]metastore.GreetingAttempt{a}, attempts, cmpopts.EquateEmpty()); diff != "" {
+			return fmt.Errorf("greeting attempts after a failed transaction (-want +got):\n%s", diff)
 		}
 		return nil
 	})

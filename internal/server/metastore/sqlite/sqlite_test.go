@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"database/sql"
 	"path/filepath"
 	"testing"
 
+	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 	"github.com/parsec-go/parsec/internal/server/metastore/metastoretest"
 )
@@ -40,6 +42,48 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 		return err
 	}); err != nil {
 		t.Fatalf("organization lost after reopen: %v", err)
+	}
+}
+
+// TestUpgradeFromVersion1 opens a database created by a binary that knew only the first
+// migration: the later ones are applied and the existing data kept.
+func TestUpgradeFromVersion1(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "meta.db")
+	db, err := sql.Open("sqlite", "file:"+file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initial, err := migrations.ReadFile("migrations/0001_initial.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT`,
+		string(initial),
+		`INSERT INTO schema_migrations (version, name) VALUES (1, '0001_initial.sql')`,
+		`INSERT INTO organizations (id, created_on, bootstrap_token, user_profile_outsider_allowed,
+			minimum_archiving_period) VALUES ('Acme', 1, zeroblob(16), 1, 0)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(t.Context(), file)
+	if err != nil {
+		t.Fatalf("open a version 1 database: %v", err)
+	}
+	defer s.Close()
+	inv := metastore.Invitation{Token: parsec.NewAccessToken(), Type: metastore.InvitationUser, CreatedOn: 2,
+		ClaimerEmail: "carol@example.com"}
+	if err := s.Update(t.Context(), func(tx metastore.Tx) error {
+		if _, err := tx.Organization("Acme"); err != nil {
+			return err
+		}
+		return tx.InsertInvitation("Acme", inv)
+	}); err != nil {
+		t.Fatalf("after upgrade: %v", err)
 	}
 }
 

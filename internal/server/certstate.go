@@ -1,0 +1,98 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/server/metastore"
+)
+
+// txState answers the certificate engine's questions from the metadata store, inside the
+// transaction that will store the new certificate: the server applies exactly the rules the
+// clients apply, against the same history, without races.
+type txState struct {
+	tx  metastore.Tx
+	org parsec.OrganizationID
+}
+
+var _ certif.State = txState{}
+
+func topicOf(t certif.Topic) metastore.Topic {
+	if t.IsCommon() {
+		return metastore.CommonTopic
+	}
+	return metastore.RealmTopic(t.Realm)
+}
+
+func (s txState) LastTimestamp(t certif.Topic) (parsec.DateTime, error) {
+	return s.tx.LastTimestamp(s.org, topicOf(t))
+}
+
+func (s txState) LookupUser(id parsec.UserID) (certif.User, bool, error) {
+	u, err := s.tx.User(s.org, id)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return certif.User{}, false, nil
+	}
+	if err != nil {
+		return certif.User{}, false, err
+	}
+	c, err := certif.Decode(u.Certificate)
+	if err != nil {
+		return certif.User{}, false, err
+	}
+	uc, ok := c.(*certif.UserCertificate)
+	if !ok {
+		return certif.User{}, false, errors.New("stored user certificate has another kind")
+	}
+	out := certif.User{
+		ID: u.ID, HumanHandle: uc.HumanHandle, PublicKey: uc.PublicKey, CreatedOn: u.CreatedOn, CreatedBy: u.CreatedBy,
+		InitialProfile: u.InitialProfile, RevokedOn: u.RevokedOn, RevokedBy: u.RevokedBy,
+	}
+	// Profile changes arrive with user management; until then the current profile is the
+	// initial one, or a change recorded on the user.
+	if u.Profile != u.InitialProfile {
+		out.Updates = []certif.ProfileUpdate{{On: u.CreatedOn, Profile: u.Profile}}
+	}
+	devices, err := s.tx.Devices(s.org, id)
+	if err != nil {
+		return certif.User{}, false, err
+	}
+	for _, d := range devices {
+		out.Devices = append(out.Devices, d.ID)
+	}
+	return out, true, nil
+}
+
+func (s txState) LookupDevice(id parsec.DeviceID) (certif.Device, bool, error) {
+	d, err := s.tx.Device(s.org, id)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return certif.Device{}, false, nil
+	}
+	if err != nil {
+		return certif.Device{}, false, err
+	}
+	c, err := certif.Decode(d.Certificate)
+	if err != nil {
+		return certif.Device{}, false, err
+	}
+	dc, ok := c.(*certif.DeviceCertificate)
+	if !ok {
+		return certif.Device{}, false, errors.New("stored device certificate has another kind")
+	}
+	return certif.Device{ID: d.ID, UserID: d.UserID, Label: dc.DeviceLabel, VerifyKey: dc.VerifyKey,
+		CreatedOn: d.CreatedOn, CreatedBy: d.CreatedBy}, true, nil
+}
+
+// Realm certificates come with workspaces: until the server stores realm topics, it accepts
+// none, so the engine never needs these answers. Refuse rather than answer wrongly.
+
+var errNoRealms = errors.New("this server does not accept workspace certificates yet")
+
+func (s txState) RealmRole(realm parsec.VlobID, user parsec.UserID) (parsec.RealmRole, error) {
+	return parsec.RoleNone, errNoRealms
+}
+
+func (s txState) RealmMembers(realm parsec.VlobID) ([]certif.Member, error) { return nil, errNoRealms }
+
+func (s txState) RealmKeyIndex(realm parsec.VlobID) (uint64, error) { return 0, errNoRealms }
