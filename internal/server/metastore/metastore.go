@@ -80,16 +80,19 @@ type Tx interface {
 	// PendingDeviceInvitation returns the pending device invitation of a user, or ErrNotFound.
 	PendingDeviceInvitation(org parsec.OrganizationID, user parsec.UserID) (Invitation, error)
 	// Invitations lists every invitation of an organization (pending, finished and
-	// cancelled), by creation time.
+	// cancelled), by creation time, then insertion order.
 	Invitations(org parsec.OrganizationID) ([]Invitation, error)
 
 	// InsertGreetingAttempt adds a greeting attempt, or returns ErrExists if its ID is taken.
+	// Its invitation must exist. The handlers keep at most one active attempt per
+	// (invitation, greeter).
 	InsertGreetingAttempt(org parsec.OrganizationID, a GreetingAttempt) error
 	// UpdateGreetingAttempt replaces a stored attempt (same ID), or returns ErrNotFound.
 	UpdateGreetingAttempt(org parsec.OrganizationID, a GreetingAttempt) error
 	// GreetingAttempt returns an attempt by ID, or ErrNotFound.
 	GreetingAttempt(org parsec.OrganizationID, id parsec.GreetingAttemptID) (GreetingAttempt, error)
-	// GreetingAttempts lists the attempts of an invitation, by creation time (all greeters).
+	// GreetingAttempts lists the attempts of an invitation, by creation time then insertion
+	// order (all greeters).
 	GreetingAttempts(org parsec.OrganizationID, token parsec.AccessToken) ([]GreetingAttempt, error)
 }
 
