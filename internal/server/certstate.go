@@ -49,10 +49,8 @@ func (s txState) LookupUser(id parsec.UserID) (certif.User, bool, error) {
 		ID: u.ID, HumanHandle: uc.HumanHandle, PublicKey: uc.PublicKey, CreatedOn: u.CreatedOn, CreatedBy: u.CreatedBy,
 		InitialProfile: u.InitialProfile, RevokedOn: u.RevokedOn, RevokedBy: u.RevokedBy,
 	}
-	// Profile changes arrive with user management; until then the current profile is the
-	// initial one, or a change recorded on the user.
-	if u.Profile != u.InitialProfile {
-		out.Updates = []certif.ProfileUpdate{{On: u.CreatedOn, Profile: u.Profile}}
+	for _, ch := range u.ProfileHistory {
+		out.Updates = append(out.Updates, certif.ProfileUpdate{On: ch.On, By: ch.By, Profile: ch.Profile})
 	}
 	devices, err := s.tx.Devices(s.org, id)
 	if err != nil {

@@ -211,6 +211,16 @@ type User struct {
 	Frozen              bool
 	Certificate         []byte
 	RedactedCertificate []byte
+	// ProfileHistory lists the profile changes, in order (Profile is the last one's, or
+	// InitialProfile when there is none).
+	ProfileHistory []ProfileChange
+}
+
+// ProfileChange is one change of a user's profile, by a user update certificate.
+type ProfileChange struct {
+	On      parsec.DateTime    `cbor:"on"`
+	By      parsec.DeviceID    `cbor:"by"`
+	Profile parsec.UserProfile `cbor:"profile"`
 }
 
 // Revoked reports whether the user is revoked.

@@ -248,6 +248,7 @@ func testUsers(t *testing.T, s metastore.Store) {
 	// Revoke bob, then a new bob with the same email.
 	by := parsec.NewDeviceID()
 	bob.RevokedOn, bob.RevokedBy, bob.Frozen, bob.Profile = 30, &by, true, parsec.ProfileAdmin
+	bob.ProfileHistory = []metastore.ProfileChange{{On: 25, By: by, Profile: parsec.ProfileAdmin}}
 	bob2 := sampleUser("bob@example.com", 40)
 	update(t, s, func(tx metastore.Tx) error {
 		if err := tx.UpdateUser("A", bob); err != nil {

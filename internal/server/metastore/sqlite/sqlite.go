@@ -16,6 +16,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 )
@@ -289,7 +290,7 @@ func (t *tx) RealmTopics(org parsec.OrganizationID) ([]metastore.Topic, error) {
 // Users.
 
 const userColumns = `id, email, name, initial_profile, profile, created_on, created_by, revoked_on,
-	revoked_by, frozen, certificate, redacted_certificate`
+	revoked_by, frozen, certificate, redacted_certificate, profile_history`
 
 func deviceIDPtr(b []byte) *parsec.DeviceID {
 	if len(b) != 16 {
@@ -309,37 +310,46 @@ func deviceIDBytes(d *parsec.DeviceID) any {
 
 func scanUser(sc interface{ Scan(...any) error }) (metastore.User, error) {
 	var u metastore.User
-	var id, createdBy, revokedBy []byte
+	var id, createdBy, revokedBy, history []byte
 	var initial, profile string
 	err := sc.Scan(&id, &u.Email, &u.Name, &initial, &profile, &u.CreatedOn, &createdBy, &u.RevokedOn,
-		&revokedBy, &u.Frozen, &u.Certificate, &u.RedactedCertificate)
+		&revokedBy, &u.Frozen, &u.Certificate, &u.RedactedCertificate, &history)
 	if err != nil {
 		return u, err
 	}
 	copy(u.ID[:], id)
 	u.InitialProfile, u.Profile = parsec.UserProfile(initial), parsec.UserProfile(profile)
 	u.CreatedBy, u.RevokedBy = deviceIDPtr(createdBy), deviceIDPtr(revokedBy)
+	if len(history) > 0 {
+		if err := codec.Unmarshal(history, &u.ProfileHistory); err != nil {
+			return u, fmt.Errorf("user %s: damaged profile history: %w", u.ID, err)
+		}
+	}
 	return u, nil
 }
 
 func userArgs(org parsec.OrganizationID, u metastore.User) []any {
+	var history []byte
+	if len(u.ProfileHistory) > 0 {
+		history = codec.MustMarshal(u.ProfileHistory)
+	}
 	return []any{u.ID[:], u.Email, u.Name, string(u.InitialProfile), string(u.Profile), u.CreatedOn,
 		deviceIDBytes(u.CreatedBy), u.RevokedOn, deviceIDBytes(u.RevokedBy), u.Frozen, u.Certificate,
-		u.RedactedCertificate, string(org)}
+		u.RedactedCertificate, history, string(org)}
 }
 
 func (t *tx) InsertUser(org parsec.OrganizationID, u metastore.User) error {
 	if _, err := t.User(org, u.ID); err == nil {
 		return exists("user", u.ID)
 	}
-	_, err := t.exec(`INSERT INTO users (`+userColumns+`, org) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userArgs(org, u)...)
+	_, err := t.exec(`INSERT INTO users (`+userColumns+`, org) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userArgs(org, u)...)
 	return err
 }
 
 func (t *tx) UpdateUser(org parsec.OrganizationID, u metastore.User) error {
 	res, err := t.exec(`UPDATE users SET id = ?, email = ?, name = ?, initial_profile = ?, profile = ?,
 		created_on = ?, created_by = ?, revoked_on = ?, revoked_by = ?, frozen = ?, certificate = ?,
-		redacted_certificate = ? WHERE org = ? AND id = ?`, append(userArgs(org, u), u.ID[:])...)
+		redacted_certificate = ?, profile_history = ? WHERE org = ? AND id = ?`, append(userArgs(org, u), u.ID[:])...)
 	if err != nil {
 		return err
 	}
