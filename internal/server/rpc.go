@@ -63,6 +63,9 @@ func (s *Server) commands(family string) map[string]handler {
 			protocol.CmdGreeterStep:          command(s.greeterStep),
 			protocol.CmdUserCreate:           command(s.userCreate),
 			protocol.CmdDeviceCreate:         command(s.deviceCreate),
+			protocol.CmdUserUpdate:           command(s.userUpdate),
+			protocol.CmdUserRevoke:           command(s.userRevoke),
+			protocol.CmdListFrozenUsers:      command(s.listFrozenUsers),
 		}
 	case protocol.FamilyInvited:
 		return map[string]handler{
