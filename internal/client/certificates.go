@@ -51,6 +51,40 @@ func (c *Client) loadCertificates(ctx context.Context) error {
 // operation: the error (kind parsec.Tampered) says that the server sent an invalid
 // certificate.
 func (c *Client) PollCertificates(ctx context.Context) (int, error) {
+	n, err := c.pollOnce(ctx)
+	if err != nil {
+		return n, err
+	}
+	// When this user's own profile changed to or from External, the certificates come in the
+	// other flavour (redacted or full) from now on: forget them and fetch them all again.
+	switched, err := c.switchFlavourIfNeeded(ctx)
+	if err != nil || !switched {
+		return n, err
+	}
+	return c.pollOnce(ctx)
+}
+
+func (c *Client) switchFlavourIfNeeded(ctx context.Context) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.certs.Profile(c.dev.UserID)
+	if !ok || (p == parsec.ProfileOutsider) == c.certs.ExpectsRedacted() {
+		return false, nil
+	}
+	flavour := "full"
+	if p == parsec.ProfileOutsider {
+		flavour = "redacted"
+	}
+	if err := c.cache.ClearCertificates(ctx); err != nil {
+		return false, err
+	}
+	if err := c.cache.SetMeta(ctx, metaFlavour, flavour); err != nil {
+		return false, err
+	}
+	return true, c.loadCertificates(ctx)
+}
+
+func (c *Client) pollOnce(ctx context.Context) (int, error) {
 	if err := c.failed(); err != nil {
 		return 0, err
 	}

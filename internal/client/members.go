@@ -1,0 +1,135 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+)
+
+// FindUser returns the user with this email: the active one if any, else the last revoked
+// one. External users cannot find anybody by email (they do not see emails).
+func (c *Client) FindUser(email string) (UserInfo, error) {
+	e, err := parsec.ParseEmail(email)
+	if err != nil {
+		return UserInfo{}, err
+	}
+	var found *UserInfo
+	users := c.Users()
+	for i := range users {
+		u := &users[i]
+		if u.Handle.Email != e {
+			continue
+		}
+		if u.RevokedOn.IsZero() {
+			return *u, nil
+		}
+		if found == nil || u.CreatedOn > found.CreatedOn {
+			found = u
+		}
+	}
+	if found == nil {
+		return UserInfo{}, parsec.Errorf(parsec.NotFound, "no user with email %s in organization %s", e, c.dev.OrganizationID)
+	}
+	return *found, nil
+}
+
+// RevokeUser revokes a user (Administrators; not oneself). It is irreversible: all the user's
+// devices are refused at once. Revoking a user already revoked returns an error of kind
+// parsec.Exists.
+func (c *Client) RevokeUser(ctx context.Context, user parsec.UserID) error {
+	if user == c.dev.UserID {
+		return parsec.Errorf(parsec.Invalid, "you cannot revoke yourself")
+	}
+	author := c.dev.DeviceID
+	err := c.WithFreshTimestamp(ctx, 500*time.Millisecond, func(ts parsec.DateTime) error {
+		cert := &certif.RevokedUserCertificate{Author: author, Timestamp: ts, UserID: user}
+		return c.Call(ctx, protocol.CmdUserRevoke, protocol.UserRevokeReq{RevokedUserCertificate: certif.Sign(c.signer, cert)}, nil)
+	})
+	if err != nil {
+		return err
+	}
+	_, err = c.PollCertificates(ctx)
+	return err
+}
+
+// UpdateProfile changes a user's profile (Administrators; not one's own). A user already at
+// that profile gives an error of kind parsec.Exists.
+func (c *Client) UpdateProfile(ctx context.Context, user parsec.UserID, profile parsec.UserProfile) error {
+	if user == c.dev.UserID {
+		return parsec.Errorf(parsec.Invalid, "you cannot change your own profile")
+	}
+	if !profile.Valid() {
+		return parsec.Errorf(parsec.Invalid, "invalid profile %q", profile)
+	}
+	author := c.dev.DeviceID
+	err := c.WithFreshTimestamp(ctx, 500*time.Millisecond, func(ts parsec.DateTime) error {
+		cert := &certif.UserUpdateCertificate{Author: author, Timestamp: ts, UserID: user, NewProfile: profile}
+		return c.Call(ctx, protocol.CmdUserUpdate, protocol.UserUpdateReq{UserUpdateCertificate: certif.Sign(c.signer, cert)}, nil)
+	})
+	if err != nil {
+		return err
+	}
+	_, err = c.PollCertificates(ctx)
+	return err
+}
+
+// Outcome of a profile change in a batch.
+const (
+	ProfileChanged   = "changed"
+	ProfileUnchanged = "unchanged" // already at that profile
+	ProfileSkipped   = "skipped"   // External users are never changed in a batch
+	ProfileFailed    = "failed"
+)
+
+// ProfileResult is what became of one user in ChangeProfiles.
+type ProfileResult struct {
+	User    UserInfo
+	Outcome string
+	Err     error // with ProfileFailed
+}
+
+// ChangeProfiles changes users between Administrator and Member, one by one. External users
+// are skipped (their profile is not affected), users already at that profile are reported
+// unchanged, and each failure is reported without stopping the others.
+func (c *Client) ChangeProfiles(ctx context.Context, users []UserInfo, profile parsec.UserProfile) ([]ProfileResult, error) {
+	if profile != parsec.ProfileAdmin && profile != parsec.ProfileStandard {
+		return nil, parsec.Errorf(parsec.Invalid, "profiles change only between Administrator and Member, not to %s", profile.Label())
+	}
+	var out []ProfileResult
+	for _, u := range users {
+		r := ProfileResult{User: u}
+		switch {
+		case u.Profile == parsec.ProfileOutsider:
+			r.Outcome = ProfileSkipped
+		case u.Profile == profile:
+			r.Outcome = ProfileUnchanged
+		default:
+			err := c.UpdateProfile(ctx, u.ID, profile)
+			var se *protocol.StatusError
+			switch {
+			case err == nil:
+				r.Outcome = ProfileChanged
+			case errors.As(err, &se) && se.Status == protocol.StatusUserNoChanges:
+				r.Outcome = ProfileUnchanged
+			default:
+				r.Outcome, r.Err = ProfileFailed, err
+				if parsec.KindOf(err) == parsec.Tampered || parsec.KindOf(err) == parsec.Revoked {
+					return append(out, r), err
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// FrozenUsers asks which users the server administrator froze (Administrators only).
+func (c *Client) FrozenUsers(ctx context.Context) ([]parsec.UserID, error) {
+	var rep protocol.ListFrozenUsersRep
+	err := c.Call(ctx, protocol.CmdListFrozenUsers, protocol.ListFrozenUsersReq{}, &rep)
+	return rep.FrozenUsers, err
+}
