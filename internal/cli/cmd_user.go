@@ -1,19 +1,28 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
 	"github.com/spf13/cobra"
+
+	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
 )
 
 func (a *app) userCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "user",
-		Short: "The users of an organization",
+		Short: "The users of an organization: list, show, revoke, change profiles",
 	}
-	cmd.AddCommand(a.userListCmd())
+	cmd.AddCommand(a.userListCmd(), a.userShowCmd(), a.userRevokeCmd(), a.userUpdateProfileCmd())
 	return cmd
 }
 
-// userJSON is a user as `user list --json` prints it.
+// userJSON is a user as `user list --json` and `user show --json` print it.
 type userJSON struct {
 	UserID    string             `json:"user_id"`
 	Name      string             `json:"name"`
@@ -22,6 +31,7 @@ type userJSON struct {
 	Status    string             `json:"status"`
 	CreatedOn string             `json:"created_on"`
 	RevokedOn string             `json:"revoked_on,omitempty"`
+	RevokedBy string             `json:"revoked_by,omitempty"`
 	Devices   []deviceOfUserJSON `json:"devices"`
 }
 
@@ -31,40 +41,102 @@ type deviceOfUserJSON struct {
 	CreatedOn string `json:"created_on"`
 }
 
+func toJSON(u client.UserInfo, names map[parsec.DeviceID]string) userJSON {
+	j := userJSON{UserID: u.ID.String(), Name: u.Handle.Label, Email: u.Handle.Email,
+		Profile: u.Profile.Label(), Status: u.Status(), CreatedOn: u.CreatedOn.String(), Devices: []deviceOfUserJSON{}}
+	if !u.RevokedOn.IsZero() {
+		j.RevokedOn = u.RevokedOn.String()
+		if u.RevokedBy != nil {
+			j.RevokedBy = names[*u.RevokedBy]
+		}
+	}
+	for _, d := range u.Devices {
+		j.Devices = append(j.Devices, deviceOfUserJSON{DeviceID: d.ID.String(), Label: d.Label, CreatedOn: d.CreatedOn.String()})
+	}
+	return j
+}
+
+// users fetches and checks certificates, then returns the users; for an Administrator, the
+// users the server administrator froze are marked.
+func (a *app) users(cmd *cobra.Command, c *client.Client) ([]client.UserInfo, map[parsec.DeviceID]string, error) {
+	if err := a.poll(cmd, c); err != nil {
+		return nil, nil, err
+	}
+	users := c.Users()
+	if c.Profile() == parsec.ProfileAdmin {
+		frozen, err := c.FrozenUsers(cmd.Context())
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range users {
+			users[i].Frozen = slices.Contains(frozen, users[i].ID)
+		}
+	}
+	// Who authored what: a device is shown as its user's name.
+	names := map[parsec.DeviceID]string{}
+	for _, u := range users {
+		for _, d := range u.Devices {
+			names[d.ID] = u.Handle.Label
+		}
+	}
+	return users, names, nil
+}
+
 func (a *app) userListCmd() *cobra.Command {
 	var df deviceFlags
+	var profiles, statuses []string
+	var search string
 	cmd := &cobra.Command{
 		Use:   "list -d DEVICE",
 		Short: "List the organization's users",
 		Long: `List the organization's users, one per line, tab-separated: user ID, name, email, profile
-(Administrator, Member or External) and status (active or revoked).
+(Administrator, Member or External) and status (active, revoked, or frozen — Administrators see
+who the server administrator froze).
 
 The list comes from the certificates, which this device fetches and checks first: a server
 that sends anything invalid is reported and the command stops. External users see other users'
 IDs instead of their names and emails.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var wantProfiles []parsec.UserProfile
+			for _, p := range profiles {
+				pp, err := parsec.ParseProfile(p)
+				if err != nil {
+					return err
+				}
+				wantProfiles = append(wantProfiles, pp)
+			}
+			for _, s := range statuses {
+				if s != "active" && s != "revoked" && s != "frozen" {
+					return parsec.Errorf(parsec.Invalid, "invalid status %q: want active, revoked or frozen", s)
+				}
+			}
 			c, err := a.open(cmd, &df)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			if err := a.poll(cmd, c); err != nil {
+			all, names, err := a.users(cmd, c)
+			if err != nil {
 				return err
 			}
-			users := c.Users()
+			var users []client.UserInfo
+			for _, u := range all {
+				if len(wantProfiles) > 0 && !slices.Contains(wantProfiles, u.Profile) {
+					continue
+				}
+				if len(statuses) > 0 && !slices.Contains(statuses, u.Status()) {
+					continue
+				}
+				if search != "" && !strings.Contains(strings.ToLower(u.Handle.Label+" "+u.Handle.Email+" "+u.ID.String()), strings.ToLower(search)) {
+					continue
+				}
+				users = append(users, u)
+			}
 			if a.json {
 				out := []userJSON{}
 				for _, u := range users {
-					j := userJSON{UserID: u.ID.String(), Name: u.Handle.Label, Email: u.Handle.Email,
-						Profile: u.Profile.Label(), Status: u.Status(), CreatedOn: u.CreatedOn.String(), Devices: []deviceOfUserJSON{}}
-					if !u.RevokedOn.IsZero() {
-						j.RevokedOn = u.RevokedOn.String()
-					}
-					for _, d := range u.Devices {
-						j.Devices = append(j.Devices, deviceOfUserJSON{DeviceID: d.ID.String(), Label: d.Label, CreatedOn: d.CreatedOn.String()})
-					}
-					out = append(out, j)
+					out = append(out, toJSON(u, names))
 				}
 				return a.printJSON(out)
 			}
@@ -76,6 +148,225 @@ IDs instead of their names and emails.`,
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
+	cmd.Flags().StringSliceVar(&profiles, "profile", nil, "only users with this profile: admin, member or external (repeatable)")
+	cmd.Flags().StringSliceVar(&statuses, "status", nil, "only users with this status: active, revoked or frozen (repeatable)")
+	cmd.Flags().StringVar(&search, "search", "", "only users whose name, email or ID contains this text")
 	cmd.Flags().BoolVar(&a.json, "json", false, "print as JSON")
 	return cmd
+}
+
+func (a *app) userShowCmd() *cobra.Command {
+	var df deviceFlags
+	cmd := &cobra.Command{
+		Use:   "show EMAIL -d DEVICE",
+		Short: "Show a user: profile, status and devices",
+		Args:  exactArgs(1, "the user's email"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.open(cmd, &df)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			users, names, err := a.users(cmd, c)
+			if err != nil {
+				return err
+			}
+			u, err := c.FindUser(args[0])
+			if err != nil {
+				return err
+			}
+			for _, x := range users {
+				if x.ID == u.ID {
+					u = x
+				}
+			}
+			if a.json {
+				return a.printJSON(toJSON(u, names))
+			}
+			a.out("user: %s", u.ID)
+			a.out("name: %s", u.Handle.Label)
+			a.out("email: %s", u.Handle.Email)
+			a.out("profile: %s", u.Profile.Label())
+			a.out("status: %s", u.Status())
+			a.out("joined: %s", u.CreatedOn)
+			if !u.RevokedOn.IsZero() {
+				by := "?"
+				if u.RevokedBy != nil {
+					by = names[*u.RevokedBy]
+				}
+				a.out("revoked: %s by %s", u.RevokedOn, by)
+			}
+			for _, d := range u.Devices {
+				a.out("device: %s\t%s\tjoined %s", parsec.ShortID(d.ID), d.Label, d.CreatedOn)
+			}
+			return nil
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	cmd.Flags().BoolVar(&a.json, "json", false, "print as JSON")
+	return cmd
+}
+
+// resolveUsers finds the users named by email, reporting the unknown ones.
+func (a *app) resolveUsers(c *client.Client, emails []string) ([]client.UserInfo, []error) {
+	var out []client.UserInfo
+	var errs []error
+	for _, e := range emails {
+		u, err := c.FindUser(e)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, u)
+	}
+	return out, errs
+}
+
+func (a *app) userRevokeCmd() *cobra.Command {
+	var df deviceFlags
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "revoke EMAIL... -d DEVICE [--yes]",
+		Short: "Revoke users: irreversibly remove them and all their devices (Administrators)",
+		Long: `Revoke users from the organization. This cannot be undone: every device of the user is
+refused at once. A revoked person can only come back through a new invitation, as a new user.
+You are asked to confirm unless --yes.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("%s expects at least one email", cmd.CommandPath())}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.open(cmd, &df)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := a.poll(cmd, c); err != nil {
+				return err
+			}
+			users, errs := a.resolveUsers(c, args)
+			for _, err := range errs {
+				a.say("%v", err)
+			}
+			if len(users) == 0 {
+				return parsec.Errorf(parsec.NotFound, "no user to revoke")
+			}
+			if !yes {
+				var names []string
+				for _, u := range users {
+					names = append(names, u.Handle.String())
+				}
+				ans, err := a.ask(cmd.Context(), fmt.Sprintf("Revoke %s? This cannot be undone. [y/N] ", strings.Join(names, ", ")))
+				if err != nil {
+					return err
+				}
+				if !strings.EqualFold(ans, "y") && !strings.EqualFold(ans, "yes") {
+					return parsec.Errorf(parsec.Cancelled, "revocation cancelled: nothing changed")
+				}
+			}
+			failed := len(errs)
+			for _, u := range users {
+				err := c.RevokeUser(cmd.Context(), u.ID)
+				var se *protocol.StatusError
+				switch {
+				case err == nil:
+					a.out("%s: revoked", u.Handle.Email)
+				case errors.As(err, &se) && se.Status == protocol.StatusUserAlreadyRevoked || !u.RevokedOn.IsZero():
+					a.out("%s: already revoked", u.Handle.Email)
+				default:
+					failed++
+					a.out("%s: not revoked: %v", u.Handle.Email, err)
+					if stop(err) {
+						return err
+					}
+				}
+			}
+			if failed > 0 {
+				return parsec.Errorf(parsec.Other, "%d of %d user(s) not revoked", failed, len(args))
+			}
+			return nil
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
+}
+
+func (a *app) userUpdateProfileCmd() *cobra.Command {
+	var df deviceFlags
+	var profileFlag string
+	cmd := &cobra.Command{
+		Use:   "update-profile EMAIL... --profile admin|member -d DEVICE",
+		Short: "Change users' profile between Administrator and Member (Administrators)",
+		Long: `Change the profile of one or more users to Administrator or Member. External users are
+skipped: their profile is not affected. You cannot change your own profile.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("%s expects at least one email", cmd.CommandPath())}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if profileFlag == "" {
+				return usageError{fmt.Errorf("--profile is required: admin or member")}
+			}
+			profile, err := parsec.ParseProfile(profileFlag)
+			if err != nil {
+				return err
+			}
+			if profile == parsec.ProfileOutsider {
+				return parsec.Errorf(parsec.Invalid, "profiles change only between Administrator and Member: External cannot be chosen")
+			}
+			c, err := a.open(cmd, &df)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := a.poll(cmd, c); err != nil {
+				return err
+			}
+			users, errs := a.resolveUsers(c, args)
+			for _, err := range errs {
+				a.say("%v", err)
+			}
+			results, err := c.ChangeProfiles(cmd.Context(), users, profile)
+			failed := len(errs)
+			for _, r := range results {
+				email := r.User.Handle.Email
+				switch r.Outcome {
+				case client.ProfileChanged:
+					a.out("%s: now %s", email, profile.Label())
+				case client.ProfileUnchanged:
+					a.out("%s: already %s", email, profile.Label())
+				case client.ProfileSkipped:
+					a.say("warning: %s is External: their profile will not be affected", email)
+					a.out("%s: skipped (External)", email)
+				case client.ProfileFailed:
+					failed++
+					a.out("%s: not changed: %v", email, r.Err)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if failed > 0 {
+				return parsec.Errorf(parsec.Other, "%d of %d user(s) not changed", failed, len(args))
+			}
+			return nil
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	cmd.Flags().StringVar(&profileFlag, "profile", "", "the new profile: admin or member")
+	return cmd
+}
+
+// stop reports errors after which a batch must not go on.
+func stop(err error) bool {
+	switch parsec.KindOf(err) {
+	case parsec.Tampered, parsec.Revoked, parsec.Frozen, parsec.Expired, parsec.Unavailable:
+		return true
+	}
+	return false
 }
