@@ -250,7 +250,7 @@ func (cl *Claim) Finish(ctx context.Context, configDir string, handle parsec.Hum
 	if user {
 		req.HumanHandle, req.PublicKey = handle, userKey.Public()
 	}
-	payload := cl.channel.Encrypt(codec.MustMarshal(req), []byte(aadClaimerPayload))
+	payload := cl.channel.Encrypt(req.encode(user), []byte(aadClaimerPayload))
 	if _, err := cl.st.exchange(ctx, cl.attempt, 6, payload); err != nil {
 		return nil, cl.st.fail(cl.attempt, "", err)
 	}

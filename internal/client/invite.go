@@ -102,10 +102,44 @@ type nonceStep struct {
 
 // UserRequest is what a claimer asks for: its identity and its new device's label.
 type UserRequest struct {
-	HumanHandle parsec.HumanHandle   `cbor:"human_handle"` // USER invitations only
-	DeviceLabel string               `cbor:"device_label"`
-	PublicKey   crypto.UserPublicKey `cbor:"public_key"` // USER invitations only
-	VerifyKey   crypto.VerifyKey     `cbor:"verify_key"`
+	HumanHandle parsec.HumanHandle   // USER invitations only
+	DeviceLabel string               //
+	PublicKey   crypto.UserPublicKey // USER invitations only
+	VerifyKey   crypto.VerifyKey
+}
+
+// requestWire is the encoded form of a UserRequest: a device request has no identity and no
+// user key (the device gets the user's key in the confirmation).
+type requestWire struct {
+	HumanHandle *parsec.HumanHandle   `cbor:"human_handle,omitempty"`
+	DeviceLabel string                `cbor:"device_label"`
+	PublicKey   *crypto.UserPublicKey `cbor:"public_key,omitempty"`
+	VerifyKey   crypto.VerifyKey      `cbor:"verify_key"`
+}
+
+func (r UserRequest) encode(user bool) []byte {
+	w := requestWire{DeviceLabel: r.DeviceLabel, VerifyKey: r.VerifyKey}
+	if user {
+		h, pk := r.HumanHandle, r.PublicKey
+		w.HumanHandle, w.PublicKey = &h, &pk
+	}
+	return codec.MustMarshal(w)
+}
+
+// decodeRequest decodes a claimer's request and checks it has what the invitation needs.
+func decodeRequest(plain []byte, user bool) (UserRequest, error) {
+	var w requestWire
+	if err := codec.Unmarshal(plain, &w); err != nil {
+		return UserRequest{}, err
+	}
+	if user != (w.HumanHandle != nil) || user != (w.PublicKey != nil) {
+		return UserRequest{}, errors.New("request does not match the invitation type")
+	}
+	r := UserRequest{DeviceLabel: w.DeviceLabel, VerifyKey: w.VerifyKey}
+	if user {
+		r.HumanHandle, r.PublicKey = *w.HumanHandle, *w.PublicKey
+	}
+	return r, nil
 }
 
 // confirmation is what the greeter answers once the user or device exists.
@@ -401,11 +435,11 @@ func (g *Greeting) Request(ctx context.Context) (UserRequest, error) {
 		return UserRequest{}, g.st.fail(g.attempt, protocol.CancelUndecipherablePayload,
 			parsec.Errorf(parsec.Tampered, "the claimer's request cannot be decrypted: %s", InterceptionWarning))
 	}
-	var req UserRequest
-	if err := codec.Unmarshal(plain, &req); err != nil {
+	user := g.info.Type == protocol.InvitationTypeUser
+	req, err := decodeRequest(plain, user)
+	if err != nil {
 		return UserRequest{}, g.st.fail(g.attempt, protocol.CancelUndeserializablePayload, parsec.Errorf(parsec.Tampered, "malformed request from the claimer"))
 	}
-	user := g.info.Type == protocol.InvitationTypeUser
 	if _, err := parsec.ParseDeviceLabel(req.DeviceLabel); err != nil || (user && (req.HumanHandle.Validate() != nil || req.PublicKey.IsZero())) {
 		return UserRequest{}, g.st.fail(g.attempt, protocol.CancelInconsistentPayload, parsec.Errorf(parsec.Invalid, "the claimer's request is not valid"))
 	}
