@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/client/localdb"
@@ -56,32 +58,15 @@ func (c *Client) PollCertificates(ctx context.Context) (int, error) {
 		return n, err
 	}
 	// When this user's own profile changed to or from External, the certificates come in the
-	// other flavour (redacted or full) from now on: forget them and fetch them all again.
-	switched, err := c.switchFlavourIfNeeded(ctx)
-	if err != nil || !switched {
-		return n, err
-	}
-	return c.pollOnce(ctx)
-}
-
-func (c *Client) switchFlavourIfNeeded(ctx context.Context) (bool, error) {
+	// other flavour (redacted or full) from now on: fetch them all again in that flavour.
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	p, ok := c.certs.Profile(c.dev.UserID)
-	if !ok || (p == parsec.ProfileOutsider) == c.certs.ExpectsRedacted() {
-		return false, nil
+	switched := ok && (p == parsec.ProfileOutsider) != c.certs.ExpectsRedacted()
+	c.mu.Unlock()
+	if !switched {
+		return n, nil
 	}
-	flavour := "full"
-	if p == parsec.ProfileOutsider {
-		flavour = "redacted"
-	}
-	if err := c.cache.ClearCertificates(ctx); err != nil {
-		return false, err
-	}
-	if err := c.cache.SetMeta(ctx, metaFlavour, flavour); err != nil {
-		return false, err
-	}
-	return true, c.loadCertificates(ctx)
+	return c.pollOtherFlavour(ctx, nil)
 }
 
 func (c *Client) pollOnce(ctx context.Context) (int, error) {
@@ -99,12 +84,17 @@ func (c *Client) pollOnce(ctx context.Context) (int, error) {
 		return 0, c.checkSelf()
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	added, err := c.certs.AddBatch(rep.Common)
+	if errors.Is(err, certif.ErrRedactedFlavour) {
+		// Legitimate when this user's own profile changed to or from External since the
+		// last poll and other users or devices arrived meanwhile: the server serves every
+		// certificate in the flavour of the current profile.
+		c.mu.Unlock()
+		return c.pollOtherFlavour(ctx, err)
+	}
+	defer c.mu.Unlock()
 	if err != nil {
-		c.tampered = parsec.Errorf(parsec.Tampered,
-			"the server sent an invalid certificate; refusing to continue with organization %s: %v", c.dev.OrganizationID, err)
-		return 0, c.tampered
+		return 0, c.tamperedLocked(err)
 	}
 	if err := c.checkSelfLocked(); err != nil {
 		// Valid on its own but without this device: keep none of it.
@@ -116,6 +106,78 @@ func (c *Client) pollOnce(ctx context.Context) (int, error) {
 		rows[i] = localdb.Certificate{Topic: topicCommon, Timestamp: cert.When(), Data: rep.Common[i]}
 	}
 	if err := c.cache.AddCertificates(ctx, rows); err != nil {
+		// Memory is ahead of the cache: rebuild it from the cache so both agree.
+		c.loadCertificates(ctx)
+		return 0, err
+	}
+	return len(added), nil
+}
+
+// tamperedLocked stops the client for good: the server sent an invalid certificate.
+func (c *Client) tamperedLocked(err error) error {
+	c.tampered = parsec.Errorf(parsec.Tampered,
+		"the server sent an invalid certificate; refusing to continue with organization %s: %v", c.dev.OrganizationID, err)
+	return c.tampered
+}
+
+// pollOtherFlavour fetches the whole chain in the flavour this client does not hold,
+// validates it from the start, and keeps it instead of the current one, provided that it
+// ends with this user at a profile that gets that flavour and is not older than the current
+// one. Otherwise the server is lying; cause, when set, is the rejection that led here and is
+// the one reported.
+func (c *Client) pollOtherFlavour(ctx context.Context, cause error) (int, error) {
+	c.mu.Lock()
+	redacted := !c.certs.ExpectsRedacted()
+	had, _ := c.certs.LastTimestamp(certif.CommonTopic)
+	c.mu.Unlock()
+	var rep protocol.CertificateGetRep
+	if err := c.Call(ctx, protocol.CmdCertificateGet, protocol.CertificateGetReq{}, &rep); err != nil {
+		return 0, err
+	}
+	flavour := "full"
+	if redacted {
+		flavour = "redacted"
+	}
+	mem := certif.NewMemory(c.dev.RootVerifyKey, redacted)
+	added, err := mem.AddBatch(rep.Common)
+	if err == nil {
+		last, _ := mem.LastTimestamp(certif.CommonTopic)
+		p, ok := mem.Profile(c.dev.UserID)
+		switch {
+		case !ok:
+			err = fmt.Errorf("%s certificates without this user", flavour)
+		case (p == parsec.ProfileOutsider) != redacted:
+			err = fmt.Errorf("%s certificates, but they say this user is %s", flavour, p.Label())
+		case last < had:
+			err = fmt.Errorf("%s certificates ending on %s, before the last one this device has (%s)", flavour, last, had)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		if cause != nil {
+			err = cause
+		}
+		return 0, c.tamperedLocked(err)
+	}
+	old := c.certs
+	c.certs = mem
+	if err := c.checkSelfLocked(); err != nil {
+		c.certs = old
+		return 0, err
+	}
+	rows := make([]localdb.Certificate, len(added))
+	for i, cert := range added {
+		rows[i] = localdb.Certificate{Topic: topicCommon, Timestamp: cert.When(), Data: rep.Common[i]}
+	}
+	err = c.cache.ClearCertificates(ctx)
+	if err == nil {
+		err = c.cache.SetMeta(ctx, metaFlavour, flavour)
+	}
+	if err == nil {
+		err = c.cache.AddCertificates(ctx, rows)
+	}
+	if err != nil {
 		// Memory is ahead of the cache: rebuild it from the cache so both agree.
 		c.loadCertificates(ctx)
 		return 0, err
