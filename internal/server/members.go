@@ -82,6 +82,7 @@ func (s *Server) userUpdate(ctx context.Context, c *caller, req *protocol.UserUp
 	if err != nil {
 		return nil, err
 	}
+	s.profiles.Store(profileKey{c.org.ID, uc.UserID}, uc.NewProfile)
 	s.log.Info("user profile changed", "org", c.org.ID, "user", uc.UserID, "profile", uc.NewProfile, "by", c.user.ID)
 	s.publishCertificate(c.org.ID, metastore.CommonTopic, uc.Timestamp)
 	return struct{}{}, nil

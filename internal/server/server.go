@@ -53,6 +53,10 @@ type Server struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 
+	// profiles holds the profiles changed since the server started (profileKey →
+	// parsec.UserProfile), for the event streams' filters.
+	profiles sync.Map
+
 	stopOnce sync.Once
 	stopping chan struct{} // closed when the server starts shutting down: ends event streams
 }

@@ -70,13 +70,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			last = 1
 		}
 	}
-	me, admin := c.user.ID, c.user.Profile == parsec.ProfileAdmin
+	me, initial := c.user.ID, c.user.Profile
 	sub := s.cfg.Bus.Subscribe(c.org.ID, last, func(ev *events.Event) bool {
 		a := ev.Audience
 		if ev.Audience.ExceptDevice == c.device.ID {
 			return false
 		}
-		return a.All || (a.Admins && admin) || slices.Contains(a.Users, me)
+		return a.All || (a.Admins && s.profileOf(c.org.ID, me, initial) == parsec.ProfileAdmin) || slices.Contains(a.Users, me)
 	})
 	defer sub.Close()
 	// A freeze or revocation between the handshake and the subscription would otherwise go
@@ -184,4 +184,20 @@ func splitComma(s string) []string {
 		out = append(out, strings.TrimSpace(part))
 	}
 	return out
+}
+
+// profileOf returns a user's current profile as far as event streams are concerned: the one
+// of its last profile change made through this server, else the one known when its stream
+// opened. Profile changes record it before replying, so that an event published after a
+// demotion never reaches the demoted user as an Administrator.
+func (s *Server) profileOf(org parsec.OrganizationID, user parsec.UserID, known parsec.UserProfile) parsec.UserProfile {
+	if p, ok := s.profiles.Load(profileKey{org, user}); ok {
+		return p.(parsec.UserProfile)
+	}
+	return known
+}
+
+type profileKey struct {
+	org  parsec.OrganizationID
+	user parsec.UserID
 }
