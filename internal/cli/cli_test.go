@@ -20,6 +20,11 @@ import (
 // itself as the command, with the password KDF made cheap (a test-only knob, set here and
 // never in the real binary).
 func TestMain(m *testing.M) {
+	// Race-enabled processes sleep a second at exit unless told otherwise; the scripts start
+	// many of them.
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=10")
+	}
 	testscript.Main(m, map[string]func(){
 		"parsec": func() {
 			crypto.TestOnlyWeakenPasswordKDF()

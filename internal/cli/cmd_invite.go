@@ -193,7 +193,8 @@ func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }
 
-// ask prints a prompt and reads one answer line; it gives up when ctx is done.
+// ask prints a prompt and reads one answer line. It gives up when ctx is done (Ctrl-C), with
+// the same error as an exchange interrupted while waiting for the other side.
 func (a *app) ask(ctx context.Context, prompt string) (string, error) {
 	fmt.Fprint(a.stderr, prompt)
 	type answer struct {
@@ -208,7 +209,7 @@ func (a *app) ask(ctx context.Context, prompt string) (string, error) {
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(a.stderr)
-		return "", ctx.Err()
+		return "", parsec.Errorf(parsec.Cancelled, "exchange cancelled")
 	case ans := <-ch:
 		if ans.err != nil {
 			fmt.Fprintln(a.stderr)

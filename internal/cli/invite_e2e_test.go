@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ import (
 // TestInviteUser: Alice invites Bob by email; Bob claims with the link from the email while
 // Alice greets and chooses his profile at the prompt; Bob's new device then works.
 func TestInviteUser(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	alice := w.bootstrap("alice@example.com", "Alice Liddell")
 
@@ -38,8 +40,8 @@ func TestInviteUser(t *testing.T) {
 	}
 
 	email := readEmail(t, filepath.Join(w.dataDir, "emails"))
-	if email.to != "bob@example.com" {
-		t.Errorf("the email is addressed to %q, want bob@example.com", email.to)
+	if email.to != "bob@example.com" || email.subject != "[Parsec] Alice Liddell invited you to Acme" {
+		t.Errorf("email to %q, subject %q; want to bob@example.com, from Alice to Acme", email.to, email.subject)
 	}
 	for _, want := range []string{"Alice Liddell", `"Acme"`, url} {
 		if !strings.Contains(email.text, want) {
@@ -70,16 +72,19 @@ func TestInviteUser(t *testing.T) {
 		`^[0-9a-f]{32}\tBob\tbob@example.com\tMember\tactive$`)
 	wantLines(t, w.as(alice, "invite", "list").ok(), `^`+token+`\tfinished\tuser \(email=bob@example.com\)$`)
 
-	// Bob is a Member: he may not invite anyone, and he is a member now, so inviting him
-	// again is refused.
-	p = w.as(bob, "invite", "user", "carol@example.com")
-	p.wantFailure(exitDenied, "only an Administrator can invite users")
-	p = w.as(alice, "invite", "user", "bob@example.com")
-	p.wantFailure(exitError, "bob@example.com is already a member of organization Acme")
+	// The link is used up; Bob is a Member, so he may not invite anyone; and he is a member
+	// now, so inviting him again is refused.
+	w.claim(w.newAccount("eve-password"), link, "--device-label", "evepc", "--name", "Eve").
+		wantFailure(exitRevoked, `(?m)^error: this invitation has already been used or was cancelled$`)
+	w.as(bob, "invite", "user", "carol@example.com").
+		wantFailure(exitDenied, `(?m)^error: only an Administrator can invite users$`)
+	w.as(alice, "invite", "user", "bob@example.com").
+		wantFailure(exitError, `(?m)^error: bob@example\.com is already a member of organization Acme$`)
 }
 
 // TestInviteDevice: Alice adds a second device; it sees exactly what the first one sees.
 func TestInviteDevice(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	alice := w.bootstrap("alice@example.com", "Alice Liddell")
 	token, url := invitation(t, w.as(alice, "invite", "device").ok())
@@ -107,23 +112,38 @@ func TestInviteDevice(t *testing.T) {
 // to them, both sides stop and warn of an interception; nothing is created, the invitation
 // stays pending, and a new exchange with the right codes succeeds.
 func TestInviteWrongCode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		email string
 		// pickWrong runs the exchange up to the wrong choice.
 		pickWrong func(g, c *proc)
+		// What each side then says, before the interception warning.
+		greeterSays, claimerSays string
 	}{
-		{"claimer picks none of them", "bob@example.com", func(g, c *proc) {
-			g.expect(g.stdout, `^Code to provide to claimer: \S+$`)
-			c.expect(c.stderr, `^  5\. None of them$`)
-			c.send("5")
-		}},
-		{"greeter picks a decoy", "carol@example.com", func(g, c *proc) {
-			code := g.expect(g.stdout, `^Code to provide to claimer: (\S+)$`)[1]
-			c.send(code)
-			code = c.expect(c.stdout, `^Code to provide to greeter: (\S+)$`)[1]
-			g.send(decoy(g, code))
-		}},
+		{
+			name:  "claimer picks none of them",
+			email: "bob@example.com",
+			pickWrong: func(g, c *proc) {
+				g.expect(g.stdout, `^Code to provide to claimer: \S+$`)
+				c.expect(c.stderr, `^  5\. None of them$`)
+				c.send("5")
+			},
+			greeterSays: "the claimer rejected the code",
+			claimerSays: "wrong code",
+		},
+		{
+			name:  "greeter picks a decoy",
+			email: "carol@example.com",
+			pickWrong: func(g, c *proc) {
+				code := g.expect(g.stdout, `^Code to provide to claimer: (\S+)$`)[1]
+				c.send(code)
+				code = c.expect(c.stdout, `^Code to provide to greeter: (\S+)$`)[1]
+				g.send(decoy(g, code))
+			},
+			greeterSays: "wrong code",
+			claimerSays: "the greeter rejected the code",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,10 +156,11 @@ func TestInviteWrongCode(t *testing.T) {
 			g := w.greet(alice, token, "--profile", "member")
 			c := w.claim(claimer, url, "--device-label", "pc", "--name", "Claimer")
 			tc.pickWrong(g, c)
-			g.wantFailure(exitCancelled, "someone may be intercepting the exchange")
-			c.wantFailure(exitCancelled, "someone may be intercepting the exchange")
+			const warning = ": someone may be intercepting the exchange"
+			g.wantFailure(exitCancelled, "error: "+tc.greeterSays+warning)
+			c.wantFailure(exitCancelled, "error: "+tc.claimerSays+warning)
 
-			if users := w.as(alice, "user", "list").ok(); strings.Contains(users, tc.email) {
+			if users := w.as(alice, "user", "list").ok(); strings.Count(users, "\n") != 1 {
 				t.Errorf("a user was created after a wrong code:\n%s", users)
 			}
 			if devices := w.parsec("", "device", "list", "--config-dir", claimer.dir).ok(); devices != "" {
@@ -158,16 +179,80 @@ func TestInviteWrongCode(t *testing.T) {
 	}
 }
 
-// TestInviteExternal: a user greeted as External sees the other users by ID only.
+// TestInviteInterrupted: Ctrl-C at the greeter's code prompt cancels the attempt cleanly: the
+// claimer learns that the greeter cancelled, and the invitation stays pending.
+func TestInviteInterrupted(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	alice := w.bootstrap("alice@example.com", "Alice Liddell")
+	token, url := invitation(t, w.as(alice, "invite", "user", "bob@example.com").ok())
+
+	g := w.greet(alice, token)
+	c := w.claim(w.newAccount("bob-password"), url, "--device-label", "pc", "--name", "Bob")
+	code := g.expect(g.stdout, `^Code to provide to claimer: (\S+)$`)[1]
+	c.send(code)
+	g.expect(g.stderr, `^  5\. None of them$`)
+	g.cmd.Process.Signal(os.Interrupt)
+	g.wantFailure(exitCancelled, `(?m)^error: exchange cancelled$`)
+	c.wantFailure(exitCancelled, `(?m)error: the greeter cancelled the exchange$`)
+	wantLines(t, w.as(alice, "invite", "list").ok(), `^`+token+`\tpending\t`)
+}
+
+// TestInviteCancelled: a cancelled invitation can be neither claimed nor greeted.
+func TestInviteCancelled(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	alice := w.bootstrap("alice@example.com", "Alice Liddell")
+	token, url := invitation(t, w.as(alice, "invite", "user", "bob@example.com").ok())
+
+	p := w.as(alice, "invite", "cancel", token)
+	p.ok()
+	wantLines(t, p.stderr.String(), `^Invitation `+token+` cancelled\.$`)
+	wantLines(t, w.as(alice, "invite", "list").ok(), `^`+token+`\tcancelled\tuser \(email=bob@example.com\)$`)
+
+	w.claim(w.newAccount("bob-password"), url, "--device-label", "pc", "--name", "Bob").
+		wantFailure(exitRevoked, `(?m)^error: this invitation has already been used or was cancelled$`)
+	w.as(alice, "invite", "greet", token).wantFailure(exitRevoked, `(?mi)^error: invitation `+token+` is cancelled$`)
+	w.as(alice, "invite", "cancel", token).wantFailure(exitRevoked, `(?m)^error: invitation `+token+` is already cancelled$`)
+
+	// Inviting the same email again gives a new invitation.
+	again, _ := invitation(t, w.as(alice, "invite", "user", "bob@example.com").ok())
+	if again == token {
+		t.Errorf("inviting again after a cancel gave the cancelled token")
+	}
+}
+
+// TestInviteEmailNotSent: when the mail server cannot be reached, the invitation is created
+// all the same and the CLI says to pass the link on by hand.
+func TestInviteEmailNotSent(t *testing.T) {
+	t.Parallel()
+	closed, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, "--email-host", "127.0.0.1", "--email-port", fmt.Sprint(closed))
+	alice := w.bootstrap("alice@example.com", "Alice Liddell")
+
+	p := w.as(alice, "invite", "user", "bob@example.com", "--send-email")
+	token, _ := invitation(t, p.ok())
+	wantLines(t, p.stderr.String(), `^The invitation email was NOT sent: the server could not send it\. Pass the URL on by hand\.$`)
+	wantLines(t, w.as(alice, "invite", "list").ok(), `^`+token+`\tpending\tuser \(email=bob@example.com\)$`)
+}
+
+// TestInviteExternal: a user greeted as External sees the other users by ID only. The
+// claimer answers the device label and name prompts on stdin instead of using flags.
 func TestInviteExternal(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	alice := w.bootstrap("alice@example.com", "Alice Liddell")
 	token, url := invitation(t, w.as(alice, "invite", "user", "ext@example.com").ok())
 
 	ext := w.newAccount("ext-password")
 	g := w.greet(alice, token, "--profile", "external")
-	c := w.claim(ext, url, "--device-label", "pc", "--name", "Ext")
+	c := w.claim(ext, url)
 	readCodes(g, c)
+	c.send("pc")  // Device label:
+	c.send("Ext") // Your name:
 	g.expect(g.stdout, `, External, with device pc\.$`)
 	g.wantExit(exitOK)
 	c.wantExit(exitOK)
@@ -177,7 +262,7 @@ func TestInviteExternal(t *testing.T) {
 		t.Fatal("alice's user list does not show alice")
 	}
 	users := w.as(ext, "user", "list").ok()
-	wantLines(t, users, `^`+aliceID[1]+`\t.*\tAdministrator\tactive$`)
+	wantLines(t, users, `^`+aliceID[1]+`\t`+aliceID[1]+`\t`+aliceID[1]+`@redacted\.invalid\tAdministrator\tactive$`)
 	for _, secret := range []string{"alice@example.com", "Alice Liddell"} {
 		if strings.Contains(users, secret) {
 			t.Errorf("an External user sees %q:\n%s", secret, users)
@@ -193,8 +278,9 @@ type world struct {
 	dataDir string          // the server's data directory
 }
 
-// newWorld starts `parsec server run --dev` on a free port, with extra flags, and waits until
-// it serves. The server is stopped with SIGINT when the test ends.
+// newWorld starts `parsec server run --dev`, with extra flags, on a port the system picks,
+// and waits for the banner that gives its URL (printed once it serves). The server is
+// stopped with SIGINT when the test ends, and must then exit cleanly.
 func newWorld(t *testing.T, serverFlags ...string) *world {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -363,6 +449,7 @@ func (w *world) start(stdin string, args ...string) *proc {
 	cmd := exec.CommandContext(w.ctx, "parsec", args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
+	cmd.Env = childEnv()
 	p := &proc{w: w, cmd: cmd, stdout: newOutput(), stderr: newOutput(), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	var err error
@@ -381,6 +468,16 @@ func (w *world) start(stdin string, args ...string) *proc {
 	w.t.Cleanup(func() { p.stdin.Close(); <-p.done })
 	io.WriteString(p.stdin, stdin)
 	return p
+}
+
+// childEnv is the environment of the processes: this one's. Built with -race, each process
+// would sleep 1 s as it exits (to flush late reports) and these tests run dozens: unless
+// GORACE is set, they sleep 10 ms instead.
+func childEnv() []string {
+	if _, ok := os.LookupEnv("GORACE"); ok {
+		return nil
+	}
+	return append(os.Environ(), "GORACE=atexit_sleep_ms=10")
 }
 
 // send types one line on the process's stdin.
@@ -422,12 +519,13 @@ func (p *proc) wantExit(code int) {
 	}
 }
 
-// wantFailure fails the test unless the process exits with code and says msg on stderr.
-func (p *proc) wantFailure(code int, msg string) {
+// wantFailure fails the test unless the process exits with code and its stderr matches
+// pattern.
+func (p *proc) wantFailure(code int, pattern string) {
 	p.w.t.Helper()
 	p.wantExit(code)
-	if !strings.Contains(p.stderr.String(), msg) {
-		p.w.t.Errorf("stderr does not say %q\n%s", msg, p)
+	if !regexp.MustCompile(pattern).MatchString(p.stderr.String()) {
+		p.w.t.Errorf("stderr does not match %q\n%s", pattern, p)
 	}
 }
 
@@ -475,7 +573,7 @@ func (o *output) next(ctx context.Context) (string, error) {
 	for {
 		o.mu.Lock()
 		rest := o.data[o.read:]
-		i := strings.IndexByte(string(rest), '\n')
+		i := bytes.IndexByte(rest, '\n')
 		switch {
 		case i >= 0:
 			o.read += i + 1

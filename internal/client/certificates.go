@@ -253,8 +253,12 @@ func (c *Client) Users() []UserInfo {
 	defer c.mu.Unlock()
 	var out []UserInfo
 	for _, u := range c.certs.Users() {
+		handle := u.Handle()
+		if u.ID == c.dev.UserID && u.HumanHandle == nil {
+			handle = c.dev.HumanHandle // an External user still knows who they are
+		}
 		info := UserInfo{
-			ID: u.ID, Handle: u.Handle(), Profile: u.Profile(), CreatedOn: u.CreatedOn, CreatedBy: u.CreatedBy,
+			ID: u.ID, Handle: handle, Profile: u.Profile(), CreatedOn: u.CreatedOn, CreatedBy: u.CreatedBy,
 			RevokedOn: u.RevokedOn, RevokedBy: u.RevokedBy,
 		}
 		for _, d := range c.certs.Devices(u.ID) {
