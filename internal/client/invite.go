@@ -189,7 +189,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 var pollDelays = []time.Duration{31 * time.Millisecond, 62 * time.Millisecond, 125 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond}
 
 // errAutoCancelled marks an attempt that the peer replaced by a newer one (it restarted).
-var errAutoCancelled = errors.New("attempt replaced by the peer")
+var errAutoCancelled error = &parsec.Error{Kind: parsec.Cancelled, Msg: "the other side restarted the exchange: start again"}
 
 // exchange sends this side's payload for a step and waits for the peer's.
 func (s *stepper) exchange(ctx context.Context, attempt parsec.GreetingAttemptID, step int, payload []byte) ([]byte, error) {
@@ -239,14 +239,19 @@ func (s *stepper) cancelledError(se *protocol.StatusError) error {
 	if ac == nil {
 		return parsec.Errorf(parsec.Cancelled, "the exchange was cancelled")
 	}
-	if ac.Reason == protocol.CancelAutomatically {
+	mine := (ac.Origin == "GREETER") == (s.peer == "claimer")
+	if ac.Reason == protocol.CancelAutomatically && !mine {
 		return errAutoCancelled
 	}
 	who := "the " + s.peer
-	if (ac.Origin == "GREETER") == (s.peer == "claimer") {
+	if mine {
 		who = "this side"
 	}
 	switch ac.Reason {
+	case protocol.CancelAutomatically:
+		// This side started again elsewhere (another window or device): the last one to
+		// start goes on; taking the attempt back would cancel it in turn.
+		return parsec.Errorf(parsec.Cancelled, "the exchange was started again elsewhere, which goes on with it")
 	case protocol.CancelInvalidSASCode:
 		return parsec.Errorf(parsec.Cancelled, "%s rejected the code: %s", who, InterceptionWarning)
 	case protocol.CancelInvalidNonceHash, protocol.CancelUndecipherablePayload, protocol.CancelUndeserializablePayload, protocol.CancelInconsistentPayload:

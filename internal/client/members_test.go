@@ -102,6 +102,12 @@ func TestPeopleScenario(t *testing.T) {
 			t.Fatalf("mallory sees %d users, want 3", len(users))
 		}
 		for _, u := range users {
+			if u.ID == p.mallory.Device.UserID {
+				if u.Handle.Email != "mallory@example.com" {
+					t.Errorf("mallory sees herself as %v, want her own name and email", u.Handle)
+				}
+				continue
+			}
 			if u.Handle != parsec.RedactedHandle(u.ID) {
 				t.Errorf("mallory sees %s as %v, want the redacted placeholder", u.ID, u.Handle)
 			}
@@ -331,9 +337,14 @@ func TestExternalProfileSwitchesFlavour(t *testing.T) {
 	malloryID := p.mallory.Device.UserID
 	// redacted is what mallory should see as External: a placeholder for each user alice
 	// sees.
+	// An External user sees everybody redacted but herself.
 	redacted := func() []string {
 		var out []string
 		for _, u := range p.ac.Users() {
+			if u.ID == malloryID {
+				out = append(out, u.Handle.Email)
+				continue
+			}
 			out = append(out, parsec.RedactedHandle(u.ID).Email)
 		}
 		return out

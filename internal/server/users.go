@@ -79,6 +79,11 @@ func (s *Server) userCreate(ctx context.Context, c *caller, req *protocol.UserCr
 	if user.HumanHandle == nil || dev.DeviceLabel == nil {
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "the full certificates must not be redacted")
 	}
+	// Without this, a device of the author's own user, later than the user certificate,
+	// would pass the engine's rules: the new user would get no device, the author one more.
+	if dev.UserID != user.UserID || dev.Timestamp != user.Timestamp {
+		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "the device certificate must be the new user's first device, at the user certificate's timestamp")
+	}
 	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
 		org, err := tx.Organization(c.org.ID)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/client/device"
+	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
@@ -36,9 +37,14 @@ type Server struct {
 	Srv   *server.Server
 	HTTP  *httptest.Server
 
-	// Lie, when set, rewrites the reply to an authenticated command before the client sees
+	// Lie, when set, rewrites the reply to a command (of any family) before the client sees
 	// it: the server lies. It gets the command name and the encoded reply body.
 	Lie func(cmd string, reply []byte) []byte
+	// LieStep, when set, rewrites the other side's payload in an ok reply to an invitation
+	// step (protocol.CmdGreeterStep or protocol.CmdClaimerStep): it gets the command, the
+	// step number and the genuine payload, and returns the one the client sees. It runs
+	// before Lie.
+	LieStep func(cmd string, step int, payload []byte) []byte
 }
 
 // NewServer starts a server for the duration of the test.
@@ -57,7 +63,7 @@ func NewServer(t testing.TB) *Server {
 	s := &Server{Store: store}
 	var srv *server.Server
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.Lie == nil || r.Method != http.MethodPost {
+		if s.Lie == nil && s.LieStep == nil || r.Method != http.MethodPost {
 			srv.ServeHTTP(w, r)
 			return
 		}
@@ -68,7 +74,12 @@ func NewServer(t testing.TB) *Server {
 		srv.ServeHTTP(rec, r)
 		out := rec.Body.Bytes()
 		if err == nil && rec.Code == http.StatusOK {
-			out = s.Lie(req.Cmd, out)
+			if s.LieStep != nil {
+				out = s.lieStep(req, out)
+			}
+			if s.Lie != nil {
+				out = s.Lie(req.Cmd, out)
+			}
 		}
 		for k, v := range rec.Header() {
 			w.Header()[k] = v
@@ -96,6 +107,25 @@ func NewServer(t testing.TB) *Server {
 		store.Close()
 	})
 	return s
+}
+
+// lieStep applies LieStep to the reply of a step command; other replies, and step replies
+// that are not ok, pass unchanged.
+func (s *Server) lieStep(req protocol.Request, reply []byte) []byte {
+	if req.Cmd != protocol.CmdGreeterStep && req.Cmd != protocol.CmdClaimerStep {
+		return reply
+	}
+	var args protocol.StepReq
+	var rep protocol.StepRep
+	if codec.Unmarshal(req.Req, &args) != nil || protocol.DecodeReply(reply, &rep) != nil {
+		return reply
+	}
+	rep.Payload = s.LieStep(req.Cmd, args.Step, rep.Payload)
+	out, err := protocol.OK(rep)
+	if err != nil {
+		panic(err)
+	}
+	return out
 }
 
 // Admin returns an administration client.
