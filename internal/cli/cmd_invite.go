@@ -324,8 +324,14 @@ choose their profile (asked unless --profile): Administrator, Member or External
 			if req.HumanHandle.Email != g.Info().ClaimerEmail {
 				a.say("Warning: the claimer asks for email %s, but the invitation was for %s.", req.HumanHandle.Email, g.Info().ClaimerEmail)
 			}
+			choices := "admin, member, external"
+			if profile == "" {
+				if cfg, err := c.OrganizationConfig(ctx); err == nil && !cfg.UserProfileOutsiderAllowed {
+					choices = "admin, member"
+				}
+			}
 			for profile == "" {
-				ans, err := a.ask(ctx, "Profile of the new user (admin, member, external) [member]: ")
+				ans, err := a.ask(ctx, "Profile of the new user ("+choices+") [member]: ")
 				if err != nil {
 					g.Cancel()
 					return err

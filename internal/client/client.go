@@ -110,3 +110,12 @@ func (c *Client) WithFreshTimestamp(ctx context.Context, offset time.Duration, s
 }
 
 func (c *Client) now() parsec.DateTime { return c.clock.Now() }
+
+// OrganizationConfig asks the server for the organization's settings (whether External users
+// are allowed, the active users limit…). They are hints for the interface: the server
+// enforces what it must.
+func (c *Client) OrganizationConfig(ctx context.Context) (protocol.OrganizationConfig, error) {
+	var rep protocol.OrganizationConfig
+	err := c.Call(ctx, protocol.CmdOrganizationConfig, protocol.OrganizationConfigReq{}, &rep)
+	return rep, err
+}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/parsec-go/parsec/internal/certif"
@@ -324,7 +325,7 @@ func (c *Client) Greet(ctx context.Context, token parsec.AccessToken) (*Greeting
 		return nil, parsec.Errorf(parsec.NotFound, "invitation %s not found among the invitations you may greet", token)
 	}
 	if g.info.Status != protocol.InvitationStatusPending {
-		return nil, parsec.Errorf(parsec.Gone, "invitation %s is %s", token, g.info.Status)
+		return nil, parsec.Errorf(parsec.Gone, "invitation %s is %s", token, strings.ToLower(g.info.Status))
 	}
 	g.st = &stepper{call: c.Call, cmd: protocol.CmdGreeterStep, cancel: protocol.CmdGreeterCancelAttempt, peer: "claimer", clock: c.clock, sleep: sleepCtx}
 	for range maxAutoRestarts {
@@ -465,6 +466,16 @@ func (g *Greeting) CreateUser(ctx context.Context, handle parsec.HumanHandle, la
 	if !profile.Valid() {
 		return parsec.UserID{}, parsec.Errorf(parsec.Invalid, "invalid profile %q", profile)
 	}
+	if profile == parsec.ProfileOutsider {
+		cfg, err := g.c.OrganizationConfig(ctx)
+		if err != nil {
+			return parsec.UserID{}, err
+		}
+		if !cfg.UserProfileOutsiderAllowed {
+			return parsec.UserID{}, g.refuse(ctx, parsec.Errorf(parsec.Permission,
+				"organization %s does not allow External users", g.c.dev.OrganizationID))
+		}
+	}
 	label, err := parsec.ParseDeviceLabel(label)
 	if err != nil {
 		return parsec.UserID{}, err
@@ -535,13 +546,13 @@ func (g *Greeting) finish(ctx context.Context, conf confirmation) error {
 }
 
 // refuse tells the claimer why its user or device could not be created (the server's
-// answer), then returns that error. The invitation stays pending.
+// answer, or an organization rule), then returns that error. The invitation stays pending.
 func (g *Greeting) refuse(ctx context.Context, err error) error {
 	var se *protocol.StatusError
-	if !errors.As(err, &se) {
+	if !errors.As(err, &se) && parsec.KindOf(err) != parsec.Permission {
 		return g.st.fail(g.attempt, protocol.CancelManually, err)
 	}
-	payload := g.channel.Encrypt(codec.MustMarshal(confirmation{Refused: se.Error()}), []byte(aadGreeterPayload))
+	payload := g.channel.Encrypt(codec.MustMarshal(confirmation{Refused: err.Error()}), []byte(aadGreeterPayload))
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if serr := g.st.send(sctx, g.attempt, 7, payload); serr != nil {
