@@ -46,6 +46,10 @@ func memberStatus(tx metastore.Tx, org parsec.OrganizationID, err error, revokin
 		return protocol.Errorf(protocol.StatusUserRevoked, "this user is revoked: its profile cannot change")
 	case errors.Is(err, certif.ErrProfileUnchanged):
 		return protocol.Errorf(protocol.StatusUserNoChanges, "%v", err)
+	case errors.Is(err, certif.ErrAuthorNotAdmin) && revoking:
+		return protocol.Errorf(protocol.StatusAuthorNotAllowed, "only an Administrator can revoke users")
+	case errors.Is(err, certif.ErrAuthorNotAdmin):
+		return protocol.Errorf(protocol.StatusAuthorNotAllowed, "only an Administrator can change profiles")
 	}
 	return certificateStatus(tx, org, err)
 }
