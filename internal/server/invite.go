@@ -229,50 +229,40 @@ func loadInvitation(tx metastore.Tx, c *caller, token parsec.AccessToken) (metas
 }
 
 func (s *Server) inviteCancel(ctx context.Context, c *caller, req *protocol.InviteTokenReq) (any, error) {
-	var inv metastore.Invitation
-	err := s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		var err error
-		if inv, _, err = loadInvitation(tx, c, req.Token); err != nil {
-			return err
-		}
-		switch inv.DeletedReason {
-		case metastore.DeletedFinished:
-			return protocol.Errorf(protocol.StatusInvitationCompleted, "invitation %s is already finished", req.Token)
-		case metastore.DeletedCancelled:
-			return protocol.Errorf(protocol.StatusInvitationAlreadyCancelled, "invitation %s is already cancelled", req.Token)
-		}
-		inv.DeletedOn, inv.DeletedReason = s.now(), metastore.DeletedCancelled
-		return tx.UpdateInvitation(c.org.ID, inv)
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.log.Info("invitation cancelled", "org", c.org.ID, "by", c.user.ID)
-	s.publish(c.org.ID, protocol.EventInvitation, protocol.EventInvitationData{Token: inv.Token, Status: protocol.InvitationStatusCanceled}, greetersAudience(inv))
-	return struct{}{}, nil
+	return s.endInvitation(ctx, c, req.Token, metastore.DeletedCancelled)
 }
 
 func (s *Server) inviteComplete(ctx context.Context, c *caller, req *protocol.InviteTokenReq) (any, error) {
+	return s.endInvitation(ctx, c, req.Token, metastore.DeletedFinished)
+}
+
+// endInvitation cancels or finishes a pending invitation, for one of its greeters or its
+// claimer. Ending an invitation that already ended is an error saying how it ended.
+func (s *Server) endInvitation(ctx context.Context, c *caller, token parsec.AccessToken, reason string) (any, error) {
 	var inv metastore.Invitation
 	err := s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
 		var err error
-		if inv, _, err = loadInvitation(tx, c, req.Token); err != nil {
+		if inv, _, err = loadInvitation(tx, c, token); err != nil {
 			return err
 		}
-		switch inv.DeletedReason {
-		case metastore.DeletedFinished:
-			return protocol.Errorf(protocol.StatusInvitationAlreadyCompleted, "invitation %s is already finished", req.Token)
-		case metastore.DeletedCancelled:
-			return protocol.Errorf(protocol.StatusInvitationCancelled, "invitation %s was cancelled", req.Token)
+		switch {
+		case inv.DeletedReason == metastore.DeletedFinished && reason == metastore.DeletedFinished:
+			return protocol.Errorf(protocol.StatusInvitationAlreadyCompleted, "invitation %s is already finished", token)
+		case inv.DeletedReason == metastore.DeletedFinished:
+			return protocol.Errorf(protocol.StatusInvitationCompleted, "invitation %s is already finished", token)
+		case inv.DeletedReason == metastore.DeletedCancelled && reason == metastore.DeletedCancelled:
+			return protocol.Errorf(protocol.StatusInvitationAlreadyCancelled, "invitation %s is already cancelled", token)
+		case inv.DeletedReason == metastore.DeletedCancelled:
+			return protocol.Errorf(protocol.StatusInvitationCancelled, "invitation %s was cancelled", token)
 		}
-		inv.DeletedOn, inv.DeletedReason = s.now(), metastore.DeletedFinished
+		inv.DeletedOn, inv.DeletedReason = s.now(), reason
 		return tx.UpdateInvitation(c.org.ID, inv)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("invitation finished", "org", c.org.ID, "by", c.user.ID)
-	s.publish(c.org.ID, protocol.EventInvitation, protocol.EventInvitationData{Token: inv.Token, Status: protocol.InvitationStatusFinished}, greetersAudience(inv))
+	s.log.Info("invitation ended", "org", c.org.ID, "by", c.user.ID, "reason", reason)
+	s.publish(c.org.ID, protocol.EventInvitation, protocol.EventInvitationData{Token: inv.Token, Status: invitationStatus(inv)}, greetersAudience(inv))
 	return struct{}{}, nil
 }
 
