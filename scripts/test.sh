@@ -30,7 +30,7 @@ if [ "$fuzztime" != "0" ]; then
     pkg=./$(dirname "$file")
     grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //' | while read -r target; do
       echo "-- $pkg $target"
-      go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"  || exit 1
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s "$pkg"  || exit 1
     done
   done
 fi
