@@ -35,11 +35,7 @@ Creating again an organization that nobody bootstrapped yet gives it a new URL (
 stops working); a bootstrapped organization cannot be created again.`,
 		Args: exactArgs(1, "the organization name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parsec.ParseOrganizationID(args[0])
-			if err != nil {
-				return err
-			}
-			adm, err := af.admin()
+			id, adm, err := af.org(args[0])
 			if err != nil {
 				return err
 			}
@@ -136,11 +132,7 @@ func (a *app) orgStatusCmd() *cobra.Command {
 		Short: "Show an organization's status and configuration (server administrator)",
 		Args:  exactArgs(1, "the organization name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parsec.ParseOrganizationID(args[0])
-			if err != nil {
-				return err
-			}
-			adm, err := af.admin()
+			id, adm, err := af.org(args[0])
 			if err != nil {
 				return err
 			}
@@ -176,11 +168,7 @@ func (a *app) orgStatsCmd() *cobra.Command {
 		Short: "Show an organization's usage statistics (server administrator)",
 		Args:  exactArgs(1, "the organization name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parsec.ParseOrganizationID(args[0])
-			if err != nil {
-				return err
-			}
-			adm, err := af.admin()
+			id, adm, err := af.org(args[0])
 			if err != nil {
 				return err
 			}

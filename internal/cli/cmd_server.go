@@ -123,6 +123,16 @@ func (f *adminFlags) admin() (*client.Admin, error) {
 	return client.NewAdmin(f.addr, f.token, nil)
 }
 
+// org validates an organization name and returns it with the administration client.
+func (f *adminFlags) org(name string) (parsec.OrganizationID, *client.Admin, error) {
+	id, err := parsec.ParseOrganizationID(name)
+	if err != nil {
+		return "", nil, err
+	}
+	adm, err := f.admin()
+	return id, adm, err
+}
+
 func (a *app) serverUserCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "user",

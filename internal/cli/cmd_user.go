@@ -231,12 +231,7 @@ func (a *app) userRevokeCmd() *cobra.Command {
 		Long: `Revoke users from the organization. This cannot be undone: every device of the user is
 refused at once. A revoked person can only come back through a new invitation, as a new user.
 You are asked to confirm unless --yes.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageError{fmt.Errorf("%s expects at least one email", cmd.CommandPath())}
-			}
-			return nil
-		},
+		Args: atLeastOneEmail,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.open(cmd, &df)
 			if err != nil {
@@ -302,12 +297,7 @@ func (a *app) userUpdateProfileCmd() *cobra.Command {
 		Short: "Change users' profile between Administrator and Member (Administrators)",
 		Long: `Change the profile of one or more users to Administrator or Member. External users are
 skipped: their profile is not affected. You cannot change your own profile.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageError{fmt.Errorf("%s expects at least one email", cmd.CommandPath())}
-			}
-			return nil
-		},
+		Args: atLeastOneEmail,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if profileFlag == "" {
 				return usageError{fmt.Errorf("--profile is required: admin or member")}
@@ -369,4 +359,11 @@ func stop(err error) bool {
 		return true
 	}
 	return false
+}
+
+func atLeastOneEmail(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return usageError{fmt.Errorf("%s expects at least one email", cmd.CommandPath())}
+	}
+	return nil
 }
