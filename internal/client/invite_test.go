@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/client/device"
 	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/parsec"
@@ -504,11 +505,31 @@ func TestInviteActiveUsersLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, err := w.c.InviteUser(ctx, "bob@example.com", false)
+	inv, dev, greeterErr, claimErr := refusedJoin(t, ctx, w, "bob@example.com", "Bob", parsec.ProfileStandard)
+
+	var se *protocol.StatusError
+	if !errors.As(greeterErr, &se) || se.Status != protocol.StatusActiveUsersLimitReached {
+		t.Errorf("greeter's CreateUser: %v, want %s", greeterErr, protocol.StatusActiveUsersLimitReached)
+	}
+	if dev != nil || parsec.KindOf(claimErr) != parsec.Permission || !strings.Contains(claimErr.Error(), "the greeter could not create your user") ||
+		!strings.Contains(claimErr.Error(), "active users") {
+		t.Errorf("claimer's Finish: %v, %v; want no device and an error saying the greeter could not create the user", dev, claimErr)
+	}
+	wantUsers(t, w.c, "alice@example.com")
+	if st := invitationStatus(t, w.c, inv.Token); st != protocol.InvitationStatusPending {
+		t.Errorf("invitation %s, want PENDING", st)
+	}
+}
+
+// refusedJoin invites email and runs the whole exchange with the right codes, the greeter
+// asking for profile; it returns what each side ended with, for joins the greeter refuses.
+func refusedJoin(t *testing.T, ctx context.Context, w *world, email, name string, profile parsec.UserProfile) (client.Invitation, *device.Local, error, error) {
+	t.Helper()
+	inv, err := w.c.InviteUser(ctx, email, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := startGreeter(ctx, w.c, inv.Token, createUser(parsec.ProfileStandard))
+	g := startGreeter(ctx, w.c, inv.Token, createUser(profile))
 	cl, err := client.NewClaim(ctx, inv.Link, client.ClaimOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -523,22 +544,8 @@ func TestInviteActiveUsersLimit(t *testing.T) {
 	if err := cl.WaitGreeterTrust(ctx); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	dev, claimErr := cl.Finish(ctx, dir, mustHandle(t, "bob@example.com", "Bob"), "phone", []byte("pw"))
-	greeterErr := g.wait(t, ctx)
-
-	var se *protocol.StatusError
-	if !errors.As(greeterErr, &se) || se.Status != protocol.StatusActiveUsersLimitReached {
-		t.Errorf("greeter's CreateUser: %v, want %s", greeterErr, protocol.StatusActiveUsersLimitReached)
-	}
-	if dev != nil || parsec.KindOf(claimErr) != parsec.Permission || !strings.Contains(claimErr.Error(), "the greeter could not create your user") ||
-		!strings.Contains(claimErr.Error(), "active users") {
-		t.Errorf("claimer's Finish: %v, %v; want no device and an error saying the greeter could not create the user", dev, claimErr)
-	}
-	wantUsers(t, w.c, "alice@example.com")
-	if st := invitationStatus(t, w.c, inv.Token); st != protocol.InvitationStatusPending {
-		t.Errorf("invitation %s, want PENDING", st)
-	}
+	dev, claimErr := cl.Finish(ctx, t.TempDir(), mustHandle(t, email, name), "phone", []byte("pw"))
+	return inv, dev, g.wait(t, ctx), claimErr
 }
 
 // stepPayload is a step payload of the exchange as a lying server sees it: every field is a

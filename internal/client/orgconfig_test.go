@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 )
@@ -32,27 +31,7 @@ func TestInviteExternalNotAllowed(t *testing.T) {
 	if err != nil || cfg.UserProfileOutsiderAllowed {
 		t.Fatalf("OrganizationConfig = %+v, %v; want External users not allowed", cfg, err)
 	}
-	inv, err := w.c.InviteUser(ctx, "mallory@example.com", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := startGreeter(ctx, w.c, inv.Token, createUser(parsec.ProfileOutsider))
-	cl, err := client.NewClaim(ctx, inv.Link, client.ClaimOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.ConfirmGreeterCode(ctx, g.waitCode(t, ctx)); err != nil {
-		t.Fatal(err)
-	}
-	g.pick <- cl.Code()
-	if err := cl.WaitGreeterTrust(ctx); err != nil {
-		t.Fatal(err)
-	}
-	dev, claimErr := cl.Finish(ctx, t.TempDir(), mustHandle(t, "mallory@example.com", "Mallory"), "phone", []byte("pw"))
-	greeterErr := g.wait(t, ctx)
+	inv, dev, greeterErr, claimErr := refusedJoin(t, ctx, w, "mallory@example.com", "Mallory", parsec.ProfileOutsider)
 	if parsec.KindOf(greeterErr) != parsec.Permission || !strings.Contains(greeterErr.Error(), "does not allow External users") {
 		t.Errorf("greeter: %v, want a refusal of External users", greeterErr)
 	}
