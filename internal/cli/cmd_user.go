@@ -207,19 +207,29 @@ func (a *app) userShowCmd() *cobra.Command {
 	return cmd
 }
 
-// resolveUsers finds the users named by email, reporting the unknown ones.
-func (a *app) resolveUsers(c *client.Client, emails []string) ([]client.UserInfo, []error) {
-	var out []client.UserInfo
+// openWithUsers opens the device, fetches and checks certificates, and finds the users named
+// by email; the unknown ones are reported on stderr and returned as errors.
+func (a *app) openWithUsers(cmd *cobra.Command, df *deviceFlags, emails []string) (*client.Client, []client.UserInfo, []error, error) {
+	c, err := a.open(cmd, df)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := a.poll(cmd, c); err != nil {
+		c.Close()
+		return nil, nil, nil, err
+	}
+	var users []client.UserInfo
 	var errs []error
 	for _, e := range emails {
 		u, err := c.FindUser(e)
 		if err != nil {
+			a.say("%v", err)
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, u)
+		users = append(users, u)
 	}
-	return out, errs
+	return c, users, errs, nil
 }
 
 func (a *app) userRevokeCmd() *cobra.Command {
@@ -233,18 +243,11 @@ refused at once. A revoked person can only come back through a new invitation, a
 You are asked to confirm unless --yes.`,
 		Args: atLeastOneEmail,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.open(cmd, &df)
+			c, users, errs, err := a.openWithUsers(cmd, &df, args)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			if err := a.poll(cmd, c); err != nil {
-				return err
-			}
-			users, errs := a.resolveUsers(c, args)
-			for _, err := range errs {
-				a.say("%v", err)
-			}
 			if len(users) == 0 {
 				return parsec.Errorf(parsec.NotFound, "no user to revoke")
 			}
@@ -309,18 +312,11 @@ skipped: their profile is not affected. You cannot change your own profile.`,
 			if profile == parsec.ProfileOutsider {
 				return parsec.Errorf(parsec.Invalid, "profiles change only between Administrator and Member: External cannot be chosen")
 			}
-			c, err := a.open(cmd, &df)
+			c, users, errs, err := a.openWithUsers(cmd, &df, args)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			if err := a.poll(cmd, c); err != nil {
-				return err
-			}
-			users, errs := a.resolveUsers(c, args)
-			for _, err := range errs {
-				a.say("%v", err)
-			}
 			results, err := c.ChangeProfiles(cmd.Context(), users, profile)
 			failed := len(errs)
 			for _, r := range results {

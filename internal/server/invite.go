@@ -77,62 +77,46 @@ func (s *Server) inviteNewUser(ctx context.Context, c *caller, req *protocol.Inv
 	if err != nil {
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "%v", err)
 	}
-	var inv metastore.Invitation
-	created := false
-	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
+	fresh := metastore.Invitation{Type: metastore.InvitationUser, ClaimerEmail: email}
+	return s.newInvitation(ctx, c, fresh, req.SendEmail, func(tx metastore.Tx) (metastore.Invitation, error) {
 		me, err := tx.User(c.org.ID, c.user.ID) // the current profile, not the handshake's
 		if err != nil {
-			return err
+			return metastore.Invitation{}, err
 		}
 		if me.Profile != parsec.ProfileAdmin {
-			return protocol.Errorf(protocol.StatusAuthorNotAllowed, "only an Administrator can invite users")
+			return metastore.Invitation{}, protocol.Errorf(protocol.StatusAuthorNotAllowed, "only an Administrator can invite users")
 		}
 		if _, err := tx.ActiveUserByEmail(c.org.ID, email); err == nil {
-			return protocol.Errorf(protocol.StatusClaimerEmailAlreadyTaken, "%s is already a member of organization %s", email, c.org.ID)
+			return metastore.Invitation{}, protocol.Errorf(protocol.StatusClaimerEmailAlreadyTaken, "%s is already a member of organization %s", email, c.org.ID)
 		} else if !errors.Is(err, metastore.ErrNotFound) {
-			return err
+			return metastore.Invitation{}, err
 		}
-		inv, err = tx.PendingUserInvitation(c.org.ID, email)
-		if err == nil {
-			return nil
-		} else if !errors.Is(err, metastore.ErrNotFound) {
-			return err
-		}
-		inv = metastore.Invitation{Token: parsec.NewAccessToken(), Type: metastore.InvitationUser, CreatedOn: s.now(),
-			CreatedBy: c.user.ID, CreatedByDevice: c.device.ID, ClaimerEmail: email}
-		created = true
-		return tx.InsertInvitation(c.org.ID, inv)
+		return tx.PendingUserInvitation(c.org.ID, email)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if created {
-		s.log.Info("user invitation created", "org", c.org.ID, "by", c.user.ID)
-		s.publish(c.org.ID, protocol.EventInvitation, protocol.EventInvitationData{Token: inv.Token, Status: protocol.InvitationStatusPending}, greetersAudience(inv))
-	}
-	rep := protocol.InviteNewRep{Token: inv.Token}
-	if req.SendEmail {
-		rep.EmailSent = s.sendInvitation(ctx, c, inv, mail.Invitation{
-			Organization: string(c.org.ID), GreeterName: c.user.Name, GreeterEmail: c.user.Email, ClaimerEmail: email,
-			Link: s.claimLink(c.org.ID, inv).HTTPRedirect(),
-		})
-	}
-	return rep, nil
 }
 
 func (s *Server) inviteNewDevice(ctx context.Context, c *caller, req *protocol.InviteNewDeviceReq) (any, error) {
+	fresh := metastore.Invitation{Type: metastore.InvitationDevice, ClaimerUserID: c.user.ID}
+	return s.newInvitation(ctx, c, fresh, req.SendEmail, func(tx metastore.Tx) (metastore.Invitation, error) {
+		return tx.PendingDeviceInvitation(c.org.ID, c.user.ID)
+	})
+}
+
+// newInvitation returns the pending invitation that pending finds (creation is idempotent),
+// or creates fresh when it finds none (ErrNotFound); any other error of pending is returned.
+// It then tells the possible greeters, and emails the link when asked.
+func (s *Server) newInvitation(ctx context.Context, c *caller, fresh metastore.Invitation, sendEmail bool,
+	pending func(tx metastore.Tx) (metastore.Invitation, error)) (any, error) {
 	var inv metastore.Invitation
 	created := false
 	err := s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
 		var err error
-		inv, err = tx.PendingDeviceInvitation(c.org.ID, c.user.ID)
-		if err == nil {
-			return nil
-		} else if !errors.Is(err, metastore.ErrNotFound) {
+		inv, err = pending(tx)
+		if err == nil || !errors.Is(err, metastore.ErrNotFound) {
 			return err
 		}
-		inv = metastore.Invitation{Token: parsec.NewAccessToken(), Type: metastore.InvitationDevice, CreatedOn: s.now(),
-			CreatedBy: c.user.ID, CreatedByDevice: c.device.ID, ClaimerUserID: c.user.ID}
+		inv = fresh
+		inv.Token, inv.CreatedOn, inv.CreatedBy, inv.CreatedByDevice = parsec.NewAccessToken(), s.now(), c.user.ID, c.device.ID
 		created = true
 		return tx.InsertInvitation(c.org.ID, inv)
 	})
@@ -140,14 +124,14 @@ func (s *Server) inviteNewDevice(ctx context.Context, c *caller, req *protocol.I
 		return nil, err
 	}
 	if created {
-		s.log.Info("device invitation created", "org", c.org.ID, "by", c.user.ID)
+		s.log.Info("invitation created", "org", c.org.ID, "type", inv.Type, "by", c.user.ID)
 		s.publish(c.org.ID, protocol.EventInvitation, protocol.EventInvitationData{Token: inv.Token, Status: protocol.InvitationStatusPending}, greetersAudience(inv))
 	}
 	rep := protocol.InviteNewRep{Token: inv.Token}
-	if req.SendEmail {
+	if sendEmail {
 		rep.EmailSent = s.sendInvitation(ctx, c, inv, mail.Invitation{
-			Organization: string(c.org.ID), GreeterName: c.user.Name, GreeterEmail: c.user.Email,
-			Link: s.claimLink(c.org.ID, inv).HTTPRedirect(), Device: true,
+			Organization: string(c.org.ID), GreeterName: c.user.Name, GreeterEmail: c.user.Email, ClaimerEmail: inv.ClaimerEmail,
+			Link: s.claimLink(c.org.ID, inv).HTTPRedirect(), Device: inv.Type == metastore.InvitationDevice,
 		})
 	}
 	return rep, nil
