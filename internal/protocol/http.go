@@ -25,7 +25,7 @@ const (
 )
 
 // MaxBodySize is the largest RPC body the server reads (413 beyond).
-const MaxBodySize = 1 << 20
+const MaxBodySize = 16 << 20
 
 // Routes, with {org} the organization ID (path-escaped).
 const (

@@ -35,6 +35,9 @@ type ErrorDetail struct {
 	LastCertificateTimestamp parsec.DateTime `cbor:"last_certificate_timestamp,omitempty"`
 	// greeting_attempt_cancelled and greeting_attempt_already_cancelled.
 	AttemptCancelled *AttemptCancelled `cbor:"attempt_cancelled,omitempty"`
+	// Data statuses about one item of a batch.
+	VlobID  *parsec.VlobID  `cbor:"vlob_id,omitempty"`
+	BlockID *parsec.BlockID `cbor:"block_id,omitempty"`
 }
 
 // EncodeRequest builds an RPC body.

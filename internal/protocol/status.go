@@ -63,8 +63,25 @@ func StatusKind(status string) parsec.Kind {
 		return parsec.Invalid
 	case StatusGreeterNotAllowed:
 		return parsec.Permission
-	case StatusGreeterRevoked:
+	case StatusGreeterRevoked, StatusRecipientRevoked:
 		return parsec.Revoked
+	case StatusRealmNotFound, StatusRecipientNotFound, StatusVlobNotFound, StatusBlockNotFound:
+		return parsec.NotFound
+	case StatusRealmAlreadyExists, StatusRoleAlreadyGranted, StatusRecipientAlreadyUnshared,
+		StatusActiveOwnerAlreadyExists, StatusInitialNameAlreadyExists, StatusVlobAlreadyExists,
+		StatusBlockAlreadyExists:
+		return parsec.Exists
+	case StatusRealmDeleted:
+		return parsec.Gone
+	case StatusRealmArchived, StatusRoleIncompatibleWithOutsider, StatusAuthorIsOutsider,
+		StatusAccessNotAvailableForAuthor:
+		return parsec.Permission
+	case StatusBadKeyIndex, StatusParticipantMismatch, StatusBadVlobVersion:
+		return parsec.Conflict
+	case StatusArchivingPeriodTooShort, StatusTooManyElements:
+		return parsec.Invalid
+	case StatusStoreUnavailable:
+		return parsec.Unavailable
 	}
 	return parsec.Other
 }

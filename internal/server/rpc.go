@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"strconv"
@@ -49,7 +50,7 @@ func (s *Server) commands(family string) map[string]handler {
 			protocol.CmdOrganizationBootstrap: command(s.organizationBootstrap),
 		}
 	case protocol.FamilyAuthenticated:
-		return map[string]handler{
+		cmds := map[string]handler{
 			protocol.CmdPing:                 command(s.ping),
 			protocol.CmdCertificateGet:       command(s.certificateGet),
 			protocol.CmdOrganizationConfig:   command(s.organizationConfig),
@@ -67,6 +68,9 @@ func (s *Server) commands(family string) map[string]handler {
 			protocol.CmdUserRevoke:           command(s.userRevoke),
 			protocol.CmdListFrozenUsers:      command(s.listFrozenUsers),
 		}
+		maps.Copy(cmds, s.realmCommands())
+		maps.Copy(cmds, s.dataCommands())
+		return cmds
 	case protocol.FamilyInvited:
 		return map[string]handler{
 			protocol.CmdPing:                 command(s.ping),

@@ -32,6 +32,9 @@ type Store interface {
 // Tx is a transaction. Its methods return errors wrapping ErrNotFound / ErrExists where
 // documented, and other errors for storage failures.
 type Tx interface {
+	RealmTx
+	DataTx
+
 	// Organization returns an organization, or ErrNotFound.
 	Organization(id parsec.OrganizationID) (Organization, error)
 	// PutOrganization inserts an organization or replaces the stored one with the same ID.

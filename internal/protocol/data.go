@@ -1,0 +1,157 @@
+package protocol
+
+import "github.com/parsec-go/parsec/internal/parsec"
+
+// Data commands: vlobs (versioned encrypted manifests) and blocks (encrypted file content).
+// Writes take batches, checked and stored in one transaction: all items or none.
+const (
+	CmdVlobWrite        = "vlob_write"
+	CmdVlobReadBatch    = "vlob_read_batch"
+	CmdVlobReadVersions = "vlob_read_versions"
+	CmdVlobPollChanges  = "vlob_poll_changes"
+	CmdBlockCreate      = "block_create"
+	CmdBlockRead        = "block_read"
+)
+
+// Data statuses. Those about one item of a batch name it in ErrorDetail.VlobID or BlockID.
+const (
+	StatusVlobAlreadyExists  = "vlob_already_exists" // detail: VlobID
+	StatusVlobNotFound       = "vlob_not_found"      // detail: VlobID
+	StatusBadVlobVersion     = "bad_vlob_version"    // detail: VlobID
+	StatusBlockAlreadyExists = "block_already_exists"
+	StatusBlockNotFound      = "block_not_found" // detail: BlockID
+	StatusTooManyElements    = "too_many_elements"
+	StatusStoreUnavailable   = "store_unavailable"
+)
+
+// Batch limits.
+const (
+	// MaxBatchItems bounds the vlobs of a vlob_write, vlob_read_batch or
+	// vlob_read_versions, and the blocks of a block_create or block_read.
+	MaxBatchItems = 1000
+	// MaxBlockSize bounds one encrypted block.
+	MaxBlockSize = 4 << 20
+	// MaxBatchBytes is what a client puts at most in one block_create or asks at most in
+	// one block_read (sum of the blocks' encrypted sizes); it leaves room under
+	// MaxBodySize for the envelope.
+	MaxBatchBytes = 8 << 20
+	// InlineEventBlob is the largest blob a vlob event carries (larger ones are left out).
+	InlineEventBlob = 4095
+)
+
+// VlobWriteReq creates (Version 1) or updates (Version = last + 1) vlobs of one realm, all
+// encrypted with the realm key KeyIndex, which must be the realm's last. The author must
+// be OWNER, MANAGER or CONTRIBUTOR, the realm not archived, and each timestamp in the
+// ballpark and strictly after the last certificate of the common and realm topics.
+type VlobWriteReq struct {
+	RealmID  parsec.VlobID `cbor:"realm_id"`
+	KeyIndex uint64        `cbor:"key_index"`
+	Items    []VlobWrite   `cbor:"items"`
+}
+
+type VlobWrite struct {
+	VlobID    parsec.VlobID   `cbor:"vlob_id"`
+	Version   uint64          `cbor:"version"`
+	Timestamp parsec.DateTime `cbor:"timestamp"`
+	Blob      []byte          `cbor:"blob"`
+}
+
+type VlobWriteRep struct{}
+
+// VlobReadBatchReq reads the last version of vlobs, or with At set, the last version
+// created at or before At. Unknown IDs are skipped.
+type VlobReadBatchReq struct {
+	RealmID parsec.VlobID   `cbor:"realm_id"`
+	Vlobs   []parsec.VlobID `cbor:"vlobs"`
+	At      parsec.DateTime `cbor:"at,omitempty"`
+}
+
+// VlobReadVersionsReq reads given versions. Unknown ones are skipped.
+type VlobReadVersionsReq struct {
+	RealmID parsec.VlobID `cbor:"realm_id"`
+	Items   []VlobVersion `cbor:"items"`
+}
+
+type VlobVersion struct {
+	VlobID  parsec.VlobID `cbor:"vlob_id"`
+	Version uint64        `cbor:"version"`
+}
+
+// VlobReadRep answers both reads. The client must know the certificates up to the two
+// Needed timestamps before it validates the items.
+type VlobReadRep struct {
+	Items                            []VlobItem      `cbor:"items"`
+	NeededCommonCertificateTimestamp parsec.DateTime `cbor:"needed_common_certificate_timestamp"`
+	NeededRealmCertificateTimestamp  parsec.DateTime `cbor:"needed_realm_certificate_timestamp"`
+}
+
+type VlobItem struct {
+	VlobID    parsec.VlobID   `cbor:"vlob_id"`
+	KeyIndex  uint64          `cbor:"key_index"`
+	Author    parsec.DeviceID `cbor:"author"`
+	Version   uint64          `cbor:"version"`
+	Timestamp parsec.DateTime `cbor:"timestamp"`
+	Blob      []byte          `cbor:"blob"`
+}
+
+// VlobPollChangesReq lists the vlobs changed after a checkpoint (0: all of them) with
+// their last version.
+type VlobPollChangesReq struct {
+	RealmID        parsec.VlobID `cbor:"realm_id"`
+	LastCheckpoint uint64        `cbor:"last_checkpoint"`
+}
+
+type VlobPollChangesRep struct {
+	CurrentCheckpoint uint64        `cbor:"current_checkpoint"`
+	Changes           []VlobVersion `cbor:"changes"`
+}
+
+// BlockCreateReq stores encrypted blocks of one realm, all encrypted with the realm key
+// KeyIndex (the realm's last). Writing a block that already exists in the same realm is a
+// success (uploads are retried); an ID taken in another realm is block_already_exists.
+type BlockCreateReq struct {
+	RealmID  parsec.VlobID `cbor:"realm_id"`
+	KeyIndex uint64        `cbor:"key_index"`
+	Blocks   []BlockData   `cbor:"blocks"`
+}
+
+type BlockData struct {
+	BlockID parsec.BlockID `cbor:"block_id"`
+	Data    []byte         `cbor:"data"`
+}
+
+type BlockCreateRep struct{}
+
+// BlockReadReq reads blocks of one realm; any member may. A missing one fails the whole
+// request with block_not_found naming it.
+type BlockReadReq struct {
+	RealmID  parsec.VlobID    `cbor:"realm_id"`
+	BlockIDs []parsec.BlockID `cbor:"block_ids"`
+}
+
+type BlockReadRep struct {
+	Blocks                          []BlockItem     `cbor:"blocks"`
+	NeededRealmCertificateTimestamp parsec.DateTime `cbor:"needed_realm_certificate_timestamp"`
+}
+
+type BlockItem struct {
+	BlockID  parsec.BlockID `cbor:"block_id"`
+	KeyIndex uint64         `cbor:"key_index"`
+	Data     []byte         `cbor:"data"`
+}
+
+// EventVlob announces a new vlob version to the realm's members but its author device.
+// Blob is set when it is at most InlineEventBlob bytes.
+const EventVlob = "vlob"
+
+type EventVlobData struct {
+	RealmID                        parsec.VlobID   `cbor:"realm_id"`
+	VlobID                         parsec.VlobID   `cbor:"vlob_id"`
+	Author                         parsec.DeviceID `cbor:"author"`
+	Timestamp                      parsec.DateTime `cbor:"timestamp"`
+	Version                        uint64          `cbor:"version"`
+	KeyIndex                       uint64          `cbor:"key_index"`
+	Blob                           []byte          `cbor:"blob,omitempty"`
+	LastCommonCertificateTimestamp parsec.DateTime `cbor:"last_common_certificate_timestamp"`
+	LastRealmCertificateTimestamp  parsec.DateTime `cbor:"last_realm_certificate_timestamp"`
+}
