@@ -18,11 +18,11 @@ const (
 // Realm statuses (see StatusKind for their kinds).
 const (
 	StatusRealmNotFound                = "realm_not_found"
-	StatusRealmAlreadyExists           = "realm_already_exists"   // detail: LastCertificateTimestamp
-	StatusRealmDeleted                 = "realm_deleted"          //
-	StatusRealmArchived                = "realm_archived"         // writes refused: archived or deletion planned
-	StatusRecipientNotFound            = "recipient_not_found"    //
-	StatusRecipientRevoked             = "recipient_revoked"      //
+	StatusRealmAlreadyExists           = "realm_already_exists" // detail: LastCertificateTimestamp
+	StatusRealmDeleted                 = "realm_deleted"        //
+	StatusRealmArchived                = "realm_archived"       // writes refused: archived or deletion planned
+	StatusRecipientNotFound            = "recipient_not_found"  //
+	StatusRecipientRevoked             = "recipient_revoked"    //
 	StatusRoleIncompatibleWithOutsider = "role_incompatible_with_outsider"
 	StatusRoleAlreadyGranted           = "role_already_granted"        // detail: LastCertificateTimestamp
 	StatusRecipientAlreadyUnshared     = "recipient_already_unshared"  // detail: LastCertificateTimestamp
