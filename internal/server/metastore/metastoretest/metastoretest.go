@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) metastore.Store) {
 		{"ReadOnlyView", testReadOnlyView},
 		{"SerializedWrites", testSerializedWrites},
 		{"CancelledContext", testCancelledContext},
+		{"Realms", testRealms},
+		{"Data", testData},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
