@@ -27,6 +27,7 @@ type realm struct {
 	createdOn parsec.DateTime
 	createdBy parsec.DeviceID
 	members   map[parsec.UserID]Member
+	history   []Member // every role change, in order (Role RoleNone: removal)
 	rotations []*RealmKeyRotationCertificate
 	name      *RealmNameCertificate
 	archiving *RealmArchivingCertificate
@@ -218,6 +219,10 @@ func (m *Memory) apply(c Certificate, j *journal) {
 			m.realms[c.RealmID] = r
 			j.push(func() { delete(m.realms, c.RealmID) })
 		}
+		change := Member{UserID: c.UserID, Role: c.Role, Since: c.Timestamp, By: c.Author}
+		nh := len(r.history)
+		r.history = append(r.history, change)
+		j.push(func() { r.history = r.history[:nh] })
 		old, had := r.members[c.UserID]
 		if c.Role == parsec.RoleNone {
 			delete(r.members, c.UserID)
@@ -412,6 +417,27 @@ func (m *Memory) RolesOf(user parsec.UserID) map[parsec.VlobID]parsec.RealmRole 
 		}
 	}
 	return roles
+}
+
+// RoleAt returns the role a user had in a realm at time t: the role given by the last
+// role certificate of that user with a timestamp not after t (RoleNone if none).
+func (m *Memory) RoleAt(realm parsec.VlobID, user parsec.UserID, t parsec.DateTime) parsec.RealmRole {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	r := m.realms[realm]
+	if r == nil {
+		return parsec.RoleNone
+	}
+	role := parsec.RoleNone
+	for _, h := range r.history {
+		if h.Since > t {
+			break
+		}
+		if h.UserID == user {
+			role = h.Role
+		}
+	}
+	return role
 }
 
 // Members returns a realm's current members, in the order they got their current role.

@@ -360,3 +360,53 @@ func TestErrorMessage(t *testing.T) {
 		t.Fatalf("error = %q, want %q", err, want)
 	}
 }
+
+func TestRoleAt(t *testing.T) {
+	o := certiftest.NewOrg()
+	alice := o.Bootstrap("alice")
+	bob := o.NewUser(alice, "bob", parsec.ProfileStandard)
+	realm := o.NewRealm(alice)
+	created := lastTimestamp(t, o)
+	o.Share(alice, realm, bob.User, parsec.RoleReader)
+	asReader := lastTimestamp(t, o)
+	o.Share(alice, realm, bob.User, parsec.RoleContributor)
+	asContributor := lastTimestamp(t, o)
+	o.Share(alice, realm, bob.User, parsec.RoleNone)
+	removed := lastTimestamp(t, o)
+
+	m := certif.NewMemory(o.RootVerifyKey(), false)
+	if _, err := m.AddBatch(o.Full()); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		user *certiftest.User
+		at   parsec.DateTime
+		want parsec.RealmRole
+	}{
+		{alice.User, created - 1, parsec.RoleNone},
+		{alice.User, created, parsec.RoleOwner},
+		{alice.User, removed + 10, parsec.RoleOwner},
+		{bob.User, created, parsec.RoleNone},
+		{bob.User, asReader, parsec.RoleReader},
+		{bob.User, asContributor - 1, parsec.RoleReader},
+		{bob.User, asContributor, parsec.RoleContributor},
+		{bob.User, removed, parsec.RoleNone},
+	}
+	for _, tc := range cases {
+		if got := m.RoleAt(realm, tc.user.ID, tc.at); got != tc.want {
+			t.Errorf("role of %s at %d = %q, want %q", tc.user.ID, tc.at, got, tc.want)
+		}
+	}
+	if got := m.RoleAt(parsec.NewVlobID(), alice.User.ID, removed); got != parsec.RoleNone {
+		t.Errorf("role in an unknown realm = %q", got)
+	}
+}
+
+func lastTimestamp(t *testing.T, o *certiftest.Org) parsec.DateTime {
+	t.Helper()
+	c, err := certif.Decode(o.Last().Full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.When()
+}
