@@ -1,9 +1,12 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/client/localdb"
@@ -74,17 +77,24 @@ func (c *Client) pollOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	c.mu.Lock()
-	last, _ := c.certs.LastTimestamp(certif.CommonTopic)
+	lasts := c.certs.LastTimestamps()
 	c.mu.Unlock()
+	req := protocol.CertificateGetReq{CommonAfter: lasts[certif.CommonTopic], RealmAfter: map[parsec.VlobID]parsec.DateTime{}}
+	for t, ts := range lasts {
+		if !t.IsCommon() {
+			req.RealmAfter[t.Realm] = ts
+		}
+	}
 	var rep protocol.CertificateGetRep
-	if err := c.Call(ctx, protocol.CmdCertificateGet, protocol.CertificateGetReq{CommonAfter: last}, &rep); err != nil {
+	if err := c.Call(ctx, protocol.CmdCertificateGet, req, &rep); err != nil {
 		return 0, err
 	}
-	if len(rep.Common) == 0 {
+	raws := flatten(rep)
+	if len(raws) == 0 {
 		return 0, c.checkSelf()
 	}
 	c.mu.Lock()
-	added, err := c.certs.AddBatch(rep.Common)
+	added, err := c.certs.AddBatch(raws)
 	if errors.Is(err, certif.ErrRedactedFlavour) {
 		// Legitimate when this user's own profile changed to or from External since the
 		// last poll and other users or devices arrived meanwhile: the server serves every
@@ -101,16 +111,36 @@ func (c *Client) pollOnce(ctx context.Context) (int, error) {
 		c.loadCertificates(ctx)
 		return 0, err
 	}
-	rows := make([]localdb.Certificate, len(added))
-	for i, cert := range added {
-		rows[i] = localdb.Certificate{Topic: topicCommon, Timestamp: cert.When(), Data: rep.Common[i]}
-	}
-	if err := c.cache.AddCertificates(ctx, rows); err != nil {
+	if err := c.cache.AddCertificates(ctx, cacheRows(added, raws)); err != nil {
 		// Memory is ahead of the cache: rebuild it from the cache so both agree.
 		c.loadCertificates(ctx)
 		return 0, err
 	}
 	return len(added), nil
+}
+
+// flatten lists the certificates of a reply: the common topic's, then each realm's (in
+// the order of realm IDs, for determinism).
+func flatten(rep protocol.CertificateGetRep) [][]byte {
+	raws := slices.Clone(rep.Common)
+	ids := slices.SortedFunc(maps.Keys(rep.Realms), func(a, b parsec.VlobID) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range ids {
+		raws = append(raws, rep.Realms[id]...)
+	}
+	return raws
+}
+
+// cacheRows pairs validated certificates with their bytes, for the local cache.
+func cacheRows(certs []certif.Certificate, raws [][]byte) []localdb.Certificate {
+	rows := make([]localdb.Certificate, len(certs))
+	for i, cert := range certs {
+		topic := topicCommon
+		if t := cert.Topic(); !t.IsCommon() {
+			topic = "realm/" + t.Realm.String()
+		}
+		rows[i] = localdb.Certificate{Topic: topic, Timestamp: cert.When(), Data: raws[i]}
+	}
+	return rows
 }
 
 // tamperedLocked stops the client for good: the server sent an invalid certificate.
@@ -139,7 +169,8 @@ func (c *Client) pollOtherFlavour(ctx context.Context, cause error) (int, error)
 		flavour = "redacted"
 	}
 	mem := certif.NewMemory(c.dev.RootVerifyKey, redacted)
-	added, err := mem.AddBatch(rep.Common)
+	raws := flatten(rep)
+	added, err := mem.AddBatch(raws)
 	if err == nil {
 		last, _ := mem.LastTimestamp(certif.CommonTopic)
 		p, ok := mem.Profile(c.dev.UserID)
@@ -166,10 +197,7 @@ func (c *Client) pollOtherFlavour(ctx context.Context, cause error) (int, error)
 		c.certs = old
 		return 0, err
 	}
-	rows := make([]localdb.Certificate, len(added))
-	for i, cert := range added {
-		rows[i] = localdb.Certificate{Topic: topicCommon, Timestamp: cert.When(), Data: rep.Common[i]}
-	}
+	rows := cacheRows(added, raws)
 	err = c.cache.ClearCertificates(ctx)
 	if err == nil {
 		err = c.cache.SetMeta(ctx, metaFlavour, flavour)

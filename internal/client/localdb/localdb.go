@@ -25,6 +25,19 @@ CREATE TABLE IF NOT EXISTS certificates (
     data      BLOB NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS certificates_by_topic ON certificates (topic, timestamp, seq);
+CREATE TABLE IF NOT EXISTS vlobs (
+    realm        BLOB NOT NULL,
+    vlob_id      BLOB NOT NULL,
+    base_version INTEGER NOT NULL,
+    need_sync    INTEGER NOT NULL,
+    base         BLOB,
+    local        BLOB,
+    PRIMARY KEY (realm, vlob_id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS realms (
+    realm      BLOB PRIMARY KEY,
+    checkpoint INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 `
 
 // DB is a device's local cache.

@@ -1,0 +1,136 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// Vlob is what the cache keeps of one manifest of a workspace: the last version read from
+// (or acknowledged by) the server, and the local version when it has changes not yet
+// pushed. Both are encoded manifests; the cache encrypts them with the device's local key.
+type Vlob struct {
+	ID          parsec.VlobID
+	BaseVersion uint64 // 0: never synced
+	NeedSync    bool
+	Base        []byte // nil when never synced
+	Local       []byte // nil unless NeedSync
+}
+
+func vlobAAD(realm, id parsec.VlobID, part string) []byte {
+	return []byte("parsec/1/localdb/vlob\x00" + realm.String() + "\x00" + id.String() + "\x00" + part)
+}
+
+func (d *DB) seal(b []byte, realm, id parsec.VlobID, part string) []byte {
+	if b == nil {
+		return nil
+	}
+	return d.key.Encrypt(b, vlobAAD(realm, id, part))
+}
+
+func (d *DB) open(b []byte, realm, id parsec.VlobID, part string) ([]byte, error) {
+	if b == nil {
+		return nil, nil
+	}
+	pt, err := d.key.Decrypt(b, vlobAAD(realm, id, part))
+	if err != nil {
+		return nil, parsec.Errorf(parsec.Invalid, "local cache is damaged or belongs to another device: manifest %s does not decrypt", parsec.ShortID(id))
+	}
+	return pt, nil
+}
+
+// Vlobs returns every manifest the cache holds for a workspace.
+func (d *DB) Vlobs(ctx context.Context, realm parsec.VlobID) ([]Vlob, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs WHERE realm = ?`, realm[:])
+	if err != nil {
+		return nil, fmt.Errorf("local cache: %w", err)
+	}
+	defer rows.Close()
+	var out []Vlob
+	for rows.Next() {
+		var v Vlob
+		var id, base, local []byte
+		var version int64
+		if err := rows.Scan(&id, &version, &v.NeedSync, &base, &local); err != nil {
+			return nil, fmt.Errorf("local cache: %w", err)
+		}
+		if len(id) != len(v.ID) {
+			return nil, parsec.Errorf(parsec.Invalid, "local cache is damaged: a manifest ID has %d bytes", len(id))
+		}
+		copy(v.ID[:], id)
+		v.BaseVersion = uint64(version)
+		if v.Base, err = d.open(base, realm, v.ID, "base"); err != nil {
+			return nil, err
+		}
+		if v.Local, err = d.open(local, realm, v.ID, "local"); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// PutVlobs stores manifests (replacing those with the same IDs) and, when checkpoint is
+// not nil, the workspace's change checkpoint, in one transaction.
+func (d *DB) PutVlobs(ctx context.Context, realm parsec.VlobID, vs []Vlob, checkpoint *uint64) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	defer tx.Rollback()
+	if len(vs) > 0 {
+		stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO vlobs (realm, vlob_id, base_version, need_sync, base, local) VALUES (?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("local cache: %w", err)
+		}
+		defer stmt.Close()
+		for _, v := range vs {
+			if _, err := stmt.ExecContext(ctx, realm[:], v.ID[:], int64(v.BaseVersion), v.NeedSync,
+				d.seal(v.Base, realm, v.ID, "base"), d.seal(v.Local, realm, v.ID, "local")); err != nil {
+				return fmt.Errorf("local cache: %w", err)
+			}
+		}
+	}
+	if checkpoint != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO realms (realm, checkpoint) VALUES (?, ?)`, realm[:], int64(*checkpoint)); err != nil {
+			return fmt.Errorf("local cache: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	return nil
+}
+
+// Checkpoint returns the workspace's change checkpoint: how far the cache has read the
+// server's log of changes (0: nothing yet).
+func (d *DB) Checkpoint(ctx context.Context, realm parsec.VlobID) (uint64, error) {
+	var cp int64
+	err := d.db.QueryRowContext(ctx, `SELECT checkpoint FROM realms WHERE realm = ?`, realm[:]).Scan(&cp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("local cache: %w", err)
+	}
+	return uint64(cp), nil
+}
+
+// ForgetRealm removes everything the cache holds of a workspace (its certificates stay).
+func (d *DB) ForgetRealm(ctx context.Context, realm parsec.VlobID) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM vlobs WHERE realm = ?`, realm[:]); err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM realms WHERE realm = ?`, realm[:]); err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	return tx.Commit()
+}
