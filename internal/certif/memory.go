@@ -440,6 +440,23 @@ func (m *Memory) RoleAt(realm parsec.VlobID, user parsec.UserID, t parsec.DateTi
 	return role
 }
 
+// LastRemoval returns the timestamp of the last role certificate removing someone from a
+// realm (zero if nobody was ever removed).
+func (m *Memory) LastRemoval(realm parsec.VlobID) parsec.DateTime {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	r := m.realms[realm]
+	if r == nil {
+		return 0
+	}
+	for i := len(r.history) - 1; i >= 0; i-- {
+		if r.history[i].Role == parsec.RoleNone {
+			return r.history[i].Since
+		}
+	}
+	return 0
+}
+
 // Members returns a realm's current members, in the order they got their current role.
 func (m *Memory) Members(realm parsec.VlobID) []Member {
 	ms, _ := m.RealmMembers(realm)

@@ -397,6 +397,9 @@ func TestRoleAt(t *testing.T) {
 			t.Errorf("role of %s at %d = %q, want %q", tc.user.ID, tc.at, got, tc.want)
 		}
 	}
+	if got := m.LastRemoval(realm); got != removed {
+		t.Errorf("LastRemoval = %d, want %d", got, removed)
+	}
 	if got := m.RoleAt(parsec.NewVlobID(), alice.User.ID, removed); got != parsec.RoleNone {
 		t.Errorf("role in an unknown realm = %q", got)
 	}
