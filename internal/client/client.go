@@ -31,6 +31,8 @@ type Client struct {
 
 	mu       sync.Mutex
 	certs    *certif.Memory
+	keys     map[parsec.VlobID]*realmKeys // realm keys, in memory only
+	open     map[parsec.VlobID]*Workspace // workspaces opened so far
 	tampered error // set once the server sent something invalid: the client stops there
 }
 
@@ -50,7 +52,7 @@ func Open(ctx context.Context, configDir string, dev *device.Local, opts Options
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{dev: dev, signer: signer, t: newTransport(opts.HTTPClient, server, dev.OrganizationID), clock: opts.Clock, cache: cache}
+	c := &Client{dev: dev, signer: signer, t: newTransport(opts.HTTPClient, server, dev.OrganizationID), clock: opts.Clock, cache: cache, keys: map[parsec.VlobID]*realmKeys{}}
 	if c.clock == nil {
 		c.clock = parsec.SystemClock{}
 	}

@@ -52,8 +52,15 @@ func (c *Client) RevokeUser(ctx context.Context, user parsec.UserID) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.PollCertificates(ctx)
-	return err
+	if _, err = c.PollCertificates(ctx); err != nil {
+		return err
+	}
+	// Remove the user from the workspaces this user owns and rotate their keys at once,
+	// so that nothing written from now on is readable with keys the revoked user had.
+	if err := c.MaintainWorkspaces(ctx); err != nil {
+		return parsec.Errorf(parsec.KindOf(err), "user revoked, but its workspaces could not all be rekeyed (the next sync will retry): %v", err)
+	}
+	return nil
 }
 
 // UpdateProfile changes a user's profile (Administrators; not one's own). A user already at

@@ -1,0 +1,421 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/manifest"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+)
+
+// WorkspaceInfo is what the certificates say of a workspace this user belongs to.
+type WorkspaceInfo struct {
+	ID             parsec.VlobID
+	Name           string // "" when it cannot be read (no key yet, corrupted name)
+	Role           parsec.RealmRole
+	Archiving      string // certif.Archiving*
+	DeletionDate   parsec.DateTime
+	KeyIndex       uint64
+	CanSelfPromote bool
+}
+
+// ReadOnly reports whether nobody may write in the workspace (archived or deletion planned).
+func (w WorkspaceInfo) ReadOnly() bool { return w.Archiving != certif.ArchivingAvailable }
+
+// WorkspaceMember is a member of a workspace and the role the certificates give it.
+type WorkspaceMember struct {
+	User UserInfo
+	Role parsec.RealmRole
+}
+
+// certRealm returns the realm as the certificates describe it (under c.mu).
+func (c *Client) certRealm(id parsec.VlobID) (certif.Realm, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.certs.Realm(id)
+}
+
+// Workspaces lists the workspaces this user currently has a role in, in order of creation.
+// Names are decrypted with the workspaces' keys, fetched from the server when needed.
+func (c *Client) Workspaces(ctx context.Context) ([]WorkspaceInfo, error) {
+	c.mu.Lock()
+	roles := c.certs.RolesOf(c.dev.UserID)
+	ids := c.certs.Realms()
+	c.mu.Unlock()
+	var out []WorkspaceInfo
+	for _, id := range ids {
+		role, ok := roles[id]
+		if !ok {
+			continue
+		}
+		info, err := c.workspaceInfo(ctx, id, role)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+func (c *Client) workspaceInfo(ctx context.Context, id parsec.VlobID, role parsec.RealmRole) (WorkspaceInfo, error) {
+	r, _ := c.certRealm(id)
+	info := WorkspaceInfo{ID: id, Role: role, Archiving: certif.ArchivingAvailable, KeyIndex: uint64(len(r.KeyRotations))}
+	if r.Archiving != nil {
+		info.Archiving, info.DeletionDate = r.Archiving.Configuration, r.Archiving.DeletionDate
+	}
+	info.CanSelfPromote = c.canSelfPromote(r, role)
+	if r.Name != nil && info.KeyIndex > 0 {
+		keys, err := c.keysOf(ctx, id)
+		if err != nil && parsec.KindOf(err) != parsec.Tampered {
+			return info, err
+		}
+		if err == nil {
+			if name, err := openName(keys, r.Name); err == nil {
+				info.Name = name
+			}
+		}
+	}
+	return info, nil
+}
+
+// canSelfPromote: no active OWNER remains and nobody active holds a higher role.
+func (c *Client) canSelfPromote(r certif.Realm, role parsec.RealmRole) bool {
+	if role == parsec.RoleNone || role == parsec.RoleOwner || c.Profile() == parsec.ProfileOutsider {
+		return false
+	}
+	for _, m := range r.Members {
+		if m.UserID == c.dev.UserID || m.Role.Rank() <= role.Rank() {
+			continue
+		}
+		c.mu.Lock()
+		u, ok := c.certs.User(m.UserID)
+		c.mu.Unlock()
+		if ok && u.RevokedOn.IsZero() && u.Profile() != parsec.ProfileOutsider {
+			return false
+		}
+	}
+	return true
+}
+
+func nameKey(key crypto.RealmKey, realm parsec.VlobID) crypto.SecretKey {
+	return key.Derive(crypto.PurposeRealmName, realm)
+}
+
+func openName(keys *realmKeys, cert *certif.RealmNameCertificate) (string, error) {
+	key, err := keys.key(cert.KeyIndex)
+	if err != nil {
+		return "", err
+	}
+	name, err := nameKey(key, cert.RealmID).Decrypt(cert.EncryptedName, cert.RealmID[:])
+	if err != nil {
+		return "", parsec.Errorf(parsec.Tampered, "the name of workspace %s does not decrypt", parsec.ShortID(cert.RealmID))
+	}
+	return string(name), nil
+}
+
+// FindWorkspace finds a workspace of this user by exact name, or by a unique prefix of its
+// ID.
+func (c *Client) FindWorkspace(ctx context.Context, ref string) (WorkspaceInfo, error) {
+	all, err := c.Workspaces(ctx)
+	if err != nil {
+		return WorkspaceInfo{}, err
+	}
+	var byName, byID []WorkspaceInfo
+	for _, w := range all {
+		if w.Name == ref {
+			byName = append(byName, w)
+		}
+		if len(ref) >= 4 && strings.HasPrefix(w.ID.String(), strings.ToLower(ref)) {
+			byID = append(byID, w)
+		}
+	}
+	switch {
+	case len(byName) == 1:
+		return byName[0], nil
+	case len(byName) > 1:
+		return WorkspaceInfo{}, parsec.Errorf(parsec.Invalid, "%d workspaces are named %q: use an ID prefix", len(byName), ref)
+	case len(byID) == 1:
+		return byID[0], nil
+	case len(byID) > 1:
+		return WorkspaceInfo{}, parsec.Errorf(parsec.Invalid, "workspace ID prefix %q is ambiguous", ref)
+	}
+	return WorkspaceInfo{}, parsec.Errorf(parsec.NotFound, "no workspace named %q or with an ID starting with it", ref)
+}
+
+// CreateWorkspace creates a workspace: this user is its OWNER; it gets its first key and
+// its encrypted name, then its empty root folder. Not allowed to External users.
+func (c *Client) CreateWorkspace(ctx context.Context, name string) (parsec.VlobID, error) {
+	name = strings.TrimSpace(name)
+	if _, err := manifest.ParseEntryName(name); err != nil {
+		return parsec.VlobID{}, parsec.Errorf(parsec.Invalid, "invalid workspace name %q: %v", name, err)
+	}
+	if c.Profile() == parsec.ProfileOutsider {
+		return parsec.VlobID{}, parsec.Errorf(parsec.Permission, "External users cannot create workspaces")
+	}
+	id := parsec.NewVlobID()
+	err := c.WithFreshTimestamp(ctx, 200*time.Millisecond, func(ts parsec.DateTime) error {
+		cert := &certif.RealmRoleCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, UserID: c.dev.UserID, Role: parsec.RoleOwner}
+		return c.Call(ctx, protocol.CmdRealmCreate, protocol.RealmCreateReq{RealmRoleCertificate: certif.Sign(c.signer, cert)}, nil)
+	})
+	if err != nil {
+		return id, err
+	}
+	if _, err := c.PollCertificates(ctx); err != nil {
+		return id, err
+	}
+	if err := c.finishBootstrap(ctx, id, name); err != nil {
+		return id, err
+	}
+	return id, nil
+}
+
+// finishBootstrap gives a realm this user created its first key and its name, whichever
+// is missing (creation is three steps that a crash may interrupt).
+func (c *Client) finishBootstrap(ctx context.Context, id parsec.VlobID, name string) error {
+	r, _ := c.certRealm(id)
+	if len(r.KeyRotations) == 0 {
+		if err := c.rotateKey(ctx, id); err != nil {
+			return err
+		}
+	}
+	r, _ = c.certRealm(id)
+	if r.Name == nil {
+		if name == "" {
+			name = "workspace " + parsec.ShortID(id)
+		}
+		err := c.rename(ctx, id, name, true)
+		var se *protocol.StatusError
+		if errors.As(err, &se) && se.Status == protocol.StatusInitialNameAlreadyExists {
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	ws, err := c.Workspace(ctx, id)
+	if err != nil {
+		return err
+	}
+	return ws.Sync(ctx)
+}
+
+// RenameWorkspace changes a workspace's name (OWNER).
+func (c *Client) RenameWorkspace(ctx context.Context, id parsec.VlobID, name string) error {
+	name = strings.TrimSpace(name)
+	if _, err := manifest.ParseEntryName(name); err != nil {
+		return parsec.Errorf(parsec.Invalid, "invalid workspace name %q: %v", name, err)
+	}
+	return c.rename(ctx, id, name, false)
+}
+
+func (c *Client) rename(ctx context.Context, id parsec.VlobID, name string, initial bool) error {
+	keys, err := c.keysOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	index, key, err := keys.current()
+	if err != nil {
+		return err
+	}
+	encrypted := nameKey(key, id).Encrypt([]byte(name), id[:])
+	err = c.WithFreshTimestamp(ctx, 200*time.Millisecond, func(ts parsec.DateTime) error {
+		cert := &certif.RealmNameCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, KeyIndex: index, EncryptedName: encrypted}
+		return c.Call(ctx, protocol.CmdRealmRename, protocol.RealmRenameReq{RealmNameCertificate: certif.Sign(c.signer, cert), InitialNameOrFail: initial}, nil)
+	})
+	if err != nil {
+		return err
+	}
+	_, err = c.PollCertificates(ctx)
+	return err
+}
+
+// ShareWorkspace gives a user a role in a workspace (or changes it). The server and every
+// client check the rules: an OWNER grants anything, a MANAGER only READER and CONTRIBUTOR
+// to users who are not MANAGER or OWNER, External users get READER or CONTRIBUTOR only,
+// nobody changes their own role.
+func (c *Client) ShareWorkspace(ctx context.Context, id parsec.VlobID, user parsec.UserID, role parsec.RealmRole) error {
+	if role == parsec.RoleNone {
+		return c.UnshareWorkspace(ctx, id, user)
+	}
+	if user == c.dev.UserID {
+		return parsec.Errorf(parsec.Invalid, "you cannot change your own role")
+	}
+	c.mu.Lock()
+	u, ok := c.certs.User(user)
+	c.mu.Unlock()
+	if !ok {
+		return parsec.Errorf(parsec.NotFound, "user %s not found", parsec.ShortID(user))
+	}
+	for attempt := 0; ; attempt++ {
+		keys, err := c.keysOf(ctx, id)
+		if err != nil {
+			return err
+		}
+		access, err := manifest.SealKeysBundleAccess(keys.bundleKey, u.PublicKey)
+		if err != nil {
+			return err
+		}
+		err = c.WithFreshTimestamp(ctx, 200*time.Millisecond, func(ts parsec.DateTime) error {
+			cert := &certif.RealmRoleCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, UserID: user, Role: role}
+			return c.Call(ctx, protocol.CmdRealmShare, protocol.RealmShareReq{
+				RealmRoleCertificate: certif.Sign(c.signer, cert), RecipientKeysBundleAccess: access, KeyIndex: keys.index,
+			}, nil)
+		})
+		var se *protocol.StatusError
+		if attempt < 3 && errors.As(err, &se) && se.Status == protocol.StatusBadKeyIndex {
+			if _, err := c.PollCertificates(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		_, err = c.PollCertificates(ctx)
+		return err
+	}
+}
+
+// UnshareWorkspace removes a user's role, then, when this user is OWNER, rotates the key so
+// that the removed user cannot read anything written afterwards. (When the remover is a
+// MANAGER, an OWNER's client rotates on its next sync.)
+func (c *Client) UnshareWorkspace(ctx context.Context, id parsec.VlobID, user parsec.UserID) error {
+	if user == c.dev.UserID {
+		return parsec.Errorf(parsec.Invalid, "you cannot remove yourself")
+	}
+	if err := c.unshare(ctx, id, user); err != nil {
+		return err
+	}
+	return c.rotateIfNeeded(ctx, id)
+}
+
+func (c *Client) unshare(ctx context.Context, id parsec.VlobID, user parsec.UserID) error {
+	err := c.WithFreshTimestamp(ctx, 200*time.Millisecond, func(ts parsec.DateTime) error {
+		cert := &certif.RealmRoleCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, UserID: user}
+		return c.Call(ctx, protocol.CmdRealmUnshare, protocol.RealmUnshareReq{RealmRoleCertificate: certif.Sign(c.signer, cert)}, nil)
+	})
+	if err != nil {
+		return err
+	}
+	_, err = c.PollCertificates(ctx)
+	return err
+}
+
+// needsRotation reports whether someone left the realm after its last key rotation.
+func (c *Client) needsRotation(id parsec.VlobID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.certs.Realm(id)
+	if !ok || len(r.KeyRotations) == 0 {
+		return false
+	}
+	last := r.KeyRotations[len(r.KeyRotations)-1].Timestamp
+	return c.certs.LastRemoval(id) > last
+}
+
+func (c *Client) rotateIfNeeded(ctx context.Context, id parsec.VlobID) error {
+	c.mu.Lock()
+	role, _ := c.certs.RealmRole(id, c.dev.UserID)
+	c.mu.Unlock()
+	if role != parsec.RoleOwner || !c.needsRotation(id) {
+		return nil
+	}
+	return c.rotateKey(ctx, id)
+}
+
+// WorkspaceMembers lists a workspace's current members.
+func (c *Client) WorkspaceMembers(id parsec.VlobID) ([]WorkspaceMember, error) {
+	r, ok := c.certRealm(id)
+	if !ok {
+		return nil, parsec.Errorf(parsec.NotFound, "workspace %s not found", parsec.ShortID(id))
+	}
+	users := c.Users()
+	var out []WorkspaceMember
+	for _, m := range r.Members {
+		i := slices.IndexFunc(users, func(u UserInfo) bool { return u.ID == m.UserID })
+		if i < 0 {
+			continue
+		}
+		out = append(out, WorkspaceMember{User: users[i], Role: m.Role})
+	}
+	return out, nil
+}
+
+// ArchiveWorkspace sets a workspace's archiving configuration (OWNER): certif.ArchivingAvailable,
+// ArchivingArchived, or ArchivingDeletionPlanned with a deletion date.
+func (c *Client) ArchiveWorkspace(ctx context.Context, id parsec.VlobID, configuration string, deletion parsec.DateTime) error {
+	err := c.WithFreshTimestamp(ctx, 200*time.Millisecond, func(ts parsec.DateTime) error {
+		cert := &certif.RealmArchivingCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, Configuration: configuration, DeletionDate: deletion}
+		return c.Call(ctx, protocol.CmdRealmUpdateArchiving, protocol.RealmUpdateArchivingReq{RealmArchivingCertificate: certif.Sign(c.signer, cert)}, nil)
+	})
+	if err != nil {
+		return err
+	}
+	_, err = c.PollCertificates(ctx)
+	return err
+}
+
+// SelfPromote makes this user OWNER of a workspace that has no active owner left.
+func (c *Client) SelfPromote(ctx context.Context, id parsec.VlobID) error {
+	err := c.WithFreshTimestamp(ctx, 200*time.Millisecond, func(ts parsec.DateTime) error {
+		cert := &certif.RealmRoleCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, UserID: c.dev.UserID, Role: parsec.RoleOwner}
+		return c.Call(ctx, protocol.CmdRealmSelfPromote, protocol.RealmSelfPromoteReq{RealmRoleCertificate: certif.Sign(c.signer, cert)}, nil)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := c.PollCertificates(ctx); err != nil {
+		return err
+	}
+	return c.maintainRealm(ctx, id)
+}
+
+// MaintainWorkspaces does what owners' clients owe their workspaces: finish creating those
+// this device started, remove revoked members, and rotate the key after anybody left.
+func (c *Client) MaintainWorkspaces(ctx context.Context) error {
+	c.mu.Lock()
+	roles := c.certs.RolesOf(c.dev.UserID)
+	c.mu.Unlock()
+	var errs []error
+	for id, role := range roles {
+		if role != parsec.RoleOwner {
+			continue
+		}
+		if err := c.maintainRealm(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Client) maintainRealm(ctx context.Context, id parsec.VlobID) error {
+	r, _ := c.certRealm(id)
+	if len(r.KeyRotations) == 0 || r.Name == nil {
+		if r.CreatedBy == c.dev.DeviceID {
+			return c.finishBootstrap(ctx, id, "")
+		}
+		return nil
+	}
+	for _, m := range r.Members {
+		c.mu.Lock()
+		u, ok := c.certs.User(m.UserID)
+		c.mu.Unlock()
+		if ok && !u.RevokedOn.IsZero() {
+			err := c.unshare(ctx, id, m.UserID)
+			var se *protocol.StatusError
+			if errors.As(err, &se) && se.Status == protocol.StatusRecipientAlreadyUnshared {
+				err = nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return c.rotateIfNeeded(ctx, id)
+}

@@ -1,0 +1,557 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/manifest"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+)
+
+// Sync brings the workspace up to date both ways: it pulls the server's changes, merging
+// them with the local ones (reference §12.6: folders merged three-way, conflicting file
+// edits both kept), then pushes the local changes.
+func (w *Workspace) Sync(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.pull(ctx); err != nil {
+		return err
+	}
+	return w.push(ctx)
+}
+
+// Pull fetches and merges the server's changes only.
+func (w *Workspace) Pull(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pull(ctx)
+}
+
+// Push sends the local changes only (pulling first when the server has newer versions).
+func (w *Workspace) Push(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.push(ctx)
+}
+
+// NeedSync reports whether the workspace has local changes not pushed yet.
+func (w *Workspace) NeedSync() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.entries {
+		if e.local != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Workspace) pull(ctx context.Context) error {
+	checkpoint, err := w.c.cache.Checkpoint(ctx, w.id)
+	if err != nil {
+		return err
+	}
+	var rep protocol.VlobPollChangesRep
+	if err := w.c.Call(ctx, protocol.CmdVlobPollChanges, protocol.VlobPollChangesReq{RealmID: w.id, LastCheckpoint: checkpoint}, &rep); err != nil {
+		return err
+	}
+	if rep.CurrentCheckpoint < checkpoint {
+		return parsec.Errorf(parsec.Tampered, "the server's change log of workspace %s went back from %d to %d", parsec.ShortID(w.id), checkpoint, rep.CurrentCheckpoint)
+	}
+	listed := map[parsec.VlobID]uint64{}
+	for _, ch := range rep.Changes {
+		e := w.entries[ch.VlobID]
+		if e == nil || e.baseVersion() < ch.Version {
+			listed[ch.VlobID] = max(listed[ch.VlobID], ch.Version)
+		}
+	}
+	var changed []parsec.VlobID
+	if len(listed) > 0 {
+		fetched, err := w.c.readVlobs(ctx, w.id, listed, 0)
+		if err != nil {
+			return err
+		}
+		// Folders first, so that conflict copies of files land in merged folders.
+		slices.SortStableFunc(fetched, func(a, b manifest.Manifest) int {
+			return boolRank(!a.IsFolder()) - boolRank(!b.IsFolder())
+		})
+		for _, m := range fetched {
+			changed = append(changed, w.merge(m)...)
+		}
+	}
+	if len(changed) == 0 && rep.CurrentCheckpoint == checkpoint {
+		return nil
+	}
+	return w.save(ctx, changed, &rep.CurrentCheckpoint)
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// readVlobs reads manifests from the server and validates them: the versions listed (at
+// least), or with at set, the versions current at that time. Every manifest must decrypt,
+// be signed by its author's device, whose user was not revoked and had a role allowing to
+// write at the manifest's time, and match what the server says of it.
+func (c *Client) readVlobs(ctx context.Context, realm parsec.VlobID, listed map[parsec.VlobID]uint64, at parsec.DateTime) ([]manifest.Manifest, error) {
+	ids := sortedIDs(slices.Collect(maps.Keys(listed)))
+	var out []manifest.Manifest
+	for chunk := range slices.Chunk(ids, protocol.MaxBatchItems) {
+		var rep protocol.VlobReadRep
+		if err := c.Call(ctx, protocol.CmdVlobReadBatch, protocol.VlobReadBatchReq{RealmID: realm, Vlobs: chunk, At: at}, &rep); err != nil {
+			return nil, err
+		}
+		seen := map[parsec.VlobID]bool{}
+		for _, it := range rep.Items {
+			want, asked := listed[it.VlobID]
+			switch {
+			case !asked || seen[it.VlobID]:
+				return nil, parsec.Errorf(parsec.Tampered, "the server returned manifest %s, which was not asked for (or twice)", parsec.ShortID(it.VlobID))
+			case it.Version < want:
+				return nil, parsec.Errorf(parsec.Tampered, "the server returned version %d of manifest %s, older than the version %d it listed", it.Version, parsec.ShortID(it.VlobID), want)
+			}
+			seen[it.VlobID] = true
+		}
+		if at.IsZero() && len(seen) != len(chunk) {
+			for _, id := range chunk {
+				if !seen[id] {
+					return nil, parsec.Errorf(parsec.Tampered, "the server listed manifest %s as changed but does not return it", parsec.ShortID(id))
+				}
+			}
+		}
+		ms, err := c.openVlobs(ctx, realm, rep)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+// openVlobs validates the items of a read reply (in parallel: signatures cost).
+func (c *Client) openVlobs(ctx context.Context, realm parsec.VlobID, rep protocol.VlobReadRep) ([]manifest.Manifest, error) {
+	if len(rep.Items) == 0 {
+		return nil, nil
+	}
+	if err := c.catchUp(ctx, realm, rep.NeededCommonCertificateTimestamp, rep.NeededRealmCertificateTimestamp); err != nil {
+		return nil, err
+	}
+	keys, err := c.keysOf(ctx, realm)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	certs := c.certs
+	c.mu.Unlock()
+	out := make([]manifest.Manifest, len(rep.Items))
+	errs := make([]error, len(rep.Items))
+	parallel(len(rep.Items), func(i int) {
+		out[i], errs[i] = openVlob(certs, keys, realm, rep.Items[i])
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// catchUp polls the certificates when the server says they are needed to validate what it
+// returned.
+func (c *Client) catchUp(ctx context.Context, realm parsec.VlobID, common, realmTS parsec.DateTime) error {
+	c.mu.Lock()
+	haveCommon, _ := c.certs.LastTimestamp(certif.CommonTopic)
+	haveRealm, _ := c.certs.LastTimestamp(certif.RealmTopic(realm))
+	c.mu.Unlock()
+	if common <= haveCommon && realmTS <= haveRealm {
+		return nil
+	}
+	_, err := c.PollCertificates(ctx)
+	return err
+}
+
+// openVlob validates one manifest version read from the server.
+func openVlob(certs *certif.Memory, keys *realmKeys, realm parsec.VlobID, it protocol.VlobItem) (manifest.Manifest, error) {
+	key, err := keys.key(it.KeyIndex)
+	if err != nil {
+		return nil, parsec.Errorf(parsec.Tampered, "manifest %s v%d: %v", parsec.ShortID(it.VlobID), it.Version, err)
+	}
+	verify := func(dev parsec.DeviceID) (crypto.VerifyKey, error) {
+		d, ok := certs.Device(dev)
+		if !ok || d.CreatedOn > it.Timestamp {
+			return crypto.VerifyKey{}, parsec.Errorf(parsec.Tampered, "manifest %s v%d is signed by device %s, unknown at %s", parsec.ShortID(it.VlobID), it.Version, parsec.ShortID(dev), it.Timestamp)
+		}
+		u, ok := certs.User(d.UserID)
+		if !ok || u.RevokedAt(it.Timestamp) {
+			return crypto.VerifyKey{}, parsec.Errorf(parsec.Tampered, "manifest %s v%d is signed by a revoked user", parsec.ShortID(it.VlobID), it.Version)
+		}
+		if role := certs.RoleAt(realm, d.UserID, it.Timestamp); !role.CanWrite() {
+			return crypto.VerifyKey{}, parsec.Errorf(parsec.Tampered, "manifest %s v%d is signed by user %s, who could not write in the workspace then (%s)",
+				parsec.ShortID(it.VlobID), it.Version, parsec.ShortID(d.UserID), roleName(role))
+		}
+		return d.VerifyKey, nil
+	}
+	m, err := manifest.Open(it.Blob, key, manifest.Expected{RealmID: realm, VlobID: it.VlobID, Version: it.Version, Author: it.Author, Timestamp: it.Timestamp}, verify)
+	if err != nil {
+		return nil, err
+	}
+	if h := m.Head(); (h.ID == realm) != (h.IsRoot() && m.IsFolder()) {
+		return nil, parsec.Errorf(parsec.Tampered, "manifest %s v%d: only the workspace's root folder may have the workspace's ID", parsec.ShortID(it.VlobID), it.Version)
+	}
+	return m, nil
+}
+
+// parallel runs f(0..n-1) on as many goroutines as there are processors.
+func parallel(n int, f func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next sync.Mutex
+	i := 0
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				next.Lock()
+				j := i
+				i++
+				next.Unlock()
+				if j >= n {
+					return
+				}
+				f(j)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// merge applies a validated remote manifest to the local state and returns the entries it
+// changed.
+func (w *Workspace) merge(r manifest.Manifest) []parsec.VlobID {
+	id := r.Head().ID
+	e := w.entries[id]
+	if e == nil {
+		w.entries[id] = &entry{base: r}
+		return []parsec.VlobID{id}
+	}
+	if r.Head().Version <= e.baseVersion() {
+		return nil
+	}
+	if e.local == nil {
+		e.base = r
+		return []parsec.VlobID{id}
+	}
+	if r.Head().Author == w.c.dev.DeviceID {
+		// Our own push, whose acknowledgment was lost: it becomes the base, and the local
+		// changes made since stay on top.
+		e.base = r
+		e.local.Head().Version = r.Head().Version
+		return []parsec.VlobID{id}
+	}
+	switch remote := r.(type) {
+	case *manifest.FileManifest:
+		if local, ok := e.local.(*manifest.FileManifest); ok {
+			return w.mergeFile(e, local, remote)
+		}
+	case *manifest.FolderManifest:
+		if local, ok := e.local.(*manifest.FolderManifest); ok {
+			w.mergeFolder(e, local, remote)
+			return []parsec.VlobID{id}
+		}
+	}
+	e.base, e.local = r, nil // type changed: the remote wins
+	return []parsec.VlobID{id}
+}
+
+func sameContent(a, b *manifest.FileManifest) bool {
+	return a.Size == b.Size && a.BlockSize == b.BlockSize && slices.Equal(a.Blocks, b.Blocks)
+}
+
+// mergeParent merges the parent field three-way: the local move wins when the remote did
+// not move the entry.
+func mergeParent(base, local, remote manifest.Manifest) parsec.VlobID {
+	if base != nil && local.Head().Parent != base.Head().Parent && remote.Head().Parent == base.Head().Parent {
+		return local.Head().Parent
+	}
+	return remote.Head().Parent
+}
+
+func (w *Workspace) mergeFile(e *entry, local, remote *manifest.FileManifest) []parsec.VlobID {
+	id := remote.ID
+	base, _ := e.base.(*manifest.FileManifest)
+	localChanged := base == nil || !sameContent(local, base)
+	remoteChanged := base == nil || !sameContent(remote, base)
+	parent := mergeParent(e.base, local, remote)
+	changed := []parsec.VlobID{id}
+	switch {
+	case localChanged && remoteChanged && !sameContent(local, remote):
+		// Both edited the content: the remote version keeps the entry, the local one
+		// becomes a new file beside it, so that nothing is lost.
+		now := w.c.now()
+		cp := &manifest.FileManifest{
+			Header:    manifest.Header{ID: parsec.NewVlobID(), Parent: remote.Parent, Created: now, Updated: local.Updated},
+			Size:      local.Size,
+			BlockSize: local.BlockSize,
+			Blocks:    slices.Clone(local.Blocks),
+		}
+		e.base, e.local = remote, nil
+		changed = append(changed, w.placeConflictCopy(id, remote.Parent, cp)...)
+	case localChanged:
+		nl := cloneManifest(remote).(*manifest.FileManifest)
+		nl.Size, nl.BlockSize, nl.Blocks, nl.Updated, nl.Parent = local.Size, local.BlockSize, slices.Clone(local.Blocks), local.Updated, parent
+		e.base, e.local = remote, nl
+	default:
+		e.base, e.local = remote, nil
+		if parent != remote.Parent {
+			nl := cloneManifest(remote)
+			nl.Head().Parent = parent
+			e.local = nl
+		}
+	}
+	return changed
+}
+
+// placeConflictCopy inserts the conflict copy cp of entry id into folder parent, named
+// after id's name there ("name (sync conflict N).ext"), or in the root if that folder is
+// not known.
+func (w *Workspace) placeConflictCopy(id, parent parsec.VlobID, cp *manifest.FileManifest) []parsec.VlobID {
+	name := "file " + parsec.ShortID(id)
+	if pe := w.entries[parent]; pe != nil && pe.current() != nil {
+		if f, ok := pe.current().(*manifest.FolderManifest); ok {
+			for n, child := range f.Children {
+				if child == id {
+					name = n
+				}
+			}
+		}
+	} else {
+		parent = w.id
+	}
+	folder := w.editFolder(parent)
+	if folder == nil {
+		return nil
+	}
+	cp.Parent = parent
+	w.entries[cp.ID] = &entry{local: cp}
+	folder.Children[conflictName(folder.Children, name, "sync conflict")] = cp.ID
+	folder.Updated = w.c.now()
+	return []parsec.VlobID{cp.ID, parent}
+}
+
+func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest) {
+	var baseChildren map[string]parsec.VlobID
+	if b, ok := e.base.(*manifest.FolderManifest); ok {
+		baseChildren = b.Children
+	}
+	merged := mergeChildren(baseChildren, local.Children, remote.Children)
+	parent := mergeParent(e.base, local, remote)
+	e.base = remote
+	if maps.Equal(merged, remote.Children) && parent == remote.Parent {
+		e.local = nil
+		return
+	}
+	nl := cloneManifest(remote).(*manifest.FolderManifest)
+	nl.Children, nl.Parent, nl.Updated = merged, parent, max(local.Updated, remote.Updated)
+	e.local = nl
+}
+
+// mergeChildren merges a folder's entries three-way, by entry ID: an entry added on one
+// side is kept; removed on one side and untouched on the other, removed; removed on one
+// side and renamed on the other, kept under the new name; renamed on both, the remote name
+// wins. A local entry whose name then clashes with another is renamed
+// "name (name conflict N).ext".
+func mergeChildren(base, local, remote map[string]parsec.VlobID) map[string]parsec.VlobID {
+	byID := func(m map[string]parsec.VlobID) map[parsec.VlobID]string {
+		out := make(map[parsec.VlobID]string, len(m))
+		for n, id := range m {
+			out[id] = n
+		}
+		return out
+	}
+	b, l, r := byID(base), byID(local), byID(remote)
+	names := map[parsec.VlobID]string{}
+	localSide := map[parsec.VlobID]bool{}
+	for id, ln := range l {
+		bn, inB := b[id]
+		rn, inR := r[id]
+		switch {
+		case inR && inB && ln != bn && rn == bn:
+			names[id], localSide[id] = ln, true // renamed locally only
+		case inR:
+			names[id] = rn
+		case inB && ln == bn:
+			// removed remotely, untouched locally: removed
+		default:
+			names[id], localSide[id] = ln, true // added locally, or renamed locally and removed remotely
+		}
+	}
+	for id, rn := range r {
+		if _, inL := l[id]; inL {
+			continue
+		}
+		if bn, inB := b[id]; !inB || rn != bn {
+			names[id] = rn // added remotely, or renamed remotely and removed locally
+		}
+	}
+	out := make(map[string]parsec.VlobID, len(names))
+	var pending []parsec.VlobID
+	for _, id := range sortedIDs(slices.Collect(maps.Keys(names))) {
+		if localSide[id] {
+			pending = append(pending, id)
+			continue
+		}
+		out[names[id]] = id
+	}
+	for _, id := range pending {
+		n := names[id]
+		if _, taken := out[n]; taken {
+			n = conflictName(out, n, "name conflict")
+		}
+		out[n] = id
+	}
+	return out
+}
+
+// Push limits: items and bytes per vlob_write.
+const pushBatchBytes = 8 << 20
+
+func (w *Workspace) push(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		pending := w.pendingInOrder()
+		if len(pending) == 0 {
+			return nil
+		}
+		if err := w.checkWritable(); err != nil {
+			return parsec.Errorf(parsec.KindOf(err), "%d local change(s) cannot be pushed: %v", len(pending), err)
+		}
+		err := w.pushOnce(ctx, pending)
+		var se *protocol.StatusError
+		if err == nil || attempt >= 8 || !errors.As(err, &se) {
+			return err
+		}
+		switch se.Status {
+		case protocol.StatusBadVlobVersion, protocol.StatusVlobAlreadyExists:
+			// Someone pushed a version meanwhile: merge it, then push the result.
+			if err := w.pull(ctx); err != nil {
+				return err
+			}
+		case protocol.StatusBadKeyIndex:
+			w.c.forgetKeys(w.id)
+			if _, err := w.c.PollCertificates(ctx); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// pendingInOrder lists the entries with local changes so that an entry is pushed before
+// the folder that references it: files, then folders from the deepest, the root last.
+func (w *Workspace) pendingInOrder() []parsec.VlobID {
+	var ids []parsec.VlobID
+	depth := map[parsec.VlobID]int{}
+	for id, e := range w.entries {
+		if e.local == nil {
+			continue
+		}
+		ids = append(ids, id)
+		d := 0
+		if e.local.IsFolder() {
+			for cur := id; d < 1000; d++ {
+				ce := w.entries[cur]
+				if ce == nil || ce.current() == nil || ce.current().Head().IsRoot() {
+					break
+				}
+				cur = ce.current().Head().Parent
+			}
+		} else {
+			d = 1 << 20
+		}
+		depth[id] = d
+	}
+	slices.SortFunc(ids, func(a, b parsec.VlobID) int {
+		if depth[a] != depth[b] {
+			return depth[b] - depth[a]
+		}
+		return slices.Compare(a[:], b[:])
+	})
+	return ids
+}
+
+func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) error {
+	keys, err := w.c.keysOf(ctx, w.id)
+	if err != nil {
+		return err
+	}
+	index, key, err := keys.current()
+	if err != nil {
+		return err
+	}
+	for len(pending) > 0 {
+		n, size := 0, 0
+		for n < len(pending) && n < protocol.MaxBatchItems {
+			size += approxSize(w.entries[pending[n]].local)
+			if n > 0 && size > pushBatchBytes {
+				break
+			}
+			n++
+		}
+		batch := pending[:n]
+		pending = pending[n:]
+		var sealed []manifest.Manifest
+		err := w.c.WithFreshTimestamp(ctx, 100*time.Millisecond, func(ts parsec.DateTime) error {
+			items := make([]protocol.VlobWrite, len(batch))
+			sealed = make([]manifest.Manifest, len(batch))
+			parallel(len(batch), func(i int) {
+				e := w.entries[batch[i]]
+				m := cloneManifest(e.local)
+				h := m.Head()
+				h.Author, h.Timestamp, h.Version = w.c.dev.DeviceID, ts, e.baseVersion()+1
+				sealed[i] = m
+				items[i] = protocol.VlobWrite{VlobID: h.ID, Version: h.Version, Timestamp: ts, Blob: manifest.Seal(m, w.c.signer, key)}
+			})
+			return w.c.Call(ctx, protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: w.id, KeyIndex: index, Items: items}, nil)
+		})
+		if err != nil {
+			return err
+		}
+		for i, id := range batch {
+			e := w.entries[id]
+			e.base, e.local = sealed[i], nil
+		}
+		if err := w.save(ctx, batch, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// approxSize estimates the encoded size of a manifest, to fill push batches.
+func approxSize(m manifest.Manifest) int {
+	switch m := m.(type) {
+	case *manifest.FileManifest:
+		return 200 + 80*len(m.Blocks)
+	case *manifest.FolderManifest:
+		n := 200
+		for name := range m.Children {
+			n += len(name) + 20
+		}
+		return n
+	}
+	return 200
+}

@@ -1,0 +1,512 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/parsec-go/parsec/internal/client/localdb"
+	"github.com/parsec-go/parsec/internal/manifest"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// Workspace is this device's view of a workspace: the manifests of its folders and files,
+// as last read from the server (base) and with the local changes not pushed yet (local).
+// Every change is written to the local cache first, then pushed by Push or Sync. A
+// Workspace is safe for concurrent use; its operations are serialized.
+type Workspace struct {
+	c  *Client
+	id parsec.VlobID
+
+	mu      sync.Mutex
+	entries map[parsec.VlobID]*entry
+}
+
+// entry is one manifest of the workspace.
+type entry struct {
+	base  manifest.Manifest // the last version known on the server; nil if never synced
+	local manifest.Manifest // the local version when it has changes to push, else nil
+}
+
+func (e *entry) current() manifest.Manifest {
+	if e.local != nil {
+		return e.local
+	}
+	return e.base
+}
+
+func (e *entry) baseVersion() uint64 {
+	if e.base == nil {
+		return 0
+	}
+	return e.base.Head().Version
+}
+
+// Entry describes a file or folder.
+type Entry struct {
+	Name     string
+	Path     string
+	ID       parsec.VlobID
+	IsFolder bool
+	Size     uint64 // files only
+	Created  parsec.DateTime
+	Updated  parsec.DateTime
+	Version  uint64 // last version synced (0: never)
+	NeedSync bool   // has local changes not pushed yet
+	Author   parsec.DeviceID
+}
+
+// Workspace opens a workspace of this user by ID, loading what the local cache holds.
+func (c *Client) Workspace(ctx context.Context, id parsec.VlobID) (*Workspace, error) {
+	c.mu.Lock()
+	if c.open == nil {
+		c.open = map[parsec.VlobID]*Workspace{}
+	}
+	w := c.open[id]
+	c.mu.Unlock()
+	if w != nil {
+		return w, nil
+	}
+	if _, ok := c.certRealm(id); !ok {
+		return nil, parsec.Errorf(parsec.NotFound, "workspace %s not found", parsec.ShortID(id))
+	}
+	w = &Workspace{c: c, id: id, entries: map[parsec.VlobID]*entry{}}
+	stored, err := c.cache.Vlobs(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range stored {
+		e := &entry{}
+		if v.Base != nil {
+			if e.base, err = manifest.Decode(v.Base); err != nil {
+				return nil, parsec.Errorf(parsec.Invalid, "local cache is damaged: manifest %s: %v", parsec.ShortID(v.ID), err)
+			}
+		}
+		if v.Local != nil {
+			if e.local, err = manifest.Decode(v.Local); err != nil {
+				return nil, parsec.Errorf(parsec.Invalid, "local cache is damaged: manifest %s: %v", parsec.ShortID(v.ID), err)
+			}
+		}
+		if e.current() != nil {
+			w.entries[v.ID] = e
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if existing := c.open[id]; existing != nil {
+		return existing, nil
+	}
+	c.open[id] = w
+	return w, nil
+}
+
+// ID returns the workspace's ID.
+func (w *Workspace) ID() parsec.VlobID { return w.id }
+
+// save writes entries to the local cache in one transaction (with the checkpoint when not
+// nil). It is the moment a change is acknowledged: after it, the change survives a crash.
+func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *uint64) error {
+	rows := make([]localdb.Vlob, 0, len(ids))
+	for _, id := range slices.Compact(sortedIDs(ids)) {
+		e := w.entries[id]
+		if e == nil {
+			continue
+		}
+		v := localdb.Vlob{ID: id, BaseVersion: e.baseVersion(), NeedSync: e.local != nil}
+		if e.base != nil {
+			v.Base = manifest.Encode(e.base)
+		}
+		if e.local != nil {
+			v.Local = manifest.Encode(e.local)
+		}
+		rows = append(rows, v)
+	}
+	return w.c.cache.PutVlobs(ctx, w.id, rows, checkpoint)
+}
+
+func sortedIDs(ids []parsec.VlobID) []parsec.VlobID {
+	ids = slices.Clone(ids)
+	slices.SortFunc(ids, func(a, b parsec.VlobID) int { return strings.Compare(string(a[:]), string(b[:])) })
+	return ids
+}
+
+// root returns the root folder, creating an empty local one when the workspace has none
+// yet (its creator's first sync pushes it).
+func (w *Workspace) root() *manifest.FolderManifest {
+	if e := w.entries[w.id]; e != nil {
+		if f, ok := e.current().(*manifest.FolderManifest); ok {
+			return f
+		}
+	}
+	now := w.c.now()
+	f := &manifest.FolderManifest{
+		Header:   manifest.Header{ID: w.id, Parent: w.id, Created: now, Updated: now},
+		Children: map[string]parsec.VlobID{},
+	}
+	w.entries[w.id] = &entry{local: f}
+	return f
+}
+
+// splitPath cleans a workspace path into its names ("/" gives none).
+func splitPath(p string) ([]string, error) {
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	clean := path.Clean(p)
+	if clean == "/" {
+		return nil, nil
+	}
+	names := strings.Split(clean[1:], "/")
+	for _, n := range names {
+		if _, err := manifest.ParseEntryName(n); err != nil {
+			return nil, parsec.Errorf(parsec.Invalid, "invalid name %q in path %q: %v", n, p, err)
+		}
+	}
+	return names, nil
+}
+
+// resolve finds the manifest at a path.
+func (w *Workspace) resolve(p string) (manifest.Manifest, error) {
+	names, err := splitPath(p)
+	if err != nil {
+		return nil, err
+	}
+	var cur manifest.Manifest = w.root()
+	for i, n := range names {
+		f, ok := cur.(*manifest.FolderManifest)
+		if !ok {
+			return nil, parsec.Errorf(parsec.Invalid, "%s is a file, not a folder", "/"+strings.Join(names[:i], "/"))
+		}
+		id, ok := f.Children[n]
+		if !ok {
+			return nil, parsec.Errorf(parsec.NotFound, "%s: no such file or folder", "/"+strings.Join(names[:i+1], "/"))
+		}
+		e := w.entries[id]
+		if e == nil || e.current() == nil {
+			return nil, parsec.Errorf(parsec.Unavailable, "%s is not synced yet: run a sync", "/"+strings.Join(names[:i+1], "/"))
+		}
+		cur = e.current()
+	}
+	return cur, nil
+}
+
+// resolveParent finds the folder that holds (or will hold) a path, and the entry's name.
+func (w *Workspace) resolveParent(p string) (*manifest.FolderManifest, string, error) {
+	names, err := splitPath(p)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(names) == 0 {
+		return nil, "", parsec.Errorf(parsec.Invalid, "the root folder cannot be changed this way")
+	}
+	parent, err := w.resolve("/" + strings.Join(names[:len(names)-1], "/"))
+	if err != nil {
+		return nil, "", err
+	}
+	f, ok := parent.(*manifest.FolderManifest)
+	if !ok {
+		return nil, "", parsec.Errorf(parsec.Invalid, "/%s is a file, not a folder", strings.Join(names[:len(names)-1], "/"))
+	}
+	return f, names[len(names)-1], nil
+}
+
+// edit returns the local (editable) version of an entry, copying the base on first change.
+func (w *Workspace) edit(id parsec.VlobID) manifest.Manifest {
+	e := w.entries[id]
+	if e.local == nil {
+		e.local = cloneManifest(e.base)
+	}
+	return e.local
+}
+
+func (w *Workspace) editFolder(id parsec.VlobID) *manifest.FolderManifest {
+	return w.edit(id).(*manifest.FolderManifest)
+}
+
+func (w *Workspace) toEntry(name, p string, m manifest.Manifest) Entry {
+	h := m.Head()
+	e := w.entries[h.ID]
+	out := Entry{Name: name, Path: p, ID: h.ID, IsFolder: m.IsFolder(), Created: h.Created, Updated: h.Updated, Author: h.Author}
+	if e != nil {
+		out.Version, out.NeedSync = e.baseVersion(), e.local != nil
+	}
+	if f, ok := m.(*manifest.FileManifest); ok {
+		out.Size = f.Size
+	}
+	return out
+}
+
+// Stat describes the entry at a path.
+func (w *Workspace) Stat(p string) (Entry, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m, err := w.resolve(p)
+	if err != nil {
+		return Entry{}, err
+	}
+	names, _ := splitPath(p)
+	name := "/"
+	if len(names) > 0 {
+		name = names[len(names)-1]
+	}
+	return w.toEntry(name, "/"+strings.Join(names, "/"), m), nil
+}
+
+// List lists a folder's entries by name (a file lists as itself).
+func (w *Workspace) List(p string) ([]Entry, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m, err := w.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	names, _ := splitPath(p)
+	base := "/" + strings.Join(names, "/")
+	f, ok := m.(*manifest.FolderManifest)
+	if !ok {
+		return []Entry{w.toEntry(names[len(names)-1], base, m)}, nil
+	}
+	return w.children(base, f), nil
+}
+
+// children lists the entries of a folder that are known locally, by name.
+func (w *Workspace) children(base string, f *manifest.FolderManifest) []Entry {
+	out := make([]Entry, 0, len(f.Children))
+	for name, id := range f.Children {
+		e := w.entries[id]
+		if e == nil || e.current() == nil {
+			continue // not synced yet
+		}
+		out = append(out, w.toEntry(name, path.Join(base, name), e.current()))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Walk lists a folder's whole tree, folders before their content, by name.
+func (w *Workspace) Walk(p string) ([]Entry, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m, err := w.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	names, _ := splitPath(p)
+	base := "/" + strings.Join(names, "/")
+	f, ok := m.(*manifest.FolderManifest)
+	if !ok {
+		return []Entry{w.toEntry(names[len(names)-1], base, m)}, nil
+	}
+	var out []Entry
+	var walk func(base string, f *manifest.FolderManifest)
+	walk = func(base string, f *manifest.FolderManifest) {
+		for _, e := range w.children(base, f) {
+			out = append(out, e)
+			if sub, ok := w.entries[e.ID].current().(*manifest.FolderManifest); ok {
+				walk(e.Path, sub)
+			}
+		}
+	}
+	walk(base, f)
+	return out, nil
+}
+
+// checkWritable refuses changes the server would refuse: READER, archived workspace.
+func (w *Workspace) checkWritable() error {
+	w.c.mu.Lock()
+	role, _ := w.c.certs.RealmRole(w.id, w.c.dev.UserID)
+	r, _ := w.c.certs.Realm(w.id)
+	w.c.mu.Unlock()
+	if !role.CanWrite() {
+		return parsec.Errorf(parsec.Permission, "you are %s of this workspace: you cannot change it", roleName(role))
+	}
+	if r.Archiving != nil && r.Archiving.Configuration != "AVAILABLE" {
+		return parsec.Errorf(parsec.Permission, "this workspace is archived: it is read-only")
+	}
+	return nil
+}
+
+func roleName(r parsec.RealmRole) string {
+	if r == parsec.RoleNone {
+		return "no longer a member"
+	}
+	return "a " + strings.ToLower(r.Label())
+}
+
+// Mkdir creates a folder; with parents, the missing folders above it too, and an existing
+// folder is not an error.
+func (w *Workspace) Mkdir(ctx context.Context, p string, parents bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.checkWritable(); err != nil {
+		return err
+	}
+	names, err := splitPath(p)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		if parents {
+			return nil
+		}
+		return parsec.Errorf(parsec.Exists, "/ already exists")
+	}
+	changed, _, err := w.mkdirAll(names, parents)
+	if err != nil {
+		return err
+	}
+	return w.save(ctx, changed, nil)
+}
+
+// mkdirAll makes sure the folder names exists; it returns the changed entries and the
+// folder's ID.
+func (w *Workspace) mkdirAll(names []string, parents bool) ([]parsec.VlobID, parsec.VlobID, error) {
+	var changed []parsec.VlobID
+	cur := w.root()
+	if len(names) == 0 {
+		return nil, cur.ID, nil
+	}
+	for i, n := range names {
+		last := i == len(names)-1
+		if id, ok := cur.Children[n]; ok {
+			e := w.entries[id]
+			if e == nil || e.current() == nil {
+				return nil, parsec.VlobID{}, parsec.Errorf(parsec.Unavailable, "/%s is not synced yet: run a sync", strings.Join(names[:i+1], "/"))
+			}
+			f, ok := e.current().(*manifest.FolderManifest)
+			if !ok {
+				return nil, parsec.VlobID{}, parsec.Errorf(parsec.Exists, "/%s exists and is a file", strings.Join(names[:i+1], "/"))
+			}
+			if last && !parents {
+				return nil, parsec.VlobID{}, parsec.Errorf(parsec.Exists, "/%s already exists", strings.Join(names[:i+1], "/"))
+			}
+			cur = f
+			continue
+		}
+		if !last && !parents {
+			return nil, parsec.VlobID{}, parsec.Errorf(parsec.NotFound, "/%s: no such folder (use -p to create it)", strings.Join(names[:i+1], "/"))
+		}
+		now := w.c.now()
+		f := &manifest.FolderManifest{
+			Header:   manifest.Header{ID: parsec.NewVlobID(), Parent: cur.ID, Created: now, Updated: now},
+			Children: map[string]parsec.VlobID{},
+		}
+		w.entries[f.ID] = &entry{local: f}
+		parent := w.editFolder(cur.ID)
+		parent.Children[n] = f.ID
+		parent.Updated = now
+		changed = append(changed, f.ID, cur.ID)
+		cur = f
+	}
+	return changed, cur.ID, nil
+}
+
+// Rename moves an entry to another path (another folder, another name, or both). The
+// destination must not exist.
+func (w *Workspace) Rename(ctx context.Context, from, to string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.checkWritable(); err != nil {
+		return err
+	}
+	src, srcName, err := w.resolveParent(from)
+	if err != nil {
+		return err
+	}
+	id, ok := src.Children[srcName]
+	if !ok {
+		return parsec.Errorf(parsec.NotFound, "%s: no such file or folder", from)
+	}
+	dst, dstName, err := w.resolveParent(to)
+	if err != nil {
+		return err
+	}
+	if _, ok := dst.Children[dstName]; ok {
+		return parsec.Errorf(parsec.Exists, "%s already exists", to)
+	}
+	// A folder cannot move into itself.
+	for cur := dst.ID; ; {
+		if cur == id {
+			return parsec.Errorf(parsec.Invalid, "cannot move %s into itself", from)
+		}
+		e := w.entries[cur]
+		if e == nil || e.current().Head().IsRoot() {
+			break
+		}
+		cur = e.current().Head().Parent
+	}
+	now := w.c.now()
+	changed := []parsec.VlobID{src.ID, dst.ID}
+	s := w.editFolder(src.ID)
+	delete(s.Children, srcName)
+	s.Updated = now
+	d := w.editFolder(dst.ID)
+	d.Children[dstName] = id
+	d.Updated = now
+	if src.ID != dst.ID {
+		m := w.edit(id)
+		m.Head().Parent = dst.ID
+		changed = append(changed, id)
+	}
+	return w.save(ctx, changed, nil)
+}
+
+// Remove removes a file, or a folder: an empty one, or any with recursive. Old versions
+// stay readable in the history.
+func (w *Workspace) Remove(ctx context.Context, p string, recursive bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.checkWritable(); err != nil {
+		return err
+	}
+	parent, name, err := w.resolveParent(p)
+	if err != nil {
+		return err
+	}
+	id, ok := parent.Children[name]
+	if !ok {
+		return parsec.Errorf(parsec.NotFound, "%s: no such file or folder", p)
+	}
+	if e := w.entries[id]; e != nil && e.current() != nil {
+		if f, ok := e.current().(*manifest.FolderManifest); ok && len(f.Children) > 0 && !recursive {
+			return parsec.Errorf(parsec.Invalid, "%s is a folder that is not empty (use -r)", p)
+		}
+	}
+	f := w.editFolder(parent.ID)
+	delete(f.Children, name)
+	f.Updated = w.c.now()
+	return w.save(ctx, []parsec.VlobID{parent.ID}, nil)
+}
+
+// conflictName returns a name for a copy of name that is not taken in children: "stem
+// (label N).ext", N counting from 1.
+func conflictName(children map[string]parsec.VlobID, name, label string) string {
+	stem, ext := name, ""
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		stem, ext = name[:i], name[i:]
+	}
+	for n := 1; ; n++ {
+		suffix := fmt.Sprintf(" (%s %d)%s", label, n, ext)
+		s := stem
+		for len(s)+len(suffix) > manifest.MaxEntryNameLength && len(s) > 1 {
+			s = s[:len(s)-1]
+		}
+		candidate := s + suffix
+		if _, taken := children[candidate]; !taken {
+			return candidate
+		}
+	}
+}
+
+// cloneManifest returns a deep copy of m.
+func cloneManifest(m manifest.Manifest) manifest.Manifest {
+	c, err := manifest.Decode(manifest.Encode(m))
+	if err != nil {
+		panic("client: a manifest does not survive its own encoding: " + err.Error())
+	}
+	return c
+}
