@@ -33,7 +33,7 @@ type Client struct {
 	certs    *certif.Memory
 	keys     map[parsec.VlobID]*realmKeys // realm keys, in memory only
 	open     map[parsec.VlobID]*Workspace // workspaces opened so far
-	tampered error // set once the server sent something invalid: the client stops there
+	tampered error                        // set once the server sent something invalid: the client stops there
 }
 
 // Open prepares a client for an unlocked device: it opens the device's local cache in
