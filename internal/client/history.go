@@ -1,0 +1,211 @@
+package client
+
+import (
+	"context"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/parsec-go/parsec/internal/manifest"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+)
+
+// Version is one version of a file or folder, as the server keeps it.
+type Version struct {
+	Version   uint64
+	Author    parsec.DeviceID
+	Timestamp parsec.DateTime
+	IsFolder  bool
+	Size      uint64 // files only
+}
+
+// History lists every version of the entry at a path, oldest first. Each is validated like
+// any manifest read from the server.
+func (w *Workspace) History(ctx context.Context, p string) ([]Version, error) {
+	w.mu.Lock()
+	m, err := w.resolve(p)
+	w.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	id := m.Head().ID
+	latest, err := w.c.readVlobs(ctx, w.id, map[parsec.VlobID]uint64{id: 0}, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(latest) == 0 {
+		return nil, parsec.Errorf(parsec.NotFound, "%s has never been synced: it has no history yet", p)
+	}
+	last := latest[0].Head().Version
+	var out []Version
+	for first := uint64(1); first <= last; first += protocol.MaxBatchItems {
+		var items []protocol.VlobVersion
+		for v := first; v <= last && v < first+protocol.MaxBatchItems; v++ {
+			items = append(items, protocol.VlobVersion{VlobID: id, Version: v})
+		}
+		var rep protocol.VlobReadRep
+		if err := w.c.Call(ctx, protocol.CmdVlobReadVersions, protocol.VlobReadVersionsReq{RealmID: w.id, Items: items}, &rep); err != nil {
+			return nil, err
+		}
+		for _, it := range rep.Items {
+			if it.VlobID != id || it.Version < first || it.Version >= first+uint64(len(items)) {
+				return nil, parsec.Errorf(parsec.Tampered, "the server returned version %d of manifest %s when asked for versions %d to %d of %s",
+					it.Version, parsec.ShortID(it.VlobID), first, first+uint64(len(items))-1, parsec.ShortID(id))
+			}
+		}
+		ms, err := w.c.openVlobs(ctx, w.id, rep)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			v := Version{Version: m.Head().Version, Author: m.Head().Author, Timestamp: m.Head().Timestamp, IsFolder: m.IsFolder()}
+			if f, ok := m.(*manifest.FileManifest); ok {
+				v.Size = f.Size
+			}
+			out = append(out, v)
+		}
+	}
+	slices.SortFunc(out, func(a, b Version) int { return int(a.Version) - int(b.Version) })
+	for i, v := range out {
+		if v.Version != uint64(i+1) {
+			return nil, parsec.Errorf(parsec.Tampered, "the server hides version %d of %s", i+1, p)
+		}
+	}
+	return out, nil
+}
+
+// Snapshot is a read-only view of a workspace as it was at a given time.
+type Snapshot struct {
+	w  *Workspace
+	at parsec.DateTime
+}
+
+// At returns the workspace as it was at time t.
+func (w *Workspace) At(t parsec.DateTime) *Snapshot { return &Snapshot{w: w, at: t} }
+
+// manifestAt reads a vlob as it was at the snapshot's time.
+func (s *Snapshot) manifestAt(ctx context.Context, id parsec.VlobID) (manifest.Manifest, error) {
+	ms, err := s.w.c.readVlobs(ctx, s.w.id, map[parsec.VlobID]uint64{id: 0}, s.at)
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	if ms[0].Head().Timestamp > s.at {
+		return nil, parsec.Errorf(parsec.Tampered, "asked for manifest %s as of %s, the server returned a version of %s", parsec.ShortID(id), s.at, ms[0].Head().Timestamp)
+	}
+	return ms[0], nil
+}
+
+// resolve walks a path at the snapshot's time.
+func (s *Snapshot) resolve(ctx context.Context, p string) (manifest.Manifest, error) {
+	names, err := splitPath(p)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := s.manifestAt(ctx, s.w.id)
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil {
+		return nil, parsec.Errorf(parsec.NotFound, "the workspace did not exist yet at %s", s.at)
+	}
+	for i, n := range names {
+		f, ok := cur.(*manifest.FolderManifest)
+		if !ok {
+			return nil, parsec.Errorf(parsec.Invalid, "/%s was a file at %s", strings.Join(names[:i], "/"), s.at)
+		}
+		id, ok := f.Children[n]
+		if ok {
+			cur, err = s.manifestAt(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+		}
+		if !ok || cur == nil {
+			return nil, parsec.Errorf(parsec.NotFound, "/%s did not exist at %s", strings.Join(names[:i+1], "/"), s.at)
+		}
+	}
+	return cur, nil
+}
+
+// List lists a folder as it was (a file lists as itself).
+func (s *Snapshot) List(ctx context.Context, p string) ([]Entry, error) {
+	m, err := s.resolve(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	names, _ := splitPath(p)
+	base := "/" + strings.Join(names, "/")
+	f, ok := m.(*manifest.FolderManifest)
+	if !ok {
+		return []Entry{snapshotEntry(names[len(names)-1], base, m)}, nil
+	}
+	listed := map[parsec.VlobID]uint64{}
+	for _, id := range f.Children {
+		listed[id] = 0
+	}
+	ms, err := s.w.c.readVlobs(ctx, s.w.id, listed, s.at)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[parsec.VlobID]manifest.Manifest{}
+	for _, m := range ms {
+		byID[m.Head().ID] = m
+	}
+	var out []Entry
+	for name, id := range f.Children {
+		if m := byID[id]; m != nil {
+			out = append(out, snapshotEntry(name, strings.TrimSuffix(base, "/")+"/"+name, m))
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func snapshotEntry(name, p string, m manifest.Manifest) Entry {
+	h := m.Head()
+	e := Entry{Name: name, Path: p, ID: h.ID, IsFolder: m.IsFolder(), Created: h.Created, Updated: h.Updated, Version: h.Version, Author: h.Author}
+	if f, ok := m.(*manifest.FileManifest); ok {
+		e.Size = f.Size
+	}
+	return e
+}
+
+// ReadFile writes a file's content as it was to dst.
+func (s *Snapshot) ReadFile(ctx context.Context, p string, dst io.Writer) error {
+	m, err := s.resolve(ctx, p)
+	if err != nil {
+		return err
+	}
+	fm, ok := m.(*manifest.FileManifest)
+	if !ok {
+		return parsec.Errorf(parsec.Invalid, "%s was a folder at %s", p, s.at)
+	}
+	return s.w.c.download(ctx, s.w.id, []download{{fm: fm, create: func() (io.WriteCloser, error) { return nopCloser{dst}, nil }}}, nil)
+}
+
+// Restore makes the content a file had at time t its new content (a new version: nothing
+// is lost). If the file no longer exists at that path, it is created again there.
+func (w *Workspace) Restore(ctx context.Context, p string, t parsec.DateTime) error {
+	old, err := w.At(t).resolve(ctx, p)
+	if err != nil {
+		return err
+	}
+	fm, ok := old.(*manifest.FileManifest)
+	if !ok {
+		return parsec.Errorf(parsec.Invalid, "%s was a folder at %s: only files can be restored", p, t)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.checkWritable(); err != nil {
+		return err
+	}
+	changed, err := w.putFile(p, &manifest.FileManifest{Size: fm.Size, BlockSize: fm.BlockSize, Blocks: slices.Clone(fm.Blocks)})
+	if err != nil {
+		return err
+	}
+	return w.save(ctx, changed, nil)
+}

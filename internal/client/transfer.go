@@ -1,0 +1,596 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/manifest"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+)
+
+// FileSource is a file to write into a workspace.
+type FileSource struct {
+	Path string                        // where, in the workspace
+	Open func() (io.ReadCloser, error) // its content; may be called again on retry
+}
+
+// FileTarget is a file of a workspace to read.
+type FileTarget struct {
+	Path string // in the workspace
+	// Create is called once the first bytes are ready (or at once for an empty file) and
+	// receives the whole file in order; it is closed at the end.
+	Create func() (io.WriteCloser, error)
+}
+
+// Transfer tuning: bytes of cleartext in flight while uploading, requests in flight.
+const (
+	uploadBudget    = 48 << 20
+	transferStreams = 2
+)
+
+// WriteFiles writes files into the workspace, creating them or replacing their content,
+// and the missing folders above them. The content is encrypted block by block and
+// uploaded first (several blocks per request, several requests at a time); then every
+// manifest is saved locally in one transaction, which is when the write is acknowledged;
+// Push or Sync sends them. progress, if set, receives the bytes uploaded as they go.
+func (w *Workspace) WriteFiles(ctx context.Context, files []FileSource, progress func(int64)) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.checkWritable(); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if _, _, err := w.resolveParentForWrite(f.Path); err != nil {
+			return err
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		contents, err := w.upload(ctx, files, progress)
+		var se *protocol.StatusError
+		if attempt < 2 && errors.As(err, &se) && se.Status == protocol.StatusBadKeyIndex {
+			// The key changed during the upload: start again with the new one.
+			w.c.forgetKeys(w.id)
+			if _, err := w.c.PollCertificates(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		var changed []parsec.VlobID
+		for i, f := range files {
+			ids, err := w.putFile(f.Path, contents[i])
+			if err != nil {
+				return err
+			}
+			changed = append(changed, ids...)
+		}
+		return w.save(ctx, changed, nil)
+	}
+}
+
+// resolveParentForWrite checks that a path can be written: its name is valid and nothing
+// above it is a file.
+func (w *Workspace) resolveParentForWrite(p string) ([]string, string, error) {
+	names, err := splitPath(p)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(names) == 0 {
+		return nil, "", parsec.Errorf(parsec.Invalid, "cannot write a file at the workspace's root folder itself")
+	}
+	return names[:len(names)-1], names[len(names)-1], nil
+}
+
+// putFile records a file's new content at a path (in memory).
+func (w *Workspace) putFile(p string, content *manifest.FileManifest) ([]parsec.VlobID, error) {
+	dirs, name, err := w.resolveParentForWrite(p)
+	if err != nil {
+		return nil, err
+	}
+	changed, parentID, err := w.mkdirAll(dirs, true)
+	if err != nil {
+		return nil, err
+	}
+	now := w.c.now()
+	parent := w.entries[parentID].current().(*manifest.FolderManifest)
+	if id, ok := parent.Children[name]; ok {
+		e := w.entries[id]
+		if e == nil || e.current() == nil {
+			return nil, parsec.Errorf(parsec.Unavailable, "%s is not synced yet: run a sync", p)
+		}
+		if e.current().IsFolder() {
+			return nil, parsec.Errorf(parsec.Exists, "%s is a folder", p)
+		}
+		f := w.edit(id).(*manifest.FileManifest)
+		f.Size, f.BlockSize, f.Blocks, f.Updated = content.Size, content.BlockSize, content.Blocks, now
+		return append(changed, id), nil
+	}
+	content.ID, content.Parent, content.Created, content.Updated = parsec.NewVlobID(), parentID, now, now
+	w.entries[content.ID] = &entry{local: content}
+	pf := w.editFolder(parentID)
+	pf.Children[name] = content.ID
+	pf.Updated = now
+	return append(changed, content.ID, parentID), nil
+}
+
+// upload reads, encrypts and uploads the files' content; it returns a file manifest
+// (content fields only) per file.
+func (w *Workspace) upload(ctx context.Context, files []FileSource, progress func(int64)) ([]*manifest.FileManifest, error) {
+	keys, err := w.c.keysOf(ctx, w.id)
+	if err != nil {
+		return nil, err
+	}
+	index, key, err := keys.current()
+	if err != nil {
+		return nil, err
+	}
+	u := newUploader(ctx, w.c, w.id, index, key, progress)
+	out := make([]*manifest.FileManifest, len(files))
+	for i, f := range files {
+		fm, err := u.addFile(f)
+		if err != nil {
+			u.abort(err)
+			break
+		}
+		out[i] = fm
+	}
+	if err := u.finish(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// uploader encrypts blocks on every processor and uploads them in batches.
+type uploader struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	c        *Client
+	realm    parsec.VlobID
+	keyIndex uint64
+	key      crypto.RealmKey
+	progress func(int64)
+
+	budget  chan struct{} // one token per KiB of cleartext in flight
+	jobs    chan uploadJob
+	batches chan []pendingBlock
+	workers sync.WaitGroup
+	senders sync.WaitGroup
+
+	mu           sync.Mutex
+	batch        []pendingBlock
+	batchBytes   int
+	err          error
+	pendingFiles []pendingFile
+}
+
+type uploadJob struct {
+	id     parsec.BlockID
+	offset uint64
+	data   []byte // a pooled buffer's prefix
+	buf    *[]byte
+	access *manifest.BlockAccess
+}
+
+type pendingBlock struct {
+	protocol.BlockData
+	cleartext int
+}
+
+var blockBuffers = sync.Pool{New: func() any { b := make([]byte, manifest.DefaultBlockSize); return &b }}
+
+func newUploader(ctx context.Context, c *Client, realm parsec.VlobID, index uint64, key crypto.RealmKey, progress func(int64)) *uploader {
+	ctx, cancel := context.WithCancel(ctx)
+	u := &uploader{
+		ctx: ctx, cancel: cancel, c: c, realm: realm, keyIndex: index, key: key, progress: progress,
+		budget:  make(chan struct{}, uploadBudget>>10),
+		jobs:    make(chan uploadJob, 8),
+		batches: make(chan []pendingBlock, 1),
+	}
+	for range runtime.GOMAXPROCS(0) {
+		u.workers.Go(u.encrypt)
+	}
+	for range transferStreams {
+		u.senders.Go(u.send)
+	}
+	return u
+}
+
+func (u *uploader) abort(err error) {
+	u.mu.Lock()
+	if u.err == nil {
+		u.err = err
+	}
+	u.mu.Unlock()
+	u.cancel()
+}
+
+func (u *uploader) failed() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.err
+}
+
+func kib(n int) int { return (n + 1023) >> 10 }
+
+// addFile reads a file block by block and queues its blocks.
+func (u *uploader) addFile(f FileSource) (*manifest.FileManifest, error) {
+	r, err := f.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	fm := &manifest.FileManifest{BlockSize: manifest.DefaultBlockSize}
+	var accesses []*manifest.BlockAccess
+	for {
+		if err := u.failed(); err != nil {
+			return nil, err
+		}
+		buf := blockBuffers.Get().(*[]byte)
+		n, err := io.ReadFull(r, *buf)
+		if n > 0 {
+			for range kib(n) {
+				select {
+				case u.budget <- struct{}{}:
+				case <-u.ctx.Done():
+					return nil, context.Cause(u.ctx)
+				}
+			}
+			acc := new(manifest.BlockAccess)
+			accesses = append(accesses, acc)
+			job := uploadJob{id: parsec.NewBlockID(), offset: fm.Size, data: (*buf)[:n], buf: buf, access: acc}
+			fm.Size += uint64(n)
+			select {
+			case u.jobs <- job:
+			case <-u.ctx.Done():
+				return nil, context.Cause(u.ctx)
+			}
+		} else {
+			blockBuffers.Put(buf)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f.Path, err)
+		}
+	}
+	// The accesses are filled by the workers before finish returns.
+	fm.Blocks = make([]manifest.BlockAccess, 0, len(accesses))
+	u.pendingFiles = append(u.pendingFiles, pendingFile{fm, accesses})
+	return fm, nil
+}
+
+func (u *uploader) encrypt() {
+	for j := range u.jobs {
+		*j.access = manifest.NewBlockAccess(j.id, j.offset, j.data)
+		ct := manifest.SealBlockTo(make([]byte, 0, len(j.data)+manifest.BlockOverhead), u.key, j.id, j.data)
+		n := len(j.data)
+		blockBuffers.Put(j.buf)
+		u.mu.Lock()
+		u.batch = append(u.batch, pendingBlock{BlockData: protocol.BlockData{BlockID: j.id, Data: ct}, cleartext: n})
+		u.batchBytes += len(ct)
+		var full []pendingBlock
+		if u.batchBytes >= protocol.MaxBatchBytes-manifest.DefaultBlockSize-1024 || len(u.batch) >= protocol.MaxBatchItems {
+			full, u.batch, u.batchBytes = u.batch, nil, 0
+		}
+		u.mu.Unlock()
+		if full != nil {
+			u.batches <- full
+		}
+	}
+}
+
+func (u *uploader) send() {
+	for b := range u.batches {
+		if u.failed() == nil {
+			blocks := make([]protocol.BlockData, len(b))
+			total := 0
+			for i, p := range b {
+				blocks[i] = p.BlockData
+				total += p.cleartext
+			}
+			err := u.c.Call(u.ctx, protocol.CmdBlockCreate, protocol.BlockCreateReq{RealmID: u.realm, KeyIndex: u.keyIndex, Blocks: blocks}, nil)
+			if err != nil {
+				u.abort(err)
+			} else if u.progress != nil {
+				u.progress(int64(total))
+			}
+		}
+		for _, p := range b {
+			for range kib(p.cleartext) {
+				<-u.budget
+			}
+		}
+	}
+}
+
+// finish waits for every block to be uploaded and fills the files' block lists.
+func (u *uploader) finish() error {
+	close(u.jobs)
+	u.workers.Wait()
+	if len(u.batch) > 0 {
+		u.batches <- u.batch
+		u.batch = nil
+	}
+	close(u.batches)
+	u.senders.Wait()
+	u.cancel()
+	if err := u.failed(); err != nil {
+		return err
+	}
+	for _, pf := range u.pendingFiles {
+		for _, a := range pf.accesses {
+			pf.fm.Blocks = append(pf.fm.Blocks, *a)
+		}
+	}
+	return nil
+}
+
+type pendingFile struct {
+	fm       *manifest.FileManifest
+	accesses []*manifest.BlockAccess
+}
+
+// ReadFiles reads files of the workspace into their targets, in order. Blocks of several
+// files travel together; each is decrypted and checked against the size and digest its
+// (validated) manifest gives, and any mismatch stops everything as tampering.
+func (w *Workspace) ReadFiles(ctx context.Context, targets []FileTarget, progress func(int64)) error {
+	w.mu.Lock()
+	files := make([]download, len(targets))
+	for i, t := range targets {
+		m, err := w.resolve(t.Path)
+		if err != nil {
+			w.mu.Unlock()
+			return err
+		}
+		fm, ok := m.(*manifest.FileManifest)
+		if !ok {
+			w.mu.Unlock()
+			return parsec.Errorf(parsec.Invalid, "%s is a folder", t.Path)
+		}
+		files[i] = download{fm: fm, create: t.Create}
+	}
+	w.mu.Unlock()
+	return w.c.download(ctx, w.id, files, progress)
+}
+
+// ReadFile writes a file's content to dst.
+func (w *Workspace) ReadFile(ctx context.Context, p string, dst io.Writer) error {
+	return w.ReadFiles(ctx, []FileTarget{{Path: p, Create: func() (io.WriteCloser, error) { return nopCloser{dst}, nil }}}, nil)
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+type download struct {
+	fm     *manifest.FileManifest
+	create func() (io.WriteCloser, error)
+}
+
+// piece is a range of a file: from a block, or a hole (zeros).
+type piece struct {
+	file int
+	span manifest.Span
+	last bool // the file's last piece
+}
+
+func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []download, progress func(int64)) error {
+	// Cut the files into pieces, and the pieces into batches of blocks.
+	var pieces []piece
+	for i, f := range files {
+		spans := f.fm.Spans(0, f.fm.Size)
+		if len(spans) == 0 {
+			pieces = append(pieces, piece{file: i, last: true})
+			continue
+		}
+		for j, s := range spans {
+			pieces = append(pieces, piece{file: i, span: s, last: j == len(spans)-1})
+		}
+	}
+	type batch struct {
+		pieces []piece
+		ids    []parsec.BlockID
+		bytes  int
+	}
+	var batches []*batch
+	cur := &batch{}
+	for _, p := range pieces {
+		if p.span.Block != nil {
+			size := int(p.span.Block.Size) + manifest.BlockOverhead
+			if len(cur.ids) > 0 && (cur.bytes+size > protocol.MaxBatchBytes || len(cur.ids) >= protocol.MaxBatchItems) {
+				batches = append(batches, cur)
+				cur = &batch{}
+			}
+			cur.ids = append(cur.ids, p.span.Block.ID)
+			cur.bytes += size
+		}
+		cur.pieces = append(cur.pieces, p)
+	}
+	batches = append(batches, cur)
+
+	keys, err := c.keysOf(ctx, realm)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		blocks map[parsec.BlockID][]byte
+		err    error
+	}
+	results := make([]chan result, len(batches))
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	// Fetch ahead: transferStreams+1 batches at a time, in order.
+	sem := make(chan struct{}, transferStreams+1)
+	go func() {
+		for i, b := range batches {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				blocks, err := c.readBlocks(ctx, realm, keys, b.ids, b.pieces)
+				results[i] <- result{blocks, err}
+			}()
+		}
+	}()
+	zeros := make([]byte, 64<<10)
+	var out io.WriteCloser
+	defer func() {
+		if out != nil {
+			out.Close()
+		}
+	}()
+	for i, b := range batches {
+		var res result
+		select {
+		case res = <-results[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		<-sem
+		if res.err != nil {
+			return res.err
+		}
+		for _, p := range b.pieces {
+			if out == nil {
+				if out, err = files[p.file].create(); err != nil {
+					return err
+				}
+			}
+			if p.span.Size > 0 {
+				if p.span.Block == nil {
+					for left := p.span.Size; left > 0; {
+						n := min(left, uint64(len(zeros)))
+						if _, err := out.Write(zeros[:n]); err != nil {
+							return err
+						}
+						left -= n
+					}
+				} else {
+					data := res.blocks[p.span.Block.ID]
+					if _, err := out.Write(data[p.span.InBlock : p.span.InBlock+p.span.Size]); err != nil {
+						return err
+					}
+				}
+				if progress != nil {
+					progress(int64(p.span.Size))
+				}
+			}
+			if p.last {
+				err := out.Close()
+				out = nil
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// readBlocks fetches blocks and checks each against its access.
+func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *realmKeys, ids []parsec.BlockID, pieces []piece) (map[parsec.BlockID][]byte, error) {
+	out := map[parsec.BlockID][]byte{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rep protocol.BlockReadRep
+	if err := c.Call(ctx, protocol.CmdBlockRead, protocol.BlockReadReq{RealmID: realm, BlockIDs: ids}, &rep); err != nil {
+		return nil, err
+	}
+	access := map[parsec.BlockID]*manifest.BlockAccess{}
+	for _, p := range pieces {
+		if p.span.Block != nil {
+			access[p.span.Block.ID] = p.span.Block
+		}
+	}
+	if len(rep.Blocks) != len(ids) {
+		return nil, parsec.Errorf(parsec.Tampered, "the server returned %d blocks for %d asked", len(rep.Blocks), len(ids))
+	}
+	plain := make([][]byte, len(rep.Blocks))
+	errs := make([]error, len(rep.Blocks))
+	parallel(len(rep.Blocks), func(i int) {
+		b := rep.Blocks[i]
+		a := access[b.BlockID]
+		if a == nil {
+			errs[i] = parsec.Errorf(parsec.Tampered, "the server returned block %s, which was not asked for", parsec.ShortID(b.BlockID))
+			return
+		}
+		key, err := keys.key(b.KeyIndex)
+		if err != nil {
+			errs[i] = parsec.Errorf(parsec.Tampered, "block %s: %v", parsec.ShortID(b.BlockID), err)
+			return
+		}
+		plain[i], errs[i] = manifest.OpenBlock(key, *a, b.Data)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i, b := range rep.Blocks {
+		out[b.BlockID] = plain[i]
+	}
+	return out, nil
+}
+
+// CopyWithin copies a file or a folder tree to another path of the same workspace. File
+// contents are shared (blocks never change), so nothing is uploaded.
+func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.checkWritable(); err != nil {
+		return err
+	}
+	src, err := w.resolve(from)
+	if err != nil {
+		return err
+	}
+	if _, err := w.resolve(to); err == nil {
+		return parsec.Errorf(parsec.Exists, "%s already exists", to)
+	}
+	var changed []parsec.VlobID
+	var cp func(m manifest.Manifest, dst string) error
+	cp = func(m manifest.Manifest, dst string) error {
+		switch m := m.(type) {
+		case *manifest.FileManifest:
+			ids, err := w.putFile(dst, &manifest.FileManifest{Size: m.Size, BlockSize: m.BlockSize, Blocks: append([]manifest.BlockAccess(nil), m.Blocks...)})
+			changed = append(changed, ids...)
+			return err
+		case *manifest.FolderManifest:
+			names, err := splitPath(dst)
+			if err != nil {
+				return err
+			}
+			ids, _, err := w.mkdirAll(names, true)
+			changed = append(changed, ids...)
+			if err != nil {
+				return err
+			}
+			for name, id := range m.Children {
+				if e := w.entries[id]; e != nil && e.current() != nil {
+					if err := cp(e.current(), strings.TrimSuffix(dst, "/")+"/"+name); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	if err := cp(src, to); err != nil {
+		return err
+	}
+	return w.save(ctx, changed, nil)
+}
