@@ -1,0 +1,46 @@
+package manifest
+
+import (
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// BlockOverhead is how many bytes encryption adds to a block's cleartext.
+const BlockOverhead = crypto.EncryptionOverhead
+
+func blockKey(realmKey crypto.RealmKey, id parsec.BlockID) crypto.SecretKey {
+	return realmKey.Derive(crypto.PurposeBlock, id)
+}
+
+// SealBlock encrypts the cleartext of block id with the key derived from realmKey for it.
+// The result is len(cleartext)+BlockOverhead bytes.
+func SealBlock(realmKey crypto.RealmKey, id parsec.BlockID, cleartext []byte) []byte {
+	return SealBlockTo(nil, realmKey, id, cleartext)
+}
+
+// SealBlockTo is SealBlock appending to dst, so that a writer can reuse one buffer for
+// every block: with cap(dst)-len(dst) ≥ len(cleartext)+BlockOverhead it allocates no
+// buffer. cleartext must not overlap dst's spare capacity.
+func SealBlockTo(dst []byte, realmKey crypto.RealmKey, id parsec.BlockID, cleartext []byte) []byte {
+	return blockKey(realmKey, id).EncryptTo(dst, cleartext, id[:])
+}
+
+// OpenBlock decrypts a block read from the server and checks it against its access in the
+// (already opened) file manifest: it must decrypt with the key of access.ID, and its
+// cleartext must have access.Size bytes and the SHA-256 digest access.Digest. realmKey is
+// the realm key of the key index the server gave with the block. Every failure is a
+// *parsec.Error of kind parsec.Tampered naming the block.
+func OpenBlock(realmKey crypto.RealmKey, access BlockAccess, ciphertext []byte) ([]byte, error) {
+	n := uint64(len(ciphertext))
+	if n < BlockOverhead || n-BlockOverhead != access.Size {
+		return nil, parsec.Errorf(parsec.Tampered, "block %s: wrong size: %d bytes, want %d (%d of cleartext)", access.ID, n, access.Size+BlockOverhead, access.Size)
+	}
+	pt, err := blockKey(realmKey, access.ID).Decrypt(ciphertext, access.ID[:])
+	if err != nil {
+		return nil, parsec.Errorf(parsec.Tampered, "block %s: %w", access.ID, err)
+	}
+	if crypto.Sum(pt) != access.Digest {
+		return nil, parsec.Errorf(parsec.Tampered, "block %s: digest mismatch", access.ID)
+	}
+	return pt, nil
+}

@@ -1,0 +1,155 @@
+package manifest
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// DefaultBlockSize is the span size of new files: 512 KiB.
+const DefaultBlockSize = 512 << 10
+
+// MinBlockSize is the smallest span size a file manifest may have.
+const MinBlockSize = 8
+
+// FileManifest is a file: its size and the blocks holding its content.
+//
+// The file is cut in aligned spans [k*BlockSize, (k+1)*BlockSize). Each span holds at most
+// one block, which lies inside it but need not fill it; whatever no block covers, below
+// Size, is a hole and reads as zeros. Blocks are listed by increasing offset.
+type FileManifest struct {
+	Type string `cbor:"type"`
+	Header
+	Size      uint64        `cbor:"size"`
+	BlockSize uint64        `cbor:"blocksize"`
+	Blocks    []BlockAccess `cbor:"blocks"`
+}
+
+// BlockAccess is what a file manifest says of a block: where it sits in the file, and the
+// size and SHA-256 digest of its cleartext, which OpenBlock checks.
+type BlockAccess struct {
+	ID     parsec.BlockID `cbor:"id"`
+	Offset uint64         `cbor:"offset"` // in the file
+	Size   uint64         `cbor:"size"`   // of the cleartext, not zero
+	Digest crypto.Digest  `cbor:"digest"` // SHA-256 of the cleartext
+}
+
+// NewBlockAccess describes the block id holding cleartext at offset.
+func NewBlockAccess(id parsec.BlockID, offset uint64, cleartext []byte) BlockAccess {
+	return BlockAccess{ID: id, Offset: offset, Size: uint64(len(cleartext)), Digest: crypto.Sum(cleartext)}
+}
+
+// End is the offset just after the block.
+func (b *BlockAccess) End() uint64 { return b.Offset + b.Size }
+
+func (m *FileManifest) IsFolder() bool { return false }
+func (m *FileManifest) Kind() string   { return KindFile }
+func (m *FileManifest) Check() error   { return invalid(m, m.check()) }
+func (m *FileManifest) setType()       { m.Type = KindFile }
+
+func (m *FileManifest) check() error {
+	if err := m.Header.check(); err != nil {
+		return err
+	}
+	if m.IsRoot() {
+		return fmt.Errorf("a file cannot be its own parent")
+	}
+	if m.BlockSize < MinBlockSize {
+		return fmt.Errorf("block size %d is less than %d", m.BlockSize, MinBlockSize)
+	}
+	for i := range m.Blocks {
+		b := &m.Blocks[i]
+		span := b.Offset / m.BlockSize
+		spanEnd := m.BlockSize - b.Offset%m.BlockSize // room left in the span
+		switch {
+		case b.Size == 0:
+			return fmt.Errorf("block %d (%s) is empty", i, b.ID)
+		case b.Offset >= m.Size || b.Size > m.Size-b.Offset:
+			return fmt.Errorf("block %d (%s) [%d, +%d) goes past the end of the file (%d)", i, b.ID, b.Offset, b.Size, m.Size)
+		case b.Size > spanEnd:
+			return fmt.Errorf("block %d (%s) [%d, %d) crosses the end of its span [%d, %d)", i, b.ID, b.Offset, b.End(), span*m.BlockSize, span*m.BlockSize+m.BlockSize)
+		}
+		if i == 0 {
+			continue
+		}
+		p := &m.Blocks[i-1]
+		switch {
+		case b.Offset < p.Offset:
+			return fmt.Errorf("blocks %d and %d are not sorted by offset (%d, %d)", i-1, i, p.Offset, b.Offset)
+		case b.Offset < p.End():
+			return fmt.Errorf("block %d (%s) [%d, %d) overlaps block %d [%d, %d)", i, b.ID, b.Offset, b.End(), i-1, p.Offset, p.End())
+		case span == p.Offset/m.BlockSize:
+			return fmt.Errorf("blocks %d and %d are both in span [%d, %d)", i-1, i, span*m.BlockSize, span*m.BlockSize+m.BlockSize)
+		}
+	}
+	return nil
+}
+
+// A Span is a contiguous range of a file and where its content is: in a block, or in a hole
+// (zeros).
+type Span struct {
+	Offset uint64 // in the file
+	Size   uint64
+	// Block is the block holding the range, pointing into the manifest's Blocks, or nil for
+	// a hole.
+	Block *BlockAccess
+	// InBlock is where the range starts in the block's cleartext (0 for a hole).
+	InBlock uint64
+}
+
+// Spans tells a reader where the bytes [off, off+n) of the file are: the ranges, in order
+// and without gaps, each either in one block or in a hole. The range is cut at the end of
+// the file; a range starting at or after it gives nil. Consecutive holes are merged. It
+// assumes the manifest is valid (see Check).
+func (m *FileManifest) Spans(off, n uint64) []Span {
+	end := m.clampEnd(off, n)
+	if off >= end {
+		return nil
+	}
+	var spans []Span
+	pos := off
+	for i := m.firstEndingAfter(off); i < len(m.Blocks) && pos < end; i++ {
+		b := &m.Blocks[i]
+		if b.Offset >= end {
+			break
+		}
+		if b.Offset > pos {
+			spans = append(spans, Span{Offset: pos, Size: b.Offset - pos})
+			pos = b.Offset
+		}
+		stop := min(b.End(), end)
+		spans = append(spans, Span{Offset: pos, Size: stop - pos, Block: b, InBlock: pos - b.Offset})
+		pos = stop
+	}
+	if pos < end {
+		spans = append(spans, Span{Offset: pos, Size: end - pos})
+	}
+	return spans
+}
+
+// BlocksIn returns the blocks holding some of the bytes [off, off+n) of the file (cut at
+// its end), in order: a sub-slice of Blocks, not a copy. It assumes the manifest is valid.
+func (m *FileManifest) BlocksIn(off, n uint64) []BlockAccess {
+	end := m.clampEnd(off, n)
+	if off >= end {
+		return nil
+	}
+	i := m.firstEndingAfter(off)
+	j := i + sort.Search(len(m.Blocks)-i, func(k int) bool { return m.Blocks[i+k].Offset >= end })
+	return m.Blocks[i:j]
+}
+
+// clampEnd returns min(off+n, Size) without overflowing.
+func (m *FileManifest) clampEnd(off, n uint64) uint64 {
+	if off >= m.Size {
+		return off
+	}
+	return off + min(n, m.Size-off)
+}
+
+// firstEndingAfter returns the index of the first block ending after off.
+func (m *FileManifest) firstEndingAfter(off uint64) int {
+	return sort.Search(len(m.Blocks), func(i int) bool { return m.Blocks[i].End() > off })
+}
