@@ -535,7 +535,7 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 			errs[i] = parsec.Errorf(parsec.Tampered, "block %s: %v", parsec.ShortID(b.BlockID), err)
 			return
 		}
-		plain[i], errs[i] = manifest.OpenBlock(key, *a, b.Data)
+		plain[i], errs[i] = manifest.OpenBlockInPlace(key, *a, b.Data)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

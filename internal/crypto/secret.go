@@ -73,11 +73,26 @@ func (k SecretKey) encryptWithNonce(dst []byte, nonce *[chacha20poly1305.NonceSi
 // Decrypt opens a ciphertext made by Encrypt with the same key and aad. Any failure (wrong
 // key, wrong aad, tampered or truncated data) returns ErrDecrypt.
 func (k SecretKey) Decrypt(ciphertext, aad []byte) ([]byte, error) {
+	return k.DecryptTo(nil, ciphertext, aad)
+}
+
+// DecryptInPlace is Decrypt writing the plaintext over the ciphertext's own bytes, with
+// no allocation: ciphertext is destroyed, and the result shares its memory.
+func (k SecretKey) DecryptInPlace(ciphertext, aad []byte) ([]byte, error) {
+	if len(ciphertext) < EncryptionOverhead {
+		return nil, ErrDecrypt
+	}
+	return k.DecryptTo(ciphertext[chacha20poly1305.NonceSizeX:][:0], ciphertext, aad)
+}
+
+// DecryptTo is Decrypt appending the plaintext to dst. dst's spare capacity may overlap
+// the ciphertext only exactly (see DecryptInPlace).
+func (k SecretKey) DecryptTo(dst, ciphertext, aad []byte) ([]byte, error) {
 	if len(ciphertext) < EncryptionOverhead {
 		return nil, ErrDecrypt
 	}
 	nonce, sealed := ciphertext[:chacha20poly1305.NonceSizeX], ciphertext[chacha20poly1305.NonceSizeX:]
-	pt, err := k.aead().Open(nil, nonce, sealed, aad)
+	pt, err := k.aead().Open(dst, nonce, sealed, aad)
 	if err != nil {
 		return nil, ErrDecrypt
 	}

@@ -206,3 +206,20 @@ func BenchmarkEncrypt512KiB(b *testing.B) {
 		buf = k.EncryptTo(buf[:0], pt, nil)
 	}
 }
+
+func TestDecryptInPlace(t *testing.T) {
+	k := GenerateSecretKey()
+	pt := RandomBytes(1000)
+	ct := k.Encrypt(pt, []byte("aad"))
+	got, err := k.DecryptInPlace(ct, []byte("aad"))
+	if err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("DecryptInPlace = %v", err)
+	}
+	ct = k.Encrypt(pt, []byte("aad"))
+	if _, err := k.DecryptInPlace(ct, []byte("other")); err != ErrDecrypt {
+		t.Fatalf("wrong aad: %v", err)
+	}
+	if _, err := k.DecryptInPlace(ct[:10], nil); err != ErrDecrypt {
+		t.Fatalf("short: %v", err)
+	}
+}

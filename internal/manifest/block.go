@@ -31,11 +31,26 @@ func SealBlockTo(dst []byte, realmKey crypto.RealmKey, id parsec.BlockID, cleart
 // the realm key of the key index the server gave with the block. Every failure is a
 // *parsec.Error of kind parsec.Tampered naming the block.
 func OpenBlock(realmKey crypto.RealmKey, access BlockAccess, ciphertext []byte) ([]byte, error) {
+	return openBlock(realmKey, access, ciphertext, false)
+}
+
+// OpenBlockInPlace is OpenBlock decrypting over the ciphertext's own memory (no
+// allocation): ciphertext is destroyed, even on failure, and the result shares it.
+func OpenBlockInPlace(realmKey crypto.RealmKey, access BlockAccess, ciphertext []byte) ([]byte, error) {
+	return openBlock(realmKey, access, ciphertext, true)
+}
+
+func openBlock(realmKey crypto.RealmKey, access BlockAccess, ciphertext []byte, inPlace bool) ([]byte, error) {
 	n := uint64(len(ciphertext))
 	if n < BlockOverhead || n-BlockOverhead != access.Size {
 		return nil, parsec.Errorf(parsec.Tampered, "block %s: wrong size: %d bytes, want %d (%d of cleartext)", access.ID, n, access.Size+BlockOverhead, access.Size)
 	}
-	pt, err := blockKey(realmKey, access.ID).Decrypt(ciphertext, access.ID[:])
+	key := blockKey(realmKey, access.ID)
+	decrypt := key.Decrypt
+	if inPlace {
+		decrypt = key.DecryptInPlace
+	}
+	pt, err := decrypt(ciphertext, access.ID[:])
 	if err != nil {
 		return nil, parsec.Errorf(parsec.Tampered, "block %s: %w", access.ID, err)
 	}

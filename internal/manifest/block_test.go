@@ -144,3 +144,23 @@ func BenchmarkOpenBlockParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestOpenBlockInPlace(t *testing.T) {
+	w := newWorld()
+	data := crypto.RandomBytes(5000)
+	id := parsec.NewBlockID()
+	access := manifest.NewBlockAccess(id, 0, data)
+	ct := manifest.SealBlock(w.key, id, data)
+	got, err := manifest.OpenBlockInPlace(w.key, access, ct)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("OpenBlockInPlace = %v", err)
+	}
+	if &got[0] != &ct[manifest.BlockOverhead-16] {
+		t.Error("the cleartext does not share the ciphertext's memory")
+	}
+	ct = manifest.SealBlock(w.key, id, data)
+	ct[len(ct)-1] ^= 1
+	if _, err := manifest.OpenBlockInPlace(w.key, access, ct); parsec.KindOf(err) != parsec.Tampered {
+		t.Fatalf("flipped byte: %v", err)
+	}
+}
