@@ -278,7 +278,7 @@ func TestHistoryAndRestore(t *testing.T) {
 	if err := bw.At(times[0]).ReadFile(ctx, "/f.txt", &b); err != nil || b.String() != "one" {
 		t.Fatalf("f.txt at v1 = %q, %v", b.String(), err)
 	}
-	if _, err := bw.At(times[0] - 1_000_000).List(ctx, "/"); err != nil {
+	if _, err := bw.At(times[0]-1_000_000).List(ctx, "/"); err != nil {
 		// The root existed before the first file.
 		if !strings.Contains(err.Error(), "did not exist") {
 			t.Fatalf("listing before the file: %v", err)
