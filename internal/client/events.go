@@ -1,0 +1,108 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+)
+
+// Change tells a watcher what the server announced.
+type Change struct {
+	// Realm is the workspace whose data or certificates changed; zero when anything may
+	// have changed (the client missed events, or common certificates changed).
+	Realm parsec.VlobID
+	// Vlob is set for a new manifest version, and Version is its version.
+	Vlob    parsec.VlobID
+	Version uint64
+}
+
+// Watch listens to the server's event stream until ctx is done, and calls fn for every
+// change of data or certificates this user can see (certificates are polled before fn is
+// called). It reconnects after a disconnection, resuming where it stopped; fn is also
+// called with a zero Change after each (re)connection, since events may have been missed.
+// It returns when ctx is done (nil), or when the server refuses this device for good.
+func (c *Client) Watch(ctx context.Context, fn func(Change)) error {
+	lastID := ""
+	backoff := 250 * time.Millisecond
+	for {
+		err := c.watchOnce(ctx, &lastID, fn)
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch parsec.KindOf(err) {
+		case parsec.Revoked, parsec.Frozen, parsec.Expired, parsec.BadAuth, parsec.Tampered, parsec.Unauthorized:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func (c *Client) watchOnce(ctx context.Context, lastID *string, fn func(Change)) error {
+	path := c.t.path(protocol.RouteAuthenticated) + protocol.RouteEventsSuffix
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.t.url(path), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", protocol.EventStreamType)
+	req.Header.Set(protocol.HeaderAPIVersion, c.t.version)
+	req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(c.signer, c.dev.DeviceID, http.MethodGet, path, c.clock.Now(), nil))
+	if *lastID != "" {
+		req.Header.Set(protocol.HeaderLastEventID, *lastID)
+	}
+	resp, err := c.t.http.Do(req)
+	if err != nil {
+		return parsec.Errorf(parsec.Unavailable, "cannot reach the server's event stream: %v", unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		text, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return c.t.httpError(resp.StatusCode, string(text))
+	}
+	r := protocol.NewSSEReader(resp.Body)
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return parsec.Errorf(parsec.Unavailable, "the server closed the event stream")
+			}
+			return parsec.Errorf(parsec.Unavailable, "event stream: %v", err)
+		}
+		if ev.ID != "" {
+			*lastID = ev.ID
+		}
+		switch ev.Name {
+		case protocol.EventOrganizationConfig, protocol.EventMissed:
+			if _, err := c.PollCertificates(ctx); err != nil {
+				return err
+			}
+			fn(Change{})
+		case protocol.EventCommonCertificate, protocol.EventRealmCertificate:
+			if _, err := c.PollCertificates(ctx); err != nil {
+				return err
+			}
+			var d protocol.EventCertificateData
+			if protocol.DecodeEvent(ev.Data, &d) == nil && d.RealmID != nil {
+				fn(Change{Realm: *d.RealmID})
+			} else {
+				fn(Change{})
+			}
+		case protocol.EventVlob:
+			var d protocol.EventVlobData
+			if err := protocol.DecodeEvent(ev.Data, &d); err != nil {
+				return parsec.Errorf(parsec.Tampered, "event stream: %v", fmt.Errorf("vlob event: %w", err))
+			}
+			fn(Change{Realm: d.RealmID, Vlob: d.VlobID, Version: d.Version})
+		}
+	}
+}
