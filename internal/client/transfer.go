@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -560,6 +561,10 @@ func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
 	}
 	if _, err := w.resolve(to); err == nil {
 		return parsec.Errorf(parsec.Exists, "%s already exists", to)
+	}
+	fromNames, _ := splitPath(from)
+	if toNames, err := splitPath(to); err == nil && len(toNames) > len(fromNames) && slices.Equal(toNames[:len(fromNames)], fromNames) {
+		return parsec.Errorf(parsec.Invalid, "cannot copy %s into itself", from)
 	}
 	var changed []parsec.VlobID
 	var cp func(m manifest.Manifest, dst string) error

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -82,12 +83,12 @@ func (c *Client) Workspace(ctx context.Context, id parsec.VlobID) (*Workspace, e
 	for _, v := range stored {
 		e := &entry{}
 		if v.Base != nil {
-			if e.base, err = manifest.Decode(v.Base); err != nil {
+			if e.base, err = manifest.DecodeTrusted(v.Base); err != nil {
 				return nil, parsec.Errorf(parsec.Invalid, "local cache is damaged: manifest %s: %v", parsec.ShortID(v.ID), err)
 			}
 		}
 		if v.Local != nil {
-			if e.local, err = manifest.Decode(v.Local); err != nil {
+			if e.local, err = manifest.DecodeTrusted(v.Local); err != nil {
 				return nil, parsec.Errorf(parsec.Invalid, "local cache is damaged: manifest %s: %v", parsec.ShortID(v.ID), err)
 			}
 		}
@@ -161,10 +162,12 @@ func splitPath(p string) ([]string, error) {
 		return nil, nil
 	}
 	names := strings.Split(clean[1:], "/")
-	for _, n := range names {
-		if _, err := manifest.ParseEntryName(n); err != nil {
+	for i, n := range names {
+		nn, err := manifest.ParseEntryName(n)
+		if err != nil {
 			return nil, parsec.Errorf(parsec.Invalid, "invalid name %q in path %q: %v", n, p, err)
 		}
+		names[i] = nn // NFC: manifests only hold normalized names
 	}
 	return names, nil
 }
@@ -504,9 +507,18 @@ func conflictName(children map[string]parsec.VlobID, name, label string) string 
 
 // cloneManifest returns a deep copy of m.
 func cloneManifest(m manifest.Manifest) manifest.Manifest {
-	c, err := manifest.Decode(manifest.Encode(m))
-	if err != nil {
-		panic("client: a manifest does not survive its own encoding: " + err.Error())
+	switch m := m.(type) {
+	case *manifest.FolderManifest:
+		c := *m
+		c.Children = maps.Clone(m.Children)
+		if c.Children == nil {
+			c.Children = map[string]parsec.VlobID{}
+		}
+		return &c
+	case *manifest.FileManifest:
+		c := *m
+		c.Blocks = slices.Clone(m.Blocks)
+		return &c
 	}
-	return c
+	panic("client: unknown manifest type")
 }

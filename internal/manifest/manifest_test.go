@@ -238,3 +238,24 @@ func TestFileCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeTrustedKeepsLocalVersions(t *testing.T) {
+	local := &manifest.FolderManifest{
+		Header:   manifest.Header{ID: parsec.NewVlobID(), Parent: parsec.NewVlobID()},
+		Children: map[string]parsec.VlobID{"a": parsec.NewVlobID()},
+	}
+	b := manifest.Encode(local)
+	if _, err := manifest.Decode(b); err == nil {
+		t.Fatal("Decode accepted a manifest without author")
+	}
+	m, err := manifest.DecodeTrusted(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := m.(*manifest.FolderManifest); !ok || f.ID != local.ID || len(f.Children) != 1 {
+		t.Fatalf("DecodeTrusted = %+v", m)
+	}
+	if _, err := manifest.DecodeTrusted([]byte("junk")); err == nil {
+		t.Fatal("DecodeTrusted accepted junk")
+	}
+}

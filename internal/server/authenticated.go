@@ -10,7 +10,8 @@ import (
 
 // certificateGet returns the certificates the caller may see, newer than what it has.
 // External users get the redacted flavour of user and device certificates: they never
-// learn other users' names, emails or device labels.
+// learn other users' names, emails or device labels. Realms appear only where the caller
+// has new certificates to receive.
 func (s *Server) certificateGet(ctx context.Context, c *caller, req *protocol.CertificateGetReq) (any, error) {
 	redacted := c.user.Profile == parsec.ProfileOutsider
 	rep := protocol.CertificateGetRep{Realms: map[parsec.VlobID][][]byte{}}
@@ -27,8 +28,29 @@ func (s *Server) certificateGet(ctx context.Context, c *caller, req *protocol.Ce
 				rep.Common = append(rep.Common, cert.Data)
 			}
 		}
-		// Realm topics appear with workspaces; a member receives the topics of realms where
-		// it has or had a role.
+		// A member receives the topics of the realms where it has a role and, of those it
+		// was removed from, the certificates up to its removal: it may read what it was
+		// shared until then, and learns why it cannot any more.
+		last, err := tx.UserRealmRoles(c.org.ID, c.user.ID)
+		if err != nil {
+			return err
+		}
+		for realm, role := range last {
+			certs, err := tx.Certificates(c.org.ID, metastore.RealmTopic(realm), req.RealmAfter[realm])
+			if err != nil {
+				return err
+			}
+			var out [][]byte
+			for _, cert := range certs {
+				if role.Role == parsec.RoleNone && cert.Timestamp > role.On {
+					break
+				}
+				out = append(out, cert.Data)
+			}
+			if len(out) > 0 {
+				rep.Realms[realm] = out
+			}
+		}
 		return nil
 	})
 	if err != nil {

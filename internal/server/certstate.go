@@ -82,15 +82,26 @@ func (s txState) LookupDevice(id parsec.DeviceID) (certif.Device, bool, error) {
 		CreatedOn: d.CreatedOn, CreatedBy: d.CreatedBy}, true, nil
 }
 
-// Realm certificates come with workspaces: until the server stores realm topics, it accepts
-// none, so the engine never needs these answers. Refuse rather than answer wrongly.
-
-var errNoRealms = errors.New("this server does not accept workspace certificates yet")
-
 func (s txState) RealmRole(realm parsec.VlobID, user parsec.UserID) (parsec.RealmRole, error) {
-	return parsec.RoleNone, errNoRealms
+	return s.tx.CurrentRealmRole(s.org, realm, user)
 }
 
-func (s txState) RealmMembers(realm parsec.VlobID) ([]certif.Member, error) { return nil, errNoRealms }
+func (s txState) RealmMembers(realm parsec.VlobID) ([]certif.Member, error) {
+	members, err := s.tx.RealmMembers(s.org, realm)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]certif.Member, len(members))
+	for i, m := range members {
+		out[i] = certif.Member{UserID: m.User, Role: m.Role, Since: m.On, By: m.By}
+	}
+	return out, nil
+}
 
-func (s txState) RealmKeyIndex(realm parsec.VlobID) (uint64, error) { return 0, errNoRealms }
+func (s txState) RealmKeyIndex(realm parsec.VlobID) (uint64, error) {
+	r, err := s.tx.Realm(s.org, realm)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return 0, nil
+	}
+	return r.KeyIndex, err
+}

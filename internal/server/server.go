@@ -56,6 +56,9 @@ type Server struct {
 	// profiles holds the profiles changed since the server started (profileKey →
 	// parsec.UserProfile), for the event streams' filters.
 	profiles sync.Map
+	// realms holds the members of the realms this server has seen (realmKey →
+	// *realmView), for the event streams' filters (see sse.go).
+	realms sync.Map
 
 	stopOnce sync.Once
 	stopping chan struct{} // closed when the server starts shutting down: ends event streams

@@ -76,7 +76,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		if ev.Audience.ExceptDevice == c.device.ID {
 			return false
 		}
-		return a.All || (a.Admins && s.profileOf(c.org.ID, me, initial) == parsec.ProfileAdmin) || slices.Contains(a.Users, me)
+		return a.All || (a.Admins && s.profileOf(c.org.ID, me, initial) == parsec.ProfileAdmin) || slices.Contains(a.Users, me) ||
+			(a.Realm != nil && s.inRealm(c.org.ID, *a.Realm, me))
 	})
 	defer sub.Close()
 	// A freeze or revocation between the handshake and the subscription would otherwise go
@@ -200,4 +201,84 @@ func (s *Server) profileOf(org parsec.OrganizationID, user parsec.UserID, known 
 type profileKey struct {
 	org  parsec.OrganizationID
 	user parsec.UserID
+}
+
+// Realm events reach the realm's current members. Event stream filters run while the bus
+// holds a lock and must not read the database: they read an in-memory view of each realm's
+// members. The realm handlers store a new view after each commit; a handler publishing
+// another event to a realm's members (a vlob write) calls loadRealmView first, which reads
+// the view from the store when this server does not hold it yet (after a restart).
+
+type realmKey struct {
+	org   parsec.OrganizationID
+	realm parsec.VlobID
+}
+
+// realmView is the membership of a realm right after its certificate of timestamp asOf. A
+// stored view is never modified: a change stores a new one.
+type realmView struct {
+	asOf    parsec.DateTime
+	members map[parsec.UserID]bool
+}
+
+// setRealmView records the members of a realm as of its certificate of timestamp asOf,
+// unless the view already stored is as recent. A realm's certificates have strictly
+// increasing timestamps, so concurrent handlers (and lazy loads) finishing in any order
+// leave the view of the last certificate.
+func (s *Server) setRealmView(org parsec.OrganizationID, realm parsec.VlobID, asOf parsec.DateTime, members []parsec.UserID) {
+	v := &realmView{asOf: asOf, members: make(map[parsec.UserID]bool, len(members))}
+	for _, m := range members {
+		v.members[m] = true
+	}
+	k := realmKey{org, realm}
+	for {
+		cur, loaded := s.realms.LoadOrStore(k, v)
+		if !loaded {
+			return
+		}
+		old := cur.(*realmView)
+		if old.asOf >= asOf || s.realms.CompareAndSwap(k, old, v) {
+			return
+		}
+	}
+}
+
+// loadRealmView reads a realm's members from the store when this server has no view of
+// them.
+func (s *Server) loadRealmView(ctx context.Context, org parsec.OrganizationID, realm parsec.VlobID) error {
+	if _, ok := s.realms.Load(realmKey{org, realm}); ok {
+		return nil
+	}
+	var members []parsec.UserID
+	var asOf parsec.DateTime
+	err := s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
+		var err error
+		if asOf, err = tx.LastTimestamp(org, metastore.RealmTopic(realm)); err != nil {
+			return err
+		}
+		members, err = realmMembers(tx, org, realm)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.setRealmView(org, realm, asOf, members)
+	return nil
+}
+
+// inRealm reports whether a user is a member of a realm, as far as event streams are
+// concerned. It never reads the store.
+func (s *Server) inRealm(org parsec.OrganizationID, realm parsec.VlobID, user parsec.UserID) bool {
+	v, ok := s.realms.Load(realmKey{org, realm})
+	return ok && v.(*realmView).members[user]
+}
+
+// realmChanged records a realm's members after one of its certificates was committed, then
+// announces the certificate to them and to also (the target of a share or unshare, which
+// must learn it was removed).
+func (s *Server) realmChanged(org parsec.OrganizationID, realm parsec.VlobID, ts parsec.DateTime, members []parsec.UserID, also ...parsec.UserID) {
+	s.setRealmView(org, realm, ts, members)
+	id := realm
+	s.publish(org, protocol.EventRealmCertificate, protocol.EventCertificateData{Timestamp: ts, RealmID: &id},
+		events.Audience{Realm: &id, Users: also})
 }

@@ -64,6 +64,10 @@ type RealmTx interface {
 	RealmMembers(org parsec.OrganizationID, realm parsec.VlobID) ([]RealmRole, error)
 	// UserRealms lists the realms where a user has or ever had a role, ordered by ID.
 	UserRealms(org parsec.OrganizationID, user parsec.UserID) ([]parsec.VlobID, error)
+	// UserRealmRoles returns the last role change of a user in each realm where it has or
+	// ever had a role (Role is parsec.RoleNone where it was removed). Certificate
+	// retrieval uses it to cut the topic of a realm the user left at its removal.
+	UserRealmRoles(org parsec.OrganizationID, user parsec.UserID) (map[parsec.VlobID]RealmRole, error)
 
 	// InsertKeysBundle records a key rotation's bundle and the access of each participant,
 	// or returns ErrExists if the realm already has this key index.
