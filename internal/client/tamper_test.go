@@ -1,0 +1,216 @@
+package client_test
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/manifest"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/testenv"
+)
+
+// lie makes the server rewrite the ok replies to one command with edit.
+func lie[Rep any](t *testing.T, srv *testenv.Server, cmd string, edit func(rep *Rep)) {
+	t.Helper()
+	var mu sync.Mutex
+	srv.Lie = func(c string, reply []byte) []byte {
+		if c != cmd {
+			return reply
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var rep Rep
+		if err := protocol.DecodeReply(reply, &rep); err != nil {
+			return reply
+		}
+		edit(&rep)
+		out, err := protocol.OK(rep)
+		if err != nil {
+			t.Error(err)
+			return reply
+		}
+		return out
+	}
+}
+
+func wantTampered(t *testing.T, err error, words string) {
+	t.Helper()
+	if parsec.KindOf(err) != parsec.Tampered || !strings.Contains(err.Error(), words) {
+		t.Fatalf("got %v; want a tampering error saying %q", err, words)
+	}
+}
+
+// openBundle reads the realm's keys with a user's own key, the way an attacker holding that
+// user's device could. The realm's keys are all rotated by alice.
+func openBundle(t *testing.T, p *people, c *client.Client, u *testenv.User, realm parsec.VlobID, index uint64) manifest.OpenedBundle {
+	t.Helper()
+	var certs protocol.CertificateGetRep
+	if err := c.Call(t.Context(), protocol.CmdCertificateGet, protocol.CertificateGetReq{}, &certs); err != nil {
+		t.Fatal(err)
+	}
+	var canaries [][]byte
+	var rot *certif.RealmKeyRotationCertificate
+	for _, raw := range certs.Realms[realm] {
+		cert, err := certif.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kr, ok := cert.(*certif.RealmKeyRotationCertificate); ok && kr.KeyIndex <= index {
+			canaries = append(canaries, kr.KeyCanary)
+			rot = kr
+		}
+	}
+	var rep protocol.RealmGetKeysBundleRep
+	if err := c.Call(t.Context(), protocol.CmdRealmGetKeysBundle, protocol.RealmGetKeysBundleReq{RealmID: realm, KeyIndex: index}, &rep); err != nil {
+		t.Fatal(err)
+	}
+	priv, err := u.Device.UserKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk, err := manifest.OpenKeysBundleAccess(rep.KeysBundleAccess, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := manifest.OpenKeysBundle(rep.KeysBundle, bk, manifest.BundleExpected{RealmID: realm, KeyIndex: index, Author: rot.Author, Timestamp: rot.Timestamp},
+		signingKey(t, p.alice).VerifyKey(), canaries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func signingKey(t *testing.T, u *testenv.User) crypto.SigningKey {
+	t.Helper()
+	k, err := u.Device.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestTamperedOlderVersion(t *testing.T) {
+	p := newPeople(t)
+	_, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/f": []byte("v1")})
+	syncWS(t, aw)
+	// Keep the server's answer for version 1.
+	var old protocol.VlobReadRep
+	lie(t, p.srv, protocol.CmdVlobReadBatch, func(rep *protocol.VlobReadRep) {
+		for _, it := range rep.Items {
+			if it.Version == 1 && len(it.Blob) > 0 && old.Items == nil {
+				old = *rep
+			}
+		}
+	})
+	syncWS(t, bw)
+	write(t, aw, map[string][]byte{"/f": []byte("v2")})
+	syncWS(t, aw)
+	// Now the server lists version 2 but serves version 1 again.
+	lie(t, p.srv, protocol.CmdVlobReadBatch, func(rep *protocol.VlobReadRep) {
+		for i, it := range rep.Items {
+			for _, o := range old.Items {
+				if o.VlobID == it.VlobID {
+					rep.Items[i] = o
+				}
+			}
+		}
+	})
+	wantTampered(t, bw.Sync(t.Context()), "older than the version")
+}
+
+func TestTamperedBlock(t *testing.T) {
+	p := newPeople(t)
+	_, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/f": bytes.Repeat([]byte("data"), 1000)})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	lie(t, p.srv, protocol.CmdBlockRead, func(rep *protocol.BlockReadRep) {
+		rep.Blocks[0].Data[len(rep.Blocks[0].Data)/2] ^= 1
+	})
+	var b bytes.Buffer
+	err := bw.ReadFile(t.Context(), "/f", &b)
+	wantTampered(t, err, "block")
+	if b.Len() != 0 {
+		t.Errorf("%d bytes of a tampered block were written out", b.Len())
+	}
+}
+
+func TestTamperedManifestSignedByReader(t *testing.T) {
+	p := newPeople(t)
+	id, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/f": []byte("genuine")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	st, err := bw.Stat("/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// mallory, a READER who holds the key, forges version 2 of the file; the server
+	// serves it as if she had written it.
+	bundle := openBundle(t, p, p.mc, p.mallory, id, 1)
+	key, err := bundle.Key(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := parsec.SystemClock{}.Now()
+	forged := &manifest.FileManifest{
+		Header:    manifest.Header{Author: p.mallory.Device.DeviceID, Timestamp: ts, ID: st.ID, Parent: id, Version: 2, Created: st.Created, Updated: ts},
+		BlockSize: manifest.DefaultBlockSize,
+	}
+	blob := manifest.Seal(forged, signingKey(t, p.mallory), key)
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		switch cmd {
+		case protocol.CmdVlobPollChanges:
+			out, _ := protocol.OK(protocol.VlobPollChangesRep{CurrentCheckpoint: 1000, Changes: []protocol.VlobVersion{{VlobID: st.ID, Version: 2}}})
+			return out
+		case protocol.CmdVlobReadBatch:
+			out, _ := protocol.OK(protocol.VlobReadRep{Items: []protocol.VlobItem{{
+				VlobID: st.ID, KeyIndex: 1, Author: p.mallory.Device.DeviceID, Version: 2, Timestamp: ts, Blob: blob,
+			}}})
+			return out
+		}
+		return reply
+	}
+	wantTampered(t, bw.Pull(t.Context()), "could not write")
+	if got := string(read(t, bw, "/f")); got != "genuine" {
+		t.Errorf("after the refused forgery the file reads %q", got)
+	}
+}
+
+func TestTamperedKeysBundleCanary(t *testing.T) {
+	p := newPeople(t)
+	id, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/f": []byte("x")})
+	syncWS(t, aw)
+	// The server (with a copy of alice's device) serves bob a bundle whose key is not the
+	// one the rotation certificate's canary was made with.
+	genuine := openBundle(t, p, p.bc, p.bob, id, 1)
+	bobKey, err := p.bob.Device.UserKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, bk := manifest.SealKeysBundle(manifest.KeysBundle{
+		Author: genuine.Author, Timestamp: genuine.Timestamp, RealmID: id, Keys: []crypto.RealmKey{crypto.GenerateRealmKey()},
+	}, signingKey(t, p.alice))
+	access, err := manifest.SealKeysBundleAccess(bk, bobKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lie(t, p.srv, protocol.CmdRealmGetKeysBundle, func(rep *protocol.RealmGetKeysBundleRep) {
+		rep.KeysBundle, rep.KeysBundleAccess = blob, access
+	})
+	fresh := p.bob.Open(t) // a new session: no keys in memory
+	poll(t, fresh)
+	w, err := fresh.Workspace(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTampered(t, w.Sync(t.Context()), "canary")
+}
