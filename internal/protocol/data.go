@@ -35,6 +35,10 @@ const (
 	// one block_read (sum of the blocks' encrypted sizes); it leaves room under
 	// MaxBodySize for the envelope.
 	MaxBatchBytes = 8 << 20
+	// MaxReadBytes bounds the sum of the encrypted sizes of the blocks one block_read
+	// returns (a block asked twice counts twice); beyond, too_many_elements. A client
+	// asking at most MaxBatchBytes, or a single block, never reaches it.
+	MaxReadBytes = MaxBatchBytes + MaxBlockSize
 	// InlineEventBlob is the largest blob a vlob event carries (larger ones are left out).
 	InlineEventBlob = 4095
 )

@@ -202,8 +202,8 @@ func TestHandshakeBody(t *testing.T) {
 		{"unknown argument", envelope(protocol.CmdPing, map[string]any{"ping": "x", "pong": "y"}), 415, 415},
 		{"trailing bytes", append(envelope(protocol.CmdPing, codec.RawMessage(ping)), 0), 415, 415},
 		{"no arguments", encodeCBOR(map[string]any{"cmd": "ping"}), 415, 415},
-		{"1 MiB", bytes.Repeat([]byte{'x'}, protocol.MaxBodySize), 415, 415},
-		{"1 MiB and a byte", bytes.Repeat([]byte{'x'}, protocol.MaxBodySize+1), 413, 413},
+		{"MaxBodySize", bytes.Repeat([]byte{'x'}, protocol.MaxBodySize), 415, 415},
+		{"MaxBodySize and a byte", bytes.Repeat([]byte{'x'}, protocol.MaxBodySize+1), 413, 413},
 		{"well-formed", envelope(protocol.CmdPing, codec.RawMessage(ping)), 200, 200},
 	}
 	for _, tc := range tests {

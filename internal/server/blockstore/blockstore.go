@@ -7,6 +7,12 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 )
 
+// Block is a block's ID and its (encrypted) bytes.
+type Block struct {
+	ID   parsec.BlockID
+	Data []byte
+}
+
 // Store keeps the opaque bytes of blocks, per organization. Implementations are safe for
 // concurrent use by many goroutines.
 //
@@ -26,6 +32,17 @@ type Store interface {
 	//    previous block, or the complete new one; never a part of either.
 	// Put does not retain data after it returns.
 	Put(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID, data []byte) error
+
+	// PutBatch stores several blocks, each like Put, usually much faster than one Put
+	// after the other (the disk store makes them durable together). The IDs must be
+	// distinct: a batch naming one twice fails with an error of kind Invalid and stores
+	// nothing. Two things might happen:
+	//  - it returns nil: every block is durably stored;
+	//  - it returns an error: each block under (org, id) is either absent or the complete
+	//    previous block, or the complete new one; never a part of either. Some blocks may
+	//    be stored and others not.
+	// PutBatch does not retain the blocks' data after it returns.
+	PutBatch(ctx context.Context, org parsec.OrganizationID, blocks []Block) error
 
 	// Get returns the whole block stored under (org, id), or an error of kind NotFound if
 	// there is none. The caller owns the returned slice.

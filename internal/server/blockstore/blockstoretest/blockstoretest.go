@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,10 @@ func Run(t *testing.T, open func(t *testing.T) blockstore.Store) {
 		{"UnicodeOrganization", testUnicodeOrganization},
 		{"PutStream", testPutStream},
 		{"PutStreamWrongSize", testPutStreamWrongSize},
+		{"PutBatch", testPutBatch},
+		{"PutBatchOverwrite", testPutBatchOverwrite},
+		{"PutBatchDuplicate", testPutBatchDuplicate},
+		{"PutBatchConcurrent", testPutBatchConcurrent},
 		{"Cancelled", testCancelled},
 		{"Concurrent", testConcurrent},
 		{"Closed", testClosed},
@@ -292,6 +297,8 @@ func testCancelled(t *testing.T, s blockstore.Store) {
 	}
 	check("put", s.Put(ctx, org, id, []byte("data")))
 	check("put stream", s.PutStream(ctx, org, id, strings.NewReader("data"), 4))
+	check("put batch", s.PutBatch(ctx, org, []blockstore.Block{{ID: id, Data: []byte("data")}}))
+	check("put empty batch", s.PutBatch(ctx, org, nil))
 	_, err := s.Get(ctx, org, existing)
 	check("get", err)
 	rc, _, err := s.Open(ctx, org, existing)
@@ -361,7 +368,139 @@ func testClosed(t *testing.T, s blockstore.Store) {
 	if err := s.Put(t.Context(), org, parsec.NewBlockID(), nil); !parsec.IsKind(err, parsec.Unavailable) {
 		t.Errorf("put after close: error %v, want kind %v", err, parsec.Unavailable)
 	}
+	if err := s.PutBatch(t.Context(), org, []blockstore.Block{{ID: parsec.NewBlockID()}}); !parsec.IsKind(err, parsec.Unavailable) {
+		t.Errorf("put batch after close: error %v, want kind %v", err, parsec.Unavailable)
+	}
+	if err := s.PutBatch(t.Context(), org, nil); !parsec.IsKind(err, parsec.Unavailable) {
+		t.Errorf("put an empty batch after close: error %v, want kind %v", err, parsec.Unavailable)
+	}
 	if got, err := io.ReadAll(rc); err != nil || string(got) != "x" {
 		t.Errorf("read a reader opened before close: got %q, %v; want %q", got, err, "x")
 	}
+}
+
+// randomBlocks returns n blocks with new IDs and random data of the given sizes, in turn.
+func randomBlocks(n int, sizes ...int) []blockstore.Block {
+	out := make([]blockstore.Block, n)
+	for i := range out {
+		out[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: randomBytes(sizes[i%len(sizes)])}
+	}
+	return out
+}
+
+func mustPutBatch(t *testing.T, s blockstore.Store, o parsec.OrganizationID, blocks []blockstore.Block) {
+	t.Helper()
+	if err := s.PutBatch(t.Context(), o, blocks); err != nil {
+		t.Fatalf("put a batch of %d blocks: %v", len(blocks), err)
+	}
+}
+
+func testPutBatch(t *testing.T, s blockstore.Store) {
+	for _, tc := range []struct {
+		name  string
+		n     int
+		sizes []int
+	}{
+		{"None", 0, []int{1}},
+		{"One", 1, []int{100}},
+		{"EmptyBlocks", 3, []int{0}},
+		{"ManySmall", 600, []int{4096, 1, 0, 300}},
+		{"Large", 16, []int{512 << 10, 4 << 20}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			blocks := randomBlocks(tc.n, tc.sizes...)
+			mustPutBatch(t, s, org, blocks)
+			for _, b := range blocks {
+				checkBlock(t, s, org, b.ID, b.Data)
+			}
+		})
+	}
+	t.Run("OrganizationsIsolated", func(t *testing.T) {
+		a := randomBlocks(5, 10)
+		b := make([]blockstore.Block, len(a))
+		for i := range a {
+			b[i] = blockstore.Block{ID: a[i].ID, Data: randomBytes(20)}
+		}
+		mustPutBatch(t, s, "Org-A", a)
+		mustPutBatch(t, s, "Org-B", b)
+		for i := range a {
+			checkBlock(t, s, "Org-A", a[i].ID, a[i].Data)
+			checkBlock(t, s, "Org-B", b[i].ID, b[i].Data)
+			checkMissing(t, s, "Org-C", a[i].ID)
+		}
+	})
+}
+
+// testPutBatchOverwrite puts a batch mixing new blocks and blocks already stored, by Put
+// or by an earlier batch: all end up with the batch's data.
+func testPutBatchOverwrite(t *testing.T, s blockstore.Store) {
+	old := randomBlocks(10, 1000)
+	mustPutBatch(t, s, org, old[:5])
+	for _, b := range old[5:] {
+		mustPut(t, s, org, b.ID, b.Data)
+	}
+	batch := randomBlocks(10, 10)
+	for i := range old {
+		batch = append(batch, blockstore.Block{ID: old[i].ID, Data: randomBytes(10 + i)})
+	}
+	mustPutBatch(t, s, org, batch)
+	for _, b := range batch {
+		checkBlock(t, s, org, b.ID, b.Data)
+	}
+	mustPutBatch(t, s, org, batch) // identical again: harmless
+	for _, b := range batch {
+		checkBlock(t, s, org, b.ID, b.Data)
+	}
+}
+
+// testPutBatchDuplicate puts a batch naming a block twice: refused, nothing stored.
+func testPutBatchDuplicate(t *testing.T, s blockstore.Store) {
+	existing := blockstore.Block{ID: parsec.NewBlockID(), Data: []byte("before")}
+	mustPut(t, s, org, existing.ID, existing.Data)
+	fresh := randomBlocks(3, 10)
+	batch := append(slices.Clone(fresh), blockstore.Block{ID: existing.ID, Data: []byte("after")}, blockstore.Block{ID: fresh[1].ID, Data: []byte("again")})
+	if err := s.PutBatch(t.Context(), org, batch); !parsec.IsKind(err, parsec.Invalid) {
+		t.Fatalf("put a batch with a block twice: error %v, want kind %v", err, parsec.Invalid)
+	}
+	for _, b := range fresh {
+		checkMissing(t, s, org, b.ID)
+	}
+	checkBlock(t, s, org, existing.ID, existing.Data)
+}
+
+// testPutBatchConcurrent runs batches from several goroutines at once, some of them
+// writing the same shared blocks (with the same data) and reading them.
+func testPutBatchConcurrent(t *testing.T, s blockstore.Store) {
+	const workers, batches = 6, 4
+	shared := randomBlocks(20, 2000)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			o := parsec.OrganizationID(fmt.Sprintf("Org-%d", w%3))
+			for range batches {
+				own := randomBlocks(50, 100+w, 4096)
+				if err := s.PutBatch(t.Context(), o, own); err != nil {
+					t.Errorf("put batch: %v", err)
+					return
+				}
+				if err := s.PutBatch(t.Context(), org, shared); err != nil {
+					t.Errorf("put shared batch: %v", err)
+					return
+				}
+				for _, b := range append(own, shared[w]) {
+					bo := o
+					if b.ID == shared[w].ID {
+						bo = org
+					}
+					got, err := s.Get(t.Context(), bo, b.ID)
+					if err != nil {
+						t.Errorf("get: %v", err)
+						return
+					}
+					sameBytes(t, "get", got, b.Data)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -3,8 +3,11 @@ package disk
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,6 +154,9 @@ func TestRefusesEscapingOrganizations(t *testing.T) {
 		if err := s.Delete(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
 			t.Errorf("delete in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
 		}
+		if err := s.PutBatch(t.Context(), org, []blockstore.Block{{ID: id, Data: []byte("x")}}); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("put batch in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
 	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
@@ -158,6 +164,105 @@ func TestRefusesEscapingOrganizations(t *testing.T) {
 	}
 	if len(entries) != 1 || entries[0].Name() != "blocks" {
 		t.Errorf("something was written outside the store: %v", entries)
+	}
+}
+
+// tempFiles lists the temporary files under dir.
+func tempFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), tempPrefix) {
+			out = append(out, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestPutBatchLeavesNoTemporaryFile(t *testing.T) {
+	for _, fsyncEach := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fsyncEach=%v", fsyncEach), func(t *testing.T) {
+			defer func(v bool) { testOnlyFsyncEach = v }(testOnlyFsyncEach)
+			testOnlyFsyncEach = fsyncEach
+			dir := t.TempDir()
+			s, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			blocks := make([]blockstore.Block, 300)
+			for i := range blocks {
+				blocks[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: []byte(fmt.Sprint("block ", i))}
+			}
+			if err := s.PutBatch(t.Context(), "Org-1", blocks); err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range blocks {
+				hex := b.ID.String()
+				got, err := os.ReadFile(filepath.Join(dir, "Org-1", hex[:2], hex))
+				if err != nil || !bytes.Equal(got, b.Data) {
+					t.Fatalf("block %s: %q, %v; want %q", hex, got, err, b.Data)
+				}
+			}
+			if tmp := tempFiles(t, dir); len(tmp) != 0 {
+				t.Errorf("temporary files left behind: %v", tmp)
+			}
+		})
+	}
+}
+
+// TestPutBatchFailure makes one block of a batch impossible to write (its directory is a
+// file): the batch fails, none of its blocks appears, blocks stored before are unchanged
+// and no temporary file is left.
+func TestPutBatchFailure(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const org = parsec.OrganizationID("Org-1")
+	existing := parsec.NewBlockID()
+	if err := s.Put(t.Context(), org, existing, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	blocks := make([]blockstore.Block, 200)
+	for i := range blocks {
+		blocks[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: bytes.Repeat([]byte{byte(i)}, 1000)}
+	}
+	blocks = append(blocks, blockstore.Block{ID: existing, Data: []byte("after")})
+	var doomed parsec.BlockID
+	for doomed = parsec.NewBlockID(); doomed.String()[:2] == existing.String()[:2]; doomed = parsec.NewBlockID() {
+	}
+	blocks = append(blocks[:100], append([]blockstore.Block{{ID: doomed, Data: []byte("x")}}, blocks[100:]...)...)
+	blocker := filepath.Join(dir, string(org), doomed.String()[:2])
+	os.RemoveAll(blocker)
+	if err := os.WriteFile(blocker, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBatch(t.Context(), org, blocks); err == nil {
+		t.Fatal("put batch succeeded with a block that cannot be written")
+	}
+	for _, b := range blocks {
+		switch _, err := s.Get(t.Context(), org, b.ID); {
+		case b.ID == existing:
+		case b.ID.String()[:2] == doomed.String()[:2]:
+			if err == nil {
+				t.Errorf("block %s of the failed batch, in the blocked directory, is readable", b.ID)
+			}
+		case !parsec.IsKind(err, parsec.NotFound):
+			t.Errorf("block %s of the failed batch: error %v, want kind %v", b.ID, err, parsec.NotFound)
+		}
+	}
+	if got, err := s.Get(t.Context(), org, existing); err != nil || string(got) != "before" {
+		t.Errorf("block stored before the failed batch: %q, %v; want %q", got, err, "before")
+	}
+	if tmp := tempFiles(t, dir); len(tmp) != 0 {
+		t.Errorf("temporary files left behind: %v", tmp)
 	}
 }
 
@@ -197,6 +302,62 @@ func BenchmarkGet512KiB(b *testing.B) {
 		}
 		if len(got) != len(data) {
 			b.Fatalf("got %d bytes, want %d", len(got), len(data))
+		}
+	}
+}
+
+// BenchmarkPutBatch measures PutBatch as block_create uses it: batches of small blocks
+// (many files) and of 512 KiB blocks (throughput), with one syncfs per batch or an fsync
+// per file; and Put of each block of a batch, for comparison.
+func BenchmarkPutBatch(b *testing.B) {
+	for _, size := range []struct {
+		name        string
+		block, many int
+	}{
+		{"4KiBx1000", 4 << 10, 1000},
+		{"512KiBx16", 512 << 10, 16},
+	} {
+		data := make([]byte, size.block)
+		rand.Read(data)
+		for _, mode := range []string{"syncfs", "fsync", "put"} {
+			b.Run(size.name+"/"+mode, func(b *testing.B) {
+				if mode == "syncfs" && !haveSyncfs {
+					b.Skip("no syncfs on this system")
+				}
+				defer func(v bool) { testOnlyFsyncEach = v }(testOnlyFsyncEach)
+				testOnlyFsyncEach = mode == "fsync"
+				s, err := Open(b.TempDir())
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				b.SetBytes(int64(size.block * size.many))
+				blocks := make([]blockstore.Block, size.many)
+				// A first batch creates the store's directories: measure the steady state.
+				for i := range blocks {
+					blocks[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: data}
+				}
+				if err := s.PutBatch(b.Context(), "Org-1", blocks); err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					for i := range blocks {
+						blocks[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: data}
+					}
+					if mode == "put" {
+						for _, bl := range blocks {
+							if err := s.Put(b.Context(), "Org-1", bl.ID, bl.Data); err != nil {
+								b.Fatal(err)
+							}
+						}
+						continue
+					}
+					if err := s.PutBatch(b.Context(), "Org-1", blocks); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(size.many*b.N)/b.Elapsed().Seconds(), "blocks/s")
+			})
 		}
 	}
 }

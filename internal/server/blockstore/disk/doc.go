@@ -8,6 +8,13 @@
 // machine dies in the middle of a write. Temporary files never have a block's name, so
 // they are never returned; Open removes the ones left over by a crash.
 //
+// PutBatch keeps that guarantee for many blocks at a lower cost: it writes every temporary
+// file first (several at once), makes them all durable with one syncfs(2) of the file
+// system (an fsync per file where syncfs does not exist), renames them, and makes the
+// renames durable with a second syncfs. On Linux, a batch therefore also waits for
+// whatever else was written to the same file system: keep the store on a file system of
+// its own, or at least not one that takes heavy unrelated writes.
+//
 // Like every blockstore, it stores opaque encrypted bytes and never looks inside them.
 //
 // Organization IDs are used as directory names. They are validated upstream, but this

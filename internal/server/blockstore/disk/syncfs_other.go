@@ -1,0 +1,11 @@
+//go:build !linux
+
+package disk
+
+import "errors"
+
+// haveSyncfs is false where syncfs(2) does not exist: PutBatch syncs each file and each
+// directory it changed, in parallel.
+const haveSyncfs = false
+
+func syncFS(dir string) error { return errors.New("syncfs is not available on this system") }

@@ -1,0 +1,860 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/server/blockstore"
+	"github.com/parsec-go/parsec/internal/server/blockstore/disk"
+	"github.com/parsec-go/parsec/internal/server/events"
+	"github.com/parsec-go/parsec/internal/server/metastore"
+	"github.com/parsec-go/parsec/internal/server/metastore/sqlite"
+)
+
+// flakyBlocks is a block store that fails on demand, as a broken disk or an unreachable
+// object store would.
+type flakyBlocks struct {
+	blockstore.Store
+	failPut, failGet atomic.Bool
+}
+
+func (f *flakyBlocks) PutBatch(ctx context.Context, org parsec.OrganizationID, blocks []blockstore.Block) error {
+	if f.failPut.Load() {
+		return parsec.Errorf(parsec.Unavailable, "block store down")
+	}
+	return f.Store.PutBatch(ctx, org, blocks)
+}
+
+func (f *flakyBlocks) Get(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) ([]byte, error) {
+	if f.failGet.Load() {
+		return nil, parsec.Errorf(parsec.Unavailable, "block store down")
+	}
+	return f.Store.Get(ctx, org, id)
+}
+
+// dataWorld is an organization with a realm (key index 1) of which alice is OWNER, dave
+// MANAGER, bob CONTRIBUTOR and carol READER; erin is a member of the organization only.
+type dataWorld struct {
+	ts                            *testServer
+	alice, bob, carol, dave, erin *member
+	realm                         parsec.VlobID
+	blocks                        *flakyBlocks
+}
+
+func newDataWorld(t *testing.T) *dataWorld {
+	t.Helper()
+	w := &dataWorld{blocks: &flakyBlocks{}}
+	w.ts = newTestServer(t, func(cfg *Config) {
+		w.blocks.Store = cfg.Blocks
+		cfg.Blocks = w.blocks
+	})
+	ts := w.ts
+	w.alice, _ = ts.bootstrap(t, "Acme")
+	w.bob = ts.addUser(t, w.alice, "bob", parsec.ProfileStandard, ts.tick())
+	w.carol = ts.addUser(t, w.alice, "carol", parsec.ProfileStandard, ts.tick())
+	w.dave = ts.addUser(t, w.alice, "dave", parsec.ProfileStandard, ts.tick())
+	w.erin = ts.addUser(t, w.alice, "erin", parsec.ProfileStandard, ts.tick())
+	w.realm = w.newRealm(t)
+	w.share(t, w.realm, w.dave, parsec.RoleManager)
+	w.share(t, w.realm, w.bob, parsec.RoleContributor)
+	w.share(t, w.realm, w.carol, parsec.RoleReader)
+	return w
+}
+
+// newRealm makes alice create a realm and rotate its first key.
+func (w *dataWorld) newRealm(t *testing.T) parsec.VlobID {
+	t.Helper()
+	realm := parsec.NewVlobID()
+	wantStatus(t, w.ts.realmCreate(t, w.alice, roleCert(w.alice, realm, w.alice.user, parsec.RoleOwner, w.ts.tick())), protocol.StatusOK)
+	w.rotate(t, realm)
+	return realm
+}
+
+// rotate makes alice rotate a realm's key for its current members.
+func (w *dataWorld) rotate(t *testing.T, realm parsec.VlobID) uint64 {
+	t.Helper()
+	var next uint64
+	access := map[parsec.UserID][]byte{}
+	err := w.ts.store.View(t.Context(), func(tx metastore.Tx) error {
+		r, err := tx.Realm("Acme", realm)
+		next = r.KeyIndex + 1
+		ms, err2 := tx.RealmMembers("Acme", realm)
+		for _, m := range ms {
+			access[m.User] = []byte("access")
+		}
+		return errors.Join(err, err2)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, w.ts.realmRotate(t, w.alice, rotationCert(w.alice, realm, next, w.ts.tick()), access, []byte("bundle")), protocol.StatusOK)
+	return next
+}
+
+func (w *dataWorld) share(t *testing.T, realm parsec.VlobID, m *member, role parsec.RealmRole) {
+	t.Helper()
+	wantStatus(t, w.ts.realmShare(t, w.alice, roleCert(w.alice, realm, m.user, role, w.ts.tick()), []byte("access"), 1), protocol.StatusOK)
+}
+
+func (w *dataWorld) archive(t *testing.T, realm parsec.VlobID, configuration string) {
+	t.Helper()
+	wantStatus(t, w.ts.realmArchive(t, w.alice, archivingCert(w.alice, realm, configuration, 0, w.ts.tick())), protocol.StatusOK)
+}
+
+// The data commands.
+
+func vw(id parsec.VlobID, version uint64, at parsec.DateTime, blob string) protocol.VlobWrite {
+	return protocol.VlobWrite{VlobID: id, Version: version, Timestamp: at, Blob: []byte(blob)}
+}
+
+func (ts *testServer) writeVlobs(t *testing.T, m *member, realm parsec.VlobID, keyIndex uint64, items ...protocol.VlobWrite) error {
+	t.Helper()
+	return ts.call(t, m, protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: realm, KeyIndex: keyIndex, Items: items}, nil)
+}
+
+func (ts *testServer) readVlobs(t *testing.T, m *member, realm parsec.VlobID, at parsec.DateTime, ids ...parsec.VlobID) (protocol.VlobReadRep, error) {
+	t.Helper()
+	var rep protocol.VlobReadRep
+	err := ts.call(t, m, protocol.CmdVlobReadBatch, protocol.VlobReadBatchReq{RealmID: realm, Vlobs: ids, At: at}, &rep)
+	return rep, err
+}
+
+func (ts *testServer) readVersions(t *testing.T, m *member, realm parsec.VlobID, items ...protocol.VlobVersion) (protocol.VlobReadRep, error) {
+	t.Helper()
+	var rep protocol.VlobReadRep
+	err := ts.call(t, m, protocol.CmdVlobReadVersions, protocol.VlobReadVersionsReq{RealmID: realm, Items: items}, &rep)
+	return rep, err
+}
+
+func (ts *testServer) pollChanges(t *testing.T, m *member, realm parsec.VlobID, checkpoint uint64) (protocol.VlobPollChangesRep, error) {
+	t.Helper()
+	var rep protocol.VlobPollChangesRep
+	err := ts.call(t, m, protocol.CmdVlobPollChanges, protocol.VlobPollChangesReq{RealmID: realm, LastCheckpoint: checkpoint}, &rep)
+	return rep, err
+}
+
+func (ts *testServer) createBlocks(t *testing.T, m *member, realm parsec.VlobID, keyIndex uint64, blocks ...protocol.BlockData) error {
+	t.Helper()
+	return ts.call(t, m, protocol.CmdBlockCreate, protocol.BlockCreateReq{RealmID: realm, KeyIndex: keyIndex, Blocks: blocks}, nil)
+}
+
+func (ts *testServer) readBlocks(t *testing.T, m *member, realm parsec.VlobID, ids ...parsec.BlockID) (protocol.BlockReadRep, error) {
+	t.Helper()
+	var rep protocol.BlockReadRep
+	err := ts.call(t, m, protocol.CmdBlockRead, protocol.BlockReadReq{RealmID: realm, BlockIDs: ids}, &rep)
+	return rep, err
+}
+
+// checkpoint is the realm's current checkpoint, as alice polls it.
+func (w *dataWorld) checkpoint(t *testing.T, realm parsec.VlobID) uint64 {
+	t.Helper()
+	rep, err := w.ts.pollChanges(t, w.alice, realm, 0)
+	wantStatus(t, err, protocol.StatusOK)
+	return rep.CurrentCheckpoint
+}
+
+// wantVlobDetail checks that a refusal names the vlob.
+func wantVlobDetail(t *testing.T, err error, id parsec.VlobID) {
+	t.Helper()
+	if d := statusDetail(t, err); d.VlobID == nil || *d.VlobID != id {
+		t.Errorf("detail names vlob %v, want %s", d.VlobID, id)
+	}
+}
+
+func wantBlockDetail(t *testing.T, err error, id parsec.BlockID) {
+	t.Helper()
+	if d := statusDetail(t, err); d.BlockID == nil || *d.BlockID != id {
+		t.Errorf("detail names block %v, want %s", d.BlockID, id)
+	}
+}
+
+func keyIndex(k uint64) *uint64 { return &k }
+
+func TestVlobWrite(t *testing.T) {
+	w := newDataWorld(t)
+	ts, alice, bob, carol, dave, erin, realm := w.ts, w.alice, w.bob, w.carol, w.dave, w.erin, w.realm
+	a, b, c, unknown := parsec.NewVlobID(), parsec.NewVlobID(), parsec.NewVlobID(), parsec.NewVlobID()
+	lastRealm := func() parsec.DateTime { return ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm)) }
+
+	// The cases run in order; the accepted writes are the state of the next ones.
+	tests := []struct {
+		name   string
+		caller *member
+		realm  parsec.VlobID // when not the world's
+		key    *uint64       // when not 1
+		items  func(at parsec.DateTime) []protocol.VlobWrite
+		want   string
+		detail *parsec.VlobID // the vlob a refusal names
+	}{
+		{name: "OWNER creates two", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(a, 1, at, "a1"), vw(b, 1, at, "b1")}
+		}, want: protocol.StatusOK},
+		{name: "CONTRIBUTOR updates and creates", caller: bob, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(a, 2, at, "a2"), vw(c, 1, at, "c1")}
+		}, want: protocol.StatusOK},
+		{name: "MANAGER updates", caller: dave, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(a, 3, at, "a3")}
+		}, want: protocol.StatusOK},
+		{name: "empty batch", caller: alice, items: func(parsec.DateTime) []protocol.VlobWrite { return nil }, want: protocol.StatusOK},
+		{name: "READER", caller: carol, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(a, 4, at, "a4")}
+		}, want: protocol.StatusAuthorNotAllowed},
+		{name: "not a member", caller: erin, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(unknown, 1, at, "x")}
+		}, want: protocol.StatusAuthorNotAllowed},
+		{name: "unknown realm", caller: alice, realm: parsec.NewVlobID(), items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(unknown, 1, at, "x")}
+		}, want: protocol.StatusRealmNotFound},
+		{name: "key index 0", caller: alice, key: keyIndex(0), items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(unknown, 1, at, "x")}
+		}, want: protocol.StatusBadKeyIndex},
+		{name: "key index not made yet", caller: alice, key: keyIndex(2), items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(unknown, 1, at, "x")}
+		}, want: protocol.StatusBadKeyIndex},
+		{name: "create an existing vlob", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(unknown, 1, at, "new"), vw(b, 1, at, "b1 again")}
+		}, want: protocol.StatusVlobAlreadyExists, detail: &b},
+		{name: "update an unknown vlob", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(b, 2, at, "b2"), vw(unknown, 2, at, "x")}
+		}, want: protocol.StatusVlobNotFound, detail: &unknown},
+		{name: "update to an existing version", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(a, 3, at, "a3 again")}
+		}, want: protocol.StatusBadVlobVersion, detail: &a},
+		{name: "update skipping a version", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(b, 2, at, "b2"), vw(a, 5, at, "a5")}
+		}, want: protocol.StatusBadVlobVersion, detail: &a},
+		{name: "version 0", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(a, 0, at, "a0")}
+		}, want: protocol.StatusBadVlobVersion, detail: &a},
+		{name: "version 0 of an unknown vlob", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(unknown, 0, at, "x")}
+		}, want: protocol.StatusBadVlobVersion, detail: &unknown},
+		{name: "same vlob twice", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(b, 2, at, "b2"), vw(b, 3, at, "b3")}
+		}, want: protocol.StatusBadRequest, detail: &b},
+		{name: "far from the server's time", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(b, 2, at, "b2"), vw(c, 2, at.Add(-time.Hour), "c2")}
+		}, want: protocol.StatusTimestampOutOfBallpark, detail: &c},
+		{name: "not after the realm's last certificate", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			return []protocol.VlobWrite{vw(b, 2, at, "b2"), vw(c, 2, lastRealm(), "c2")}
+		}, want: protocol.StatusRequireGreaterTimestamp, detail: &c},
+		{name: "too many", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			items := make([]protocol.VlobWrite, protocol.MaxBatchItems+1)
+			for i := range items {
+				items[i] = vw(parsec.NewVlobID(), 1, at, "x")
+			}
+			return items
+		}, want: protocol.StatusTooManyElements},
+		{name: "as many as allowed", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
+			items := make([]protocol.VlobWrite, protocol.MaxBatchItems)
+			for i := range items {
+				items[i] = vw(parsec.NewVlobID(), 1, at, "x")
+			}
+			return items
+		}, want: protocol.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in, key := realm, uint64(1)
+			if !tc.realm.IsZero() {
+				in = tc.realm
+			}
+			if tc.key != nil {
+				key = *tc.key
+			}
+			before := w.checkpoint(t, realm)
+			at := ts.tick()
+			items := tc.items(at)
+			err := ts.writeVlobs(t, tc.caller, in, key, items...)
+			wantStatus(t, err, tc.want)
+			after := w.checkpoint(t, realm)
+			if tc.want == protocol.StatusOK {
+				if after != before+uint64(len(items)) {
+					t.Errorf("checkpoint %d after writing %d vlobs, want %d", after, len(items), before+uint64(len(items)))
+				}
+				return
+			}
+			if after != before {
+				t.Errorf("a refused write moved the checkpoint from %d to %d", before, after)
+			}
+			if tc.detail != nil {
+				wantVlobDetail(t, err, *tc.detail)
+			}
+			d := statusDetail(t, err)
+			switch tc.want {
+			case protocol.StatusBadKeyIndex:
+				if d.LastCertificateTimestamp != lastRealm() {
+					t.Errorf("last_certificate_timestamp = %v, want the realm's last certificate %v", d.LastCertificateTimestamp, lastRealm())
+				}
+			case protocol.StatusRequireGreaterTimestamp:
+				if d.StrictlyGreaterThan != lastRealm() {
+					t.Errorf("strictly_greater_than = %v, want the realm's last certificate %v", d.StrictlyGreaterThan, lastRealm())
+				}
+			case protocol.StatusTimestampOutOfBallpark:
+				if d.ServerTimestamp != at || d.ClientTimestamp != at.Add(-time.Hour) {
+					t.Errorf("ballpark detail: server %v client %v, want %v and %v", d.ServerTimestamp, d.ClientTimestamp, at, at.Add(-time.Hour))
+				}
+			}
+		})
+	}
+
+	rep, err := ts.readVlobs(t, carol, realm, 0, a, b, c)
+	wantStatus(t, err, protocol.StatusOK)
+	var got []string
+	for _, it := range rep.Items {
+		got = append(got, fmt.Sprintf("%s v%d by %s: %s", parsec.ShortID(it.VlobID), it.Version, parsec.ShortID(it.Author), it.Blob))
+	}
+	want := []string{
+		fmt.Sprintf("%s v3 by %s: a3", parsec.ShortID(a), parsec.ShortID(dave.device)),
+		fmt.Sprintf("%s v1 by %s: b1", parsec.ShortID(b), parsec.ShortID(alice.device)),
+		fmt.Sprintf("%s v1 by %s: c1", parsec.ShortID(c), parsec.ShortID(bob.device)),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("vlobs after the writes (-want +got):\n%s", diff)
+	}
+}
+
+// TestVlobWriteAfterCommonCertificate: a vlob comes after the last certificate of the
+// common topic too (a user created or revoked after the realm's last certificate).
+func TestVlobWriteAfterCommonCertificate(t *testing.T) {
+	w := newDataWorld(t)
+	ts := w.ts
+	ts.addUser(t, w.alice, "frank", parsec.ProfileStandard, ts.tick())
+	common := ts.lastTimestamp(t, "Acme", metastore.CommonTopic)
+	if common <= ts.lastTimestamp(t, "Acme", metastore.RealmTopic(w.realm)) {
+		t.Fatal("the common topic should be the most recent")
+	}
+	id := parsec.NewVlobID()
+	err := ts.writeVlobs(t, w.alice, w.realm, 1, vw(id, 1, common, "x"))
+	wantStatus(t, err, protocol.StatusRequireGreaterTimestamp)
+	if d := statusDetail(t, err); d.StrictlyGreaterThan != common {
+		t.Errorf("strictly_greater_than = %v, want the common topic's last certificate %v", d.StrictlyGreaterThan, common)
+	}
+	wantVlobDetail(t, err, id)
+	wantStatus(t, ts.writeVlobs(t, w.alice, w.realm, 1, vw(id, 1, ts.tick(), "x")), protocol.StatusOK)
+}
+
+// TestVlobWriteKeyRotation: after a rotation, only the new key index is accepted.
+func TestVlobWriteKeyRotation(t *testing.T) {
+	w := newDataWorld(t)
+	ts := w.ts
+	id := parsec.NewVlobID()
+	wantStatus(t, ts.writeVlobs(t, w.bob, w.realm, 1, vw(id, 1, ts.tick(), "v1")), protocol.StatusOK)
+	if k := w.rotate(t, w.realm); k != 2 {
+		t.Fatalf("key index %d after the second rotation", k)
+	}
+	err := ts.writeVlobs(t, w.bob, w.realm, 1, vw(id, 2, ts.tick(), "v2"))
+	wantStatus(t, err, protocol.StatusBadKeyIndex)
+	if d := statusDetail(t, err); d.LastCertificateTimestamp != ts.lastTimestamp(t, "Acme", metastore.RealmTopic(w.realm)) {
+		t.Errorf("last_certificate_timestamp = %v, want the rotation's", d.LastCertificateTimestamp)
+	}
+	wantStatus(t, ts.writeVlobs(t, w.bob, w.realm, 2, vw(id, 2, ts.tick(), "v2")), protocol.StatusOK)
+	rep, err := ts.readVlobs(t, w.bob, w.realm, 0, id)
+	wantStatus(t, err, protocol.StatusOK)
+	if len(rep.Items) != 1 || rep.Items[0].KeyIndex != 2 || rep.Items[0].Version != 2 {
+		t.Errorf("after the rotation: %+v, want version 2 with key index 2", rep.Items)
+	}
+}
+
+// TestRoleAfterLastVlob: a role certificate must come after the realm's last vlob.
+func TestRoleAfterLastVlob(t *testing.T) {
+	w := newDataWorld(t)
+	ts := w.ts
+	at := ts.tick()
+	wantStatus(t, ts.writeVlobs(t, w.bob, w.realm, 1, vw(parsec.NewVlobID(), 1, at, "x")), protocol.StatusOK)
+	err := ts.realmShare(t, w.alice, roleCert(w.alice, w.realm, w.erin.user, parsec.RoleReader, at), []byte("access"), 1)
+	wantStatus(t, err, protocol.StatusRequireGreaterTimestamp)
+	if d := statusDetail(t, err); d.StrictlyGreaterThan != at {
+		t.Errorf("strictly_greater_than = %v, want the last vlob's timestamp %v", d.StrictlyGreaterThan, at)
+	}
+	w.share(t, w.realm, w.erin, parsec.RoleReader)
+}
+
+func TestVlobRead(t *testing.T) {
+	w := newDataWorld(t)
+	ts, alice, bob, carol, erin, realm := w.ts, w.alice, w.bob, w.carol, w.erin, w.realm
+	a, b, unknown := parsec.NewVlobID(), parsec.NewVlobID(), parsec.NewVlobID()
+	t1 := ts.tick()
+	wantStatus(t, ts.writeVlobs(t, alice, realm, 1, vw(a, 1, t1, "a1")), protocol.StatusOK)
+	t2 := ts.tick()
+	wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(a, 2, t2, "a2"), vw(b, 1, t2, "b1")), protocol.StatusOK)
+	t3 := ts.tick()
+	wantStatus(t, ts.writeVlobs(t, alice, realm, 1, vw(a, 3, t3, "a3")), protocol.StatusOK)
+	item := func(id parsec.VlobID, version uint64, by *member, at parsec.DateTime, blob string) protocol.VlobItem {
+		return protocol.VlobItem{VlobID: id, KeyIndex: 1, Author: by.device, Version: version, Timestamp: at, Blob: []byte(blob)}
+	}
+	a1, a2, a3, b1 := item(a, 1, alice, t1, "a1"), item(a, 2, bob, t2, "a2"), item(a, 3, alice, t3, "a3"), item(b, 1, bob, t2, "b1")
+	neededCommon := ts.lastTimestamp(t, "Acme", metastore.CommonTopic)
+	neededRealm := ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
+
+	t.Run("batch", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			at   parsec.DateTime
+			ids  []parsec.VlobID
+			want []protocol.VlobItem
+		}{
+			{"latest", 0, []parsec.VlobID{b, a}, []protocol.VlobItem{b1, a3}},
+			{"unknown skipped, repeated once", 0, []parsec.VlobID{unknown, a, b, a}, []protocol.VlobItem{a3, b1}},
+			{"none asked", 0, nil, nil},
+			{"before the first", t1 - 1, []parsec.VlobID{a, b}, nil},
+			{"at the first", t1, []parsec.VlobID{a, b}, []protocol.VlobItem{a1}},
+			{"between", t2 - 1, []parsec.VlobID{a, b}, []protocol.VlobItem{a1}},
+			{"at the second", t2, []parsec.VlobID{a, b}, []protocol.VlobItem{a2, b1}},
+			{"at the last", t3, []parsec.VlobID{a, b}, []protocol.VlobItem{a3, b1}},
+			{"later", t3.Add(time.Hour), []parsec.VlobID{a, b}, []protocol.VlobItem{a3, b1}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				for _, m := range []*member{alice, carol} {
+					rep, err := ts.readVlobs(t, m, realm, tc.at, tc.ids...)
+					wantStatus(t, err, protocol.StatusOK)
+					want := protocol.VlobReadRep{Items: tc.want, NeededCommonCertificateTimestamp: neededCommon, NeededRealmCertificateTimestamp: neededRealm}
+					if diff := cmp.Diff(want, rep, cmpopts.EquateEmpty()); diff != "" {
+						t.Errorf("read by %s (-want +got):\n%s", m.email, diff)
+					}
+				}
+			})
+		}
+	})
+	t.Run("versions", func(t *testing.T) {
+		rep, err := ts.readVersions(t, carol, realm, protocol.VlobVersion{VlobID: a, Version: 2}, protocol.VlobVersion{VlobID: b, Version: 2},
+			protocol.VlobVersion{VlobID: a, Version: 1}, protocol.VlobVersion{VlobID: unknown, Version: 1},
+			protocol.VlobVersion{VlobID: a, Version: 0}, protocol.VlobVersion{VlobID: a, Version: 2})
+		wantStatus(t, err, protocol.StatusOK)
+		want := protocol.VlobReadRep{Items: []protocol.VlobItem{a2, a1}, NeededCommonCertificateTimestamp: neededCommon, NeededRealmCertificateTimestamp: neededRealm}
+		if diff := cmp.Diff(want, rep, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("read versions (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		many := make([]parsec.VlobID, protocol.MaxBatchItems+1)
+		manyVersions := make([]protocol.VlobVersion, protocol.MaxBatchItems+1)
+		for i := range many {
+			many[i] = parsec.NewVlobID()
+			manyVersions[i] = protocol.VlobVersion{VlobID: many[i], Version: 1}
+		}
+		other := parsec.NewVlobID()
+		for _, tc := range []struct {
+			name string
+			err  func() error
+			want string
+		}{
+			{"batch by a non-member", func() error { _, err := ts.readVlobs(t, erin, realm, 0, a); return err }, protocol.StatusAuthorNotAllowed},
+			{"versions by a non-member", func() error {
+				_, err := ts.readVersions(t, erin, realm, protocol.VlobVersion{VlobID: a, Version: 1})
+				return err
+			}, protocol.StatusAuthorNotAllowed},
+			{"batch of an unknown realm", func() error { _, err := ts.readVlobs(t, alice, other, 0, a); return err }, protocol.StatusRealmNotFound},
+			{"versions of an unknown realm", func() error {
+				_, err := ts.readVersions(t, alice, other, protocol.VlobVersion{VlobID: a, Version: 1})
+				return err
+			}, protocol.StatusRealmNotFound},
+			{"batch too large", func() error { _, err := ts.readVlobs(t, alice, realm, 0, many...); return err }, protocol.StatusTooManyElements},
+			{"versions too many", func() error { _, err := ts.readVersions(t, alice, realm, manyVersions...); return err }, protocol.StatusTooManyElements},
+			{"as many as allowed", func() error {
+				_, err := ts.readVlobs(t, alice, realm, 0, many[:protocol.MaxBatchItems]...)
+				return err
+			}, protocol.StatusOK},
+		} {
+			t.Run(tc.name, func(t *testing.T) { wantStatus(t, tc.err(), tc.want) })
+		}
+	})
+}
+
+func TestVlobPollChanges(t *testing.T) {
+	w := newDataWorld(t)
+	ts, alice, bob, carol, erin, realm := w.ts, w.alice, w.bob, w.carol, w.erin, w.realm
+	a, b, c := parsec.NewVlobID(), parsec.NewVlobID(), parsec.NewVlobID()
+	poll := func(m *member, checkpoint uint64) protocol.VlobPollChangesRep {
+		t.Helper()
+		rep, err := ts.pollChanges(t, m, realm, checkpoint)
+		wantStatus(t, err, protocol.StatusOK)
+		return rep
+	}
+	if rep := poll(carol, 0); rep.CurrentCheckpoint != 0 || len(rep.Changes) != 0 {
+		t.Errorf("a realm without vlobs: %+v, want no change at checkpoint 0", rep)
+	}
+	wantStatus(t, ts.writeVlobs(t, alice, realm, 1, vw(a, 1, ts.tick(), ""), vw(b, 1, ts.clock.Now(), "")), protocol.StatusOK)
+	wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(a, 2, ts.tick(), "")), protocol.StatusOK)
+	wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(c, 1, ts.tick(), ""), vw(a, 3, ts.clock.Now(), "")), protocol.StatusOK)
+	v := func(id parsec.VlobID, version uint64) protocol.VlobVersion {
+		return protocol.VlobVersion{VlobID: id, Version: version}
+	}
+	for _, tc := range []struct {
+		after uint64
+		want  []protocol.VlobVersion
+	}{
+		{0, []protocol.VlobVersion{v(b, 1), v(c, 1), v(a, 3)}},
+		{2, []protocol.VlobVersion{v(c, 1), v(a, 3)}},
+		{3, []protocol.VlobVersion{v(c, 1), v(a, 3)}},
+		{4, []protocol.VlobVersion{v(a, 3)}},
+		{5, nil},
+		{100, nil},
+	} {
+		rep := poll(carol, tc.after)
+		want := protocol.VlobPollChangesRep{CurrentCheckpoint: 5, Changes: tc.want}
+		if diff := cmp.Diff(want, rep, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("changes after %d (-want +got):\n%s", tc.after, diff)
+		}
+	}
+	_, err := ts.pollChanges(t, erin, realm, 0)
+	wantStatus(t, err, protocol.StatusAuthorNotAllowed)
+	_, err = ts.pollChanges(t, alice, parsec.NewVlobID(), 0)
+	wantStatus(t, err, protocol.StatusRealmNotFound)
+}
+
+// TestVlobEvents: each vlob written is announced to the realm's other members, with its
+// blob when small; the author's device and non-members do not get it.
+func TestVlobEvents(t *testing.T) {
+	w := newDataWorld(t)
+	ts, alice, bob, erin, realm := w.ts, w.alice, w.bob, w.erin, w.realm
+	streams := map[*member]*eventStream{}
+	for _, m := range []*member{alice, bob, erin} {
+		streams[m] = ts.openEvents(t, m, "")
+		streams[m].wantConfig(t, defaultConfig)
+	}
+	small, large := bytes.Repeat([]byte{'s'}, protocol.InlineEventBlob), bytes.Repeat([]byte{'l'}, protocol.InlineEventBlob+1)
+	a, b := parsec.NewVlobID(), parsec.NewVlobID()
+	at := ts.tick()
+	wantStatus(t, ts.writeVlobs(t, alice, realm, 1, protocol.VlobWrite{VlobID: a, Version: 1, Timestamp: at, Blob: small},
+		protocol.VlobWrite{VlobID: b, Version: 1, Timestamp: at, Blob: large}), protocol.StatusOK)
+	lastCommon := ts.lastTimestamp(t, "Acme", metastore.CommonTopic)
+	lastRealm := ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
+	vlobEvent := func(m *member) protocol.EventVlobData {
+		t.Helper()
+		_, ev := streams[m].nextEvent(t, protocol.EventVlob)
+		var got protocol.EventVlobData
+		if err := protocol.DecodeEvent(ev.Data, &got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	base := protocol.EventVlobData{RealmID: realm, Author: alice.device, Timestamp: at, Version: 1, KeyIndex: 1,
+		LastCommonCertificateTimestamp: lastCommon, LastRealmCertificateTimestamp: lastRealm}
+	wantA, wantB := base, base
+	wantA.VlobID, wantA.Blob = a, small
+	wantB.VlobID = b // too large to travel with the event
+	for i, want := range []protocol.EventVlobData{wantA, wantB} {
+		if diff := cmp.Diff(want, vlobEvent(bob)); diff != "" {
+			t.Errorf("event %d (-want +got):\n%s", i, diff)
+		}
+	}
+	// Bob writes: alice's first event is his, so she did not get her own.
+	at2 := ts.tick()
+	wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(a, 2, at2, "by bob")), protocol.StatusOK)
+	got := vlobEvent(alice)
+	if got.VlobID != a || got.Version != 2 || got.Author != bob.device || string(got.Blob) != "by bob" {
+		t.Errorf("alice's first event: %+v, want bob's version 2 of %s", got, a)
+	}
+	// A certificate for everyone: it is erin's first event, so she got no vlob event.
+	frank := ts.addUser(t, alice, "frank", parsec.ProfileStandard, ts.tick())
+	wantStatus(t, ts.revoke(t, alice, revokeCert(alice, frank.user, ts.tick())), protocol.StatusOK)
+	streams[erin].nextEvent(t, protocol.EventCommonCertificate)
+}
+
+// TestArchivedRealm: an archived realm refuses writes and still serves reads; back to
+// available, it takes writes again.
+func TestArchivedRealm(t *testing.T) {
+	w := newDataWorld(t)
+	ts, alice, bob, carol, realm := w.ts, w.alice, w.bob, w.carol, w.realm
+	a := parsec.NewVlobID()
+	block := protocol.BlockData{BlockID: parsec.NewBlockID(), Data: []byte("block")}
+	wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(a, 1, ts.tick(), "a1")), protocol.StatusOK)
+	wantStatus(t, ts.createBlocks(t, bob, realm, 1, block), protocol.StatusOK)
+	for _, configuration := range []string{metastore.ArchivingArchived, metastore.ArchivingDeletionPlanned} {
+		t.Run(configuration, func(t *testing.T) {
+			if configuration == metastore.ArchivingDeletionPlanned {
+				deletion := ts.clock.Now().Add(60 * 24 * time.Hour)
+				wantStatus(t, ts.realmArchive(t, alice, archivingCert(alice, realm, configuration, deletion, ts.tick())), protocol.StatusOK)
+			} else {
+				w.archive(t, realm, configuration)
+			}
+			wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(a, 2, ts.tick(), "a2")), protocol.StatusRealmArchived)
+			wantStatus(t, ts.writeVlobs(t, alice, realm, 1, vw(parsec.NewVlobID(), 1, ts.tick(), "new")), protocol.StatusRealmArchived)
+			wantStatus(t, ts.createBlocks(t, bob, realm, 1, protocol.BlockData{BlockID: parsec.NewBlockID(), Data: []byte("x")}), protocol.StatusRealmArchived)
+			rep, err := ts.readVlobs(t, carol, realm, 0, a)
+			wantStatus(t, err, protocol.StatusOK)
+			if len(rep.Items) != 1 || string(rep.Items[0].Blob) != "a1" {
+				t.Errorf("read in an archived realm: %+v", rep.Items)
+			}
+			_, err = ts.readVersions(t, carol, realm, protocol.VlobVersion{VlobID: a, Version: 1})
+			wantStatus(t, err, protocol.StatusOK)
+			if p, err := ts.pollChanges(t, carol, realm, 0); err != nil || p.CurrentCheckpoint != 1 {
+				t.Errorf("poll in an archived realm: %+v, %v", p, err)
+			}
+			blocks, err := ts.readBlocks(t, carol, realm, block.BlockID)
+			wantStatus(t, err, protocol.StatusOK)
+			if len(blocks.Blocks) != 1 || string(blocks.Blocks[0].Data) != "block" {
+				t.Errorf("block read in an archived realm: %+v", blocks.Blocks)
+			}
+		})
+	}
+	w.archive(t, realm, metastore.ArchivingAvailable)
+	wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(a, 2, ts.tick(), "a2")), protocol.StatusOK)
+	wantStatus(t, ts.createBlocks(t, bob, realm, 1, protocol.BlockData{BlockID: parsec.NewBlockID(), Data: []byte("x")}), protocol.StatusOK)
+}
+
+func TestBlocks(t *testing.T) {
+	w := newDataWorld(t)
+	ts, alice, bob, carol, dave, erin, realm := w.ts, w.alice, w.bob, w.carol, w.dave, w.erin, w.realm
+	other := w.newRealm(t) // alice's only
+	bd := func(data string) protocol.BlockData {
+		return protocol.BlockData{BlockID: parsec.NewBlockID(), Data: []byte(data)}
+	}
+	x, y, empty, z := bd("x by alice"), bd("y by bob"), bd(""), bd("z by dave")
+	inOther := bd("in the other realm")
+	unknown := parsec.NewBlockID()
+
+	t.Run("create", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			caller *member
+			realm  parsec.VlobID
+			key    uint64
+			blocks []protocol.BlockData
+			want   string
+			detail *parsec.BlockID
+		}{
+			{"OWNER", alice, realm, 1, []protocol.BlockData{x, empty}, protocol.StatusOK, nil},
+			{"CONTRIBUTOR", bob, realm, 1, []protocol.BlockData{y}, protocol.StatusOK, nil},
+			{"MANAGER", dave, realm, 1, []protocol.BlockData{z}, protocol.StatusOK, nil},
+			{"in another realm", alice, other, 1, []protocol.BlockData{inOther}, protocol.StatusOK, nil},
+			{"again: a retry", bob, realm, 1, []protocol.BlockData{bd("new"), {BlockID: y.BlockID, Data: []byte("retried")}}, protocol.StatusOK, nil},
+			{"none", bob, realm, 1, nil, protocol.StatusOK, nil},
+			{"READER", carol, realm, 1, []protocol.BlockData{bd("r")}, protocol.StatusAuthorNotAllowed, nil},
+			{"not a member", erin, realm, 1, []protocol.BlockData{bd("e")}, protocol.StatusAuthorNotAllowed, nil},
+			{"unknown realm", alice, parsec.NewVlobID(), 1, []protocol.BlockData{bd("u")}, protocol.StatusRealmNotFound, nil},
+			{"key index 0", alice, realm, 0, []protocol.BlockData{bd("k")}, protocol.StatusBadKeyIndex, nil},
+			{"key index not made yet", alice, realm, 2, []protocol.BlockData{bd("k")}, protocol.StatusBadKeyIndex, nil},
+			{"ID taken in another realm", alice, realm, 1, []protocol.BlockData{bd("fresh"), {BlockID: inOther.BlockID, Data: []byte("steal")}},
+				protocol.StatusBlockAlreadyExists, &inOther.BlockID},
+			{"same block twice", bob, realm, 1, []protocol.BlockData{z, z}, protocol.StatusBadRequest, &z.BlockID},
+			{"block too large", bob, realm, 1, []protocol.BlockData{{BlockID: unknown, Data: make([]byte, protocol.MaxBlockSize+1)}},
+				protocol.StatusBadRequest, &unknown},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				err := ts.createBlocks(t, tc.caller, tc.realm, tc.key, tc.blocks...)
+				wantStatus(t, err, tc.want)
+				if tc.detail != nil {
+					wantBlockDetail(t, err, *tc.detail)
+				}
+				if tc.want == protocol.StatusBadKeyIndex {
+					if d := statusDetail(t, err); d.LastCertificateTimestamp != ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm)) {
+						t.Errorf("last_certificate_timestamp = %v, want the realm's last certificate", d.LastCertificateTimestamp)
+					}
+				}
+				if tc.want == protocol.StatusOK {
+					return
+				}
+				// Nothing of a refused request is stored.
+				for _, b := range tc.blocks {
+					if b.BlockID == inOther.BlockID || b.BlockID == z.BlockID {
+						continue
+					}
+					_, err := ts.readBlocks(t, alice, realm, b.BlockID)
+					wantStatus(t, err, protocol.StatusBlockNotFound)
+				}
+			})
+		}
+		many := make([]protocol.BlockData, protocol.MaxBatchItems+1)
+		for i := range many {
+			many[i] = bd("")
+		}
+		t.Run("too many", func(t *testing.T) {
+			wantStatus(t, ts.createBlocks(t, alice, realm, 1, many...), protocol.StatusTooManyElements)
+		})
+		t.Run("as many as allowed", func(t *testing.T) {
+			wantStatus(t, ts.createBlocks(t, alice, realm, 1, many[:protocol.MaxBatchItems]...), protocol.StatusOK)
+		})
+	})
+
+	t.Run("read", func(t *testing.T) {
+		neededRealm := ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
+		item := func(b protocol.BlockData) protocol.BlockItem {
+			return protocol.BlockItem{BlockID: b.BlockID, KeyIndex: 1, Data: b.Data}
+		}
+		for _, m := range []*member{alice, carol} {
+			rep, err := ts.readBlocks(t, m, realm, z.BlockID, x.BlockID, empty.BlockID, y.BlockID, x.BlockID)
+			wantStatus(t, err, protocol.StatusOK)
+			// y keeps its first bytes: the retry in the same realm was skipped.
+			want := protocol.BlockReadRep{Blocks: []protocol.BlockItem{item(z), item(x), item(empty), item(y), item(x)},
+				NeededRealmCertificateTimestamp: neededRealm}
+			if diff := cmp.Diff(want, rep, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("read by %s (-want +got):\n%s", m.email, diff)
+			}
+		}
+		for _, tc := range []struct {
+			name   string
+			caller *member
+			realm  parsec.VlobID
+			ids    []parsec.BlockID
+			want   string
+			detail *parsec.BlockID
+		}{
+			{"unknown block", carol, realm, []parsec.BlockID{x.BlockID, unknown}, protocol.StatusBlockNotFound, &unknown},
+			{"block of another realm", alice, realm, []parsec.BlockID{inOther.BlockID, x.BlockID}, protocol.StatusBlockNotFound, &inOther.BlockID},
+			{"not a member", erin, realm, []parsec.BlockID{x.BlockID}, protocol.StatusAuthorNotAllowed, nil},
+			{"not a member of the other realm", bob, other, []parsec.BlockID{inOther.BlockID}, protocol.StatusAuthorNotAllowed, nil},
+			{"unknown realm", alice, parsec.NewVlobID(), []parsec.BlockID{x.BlockID}, protocol.StatusRealmNotFound, nil},
+			{"too many", alice, realm, make([]parsec.BlockID, protocol.MaxBatchItems+1), protocol.StatusTooManyElements, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := ts.readBlocks(t, tc.caller, tc.realm, tc.ids...)
+				wantStatus(t, err, tc.want)
+				if tc.detail != nil {
+					wantBlockDetail(t, err, *tc.detail)
+				}
+			})
+		}
+	})
+
+	t.Run("too many bytes", func(t *testing.T) {
+		big := make([]protocol.BlockData, 4)
+		for i := range big {
+			big[i] = protocol.BlockData{BlockID: parsec.NewBlockID(), Data: bytes.Repeat([]byte{byte(i)}, protocol.MaxReadBytes/3)}
+		}
+		wantStatus(t, ts.createBlocks(t, alice, realm, 1, big[:2]...), protocol.StatusOK)
+		wantStatus(t, ts.createBlocks(t, alice, realm, 1, big[2:]...), protocol.StatusOK)
+		rep, err := ts.readBlocks(t, alice, realm, big[0].BlockID, big[1].BlockID, big[2].BlockID)
+		wantStatus(t, err, protocol.StatusOK)
+		if len(rep.Blocks) != 3 || !bytes.Equal(rep.Blocks[2].Data, big[2].Data) {
+			t.Errorf("read of three large blocks: %d blocks", len(rep.Blocks))
+		}
+		_, err = ts.readBlocks(t, alice, realm, big[0].BlockID, big[1].BlockID, big[2].BlockID, big[3].BlockID)
+		wantStatus(t, err, protocol.StatusTooManyElements)
+	})
+
+	t.Run("store unavailable", func(t *testing.T) {
+		w.blocks.failPut.Store(true)
+		lost := bd("lost")
+		wantStatus(t, ts.createBlocks(t, bob, realm, 1, lost), protocol.StatusStoreUnavailable)
+		w.blocks.failPut.Store(false)
+		_, err := ts.readBlocks(t, bob, realm, lost.BlockID)
+		wantStatus(t, err, protocol.StatusBlockNotFound) // no record without its bytes
+
+		w.blocks.failGet.Store(true)
+		_, err = ts.readBlocks(t, bob, realm, x.BlockID)
+		wantStatus(t, err, protocol.StatusStoreUnavailable)
+		w.blocks.failGet.Store(false)
+
+		// A record whose bytes are gone: the store lost them.
+		if err := w.blocks.Delete(t.Context(), "Acme", x.BlockID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = ts.readBlocks(t, bob, realm, x.BlockID)
+		wantStatus(t, err, protocol.StatusStoreUnavailable)
+		wantStatus(t, ts.createBlocks(t, bob, realm, 1, lost), protocol.StatusOK)
+	})
+}
+
+// The handler benchmarks call the data handlers directly, without HTTP, request signing
+// or encoding: what the server itself spends (metadata store, block store, events). See
+// data_bench_test.go for the same operations through a real client.
+
+// benchHandlers returns a server on a fresh metadata store and block store, a caller and a
+// realm (key index 1) of which the caller is OWNER.
+func benchHandlers(b *testing.B) (*Server, *caller, parsec.VlobID) {
+	b.Helper()
+	dir := b.TempDir()
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "metadata.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	blocks, err := disk.Open(filepath.Join(dir, "blocks"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	bus := events.New(parsec.SystemClock{})
+	srv, err := New(Config{PublicURL: "http://127.0.0.1:1", AdminToken: testAdminToken, Store: store, Blocks: blocks, Bus: bus,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		bus.Close()
+		blocks.Close()
+		store.Close()
+	})
+	c := &caller{
+		org:    metastore.Organization{ID: "Bench", CreatedOn: testStart},
+		user:   metastore.User{ID: parsec.NewUserID()},
+		device: metastore.Device{ID: parsec.NewDeviceID()},
+	}
+	realm := parsec.NewVlobID()
+	err = store.Update(b.Context(), func(tx metastore.Tx) error {
+		if err := tx.PutOrganization(c.org); err != nil {
+			return err
+		}
+		if err := tx.InsertRealm(c.org.ID, metastore.Realm{ID: realm, CreatedOn: testStart, KeyIndex: 1, Archiving: metastore.ArchivingAvailable}); err != nil {
+			return err
+		}
+		return tx.AddRealmRole(c.org.ID, realm, metastore.RealmRole{User: c.user.ID, Role: parsec.RoleOwner, On: testStart, By: c.device.ID})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv, c, realm
+}
+
+// BenchmarkHandlerVlobWrite writes 10,000 vlobs of 300 bytes in batches of 1000 per
+// operation.
+func BenchmarkHandlerVlobWrite(b *testing.B) {
+	s, c, realm := benchHandlers(b)
+	blob := bytes.Repeat([]byte{7}, 300)
+	const n = 10_000
+	for b.Loop() {
+		for range n / protocol.MaxBatchItems {
+			req := &protocol.VlobWriteReq{RealmID: realm, KeyIndex: 1, Items: make([]protocol.VlobWrite, protocol.MaxBatchItems)}
+			now := parsec.FromTime(time.Now())
+			for i := range req.Items {
+				req.Items[i] = protocol.VlobWrite{VlobID: parsec.NewVlobID(), Version: 1, Timestamp: now, Blob: blob}
+			}
+			if _, err := s.vlobWrite(b.Context(), c, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "vlobs/s")
+}
+
+// BenchmarkHandlerBlockCreate stores 10,000 blocks of 4 KiB in batches of 1000, or one
+// batch of sixteen 512 KiB blocks, per operation.
+func BenchmarkHandlerBlockCreate(b *testing.B) {
+	for _, tc := range []struct {
+		name               string
+		size, batch, count int
+	}{
+		{"4KiBx10000", 4 << 10, protocol.MaxBatchItems, 10_000},
+		{"512KiBx16", 512 << 10, 16, 16},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s, c, realm := benchHandlers(b)
+			data := bytes.Repeat([]byte{7}, tc.size)
+			b.SetBytes(int64(tc.size * tc.count))
+			for b.Loop() {
+				for range tc.count / tc.batch {
+					req := &protocol.BlockCreateReq{RealmID: realm, KeyIndex: 1, Blocks: make([]protocol.BlockData, tc.batch)}
+					for i := range req.Blocks {
+						req.Blocks[i] = protocol.BlockData{BlockID: parsec.NewBlockID(), Data: data}
+					}
+					if _, err := s.blockCreate(b.Context(), c, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(tc.count*b.N)/b.Elapsed().Seconds(), "blocks/s")
+		})
+	}
+}
