@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
@@ -104,6 +105,10 @@ and becomes its first Administrator. Every device keeps its keys in a password-p
 in the configuration directory; the server stores and orders everything but can read nothing
 and forge nothing: the client checks every certificate it receives.
 
+Members share encrypted workspaces ("parsec workspace"); files in them are handled with
+"parsec ls", "cp", "cat", "mkdir", "mv", "rm", "history" and "restore", on paths written
+WORKSPACE:/path.
+
 Every flag can also be set with a PARSEC_* environment variable (--config-dir is
 PARSEC_CONFIG_DIR, --device is PARSEC_DEVICE, …), except --password-stdin.`,
 		SilenceUsage:  true,
@@ -116,7 +121,9 @@ PARSEC_CONFIG_DIR, --device is PARSEC_DEVICE, …), except --password-stdin.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(a.serverCmd(), a.orgCmd(), a.deviceCmd(), a.userCmd(), a.inviteCmd())
+	root.AddCommand(a.serverCmd(), a.orgCmd(), a.deviceCmd(), a.userCmd(), a.inviteCmd(), a.workspaceCmd())
+	root.AddCommand(a.fileCmds()...)
+	root.AddCommand(a.benchCmd())
 	return root
 }
 
@@ -156,6 +163,22 @@ func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// stderrIsTerminal reports whether stderr is a terminal (progress bars are drawn there).
+func (a *app) stderrIsTerminal() bool {
+	f, ok := a.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// rangeArgs accepts between min and max arguments.
+func rangeArgs(min, max int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < min || len(args) > max {
+			return usageError{fmt.Errorf("%s expects %s (see %s --help)", cmd.CommandPath(), what, cmd.CommandPath())}
+		}
+		return nil
+	}
 }
 
 // exactArgs is cobra.ExactArgs with a message naming what is expected.

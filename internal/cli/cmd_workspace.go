@@ -1,0 +1,542 @@
+package cli
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+)
+
+func (a *app) workspaceCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "workspace",
+		Aliases: []string{"ws"},
+		Short:   "Encrypted workspaces: create, list, share, archive, sync",
+		Long: `Workspaces hold the files people share. Everything in them — names, folders, file contents —
+is encrypted on the devices with keys the server never sees; each member has a role:
+
+  owner        everything, including renaming, archiving and sharing with any role
+  manager      shares with and removes readers and contributors
+  contributor  reads and writes files
+  reader       reads files
+
+External users can only be readers or contributors, and cannot create workspaces. When someone
+leaves a workspace or is revoked, an owner's device gives the workspace a new key, so that they
+cannot read anything written afterwards (at once when the owner removes them, otherwise at the
+owner's next sync or write).
+
+WS, in every command, is a workspace's name or a prefix of its ID (at least 4 characters).
+Files are handled by "parsec ls", "cp", "cat", "mkdir", "mv", "rm", "history" and "restore".`,
+	}
+	cmd.AddCommand(a.workspaceCreateCmd(), a.workspaceListCmd(), a.workspaceRenameCmd(),
+		a.workspaceShareCmd(), a.workspaceUnshareCmd(), a.workspaceUsersCmd(),
+		a.workspaceArchiveCmd(), a.workspaceUnarchiveCmd(), a.workspaceSyncCmd(), a.workspaceSelfPromoteCmd())
+	return cmd
+}
+
+// openPolled opens the selected device and brings its certificates up to date.
+func (a *app) openPolled(cmd *cobra.Command, df *deviceFlags) (*client.Client, error) {
+	c, err := a.open(cmd, df)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.poll(cmd, c); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// wsName is how messages name a workspace: "Docs", or its short ID when its name cannot be
+// read.
+func wsName(w client.WorkspaceInfo) string {
+	if w.Name == "" {
+		return "workspace " + parsec.ShortID(w.ID)
+	}
+	return strconv.Quote(w.Name)
+}
+
+// archivingLabel is "" for an available workspace, else " [archived]" or
+// " [deletion planned: DATE]".
+func archivingLabel(w client.WorkspaceInfo) string {
+	switch w.Archiving {
+	case certif.ArchivingArchived:
+		return " [archived]"
+	case certif.ArchivingDeletionPlanned:
+		return " [deletion planned: " + w.DeletionDate.String() + "]"
+	}
+	return ""
+}
+
+func (a *app) workspaceCreateCmd() *cobra.Command {
+	var df deviceFlags
+	cmd := &cobra.Command{
+		Use:   "create NAME -d DEVICE",
+		Short: "Create a workspace; you are its owner (not for External users)",
+		Long: `Create a workspace and print its ID. You are its only member, as owner, until you share it.
+Its name is encrypted: the server never sees it.`,
+		Args: exactArgs(1, "the workspace name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.openPolled(cmd, &df)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			id, err := c.CreateWorkspace(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			a.say("Workspace %q created.", strings.TrimSpace(args[0]))
+			a.out("%s", id)
+			return nil
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	return cmd
+}
+
+// workspaceJSON is a workspace as `workspace list --json` prints it.
+type workspaceJSON struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Role           string `json:"role"`
+	Archiving      string `json:"archiving"`
+	DeletionDate   string `json:"deletion_date,omitempty"`
+	KeyIndex       uint64 `json:"key_index"`
+	CanSelfPromote bool   `json:"can_self_promote"`
+}
+
+func (a *app) workspaceListCmd() *cobra.Command {
+	var df deviceFlags
+	cmd := &cobra.Command{
+		Use:   "list -d DEVICE",
+		Short: "List your workspaces and your role in each",
+		Long: `List the workspaces you are a member of, one per line: <id> - <name>: <role>, followed by
+" [archived]" or " [deletion planned: DATE]" when the workspace is read-only.
+
+--json adds each workspace's key index (it grows each time the workspace gets a new key) and
+whether you may promote yourself to owner (no active owner left).`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.openPolled(cmd, &df)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			all, err := c.Workspaces(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.json {
+				out := []workspaceJSON{}
+				for _, w := range all {
+					j := workspaceJSON{ID: w.ID.String(), Name: w.Name, Role: w.Role.Label(), Archiving: strings.ToLower(w.Archiving),
+						KeyIndex: w.KeyIndex, CanSelfPromote: w.CanSelfPromote}
+					if !w.DeletionDate.IsZero() {
+						j.DeletionDate = w.DeletionDate.String()
+					}
+					out = append(out, j)
+				}
+				return a.printJSON(out)
+			}
+			if len(all) == 0 {
+				a.say("No workspaces found.")
+				return nil
+			}
+			a.say("Found %d workspace(s):", len(all))
+			for _, w := range all {
+				name := w.Name
+				if name == "" {
+					name = "(name not readable yet)"
+				}
+				a.out("%s - %s: %s%s", w.ID, name, w.Role.Label(), archivingLabel(w))
+			}
+			return nil
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	cmd.Flags().BoolVar(&a.json, "json", false, "print as JSON")
+	return cmd
+}
+
+func (a *app) workspaceRenameCmd() *cobra.Command {
+	var df deviceFlags
+	cmd := &cobra.Command{
+		Use:   "rename WS NAME -d DEVICE",
+		Short: "Rename a workspace (owners)",
+		Args:  exactArgs(2, "the workspace and its new name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.openPolled(cmd, &df)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			w, err := c.FindWorkspace(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if err := c.RenameWorkspace(cmd.Context(), w.ID, args[1]); err != nil {
+				return err
+			}
+			a.say("Workspace %s renamed to %q.", wsName(w), strings.TrimSpace(args[1]))
+			return nil
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	return cmd
+}
+
+func (a *app) workspaceShareCmd() *cobra.Command {
+	var df deviceFlags
+	var roleFlag string
+	cmd := &cobra.Command{
+		Use:   "share WS EMAIL --role owner|manager|contributor|reader -d DEVICE",
+		Short: "Give a user a role in a workspace, or change it",
+		Long: `Share a workspace with a user of the organization, or change their role. Owners grant any
+role; managers only reader or contributor, to users who are not managers or owners; External
+users can only be readers or contributors; nobody changes their own role. Granting the role a
+user already has changes nothing.`,
+		Args: exactArgs(2, "the workspace and the user's email"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if roleFlag == "" {
+				return usageError{fmt.Errorf("--role is required: owner, manager, contributor or reader")}
+			}
+			role, err := parsec.ParseRole(roleFlag)
+			if err != nil {
+				return err
+			}
+			c, err := a.openPolled(cmd, &df)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			w, err := c.FindWorkspace(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			u, err := c.FindUser(args[1])
+			if err != nil {
+				return err
+			}
+			err = c.ShareWorkspace(cmd.Context(), w.ID, u.ID, role)
+			var se *protocol.StatusError
+			switch {
+			case errors.As(err, &se) && se.Status == protocol.StatusRoleAlreadyGranted:
+				a.say("%s is already %s of workspace %s.", u.Handle.Email, role.Label(), wsName(w))
+			case err != nil:
+				return err
+			default:
+				a.say("Workspace %s shared with %s as %s.", wsName(w), u.Handle.Email, role.Label())
+			}
+			return nil
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	cmd.Flags().StringVar(&roleFlag, "role", "", "the role: owner, manager, contributor or reader")
+	return cmd
+}
+
+func (a *app) workspaceUnshareCmd() *cobra.Command {
+	var df deviceFlags
+	cmd := &cobra.Command{
+		Use:   "unshare WS EMAIL -d DEVICE",
+		Short: "Remove a user from a workspace; the workspace then gets a new key",
+		Long: `Remove a user's role in a workspace (owners remove anybody, managers readers and
+contributors). When you are an owner, the workspace gets a new key at once, so that the removed
+user cannot read anything written from now on; when you are a manager, an owner's device does
+it at its next sync.`,
+		Args: exactArgs(2, "the workspace and the user's email"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.openPolled(cmd, &df)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx := cmd.Context()
+			w, err := c.FindWorkspace(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			u, err := c.FindUser(args[1])
+			if err != nil {
+				return err
+			}
+			err = c.UnshareWorkspace(ctx, w.ID, u.ID)
+			var se *protocol.StatusError
+			if errors.As(err, &se) && se.Status == protocol.StatusRecipientAlreadyUnshared {
+				a.say("%s is not a member of workspace %s.", u.Handle.Email, wsName(w))
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			a.say("%s removed from workspace %s.", u.Handle.Email, wsName(w))
+			after, err := c.FindWorkspace(ctx, w.ID.String())
+			if err != nil {
+				return err
+			}
+			if after.KeyIndex > w.KeyIndex {
+				a.say("The workspace has a new key (key %d): %s cannot read anything written from now on.", after.KeyIndex, u.Handle.Email)
+			} else {
+				a.say("An owner's device will give the workspace a new key at its next sync.")
+			}
+			return nil
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	return cmd
+}
+
+// memberJSON is a member as `workspace users --json` prints it.
+type memberJSON struct {
+	UserID  string `json:"user_id"`
+	Name    string `json:"name"`
+	Email   string `json:"email"`
+	Profile string `json:"profile"`
+	Role    string `json:"role"`
+	Status  string `json:"status"`
+}
+
+func (a *app) workspaceUsersCmd() *cobra.Command {
+	var df deviceFlags
+	cmd := &cobra.Command{
+		Use:   "users WS -d DEVICE",
+		Short: "List a workspace's members and their roles",
+		Long: `List a workspace's members, one per line, tab-separated: user ID, name, email, profile, role
+in the workspace and status (a revoked member stays listed until an owner's device removes
+them, at its next sync).`,
+		Args: exactArgs(1, "the workspace"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.openPolled(cmd, &df)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			w, err := c.FindWorkspace(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			members, err := c.WorkspaceMembers(w.ID)
+			if err != nil {
+				return err
+			}
+			slices.SortFunc(members, func(x, y client.WorkspaceMember) int {
+				return cmp.Or(y.Role.Rank()-x.Role.Rank(), strings.Compare(x.User.Handle.Label, y.User.Handle.Label))
+			})
+			if a.json {
+				out := []memberJSON{}
+				for _, m := range members {
+					out = append(out, memberJSON{UserID: m.User.ID.String(), Name: m.User.Handle.Label, Email: m.User.Handle.Email,
+						Profile: m.User.Profile.Label(), Role: m.Role.Label(), Status: m.User.Status()})
+				}
+				return a.printJSON(out)
+			}
+			a.say("Workspace %s is shared with %d user(s):", wsName(w), len(members))
+			for _, m := range members {
+				a.out("%s\t%s\t%s\t%s\t%s\t%s", m.User.ID, m.User.Handle.Label, m.User.Handle.Email, m.User.Profile.Label(), m.Role.Label(), m.User.Status())
+			}
+			return nil
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	cmd.Flags().BoolVar(&a.json, "json", false, "print as JSON")
+	return cmd
+}
+
+func (a *app) workspaceArchiveCmd() *cobra.Command {
+	var df deviceFlags
+	var deleteIn string
+	cmd := &cobra.Command{
+		Use:   "archive WS [--delete-in DURATION] -d DEVICE",
+		Short: "Archive a workspace: read-only for everybody (owners)",
+		Long: `Archive a workspace: everybody can still read it, nobody can change it, until an owner runs
+"parsec workspace unarchive". With --delete-in (e.g. 30d, 720h), the workspace is also planned
+for deletion after that time, which must be at least the organization's minimum; until then it
+can be made available again.`,
+		Args: exactArgs(1, "the workspace"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			configuration, deletion := certif.ArchivingArchived, parsec.DateTime(0)
+			if deleteIn != "" {
+				d, err := parseDuration(deleteIn)
+				if err != nil {
+					return err
+				}
+				configuration, deletion = certif.ArchivingDeletionPlanned, parsec.FromTime(time.Now().Add(d))
+			}
+			return a.setArchiving(cmd, &df, args[0], configuration, deletion)
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	cmd.Flags().StringVar(&deleteIn, "delete-in", "", "also plan the workspace's deletion after this time (e.g. 30d, 720h)")
+	return cmd
+}
+
+func (a *app) workspaceUnarchiveCmd() *cobra.Command {
+	var df deviceFlags
+	cmd := &cobra.Command{
+		Use:   "unarchive WS -d DEVICE",
+		Short: "Make an archived workspace (or one planned for deletion) available again (owners)",
+		Args:  exactArgs(1, "the workspace"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.setArchiving(cmd, &df, args[0], certif.ArchivingAvailable, 0)
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	return cmd
+}
+
+func (a *app) setArchiving(cmd *cobra.Command, df *deviceFlags, ref, configuration string, deletion parsec.DateTime) error {
+	c, err := a.openPolled(cmd, df)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w, err := c.FindWorkspace(cmd.Context(), ref)
+	if err != nil {
+		return err
+	}
+	if w.Archiving == configuration && configuration != certif.ArchivingDeletionPlanned {
+		a.say("Workspace %s is already %s.", wsName(w), map[string]string{certif.ArchivingAvailable: "available", certif.ArchivingArchived: "archived"}[configuration])
+		return nil
+	}
+	if err := c.ArchiveWorkspace(cmd.Context(), w.ID, configuration, deletion); err != nil {
+		return err
+	}
+	switch configuration {
+	case certif.ArchivingAvailable:
+		a.say("Workspace %s is available again.", wsName(w))
+	case certif.ArchivingArchived:
+		a.say("Workspace %s is archived: it is read-only for everybody.", wsName(w))
+	default:
+		a.say("Workspace %s is archived and will be deleted after %s.", wsName(w), deletion)
+	}
+	return nil
+}
+
+// parseDuration accepts Go durations (720h) and days (30d).
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n > 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, parsec.Errorf(parsec.Invalid, "invalid duration %q: want e.g. 30d or 720h", s)
+}
+
+func (a *app) workspaceSyncCmd() *cobra.Command {
+	var df deviceFlags
+	cmd := &cobra.Command{
+		Use:   "sync [WS] -d DEVICE",
+		Short: "Synchronize one workspace, or all: send local changes, receive the others'",
+		Long: `Synchronize a workspace, or all your workspaces: receive the changes others made, merge them
+with the changes saved on this device (concurrent edits of one file keep both versions: yours
+is renamed "name (sync conflict N).ext"), then send the result.
+
+First, as owner, your device does what it owes your workspaces: it removes revoked members and
+gives a new key to every workspace someone left since its last key.`,
+		Args: rangeArgs(0, 1, "at most one workspace"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.openPolled(cmd, &df)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx := cmd.Context()
+			before, err := c.Workspaces(ctx)
+			if err != nil {
+				return err
+			}
+			var errs []error
+			if err := c.MaintainWorkspaces(ctx); err != nil {
+				a.say("Workspace maintenance failed: %v", err)
+				errs = append(errs, err)
+			}
+			var todo []client.WorkspaceInfo
+			if len(args) == 1 {
+				w, err := c.FindWorkspace(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				todo = []client.WorkspaceInfo{w}
+			} else if todo, err = c.Workspaces(ctx); err != nil {
+				return err
+			}
+			if len(todo) == 0 {
+				a.say("No workspaces to sync.")
+			}
+			for _, w := range todo {
+				if i := slices.IndexFunc(before, func(b client.WorkspaceInfo) bool { return b.ID == w.ID }); i >= 0 && w.KeyIndex > before[i].KeyIndex {
+					a.say("Workspace %s has a new key (key %d): members who left cannot read what is written from now on.", wsName(w), w.KeyIndex)
+				}
+				ws, err := c.Workspace(ctx, w.ID)
+				if err == nil {
+					err = ws.Sync(ctx)
+				}
+				if err != nil {
+					a.say("Workspace %s not synced: %v", wsName(w), err)
+					errs = append(errs, err)
+					if stop(err) {
+						return err
+					}
+					continue
+				}
+				a.say("Workspace %s synced.", wsName(w))
+			}
+			switch len(errs) {
+			case 0:
+				return nil
+			case 1:
+				return errs[0]
+			}
+			return parsec.Errorf(parsec.KindOf(errs[0]), "%d error(s) during the sync, the first: %v", len(errs), errs[0])
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	return cmd
+}
+
+func (a *app) workspaceSelfPromoteCmd() *cobra.Command {
+	var df deviceFlags
+	cmd := &cobra.Command{
+		Use:   "self-promote WS -d DEVICE",
+		Short: "Become owner of a workspace that has no active owner left",
+		Long: `Become owner of a workspace whose owners all left or were revoked. Only the member with the
+highest remaining role may do it, and not an External user.`,
+		Args: exactArgs(1, "the workspace"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.openPolled(cmd, &df)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			w, err := c.FindWorkspace(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if w.Role == parsec.RoleOwner {
+				a.say("You are already owner of workspace %s.", wsName(w))
+				return nil
+			}
+			if err := c.SelfPromote(cmd.Context(), w.ID); err != nil {
+				return err
+			}
+			a.say("You are now owner of workspace %s.", wsName(w))
+			return nil
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	return cmd
+}
