@@ -67,7 +67,7 @@ func (t *transport) call(ctx context.Context, routePrefix, cmd string, req, rep 
 		return parsec.Errorf(parsec.Unavailable, "cannot reach the server at %s: %v", t.base, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReplySize+1))
+	data, err := readBody(resp.Body, resp.ContentLength, maxReplySize)
 	if err != nil {
 		return parsec.Errorf(parsec.Unavailable, "connection to the server at %s lost: %v", t.base, err)
 	}
@@ -121,4 +121,18 @@ func (t *transport) httpError(code int, text string) error {
 		text = http.StatusText(code)
 	}
 	return parsec.Errorf(parsec.Unavailable, "the server at %s answered %d: %s", t.base, code, text)
+}
+
+// readBody reads a body of up to limit bytes (one more to tell when it is longer), in one
+// buffer sized from the announced length when there is one: replies carry megabytes of
+// blocks, which are better not copied while a buffer grows.
+func readBody(r io.Reader, announced int64, limit int) ([]byte, error) {
+	if announced < 0 || announced > int64(limit) {
+		return io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	}
+	buf := make([]byte, announced)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }

@@ -43,6 +43,16 @@ func init() {
 // Marshal encodes v deterministically: the same value always gives the same bytes.
 func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }
 
+// MarshalSized is Marshal into a buffer of sizeHint bytes to start with: for values of
+// megabytes whose size the caller knows, it spares the copies of a growing buffer.
+func MarshalSized(v any, sizeHint int) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, sizeHint))
+	if err := encMode.(cbor.UserBufferEncMode).MarshalToBuffer(v, buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 // MustMarshal is Marshal for values whose encoding cannot fail (plain structs of plain
 // fields); it panics otherwise, which is a programming error.
 func MustMarshal(v any) []byte {

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/parsec-go/parsec/internal/parsec"
@@ -61,4 +62,18 @@ func containsBytes(hay, needle []byte) bool {
 		}
 	}
 	return false
+}
+
+func TestMarshalSized(t *testing.T) {
+	v := map[string]any{"b": bytes.Repeat([]byte("x"), 1000), "a": 1}
+	want, err := Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hint := range []int{0, 10, len(want), 4096} {
+		got, err := MarshalSized(v, hint)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("MarshalSized(hint %d) = %x, %v; want the bytes of Marshal", hint, got, err)
+		}
+	}
 }

@@ -159,3 +159,37 @@ type EventVlobData struct {
 	LastCommonCertificateTimestamp parsec.DateTime `cbor:"last_common_certificate_timestamp"`
 	LastRealmCertificateTimestamp  parsec.DateTime `cbor:"last_realm_certificate_timestamp"`
 }
+
+// Size hints for encoding (see EncodeRequest and OK): the bytes carried, plus the fields
+// and CBOR heads around each item.
+func (r VlobWriteReq) sizeHint() int {
+	n := 0
+	for _, it := range r.Items {
+		n += len(it.Blob) + 96
+	}
+	return n
+}
+
+func (r VlobReadRep) sizeHint() int {
+	n := 0
+	for _, it := range r.Items {
+		n += len(it.Blob) + 160
+	}
+	return n
+}
+
+func (r BlockCreateReq) sizeHint() int {
+	n := 0
+	for _, b := range r.Blocks {
+		n += len(b.Data) + 48
+	}
+	return n
+}
+
+func (r BlockReadRep) sizeHint() int {
+	n := 0
+	for _, b := range r.Blocks {
+		n += len(b.Data) + 64
+	}
+	return n
+}

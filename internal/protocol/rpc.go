@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"fmt"
+	"reflect"
+	"sync"
 
 	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/parsec"
@@ -42,11 +44,31 @@ type ErrorDetail struct {
 
 // EncodeRequest builds an RPC body.
 func EncodeRequest(cmd string, req any) ([]byte, error) {
-	raw, err := codec.Marshal(req)
+	// One pass, the same bytes as Request{Cmd, Req: Marshal(req)}: bodies carry megabytes
+	// of blocks, which are better not copied twice.
+	b, err := codec.MarshalSized(struct {
+		Cmd string `cbor:"cmd"`
+		Req any    `cbor:"req"`
+	}{cmd, req}, sizeHint(req))
 	if err != nil {
 		return nil, fmt.Errorf("encode %s request: %w", cmd, err)
 	}
-	return codec.Marshal(Request{Cmd: cmd, Req: raw})
+	return b, nil
+}
+
+// RequestCommand returns the command named in an RPC body, without decoding its
+// arguments (the server then decodes the whole body, envelope and arguments, in one pass).
+func RequestCommand(body []byte) (string, error) {
+	var r struct {
+		Cmd string `cbor:"cmd"`
+	}
+	if err := codec.UnmarshalLenient(body, &r); err != nil {
+		return "", fmt.Errorf("malformed request: %w", err)
+	}
+	if r.Cmd == "" {
+		return "", fmt.Errorf("malformed request: no command")
+	}
+	return r.Cmd, nil
 }
 
 // DecodeRequest reads the envelope of an RPC body; the arguments stay encoded until the
@@ -64,11 +86,22 @@ func DecodeRequest(body []byte) (Request, error) {
 
 // OK builds a successful reply.
 func OK(rep any) ([]byte, error) {
-	raw, err := codec.Marshal(rep)
-	if err != nil {
-		return nil, err
+	// One pass, the same bytes as Reply{Status: ok, Rep: Marshal(rep)}.
+	return codec.MarshalSized(struct {
+		Status string `cbor:"status"`
+		Rep    any    `cbor:"rep"`
+	}{StatusOK, rep}, sizeHint(rep))
+}
+
+// sizeHinter is a request or reply that can tell about how large its encoding is (those
+// carrying blocks and blobs).
+type sizeHinter interface{ sizeHint() int }
+
+func sizeHint(v any) int {
+	if h, ok := v.(sizeHinter); ok {
+		return h.sizeHint() + 256
 	}
-	return codec.Marshal(Reply{Status: StatusOK, Rep: raw})
+	return 256
 }
 
 // StatusError is a non-ok reply seen as an error by the client library.
@@ -109,22 +142,56 @@ func EncodeError(e *StatusError) []byte {
 // DecodeReply reads a reply; a non-ok status becomes a *StatusError, an ok one is decoded
 // into rep (which may be nil when the command returns nothing).
 func DecodeReply(body []byte, rep any) error {
-	var r Reply
-	if err := codec.UnmarshalLenient(body, &r); err != nil {
+	if rep == nil {
+		var r Reply
+		if err := codec.UnmarshalLenient(body, &r); err != nil {
+			return parsec.Errorf(parsec.Tampered, "malformed reply from the server: %v", err)
+		}
+		return replyError(r.Status, r.Message, r.Detail)
+	}
+	// Decode the envelope and the command's reply in one pass (no copy of the reply's
+	// bytes in between), through an envelope type made for rep's type.
+	target := reflect.ValueOf(rep)
+	if target.Kind() != reflect.Pointer || target.IsNil() {
+		return fmt.Errorf("protocol: DecodeReply needs a non-nil pointer, not %T", rep)
+	}
+	env := reflect.New(replyEnvelope(target.Type().Elem()))
+	if err := codec.UnmarshalLenient(body, env.Interface()); err != nil {
 		return parsec.Errorf(parsec.Tampered, "malformed reply from the server: %v", err)
 	}
-	if r.Status != StatusOK {
-		e := &StatusError{Status: r.Status, Message: r.Message}
-		if r.Detail != nil {
-			e.Detail = *r.Detail
-		}
-		return e
+	e := env.Elem()
+	if err := replyError(e.Field(0).String(), e.Field(1).String(), e.Field(3).Interface().(*ErrorDetail)); err != nil {
+		return err
 	}
-	if rep == nil {
+	target.Elem().Set(e.Field(2))
+	return nil
+}
+
+// replyError is the error for a non-ok status (nil for ok).
+func replyError(status, message string, detail *ErrorDetail) error {
+	if status == StatusOK {
 		return nil
 	}
-	if err := codec.UnmarshalLenient(r.Rep, rep); err != nil {
-		return parsec.Errorf(parsec.Tampered, "malformed reply from the server: %v", err)
+	e := &StatusError{Status: status, Message: message}
+	if detail != nil {
+		e.Detail = *detail
 	}
-	return nil
+	return e
+}
+
+// replyEnvelopes caches, per reply type T, the type struct{status; message; rep T; detail}.
+var replyEnvelopes sync.Map
+
+func replyEnvelope(t reflect.Type) reflect.Type {
+	if env, ok := replyEnvelopes.Load(t); ok {
+		return env.(reflect.Type)
+	}
+	env := reflect.StructOf([]reflect.StructField{
+		{Name: "Status", Type: reflect.TypeFor[string](), Tag: `cbor:"status"`},
+		{Name: "Message", Type: reflect.TypeFor[string](), Tag: `cbor:"message,omitempty"`},
+		{Name: "Rep", Type: t, Tag: `cbor:"rep,omitempty"`},
+		{Name: "Detail", Type: reflect.TypeFor[*ErrorDetail](), Tag: `cbor:"detail,omitempty"`},
+	})
+	replyEnvelopes.Store(t, env)
+	return env
 }

@@ -27,16 +27,20 @@ type caller struct {
 
 // handler serves one command. It returns the reply to encode, or an error: a
 // *protocol.StatusError becomes a reply with that status, anything else a 500.
-type handler func(ctx context.Context, c *caller, args codec.RawMessage) (any, error)
+type handler func(ctx context.Context, c *caller, body []byte) (any, error)
 
-// command adapts a typed handler: arguments are decoded strictly (unknown fields refused).
+// command adapts a typed handler: the body, envelope and arguments, is decoded strictly
+// (unknown fields refused) in one pass.
 func command[Req any](f func(ctx context.Context, c *caller, req *Req) (any, error)) handler {
-	return func(ctx context.Context, c *caller, args codec.RawMessage) (any, error) {
-		req := new(Req)
-		if err := codec.Unmarshal(args, req); err != nil {
+	return func(ctx context.Context, c *caller, body []byte) (any, error) {
+		var env struct {
+			Cmd string `cbor:"cmd"`
+			Req *Req   `cbor:"req"`
+		}
+		if err := codec.Unmarshal(body, &env); err != nil || env.Req == nil {
 			return nil, errUndecodable
 		}
-		return f(ctx, c, req)
+		return f(ctx, c, env.Req)
 	}
 }
 
@@ -143,7 +147,7 @@ func (s *Server) serveRPC(r *http.Request, family string, cmds map[string]handle
 	if err != nil {
 		return nil, err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, protocol.MaxBodySize))
+	body, err := readBody(r, protocol.MaxBodySize)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -161,21 +165,21 @@ func (s *Server) serveRPC(r *http.Request, family string, cmds map[string]handle
 			return nil, err
 		}
 	}
-	req, err := protocol.DecodeRequest(body)
+	cmd, err := protocol.RequestCommand(body)
 	if err != nil {
 		return nil, fail(protocol.HTTPUnsupportedType, "undecodable request")
 	}
-	h, ok := cmds[req.Cmd]
+	h, ok := cmds[cmd]
 	if !ok {
-		return nil, fail(protocol.HTTPUnsupportedType, "unknown command "+strconv.Quote(req.Cmd))
+		return nil, fail(protocol.HTTPUnsupportedType, "unknown command "+strconv.Quote(cmd))
 	}
-	rep, err := h(ctx, c, req.Req)
+	rep, err := h(ctx, c, body)
 	var se *protocol.StatusError
 	switch {
 	case err == nil:
 		return protocol.OK(rep)
 	case errors.Is(err, errUndecodable):
-		return nil, fail(protocol.HTTPUnsupportedType, "undecodable arguments for "+req.Cmd)
+		return nil, fail(protocol.HTTPUnsupportedType, "undecodable arguments for "+cmd)
 	case errors.As(err, &se):
 		return protocol.EncodeError(se), nil
 	}
@@ -260,4 +264,18 @@ func (s *Server) ballpark(ts parsec.DateTime) error {
 		"certificate timestamp %v is too far from the server's time %v: check this computer's clock", ts, now)
 	e.Detail = protocol.ErrorDetail{ServerTimestamp: now, ClientTimestamp: ts}
 	return e
+}
+
+// readBody reads a request's body, at most limit bytes (a *http.MaxBytesError beyond),
+// in one buffer sized from Content-Length when it is given.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(nil, r.Body, limit)
+	if r.ContentLength < 0 || r.ContentLength > limit {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
