@@ -2,10 +2,12 @@ package client_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
@@ -294,5 +296,92 @@ func TestHistoryAndRestore(t *testing.T) {
 	}
 	if h, _ := aw.History(ctx, "/f.txt"); len(h) != 4 {
 		t.Fatalf("restore did not add a version: %+v", h)
+	}
+}
+
+// A change saved locally survives the end of the process, and the next run pushes it; an
+// upload interrupted before it was acknowledged leaves nothing behind.
+func TestLocalChangesSurviveRestart(t *testing.T) {
+	p := newPeople(t)
+	id, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/kept": []byte("saved before the crash")})
+	if !aw.NeedSync() {
+		t.Fatal("a local write is not waiting to be pushed")
+	}
+
+	// An upload cancelled half-way is not acknowledged: no entry appears.
+	ctx, cancel := context.WithCancel(t.Context())
+	big := randomBytes(6 << 20)
+	src := client.FileSource{Path: "/interrupted", Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(io.MultiReader(bytes.NewReader(big[:3<<20]), readerFunc(func([]byte) (int, error) {
+			cancel()
+			return 0, context.Canceled
+		}))), nil
+	}}
+	if err := aw.WriteFiles(ctx, []client.FileSource{src}, nil); err == nil {
+		t.Fatal("an interrupted upload succeeded")
+	}
+	if _, err := aw.Stat("/interrupted"); parsec.KindOf(err) != parsec.NotFound {
+		t.Fatalf("after an interrupted upload: %v", err)
+	}
+
+	// "Restart": a new client on the same device and cache, which pushes at its first sync.
+	p.ac.Close()
+	ac := p.alice.Open(t)
+	poll(t, ac)
+	w, err := ac.Workspace(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.NeedSync() {
+		t.Fatal("the local change was lost with the process")
+	}
+	syncWS(t, w)
+	syncWS(t, bw)
+	if got := string(read(t, bw, "/kept")); got != "saved before the crash" {
+		t.Fatalf("bob reads %q", got)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
+
+// Watch reports the other members' changes as the server announces them.
+func TestWatchSeesChanges(t *testing.T) {
+	p := newPeople(t)
+	id, aw, bw, _ := shared(t, p)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	changes := make(chan client.Change, 100)
+	done := make(chan error, 1)
+	go func() { done <- p.bc.Watch(ctx, func(c client.Change) { changes <- c }) }()
+	// The first change says "connected: anything may have changed".
+	select {
+	case c := <-changes:
+		if c.Realm != (parsec.VlobID{}) {
+			t.Fatalf("first change = %+v", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no first change")
+	}
+	write(t, aw, map[string][]byte{"/new": []byte("hello")})
+	syncWS(t, aw)
+	deadline := time.After(10 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case c := <-changes:
+			seen = c.Realm == id && c.Vlob != (parsec.VlobID{})
+		case <-deadline:
+			t.Fatal("no vlob change announced")
+		}
+	}
+	syncWS(t, bw)
+	if got := string(read(t, bw, "/new")); got != "hello" {
+		t.Fatalf("bob reads %q", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Watch after cancel: %v", err)
 	}
 }
