@@ -2,6 +2,7 @@ package cli
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -438,6 +439,7 @@ func parseDuration(s string) (time.Duration, error) {
 
 func (a *app) workspaceSyncCmd() *cobra.Command {
 	var df deviceFlags
+	var watch bool
 	cmd := &cobra.Command{
 		Use:   "sync [WS] -d DEVICE",
 		Short: "Synchronize one workspace, or all: send local changes, receive the others'",
@@ -446,7 +448,10 @@ with the changes saved on this device (concurrent edits of one file keep both ve
 is renamed "name (sync conflict N).ext"), then send the result.
 
 First, as owner, your device does what it owes your workspaces: it removes revoked members and
-gives a new key to every workspace someone left since its last key.`,
+gives a new key to every workspace someone left since its last key.
+
+With --watch, it then keeps listening to the server's events and synchronizes again each
+time a member changes something, until interrupted (Ctrl-C).`,
 		Args: rangeArgs(0, 1, "at most one workspace"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.openPolled(cmd, &df)
@@ -495,6 +500,9 @@ gives a new key to every workspace someone left since its last key.`,
 				}
 				a.say("Workspace %s synced.", wsName(w))
 			}
+			if watch && len(errs) == 0 {
+				return a.watchSync(ctx, c, len(args) == 1, todo)
+			}
 			switch len(errs) {
 			case 0:
 				return nil
@@ -505,7 +513,50 @@ gives a new key to every workspace someone left since its last key.`,
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
+	cmd.Flags().BoolVar(&watch, "watch", false, "keep synchronizing as the server announces changes, until interrupted")
 	return cmd
+}
+
+// watchSync follows the server's events and syncs the workspaces they concern (all of
+// them, or only the one named) until the command is interrupted.
+func (a *app) watchSync(ctx context.Context, c *client.Client, one bool, todo []client.WorkspaceInfo) error {
+	ctx, stop := interruptible(ctx)
+	defer stop()
+	a.say("Watching for changes (Ctrl-C to stop)…")
+	err := c.Watch(ctx, func(ch client.Change) {
+		if err := c.MaintainWorkspaces(ctx); err != nil && ctx.Err() == nil {
+			a.say("Workspace maintenance failed: %v", err)
+		}
+		list := todo
+		if !one {
+			var err error
+			if list, err = c.Workspaces(ctx); err != nil {
+				a.say("Cannot list the workspaces: %v", err)
+				return
+			}
+		}
+		for _, w := range list {
+			if ch.Realm != (parsec.VlobID{}) && ch.Realm != w.ID {
+				continue
+			}
+			ws, err := c.Workspace(ctx, w.ID)
+			if err == nil {
+				err = ws.Sync(ctx)
+			}
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				a.say("Workspace %s not synced: %v", wsName(w), err)
+			case ch.Vlob != (parsec.VlobID{}):
+				a.say("Workspace %s synced.", wsName(w))
+			}
+		}
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 func (a *app) workspaceSelfPromoteCmd() *cobra.Command {

@@ -383,3 +383,28 @@ func TestEmptyFolders(t *testing.T) {
 		t.Errorf("emptyFolders of a single file = %v, want none", got)
 	}
 }
+
+// `workspace sync --watch` follows the server's events: a change alice pushes reaches bob's
+// device without bob running anything else.
+func TestWorkspaceSyncWatch(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	alice := w.bootstrap("alice@example.com", "Alice")
+	bob := w.join(alice, "bob@example.com", "Bob", "member")
+	w.as(alice, "workspace", "create", "Docs").ok()
+	w.as(alice, "workspace", "share", "Docs", "bob@example.com", "--role", "reader").ok()
+
+	watcher := w.start(bob.password+"\n", "workspace", "sync", "Docs", "--watch", "--config-dir", bob.dir, "--password-stdin")
+	watcher.expect(watcher.stderr, `^Watching for changes`)
+	local := filepath.Join(t.TempDir(), "hello.txt")
+	if err := os.WriteFile(local, []byte("hello bob\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.as(alice, "cp", local, "Docs:/hello.txt").ok()
+	watcher.expect(watcher.stderr, `^Workspace "Docs" synced\.$`)
+	watcher.cmd.Process.Signal(os.Interrupt)
+	watcher.wantExit(exitOK)
+	if got := w.as(bob, "cat", "Docs:/hello.txt").ok(); got != "hello bob\n" {
+		t.Fatalf("bob reads %q", got)
+	}
+}
