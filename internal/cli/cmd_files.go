@@ -74,6 +74,34 @@ func openWorkspace(ctx context.Context, c *client.Client, ref string) (client.Wo
 	return info, ws, err
 }
 
+// onWorkspace opens the selected device and the workspace ref names (a name or an ID
+// prefix), and runs f with them.
+func (a *app) onWorkspace(cmd *cobra.Command, df *deviceFlags, ref string, f func(ctx context.Context, c *client.Client, info client.WorkspaceInfo, ws *client.Workspace) error) error {
+	c, err := a.openPolled(cmd, df)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx := cmd.Context()
+	info, ws, err := openWorkspace(ctx, c, ref)
+	if err != nil {
+		return err
+	}
+	return f(ctx, c, info, ws)
+}
+
+// changePath runs a write command on one workspace path, the argument arg: f makes the
+// change at path p (see change).
+func (a *app) changePath(cmd *cobra.Command, df *deviceFlags, arg string, noSync bool, f func(ctx context.Context, ws *client.Workspace, p string) error) error {
+	loc, err := wsLocation(cmd, arg)
+	if err != nil {
+		return err
+	}
+	return a.onWorkspace(cmd, df, loc.ws, func(ctx context.Context, c *client.Client, info client.WorkspaceInfo, ws *client.Workspace) error {
+		return a.change(ctx, c, info, ws, noSync, func() error { return f(ctx, ws, loc.path) })
+	})
+}
+
 // checkWritable refuses a change the workspace does not allow, before any work.
 func checkWritable(w client.WorkspaceInfo) error {
 	if !w.Role.CanWrite() {
@@ -129,6 +157,14 @@ func parseAt(s string) (parsec.DateTime, error) {
 	return 0, parsec.Errorf(parsec.Invalid, `invalid --at %q: want RFC 3339 (2026-01-02T15:04:05.123456Z, as "parsec history" prints it) or local time ("2026-01-02 15:04:05")`, s)
 }
 
+// parseOptionalAt is parseAt for an optional --at: 0 (now) when it is not given.
+func parseOptionalAt(s string) (parsec.DateTime, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return parseAt(s)
+}
+
 const atHelp = `the time to look back to: RFC 3339 (2026-01-02T15:04:05.123456Z, as "parsec history" prints it) or local time ("2026-01-02 15:04:05")`
 
 // entryJSON is a file or folder as `ls --json` prints it.
@@ -170,60 +206,51 @@ keeps.`,
 			if err != nil {
 				return err
 			}
-			var t parsec.DateTime
-			if at != "" {
-				if t, err = parseAt(at); err != nil {
+			t, err := parseOptionalAt(at)
+			if err != nil {
+				return err
+			}
+			return a.onWorkspace(cmd, &df, loc.ws, func(ctx context.Context, c *client.Client, _ client.WorkspaceInfo, ws *client.Workspace) error {
+				var entries []client.Entry
+				var err error
+				if t != 0 {
+					entries, err = ws.At(t).List(ctx, loc.path)
+				} else if err = ws.Pull(ctx); err == nil {
+					entries, err = ws.List(loc.path)
+				}
+				if err != nil {
 					return err
 				}
-			}
-			c, err := a.openPolled(cmd, &df)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			_, ws, err := openWorkspace(ctx, c, loc.ws)
-			if err != nil {
-				return err
-			}
-			var entries []client.Entry
-			if t != 0 {
-				entries, err = ws.At(t).List(ctx, loc.path)
-			} else if err = ws.Pull(ctx); err == nil {
-				entries, err = ws.List(loc.path)
-			}
-			if err != nil {
-				return err
-			}
-			switch {
-			case a.json:
-				out := []entryJSON{}
-				for _, e := range entries {
-					out = append(out, entryJSON{Name: e.Name, Path: e.Path, Type: kindOf(e), Size: e.Size, Created: e.Created.String(),
-						Updated: e.Updated.String(), Version: e.Version, NeedSync: e.NeedSync})
-				}
-				return a.printJSON(out)
-			case long:
-				for _, e := range entries {
-					size, name, pending := fmt.Sprint(e.Size), e.Name, ""
-					if e.IsFolder {
-						size, name = "-", name+"/"
+				switch {
+				case a.json:
+					out := []entryJSON{}
+					for _, e := range entries {
+						out = append(out, entryJSON{Name: e.Name, Path: e.Path, Type: kindOf(e), Size: e.Size, Created: e.Created.String(),
+							Updated: e.Updated.String(), Version: e.Version, NeedSync: e.NeedSync})
 					}
-					if e.NeedSync {
-						pending = "*"
+					return a.printJSON(out)
+				case long:
+					for _, e := range entries {
+						size, name, pending := fmt.Sprint(e.Size), e.Name, ""
+						if e.IsFolder {
+							size, name = "-", name+"/"
+						}
+						if e.NeedSync {
+							pending = "*"
+						}
+						a.out("%s\t%s\t%s\tv%d%s\t%s", kindOf(e), size, e.Updated, e.Version, pending, name)
 					}
-					a.out("%s\t%s\t%s\tv%d%s\t%s", kindOf(e), size, e.Updated, e.Version, pending, name)
-				}
-			default:
-				for _, e := range entries {
-					if e.IsFolder {
-						a.out("%s/", e.Name)
-					} else {
-						a.out("%s", e.Name)
+				default:
+					for _, e := range entries {
+						if e.IsFolder {
+							a.out("%s/", e.Name)
+						} else {
+							a.out("%s", e.Name)
+						}
 					}
 				}
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
@@ -248,32 +275,23 @@ that time.`,
 			if err != nil {
 				return err
 			}
-			var t parsec.DateTime
-			if at != "" {
-				if t, err = parseAt(at); err != nil {
-					return err
+			t, err := parseOptionalAt(at)
+			if err != nil {
+				return err
+			}
+			return a.onWorkspace(cmd, &df, loc.ws, func(ctx context.Context, c *client.Client, _ client.WorkspaceInfo, ws *client.Workspace) error {
+				out := bufio.NewWriterSize(a.stdout, 256<<10)
+				var err error
+				if t != 0 {
+					err = ws.At(t).ReadFile(ctx, loc.path, out)
+				} else if err = ws.Pull(ctx); err == nil {
+					err = ws.ReadFile(ctx, loc.path, out)
 				}
-			}
-			c, err := a.openPolled(cmd, &df)
-			if err != nil {
+				if ferr := out.Flush(); err == nil {
+					err = ferr
+				}
 				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			_, ws, err := openWorkspace(ctx, c, loc.ws)
-			if err != nil {
-				return err
-			}
-			out := bufio.NewWriterSize(a.stdout, 256<<10)
-			if t != 0 {
-				err = ws.At(t).ReadFile(ctx, loc.path, out)
-			} else if err = ws.Pull(ctx); err == nil {
-				err = ws.ReadFile(ctx, loc.path, out)
-			}
-			if ferr := out.Flush(); err == nil {
-				err = ferr
-			}
-			return err
+			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
@@ -294,21 +312,9 @@ func (a *app) mkdirCmd() *cobra.Command {
 		Long:  `Create a folder in a workspace. With -p, create the missing folders above it too, and an existing folder is not an error.`,
 		Args:  exactArgs(1, "a workspace path WORKSPACE:/path"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			loc, err := wsLocation(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.openPolled(cmd, &df)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			info, ws, err := openWorkspace(ctx, c, loc.ws)
-			if err != nil {
-				return err
-			}
-			return a.change(ctx, c, info, ws, noSync, func() error { return ws.Mkdir(ctx, loc.path, parents) })
+			return a.changePath(cmd, &df, args[0], noSync, func(ctx context.Context, ws *client.Workspace, p string) error {
+				return ws.Mkdir(ctx, p, parents)
+			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
@@ -336,33 +342,25 @@ workspaces, use cp then rm.`,
 			if err != nil {
 				return err
 			}
-			c, err := a.openPolled(cmd, &df)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			info, ws, err := openWorkspace(ctx, c, from.ws)
-			if err != nil {
-				return err
-			}
-			if to.ws != from.ws {
-				other, err := c.FindWorkspace(ctx, to.ws)
-				if err != nil {
-					return err
+			return a.onWorkspace(cmd, &df, from.ws, func(ctx context.Context, c *client.Client, info client.WorkspaceInfo, ws *client.Workspace) error {
+				if to.ws != from.ws {
+					other, err := c.FindWorkspace(ctx, to.ws)
+					if err != nil {
+						return err
+					}
+					if other.ID != info.ID {
+						return parsec.Errorf(parsec.Invalid, "mv works within one workspace: to move %s to another workspace, use cp then rm", from)
+					}
 				}
-				if other.ID != info.ID {
-					return parsec.Errorf(parsec.Invalid, "mv works within one workspace: to move %s to another workspace, use cp then rm", from)
-				}
-			}
-			return a.change(ctx, c, info, ws, noSync, func() error {
-				dst := to.path
-				if into, err := isFolder(ws, dst, to.dir); err != nil {
-					return err
-				} else if into {
-					dst = path.Join(dst, path.Base(from.path))
-				}
-				return ws.Rename(ctx, from.path, dst)
+				return a.change(ctx, c, info, ws, noSync, func() error {
+					dst := to.path
+					if into, err := isFolder(ws, dst, to.dir); err != nil {
+						return err
+					} else if into {
+						dst = path.Join(dst, path.Base(from.path))
+					}
+					return ws.Rename(ctx, from.path, dst)
+				})
 			})
 		},
 	}
@@ -398,21 +396,9 @@ func (a *app) rmCmd() *cobra.Command {
 "parsec ls --at" and "parsec cat --at" still show what was removed.`,
 		Args: exactArgs(1, "a workspace path WORKSPACE:/path"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			loc, err := wsLocation(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.openPolled(cmd, &df)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			info, ws, err := openWorkspace(ctx, c, loc.ws)
-			if err != nil {
-				return err
-			}
-			return a.change(ctx, c, info, ws, noSync, func() error { return ws.Remove(ctx, loc.path, recursive) })
+			return a.changePath(cmd, &df, args[0], noSync, func(ctx context.Context, ws *client.Workspace, p string) error {
+				return ws.Remove(ctx, p, recursive)
+			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
@@ -446,55 +432,47 @@ it back.`,
 			if err != nil {
 				return err
 			}
-			c, err := a.openPolled(cmd, &df)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			_, ws, err := openWorkspace(ctx, c, loc.ws)
-			if err != nil {
-				return err
-			}
-			if err := ws.Pull(ctx); err != nil {
-				return err
-			}
-			versions, err := ws.History(ctx, loc.path)
-			if err != nil {
-				return err
-			}
-			authors := map[parsec.DeviceID]string{}
-			for _, u := range c.Users() {
-				for _, d := range u.Devices {
-					authors[d.ID] = u.Handle.String() + " @ " + d.Label
+			return a.onWorkspace(cmd, &df, loc.ws, func(ctx context.Context, c *client.Client, _ client.WorkspaceInfo, ws *client.Workspace) error {
+				if err := ws.Pull(ctx); err != nil {
+					return err
 				}
-			}
-			author := func(d parsec.DeviceID) string {
-				if s, ok := authors[d]; ok {
-					return s
+				versions, err := ws.History(ctx, loc.path)
+				if err != nil {
+					return err
 				}
-				return "device " + d.String()
-			}
-			if a.json {
-				out := []versionJSON{}
-				for _, v := range versions {
-					j := versionJSON{Version: v.Version, Timestamp: v.Timestamp.String(), Type: "file", Size: v.Size, AuthorDevice: v.Author.String(), Author: author(v.Author)}
-					if v.IsFolder {
-						j.Type = "folder"
+				authors := map[parsec.DeviceID]string{}
+				for _, u := range c.Users() {
+					for _, d := range u.Devices {
+						authors[d.ID] = u.Handle.String() + " @ " + d.Label
 					}
-					out = append(out, j)
 				}
-				return a.printJSON(out)
-			}
-			a.say("%d version(s) of %s:", len(versions), loc)
-			for _, v := range versions {
-				size := fmt.Sprint(v.Size)
-				if v.IsFolder {
-					size = "folder"
+				author := func(d parsec.DeviceID) string {
+					if s, ok := authors[d]; ok {
+						return s
+					}
+					return "device " + d.String()
 				}
-				a.out("v%d\t%s\t%s\t%s", v.Version, v.Timestamp, size, author(v.Author))
-			}
-			return nil
+				if a.json {
+					out := []versionJSON{}
+					for _, v := range versions {
+						j := versionJSON{Version: v.Version, Timestamp: v.Timestamp.String(), Type: "file", Size: v.Size, AuthorDevice: v.Author.String(), Author: author(v.Author)}
+						if v.IsFolder {
+							j.Type = "folder"
+						}
+						out = append(out, j)
+					}
+					return a.printJSON(out)
+				}
+				a.say("%d version(s) of %s:", len(versions), loc)
+				for _, v := range versions {
+					size := fmt.Sprint(v.Size)
+					if v.IsFolder {
+						size = "folder"
+					}
+					a.out("v%d\t%s\t%s\t%s", v.Version, v.Timestamp, size, author(v.Author))
+				}
+				return nil
+			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
@@ -524,22 +502,13 @@ versions in between stay in the history. A file removed since is created again a
 			if err != nil {
 				return err
 			}
-			c, err := a.openPolled(cmd, &df)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			info, ws, err := openWorkspace(ctx, c, loc.ws)
-			if err != nil {
-				return err
-			}
-			err = a.change(ctx, c, info, ws, noSync, func() error { return ws.Restore(ctx, loc.path, t) })
-			if err != nil {
-				return err
-			}
-			a.say("%s restored as it was at %s.", loc, t)
-			return nil
+			return a.onWorkspace(cmd, &df, loc.ws, func(ctx context.Context, c *client.Client, info client.WorkspaceInfo, ws *client.Workspace) error {
+				if err := a.change(ctx, c, info, ws, noSync, func() error { return ws.Restore(ctx, loc.path, t) }); err != nil {
+					return err
+				}
+				a.say("%s restored as it was at %s.", loc, t)
+				return nil
+			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)

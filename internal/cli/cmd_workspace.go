@@ -58,6 +58,22 @@ func (a *app) openPolled(cmd *cobra.Command, df *deviceFlags) (*client.Client, e
 	return c, nil
 }
 
+// withWorkspace opens the selected device, finds the workspace ref names (a name or an
+// ID prefix) and runs f with it.
+func (a *app) withWorkspace(cmd *cobra.Command, df *deviceFlags, ref string, f func(ctx context.Context, c *client.Client, w client.WorkspaceInfo) error) error {
+	c, err := a.openPolled(cmd, df)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx := cmd.Context()
+	w, err := c.FindWorkspace(ctx, ref)
+	if err != nil {
+		return err
+	}
+	return f(ctx, c, w)
+}
+
 // wsName is how messages name a workspace: "Docs", or its short ID when its name cannot be
 // read.
 func wsName(w client.WorkspaceInfo) string {
@@ -177,20 +193,13 @@ func (a *app) workspaceRenameCmd() *cobra.Command {
 		Short: "Rename a workspace (owners)",
 		Args:  exactArgs(2, "the workspace and its new name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.openPolled(cmd, &df)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			w, err := c.FindWorkspace(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if err := c.RenameWorkspace(cmd.Context(), w.ID, args[1]); err != nil {
-				return err
-			}
-			a.say("Workspace %s renamed to %q.", wsName(w), strings.TrimSpace(args[1]))
-			return nil
+			return a.withWorkspace(cmd, &df, args[0], func(ctx context.Context, c *client.Client, w client.WorkspaceInfo) error {
+				if err := c.RenameWorkspace(ctx, w.ID, args[1]); err != nil {
+					return err
+				}
+				a.say("Workspace %s renamed to %q.", wsName(w), strings.TrimSpace(args[1]))
+				return nil
+			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
@@ -216,30 +225,23 @@ user already has changes nothing.`,
 			if err != nil {
 				return err
 			}
-			c, err := a.openPolled(cmd, &df)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			w, err := c.FindWorkspace(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			u, err := c.FindUser(args[1])
-			if err != nil {
-				return err
-			}
-			err = c.ShareWorkspace(cmd.Context(), w.ID, u.ID, role)
-			var se *protocol.StatusError
-			switch {
-			case errors.As(err, &se) && se.Status == protocol.StatusRoleAlreadyGranted:
-				a.say("%s is already %s of workspace %s.", u.Handle.Email, role.Label(), wsName(w))
-			case err != nil:
-				return err
-			default:
-				a.say("Workspace %s shared with %s as %s.", wsName(w), u.Handle.Email, role.Label())
-			}
-			return nil
+			return a.withWorkspace(cmd, &df, args[0], func(ctx context.Context, c *client.Client, w client.WorkspaceInfo) error {
+				u, err := c.FindUser(args[1])
+				if err != nil {
+					return err
+				}
+				err = c.ShareWorkspace(ctx, w.ID, u.ID, role)
+				var se *protocol.StatusError
+				switch {
+				case errors.As(err, &se) && se.Status == protocol.StatusRoleAlreadyGranted:
+					a.say("%s is already %s of workspace %s.", u.Handle.Email, role.Label(), wsName(w))
+				case err != nil:
+					return err
+				default:
+					a.say("Workspace %s shared with %s as %s.", wsName(w), u.Handle.Email, role.Label())
+				}
+				return nil
+			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
@@ -258,40 +260,32 @@ user cannot read anything written from now on; when you are a manager, an owner'
 it at its next sync.`,
 		Args: exactArgs(2, "the workspace and the user's email"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.openPolled(cmd, &df)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx := cmd.Context()
-			w, err := c.FindWorkspace(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			u, err := c.FindUser(args[1])
-			if err != nil {
-				return err
-			}
-			err = c.UnshareWorkspace(ctx, w.ID, u.ID)
-			var se *protocol.StatusError
-			if errors.As(err, &se) && se.Status == protocol.StatusRecipientAlreadyUnshared {
-				a.say("%s is not a member of workspace %s.", u.Handle.Email, wsName(w))
+			return a.withWorkspace(cmd, &df, args[0], func(ctx context.Context, c *client.Client, w client.WorkspaceInfo) error {
+				u, err := c.FindUser(args[1])
+				if err != nil {
+					return err
+				}
+				err = c.UnshareWorkspace(ctx, w.ID, u.ID)
+				var se *protocol.StatusError
+				if errors.As(err, &se) && se.Status == protocol.StatusRecipientAlreadyUnshared {
+					a.say("%s is not a member of workspace %s.", u.Handle.Email, wsName(w))
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				a.say("%s removed from workspace %s.", u.Handle.Email, wsName(w))
+				after, err := c.FindWorkspace(ctx, w.ID.String())
+				if err != nil {
+					return err
+				}
+				if after.KeyIndex > w.KeyIndex {
+					a.say("The workspace has a new key (key %d): %s cannot read anything written from now on.", after.KeyIndex, u.Handle.Email)
+				} else {
+					a.say("An owner's device will give the workspace a new key at its next sync.")
+				}
 				return nil
-			}
-			if err != nil {
-				return err
-			}
-			a.say("%s removed from workspace %s.", u.Handle.Email, wsName(w))
-			after, err := c.FindWorkspace(ctx, w.ID.String())
-			if err != nil {
-				return err
-			}
-			if after.KeyIndex > w.KeyIndex {
-				a.say("The workspace has a new key (key %d): %s cannot read anything written from now on.", after.KeyIndex, u.Handle.Email)
-			} else {
-				a.say("An owner's device will give the workspace a new key at its next sync.")
-			}
-			return nil
+			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
@@ -318,35 +312,28 @@ in the workspace and status (a revoked member stays listed until an owner's devi
 them, at its next sync).`,
 		Args: exactArgs(1, "the workspace"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.openPolled(cmd, &df)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			w, err := c.FindWorkspace(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			members, err := c.WorkspaceMembers(w.ID)
-			if err != nil {
-				return err
-			}
-			slices.SortFunc(members, func(x, y client.WorkspaceMember) int {
-				return cmp.Or(y.Role.Rank()-x.Role.Rank(), strings.Compare(x.User.Handle.Label, y.User.Handle.Label))
-			})
-			if a.json {
-				out := []memberJSON{}
-				for _, m := range members {
-					out = append(out, memberJSON{UserID: m.User.ID.String(), Name: m.User.Handle.Label, Email: m.User.Handle.Email,
-						Profile: m.User.Profile.Label(), Role: m.Role.Label(), Status: m.User.Status()})
+			return a.withWorkspace(cmd, &df, args[0], func(ctx context.Context, c *client.Client, w client.WorkspaceInfo) error {
+				members, err := c.WorkspaceMembers(w.ID)
+				if err != nil {
+					return err
 				}
-				return a.printJSON(out)
-			}
-			a.say("Workspace %s is shared with %d user(s):", wsName(w), len(members))
-			for _, m := range members {
-				a.out("%s\t%s\t%s\t%s\t%s\t%s", m.User.ID, m.User.Handle.Label, m.User.Handle.Email, m.User.Profile.Label(), m.Role.Label(), m.User.Status())
-			}
-			return nil
+				slices.SortFunc(members, func(x, y client.WorkspaceMember) int {
+					return cmp.Or(y.Role.Rank()-x.Role.Rank(), strings.Compare(x.User.Handle.Label, y.User.Handle.Label))
+				})
+				if a.json {
+					out := []memberJSON{}
+					for _, m := range members {
+						out = append(out, memberJSON{UserID: m.User.ID.String(), Name: m.User.Handle.Label, Email: m.User.Handle.Email,
+							Profile: m.User.Profile.Label(), Role: m.Role.Label(), Status: m.User.Status()})
+					}
+					return a.printJSON(out)
+				}
+				a.say("Workspace %s is shared with %d user(s):", wsName(w), len(members))
+				for _, m := range members {
+					a.out("%s\t%s\t%s\t%s\t%s\t%s", m.User.ID, m.User.Handle.Label, m.User.Handle.Email, m.User.Profile.Label(), m.Role.Label(), m.User.Status())
+				}
+				return nil
+			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
@@ -397,31 +384,24 @@ func (a *app) workspaceUnarchiveCmd() *cobra.Command {
 }
 
 func (a *app) setArchiving(cmd *cobra.Command, df *deviceFlags, ref, configuration string, deletion parsec.DateTime) error {
-	c, err := a.openPolled(cmd, df)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	w, err := c.FindWorkspace(cmd.Context(), ref)
-	if err != nil {
-		return err
-	}
-	if w.Archiving == configuration && configuration != certif.ArchivingDeletionPlanned {
-		a.say("Workspace %s is already %s.", wsName(w), map[string]string{certif.ArchivingAvailable: "available", certif.ArchivingArchived: "archived"}[configuration])
+	return a.withWorkspace(cmd, df, ref, func(ctx context.Context, c *client.Client, w client.WorkspaceInfo) error {
+		if w.Archiving == configuration && configuration != certif.ArchivingDeletionPlanned {
+			a.say("Workspace %s is already %s.", wsName(w), map[string]string{certif.ArchivingAvailable: "available", certif.ArchivingArchived: "archived"}[configuration])
+			return nil
+		}
+		if err := c.ArchiveWorkspace(ctx, w.ID, configuration, deletion); err != nil {
+			return err
+		}
+		switch configuration {
+		case certif.ArchivingAvailable:
+			a.say("Workspace %s is available again.", wsName(w))
+		case certif.ArchivingArchived:
+			a.say("Workspace %s is archived: it is read-only for everybody.", wsName(w))
+		default:
+			a.say("Workspace %s is archived and will be deleted after %s.", wsName(w), deletion)
+		}
 		return nil
-	}
-	if err := c.ArchiveWorkspace(cmd.Context(), w.ID, configuration, deletion); err != nil {
-		return err
-	}
-	switch configuration {
-	case certif.ArchivingAvailable:
-		a.say("Workspace %s is available again.", wsName(w))
-	case certif.ArchivingArchived:
-		a.say("Workspace %s is archived: it is read-only for everybody.", wsName(w))
-	default:
-		a.say("Workspace %s is archived and will be deleted after %s.", wsName(w), deletion)
-	}
-	return nil
+	})
 }
 
 // parseDuration accepts Go durations (720h) and days (30d).
@@ -568,24 +548,17 @@ func (a *app) workspaceSelfPromoteCmd() *cobra.Command {
 highest remaining role may do it, and not an External user.`,
 		Args: exactArgs(1, "the workspace"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.openPolled(cmd, &df)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			w, err := c.FindWorkspace(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if w.Role == parsec.RoleOwner {
-				a.say("You are already owner of workspace %s.", wsName(w))
+			return a.withWorkspace(cmd, &df, args[0], func(ctx context.Context, c *client.Client, w client.WorkspaceInfo) error {
+				if w.Role == parsec.RoleOwner {
+					a.say("You are already owner of workspace %s.", wsName(w))
+					return nil
+				}
+				if err := c.SelfPromote(ctx, w.ID); err != nil {
+					return err
+				}
+				a.say("You are now owner of workspace %s.", wsName(w))
 				return nil
-			}
-			if err := c.SelfPromote(cmd.Context(), w.ID); err != nil {
-				return err
-			}
-			a.say("You are now owner of workspace %s.", wsName(w))
-			return nil
+			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
