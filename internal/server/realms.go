@@ -113,9 +113,13 @@ func (st *realmState) requireOwner(what string) error {
 	return nil
 }
 
-// validate runs the certificate engine. outsider is the status of an External user's
-// role the engine refuses, which depends on the command.
-func (st *realmState) validate(raw []byte, realm parsec.VlobID, roleCert bool, outsider string) error {
+// validate answers require_greater_timestamp to a certificate of timestamp ts not after
+// realmBound, then runs the certificate engine. outsider is the status of an External
+// user's role the engine refuses, which depends on the command.
+func (st *realmState) validate(raw []byte, realm parsec.VlobID, ts parsec.DateTime, roleCert bool, outsider string) error {
+	if err := requireAfter(st.tx, st.org.ID, realm, roleCert, ts); err != nil {
+		return err
+	}
 	_, err := certif.Validate(txState{tx: st.tx, org: st.org.ID}, crypto.VerifyKey(st.org.RootVerifyKey), raw)
 	if err != nil {
 		return realmStatus(st.tx, st.org.ID, realm, roleCert, outsider, err)
@@ -204,6 +208,14 @@ func (st *realmState) addCertificate(realm parsec.VlobID, c certif.Certificate, 
 	return st.tx.AddCertificate(st.org.ID, metastore.Certificate{Topic: metastore.RealmTopic(realm), Timestamp: c.When(), Kind: c.Kind(), Data: raw})
 }
 
+// addRole stores a role certificate: the role change, and the certificate in the realm's topic.
+func (st *realmState) addRole(rc *certif.RealmRoleCertificate, raw []byte) error {
+	if err := st.tx.AddRealmRole(st.org.ID, rc.RealmID, metastore.RealmRole{User: rc.UserID, Role: rc.Role, On: rc.Timestamp, By: rc.Author}); err != nil {
+		return err
+	}
+	return st.addCertificate(rc.RealmID, rc, raw)
+}
+
 // realmMembers lists the realm's members after the transaction's changes.
 func realmMembers(tx metastore.Tx, org parsec.OrganizationID, realm parsec.VlobID) ([]parsec.UserID, error) {
 	ms, err := tx.RealmMembers(org, realm)
@@ -215,6 +227,42 @@ func realmMembers(tx metastore.Tx, org parsec.OrganizationID, realm parsec.VlobI
 		out[i] = m.User
 	}
 	return out, nil
+}
+
+// commitRealm runs change, a realm command, in a write transaction. Once it is committed it
+// logs msg with the organization, the realm and attrs, updates the event streams' view of the
+// realm's members and announces the realm's certificate of timestamp ts to them and to also
+// (the user whose role changed, who may no longer be a member).
+func (s *Server) commitRealm(ctx context.Context, c *caller, realm parsec.VlobID, ts parsec.DateTime, also []parsec.UserID,
+	change func(tx metastore.Tx) error, msg string, attrs ...any) (any, error) {
+	var after []parsec.UserID
+	err := s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
+		if err := change(tx); err != nil {
+			return err
+		}
+		var err error
+		after, err = realmMembers(tx, c.org.ID, realm)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info(msg, append([]any{"org", c.org.ID, "realm", realm}, attrs...)...)
+	s.realmChanged(c.org.ID, realm, ts, after, also...)
+	return protocol.RealmRep{}, nil
+}
+
+// updateRealm is commitRealm for a command on an existing realm: change gets the realm's
+// state (realm_not_found if there is no such realm).
+func (s *Server) updateRealm(ctx context.Context, c *caller, realm parsec.VlobID, ts parsec.DateTime, also []parsec.UserID,
+	change func(st *realmState) error, msg string, attrs ...any) (any, error) {
+	return s.commitRealm(ctx, c, realm, ts, also, func(tx metastore.Tx) error {
+		st, err := openRealm(tx, c, realm)
+		if err != nil {
+			return err
+		}
+		return change(st)
+	}, msg, attrs...)
 }
 
 // highRole reports whether granting or removing r is an OWNER's business.
@@ -240,8 +288,7 @@ func (s *Server) realmCreate(ctx context.Context, c *caller, req *protocol.Realm
 	if rc.UserID != c.user.ID || rc.Role != parsec.RoleOwner {
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "a workspace is created by its author making itself owner")
 	}
-	var after []parsec.UserID
-	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
+	return s.commitRealm(ctx, c, rc.RealmID, rc.Timestamp, nil, func(tx metastore.Tx) error {
 		org, err := tx.Organization(c.org.ID)
 		if err != nil {
 			return err
@@ -265,30 +312,14 @@ func (s *Server) realmCreate(ctx context.Context, c *caller, req *protocol.Realm
 			return err
 		}
 		st := &realmState{tx: tx, org: org, me: me}
-		if err := requireAfter(tx, org.ID, rc.RealmID, true, rc.Timestamp); err != nil {
-			return err
-		}
-		if err := st.validate(req.RealmRoleCertificate, rc.RealmID, true, protocol.StatusAuthorNotAllowed); err != nil {
+		if err := st.validate(req.RealmRoleCertificate, rc.RealmID, rc.Timestamp, true, protocol.StatusAuthorNotAllowed); err != nil {
 			return err
 		}
 		if err := tx.InsertRealm(org.ID, metastore.Realm{ID: rc.RealmID, CreatedOn: rc.Timestamp, Archiving: metastore.ArchivingAvailable}); err != nil {
 			return err
 		}
-		if err := tx.AddRealmRole(org.ID, rc.RealmID, metastore.RealmRole{User: rc.UserID, Role: rc.Role, On: rc.Timestamp, By: rc.Author}); err != nil {
-			return err
-		}
-		if err := st.addCertificate(rc.RealmID, rc, req.RealmRoleCertificate); err != nil {
-			return err
-		}
-		after, err = realmMembers(tx, org.ID, rc.RealmID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.log.Info("workspace created", "org", c.org.ID, "realm", rc.RealmID, "by", c.user.ID)
-	s.realmChanged(c.org.ID, rc.RealmID, rc.Timestamp, after)
-	return protocol.RealmRep{}, nil
+		return st.addRole(rc, req.RealmRoleCertificate)
+	}, "workspace created", "by", c.user.ID)
 }
 
 // realmShare gives a user a role, or changes it. The request carries the recipient's access
@@ -306,12 +337,7 @@ func (s *Server) realmShare(ctx context.Context, c *caller, req *protocol.RealmS
 	case len(req.RecipientKeysBundleAccess) == 0:
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "realm_share needs the recipient's keys bundle access")
 	}
-	var after []parsec.UserID
-	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		st, err := openRealm(tx, c, rc.RealmID)
-		if err != nil {
-			return err
-		}
+	return s.updateRealm(ctx, c, rc.RealmID, rc.Timestamp, []parsec.UserID{rc.UserID}, func(st *realmState) error {
 		if st.role == parsec.RoleNone {
 			return protocol.Errorf(protocol.StatusAuthorNotAllowed, "only members of a workspace can share it")
 		}
@@ -333,30 +359,14 @@ func (s *Server) realmShare(ctx context.Context, c *caller, req *protocol.RealmS
 		case req.KeyIndex != st.realm.KeyIndex:
 			return st.withLast(protocol.StatusBadKeyIndex, "the access is to key %d, the workspace's last key is %d", req.KeyIndex, st.realm.KeyIndex)
 		}
-		if err := requireAfter(tx, st.org.ID, rc.RealmID, true, rc.Timestamp); err != nil {
+		if err := st.validate(req.RealmRoleCertificate, rc.RealmID, rc.Timestamp, true, protocol.StatusRoleIncompatibleWithOutsider); err != nil {
 			return err
 		}
-		if err := st.validate(req.RealmRoleCertificate, rc.RealmID, true, protocol.StatusRoleIncompatibleWithOutsider); err != nil {
+		if err := st.addRole(rc, req.RealmRoleCertificate); err != nil {
 			return err
 		}
-		if err := tx.AddRealmRole(st.org.ID, rc.RealmID, metastore.RealmRole{User: rc.UserID, Role: rc.Role, On: rc.Timestamp, By: rc.Author}); err != nil {
-			return err
-		}
-		if err := st.addCertificate(rc.RealmID, rc, req.RealmRoleCertificate); err != nil {
-			return err
-		}
-		if err := tx.PutKeysBundleAccess(st.org.ID, rc.RealmID, st.realm.KeyIndex, rc.UserID, req.RecipientKeysBundleAccess); err != nil {
-			return err
-		}
-		after, err = realmMembers(tx, st.org.ID, rc.RealmID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.log.Info("workspace shared", "org", c.org.ID, "realm", rc.RealmID, "user", rc.UserID, "role", rc.Role, "by", c.user.ID)
-	s.realmChanged(c.org.ID, rc.RealmID, rc.Timestamp, after, rc.UserID)
-	return protocol.RealmRep{}, nil
+		return st.tx.PutKeysBundleAccess(st.org.ID, rc.RealmID, st.realm.KeyIndex, rc.UserID, req.RecipientKeysBundleAccess)
+	}, "workspace shared", "user", rc.UserID, "role", rc.Role, "by", c.user.ID)
 }
 
 // recipient returns the target of a role change and its current role: recipient_not_found
@@ -385,12 +395,7 @@ func (s *Server) realmUnshare(ctx context.Context, c *caller, req *protocol.Real
 	case rc.UserID == c.user.ID:
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "a member cannot remove its own role")
 	}
-	var after []parsec.UserID
-	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		st, err := openRealm(tx, c, rc.RealmID)
-		if err != nil {
-			return err
-		}
+	return s.updateRealm(ctx, c, rc.RealmID, rc.Timestamp, []parsec.UserID{rc.UserID}, func(st *realmState) error {
 		if st.role == parsec.RoleNone {
 			return protocol.Errorf(protocol.StatusAuthorNotAllowed, "only members of a workspace can unshare it")
 		}
@@ -404,27 +409,11 @@ func (s *Server) realmUnshare(ctx context.Context, c *caller, req *protocol.Real
 		case !mayChangeRole(st.role, current, rc.Role):
 			return protocol.Errorf(protocol.StatusAuthorNotAllowed, "a %s cannot remove the role of a %s", st.role.Label(), current.Label())
 		}
-		if err := requireAfter(tx, st.org.ID, rc.RealmID, true, rc.Timestamp); err != nil {
+		if err := st.validate(req.RealmRoleCertificate, rc.RealmID, rc.Timestamp, true, protocol.StatusInvalidCertificate); err != nil {
 			return err
 		}
-		if err := st.validate(req.RealmRoleCertificate, rc.RealmID, true, protocol.StatusInvalidCertificate); err != nil {
-			return err
-		}
-		if err := tx.AddRealmRole(st.org.ID, rc.RealmID, metastore.RealmRole{User: rc.UserID, Role: parsec.RoleNone, On: rc.Timestamp, By: rc.Author}); err != nil {
-			return err
-		}
-		if err := st.addCertificate(rc.RealmID, rc, req.RealmRoleCertificate); err != nil {
-			return err
-		}
-		after, err = realmMembers(tx, st.org.ID, rc.RealmID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.log.Info("workspace unshared", "org", c.org.ID, "realm", rc.RealmID, "user", rc.UserID, "by", c.user.ID)
-	s.realmChanged(c.org.ID, rc.RealmID, rc.Timestamp, after, rc.UserID)
-	return protocol.RealmRep{}, nil
+		return st.addRole(rc, req.RealmRoleCertificate)
+	}, "workspace unshared", "user", rc.UserID, "by", c.user.ID)
 }
 
 // realmSelfPromote makes its author OWNER of a realm whose owners are all revoked, when no
@@ -437,12 +426,7 @@ func (s *Server) realmSelfPromote(ctx context.Context, c *caller, req *protocol.
 	if rc.UserID != c.user.ID || rc.Role != parsec.RoleOwner {
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "a self-promotion makes its author owner")
 	}
-	var after []parsec.UserID
-	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		st, err := openRealm(tx, c, rc.RealmID)
-		if err != nil {
-			return err
-		}
+	return s.updateRealm(ctx, c, rc.RealmID, rc.Timestamp, nil, func(st *realmState) error {
 		switch {
 		case st.me.Profile == parsec.ProfileOutsider:
 			return protocol.Errorf(protocol.StatusAuthorIsOutsider, "External users cannot become owners")
@@ -451,7 +435,7 @@ func (s *Server) realmSelfPromote(ctx context.Context, c *caller, req *protocol.
 		case st.role == parsec.RoleOwner:
 			return st.withLast(protocol.StatusActiveOwnerAlreadyExists, "you are already an owner")
 		}
-		ms, err := tx.RealmMembers(st.org.ID, rc.RealmID)
+		ms, err := st.tx.RealmMembers(st.org.ID, rc.RealmID)
 		if err != nil {
 			return err
 		}
@@ -460,7 +444,7 @@ func (s *Server) realmSelfPromote(ctx context.Context, c *caller, req *protocol.
 			if m.User == st.me.ID {
 				continue
 			}
-			u, err := tx.User(st.org.ID, m.User)
+			u, err := st.tx.User(st.org.ID, m.User)
 			if err != nil {
 				return err
 			}
@@ -477,27 +461,11 @@ func (s *Server) realmSelfPromote(ctx context.Context, c *caller, req *protocol.
 		if higher {
 			return protocol.Errorf(protocol.StatusAuthorNotAllowed, "an active member has a higher role than your %s", st.role.Label())
 		}
-		if err := requireAfter(tx, st.org.ID, rc.RealmID, true, rc.Timestamp); err != nil {
+		if err := st.validate(req.RealmRoleCertificate, rc.RealmID, rc.Timestamp, true, protocol.StatusAuthorIsOutsider); err != nil {
 			return err
 		}
-		if err := st.validate(req.RealmRoleCertificate, rc.RealmID, true, protocol.StatusAuthorIsOutsider); err != nil {
-			return err
-		}
-		if err := tx.AddRealmRole(st.org.ID, rc.RealmID, metastore.RealmRole{User: rc.UserID, Role: rc.Role, On: rc.Timestamp, By: rc.Author}); err != nil {
-			return err
-		}
-		if err := st.addCertificate(rc.RealmID, rc, req.RealmRoleCertificate); err != nil {
-			return err
-		}
-		after, err = realmMembers(tx, st.org.ID, rc.RealmID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.log.Info("workspace owner self-promoted", "org", c.org.ID, "realm", rc.RealmID, "user", c.user.ID)
-	s.realmChanged(c.org.ID, rc.RealmID, rc.Timestamp, after)
-	return protocol.RealmRep{}, nil
+		return st.addRole(rc, req.RealmRoleCertificate)
+	}, "workspace owner self-promoted", "user", c.user.ID)
 }
 
 // realmRename names a realm (the name is encrypted with one of its keys). With
@@ -507,12 +475,7 @@ func (s *Server) realmRename(ctx context.Context, c *caller, req *protocol.Realm
 	if err != nil {
 		return nil, err
 	}
-	var after []parsec.UserID
-	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		st, err := openRealm(tx, c, nc.RealmID)
-		if err != nil {
-			return err
-		}
+	return s.updateRealm(ctx, c, nc.RealmID, nc.Timestamp, nil, func(st *realmState) error {
 		if err := st.requireOwner("rename it"); err != nil {
 			return err
 		}
@@ -522,28 +485,15 @@ func (s *Server) realmRename(ctx context.Context, c *caller, req *protocol.Realm
 		case nc.KeyIndex > st.realm.KeyIndex:
 			return st.withLast(protocol.StatusBadKeyIndex, "the name is encrypted with key %d, the workspace's last key is %d", nc.KeyIndex, st.realm.KeyIndex)
 		}
-		if err := requireAfter(tx, st.org.ID, nc.RealmID, false, nc.Timestamp); err != nil {
-			return err
-		}
-		if err := st.validate(req.RealmNameCertificate, nc.RealmID, false, protocol.StatusInvalidCertificate); err != nil {
+		if err := st.validate(req.RealmNameCertificate, nc.RealmID, nc.Timestamp, false, protocol.StatusInvalidCertificate); err != nil {
 			return err
 		}
 		if err := st.addCertificate(nc.RealmID, nc, req.RealmNameCertificate); err != nil {
 			return err
 		}
 		st.realm.Named = true
-		if err := tx.UpdateRealm(st.org.ID, st.realm); err != nil {
-			return err
-		}
-		after, err = realmMembers(tx, st.org.ID, nc.RealmID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.log.Info("workspace renamed", "org", c.org.ID, "realm", nc.RealmID, "by", c.user.ID)
-	s.realmChanged(c.org.ID, nc.RealmID, nc.Timestamp, after)
-	return protocol.RealmRep{}, nil
+		return st.tx.UpdateRealm(st.org.ID, st.realm)
+	}, "workspace renamed", "by", c.user.ID)
 }
 
 // realmRotateKey introduces the realm's next key: the bundle of every key so far, with an
@@ -561,49 +511,35 @@ func (s *Server) realmRotateKey(ctx context.Context, c *caller, req *protocol.Re
 			return nil, protocol.Errorf(protocol.StatusBadRequest, "the keys bundle access of user %s is empty", u)
 		}
 	}
-	var after []parsec.UserID
-	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		st, err := openRealm(tx, c, kc.RealmID)
-		if err != nil {
-			return err
-		}
+	return s.updateRealm(ctx, c, kc.RealmID, kc.Timestamp, nil, func(st *realmState) error {
 		if err := st.requireOwner("rotate its key"); err != nil {
 			return err
 		}
 		if kc.KeyIndex != st.realm.KeyIndex+1 {
 			return st.withLast(protocol.StatusBadKeyIndex, "key %d cannot follow key %d", kc.KeyIndex, st.realm.KeyIndex)
 		}
-		after, err = realmMembers(tx, st.org.ID, kc.RealmID)
+		members, err := realmMembers(st.tx, st.org.ID, kc.RealmID)
 		if err != nil {
 			return err
 		}
 		given := slices.Collect(maps.Keys(req.PerParticipantKeysBundleAccess))
-		if !sameUsers(after, given) {
-			return st.withLast(protocol.StatusParticipantMismatch, "the keys bundle accesses are for %d user(s), not exactly the workspace's %d member(s)", len(given), len(after))
+		if !sameUsers(members, given) {
+			return st.withLast(protocol.StatusParticipantMismatch, "the keys bundle accesses are for %d user(s), not exactly the workspace's %d member(s)", len(given), len(members))
 		}
-		if err := requireAfter(tx, st.org.ID, kc.RealmID, false, kc.Timestamp); err != nil {
-			return err
-		}
-		if err := st.validate(req.RealmKeyRotationCertificate, kc.RealmID, false, protocol.StatusInvalidCertificate); err != nil {
+		if err := st.validate(req.RealmKeyRotationCertificate, kc.RealmID, kc.Timestamp, false, protocol.StatusInvalidCertificate); err != nil {
 			return err
 		}
 		if err := st.addCertificate(kc.RealmID, kc, req.RealmKeyRotationCertificate); err != nil {
 			return err
 		}
-		if err := tx.InsertKeysBundle(st.org.ID, kc.RealmID, metastore.KeysBundle{
+		if err := st.tx.InsertKeysBundle(st.org.ID, kc.RealmID, metastore.KeysBundle{
 			KeyIndex: kc.KeyIndex, On: kc.Timestamp, By: kc.Author, Canary: kc.KeyCanary, Bundle: req.KeysBundle,
 		}, req.PerParticipantKeysBundleAccess); err != nil {
 			return err
 		}
 		st.realm.KeyIndex = kc.KeyIndex
-		return tx.UpdateRealm(st.org.ID, st.realm)
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.log.Info("workspace key rotated", "org", c.org.ID, "realm", kc.RealmID, "key_index", kc.KeyIndex, "by", c.user.ID)
-	s.realmChanged(c.org.ID, kc.RealmID, kc.Timestamp, after)
-	return protocol.RealmRep{}, nil
+		return st.tx.UpdateRealm(st.org.ID, st.realm)
+	}, "workspace key rotated", "key_index", kc.KeyIndex, "by", c.user.ID)
 }
 
 // sameUsers reports whether a and b hold the same users (b may hold each at most once: it
@@ -661,12 +597,7 @@ func (s *Server) realmUpdateArchiving(ctx context.Context, c *caller, req *proto
 	if err != nil {
 		return nil, err
 	}
-	var after []parsec.UserID
-	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		st, err := openRealm(tx, c, ac.RealmID)
-		if err != nil {
-			return err
-		}
+	return s.updateRealm(ctx, c, ac.RealmID, ac.Timestamp, nil, func(st *realmState) error {
 		if err := st.requireOwner("archive it"); err != nil {
 			return err
 		}
@@ -677,26 +608,13 @@ func (s *Server) realmUpdateArchiving(ctx context.Context, c *caller, req *proto
 					"the deletion cannot be planned before %v: the organization keeps archived workspaces at least %v", earliest, period)
 			}
 		}
-		if err := requireAfter(tx, st.org.ID, ac.RealmID, false, ac.Timestamp); err != nil {
-			return err
-		}
-		if err := st.validate(req.RealmArchivingCertificate, ac.RealmID, false, protocol.StatusInvalidCertificate); err != nil {
+		if err := st.validate(req.RealmArchivingCertificate, ac.RealmID, ac.Timestamp, false, protocol.StatusInvalidCertificate); err != nil {
 			return err
 		}
 		if err := st.addCertificate(ac.RealmID, ac, req.RealmArchivingCertificate); err != nil {
 			return err
 		}
 		st.realm.Archiving, st.realm.DeletionDate = ac.Configuration, ac.DeletionDate
-		if err := tx.UpdateRealm(st.org.ID, st.realm); err != nil {
-			return err
-		}
-		after, err = realmMembers(tx, st.org.ID, ac.RealmID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.log.Info("workspace archiving changed", "org", c.org.ID, "realm", ac.RealmID, "configuration", ac.Configuration, "by", c.user.ID)
-	s.realmChanged(c.org.ID, ac.RealmID, ac.Timestamp, after)
-	return protocol.RealmRep{}, nil
+		return st.tx.UpdateRealm(st.org.ID, st.realm)
+	}, "workspace archiving changed", "configuration", ac.Configuration, "by", c.user.ID)
 }

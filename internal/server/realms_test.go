@@ -96,48 +96,38 @@ func (ts *testServer) view(t *testing.T, fn func(tx metastore.Tx) error) {
 	}
 }
 
-func (ts *testServer) realmTopic(t *testing.T, org parsec.OrganizationID, realm parsec.VlobID) []metastore.Certificate {
+// stored reads one value from the store.
+func stored[T any](t *testing.T, ts *testServer, read func(tx metastore.Tx) (T, error)) T {
 	t.Helper()
-	var certs []metastore.Certificate
+	var v T
 	ts.view(t, func(tx metastore.Tx) error {
 		var err error
-		certs, err = tx.Certificates(org, metastore.RealmTopic(realm), 0)
+		v, err = read(tx)
 		return err
 	})
-	return certs
+	return v
+}
+
+func (ts *testServer) realmTopic(t *testing.T, org parsec.OrganizationID, realm parsec.VlobID) []metastore.Certificate {
+	t.Helper()
+	return stored(t, ts, func(tx metastore.Tx) ([]metastore.Certificate, error) {
+		return tx.Certificates(org, metastore.RealmTopic(realm), 0)
+	})
 }
 
 func (ts *testServer) lastTimestamp(t *testing.T, org parsec.OrganizationID, topic metastore.Topic) parsec.DateTime {
 	t.Helper()
-	var last parsec.DateTime
-	ts.view(t, func(tx metastore.Tx) error {
-		var err error
-		last, err = tx.LastTimestamp(org, topic)
-		return err
-	})
-	return last
+	return stored(t, ts, func(tx metastore.Tx) (parsec.DateTime, error) { return tx.LastTimestamp(org, topic) })
 }
 
 func (ts *testServer) storedRealm(t *testing.T, org parsec.OrganizationID, realm parsec.VlobID) metastore.Realm {
 	t.Helper()
-	var r metastore.Realm
-	ts.view(t, func(tx metastore.Tx) error {
-		var err error
-		r, err = tx.Realm(org, realm)
-		return err
-	})
-	return r
+	return stored(t, ts, func(tx metastore.Tx) (metastore.Realm, error) { return tx.Realm(org, realm) })
 }
 
 func (ts *testServer) roleOf(t *testing.T, m *member, realm parsec.VlobID) parsec.RealmRole {
 	t.Helper()
-	var r parsec.RealmRole
-	ts.view(t, func(tx metastore.Tx) error {
-		var err error
-		r, err = tx.CurrentRealmRole(m.org, realm, m.user)
-		return err
-	})
-	return r
+	return stored(t, ts, func(tx metastore.Tx) (parsec.RealmRole, error) { return tx.CurrentRealmRole(m.org, realm, m.user) })
 }
 
 // realmWorld is an organization whose members share realms: alice (Administrator), bob,
