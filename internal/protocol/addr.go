@@ -40,7 +40,7 @@ func ParseServerAddr(s string) (ServerAddr, error) {
 		return ServerAddr{}, parsec.Errorf(parsec.Invalid, "invalid server address %q: %v", s, err)
 	}
 	if u.Scheme != Scheme {
-		a.prefix = strings.TrimSuffix(u.EscapedPath(), "/")
+		a.prefix = strings.TrimRight(u.EscapedPath(), "/")
 	}
 	return a, nil
 }
@@ -145,7 +145,7 @@ func ParseLink(s string) (Link, error) {
 		if i < 0 {
 			return bad("an http(s) link must have a " + RouteRedirect + "ORG path")
 		}
-		srv.prefix = strings.TrimSuffix(escaped[:i], "/")
+		srv.prefix = strings.TrimRight(escaped[:i], "/")
 		if path, err = url.PathUnescape(escaped[i+len(RouteRedirect):]); err != nil {
 			return bad("bad path")
 		}
