@@ -59,6 +59,13 @@ func (w *Workspace) pull(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if checkpoint != w.checkpoint {
+		// Another process of this device (a watcher and a command, say) synced meanwhile:
+		// start again from what the cache holds now.
+		if err := w.load(ctx); err != nil {
+			return err
+		}
+	}
 	var rep protocol.VlobPollChangesRep
 	if err := w.c.Call(ctx, protocol.CmdVlobPollChanges, protocol.VlobPollChangesReq{RealmID: w.id, LastCheckpoint: checkpoint}, &rep); err != nil {
 		return err
@@ -90,7 +97,11 @@ func (w *Workspace) pull(ctx context.Context) error {
 	if len(changed) == 0 && rep.CurrentCheckpoint == checkpoint {
 		return nil
 	}
-	return w.save(ctx, changed, &rep.CurrentCheckpoint)
+	if err := w.save(ctx, changed, &rep.CurrentCheckpoint); err != nil {
+		return err
+	}
+	w.checkpoint = rep.CurrentCheckpoint
+	return nil
 }
 
 func boolRank(b bool) int {

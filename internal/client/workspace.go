@@ -23,8 +23,9 @@ type Workspace struct {
 	c  *Client
 	id parsec.VlobID
 
-	mu      sync.Mutex
-	entries map[parsec.VlobID]*entry
+	mu         sync.Mutex
+	entries    map[parsec.VlobID]*entry
+	checkpoint uint64 // the change checkpoint the entries are at
 }
 
 // entry is one manifest of the workspace.
@@ -75,26 +76,9 @@ func (c *Client) Workspace(ctx context.Context, id parsec.VlobID) (*Workspace, e
 	if _, ok := c.certRealm(id); !ok {
 		return nil, parsec.Errorf(parsec.NotFound, "workspace %s not found", parsec.ShortID(id))
 	}
-	w = &Workspace{c: c, id: id, entries: map[parsec.VlobID]*entry{}}
-	stored, err := c.cache.Vlobs(ctx, id)
-	if err != nil {
+	w = &Workspace{c: c, id: id}
+	if err := w.load(ctx); err != nil {
 		return nil, err
-	}
-	for _, v := range stored {
-		e := &entry{}
-		if v.Base != nil {
-			if e.base, err = manifest.DecodeTrusted(v.Base); err != nil {
-				return nil, parsec.Errorf(parsec.Invalid, "local cache is damaged: manifest %s: %v", parsec.ShortID(v.ID), err)
-			}
-		}
-		if v.Local != nil {
-			if e.local, err = manifest.DecodeTrusted(v.Local); err != nil {
-				return nil, parsec.Errorf(parsec.Invalid, "local cache is damaged: manifest %s: %v", parsec.ShortID(v.ID), err)
-			}
-		}
-		if e.current() != nil {
-			w.entries[v.ID] = e
-		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -103,6 +87,37 @@ func (c *Client) Workspace(ctx context.Context, id parsec.VlobID) (*Workspace, e
 	}
 	c.open[id] = w
 	return w, nil
+}
+
+// load reads the workspace's manifests and checkpoint from the local cache.
+func (w *Workspace) load(ctx context.Context) error {
+	checkpoint, err := w.c.cache.Checkpoint(ctx, w.id)
+	if err != nil {
+		return err
+	}
+	stored, err := w.c.cache.Vlobs(ctx, w.id)
+	if err != nil {
+		return err
+	}
+	entries := make(map[parsec.VlobID]*entry, len(stored))
+	for _, v := range stored {
+		e := &entry{}
+		if v.Base != nil {
+			if e.base, err = manifest.DecodeTrusted(v.Base); err != nil {
+				return parsec.Errorf(parsec.Invalid, "local cache is damaged: manifest %s: %v", parsec.ShortID(v.ID), err)
+			}
+		}
+		if v.Local != nil {
+			if e.local, err = manifest.DecodeTrusted(v.Local); err != nil {
+				return parsec.Errorf(parsec.Invalid, "local cache is damaged: manifest %s: %v", parsec.ShortID(v.ID), err)
+			}
+		}
+		if e.current() != nil {
+			entries[v.ID] = e
+		}
+	}
+	w.entries, w.checkpoint = entries, checkpoint
+	return nil
 }
 
 // ID returns the workspace's ID.
@@ -126,7 +141,12 @@ func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *u
 		}
 		rows = append(rows, v)
 	}
-	return w.c.cache.PutVlobs(ctx, w.id, rows, checkpoint)
+	if err := w.c.cache.PutVlobs(ctx, w.id, rows, checkpoint); err != nil {
+		// Nothing was kept: forget the changes in memory too, so that both agree.
+		w.load(ctx)
+		return err
+	}
+	return nil
 }
 
 func sortedIDs(ids []parsec.VlobID) []parsec.VlobID {

@@ -385,3 +385,35 @@ func TestWatchSeesChanges(t *testing.T) {
 		t.Fatalf("Watch after cancel: %v", err)
 	}
 }
+
+// Two processes of one device (a watcher and a command, say) share the local cache: each
+// sees what the other saved.
+func TestTwoProcessesOneDevice(t *testing.T) {
+	p := newPeople(t)
+	id, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/first": []byte("1")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	write(t, bw, map[string][]byte{"/from-bob": []byte("b")})
+	syncWS(t, bw)
+	other := p.alice.Open(t)
+	poll(t, other)
+	ow, err := other.Workspace(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncWS(t, ow)
+	write(t, ow, map[string][]byte{"/second": []byte("2")})
+	syncWS(t, ow)
+	syncWS(t, aw)
+	// The second process received bob's change: the first must not skip it.
+	if got := string(read(t, aw, "/from-bob")); got != "b" {
+		t.Fatalf("the first process reads %q", got)
+	}
+	if got := string(read(t, aw, "/second")); got != "2" {
+		t.Fatalf("the first process reads %q", got)
+	}
+	if got := string(read(t, ow, "/first")); got != "1" {
+		t.Fatalf("the second process reads %q", got)
+	}
+}
