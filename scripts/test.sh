@@ -30,7 +30,18 @@ if [ "$fuzztime" != "0" ]; then
     pkg=./$(dirname "$file")
     grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //' | while read -r target; do
       echo "-- $pkg $target"
-      go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s "$pkg"  || exit 1
+      if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s "$pkg" 2>&1); then
+        echo "$out"
+        # Go 1.26's fuzz coordinator may report a bare "context deadline exceeded" when the
+        # time is up (golang/go#75804, fixed in Go 1.27): that is no finding. A real one
+        # writes a failing input, which fails the run.
+        if grep -q 'Failing input written' <<<"$out" || ! grep -q 'context deadline exceeded' <<<"$out"; then
+          exit 1
+        fi
+        echo "(ignored: the fuzz coordinator's end-of-time race, golang/go#75804, no failing input)"
+      else
+        echo "$out" | tail -n 3
+      fi
     done
   done
 fi
