@@ -341,21 +341,16 @@ func (w *Workspace) mergeFile(e *entry, local, remote *manifest.FileManifest) []
 // not known.
 func (w *Workspace) placeConflictCopy(id, parent parsec.VlobID, cp *manifest.FileManifest) []parsec.VlobID {
 	name := "file " + parsec.ShortID(id)
-	if pe := w.entries[parent]; pe != nil && pe.current() != nil {
-		if f, ok := pe.current().(*manifest.FolderManifest); ok {
-			for n, child := range f.Children {
-				if child == id {
-					name = n
-				}
+	if pe := w.entries[parent]; pe != nil && pe.current() != nil && pe.current().IsFolder() {
+		for n, child := range pe.current().(*manifest.FolderManifest).Children {
+			if child == id {
+				name = n
 			}
 		}
 	} else {
 		parent = w.id
 	}
 	folder := w.editFolder(parent)
-	if folder == nil {
-		return nil
-	}
 	cp.Parent = parent
 	w.entries[cp.ID] = &entry{local: cp}
 	folder.Children[conflictName(folder.Children, name, "sync conflict")] = cp.ID

@@ -106,7 +106,10 @@ func (w *Workspace) putFile(p string, content *manifest.FileManifest) ([]parsec.
 		return nil, err
 	}
 	now := w.c.now()
-	parent := w.entries[parentID].current().(*manifest.FolderManifest)
+	parent := w.root()
+	if parentID != w.id {
+		parent = w.entries[parentID].current().(*manifest.FolderManifest)
+	}
 	if id, ok := parent.Children[name]; ok {
 		e := w.entries[id]
 		if e == nil || e.current() == nil {

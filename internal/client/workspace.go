@@ -155,21 +155,24 @@ func sortedIDs(ids []parsec.VlobID) []parsec.VlobID {
 	return ids
 }
 
-// root returns the root folder, creating an empty local one when the workspace has none
-// yet (its creator's first sync pushes it).
+// root returns the root folder. Before the workspace's first sync brings it (or its
+// creator's first push sends it), it is an empty folder that exists only once something is
+// put in it (see edit): reading does not create anything to push.
 func (w *Workspace) root() *manifest.FolderManifest {
 	if e := w.entries[w.id]; e != nil {
 		if f, ok := e.current().(*manifest.FolderManifest); ok {
 			return f
 		}
 	}
+	return w.emptyRoot()
+}
+
+func (w *Workspace) emptyRoot() *manifest.FolderManifest {
 	now := w.c.now()
-	f := &manifest.FolderManifest{
+	return &manifest.FolderManifest{
 		Header:   manifest.Header{ID: w.id, Parent: w.id, Created: now, Updated: now},
 		Children: map[string]parsec.VlobID{},
 	}
-	w.entries[w.id] = &entry{local: f}
-	return f
 }
 
 // splitPath cleans a workspace path into its names ("/" gives none).
@@ -240,6 +243,10 @@ func (w *Workspace) resolveParent(p string) (*manifest.FolderManifest, string, e
 // edit returns the local (editable) version of an entry, copying the base on first change.
 func (w *Workspace) edit(id parsec.VlobID) manifest.Manifest {
 	e := w.entries[id]
+	if e == nil && id == w.id {
+		e = &entry{local: w.emptyRoot()}
+		w.entries[id] = e
+	}
 	if e.local == nil {
 		e.local = cloneManifest(e.base)
 	}

@@ -417,3 +417,29 @@ func TestTwoProcessesOneDevice(t *testing.T) {
 		t.Fatalf("the second process reads %q", got)
 	}
 }
+
+// Reading a workspace whose root has not arrived yet creates nothing to push: a reader
+// stays able to sync.
+func TestReaderBeforeTheRootArrives(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id, err := p.ac.CreateWorkspace(ctx, "Empty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ac.ShareWorkspace(ctx, id, p.mallory.Device.UserID, parsec.RoleReader); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, p.mc)
+	mw, err := p.mc.Workspace(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := mw.List("/"); err != nil || len(entries) != 0 {
+		t.Fatalf("List / = %v, %v", entries, err)
+	}
+	if mw.NeedSync() {
+		t.Fatal("listing the root made a change to push")
+	}
+	syncWS(t, mw)
+}
