@@ -288,6 +288,15 @@ func (w *Workspace) Stat(p string) (Entry, error) {
 
 // List lists a folder's entries by name (a file lists as itself).
 func (w *Workspace) List(p string) ([]Entry, error) {
+	return w.list(p, false)
+}
+
+// Walk lists a folder's whole tree, folders before their content, by name.
+func (w *Workspace) Walk(p string) ([]Entry, error) {
+	return w.list(p, true)
+}
+
+func (w *Workspace) list(p string, recursive bool) ([]Entry, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m, err := w.resolve(p)
@@ -300,7 +309,21 @@ func (w *Workspace) List(p string) ([]Entry, error) {
 	if !ok {
 		return []Entry{w.toEntry(names[len(names)-1], base, m)}, nil
 	}
-	return w.children(base, f), nil
+	if !recursive {
+		return w.children(base, f), nil
+	}
+	var out []Entry
+	var walk func(base string, f *manifest.FolderManifest)
+	walk = func(base string, f *manifest.FolderManifest) {
+		for _, e := range w.children(base, f) {
+			out = append(out, e)
+			if sub, ok := w.entries[e.ID].current().(*manifest.FolderManifest); ok {
+				walk(e.Path, sub)
+			}
+		}
+	}
+	walk(base, f)
+	return out, nil
 }
 
 // children lists the entries of a folder that are known locally, by name.
@@ -315,34 +338,6 @@ func (w *Workspace) children(base string, f *manifest.FolderManifest) []Entry {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
-}
-
-// Walk lists a folder's whole tree, folders before their content, by name.
-func (w *Workspace) Walk(p string) ([]Entry, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	m, err := w.resolve(p)
-	if err != nil {
-		return nil, err
-	}
-	names, _ := splitPath(p)
-	base := "/" + strings.Join(names, "/")
-	f, ok := m.(*manifest.FolderManifest)
-	if !ok {
-		return []Entry{w.toEntry(names[len(names)-1], base, m)}, nil
-	}
-	var out []Entry
-	var walk func(base string, f *manifest.FolderManifest)
-	walk = func(base string, f *manifest.FolderManifest) {
-		for _, e := range w.children(base, f) {
-			out = append(out, e)
-			if sub, ok := w.entries[e.ID].current().(*manifest.FolderManifest); ok {
-				walk(e.Path, sub)
-			}
-		}
-	}
-	walk(base, f)
-	return out, nil
 }
 
 // checkWritable refuses changes the server would refuse: READER, archived workspace.
