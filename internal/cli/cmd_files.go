@@ -186,6 +186,17 @@ func kindOf(e client.Entry) string {
 	return "file"
 }
 
+// wsLocationAt reads a workspace path argument and an optional --at time (0: now), in
+// that order, as ls and cat take them.
+func wsLocationAt(cmd *cobra.Command, arg, at string) (location, parsec.DateTime, error) {
+	loc, err := wsLocation(cmd, arg)
+	if err != nil {
+		return location{}, 0, err
+	}
+	t, err := parseOptionalAt(at)
+	return loc, t, err
+}
+
 func (a *app) lsCmd() *cobra.Command {
 	var df deviceFlags
 	var at string
@@ -202,11 +213,7 @@ yet), and the name. --at lists the folder as it was at that time, from the histo
 keeps.`,
 		Args: exactArgs(1, "a workspace path WORKSPACE:/path"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			loc, err := wsLocation(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			t, err := parseOptionalAt(at)
+			loc, t, err := wsLocationAt(cmd, args[0], at)
 			if err != nil {
 				return err
 			}
@@ -271,11 +278,7 @@ signed manifest: content the server altered is refused. --at prints the file as 
 that time.`,
 		Args: exactArgs(1, "a workspace path WORKSPACE:/file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			loc, err := wsLocation(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			t, err := parseOptionalAt(at)
+			loc, t, err := wsLocationAt(cmd, args[0], at)
 			if err != nil {
 				return err
 			}
