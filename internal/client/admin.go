@@ -63,22 +63,22 @@ func (a *Admin) do(ctx context.Context, method string, path []string, body, out 
 		return parsec.Errorf(parsec.Unavailable, "connection to the server lost: %v", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Detail string `json:"detail"`
-		}
+		var e protocol.AdminError
 		json.Unmarshal(data, &e)
 		if e.Detail == "" {
 			e.Detail = http.StatusText(resp.StatusCode)
 		}
+		// The status, when the server gave one, stays in the chain for protocol.IsStatus.
+		cause := &protocol.StatusError{Status: e.Status, Message: e.Detail}
 		switch resp.StatusCode {
 		case http.StatusForbidden:
 			return parsec.Errorf(parsec.BadAuth, "the server refused the administration token (%s)", e.Detail)
 		case http.StatusNotFound:
-			return parsec.Errorf(parsec.NotFound, "%s", e.Detail)
+			return &parsec.Error{Kind: parsec.NotFound, Msg: e.Detail, Err: cause}
 		case http.StatusBadRequest:
-			return parsec.Errorf(parsec.Exists, "%s", e.Detail)
+			return &parsec.Error{Kind: parsec.Exists, Msg: e.Detail, Err: cause}
 		case http.StatusUnprocessableEntity:
-			return parsec.Errorf(parsec.Invalid, "%s", e.Detail)
+			return &parsec.Error{Kind: parsec.Invalid, Msg: e.Detail, Err: cause}
 		}
 		return parsec.Errorf(parsec.Unavailable, "the server answered %d: %s", resp.StatusCode, e.Detail)
 	}
@@ -133,14 +133,14 @@ func (a *Admin) Freeze(ctx context.Context, org parsec.OrganizationID, email str
 	var out protocol.AdminUser
 	err := a.do(ctx, http.MethodPost, []string{"organizations", string(org), "users", "freeze"},
 		map[string]any{"user_email": email, "frozen": frozen}, &out)
-	if parsec.KindOf(err) == parsec.NotFound && err.Error() == "User not found" {
+	if protocol.IsStatus(err, protocol.StatusUserNotFound) {
 		return out, parsec.Errorf(parsec.NotFound, "no active user with email %s in organization %s", email, org)
 	}
 	return out, orgNotFound(err, org)
 }
 
 func orgNotFound(err error, org parsec.OrganizationID) error {
-	if parsec.KindOf(err) == parsec.NotFound && err.Error() == "Organization not found" {
+	if protocol.IsStatus(err, protocol.StatusOrganizationNotFound) {
 		return parsec.Errorf(parsec.NotFound, "organization %s not found on this server", org)
 	}
 	return err

@@ -101,8 +101,7 @@ func (cl *Claim) start(ctx context.Context) error {
 	for _, g := range cl.info.Greeters {
 		var rep protocol.StartAttemptRep
 		if err := cl.call(ctx, protocol.CmdClaimerStartAttempt, protocol.ClaimerStartAttemptReq{Greeter: g.UserID}, &rep); err != nil {
-			var se *protocol.StatusError
-			if errors.As(err, &se) && (se.Status == protocol.StatusGreeterNotAllowed || se.Status == protocol.StatusGreeterRevoked) {
+			if protocol.IsStatus(err, protocol.StatusGreeterNotAllowed, protocol.StatusGreeterRevoked) {
 				continue // no longer a greeter
 			}
 			cl.abortAll(cands, nil)
@@ -125,11 +124,10 @@ func (cl *Claim) start(ctx context.Context) error {
 				winner, out = cd, rep.Payload
 				break
 			}
-			var se *protocol.StatusError
-			if errors.As(err, &se) && se.Status == protocol.StatusNotReady {
+			if protocol.IsStatus(err, protocol.StatusNotReady) {
 				continue
 			}
-			if errors.As(err, &se) && se.Status == protocol.StatusGreetingAttemptCancelled {
+			if se, ok := protocol.StatusOf(err); ok && se.Status == protocol.StatusGreetingAttemptCancelled {
 				err = cl.st.cancelledError(se)
 			}
 			cl.abortAll(cands, nil)

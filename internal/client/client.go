@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -98,8 +97,8 @@ func (c *Client) WithFreshTimestamp(ctx context.Context, offset time.Duration, s
 	ts := c.clock.Now()
 	for range maxTimestampRetries {
 		err := send(ts)
-		var se *protocol.StatusError
-		if !errors.As(err, &se) || se.Status != protocol.StatusRequireGreaterTimestamp {
+		se, ok := protocol.StatusOf(err)
+		if !ok || se.Status != protocol.StatusRequireGreaterTimestamp {
 			return err
 		}
 		bound := se.Detail.StrictlyGreaterThan

@@ -200,8 +200,8 @@ func (s *stepper) exchange(ctx context.Context, attempt parsec.GreetingAttemptID
 		if err == nil {
 			return rep.Payload, nil
 		}
-		var se *protocol.StatusError
-		if !errors.As(err, &se) {
+		se, ok := protocol.StatusOf(err)
+		if !ok {
 			return nil, err
 		}
 		switch se.Status {
@@ -225,11 +225,10 @@ func (s *stepper) exchange(ctx context.Context, attempt parsec.GreetingAttemptID
 // acknowledgment).
 func (s *stepper) send(ctx context.Context, attempt parsec.GreetingAttemptID, step int, payload []byte) error {
 	err := s.call(ctx, s.cmd, protocol.StepReq{GreetingAttempt: attempt, Step: step, Payload: payload}, &protocol.StepRep{})
-	var se *protocol.StatusError
-	if errors.As(err, &se) && se.Status == protocol.StatusNotReady {
+	if protocol.IsStatus(err, protocol.StatusNotReady) {
 		return nil
 	}
-	if errors.As(err, &se) && se.Status == protocol.StatusGreetingAttemptCancelled {
+	if se, ok := protocol.StatusOf(err); ok && se.Status == protocol.StatusGreetingAttemptCancelled {
 		return s.cancelledError(se)
 	}
 	return err
@@ -548,8 +547,7 @@ func (g *Greeting) finish(ctx context.Context, conf confirmation) error {
 // refuse tells the claimer why its user or device could not be created (the server's
 // answer, or an organization rule), then returns that error. The invitation stays pending.
 func (g *Greeting) refuse(ctx context.Context, err error) error {
-	var se *protocol.StatusError
-	if !errors.As(err, &se) && parsec.KindOf(err) != parsec.Permission {
+	if _, refused := protocol.StatusOf(err); !refused && parsec.KindOf(err) != parsec.Permission {
 		return g.st.fail(g.attempt, protocol.CancelManually, err)
 	}
 	payload := g.channel.Encrypt(codec.MustMarshal(confirmation{Refused: err.Error()}), []byte(aadGreeterPayload))

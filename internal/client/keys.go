@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/parsec-go/parsec/internal/certif"
@@ -91,8 +90,7 @@ func (c *Client) forgetKeys(realm parsec.VlobID) {
 func (c *Client) rotateKey(ctx context.Context, realm parsec.VlobID) error {
 	for attempt := 0; ; attempt++ {
 		err := c.tryRotateKey(ctx, realm)
-		var se *protocol.StatusError
-		if attempt < 3 && errors.As(err, &se) && (se.Status == protocol.StatusParticipantMismatch || se.Status == protocol.StatusBadKeyIndex) {
+		if attempt < 3 && protocol.IsStatus(err, protocol.StatusParticipantMismatch, protocol.StatusBadKeyIndex) {
 			// Someone joined, left or rotated meanwhile: catch up and try again.
 			if _, err := c.PollCertificates(ctx); err != nil {
 				return err

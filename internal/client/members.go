@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/parsec-go/parsec/internal/certif"
@@ -116,11 +115,10 @@ func (c *Client) ChangeProfiles(ctx context.Context, users []UserInfo, profile p
 			r.Outcome = ProfileUnchanged
 		default:
 			err := c.UpdateProfile(ctx, u.ID, profile)
-			var se *protocol.StatusError
 			switch {
 			case err == nil:
 				r.Outcome = ProfileChanged
-			case errors.As(err, &se) && se.Status == protocol.StatusUserNoChanges:
+			case protocol.IsStatus(err, protocol.StatusUserNoChanges):
 				r.Outcome = ProfileUnchanged
 			default:
 				r.Outcome, r.Err = ProfileFailed, err

@@ -60,7 +60,7 @@ func user(t *testing.T, c *client.Client, id parsec.UserID) client.UserInfo {
 
 // wantRefused checks that the server itself refused with status: a client-side check
 // would not produce a *protocol.StatusError.
-func wantRefused(t *testing.T, err error, status string) {
+func wantRefused(t *testing.T, err error, status protocol.Status) {
 	t.Helper()
 	var se *protocol.StatusError
 	if !errors.As(err, &se) || se.Status != status {

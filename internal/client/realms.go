@@ -190,8 +190,7 @@ func (c *Client) finishBootstrap(ctx context.Context, id parsec.VlobID, name str
 			name = "workspace " + parsec.ShortID(id)
 		}
 		err := c.rename(ctx, id, name, true)
-		var se *protocol.StatusError
-		if errors.As(err, &se) && se.Status == protocol.StatusInitialNameAlreadyExists {
+		if protocol.IsStatus(err, protocol.StatusInitialNameAlreadyExists) {
 			err = nil
 		}
 		if err != nil {
@@ -408,8 +407,7 @@ func (c *Client) maintainRealm(ctx context.Context, id parsec.VlobID) error {
 		c.mu.Unlock()
 		if ok && !u.RevokedOn.IsZero() {
 			err := c.unshare(ctx, id, m.UserID)
-			var se *protocol.StatusError
-			if errors.As(err, &se) && se.Status == protocol.StatusRecipientAlreadyUnshared {
+			if protocol.IsStatus(err, protocol.StatusRecipientAlreadyUnshared) {
 				err = nil
 			}
 			if err != nil {

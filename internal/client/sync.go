@@ -445,8 +445,8 @@ func (w *Workspace) push(ctx context.Context) error {
 			return parsec.Errorf(parsec.KindOf(err), "%d local change(s) cannot be pushed: %v", len(pending), err)
 		}
 		err := w.pushOnce(ctx, pending)
-		var se *protocol.StatusError
-		if err == nil || attempt >= 8 || !errors.As(err, &se) {
+		se, refused := protocol.StatusOf(err)
+		if err == nil || attempt >= 8 || !refused {
 			return err
 		}
 		switch se.Status {

@@ -58,8 +58,7 @@ func (w *Workspace) WriteFiles(ctx context.Context, files []FileSource, progress
 	}
 	for attempt := 0; ; attempt++ {
 		contents, err := w.upload(ctx, files, progress)
-		var se *protocol.StatusError
-		if attempt < 2 && errors.As(err, &se) && se.Status == protocol.StatusBadKeyIndex {
+		if attempt < 2 && protocol.IsStatus(err, protocol.StatusBadKeyIndex) {
 			// The key changed during the upload: start again with the new one.
 			w.c.forgetKeys(w.id)
 			if _, err := w.c.PollCertificates(ctx); err != nil {

@@ -10,6 +10,16 @@ type BootstrapURLs struct {
 	BootstrapURLAsHTTPRedirection string `json:"bootstrap_url_as_http_redirection"`
 }
 
+// AdminError is the body of a refused administration request. Status, when set, says
+// what a client may act on: StatusOrganizationNotFound, StatusUserNotFound.
+type AdminError struct {
+	Detail string `json:"detail"`
+	Status Status `json:"status,omitempty"`
+}
+
+// StatusOrganizationNotFound: the administration API knows no such organization.
+const StatusOrganizationNotFound Status = "organization_not_found"
+
 // OrganizationStatus is the reply of GET /administration/organizations/{org}.
 type OrganizationStatus struct {
 	IsBootstrapped             bool   `json:"is_bootstrapped"`

@@ -15,13 +15,13 @@ const (
 
 // Data statuses. Those about one item of a batch name it in ErrorDetail.VlobID or BlockID.
 const (
-	StatusVlobAlreadyExists  = "vlob_already_exists" // detail: VlobID
-	StatusVlobNotFound       = "vlob_not_found"      // detail: VlobID
-	StatusBadVlobVersion     = "bad_vlob_version"    // detail: VlobID
-	StatusBlockAlreadyExists = "block_already_exists"
-	StatusBlockNotFound      = "block_not_found" // detail: BlockID
-	StatusTooManyElements    = "too_many_elements"
-	StatusStoreUnavailable   = "store_unavailable"
+	StatusVlobAlreadyExists  Status = "vlob_already_exists" // detail: VlobID
+	StatusVlobNotFound       Status = "vlob_not_found"      // detail: VlobID
+	StatusBadVlobVersion     Status = "bad_vlob_version"    // detail: VlobID
+	StatusBlockAlreadyExists Status = "block_already_exists"
+	StatusBlockNotFound      Status = "block_not_found" // detail: BlockID
+	StatusTooManyElements    Status = "too_many_elements"
+	StatusStoreUnavailable   Status = "store_unavailable"
 )
 
 // Batch limits.

@@ -28,18 +28,18 @@ const (
 
 // Invitation statuses specific to the exchange.
 const (
-	StatusNotReady                   = "not_ready"
-	StatusStepTooAdvanced            = "step_too_advanced"
-	StatusStepMismatch               = "step_mismatch"
-	StatusGreetingAttemptNotFound    = "greeting_attempt_not_found"
-	StatusGreetingAttemptNotJoined   = "greeting_attempt_not_joined"
-	StatusGreetingAttemptCancelled   = "greeting_attempt_cancelled"
-	StatusGreetingAttemptAlreadyDone = "greeting_attempt_already_cancelled"
-	StatusInvitationAlreadyCancelled = "invitation_already_cancelled"
-	StatusInvitationAlreadyCompleted = "invitation_already_completed"
-	StatusGreeterNotFound            = "greeter_not_found"
-	StatusGreeterNotAllowed          = "greeter_not_allowed"
-	StatusGreeterRevoked             = "greeter_revoked"
+	StatusNotReady                   Status = "not_ready"
+	StatusStepTooAdvanced            Status = "step_too_advanced"
+	StatusStepMismatch               Status = "step_mismatch"
+	StatusGreetingAttemptNotFound    Status = "greeting_attempt_not_found"
+	StatusGreetingAttemptNotJoined   Status = "greeting_attempt_not_joined"
+	StatusGreetingAttemptCancelled   Status = "greeting_attempt_cancelled"
+	StatusGreetingAttemptAlreadyDone Status = "greeting_attempt_already_cancelled"
+	StatusInvitationAlreadyCancelled Status = "invitation_already_cancelled"
+	StatusInvitationAlreadyCompleted Status = "invitation_already_completed"
+	StatusGreeterNotFound            Status = "greeter_not_found"
+	StatusGreeterNotAllowed          Status = "greeter_not_allowed"
+	StatusGreeterRevoked             Status = "greeter_revoked"
 )
 
 // Reasons for cancelling a greeting attempt.

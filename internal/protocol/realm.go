@@ -17,22 +17,22 @@ const (
 
 // Realm statuses (see StatusKind for their kinds).
 const (
-	StatusRealmNotFound                = "realm_not_found"
-	StatusRealmAlreadyExists           = "realm_already_exists" // detail: LastCertificateTimestamp
-	StatusRealmDeleted                 = "realm_deleted"        //
-	StatusRealmArchived                = "realm_archived"       // writes refused: archived or deletion planned
-	StatusRecipientNotFound            = "recipient_not_found"  //
-	StatusRecipientRevoked             = "recipient_revoked"    //
-	StatusRoleIncompatibleWithOutsider = "role_incompatible_with_outsider"
-	StatusRoleAlreadyGranted           = "role_already_granted"        // detail: LastCertificateTimestamp
-	StatusRecipientAlreadyUnshared     = "recipient_already_unshared"  // detail: LastCertificateTimestamp
-	StatusActiveOwnerAlreadyExists     = "active_owner_already_exists" // detail: LastCertificateTimestamp
-	StatusAuthorIsOutsider             = "author_is_outsider"
-	StatusInitialNameAlreadyExists     = "initial_name_already_exists" // detail: LastCertificateTimestamp
-	StatusBadKeyIndex                  = "bad_key_index"               // detail: LastCertificateTimestamp (realm topic)
-	StatusParticipantMismatch          = "participant_mismatch"        // detail: LastCertificateTimestamp
-	StatusAccessNotAvailableForAuthor  = "access_not_available_for_author"
-	StatusArchivingPeriodTooShort      = "archiving_period_too_short"
+	StatusRealmNotFound                Status = "realm_not_found"
+	StatusRealmAlreadyExists           Status = "realm_already_exists" // detail: LastCertificateTimestamp
+	StatusRealmDeleted                 Status = "realm_deleted"        //
+	StatusRealmArchived                Status = "realm_archived"       // writes refused: archived or deletion planned
+	StatusRecipientNotFound            Status = "recipient_not_found"  //
+	StatusRecipientRevoked             Status = "recipient_revoked"    //
+	StatusRoleIncompatibleWithOutsider Status = "role_incompatible_with_outsider"
+	StatusRoleAlreadyGranted           Status = "role_already_granted"        // detail: LastCertificateTimestamp
+	StatusRecipientAlreadyUnshared     Status = "recipient_already_unshared"  // detail: LastCertificateTimestamp
+	StatusActiveOwnerAlreadyExists     Status = "active_owner_already_exists" // detail: LastCertificateTimestamp
+	StatusAuthorIsOutsider             Status = "author_is_outsider"
+	StatusInitialNameAlreadyExists     Status = "initial_name_already_exists" // detail: LastCertificateTimestamp
+	StatusBadKeyIndex                  Status = "bad_key_index"               // detail: LastCertificateTimestamp (realm topic)
+	StatusParticipantMismatch          Status = "participant_mismatch"        // detail: LastCertificateTimestamp
+	StatusAccessNotAvailableForAuthor  Status = "access_not_available_for_author"
+	StatusArchivingPeriodTooShort      Status = "archiving_period_too_short"
 )
 
 // RealmCreateReq creates a realm with its first role certificate: self-signed, OWNER, the

@@ -19,7 +19,7 @@ type Request struct {
 // Status says which. Rep holds the command's reply when Status is "ok"; Message explains
 // any other status in one sentence, and Detail carries the values some statuses come with.
 type Reply struct {
-	Status  string           `cbor:"status"`
+	Status  Status           `cbor:"status"`
 	Message string           `cbor:"message,omitempty"`
 	Rep     codec.RawMessage `cbor:"rep,omitempty"`
 	Detail  *ErrorDetail     `cbor:"detail,omitempty"`
@@ -88,7 +88,7 @@ func DecodeRequest(body []byte) (Request, error) {
 func OK(rep any) ([]byte, error) {
 	// One pass, the same bytes as Reply{Status: ok, Rep: Marshal(rep)}.
 	return codec.MarshalSized(struct {
-		Status string `cbor:"status"`
+		Status Status `cbor:"status"`
 		Rep    any    `cbor:"rep"`
 	}{StatusOK, rep}, sizeHint(rep))
 }
@@ -106,7 +106,7 @@ func sizeHint(v any) int {
 
 // StatusError is a non-ok reply seen as an error by the client library.
 type StatusError struct {
-	Status  string
+	Status  Status
 	Message string
 	Detail  ErrorDetail
 }
@@ -115,7 +115,7 @@ func (e *StatusError) Error() string {
 	if e.Message != "" {
 		return e.Message
 	}
-	return "server refused: " + e.Status
+	return "server refused: " + string(e.Status)
 }
 
 // Kind classifies the status for the CLI and the other interfaces.
@@ -125,7 +125,7 @@ func (e *StatusError) Kind() parsec.Kind { return StatusKind(e.Status) }
 func (e *StatusError) Unwrap() error { return &parsec.Error{Kind: e.Kind(), Msg: e.Error()} }
 
 // Errorf builds a StatusError with a message.
-func Errorf(status, format string, args ...any) *StatusError {
+func Errorf(status Status, format string, args ...any) *StatusError {
 	return &StatusError{Status: status, Message: fmt.Sprintf(format, args...)}
 }
 
@@ -160,7 +160,7 @@ func DecodeReply(body []byte, rep any) error {
 		return parsec.Errorf(parsec.Tampered, "malformed reply from the server: %v", err)
 	}
 	e := env.Elem()
-	if err := replyError(e.Field(0).String(), e.Field(1).String(), e.Field(3).Interface().(*ErrorDetail)); err != nil {
+	if err := replyError(Status(e.Field(0).String()), e.Field(1).String(), e.Field(3).Interface().(*ErrorDetail)); err != nil {
 		return err
 	}
 	target.Elem().Set(e.Field(2))
@@ -168,7 +168,7 @@ func DecodeReply(body []byte, rep any) error {
 }
 
 // replyError is the error for a non-ok status (nil for ok).
-func replyError(status, message string, detail *ErrorDetail) error {
+func replyError(status Status, message string, detail *ErrorDetail) error {
 	if status == StatusOK {
 		return nil
 	}
@@ -187,7 +187,7 @@ func replyEnvelope(t reflect.Type) reflect.Type {
 		return env.(reflect.Type)
 	}
 	env := reflect.StructOf([]reflect.StructField{
-		{Name: "Status", Type: reflect.TypeFor[string](), Tag: `cbor:"status"`},
+		{Name: "Status", Type: reflect.TypeFor[Status](), Tag: `cbor:"status"`},
 		{Name: "Message", Type: reflect.TypeFor[string](), Tag: `cbor:"message,omitempty"`},
 		{Name: "Rep", Type: t, Tag: `cbor:"rep,omitempty"`},
 		{Name: "Detail", Type: reflect.TypeFor[*ErrorDetail](), Tag: `cbor:"detail,omitempty"`},

@@ -108,7 +108,7 @@ func TestReplies(t *testing.T) {
 }
 
 func TestStatusKind(t *testing.T) {
-	tests := map[string]parsec.Kind{
+	tests := map[Status]parsec.Kind{
 		StatusOK:                     parsec.Other,
 		StatusInvalidCertificate:     parsec.Invalid,
 		StatusTimestampOutOfBallpark: parsec.Skew,

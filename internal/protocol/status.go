@@ -1,35 +1,59 @@
 package protocol
 
-import "github.com/parsec-go/parsec/internal/parsec"
+import (
+	"errors"
+	"slices"
 
-// Reply statuses. Clients must tolerate statuses they do not know (kind Other).
-const (
-	StatusOK = "ok"
-
-	StatusInvalidCertificate       = "invalid_certificate"
-	StatusTimestampOutOfBallpark   = "timestamp_out_of_ballpark"
-	StatusRequireGreaterTimestamp  = "require_greater_timestamp"
-	StatusAuthorNotAllowed         = "author_not_allowed"
-	StatusInvalidBootstrapToken    = "invalid_bootstrap_token"
-	StatusAlreadyBootstrapped      = "organization_already_bootstrapped"
-	StatusUserAlreadyExists        = "user_already_exists"
-	StatusDeviceAlreadyExists      = "device_already_exists"
-	StatusHumanHandleAlreadyTaken  = "human_handle_already_taken"
-	StatusActiveUsersLimitReached  = "active_users_limit_reached"
-	StatusUserNotFound             = "user_not_found"
-	StatusUserRevoked              = "user_revoked"
-	StatusUserAlreadyRevoked       = "user_already_revoked"
-	StatusUserNoChanges            = "user_no_changes"
-	StatusBadRequest               = "bad_request"
-	StatusInternal                 = "internal_error"
-	StatusInvitationNotFound       = "invitation_not_found"
-	StatusInvitationCompleted      = "invitation_completed"
-	StatusInvitationCancelled      = "invitation_cancelled"
-	StatusClaimerEmailAlreadyTaken = "claimer_email_already_enrolled"
+	"github.com/parsec-go/parsec/internal/parsec"
 )
 
+// Status is a reply's status: "ok", or why the server refused a request. The vocabulary is
+// the constants below (and those beside each command family); a client must tolerate
+// statuses it does not know (kind Other).
+type Status string
+
+// Reply statuses shared by every command family.
+const (
+	StatusOK Status = "ok"
+
+	StatusInvalidCertificate       Status = "invalid_certificate"
+	StatusTimestampOutOfBallpark   Status = "timestamp_out_of_ballpark"
+	StatusRequireGreaterTimestamp  Status = "require_greater_timestamp"
+	StatusAuthorNotAllowed         Status = "author_not_allowed"
+	StatusInvalidBootstrapToken    Status = "invalid_bootstrap_token"
+	StatusAlreadyBootstrapped      Status = "organization_already_bootstrapped"
+	StatusUserAlreadyExists        Status = "user_already_exists"
+	StatusDeviceAlreadyExists      Status = "device_already_exists"
+	StatusHumanHandleAlreadyTaken  Status = "human_handle_already_taken"
+	StatusActiveUsersLimitReached  Status = "active_users_limit_reached"
+	StatusUserNotFound             Status = "user_not_found"
+	StatusUserRevoked              Status = "user_revoked"
+	StatusUserAlreadyRevoked       Status = "user_already_revoked"
+	StatusUserNoChanges            Status = "user_no_changes"
+	StatusBadRequest               Status = "bad_request"
+	StatusInternal                 Status = "internal_error"
+	StatusInvitationNotFound       Status = "invitation_not_found"
+	StatusInvitationCompleted      Status = "invitation_completed"
+	StatusInvitationCancelled      Status = "invitation_cancelled"
+	StatusClaimerEmailAlreadyTaken Status = "claimer_email_already_enrolled"
+)
+
+// IsStatus reports whether err is (or wraps) a refusal by the server with one of the
+// statuses given.
+func IsStatus(err error, statuses ...Status) bool {
+	se, ok := StatusOf(err)
+	return ok && slices.Contains(statuses, se.Status)
+}
+
+// StatusOf returns the server's refusal in err's chain, for its detail.
+func StatusOf(err error) (*StatusError, bool) {
+	var se *StatusError
+	ok := errors.As(err, &se)
+	return se, ok
+}
+
 // StatusKind classifies a status.
-func StatusKind(status string) parsec.Kind {
+func StatusKind(status Status) parsec.Kind {
 	switch status {
 	case StatusOK:
 		return parsec.Other

@@ -49,8 +49,11 @@ func (s *Server) adminRoutes(m *http.ServeMux) {
 
 type adminHandler func(r *http.Request, body []byte) (any, error)
 
+// adminError is a refusal of the administration API: an HTTP code, a detail for people
+// and, where a client acts on it, a status (protocol.AdminError).
 type adminError struct {
 	code   int
+	status protocol.Status
 	detail string
 }
 
@@ -59,6 +62,11 @@ func (e *adminError) Error() string { return e.detail }
 func adminErr(code int, format string, args ...any) error {
 	return &adminError{code: code, detail: fmt.Sprintf(format, args...)}
 }
+
+var (
+	errAdminOrgNotFound  = &adminError{code: http.StatusNotFound, status: protocol.StatusOrganizationNotFound, detail: "Organization not found"}
+	errAdminUserNotFound = &adminError{code: http.StatusNotFound, status: protocol.StatusUserNotFound, detail: "User not found"}
+)
 
 func (s *Server) admin(methods map[string]adminHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +94,7 @@ func (s *Server) admin(methods map[string]adminHandler) http.HandlerFunc {
 		if err != nil {
 			var ae *adminError
 			if errors.As(err, &ae) {
-				reply(ae.code, map[string]string{"detail": ae.detail})
+				reply(ae.code, protocol.AdminError{Detail: ae.detail, Status: ae.status})
 				return
 			}
 			s.log.Error("administration request failed", "path", r.URL.Path, "err", err)
@@ -115,7 +123,7 @@ func decodeJSON(body []byte, v any) (map[string]json.RawMessage, error) {
 func (s *Server) orgParam(r *http.Request) (parsec.OrganizationID, error) {
 	id, err := parsec.ParseOrganizationID(r.PathValue("org"))
 	if err != nil {
-		return "", adminErr(http.StatusNotFound, "Organization not found")
+		return "", errAdminOrgNotFound
 	}
 	return id, nil
 }
@@ -123,7 +131,7 @@ func (s *Server) orgParam(r *http.Request) (parsec.OrganizationID, error) {
 func (s *Server) getOrg(tx metastore.Tx, id parsec.OrganizationID) (metastore.Organization, error) {
 	o, err := tx.Organization(id)
 	if errors.Is(err, metastore.ErrNotFound) {
-		return o, adminErr(http.StatusNotFound, "Organization not found")
+		return o, errAdminOrgNotFound
 	}
 	return o, err
 }
@@ -378,7 +386,7 @@ func (s *Server) adminFreeze(r *http.Request, body []byte) (any, error) {
 			}
 			user, err = tx.User(id, uid)
 			if errors.Is(err, metastore.ErrNotFound) {
-				return adminErr(http.StatusNotFound, "User not found")
+				return errAdminUserNotFound
 			}
 			if err != nil {
 				return err
@@ -393,7 +401,7 @@ func (s *Server) adminFreeze(r *http.Request, body []byte) (any, error) {
 			}
 			user, err = tx.ActiveUserByEmail(id, email)
 			if errors.Is(err, metastore.ErrNotFound) {
-				return adminErr(http.StatusNotFound, "User not found")
+				return errAdminUserNotFound
 			}
 			if err != nil {
 				return err

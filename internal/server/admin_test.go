@@ -14,14 +14,25 @@ import (
 	"github.com/parsec-go/parsec/internal/server/metastore"
 )
 
-// detail decodes an administration error body.
+// detail decodes an administration error body: a detail, and a status only where clients
+// act on it.
 func detail(t *testing.T, r response) string {
 	t.Helper()
-	var d map[string]string
-	if err := json.Unmarshal(r.body, &d); err != nil || len(d) != 1 {
-		t.Fatalf("error body %q: want {\"detail\": ...}", r.body)
+	d, status := adminErrorBody(t, r)
+	if status != "" {
+		t.Errorf("error body %q: unexpected status", r.body)
 	}
-	return d["detail"]
+	return d
+}
+
+// adminErrorBody decodes an administration error body, {"detail": …[, "status": …]}.
+func adminErrorBody(t *testing.T, r response) (string, protocol.Status) {
+	t.Helper()
+	var d map[string]string
+	if err := json.Unmarshal(r.body, &d); err != nil || d["detail"] == "" || len(d) > 2 || len(d) == 2 && d["status"] == "" {
+		t.Fatalf("error body %q: want {\"detail\": ...[, \"status\": ...]}", r.body)
+	}
+	return d["detail"], protocol.Status(d["status"])
 }
 
 // orgState reads an organization's record, to check that a refused request changed nothing.
@@ -293,8 +304,8 @@ func TestAdminUnknownOrganization(t *testing.T) {
 		} {
 			t.Run(org+"/"+rt.method+rt.path, func(t *testing.T) {
 				r := ts.admin(t, rt.method, "/administration/organizations/"+org+rt.path, rt.body, http.StatusNotFound, nil)
-				if d := detail(t, r); d != "Organization not found" {
-					t.Errorf("detail %q, want %q", d, "Organization not found")
+				if d, st := adminErrorBody(t, r); d != "Organization not found" || st != protocol.StatusOrganizationNotFound {
+					t.Errorf("detail %q, status %q, want %q, %q", d, st, "Organization not found", protocol.StatusOrganizationNotFound)
 				}
 			})
 		}
@@ -433,7 +444,11 @@ func TestAdminStatsAndUsers(t *testing.T) {
 					path = orgPath("Other") + "/users/freeze"
 				}
 				r := ts.admin(t, http.MethodPost, path, tc.body, tc.code, nil)
-				if d := detail(t, r); tc.detail != "" && d != tc.detail {
+				d, st := adminErrorBody(t, r)
+				if tc.code == http.StatusNotFound && tc.detail == "User not found" && st != protocol.StatusUserNotFound {
+					t.Errorf("status %q, want %q", st, protocol.StatusUserNotFound)
+				}
+				if tc.detail != "" && d != tc.detail {
 					t.Errorf("detail %q, want %q", d, tc.detail)
 				}
 			})

@@ -88,13 +88,13 @@ func tooMany(what string, n int) error {
 	return protocol.Errorf(protocol.StatusTooManyElements, "%d %s in one request, more than %d", n, what, protocol.MaxBatchItems)
 }
 
-func vlobError(status string, id parsec.VlobID, format string, args ...any) *protocol.StatusError {
+func vlobError(status protocol.Status, id parsec.VlobID, format string, args ...any) *protocol.StatusError {
 	e := protocol.Errorf(status, format, args...)
 	e.Detail.VlobID = &id
 	return e
 }
 
-func blockError(status string, id parsec.BlockID, format string, args ...any) *protocol.StatusError {
+func blockError(status protocol.Status, id parsec.BlockID, format string, args ...any) *protocol.StatusError {
 	e := protocol.Errorf(status, format, args...)
 	e.Detail.BlockID = &id
 	return e

@@ -195,7 +195,7 @@ func TestVlobWrite(t *testing.T) {
 		realm  parsec.VlobID // when not the world's
 		key    *uint64       // when not 1
 		items  func(at parsec.DateTime) []protocol.VlobWrite
-		want   string
+		want   protocol.Status
 		detail *parsec.VlobID // the vlob a refusal names
 	}{
 		{name: "OWNER creates two", caller: alice, items: func(at parsec.DateTime) []protocol.VlobWrite {
@@ -449,7 +449,7 @@ func TestVlobRead(t *testing.T) {
 		for _, tc := range []struct {
 			name string
 			err  func() error
-			want string
+			want protocol.Status
 		}{
 			{"batch by a non-member", func() error { _, err := ts.readVlobs(t, erin, realm, 0, a); return err }, protocol.StatusAuthorNotAllowed},
 			{"versions by a non-member", func() error {
@@ -624,7 +624,7 @@ func TestBlocks(t *testing.T) {
 			realm  parsec.VlobID
 			key    uint64
 			blocks []protocol.BlockData
-			want   string
+			want   protocol.Status
 			detail *parsec.BlockID
 		}{
 			{"OWNER", alice, realm, 1, []protocol.BlockData{x, empty}, protocol.StatusOK, nil},
@@ -700,7 +700,7 @@ func TestBlocks(t *testing.T) {
 			caller *member
 			realm  parsec.VlobID
 			ids    []parsec.BlockID
-			want   string
+			want   protocol.Status
 			detail *parsec.BlockID
 		}{
 			{"unknown block", carol, realm, []parsec.BlockID{x.BlockID, unknown}, protocol.StatusBlockNotFound, &unknown},

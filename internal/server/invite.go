@@ -459,7 +459,7 @@ func (s *Server) attemptFor(tx metastore.Tx, c *caller, id parsec.GreetingAttemp
 	return a, nil
 }
 
-func attemptCancelled(status string, a metastore.GreetingAttempt) error {
+func attemptCancelled(status protocol.Status, a metastore.GreetingAttempt) error {
 	e := protocol.Errorf(status, "the greeting attempt was cancelled by the %s (%s)", sideName(a.CancelledBy), a.CancelReason)
 	e.Detail.AttemptCancelled = &protocol.AttemptCancelled{Origin: a.CancelledBy, Timestamp: a.CancelledOn, Reason: a.CancelReason}
 	return e

@@ -72,7 +72,7 @@ func signDeviceCreate(key crypto.SigningKey, d certif.DeviceCertificate) protoco
 }
 
 // wantStatusError returns the status error of a reply, failing the test for any other outcome.
-func wantStatusError(t *testing.T, err error, status string) *protocol.StatusError {
+func wantStatusError(t *testing.T, err error, status protocol.Status) *protocol.StatusError {
 	t.Helper()
 	wantStatus(t, err, status)
 	var se *protocol.StatusError
@@ -286,7 +286,7 @@ func TestInviteNewUser(t *testing.T) {
 		name   string
 		by     *member
 		email  string
-		status string
+		status protocol.Status
 	}{
 		{"administrator", w.alice, "zoe@example.com", protocol.StatusOK},
 		{"standard user", w.bob, "yan@example.com", protocol.StatusAuthorNotAllowed},
@@ -531,7 +531,7 @@ func TestInviteCancelAndComplete(t *testing.T) {
 		by     *member
 		cmd    string
 		token  parsec.AccessToken
-		status string
+		status protocol.Status
 		after  string // the invitation's deletion reason afterwards
 	}{
 		{"cancel unknown", w.alice, protocol.CmdInviteCancel, unknown, protocol.StatusInvitationNotFound, ""},
@@ -744,7 +744,7 @@ func TestGreetingAttemptStart(t *testing.T) {
 			name   string
 			m      *member
 			token  parsec.AccessToken
-			status string
+			status protocol.Status
 		}{
 			{"standard user on a user invitation", w.bob, token, protocol.StatusAuthorNotAllowed},
 			{"external user on a user invitation", w.dave, token, protocol.StatusAuthorNotAllowed},
@@ -764,7 +764,7 @@ func TestGreetingAttemptStart(t *testing.T) {
 			name    string
 			token   parsec.AccessToken
 			greeter parsec.UserID
-			status  string
+			status  protocol.Status
 		}{
 			{"unknown greeter", token, parsec.NewUserID(), protocol.StatusGreeterNotFound},
 			{"standard user", token, w.bob.user, protocol.StatusGreeterNotAllowed},
@@ -795,7 +795,7 @@ func TestGreetingSteps(t *testing.T) {
 		side    bool
 		step    int
 		payload string
-		status  string
+		status  protocol.Status
 		want    string // the other side's payload, for ok
 	}{
 		{"greeter first: not ready", greeter, 0, "g0", protocol.StatusNotReady, ""},
@@ -872,7 +872,7 @@ func TestGreetingAttemptErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		call   func() error
-		status string
+		status protocol.Status
 	}{
 		{"greeter step on an unknown attempt", func() error { _, err := w.greeterStep(t, w.alice, unknown, 0, nil); return err }, protocol.StatusGreetingAttemptNotFound},
 		{"claimer step on an unknown attempt", func() error { _, err := w.claimerStep(t, token, unknown, 0, nil); return err }, protocol.StatusGreetingAttemptNotFound},
@@ -911,7 +911,7 @@ func TestGreetingAttemptErrors(t *testing.T) {
 			for _, c := range []struct {
 				name   string
 				call   func() error
-				status string
+				status protocol.Status
 			}{
 				{"greeter cancels again", func() error { return cancelAttempt(w.alice, token, id, protocol.CancelManually) }, protocol.StatusGreetingAttemptAlreadyDone},
 				{"claimer cancels again", func() error { return cancelAttempt(nil, token, id, protocol.CancelManually) }, protocol.StatusGreetingAttemptAlreadyDone},
@@ -1061,7 +1061,7 @@ func TestUserCreate(t *testing.T) {
 	tests := []struct {
 		name   string
 		spoil  func(t *testing.T, f *fixture)
-		status string
+		status protocol.Status
 		check  func(t *testing.T, f *fixture, se *protocol.StatusError)
 	}{
 		{name: "ok", status: protocol.StatusOK},
@@ -1243,7 +1243,7 @@ func TestDeviceCreate(t *testing.T) {
 	tests := []struct {
 		name   string
 		spoil  func(t *testing.T, f *fixture)
-		status string
+		status protocol.Status
 	}{
 		{name: "ok", status: protocol.StatusOK},
 		{name: "standard user", status: protocol.StatusOK, spoil: func(t *testing.T, f *fixture) {

@@ -100,7 +100,7 @@ func TestUserUpdate(t *testing.T) {
 		name   string
 		caller *member
 		cert   func(at parsec.DateTime) []byte
-		want   string
+		want   protocol.Status
 	}{
 		{"admin promotes a member", alice, func(at parsec.DateTime) []byte { return updateCert(alice, bob.user, parsec.ProfileAdmin, at) }, protocol.StatusOK},
 		{"admin demotes him back", alice, func(at parsec.DateTime) []byte { return updateCert(alice, bob.user, parsec.ProfileStandard, at) }, protocol.StatusOK},
@@ -186,7 +186,7 @@ func TestUserRevoke(t *testing.T) {
 		name   string
 		caller *member
 		cert   func(at parsec.DateTime) []byte
-		want   string
+		want   protocol.Status
 	}{
 		{"member author", carol, func(at parsec.DateTime) []byte { return revokeCert(carol, bob.user, at) }, protocol.StatusAuthorNotAllowed},
 		{"self", alice, func(at parsec.DateTime) []byte { return revokeCert(alice, alice.user, at) }, protocol.StatusInvalidCertificate},

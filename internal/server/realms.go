@@ -99,7 +99,7 @@ func openRealm(tx metastore.Tx, c *caller, id parsec.VlobID) (*realmState, error
 
 // withLast builds a status whose detail is the realm topic's last certificate timestamp,
 // so that the client fetches the certificates it lacks and converges.
-func (st *realmState) withLast(status, format string, args ...any) error {
+func (st *realmState) withLast(status protocol.Status, format string, args ...any) error {
 	e := protocol.Errorf(status, format, args...)
 	e.Detail.LastCertificateTimestamp = st.last
 	return e
@@ -116,7 +116,7 @@ func (st *realmState) requireOwner(what string) error {
 // validate answers require_greater_timestamp to a certificate of timestamp ts not after
 // realmBound, then runs the certificate engine. outsider is the status of an External
 // user's role the engine refuses, which depends on the command.
-func (st *realmState) validate(raw []byte, realm parsec.VlobID, ts parsec.DateTime, roleCert bool, outsider string) error {
+func (st *realmState) validate(raw []byte, realm parsec.VlobID, ts parsec.DateTime, roleCert bool, outsider protocol.Status) error {
 	if err := requireAfter(st.tx, st.org.ID, realm, roleCert, ts); err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func requireAfter(tx metastore.Tx, org parsec.OrganizationID, realm parsec.VlobI
 // the status for certif.ErrOutsiderRole, which depends on the command. The handlers check
 // the realm rules themselves first, to answer precise statuses in a useful order: this
 // mapping decides the status should the engine still refuse on one of them.
-func realmStatus(tx metastore.Tx, org parsec.OrganizationID, realm parsec.VlobID, roleCert bool, outsider string, err error) error {
+func realmStatus(tx metastore.Tx, org parsec.OrganizationID, realm parsec.VlobID, roleCert bool, outsider protocol.Status, err error) error {
 	switch {
 	case errors.Is(err, certif.ErrTimestampNotIncreasing):
 		bound, berr := realmBound(tx, org, realm, roleCert)

@@ -193,7 +193,7 @@ type realmCase struct {
 	name  string
 	realm parsec.VlobID // the realm the request is about, when not the sequence's
 	run   func(t *testing.T, at parsec.DateTime) error
-	want  string
+	want  protocol.Status
 	check func(t *testing.T) // after an accepted request
 	// greaterThan is the strictly_greater_than of a require_greater_timestamp refusal, when
 	// not the last certificate of the common topic or the realm's.
@@ -201,7 +201,7 @@ type realmCase struct {
 }
 
 // Statuses whose detail is the realm topic's last certificate timestamp.
-var withLastTimestamp = map[string]bool{
+var withLastTimestamp = map[protocol.Status]bool{
 	protocol.StatusRealmAlreadyExists: true, protocol.StatusRoleAlreadyGranted: true,
 	protocol.StatusRecipientAlreadyUnshared: true, protocol.StatusActiveOwnerAlreadyExists: true,
 	protocol.StatusInitialNameAlreadyExists: true, protocol.StatusBadKeyIndex: true,
@@ -313,7 +313,7 @@ func TestRealmCreate(t *testing.T) {
 }
 
 // tryCall is call without the test's fatal checks, for other goroutines than the test's.
-func (ts *testServer) tryCall(m *member, cmd string, args any) (string, error) {
+func (ts *testServer) tryCall(m *member, cmd string, args any) (protocol.Status, error) {
 	body, err := protocol.EncodeRequest(cmd, args)
 	if err != nil {
 		return "", err
@@ -353,7 +353,7 @@ func TestRealmCreateConcurrent(t *testing.T) {
 	realm := parsec.NewVlobID()
 	at := w.ts.tick()
 	creators := []*member{w.alice, w.bob, w.carol, w.dave, w.erin}
-	statuses := make([]string, len(creators))
+	statuses := make([]protocol.Status, len(creators))
 	errs := make([]error, len(creators))
 	var wg sync.WaitGroup
 	for i, m := range creators {
@@ -677,7 +677,7 @@ func TestRealmGetKeysBundle(t *testing.T) {
 		caller   *member
 		realm    parsec.VlobID
 		keyIndex uint64
-		want     string
+		want     protocol.Status
 		access   string
 		bundle   string
 	}{
@@ -1001,7 +1001,7 @@ func TestRealmStatus(t *testing.T) {
 	failure := errors.New("disk on fire")
 	tests := []struct {
 		rule   error
-		want   string
+		want   protocol.Status
 		detail protocol.ErrorDetail
 	}{
 		{certif.ErrTimestampNotIncreasing, protocol.StatusRequireGreaterTimestamp, protocol.ErrorDetail{StrictlyGreaterThan: last}},

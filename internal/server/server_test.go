@@ -180,7 +180,7 @@ func decodeReply(t *testing.T, r response, rep any) error {
 }
 
 // wantStatus checks a reply's status ("ok" for success).
-func wantStatus(t *testing.T, err error, status string) {
+func wantStatus(t *testing.T, err error, status protocol.Status) {
 	t.Helper()
 	got := protocol.StatusOK
 	var se *protocol.StatusError
