@@ -11,8 +11,9 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/client/device"
@@ -154,31 +155,21 @@ func writeRandom(path string, rng io.Reader, n int64) error {
 func (fx *fixture) settle() error {
 	paths := fx.unsynced
 	fx.unsynced = nil
-	errs := make([]error, len(paths))
-	var next sync.Mutex
-	i := 0
-	var wg sync.WaitGroup
-	for range min(len(paths), 16) { // parallel fsyncs share journal commits
-		wg.Go(func() {
-			for {
-				next.Lock()
-				j := i
-				i++
-				next.Unlock()
-				if j >= len(paths) {
-					return
-				}
-				f, err := os.Open(paths[j])
-				if err == nil {
-					err = f.Sync()
-					f.Close()
-				}
-				errs[j] = err
-			}
-		})
+	var g errgroup.Group
+	g.SetLimit(16) // parallel fsyncs share journal commits
+	for _, p := range paths {
+		g.Go(func() error { return syncFile(p) })
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return g.Wait()
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 func localSource(wsPath, local string) client.FileSource {
