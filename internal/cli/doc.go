@@ -1,5 +1,6 @@
 // Package cli is the `parsec` command line: one file per command group, each a thin layer
-// over the client library (internal/client) or the server (internal/server).
+// over the client library (internal/client), the server (internal/server) or the benchmark
+// harness (internal/bench).
 //
 // Conventions: messages and prompts go to stderr, data to stdout (JSON with --json); an error
 // is one line on stderr and a non-zero exit code chosen from its kind (exitCode); every flag

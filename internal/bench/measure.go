@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// machine describes this computer.
+func machine() Machine {
+	m := Machine{CPU: runtime.GOARCH, NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	if v, ok := procField("/proc/cpuinfo", "model name"); ok {
+		m.CPU = v
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.Load, _, _ = strings.Cut(string(b), " ")
+	}
+	if v, ok := procField("/proc/meminfo", "MemTotal"); ok {
+		if kb, err := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64); err == nil {
+			m.MemoryMiB = kb >> 10
+		}
+	}
+	return m
+}
+
+// procField returns the value of the first "key: value" line of a /proc file.
+func procField(path, key string) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+// cpu returns the CPU time used so far by this process and by the server process (zero
+// when unknown).
+func (fx *fixture) cpu() (client, server time.Duration) {
+	client = procCPU("self")
+	if fx.serverPID != 0 {
+		server = procCPU(strconv.Itoa(fx.serverPID))
+	}
+	return client, server
+}
+
+// procCPU returns the user and system CPU time of a process (pid, or "self"), zero when
+// unknown.
+func procCPU(pid string) time.Duration {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	return statCPU(stat)
+}
+
+// statCPU reads the user and system CPU time in the content of a /proc/PID/stat file:
+// fields 14 and 15, in clock ticks (100 per second on Linux). It is zero when they cannot
+// be read.
+func statCPU(stat []byte) time.Duration {
+	_, after, _ := bytes.Cut(stat, []byte(") ")) // the command name may hold spaces
+	f := strings.Fields(string(after))
+	if len(f) < 13 {
+		return 0
+	}
+	user, err1 := strconv.ParseInt(f[11], 10, 64)
+	system, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(user+system) * (time.Second / 100)
+}
+
+// vmHWM is the peak resident set of this process, in bytes.
+func vmHWM() (int64, error) {
+	v, ok := procField("/proc/self/status", "VmHWM")
+	if !ok {
+		return 0, fmt.Errorf("cannot read the peak memory: no VmHWM in /proc/self/status (Linux only)")
+	}
+	kb, err := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("cannot read the peak memory: VmHWM %q", v)
+	}
+	return kb << 10, nil
+}
+
+// heapSampler records the peak of the Go heap (live and not yet collected objects).
+type heapSampler struct {
+	done chan struct{}
+	stop func()
+
+	mu   sync.Mutex
+	peak int64
+}
+
+func startHeapSampler() *heapSampler {
+	h := &heapSampler{done: make(chan struct{})}
+	h.stop = sync.OnceFunc(func() { close(h.done) })
+	go func() {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			h.mu.Lock()
+			h.peak = max(h.peak, int64(s[0].Value.Uint64()))
+			h.mu.Unlock()
+			select {
+			case <-t.C:
+			case <-h.done:
+				return
+			}
+		}
+	}()
+	return h
+}
+
+// lap returns the peak since the last lap, and starts a new one.
+func (h *heapSampler) lap() int64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	now := int64(s[0].Value.Uint64())
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	peak := max(h.peak, now)
+	h.peak = now
+	return peak
+}
