@@ -16,7 +16,6 @@ import (
 	"github.com/parsec-go/parsec/internal/client/device"
 	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/parsec"
-	"github.com/parsec-go/parsec/internal/protocol"
 )
 
 func (a *app) inviteCmd() *cobra.Command {
@@ -39,9 +38,9 @@ func (a *app) printInvitation(inv client.Invitation, sendEmail bool) {
 		return
 	}
 	switch inv.EmailSent {
-	case protocol.EmailSent:
+	case client.EmailSent:
 		a.say("The invitation email was sent.")
-	case protocol.EmailRecipientRefused:
+	case client.EmailRecipientRefused:
 		a.say("The invitation email was NOT sent: the mail server refused the recipient. Pass the URL on by hand.")
 	default:
 		a.say("The invitation email was NOT sent: the server could not send it. Pass the URL on by hand.")
@@ -147,7 +146,7 @@ cancelled or finished) and kind ("user (email=…)" or "device").`,
 			a.say("%d invitation(s) found.", len(invs))
 			for _, inv := range invs {
 				kind := "device"
-				if inv.Type == protocol.InvitationTypeUser {
+				if inv.Type == client.InvitationUser {
 					kind = "user (email=" + inv.ClaimerEmail + ")"
 				}
 				a.out("%s\t%s\t%s", inv.Token, strings.ToLower(inv.Status), kind)
@@ -310,7 +309,7 @@ choose their profile (asked unless --profile): Administrator, Member or External
 			if err != nil {
 				return err
 			}
-			if g.Info().Type == protocol.InvitationTypeDevice {
+			if g.Info().Type == client.InvitationDevice {
 				a.out("New device label: %s", req.DeviceLabel)
 				id, err := g.CreateDevice(ctx, req.DeviceLabel)
 				if err != nil {
@@ -371,7 +370,7 @@ With --password-stdin, the first line of stdin is the new device's password and 
 answer the prompts in order.`,
 		Args: exactArgs(1, "the invitation URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			link, err := protocol.ParseLink(args[0])
+			link, err := client.ParseLink(args[0])
 			if err != nil {
 				return err
 			}
@@ -389,7 +388,7 @@ answer the prompts in order.`,
 				return err
 			}
 			info := cl.Info()
-			if info.Type == protocol.InvitationTypeUser {
+			if info.Type == client.InvitationUser {
 				a.say("Invitation to join organization %s, from %s.", link.Org, info.CreatedBy.HumanHandle)
 			} else {
 				a.say("Invitation to add a device for %s in organization %s.", info.CreatedBy.HumanHandle, link.Org)
@@ -419,7 +418,7 @@ answer the prompts in order.`,
 				}
 			}
 			var handle parsec.HumanHandle
-			if info.Type == protocol.InvitationTypeUser {
+			if info.Type == client.InvitationUser {
 				if email == "" {
 					email = info.ClaimerEmail
 				}

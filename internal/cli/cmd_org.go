@@ -8,7 +8,6 @@ import (
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/client/device"
 	"github.com/parsec-go/parsec/internal/parsec"
-	"github.com/parsec-go/parsec/internal/protocol"
 )
 
 func (a *app) orgCmd() *cobra.Command {
@@ -79,12 +78,9 @@ the organization's root key (used once, then forgotten), you as its first user, 
 Administrator profile, and this device, saved in the configuration directory under a password.`,
 		Args: exactArgs(1, "the bootstrap URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			link, err := protocol.ParseLink(args[0])
+			link, err := client.ParseBootstrapLink(args[0])
 			if err != nil {
 				return err
-			}
-			if link.Action != protocol.ActionBootstrapOrganization {
-				return parsec.Errorf(parsec.Invalid, "%q is not a bootstrap URL (it is a %s link)", args[0], link.Action)
 			}
 			for flag, v := range map[string]string{"--email": email, "--name": name, "--device-label": label} {
 				if v == "" {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
-	"github.com/parsec-go/parsec/internal/protocol"
 )
 
 func (a *app) userCmd() *cobra.Command {
@@ -267,11 +265,10 @@ You are asked to confirm unless --yes.`,
 			failed := len(errs)
 			for _, u := range users {
 				err := c.RevokeUser(cmd.Context(), u.ID)
-				var se *protocol.StatusError
 				switch {
 				case err == nil:
 					a.out("%s: revoked", u.Handle.Email)
-				case errors.As(err, &se) && se.Status == protocol.StatusUserAlreadyRevoked || !u.RevokedOn.IsZero():
+				case parsec.IsKind(err, parsec.Exists) || !u.RevokedOn.IsZero():
 					a.out("%s: already revoked", u.Handle.Email)
 				default:
 					failed++

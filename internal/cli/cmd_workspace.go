@@ -3,7 +3,6 @@ package cli
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
-	"github.com/parsec-go/parsec/internal/protocol"
 )
 
 func (a *app) workspaceCmd() *cobra.Command {
@@ -231,9 +229,8 @@ user already has changes nothing.`,
 					return err
 				}
 				err = c.ShareWorkspace(ctx, w.ID, u.ID, role)
-				var se *protocol.StatusError
 				switch {
-				case errors.As(err, &se) && se.Status == protocol.StatusRoleAlreadyGranted:
+				case parsec.IsKind(err, parsec.Exists):
 					a.say("%s is already %s of workspace %s.", u.Handle.Email, role.Label(), wsName(w))
 				case err != nil:
 					return err
@@ -266,8 +263,7 @@ it at its next sync.`,
 					return err
 				}
 				err = c.UnshareWorkspace(ctx, w.ID, u.ID)
-				var se *protocol.StatusError
-				if errors.As(err, &se) && se.Status == protocol.StatusRecipientAlreadyUnshared {
+				if parsec.IsKind(err, parsec.Exists) {
 					a.say("%s is not a member of workspace %s.", u.Handle.Email, wsName(w))
 					return nil
 				}
@@ -489,7 +485,7 @@ time a member changes something, until interrupted (Ctrl-C).`,
 			case 1:
 				return errs[0]
 			}
-			return parsec.Errorf(parsec.KindOf(errs[0]), "%d error(s) during the sync, the first: %v", len(errs), errs[0])
+			return parsec.Wrap(errs[0], "%d error(s) during the sync, the first", len(errs))
 		},
 	}
 	a.addDeviceFlags(cmd, &df)

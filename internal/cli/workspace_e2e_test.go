@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,7 +18,7 @@ import (
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/client/device"
 	"github.com/parsec-go/parsec/internal/parsec"
-	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/testenv"
 )
 
 // TestWorkspaceScenario: through the real binary and a real server process, alice shares a
@@ -272,11 +271,8 @@ func wantNoKeys(t *testing.T, w *world, a account, realm string, index uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep protocol.RealmGetKeysBundleRep
-	err = c.Call(w.ctx, protocol.CmdRealmGetKeysBundle, protocol.RealmGetKeysBundleReq{RealmID: id, KeyIndex: index}, &rep)
-	var se *protocol.StatusError
-	if !errors.As(err, &se) || se.Status != protocol.StatusAuthorNotAllowed {
-		t.Errorf("a removed member asking for key %d: got %v, want %s", index, err, protocol.StatusAuthorNotAllowed)
+	if err := testenv.AskKeysBundle(w.ctx, c, id, index); !testenv.RefusedWith(err, "author_not_allowed") {
+		t.Errorf("a removed member asking for key %d: got %v, want author_not_allowed", index, err)
 	}
 }
 

@@ -110,6 +110,22 @@ func (c *Client) WithFreshTimestamp(ctx context.Context, offset time.Duration, s
 	return parsec.Errorf(parsec.Conflict, "the server kept asking for a greater timestamp (%d attempts): too many concurrent changes, try again", maxTimestampRetries)
 }
 
+// certify signs the certificate that cert makes for a fresh timestamp and sends it in the
+// request of cmd that req makes, with a later timestamp each time the server asks (see
+// WithFreshTimestamp); once the server accepts it, it brings this device's certificates up
+// to date, so that what follows sees the change. It is the one way a client records a
+// certificate.
+func (c *Client) certify(ctx context.Context, offset time.Duration, cmd string, cert func(ts parsec.DateTime) certif.Certificate, req func(signed []byte) any) error {
+	err := c.WithFreshTimestamp(ctx, offset, func(ts parsec.DateTime) error {
+		return c.Call(ctx, cmd, req(certif.Sign(c.signer, cert(ts))), nil)
+	})
+	if err != nil {
+		return err
+	}
+	_, err = c.PollCertificates(ctx)
+	return err
+}
+
 func (c *Client) now() parsec.DateTime { return c.clock.Now() }
 
 // OrganizationConfig asks the server for the organization's settings (whether External users

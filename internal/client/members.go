@@ -43,21 +43,18 @@ func (c *Client) RevokeUser(ctx context.Context, user parsec.UserID) error {
 	if user == c.dev.UserID {
 		return parsec.Errorf(parsec.Invalid, "you cannot revoke yourself")
 	}
-	author := c.dev.DeviceID
-	err := c.WithFreshTimestamp(ctx, 500*time.Millisecond, func(ts parsec.DateTime) error {
-		cert := &certif.RevokedUserCertificate{Author: author, Timestamp: ts, UserID: user}
-		return c.Call(ctx, protocol.CmdUserRevoke, protocol.UserRevokeReq{RevokedUserCertificate: certif.Sign(c.signer, cert)}, nil)
-	})
+	err := c.certify(ctx, userOffset, protocol.CmdUserRevoke,
+		func(ts parsec.DateTime) certif.Certificate {
+			return &certif.RevokedUserCertificate{Author: c.dev.DeviceID, Timestamp: ts, UserID: user}
+		},
+		func(signed []byte) any { return protocol.UserRevokeReq{RevokedUserCertificate: signed} })
 	if err != nil {
-		return err
-	}
-	if _, err = c.PollCertificates(ctx); err != nil {
 		return err
 	}
 	// Remove the user from the workspaces this user owns and rotate their keys at once,
 	// so that nothing written from now on is readable with keys the revoked user had.
 	if err := c.MaintainWorkspaces(ctx); err != nil {
-		return parsec.Errorf(parsec.KindOf(err), "user revoked, but its workspaces could not all be rekeyed (the next sync will retry): %v", err)
+		return parsec.Wrap(err, "user revoked, but its workspaces could not all be rekeyed (the next sync will retry)")
 	}
 	return nil
 }
@@ -71,17 +68,15 @@ func (c *Client) UpdateProfile(ctx context.Context, user parsec.UserID, profile 
 	if !profile.Valid() {
 		return parsec.Errorf(parsec.Invalid, "invalid profile %q", profile)
 	}
-	author := c.dev.DeviceID
-	err := c.WithFreshTimestamp(ctx, 500*time.Millisecond, func(ts parsec.DateTime) error {
-		cert := &certif.UserUpdateCertificate{Author: author, Timestamp: ts, UserID: user, NewProfile: profile}
-		return c.Call(ctx, protocol.CmdUserUpdate, protocol.UserUpdateReq{UserUpdateCertificate: certif.Sign(c.signer, cert)}, nil)
-	})
-	if err != nil {
-		return err
-	}
-	_, err = c.PollCertificates(ctx)
-	return err
+	return c.certify(ctx, userOffset, protocol.CmdUserUpdate,
+		func(ts parsec.DateTime) certif.Certificate {
+			return &certif.UserUpdateCertificate{Author: c.dev.DeviceID, Timestamp: ts, UserID: user, NewProfile: profile}
+		},
+		func(signed []byte) any { return protocol.UserUpdateReq{UserUpdateCertificate: signed} })
 }
+
+// userOffset is the timestamp offset of user certificates (see WithFreshTimestamp).
+const userOffset = 500 * time.Millisecond
 
 // Outcome of a profile change in a batch.
 const (

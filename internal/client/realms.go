@@ -159,14 +159,9 @@ func (c *Client) CreateWorkspace(ctx context.Context, name string) (parsec.VlobI
 		return parsec.VlobID{}, parsec.Errorf(parsec.Permission, "External users cannot create workspaces")
 	}
 	id := parsec.NewVlobID()
-	err := c.WithFreshTimestamp(ctx, 200*time.Millisecond, func(ts parsec.DateTime) error {
-		cert := &certif.RealmRoleCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, UserID: c.dev.UserID, Role: parsec.RoleOwner}
-		return c.Call(ctx, protocol.CmdRealmCreate, protocol.RealmCreateReq{RealmRoleCertificate: certif.Sign(c.signer, cert)}, nil)
-	})
+	err := c.certify(ctx, realmOffset, protocol.CmdRealmCreate, c.roleCert(id, c.dev.UserID, parsec.RoleOwner),
+		func(signed []byte) any { return protocol.RealmCreateReq{RealmRoleCertificate: signed} })
 	if err != nil {
-		return id, err
-	}
-	if _, err := c.PollCertificates(ctx); err != nil {
 		return id, err
 	}
 	if err := c.finishBootstrap(ctx, id, name); err != nil {
@@ -223,21 +218,20 @@ func (c *Client) rename(ctx context.Context, id parsec.VlobID, name string, init
 		return err
 	}
 	encrypted := nameKey(key, id).Encrypt([]byte(name), id[:])
-	err = c.WithFreshTimestamp(ctx, 200*time.Millisecond, func(ts parsec.DateTime) error {
-		cert := &certif.RealmNameCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, KeyIndex: index, EncryptedName: encrypted}
-		return c.Call(ctx, protocol.CmdRealmRename, protocol.RealmRenameReq{RealmNameCertificate: certif.Sign(c.signer, cert), InitialNameOrFail: initial}, nil)
-	})
-	if err != nil {
-		return err
-	}
-	_, err = c.PollCertificates(ctx)
-	return err
+	return c.certify(ctx, realmOffset, protocol.CmdRealmRename,
+		func(ts parsec.DateTime) certif.Certificate {
+			return &certif.RealmNameCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, KeyIndex: index, EncryptedName: encrypted}
+		},
+		func(signed []byte) any {
+			return protocol.RealmRenameReq{RealmNameCertificate: signed, InitialNameOrFail: initial}
+		})
 }
 
 // ShareWorkspace gives a user a role in a workspace (or changes it). The server and every
 // client check the rules: an OWNER grants anything, a MANAGER only READER and CONTRIBUTOR
 // to users who are not MANAGER or OWNER, External users get READER or CONTRIBUTOR only,
-// nobody changes their own role.
+// nobody changes their own role. Granting a user the role they already have changes nothing
+// and gives an error of kind parsec.Exists.
 func (c *Client) ShareWorkspace(ctx context.Context, id parsec.VlobID, user parsec.UserID, role parsec.RealmRole) error {
 	if role == parsec.RoleNone {
 		return c.UnshareWorkspace(ctx, id, user)
@@ -260,30 +254,24 @@ func (c *Client) ShareWorkspace(ctx context.Context, id parsec.VlobID, user pars
 		if err != nil {
 			return err
 		}
-		err = c.WithFreshTimestamp(ctx, 200*time.Millisecond, func(ts parsec.DateTime) error {
-			cert := &certif.RealmRoleCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, UserID: user, Role: role}
-			return c.Call(ctx, protocol.CmdRealmShare, protocol.RealmShareReq{
-				RealmRoleCertificate: certif.Sign(c.signer, cert), RecipientKeysBundleAccess: access, KeyIndex: keys.index,
-			}, nil)
+		err = c.certify(ctx, realmOffset, protocol.CmdRealmShare, c.roleCert(id, user, role), func(signed []byte) any {
+			return protocol.RealmShareReq{RealmRoleCertificate: signed, RecipientKeysBundleAccess: access, KeyIndex: keys.index}
 		})
-		var se *protocol.StatusError
-		if attempt < 3 && errors.As(err, &se) && se.Status == protocol.StatusBadKeyIndex {
+		if attempt < 3 && protocol.IsStatus(err, protocol.StatusBadKeyIndex) {
+			// The workspace got a new key meanwhile: share the new bundle.
 			if _, err := c.PollCertificates(ctx); err != nil {
 				return err
 			}
 			continue
 		}
-		if err != nil {
-			return err
-		}
-		_, err = c.PollCertificates(ctx)
 		return err
 	}
 }
 
 // UnshareWorkspace removes a user's role, then, when this user is OWNER, rotates the key so
 // that the removed user cannot read anything written afterwards. (When the remover is a
-// MANAGER, an OWNER's client rotates on its next sync.)
+// MANAGER, an OWNER's client rotates on its next sync.) Removing a user who is not a
+// member gives an error of kind parsec.Exists.
 func (c *Client) UnshareWorkspace(ctx context.Context, id parsec.VlobID, user parsec.UserID) error {
 	if user == c.dev.UserID {
 		return parsec.Errorf(parsec.Invalid, "you cannot remove yourself")
@@ -295,15 +283,18 @@ func (c *Client) UnshareWorkspace(ctx context.Context, id parsec.VlobID, user pa
 }
 
 func (c *Client) unshare(ctx context.Context, id parsec.VlobID, user parsec.UserID) error {
-	err := c.WithFreshTimestamp(ctx, 200*time.Millisecond, func(ts parsec.DateTime) error {
-		cert := &certif.RealmRoleCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, UserID: user}
-		return c.Call(ctx, protocol.CmdRealmUnshare, protocol.RealmUnshareReq{RealmRoleCertificate: certif.Sign(c.signer, cert)}, nil)
-	})
-	if err != nil {
-		return err
+	return c.certify(ctx, realmOffset, protocol.CmdRealmUnshare, c.roleCert(id, user, parsec.RoleNone),
+		func(signed []byte) any { return protocol.RealmUnshareReq{RealmRoleCertificate: signed} })
+}
+
+// realmOffset is the timestamp offset of realm certificates (see WithFreshTimestamp).
+const realmOffset = 200 * time.Millisecond
+
+// roleCert makes the role certificate giving user role (RoleNone: removing them) in a realm.
+func (c *Client) roleCert(realm parsec.VlobID, user parsec.UserID, role parsec.RealmRole) func(parsec.DateTime) certif.Certificate {
+	return func(ts parsec.DateTime) certif.Certificate {
+		return &certif.RealmRoleCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: realm, UserID: user, Role: role}
 	}
-	_, err = c.PollCertificates(ctx)
-	return err
 }
 
 // needsRotation reports whether someone left the realm after its last key rotation.
@@ -349,27 +340,18 @@ func (c *Client) WorkspaceMembers(id parsec.VlobID) ([]WorkspaceMember, error) {
 // ArchiveWorkspace sets a workspace's archiving configuration (OWNER): certif.ArchivingAvailable,
 // ArchivingArchived, or ArchivingDeletionPlanned with a deletion date.
 func (c *Client) ArchiveWorkspace(ctx context.Context, id parsec.VlobID, configuration string, deletion parsec.DateTime) error {
-	err := c.WithFreshTimestamp(ctx, 200*time.Millisecond, func(ts parsec.DateTime) error {
-		cert := &certif.RealmArchivingCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, Configuration: configuration, DeletionDate: deletion}
-		return c.Call(ctx, protocol.CmdRealmUpdateArchiving, protocol.RealmUpdateArchivingReq{RealmArchivingCertificate: certif.Sign(c.signer, cert)}, nil)
-	})
-	if err != nil {
-		return err
-	}
-	_, err = c.PollCertificates(ctx)
-	return err
+	return c.certify(ctx, realmOffset, protocol.CmdRealmUpdateArchiving,
+		func(ts parsec.DateTime) certif.Certificate {
+			return &certif.RealmArchivingCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, Configuration: configuration, DeletionDate: deletion}
+		},
+		func(signed []byte) any { return protocol.RealmUpdateArchivingReq{RealmArchivingCertificate: signed} })
 }
 
 // SelfPromote makes this user OWNER of a workspace that has no active owner left.
 func (c *Client) SelfPromote(ctx context.Context, id parsec.VlobID) error {
-	err := c.WithFreshTimestamp(ctx, 200*time.Millisecond, func(ts parsec.DateTime) error {
-		cert := &certif.RealmRoleCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, UserID: c.dev.UserID, Role: parsec.RoleOwner}
-		return c.Call(ctx, protocol.CmdRealmSelfPromote, protocol.RealmSelfPromoteReq{RealmRoleCertificate: certif.Sign(c.signer, cert)}, nil)
-	})
+	err := c.certify(ctx, realmOffset, protocol.CmdRealmSelfPromote, c.roleCert(id, c.dev.UserID, parsec.RoleOwner),
+		func(signed []byte) any { return protocol.RealmSelfPromoteReq{RealmRoleCertificate: signed} })
 	if err != nil {
-		return err
-	}
-	if _, err := c.PollCertificates(ctx); err != nil {
 		return err
 	}
 	return c.maintainRealm(ctx, id)

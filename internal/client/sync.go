@@ -442,7 +442,7 @@ func (w *Workspace) push(ctx context.Context) error {
 			return nil
 		}
 		if err := w.checkWritable(); err != nil {
-			return parsec.Errorf(parsec.KindOf(err), "%d local change(s) cannot be pushed: %v", len(pending), err)
+			return parsec.Wrap(err, "%d local change(s) cannot be pushed", len(pending))
 		}
 		err := w.pushOnce(ctx, pending)
 		se, refused := protocol.StatusOf(err)

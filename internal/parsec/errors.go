@@ -79,3 +79,12 @@ func KindOf(err error) Kind {
 
 // IsKind reports whether err's kind is k.
 func IsKind(err error, k Kind) bool { return err != nil && KindOf(err) == k }
+
+// Wrap puts context in front of err ("context: err") and keeps err's kind and err itself
+// in the chain, so that nobody carries kinds by hand. A nil err stays nil.
+func Wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Kind: KindOf(err), Msg: fmt.Sprintf(format, args...) + ": " + err.Error(), Err: err}
+}

@@ -169,3 +169,29 @@ func TestErrors(t *testing.T) {
 		t.Error("plain errors")
 	}
 }
+
+func TestWrap(t *testing.T) {
+	cause := errors.New("disk on fire")
+	base := Errorf(Unavailable, "server down: %w", cause)
+	tests := []struct {
+		name     string
+		err      error
+		wantKind Kind
+		wantMsg  string
+	}{
+		{"keeps the kind", base, Unavailable, "saved but not sent: server down: disk on fire"},
+		{"twice", Wrap(base, "inner"), Unavailable, "saved but not sent: inner: server down: disk on fire"},
+		{"plain error", cause, Other, "saved but not sent: disk on fire"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Wrap(tc.err, "saved but %s", "not sent")
+			if KindOf(err) != tc.wantKind || err.Error() != tc.wantMsg || !errors.Is(err, cause) {
+				t.Errorf("Wrap = %q (kind %v), want %q (kind %v), with the cause in the chain", err, KindOf(err), tc.wantMsg, tc.wantKind)
+			}
+		})
+	}
+	if Wrap(nil, "context") != nil {
+		t.Error("Wrap(nil) is not nil")
+	}
+}

@@ -145,3 +145,17 @@ func claim(ctx context.Context, link protocol.Link, u *User, handle parsec.Human
 	}
 	return dev, nil
 }
+
+// AskKeysBundle asks the server, as c, for a realm's keys bundle at index, the way a client
+// that kept an old role would, and returns the server's answer: nil when it served it,
+// else its refusal (see RefusedWith).
+func AskKeysBundle(ctx context.Context, c *client.Client, realm parsec.VlobID, index uint64) error {
+	var rep protocol.RealmGetKeysBundleRep
+	return c.Call(ctx, protocol.CmdRealmGetKeysBundle, protocol.RealmGetKeysBundleReq{RealmID: realm, KeyIndex: index}, &rep)
+}
+
+// RefusedWith reports whether err is the server's refusal with the given status, as the
+// protocol names it ("author_not_allowed"…).
+func RefusedWith(err error, status string) bool {
+	return protocol.IsStatus(err, protocol.Status(status))
+}
