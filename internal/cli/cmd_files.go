@@ -5,13 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,6 +42,15 @@ func parseLocation(s string) location {
 		return location{ws: s[:i], path: path.Clean("/" + p), dir: strings.HasSuffix(p, "/")}
 	}
 	return location{path: s, dir: strings.HasSuffix(s, "/")}
+}
+
+// wsPath is the workspace path as the client takes it: with a trailing "/" when it was
+// written as a folder.
+func (l location) wsPath() string {
+	if l.dir && l.path != "/" {
+		return l.path + "/"
+	}
+	return l.path
 }
 
 func (l location) String() string {
@@ -91,56 +96,23 @@ func (a *app) onWorkspace(cmd *cobra.Command, df *deviceFlags, ref string, f fun
 }
 
 // changePath runs a write command on one workspace path, the argument arg: f makes the
-// change at path p (see change).
+// change at path p, as one change of the workspace (client.Workspace.Change).
 func (a *app) changePath(cmd *cobra.Command, df *deviceFlags, arg string, noSync bool, f func(ctx context.Context, ws *client.Workspace, p string) error) error {
 	loc, err := wsLocation(cmd, arg)
 	if err != nil {
 		return err
 	}
 	return a.onWorkspace(cmd, df, loc.ws, func(ctx context.Context, c *client.Client, info client.WorkspaceInfo, ws *client.Workspace) error {
-		return a.change(ctx, c, info, ws, noSync, func() error { return f(ctx, ws, loc.path) })
+		return a.changed(noSync, ws.Change(ctx, noSync, func() error { return f(ctx, ws, loc.path) }))
 	})
 }
 
-// checkWritable refuses a change the workspace does not allow, before any work.
-func checkWritable(w client.WorkspaceInfo) error {
-	if !w.Role.CanWrite() {
-		return parsec.Errorf(parsec.Permission, "you are a %s of workspace %s: you cannot change it", w.Role.Label(), wsName(w))
-	}
-	if w.ReadOnly() {
-		return parsec.Errorf(parsec.Permission, "workspace %s is archived: it is read-only (an owner can unarchive it)", wsName(w))
-	}
-	return nil
-}
-
-// change runs a write command: receive the workspace's changes, apply f (which saves its
-// change on this device), send. With noSync, f only: the change stays on this device until
-// the next sync or write.
-func (a *app) change(ctx context.Context, c *client.Client, w client.WorkspaceInfo, ws *client.Workspace, noSync bool, f func() error) error {
-	if err := checkWritable(w); err != nil {
-		return err
-	}
-	if !noSync {
-		// An owner's device first does what it owes: a new key after someone left, so
-		// that what is written now is not readable by them.
-		if err := c.MaintainWorkspaces(ctx); err != nil {
-			a.say("warning: workspace maintenance failed (the next sync retries): %v", err)
-		}
-		if err := ws.Pull(ctx); err != nil {
-			return err
-		}
-	}
-	if err := f(); err != nil {
-		return err
-	}
-	if noSync {
+// changed reports how a change went: with noSync, that it stays on this device.
+func (a *app) changed(noSync bool, err error) error {
+	if err == nil && noSync {
 		a.say("Saved on this device only: the next sync or write sends it.")
-		return nil
 	}
-	if err := ws.Push(ctx); err != nil {
-		return parsec.Errorf(parsec.KindOf(err), "saved on this device but not sent: %v (the next sync or write sends it)", err)
-	}
-	return nil
+	return err
 }
 
 // parseAt reads a --at time: RFC 3339 (as history prints it), or local time written
@@ -218,13 +190,7 @@ keeps.`,
 				return err
 			}
 			return a.onWorkspace(cmd, &df, loc.ws, func(ctx context.Context, c *client.Client, _ client.WorkspaceInfo, ws *client.Workspace) error {
-				var entries []client.Entry
-				var err error
-				if t != 0 {
-					entries, err = ws.At(t).List(ctx, loc.path)
-				} else if err = ws.Pull(ctx); err == nil {
-					entries, err = ws.List(loc.path)
-				}
+				entries, err := ws.ListAt(ctx, loc.path, t)
 				if err != nil {
 					return err
 				}
@@ -284,12 +250,7 @@ that time.`,
 			}
 			return a.onWorkspace(cmd, &df, loc.ws, func(ctx context.Context, c *client.Client, _ client.WorkspaceInfo, ws *client.Workspace) error {
 				out := bufio.NewWriterSize(a.stdout, 256<<10)
-				var err error
-				if t != 0 {
-					err = ws.At(t).ReadFile(ctx, loc.path, out)
-				} else if err = ws.Pull(ctx); err == nil {
-					err = ws.ReadFile(ctx, loc.path, out)
-				}
+				err := ws.ReadFileAt(ctx, loc.path, t, out)
 				if ferr := out.Flush(); err == nil {
 					err = ferr
 				}
@@ -355,38 +316,14 @@ workspaces, use cp then rm.`,
 						return parsec.Errorf(parsec.Invalid, "mv works within one workspace: to move %s to another workspace, use cp then rm", from)
 					}
 				}
-				return a.change(ctx, c, info, ws, noSync, func() error {
-					dst := to.path
-					if into, err := isFolder(ws, dst, to.dir); err != nil {
-						return err
-					} else if into {
-						dst = path.Join(dst, path.Base(from.path))
-					}
-					return ws.Rename(ctx, from.path, dst)
-				})
+				_, err := ws.Move(ctx, from.path, to.wsPath(), noSync)
+				return a.changed(noSync, err)
 			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
 	addNoSync(cmd, &noSync)
 	return cmd
-}
-
-// isFolder reports whether a workspace path is an existing folder, false when nothing is
-// there. With mustBe (the path was written with a trailing slash), it must be a folder.
-func isFolder(ws *client.Workspace, p string, mustBe bool) (bool, error) {
-	e, err := ws.Stat(p)
-	switch {
-	case err == nil && e.IsFolder:
-		return true, nil
-	case err == nil && mustBe:
-		return false, parsec.Errorf(parsec.Invalid, "%s is a file, not a folder", p)
-	case err == nil:
-		return false, nil
-	case parsec.KindOf(err) == parsec.NotFound && !mustBe:
-		return false, nil
-	}
-	return false, err
 }
 
 func (a *app) rmCmd() *cobra.Command {
@@ -436,25 +373,11 @@ it back.`,
 				return err
 			}
 			return a.onWorkspace(cmd, &df, loc.ws, func(ctx context.Context, c *client.Client, _ client.WorkspaceInfo, ws *client.Workspace) error {
-				if err := ws.Pull(ctx); err != nil {
-					return err
-				}
 				versions, err := ws.History(ctx, loc.path)
 				if err != nil {
 					return err
 				}
-				authors := map[parsec.DeviceID]string{}
-				for _, u := range c.Users() {
-					for _, d := range u.Devices {
-						authors[d.ID] = u.Handle.String() + " @ " + d.Label
-					}
-				}
-				author := func(d parsec.DeviceID) string {
-					if s, ok := authors[d]; ok {
-						return s
-					}
-					return "device " + d.String()
-				}
+				author := c.Author
 				if a.json {
 					out := []versionJSON{}
 					for _, v := range versions {
@@ -506,7 +429,8 @@ versions in between stay in the history. A file removed since is created again a
 				return err
 			}
 			return a.onWorkspace(cmd, &df, loc.ws, func(ctx context.Context, c *client.Client, info client.WorkspaceInfo, ws *client.Workspace) error {
-				if err := a.change(ctx, c, info, ws, noSync, func() error { return ws.Restore(ctx, loc.path, t) }); err != nil {
+				err := ws.Change(ctx, noSync, func() error { return ws.Restore(ctx, loc.path, t) })
+				if err := a.changed(noSync, err); err != nil {
 					return err
 				}
 				a.say("%s restored as it was at %s.", loc, t)
@@ -522,7 +446,7 @@ versions in between stay in the history. A file removed since is created again a
 
 func (a *app) cpCmd() *cobra.Command {
 	var df deviceFlags
-	var recursive, noSync bool
+	var o client.CopyOptions
 	cmd := &cobra.Command{
 		Use:   "cp [-r] SRC DST -d DEVICE",
 		Short: "Copy files and folders into, out of, within and between workspaces",
@@ -533,8 +457,9 @@ path (write ./a:b for a local file whose name has a colon).
 
 When DST is an existing folder (or ends with "/"), SRC is copied into it under its name;
 otherwise DST is the copy's name. Existing files are replaced (in a workspace, as a new
-version), except by a copy within one workspace, which must not replace anything. A folder tree travels in one batch: contents are encrypted and uploaded in parallel,
-then every file appears at once. A progress bar is shown when stderr is a terminal.`,
+version), except by a copy within one workspace, which must not replace anything. A folder
+tree travels in one batch: contents are encrypted and uploaded in parallel, then every file
+appears at once. A progress bar is shown when stderr is a terminal.`,
 		Args: exactArgs(2, "SRC and DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src, dst := parseLocation(args[0]), parseLocation(args[1])
@@ -549,16 +474,16 @@ then every file appears at once. A progress bar is shown when stderr is a termin
 			ctx := cmd.Context()
 			switch {
 			case src.ws == "":
-				return a.upload(ctx, c, src.path, dst, recursive, noSync)
+				return a.upload(ctx, c, src.path, dst, o)
 			case dst.ws == "":
-				return a.download(ctx, c, src, dst, recursive)
+				return a.download(ctx, c, src, dst, o)
 			}
-			return a.copyBetween(ctx, c, src, dst, recursive, noSync)
+			return a.copyBetween(ctx, c, src, dst, o)
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
-	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "copy folders and everything in them")
-	addNoSync(cmd, &noSync)
+	cmd.Flags().BoolVarP(&o.Recursive, "recursive", "r", false, "copy folders and everything in them")
+	addNoSync(cmd, &o.NoSync)
 	return cmd
 }
 
@@ -572,231 +497,32 @@ func findForCopy(ctx context.Context, c *client.Client, l location) (client.Work
 	return info, ws, err
 }
 
-// emptyFolders returns the folders of a tree (paths relative to its top, "." for the top
-// itself) in which nothing is copied: they must be created on their own.
-func emptyFolders(folders, files []string) []string {
-	used := map[string]bool{}
-	for _, p := range append(files, folders...) {
-		if p != "." {
-			used[path.Dir(p)] = true
-		}
-	}
-	var out []string
-	for _, f := range folders {
-		if !used[f] {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// destination returns where a copy of an entry named name goes: into dst when it is an
-// existing folder or ends with "/", else dst itself. A folder cannot replace a file.
-func destination(ws *client.Workspace, dst location, name string, srcIsFolder bool) (string, error) {
-	e, err := ws.Stat(dst.path)
-	switch {
-	case err == nil && e.IsFolder:
-		return path.Join(dst.path, name), nil
-	case err == nil && srcIsFolder:
-		return "", parsec.Errorf(parsec.Exists, "%s exists and is a file", dst)
-	case err == nil && dst.dir:
-		return "", parsec.Errorf(parsec.Invalid, "%s is a file, not a folder", dst)
-	case err == nil:
-		return dst.path, nil
-	case parsec.KindOf(err) != parsec.NotFound:
-		return "", err
-	case dst.dir:
-		return path.Join(dst.path, name), nil
-	}
-	return dst.path, nil
-}
-
 // upload copies a local file or tree into a workspace, every file in one batch.
-func (a *app) upload(ctx context.Context, c *client.Client, local string, dst location, recursive, noSync bool) error {
-	fi, err := os.Stat(local)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return parsec.Errorf(parsec.NotFound, "%s: no such file or folder", local)
-		}
-		return err
-	}
-	if fi.IsDir() && !recursive {
-		return parsec.Errorf(parsec.Invalid, "%s is a folder: use -r to copy it and everything in it", local)
-	}
-	if !fi.IsDir() && !fi.Mode().IsRegular() {
-		return parsec.Errorf(parsec.Invalid, "%s is not a regular file", local)
-	}
-	abs, err := filepath.Abs(local)
+func (a *app) upload(ctx context.Context, c *client.Client, local string, dst location, o client.CopyOptions) error {
+	_, ws, err := findForCopy(ctx, c, dst)
 	if err != nil {
 		return err
 	}
-	name := filepath.Base(abs)
-
-	// The local tree: files (relative path → local path), folders with nothing to copy.
-	var files, folders, localPaths []string
-	var total int64
-	if !fi.IsDir() {
-		files, localPaths, total = []string{"."}, []string{local}, fi.Size()
-	} else {
-		root := strings.TrimSuffix(local, string(filepath.Separator)) + string(filepath.Separator) // follows a symbolic link to a folder
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, err := filepath.Rel(root, p)
-			if err != nil {
-				return err
-			}
-			rel = filepath.ToSlash(rel)
-			switch {
-			case d.IsDir():
-				folders = append(folders, rel)
-			case d.Type().IsRegular():
-				info, err := d.Info()
-				if err != nil {
-					return err
-				}
-				files, localPaths = append(files, rel), append(localPaths, p)
-				total += info.Size()
-			default:
-				a.say("warning: skipping %s: not a regular file or folder", p)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-
-	info, ws, err := findForCopy(ctx, c, dst)
-	if err != nil {
-		return err
-	}
-	var target string
-	err = a.change(ctx, c, info, ws, noSync, func() error {
-		if target, err = destination(ws, dst, name, fi.IsDir()); err != nil {
-			return err
-		}
-		sources := make([]client.FileSource, len(files))
-		for i, rel := range files {
-			p := localPaths[i]
-			sources[i] = client.FileSource{Path: path.Join(target, rel), Open: func() (io.ReadCloser, error) { return os.Open(p) }}
-		}
-		if len(sources) > 0 {
-			bar := a.progressBar("Uploading", total)
-			err := ws.WriteFiles(ctx, sources, bar.callback())
-			bar.finish()
-			if err != nil {
-				return err
-			}
-		}
-		for _, f := range emptyFolders(folders, files) {
-			if err := ws.Mkdir(ctx, path.Join(target, f), true); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	a.say("Copied %d file(s), %s, to %s.", len(files), humanBytes(total), location{ws: dst.ws, path: target})
-	return nil
-}
-
-// tree is a workspace folder tree to copy: paths relative to its top ("." for a single
-// file or the top folder).
-type tree struct {
-	top     client.Entry
-	name    string   // the top's name
-	files   []string // relative paths
-	paths   []string // the files' workspace paths
-	folders []string
-	total   int64
-}
-
-// walkTree lists what a workspace path holds, for a copy.
-func walkTree(info client.WorkspaceInfo, ws *client.Workspace, src location, recursive bool) (tree, error) {
-	top, err := ws.Stat(src.path)
-	if err != nil {
-		return tree{}, err
-	}
-	t := tree{top: top, name: top.Name}
-	if src.path == "/" {
-		t.name = info.Name
-	}
-	if !top.IsFolder {
-		t.files, t.paths, t.total = []string{"."}, []string{top.Path}, int64(top.Size)
-		return t, nil
-	}
-	if !recursive {
-		return t, parsec.Errorf(parsec.Invalid, "%s is a folder: use -r to copy it and everything in it", src)
-	}
-	entries, err := ws.Walk(src.path)
-	if err != nil {
-		return t, err
-	}
-	t.folders = []string{"."}
-	for _, e := range entries {
-		rel := strings.TrimPrefix(strings.TrimPrefix(e.Path, top.Path), "/")
-		if e.IsFolder {
-			t.folders = append(t.folders, rel)
-		} else {
-			t.files, t.paths = append(t.files, rel), append(t.paths, e.Path)
-			t.total += int64(e.Size)
-		}
-	}
-	return t, nil
+	bar := a.progressBar("Uploading", &o)
+	res, err := ws.Upload(ctx, local, dst.wsPath(), o)
+	bar.finish()
+	return a.copied(o, res, dst.ws, err)
 }
 
 // download copies a file or tree of a workspace to this computer, every file in one batch.
-func (a *app) download(ctx context.Context, c *client.Client, src, dst location, recursive bool) error {
-	info, ws, err := findForCopy(ctx, c, src)
+func (a *app) download(ctx context.Context, c *client.Client, src, dst location, o client.CopyOptions) error {
+	_, ws, err := findForCopy(ctx, c, src)
 	if err != nil {
 		return err
 	}
-	if err := ws.Pull(ctx); err != nil {
-		return err
-	}
-	t, err := walkTree(info, ws, src, recursive)
-	if err != nil {
-		return err
-	}
-	target := dst.path
-	fi, err := os.Stat(target)
-	switch {
-	case err == nil && fi.IsDir():
-		target = filepath.Join(target, t.name)
-	case err == nil && t.top.IsFolder:
-		return parsec.Errorf(parsec.Exists, "%s exists and is not a folder", dst.path)
-	case err != nil && !os.IsNotExist(err):
-		return err
-	case err != nil && dst.dir:
-		return parsec.Errorf(parsec.NotFound, "%s: no such folder", dst.path)
-	}
-	for _, f := range t.folders {
-		if err := os.MkdirAll(filepath.Join(target, filepath.FromSlash(f)), 0o755); err != nil {
-			return err
-		}
-	}
-	targets := make([]client.FileTarget, len(t.files))
-	for i, rel := range t.files {
-		p := filepath.Join(target, filepath.FromSlash(rel))
-		targets[i] = client.FileTarget{Path: t.paths[i], Create: func() (io.WriteCloser, error) { return os.Create(p) }}
-	}
-	bar := a.progressBar("Downloading", t.total)
-	err = ws.ReadFiles(ctx, targets, bar.callback())
+	bar := a.progressBar("Downloading", &o)
+	res, err := ws.Download(ctx, src.path, dst.path, o)
 	bar.finish()
-	if err != nil {
-		return err
-	}
-	a.say("Copied %d file(s), %s, to %s.", len(t.files), humanBytes(t.total), target)
-	return nil
+	return a.copied(o, res, "", err)
 }
 
-// copyBetween copies within a workspace (contents shared, nothing uploaded), or from one
-// workspace to another (streamed: read, decrypted and re-encrypted on the way).
-func (a *app) copyBetween(ctx context.Context, c *client.Client, src, dst location, recursive, noSync bool) error {
+// copyBetween copies within a workspace or from one workspace to another.
+func (a *app) copyBetween(ctx context.Context, c *client.Client, src, dst location, o client.CopyOptions) error {
 	srcInfo, srcWS, err := findForCopy(ctx, c, src)
 	if err != nil {
 		return err
@@ -806,189 +532,87 @@ func (a *app) copyBetween(ctx context.Context, c *client.Client, src, dst locati
 		return err
 	}
 	if srcInfo.ID == dstInfo.ID {
-		var target string
-		err := a.change(ctx, c, dstInfo, dstWS, noSync, func() error {
-			t, err := walkTree(srcInfo, srcWS, src, recursive)
-			if err != nil {
-				return err
-			}
-			if target, err = destination(dstWS, dst, t.name, t.top.IsFolder); err != nil {
-				return err
-			}
-			return dstWS.CopyWithin(ctx, src.path, target)
-		})
-		if err != nil {
+		res, err := srcWS.Copy(ctx, src.path, dstWS, dst.wsPath(), o)
+		if err := a.changed(o.NoSync, err); err != nil {
 			return err
 		}
-		a.say("Copied %s to %s.", src, location{ws: dst.ws, path: target})
+		a.say("Copied %s to %s.", src, location{ws: dst.ws, path: res.Path})
 		return nil
 	}
+	bar := a.progressBar("Copying", &o)
+	res, err := srcWS.Copy(ctx, src.path, dstWS, dst.wsPath(), o)
+	bar.finish()
+	return a.copied(o, res, dst.ws, err)
+}
 
-	if err := srcWS.Pull(ctx); err != nil {
+// copied reports a copy's outcome; ws names the destination workspace ("" for a local one).
+func (a *app) copied(o client.CopyOptions, res client.CopyResult, ws string, err error) error {
+	if err := a.changed(o.NoSync && ws != "", err); err != nil {
 		return err
 	}
-	t, err := walkTree(srcInfo, srcWS, src, recursive)
-	if err != nil {
-		return err
+	to := res.Path
+	if ws != "" {
+		to = location{ws: ws, path: res.Path}.String()
 	}
-	var target string
-	err = a.change(ctx, c, dstInfo, dstWS, noSync, func() error {
-		if target, err = destination(dstWS, dst, t.name, t.top.IsFolder); err != nil {
-			return err
-		}
-		dsts := make([]string, len(t.files))
-		for i, rel := range t.files {
-			dsts[i] = path.Join(target, rel)
-		}
-		if len(dsts) > 0 {
-			st := newStream(ctx, srcWS, t.paths, dsts)
-			bar := a.progressBar("Copying", t.total)
-			err := dstWS.WriteFiles(ctx, st.sources, bar.callback())
-			bar.finish()
-			st.close()
-			if err != nil {
-				return err
-			}
-		}
-		for _, f := range emptyFolders(t.folders, t.files) {
-			if err := dstWS.Mkdir(ctx, path.Join(target, f), true); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	a.say("Copied %d file(s), %s, to %s.", len(t.files), humanBytes(t.total), location{ws: dst.ws, path: target})
+	a.say("Copied %d file(s), %s, to %s.", res.Files, humanBytes(res.Bytes), to)
 	return nil
 }
 
-// A stream pipes files of one workspace into WriteFiles of another: the files are read in
-// one batch (one ReadFiles, started at the first Open), in the order WriteFiles opens them,
-// each through its own pipe. When WriteFiles opens files again (it starts over when the
-// workspace's key changed meanwhile), each file is read on its own from then on.
-type stream struct {
-	sources []client.FileSource
-
-	ctx     context.Context
-	src     *client.Workspace
-	from    []string
-	readers []*io.PipeReader
-	writers []*io.PipeWriter
-	start   sync.Once
-	workers sync.WaitGroup
-
-	mu      sync.Mutex
-	opened  []bool
-	retried bool
-}
-
-func newStream(ctx context.Context, src *client.Workspace, from, to []string) *stream {
-	s := &stream{ctx: ctx, src: src, from: from, opened: make([]bool, len(from))}
-	for i := range from {
-		r, w := io.Pipe()
-		s.readers, s.writers = append(s.readers, r), append(s.writers, w)
-		s.sources = append(s.sources, client.FileSource{Path: to[i], Open: func() (io.ReadCloser, error) { return s.open(i), nil }})
-	}
-	return s
-}
-
-func (s *stream) open(i int) io.ReadCloser {
-	s.mu.Lock()
-	if s.opened[i] {
-		s.retried = true
-	}
-	s.opened[i] = true
-	retried := s.retried
-	s.mu.Unlock()
-	if retried {
-		r, w := io.Pipe()
-		s.workers.Go(func() { w.CloseWithError(s.src.ReadFile(s.ctx, s.from[i], w)) })
-		return r
-	}
-	s.start.Do(func() { s.workers.Go(s.readAll) })
-	return s.readers[i]
-}
-
-// readAll reads every file, in order, into its pipe.
-func (s *stream) readAll() {
-	targets := make([]client.FileTarget, len(s.from))
-	for i, w := range s.writers {
-		targets[i] = client.FileTarget{Path: s.from[i], Create: func() (io.WriteCloser, error) { return w, nil }}
-	}
-	err := s.src.ReadFiles(s.ctx, targets, nil)
-	if err == nil {
-		err = io.ErrUnexpectedEOF // for a pipe that was not written to, if any
-	}
-	for _, w := range s.writers {
-		w.CloseWithError(err) // no effect on the pipes already closed
-	}
-}
-
-// close ends the reads WriteFiles left unfinished, and waits for them.
-func (s *stream) close() {
-	for _, r := range s.readers {
-		r.Close()
-	}
-	s.workers.Wait()
-}
-
 // A progressBar draws a transfer's progress on stderr, when stderr is a terminal; it is nil
-// otherwise, and then does nothing. Its callback may be called from several goroutines.
+// otherwise, and then does nothing. Its update may be called from several goroutines.
 type progressBar struct {
 	w     io.Writer
 	label string
-	total int64
 	start time.Time
-	done  atomic.Int64
 
-	mu    sync.Mutex
-	drawn time.Time
+	mu          sync.Mutex
+	done, total int64
+	drawn       time.Time
 }
 
-func (a *app) progressBar(label string, total int64) *progressBar {
+// progressBar makes a bar that the copy o configures reports to.
+func (a *app) progressBar(label string, o *client.CopyOptions) *progressBar {
 	if !a.stderrIsTerminal() {
 		return nil
 	}
-	return &progressBar{w: a.stderr, label: label, total: total, start: time.Now()}
+	p := &progressBar{w: a.stderr, label: label, start: time.Now()}
+	o.Progress = p.update
+	return p
 }
 
-func (p *progressBar) callback() func(int64) {
-	if p == nil {
-		return nil
-	}
-	return func(n int64) {
-		done := p.done.Add(n)
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if now := time.Now(); now.Sub(p.drawn) >= 100*time.Millisecond {
-			p.drawn = now
-			p.draw(done)
-		}
+func (p *progressBar) update(done, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done, p.total = max(p.done, done), total
+	if now := time.Now(); now.Sub(p.drawn) >= 100*time.Millisecond {
+		p.drawn = now
+		p.draw()
 	}
 }
 
-func (p *progressBar) draw(done int64) {
+func (p *progressBar) draw() {
 	const width = 30
 	frac := 1.0
 	if p.total > 0 {
-		frac = min(1, float64(done)/float64(p.total))
+		frac = min(1, float64(p.done)/float64(p.total))
 	}
 	filled := int(frac * width)
-	rate := int64(float64(done) / max(time.Since(p.start).Seconds(), 0.001))
+	rate := int64(float64(p.done) / max(time.Since(p.start).Seconds(), 0.001))
 	fmt.Fprintf(p.w, "\r%s [%s%s] %3d%%  %s / %s  %s/s\x1b[K", p.label,
-		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), int(frac*100), humanBytes(done), humanBytes(p.total), humanBytes(rate))
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), int(frac*100), humanBytes(p.done), humanBytes(p.total), humanBytes(rate))
 }
 
-// finish draws the last state and ends the line.
+// finish draws the last state and ends the line, if anything was drawn.
 func (p *progressBar) finish() {
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.draw(p.done.Load())
+	if p.drawn.IsZero() {
+		return
+	}
+	p.draw()
 	fmt.Fprintln(p.w)
 }
 

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/client/device"
@@ -362,21 +361,6 @@ func TestParseAt(t *testing.T) {
 		if _, err := parseAt(bad); !parsec.IsKind(err, parsec.Invalid) {
 			t.Errorf("parseAt(%q): got %v, want an Invalid error", bad, err)
 		}
-	}
-}
-
-func TestEmptyFolders(t *testing.T) {
-	folders := []string{".", "a", "a/b", "c", "d", "d/e"}
-	files := []string{"a/b/f", "c/g"}
-	got := emptyFolders(folders, files)
-	if diff := cmp.Diff([]string{"d/e"}, got); diff != "" {
-		t.Errorf("emptyFolders (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]string{"."}, emptyFolders([]string{"."}, nil)); diff != "" {
-		t.Errorf("emptyFolders of an empty tree (-want +got):\n%s", diff)
-	}
-	if got := emptyFolders(nil, []string{"."}); got != nil {
-		t.Errorf("emptyFolders of a single file = %v, want none", got)
 	}
 }
 

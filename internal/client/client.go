@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -18,6 +19,9 @@ import (
 type Options struct {
 	HTTPClient *http.Client
 	Clock      parsec.Clock
+	// Warn, if set, hears of problems that do not stop an operation: a workspace
+	// maintenance that failed and will be retried, a local file skipped by a copy.
+	Warn func(msg string)
 }
 
 // Client is an unlocked device connected to its organization.
@@ -27,6 +31,7 @@ type Client struct {
 	t      *transport
 	clock  parsec.Clock
 	cache  *localdb.DB
+	warnf  func(msg string)
 
 	mu       sync.Mutex
 	certs    *certif.Memory
@@ -51,7 +56,7 @@ func Open(ctx context.Context, configDir string, dev *device.Local, opts Options
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{dev: dev, signer: signer, t: newTransport(opts.HTTPClient, server, dev.OrganizationID), clock: opts.Clock, cache: cache, keys: map[parsec.VlobID]*realmKeys{}}
+	c := &Client{dev: dev, signer: signer, t: newTransport(opts.HTTPClient, server, dev.OrganizationID), clock: opts.Clock, cache: cache, warnf: opts.Warn, keys: map[parsec.VlobID]*realmKeys{}}
 	if c.clock == nil {
 		c.clock = parsec.SystemClock{}
 	}
@@ -60,6 +65,13 @@ func Open(ctx context.Context, configDir string, dev *device.Local, opts Options
 		return nil, err
 	}
 	return c, nil
+}
+
+// warn tells Options.Warn, if set, of a problem that does not stop the operation.
+func (c *Client) warn(format string, args ...any) {
+	if c.warnf != nil {
+		c.warnf(fmt.Sprintf(format, args...))
+	}
 }
 
 // Close releases the local cache.

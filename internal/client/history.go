@@ -21,8 +21,12 @@ type Version struct {
 }
 
 // History lists every version of the entry at a path, oldest first. Each is validated like
-// any manifest read from the server.
+// any manifest read from the server. The workspace's changes are received first, so that
+// the history reaches the newest version.
 func (w *Workspace) History(ctx context.Context, p string) ([]Version, error) {
+	if err := w.Pull(ctx); err != nil {
+		return nil, err
+	}
 	w.mu.Lock()
 	m, err := w.resolve(p)
 	w.mu.Unlock()

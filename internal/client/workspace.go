@@ -346,13 +346,11 @@ func (w *Workspace) checkWritable() error {
 	role, _ := w.c.certs.RealmRole(w.id, w.c.dev.UserID)
 	r, _ := w.c.certs.Realm(w.id)
 	w.c.mu.Unlock()
-	if !role.CanWrite() {
-		return parsec.Errorf(parsec.Permission, "you are %s of this workspace: you cannot change it", roleName(role))
+	archiving := ""
+	if r.Archiving != nil {
+		archiving = r.Archiving.Configuration
 	}
-	if r.Archiving != nil && r.Archiving.Configuration != "AVAILABLE" {
-		return parsec.Errorf(parsec.Permission, "this workspace is archived: it is read-only")
-	}
-	return nil
+	return writable(role, archiving, "this workspace")
 }
 
 func roleName(r parsec.RealmRole) string {

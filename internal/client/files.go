@@ -1,0 +1,511 @@
+package client
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// The operations a person does on a workspace's files, whatever the interface: one change
+// (receive, change locally, send), and copies into, out of, within and between workspaces.
+// The CLI, the GUI and the mount call these and only show their results.
+
+// Info describes the workspace as the certificates say it is now.
+func (w *Workspace) Info(ctx context.Context) (WorkspaceInfo, error) {
+	w.c.mu.Lock()
+	role, _ := w.c.certs.RealmRole(w.id, w.c.dev.UserID)
+	w.c.mu.Unlock()
+	return w.c.workspaceInfo(ctx, w.id, role)
+}
+
+// Change makes one change of the workspace the way every interface does: it checks that
+// this user may change the workspace (before any work), receives the workspace's changes,
+// runs f (which saves its change on this device, e.g. with Mkdir, WriteFiles, Rename), then
+// sends the result. Three things may happen besides success:
+//   - the workspace is not writable for this user, or f fails: its error, nothing sent;
+//   - the change is saved but cannot be sent: an error with the cause's kind, saying that
+//     the change is kept on this device and the next sync or write sends it;
+//   - with noSync, f only: the change stays on this device until the next sync or write.
+//
+// Before receiving, an owner's device does what it owes its workspaces (a new key after
+// someone left, so that what is written now is not readable by them); when that fails,
+// Options.Warn hears it and the change goes on.
+func (w *Workspace) Change(ctx context.Context, noSync bool, f func() error) error {
+	info, err := w.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if err := info.Writable(); err != nil {
+		return err
+	}
+	if !noSync {
+		if err := w.c.MaintainWorkspaces(ctx); err != nil {
+			w.c.warn("workspace maintenance failed (the next sync retries): %v", err)
+		}
+		if err := w.Pull(ctx); err != nil {
+			return err
+		}
+	}
+	if err := f(); err != nil {
+		return err
+	}
+	if noSync {
+		return nil
+	}
+	return parsec.Wrap(w.Push(ctx), "saved on this device but not sent (the next sync or write sends it)")
+}
+
+// ListAt lists a folder (a file lists as itself), by name: as it is now, after receiving
+// the workspace's changes, or when at is set, as it was then, from the server's history.
+func (w *Workspace) ListAt(ctx context.Context, p string, at parsec.DateTime) ([]Entry, error) {
+	if at != 0 {
+		return w.At(at).List(ctx, p)
+	}
+	if err := w.Pull(ctx); err != nil {
+		return nil, err
+	}
+	return w.List(p)
+}
+
+// ReadFileAt writes a file's content to dst: as it is now, after receiving the workspace's
+// changes, or when at is set, as it was then. Every block is checked against the file's
+// signed manifest.
+func (w *Workspace) ReadFileAt(ctx context.Context, p string, at parsec.DateTime, dst io.Writer) error {
+	if at != 0 {
+		return w.At(at).ReadFile(ctx, p, dst)
+	}
+	if err := w.Pull(ctx); err != nil {
+		return err
+	}
+	return w.ReadFile(ctx, p, dst)
+}
+
+// Author describes the device that made a version, for people: "Name <email> @ label"
+// (with what this user may see of others), or "device ID" for a device the certificates
+// do not show.
+func (c *Client) Author(d parsec.DeviceID) string {
+	for _, u := range c.Users() {
+		for _, dev := range u.Devices {
+			if dev.ID == d {
+				return u.Handle.String() + " @ " + dev.Label
+			}
+		}
+	}
+	return "device " + d.String()
+}
+
+// Writable reports whether this user may change the workspace: nil, or an error of kind
+// parsec.Permission saying why (the role, or the workspace is archived). Interfaces use it
+// to decide what to offer; every change checks it first.
+func (w WorkspaceInfo) Writable() error {
+	name := "workspace " + parsec.ShortID(w.ID)
+	if w.Name != "" {
+		name = "workspace " + strconv.Quote(w.Name)
+	}
+	return writable(w.Role, w.Archiving, name)
+}
+
+// writable is the one rule "may this user change this workspace", named as given in the
+// refusal: a role that writes, and a workspace that is not archived.
+func writable(role parsec.RealmRole, archiving, name string) error {
+	switch {
+	case !role.CanWrite():
+		return parsec.Errorf(parsec.Permission, "you are %s of %s: you cannot change it", roleName(role), name)
+	case archiving != "" && archiving != certif.ArchivingAvailable:
+		return parsec.Errorf(parsec.Permission, "%s is archived: it is read-only (an owner can unarchive it)", name)
+	}
+	return nil
+}
+
+// Landing returns where an entry named name lands when copied or moved to dst: into dst
+// when dst is an existing folder or is written with a trailing "/" (a folder, created if
+// missing), else at dst itself. A folder cannot land on a file, and a dst written as a
+// folder must not be a file.
+func (w *Workspace) Landing(dst, name string, isFolder bool) (string, error) {
+	dir := strings.HasSuffix(dst, "/")
+	p := path.Clean("/" + dst)
+	e, err := w.Stat(p)
+	switch {
+	case err == nil && e.IsFolder:
+		return path.Join(p, name), nil
+	case err == nil && isFolder:
+		return "", parsec.Errorf(parsec.Exists, "%s exists and is a file", p)
+	case err == nil && dir:
+		return "", parsec.Errorf(parsec.Invalid, "%s is a file, not a folder", p)
+	case err == nil:
+		return p, nil
+	case parsec.KindOf(err) != parsec.NotFound:
+		return "", err
+	case dir:
+		return path.Join(p, name), nil
+	}
+	return p, nil
+}
+
+// Move moves or renames an entry of the workspace to dst (see Landing), as one change (see
+// Change); nothing may be replaced. It returns where the entry landed.
+func (w *Workspace) Move(ctx context.Context, from, dst string, noSync bool) (string, error) {
+	var target string
+	err := w.Change(ctx, noSync, func() error {
+		e, err := w.Stat(from)
+		if err != nil {
+			return err
+		}
+		if target, err = w.Landing(dst, e.Name, e.IsFolder); err != nil {
+			return err
+		}
+		return w.Rename(ctx, from, target)
+	})
+	return target, err
+}
+
+// CopyOptions tune Upload, Download and Copy.
+type CopyOptions struct {
+	Recursive bool // copy a folder and everything in it; without it, a folder is refused
+	NoSync    bool // keep the change on this device (contents are still uploaded): see Change
+	// Progress, if set, receives the bytes copied so far and the total as the copy goes;
+	// it may be called from several goroutines at once.
+	Progress func(done, total int64)
+}
+
+// CopyResult says what a copy did.
+type CopyResult struct {
+	Files int    // files copied
+	Bytes int64  // their total size
+	Path  string // where the copy landed: a workspace path, or a local one for Download
+}
+
+// A tree is what a copy reads: one file, or a folder and everything in it. Paths are
+// relative to its top ("." for a single file or the top folder).
+type tree struct {
+	name    string   // the top's name
+	folder  bool     // the top is a folder
+	files   []string // relative paths
+	from    []string // each file's full path where it is read (local or in the workspace)
+	folders []string
+	total   int64
+}
+
+// emptyFolders returns the folders of the tree in which nothing is copied: they must be
+// created on their own.
+func (t tree) emptyFolders() []string {
+	used := map[string]bool{}
+	for _, p := range append(t.files, t.folders...) {
+		if p != "." {
+			used[path.Dir(p)] = true
+		}
+	}
+	var out []string
+	for _, f := range t.folders {
+		if !used[f] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// progress turns the options' Progress into the byte counter the transfers call.
+func (t tree) progress(o CopyOptions) func(int64) {
+	if o.Progress == nil {
+		return nil
+	}
+	var done atomic.Int64
+	return func(n int64) { o.Progress(done.Add(n), t.total) }
+}
+
+// localTree lists a local file or folder tree to copy; what is neither a regular file nor
+// a folder is skipped, with a warning.
+func (c *Client) localTree(local string, recursive bool) (tree, error) {
+	fi, err := os.Stat(local)
+	switch {
+	case os.IsNotExist(err):
+		return tree{}, parsec.Errorf(parsec.NotFound, "%s: no such file or folder", local)
+	case err != nil:
+		return tree{}, err
+	case fi.IsDir() && !recursive:
+		return tree{}, parsec.Errorf(parsec.Invalid, "%s is a folder: use -r to copy it and everything in it", local)
+	case !fi.IsDir() && !fi.Mode().IsRegular():
+		return tree{}, parsec.Errorf(parsec.Invalid, "%s is not a regular file", local)
+	}
+	abs, err := filepath.Abs(local)
+	if err != nil {
+		return tree{}, err
+	}
+	t := tree{name: filepath.Base(abs), folder: fi.IsDir()}
+	if !fi.IsDir() {
+		t.files, t.from, t.total = []string{"."}, []string{local}, fi.Size()
+		return t, nil
+	}
+	root := strings.TrimSuffix(local, string(filepath.Separator)) + string(filepath.Separator) // follows a symbolic link to a folder
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case d.IsDir():
+			t.folders = append(t.folders, rel)
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			t.files, t.from = append(t.files, rel), append(t.from, p)
+			t.total += info.Size()
+		default:
+			c.warn("skipping %s: not a regular file or folder", p)
+		}
+		return nil
+	})
+	return t, err
+}
+
+// tree lists what a path of the workspace holds, for a copy, from what this device knows.
+func (w *Workspace) tree(ctx context.Context, src string, recursive bool) (tree, error) {
+	top, err := w.Stat(src)
+	if err != nil {
+		return tree{}, err
+	}
+	t := tree{name: top.Name, folder: top.IsFolder}
+	if top.Path == "/" {
+		info, err := w.Info(ctx)
+		if err != nil {
+			return tree{}, err
+		}
+		t.name = info.Name
+		if t.name == "" {
+			t.name = "workspace " + parsec.ShortID(w.id)
+		}
+	}
+	if !top.IsFolder {
+		t.files, t.from, t.total = []string{"."}, []string{top.Path}, int64(top.Size)
+		return t, nil
+	}
+	if !recursive {
+		return t, parsec.Errorf(parsec.Invalid, "%s is a folder: use -r to copy it and everything in it", top.Path)
+	}
+	entries, err := w.Walk(top.Path)
+	if err != nil {
+		return t, err
+	}
+	t.folders = []string{"."}
+	for _, e := range entries {
+		rel := strings.TrimPrefix(strings.TrimPrefix(e.Path, top.Path), "/")
+		if e.IsFolder {
+			t.folders = append(t.folders, rel)
+		} else {
+			t.files, t.from = append(t.files, rel), append(t.from, e.Path)
+			t.total += int64(e.Size)
+		}
+	}
+	return t, nil
+}
+
+// put writes a tree's files, read from sources, at target in the workspace, then creates
+// its empty folders (inside a Change).
+func (w *Workspace) put(ctx context.Context, t tree, target string, o CopyOptions, sources []FileSource) error {
+	if len(sources) > 0 {
+		if err := w.WriteFiles(ctx, sources, t.progress(o)); err != nil {
+			return err
+		}
+	}
+	for _, f := range t.emptyFolders() {
+		if err := w.Mkdir(ctx, path.Join(target, f), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Upload copies a local file, or with Recursive a local folder tree, into the workspace at
+// dst (see Landing), as one change (see Change). The whole tree is one batch: contents are
+// encrypted and uploaded in parallel, in flat memory whatever the sizes, then every file
+// appears at once. Existing files are replaced, as new versions.
+func (w *Workspace) Upload(ctx context.Context, local, dst string, o CopyOptions) (CopyResult, error) {
+	t, err := w.c.localTree(local, o.Recursive)
+	if err != nil {
+		return CopyResult{}, err
+	}
+	res := CopyResult{Files: len(t.files), Bytes: t.total}
+	err = w.Change(ctx, o.NoSync, func() error {
+		if res.Path, err = w.Landing(dst, t.name, t.folder); err != nil {
+			return err
+		}
+		sources := make([]FileSource, len(t.files))
+		for i, rel := range t.files {
+			p := t.from[i]
+			sources[i] = FileSource{Path: path.Join(res.Path, rel), Open: func() (io.ReadCloser, error) { return os.Open(p) }}
+		}
+		return w.put(ctx, t, res.Path, o, sources)
+	})
+	return res, err
+}
+
+// Download copies a file, or with Recursive a folder tree, of the workspace to this
+// computer, after receiving the workspace's changes: into local when it is an existing
+// folder, else as local itself (a local path written with a trailing separator must be an
+// existing folder). Every block is checked against its file's signed manifest; files are
+// streamed to disk in flat memory.
+func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptions) (CopyResult, error) {
+	if err := w.Pull(ctx); err != nil {
+		return CopyResult{}, err
+	}
+	t, err := w.tree(ctx, src, o.Recursive)
+	if err != nil {
+		return CopyResult{}, err
+	}
+	target := local
+	fi, err := os.Stat(target)
+	switch {
+	case err == nil && fi.IsDir():
+		target = filepath.Join(target, t.name)
+	case err == nil && t.folder:
+		return CopyResult{}, parsec.Errorf(parsec.Exists, "%s exists and is not a folder", local)
+	case err != nil && !os.IsNotExist(err):
+		return CopyResult{}, err
+	case err != nil && (strings.HasSuffix(local, "/") || strings.HasSuffix(local, string(filepath.Separator))):
+		return CopyResult{}, parsec.Errorf(parsec.NotFound, "%s: no such folder", local)
+	}
+	for _, f := range t.folders {
+		if err := os.MkdirAll(filepath.Join(target, filepath.FromSlash(f)), 0o755); err != nil {
+			return CopyResult{}, err
+		}
+	}
+	targets := make([]FileTarget, len(t.files))
+	for i, rel := range t.files {
+		p := filepath.Join(target, filepath.FromSlash(rel))
+		targets[i] = FileTarget{Path: t.from[i], Create: func() (io.WriteCloser, error) { return os.Create(p) }}
+	}
+	if err := w.ReadFiles(ctx, targets, t.progress(o)); err != nil {
+		return CopyResult{}, err
+	}
+	return CopyResult{Files: len(t.files), Bytes: t.total, Path: target}, nil
+}
+
+// Copy copies src, a file or with Recursive a folder tree of this workspace, to dst in
+// workspace to (see Landing), as one change of to (see Change). Within one workspace (to
+// is w) nothing is uploaded, contents are shared, and nothing may be replaced. Between two
+// workspaces the files are streamed: read, decrypted and re-encrypted on the way, in flat
+// memory; existing files are replaced, as new versions.
+func (w *Workspace) Copy(ctx context.Context, src string, to *Workspace, dst string, o CopyOptions) (CopyResult, error) {
+	var res CopyResult
+	if to == w {
+		err := w.Change(ctx, o.NoSync, func() error {
+			t, err := w.tree(ctx, src, o.Recursive)
+			if err != nil {
+				return err
+			}
+			res.Files, res.Bytes = len(t.files), t.total
+			if res.Path, err = w.Landing(dst, t.name, t.folder); err != nil {
+				return err
+			}
+			return w.CopyWithin(ctx, src, res.Path)
+		})
+		return res, err
+	}
+	if err := w.Pull(ctx); err != nil {
+		return res, err
+	}
+	t, err := w.tree(ctx, src, o.Recursive)
+	if err != nil {
+		return res, err
+	}
+	res.Files, res.Bytes = len(t.files), t.total
+	err = to.Change(ctx, o.NoSync, func() error {
+		if res.Path, err = to.Landing(dst, t.name, t.folder); err != nil {
+			return err
+		}
+		dsts := make([]string, len(t.files))
+		for i, rel := range t.files {
+			dsts[i] = path.Join(res.Path, rel)
+		}
+		st := newStream(ctx, w, t.from, dsts)
+		defer st.close()
+		return to.put(ctx, t, res.Path, o, st.sources)
+	})
+	return res, err
+}
+
+// A stream pipes files of one workspace into WriteFiles of another: the files are read in
+// one batch (one ReadFiles, started at the first Open), in the order WriteFiles opens them,
+// each through its own pipe. When WriteFiles opens files again (it starts over when the
+// workspace's key changed meanwhile), each file is read on its own from then on.
+type stream struct {
+	sources []FileSource
+
+	ctx     context.Context
+	src     *Workspace
+	from    []string
+	readers []*io.PipeReader
+	writers []*io.PipeWriter
+	start   sync.Once
+	workers sync.WaitGroup
+
+	mu      sync.Mutex
+	opened  []bool
+	retried bool
+}
+
+func newStream(ctx context.Context, src *Workspace, from, to []string) *stream {
+	s := &stream{ctx: ctx, src: src, from: from, opened: make([]bool, len(from))}
+	for i := range from {
+		r, w := io.Pipe()
+		s.readers, s.writers = append(s.readers, r), append(s.writers, w)
+		s.sources = append(s.sources, FileSource{Path: to[i], Open: func() (io.ReadCloser, error) { return s.open(i), nil }})
+	}
+	return s
+}
+
+func (s *stream) open(i int) io.ReadCloser {
+	s.mu.Lock()
+	if s.opened[i] {
+		s.retried = true
+	}
+	s.opened[i] = true
+	retried := s.retried
+	s.mu.Unlock()
+	if retried {
+		r, w := io.Pipe()
+		s.workers.Go(func() { w.CloseWithError(s.src.ReadFile(s.ctx, s.from[i], w)) })
+		return r
+	}
+	s.start.Do(func() { s.workers.Go(s.readAll) })
+	return s.readers[i]
+}
+
+// readAll reads every file, in order, into its pipe.
+func (s *stream) readAll() {
+	targets := make([]FileTarget, len(s.from))
+	for i, w := range s.writers {
+		targets[i] = FileTarget{Path: s.from[i], Create: func() (io.WriteCloser, error) { return w, nil }}
+	}
+	err := s.src.ReadFiles(s.ctx, targets, nil)
+	if err == nil {
+		err = io.ErrUnexpectedEOF // for a pipe that was not written to, if any
+	}
+	for _, w := range s.writers {
+		w.CloseWithError(err) // no effect on the pipes already closed
+	}
+}
+
+// close ends the reads WriteFiles left unfinished, and waits for them.
+func (s *stream) close() {
+	for _, r := range s.readers {
+		r.Close()
+	}
+	s.workers.Wait()
+}
