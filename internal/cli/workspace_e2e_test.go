@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/client/device"
 	"github.com/parsec-go/parsec/internal/parsec"
