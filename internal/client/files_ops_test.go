@@ -1,0 +1,329 @@
+package client_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// Where a copy or a move lands: one rule for every interface.
+func TestLanding(t *testing.T) {
+	p := newPeople(t)
+	_, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/dir/file.txt": []byte("x")})
+	if err := aw.Mkdir(t.Context(), "/empty", false); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		dst      string
+		isFolder bool
+		want     string
+		wantKind parsec.Kind
+	}{
+		{"into an existing folder", "/dir", false, "/dir/a.txt", 0},
+		{"into an existing folder written with a slash", "/dir/", true, "/dir/a.txt", 0},
+		{"into the root", "/", false, "/a.txt", 0},
+		{"a file replaces a file", "/dir/file.txt", false, "/dir/file.txt", 0},
+		{"a folder cannot replace a file", "/dir/file.txt", true, "", parsec.Exists},
+		{"a file written as a folder", "/dir/file.txt/", false, "", parsec.Invalid},
+		{"a new name", "/dir/new.txt", false, "/dir/new.txt", 0},
+		{"a new folder written with a slash", "/dir/sub/", false, "/dir/sub/a.txt", 0},
+		{"a path is cleaned", "dir//./b.txt", false, "/dir/b.txt", 0},
+		{"below a file", "/dir/file.txt/x", false, "", parsec.Invalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := aw.Landing(tc.dst, "a.txt", tc.isFolder)
+			if tc.wantKind != 0 {
+				wantKind(t, "Landing", err, tc.wantKind)
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("Landing(%q) = %q, %v; want %q", tc.dst, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// localTree writes files under a new folder and returns the folder.
+func localTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "reports")
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "empty", "deeper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// A local tree goes up and comes back byte for byte, with progress reported to the total;
+// another member sees it; what is not a regular file is skipped with a warning.
+func TestUploadDownload(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id, _, _, _ := shared(t, p)
+	var mu sync.Mutex
+	var warnings []string
+	bc, err := client.Open(ctx, p.bob.ConfigDir, p.bob.Device, client.Options{Warn: func(msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		warnings = append(warnings, msg)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bc.Close()
+	poll(t, bc)
+	bw, err := bc.Workspace(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	files := map[string]string{"q1.txt": "first quarter", "sub/q2.txt": "second", "sub/deep/big.bin": strings.Repeat("b", 700<<10)}
+	local := localTree(t, files)
+	if err := syscall.Mkfifo(filepath.Join(local, "pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var last, total int64
+	o := client.CopyOptions{Recursive: true, Progress: func(done, all int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		last, total = max(last, done), all
+	}}
+	res, err := bw.Upload(ctx, local, "/", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(files["q1.txt"]) + len(files["sub/q2.txt"]) + len(files["sub/deep/big.bin"]))
+	if diff := cmp.Diff(client.CopyResult{Files: 3, Bytes: size, Path: "/reports"}, res); diff != "" {
+		t.Errorf("Upload result (-want +got):\n%s", diff)
+	}
+	if last != size || total != size {
+		t.Errorf("progress ended at %d of %d, want %d of %d", last, total, size, size)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "pipe") {
+		t.Errorf("warnings = %q, want one about the named pipe", warnings)
+	}
+	if bw.NeedSync() {
+		t.Error("the upload was not sent")
+	}
+
+	// Alice downloads it into an existing folder: it lands under its name, empty folders too.
+	aw, err := p.ac.Workspace(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	res, err = aw.Download(ctx, "/reports", out, client.CopyOptions{Recursive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Files != 3 || res.Bytes != size || res.Path != filepath.Join(out, "reports") {
+		t.Errorf("Download result = %+v", res)
+	}
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(out, "reports", filepath.FromSlash(name)))
+		if err != nil || string(got) != want {
+			t.Errorf("%s downloaded as %d bytes, %v; want %d bytes", name, len(got), err, len(want))
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(out, "reports", "empty", "deeper")); err != nil || !fi.IsDir() {
+		t.Errorf("the empty folder did not come back: %v", err)
+	}
+
+	// One file to a new local name; a folder without Recursive; missing things.
+	one := filepath.Join(t.TempDir(), "copy.txt")
+	if _, err := aw.Download(ctx, "/reports/q1.txt", one, client.CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(one); string(got) != files["q1.txt"] {
+		t.Errorf("single file downloaded as %q", got)
+	}
+	_, err = aw.Download(ctx, "/reports", t.TempDir(), client.CopyOptions{})
+	wantKind(t, "downloading a folder without Recursive", err, parsec.Invalid)
+	_, err = aw.Download(ctx, "/nothing", t.TempDir(), client.CopyOptions{})
+	wantKind(t, "downloading nothing", err, parsec.NotFound)
+	_, err = aw.Download(ctx, "/reports/q1.txt", filepath.Join(t.TempDir(), "missing")+"/", client.CopyOptions{})
+	wantKind(t, "downloading into a missing folder", err, parsec.NotFound)
+	_, err = aw.Download(ctx, "/reports", one, client.CopyOptions{Recursive: true})
+	wantKind(t, "downloading a folder onto a file", err, parsec.Exists)
+	_, err = bw.Upload(ctx, local, "/", client.CopyOptions{})
+	wantKind(t, "uploading a folder without Recursive", err, parsec.Invalid)
+	_, err = bw.Upload(ctx, filepath.Join(local, "nothing"), "/", client.CopyOptions{})
+	wantKind(t, "uploading nothing", err, parsec.NotFound)
+	_, err = bw.Upload(ctx, filepath.Join(local, "pipe"), "/", client.CopyOptions{})
+	wantKind(t, "uploading a named pipe", err, parsec.Invalid)
+}
+
+// Copies within a workspace share contents and replace nothing; copies between workspaces
+// stream the files; both are one change each.
+func TestCopyWithinAndBetween(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, _, _ := shared(t, p)
+	files := map[string][]byte{"/tree/a.txt": []byte("alpha"), "/tree/sub/b.bin": randomBytes(600 << 10)}
+	write(t, aw, files)
+	if err := aw.Mkdir(ctx, "/tree/hollow", false); err != nil {
+		t.Fatal(err)
+	}
+	syncWS(t, aw)
+
+	res, err := aw.Copy(ctx, "/tree", aw, "/backup", client.CopyOptions{Recursive: true})
+	if err != nil || res.Path != "/backup" || res.Files != 2 {
+		t.Fatalf("Copy within = %+v, %v", res, err)
+	}
+	if got := read(t, aw, "/backup/sub/b.bin"); !bytes.Equal(got, files["/tree/sub/b.bin"]) {
+		t.Error("the copy within the workspace reads differently")
+	}
+	_, err = aw.Copy(ctx, "/tree/a.txt", aw, "/backup/a.txt", client.CopyOptions{})
+	wantKind(t, "a copy within replacing a file", err, parsec.Exists)
+
+	otherID, err := p.ac.CreateWorkspace(ctx, "Other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := p.ac.Workspace(ctx, otherID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = aw.Copy(ctx, "/tree", other, "/", client.CopyOptions{Recursive: true})
+	if err != nil || res.Path != "/tree" || res.Files != 2 || res.Bytes != int64(5+600<<10) {
+		t.Fatalf("Copy between = %+v, %v", res, err)
+	}
+	for name, want := range files {
+		if got := read(t, other, name); !bytes.Equal(got, want) {
+			t.Errorf("%s copied between workspaces reads %d bytes, want %d", name, len(got), len(want))
+		}
+	}
+	if e, err := other.Stat("/tree/hollow"); err != nil || !e.IsFolder {
+		t.Errorf("the empty folder was not copied: %+v, %v", e, err)
+	}
+	// Between workspaces, files are replaced as new versions.
+	if _, err := aw.Copy(ctx, "/tree/a.txt", other, "/tree/a.txt", client.CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := other.Stat("/tree/a.txt"); e.Version != 2 {
+		t.Errorf("replaced file at version %d, want 2", e.Version)
+	}
+
+	// Move lands the same way: into an existing folder, under its name.
+	if got, err := other.Move(ctx, "/tree/a.txt", "/tree/sub", false); err != nil || got != "/tree/sub/a.txt" {
+		t.Fatalf("Move = %q, %v", got, err)
+	}
+	if _, err := other.Move(ctx, "/tree/sub/a.txt", "/tree/sub/b.bin", false); !parsec.IsKind(err, parsec.Exists) {
+		t.Errorf("Move onto a file: %v, want an Exists error", err)
+	}
+}
+
+// Change checks the rule before any work, keeps a noSync change on the device, and sends
+// the others.
+func TestChange(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id, aw, bw, mw := shared(t, p)
+
+	called := false
+	err := mw.Change(ctx, false, func() error { called = true; return nil })
+	if called || !parsec.IsKind(err, parsec.Permission) || err.Error() != `you are a reader of workspace "Docs": you cannot change it` {
+		t.Errorf("a reader's change: called %v, %v", called, err)
+	}
+	info, err := mw.Info(ctx)
+	if err != nil || info.Writable() == nil {
+		t.Errorf("a reader's workspace is writable: %+v, %v", info, err)
+	}
+
+	if err := bw.Change(ctx, true, func() error { return bw.Mkdir(ctx, "/later", false) }); err != nil {
+		t.Fatal(err)
+	}
+	if !bw.NeedSync() {
+		t.Error("a noSync change was sent")
+	}
+	syncWS(t, aw)
+	if _, err := aw.Stat("/later"); !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("alice sees bob's noSync change: %v", err)
+	}
+	// The next change sends both.
+	if err := bw.Change(ctx, false, func() error { return bw.Mkdir(ctx, "/now", false) }); err != nil {
+		t.Fatal(err)
+	}
+	syncWS(t, aw)
+	for _, name := range []string{"/later", "/now"} {
+		if _, err := aw.Stat(name); err != nil {
+			t.Errorf("alice does not see %s: %v", name, err)
+		}
+	}
+	// f's error stops the change.
+	wantKind(t, "a failing change", bw.Change(ctx, false, func() error { return bw.Mkdir(ctx, "/now", false) }), parsec.Exists)
+
+	// An archived workspace is read-only for its owner too.
+	if err := p.ac.ArchiveWorkspace(ctx, id, certif.ArchivingArchived, 0); err != nil {
+		t.Fatal(err)
+	}
+	err = aw.Change(ctx, false, func() error { return nil })
+	if !parsec.IsKind(err, parsec.Permission) || !strings.Contains(err.Error(), "is archived") {
+		t.Errorf("a change of an archived workspace: %v", err)
+	}
+}
+
+// The read operations receive the changes first, or read the history.
+func TestListAtAndReadFileAt(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/f.txt": []byte("one")})
+	syncWS(t, aw)
+	h, err := aw.History(ctx, "/f.txt")
+	if err != nil || len(h) != 1 {
+		t.Fatalf("History = %v, %v", h, err)
+	}
+	write(t, aw, map[string][]byte{"/f.txt": []byte("two"), "/g.txt": []byte("g")})
+	syncWS(t, aw)
+
+	entries, err := bw.ListAt(ctx, "/", 0)
+	names := func(es []client.Entry) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name)
+		}
+		return out
+	}
+	if err != nil || !slices.Equal(names(entries), []string{"f.txt", "g.txt"}) {
+		t.Errorf("ListAt now = %v, %v", names(entries), err)
+	}
+	entries, err = bw.ListAt(ctx, "/", h[0].Timestamp)
+	if err != nil || !slices.Equal(names(entries), []string{"f.txt"}) {
+		t.Errorf("ListAt then = %v, %v", names(entries), err)
+	}
+	for at, want := range map[parsec.DateTime]string{0: "two", h[0].Timestamp: "one"} {
+		var b bytes.Buffer
+		if err := bw.ReadFileAt(ctx, "/f.txt", at, &b); err != nil || b.String() != want {
+			t.Errorf("ReadFileAt(%v) = %q, %v; want %q", at, b.String(), err, want)
+		}
+	}
+	if got := p.bc.Author(h[0].Author); got != "Alice <alice@example.com> @ laptop" {
+		t.Errorf("Author = %q", got)
+	}
+	if got := p.bc.Author(parsec.NewDeviceID()); !strings.HasPrefix(got, "device ") {
+		t.Errorf("Author of an unknown device = %q", got)
+	}
+}
