@@ -304,12 +304,14 @@ func mergeParent(base, local, remote manifest.Manifest) parsec.VlobID {
 func (w *Workspace) mergeFile(e *entry, local, remote *manifest.FileManifest) []parsec.VlobID {
 	id := remote.ID
 	base, _ := e.base.(*manifest.FileManifest)
-	localChanged := base == nil || !sameContent(local, base)
+	// The local content is left to push only if it is neither the base's nor the remote's
+	// (both sides may have made the same edit).
+	localChanged := !sameContent(local, remote) && (base == nil || !sameContent(local, base))
 	remoteChanged := base == nil || !sameContent(remote, base)
 	parent := mergeParent(e.base, local, remote)
 	changed := []parsec.VlobID{id}
 	switch {
-	case localChanged && remoteChanged && !sameContent(local, remote):
+	case localChanged && remoteChanged:
 		// Both edited the content: the remote version keeps the entry, the local one
 		// becomes a new file beside it, so that nothing is lost.
 		now := w.c.now()
