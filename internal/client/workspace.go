@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/parsec-go/parsec/internal/client/localdb"
 	"github.com/parsec-go/parsec/internal/manifest"
@@ -508,19 +511,24 @@ func (w *Workspace) Remove(ctx context.Context, p string, recursive bool) error 
 }
 
 // conflictName returns a name for a copy of name that is not taken in children: "stem
-// (label N).ext", N counting from 1.
+// (label N).ext", N counting from 1. A name too long for that loses whole characters at
+// the end of its stem, and an extension too long to leave room for the stem is not kept
+// apart: the result is always a valid entry name (UTF-8, NFC, not too long).
 func conflictName(children map[string]parsec.VlobID, name, label string) string {
-	stem, ext := name, ""
-	if i := strings.LastIndexByte(name, '.'); i > 0 {
-		stem, ext = name[:i], name[i:]
-	}
 	for n := 1; ; n++ {
-		suffix := fmt.Sprintf(" (%s %d)%s", label, n, ext)
-		s := stem
-		for len(s)+len(suffix) > manifest.MaxEntryNameLength && len(s) > 1 {
-			s = s[:len(s)-1]
+		tag := fmt.Sprintf(" (%s %d)", label, n)
+		stem, ext := name, ""
+		if i := strings.LastIndexByte(name, '.'); i > 0 && utf8.UTFMax+len(tag)+len(name[i:]) <= manifest.MaxEntryNameLength {
+			stem, ext = name[:i], name[i:]
 		}
-		candidate := s + suffix
+		candidate := norm.NFC.String(stem + tag + ext)
+		for len(candidate) > manifest.MaxEntryNameLength && stem != "" {
+			// A rune at a time: a byte cut could split one, and other devices refuse
+			// names that are not valid UTF-8.
+			_, size := utf8.DecodeLastRuneInString(stem)
+			stem = stem[:len(stem)-size]
+			candidate = norm.NFC.String(stem + tag + ext)
+		}
 		if _, taken := children[candidate]; !taken {
 			return candidate
 		}
