@@ -478,17 +478,12 @@ func (w *Workspace) pendingInOrder() []parsec.VlobID {
 			continue
 		}
 		ids = append(ids, id)
-		d := 0
+		d := 1 << 20 // files first
 		if e.local.IsFolder() {
-			for cur := id; d < 1000; d++ {
-				ce := w.entries[cur]
-				if ce == nil || ce.current() == nil || ce.current().Head().IsRoot() {
-					break
-				}
-				cur = ce.current().Head().Parent
-			}
-		} else {
-			d = 1 << 20
+			// Folders whose parents loop are pushed all the same: the order spares other
+			// devices a folder naming entries not there yet, it is not a check.
+			up, _ := w.ancestors(id)
+			d = len(up)
 		}
 		depth[id] = d
 	}

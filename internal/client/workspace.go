@@ -433,6 +433,32 @@ func (w *Workspace) mkdirAll(names []string, parents bool) ([]parsec.VlobID, par
 	return changed, cur.ID, nil
 }
 
+// ancestors lists the folders above entry id, from its parent up to the root, as far as
+// they are known here: the last one may be a folder not synced yet. The parents are what
+// the manifests say, and they can loop (a member's forged manifest, or folders moved into
+// each other on two devices at once): a loop is an error naming its folders, not a walk
+// without end.
+func (w *Workspace) ancestors(id parsec.VlobID) ([]parsec.VlobID, error) {
+	var up []parsec.VlobID
+	seen := map[parsec.VlobID]bool{id: true}
+	for cur := id; ; {
+		e := w.entries[cur]
+		if e == nil || e.current() == nil || e.current().Head().IsRoot() {
+			return up, nil
+		}
+		cur = e.current().Head().Parent
+		if seen[cur] {
+			chain := []string{parsec.ShortID(id)}
+			for _, p := range append(up, cur) {
+				chain = append(chain, parsec.ShortID(p))
+			}
+			return up, parsec.Errorf(parsec.Invalid, "the parents of %s loop: %s", parsec.ShortID(id), strings.Join(chain, " → "))
+		}
+		seen[cur] = true
+		up = append(up, cur)
+	}
+}
+
 // Rename moves an entry to another path (another folder, another name, or both). The
 // destination must not exist.
 func (w *Workspace) Rename(ctx context.Context, from, to string) error {
@@ -457,15 +483,12 @@ func (w *Workspace) Rename(ctx context.Context, from, to string) error {
 		return parsec.Errorf(parsec.Exists, "%s already exists", to)
 	}
 	// A folder cannot move into itself.
-	for cur := dst.ID; ; {
-		if cur == id {
-			return parsec.Errorf(parsec.Invalid, "cannot move %s into itself", from)
-		}
-		e := w.entries[cur]
-		if e == nil || e.current().Head().IsRoot() {
-			break
-		}
-		cur = e.current().Head().Parent
+	up, err := w.ancestors(dst.ID)
+	if err != nil {
+		return parsec.Errorf(parsec.KindOf(err), "cannot move %s to %s: %w", from, to, err)
+	}
+	if dst.ID == id || slices.Contains(up, id) {
+		return parsec.Errorf(parsec.Invalid, "cannot move %s into itself", from)
 	}
 	now := w.c.now()
 	changed := []parsec.VlobID{src.ID, dst.ID}
