@@ -6,8 +6,9 @@ import (
 	"maps"
 	"runtime"
 	"slices"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/crypto"
@@ -166,11 +167,15 @@ func (c *Client) openVlobs(ctx context.Context, realm parsec.VlobID, rep protoco
 	certs := c.certs
 	c.mu.Unlock()
 	out := make([]manifest.Manifest, len(rep.Items))
-	errs := make([]error, len(rep.Items))
-	parallel(len(rep.Items), func(i int) {
-		out[i], errs[i] = openVlob(certs, keys, realm, rep.Items[i])
-	})
-	if err := errors.Join(errs...); err != nil {
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, it := range rep.Items {
+		g.Go(func() (err error) {
+			out[i], err = openVlob(certs, keys, realm, it)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -221,33 +226,17 @@ func openVlob(certs *certif.Memory, keys *realmKeys, realm parsec.VlobID, it pro
 	return m, nil
 }
 
-// parallel runs f(0..n-1) on as many goroutines as there are processors.
+// parallel runs f(0..n-1), as many at a time as there are processors.
 func parallel(n int, f func(i int)) {
-	workers := min(n, runtime.GOMAXPROCS(0))
-	if workers <= 1 {
-		for i := range n {
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range n {
+		g.Go(func() error {
 			f(i)
-		}
-		return
-	}
-	var next sync.Mutex
-	i := 0
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				next.Lock()
-				j := i
-				i++
-				next.Unlock()
-				if j >= n {
-					return
-				}
-				f(j)
-			}
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // merge applies a validated remote manifest to the local state and returns the entries it
