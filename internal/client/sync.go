@@ -6,8 +6,9 @@ import (
 	"maps"
 	"runtime"
 	"slices"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/crypto"
@@ -166,11 +167,15 @@ func (c *Client) openVlobs(ctx context.Context, realm parsec.VlobID, rep protoco
 	certs := c.certs
 	c.mu.Unlock()
 	out := make([]manifest.Manifest, len(rep.Items))
-	errs := make([]error, len(rep.Items))
-	parallel(len(rep.Items), func(i int) {
-		out[i], errs[i] = openVlob(certs, keys, realm, rep.Items[i])
-	})
-	if err := errors.Join(errs...); err != nil {
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, it := range rep.Items {
+		g.Go(func() (err error) {
+			out[i], err = openVlob(certs, keys, realm, it)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -221,33 +226,17 @@ func openVlob(certs *certif.Memory, keys *realmKeys, realm parsec.VlobID, it pro
 	return m, nil
 }
 
-// parallel runs f(0..n-1) on as many goroutines as there are processors.
+// parallel runs f(0..n-1), as many at a time as there are processors.
 func parallel(n int, f func(i int)) {
-	workers := min(n, runtime.GOMAXPROCS(0))
-	if workers <= 1 {
-		for i := range n {
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range n {
+		g.Go(func() error {
 			f(i)
-		}
-		return
-	}
-	var next sync.Mutex
-	i := 0
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				next.Lock()
-				j := i
-				i++
-				next.Unlock()
-				if j >= n {
-					return
-				}
-				f(j)
-			}
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // merge applies a validated remote manifest to the local state and returns the entries it
@@ -304,12 +293,14 @@ func mergeParent(base, local, remote manifest.Manifest) parsec.VlobID {
 func (w *Workspace) mergeFile(e *entry, local, remote *manifest.FileManifest) []parsec.VlobID {
 	id := remote.ID
 	base, _ := e.base.(*manifest.FileManifest)
-	localChanged := base == nil || !sameContent(local, base)
+	// The local content is left to push only if it is neither the base's nor the remote's
+	// (both sides may have made the same edit).
+	localChanged := !sameContent(local, remote) && (base == nil || !sameContent(local, base))
 	remoteChanged := base == nil || !sameContent(remote, base)
 	parent := mergeParent(e.base, local, remote)
 	changed := []parsec.VlobID{id}
 	switch {
-	case localChanged && remoteChanged && !sameContent(local, remote):
+	case localChanged && remoteChanged:
 		// Both edited the content: the remote version keeps the entry, the local one
 		// becomes a new file beside it, so that nothing is lost.
 		now := w.c.now()
@@ -476,17 +467,12 @@ func (w *Workspace) pendingInOrder() []parsec.VlobID {
 			continue
 		}
 		ids = append(ids, id)
-		d := 0
+		d := 1 << 20 // files first
 		if e.local.IsFolder() {
-			for cur := id; d < 1000; d++ {
-				ce := w.entries[cur]
-				if ce == nil || ce.current() == nil || ce.current().Head().IsRoot() {
-					break
-				}
-				cur = ce.current().Head().Parent
-			}
-		} else {
-			d = 1 << 20
+			// Folders whose parents loop are pushed all the same: the order spares other
+			// devices a folder naming entries not there yet, it is not a check.
+			up, _ := w.ancestors(id)
+			d = len(up)
 		}
 		depth[id] = d
 	}

@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/parsec-go/parsec/internal/client/localdb"
 	"github.com/parsec-go/parsec/internal/manifest"
@@ -428,6 +431,32 @@ func (w *Workspace) mkdirAll(names []string, parents bool) ([]parsec.VlobID, par
 	return changed, cur.ID, nil
 }
 
+// ancestors lists the folders above entry id, from its parent up to the root, as far as
+// they are known here: the last one may be a folder not synced yet. The parents are what
+// the manifests say, and they can loop (a member's forged manifest, or folders moved into
+// each other on two devices at once): a loop is an error naming its folders, not a walk
+// without end.
+func (w *Workspace) ancestors(id parsec.VlobID) ([]parsec.VlobID, error) {
+	var up []parsec.VlobID
+	seen := map[parsec.VlobID]bool{id: true}
+	for cur := id; ; {
+		e := w.entries[cur]
+		if e == nil || e.current() == nil || e.current().Head().IsRoot() {
+			return up, nil
+		}
+		cur = e.current().Head().Parent
+		if seen[cur] {
+			chain := []string{parsec.ShortID(id)}
+			for _, p := range append(up, cur) {
+				chain = append(chain, parsec.ShortID(p))
+			}
+			return up, parsec.Errorf(parsec.Invalid, "the parents of %s loop: %s", parsec.ShortID(id), strings.Join(chain, " → "))
+		}
+		seen[cur] = true
+		up = append(up, cur)
+	}
+}
+
 // Rename moves an entry to another path (another folder, another name, or both). The
 // destination must not exist.
 func (w *Workspace) Rename(ctx context.Context, from, to string) error {
@@ -452,15 +481,12 @@ func (w *Workspace) Rename(ctx context.Context, from, to string) error {
 		return parsec.Errorf(parsec.Exists, "%s already exists", to)
 	}
 	// A folder cannot move into itself.
-	for cur := dst.ID; ; {
-		if cur == id {
-			return parsec.Errorf(parsec.Invalid, "cannot move %s into itself", from)
-		}
-		e := w.entries[cur]
-		if e == nil || e.current().Head().IsRoot() {
-			break
-		}
-		cur = e.current().Head().Parent
+	up, err := w.ancestors(dst.ID)
+	if err != nil {
+		return parsec.Errorf(parsec.KindOf(err), "cannot move %s to %s: %w", from, to, err)
+	}
+	if dst.ID == id || slices.Contains(up, id) {
+		return parsec.Errorf(parsec.Invalid, "cannot move %s into itself", from)
 	}
 	now := w.c.now()
 	changed := []parsec.VlobID{src.ID, dst.ID}
@@ -506,19 +532,24 @@ func (w *Workspace) Remove(ctx context.Context, p string, recursive bool) error 
 }
 
 // conflictName returns a name for a copy of name that is not taken in children: "stem
-// (label N).ext", N counting from 1.
+// (label N).ext", N counting from 1. A name too long for that loses whole characters at
+// the end of its stem, and an extension too long to leave room for the stem is not kept
+// apart: the result is always a valid entry name (UTF-8, NFC, not too long).
 func conflictName(children map[string]parsec.VlobID, name, label string) string {
-	stem, ext := name, ""
-	if i := strings.LastIndexByte(name, '.'); i > 0 {
-		stem, ext = name[:i], name[i:]
-	}
 	for n := 1; ; n++ {
-		suffix := fmt.Sprintf(" (%s %d)%s", label, n, ext)
-		s := stem
-		for len(s)+len(suffix) > manifest.MaxEntryNameLength && len(s) > 1 {
-			s = s[:len(s)-1]
+		tag := fmt.Sprintf(" (%s %d)", label, n)
+		stem, ext := name, ""
+		if i := strings.LastIndexByte(name, '.'); i > 0 && utf8.UTFMax+len(tag)+len(name[i:]) <= manifest.MaxEntryNameLength {
+			stem, ext = name[:i], name[i:]
 		}
-		candidate := s + suffix
+		candidate := norm.NFC.String(stem + tag + ext)
+		for len(candidate) > manifest.MaxEntryNameLength && stem != "" {
+			// A rune at a time: a byte cut could split one, and other devices refuse
+			// names that are not valid UTF-8.
+			_, size := utf8.DecodeLastRuneInString(stem)
+			stem = stem[:len(stem)-size]
+			candidate = norm.NFC.String(stem + tag + ext)
+		}
 		if _, taken := children[candidate]; !taken {
 			return candidate
 		}
