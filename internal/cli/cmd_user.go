@@ -273,7 +273,7 @@ You are asked to confirm unless --yes.`,
 				default:
 					failed++
 					a.out("%s: not revoked: %v", u.Handle.Email, err)
-					if stop(err) {
+					if parsec.StopsBatch(err) {
 						return err
 					}
 				}
@@ -343,15 +343,6 @@ skipped: their profile is not affected. You cannot change your own profile.`,
 	a.addDeviceFlags(cmd, &df)
 	cmd.Flags().StringVar(&profileFlag, "profile", "", "the new profile: admin or member")
 	return cmd
-}
-
-// stop reports errors after which a batch must not go on.
-func stop(err error) bool {
-	switch parsec.KindOf(err) {
-	case parsec.Tampered, parsec.Revoked, parsec.Frozen, parsec.Expired, parsec.Unavailable:
-		return true
-	}
-	return false
 }
 
 func atLeastOneEmail(cmd *cobra.Command, args []string) error {

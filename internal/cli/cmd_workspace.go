@@ -436,56 +436,31 @@ time a member changes something, until interrupted (Ctrl-C).`,
 			}
 			defer c.Close()
 			ctx := cmd.Context()
-			before, err := c.Workspaces(ctx)
-			if err != nil {
-				return err
-			}
-			var errs []error
-			if err := c.MaintainWorkspaces(ctx); err != nil {
-				a.say("Workspace maintenance failed: %v", err)
-				errs = append(errs, err)
-			}
-			var todo []client.WorkspaceInfo
+			var ids []parsec.VlobID
 			if len(args) == 1 {
 				w, err := c.FindWorkspace(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				todo = []client.WorkspaceInfo{w}
-			} else if todo, err = c.Workspaces(ctx); err != nil {
-				return err
+				ids = []parsec.VlobID{w.ID}
 			}
-			if len(todo) == 0 {
+			synced := 0
+			err = c.SyncAll(ctx, ids, func(ev client.SyncEvent) {
+				if !ev.Workspace.ID.IsZero() {
+					synced++
+				}
+				a.sayed(ev, true)
+			})
+			if synced == 0 && err == nil {
 				a.say("No workspaces to sync.")
 			}
-			for _, w := range todo {
-				if i := slices.IndexFunc(before, func(b client.WorkspaceInfo) bool { return b.ID == w.ID }); i >= 0 && w.KeyIndex > before[i].KeyIndex {
-					a.say("Workspace %s has a new key (key %d): members who left cannot read what is written from now on.", wsName(w), w.KeyIndex)
-				}
-				ws, err := c.Workspace(ctx, w.ID)
-				if err == nil {
-					err = ws.Sync(ctx)
-				}
-				if err != nil {
-					a.say("Workspace %s not synced: %v", wsName(w), err)
-					errs = append(errs, err)
-					if stop(err) {
-						return err
-					}
-					continue
-				}
-				a.say("Workspace %s synced.", wsName(w))
+			if !watch || err != nil {
+				return err
 			}
-			if watch && len(errs) == 0 {
-				return a.watchSync(ctx, c, len(args) == 1, todo)
-			}
-			switch len(errs) {
-			case 0:
-				return nil
-			case 1:
-				return errs[0]
-			}
-			return parsec.Wrap(errs[0], "%d error(s) during the sync, the first", len(errs))
+			ctx, stop := interruptible(ctx)
+			defer stop()
+			a.say("Watching for changes (Ctrl-C to stop)…")
+			return c.Follow(ctx, ids, func(ev client.SyncEvent) { a.sayed(ev, ev.Changed) })
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
@@ -493,46 +468,21 @@ time a member changes something, until interrupted (Ctrl-C).`,
 	return cmd
 }
 
-// watchSync follows the server's events and syncs the workspaces they concern (all of
-// them, or only the one named) until the command is interrupted.
-func (a *app) watchSync(ctx context.Context, c *client.Client, one bool, todo []client.WorkspaceInfo) error {
-	ctx, stop := interruptible(ctx)
-	defer stop()
-	a.say("Watching for changes (Ctrl-C to stop)…")
-	err := c.Watch(ctx, func(ch client.Change) {
-		if err := c.MaintainWorkspaces(ctx); err != nil && ctx.Err() == nil {
-			a.say("Workspace maintenance failed: %v", err)
-		}
-		list := todo
-		if !one {
-			var err error
-			if list, err = c.Workspaces(ctx); err != nil {
-				a.say("Cannot list the workspaces: %v", err)
-				return
-			}
-		}
-		for _, w := range list {
-			if ch.Realm != (parsec.VlobID{}) && ch.Realm != w.ID {
-				continue
-			}
-			ws, err := c.Workspace(ctx, w.ID)
-			if err == nil {
-				err = ws.Sync(ctx)
-			}
-			switch {
-			case ctx.Err() != nil:
-				return
-			case err != nil:
-				a.say("Workspace %s not synced: %v", wsName(w), err)
-			case ch.Vlob != (parsec.VlobID{}):
-				a.say("Workspace %s synced.", wsName(w))
-			}
-		}
-	})
-	if ctx.Err() != nil {
-		return nil
+// sayed tells what a sync step did; a success is told only with ok.
+func (a *app) sayed(ev client.SyncEvent, ok bool) {
+	switch {
+	case ev.Workspace.ID.IsZero():
+		a.say("%v", ev.Err)
+	case ev.NewKey:
+		a.say("Workspace %s has a new key (key %d): members who left cannot read what is written from now on.", wsName(ev.Workspace), ev.Workspace.KeyIndex)
 	}
-	return err
+	switch {
+	case ev.Workspace.ID.IsZero():
+	case ev.Err != nil:
+		a.say("Workspace %s not synced: %v", wsName(ev.Workspace), ev.Err)
+	case ok:
+		a.say("Workspace %s synced.", wsName(ev.Workspace))
+	}
 }
 
 func (a *app) workspaceSelfPromoteCmd() *cobra.Command {

@@ -327,3 +327,48 @@ func TestListAtAndReadFileAt(t *testing.T) {
 		t.Errorf("Author of an unknown device = %q", got)
 	}
 }
+
+// SyncAll sends what waits on the device, gives a new key where someone left, and says so.
+func TestSyncAll(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id, aw, bw, _ := shared(t, p)
+	if err := bw.Change(ctx, true, func() error { return bw.Mkdir(ctx, "/waiting", false) }); err != nil {
+		t.Fatal(err)
+	}
+	var events []client.SyncEvent
+	collect := func(ev client.SyncEvent) { events = append(events, ev) }
+	if err := p.bc.SyncAll(ctx, nil, collect); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Workspace.ID != id || events[0].Err != nil || events[0].NewKey || bw.NeedSync() {
+		t.Fatalf("bob's SyncAll: events %+v, need sync %v", events, bw.NeedSync())
+	}
+
+	// A manager removes mallory: alice's next SyncAll gives the workspace a new key.
+	if err := p.ac.ShareWorkspace(ctx, id, p.bob.Device.UserID, parsec.RoleManager); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, p.bc)
+	if err := p.bc.UnshareWorkspace(ctx, id, p.mallory.Device.UserID); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, p.ac)
+	events = nil
+	if err := p.ac.SyncAll(ctx, []parsec.VlobID{id}, collect); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || !events[0].NewKey || events[0].Workspace.KeyIndex != 2 {
+		t.Fatalf("alice's SyncAll after mallory left: %+v", events)
+	}
+	if _, err := aw.Stat("/waiting"); err != nil {
+		t.Errorf("alice does not see bob's folder: %v", err)
+	}
+
+	events = nil
+	err := p.ac.SyncAll(ctx, []parsec.VlobID{parsec.NewVlobID()}, collect)
+	wantKind(t, "SyncAll of an unknown workspace", err, parsec.NotFound)
+	if len(events) != 0 {
+		t.Errorf("events for an unknown workspace: %+v", events)
+	}
+}

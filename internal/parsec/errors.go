@@ -88,3 +88,14 @@ func Wrap(err error, format string, args ...any) error {
 	}
 	return &Error{Kind: KindOf(err), Msg: fmt.Sprintf(format, args...) + ": " + err.Error(), Err: err}
 }
+
+// StopsBatch reports whether err makes going on with a batch (revoking several users,
+// syncing several workspaces) pointless: the server lied, this user is revoked or frozen,
+// the organization expired, or the server cannot be reached.
+func StopsBatch(err error) bool {
+	switch KindOf(err) {
+	case Tampered, Revoked, Frozen, Expired, Unavailable:
+		return true
+	}
+	return false
+}
