@@ -262,7 +262,7 @@ it at its next sync.`,
 				if err != nil {
 					return err
 				}
-				err = c.UnshareWorkspace(ctx, w.ID, u.ID)
+				key, rotated, err := c.UnshareWorkspace(ctx, w.ID, u.ID)
 				if parsec.IsKind(err, parsec.Exists) {
 					a.say("%s is not a member of workspace %s.", u.Handle.Email, wsName(w))
 					return nil
@@ -271,12 +271,8 @@ it at its next sync.`,
 					return err
 				}
 				a.say("%s removed from workspace %s.", u.Handle.Email, wsName(w))
-				after, err := c.FindWorkspace(ctx, w.ID.String())
-				if err != nil {
-					return err
-				}
-				if after.KeyIndex > w.KeyIndex {
-					a.say("The workspace has a new key (key %d): %s cannot read anything written from now on.", after.KeyIndex, u.Handle.Email)
+				if rotated {
+					a.say("The workspace has a new key (key %d): %s cannot read anything written from now on.", key, u.Handle.Email)
 				} else {
 					a.say("An owner's device will give the workspace a new key at its next sync.")
 				}
@@ -381,11 +377,12 @@ func (a *app) workspaceUnarchiveCmd() *cobra.Command {
 
 func (a *app) setArchiving(cmd *cobra.Command, df *deviceFlags, ref, configuration string, deletion parsec.DateTime) error {
 	return a.withWorkspace(cmd, df, ref, func(ctx context.Context, c *client.Client, w client.WorkspaceInfo) error {
-		if w.Archiving == configuration && configuration != certif.ArchivingDeletionPlanned {
-			a.say("Workspace %s is already %s.", wsName(w), map[string]string{certif.ArchivingAvailable: "available", certif.ArchivingArchived: "archived"}[configuration])
+		err := c.ArchiveWorkspace(ctx, w.ID, configuration, deletion)
+		if parsec.IsKind(err, parsec.Exists) {
+			a.say("Workspace %s is already %s.", wsName(w), strings.ToLower(configuration))
 			return nil
 		}
-		if err := c.ArchiveWorkspace(ctx, w.ID, configuration, deletion); err != nil {
+		if err != nil {
 			return err
 		}
 		switch configuration {

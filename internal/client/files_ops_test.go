@@ -283,6 +283,7 @@ func TestChange(t *testing.T) {
 	if !parsec.IsKind(err, parsec.Permission) || !strings.Contains(err.Error(), "is archived") {
 		t.Errorf("a change of an archived workspace: %v", err)
 	}
+	wantKind(t, "archiving an archived workspace", p.ac.ArchiveWorkspace(ctx, id, certif.ArchivingArchived, 0), parsec.Exists)
 }
 
 // The read operations receive the changes first, or read the history.
@@ -350,8 +351,8 @@ func TestSyncAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, p.bc)
-	if err := p.bc.UnshareWorkspace(ctx, id, p.mallory.Device.UserID); err != nil {
-		t.Fatal(err)
+	if key, rotated, err := p.bc.UnshareWorkspace(ctx, id, p.mallory.Device.UserID); err != nil || rotated || key != 1 {
+		t.Fatalf("a manager's unshare: key %d, rotated %v, %v; want the key unchanged", key, rotated, err)
 	}
 	poll(t, p.ac)
 	events = nil

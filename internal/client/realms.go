@@ -234,7 +234,8 @@ func (c *Client) rename(ctx context.Context, id parsec.VlobID, name string, init
 // and gives an error of kind parsec.Exists.
 func (c *Client) ShareWorkspace(ctx context.Context, id parsec.VlobID, user parsec.UserID, role parsec.RealmRole) error {
 	if role == parsec.RoleNone {
-		return c.UnshareWorkspace(ctx, id, user)
+		_, _, err := c.UnshareWorkspace(ctx, id, user)
+		return err
 	}
 	if user == c.dev.UserID {
 		return parsec.Errorf(parsec.Invalid, "you cannot change your own role")
@@ -270,16 +271,26 @@ func (c *Client) ShareWorkspace(ctx context.Context, id parsec.VlobID, user pars
 
 // UnshareWorkspace removes a user's role, then, when this user is OWNER, rotates the key so
 // that the removed user cannot read anything written afterwards. (When the remover is a
-// MANAGER, an OWNER's client rotates on its next sync.) Removing a user who is not a
-// member gives an error of kind parsec.Exists.
-func (c *Client) UnshareWorkspace(ctx context.Context, id parsec.VlobID, user parsec.UserID) error {
+// MANAGER, an OWNER's client rotates on its next sync.) It returns the key the workspace
+// has then, and whether it is new. Removing a user who is not a member gives an error of
+// kind parsec.Exists.
+func (c *Client) UnshareWorkspace(ctx context.Context, id parsec.VlobID, user parsec.UserID) (key uint64, rotated bool, err error) {
 	if user == c.dev.UserID {
-		return parsec.Errorf(parsec.Invalid, "you cannot remove yourself")
+		return 0, false, parsec.Errorf(parsec.Invalid, "you cannot remove yourself")
 	}
+	before := c.keyIndex(id)
 	if err := c.unshare(ctx, id, user); err != nil {
-		return err
+		return before, false, err
 	}
-	return c.rotateIfNeeded(ctx, id)
+	err = c.rotateIfNeeded(ctx, id)
+	key = c.keyIndex(id)
+	return key, key > before, err
+}
+
+// keyIndex is the index of a realm's current key, as the certificates say.
+func (c *Client) keyIndex(id parsec.VlobID) uint64 {
+	r, _ := c.certRealm(id)
+	return uint64(len(r.KeyRotations))
 }
 
 func (c *Client) unshare(ctx context.Context, id parsec.VlobID, user parsec.UserID) error {
@@ -338,8 +349,18 @@ func (c *Client) WorkspaceMembers(id parsec.VlobID) ([]WorkspaceMember, error) {
 }
 
 // ArchiveWorkspace sets a workspace's archiving configuration (OWNER): certif.ArchivingAvailable,
-// ArchivingArchived, or ArchivingDeletionPlanned with a deletion date.
+// ArchivingArchived, or ArchivingDeletionPlanned with a deletion date. Making a workspace
+// available or archived when it already is changes nothing and gives an error of kind
+// parsec.Exists.
 func (c *Client) ArchiveWorkspace(ctx context.Context, id parsec.VlobID, configuration string, deletion parsec.DateTime) error {
+	r, _ := c.certRealm(id)
+	current := certif.ArchivingAvailable
+	if r.Archiving != nil {
+		current = r.Archiving.Configuration
+	}
+	if current == configuration && configuration != certif.ArchivingDeletionPlanned {
+		return parsec.Errorf(parsec.Exists, "workspace %s is already %s", parsec.ShortID(id), strings.ToLower(configuration))
+	}
 	return c.certify(ctx, realmOffset, protocol.CmdRealmUpdateArchiving,
 		func(ts parsec.DateTime) certif.Certificate {
 			return &certif.RealmArchivingCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, Configuration: configuration, DeletionDate: deletion}

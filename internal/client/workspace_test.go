@@ -214,8 +214,8 @@ func TestUnshareAndRevokeRotateKeys(t *testing.T) {
 	if k := keyIndex(); k != 1 {
 		t.Fatalf("key index %d", k)
 	}
-	if err := p.ac.UnshareWorkspace(ctx, id, p.mallory.Device.UserID); err != nil {
-		t.Fatal(err)
+	if key, rotated, err := p.ac.UnshareWorkspace(ctx, id, p.mallory.Device.UserID); err != nil || !rotated || key != 2 {
+		t.Fatalf("an owner's unshare: key %d, rotated %v, %v; want key 2, new", key, rotated, err)
 	}
 	if k := keyIndex(); k != 2 {
 		t.Fatalf("key index after unshare = %d, want 2", k)
