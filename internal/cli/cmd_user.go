@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -39,45 +38,17 @@ type deviceOfUserJSON struct {
 	CreatedOn string `json:"created_on"`
 }
 
-func toJSON(u client.UserInfo, names map[parsec.DeviceID]string) userJSON {
+func toJSON(u client.UserInfo) userJSON {
 	j := userJSON{UserID: u.ID.String(), Name: u.Handle.Label, Email: u.Handle.Email,
 		Profile: u.Profile.Label(), Status: u.Status(), CreatedOn: u.CreatedOn.String(), Devices: []deviceOfUserJSON{}}
 	if !u.RevokedOn.IsZero() {
 		j.RevokedOn = u.RevokedOn.String()
-		if u.RevokedBy != nil {
-			j.RevokedBy = names[*u.RevokedBy]
-		}
+		j.RevokedBy = u.RevokedByName
 	}
 	for _, d := range u.Devices {
 		j.Devices = append(j.Devices, deviceOfUserJSON{DeviceID: d.ID.String(), Label: d.Label, CreatedOn: d.CreatedOn.String()})
 	}
 	return j
-}
-
-// users fetches and checks certificates, then returns the users; for an Administrator, the
-// users the server administrator froze are marked.
-func (a *app) users(cmd *cobra.Command, c *client.Client) ([]client.UserInfo, map[parsec.DeviceID]string, error) {
-	if err := a.poll(cmd, c); err != nil {
-		return nil, nil, err
-	}
-	users := c.Users()
-	if c.Profile() == parsec.ProfileAdmin {
-		frozen, err := c.FrozenUsers(cmd.Context())
-		if err != nil {
-			return nil, nil, err
-		}
-		for i := range users {
-			users[i].Frozen = slices.Contains(frozen, users[i].ID)
-		}
-	}
-	// Who authored what: a device is shown as its user's name.
-	names := map[parsec.DeviceID]string{}
-	for _, u := range users {
-		for _, d := range u.Devices {
-			names[d.ID] = u.Handle.Label
-		}
-	}
-	return users, names, nil
 }
 
 func (a *app) userListCmd() *cobra.Command {
@@ -96,45 +67,27 @@ that sends anything invalid is reported and the command stops. External users se
 IDs instead of their names and emails.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var wantProfiles []parsec.UserProfile
+			f := client.UserFilter{Statuses: statuses, Search: search}
 			for _, p := range profiles {
 				pp, err := parsec.ParseProfile(p)
 				if err != nil {
 					return err
 				}
-				wantProfiles = append(wantProfiles, pp)
+				f.Profiles = append(f.Profiles, pp)
 			}
-			for _, s := range statuses {
-				if s != "active" && s != "revoked" && s != "frozen" {
-					return parsec.Errorf(parsec.Invalid, "invalid status %q: want active, revoked or frozen", s)
-				}
-			}
-			c, err := a.open(cmd, &df)
+			c, err := a.openPolled(cmd, &df)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			all, names, err := a.users(cmd, c)
+			users, err := c.ListUsers(cmd.Context(), f)
 			if err != nil {
 				return err
-			}
-			var users []client.UserInfo
-			for _, u := range all {
-				if len(wantProfiles) > 0 && !slices.Contains(wantProfiles, u.Profile) {
-					continue
-				}
-				if len(statuses) > 0 && !slices.Contains(statuses, u.Status()) {
-					continue
-				}
-				if search != "" && !strings.Contains(strings.ToLower(u.Handle.Label+" "+u.Handle.Email+" "+u.ID.String()), strings.ToLower(search)) {
-					continue
-				}
-				users = append(users, u)
 			}
 			if a.json {
 				out := []userJSON{}
 				for _, u := range users {
-					out = append(out, toJSON(u, names))
+					out = append(out, toJSON(u))
 				}
 				return a.printJSON(out)
 			}
@@ -160,26 +113,17 @@ func (a *app) userShowCmd() *cobra.Command {
 		Short: "Show a user: profile, status and devices",
 		Args:  exactArgs(1, "the user's email"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.open(cmd, &df)
+			c, err := a.openPolled(cmd, &df)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			users, names, err := a.users(cmd, c)
+			u, err := c.ShowUser(cmd.Context(), args[0])
 			if err != nil {
 				return err
-			}
-			u, err := c.FindUser(args[0])
-			if err != nil {
-				return err
-			}
-			for _, x := range users {
-				if x.ID == u.ID {
-					u = x
-				}
 			}
 			if a.json {
-				return a.printJSON(toJSON(u, names))
+				return a.printJSON(toJSON(u))
 			}
 			a.out("user: %s", u.ID)
 			a.out("name: %s", u.Handle.Label)
@@ -188,9 +132,9 @@ func (a *app) userShowCmd() *cobra.Command {
 			a.out("status: %s", u.Status())
 			a.out("joined: %s", u.CreatedOn)
 			if !u.RevokedOn.IsZero() {
-				by := "?"
-				if u.RevokedBy != nil {
-					by = names[*u.RevokedBy]
+				by := u.RevokedByName
+				if by == "" {
+					by = "?"
 				}
 				a.out("revoked: %s by %s", u.RevokedOn, by)
 			}

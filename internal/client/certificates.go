@@ -253,8 +253,10 @@ type UserInfo struct {
 	CreatedBy *parsec.DeviceID
 	RevokedOn parsec.DateTime
 	RevokedBy *parsec.DeviceID
-	Frozen    bool
-	Devices   []DeviceInfo
+	// RevokedByName is the name of the user who revoked this one (ListUsers, ShowUser).
+	RevokedByName string
+	Frozen        bool // frozen by the server administrator (ListUsers, ShowUser, for Administrators)
+	Devices       []DeviceInfo
 }
 
 // Status is "active", "revoked" or "frozen".

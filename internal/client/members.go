@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/parsec-go/parsec/internal/certif"
@@ -132,4 +134,81 @@ func (c *Client) FrozenUsers(ctx context.Context) ([]parsec.UserID, error) {
 	var rep protocol.ListFrozenUsersRep
 	err := c.Call(ctx, protocol.CmdListFrozenUsers, protocol.ListFrozenUsersReq{}, &rep)
 	return rep.FrozenUsers, err
+}
+
+// UserFilter selects users in ListUsers; an empty field selects everybody.
+type UserFilter struct {
+	Profiles []parsec.UserProfile
+	Statuses []string // "active", "revoked", "frozen"
+	Search   string   // a part of the name, email or ID, in any case
+}
+
+// ListUsers lists the organization's users from the certificates this device validated,
+// those the filter selects, in the certificates' order. For an Administrator, it first asks
+// the server which users its administrator froze, to show them so; RevokedByName names who
+// revoked a user.
+func (c *Client) ListUsers(ctx context.Context, f UserFilter) ([]UserInfo, error) {
+	for _, s := range f.Statuses {
+		if s != "active" && s != "revoked" && s != "frozen" {
+			return nil, parsec.Errorf(parsec.Invalid, "invalid status %q: want active, revoked or frozen", s)
+		}
+	}
+	all, err := c.usersWithState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	search := strings.ToLower(f.Search)
+	var out []UserInfo
+	for _, u := range all {
+		switch {
+		case len(f.Profiles) > 0 && !slices.Contains(f.Profiles, u.Profile),
+			len(f.Statuses) > 0 && !slices.Contains(f.Statuses, u.Status()),
+			search != "" && !strings.Contains(strings.ToLower(u.Handle.Label+" "+u.Handle.Email+" "+u.ID.String()), search):
+			continue
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// ShowUser describes the user with this email as ListUsers does.
+func (c *Client) ShowUser(ctx context.Context, email string) (UserInfo, error) {
+	u, err := c.FindUser(email)
+	if err != nil {
+		return u, err
+	}
+	all, err := c.usersWithState(ctx)
+	if err != nil {
+		return u, err
+	}
+	if i := slices.IndexFunc(all, func(x UserInfo) bool { return x.ID == u.ID }); i >= 0 {
+		u = all[i]
+	}
+	return u, nil
+}
+
+// usersWithState is Users with who froze and who revoked them filled in.
+func (c *Client) usersWithState(ctx context.Context) ([]UserInfo, error) {
+	users := c.Users()
+	if c.Profile() == parsec.ProfileAdmin {
+		frozen, err := c.FrozenUsers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for i := range users {
+			users[i].Frozen = slices.Contains(frozen, users[i].ID)
+		}
+	}
+	names := map[parsec.DeviceID]string{}
+	for _, u := range users {
+		for _, d := range u.Devices {
+			names[d.ID] = u.Handle.Label
+		}
+	}
+	for i, u := range users {
+		if u.RevokedBy != nil {
+			users[i].RevokedByName = names[*u.RevokedBy]
+		}
+	}
+	return users, nil
 }
