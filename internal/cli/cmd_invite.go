@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -476,8 +475,7 @@ func (a *app) checkNewDevice(ctx context.Context, dev *device.Local) error {
 	}
 	defer c.Close()
 	if _, err := c.PollCertificates(ctx); err != nil {
-		var pe *parsec.Error
-		if errors.As(err, &pe) && pe.Kind == parsec.Tampered {
+		if parsec.IsKind(err, parsec.Tampered) {
 			return err
 		}
 		a.say("warning: could not check the new device's certificates yet: %v", err)
