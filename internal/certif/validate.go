@@ -268,9 +268,6 @@ func (v *validator) role(realm parsec.VlobID, user parsec.UserID) (parsec.RealmR
 	return r, nil
 }
 
-// highRole reports whether granting or removing r takes an OWNER.
-func highRole(r parsec.RealmRole) bool { return r == parsec.RoleOwner || r == parsec.RoleManager }
-
 func (v *validator) realmRole(c *RealmRoleCertificate) error {
 	last, err := v.after(c.Topic())
 	if err != nil {
@@ -281,13 +278,13 @@ func (v *validator) realmRole(c *RealmRoleCertificate) error {
 		return err
 	}
 	self := v.author.ID == c.UserID
-	outsider := target.ProfileAt(v.t) == parsec.ProfileOutsider
+	profile := target.ProfileAt(v.t)
 
 	if last == 0 { // creation of the realm
 		if !self || c.Role != parsec.RoleOwner {
 			return v.reject(ErrRealmFirstNotSelfOwner, "user %s gets role %s", short(c.UserID), c.Role.Label())
 		}
-		if outsider {
+		if !parsec.CanCreateRealm(profile) {
 			return v.reject(ErrOutsiderRole, "user %s cannot create a realm", short(c.UserID))
 		}
 		return nil
@@ -297,66 +294,67 @@ func (v *validator) realmRole(c *RealmRoleCertificate) error {
 	if err != nil {
 		return err
 	}
-	if authorRole == parsec.RoleNone {
-		return v.reject(ErrAuthorNoRole, "user %s", short(v.author.ID))
-	}
-	if self {
-		return v.selfPromotion(c, authorRole, outsider)
+	var refusal parsec.Refusal
+	current := authorRole
+	if self && c.Role == parsec.RoleOwner {
+		// A self-promotion, by the rule of a chain, against the members as they were at
+		// the certificate's timestamp.
+		others, err := v.otherMembers(c.RealmID)
+		if err != nil {
+			return err
+		}
+		refusal = parsec.SelfPromotionInChain(authorRole, profile, others)
+	} else {
+		if !self {
+			if current, err = v.role(c.RealmID, c.UserID); err != nil {
+				return err
+			}
+		}
+		change := parsec.RoleChange{Author: authorRole, Self: self, Current: current, Next: c.Role, Target: profile, Revoked: target.RevokedAt(v.t)}
+		refusal = change.Check()
 	}
 
-	current, err := v.role(c.RealmID, c.UserID)
-	if err != nil {
-		return err
-	}
-	if current == c.Role {
+	switch refusal {
+	case parsec.RefusalNone:
+		return nil
+	case parsec.RefusalNotMember:
+		return v.reject(ErrAuthorNoRole, "user %s", short(v.author.ID))
+	case parsec.RefusalOwnRole:
+		return v.reject(ErrSelfPromotion, "a member can only make itself OWNER, not %s", c.Role.Label())
+	case parsec.RefusalActiveOwner, parsec.RefusalHigherRole:
+		return v.reject(ErrSelfPromotion, "an active member has a higher role than the author's %s", authorRole.Label())
+	case parsec.RefusalRevoked:
+		return v.reject(ErrUserRevoked, "user %s was revoked on %s", short(target.ID), target.RevokedOn)
+	case parsec.RefusalOutsiderCap:
+		return v.reject(ErrOutsiderRole, "user %s cannot become %s", short(target.ID), c.Role.Label())
+	case parsec.RefusalUnchanged:
 		return v.reject(ErrRoleUnchanged, "user %s %s", short(c.UserID), hasRole(current, "already "))
+	default: // RefusalNotOwnerOrManager, RefusalOwnerOnly
+		return v.reject(ErrRoleNotAllowed, "a %s cannot change a role from %s to %s", authorRole.Label(), current.Label(), c.Role.Label())
 	}
-	if highRole(current) || highRole(c.Role) {
-		if authorRole != parsec.RoleOwner {
-			return v.reject(ErrRoleNotAllowed, "a %s cannot change a role from %s to %s", authorRole.Label(), current.Label(), c.Role.Label())
-		}
-	} else if authorRole != parsec.RoleOwner && authorRole != parsec.RoleManager {
-		return v.reject(ErrRoleNotAllowed, "a %s cannot share or unshare", authorRole.Label())
-	}
-	if c.Role != parsec.RoleNone {
-		if target.RevokedAt(v.t) {
-			return v.reject(ErrUserRevoked, "user %s was revoked on %s", short(target.ID), target.RevokedOn)
-		}
-		if outsider && highRole(c.Role) {
-			return v.reject(ErrOutsiderRole, "user %s cannot become %s", short(target.ID), c.Role.Label())
-		}
-	}
-	return nil
 }
 
-// selfPromotion checks a self-signed role certificate on an existing realm: a member may
-// make itself OWNER when nobody who could still act holds a higher role than its own.
-func (v *validator) selfPromotion(c *RealmRoleCertificate, authorRole parsec.RealmRole, outsider bool) error {
-	switch {
-	case c.Role != parsec.RoleOwner:
-		return v.reject(ErrSelfPromotion, "a member can only make itself OWNER, not %s", c.Role.Label())
-	case authorRole == parsec.RoleOwner:
-		return v.reject(ErrRoleUnchanged, "user %s is already owner", short(v.author.ID))
-	case outsider:
-		return v.reject(ErrOutsiderRole, "user %s cannot promote itself to owner", short(v.author.ID))
-	}
-	members, err := v.s.RealmMembers(c.RealmID)
+// otherMembers describes the members of a realm other than the author, as they were at
+// the certificate's timestamp, for the rule of self-promotion.
+func (v *validator) otherMembers(realm parsec.VlobID) ([]parsec.Member, error) {
+	members, err := v.s.RealmMembers(realm)
 	if err != nil {
-		return stateError(v.c, err)
+		return nil, stateError(v.c, err)
 	}
+	var others []parsec.Member
 	for _, m := range members {
-		if m.UserID == v.author.ID || m.Role.Rank() <= authorRole.Rank() {
+		if m.UserID == v.author.ID {
 			continue
 		}
 		u, ok, err := v.s.LookupUser(m.UserID)
 		if err != nil {
-			return stateError(v.c, err)
+			return nil, stateError(v.c, err)
 		}
-		if ok && !u.RevokedAt(v.t) && u.ProfileAt(v.t) != parsec.ProfileOutsider {
-			return v.reject(ErrSelfPromotion, "user %s, not revoked, is %s, above the author's %s", short(m.UserID), m.Role.Label(), authorRole.Label())
+		if ok {
+			others = append(others, parsec.Member{Role: m.Role, Profile: u.ProfileAt(v.t), Revoked: u.RevokedAt(v.t)})
 		}
 	}
-	return nil
+	return others, nil
 }
 
 // requireOwner checks a name, key rotation or archiving certificate: the realm exists, the

@@ -86,21 +86,7 @@ func (c *Client) workspaceInfo(ctx context.Context, id parsec.VlobID, role parse
 
 // canSelfPromote: no active OWNER remains and nobody active holds a higher role.
 func (c *Client) canSelfPromote(r certif.Realm, role parsec.RealmRole) bool {
-	if role == parsec.RoleNone || role == parsec.RoleOwner || c.Profile() == parsec.ProfileOutsider {
-		return false
-	}
-	for _, m := range r.Members {
-		if m.UserID == c.dev.UserID || m.Role.Rank() <= role.Rank() {
-			continue
-		}
-		c.mu.Lock()
-		u, ok := c.certs.User(m.UserID)
-		c.mu.Unlock()
-		if ok && u.RevokedOn.IsZero() && u.Profile() != parsec.ProfileOutsider {
-			return false
-		}
-	}
-	return true
+	return c.selfPromotion(r, role) == parsec.RefusalNone
 }
 
 func nameKey(key crypto.RealmKey, realm parsec.VlobID) crypto.SecretKey {

@@ -76,9 +76,6 @@ func (r RealmRole) Rank() int {
 	return 0
 }
 
-// CanWrite reports whether the role may change workspace content.
-func (r RealmRole) CanWrite() bool { return r.Rank() >= RoleContributor.Rank() }
-
 // Label is the name people see.
 func (r RealmRole) Label() string {
 	if r == RoleNone {

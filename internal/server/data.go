@@ -35,11 +35,6 @@ func (s *Server) dataCommands() map[string]handler {
 	}
 }
 
-// mayWriteData reports whether a role allows writing vlobs and blocks.
-func mayWriteData(r parsec.RealmRole) bool {
-	return r == parsec.RoleOwner || r == parsec.RoleManager || r == parsec.RoleContributor
-}
-
 // dataAccess checks that the caller may read a realm's data, or with write set, write it
 // encrypted with the key keyIndex, and returns the realm.
 func dataAccess(tx metastore.Tx, c *caller, id parsec.VlobID, write bool, keyIndex uint64) (metastore.Realm, error) {
@@ -59,7 +54,7 @@ func dataAccess(tx metastore.Tx, c *caller, id parsec.VlobID, write bool, keyInd
 		return realm, protocol.Errorf(protocol.StatusAuthorNotAllowed, "not a member of workspace %s", parsec.ShortID(id))
 	case !write:
 		return realm, nil
-	case !mayWriteData(role):
+	case !role.CanWrite():
 		return realm, protocol.Errorf(protocol.StatusAuthorNotAllowed, "a %s of workspace %s cannot change its content", role, parsec.ShortID(id))
 	case realm.ReadOnly():
 		return realm, protocol.Errorf(protocol.StatusRealmArchived, "workspace %s is archived: its content is read-only", parsec.ShortID(id))

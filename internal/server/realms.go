@@ -265,19 +265,6 @@ func (s *Server) updateRealm(ctx context.Context, c *caller, realm parsec.VlobID
 	}, msg, attrs...)
 }
 
-// highRole reports whether granting or removing r is an OWNER's business.
-func highRole(r parsec.RealmRole) bool { return r == parsec.RoleOwner || r == parsec.RoleManager }
-
-// mayChangeRole reports whether a member of role author may change another user's role from
-// current to next: OWNER and MANAGER roles are an OWNER's business, READER and CONTRIBUTOR
-// ones an OWNER's or a MANAGER's.
-func mayChangeRole(author, current, next parsec.RealmRole) bool {
-	if highRole(current) || highRole(next) {
-		return author == parsec.RoleOwner
-	}
-	return author == parsec.RoleOwner || author == parsec.RoleManager
-}
-
 // realmCreate creates a realm with its first role certificate: the author makes itself
 // OWNER. External users cannot create workspaces.
 func (s *Server) realmCreate(ctx context.Context, c *caller, req *protocol.RealmCreateReq) (any, error) {
@@ -297,7 +284,7 @@ func (s *Server) realmCreate(ctx context.Context, c *caller, req *protocol.Realm
 		if err != nil {
 			return err
 		}
-		if me.Profile == parsec.ProfileOutsider {
+		if !parsec.CanCreateRealm(me.Profile) {
 			return protocol.Errorf(protocol.StatusAuthorNotAllowed, "External users cannot create workspaces")
 		}
 		if _, err := tx.Realm(c.org.ID, rc.RealmID); err == nil {
@@ -338,22 +325,10 @@ func (s *Server) realmShare(ctx context.Context, c *caller, req *protocol.RealmS
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "realm_share needs the recipient's keys bundle access")
 	}
 	return s.updateRealm(ctx, c, rc.RealmID, rc.Timestamp, []parsec.UserID{rc.UserID}, func(st *realmState) error {
-		if st.role == parsec.RoleNone {
-			return protocol.Errorf(protocol.StatusAuthorNotAllowed, "only members of a workspace can share it")
-		}
-		recipient, current, err := st.recipient(rc.UserID)
-		if err != nil {
+		if err := st.checkRoleChange(rc); err != nil {
 			return err
 		}
 		switch {
-		case recipient.Revoked():
-			return protocol.Errorf(protocol.StatusRecipientRevoked, "user %s is revoked", rc.UserID)
-		case recipient.Profile == parsec.ProfileOutsider && highRole(rc.Role):
-			return protocol.Errorf(protocol.StatusRoleIncompatibleWithOutsider, "an External user can only be reader or contributor, not %s", rc.Role.Label())
-		case !mayChangeRole(st.role, current, rc.Role):
-			return protocol.Errorf(protocol.StatusAuthorNotAllowed, "a %s cannot change a role from %s to %s", st.role.Label(), current.Label(), rc.Role.Label())
-		case current == rc.Role:
-			return st.withLast(protocol.StatusRoleAlreadyGranted, "the user is already %s", rc.Role.Label())
 		case st.realm.KeyIndex == 0:
 			return st.withLast(protocol.StatusBadKeyIndex, "workspace %s has no key yet: it cannot be shared before its first key rotation", rc.RealmID)
 		case req.KeyIndex != st.realm.KeyIndex:
@@ -369,18 +344,42 @@ func (s *Server) realmShare(ctx context.Context, c *caller, req *protocol.RealmS
 	}, "workspace shared", "user", rc.UserID, "role", rc.Role, "by", c.user.ID)
 }
 
-// recipient returns the target of a role change and its current role: recipient_not_found
-// if there is no such user.
-func (st *realmState) recipient(id parsec.UserID) (metastore.User, parsec.RealmRole, error) {
-	u, err := st.tx.User(st.org.ID, id)
-	if errors.Is(err, metastore.ErrNotFound) {
-		return u, "", protocol.Errorf(protocol.StatusRecipientNotFound, "user %s not found", id)
+// checkRoleChange checks the change of another user's role that rc asks for (realm_share,
+// realm_unshare) by the rules of parsec.RoleChange, and answers their refusal's status. A
+// target that is no user is recipient_not_found, once the author is known to be a member.
+func (st *realmState) checkRoleChange(rc *certif.RealmRoleCertificate) error {
+	target, err := st.tx.User(st.org.ID, rc.UserID)
+	known := !errors.Is(err, metastore.ErrNotFound)
+	if known && err != nil {
+		return err
 	}
-	if err != nil {
-		return u, "", err
+	current := parsec.RoleNone
+	if known {
+		if current, err = st.tx.CurrentRealmRole(st.org.ID, st.realm.ID, rc.UserID); err != nil {
+			return err
+		}
 	}
-	r, err := st.tx.CurrentRealmRole(st.org.ID, st.realm.ID, id)
-	return u, r, err
+	change := parsec.RoleChange{Author: st.role, Self: rc.UserID == st.me.ID, Current: current, Next: rc.Role, Target: target.Profile, Revoked: target.Revoked()}
+	r := change.Check()
+	switch {
+	case r == parsec.RefusalNotMember:
+		return protocol.Errorf(protocol.StatusAuthorNotAllowed, "only members of a workspace can share and unshare it")
+	case !known:
+		return protocol.Errorf(protocol.StatusRecipientNotFound, "user %s not found", rc.UserID)
+	case r == parsec.RefusalNone:
+		return nil
+	case r == parsec.RefusalOwnRole: // realm_share and realm_unshare refuse it before
+		return protocol.Errorf(protocol.StatusInvalidCertificate, "a member cannot change its own role (except by self-promotion)")
+	case r == parsec.RefusalRevoked:
+		return protocol.Errorf(protocol.StatusRecipientRevoked, "user %s is revoked", rc.UserID)
+	case r == parsec.RefusalOutsiderCap:
+		return protocol.Errorf(protocol.StatusRoleIncompatibleWithOutsider, "an External user can only be reader or contributor, not %s", rc.Role.Label())
+	case r == parsec.RefusalUnchanged && rc.Role == parsec.RoleNone:
+		return st.withLast(protocol.StatusRecipientAlreadyUnshared, "the user has no role in workspace %s", rc.RealmID)
+	case r == parsec.RefusalUnchanged:
+		return st.withLast(protocol.StatusRoleAlreadyGranted, "the user is already %s", rc.Role.Label())
+	}
+	return protocol.Errorf(protocol.StatusAuthorNotAllowed, "a %s cannot change a role from %s to %s", st.role.Label(), current.Label(), rc.Role.Label())
 }
 
 // realmUnshare removes a user's role. A revoked user's role may (and should) be removed.
@@ -396,18 +395,8 @@ func (s *Server) realmUnshare(ctx context.Context, c *caller, req *protocol.Real
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "a member cannot remove its own role")
 	}
 	return s.updateRealm(ctx, c, rc.RealmID, rc.Timestamp, []parsec.UserID{rc.UserID}, func(st *realmState) error {
-		if st.role == parsec.RoleNone {
-			return protocol.Errorf(protocol.StatusAuthorNotAllowed, "only members of a workspace can unshare it")
-		}
-		_, current, err := st.recipient(rc.UserID)
-		if err != nil {
+		if err := st.checkRoleChange(rc); err != nil {
 			return err
-		}
-		switch {
-		case current == parsec.RoleNone:
-			return st.withLast(protocol.StatusRecipientAlreadyUnshared, "the user has no role in workspace %s", rc.RealmID)
-		case !mayChangeRole(st.role, current, rc.Role):
-			return protocol.Errorf(protocol.StatusAuthorNotAllowed, "a %s cannot remove the role of a %s", st.role.Label(), current.Label())
 		}
 		if err := st.validate(req.RealmRoleCertificate, rc.RealmID, rc.Timestamp, true, protocol.StatusInvalidCertificate); err != nil {
 			return err
@@ -427,45 +416,48 @@ func (s *Server) realmSelfPromote(ctx context.Context, c *caller, req *protocol.
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "a self-promotion makes its author owner")
 	}
 	return s.updateRealm(ctx, c, rc.RealmID, rc.Timestamp, nil, func(st *realmState) error {
-		switch {
-		case st.me.Profile == parsec.ProfileOutsider:
-			return protocol.Errorf(protocol.StatusAuthorIsOutsider, "External users cannot become owners")
-		case st.role == parsec.RoleNone:
-			return protocol.Errorf(protocol.StatusAuthorNotAllowed, "only members of a workspace can promote themselves")
-		case st.role == parsec.RoleOwner:
-			return st.withLast(protocol.StatusActiveOwnerAlreadyExists, "you are already an owner")
-		}
-		ms, err := st.tx.RealmMembers(st.org.ID, rc.RealmID)
-		if err != nil {
+		if err := st.checkSelfPromotion(); err != nil {
 			return err
-		}
-		higher := false
-		for _, m := range ms {
-			if m.User == st.me.ID {
-				continue
-			}
-			u, err := st.tx.User(st.org.ID, m.User)
-			if err != nil {
-				return err
-			}
-			if u.Revoked() {
-				continue
-			}
-			if m.Role == parsec.RoleOwner {
-				return st.withLast(protocol.StatusActiveOwnerAlreadyExists, "user %s is an active owner", m.User)
-			}
-			if u.Profile != parsec.ProfileOutsider && m.Role.Rank() > st.role.Rank() {
-				higher = true
-			}
-		}
-		if higher {
-			return protocol.Errorf(protocol.StatusAuthorNotAllowed, "an active member has a higher role than your %s", st.role.Label())
 		}
 		if err := st.validate(req.RealmRoleCertificate, rc.RealmID, rc.Timestamp, true, protocol.StatusAuthorIsOutsider); err != nil {
 			return err
 		}
 		return st.addRole(rc, req.RealmRoleCertificate)
 	}, "workspace owner self-promoted", "user", c.user.ID)
+}
+
+// checkSelfPromotion checks the caller's promotion to OWNER by the rule of
+// parsec.SelfPromotion, applied to the realm's current members, and answers its refusal's
+// status.
+func (st *realmState) checkSelfPromotion() error {
+	members, err := st.tx.RealmMembers(st.org.ID, st.realm.ID)
+	if err != nil {
+		return err
+	}
+	var others []parsec.Member
+	for _, m := range members {
+		if m.User == st.me.ID {
+			continue
+		}
+		u, err := st.tx.User(st.org.ID, m.User)
+		if err != nil {
+			return err
+		}
+		others = append(others, parsec.Member{Role: m.Role, Profile: u.Profile, Revoked: u.Revoked()})
+	}
+	switch parsec.SelfPromotion(st.role, st.me.Profile, others) {
+	case parsec.RefusalNone:
+		return nil
+	case parsec.RefusalOutsiderCap:
+		return protocol.Errorf(protocol.StatusAuthorIsOutsider, "External users cannot become owners")
+	case parsec.RefusalNotMember:
+		return protocol.Errorf(protocol.StatusAuthorNotAllowed, "only members of a workspace can promote themselves")
+	case parsec.RefusalUnchanged:
+		return st.withLast(protocol.StatusActiveOwnerAlreadyExists, "you are already an owner")
+	case parsec.RefusalActiveOwner:
+		return st.withLast(protocol.StatusActiveOwnerAlreadyExists, "workspace %s still has an active owner", st.realm.ID)
+	}
+	return protocol.Errorf(protocol.StatusAuthorNotAllowed, "an active member has a higher role than your %s", st.role.Label())
 }
 
 // realmRename names a realm (the name is encrypted with one of its keys). With
