@@ -3,17 +3,15 @@ package cli
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
-	"github.com/parsec-go/parsec/internal/server"
+	"github.com/parsec-go/parsec/internal/server/serve"
 )
 
 func (a *app) serverCmd() *cobra.Command {
@@ -26,7 +24,7 @@ func (a *app) serverCmd() *cobra.Command {
 }
 
 func (a *app) serverRunCmd() *cobra.Command {
-	var rc server.RunConfig
+	var rc serve.Config
 	var logLevel, logFormat string
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -51,14 +49,11 @@ that create and bootstrap a first organization.`,
 			default:
 				return usageError{fmt.Errorf("invalid --log-format %q: want text or json", logFormat)}
 			}
-			if rc.Dev && rc.DataDir == "" {
-				rc.DataDir = filepath.Join(filepath.Dir(server.DefaultDataDir()), "dev-server")
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return server.Run(ctx, rc, func(addr net.Addr, cfg server.Config) {
+			return serve.Run(ctx, rc, func(l serve.Listening) {
 				if rc.Dev {
-					a.devBanner(cfg, rc)
+					a.devBanner(l)
 				}
 			})
 		},
@@ -84,14 +79,7 @@ that create and bootstrap a first organization.`,
 	return cmd
 }
 
-func (a *app) devBanner(cfg server.Config, rc server.RunConfig) {
-	emailDir := "written to " + rc.EmailDir
-	switch {
-	case rc.EmailHost != "" && rc.EmailDir == "":
-		emailDir = fmt.Sprintf("sent through %s:%d", rc.EmailHost, rc.EmailPort)
-	case rc.EmailDir == "":
-		emailDir = "written to " + filepath.Join(rc.DataDir, "emails")
-	}
+func (a *app) devBanner(l serve.Listening) {
 	a.say(`
 Parsec development server
   URL:                  %s
@@ -102,7 +90,7 @@ Parsec development server
 Create and bootstrap an organization:
   parsec org create MyOrg --addr %s --admin-token %s
   parsec org bootstrap 'BOOTSTRAP_URL' --email you@example.com --name 'Your Name' --device-label laptop
-`, cfg.PublicURL, cfg.AdminToken, rc.DataDir, emailDir, cfg.PublicURL, cfg.AdminToken)
+`, l.PublicURL, l.AdminToken, l.DataDir, l.Emails, l.PublicURL, l.AdminToken)
 }
 
 // adminFlags are the flags of commands that use the administration API.

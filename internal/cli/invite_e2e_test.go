@@ -19,7 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/parsec-go/parsec/internal/server"
+	"github.com/parsec-go/parsec/internal/server/serve"
 )
 
 // End-to-end invitations: a real server process, and the greeter and the claimer as two real
@@ -311,7 +311,7 @@ func (w *world) newAccount(password string) account {
 // bootstrap creates organization Acme and bootstraps it: the person becomes its first
 // Administrator, with device "laptop".
 func (w *world) bootstrap(email, name string) account {
-	out := w.parsec("", "org", "create", "Acme", "--addr", w.url, "--admin-token", server.DevAdminToken).ok()
+	out := w.parsec("", "org", "create", "Acme", "--addr", w.url, "--admin-token", serve.DevAdminToken).ok()
 	a := w.newAccount("correct horse")
 	out = w.parsec(a.password+"\n", "org", "bootstrap", strings.TrimSpace(out), "--email", email, "--name", name,
 		"--device-label", "laptop", "--config-dir", a.dir, "--password-stdin").ok()

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parsec-go/parsec/internal/server"
+	"github.com/parsec-go/parsec/internal/server/serve"
 )
 
 // join invites email and runs greet and claim with the real codes; the new user gets profile.
@@ -97,7 +97,7 @@ func TestManagingPeople(t *testing.T) {
 	wantLines(t, out, `^status: revoked$`, `^revoked: \S+ by Alice$`, `^device: [0-9a-f]{7}\tpc\tjoined \S+$`)
 
 	// Frozen by the server administrator: Administrators see it.
-	w.parsec("", "server", "user", "freeze", "mallory@example.com", "--org", "Acme", "--addr", w.url, "--admin-token", server.DevAdminToken).ok()
+	w.parsec("", "server", "user", "freeze", "mallory@example.com", "--org", "Acme", "--addr", w.url, "--admin-token", serve.DevAdminToken).ok()
 	wantLines(t, w.as(alice, "user", "list", "--status", "frozen").ok(), `\tMallory\tmallory@example.com\tExternal\tfrozen$`)
 
 	// Bob's email can join again, as a new user.

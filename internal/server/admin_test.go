@@ -36,24 +36,15 @@ func adminErrorBody(t *testing.T, r response) (string, protocol.Status) {
 }
 
 // orgState reads an organization's record, to check that a refused request changed nothing.
-func (ts *testServer) orgState(t *testing.T, org parsec.OrganizationID) metastore.Organization {
+func (w *world) orgState(t *testing.T, org parsec.OrganizationID) metastore.Organization {
 	t.Helper()
-	var o metastore.Organization
-	err := ts.store.View(t.Context(), func(tx metastore.Tx) error {
-		var err error
-		o, err = tx.Organization(org)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o
+	return stored(t, w, func(tx metastore.Tx) (metastore.Organization, error) { return tx.Organization(org) })
 }
 
 func TestAdminAuthentication(t *testing.T) {
-	ts := newTestServer(t)
-	ts.createOrg(t, "Acme")
-	before := ts.orgState(t, "Acme")
+	w := newWorld(t, "")
+	w.createOrg(t, "Acme")
+	before := w.orgState(t, "Acme")
 	routes := []struct{ method, path, body string }{
 		{http.MethodPost, "/administration/organizations", `{"organization_id": "Acme"}`},
 		{http.MethodGet, orgPath("Acme"), ""},
@@ -66,20 +57,20 @@ func TestAdminAuthentication(t *testing.T) {
 		"bearer " + testAdminToken, "Basic " + testAdminToken, testAdminToken, "Bearer  " + testAdminToken} {
 		for _, rt := range routes {
 			t.Run(rt.method+" "+rt.path+"/"+auth, func(t *testing.T) {
-				r := ts.adminRequest(t, rt.method, rt.path, auth, rt.body)
+				r := w.adminRequest(t, rt.method, rt.path, auth, rt.body)
 				wantCode(t, r, http.StatusForbidden)
 				detail(t, r)
 			})
 		}
 	}
-	if diff := cmp.Diff(before, ts.orgState(t, "Acme")); diff != "" {
+	if diff := cmp.Diff(before, w.orgState(t, "Acme")); diff != "" {
 		t.Errorf("refused requests changed the organization (-before +after):\n%s", diff)
 	}
 }
 
 func TestAdminMethods(t *testing.T) {
-	ts := newTestServer(t)
-	ts.createOrg(t, "Acme")
+	w := newWorld(t, "")
+	w.createOrg(t, "Acme")
 	for _, rt := range []struct{ method, path string }{
 		{http.MethodGet, "/administration/organizations"},
 		{http.MethodDelete, "/administration/organizations"},
@@ -91,16 +82,16 @@ func TestAdminMethods(t *testing.T) {
 		{http.MethodGet, orgPath("Acme") + "/users/freeze"},
 	} {
 		t.Run(rt.method+" "+rt.path, func(t *testing.T) {
-			r := ts.admin(t, rt.method, rt.path, nil, http.StatusMethodNotAllowed, nil)
+			r := w.admin(t, rt.method, rt.path, nil, http.StatusMethodNotAllowed, nil)
 			detail(t, r)
 		})
 	}
 }
 
 func TestAdminMalformedBodies(t *testing.T) {
-	ts := newTestServer(t)
-	ts.createOrg(t, "Acme")
-	before := ts.orgState(t, "Acme")
+	w := newWorld(t, "")
+	w.createOrg(t, "Acme")
+	before := w.orgState(t, "Acme")
 	tests := []struct{ name, method, path, body string }{
 		{"create: empty", http.MethodPost, "/administration/organizations", ""},
 		{"create: not JSON", http.MethodPost, "/administration/organizations", "organization_id=Acme"},
@@ -140,27 +131,21 @@ func TestAdminMalformedBodies(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := ts.admin(t, tc.method, tc.path, tc.body, http.StatusUnprocessableEntity, nil)
+			r := w.admin(t, tc.method, tc.path, tc.body, http.StatusUnprocessableEntity, nil)
 			detail(t, r)
 		})
 	}
-	if diff := cmp.Diff(before, ts.orgState(t, "Acme")); diff != "" {
+	if diff := cmp.Diff(before, w.orgState(t, "Acme")); diff != "" {
 		t.Errorf("refused requests changed the organization (-before +after):\n%s", diff)
 	}
-	var orgs []metastore.Organization
-	ts.store.View(t.Context(), func(tx metastore.Tx) error {
-		var err error
-		orgs, err = tx.Organizations()
-		return err
-	})
-	if len(orgs) != 1 {
+	if orgs := stored(t, w, func(tx metastore.Tx) ([]metastore.Organization, error) { return tx.Organizations() }); len(orgs) != 1 {
 		t.Errorf("%d organizations, want 1", len(orgs))
 	}
 }
 
 func TestAdminCreateOrganization(t *testing.T) {
-	ts := newTestServer(t)
-	public, err := protocol.ParseServerAddr(ts.url)
+	w := newWorld(t, "")
+	public, err := protocol.ParseServerAddr(w.url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,12 +153,12 @@ func TestAdminCreateOrganization(t *testing.T) {
 	create := func(t *testing.T, body any) protocol.Link {
 		t.Helper()
 		var urls protocol.BootstrapURLs
-		ts.admin(t, http.MethodPost, "/administration/organizations", body, http.StatusOK, &urls)
+		w.admin(t, http.MethodPost, "/administration/organizations", body, http.StatusOK, &urls)
 		if !strings.HasPrefix(urls.BootstrapURL, "parsec3://") || !strings.Contains(urls.BootstrapURL, "?a=bootstrap_organization&p=") {
 			t.Errorf("bootstrap_url %q", urls.BootstrapURL)
 		}
-		if !strings.HasPrefix(urls.BootstrapURLAsHTTPRedirection, ts.url+"/redirect/") {
-			t.Errorf("bootstrap_url_as_http_redirection %q, want it under %s/redirect/", urls.BootstrapURLAsHTTPRedirection, ts.url)
+		if !strings.HasPrefix(urls.BootstrapURLAsHTTPRedirection, w.url+"/redirect/") {
+			t.Errorf("bootstrap_url_as_http_redirection %q, want it under %s/redirect/", urls.BootstrapURLAsHTTPRedirection, w.url)
 		}
 		l1, err := protocol.ParseLink(urls.BootstrapURL)
 		if err != nil {
@@ -190,7 +175,7 @@ func TestAdminCreateOrganization(t *testing.T) {
 			t.Errorf("link %+v: want server %+v and action %s", l1, public, protocol.ActionBootstrapOrganization)
 		}
 		// The redirection page opens the same link.
-		r := ts.do(t, ts.newRequest(t, http.MethodGet, strings.TrimPrefix(urls.BootstrapURLAsHTTPRedirection, ts.url), nil))
+		r := w.do(t, w.newRequest(t, http.MethodGet, strings.TrimPrefix(urls.BootstrapURLAsHTTPRedirection, w.url), nil))
 		wantOK(t, r)
 		return l1
 	}
@@ -201,7 +186,7 @@ func TestAdminCreateOrganization(t *testing.T) {
 	}
 	limit := int64(3)
 	want := protocol.OrganizationStatus{ActiveUsersLimit: &limit, MinimumArchivingPeriod: 60}
-	if diff := cmp.Diff(want, ts.orgStatus(t, "Acme")); diff != "" {
+	if diff := cmp.Diff(want, w.orgStatus(t, "Acme")); diff != "" {
 		t.Errorf("status (-want +got):\n%s", diff)
 	}
 
@@ -212,16 +197,16 @@ func TestAdminCreateOrganization(t *testing.T) {
 		t.Fatal("re-creating the organization kept its bootstrap token")
 	}
 	want = protocol.OrganizationStatus{UserProfileOutsiderAllowed: true, MinimumArchivingPeriod: 2592000}
-	if diff := cmp.Diff(want, ts.orgStatus(t, "Acme")); diff != "" {
+	if diff := cmp.Diff(want, w.orgStatus(t, "Acme")); diff != "" {
 		t.Errorf("status after re-creation (-want +got):\n%s", diff)
 	}
-	k := newBootstrapKit(t, "alice", ts.clock.Now())
-	wantStatus(t, ts.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, k.request(first.Token), nil), protocol.StatusInvalidBootstrapToken)
-	wantStatus(t, ts.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, k.request(second.Token), nil), protocol.StatusOK)
+	k := newBootstrapKit(t, "alice", w.clock.Now())
+	wantStatus(t, w.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, k.request(first.Token), nil), protocol.StatusInvalidBootstrapToken)
+	wantStatus(t, w.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, k.request(second.Token), nil), protocol.StatusOK)
 
 	// A bootstrapped organization cannot be re-created.
-	before := ts.orgState(t, "Acme")
-	r := ts.admin(t, http.MethodPost, "/administration/organizations", map[string]any{"organization_id": "Acme"}, http.StatusBadRequest, nil)
+	before := w.orgState(t, "Acme")
+	r := w.admin(t, http.MethodPost, "/administration/organizations", map[string]any{"organization_id": "Acme"}, http.StatusBadRequest, nil)
 	var got map[string]any
 	if err := json.Unmarshal(r.body, &got); err != nil {
 		t.Fatal(err)
@@ -229,7 +214,7 @@ func TestAdminCreateOrganization(t *testing.T) {
 	if diff := cmp.Diff(map[string]any{"detail": "Organization already exists"}, got); diff != "" {
 		t.Errorf("reply (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(before, ts.orgState(t, "Acme")); diff != "" {
+	if diff := cmp.Diff(before, w.orgState(t, "Acme")); diff != "" {
 		t.Errorf("refused re-creation changed the organization (-before +after):\n%s", diff)
 	}
 
@@ -242,11 +227,11 @@ func TestAdminCreateOrganization(t *testing.T) {
 }
 
 func TestAdminOrganization(t *testing.T) {
-	ts := newTestServer(t)
-	ts.createOrg(t, "Acme")
+	w := newWorld(t, "")
+	w.createOrg(t, "Acme")
 
 	t.Run("fresh", func(t *testing.T) {
-		r := ts.admin(t, http.MethodGet, orgPath("Acme"), nil, http.StatusOK, nil)
+		r := w.admin(t, http.MethodGet, orgPath("Acme"), nil, http.StatusOK, nil)
 		var got map[string]any
 		if err := json.Unmarshal(r.body, &got); err != nil {
 			t.Fatal(err)
@@ -283,8 +268,8 @@ func TestAdminOrganization(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			ts.admin(t, http.MethodPatch, orgPath("Acme"), st.patch, http.StatusOK, nil)
-			if diff := cmp.Diff(st.want, ts.orgStatus(t, "Acme")); diff != "" {
+			w.admin(t, http.MethodPatch, orgPath("Acme"), st.patch, http.StatusOK, nil)
+			if diff := cmp.Diff(st.want, w.orgStatus(t, "Acme")); diff != "" {
 				t.Errorf("after PATCH %s (-want +got):\n%s", st.patch, diff)
 			}
 		})
@@ -292,8 +277,8 @@ func TestAdminOrganization(t *testing.T) {
 }
 
 func TestAdminUnknownOrganization(t *testing.T) {
-	ts := newTestServer(t)
-	ts.createOrg(t, "Acme")
+	w := newWorld(t, "")
+	w.createOrg(t, "Acme")
 	for _, org := range []string{"Nope", "acme", "Ac$me", strings.Repeat("a", 33)} {
 		for _, rt := range []struct{ method, path, body string }{
 			{http.MethodGet, "", ""},
@@ -303,7 +288,7 @@ func TestAdminUnknownOrganization(t *testing.T) {
 			{http.MethodPost, "/users/freeze", `{"frozen": true, "user_email": "alice@example.com"}`},
 		} {
 			t.Run(org+"/"+rt.method+rt.path, func(t *testing.T) {
-				r := ts.admin(t, rt.method, "/administration/organizations/"+org+rt.path, rt.body, http.StatusNotFound, nil)
+				r := w.admin(t, rt.method, "/administration/organizations/"+org+rt.path, rt.body, http.StatusNotFound, nil)
 				if d, st := adminErrorBody(t, r); d != "Organization not found" || st != protocol.StatusOrganizationNotFound {
 					t.Errorf("detail %q, status %q, want %q, %q", d, st, "Organization not found", protocol.StatusOrganizationNotFound)
 				}
@@ -313,13 +298,13 @@ func TestAdminUnknownOrganization(t *testing.T) {
 }
 
 func TestAdminStatsAndUsers(t *testing.T) {
-	ts := newTestServer(t)
-	link := ts.createOrg(t, "Acme")
+	w := newWorld(t, "")
+	link := w.createOrg(t, "Acme")
 
 	stats := func(t *testing.T) protocol.OrganizationStats {
 		t.Helper()
 		var st protocol.OrganizationStats
-		ts.admin(t, http.MethodGet, orgPath("Acme")+"/stats", nil, http.StatusOK, &st)
+		w.admin(t, http.MethodGet, orgPath("Acme")+"/stats", nil, http.StatusOK, &st)
 		return st
 	}
 	users := func(t *testing.T) []protocol.AdminUser {
@@ -327,7 +312,7 @@ func TestAdminStatsAndUsers(t *testing.T) {
 		var out struct {
 			Users []protocol.AdminUser `json:"users"`
 		}
-		ts.admin(t, http.MethodGet, orgPath("Acme")+"/users", nil, http.StatusOK, &out)
+		w.admin(t, http.MethodGet, orgPath("Acme")+"/users", nil, http.StatusOK, &out)
 		return out.Users
 	}
 	perProfile := func(admin, standard, outsider protocol.ProfileCount) map[parsec.UserProfile]*protocol.ProfileCount {
@@ -346,9 +331,9 @@ func TestAdminStatsAndUsers(t *testing.T) {
 		}
 	})
 
-	k := newBootstrapKit(t, "alice", ts.clock.Now())
+	k := newBootstrapKit(t, "alice", w.clock.Now())
 	req := k.request(link.Token)
-	wantStatus(t, ts.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, req, nil), protocol.StatusOK)
+	wantStatus(t, w.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, req, nil), protocol.StatusOK)
 	alice := k.member("Acme", req)
 	t0 := k.user.Timestamp
 	bootstrapSize := int64(len(alice.userCert) + len(alice.deviceCert) + len(alice.redactedUserCert) + len(alice.redactedDeviceCert))
@@ -365,10 +350,10 @@ func TestAdminStatsAndUsers(t *testing.T) {
 		}
 	})
 
-	bob := ts.addUser(t, alice, "bob", parsec.ProfileStandard, t0.Add(time.Second))
-	xena := ts.addUser(t, alice, "xena", parsec.ProfileOutsider, t0.Add(2*time.Second))
-	carol := ts.addUser(t, alice, "carol", parsec.ProfileStandard, t0.Add(3*time.Second))
-	ts.setUser(t, carol, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = t0.Add(4*time.Second), &alice.device })
+	bob := w.createUser(t, alice, "bob", parsec.ProfileStandard)
+	xena := w.createUser(t, alice, "xena", parsec.ProfileOutsider)
+	carol := w.createUser(t, alice, "carol", parsec.ProfileStandard)
+	w.setUser(t, carol, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = t0.Add(4*time.Second), &alice.device })
 
 	t.Run("with more users", func(t *testing.T) {
 		st := stats(t)
@@ -410,7 +395,7 @@ func TestAdminStatsAndUsers(t *testing.T) {
 		for _, st := range steps {
 			t.Run(st.name, func(t *testing.T) {
 				var got protocol.AdminUser
-				ts.admin(t, http.MethodPost, freezePath, st.body, http.StatusOK, &got)
+				w.admin(t, http.MethodPost, freezePath, st.body, http.StatusOK, &got)
 				if diff := cmp.Diff(st.want, got); diff != "" {
 					t.Errorf("reply (-want +got):\n%s", diff)
 				}
@@ -436,14 +421,14 @@ func TestAdminStatsAndUsers(t *testing.T) {
 			{"neither", map[string]any{"frozen": true}, 400, ""},
 			{"user of another organization", map[string]any{"frozen": true, "user_id": bob.user.String()}, 404, ""},
 		}
-		ts.createOrg(t, "Other")
+		w.createOrg(t, "Other")
 		for _, tc := range refused {
 			t.Run(tc.name, func(t *testing.T) {
 				path := freezePath
 				if tc.name == "user of another organization" {
 					path = orgPath("Other") + "/users/freeze"
 				}
-				r := ts.admin(t, http.MethodPost, path, tc.body, tc.code, nil)
+				r := w.admin(t, http.MethodPost, path, tc.body, tc.code, nil)
 				d, st := adminErrorBody(t, r)
 				if tc.code == http.StatusNotFound && tc.detail == "User not found" && st != protocol.StatusUserNotFound {
 					t.Errorf("status %q, want %q", st, protocol.StatusUserNotFound)

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
@@ -384,17 +385,24 @@ func (s *Server) blockRead(ctx context.Context, c *caller, req *protocol.BlockRe
 	}
 	data := make(map[parsec.BlockID][]byte, len(ids))
 	var mu sync.Mutex
-	err = eachInParallel(ctx, len(ids), blockReaders, func(i int) error {
-		d, err := s.cfg.Blocks.Get(ctx, c.org.ID, ids[i])
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		data[ids[i]] = d
-		mu.Unlock()
-		return nil
-	})
-	if err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(blockReaders)
+	for _, id := range ids {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err // a read failed or ctx is done: the rest are skipped
+			}
+			d, err := s.cfg.Blocks.Get(gctx, c.org.ID, id)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			data[id] = d
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
 		if ctx.Err() != nil {
 			return nil, err
 		}
@@ -419,37 +427,4 @@ func distinct[T comparable](items []T) []T {
 		}
 	}
 	return out
-}
-
-// eachInParallel runs fn(0) … fn(n-1) on at most workers goroutines and returns the first
-// error; once fn failed or ctx is done, the calls not started yet are skipped.
-func eachInParallel(ctx context.Context, n, workers int, fn func(i int) error) error {
-	var (
-		next     atomic.Int64
-		once     sync.Once
-		firstErr error
-		failed   atomic.Bool
-		wg       sync.WaitGroup
-	)
-	for range min(n, workers) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || failed.Load() {
-					return
-				}
-				err := ctx.Err()
-				if err == nil {
-					err = fn(i)
-				}
-				if err != nil {
-					once.Do(func() { firstErr = err })
-					failed.Store(true)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return firstErr
 }

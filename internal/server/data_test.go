@@ -3,10 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,10 +14,7 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
-	"github.com/parsec-go/parsec/internal/server/blockstore/disk"
-	"github.com/parsec-go/parsec/internal/server/events"
 	"github.com/parsec-go/parsec/internal/server/metastore"
-	"github.com/parsec-go/parsec/internal/server/metastore/sqlite"
 )
 
 // flakyBlocks is a block store that fails on demand, as a broken disk or an unreachable
@@ -44,74 +38,13 @@ func (f *flakyBlocks) Get(ctx context.Context, org parsec.OrganizationID, id par
 	return f.Store.Get(ctx, org, id)
 }
 
-// dataWorld is an organization with a realm (key index 1) of which alice is OWNER, dave
-// MANAGER, bob CONTRIBUTOR and carol READER; erin is a member of the organization only.
-type dataWorld struct {
-	ts                            *testServer
-	alice, bob, carol, dave, erin *member
-	realm                         parsec.VlobID
-	blocks                        *flakyBlocks
-}
-
-func newDataWorld(t *testing.T) *dataWorld {
-	t.Helper()
-	w := &dataWorld{blocks: &flakyBlocks{}}
-	w.ts = newTestServer(t, func(cfg *Config) {
-		w.blocks.Store = cfg.Blocks
-		cfg.Blocks = w.blocks
-	})
-	ts := w.ts
-	w.alice, _ = ts.bootstrap(t, "Acme")
-	w.bob = ts.addUser(t, w.alice, "bob", parsec.ProfileStandard, ts.tick())
-	w.carol = ts.addUser(t, w.alice, "carol", parsec.ProfileStandard, ts.tick())
-	w.dave = ts.addUser(t, w.alice, "dave", parsec.ProfileStandard, ts.tick())
-	w.erin = ts.addUser(t, w.alice, "erin", parsec.ProfileStandard, ts.tick())
-	w.realm = w.newRealm(t)
-	w.share(t, w.realm, w.dave, parsec.RoleManager)
-	w.share(t, w.realm, w.bob, parsec.RoleContributor)
-	w.share(t, w.realm, w.carol, parsec.RoleReader)
-	return w
-}
-
-// newRealm makes alice create a realm and rotate its first key.
-func (w *dataWorld) newRealm(t *testing.T) parsec.VlobID {
-	t.Helper()
-	realm := parsec.NewVlobID()
-	wantStatus(t, w.ts.realmCreate(t, w.alice, roleCert(w.alice, realm, w.alice.user, parsec.RoleOwner, w.ts.tick())), protocol.StatusOK)
-	w.rotate(t, realm)
-	return realm
-}
-
-// rotate makes alice rotate a realm's key for its current members.
-func (w *dataWorld) rotate(t *testing.T, realm parsec.VlobID) uint64 {
-	t.Helper()
-	var next uint64
-	access := map[parsec.UserID][]byte{}
-	err := w.ts.store.View(t.Context(), func(tx metastore.Tx) error {
-		r, err := tx.Realm("Acme", realm)
-		next = r.KeyIndex + 1
-		ms, err2 := tx.RealmMembers("Acme", realm)
-		for _, m := range ms {
-			access[m.User] = []byte("access")
-		}
-		return errors.Join(err, err2)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantStatus(t, w.ts.realmRotate(t, w.alice, rotationCert(w.alice, realm, next, w.ts.tick()), access, []byte("bundle")), protocol.StatusOK)
-	return next
-}
-
-func (w *dataWorld) share(t *testing.T, realm parsec.VlobID, m *member, role parsec.RealmRole) {
-	t.Helper()
-	wantStatus(t, w.ts.realmShare(t, w.alice, roleCert(w.alice, realm, m.user, role, w.ts.tick()), []byte("access"), 1), protocol.StatusOK)
-}
-
-func (w *dataWorld) archive(t *testing.T, realm parsec.VlobID, configuration string) {
-	t.Helper()
-	wantStatus(t, w.ts.realmArchive(t, w.alice, archivingCert(w.alice, realm, configuration, 0, w.ts.tick())), protocol.StatusOK)
-}
+// dataUsers are the users of the data tests, and dataRealm the realm they share (key index
+// 1): alice is its OWNER, dave MANAGER, bob CONTRIBUTOR and carol READER; erin is a member
+// of the organization only.
+const (
+	dataUsers = "alice:admin bob:member carol:member dave:member erin:member"
+	dataRealm = "alice:owner dave:manager bob:contributor carol:reader"
+)
 
 // The data commands.
 
@@ -119,48 +52,48 @@ func vw(id parsec.VlobID, version uint64, at parsec.DateTime, blob string) proto
 	return protocol.VlobWrite{VlobID: id, Version: version, Timestamp: at, Blob: []byte(blob)}
 }
 
-func (ts *testServer) writeVlobs(t *testing.T, m *member, realm parsec.VlobID, keyIndex uint64, items ...protocol.VlobWrite) error {
+func (w *world) writeVlobs(t *testing.T, m *member, realm parsec.VlobID, keyIndex uint64, items ...protocol.VlobWrite) error {
 	t.Helper()
-	return ts.call(t, m, protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: realm, KeyIndex: keyIndex, Items: items}, nil)
+	return w.call(t, m, protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: realm, KeyIndex: keyIndex, Items: items}, nil)
 }
 
-func (ts *testServer) readVlobs(t *testing.T, m *member, realm parsec.VlobID, at parsec.DateTime, ids ...parsec.VlobID) (protocol.VlobReadRep, error) {
+func (w *world) readVlobs(t *testing.T, m *member, realm parsec.VlobID, at parsec.DateTime, ids ...parsec.VlobID) (protocol.VlobReadRep, error) {
 	t.Helper()
 	var rep protocol.VlobReadRep
-	err := ts.call(t, m, protocol.CmdVlobReadBatch, protocol.VlobReadBatchReq{RealmID: realm, Vlobs: ids, At: at}, &rep)
+	err := w.call(t, m, protocol.CmdVlobReadBatch, protocol.VlobReadBatchReq{RealmID: realm, Vlobs: ids, At: at}, &rep)
 	return rep, err
 }
 
-func (ts *testServer) readVersions(t *testing.T, m *member, realm parsec.VlobID, items ...protocol.VlobVersion) (protocol.VlobReadRep, error) {
+func (w *world) readVersions(t *testing.T, m *member, realm parsec.VlobID, items ...protocol.VlobVersion) (protocol.VlobReadRep, error) {
 	t.Helper()
 	var rep protocol.VlobReadRep
-	err := ts.call(t, m, protocol.CmdVlobReadVersions, protocol.VlobReadVersionsReq{RealmID: realm, Items: items}, &rep)
+	err := w.call(t, m, protocol.CmdVlobReadVersions, protocol.VlobReadVersionsReq{RealmID: realm, Items: items}, &rep)
 	return rep, err
 }
 
-func (ts *testServer) pollChanges(t *testing.T, m *member, realm parsec.VlobID, checkpoint uint64) (protocol.VlobPollChangesRep, error) {
+func (w *world) pollChanges(t *testing.T, m *member, realm parsec.VlobID, checkpoint uint64) (protocol.VlobPollChangesRep, error) {
 	t.Helper()
 	var rep protocol.VlobPollChangesRep
-	err := ts.call(t, m, protocol.CmdVlobPollChanges, protocol.VlobPollChangesReq{RealmID: realm, LastCheckpoint: checkpoint}, &rep)
+	err := w.call(t, m, protocol.CmdVlobPollChanges, protocol.VlobPollChangesReq{RealmID: realm, LastCheckpoint: checkpoint}, &rep)
 	return rep, err
 }
 
-func (ts *testServer) createBlocks(t *testing.T, m *member, realm parsec.VlobID, keyIndex uint64, blocks ...protocol.BlockData) error {
+func (w *world) createBlocks(t *testing.T, m *member, realm parsec.VlobID, keyIndex uint64, blocks ...protocol.BlockData) error {
 	t.Helper()
-	return ts.call(t, m, protocol.CmdBlockCreate, protocol.BlockCreateReq{RealmID: realm, KeyIndex: keyIndex, Blocks: blocks}, nil)
+	return w.call(t, m, protocol.CmdBlockCreate, protocol.BlockCreateReq{RealmID: realm, KeyIndex: keyIndex, Blocks: blocks}, nil)
 }
 
-func (ts *testServer) readBlocks(t *testing.T, m *member, realm parsec.VlobID, ids ...parsec.BlockID) (protocol.BlockReadRep, error) {
+func (w *world) readBlocks(t *testing.T, m *member, realm parsec.VlobID, ids ...parsec.BlockID) (protocol.BlockReadRep, error) {
 	t.Helper()
 	var rep protocol.BlockReadRep
-	err := ts.call(t, m, protocol.CmdBlockRead, protocol.BlockReadReq{RealmID: realm, BlockIDs: ids}, &rep)
+	err := w.call(t, m, protocol.CmdBlockRead, protocol.BlockReadReq{RealmID: realm, BlockIDs: ids}, &rep)
 	return rep, err
 }
 
-// checkpoint is the realm's current checkpoint, as alice polls it.
-func (w *dataWorld) checkpoint(t *testing.T, realm parsec.VlobID) uint64 {
+// checkpoint is the realm's current checkpoint, as m polls it.
+func (w *world) checkpoint(t *testing.T, m *member, realm parsec.VlobID) uint64 {
 	t.Helper()
-	rep, err := w.ts.pollChanges(t, w.alice, realm, 0)
+	rep, err := w.pollChanges(t, m, realm, 0)
 	wantStatus(t, err, protocol.StatusOK)
 	return rep.CurrentCheckpoint
 }
@@ -183,10 +116,11 @@ func wantBlockDetail(t *testing.T, err error, id parsec.BlockID) {
 func keyIndex(k uint64) *uint64 { return &k }
 
 func TestVlobWrite(t *testing.T) {
-	w := newDataWorld(t)
-	ts, alice, bob, carol, dave, erin, realm := w.ts, w.alice, w.bob, w.carol, w.dave, w.erin, w.realm
+	w := newWorld(t, dataUsers)
+	realm := w.newRealm(t, dataRealm)
+	alice, bob, carol, dave, erin := w.user("alice"), w.user("bob"), w.user("carol"), w.user("dave"), w.user("erin")
 	a, b, c, unknown := parsec.NewVlobID(), parsec.NewVlobID(), parsec.NewVlobID(), parsec.NewVlobID()
-	lastRealm := func() parsec.DateTime { return ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm)) }
+	lastRealm := func() parsec.DateTime { return w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm)) }
 
 	// The cases run in order; the accepted writes are the state of the next ones.
 	tests := []struct {
@@ -274,12 +208,12 @@ func TestVlobWrite(t *testing.T) {
 			if tc.key != nil {
 				key = *tc.key
 			}
-			before := w.checkpoint(t, realm)
-			at := ts.tick()
+			before := w.checkpoint(t, alice, realm)
+			at := w.tick()
 			items := tc.items(at)
-			err := ts.writeVlobs(t, tc.caller, in, key, items...)
+			err := w.writeVlobs(t, tc.caller, in, key, items...)
 			wantStatus(t, err, tc.want)
-			after := w.checkpoint(t, realm)
+			after := w.checkpoint(t, alice, realm)
 			if tc.want == protocol.StatusOK {
 				if after != before+uint64(len(items)) {
 					t.Errorf("checkpoint %d after writing %d vlobs, want %d", after, len(items), before+uint64(len(items)))
@@ -310,7 +244,7 @@ func TestVlobWrite(t *testing.T) {
 		})
 	}
 
-	rep, err := ts.readVlobs(t, carol, realm, 0, a, b, c)
+	rep, err := w.readVlobs(t, carol, realm, 0, a, b, c)
 	wantStatus(t, err, protocol.StatusOK)
 	var got []string
 	for _, it := range rep.Items {
@@ -329,39 +263,41 @@ func TestVlobWrite(t *testing.T) {
 // TestVlobWriteAfterCommonCertificate: a vlob comes after the last certificate of the
 // common topic too (a user created or revoked after the realm's last certificate).
 func TestVlobWriteAfterCommonCertificate(t *testing.T) {
-	w := newDataWorld(t)
-	ts := w.ts
-	ts.addUser(t, w.alice, "frank", parsec.ProfileStandard, ts.tick())
-	common := ts.lastTimestamp(t, "Acme", metastore.CommonTopic)
-	if common <= ts.lastTimestamp(t, "Acme", metastore.RealmTopic(w.realm)) {
+	w := newWorld(t, dataUsers)
+	realm := w.newRealm(t, dataRealm)
+	alice := w.user("alice")
+	w.createUser(t, alice, "frank", parsec.ProfileStandard)
+	common := w.lastTimestamp(t, "Acme", metastore.CommonTopic)
+	if common <= w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm)) {
 		t.Fatal("the common topic should be the most recent")
 	}
 	id := parsec.NewVlobID()
-	err := ts.writeVlobs(t, w.alice, w.realm, 1, vw(id, 1, common, "x"))
+	err := w.writeVlobs(t, alice, realm, 1, vw(id, 1, common, "x"))
 	wantStatus(t, err, protocol.StatusRequireGreaterTimestamp)
 	if d := statusDetail(t, err); d.StrictlyGreaterThan != common {
 		t.Errorf("strictly_greater_than = %v, want the common topic's last certificate %v", d.StrictlyGreaterThan, common)
 	}
 	wantVlobDetail(t, err, id)
-	wantStatus(t, ts.writeVlobs(t, w.alice, w.realm, 1, vw(id, 1, ts.tick(), "x")), protocol.StatusOK)
+	wantStatus(t, w.writeVlobs(t, alice, realm, 1, vw(id, 1, w.tick(), "x")), protocol.StatusOK)
 }
 
 // TestVlobWriteKeyRotation: after a rotation, only the new key index is accepted.
 func TestVlobWriteKeyRotation(t *testing.T) {
-	w := newDataWorld(t)
-	ts := w.ts
+	w := newWorld(t, dataUsers)
+	realm := w.newRealm(t, dataRealm)
+	alice, bob := w.user("alice"), w.user("bob")
 	id := parsec.NewVlobID()
-	wantStatus(t, ts.writeVlobs(t, w.bob, w.realm, 1, vw(id, 1, ts.tick(), "v1")), protocol.StatusOK)
-	if k := w.rotate(t, w.realm); k != 2 {
+	wantStatus(t, w.writeVlobs(t, bob, realm, 1, vw(id, 1, w.tick(), "v1")), protocol.StatusOK)
+	if k := w.rotate(t, alice, realm); k != 2 {
 		t.Fatalf("key index %d after the second rotation", k)
 	}
-	err := ts.writeVlobs(t, w.bob, w.realm, 1, vw(id, 2, ts.tick(), "v2"))
+	err := w.writeVlobs(t, bob, realm, 1, vw(id, 2, w.tick(), "v2"))
 	wantStatus(t, err, protocol.StatusBadKeyIndex)
-	if d := statusDetail(t, err); d.LastCertificateTimestamp != ts.lastTimestamp(t, "Acme", metastore.RealmTopic(w.realm)) {
+	if d := statusDetail(t, err); d.LastCertificateTimestamp != w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm)) {
 		t.Errorf("last_certificate_timestamp = %v, want the rotation's", d.LastCertificateTimestamp)
 	}
-	wantStatus(t, ts.writeVlobs(t, w.bob, w.realm, 2, vw(id, 2, ts.tick(), "v2")), protocol.StatusOK)
-	rep, err := ts.readVlobs(t, w.bob, w.realm, 0, id)
+	wantStatus(t, w.writeVlobs(t, bob, realm, 2, vw(id, 2, w.tick(), "v2")), protocol.StatusOK)
+	rep, err := w.readVlobs(t, bob, realm, 0, id)
 	wantStatus(t, err, protocol.StatusOK)
 	if len(rep.Items) != 1 || rep.Items[0].KeyIndex != 2 || rep.Items[0].Version != 2 {
 		t.Errorf("after the rotation: %+v, want version 2 with key index 2", rep.Items)
@@ -370,34 +306,36 @@ func TestVlobWriteKeyRotation(t *testing.T) {
 
 // TestRoleAfterLastVlob: a role certificate must come after the realm's last vlob.
 func TestRoleAfterLastVlob(t *testing.T) {
-	w := newDataWorld(t)
-	ts := w.ts
-	at := ts.tick()
-	wantStatus(t, ts.writeVlobs(t, w.bob, w.realm, 1, vw(parsec.NewVlobID(), 1, at, "x")), protocol.StatusOK)
-	err := ts.realmShare(t, w.alice, roleCert(w.alice, w.realm, w.erin.user, parsec.RoleReader, at), []byte("access"), 1)
+	w := newWorld(t, dataUsers)
+	realm := w.newRealm(t, dataRealm)
+	alice, bob, erin := w.user("alice"), w.user("bob"), w.user("erin")
+	at := w.tick()
+	wantStatus(t, w.writeVlobs(t, bob, realm, 1, vw(parsec.NewVlobID(), 1, at, "x")), protocol.StatusOK)
+	err := w.realmShare(t, alice, roleCert(alice, realm, erin.user, parsec.RoleReader, at), []byte("access"), 1)
 	wantStatus(t, err, protocol.StatusRequireGreaterTimestamp)
 	if d := statusDetail(t, err); d.StrictlyGreaterThan != at {
 		t.Errorf("strictly_greater_than = %v, want the last vlob's timestamp %v", d.StrictlyGreaterThan, at)
 	}
-	w.share(t, w.realm, w.erin, parsec.RoleReader)
+	w.share(t, alice, realm, erin, parsec.RoleReader)
 }
 
 func TestVlobRead(t *testing.T) {
-	w := newDataWorld(t)
-	ts, alice, bob, carol, erin, realm := w.ts, w.alice, w.bob, w.carol, w.erin, w.realm
+	w := newWorld(t, dataUsers)
+	realm := w.newRealm(t, dataRealm)
+	alice, bob, carol, erin := w.user("alice"), w.user("bob"), w.user("carol"), w.user("erin")
 	a, b, unknown := parsec.NewVlobID(), parsec.NewVlobID(), parsec.NewVlobID()
-	t1 := ts.tick()
-	wantStatus(t, ts.writeVlobs(t, alice, realm, 1, vw(a, 1, t1, "a1")), protocol.StatusOK)
-	t2 := ts.tick()
-	wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(a, 2, t2, "a2"), vw(b, 1, t2, "b1")), protocol.StatusOK)
-	t3 := ts.tick()
-	wantStatus(t, ts.writeVlobs(t, alice, realm, 1, vw(a, 3, t3, "a3")), protocol.StatusOK)
+	t1 := w.tick()
+	wantStatus(t, w.writeVlobs(t, alice, realm, 1, vw(a, 1, t1, "a1")), protocol.StatusOK)
+	t2 := w.tick()
+	wantStatus(t, w.writeVlobs(t, bob, realm, 1, vw(a, 2, t2, "a2"), vw(b, 1, t2, "b1")), protocol.StatusOK)
+	t3 := w.tick()
+	wantStatus(t, w.writeVlobs(t, alice, realm, 1, vw(a, 3, t3, "a3")), protocol.StatusOK)
 	item := func(id parsec.VlobID, version uint64, by *member, at parsec.DateTime, blob string) protocol.VlobItem {
 		return protocol.VlobItem{VlobID: id, KeyIndex: 1, Author: by.device, Version: version, Timestamp: at, Blob: []byte(blob)}
 	}
 	a1, a2, a3, b1 := item(a, 1, alice, t1, "a1"), item(a, 2, bob, t2, "a2"), item(a, 3, alice, t3, "a3"), item(b, 1, bob, t2, "b1")
-	neededCommon := ts.lastTimestamp(t, "Acme", metastore.CommonTopic)
-	neededRealm := ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
+	neededCommon := w.lastTimestamp(t, "Acme", metastore.CommonTopic)
+	neededRealm := w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
 
 	t.Run("batch", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -418,7 +356,7 @@ func TestVlobRead(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				for _, m := range []*member{alice, carol} {
-					rep, err := ts.readVlobs(t, m, realm, tc.at, tc.ids...)
+					rep, err := w.readVlobs(t, m, realm, tc.at, tc.ids...)
 					wantStatus(t, err, protocol.StatusOK)
 					want := protocol.VlobReadRep{Items: tc.want, NeededCommonCertificateTimestamp: neededCommon, NeededRealmCertificateTimestamp: neededRealm}
 					if diff := cmp.Diff(want, rep, cmpopts.EquateEmpty()); diff != "" {
@@ -429,7 +367,7 @@ func TestVlobRead(t *testing.T) {
 		}
 	})
 	t.Run("versions", func(t *testing.T) {
-		rep, err := ts.readVersions(t, carol, realm, protocol.VlobVersion{VlobID: a, Version: 2}, protocol.VlobVersion{VlobID: b, Version: 2},
+		rep, err := w.readVersions(t, carol, realm, protocol.VlobVersion{VlobID: a, Version: 2}, protocol.VlobVersion{VlobID: b, Version: 2},
 			protocol.VlobVersion{VlobID: a, Version: 1}, protocol.VlobVersion{VlobID: unknown, Version: 1},
 			protocol.VlobVersion{VlobID: a, Version: 0}, protocol.VlobVersion{VlobID: a, Version: 2})
 		wantStatus(t, err, protocol.StatusOK)
@@ -451,20 +389,20 @@ func TestVlobRead(t *testing.T) {
 			err  func() error
 			want protocol.Status
 		}{
-			{"batch by a non-member", func() error { _, err := ts.readVlobs(t, erin, realm, 0, a); return err }, protocol.StatusAuthorNotAllowed},
+			{"batch by a non-member", func() error { _, err := w.readVlobs(t, erin, realm, 0, a); return err }, protocol.StatusAuthorNotAllowed},
 			{"versions by a non-member", func() error {
-				_, err := ts.readVersions(t, erin, realm, protocol.VlobVersion{VlobID: a, Version: 1})
+				_, err := w.readVersions(t, erin, realm, protocol.VlobVersion{VlobID: a, Version: 1})
 				return err
 			}, protocol.StatusAuthorNotAllowed},
-			{"batch of an unknown realm", func() error { _, err := ts.readVlobs(t, alice, other, 0, a); return err }, protocol.StatusRealmNotFound},
+			{"batch of an unknown realm", func() error { _, err := w.readVlobs(t, alice, other, 0, a); return err }, protocol.StatusRealmNotFound},
 			{"versions of an unknown realm", func() error {
-				_, err := ts.readVersions(t, alice, other, protocol.VlobVersion{VlobID: a, Version: 1})
+				_, err := w.readVersions(t, alice, other, protocol.VlobVersion{VlobID: a, Version: 1})
 				return err
 			}, protocol.StatusRealmNotFound},
-			{"batch too large", func() error { _, err := ts.readVlobs(t, alice, realm, 0, many...); return err }, protocol.StatusTooManyElements},
-			{"versions too many", func() error { _, err := ts.readVersions(t, alice, realm, manyVersions...); return err }, protocol.StatusTooManyElements},
+			{"batch too large", func() error { _, err := w.readVlobs(t, alice, realm, 0, many...); return err }, protocol.StatusTooManyElements},
+			{"versions too many", func() error { _, err := w.readVersions(t, alice, realm, manyVersions...); return err }, protocol.StatusTooManyElements},
 			{"as many as allowed", func() error {
-				_, err := ts.readVlobs(t, alice, realm, 0, many[:protocol.MaxBatchItems]...)
+				_, err := w.readVlobs(t, alice, realm, 0, many[:protocol.MaxBatchItems]...)
 				return err
 			}, protocol.StatusOK},
 		} {
@@ -474,21 +412,22 @@ func TestVlobRead(t *testing.T) {
 }
 
 func TestVlobPollChanges(t *testing.T) {
-	w := newDataWorld(t)
-	ts, alice, bob, carol, erin, realm := w.ts, w.alice, w.bob, w.carol, w.erin, w.realm
+	w := newWorld(t, dataUsers)
+	realm := w.newRealm(t, dataRealm)
+	alice, bob, carol, erin := w.user("alice"), w.user("bob"), w.user("carol"), w.user("erin")
 	a, b, c := parsec.NewVlobID(), parsec.NewVlobID(), parsec.NewVlobID()
 	poll := func(m *member, checkpoint uint64) protocol.VlobPollChangesRep {
 		t.Helper()
-		rep, err := ts.pollChanges(t, m, realm, checkpoint)
+		rep, err := w.pollChanges(t, m, realm, checkpoint)
 		wantStatus(t, err, protocol.StatusOK)
 		return rep
 	}
 	if rep := poll(carol, 0); rep.CurrentCheckpoint != 0 || len(rep.Changes) != 0 {
 		t.Errorf("a realm without vlobs: %+v, want no change at checkpoint 0", rep)
 	}
-	wantStatus(t, ts.writeVlobs(t, alice, realm, 1, vw(a, 1, ts.tick(), ""), vw(b, 1, ts.clock.Now(), "")), protocol.StatusOK)
-	wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(a, 2, ts.tick(), "")), protocol.StatusOK)
-	wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(c, 1, ts.tick(), ""), vw(a, 3, ts.clock.Now(), "")), protocol.StatusOK)
+	wantStatus(t, w.writeVlobs(t, alice, realm, 1, vw(a, 1, w.tick(), ""), vw(b, 1, w.clock.Now(), "")), protocol.StatusOK)
+	wantStatus(t, w.writeVlobs(t, bob, realm, 1, vw(a, 2, w.tick(), "")), protocol.StatusOK)
+	wantStatus(t, w.writeVlobs(t, bob, realm, 1, vw(c, 1, w.tick(), ""), vw(a, 3, w.clock.Now(), "")), protocol.StatusOK)
 	v := func(id parsec.VlobID, version uint64) protocol.VlobVersion {
 		return protocol.VlobVersion{VlobID: id, Version: version}
 	}
@@ -509,29 +448,30 @@ func TestVlobPollChanges(t *testing.T) {
 			t.Errorf("changes after %d (-want +got):\n%s", tc.after, diff)
 		}
 	}
-	_, err := ts.pollChanges(t, erin, realm, 0)
+	_, err := w.pollChanges(t, erin, realm, 0)
 	wantStatus(t, err, protocol.StatusAuthorNotAllowed)
-	_, err = ts.pollChanges(t, alice, parsec.NewVlobID(), 0)
+	_, err = w.pollChanges(t, alice, parsec.NewVlobID(), 0)
 	wantStatus(t, err, protocol.StatusRealmNotFound)
 }
 
 // TestVlobEvents: each vlob written is announced to the realm's other members, with its
 // blob when small; the author's device and non-members do not get it.
 func TestVlobEvents(t *testing.T) {
-	w := newDataWorld(t)
-	ts, alice, bob, erin, realm := w.ts, w.alice, w.bob, w.erin, w.realm
+	w := newWorld(t, dataUsers)
+	realm := w.newRealm(t, dataRealm)
+	alice, bob, erin := w.user("alice"), w.user("bob"), w.user("erin")
 	streams := map[*member]*eventStream{}
 	for _, m := range []*member{alice, bob, erin} {
-		streams[m] = ts.openEvents(t, m, "")
+		streams[m] = w.openEvents(t, m, "")
 		streams[m].wantConfig(t, defaultConfig)
 	}
 	small, large := bytes.Repeat([]byte{'s'}, protocol.InlineEventBlob), bytes.Repeat([]byte{'l'}, protocol.InlineEventBlob+1)
 	a, b := parsec.NewVlobID(), parsec.NewVlobID()
-	at := ts.tick()
-	wantStatus(t, ts.writeVlobs(t, alice, realm, 1, protocol.VlobWrite{VlobID: a, Version: 1, Timestamp: at, Blob: small},
+	at := w.tick()
+	wantStatus(t, w.writeVlobs(t, alice, realm, 1, protocol.VlobWrite{VlobID: a, Version: 1, Timestamp: at, Blob: small},
 		protocol.VlobWrite{VlobID: b, Version: 1, Timestamp: at, Blob: large}), protocol.StatusOK)
-	lastCommon := ts.lastTimestamp(t, "Acme", metastore.CommonTopic)
-	lastRealm := ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
+	lastCommon := w.lastTimestamp(t, "Acme", metastore.CommonTopic)
+	lastRealm := w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
 	vlobEvent := func(m *member) protocol.EventVlobData {
 		t.Helper()
 		_, ev := streams[m].nextEvent(t, protocol.EventVlob)
@@ -552,64 +492,71 @@ func TestVlobEvents(t *testing.T) {
 		}
 	}
 	// Bob writes: alice's first event is his, so she did not get her own.
-	at2 := ts.tick()
-	wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(a, 2, at2, "by bob")), protocol.StatusOK)
+	at2 := w.tick()
+	wantStatus(t, w.writeVlobs(t, bob, realm, 1, vw(a, 2, at2, "by bob")), protocol.StatusOK)
 	got := vlobEvent(alice)
 	if got.VlobID != a || got.Version != 2 || got.Author != bob.device || string(got.Blob) != "by bob" {
 		t.Errorf("alice's first event: %+v, want bob's version 2 of %s", got, a)
 	}
 	// A certificate for everyone: it is erin's first event, so she got no vlob event.
-	frank := ts.addUser(t, alice, "frank", parsec.ProfileStandard, ts.tick())
-	wantStatus(t, ts.revoke(t, alice, revokeCert(alice, frank.user, ts.tick())), protocol.StatusOK)
+	frank := w.createUser(t, alice, "frank", parsec.ProfileStandard)
+	wantStatus(t, w.revoke(t, alice, revokeCert(alice, frank.user, w.tick())), protocol.StatusOK)
 	streams[erin].nextEvent(t, protocol.EventCommonCertificate)
 }
 
 // TestArchivedRealm: an archived realm refuses writes and still serves reads; back to
 // available, it takes writes again.
 func TestArchivedRealm(t *testing.T) {
-	w := newDataWorld(t)
-	ts, alice, bob, carol, realm := w.ts, w.alice, w.bob, w.carol, w.realm
+	w := newWorld(t, dataUsers)
+	realm := w.newRealm(t, dataRealm)
+	alice, bob, carol := w.user("alice"), w.user("bob"), w.user("carol")
+	archive := func(t *testing.T, configuration string) {
+		t.Helper()
+		wantStatus(t, w.realmArchive(t, alice, archivingCert(alice, realm, configuration, 0, w.tick())), protocol.StatusOK)
+	}
 	a := parsec.NewVlobID()
 	block := protocol.BlockData{BlockID: parsec.NewBlockID(), Data: []byte("block")}
-	wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(a, 1, ts.tick(), "a1")), protocol.StatusOK)
-	wantStatus(t, ts.createBlocks(t, bob, realm, 1, block), protocol.StatusOK)
+	wantStatus(t, w.writeVlobs(t, bob, realm, 1, vw(a, 1, w.tick(), "a1")), protocol.StatusOK)
+	wantStatus(t, w.createBlocks(t, bob, realm, 1, block), protocol.StatusOK)
 	for _, configuration := range []string{metastore.ArchivingArchived, metastore.ArchivingDeletionPlanned} {
 		t.Run(configuration, func(t *testing.T) {
 			if configuration == metastore.ArchivingDeletionPlanned {
-				deletion := ts.clock.Now().Add(60 * 24 * time.Hour)
-				wantStatus(t, ts.realmArchive(t, alice, archivingCert(alice, realm, configuration, deletion, ts.tick())), protocol.StatusOK)
+				deletion := w.clock.Now().Add(60 * 24 * time.Hour)
+				wantStatus(t, w.realmArchive(t, alice, archivingCert(alice, realm, configuration, deletion, w.tick())), protocol.StatusOK)
 			} else {
-				w.archive(t, realm, configuration)
+				archive(t, configuration)
 			}
-			wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(a, 2, ts.tick(), "a2")), protocol.StatusRealmArchived)
-			wantStatus(t, ts.writeVlobs(t, alice, realm, 1, vw(parsec.NewVlobID(), 1, ts.tick(), "new")), protocol.StatusRealmArchived)
-			wantStatus(t, ts.createBlocks(t, bob, realm, 1, protocol.BlockData{BlockID: parsec.NewBlockID(), Data: []byte("x")}), protocol.StatusRealmArchived)
-			rep, err := ts.readVlobs(t, carol, realm, 0, a)
+			wantStatus(t, w.writeVlobs(t, bob, realm, 1, vw(a, 2, w.tick(), "a2")), protocol.StatusRealmArchived)
+			wantStatus(t, w.writeVlobs(t, alice, realm, 1, vw(parsec.NewVlobID(), 1, w.tick(), "new")), protocol.StatusRealmArchived)
+			wantStatus(t, w.createBlocks(t, bob, realm, 1, protocol.BlockData{BlockID: parsec.NewBlockID(), Data: []byte("x")}), protocol.StatusRealmArchived)
+			rep, err := w.readVlobs(t, carol, realm, 0, a)
 			wantStatus(t, err, protocol.StatusOK)
 			if len(rep.Items) != 1 || string(rep.Items[0].Blob) != "a1" {
 				t.Errorf("read in an archived realm: %+v", rep.Items)
 			}
-			_, err = ts.readVersions(t, carol, realm, protocol.VlobVersion{VlobID: a, Version: 1})
+			_, err = w.readVersions(t, carol, realm, protocol.VlobVersion{VlobID: a, Version: 1})
 			wantStatus(t, err, protocol.StatusOK)
-			if p, err := ts.pollChanges(t, carol, realm, 0); err != nil || p.CurrentCheckpoint != 1 {
+			if p, err := w.pollChanges(t, carol, realm, 0); err != nil || p.CurrentCheckpoint != 1 {
 				t.Errorf("poll in an archived realm: %+v, %v", p, err)
 			}
-			blocks, err := ts.readBlocks(t, carol, realm, block.BlockID)
+			blocks, err := w.readBlocks(t, carol, realm, block.BlockID)
 			wantStatus(t, err, protocol.StatusOK)
 			if len(blocks.Blocks) != 1 || string(blocks.Blocks[0].Data) != "block" {
 				t.Errorf("block read in an archived realm: %+v", blocks.Blocks)
 			}
 		})
 	}
-	w.archive(t, realm, metastore.ArchivingAvailable)
-	wantStatus(t, ts.writeVlobs(t, bob, realm, 1, vw(a, 2, ts.tick(), "a2")), protocol.StatusOK)
-	wantStatus(t, ts.createBlocks(t, bob, realm, 1, protocol.BlockData{BlockID: parsec.NewBlockID(), Data: []byte("x")}), protocol.StatusOK)
+	archive(t, metastore.ArchivingAvailable)
+	wantStatus(t, w.writeVlobs(t, bob, realm, 1, vw(a, 2, w.tick(), "a2")), protocol.StatusOK)
+	wantStatus(t, w.createBlocks(t, bob, realm, 1, protocol.BlockData{BlockID: parsec.NewBlockID(), Data: []byte("x")}), protocol.StatusOK)
 }
 
 func TestBlocks(t *testing.T) {
-	w := newDataWorld(t)
-	ts, alice, bob, carol, dave, erin, realm := w.ts, w.alice, w.bob, w.carol, w.dave, w.erin, w.realm
-	other := w.newRealm(t) // alice's only
+	flaky := &flakyBlocks{}
+	w := newWorld(t, dataUsers, func(c *Config) { flaky.Store, c.Blocks = c.Blocks, flaky })
+	realm := w.newRealm(t, dataRealm)
+	alice, bob, carol, dave, erin := w.user("alice"), w.user("bob"), w.user("carol"), w.user("dave"), w.user("erin")
+	other := w.newRealm(t, "alice:owner") // alice's only
 	bd := func(data string) protocol.BlockData {
 		return protocol.BlockData{BlockID: parsec.NewBlockID(), Data: []byte(data)}
 	}
@@ -645,13 +592,13 @@ func TestBlocks(t *testing.T) {
 				protocol.StatusBadRequest, &unknown},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				err := ts.createBlocks(t, tc.caller, tc.realm, tc.key, tc.blocks...)
+				err := w.createBlocks(t, tc.caller, tc.realm, tc.key, tc.blocks...)
 				wantStatus(t, err, tc.want)
 				if tc.detail != nil {
 					wantBlockDetail(t, err, *tc.detail)
 				}
 				if tc.want == protocol.StatusBadKeyIndex {
-					if d := statusDetail(t, err); d.LastCertificateTimestamp != ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm)) {
+					if d := statusDetail(t, err); d.LastCertificateTimestamp != w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm)) {
 						t.Errorf("last_certificate_timestamp = %v, want the realm's last certificate", d.LastCertificateTimestamp)
 					}
 				}
@@ -663,7 +610,7 @@ func TestBlocks(t *testing.T) {
 					if b.BlockID == inOther.BlockID || b.BlockID == z.BlockID {
 						continue
 					}
-					_, err := ts.readBlocks(t, alice, realm, b.BlockID)
+					_, err := w.readBlocks(t, alice, realm, b.BlockID)
 					wantStatus(t, err, protocol.StatusBlockNotFound)
 				}
 			})
@@ -673,20 +620,20 @@ func TestBlocks(t *testing.T) {
 			many[i] = bd("")
 		}
 		t.Run("too many", func(t *testing.T) {
-			wantStatus(t, ts.createBlocks(t, alice, realm, 1, many...), protocol.StatusTooManyElements)
+			wantStatus(t, w.createBlocks(t, alice, realm, 1, many...), protocol.StatusTooManyElements)
 		})
 		t.Run("as many as allowed", func(t *testing.T) {
-			wantStatus(t, ts.createBlocks(t, alice, realm, 1, many[:protocol.MaxBatchItems]...), protocol.StatusOK)
+			wantStatus(t, w.createBlocks(t, alice, realm, 1, many[:protocol.MaxBatchItems]...), protocol.StatusOK)
 		})
 	})
 
 	t.Run("read", func(t *testing.T) {
-		neededRealm := ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
+		neededRealm := w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
 		item := func(b protocol.BlockData) protocol.BlockItem {
 			return protocol.BlockItem{BlockID: b.BlockID, KeyIndex: 1, Data: b.Data}
 		}
 		for _, m := range []*member{alice, carol} {
-			rep, err := ts.readBlocks(t, m, realm, z.BlockID, x.BlockID, empty.BlockID, y.BlockID, x.BlockID)
+			rep, err := w.readBlocks(t, m, realm, z.BlockID, x.BlockID, empty.BlockID, y.BlockID, x.BlockID)
 			wantStatus(t, err, protocol.StatusOK)
 			// y keeps its first bytes: the retry in the same realm was skipped.
 			want := protocol.BlockReadRep{Blocks: []protocol.BlockItem{item(z), item(x), item(empty), item(y), item(x)},
@@ -711,7 +658,7 @@ func TestBlocks(t *testing.T) {
 			{"too many", alice, realm, make([]parsec.BlockID, protocol.MaxBatchItems+1), protocol.StatusTooManyElements, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				_, err := ts.readBlocks(t, tc.caller, tc.realm, tc.ids...)
+				_, err := w.readBlocks(t, tc.caller, tc.realm, tc.ids...)
 				wantStatus(t, err, tc.want)
 				if tc.detail != nil {
 					wantBlockDetail(t, err, *tc.detail)
@@ -725,37 +672,37 @@ func TestBlocks(t *testing.T) {
 		for i := range big {
 			big[i] = protocol.BlockData{BlockID: parsec.NewBlockID(), Data: bytes.Repeat([]byte{byte(i)}, protocol.MaxReadBytes/3)}
 		}
-		wantStatus(t, ts.createBlocks(t, alice, realm, 1, big[:2]...), protocol.StatusOK)
-		wantStatus(t, ts.createBlocks(t, alice, realm, 1, big[2:]...), protocol.StatusOK)
-		rep, err := ts.readBlocks(t, alice, realm, big[0].BlockID, big[1].BlockID, big[2].BlockID)
+		wantStatus(t, w.createBlocks(t, alice, realm, 1, big[:2]...), protocol.StatusOK)
+		wantStatus(t, w.createBlocks(t, alice, realm, 1, big[2:]...), protocol.StatusOK)
+		rep, err := w.readBlocks(t, alice, realm, big[0].BlockID, big[1].BlockID, big[2].BlockID)
 		wantStatus(t, err, protocol.StatusOK)
 		if len(rep.Blocks) != 3 || !bytes.Equal(rep.Blocks[2].Data, big[2].Data) {
 			t.Errorf("read of three large blocks: %d blocks", len(rep.Blocks))
 		}
-		_, err = ts.readBlocks(t, alice, realm, big[0].BlockID, big[1].BlockID, big[2].BlockID, big[3].BlockID)
+		_, err = w.readBlocks(t, alice, realm, big[0].BlockID, big[1].BlockID, big[2].BlockID, big[3].BlockID)
 		wantStatus(t, err, protocol.StatusTooManyElements)
 	})
 
 	t.Run("store unavailable", func(t *testing.T) {
-		w.blocks.failPut.Store(true)
+		flaky.failPut.Store(true)
 		lost := bd("lost")
-		wantStatus(t, ts.createBlocks(t, bob, realm, 1, lost), protocol.StatusStoreUnavailable)
-		w.blocks.failPut.Store(false)
-		_, err := ts.readBlocks(t, bob, realm, lost.BlockID)
+		wantStatus(t, w.createBlocks(t, bob, realm, 1, lost), protocol.StatusStoreUnavailable)
+		flaky.failPut.Store(false)
+		_, err := w.readBlocks(t, bob, realm, lost.BlockID)
 		wantStatus(t, err, protocol.StatusBlockNotFound) // no record without its bytes
 
-		w.blocks.failGet.Store(true)
-		_, err = ts.readBlocks(t, bob, realm, x.BlockID)
+		flaky.failGet.Store(true)
+		_, err = w.readBlocks(t, bob, realm, x.BlockID)
 		wantStatus(t, err, protocol.StatusStoreUnavailable)
-		w.blocks.failGet.Store(false)
+		flaky.failGet.Store(false)
 
 		// A record whose bytes are gone: the store lost them.
-		if err := w.blocks.Delete(t.Context(), "Acme", x.BlockID); err != nil {
+		if err := flaky.Delete(t.Context(), "Acme", x.BlockID); err != nil {
 			t.Fatal(err)
 		}
-		_, err = ts.readBlocks(t, bob, realm, x.BlockID)
+		_, err = w.readBlocks(t, bob, realm, x.BlockID)
 		wantStatus(t, err, protocol.StatusStoreUnavailable)
-		wantStatus(t, ts.createBlocks(t, bob, realm, 1, lost), protocol.StatusOK)
+		wantStatus(t, w.createBlocks(t, bob, realm, 1, lost), protocol.StatusOK)
 	})
 }
 
@@ -767,33 +714,14 @@ func TestBlocks(t *testing.T) {
 // realm (key index 1) of which the caller is OWNER.
 func benchHandlers(b *testing.B) (*Server, *caller, parsec.VlobID) {
 	b.Helper()
-	dir := b.TempDir()
-	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "metadata.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	blocks, err := disk.Open(filepath.Join(dir, "blocks"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	bus := events.New(parsec.SystemClock{})
-	srv, err := New(Config{PublicURL: "http://127.0.0.1:1", AdminToken: testAdminToken, Store: store, Blocks: blocks, Bus: bus,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		bus.Close()
-		blocks.Close()
-		store.Close()
-	})
+	w := startServer(b, func(c *Config) { c.Clock = parsec.SystemClock{} })
 	c := &caller{
 		org:    metastore.Organization{ID: "Bench", CreatedOn: testStart},
 		user:   metastore.User{ID: parsec.NewUserID()},
 		device: metastore.Device{ID: parsec.NewDeviceID()},
 	}
 	realm := parsec.NewVlobID()
-	err = store.Update(b.Context(), func(tx metastore.Tx) error {
+	err := w.store.Update(b.Context(), func(tx metastore.Tx) error {
 		if err := tx.PutOrganization(c.org); err != nil {
 			return err
 		}
@@ -805,7 +733,7 @@ func benchHandlers(b *testing.B) (*Server, *caller, parsec.VlobID) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return srv, c, realm
+	return w.srv, c, realm
 }
 
 // BenchmarkHandlerVlobWrite writes 10,000 vlobs of 300 bytes in batches of 1000 per

@@ -6,4 +6,8 @@
 // clients do (internal/certif), so that a well-behaved server refuses what an honest client
 // would refuse. It never needs to trust a client and never decrypts anything: it parses only
 // certificate envelopes and stores opaque encrypted data. Clients, in turn, never trust it.
+//
+// It sees storage, events and mail through their interfaces (metastore.Store,
+// blockstore.Store, events.Bus, mail.Sender) and never opens a concrete backend: that wiring
+// is internal/server/serve's.
 package server

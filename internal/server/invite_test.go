@@ -21,38 +21,7 @@ import (
 	"github.com/parsec-go/parsec/internal/server/metastore"
 )
 
-// Tests of invitations, the greeting mailbox, user_create and device_create. Users are
-// created through user_create, as greeters do, so that the certificate engine sees the same
-// history as in production.
-
-// newcomerKit prepares a user that author creates at time at: its keys and its unsigned
-// certificates (author set).
-func newcomerKit(t *testing.T, author *member, name string, profile parsec.UserProfile, at parsec.DateTime) *bootstrapKit {
-	t.Helper()
-	k := newBootstrapKit(t, name, at)
-	k.user.Profile = profile
-	k.user.Author, k.device.Author = &author.device, &author.device
-	return k
-}
-
-// signUserCreate signs the kit's certificates and their redacted copies with key.
-func signUserCreate(k *bootstrapKit, key crypto.SigningKey) protocol.UserCreateReq {
-	u, d := k.user, k.device
-	ru, rd := k.redacted()
-	return protocol.UserCreateReq{
-		UserCertificate: certif.Sign(key, &u), DeviceCertificate: certif.Sign(key, &d),
-		RedactedUserCertificate: certif.Sign(key, &ru), RedactedDeviceCertificate: certif.Sign(key, &rd),
-	}
-}
-
-// createdMember is the member that a user_create request of the kit made.
-func createdMember(k *bootstrapKit, org parsec.OrganizationID, req protocol.UserCreateReq) *member {
-	return &member{
-		org: org, user: k.user.UserID, device: k.device.DeviceID, key: k.deviceKey, email: k.user.HumanHandle.Email,
-		userCert: req.UserCertificate, deviceCert: req.DeviceCertificate,
-		redactedUserCert: req.RedactedUserCertificate, redactedDeviceCert: req.RedactedDeviceCertificate,
-	}
-}
+// Tests of invitations, the greeting mailbox, user_create and device_create.
 
 // newDeviceCert prepares a new device of m's user, certified by m's device at time at.
 func newDeviceCert(m *member, at parsec.DateTime) (certif.DeviceCertificate, crypto.SigningKey) {
@@ -100,104 +69,59 @@ func (f *fakeMail) messages() []mail.Message {
 	return append([]mail.Message(nil), f.sent...)
 }
 
-// inviteWorld is an organization with two Administrators (alice, carol), a Standard user
-// (bob) and an External one (dave).
-type inviteWorld struct {
-	ts                      *testServer
+// inviteUsers are the users of the invitation tests: two Administrators (alice, carol), a
+// Member (bob) and an External user (dave).
+const inviteUsers = "alice:admin carol:admin bob:member dave:external"
+
+// inviteCast is a world of inviteUsers with its members at hand, for cases written before
+// their world exists.
+type inviteCast struct {
+	w                       *world
 	alice, carol, bob, dave *member
 }
 
-// tick moves the server's clock one second on and returns the new time: certificates made
-// then come after every earlier one.
-func (w *inviteWorld) tick() parsec.DateTime {
-	now := w.ts.clock.Now().Add(time.Second)
-	w.ts.clock.Set(now)
-	return now
-}
-
-func newInviteWorld(t *testing.T, opts ...func(*Config)) *inviteWorld {
+func newInviteCast(t *testing.T) inviteCast {
 	t.Helper()
-	ts := newTestServer(t, opts...)
-	alice, _ := ts.bootstrap(t, "Acme")
-	w := &inviteWorld{ts: ts, alice: alice}
-	w.carol = w.createUser(t, alice, "carol", parsec.ProfileAdmin)
-	w.bob = w.createUser(t, alice, "bob", parsec.ProfileStandard)
-	w.dave = w.createUser(t, alice, "dave", parsec.ProfileOutsider)
-	return w
+	w := newWorld(t, inviteUsers)
+	return inviteCast{w, w.user("alice"), w.user("carol"), w.user("bob"), w.user("dave")}
 }
 
-// createUser creates a user and its first device through user_create, as author, now.
-func (w *inviteWorld) createUser(t *testing.T, author *member, name string, profile parsec.UserProfile) *member {
-	t.Helper()
-	k := newcomerKit(t, author, name, profile, w.tick())
-	req := signUserCreate(k, author.key)
-	wantStatus(t, w.ts.call(t, author, protocol.CmdUserCreate, req, nil), protocol.StatusOK)
-	return createdMember(k, author.org, req)
-}
-
-func (w *inviteWorld) inviteUser(t *testing.T, by *member, email string) parsec.AccessToken {
+func (w *world) inviteUser(t *testing.T, by *member, email string) parsec.AccessToken {
 	t.Helper()
 	var rep protocol.InviteNewRep
-	wantStatus(t, w.ts.call(t, by, protocol.CmdInviteNewUser, protocol.InviteNewUserReq{ClaimerEmail: email}, &rep), protocol.StatusOK)
+	wantStatus(t, w.call(t, by, protocol.CmdInviteNewUser, protocol.InviteNewUserReq{ClaimerEmail: email}, &rep), protocol.StatusOK)
 	if rep.EmailSent != protocol.EmailNotRequested {
 		t.Errorf("email status %q without send_email", rep.EmailSent)
 	}
 	return rep.Token
 }
 
-func (w *inviteWorld) inviteDevice(t *testing.T, by *member) parsec.AccessToken {
+func (w *world) inviteDevice(t *testing.T, by *member) parsec.AccessToken {
 	t.Helper()
 	var rep protocol.InviteNewRep
-	wantStatus(t, w.ts.call(t, by, protocol.CmdInviteNewDevice, protocol.InviteNewDeviceReq{}, &rep), protocol.StatusOK)
+	wantStatus(t, w.call(t, by, protocol.CmdInviteNewDevice, protocol.InviteNewDeviceReq{}, &rep), protocol.StatusOK)
 	return rep.Token
 }
 
-func (w *inviteWorld) invitation(t *testing.T, token parsec.AccessToken) metastore.Invitation {
+func (w *world) invitation(t *testing.T, token parsec.AccessToken) metastore.Invitation {
 	t.Helper()
-	var inv metastore.Invitation
-	err := w.ts.store.View(t.Context(), func(tx metastore.Tx) error {
-		var err error
-		inv, err = tx.Invitation("Acme", token)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return inv
+	return stored(t, w, func(tx metastore.Tx) (metastore.Invitation, error) { return tx.Invitation(w.org, token) })
 }
 
-func (w *inviteWorld) invitations(t *testing.T) []metastore.Invitation {
+func (w *world) invitations(t *testing.T) []metastore.Invitation {
 	t.Helper()
-	var invs []metastore.Invitation
-	err := w.ts.store.View(t.Context(), func(tx metastore.Tx) error {
-		var err error
-		invs, err = tx.Invitations("Acme")
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return invs
+	return stored(t, w, func(tx metastore.Tx) ([]metastore.Invitation, error) { return tx.Invitations(w.org) })
 }
 
-func (w *inviteWorld) attempt(t *testing.T, id parsec.GreetingAttemptID) metastore.GreetingAttempt {
+func (w *world) attempt(t *testing.T, id parsec.GreetingAttemptID) metastore.GreetingAttempt {
 	t.Helper()
-	var a metastore.GreetingAttempt
-	err := w.ts.store.View(t.Context(), func(tx metastore.Tx) error {
-		var err error
-		a, err = tx.GreetingAttempt("Acme", id)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return stored(t, w, func(tx metastore.Tx) (metastore.GreetingAttempt, error) { return tx.GreetingAttempt(w.org, id) })
 }
 
-func (w *inviteWorld) list(t *testing.T, m *member) []protocol.InvitationInfo {
+func (w *world) list(t *testing.T, m *member) []protocol.InvitationInfo {
 	t.Helper()
 	var rep protocol.InviteListRep
-	wantStatus(t, w.ts.call(t, m, protocol.CmdInviteList, protocol.InviteListReq{}, &rep), protocol.StatusOK)
+	wantStatus(t, w.call(t, m, protocol.CmdInviteList, protocol.InviteListReq{}, &rep), protocol.StatusOK)
 	return rep.Invitations
 }
 
@@ -207,9 +131,9 @@ func invitedAuth(token parsec.AccessToken) string {
 	return protocol.InvitedScheme + " " + token.String()
 }
 
-func (w *inviteWorld) invitedRequest(t *testing.T, org parsec.OrganizationID, auth, cmd string, args any) *http.Request {
+func (w *world) invitedRequest(t *testing.T, org parsec.OrganizationID, auth, cmd string, args any) *http.Request {
 	t.Helper()
-	req := w.ts.rpcRequest(t, protocol.RouteInvited+string(org), encodeRequest(t, cmd, args))
+	req := w.rpcRequest(t, protocol.RouteInvited+string(org), encodeRequest(t, cmd, args))
 	if auth != "" {
 		req.Header.Set(protocol.HeaderAuthorization, auth)
 	}
@@ -218,39 +142,39 @@ func (w *inviteWorld) invitedRequest(t *testing.T, org parsec.OrganizationID, au
 
 // claimer calls a command of the invited family with an invitation token; the HTTP status
 // must be 200.
-func (w *inviteWorld) claimer(t *testing.T, token parsec.AccessToken, cmd string, args, rep any) error {
+func (w *world) claimer(t *testing.T, token parsec.AccessToken, cmd string, args, rep any) error {
 	t.Helper()
-	return decodeReply(t, w.ts.do(t, w.invitedRequest(t, "Acme", invitedAuth(token), cmd, args)), rep)
+	return decodeReply(t, w.do(t, w.invitedRequest(t, "Acme", invitedAuth(token), cmd, args)), rep)
 }
 
 // claimerHTTP calls a command of the invited family and returns the HTTP status.
-func (w *inviteWorld) claimerHTTP(t *testing.T, token parsec.AccessToken, cmd string, args any) int {
+func (w *world) claimerHTTP(t *testing.T, token parsec.AccessToken, cmd string, args any) int {
 	t.Helper()
-	return w.ts.do(t, w.invitedRequest(t, "Acme", invitedAuth(token), cmd, args)).code
+	return w.do(t, w.invitedRequest(t, "Acme", invitedAuth(token), cmd, args)).code
 }
 
-func (w *inviteWorld) greeterStart(t *testing.T, m *member, token parsec.AccessToken) parsec.GreetingAttemptID {
+func (w *world) greeterStart(t *testing.T, m *member, token parsec.AccessToken) parsec.GreetingAttemptID {
 	t.Helper()
 	var rep protocol.StartAttemptRep
-	wantStatus(t, w.ts.call(t, m, protocol.CmdGreeterStartAttempt, protocol.GreeterStartAttemptReq{Token: token}, &rep), protocol.StatusOK)
+	wantStatus(t, w.call(t, m, protocol.CmdGreeterStartAttempt, protocol.GreeterStartAttemptReq{Token: token}, &rep), protocol.StatusOK)
 	return rep.GreetingAttempt
 }
 
-func (w *inviteWorld) claimerStart(t *testing.T, token parsec.AccessToken, greeter parsec.UserID) parsec.GreetingAttemptID {
+func (w *world) claimerStart(t *testing.T, token parsec.AccessToken, greeter parsec.UserID) parsec.GreetingAttemptID {
 	t.Helper()
 	var rep protocol.StartAttemptRep
 	wantStatus(t, w.claimer(t, token, protocol.CmdClaimerStartAttempt, protocol.ClaimerStartAttemptReq{Greeter: greeter}, &rep), protocol.StatusOK)
 	return rep.GreetingAttempt
 }
 
-func (w *inviteWorld) greeterStep(t *testing.T, m *member, a parsec.GreetingAttemptID, step int, payload []byte) ([]byte, error) {
+func (w *world) greeterStep(t *testing.T, m *member, a parsec.GreetingAttemptID, step int, payload []byte) ([]byte, error) {
 	t.Helper()
 	var rep protocol.StepRep
-	err := w.ts.call(t, m, protocol.CmdGreeterStep, protocol.StepReq{GreetingAttempt: a, Step: step, Payload: payload}, &rep)
+	err := w.call(t, m, protocol.CmdGreeterStep, protocol.StepReq{GreetingAttempt: a, Step: step, Payload: payload}, &rep)
 	return rep.Payload, err
 }
 
-func (w *inviteWorld) claimerStep(t *testing.T, token parsec.AccessToken, a parsec.GreetingAttemptID, step int, payload []byte) ([]byte, error) {
+func (w *world) claimerStep(t *testing.T, token parsec.AccessToken, a parsec.GreetingAttemptID, step int, payload []byte) ([]byte, error) {
 	t.Helper()
 	var rep protocol.StepRep
 	err := w.claimer(t, token, protocol.CmdClaimerStep, protocol.StepReq{GreetingAttempt: a, Step: step, Payload: payload}, &rep)
@@ -259,7 +183,7 @@ func (w *inviteWorld) claimerStep(t *testing.T, token parsec.AccessToken, a pars
 
 // exchangeSteps runs steps from to to (included) of an attempt: the greeter sends first and
 // is told not_ready, the claimer's send completes the step, and the greeter's poll gets it.
-func (w *inviteWorld) exchangeSteps(t *testing.T, greeter *member, token parsec.AccessToken, a parsec.GreetingAttemptID, from, to int) {
+func (w *world) exchangeSteps(t *testing.T, greeter *member, token parsec.AccessToken, a parsec.GreetingAttemptID, from, to int) {
 	t.Helper()
 	for i := from; i <= to; i++ {
 		g, c := []byte(fmt.Sprintf("greeter %d", i)), []byte(fmt.Sprintf("claimer %d", i))
@@ -279,29 +203,30 @@ func (w *inviteWorld) exchangeSteps(t *testing.T, greeter *member, token parsec.
 }
 
 func TestInviteNewUser(t *testing.T) {
-	w := newInviteWorld(t)
-	erin := w.createUser(t, w.alice, "erin", parsec.ProfileAdmin)
-	w.ts.setUser(t, erin, func(u *metastore.User) { u.Profile = parsec.ProfileStandard }) // demoted
+	w := newWorld(t, inviteUsers)
+	alice, carol, bob, dave := w.user("alice"), w.user("carol"), w.user("bob"), w.user("dave")
+	erin := w.createUser(t, alice, "erin", parsec.ProfileAdmin)
+	w.setUser(t, erin, func(u *metastore.User) { u.Profile = parsec.ProfileStandard }) // demoted
 	tests := []struct {
 		name   string
 		by     *member
 		email  string
 		status protocol.Status
 	}{
-		{"administrator", w.alice, "zoe@example.com", protocol.StatusOK},
-		{"standard user", w.bob, "yan@example.com", protocol.StatusAuthorNotAllowed},
-		{"external user", w.dave, "yan@example.com", protocol.StatusAuthorNotAllowed},
+		{"administrator", alice, "zoe@example.com", protocol.StatusOK},
+		{"standard user", bob, "yan@example.com", protocol.StatusAuthorNotAllowed},
+		{"external user", dave, "yan@example.com", protocol.StatusAuthorNotAllowed},
 		{"demoted administrator", erin, "yan@example.com", protocol.StatusAuthorNotAllowed},
-		{"email of an active member", w.alice, "bob@example.com", protocol.StatusClaimerEmailAlreadyTaken},
-		{"own email", w.carol, "carol@example.com", protocol.StatusClaimerEmailAlreadyTaken},
-		{"email of an active member, other case", w.alice, "Bob@Example.COM", protocol.StatusClaimerEmailAlreadyTaken},
-		{"malformed email", w.alice, "not an email", protocol.StatusBadRequest},
+		{"email of an active member", alice, "bob@example.com", protocol.StatusClaimerEmailAlreadyTaken},
+		{"own email", carol, "carol@example.com", protocol.StatusClaimerEmailAlreadyTaken},
+		{"email of an active member, other case", alice, "Bob@Example.COM", protocol.StatusClaimerEmailAlreadyTaken},
+		{"malformed email", alice, "not an email", protocol.StatusBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(w.invitations(t))
 			var rep protocol.InviteNewRep
-			wantStatus(t, w.ts.call(t, tc.by, protocol.CmdInviteNewUser, protocol.InviteNewUserReq{ClaimerEmail: tc.email}, &rep), tc.status)
+			wantStatus(t, w.call(t, tc.by, protocol.CmdInviteNewUser, protocol.InviteNewUserReq{ClaimerEmail: tc.email}, &rep), tc.status)
 			after := w.invitations(t)
 			if tc.status != protocol.StatusOK {
 				if len(after) != before {
@@ -309,7 +234,7 @@ func TestInviteNewUser(t *testing.T) {
 				}
 				return
 			}
-			want := metastore.Invitation{Token: rep.Token, Type: metastore.InvitationUser, CreatedOn: w.ts.clock.Now(),
+			want := metastore.Invitation{Token: rep.Token, Type: metastore.InvitationUser, CreatedOn: w.clock.Now(),
 				CreatedBy: tc.by.user, CreatedByDevice: tc.by.device, ClaimerEmail: tc.email}
 			if diff := cmp.Diff(want, w.invitation(t, rep.Token)); diff != "" {
 				t.Errorf("stored invitation (-want +got):\n%s", diff)
@@ -318,13 +243,13 @@ func TestInviteNewUser(t *testing.T) {
 	}
 
 	t.Run("same email twice", func(t *testing.T) {
-		first := w.inviteUser(t, w.alice, "xavier@example.com")
+		first := w.inviteUser(t, alice, "xavier@example.com")
 		before := len(w.invitations(t))
 		w.tick()
 		for _, tc := range []struct {
 			by    *member
 			email string
-		}{{w.alice, "xavier@example.com"}, {w.carol, "xavier@example.com"}, {w.carol, " Xavier@EXAMPLE.com "}} {
+		}{{alice, "xavier@example.com"}, {carol, "xavier@example.com"}, {carol, " Xavier@EXAMPLE.com "}} {
 			if again := w.inviteUser(t, tc.by, tc.email); again != first {
 				t.Errorf("%s inviting %q: token %s, want the pending invitation's %s", tc.by.email, tc.email, again, first)
 			}
@@ -332,19 +257,19 @@ func TestInviteNewUser(t *testing.T) {
 		if n := len(w.invitations(t)); n != before {
 			t.Errorf("%d invitations, want %d: no new one", n, before)
 		}
-		if inv := w.invitation(t, first); inv.CreatedBy != w.alice.user {
+		if inv := w.invitation(t, first); inv.CreatedBy != alice.user {
 			t.Errorf("invitation now created by %s, want alice", inv.CreatedBy)
 		}
 		// Once cancelled, a new invitation is created for the same email.
-		wantStatus(t, w.ts.call(t, w.alice, protocol.CmdInviteCancel, protocol.InviteTokenReq{Token: first}, nil), protocol.StatusOK)
-		if again := w.inviteUser(t, w.alice, "xavier@example.com"); again == first {
+		wantStatus(t, w.call(t, alice, protocol.CmdInviteCancel, protocol.InviteTokenReq{Token: first}, nil), protocol.StatusOK)
+		if again := w.inviteUser(t, alice, "xavier@example.com"); again == first {
 			t.Error("inviting again after the cancellation returned the cancelled invitation")
 		}
 	})
 
 	t.Run("email of a revoked user", func(t *testing.T) {
-		w.ts.setUser(t, w.dave, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = w.ts.clock.Now(), &w.alice.device })
-		token := w.inviteUser(t, w.alice, "dave@example.com")
+		w.setUser(t, dave, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = w.clock.Now(), &alice.device })
+		token := w.inviteUser(t, alice, "dave@example.com")
 		if inv := w.invitation(t, token); inv.ClaimerEmail != "dave@example.com" || !inv.Pending() {
 			t.Errorf("invitation %+v", inv)
 		}
@@ -352,12 +277,13 @@ func TestInviteNewUser(t *testing.T) {
 }
 
 func TestInviteNewDevice(t *testing.T) {
-	w := newInviteWorld(t)
+	w := newWorld(t, inviteUsers)
+	alice, bob, dave := w.user("alice"), w.user("bob"), w.user("dave")
 	tokens := map[parsec.AccessToken]*member{}
-	for _, m := range []*member{w.alice, w.bob, w.dave} {
+	for _, m := range []*member{alice, bob, dave} {
 		t.Run(m.email, func(t *testing.T) {
 			token := w.inviteDevice(t, m)
-			want := metastore.Invitation{Token: token, Type: metastore.InvitationDevice, CreatedOn: w.ts.clock.Now(),
+			want := metastore.Invitation{Token: token, Type: metastore.InvitationDevice, CreatedOn: w.clock.Now(),
 				CreatedBy: m.user, CreatedByDevice: m.device, ClaimerUserID: m.user}
 			if diff := cmp.Diff(want, w.invitation(t, token)); diff != "" {
 				t.Errorf("stored invitation (-want +got):\n%s", diff)
@@ -397,13 +323,14 @@ func TestInvitationEmail(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := newInviteWorld(t, func(c *Config) { c.Mail = tc.sender })
+			w := newWorld(t, inviteUsers, func(c *Config) { c.Mail = tc.sender })
+			alice, bob := w.user("alice"), w.user("bob")
 			var rep protocol.InviteNewRep
 			var err error
 			if tc.device {
-				err = w.ts.call(t, w.bob, protocol.CmdInviteNewDevice, protocol.InviteNewDeviceReq{SendEmail: true}, &rep)
+				err = w.call(t, bob, protocol.CmdInviteNewDevice, protocol.InviteNewDeviceReq{SendEmail: true}, &rep)
 			} else {
-				err = w.ts.call(t, w.alice, protocol.CmdInviteNewUser, protocol.InviteNewUserReq{ClaimerEmail: "zoe@example.com", SendEmail: true}, &rep)
+				err = w.call(t, alice, protocol.CmdInviteNewUser, protocol.InviteNewUserReq{ClaimerEmail: "zoe@example.com", SendEmail: true}, &rep)
 			}
 			wantStatus(t, err, protocol.StatusOK)
 			if rep.EmailSent != tc.want {
@@ -422,7 +349,7 @@ func TestInvitationEmail(t *testing.T) {
 			if len(msgs) != 1 {
 				t.Fatalf("%d messages sent, want 1", len(msgs))
 			}
-			link := w.ts.srv.claimLink("Acme", inv).HTTPRedirect()
+			link := w.srv.claimLink("Acme", inv).HTTPRedirect()
 			m := msgs[0]
 			wantTo, wantReplyTo, greeter := "zoe@example.com", `"alice" <alice@example.com>`, "alice"
 			if tc.device {
@@ -436,9 +363,9 @@ func TestInvitationEmail(t *testing.T) {
 			// Asking again returns the same invitation, and sends the email again.
 			var again protocol.InviteNewRep
 			if tc.device {
-				err = w.ts.call(t, w.bob, protocol.CmdInviteNewDevice, protocol.InviteNewDeviceReq{SendEmail: true}, &again)
+				err = w.call(t, bob, protocol.CmdInviteNewDevice, protocol.InviteNewDeviceReq{SendEmail: true}, &again)
 			} else {
-				err = w.ts.call(t, w.alice, protocol.CmdInviteNewUser, protocol.InviteNewUserReq{ClaimerEmail: "zoe@example.com", SendEmail: true}, &again)
+				err = w.call(t, alice, protocol.CmdInviteNewUser, protocol.InviteNewUserReq{ClaimerEmail: "zoe@example.com", SendEmail: true}, &again)
 			}
 			wantStatus(t, err, protocol.StatusOK)
 			if again.Token != rep.Token || len(fm.messages()) != 2 {
@@ -448,9 +375,10 @@ func TestInvitationEmail(t *testing.T) {
 	}
 	t.Run("not requested", func(t *testing.T) {
 		fm := &fakeMail{}
-		w := newInviteWorld(t, func(c *Config) { c.Mail = fm })
-		w.inviteUser(t, w.alice, "zoe@example.com")
-		w.inviteDevice(t, w.alice)
+		w := newWorld(t, inviteUsers, func(c *Config) { c.Mail = fm })
+		alice := w.user("alice")
+		w.inviteUser(t, alice, "zoe@example.com")
+		w.inviteDevice(t, alice)
 		if n := len(fm.messages()); n != 0 {
 			t.Errorf("%d messages sent without send_email", n)
 		}
@@ -458,7 +386,8 @@ func TestInvitationEmail(t *testing.T) {
 }
 
 func TestInviteList(t *testing.T) {
-	w := newInviteWorld(t)
+	w := newWorld(t, inviteUsers)
+	alice, carol, bob, dave := w.user("alice"), w.user("carol"), w.user("bob"), w.user("dave")
 	info := func(token parsec.AccessToken, status string) protocol.InvitationInfo {
 		inv := w.invitation(t, token)
 		i := protocol.InvitationInfo{Token: token, Type: inv.Type, CreatedOn: inv.CreatedOn, CreatedBy: inv.CreatedBy,
@@ -470,17 +399,17 @@ func TestInviteList(t *testing.T) {
 		return i
 	}
 	w.tick()
-	finished := w.inviteUser(t, w.alice, "zoe@example.com")
+	finished := w.inviteUser(t, alice, "zoe@example.com")
 	w.tick()
-	cancelled := w.inviteUser(t, w.carol, "yan@example.com")
+	cancelled := w.inviteUser(t, carol, "yan@example.com")
 	w.tick()
-	pending := w.inviteUser(t, w.carol, "xavier@example.com")
+	pending := w.inviteUser(t, carol, "xavier@example.com")
 	w.tick()
-	aliceDevice := w.inviteDevice(t, w.alice)
+	aliceDevice := w.inviteDevice(t, alice)
 	w.tick()
-	bobDevice := w.inviteDevice(t, w.bob)
-	wantStatus(t, w.ts.call(t, w.alice, protocol.CmdInviteComplete, protocol.InviteTokenReq{Token: finished}, nil), protocol.StatusOK)
-	wantStatus(t, w.ts.call(t, w.alice, protocol.CmdInviteCancel, protocol.InviteTokenReq{Token: cancelled}, nil), protocol.StatusOK)
+	bobDevice := w.inviteDevice(t, bob)
+	wantStatus(t, w.call(t, alice, protocol.CmdInviteComplete, protocol.InviteTokenReq{Token: finished}, nil), protocol.StatusOK)
+	wantStatus(t, w.call(t, alice, protocol.CmdInviteCancel, protocol.InviteTokenReq{Token: cancelled}, nil), protocol.StatusOK)
 
 	users := []protocol.InvitationInfo{
 		info(finished, protocol.InvitationStatusFinished),
@@ -492,10 +421,10 @@ func TestInviteList(t *testing.T) {
 		m    *member
 		want []protocol.InvitationInfo
 	}{
-		{"administrator with a device invitation", w.alice, append(users[:3:3], info(aliceDevice, protocol.InvitationStatusPending))},
-		{"other administrator", w.carol, users},
-		{"standard user", w.bob, []protocol.InvitationInfo{info(bobDevice, protocol.InvitationStatusPending)}},
-		{"external user", w.dave, []protocol.InvitationInfo{}},
+		{"administrator with a device invitation", alice, append(users[:3:3], info(aliceDevice, protocol.InvitationStatusPending))},
+		{"other administrator", carol, users},
+		{"standard user", bob, []protocol.InvitationInfo{info(bobDevice, protocol.InvitationStatusPending)}},
+		{"external user", dave, []protocol.InvitationInfo{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -505,24 +434,25 @@ func TestInviteList(t *testing.T) {
 		})
 	}
 	t.Run("promoted to administrator", func(t *testing.T) {
-		w.ts.setUser(t, w.bob, func(u *metastore.User) { u.Profile = parsec.ProfileAdmin })
+		w.setUser(t, bob, func(u *metastore.User) { u.Profile = parsec.ProfileAdmin })
 		want := append(users[:3:3], info(bobDevice, protocol.InvitationStatusPending))
-		if diff := cmp.Diff(want, w.list(t, w.bob)); diff != "" {
+		if diff := cmp.Diff(want, w.list(t, bob)); diff != "" {
 			t.Errorf("invite_list (-want +got):\n%s", diff)
 		}
 	})
 }
 
 func TestInviteCancelAndComplete(t *testing.T) {
-	w := newInviteWorld(t)
-	user := w.inviteUser(t, w.alice, "zoe@example.com")
-	other := w.inviteUser(t, w.alice, "yves@example.com")
-	aliceDevice := w.inviteDevice(t, w.alice)
-	bobDevice := w.inviteDevice(t, w.bob)
-	daveDevice := w.inviteDevice(t, w.dave)
+	w := newWorld(t, inviteUsers)
+	alice, carol, bob, dave := w.user("alice"), w.user("carol"), w.user("bob"), w.user("dave")
+	user := w.inviteUser(t, alice, "zoe@example.com")
+	other := w.inviteUser(t, alice, "yves@example.com")
+	aliceDevice := w.inviteDevice(t, alice)
+	bobDevice := w.inviteDevice(t, bob)
+	daveDevice := w.inviteDevice(t, dave)
 	// yves became a member (the greeter created him) before the invitation was completed:
 	// as its claimer, he may complete it himself.
-	yves := w.createUser(t, w.alice, "yves", parsec.ProfileStandard)
+	yves := w.createUser(t, alice, "yves", parsec.ProfileStandard)
 	unknown := parsec.NewAccessToken()
 
 	// The steps run in order: each one sees what the previous ones did.
@@ -534,26 +464,26 @@ func TestInviteCancelAndComplete(t *testing.T) {
 		status protocol.Status
 		after  string // the invitation's deletion reason afterwards
 	}{
-		{"cancel unknown", w.alice, protocol.CmdInviteCancel, unknown, protocol.StatusInvitationNotFound, ""},
-		{"complete unknown", w.alice, protocol.CmdInviteComplete, unknown, protocol.StatusInvitationNotFound, ""},
-		{"standard user cancels a user invitation", w.bob, protocol.CmdInviteCancel, user, protocol.StatusAuthorNotAllowed, ""},
-		{"standard user completes a user invitation", w.bob, protocol.CmdInviteComplete, user, protocol.StatusAuthorNotAllowed, ""},
-		{"another user cancels a device invitation", w.bob, protocol.CmdInviteCancel, aliceDevice, protocol.StatusAuthorNotAllowed, ""},
-		{"administrator cancels someone's device invitation", w.alice, protocol.CmdInviteCancel, bobDevice, protocol.StatusAuthorNotAllowed, ""},
-		{"administrator completes someone's device invitation", w.carol, protocol.CmdInviteComplete, daveDevice, protocol.StatusAuthorNotAllowed, ""},
-		{"another administrator cancels", w.carol, protocol.CmdInviteCancel, user, protocol.StatusOK, metastore.DeletedCancelled},
-		{"cancel twice", w.alice, protocol.CmdInviteCancel, user, protocol.StatusInvitationAlreadyCancelled, metastore.DeletedCancelled},
-		{"complete after cancel", w.alice, protocol.CmdInviteComplete, user, protocol.StatusInvitationCancelled, metastore.DeletedCancelled},
-		{"owner completes a device invitation", w.bob, protocol.CmdInviteComplete, bobDevice, protocol.StatusOK, metastore.DeletedFinished},
-		{"complete twice", w.bob, protocol.CmdInviteComplete, bobDevice, protocol.StatusInvitationAlreadyCompleted, metastore.DeletedFinished},
-		{"cancel after complete", w.bob, protocol.CmdInviteCancel, bobDevice, protocol.StatusInvitationCompleted, metastore.DeletedFinished},
-		{"external user cancels his device invitation", w.dave, protocol.CmdInviteCancel, daveDevice, protocol.StatusOK, metastore.DeletedCancelled},
+		{"cancel unknown", alice, protocol.CmdInviteCancel, unknown, protocol.StatusInvitationNotFound, ""},
+		{"complete unknown", alice, protocol.CmdInviteComplete, unknown, protocol.StatusInvitationNotFound, ""},
+		{"standard user cancels a user invitation", bob, protocol.CmdInviteCancel, user, protocol.StatusAuthorNotAllowed, ""},
+		{"standard user completes a user invitation", bob, protocol.CmdInviteComplete, user, protocol.StatusAuthorNotAllowed, ""},
+		{"another user cancels a device invitation", bob, protocol.CmdInviteCancel, aliceDevice, protocol.StatusAuthorNotAllowed, ""},
+		{"administrator cancels someone's device invitation", alice, protocol.CmdInviteCancel, bobDevice, protocol.StatusAuthorNotAllowed, ""},
+		{"administrator completes someone's device invitation", carol, protocol.CmdInviteComplete, daveDevice, protocol.StatusAuthorNotAllowed, ""},
+		{"another administrator cancels", carol, protocol.CmdInviteCancel, user, protocol.StatusOK, metastore.DeletedCancelled},
+		{"cancel twice", alice, protocol.CmdInviteCancel, user, protocol.StatusInvitationAlreadyCancelled, metastore.DeletedCancelled},
+		{"complete after cancel", alice, protocol.CmdInviteComplete, user, protocol.StatusInvitationCancelled, metastore.DeletedCancelled},
+		{"owner completes a device invitation", bob, protocol.CmdInviteComplete, bobDevice, protocol.StatusOK, metastore.DeletedFinished},
+		{"complete twice", bob, protocol.CmdInviteComplete, bobDevice, protocol.StatusInvitationAlreadyCompleted, metastore.DeletedFinished},
+		{"cancel after complete", bob, protocol.CmdInviteCancel, bobDevice, protocol.StatusInvitationCompleted, metastore.DeletedFinished},
+		{"external user cancels his device invitation", dave, protocol.CmdInviteCancel, daveDevice, protocol.StatusOK, metastore.DeletedCancelled},
 		{"the claimer completes his user invitation", yves, protocol.CmdInviteComplete, other, protocol.StatusOK, metastore.DeletedFinished},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			at := w.tick()
-			wantStatus(t, w.ts.call(t, tc.by, tc.cmd, protocol.InviteTokenReq{Token: tc.token}, nil), tc.status)
+			wantStatus(t, w.call(t, tc.by, tc.cmd, protocol.InviteTokenReq{Token: tc.token}, nil), tc.status)
 			if tc.token == unknown {
 				return
 			}
@@ -567,19 +497,20 @@ func TestInviteCancelAndComplete(t *testing.T) {
 		})
 	}
 	t.Run("demoted administrator completes his device invitation", func(t *testing.T) {
-		w.ts.setUser(t, w.alice, func(u *metastore.User) { u.Profile = parsec.ProfileStandard })
-		wantStatus(t, w.ts.call(t, w.alice, protocol.CmdInviteComplete, protocol.InviteTokenReq{Token: aliceDevice}, nil), protocol.StatusOK)
+		w.setUser(t, alice, func(u *metastore.User) { u.Profile = parsec.ProfileStandard })
+		wantStatus(t, w.call(t, alice, protocol.CmdInviteComplete, protocol.InviteTokenReq{Token: aliceDevice}, nil), protocol.StatusOK)
 	})
 }
 
 func TestInvitedHandshake(t *testing.T) {
-	w := newInviteWorld(t)
-	pending := w.inviteUser(t, w.alice, "zoe@example.com")
-	cancelled := w.inviteUser(t, w.alice, "yan@example.com")
-	finished := w.inviteDevice(t, w.bob)
-	wantStatus(t, w.ts.call(t, w.alice, protocol.CmdInviteCancel, protocol.InviteTokenReq{Token: cancelled}, nil), protocol.StatusOK)
-	wantStatus(t, w.ts.call(t, w.bob, protocol.CmdInviteComplete, protocol.InviteTokenReq{Token: finished}, nil), protocol.StatusOK)
-	w.ts.bootstrap(t, "Other")
+	w := newWorld(t, inviteUsers)
+	alice, bob := w.user("alice"), w.user("bob")
+	pending := w.inviteUser(t, alice, "zoe@example.com")
+	cancelled := w.inviteUser(t, alice, "yan@example.com")
+	finished := w.inviteDevice(t, bob)
+	wantStatus(t, w.call(t, alice, protocol.CmdInviteCancel, protocol.InviteTokenReq{Token: cancelled}, nil), protocol.StatusOK)
+	wantStatus(t, w.call(t, bob, protocol.CmdInviteComplete, protocol.InviteTokenReq{Token: finished}, nil), protocol.StatusOK)
+	w.bootstrap(t, "Other", "alice")
 	tests := []struct {
 		name string
 		org  parsec.OrganizationID
@@ -603,7 +534,7 @@ func TestInvitedHandshake(t *testing.T) {
 				if cmd == protocol.CmdPing {
 					args = protocol.PingReq{Ping: "x"}
 				}
-				if r := w.ts.do(t, w.invitedRequest(t, tc.org, tc.auth, cmd, args)); r.code != tc.code {
+				if r := w.do(t, w.invitedRequest(t, tc.org, tc.auth, cmd, args)); r.code != tc.code {
 					t.Errorf("%s: HTTP %d %q, want %d", cmd, r.code, r.body, tc.code)
 				}
 			}
@@ -612,9 +543,10 @@ func TestInvitedHandshake(t *testing.T) {
 }
 
 func TestInviteInfo(t *testing.T) {
-	w := newInviteWorld(t)
-	frank := w.createUser(t, w.alice, "frank", parsec.ProfileAdmin)
-	w.ts.setUser(t, frank, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = w.ts.clock.Now(), &w.alice.device })
+	w := newWorld(t, inviteUsers)
+	alice, carol, bob, dave := w.user("alice"), w.user("carol"), w.user("bob"), w.user("dave")
+	frank := w.createUser(t, alice, "frank", parsec.ProfileAdmin)
+	w.setUser(t, frank, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = w.clock.Now(), &alice.device })
 	ref := func(m *member) protocol.UserRef {
 		name := strings.TrimSuffix(m.email, "@example.com")
 		return protocol.UserRef{UserID: m.user, HumanHandle: parsec.HumanHandle{Email: m.email, Label: name}}
@@ -627,35 +559,35 @@ func TestInviteInfo(t *testing.T) {
 	}
 
 	t.Run("user", func(t *testing.T) {
-		token := w.inviteUser(t, w.carol, "zoe@example.com")
+		token := w.inviteUser(t, carol, "zoe@example.com")
 		// Greeters are the current administrators, not revoked ones.
-		want := protocol.InviteInfoRep{Type: protocol.InvitationTypeUser, ClaimerEmail: "zoe@example.com", CreatedBy: ref(w.carol),
-			Greeters: []protocol.Greeter{{UserRef: ref(w.alice)}, {UserRef: ref(w.carol)}}}
+		want := protocol.InviteInfoRep{Type: protocol.InvitationTypeUser, ClaimerEmail: "zoe@example.com", CreatedBy: ref(carol),
+			Greeters: []protocol.Greeter{{UserRef: ref(alice)}, {UserRef: ref(carol)}}}
 		if diff := cmp.Diff(want, info(token)); diff != "" {
 			t.Errorf("invite_info (-want +got):\n%s", diff)
 		}
 		// The last time each greeter joined an attempt is shown.
 		joined := w.tick()
-		w.greeterStart(t, w.carol, token)
+		w.greeterStart(t, carol, token)
 		w.tick()
 		want.Greeters[1].LastAttemptJoinedOn = joined
 		if diff := cmp.Diff(want, info(token)); diff != "" {
 			t.Errorf("invite_info after carol joined (-want +got):\n%s", diff)
 		}
 		// A newly promoted administrator may greet; a demoted one may not.
-		w.ts.setUser(t, w.bob, func(u *metastore.User) { u.Profile = parsec.ProfileAdmin })
-		w.ts.setUser(t, w.alice, func(u *metastore.User) { u.Profile = parsec.ProfileStandard })
-		want.Greeters = []protocol.Greeter{{UserRef: ref(w.carol), LastAttemptJoinedOn: joined}, {UserRef: ref(w.bob)}}
+		w.setUser(t, bob, func(u *metastore.User) { u.Profile = parsec.ProfileAdmin })
+		w.setUser(t, alice, func(u *metastore.User) { u.Profile = parsec.ProfileStandard })
+		want.Greeters = []protocol.Greeter{{UserRef: ref(carol), LastAttemptJoinedOn: joined}, {UserRef: ref(bob)}}
 		if diff := cmp.Diff(want, info(token)); diff != "" {
 			t.Errorf("invite_info after profile changes (-want +got):\n%s", diff)
 		}
 	})
 
 	t.Run("device", func(t *testing.T) {
-		token := w.inviteDevice(t, w.dave)
-		id, h := w.dave.user, ref(w.dave).HumanHandle
+		token := w.inviteDevice(t, dave)
+		id, h := dave.user, ref(dave).HumanHandle
 		want := protocol.InviteInfoRep{Type: protocol.InvitationTypeDevice, ClaimerUserID: &id, ClaimerHumanHandle: &h,
-			CreatedBy: ref(w.dave), Greeters: []protocol.Greeter{{UserRef: ref(w.dave)}}}
+			CreatedBy: ref(dave), Greeters: []protocol.Greeter{{UserRef: ref(dave)}}}
 		if diff := cmp.Diff(want, info(token)); diff != "" {
 			t.Errorf("invite_info (-want +got):\n%s", diff)
 		}
@@ -663,16 +595,17 @@ func TestInviteInfo(t *testing.T) {
 }
 
 func TestGreetingAttemptStart(t *testing.T) {
-	w := newInviteWorld(t)
-	token := w.inviteUser(t, w.alice, "zoe@example.com")
+	w := newWorld(t, inviteUsers)
+	alice, carol, bob, dave := w.user("alice"), w.user("carol"), w.user("bob"), w.user("dave")
+	token := w.inviteUser(t, alice, "zoe@example.com")
 
 	// Both sides starting get the same attempt, whoever starts first.
-	a := w.greeterStart(t, w.alice, token)
-	if got := w.claimerStart(t, token, w.alice.user); got != a {
+	a := w.greeterStart(t, alice, token)
+	if got := w.claimerStart(t, token, alice.user); got != a {
 		t.Fatalf("claimer joined %s, greeter %s", got, a)
 	}
-	b := w.claimerStart(t, token, w.carol.user)
-	if got := w.greeterStart(t, w.carol, token); got != b || b == a {
+	b := w.claimerStart(t, token, carol.user)
+	if got := w.greeterStart(t, carol, token); got != b || b == a {
 		t.Fatalf("with carol: claimer joined %s, greeter %s (alice's attempt %s)", b, got, a)
 	}
 
@@ -684,15 +617,15 @@ func TestGreetingAttemptStart(t *testing.T) {
 		peer    func(a parsec.GreetingAttemptID) error
 		origin  string
 	}{
-		{"greeter restarts", func() parsec.GreetingAttemptID { return w.greeterStart(t, w.alice, token) },
+		{"greeter restarts", func() parsec.GreetingAttemptID { return w.greeterStart(t, alice, token) },
 			func(a parsec.GreetingAttemptID) error {
 				_, err := w.claimerStep(t, token, a, 0, []byte("c"))
 				return err
 			},
 			metastore.SideGreeter},
-		{"claimer restarts", func() parsec.GreetingAttemptID { return w.claimerStart(t, token, w.alice.user) },
+		{"claimer restarts", func() parsec.GreetingAttemptID { return w.claimerStart(t, token, alice.user) },
 			func(a parsec.GreetingAttemptID) error {
-				_, err := w.greeterStep(t, w.alice, a, 0, []byte("g"))
+				_, err := w.greeterStep(t, alice, a, 0, []byte("g"))
 				return err
 			},
 			metastore.SideClaimer},
@@ -717,9 +650,9 @@ func TestGreetingAttemptStart(t *testing.T) {
 			// The peer joins the new attempt.
 			var joined parsec.GreetingAttemptID
 			if tc.origin == metastore.SideGreeter {
-				joined = w.claimerStart(t, token, w.alice.user)
+				joined = w.claimerStart(t, token, alice.user)
 			} else {
-				joined = w.greeterStart(t, w.alice, token)
+				joined = w.greeterStart(t, alice, token)
 			}
 			if joined != a {
 				t.Errorf("the peer joined %s, want the new attempt %s", joined, a)
@@ -731,13 +664,13 @@ func TestGreetingAttemptStart(t *testing.T) {
 		t.Errorf("carol's attempt was cancelled: %+v", st)
 	}
 
-	device := w.inviteDevice(t, w.bob)
-	cancelled := w.inviteUser(t, w.alice, "yan@example.com")
-	wantStatus(t, w.ts.call(t, w.alice, protocol.CmdInviteCancel, protocol.InviteTokenReq{Token: cancelled}, nil), protocol.StatusOK)
-	completed := w.inviteUser(t, w.alice, "xavier@example.com")
-	wantStatus(t, w.ts.call(t, w.alice, protocol.CmdInviteComplete, protocol.InviteTokenReq{Token: completed}, nil), protocol.StatusOK)
-	frank := w.createUser(t, w.alice, "frank", parsec.ProfileAdmin)
-	w.ts.setUser(t, frank, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = w.ts.clock.Now(), &w.alice.device })
+	device := w.inviteDevice(t, bob)
+	cancelled := w.inviteUser(t, alice, "yan@example.com")
+	wantStatus(t, w.call(t, alice, protocol.CmdInviteCancel, protocol.InviteTokenReq{Token: cancelled}, nil), protocol.StatusOK)
+	completed := w.inviteUser(t, alice, "xavier@example.com")
+	wantStatus(t, w.call(t, alice, protocol.CmdInviteComplete, protocol.InviteTokenReq{Token: completed}, nil), protocol.StatusOK)
+	frank := w.createUser(t, alice, "frank", parsec.ProfileAdmin)
+	w.setUser(t, frank, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = w.clock.Now(), &alice.device })
 
 	t.Run("greeter errors", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -746,16 +679,16 @@ func TestGreetingAttemptStart(t *testing.T) {
 			token  parsec.AccessToken
 			status protocol.Status
 		}{
-			{"standard user on a user invitation", w.bob, token, protocol.StatusAuthorNotAllowed},
-			{"external user on a user invitation", w.dave, token, protocol.StatusAuthorNotAllowed},
-			{"administrator on someone's device invitation", w.alice, device, protocol.StatusAuthorNotAllowed},
-			{"unknown invitation", w.alice, parsec.NewAccessToken(), protocol.StatusInvitationNotFound},
-			{"cancelled invitation", w.alice, cancelled, protocol.StatusInvitationCancelled},
-			{"completed invitation", w.alice, completed, protocol.StatusInvitationCompleted},
-			{"own device invitation", w.bob, device, protocol.StatusOK},
+			{"standard user on a user invitation", bob, token, protocol.StatusAuthorNotAllowed},
+			{"external user on a user invitation", dave, token, protocol.StatusAuthorNotAllowed},
+			{"administrator on someone's device invitation", alice, device, protocol.StatusAuthorNotAllowed},
+			{"unknown invitation", alice, parsec.NewAccessToken(), protocol.StatusInvitationNotFound},
+			{"cancelled invitation", alice, cancelled, protocol.StatusInvitationCancelled},
+			{"completed invitation", alice, completed, protocol.StatusInvitationCompleted},
+			{"own device invitation", bob, device, protocol.StatusOK},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				wantStatus(t, w.ts.call(t, tc.m, protocol.CmdGreeterStartAttempt, protocol.GreeterStartAttemptReq{Token: tc.token}, &protocol.StartAttemptRep{}), tc.status)
+				wantStatus(t, w.call(t, tc.m, protocol.CmdGreeterStartAttempt, protocol.GreeterStartAttemptReq{Token: tc.token}, &protocol.StartAttemptRep{}), tc.status)
 			})
 		}
 	})
@@ -767,11 +700,11 @@ func TestGreetingAttemptStart(t *testing.T) {
 			status  protocol.Status
 		}{
 			{"unknown greeter", token, parsec.NewUserID(), protocol.StatusGreeterNotFound},
-			{"standard user", token, w.bob.user, protocol.StatusGreeterNotAllowed},
-			{"external user", token, w.dave.user, protocol.StatusGreeterNotAllowed},
+			{"standard user", token, bob.user, protocol.StatusGreeterNotAllowed},
+			{"external user", token, dave.user, protocol.StatusGreeterNotAllowed},
 			{"revoked administrator", token, frank.user, protocol.StatusGreeterRevoked},
-			{"administrator for a device", device, w.alice.user, protocol.StatusGreeterNotAllowed},
-			{"the device's user", device, w.bob.user, protocol.StatusOK},
+			{"administrator for a device", device, alice.user, protocol.StatusGreeterNotAllowed},
+			{"the device's user", device, bob.user, protocol.StatusOK},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				err := w.claimer(t, tc.token, protocol.CmdClaimerStartAttempt, protocol.ClaimerStartAttemptReq{Greeter: tc.greeter}, &protocol.StartAttemptRep{})
@@ -782,10 +715,11 @@ func TestGreetingAttemptStart(t *testing.T) {
 }
 
 func TestGreetingSteps(t *testing.T) {
-	w := newInviteWorld(t)
-	token := w.inviteUser(t, w.alice, "zoe@example.com")
-	a := w.greeterStart(t, w.alice, token)
-	if got := w.claimerStart(t, token, w.alice.user); got != a {
+	w := newWorld(t, inviteUsers)
+	alice := w.user("alice")
+	token := w.inviteUser(t, alice, "zoe@example.com")
+	a := w.greeterStart(t, alice, token)
+	if got := w.claimerStart(t, token, alice.user); got != a {
 		t.Fatalf("claimer joined %s, greeter %s", got, a)
 	}
 	const greeter, claimer = true, false
@@ -823,7 +757,7 @@ func TestGreetingSteps(t *testing.T) {
 			var got []byte
 			var err error
 			if tc.side == greeter {
-				got, err = w.greeterStep(t, w.alice, a, tc.step, []byte(tc.payload))
+				got, err = w.greeterStep(t, alice, a, tc.step, []byte(tc.payload))
 			} else {
 				got, err = w.claimerStep(t, token, a, tc.step, []byte(tc.payload))
 			}
@@ -851,20 +785,21 @@ func TestGreetingSteps(t *testing.T) {
 }
 
 func TestGreetingAttemptErrors(t *testing.T) {
-	w := newInviteWorld(t)
-	token := w.inviteUser(t, w.alice, "zoe@example.com")
-	otherToken := w.inviteUser(t, w.alice, "yan@example.com")
-	a := w.greeterStart(t, w.alice, token)
-	w.claimerStart(t, token, w.alice.user)
-	w.exchangeSteps(t, w.alice, token, a, 0, 0)
+	w := newWorld(t, inviteUsers)
+	alice, carol := w.user("alice"), w.user("carol")
+	token := w.inviteUser(t, alice, "zoe@example.com")
+	otherToken := w.inviteUser(t, alice, "yan@example.com")
+	a := w.greeterStart(t, alice, token)
+	w.claimerStart(t, token, alice.user)
+	w.exchangeSteps(t, alice, token, a, 0, 0)
 	// Attempts that only the claimer, or only the greeter, joined.
-	lonely := w.claimerStart(t, token, w.carol.user)
-	greeterOnly := w.greeterStart(t, w.carol, otherToken)
+	lonely := w.claimerStart(t, token, carol.user)
+	greeterOnly := w.greeterStart(t, carol, otherToken)
 
 	cancelAttempt := func(greeter *member, tok parsec.AccessToken, id parsec.GreetingAttemptID, reason string) error {
 		req := protocol.CancelAttemptReq{GreetingAttempt: id, Reason: reason}
 		if greeter != nil {
-			return w.ts.call(t, greeter, protocol.CmdGreeterCancelAttempt, req, nil)
+			return w.call(t, greeter, protocol.CmdGreeterCancelAttempt, req, nil)
 		}
 		return w.claimer(t, tok, protocol.CmdClaimerCancelAttempt, req, nil)
 	}
@@ -874,18 +809,18 @@ func TestGreetingAttemptErrors(t *testing.T) {
 		call   func() error
 		status protocol.Status
 	}{
-		{"greeter step on an unknown attempt", func() error { _, err := w.greeterStep(t, w.alice, unknown, 0, nil); return err }, protocol.StatusGreetingAttemptNotFound},
+		{"greeter step on an unknown attempt", func() error { _, err := w.greeterStep(t, alice, unknown, 0, nil); return err }, protocol.StatusGreetingAttemptNotFound},
 		{"claimer step on an unknown attempt", func() error { _, err := w.claimerStep(t, token, unknown, 0, nil); return err }, protocol.StatusGreetingAttemptNotFound},
-		{"greeter cancels an unknown attempt", func() error { return cancelAttempt(w.alice, token, unknown, protocol.CancelManually) }, protocol.StatusGreetingAttemptNotFound},
+		{"greeter cancels an unknown attempt", func() error { return cancelAttempt(alice, token, unknown, protocol.CancelManually) }, protocol.StatusGreetingAttemptNotFound},
 		{"claimer cancels an unknown attempt", func() error { return cancelAttempt(nil, token, unknown, protocol.CancelManually) }, protocol.StatusGreetingAttemptNotFound},
-		{"another greeter's attempt", func() error { _, err := w.greeterStep(t, w.carol, a, 1, nil); return err }, protocol.StatusGreetingAttemptNotFound},
-		{"another greeter cancels", func() error { return cancelAttempt(w.carol, token, a, protocol.CancelManually) }, protocol.StatusGreetingAttemptNotFound},
+		{"another greeter's attempt", func() error { _, err := w.greeterStep(t, carol, a, 1, nil); return err }, protocol.StatusGreetingAttemptNotFound},
+		{"another greeter cancels", func() error { return cancelAttempt(carol, token, a, protocol.CancelManually) }, protocol.StatusGreetingAttemptNotFound},
 		{"another invitation's attempt", func() error { _, err := w.claimerStep(t, otherToken, a, 1, nil); return err }, protocol.StatusGreetingAttemptNotFound},
 		{"another invitation's claimer cancels", func() error { return cancelAttempt(nil, otherToken, a, protocol.CancelManually) }, protocol.StatusGreetingAttemptNotFound},
-		{"greeter step on an attempt it did not join", func() error { _, err := w.greeterStep(t, w.carol, lonely, 0, nil); return err }, protocol.StatusGreetingAttemptNotJoined},
+		{"greeter step on an attempt it did not join", func() error { _, err := w.greeterStep(t, carol, lonely, 0, nil); return err }, protocol.StatusGreetingAttemptNotJoined},
 		{"claimer step on an attempt it did not join", func() error { _, err := w.claimerStep(t, otherToken, greeterOnly, 0, nil); return err }, protocol.StatusGreetingAttemptNotJoined},
 		{"claimer cancels an attempt it did not join", func() error { return cancelAttempt(nil, otherToken, greeterOnly, protocol.CancelManually) }, protocol.StatusGreetingAttemptNotJoined},
-		{"unknown cancel reason", func() error { return cancelAttempt(w.alice, token, a, "BORED") }, protocol.StatusBadRequest},
+		{"unknown cancel reason", func() error { return cancelAttempt(alice, token, a, "BORED") }, protocol.StatusBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { wantStatus(t, tc.call(), tc.status) })
@@ -897,11 +832,11 @@ func TestGreetingAttemptErrors(t *testing.T) {
 	// Cancelled attempts, from each side.
 	for _, side := range []string{metastore.SideGreeter, metastore.SideClaimer} {
 		t.Run("cancelled by "+side, func(t *testing.T) {
-			id := w.greeterStart(t, w.alice, token)
-			w.claimerStart(t, token, w.alice.user)
-			w.exchangeSteps(t, w.alice, token, id, 0, 1)
+			id := w.greeterStart(t, alice, token)
+			w.claimerStart(t, token, alice.user)
+			w.exchangeSteps(t, alice, token, id, 0, 1)
 			at := w.tick()
-			by := w.alice
+			by := alice
 			if side == metastore.SideClaimer {
 				by = nil
 			}
@@ -913,11 +848,11 @@ func TestGreetingAttemptErrors(t *testing.T) {
 				call   func() error
 				status protocol.Status
 			}{
-				{"greeter cancels again", func() error { return cancelAttempt(w.alice, token, id, protocol.CancelManually) }, protocol.StatusGreetingAttemptAlreadyDone},
+				{"greeter cancels again", func() error { return cancelAttempt(alice, token, id, protocol.CancelManually) }, protocol.StatusGreetingAttemptAlreadyDone},
 				{"claimer cancels again", func() error { return cancelAttempt(nil, token, id, protocol.CancelManually) }, protocol.StatusGreetingAttemptAlreadyDone},
-				{"greeter step", func() error { _, err := w.greeterStep(t, w.alice, id, 2, nil); return err }, protocol.StatusGreetingAttemptCancelled},
+				{"greeter step", func() error { _, err := w.greeterStep(t, alice, id, 2, nil); return err }, protocol.StatusGreetingAttemptCancelled},
 				{"claimer step", func() error { _, err := w.claimerStep(t, token, id, 2, nil); return err }, protocol.StatusGreetingAttemptCancelled},
-				{"greeter resends an old step", func() error { _, err := w.greeterStep(t, w.alice, id, 0, []byte("greeter 0")); return err }, protocol.StatusGreetingAttemptCancelled},
+				{"greeter resends an old step", func() error { _, err := w.greeterStep(t, alice, id, 0, []byte("greeter 0")); return err }, protocol.StatusGreetingAttemptCancelled},
 			} {
 				se := wantStatusError(t, c.call(), c.status)
 				if diff := cmp.Diff(want, se.Detail.AttemptCancelled); diff != "" {
@@ -933,38 +868,39 @@ func TestGreetingAttemptErrors(t *testing.T) {
 	// A greeter who is no longer an Administrator cannot go on; the claimer is told the
 	// greeter may not greet any more.
 	t.Run("greeter demoted", func(t *testing.T) {
-		id := w.greeterStart(t, w.carol, token)
+		id := w.greeterStart(t, carol, token)
 		if id != lonely {
 			t.Fatalf("carol joined %s, want the claimer's attempt %s", id, lonely)
 		}
-		w.ts.setUser(t, w.carol, func(u *metastore.User) { u.Profile = parsec.ProfileStandard })
-		_, err := w.greeterStep(t, w.carol, id, 0, []byte("g"))
+		w.setUser(t, carol, func(u *metastore.User) { u.Profile = parsec.ProfileStandard })
+		_, err := w.greeterStep(t, carol, id, 0, []byte("g"))
 		wantStatus(t, err, protocol.StatusAuthorNotAllowed)
-		wantStatus(t, cancelAttempt(w.carol, token, id, protocol.CancelManually), protocol.StatusAuthorNotAllowed)
+		wantStatus(t, cancelAttempt(carol, token, id, protocol.CancelManually), protocol.StatusAuthorNotAllowed)
 		_, err = w.claimerStep(t, token, id, 0, []byte("c"))
 		wantStatus(t, err, protocol.StatusGreeterNotAllowed)
-		w.ts.setUser(t, w.carol, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = w.ts.clock.Now(), &w.alice.device })
+		w.setUser(t, carol, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = w.clock.Now(), &alice.device })
 		_, err = w.claimerStep(t, token, id, 0, []byte("c"))
 		wantStatus(t, err, protocol.StatusGreeterRevoked)
 	})
 }
 
 func TestGreetingAfterComplete(t *testing.T) {
-	w := newInviteWorld(t)
-	token := w.inviteUser(t, w.alice, "zoe@example.com")
-	a := w.greeterStart(t, w.alice, token)
-	w.claimerStart(t, token, w.alice.user)
-	w.exchangeSteps(t, w.alice, token, a, 0, protocol.MaxStep)
-	wantStatus(t, w.ts.call(t, w.alice, protocol.CmdInviteComplete, protocol.InviteTokenReq{Token: token}, nil), protocol.StatusOK)
+	w := newWorld(t, inviteUsers)
+	alice, carol := w.user("alice"), w.user("carol")
+	token := w.inviteUser(t, alice, "zoe@example.com")
+	a := w.greeterStart(t, alice, token)
+	w.claimerStart(t, token, alice.user)
+	w.exchangeSteps(t, alice, token, a, 0, protocol.MaxStep)
+	wantStatus(t, w.call(t, alice, protocol.CmdInviteComplete, protocol.InviteTokenReq{Token: token}, nil), protocol.StatusOK)
 
-	_, err := w.greeterStep(t, w.alice, a, protocol.MaxStep, []byte(fmt.Sprintf("greeter %d", protocol.MaxStep)))
+	_, err := w.greeterStep(t, alice, a, protocol.MaxStep, []byte(fmt.Sprintf("greeter %d", protocol.MaxStep)))
 	wantStatus(t, err, protocol.StatusInvitationCompleted)
-	wantStatus(t, w.ts.call(t, w.alice, protocol.CmdGreeterCancelAttempt, protocol.CancelAttemptReq{GreetingAttempt: a, Reason: protocol.CancelManually}, nil), protocol.StatusInvitationCompleted)
-	wantStatus(t, w.ts.call(t, w.alice, protocol.CmdGreeterStartAttempt, protocol.GreeterStartAttemptReq{Token: token}, &protocol.StartAttemptRep{}), protocol.StatusInvitationCompleted)
+	wantStatus(t, w.call(t, alice, protocol.CmdGreeterCancelAttempt, protocol.CancelAttemptReq{GreetingAttempt: a, Reason: protocol.CancelManually}, nil), protocol.StatusInvitationCompleted)
+	wantStatus(t, w.call(t, alice, protocol.CmdGreeterStartAttempt, protocol.GreeterStartAttemptReq{Token: token}, &protocol.StartAttemptRep{}), protocol.StatusInvitationCompleted)
 	for cmd, args := range map[string]any{
 		protocol.CmdInviteInfo:           protocol.InviteInfoReq{},
 		protocol.CmdClaimerStep:          protocol.StepReq{GreetingAttempt: a, Step: protocol.MaxStep, Payload: []byte(fmt.Sprintf("claimer %d", protocol.MaxStep))},
-		protocol.CmdClaimerStartAttempt:  protocol.ClaimerStartAttemptReq{Greeter: w.alice.user},
+		protocol.CmdClaimerStartAttempt:  protocol.ClaimerStartAttemptReq{Greeter: alice.user},
 		protocol.CmdClaimerCancelAttempt: protocol.CancelAttemptReq{GreetingAttempt: a, Reason: protocol.CancelManually},
 	} {
 		if code := w.claimerHTTP(t, token, cmd, args); code != http.StatusGone {
@@ -972,11 +908,11 @@ func TestGreetingAfterComplete(t *testing.T) {
 		}
 	}
 	// A cancelled invitation: the same for the claimer, invitation_cancelled for the greeter.
-	token = w.inviteUser(t, w.alice, "yan@example.com")
-	a = w.greeterStart(t, w.alice, token)
-	w.claimerStart(t, token, w.alice.user)
-	wantStatus(t, w.ts.call(t, w.carol, protocol.CmdInviteCancel, protocol.InviteTokenReq{Token: token}, nil), protocol.StatusOK)
-	_, err = w.greeterStep(t, w.alice, a, 0, []byte("g"))
+	token = w.inviteUser(t, alice, "yan@example.com")
+	a = w.greeterStart(t, alice, token)
+	w.claimerStart(t, token, alice.user)
+	wantStatus(t, w.call(t, carol, protocol.CmdInviteCancel, protocol.InviteTokenReq{Token: token}, nil), protocol.StatusOK)
+	_, err = w.greeterStep(t, alice, a, 0, []byte("g"))
 	wantStatus(t, err, protocol.StatusInvitationCancelled)
 	if code := w.claimerHTTP(t, token, protocol.CmdClaimerStep, protocol.StepReq{GreetingAttempt: a, Payload: []byte("c")}); code != http.StatusGone {
 		t.Errorf("claimer step after cancellation: HTTP %d, want 410", code)
@@ -1010,50 +946,51 @@ func wantAttemptEvent(t *testing.T, s *eventStream, name string, token parsec.Ac
 }
 
 func TestGreetingEvents(t *testing.T) {
-	w := newInviteWorld(t)
-	alice := w.ts.openEvents(t, w.alice, "")
-	alice.wantConfig(t, defaultConfig)
-	bob := w.ts.openEvents(t, w.bob, "")
-	bob.wantConfig(t, defaultConfig)
+	w := newWorld(t, inviteUsers)
+	alice, bob, carol := w.user("alice"), w.user("bob"), w.user("carol")
+	aliceEvents := w.openEvents(t, alice, "")
+	aliceEvents.wantConfig(t, defaultConfig)
+	bobEvents := w.openEvents(t, bob, "")
+	bobEvents.wantConfig(t, defaultConfig)
 
-	token := w.inviteUser(t, w.carol, "zoe@example.com")
-	wantInvitationEvent(t, alice, token, protocol.InvitationStatusPending)
+	token := w.inviteUser(t, carol, "zoe@example.com")
+	wantInvitationEvent(t, aliceEvents, token, protocol.InvitationStatusPending)
 
 	// A claimer waits for alice: she is told, so that she can come and greet.
-	a := w.claimerStart(t, token, w.alice.user)
+	a := w.claimerStart(t, token, alice.user)
 	_, err := w.claimerStep(t, token, a, 0, []byte("c0"))
 	wantStatus(t, err, protocol.StatusNotReady)
-	wantAttemptEvent(t, alice, protocol.EventGreetingAttemptReady, token, a)
-	w.greeterStart(t, w.alice, token)
-	_, err = w.greeterStep(t, w.alice, a, 0, []byte("g0"))
+	wantAttemptEvent(t, aliceEvents, protocol.EventGreetingAttemptReady, token, a)
+	w.greeterStart(t, alice, token)
+	_, err = w.greeterStep(t, alice, a, 0, []byte("g0"))
 	wantStatus(t, err, protocol.StatusOK)
-	wantAttemptEvent(t, alice, protocol.EventGreetingAttemptJoined, token, a)
+	wantAttemptEvent(t, aliceEvents, protocol.EventGreetingAttemptJoined, token, a)
 
 	// Cancellations, by either side, manual or by a restart.
 	wantStatus(t, w.claimer(t, token, protocol.CmdClaimerCancelAttempt, protocol.CancelAttemptReq{GreetingAttempt: a, Reason: protocol.CancelManually}, nil), protocol.StatusOK)
-	wantAttemptEvent(t, alice, protocol.EventGreetingAttemptCancelled, token, a)
-	b := w.greeterStart(t, w.alice, token)
-	c := w.greeterStart(t, w.alice, token)
-	wantAttemptEvent(t, alice, protocol.EventGreetingAttemptCancelled, token, b)
-	wantStatus(t, w.ts.call(t, w.alice, protocol.CmdGreeterCancelAttempt, protocol.CancelAttemptReq{GreetingAttempt: c, Reason: protocol.CancelManually}, nil), protocol.StatusOK)
-	wantAttemptEvent(t, alice, protocol.EventGreetingAttemptCancelled, token, c)
+	wantAttemptEvent(t, aliceEvents, protocol.EventGreetingAttemptCancelled, token, a)
+	b := w.greeterStart(t, alice, token)
+	c := w.greeterStart(t, alice, token)
+	wantAttemptEvent(t, aliceEvents, protocol.EventGreetingAttemptCancelled, token, b)
+	wantStatus(t, w.call(t, alice, protocol.CmdGreeterCancelAttempt, protocol.CancelAttemptReq{GreetingAttempt: c, Reason: protocol.CancelManually}, nil), protocol.StatusOK)
+	wantAttemptEvent(t, aliceEvents, protocol.EventGreetingAttemptCancelled, token, c)
 
-	wantStatus(t, w.ts.call(t, w.alice, protocol.CmdInviteCancel, protocol.InviteTokenReq{Token: token}, nil), protocol.StatusOK)
-	wantInvitationEvent(t, alice, token, protocol.InvitationStatusCanceled)
+	wantStatus(t, w.call(t, alice, protocol.CmdInviteCancel, protocol.InviteTokenReq{Token: token}, nil), protocol.StatusOK)
+	wantInvitationEvent(t, aliceEvents, token, protocol.InvitationStatusCanceled)
 
 	// Device invitations concern their user only; bob saw none of the above.
-	device := w.inviteDevice(t, w.bob)
-	wantInvitationEvent(t, bob, device, protocol.InvitationStatusPending)
-	wantStatus(t, w.ts.call(t, w.bob, protocol.CmdInviteComplete, protocol.InviteTokenReq{Token: device}, nil), protocol.StatusOK)
-	wantInvitationEvent(t, bob, device, protocol.InvitationStatusFinished)
+	device := w.inviteDevice(t, bob)
+	wantInvitationEvent(t, bobEvents, device, protocol.InvitationStatusPending)
+	wantStatus(t, w.call(t, bob, protocol.CmdInviteComplete, protocol.InviteTokenReq{Token: device}, nil), protocol.StatusOK)
+	wantInvitationEvent(t, bobEvents, device, protocol.InvitationStatusFinished)
 	// ...and alice saw none of bob's: her next event is about her own device invitation.
-	own := w.inviteDevice(t, w.alice)
-	wantInvitationEvent(t, alice, own, protocol.InvitationStatusPending)
+	own := w.inviteDevice(t, alice)
+	wantInvitationEvent(t, aliceEvents, own, protocol.InvitationStatusPending)
 }
 
 func TestUserCreate(t *testing.T) {
 	type fixture struct {
-		w   *inviteWorld
+		inviteCast
 		k   *bootstrapKit // the new user, created by alice now
 		req protocol.UserCreateReq
 		by  *member
@@ -1067,70 +1004,70 @@ func TestUserCreate(t *testing.T) {
 		{name: "ok", status: protocol.StatusOK},
 		{name: "external profile", status: protocol.StatusOK, spoil: func(t *testing.T, f *fixture) {
 			f.k.user.Profile = parsec.ProfileOutsider
-			f.req = signUserCreate(f.k, f.w.alice.key)
+			f.req = signUserCreate(f.k, f.alice.key)
 		}},
 		{name: "standard author", status: protocol.StatusAuthorNotAllowed, spoil: func(t *testing.T, f *fixture) {
-			f.k.user.Author, f.k.device.Author = &f.w.bob.device, &f.w.bob.device
-			f.req, f.by = signUserCreate(f.k, f.w.bob.key), f.w.bob
+			f.k.user.Author, f.k.device.Author = &f.bob.device, &f.bob.device
+			f.req, f.by = signUserCreate(f.k, f.bob.key), f.bob
 		}},
 		{name: "demoted author", status: protocol.StatusAuthorNotAllowed, spoil: func(t *testing.T, f *fixture) {
-			f.w.ts.setUser(t, f.w.carol, func(u *metastore.User) {
+			f.w.setUser(t, f.carol, func(u *metastore.User) {
 				u.Profile = parsec.ProfileStandard
-				u.ProfileHistory = []metastore.ProfileChange{{On: f.w.ts.clock.Now(), By: f.w.alice.device, Profile: parsec.ProfileStandard}}
+				u.ProfileHistory = []metastore.ProfileChange{{On: f.w.clock.Now(), By: f.alice.device, Profile: parsec.ProfileStandard}}
 			})
-			f.k.user.Author, f.k.device.Author = &f.w.carol.device, &f.w.carol.device
-			f.req, f.by = signUserCreate(f.k, f.w.carol.key), f.w.carol
+			f.k.user.Author, f.k.device.Author = &f.carol.device, &f.carol.device
+			f.req, f.by = signUserCreate(f.k, f.carol.key), f.carol
 		}},
 		{name: "signed by another device than the caller", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
-			f.k.user.Author, f.k.device.Author = &f.w.carol.device, &f.w.carol.device
-			f.req = signUserCreate(f.k, f.w.carol.key)
+			f.k.user.Author, f.k.device.Author = &f.carol.device, &f.carol.device
+			f.req = signUserCreate(f.k, f.carol.key)
 		}},
 		{name: "signed with another key", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
 			f.req = signUserCreate(f.k, crypto.GenerateSigningKey())
 		}},
 		{name: "stale timestamp", status: protocol.StatusRequireGreaterTimestamp, spoil: func(t *testing.T, f *fixture) {
 			f.k.user.Timestamp, f.k.device.Timestamp = f.w.lastCommon(t), f.w.lastCommon(t)
-			f.req = signUserCreate(f.k, f.w.alice.key)
+			f.req = signUserCreate(f.k, f.alice.key)
 		}, check: func(t *testing.T, f *fixture, se *protocol.StatusError) {
 			if se.Detail.StrictlyGreaterThan != f.w.lastCommon(t) {
 				t.Errorf("strictly_greater_than %v, want the last certificate's %v", se.Detail.StrictlyGreaterThan, f.w.lastCommon(t))
 			}
 		}},
 		{name: "out of ballpark", status: protocol.StatusTimestampOutOfBallpark, spoil: func(t *testing.T, f *fixture) {
-			later := f.w.ts.clock.Now().Add(time.Hour)
+			later := f.w.clock.Now().Add(time.Hour)
 			f.k.user.Timestamp, f.k.device.Timestamp = later, later
-			f.req = signUserCreate(f.k, f.w.alice.key)
+			f.req = signUserCreate(f.k, f.alice.key)
 		}},
 		{name: "email of an active member", status: protocol.StatusHumanHandleAlreadyTaken, spoil: func(t *testing.T, f *fixture) {
 			h, _ := parsec.NewHumanHandle("bob@example.com", "Bob again")
 			f.k.user.HumanHandle = &h
-			f.req = signUserCreate(f.k, f.w.alice.key)
+			f.req = signUserCreate(f.k, f.alice.key)
 		}},
 		{name: "email of a revoked user", status: protocol.StatusOK, spoil: func(t *testing.T, f *fixture) {
-			f.w.ts.setUser(t, f.w.bob, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = f.w.ts.clock.Now(), &f.w.alice.device })
+			f.w.setUser(t, f.bob, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = f.w.clock.Now(), &f.alice.device })
 			h, _ := parsec.NewHumanHandle("bob@example.com", "Bob again")
 			f.k.user.HumanHandle = &h
-			f.req = signUserCreate(f.k, f.w.alice.key)
+			f.req = signUserCreate(f.k, f.alice.key)
 		}},
 		{name: "existing user id", status: protocol.StatusUserAlreadyExists, spoil: func(t *testing.T, f *fixture) {
-			f.k.user.UserID, f.k.device.UserID = f.w.bob.user, f.w.bob.user
-			f.req = signUserCreate(f.k, f.w.alice.key)
+			f.k.user.UserID, f.k.device.UserID = f.bob.user, f.bob.user
+			f.req = signUserCreate(f.k, f.alice.key)
 		}},
 		{name: "existing device id", status: protocol.StatusDeviceAlreadyExists, spoil: func(t *testing.T, f *fixture) {
-			f.k.device.DeviceID = f.w.bob.device
-			f.req = signUserCreate(f.k, f.w.alice.key)
+			f.k.device.DeviceID = f.bob.device
+			f.req = signUserCreate(f.k, f.alice.key)
 		}},
 		{name: "active users limit reached", status: protocol.StatusActiveUsersLimitReached, spoil: func(t *testing.T, f *fixture) {
-			f.w.setActiveUsersLimit(t, 4) // alice, carol, bob, dave
+			f.w.admin(t, http.MethodPatch, orgPath("Acme"), map[string]any{"active_users_limit": 4}, http.StatusOK, nil) // alice, carol, bob, dave
 		}},
 		{name: "active users limit not reached thanks to a revocation", status: protocol.StatusOK, spoil: func(t *testing.T, f *fixture) {
-			f.w.setActiveUsersLimit(t, 4)
-			f.w.ts.setUser(t, f.w.dave, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = f.w.ts.clock.Now(), &f.w.alice.device })
+			f.w.admin(t, http.MethodPatch, orgPath("Acme"), map[string]any{"active_users_limit": 4}, http.StatusOK, nil)
+			f.w.setUser(t, f.dave, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = f.w.clock.Now(), &f.alice.device })
 		}},
 		{name: "redacted user with another profile", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
 			ru, _ := f.k.redacted()
 			ru.Profile = parsec.ProfileAdmin
-			f.req.RedactedUserCertificate = certif.Sign(f.w.alice.key, &ru)
+			f.req.RedactedUserCertificate = certif.Sign(f.alice.key, &ru)
 		}},
 		{name: "redacted user keeps the handle", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
 			f.req.RedactedUserCertificate = f.req.UserCertificate
@@ -1138,7 +1075,7 @@ func TestUserCreate(t *testing.T) {
 		{name: "redacted device with another key", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
 			_, rd := f.k.redacted()
 			rd.VerifyKey = crypto.GenerateSigningKey().VerifyKey()
-			f.req.RedactedDeviceCertificate = certif.Sign(f.w.alice.key, &rd)
+			f.req.RedactedDeviceCertificate = certif.Sign(f.alice.key, &rd)
 		}},
 		{name: "redacted device keeps the label", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
 			f.req.RedactedDeviceCertificate = f.req.DeviceCertificate
@@ -1148,20 +1085,20 @@ func TestUserCreate(t *testing.T) {
 			f.req.RedactedUserCertificate = certif.Sign(crypto.GenerateSigningKey(), &ru)
 		}},
 		{name: "device of another user", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
-			f.k.device.UserID = f.w.bob.user
-			f.req = signUserCreate(f.k, f.w.alice.key)
+			f.k.device.UserID = f.bob.user
+			f.req = signUserCreate(f.k, f.alice.key)
 		}},
 		{name: "device of the author", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
-			f.k.device.UserID = f.w.alice.user
-			f.req = signUserCreate(f.k, f.w.alice.key)
+			f.k.device.UserID = f.alice.user
+			f.req = signUserCreate(f.k, f.alice.key)
 		}},
 		{name: "device of the author, later", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
-			f.k.device.UserID, f.k.device.Timestamp = f.w.alice.user, f.k.device.Timestamp.Add(time.Millisecond)
-			f.req = signUserCreate(f.k, f.w.alice.key)
+			f.k.device.UserID, f.k.device.Timestamp = f.alice.user, f.k.device.Timestamp.Add(time.Millisecond)
+			f.req = signUserCreate(f.k, f.alice.key)
 		}},
 		{name: "device at another time", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
 			f.k.device.Timestamp = f.k.device.Timestamp.Add(time.Millisecond)
-			f.req = signUserCreate(f.k, f.w.alice.key)
+			f.req = signUserCreate(f.k, f.alice.key)
 		}},
 		{name: "certificates swapped", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
 			r := f.req
@@ -1175,24 +1112,26 @@ func TestUserCreate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := newInviteWorld(t)
-			f := &fixture{w: w, k: newcomerKit(t, w.alice, "zoe", parsec.ProfileStandard, w.tick()), by: w.alice}
-			f.req = signUserCreate(f.k, w.alice.key)
+			f := &fixture{inviteCast: newInviteCast(t)}
+			w, alice, bob := f.w, f.alice, f.bob
+			f.by = alice
+			f.k = newcomerKit(t, alice, "zoe", parsec.ProfileStandard, w.tick())
+			f.req = signUserCreate(f.k, alice.key)
 			if tc.spoil != nil {
 				tc.spoil(t, f)
 			}
-			before := w.certificates(t, w.alice)
-			err := w.ts.call(t, f.by, protocol.CmdUserCreate, f.req, nil)
+			before := w.commonCertificates(t, alice)
+			err := w.call(t, f.by, protocol.CmdUserCreate, f.req, nil)
 			se := wantStatusError(t, err, tc.status)
 			if tc.check != nil {
 				tc.check(t, f, se)
 			}
-			got := w.certificates(t, w.alice)
+			got := w.commonCertificates(t, alice)
 			if tc.status != protocol.StatusOK {
 				if len(got) != len(before) {
 					t.Errorf("%d certificates after a refusal, want %d", len(got), len(before))
 				}
-				if _, err := w.user(t, f.k.user.UserID); !errors.Is(err, metastore.ErrNotFound) && f.k.user.UserID != w.bob.user {
+				if _, err := w.lookupUser(t, f.k.user.UserID); !errors.Is(err, metastore.ErrNotFound) && f.k.user.UserID != bob.user {
 					t.Errorf("refused user stored (%v)", err)
 				}
 				return
@@ -1202,12 +1141,12 @@ func TestUserCreate(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("certificate_get (-want +got):\n%s", diff)
 			}
-			u, err := w.user(t, f.k.user.UserID)
+			u, err := w.lookupUser(t, f.k.user.UserID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			wantUser := metastore.User{ID: f.k.user.UserID, Email: f.k.user.HumanHandle.Email, Name: f.k.user.HumanHandle.Label,
-				InitialProfile: f.k.user.Profile, Profile: f.k.user.Profile, CreatedOn: f.k.user.Timestamp, CreatedBy: &w.alice.device,
+				InitialProfile: f.k.user.Profile, Profile: f.k.user.Profile, CreatedOn: f.k.user.Timestamp, CreatedBy: &alice.device,
 				Certificate: f.req.UserCertificate, RedactedCertificate: f.req.RedactedUserCertificate}
 			if diff := cmp.Diff(wantUser, u); diff != "" {
 				t.Errorf("stored user (-want +got):\n%s", diff)
@@ -1215,16 +1154,16 @@ func TestUserCreate(t *testing.T) {
 			d := w.device(t, f.k.device.DeviceID)
 			vk := f.k.deviceKey.VerifyKey()
 			wantDevice := metastore.Device{ID: f.k.device.DeviceID, UserID: f.k.user.UserID, Label: *f.k.device.DeviceLabel, VerifyKey: vk[:],
-				CreatedOn: f.k.device.Timestamp, CreatedBy: &w.alice.device, Certificate: f.req.DeviceCertificate, RedactedCertificate: f.req.RedactedDeviceCertificate}
+				CreatedOn: f.k.device.Timestamp, CreatedBy: &alice.device, Certificate: f.req.DeviceCertificate, RedactedCertificate: f.req.RedactedDeviceCertificate}
 			if diff := cmp.Diff(wantDevice, d); diff != "" {
 				t.Errorf("stored device (-want +got):\n%s", diff)
 			}
 			// The new device can call the server, and an External user gets the redacted
 			// copies.
 			zoe := createdMember(f.k, "Acme", f.req)
-			wantStatus(t, w.ts.call(t, zoe, protocol.CmdPing, protocol.PingReq{Ping: "x"}, &protocol.PingRep{}), protocol.StatusOK)
+			wantStatus(t, w.call(t, zoe, protocol.CmdPing, protocol.PingReq{Ping: "x"}, &protocol.PingRep{}), protocol.StatusOK)
 			if f.k.user.Profile == parsec.ProfileOutsider {
-				got := w.certificates(t, zoe)
+				got := w.commonCertificates(t, zoe)
 				if last := got[len(got)-2:]; !bytes.Equal(last[0], f.req.RedactedUserCertificate) || !bytes.Equal(last[1], f.req.RedactedDeviceCertificate) {
 					t.Error("an External user does not get the redacted copies")
 				}
@@ -1235,7 +1174,7 @@ func TestUserCreate(t *testing.T) {
 
 func TestDeviceCreate(t *testing.T) {
 	type fixture struct {
-		w   *inviteWorld
+		inviteCast
 		d   certif.DeviceCertificate // a new device of alice's, now
 		req protocol.DeviceCreateReq
 		by  *member
@@ -1247,39 +1186,39 @@ func TestDeviceCreate(t *testing.T) {
 	}{
 		{name: "ok", status: protocol.StatusOK},
 		{name: "standard user", status: protocol.StatusOK, spoil: func(t *testing.T, f *fixture) {
-			f.d, _ = newDeviceCert(f.w.bob, f.d.Timestamp)
-			f.req, f.by = signDeviceCreate(f.w.bob.key, f.d), f.w.bob
+			f.d, _ = newDeviceCert(f.bob, f.d.Timestamp)
+			f.req, f.by = signDeviceCreate(f.bob.key, f.d), f.bob
 		}},
 		{name: "external user", status: protocol.StatusOK, spoil: func(t *testing.T, f *fixture) {
-			f.d, _ = newDeviceCert(f.w.dave, f.d.Timestamp)
-			f.req, f.by = signDeviceCreate(f.w.dave.key, f.d), f.w.dave
+			f.d, _ = newDeviceCert(f.dave, f.d.Timestamp)
+			f.req, f.by = signDeviceCreate(f.dave.key, f.d), f.dave
 		}},
 		{name: "for another user", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
-			f.d.UserID = f.w.bob.user
-			f.req = signDeviceCreate(f.w.alice.key, f.d)
+			f.d.UserID = f.bob.user
+			f.req = signDeviceCreate(f.alice.key, f.d)
 		}},
 		{name: "an administrator for another user", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
-			f.d.UserID = f.w.bob.user
-			f.req, f.by = signDeviceCreate(f.w.alice.key, f.d), f.w.bob
+			f.d.UserID = f.bob.user
+			f.req, f.by = signDeviceCreate(f.alice.key, f.d), f.bob
 		}},
 		{name: "signed by another device than the caller", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
-			f.d.Author = &f.w.carol.device
-			f.req = signDeviceCreate(f.w.carol.key, f.d)
+			f.d.Author = &f.carol.device
+			f.req = signDeviceCreate(f.carol.key, f.d)
 		}},
 		{name: "signed with another key", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
 			f.req = signDeviceCreate(crypto.GenerateSigningKey(), f.d)
 		}},
 		{name: "stale timestamp", status: protocol.StatusRequireGreaterTimestamp, spoil: func(t *testing.T, f *fixture) {
 			f.d.Timestamp = f.w.lastCommon(t)
-			f.req = signDeviceCreate(f.w.alice.key, f.d)
+			f.req = signDeviceCreate(f.alice.key, f.d)
 		}},
 		{name: "own device id", status: protocol.StatusDeviceAlreadyExists, spoil: func(t *testing.T, f *fixture) {
-			f.d.DeviceID = f.w.alice.device
-			f.req = signDeviceCreate(f.w.alice.key, f.d)
+			f.d.DeviceID = f.alice.device
+			f.req = signDeviceCreate(f.alice.key, f.d)
 		}},
 		{name: "device id of another user", status: protocol.StatusDeviceAlreadyExists, spoil: func(t *testing.T, f *fixture) {
-			f.d.DeviceID = f.w.bob.device
-			f.req = signDeviceCreate(f.w.alice.key, f.d)
+			f.d.DeviceID = f.bob.device
+			f.req = signDeviceCreate(f.alice.key, f.d)
 		}},
 		{name: "redacted copy keeps the label", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
 			f.req.RedactedDeviceCertificate = f.req.DeviceCertificate
@@ -1287,12 +1226,12 @@ func TestDeviceCreate(t *testing.T) {
 		{name: "redacted copy with another key", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
 			rd := f.d
 			rd.DeviceLabel, rd.VerifyKey = nil, crypto.GenerateSigningKey().VerifyKey()
-			f.req.RedactedDeviceCertificate = certif.Sign(f.w.alice.key, &rd)
+			f.req.RedactedDeviceCertificate = certif.Sign(f.alice.key, &rd)
 		}},
 		{name: "redacted copy at another time", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
 			rd := f.d
 			rd.DeviceLabel, rd.Timestamp = nil, rd.Timestamp.Add(time.Millisecond)
-			f.req.RedactedDeviceCertificate = certif.Sign(f.w.alice.key, &rd)
+			f.req.RedactedDeviceCertificate = certif.Sign(f.alice.key, &rd)
 		}},
 		{name: "redacted copy signed by another key", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
 			rd := f.d
@@ -1300,22 +1239,23 @@ func TestDeviceCreate(t *testing.T) {
 			f.req.RedactedDeviceCertificate = certif.Sign(crypto.GenerateSigningKey(), &rd)
 		}},
 		{name: "user certificate", status: protocol.StatusInvalidCertificate, spoil: func(t *testing.T, f *fixture) {
-			f.req = protocol.DeviceCreateReq{DeviceCertificate: f.w.alice.userCert, RedactedDeviceCertificate: f.w.alice.redactedUserCert}
+			f.req = protocol.DeviceCreateReq{DeviceCertificate: f.alice.userCert, RedactedDeviceCertificate: f.alice.redactedUserCert}
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := newInviteWorld(t)
-			f := &fixture{w: w, by: w.alice}
-			f.d, _ = newDeviceCert(w.alice, w.tick())
-			f.req = signDeviceCreate(w.alice.key, f.d)
+			f := &fixture{inviteCast: newInviteCast(t)}
+			w, alice := f.w, f.alice
+			f.by = alice
+			f.d, _ = newDeviceCert(alice, w.tick())
+			f.req = signDeviceCreate(alice.key, f.d)
 			if tc.spoil != nil {
 				tc.spoil(t, f)
 			}
-			before := w.certificates(t, w.alice)
-			wantStatus(t, w.ts.call(t, f.by, protocol.CmdDeviceCreate, f.req, nil), tc.status)
-			got := w.certificates(t, w.alice)
+			before := w.commonCertificates(t, alice)
+			wantStatus(t, w.call(t, f.by, protocol.CmdDeviceCreate, f.req, nil), tc.status)
+			got := w.commonCertificates(t, alice)
 			if tc.status != protocol.StatusOK {
 				if len(got) != len(before) {
 					t.Errorf("%d certificates after a refusal, want %d", len(got), len(before))
@@ -1335,64 +1275,16 @@ func TestDeviceCreate(t *testing.T) {
 }
 
 // lastCommon is the timestamp of the last certificate of the common topic.
-func (w *inviteWorld) lastCommon(t *testing.T) parsec.DateTime {
+func (w *world) lastCommon(t *testing.T) parsec.DateTime {
 	t.Helper()
-	var last parsec.DateTime
-	err := w.ts.store.View(t.Context(), func(tx metastore.Tx) error {
-		var err error
-		last, err = tx.LastTimestamp("Acme", metastore.CommonTopic)
-		return err
-	})
-	if err != nil || last.IsZero() {
-		t.Fatalf("last common timestamp %v: %v", last, err)
+	last := w.lastTimestamp(t, w.org, metastore.CommonTopic)
+	if last.IsZero() {
+		t.Fatal("no common certificate")
 	}
 	return last
 }
 
-func (w *inviteWorld) setActiveUsersLimit(t *testing.T, n int64) {
+func (w *world) device(t *testing.T, id parsec.DeviceID) metastore.Device {
 	t.Helper()
-	err := w.ts.store.Update(t.Context(), func(tx metastore.Tx) error {
-		o, err := tx.Organization("Acme")
-		if err != nil {
-			return err
-		}
-		o.Config.ActiveUsersLimit = &n
-		return tx.PutOrganization(o)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// certificates returns the common certificates m gets from certificate_get.
-func (w *inviteWorld) certificates(t *testing.T, m *member) [][]byte {
-	t.Helper()
-	var rep protocol.CertificateGetRep
-	wantStatus(t, w.ts.call(t, m, protocol.CmdCertificateGet, protocol.CertificateGetReq{}, &rep), protocol.StatusOK)
-	return rep.Common
-}
-
-func (w *inviteWorld) user(t *testing.T, id parsec.UserID) (metastore.User, error) {
-	t.Helper()
-	var u metastore.User
-	err := w.ts.store.View(t.Context(), func(tx metastore.Tx) error {
-		var err error
-		u, err = tx.User("Acme", id)
-		return err
-	})
-	return u, err
-}
-
-func (w *inviteWorld) device(t *testing.T, id parsec.DeviceID) metastore.Device {
-	t.Helper()
-	var d metastore.Device
-	err := w.ts.store.View(t.Context(), func(tx metastore.Tx) error {
-		var err error
-		d, err = tx.Device("Acme", id)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return stored(t, w, func(tx metastore.Tx) (metastore.Device, error) { return tx.Device(w.org, id) })
 }

@@ -14,14 +14,6 @@ import (
 	"github.com/parsec-go/parsec/internal/server/metastore"
 )
 
-// tick moves the server's clock one second on and returns the new time: each certificate of
-// a test gets its own, later, timestamp.
-func (ts *testServer) tick() parsec.DateTime {
-	now := ts.clock.Now().Add(time.Second)
-	ts.clock.Set(now)
-	return now
-}
-
 // updateCert is a user update certificate signed by author's device.
 func updateCert(author *member, user parsec.UserID, profile parsec.UserProfile, at parsec.DateTime) []byte {
 	return certif.Sign(author.key, &certif.UserUpdateCertificate{Author: author.device, Timestamp: at, UserID: user, NewProfile: profile})
@@ -32,35 +24,43 @@ func revokeCert(author *member, user parsec.UserID, at parsec.DateTime) []byte {
 	return certif.Sign(author.key, &certif.RevokedUserCertificate{Author: author.device, Timestamp: at, UserID: user})
 }
 
-func (ts *testServer) updateProfile(t *testing.T, caller *member, cert []byte) error {
+func (w *world) updateProfile(t *testing.T, caller *member, cert []byte) error {
 	t.Helper()
-	return ts.call(t, caller, protocol.CmdUserUpdate, protocol.UserUpdateReq{UserUpdateCertificate: cert}, nil)
+	return w.call(t, caller, protocol.CmdUserUpdate, protocol.UserUpdateReq{UserUpdateCertificate: cert}, nil)
 }
 
-func (ts *testServer) revoke(t *testing.T, caller *member, cert []byte) error {
+func (w *world) revoke(t *testing.T, caller *member, cert []byte) error {
 	t.Helper()
-	return ts.call(t, caller, protocol.CmdUserRevoke, protocol.UserRevokeReq{RevokedUserCertificate: cert}, nil)
+	return w.call(t, caller, protocol.CmdUserRevoke, protocol.UserRevokeReq{RevokedUserCertificate: cert}, nil)
 }
 
-func (ts *testServer) inviteUser(t *testing.T, caller *member, email string) error {
+// newInvitation asks for an invitation of a new user, and returns the reply's status.
+func (w *world) newInvitation(t *testing.T, caller *member, email string) error {
 	t.Helper()
 	var rep protocol.InviteNewRep
-	err := ts.call(t, caller, protocol.CmdInviteNewUser, protocol.InviteNewUserReq{ClaimerEmail: email}, &rep)
+	err := w.call(t, caller, protocol.CmdInviteNewUser, protocol.InviteNewUserReq{ClaimerEmail: email}, &rep)
 	if err == nil && rep.Token == (parsec.AccessToken{}) {
 		t.Errorf("invite_new_user by %s: ok without a token", caller.email)
 	}
 	return err
 }
 
-// storedUser reads a user's record.
-func (ts *testServer) storedUser(t *testing.T, org parsec.OrganizationID, id parsec.UserID) metastore.User {
+// lookupUser reads a user's record.
+func (w *world) lookupUser(t *testing.T, id parsec.UserID) (metastore.User, error) {
 	t.Helper()
 	var u metastore.User
-	err := ts.store.View(t.Context(), func(tx metastore.Tx) error {
+	err := w.store.View(t.Context(), func(tx metastore.Tx) error {
 		var err error
-		u, err = tx.User(org, id)
+		u, err = tx.User(w.org, id)
 		return err
 	})
+	return u, err
+}
+
+// storedUser reads the record of a user that exists.
+func (w *world) storedUser(t *testing.T, id parsec.UserID) metastore.User {
+	t.Helper()
+	u, err := w.lookupUser(t, id)
 	if err != nil {
 		t.Fatalf("user %s: %v", id, err)
 	}
@@ -68,10 +68,10 @@ func (ts *testServer) storedUser(t *testing.T, org parsec.OrganizationID, id par
 }
 
 // commonCertificates is what certificate_get gives m, from the start.
-func (ts *testServer) commonCertificates(t *testing.T, m *member) [][]byte {
+func (w *world) commonCertificates(t *testing.T, m *member) [][]byte {
 	t.Helper()
 	var rep protocol.CertificateGetRep
-	wantStatus(t, ts.call(t, m, protocol.CmdCertificateGet, protocol.CertificateGetReq{}, &rep), protocol.StatusOK)
+	wantStatus(t, w.call(t, m, protocol.CmdCertificateGet, protocol.CertificateGetReq{}, &rep), protocol.StatusOK)
 	return rep.Common
 }
 
@@ -86,12 +86,8 @@ func statusDetail(t *testing.T, err error) protocol.ErrorDetail {
 }
 
 func TestUserUpdate(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
-	bob := ts.addUser(t, alice, "bob", parsec.ProfileStandard, ts.tick())
-	carol := ts.addUser(t, alice, "carol", parsec.ProfileStandard, ts.tick())
-	gone := ts.addUser(t, alice, "gone", parsec.ProfileStandard, ts.tick())
-	wantStatus(t, ts.revoke(t, alice, revokeCert(alice, gone.user, ts.tick())), protocol.StatusOK)
+	w := newWorld(t, "alice:admin bob:member carol:member gone:revoked")
+	alice, bob, carol, gone := w.user("alice"), w.user("bob"), w.user("carol"), w.user("gone")
 
 	var history []metastore.ProfileChange
 	var last parsec.DateTime // timestamp of the last certificate accepted
@@ -120,12 +116,12 @@ func TestUserUpdate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			at := ts.tick()
+			at := w.tick()
 			cert := tc.cert(at)
-			before := ts.storedUser(t, "Acme", bob.user)
-			err := ts.updateProfile(t, tc.caller, cert)
+			before := w.storedUser(t, bob.user)
+			err := w.updateProfile(t, tc.caller, cert)
 			wantStatus(t, err, tc.want)
-			after := ts.storedUser(t, "Acme", bob.user)
+			after := w.storedUser(t, bob.user)
 			if tc.want != protocol.StatusOK {
 				if diff := cmp.Diff(before, after); diff != "" {
 					t.Errorf("a refused change changed bob (-before +after):\n%s", diff)
@@ -146,7 +142,7 @@ func TestUserUpdate(t *testing.T) {
 				t.Errorf("bob's profile history (-want +got):\n%s", diff)
 			}
 			for _, m := range []*member{alice, carol} {
-				common := ts.commonCertificates(t, m)
+				common := w.commonCertificates(t, m)
 				if got := common[len(common)-1]; !cmp.Equal(got, cert) {
 					t.Errorf("certificate_get for %s does not end with the accepted certificate", m.email)
 				}
@@ -156,30 +152,28 @@ func TestUserUpdate(t *testing.T) {
 
 	// A demoted Administrator loses its rights with the change, not at its next login.
 	t.Run("demoted admin is refused at once", func(t *testing.T) {
-		wantStatus(t, ts.updateProfile(t, alice, updateCert(alice, carol.user, parsec.ProfileAdmin, ts.tick())), protocol.StatusOK)
-		wantStatus(t, ts.inviteUser(t, carol, "dave@example.com"), protocol.StatusOK)
-		wantStatus(t, ts.updateProfile(t, carol, updateCert(carol, bob.user, parsec.ProfileAdmin, ts.tick())), protocol.StatusOK)
-		wantStatus(t, ts.updateProfile(t, alice, updateCert(alice, carol.user, parsec.ProfileStandard, ts.tick())), protocol.StatusOK)
+		wantStatus(t, w.updateProfile(t, alice, updateCert(alice, carol.user, parsec.ProfileAdmin, w.tick())), protocol.StatusOK)
+		wantStatus(t, w.newInvitation(t, carol, "dave@example.com"), protocol.StatusOK)
+		wantStatus(t, w.updateProfile(t, carol, updateCert(carol, bob.user, parsec.ProfileAdmin, w.tick())), protocol.StatusOK)
+		wantStatus(t, w.updateProfile(t, alice, updateCert(alice, carol.user, parsec.ProfileStandard, w.tick())), protocol.StatusOK)
 
-		wantStatus(t, ts.inviteUser(t, carol, "erin@example.com"), protocol.StatusAuthorNotAllowed)
-		wantStatus(t, ts.updateProfile(t, carol, updateCert(carol, bob.user, parsec.ProfileStandard, ts.tick())), protocol.StatusAuthorNotAllowed)
-		wantStatus(t, ts.revoke(t, carol, revokeCert(carol, bob.user, ts.tick())), protocol.StatusAuthorNotAllowed)
-		wantStatus(t, ts.call(t, carol, protocol.CmdListFrozenUsers, protocol.ListFrozenUsersReq{}, nil), protocol.StatusAuthorNotAllowed)
+		wantStatus(t, w.newInvitation(t, carol, "erin@example.com"), protocol.StatusAuthorNotAllowed)
+		wantStatus(t, w.updateProfile(t, carol, updateCert(carol, bob.user, parsec.ProfileStandard, w.tick())), protocol.StatusAuthorNotAllowed)
+		wantStatus(t, w.revoke(t, carol, revokeCert(carol, bob.user, w.tick())), protocol.StatusAuthorNotAllowed)
+		wantStatus(t, w.call(t, carol, protocol.CmdListFrozenUsers, protocol.ListFrozenUsersReq{}, nil), protocol.StatusAuthorNotAllowed)
 		// bob, promoted by carol while she was an Administrator, stays one.
-		if p := ts.storedUser(t, "Acme", bob.user).Profile; p != parsec.ProfileAdmin {
+		if p := w.storedUser(t, bob.user).Profile; p != parsec.ProfileAdmin {
 			t.Errorf("bob is %s, want ADMIN", p)
 		}
 	})
 }
 
 func TestUserRevoke(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
-	bob := ts.addUser(t, alice, "bob", parsec.ProfileStandard, ts.tick())
-	carol := ts.addUser(t, alice, "carol", parsec.ProfileStandard, ts.tick())
+	w := newWorld(t, "alice:admin bob:member carol:member")
+	alice, bob, carol := w.user("alice"), w.user("bob"), w.user("carol")
 
 	// The email of an active user is taken.
-	wantStatus(t, ts.inviteUser(t, alice, bob.email), protocol.StatusClaimerEmailAlreadyTaken)
+	wantStatus(t, w.newInvitation(t, alice, bob.email), protocol.StatusClaimerEmailAlreadyTaken)
 
 	var revokedOn parsec.DateTime
 	tests := []struct {
@@ -199,11 +193,11 @@ func TestUserRevoke(t *testing.T) {
 		{"stale timestamp", alice, func(parsec.DateTime) []byte { return revokeCert(alice, carol.user, revokedOn) }, protocol.StatusRequireGreaterTimestamp},
 	}
 
-	stream := ts.openEvents(t, bob, "")
+	stream := w.openEvents(t, bob, "")
 	stream.wantConfig(t, defaultConfig)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := ts.revoke(t, tc.caller, tc.cert(ts.tick()))
+			err := w.revoke(t, tc.caller, tc.cert(w.tick()))
 			wantStatus(t, err, tc.want)
 			switch tc.want {
 			case protocol.StatusUserAlreadyRevoked:
@@ -217,7 +211,7 @@ func TestUserRevoke(t *testing.T) {
 			}
 			if tc.want != protocol.StatusOK {
 				for _, m := range []*member{alice, carol} {
-					if u := ts.storedUser(t, "Acme", m.user); u.Revoked() {
+					if u := w.storedUser(t, m.user); u.Revoked() {
 						t.Errorf("%s revoked by a refused certificate", m.email)
 					}
 				}
@@ -226,38 +220,28 @@ func TestUserRevoke(t *testing.T) {
 	}
 
 	t.Run("the revoked user is refused at once", func(t *testing.T) {
-		u := ts.storedUser(t, "Acme", bob.user)
+		u := w.storedUser(t, bob.user)
 		if u.RevokedOn != revokedOn || u.RevokedBy == nil || *u.RevokedBy != alice.device {
 			t.Errorf("bob revoked on %v by %v, want on %v by alice's device", u.RevokedOn, u.RevokedBy, revokedOn)
 		}
 		stream.wantEnd(t)
 		body := encodeRequest(t, protocol.CmdPing, protocol.PingReq{Ping: "still there?"})
-		wantCode(t, ts.do(t, ts.signedRequest(t, bob, body, ts.clock.Now())), protocol.HTTPRevoked)
-		wantCode(t, ts.doStream(t, ts.eventsRequest(t, "Acme", bob, ts.clock.Now())), protocol.HTTPRevoked)
+		wantCode(t, w.do(t, w.signedRequest(t, bob, body, w.clock.Now())), protocol.HTTPRevoked)
+		wantCode(t, w.doStream(t, w.eventsRequest(t, "Acme", bob, w.clock.Now())), protocol.HTTPRevoked)
 		// Others go on.
-		wantStatus(t, ts.call(t, carol, protocol.CmdPing, protocol.PingReq{}, nil), protocol.StatusOK)
+		wantStatus(t, w.call(t, carol, protocol.CmdPing, protocol.PingReq{}, nil), protocol.StatusOK)
 	})
 
 	t.Run("the email can be used again by a new user", func(t *testing.T) {
-		wantStatus(t, ts.inviteUser(t, alice, bob.email), protocol.StatusOK)
-		k := newBootstrapKit(t, "bob", ts.tick())
-		k.user.Profile = parsec.ProfileStandard
-		k.user.Author, k.device.Author = &alice.device, &alice.device
-		u, d := k.user, k.device
-		ru, rd := k.redacted()
-		req := protocol.UserCreateReq{
-			UserCertificate: certif.Sign(alice.key, &u), DeviceCertificate: certif.Sign(alice.key, &d),
-			RedactedUserCertificate: certif.Sign(alice.key, &ru), RedactedDeviceCertificate: certif.Sign(alice.key, &rd),
-		}
-		wantStatus(t, ts.call(t, alice, protocol.CmdUserCreate, req, nil), protocol.StatusOK)
-
-		err := ts.store.View(t.Context(), func(tx metastore.Tx) error {
+		wantStatus(t, w.newInvitation(t, alice, bob.email), protocol.StatusOK)
+		newBob := w.createUser(t, alice, "bob", parsec.ProfileStandard)
+		w.view(t, func(tx metastore.Tx) error {
 			active, err := tx.ActiveUserByEmail("Acme", bob.email)
 			if err != nil {
 				return err
 			}
-			if active.ID != u.UserID {
-				t.Errorf("the active user with bob's email is %s, want the new one %s", active.ID, u.UserID)
+			if active.ID != newBob.user {
+				t.Errorf("the active user with bob's email is %s, want the new one %s", active.ID, newBob.user)
 			}
 			users, err := tx.Users("Acme")
 			if err != nil {
@@ -269,33 +253,27 @@ func TestUserRevoke(t *testing.T) {
 					withEmail = append(withEmail, u.ID.String()+map[bool]string{true: " revoked", false: " active"}[u.Revoked()])
 				}
 			}
-			if want := []string{bob.user.String() + " revoked", u.UserID.String() + " active"}; !cmp.Equal(want, withEmail) {
+			if want := []string{bob.user.String() + " revoked", newBob.user.String() + " active"}; !cmp.Equal(want, withEmail) {
 				t.Errorf("users with bob's email: %v, want %v", withEmail, want)
 			}
 			return nil
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		newBob := &member{org: "Acme", user: u.UserID, device: d.DeviceID, key: k.deviceKey, email: bob.email}
-		wantStatus(t, ts.call(t, newBob, protocol.CmdPing, protocol.PingReq{}, nil), protocol.StatusOK)
-		wantCode(t, ts.do(t, ts.signedRequest(t, bob, encodeRequest(t, protocol.CmdPing, protocol.PingReq{}), ts.clock.Now())), protocol.HTTPRevoked)
+		wantStatus(t, w.call(t, newBob, protocol.CmdPing, protocol.PingReq{}, nil), protocol.StatusOK)
+		wantCode(t, w.do(t, w.signedRequest(t, bob, encodeRequest(t, protocol.CmdPing, protocol.PingReq{}), w.clock.Now())), protocol.HTTPRevoked)
 	})
 }
 
 func TestListFrozenUsers(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
-	bob := ts.addUser(t, alice, "bob", parsec.ProfileStandard, ts.tick())
-	carol := ts.addUser(t, alice, "carol", parsec.ProfileOutsider, ts.tick())
+	w := newWorld(t, "alice:admin bob:member carol:external")
+	alice, bob, carol := w.user("alice"), w.user("bob"), w.user("carol")
 	freeze := func(t *testing.T, m *member, frozen bool) {
 		t.Helper()
-		ts.admin(t, http.MethodPost, orgPath("Acme")+"/users/freeze", map[string]any{"frozen": frozen, "user_id": m.user.String()}, http.StatusOK, nil)
+		w.admin(t, http.MethodPost, orgPath("Acme")+"/users/freeze", map[string]any{"frozen": frozen, "user_id": m.user.String()}, http.StatusOK, nil)
 	}
 	list := func(t *testing.T, m *member) ([]parsec.UserID, error) {
 		t.Helper()
 		var rep protocol.ListFrozenUsersRep
-		err := ts.call(t, m, protocol.CmdListFrozenUsers, protocol.ListFrozenUsersReq{}, &rep)
+		err := w.call(t, m, protocol.CmdListFrozenUsers, protocol.ListFrozenUsersReq{}, &rep)
 		return rep.FrozenUsers, err
 	}
 
@@ -332,11 +310,9 @@ func TestListFrozenUsers(t *testing.T) {
 // GUI and the CLI restrict them), and the flavour of the certificates follows the current
 // profile.
 func TestProfileChangesAndFlavours(t *testing.T) {
-	ts := newTestServer(t)
-	alice, k := ts.bootstrap(t, "Acme")
-	root := k.root.VerifyKey()
-	bob := ts.addUser(t, alice, "bob", parsec.ProfileStandard, ts.tick())
-	xena := ts.addUser(t, alice, "xena", parsec.ProfileOutsider, ts.tick())
+	w := newWorld(t, "alice:admin bob:member xena:external")
+	alice, bob, xena := w.user("alice"), w.user("bob"), w.user("xena")
+	root := w.kit.root.VerifyKey()
 	full := [][]byte{alice.userCert, alice.deviceCert, bob.userCert, bob.deviceCert, xena.userCert, xena.deviceCert}
 	redacted := [][]byte{alice.redactedUserCert, alice.redactedDeviceCert, bob.redactedUserCert, bob.redactedDeviceCert, xena.redactedUserCert, xena.redactedDeviceCert}
 	var updates [][]byte
@@ -353,15 +329,15 @@ func TestProfileChangesAndFlavours(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.target.email+" becomes "+string(st.profile), func(t *testing.T) {
-			cert := updateCert(alice, st.target.user, st.profile, ts.tick())
-			wantStatus(t, ts.updateProfile(t, alice, cert), protocol.StatusOK)
+			cert := updateCert(alice, st.target.user, st.profile, w.tick())
+			wantStatus(t, w.updateProfile(t, alice, cert), protocol.StatusOK)
 			updates = append(updates, cert)
 			outsider := st.profile == parsec.ProfileOutsider
 			want := append(append([][]byte(nil), full...), updates...)
 			if outsider {
 				want = append(append([][]byte(nil), redacted...), updates...)
 			}
-			got := ts.commonCertificates(t, st.target)
+			got := w.commonCertificates(t, st.target)
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Fatalf("certificates for %s (-want +got):\n%s", st.profile, diff)
 			}

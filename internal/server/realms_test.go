@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,146 +45,137 @@ func archivingCert(author *member, realm parsec.VlobID, configuration string, de
 
 // The realm commands.
 
-func (ts *testServer) realmCreate(t *testing.T, m *member, cert []byte) error {
+func (w *world) realmCreate(t *testing.T, m *member, cert []byte) error {
 	t.Helper()
-	return ts.call(t, m, protocol.CmdRealmCreate, protocol.RealmCreateReq{RealmRoleCertificate: cert}, nil)
+	return w.call(t, m, protocol.CmdRealmCreate, protocol.RealmCreateReq{RealmRoleCertificate: cert}, nil)
 }
 
-func (ts *testServer) realmShare(t *testing.T, m *member, cert, access []byte, keyIndex uint64) error {
+func (w *world) realmShare(t *testing.T, m *member, cert, access []byte, keyIndex uint64) error {
 	t.Helper()
-	return ts.call(t, m, protocol.CmdRealmShare, protocol.RealmShareReq{RealmRoleCertificate: cert, RecipientKeysBundleAccess: access, KeyIndex: keyIndex}, nil)
+	return w.call(t, m, protocol.CmdRealmShare, protocol.RealmShareReq{RealmRoleCertificate: cert, RecipientKeysBundleAccess: access, KeyIndex: keyIndex}, nil)
 }
 
-func (ts *testServer) realmUnshare(t *testing.T, m *member, cert []byte) error {
+func (w *world) realmUnshare(t *testing.T, m *member, cert []byte) error {
 	t.Helper()
-	return ts.call(t, m, protocol.CmdRealmUnshare, protocol.RealmUnshareReq{RealmRoleCertificate: cert}, nil)
+	return w.call(t, m, protocol.CmdRealmUnshare, protocol.RealmUnshareReq{RealmRoleCertificate: cert}, nil)
 }
 
-func (ts *testServer) realmSelfPromote(t *testing.T, m *member, cert []byte) error {
+func (w *world) realmSelfPromote(t *testing.T, m *member, cert []byte) error {
 	t.Helper()
-	return ts.call(t, m, protocol.CmdRealmSelfPromote, protocol.RealmSelfPromoteReq{RealmRoleCertificate: cert}, nil)
+	return w.call(t, m, protocol.CmdRealmSelfPromote, protocol.RealmSelfPromoteReq{RealmRoleCertificate: cert}, nil)
 }
 
-func (ts *testServer) realmRename(t *testing.T, m *member, cert []byte, initial bool) error {
+func (w *world) realmRename(t *testing.T, m *member, cert []byte, initial bool) error {
 	t.Helper()
-	return ts.call(t, m, protocol.CmdRealmRename, protocol.RealmRenameReq{RealmNameCertificate: cert, InitialNameOrFail: initial}, nil)
+	return w.call(t, m, protocol.CmdRealmRename, protocol.RealmRenameReq{RealmNameCertificate: cert, InitialNameOrFail: initial}, nil)
 }
 
-func (ts *testServer) realmRotate(t *testing.T, m *member, cert []byte, access map[parsec.UserID][]byte, bundle []byte) error {
+func (w *world) realmRotate(t *testing.T, m *member, cert []byte, access map[parsec.UserID][]byte, bundle []byte) error {
 	t.Helper()
-	return ts.call(t, m, protocol.CmdRealmRotateKey, protocol.RealmRotateKeyReq{
+	return w.call(t, m, protocol.CmdRealmRotateKey, protocol.RealmRotateKeyReq{
 		RealmKeyRotationCertificate: cert, PerParticipantKeysBundleAccess: access, KeysBundle: bundle}, nil)
 }
 
-func (ts *testServer) realmKeysBundle(t *testing.T, m *member, realm parsec.VlobID, keyIndex uint64) (protocol.RealmGetKeysBundleRep, error) {
+func (w *world) realmKeysBundle(t *testing.T, m *member, realm parsec.VlobID, keyIndex uint64) (protocol.RealmGetKeysBundleRep, error) {
 	t.Helper()
 	var rep protocol.RealmGetKeysBundleRep
-	err := ts.call(t, m, protocol.CmdRealmGetKeysBundle, protocol.RealmGetKeysBundleReq{RealmID: realm, KeyIndex: keyIndex}, &rep)
+	err := w.call(t, m, protocol.CmdRealmGetKeysBundle, protocol.RealmGetKeysBundleReq{RealmID: realm, KeyIndex: keyIndex}, &rep)
 	return rep, err
 }
 
-func (ts *testServer) realmArchive(t *testing.T, m *member, cert []byte) error {
+func (w *world) realmArchive(t *testing.T, m *member, cert []byte) error {
 	t.Helper()
-	return ts.call(t, m, protocol.CmdRealmUpdateArchiving, protocol.RealmUpdateArchivingReq{RealmArchivingCertificate: cert}, nil)
+	return w.call(t, m, protocol.CmdRealmUpdateArchiving, protocol.RealmUpdateArchivingReq{RealmArchivingCertificate: cert}, nil)
 }
 
 // What the store holds.
 
-func (ts *testServer) view(t *testing.T, fn func(tx metastore.Tx) error) {
+func (w *world) realmTopic(t *testing.T, org parsec.OrganizationID, realm parsec.VlobID) []metastore.Certificate {
 	t.Helper()
-	if err := ts.store.View(t.Context(), fn); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// stored reads one value from the store.
-func stored[T any](t *testing.T, ts *testServer, read func(tx metastore.Tx) (T, error)) T {
-	t.Helper()
-	var v T
-	ts.view(t, func(tx metastore.Tx) error {
-		var err error
-		v, err = read(tx)
-		return err
-	})
-	return v
-}
-
-func (ts *testServer) realmTopic(t *testing.T, org parsec.OrganizationID, realm parsec.VlobID) []metastore.Certificate {
-	t.Helper()
-	return stored(t, ts, func(tx metastore.Tx) ([]metastore.Certificate, error) {
+	return stored(t, w, func(tx metastore.Tx) ([]metastore.Certificate, error) {
 		return tx.Certificates(org, metastore.RealmTopic(realm), 0)
 	})
 }
 
-func (ts *testServer) lastTimestamp(t *testing.T, org parsec.OrganizationID, topic metastore.Topic) parsec.DateTime {
+func (w *world) lastTimestamp(t *testing.T, org parsec.OrganizationID, topic metastore.Topic) parsec.DateTime {
 	t.Helper()
-	return stored(t, ts, func(tx metastore.Tx) (parsec.DateTime, error) { return tx.LastTimestamp(org, topic) })
+	return stored(t, w, func(tx metastore.Tx) (parsec.DateTime, error) { return tx.LastTimestamp(org, topic) })
 }
 
-func (ts *testServer) storedRealm(t *testing.T, org parsec.OrganizationID, realm parsec.VlobID) metastore.Realm {
+func (w *world) storedRealm(t *testing.T, org parsec.OrganizationID, realm parsec.VlobID) metastore.Realm {
 	t.Helper()
-	return stored(t, ts, func(tx metastore.Tx) (metastore.Realm, error) { return tx.Realm(org, realm) })
+	return stored(t, w, func(tx metastore.Tx) (metastore.Realm, error) { return tx.Realm(org, realm) })
 }
 
-func (ts *testServer) roleOf(t *testing.T, m *member, realm parsec.VlobID) parsec.RealmRole {
+func (w *world) roleOf(t *testing.T, m *member, realm parsec.VlobID) parsec.RealmRole {
 	t.Helper()
-	return stored(t, ts, func(tx metastore.Tx) (parsec.RealmRole, error) { return tx.CurrentRealmRole(m.org, realm, m.user) })
+	return stored(t, w, func(tx metastore.Tx) (parsec.RealmRole, error) { return tx.CurrentRealmRole(m.org, realm, m.user) })
 }
 
-// realmWorld is an organization whose members share realms: alice (Administrator), bob,
-// carol, dave, erin (Members), xena (External) and gone (revoked).
-type realmWorld struct {
-	ts                                        *testServer
-	kit                                       *bootstrapKit
-	alice, bob, carol, dave, erin, xena, gone *member
+// realmUsers are the users of the realm tests: alice (Administrator), bob, carol, dave, erin
+// (Members), xena (External) and gone (revoked).
+const realmUsers = "alice:admin bob:member carol:member dave:member erin:member xena:external gone:revoked"
+
+// realmRoles are the roles of a realm's spec.
+var realmRoles = map[string]parsec.RealmRole{
+	"owner": parsec.RoleOwner, "manager": parsec.RoleManager, "contributor": parsec.RoleContributor, "reader": parsec.RoleReader,
 }
 
-func newRealmWorld(t *testing.T) *realmWorld {
+// newRealm creates a realm shared as spec declares, name:role: the first user, its owner,
+// creates it and rotates its first key, then gives each other user its role, in order.
+//
+//	realm := w.newRealm(t, "alice:owner bob:manager carol:reader")
+func (w *world) newRealm(t *testing.T, spec string) parsec.VlobID {
 	t.Helper()
-	ts := newTestServer(t)
-	alice, kit := ts.bootstrap(t, "Acme")
-	w := &realmWorld{ts: ts, kit: kit, alice: alice}
-	w.bob = ts.addUser(t, alice, "bob", parsec.ProfileStandard, ts.tick())
-	w.carol = ts.addUser(t, alice, "carol", parsec.ProfileStandard, ts.tick())
-	w.dave = ts.addUser(t, alice, "dave", parsec.ProfileStandard, ts.tick())
-	w.erin = ts.addUser(t, alice, "erin", parsec.ProfileStandard, ts.tick())
-	w.xena = ts.addUser(t, alice, "xena", parsec.ProfileOutsider, ts.tick())
-	w.gone = ts.addUser(t, alice, "gone", parsec.ProfileStandard, ts.tick())
-	wantStatus(t, ts.revoke(t, alice, revokeCert(alice, w.gone.user, ts.tick())), protocol.StatusOK)
-	return w
-}
-
-// newRealm makes owner create a realm, and rotate its first key unless keyless.
-func (w *realmWorld) newRealm(t *testing.T, owner *member, keyless bool) parsec.VlobID {
-	t.Helper()
-	realm := parsec.NewVlobID()
-	wantStatus(t, w.ts.realmCreate(t, owner, roleCert(owner, realm, owner.user, parsec.RoleOwner, w.ts.tick())), protocol.StatusOK)
-	if !keyless {
-		w.rotate(t, owner, realm)
+	var owner *member
+	var realm parsec.VlobID
+	for _, f := range strings.Fields(spec) {
+		name, r, _ := strings.Cut(f, ":")
+		role, ok := realmRoles[r]
+		if !ok || (owner == nil) != (role == parsec.RoleOwner) {
+			t.Fatalf("realm %q: %q: want name:role, role owner (first), manager, contributor or reader", spec, f)
+		}
+		if owner == nil {
+			owner = w.user(name)
+			realm = w.keylessRealm(t, owner)
+			w.rotate(t, owner, realm)
+			continue
+		}
+		w.share(t, owner, realm, w.user(name), role)
 	}
 	return realm
 }
 
-// rotate makes owner rotate the realm's key for its current members.
-func (w *realmWorld) rotate(t *testing.T, owner *member, realm parsec.VlobID) {
+// keylessRealm makes owner create a realm, without a key.
+func (w *world) keylessRealm(t *testing.T, owner *member) parsec.VlobID {
 	t.Helper()
-	next := w.ts.storedRealm(t, owner.org, realm).KeyIndex + 1
+	realm := parsec.NewVlobID()
+	wantStatus(t, w.realmCreate(t, owner, roleCert(owner, realm, owner.user, parsec.RoleOwner, w.tick())), protocol.StatusOK)
+	return realm
+}
+
+// rotate makes owner rotate the realm's key for its current members, and returns the new
+// key index.
+func (w *world) rotate(t *testing.T, owner *member, realm parsec.VlobID) uint64 {
+	t.Helper()
+	next := w.storedRealm(t, owner.org, realm).KeyIndex + 1
 	access := map[parsec.UserID][]byte{}
-	w.ts.view(t, func(tx metastore.Tx) error {
+	w.view(t, func(tx metastore.Tx) error {
 		ms, err := tx.RealmMembers(owner.org, realm)
 		for _, m := range ms {
 			access[m.User] = fmt.Appendf(nil, "access of %s to key %d", m.User, next)
 		}
 		return err
 	})
-	wantStatus(t, w.ts.realmRotate(t, owner, rotationCert(owner, realm, next, w.ts.tick()), access, fmt.Appendf(nil, "bundle %d", next)), protocol.StatusOK)
+	wantStatus(t, w.realmRotate(t, owner, rotationCert(owner, realm, next, w.tick()), access, fmt.Appendf(nil, "bundle %d", next)), protocol.StatusOK)
+	return next
 }
 
 // share makes author give user a role, with an access to the realm's last key.
-func (w *realmWorld) share(t *testing.T, author *member, realm parsec.VlobID, user *member, role parsec.RealmRole) {
+func (w *world) share(t *testing.T, author *member, realm parsec.VlobID, user *member, role parsec.RealmRole) {
 	t.Helper()
-	k := w.ts.storedRealm(t, author.org, realm).KeyIndex
-	err := w.ts.realmShare(t, author, roleCert(author, realm, user.user, role, w.ts.tick()), []byte("access of "+user.email), k)
+	k := w.storedRealm(t, author.org, realm).KeyIndex
+	err := w.realmShare(t, author, roleCert(author, realm, user.user, role, w.tick()), []byte("access of "+user.email), k)
 	wantStatus(t, err, protocol.StatusOK)
 }
 
@@ -211,7 +203,7 @@ var withLastTimestamp = map[protocol.Status]bool{
 // runRealmCases runs a sequence: each request gets a fresh, later timestamp. A refused
 // request leaves the realm's topic as it was, and its detail tells the client where to go
 // on from; an accepted one adds its certificate to the topic.
-func (ts *testServer) runRealmCases(t *testing.T, org parsec.OrganizationID, realm parsec.VlobID, cases []realmCase) {
+func (w *world) runRealmCases(t *testing.T, org parsec.OrganizationID, realm parsec.VlobID, cases []realmCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,11 +211,11 @@ func (ts *testServer) runRealmCases(t *testing.T, org parsec.OrganizationID, rea
 			if !tc.realm.IsZero() {
 				in = tc.realm
 			}
-			before := ts.realmTopic(t, org, in)
-			at := ts.tick()
+			before := w.realmTopic(t, org, in)
+			at := w.tick()
 			err := tc.run(t, at)
 			wantStatus(t, err, tc.want)
-			after := ts.realmTopic(t, org, in)
+			after := w.realmTopic(t, org, in)
 			if tc.want == protocol.StatusOK {
 				if len(after) != len(before)+1 || after[len(after)-1].Timestamp != at {
 					t.Fatalf("the topic has %d certificates, the last of %v; want %d, the last of %v", len(after), after[len(after)-1].Timestamp, len(before)+1, at)
@@ -245,7 +237,7 @@ func (ts *testServer) runRealmCases(t *testing.T, org parsec.OrganizationID, rea
 			case withLastTimestamp[tc.want] && d.LastCertificateTimestamp != last:
 				t.Errorf("last_certificate_timestamp = %v, want the realm's last certificate %v", d.LastCertificateTimestamp, last)
 			case tc.want == protocol.StatusRequireGreaterTimestamp:
-				bound := max(last, ts.lastTimestamp(t, org, metastore.CommonTopic))
+				bound := max(last, w.lastTimestamp(t, org, metastore.CommonTopic))
 				if tc.greaterThan != nil {
 					bound = tc.greaterThan()
 				}
@@ -258,74 +250,74 @@ func (ts *testServer) runRealmCases(t *testing.T, org parsec.OrganizationID, rea
 }
 
 func TestRealmCreate(t *testing.T) {
-	w := newRealmWorld(t)
-	ts, alice, bob, xena := w.ts, w.alice, w.bob, w.xena
+	w := newWorld(t, realmUsers)
+	alice, bob, xena := w.user("alice"), w.user("bob"), w.user("xena")
 	realm := parsec.NewVlobID()
 	fresh := parsec.NewVlobID() // never created
-	ts.runRealmCases(t, "Acme", realm, []realmCase{
+	w.runRealmCases(t, "Acme", realm, []realmCase{
 		{name: "stale timestamp", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmCreate(t, alice, roleCert(alice, realm, alice.user, parsec.RoleOwner, ts.lastTimestamp(t, "Acme", metastore.CommonTopic)))
+			return w.realmCreate(t, alice, roleCert(alice, realm, alice.user, parsec.RoleOwner, w.lastTimestamp(t, "Acme", metastore.CommonTopic)))
 		}, want: protocol.StatusRequireGreaterTimestamp},
 		{name: "ok", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmCreate(t, alice, roleCert(alice, realm, alice.user, parsec.RoleOwner, at))
+			return w.realmCreate(t, alice, roleCert(alice, realm, alice.user, parsec.RoleOwner, at))
 		}, want: protocol.StatusOK, check: func(t *testing.T) {
-			r := ts.storedRealm(t, "Acme", realm)
+			r := w.storedRealm(t, "Acme", realm)
 			if r.KeyIndex != 0 || r.Archiving != metastore.ArchivingAvailable || r.Named || r.CreatedOn.IsZero() {
 				t.Errorf("new realm %+v, want no key, available, no name", r)
 			}
-			if got := ts.roleOf(t, alice, realm); got != parsec.RoleOwner {
+			if got := w.roleOf(t, alice, realm); got != parsec.RoleOwner {
 				t.Errorf("alice is %q, want OWNER", got)
 			}
 		}},
 		{name: "again, by another user", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmCreate(t, bob, roleCert(bob, realm, bob.user, parsec.RoleOwner, at))
+			return w.realmCreate(t, bob, roleCert(bob, realm, bob.user, parsec.RoleOwner, at))
 		}, want: protocol.StatusRealmAlreadyExists},
 		{name: "External user", realm: fresh, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmCreate(t, xena, roleCert(xena, fresh, xena.user, parsec.RoleOwner, at))
+			return w.realmCreate(t, xena, roleCert(xena, fresh, xena.user, parsec.RoleOwner, at))
 		}, want: protocol.StatusAuthorNotAllowed},
 		{name: "for another user", realm: fresh, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmCreate(t, alice, roleCert(alice, fresh, bob.user, parsec.RoleOwner, at))
+			return w.realmCreate(t, alice, roleCert(alice, fresh, bob.user, parsec.RoleOwner, at))
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "not owner", realm: fresh, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmCreate(t, alice, roleCert(alice, fresh, alice.user, parsec.RoleManager, at))
+			return w.realmCreate(t, alice, roleCert(alice, fresh, alice.user, parsec.RoleManager, at))
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "another kind of certificate", realm: fresh, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmCreate(t, alice, nameCert(alice, fresh, 1, at))
+			return w.realmCreate(t, alice, nameCert(alice, fresh, 1, at))
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "signed by another device", realm: fresh, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmCreate(t, bob, roleCert(alice, fresh, alice.user, parsec.RoleOwner, at))
+			return w.realmCreate(t, bob, roleCert(alice, fresh, alice.user, parsec.RoleOwner, at))
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "bad signature", realm: fresh, run: func(t *testing.T, at parsec.DateTime) error {
 			forged := certif.Sign(alice.key, &certif.RealmRoleCertificate{Author: bob.device, Timestamp: at, RealmID: fresh, UserID: bob.user, Role: parsec.RoleOwner})
-			return ts.realmCreate(t, bob, forged)
+			return w.realmCreate(t, bob, forged)
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "far from the server's time", realm: fresh, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmCreate(t, alice, roleCert(alice, fresh, alice.user, parsec.RoleOwner, at.Add(time.Hour)))
+			return w.realmCreate(t, alice, roleCert(alice, fresh, alice.user, parsec.RoleOwner, at.Add(time.Hour)))
 		}, want: protocol.StatusTimestampOutOfBallpark},
 		{name: "garbage", realm: fresh, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmCreate(t, alice, []byte("not a certificate"))
+			return w.realmCreate(t, alice, []byte("not a certificate"))
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "member demoted to External", realm: fresh, run: func(t *testing.T, at parsec.DateTime) error {
-			wantStatus(t, ts.updateProfile(t, alice, updateCert(alice, bob.user, parsec.ProfileOutsider, at)), protocol.StatusOK)
-			return ts.realmCreate(t, bob, roleCert(bob, fresh, bob.user, parsec.RoleOwner, ts.tick()))
+			wantStatus(t, w.updateProfile(t, alice, updateCert(alice, bob.user, parsec.ProfileOutsider, at)), protocol.StatusOK)
+			return w.realmCreate(t, bob, roleCert(bob, fresh, bob.user, parsec.RoleOwner, w.tick()))
 		}, want: protocol.StatusAuthorNotAllowed},
 	})
 }
 
 // tryCall is call without the test's fatal checks, for other goroutines than the test's.
-func (ts *testServer) tryCall(m *member, cmd string, args any) (protocol.Status, error) {
+func (w *world) tryCall(m *member, cmd string, args any) (protocol.Status, error) {
 	body, err := protocol.EncodeRequest(cmd, args)
 	if err != nil {
 		return "", err
 	}
-	req, err := http.NewRequest(http.MethodPost, ts.url+m.path(), bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, w.url+m.path(), bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set(protocol.HeaderAPIVersion, protocol.APIVersion)
 	req.Header.Set("Content-Type", protocol.ContentType)
-	req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(m.key, m.device, http.MethodPost, m.path(), ts.clock.Now(), body))
-	resp, err := ts.hs.Client().Do(req)
+	req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(m.key, m.device, http.MethodPost, m.path(), w.clock.Now(), body))
+	resp, err := w.hs.Client().Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -349,16 +341,16 @@ func (ts *testServer) tryCall(m *member, cmd string, args any) (protocol.Status,
 // Concurrent creations of one realm: one wins, the others are told it exists, and the
 // realm has exactly one owner.
 func TestRealmCreateConcurrent(t *testing.T) {
-	w := newRealmWorld(t)
+	w := newWorld(t, realmUsers)
 	realm := parsec.NewVlobID()
-	at := w.ts.tick()
-	creators := []*member{w.alice, w.bob, w.carol, w.dave, w.erin}
+	at := w.tick()
+	creators := []*member{w.user("alice"), w.user("bob"), w.user("carol"), w.user("dave"), w.user("erin")}
 	statuses := make([]protocol.Status, len(creators))
 	errs := make([]error, len(creators))
 	var wg sync.WaitGroup
 	for i, m := range creators {
 		wg.Go(func() {
-			statuses[i], errs[i] = w.ts.tryCall(m, protocol.CmdRealmCreate, protocol.RealmCreateReq{RealmRoleCertificate: roleCert(m, realm, m.user, parsec.RoleOwner, at)})
+			statuses[i], errs[i] = w.tryCall(m, protocol.CmdRealmCreate, protocol.RealmCreateReq{RealmRoleCertificate: roleCert(m, realm, m.user, parsec.RoleOwner, at)})
 		})
 	}
 	wg.Wait()
@@ -376,7 +368,7 @@ func TestRealmCreateConcurrent(t *testing.T) {
 	if winner == nil {
 		t.Fatal("no creation succeeded")
 	}
-	if certs := w.ts.realmTopic(t, "Acme", realm); len(certs) != 1 {
+	if certs := w.realmTopic(t, "Acme", realm); len(certs) != 1 {
 		t.Errorf("the realm's topic has %d certificates, want 1", len(certs))
 	}
 	for _, m := range creators {
@@ -384,47 +376,47 @@ func TestRealmCreateConcurrent(t *testing.T) {
 		if m == winner {
 			want = parsec.RoleOwner
 		}
-		if got := w.ts.roleOf(t, m, realm); got != want {
+		if got := w.roleOf(t, m, realm); got != want {
 			t.Errorf("%s is %q, want %q", m.email, got, want)
 		}
 	}
 }
 
 func TestRealmShareAndUnshare(t *testing.T) {
-	w := newRealmWorld(t)
-	ts, alice, bob, carol, dave, erin, xena, gone := w.ts, w.alice, w.bob, w.carol, w.dave, w.erin, w.xena, w.gone
-	realm := w.newRealm(t, alice, false)
-	keyless := w.newRealm(t, alice, true)
+	w := newWorld(t, realmUsers)
+	alice, bob, carol, dave, erin, xena, gone := w.user("alice"), w.user("bob"), w.user("carol"), w.user("dave"), w.user("erin"), w.user("xena"), w.user("gone")
+	realm := w.newRealm(t, "alice:owner")
+	keyless := w.keylessRealm(t, alice)
 	unknown := parsec.NewVlobID()
-	frank := ts.addUser(t, alice, "frank", parsec.ProfileStandard, ts.tick())
+	frank := w.createUser(t, alice, "frank", parsec.ProfileStandard)
 
 	share := func(author, target *member, role parsec.RealmRole) func(*testing.T, parsec.DateTime) error {
 		return func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmShare(t, author, roleCert(author, realm, target.user, role, at), []byte("access of "+target.email), 1)
+			return w.realmShare(t, author, roleCert(author, realm, target.user, role, at), []byte("access of "+target.email), 1)
 		}
 	}
 	unshare := func(author, target *member) func(*testing.T, parsec.DateTime) error {
 		return func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmUnshare(t, author, roleCert(author, realm, target.user, parsec.RoleNone, at))
+			return w.realmUnshare(t, author, roleCert(author, realm, target.user, parsec.RoleNone, at))
 		}
 	}
 	// hasRole checks a member's role and, when it has one, its access to the last key.
 	hasRole := func(m *member, role parsec.RealmRole) func(*testing.T) {
 		return func(t *testing.T) {
-			if got := ts.roleOf(t, m, realm); got != role {
+			if got := w.roleOf(t, m, realm); got != role {
 				t.Errorf("%s is %q, want %q", m.email, got, role)
 			}
 			if role == parsec.RoleNone {
 				return
 			}
-			rep, err := ts.realmKeysBundle(t, m, realm, 1)
+			rep, err := w.realmKeysBundle(t, m, realm, 1)
 			wantStatus(t, err, protocol.StatusOK)
 			if string(rep.KeysBundleAccess) != "access of "+m.email || string(rep.KeysBundle) != "bundle 1" {
 				t.Errorf("%s gets access %q to bundle %q", m.email, rep.KeysBundleAccess, rep.KeysBundle)
 			}
 		}
 	}
-	ts.runRealmCases(t, "Acme", realm, []realmCase{
+	w.runRealmCases(t, "Acme", realm, []realmCase{
 		{name: "owner makes a manager", run: share(alice, bob, parsec.RoleManager), want: protocol.StatusOK, check: hasRole(bob, parsec.RoleManager)},
 		{name: "manager makes a reader", run: share(bob, carol, parsec.RoleReader), want: protocol.StatusOK, check: hasRole(carol, parsec.RoleReader)},
 		{name: "manager makes the reader a contributor", run: share(bob, carol, parsec.RoleContributor), want: protocol.StatusOK, check: hasRole(carol, parsec.RoleContributor)},
@@ -439,37 +431,37 @@ func TestRealmShareAndUnshare(t *testing.T) {
 		{name: "External user as contributor", run: share(alice, xena, parsec.RoleContributor), want: protocol.StatusOK, check: hasRole(xena, parsec.RoleContributor)},
 		{name: "revoked recipient", run: share(alice, gone, parsec.RoleReader), want: protocol.StatusRecipientRevoked},
 		{name: "unknown recipient", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmShare(t, alice, roleCert(alice, realm, parsec.NewUserID(), parsec.RoleReader, at), []byte("access"), 1)
+			return w.realmShare(t, alice, roleCert(alice, realm, parsec.NewUserID(), parsec.RoleReader, at), []byte("access"), 1)
 		}, want: protocol.StatusRecipientNotFound},
 		{name: "unknown realm", realm: unknown, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmShare(t, alice, roleCert(alice, unknown, erin.user, parsec.RoleReader, at), []byte("access"), 1)
+			return w.realmShare(t, alice, roleCert(alice, unknown, erin.user, parsec.RoleReader, at), []byte("access"), 1)
 		}, want: protocol.StatusRealmNotFound},
 		{name: "role already granted", run: share(alice, bob, parsec.RoleManager), want: protocol.StatusRoleAlreadyGranted},
 		{name: "access to a key that does not exist", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmShare(t, alice, roleCert(alice, realm, erin.user, parsec.RoleReader, at), []byte("access"), 2)
+			return w.realmShare(t, alice, roleCert(alice, realm, erin.user, parsec.RoleReader, at), []byte("access"), 2)
 		}, want: protocol.StatusBadKeyIndex},
 		{name: "access to no key", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmShare(t, alice, roleCert(alice, realm, erin.user, parsec.RoleReader, at), []byte("access"), 0)
+			return w.realmShare(t, alice, roleCert(alice, realm, erin.user, parsec.RoleReader, at), []byte("access"), 0)
 		}, want: protocol.StatusBadKeyIndex},
 		{name: "realm without a key yet", realm: keyless, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmShare(t, alice, roleCert(alice, keyless, erin.user, parsec.RoleReader, at), []byte("access"), 0)
+			return w.realmShare(t, alice, roleCert(alice, keyless, erin.user, parsec.RoleReader, at), []byte("access"), 0)
 		}, want: protocol.StatusBadKeyIndex},
 		{name: "self", run: share(alice, alice, parsec.RoleReader), want: protocol.StatusInvalidCertificate},
 		{name: "no role", run: share(alice, erin, parsec.RoleNone), want: protocol.StatusInvalidCertificate},
 		{name: "no access", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmShare(t, alice, roleCert(alice, realm, erin.user, parsec.RoleReader, at), nil, 1)
+			return w.realmShare(t, alice, roleCert(alice, realm, erin.user, parsec.RoleReader, at), nil, 1)
 		}, want: protocol.StatusBadRequest},
 		{name: "another kind of certificate", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmShare(t, alice, nameCert(alice, realm, 1, at), []byte("access"), 1)
+			return w.realmShare(t, alice, nameCert(alice, realm, 1, at), []byte("access"), 1)
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "stale timestamp", run: func(t *testing.T, at parsec.DateTime) error {
-			last := ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
-			return ts.realmShare(t, alice, roleCert(alice, realm, erin.user, parsec.RoleReader, last), []byte("access"), 1)
+			last := w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
+			return w.realmShare(t, alice, roleCert(alice, realm, erin.user, parsec.RoleReader, last), []byte("access"), 1)
 		}, want: protocol.StatusRequireGreaterTimestamp},
 		{name: "older than a change of the common topic", run: func(t *testing.T, at parsec.DateTime) error {
 			// erin is made an Administrator after the certificate was signed.
-			wantStatus(t, ts.updateProfile(t, alice, updateCert(alice, erin.user, parsec.ProfileAdmin, ts.tick())), protocol.StatusOK)
-			return ts.realmShare(t, alice, roleCert(alice, realm, erin.user, parsec.RoleReader, at), []byte("access"), 1)
+			wantStatus(t, w.updateProfile(t, alice, updateCert(alice, erin.user, parsec.ProfileAdmin, w.tick())), protocol.StatusOK)
+			return w.realmShare(t, alice, roleCert(alice, realm, erin.user, parsec.RoleReader, at), []byte("access"), 1)
 		}, want: protocol.StatusRequireGreaterTimestamp},
 
 		{name: "manager cannot unshare a manager", run: unshare(bob, dave), want: protocol.StatusAuthorNotAllowed},
@@ -480,65 +472,62 @@ func TestRealmShareAndUnshare(t *testing.T) {
 		{name: "already unshared", run: unshare(bob, carol), want: protocol.StatusRecipientAlreadyUnshared},
 		{name: "never shared", run: unshare(alice, erin), want: protocol.StatusRecipientAlreadyUnshared},
 		{name: "unshare an unknown user", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmUnshare(t, alice, roleCert(alice, realm, parsec.NewUserID(), parsec.RoleNone, at))
+			return w.realmUnshare(t, alice, roleCert(alice, realm, parsec.NewUserID(), parsec.RoleNone, at))
 		}, want: protocol.StatusRecipientNotFound},
 		{name: "unshare in an unknown realm", realm: unknown, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmUnshare(t, alice, roleCert(alice, unknown, bob.user, parsec.RoleNone, at))
+			return w.realmUnshare(t, alice, roleCert(alice, unknown, bob.user, parsec.RoleNone, at))
 		}, want: protocol.StatusRealmNotFound},
 		{name: "unshare with a role", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmUnshare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleReader, at))
+			return w.realmUnshare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleReader, at))
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "unshare self", run: unshare(alice, alice), want: protocol.StatusInvalidCertificate},
 		{name: "unshare with a stale timestamp", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmUnshare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleNone, ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))))
+			return w.realmUnshare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleNone, w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))))
 		}, want: protocol.StatusRequireGreaterTimestamp},
 		{name: "owner unshares a manager", run: unshare(alice, dave), want: protocol.StatusOK, check: hasRole(dave, parsec.RoleNone)},
 		{name: "owner shares a user about to be revoked", run: share(alice, frank, parsec.RoleReader), want: protocol.StatusOK, check: hasRole(frank, parsec.RoleReader)},
 		{name: "a revoked member can be unshared", run: func(t *testing.T, at parsec.DateTime) error {
-			wantStatus(t, ts.revoke(t, alice, revokeCert(alice, frank.user, at-1)), protocol.StatusOK)
-			return ts.realmUnshare(t, alice, roleCert(alice, realm, frank.user, parsec.RoleNone, at))
+			wantStatus(t, w.revoke(t, alice, revokeCert(alice, frank.user, at-1)), protocol.StatusOK)
+			return w.realmUnshare(t, alice, roleCert(alice, realm, frank.user, parsec.RoleNone, at))
 		}, want: protocol.StatusOK, check: hasRole(frank, parsec.RoleNone)},
 	})
 }
 
 func TestRealmSelfPromote(t *testing.T) {
-	w := newRealmWorld(t)
-	ts, alice, bob, carol, erin, xena := w.ts, w.alice, w.bob, w.carol, w.erin, w.xena
-	realm := w.newRealm(t, alice, false)
-	w.share(t, alice, realm, bob, parsec.RoleManager)
-	w.share(t, alice, realm, carol, parsec.RoleContributor)
-	w.share(t, alice, realm, xena, parsec.RoleContributor)
+	w := newWorld(t, realmUsers)
+	alice, bob, carol, erin, xena := w.user("alice"), w.user("bob"), w.user("carol"), w.user("erin"), w.user("xena")
+	realm := w.newRealm(t, "alice:owner bob:manager carol:contributor xena:contributor")
 	unknown := parsec.NewVlobID()
 
 	promote := func(m *member) func(*testing.T, parsec.DateTime) error {
 		return func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmSelfPromote(t, m, roleCert(m, realm, m.user, parsec.RoleOwner, at))
+			return w.realmSelfPromote(t, m, roleCert(m, realm, m.user, parsec.RoleOwner, at))
 		}
 	}
-	ts.runRealmCases(t, "Acme", realm, []realmCase{
+	w.runRealmCases(t, "Acme", realm, []realmCase{
 		{name: "an owner is active", run: promote(bob), want: protocol.StatusActiveOwnerAlreadyExists},
 		{name: "below an active manager, once the owner is revoked", run: func(t *testing.T, at parsec.DateTime) error {
-			wantStatus(t, ts.revoke(t, bob, revokeCert(bob, alice.user, at)), protocol.StatusAuthorNotAllowed) // bob is no Administrator
-			wantStatus(t, ts.updateProfile(t, alice, updateCert(alice, erin.user, parsec.ProfileAdmin, ts.tick())), protocol.StatusOK)
-			wantStatus(t, ts.revoke(t, erin, revokeCert(erin, alice.user, ts.tick())), protocol.StatusOK)
-			return promote(carol)(t, ts.tick())
+			wantStatus(t, w.revoke(t, bob, revokeCert(bob, alice.user, at)), protocol.StatusAuthorNotAllowed) // bob is no Administrator
+			wantStatus(t, w.updateProfile(t, alice, updateCert(alice, erin.user, parsec.ProfileAdmin, w.tick())), protocol.StatusOK)
+			wantStatus(t, w.revoke(t, erin, revokeCert(erin, alice.user, w.tick())), protocol.StatusOK)
+			return promote(carol)(t, w.tick())
 		}, want: protocol.StatusAuthorNotAllowed},
 		{name: "External user", run: promote(xena), want: protocol.StatusAuthorIsOutsider},
 		{name: "non-member", run: promote(erin), want: protocol.StatusAuthorNotAllowed},
 		{name: "promoting another member", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmSelfPromote(t, bob, roleCert(bob, realm, carol.user, parsec.RoleOwner, at))
+			return w.realmSelfPromote(t, bob, roleCert(bob, realm, carol.user, parsec.RoleOwner, at))
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "to another role", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmSelfPromote(t, carol, roleCert(carol, realm, carol.user, parsec.RoleManager, at))
+			return w.realmSelfPromote(t, carol, roleCert(carol, realm, carol.user, parsec.RoleManager, at))
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "unknown realm", realm: unknown, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmSelfPromote(t, bob, roleCert(bob, unknown, bob.user, parsec.RoleOwner, at))
+			return w.realmSelfPromote(t, bob, roleCert(bob, unknown, bob.user, parsec.RoleOwner, at))
 		}, want: protocol.StatusRealmNotFound},
 		{name: "stale timestamp", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmSelfPromote(t, bob, roleCert(bob, realm, bob.user, parsec.RoleOwner, ts.lastTimestamp(t, "Acme", metastore.CommonTopic)))
+			return w.realmSelfPromote(t, bob, roleCert(bob, realm, bob.user, parsec.RoleOwner, w.lastTimestamp(t, "Acme", metastore.CommonTopic)))
 		}, want: protocol.StatusRequireGreaterTimestamp},
 		{name: "the highest remaining member", run: promote(bob), want: protocol.StatusOK, check: func(t *testing.T) {
-			if got := ts.roleOf(t, bob, realm); got != parsec.RoleOwner {
+			if got := w.roleOf(t, bob, realm); got != parsec.RoleOwner {
 				t.Errorf("bob is %q, want OWNER", got)
 			}
 		}},
@@ -548,24 +537,23 @@ func TestRealmSelfPromote(t *testing.T) {
 }
 
 func TestRealmRename(t *testing.T) {
-	w := newRealmWorld(t)
-	ts, alice, bob, erin := w.ts, w.alice, w.bob, w.erin
-	realm := w.newRealm(t, alice, false)
-	w.share(t, alice, realm, bob, parsec.RoleManager)
-	keyless := w.newRealm(t, alice, true)
+	w := newWorld(t, realmUsers)
+	alice, bob, erin := w.user("alice"), w.user("bob"), w.user("erin")
+	realm := w.newRealm(t, "alice:owner bob:manager")
+	keyless := w.keylessRealm(t, alice)
 	unknown := parsec.NewVlobID()
 
 	rename := func(m *member, keyIndex uint64, initial bool) func(*testing.T, parsec.DateTime) error {
 		return func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRename(t, m, nameCert(m, realm, keyIndex, at), initial)
+			return w.realmRename(t, m, nameCert(m, realm, keyIndex, at), initial)
 		}
 	}
 	named := func(t *testing.T) {
-		if !ts.storedRealm(t, "Acme", realm).Named {
+		if !w.storedRealm(t, "Acme", realm).Named {
 			t.Error("the realm has no name after its rename")
 		}
 	}
-	ts.runRealmCases(t, "Acme", realm, []realmCase{
+	w.runRealmCases(t, "Acme", realm, []realmCase{
 		{name: "initial name", run: rename(alice, 1, true), want: protocol.StatusOK, check: named},
 		{name: "initial name again", run: rename(alice, 1, true), want: protocol.StatusInitialNameAlreadyExists},
 		{name: "rename", run: rename(alice, 1, false), want: protocol.StatusOK, check: named},
@@ -573,19 +561,19 @@ func TestRealmRename(t *testing.T) {
 		{name: "non-member", run: rename(erin, 1, false), want: protocol.StatusAuthorNotAllowed},
 		{name: "key not rotated yet", run: rename(alice, 2, false), want: protocol.StatusBadKeyIndex},
 		{name: "realm without a key yet", realm: keyless, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRename(t, alice, nameCert(alice, keyless, 1, at), true)
+			return w.realmRename(t, alice, nameCert(alice, keyless, 1, at), true)
 		}, want: protocol.StatusBadKeyIndex},
 		{name: "unknown realm", realm: unknown, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRename(t, alice, nameCert(alice, unknown, 1, at), false)
+			return w.realmRename(t, alice, nameCert(alice, unknown, 1, at), false)
 		}, want: protocol.StatusRealmNotFound},
 		{name: "stale timestamp", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRename(t, alice, nameCert(alice, realm, 1, ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))), false)
+			return w.realmRename(t, alice, nameCert(alice, realm, 1, w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))), false)
 		}, want: protocol.StatusRequireGreaterTimestamp},
 		{name: "another kind of certificate", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRename(t, alice, rotationCert(alice, realm, 2, at), false)
+			return w.realmRename(t, alice, rotationCert(alice, realm, 2, at), false)
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "rotate", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRotate(t, alice, rotationCert(alice, realm, 2, at), map[parsec.UserID][]byte{alice.user: []byte("a"), bob.user: []byte("b")}, []byte("bundle 2"))
+			return w.realmRotate(t, alice, rotationCert(alice, realm, 2, at), map[parsec.UserID][]byte{alice.user: []byte("a"), bob.user: []byte("b")}, []byte("bundle 2"))
 		}, want: protocol.StatusOK},
 		{name: "with an older key", run: rename(alice, 1, false), want: protocol.StatusOK},
 		{name: "with the new key", run: rename(alice, 2, false), want: protocol.StatusOK},
@@ -594,9 +582,9 @@ func TestRealmRename(t *testing.T) {
 }
 
 func TestRealmRotateKey(t *testing.T) {
-	w := newRealmWorld(t)
-	ts, alice, bob, carol := w.ts, w.alice, w.bob, w.carol
-	realm := w.newRealm(t, alice, true)
+	w := newWorld(t, realmUsers)
+	alice, bob, carol := w.user("alice"), w.user("bob"), w.user("carol")
+	realm := w.keylessRealm(t, alice)
 	unknown := parsec.NewVlobID()
 
 	access := func(ms ...*member) map[parsec.UserID][]byte {
@@ -608,17 +596,17 @@ func TestRealmRotateKey(t *testing.T) {
 	}
 	rotate := func(m *member, keyIndex uint64, participants ...*member) func(*testing.T, parsec.DateTime) error {
 		return func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRotate(t, m, rotationCert(m, realm, keyIndex, at), access(participants...), fmt.Appendf(nil, "bundle %d", keyIndex))
+			return w.realmRotate(t, m, rotationCert(m, realm, keyIndex, at), access(participants...), fmt.Appendf(nil, "bundle %d", keyIndex))
 		}
 	}
 	// rotated checks the realm's last key and what its participants get.
 	rotated := func(keyIndex uint64, participants ...*member) func(*testing.T) {
 		return func(t *testing.T) {
-			if got := ts.storedRealm(t, "Acme", realm).KeyIndex; got != keyIndex {
+			if got := w.storedRealm(t, "Acme", realm).KeyIndex; got != keyIndex {
 				t.Errorf("the realm's last key is %d, want %d", got, keyIndex)
 			}
 			for _, m := range participants {
-				rep, err := ts.realmKeysBundle(t, m, realm, keyIndex)
+				rep, err := w.realmKeysBundle(t, m, realm, keyIndex)
 				wantStatus(t, err, protocol.StatusOK)
 				want := protocol.RealmGetKeysBundleRep{KeysBundleAccess: []byte("access of " + m.email), KeysBundle: fmt.Appendf(nil, "bundle %d", keyIndex)}
 				if diff := cmp.Diff(want, rep); diff != "" {
@@ -627,10 +615,10 @@ func TestRealmRotateKey(t *testing.T) {
 			}
 		}
 	}
-	ts.runRealmCases(t, "Acme", realm, []realmCase{
+	w.runRealmCases(t, "Acme", realm, []realmCase{
 		{name: "first key", run: rotate(alice, 1, alice), want: protocol.StatusOK, check: rotated(1, alice)},
 		{name: "share", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmShare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleManager, at), []byte("bob's access to key 1"), 1)
+			return w.realmShare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleManager, at), []byte("bob's access to key 1"), 1)
 		}, want: protocol.StatusOK},
 		{name: "a member missing", run: rotate(alice, 2, alice), want: protocol.StatusParticipantMismatch},
 		{name: "a non-member", run: rotate(alice, 2, alice, bob, carol), want: protocol.StatusParticipantMismatch},
@@ -639,23 +627,23 @@ func TestRealmRotateKey(t *testing.T) {
 		{name: "the same key index", run: rotate(alice, 1, alice, bob), want: protocol.StatusBadKeyIndex},
 		{name: "manager", run: rotate(bob, 2, alice, bob), want: protocol.StatusAuthorNotAllowed},
 		{name: "unknown realm", realm: unknown, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRotate(t, alice, rotationCert(alice, unknown, 1, at), access(alice), []byte("bundle"))
+			return w.realmRotate(t, alice, rotationCert(alice, unknown, 1, at), access(alice), []byte("bundle"))
 		}, want: protocol.StatusRealmNotFound},
 		{name: "no bundle", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRotate(t, alice, rotationCert(alice, realm, 2, at), access(alice, bob), nil)
+			return w.realmRotate(t, alice, rotationCert(alice, realm, 2, at), access(alice, bob), nil)
 		}, want: protocol.StatusBadRequest},
 		{name: "an empty access", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRotate(t, alice, rotationCert(alice, realm, 2, at), map[parsec.UserID][]byte{alice.user: []byte("a"), bob.user: nil}, []byte("bundle"))
+			return w.realmRotate(t, alice, rotationCert(alice, realm, 2, at), map[parsec.UserID][]byte{alice.user: []byte("a"), bob.user: nil}, []byte("bundle"))
 		}, want: protocol.StatusBadRequest},
 		{name: "stale timestamp", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRotate(t, alice, rotationCert(alice, realm, 2, ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))), access(alice, bob), []byte("bundle"))
+			return w.realmRotate(t, alice, rotationCert(alice, realm, 2, w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))), access(alice, bob), []byte("bundle"))
 		}, want: protocol.StatusRequireGreaterTimestamp},
 		{name: "another kind of certificate", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRotate(t, alice, nameCert(alice, realm, 1, at), access(alice, bob), []byte("bundle"))
+			return w.realmRotate(t, alice, nameCert(alice, realm, 1, at), access(alice, bob), []byte("bundle"))
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "second key", run: rotate(alice, 2, alice, bob), want: protocol.StatusOK, check: rotated(2, alice, bob)},
 		{name: "unshare", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmUnshare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleNone, at))
+			return w.realmUnshare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleNone, at))
 		}, want: protocol.StatusOK},
 		{name: "the removed member still listed", run: rotate(alice, 3, alice, bob), want: protocol.StatusParticipantMismatch},
 		{name: "third key, without the removed member", run: rotate(alice, 3, alice), want: protocol.StatusOK, check: rotated(3, alice)},
@@ -663,9 +651,9 @@ func TestRealmRotateKey(t *testing.T) {
 }
 
 func TestRealmGetKeysBundle(t *testing.T) {
-	w := newRealmWorld(t)
-	ts, alice, bob, carol, erin := w.ts, w.alice, w.bob, w.carol, w.erin
-	realm := w.newRealm(t, alice, false)
+	w := newWorld(t, realmUsers)
+	alice, bob, carol, erin := w.user("alice"), w.user("bob"), w.user("carol"), w.user("erin")
+	realm := w.newRealm(t, "alice:owner")
 	w.share(t, alice, realm, bob, parsec.RoleReader)
 	w.rotate(t, alice, realm)
 	w.share(t, alice, realm, carol, parsec.RoleReader)
@@ -694,10 +682,10 @@ func TestRealmGetKeysBundle(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, err := ts.realmKeysBundle(t, tc.caller, tc.realm, tc.keyIndex)
+			rep, err := w.realmKeysBundle(t, tc.caller, tc.realm, tc.keyIndex)
 			wantStatus(t, err, tc.want)
 			if tc.want == protocol.StatusBadKeyIndex {
-				if got, want := statusDetail(t, err).LastCertificateTimestamp, ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm)); got != want {
+				if got, want := statusDetail(t, err).LastCertificateTimestamp, w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm)); got != want {
 					t.Errorf("last_certificate_timestamp = %v, want %v", got, want)
 				}
 			}
@@ -711,17 +699,16 @@ func TestRealmGetKeysBundle(t *testing.T) {
 		})
 	}
 	t.Run("unshared member", func(t *testing.T) {
-		wantStatus(t, ts.realmUnshare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleNone, ts.tick())), protocol.StatusOK)
-		_, err := ts.realmKeysBundle(t, bob, realm, 1)
+		wantStatus(t, w.realmUnshare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleNone, w.tick())), protocol.StatusOK)
+		_, err := w.realmKeysBundle(t, bob, realm, 1)
 		wantStatus(t, err, protocol.StatusAuthorNotAllowed)
 	})
 }
 
 func TestRealmUpdateArchiving(t *testing.T) {
-	w := newRealmWorld(t)
-	ts, alice, bob, carol, erin := w.ts, w.alice, w.bob, w.carol, w.erin
-	realm := w.newRealm(t, alice, false)
-	w.share(t, alice, realm, bob, parsec.RoleManager)
+	w := newWorld(t, realmUsers)
+	alice, bob, carol, erin := w.user("alice"), w.user("bob"), w.user("carol"), w.user("erin")
+	realm := w.newRealm(t, "alice:owner bob:manager")
 	unknown := parsec.NewVlobID()
 	period := time.Duration(DefaultOrganizationConfig().MinimumArchivingPeriod) * time.Second
 
@@ -731,12 +718,12 @@ func TestRealmUpdateArchiving(t *testing.T) {
 			if configuration == certif.ArchivingDeletionPlanned {
 				deletion = at.Add(after)
 			}
-			return ts.realmArchive(t, m, archivingCert(m, realm, configuration, deletion, at))
+			return w.realmArchive(t, m, archivingCert(m, realm, configuration, deletion, at))
 		}
 	}
 	is := func(configuration string, readOnly bool) func(*testing.T) {
 		return func(t *testing.T) {
-			r := ts.storedRealm(t, "Acme", realm)
+			r := w.storedRealm(t, "Acme", realm)
 			if r.Archiving != configuration || r.ReadOnly() != readOnly {
 				t.Errorf("realm %s (read-only %v), want %s (read-only %v)", r.Archiving, r.ReadOnly(), configuration, readOnly)
 			}
@@ -746,19 +733,19 @@ func TestRealmUpdateArchiving(t *testing.T) {
 		}
 	}
 	var planned parsec.DateTime
-	ts.runRealmCases(t, "Acme", realm, []realmCase{
+	w.runRealmCases(t, "Acme", realm, []realmCase{
 		{name: "archive", run: archive(alice, certif.ArchivingArchived, 0), want: protocol.StatusOK, check: is(certif.ArchivingArchived, true)},
 		{name: "same configuration again", run: archive(alice, certif.ArchivingArchived, 0), want: protocol.StatusOK, check: is(certif.ArchivingArchived, true)},
 		// Archiving stops writes, not the management of the workspace.
 		{name: "an archived realm can be shared", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmShare(t, alice, roleCert(alice, realm, carol.user, parsec.RoleReader, at), []byte("access"), 1)
+			return w.realmShare(t, alice, roleCert(alice, realm, carol.user, parsec.RoleReader, at), []byte("access"), 1)
 		}, want: protocol.StatusOK},
 		{name: "an archived realm can be renamed", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmRename(t, alice, nameCert(alice, realm, 1, at), false)
+			return w.realmRename(t, alice, nameCert(alice, realm, 1, at), false)
 		}, want: protocol.StatusOK},
 		{name: "an archived realm's key can be rotated", run: func(t *testing.T, at parsec.DateTime) error {
 			access := map[parsec.UserID][]byte{alice.user: []byte("a"), bob.user: []byte("b"), carol.user: []byte("c")}
-			return ts.realmRotate(t, alice, rotationCert(alice, realm, 2, at), access, []byte("bundle 2"))
+			return w.realmRotate(t, alice, rotationCert(alice, realm, 2, at), access, []byte("bundle 2"))
 		}, want: protocol.StatusOK},
 		{name: "deletion planned too soon", run: archive(alice, certif.ArchivingDeletionPlanned, period-time.Microsecond), want: protocol.StatusArchivingPeriodTooShort},
 		{name: "deletion planned at the minimum period", run: func(t *testing.T, at parsec.DateTime) error {
@@ -766,7 +753,7 @@ func TestRealmUpdateArchiving(t *testing.T) {
 			return archive(alice, certif.ArchivingDeletionPlanned, period)(t, at)
 		}, want: protocol.StatusOK, check: func(t *testing.T) {
 			is(certif.ArchivingDeletionPlanned, true)(t)
-			if got := ts.storedRealm(t, "Acme", realm).DeletionDate; got != planned {
+			if got := w.storedRealm(t, "Acme", realm).DeletionDate; got != planned {
 				t.Errorf("deletion date %v, want %v", got, planned)
 			}
 		}},
@@ -774,31 +761,31 @@ func TestRealmUpdateArchiving(t *testing.T) {
 		{name: "reader", run: archive(carol, certif.ArchivingAvailable, 0), want: protocol.StatusAuthorNotAllowed},
 		{name: "non-member", run: archive(erin, certif.ArchivingAvailable, 0), want: protocol.StatusAuthorNotAllowed},
 		{name: "unknown realm", realm: unknown, run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmArchive(t, alice, archivingCert(alice, unknown, certif.ArchivingArchived, 0, at))
+			return w.realmArchive(t, alice, archivingCert(alice, unknown, certif.ArchivingArchived, 0, at))
 		}, want: protocol.StatusRealmNotFound},
 		{name: "stale timestamp", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmArchive(t, alice, archivingCert(alice, realm, certif.ArchivingAvailable, 0, ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))))
+			return w.realmArchive(t, alice, archivingCert(alice, realm, certif.ArchivingAvailable, 0, w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))))
 		}, want: protocol.StatusRequireGreaterTimestamp},
 		{name: "another kind of certificate", run: func(t *testing.T, at parsec.DateTime) error {
-			return ts.realmArchive(t, alice, nameCert(alice, realm, 1, at))
+			return w.realmArchive(t, alice, nameCert(alice, realm, 1, at))
 		}, want: protocol.StatusInvalidCertificate},
 		{name: "available again", run: archive(alice, certif.ArchivingAvailable, 0), want: protocol.StatusOK, check: is(certif.ArchivingAvailable, false)},
 	})
 
 	t.Run("the period is the organization's", func(t *testing.T) {
-		ts.admin(t, http.MethodPatch, orgPath("Acme"), map[string]any{"minimum_archiving_period": 60}, http.StatusOK, nil)
-		at := ts.tick()
-		wantStatus(t, ts.realmArchive(t, alice, archivingCert(alice, realm, certif.ArchivingDeletionPlanned, at.Add(59*time.Second), at)), protocol.StatusArchivingPeriodTooShort)
-		at = ts.tick()
-		wantStatus(t, ts.realmArchive(t, alice, archivingCert(alice, realm, certif.ArchivingDeletionPlanned, at.Add(time.Minute), at)), protocol.StatusOK)
+		w.admin(t, http.MethodPatch, orgPath("Acme"), map[string]any{"minimum_archiving_period": 60}, http.StatusOK, nil)
+		at := w.tick()
+		wantStatus(t, w.realmArchive(t, alice, archivingCert(alice, realm, certif.ArchivingDeletionPlanned, at.Add(59*time.Second), at)), protocol.StatusArchivingPeriodTooShort)
+		at = w.tick()
+		wantStatus(t, w.realmArchive(t, alice, archivingCert(alice, realm, certif.ArchivingDeletionPlanned, at.Add(time.Minute), at)), protocol.StatusOK)
 	})
 }
 
 // certificate_get gives a member the topics of its realms, and a former member the topic
 // of a realm up to its removal.
 func TestCertificateGetRealms(t *testing.T) {
-	w := newRealmWorld(t)
-	ts, alice, bob, carol, erin := w.ts, w.alice, w.bob, w.carol, w.erin
+	w := newWorld(t, realmUsers)
+	alice, bob, carol, erin := w.user("alice"), w.user("bob"), w.user("carol"), w.user("erin")
 	r1, r2 := parsec.NewVlobID(), parsec.NewVlobID()
 	var c1, c2 [][]byte // the certificates of each realm, in order
 	do := func(list *[][]byte, cert []byte, err error) {
@@ -807,38 +794,38 @@ func TestCertificateGetRealms(t *testing.T) {
 		*list = append(*list, cert)
 	}
 	var cert []byte
-	cert = roleCert(alice, r1, alice.user, parsec.RoleOwner, ts.tick())
-	do(&c1, cert, ts.realmCreate(t, alice, cert))
-	cert = rotationCert(alice, r1, 1, ts.tick())
-	do(&c1, cert, ts.realmRotate(t, alice, cert, map[parsec.UserID][]byte{alice.user: []byte("a")}, []byte("bundle")))
-	cert = nameCert(alice, r1, 1, ts.tick())
-	do(&c1, cert, ts.realmRename(t, alice, cert, true))
-	cert = roleCert(alice, r1, bob.user, parsec.RoleReader, ts.tick())
-	do(&c1, cert, ts.realmShare(t, alice, cert, []byte("b"), 1))
-	cert = roleCert(alice, r1, carol.user, parsec.RoleContributor, ts.tick())
-	do(&c1, cert, ts.realmShare(t, alice, cert, []byte("c"), 1))
+	cert = roleCert(alice, r1, alice.user, parsec.RoleOwner, w.tick())
+	do(&c1, cert, w.realmCreate(t, alice, cert))
+	cert = rotationCert(alice, r1, 1, w.tick())
+	do(&c1, cert, w.realmRotate(t, alice, cert, map[parsec.UserID][]byte{alice.user: []byte("a")}, []byte("bundle")))
+	cert = nameCert(alice, r1, 1, w.tick())
+	do(&c1, cert, w.realmRename(t, alice, cert, true))
+	cert = roleCert(alice, r1, bob.user, parsec.RoleReader, w.tick())
+	do(&c1, cert, w.realmShare(t, alice, cert, []byte("b"), 1))
+	cert = roleCert(alice, r1, carol.user, parsec.RoleContributor, w.tick())
+	do(&c1, cert, w.realmShare(t, alice, cert, []byte("c"), 1))
 
-	cert = roleCert(alice, r2, alice.user, parsec.RoleOwner, ts.tick())
-	do(&c2, cert, ts.realmCreate(t, alice, cert))
-	cert = rotationCert(alice, r2, 1, ts.tick())
-	do(&c2, cert, ts.realmRotate(t, alice, cert, map[parsec.UserID][]byte{alice.user: []byte("a")}, []byte("bundle")))
-	cert = roleCert(alice, r2, carol.user, parsec.RoleReader, ts.tick())
-	do(&c2, cert, ts.realmShare(t, alice, cert, []byte("c"), 1))
+	cert = roleCert(alice, r2, alice.user, parsec.RoleOwner, w.tick())
+	do(&c2, cert, w.realmCreate(t, alice, cert))
+	cert = rotationCert(alice, r2, 1, w.tick())
+	do(&c2, cert, w.realmRotate(t, alice, cert, map[parsec.UserID][]byte{alice.user: []byte("a")}, []byte("bundle")))
+	cert = roleCert(alice, r2, carol.user, parsec.RoleReader, w.tick())
+	do(&c2, cert, w.realmShare(t, alice, cert, []byte("c"), 1))
 
-	unsharedAt := ts.tick()
+	unsharedAt := w.tick()
 	cert = roleCert(alice, r1, bob.user, parsec.RoleNone, unsharedAt)
-	do(&c1, cert, ts.realmUnshare(t, alice, cert))
+	do(&c1, cert, w.realmUnshare(t, alice, cert))
 	bobsPart := len(c1)
-	cert = nameCert(alice, r1, 1, ts.tick())
-	do(&c1, cert, ts.realmRename(t, alice, cert, false))
-	renamedAt := ts.lastTimestamp(t, "Acme", metastore.RealmTopic(r1))
-	cert = archivingCert(alice, r1, certif.ArchivingArchived, 0, ts.tick())
-	do(&c1, cert, ts.realmArchive(t, alice, cert))
+	cert = nameCert(alice, r1, 1, w.tick())
+	do(&c1, cert, w.realmRename(t, alice, cert, false))
+	renamedAt := w.lastTimestamp(t, "Acme", metastore.RealmTopic(r1))
+	cert = archivingCert(alice, r1, certif.ArchivingArchived, 0, w.tick())
+	do(&c1, cert, w.realmArchive(t, alice, cert))
 
 	get := func(t *testing.T, m *member, after map[parsec.VlobID]parsec.DateTime) protocol.CertificateGetRep {
 		t.Helper()
 		var rep protocol.CertificateGetRep
-		wantStatus(t, ts.call(t, m, protocol.CmdCertificateGet, protocol.CertificateGetReq{RealmAfter: after}, &rep), protocol.StatusOK)
+		wantStatus(t, w.call(t, m, protocol.CmdCertificateGet, protocol.CertificateGetReq{RealmAfter: after}, &rep), protocol.StatusOK)
 		return rep
 	}
 	tests := []struct {
@@ -852,7 +839,7 @@ func TestCertificateGetRealms(t *testing.T) {
 		{"removed member", bob, nil, map[parsec.VlobID][][]byte{r1: c1[:bobsPart]}},
 		{"never a member", erin, nil, map[parsec.VlobID][][]byte{}},
 		{"after the rename", alice, map[parsec.VlobID]parsec.DateTime{r1: renamedAt}, map[parsec.VlobID][][]byte{r1: c1[len(c1)-1:], r2: c2}},
-		{"up to date", alice, map[parsec.VlobID]parsec.DateTime{r1: ts.lastTimestamp(t, "Acme", metastore.RealmTopic(r1)), r2: ts.lastTimestamp(t, "Acme", metastore.RealmTopic(r2))}, map[parsec.VlobID][][]byte{}},
+		{"up to date", alice, map[parsec.VlobID]parsec.DateTime{r1: w.lastTimestamp(t, "Acme", metastore.RealmTopic(r1)), r2: w.lastTimestamp(t, "Acme", metastore.RealmTopic(r2))}, map[parsec.VlobID][][]byte{}},
 		{"removed member, after its removal", bob, map[parsec.VlobID]parsec.DateTime{r1: unsharedAt}, map[parsec.VlobID][][]byte{}},
 		{"removed member, before its removal", bob, map[parsec.VlobID]parsec.DateTime{r1: unsharedAt - 1}, map[parsec.VlobID][][]byte{r1: c1[bobsPart-1 : bobsPart]}},
 	}
@@ -881,8 +868,8 @@ func TestCertificateGetRealms(t *testing.T) {
 	})
 
 	t.Run("shared again", func(t *testing.T) {
-		cert := roleCert(alice, r1, bob.user, parsec.RoleReader, ts.tick())
-		do(&c1, cert, ts.realmShare(t, alice, cert, []byte("b"), 1))
+		cert := roleCert(alice, r1, bob.user, parsec.RoleReader, w.tick())
+		do(&c1, cert, w.realmShare(t, alice, cert, []byte("b"), 1))
 		rep := get(t, bob, nil)
 		if diff := cmp.Diff(map[parsec.VlobID][][]byte{r1: c1}, rep.Realms); diff != "" {
 			t.Errorf("realm certificates of a member shared again (-want +got):\n%s", diff)
@@ -906,18 +893,18 @@ func (s *eventStream) nextRealmEvent(t *testing.T, realm parsec.VlobID, at parse
 // Realm events reach the realm's current members, membership followed live, and the user a
 // share or unshare is about; nobody else.
 func TestRealmEvents(t *testing.T) {
-	w := newRealmWorld(t)
-	ts, alice, bob, carol := w.ts, w.alice, w.bob, w.carol
+	w := newWorld(t, realmUsers)
+	alice, bob, carol := w.user("alice"), w.user("bob"), w.user("carol")
 	streams := map[*member]*eventStream{}
 	for _, m := range []*member{alice, bob, carol} {
-		streams[m] = ts.openEvents(t, m, "")
+		streams[m] = w.openEvents(t, m, "")
 		streams[m].wantConfig(t, defaultConfig)
 	}
 	realm := parsec.NewVlobID()
 	// each runs a realm command at a new time; the listed members get its event.
 	each := func(name string, to []*member, run func(at parsec.DateTime) error) {
 		t.Helper()
-		at := ts.tick()
+		at := w.tick()
 		if err := run(at); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -926,26 +913,26 @@ func TestRealmEvents(t *testing.T) {
 		}
 	}
 	each("create", []*member{alice}, func(at parsec.DateTime) error {
-		return ts.realmCreate(t, alice, roleCert(alice, realm, alice.user, parsec.RoleOwner, at))
+		return w.realmCreate(t, alice, roleCert(alice, realm, alice.user, parsec.RoleOwner, at))
 	})
 	each("rotate", []*member{alice}, func(at parsec.DateTime) error {
-		return ts.realmRotate(t, alice, rotationCert(alice, realm, 1, at), map[parsec.UserID][]byte{alice.user: []byte("a")}, []byte("bundle"))
+		return w.realmRotate(t, alice, rotationCert(alice, realm, 1, at), map[parsec.UserID][]byte{alice.user: []byte("a")}, []byte("bundle"))
 	})
 	each("share with bob", []*member{alice, bob}, func(at parsec.DateTime) error {
-		return ts.realmShare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleContributor, at), []byte("b"), 1)
+		return w.realmShare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleContributor, at), []byte("b"), 1)
 	})
 	each("rename", []*member{alice, bob}, func(at parsec.DateTime) error {
-		return ts.realmRename(t, alice, nameCert(alice, realm, 1, at), true)
+		return w.realmRename(t, alice, nameCert(alice, realm, 1, at), true)
 	})
 	each("unshare bob", []*member{alice, bob}, func(at parsec.DateTime) error {
-		return ts.realmUnshare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleNone, at))
+		return w.realmUnshare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleNone, at))
 	})
 	each("archive", []*member{alice}, func(at parsec.DateTime) error {
-		return ts.realmArchive(t, alice, archivingCert(alice, realm, certif.ArchivingArchived, 0, at))
+		return w.realmArchive(t, alice, archivingCert(alice, realm, certif.ArchivingArchived, 0, at))
 	})
 	// A common certificate reaches everyone: it is the next event of bob, who no longer
 	// gets the realm's, and the first of carol, who never did.
-	if err := ts.updateProfile(t, alice, updateCert(alice, carol.user, parsec.ProfileAdmin, ts.tick())); err != nil {
+	if err := w.updateProfile(t, alice, updateCert(alice, carol.user, parsec.ProfileAdmin, w.tick())); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range []*member{alice, bob, carol} {
@@ -954,17 +941,17 @@ func TestRealmEvents(t *testing.T) {
 
 	// A server that does not know the realm's members yet (after a restart) loads them
 	// before publishing.
-	ts.srv.realms.Clear()
-	if err := ts.srv.loadRealmView(t.Context(), "Acme", realm); err != nil {
+	w.srv.realms.Clear()
+	if err := w.srv.loadRealmView(t.Context(), "Acme", realm); err != nil {
 		t.Fatal(err)
 	}
-	at := ts.clock.Now()
-	ts.srv.publish("Acme", protocol.EventRealmCertificate, protocol.EventCertificateData{Timestamp: at, RealmID: &realm}, events.Audience{Realm: &realm})
+	at := w.clock.Now()
+	w.srv.publish("Acme", protocol.EventRealmCertificate, protocol.EventCertificateData{Timestamp: at, RealmID: &realm}, events.Audience{Realm: &realm})
 	streams[alice].nextRealmEvent(t, realm, at)
-	if !ts.srv.inRealm("Acme", realm, alice.user) || ts.srv.inRealm("Acme", realm, bob.user) {
+	if !w.srv.inRealm("Acme", realm, alice.user) || w.srv.inRealm("Acme", realm, bob.user) {
 		t.Error("the members loaded from the store are not alice alone")
 	}
-	if err := ts.updateProfile(t, alice, updateCert(alice, carol.user, parsec.ProfileStandard, ts.tick())); err != nil {
+	if err := w.updateProfile(t, alice, updateCert(alice, carol.user, parsec.ProfileStandard, w.tick())); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range []*member{alice, bob, carol} {
@@ -975,19 +962,19 @@ func TestRealmEvents(t *testing.T) {
 // The members view of a realm keeps the state of its last certificate, whatever the order in
 // which concurrent handlers record theirs.
 func TestRealmViewKeepsTheLatest(t *testing.T) {
-	ts := newTestServer(t)
+	w := newWorld(t, "")
 	realm := parsec.NewVlobID()
 	a, b := parsec.NewUserID(), parsec.NewUserID()
-	ts.srv.setRealmView("Acme", realm, 20, []parsec.UserID{a, b})
-	ts.srv.setRealmView("Acme", realm, 10, []parsec.UserID{a})
-	if !ts.srv.inRealm("Acme", realm, b) {
+	w.srv.setRealmView("Acme", realm, 20, []parsec.UserID{a, b})
+	w.srv.setRealmView("Acme", realm, 10, []parsec.UserID{a})
+	if !w.srv.inRealm("Acme", realm, b) {
 		t.Error("an older view replaced a newer one")
 	}
-	ts.srv.setRealmView("Acme", realm, 30, []parsec.UserID{a})
-	if ts.srv.inRealm("Acme", realm, b) || !ts.srv.inRealm("Acme", realm, a) {
+	w.srv.setRealmView("Acme", realm, 30, []parsec.UserID{a})
+	if w.srv.inRealm("Acme", realm, b) || !w.srv.inRealm("Acme", realm, a) {
 		t.Error("a newer view did not replace an older one")
 	}
-	if ts.srv.inRealm("Other", realm, a) {
+	if w.srv.inRealm("Other", realm, a) {
 		t.Error("the view of a realm leaks to another organization")
 	}
 }
@@ -995,9 +982,9 @@ func TestRealmViewKeepsTheLatest(t *testing.T) {
 // The handlers check the realm rules before the engine; should the engine still refuse a
 // certificate, its reason decides the status.
 func TestRealmStatus(t *testing.T) {
-	w := newRealmWorld(t)
-	realm := w.newRealm(t, w.alice, false)
-	last := w.ts.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
+	w := newWorld(t, realmUsers)
+	realm := w.newRealm(t, "alice:owner")
+	last := w.lastTimestamp(t, "Acme", metastore.RealmTopic(realm))
 	failure := errors.New("disk on fire")
 	tests := []struct {
 		rule   error
@@ -1021,7 +1008,7 @@ func TestRealmStatus(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.rule.Error(), func(t *testing.T) {
 			rejection := parsec.Errorf(parsec.Invalid, "invalid realm certificate: %w", tc.rule)
-			w.ts.view(t, func(tx metastore.Tx) error {
+			w.view(t, func(tx metastore.Tx) error {
 				err := realmStatus(tx, "Acme", realm, true, protocol.StatusRoleIncompatibleWithOutsider, rejection)
 				var se *protocol.StatusError
 				if !errors.As(err, &se) {
@@ -1035,7 +1022,7 @@ func TestRealmStatus(t *testing.T) {
 		})
 	}
 	t.Run("a failing store is no rejection", func(t *testing.T) {
-		w.ts.view(t, func(tx metastore.Tx) error {
+		w.view(t, func(tx metastore.Tx) error {
 			if err := realmStatus(tx, "Acme", realm, true, protocol.StatusAuthorNotAllowed, failure); !errors.Is(err, failure) {
 				t.Errorf("got %v, want the store's error", err)
 			}
@@ -1082,20 +1069,18 @@ func (tx lastVlobTx) LastVlobTimestamp(parsec.OrganizationID, parsec.VlobID) (pa
 // certificates do not depend on vlobs.
 func TestRealmRolesAfterVlobs(t *testing.T) {
 	var vlobs *lastVlobStore
-	ts := newTestServer(t, func(c *Config) {
+	w := newWorld(t, "alice:admin bob:member", func(c *Config) {
 		vlobs = &lastVlobStore{Store: c.Store}
 		c.Store = vlobs
 	})
-	alice, _ := ts.bootstrap(t, "Acme")
-	bob := ts.addUser(t, alice, "bob", parsec.ProfileStandard, ts.tick())
-	w := &realmWorld{ts: ts, alice: alice, bob: bob}
-	realm := w.newRealm(t, alice, false)
+	alice, bob := w.user("alice"), w.user("bob")
+	realm := w.newRealm(t, "alice:owner")
 
 	share := func(t *testing.T, at parsec.DateTime) error {
-		return ts.realmShare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleReader, at), []byte("access"), 1)
+		return w.realmShare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleReader, at), []byte("access"), 1)
 	}
 	var written parsec.DateTime
-	ts.runRealmCases(t, "Acme", realm, []realmCase{
+	w.runRealmCases(t, "Acme", realm, []realmCase{
 		{name: "share at a vlob's time", run: func(t *testing.T, at parsec.DateTime) error {
 			written = at
 			vlobs.set(at)
@@ -1103,13 +1088,13 @@ func TestRealmRolesAfterVlobs(t *testing.T) {
 		}, want: protocol.StatusRequireGreaterTimestamp, greaterThan: func() parsec.DateTime { return written }},
 		{name: "rename at a vlob's time", run: func(t *testing.T, at parsec.DateTime) error {
 			vlobs.set(at)
-			return ts.realmRename(t, alice, nameCert(alice, realm, 1, at), true)
+			return w.realmRename(t, alice, nameCert(alice, realm, 1, at), true)
 		}, want: protocol.StatusOK},
 		{name: "share after the vlob", run: share, want: protocol.StatusOK},
 		{name: "unshare older than a vlob", run: func(t *testing.T, at parsec.DateTime) error {
 			written = at.Add(time.Second)
 			vlobs.set(written)
-			return ts.realmUnshare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleNone, at))
+			return w.realmUnshare(t, alice, roleCert(alice, realm, bob.user, parsec.RoleNone, at))
 		}, want: protocol.StatusRequireGreaterTimestamp, greaterThan: func() parsec.DateTime { return written }},
 	})
 }

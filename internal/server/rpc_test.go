@@ -24,29 +24,29 @@ type family struct {
 	name string
 	// request builds a request with every header right, for org, as m when the family
 	// is authenticated (m's organization is ignored).
-	request func(t *testing.T, ts *testServer, org parsec.OrganizationID, m *member) *http.Request
+	request func(t *testing.T, w *world, org parsec.OrganizationID, m *member) *http.Request
 }
 
 func families() []family {
 	ping := func(t *testing.T) []byte { return encodeRequest(t, protocol.CmdPing, protocol.PingReq{Ping: "x"}) }
 	return []family{
-		{"anonymous", func(t *testing.T, ts *testServer, org parsec.OrganizationID, m *member) *http.Request {
-			return ts.rpcRequest(t, protocol.RouteAnonymous+string(org), ping(t))
+		{"anonymous", func(t *testing.T, w *world, org parsec.OrganizationID, m *member) *http.Request {
+			return w.rpcRequest(t, protocol.RouteAnonymous+string(org), ping(t))
 		}},
-		{"invited", func(t *testing.T, ts *testServer, org parsec.OrganizationID, m *member) *http.Request {
-			req := ts.rpcRequest(t, protocol.RouteInvited+string(org), ping(t))
+		{"invited", func(t *testing.T, w *world, org parsec.OrganizationID, m *member) *http.Request {
+			req := w.rpcRequest(t, protocol.RouteInvited+string(org), ping(t))
 			req.Header.Set(protocol.HeaderAuthorization, "Bearer "+parsec.NewAccessToken().String())
 			return req
 		}},
-		{"authenticated", func(t *testing.T, ts *testServer, org parsec.OrganizationID, m *member) *http.Request {
+		{"authenticated", func(t *testing.T, w *world, org parsec.OrganizationID, m *member) *http.Request {
 			path := protocol.RouteAuthenticated + string(org)
 			body := ping(t)
-			req := ts.rpcRequest(t, path, body)
-			req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(m.key, m.device, http.MethodPost, path, ts.clock.Now(), body))
+			req := w.rpcRequest(t, path, body)
+			req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(m.key, m.device, http.MethodPost, path, w.clock.Now(), body))
 			return req
 		}},
-		{"events", func(t *testing.T, ts *testServer, org parsec.OrganizationID, m *member) *http.Request {
-			return ts.eventsRequest(t, org, m, ts.clock.Now())
+		{"events", func(t *testing.T, w *world, org parsec.OrganizationID, m *member) *http.Request {
+			return w.eventsRequest(t, org, m, w.clock.Now())
 		}},
 	}
 }
@@ -69,9 +69,9 @@ func wantOK(t *testing.T, r response) {
 
 // doStream makes a request that may open an event stream: it reads the body only when the
 // request failed, and closes it.
-func (ts *testServer) doStream(t *testing.T, req *http.Request) response {
+func (w *world) doStream(t *testing.T, req *http.Request) response {
 	t.Helper()
-	resp, err := ts.hs.Client().Do(req)
+	resp, err := w.hs.Client().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
@@ -90,25 +90,25 @@ func readAllLimit(resp *http.Response) ([]byte, error) {
 }
 
 // send makes a request of any family and returns its response.
-func (ts *testServer) send(t *testing.T, f family, req *http.Request) response {
+func (w *world) send(t *testing.T, f family, req *http.Request) response {
 	t.Helper()
 	if f.name == "events" {
-		return ts.doStream(t, req)
+		return w.doStream(t, req)
 	}
-	return ts.do(t, req)
+	return w.do(t, req)
 }
 
 func TestHandshakeUnknownOrganization(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
+	w := newWorld(t, "alice:admin")
+	alice := w.user("alice")
 	for _, f := range families() {
 		for _, org := range []parsec.OrganizationID{"Nope", "acme", "Ac$me"} {
 			t.Run(f.name+"/"+string(org), func(t *testing.T) {
-				wantCode(t, ts.send(t, f, f.request(t, ts, org, alice)), http.StatusNotFound)
+				wantCode(t, w.send(t, f, f.request(t, w, org, alice)), http.StatusNotFound)
 			})
 		}
 		t.Run(f.name+"/known", func(t *testing.T) {
-			r := ts.send(t, f, f.request(t, ts, "Acme", alice))
+			r := w.send(t, f, f.request(t, w, "Acme", alice))
 			want := http.StatusOK
 			if f.name == "invited" {
 				want = http.StatusForbidden // no invitation exists
@@ -119,18 +119,18 @@ func TestHandshakeUnknownOrganization(t *testing.T) {
 }
 
 func TestHandshakeAPIVersion(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
+	w := newWorld(t, "alice:admin")
+	alice := w.user("alice")
 	for _, f := range families() {
 		for _, v := range []string{"", "1", "abc", "1.x", "3.99", "2.0", "0.9"} {
 			t.Run(f.name+"/"+v, func(t *testing.T) {
-				req := f.request(t, ts, "Acme", alice)
+				req := f.request(t, w, "Acme", alice)
 				if v == "" {
 					req.Header.Del(protocol.HeaderAPIVersion)
 				} else {
 					req.Header.Set(protocol.HeaderAPIVersion, v)
 				}
-				r := ts.send(t, f, req)
+				r := w.send(t, f, req)
 				wantCode(t, r, http.StatusUnprocessableEntity)
 				if got := r.header.Get(protocol.HeaderSupportedAPIVersion); got != protocol.APIVersion {
 					t.Errorf("%s: %q, want %q", protocol.HeaderSupportedAPIVersion, got, protocol.APIVersion)
@@ -141,9 +141,9 @@ func TestHandshakeAPIVersion(t *testing.T) {
 			if f.name == "invited" {
 				t.Skip("no invitation can pass the invited handshake yet")
 			}
-			req := f.request(t, ts, "Acme", alice)
+			req := f.request(t, w, "Acme", alice)
 			req.Header.Set(protocol.HeaderAPIVersion, "1.99")
-			r := ts.send(t, f, req)
+			r := w.send(t, f, req)
 			wantOK(t, r)
 			if got := r.header.Get(protocol.HeaderAPIVersion); got != protocol.APIVersion {
 				t.Errorf("%s: %q, want %q", protocol.HeaderAPIVersion, got, protocol.APIVersion)
@@ -153,32 +153,32 @@ func TestHandshakeAPIVersion(t *testing.T) {
 }
 
 func TestHandshakeContentType(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
+	w := newWorld(t, "alice:admin")
+	alice := w.user("alice")
 	for _, f := range families()[:3] {
 		for _, ct := range []string{"", "application/json", "application/msgpack", "text/plain", "application/cbor-seq", "application/cbor;;"} {
 			t.Run(f.name+"/"+ct, func(t *testing.T) {
-				req := f.request(t, ts, "Acme", alice)
+				req := f.request(t, w, "Acme", alice)
 				if ct == "" {
 					req.Header.Del("Content-Type")
 				} else {
 					req.Header.Set("Content-Type", ct)
 				}
-				wantCode(t, ts.do(t, req), http.StatusUnsupportedMediaType)
+				wantCode(t, w.do(t, req), http.StatusUnsupportedMediaType)
 			})
 		}
 	}
 	t.Run("parameters allowed", func(t *testing.T) {
-		req := families()[0].request(t, ts, "Acme", alice)
+		req := families()[0].request(t, w, "Acme", alice)
 		req.Header.Set("Content-Type", "Application/CBOR; charset=binary")
 		var rep protocol.PingRep
-		wantStatus(t, decodeReply(t, ts.do(t, req), &rep), protocol.StatusOK)
+		wantStatus(t, decodeReply(t, w.do(t, req), &rep), protocol.StatusOK)
 	})
 }
 
 func TestHandshakeBody(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
+	w := newWorld(t, "alice:admin")
+	alice := w.user("alice")
 	ping := codec.MustMarshal(protocol.PingReq{Ping: "x"})
 	envelope := func(cmd string, args any) []byte {
 		return encodeCBOR(map[string]any{"cmd": cmd, "req": args})
@@ -208,46 +208,46 @@ func TestHandshakeBody(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run("anonymous/"+tc.name, func(t *testing.T) {
-			r := ts.do(t, ts.rpcRequest(t, protocol.RouteAnonymous+"Acme", tc.body))
+			r := w.do(t, w.rpcRequest(t, protocol.RouteAnonymous+"Acme", tc.body))
 			wantCode(t, r, tc.anonymous)
 		})
 		t.Run("authenticated/"+tc.name, func(t *testing.T) {
-			r := ts.do(t, ts.signedRequest(t, alice, tc.body, ts.clock.Now()))
+			r := w.do(t, w.signedRequest(t, alice, tc.body, w.clock.Now()))
 			wantCode(t, r, tc.authent)
 		})
 	}
 }
 
 func TestPing(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
+	w := newWorld(t, "alice:admin")
+	alice := w.user("alice")
 	for _, p := range []string{"", "hello", "héllo wörld ✓", strings.Repeat("p", 10000)} {
 		t.Run("anonymous/"+strconv.Itoa(len(p)), func(t *testing.T) {
 			var rep protocol.PingRep
-			wantStatus(t, ts.anonymous(t, "Acme", protocol.CmdPing, protocol.PingReq{Ping: p}, &rep), protocol.StatusOK)
+			wantStatus(t, w.anonymous(t, "Acme", protocol.CmdPing, protocol.PingReq{Ping: p}, &rep), protocol.StatusOK)
 			if rep.Pong != p {
 				t.Errorf("pong %q, want %q", rep.Pong, p)
 			}
 		})
 		t.Run("authenticated/"+strconv.Itoa(len(p)), func(t *testing.T) {
 			var rep protocol.PingRep
-			wantStatus(t, ts.call(t, alice, protocol.CmdPing, protocol.PingReq{Ping: p}, &rep), protocol.StatusOK)
+			wantStatus(t, w.call(t, alice, protocol.CmdPing, protocol.PingReq{Ping: p}, &rep), protocol.StatusOK)
 			if rep.Pong != p {
 				t.Errorf("pong %q, want %q", rep.Pong, p)
 			}
 		})
 	}
 	t.Run("anonymous on an organization not bootstrapped", func(t *testing.T) {
-		ts.createOrg(t, "Fresh")
+		w.createOrg(t, "Fresh")
 		var rep protocol.PingRep
-		wantStatus(t, ts.anonymous(t, "Fresh", protocol.CmdPing, protocol.PingReq{Ping: "x"}, &rep), protocol.StatusOK)
+		wantStatus(t, w.anonymous(t, "Fresh", protocol.CmdPing, protocol.PingReq{Ping: "x"}, &rep), protocol.StatusOK)
 	})
 }
 
 func TestAuthentication(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
-	now := ts.clock.Now()
+	w := newWorld(t, "alice:admin bob:member")
+	alice, bob := w.user("alice"), w.user("bob")
+	now := w.clock.Now()
 	body := encodeRequest(t, protocol.CmdPing, protocol.PingReq{Ping: "x"})
 	path := alice.path()
 	sign := func(key crypto.SigningKey, dev parsec.DeviceID, method, path string, at parsec.DateTime, body []byte) string {
@@ -257,7 +257,6 @@ func TestAuthentication(t *testing.T) {
 	sig := good[strings.LastIndexByte(good, '.')+1:]
 	tampered := flipLast(good)
 	mallory := crypto.GenerateSigningKey()
-	bob := ts.addUser(t, alice, "bob", parsec.ProfileStandard, now)
 
 	tests := []struct {
 		name string
@@ -296,11 +295,11 @@ func TestAuthentication(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req := ts.rpcRequest(t, path, body)
+			req := w.rpcRequest(t, path, body)
 			if tc.auth != "" {
 				req.Header.Set(protocol.HeaderAuthorization, tc.auth)
 			}
-			r := ts.do(t, req)
+			r := w.do(t, req)
 			wantCode(t, r, tc.code)
 			if tc.code == 200 {
 				var rep protocol.PingRep
@@ -329,94 +328,93 @@ func flipLast(h string) string {
 }
 
 func TestExpiredOrganization(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
-	ts.createOrg(t, "Other") // not affected
-	ts.admin(t, http.MethodPatch, orgPath("Acme"), `{"is_expired": true}`, http.StatusOK, nil)
-	if !ts.orgStatus(t, "Acme").IsExpired {
+	w := newWorld(t, "alice:admin")
+	alice := w.user("alice")
+	w.createOrg(t, "Other") // not affected
+	w.admin(t, http.MethodPatch, orgPath("Acme"), `{"is_expired": true}`, http.StatusOK, nil)
+	if !w.orgStatus(t, "Acme").IsExpired {
 		t.Fatal("GET does not show the organization expired")
 	}
 	for _, f := range families() {
 		t.Run("expired/"+f.name, func(t *testing.T) {
-			wantCode(t, ts.send(t, f, f.request(t, ts, "Acme", alice)), protocol.HTTPExpired)
+			wantCode(t, w.send(t, f, f.request(t, w, "Acme", alice)), protocol.HTTPExpired)
 		})
 	}
 	t.Run("expired/bootstrap", func(t *testing.T) {
-		k := newBootstrapKit(t, "eve", ts.clock.Now())
-		wantCode(t, ts.do(t, ts.rpcRequest(t, protocol.RouteAnonymous+"Acme",
+		k := newBootstrapKit(t, "eve", w.clock.Now())
+		wantCode(t, w.do(t, w.rpcRequest(t, protocol.RouteAnonymous+"Acme",
 			encodeRequest(t, protocol.CmdOrganizationBootstrap, k.request(parsec.AccessToken{})))), protocol.HTTPExpired)
 	})
 	t.Run("expired/other organization", func(t *testing.T) {
-		wantCode(t, ts.send(t, families()[0], families()[0].request(t, ts, "Other", alice)), http.StatusOK)
+		wantCode(t, w.send(t, families()[0], families()[0].request(t, w, "Other", alice)), http.StatusOK)
 	})
 
-	ts.admin(t, http.MethodPatch, orgPath("Acme"), `{"is_expired": false}`, http.StatusOK, nil)
+	w.admin(t, http.MethodPatch, orgPath("Acme"), `{"is_expired": false}`, http.StatusOK, nil)
 	for _, f := range families() {
 		t.Run("restored/"+f.name, func(t *testing.T) {
 			want := http.StatusOK
 			if f.name == "invited" {
 				want = http.StatusForbidden // unknown invitation: the handshake went past the organization
 			}
-			wantCode(t, ts.send(t, f, f.request(t, ts, "Acme", alice)), want)
+			wantCode(t, w.send(t, f, f.request(t, w, "Acme", alice)), want)
 		})
 	}
 }
 
 func TestFrozenAndRevokedUsers(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
-	bob := ts.addUser(t, alice, "bob", parsec.ProfileStandard, ts.clock.Now().Add(time.Second))
+	w := newWorld(t, "alice:admin bob:member")
+	alice, bob := w.user("alice"), w.user("bob")
 	authFamilies := []family{families()[2], families()[3]}
 	check := func(t *testing.T, m *member, code int) {
 		t.Helper()
 		for _, f := range authFamilies {
 			t.Run(f.name, func(t *testing.T) {
-				wantCode(t, ts.send(t, f, f.request(t, ts, "Acme", m)), code)
+				wantCode(t, w.send(t, f, f.request(t, w, "Acme", m)), code)
 			})
 		}
 	}
 
-	ts.admin(t, http.MethodPost, orgPath("Acme")+"/users/freeze", map[string]any{"frozen": true, "user_id": bob.user.String()}, http.StatusOK, nil)
+	w.admin(t, http.MethodPost, orgPath("Acme")+"/users/freeze", map[string]any{"frozen": true, "user_id": bob.user.String()}, http.StatusOK, nil)
 	t.Run("frozen", func(t *testing.T) { check(t, bob, protocol.HTTPFrozen) })
 	t.Run("others unaffected", func(t *testing.T) { check(t, alice, http.StatusOK) })
 	t.Run("frozen, anonymous family", func(t *testing.T) {
-		wantStatus(t, ts.anonymous(t, "Acme", protocol.CmdPing, protocol.PingReq{}, nil), protocol.StatusOK)
+		wantStatus(t, w.anonymous(t, "Acme", protocol.CmdPing, protocol.PingReq{}, nil), protocol.StatusOK)
 	})
 	t.Run("frozen, bad signature", func(t *testing.T) {
 		// The signature is checked before the user's state: a stranger learns nothing.
 		path := bob.path()
 		body := encodeRequest(t, protocol.CmdPing, protocol.PingReq{})
-		req := ts.rpcRequest(t, path, body)
-		req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, bob.device, http.MethodPost, path, ts.clock.Now(), body))
-		wantCode(t, ts.do(t, req), http.StatusForbidden)
+		req := w.rpcRequest(t, path, body)
+		req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, bob.device, http.MethodPost, path, w.clock.Now(), body))
+		wantCode(t, w.do(t, req), http.StatusForbidden)
 	})
-	ts.admin(t, http.MethodPost, orgPath("Acme")+"/users/freeze", map[string]any{"frozen": false, "user_email": bob.email}, http.StatusOK, nil)
+	w.admin(t, http.MethodPost, orgPath("Acme")+"/users/freeze", map[string]any{"frozen": false, "user_email": bob.email}, http.StatusOK, nil)
 	t.Run("unfrozen", func(t *testing.T) { check(t, bob, http.StatusOK) })
 
 	// No command revokes users yet: mark bob revoked in the store.
-	ts.setUser(t, bob, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = ts.clock.Now(), &alice.device })
+	w.setUser(t, bob, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = w.clock.Now(), &alice.device })
 	t.Run("revoked", func(t *testing.T) { check(t, bob, protocol.HTTPRevoked) })
 	t.Run("revoked and frozen", func(t *testing.T) {
-		ts.setUser(t, bob, func(u *metastore.User) { u.Frozen = true })
+		w.setUser(t, bob, func(u *metastore.User) { u.Frozen = true })
 		check(t, bob, protocol.HTTPRevoked)
 	})
 }
 
 func TestBootstrap(t *testing.T) {
-	ts := newTestServer(t)
-	link := ts.createOrg(t, "Acme")
-	now := ts.clock.Now()
+	w := newWorld(t, "")
+	link := w.createOrg(t, "Acme")
+	now := w.clock.Now()
 	other := crypto.GenerateSigningKey()
 
 	notBootstrapped := func(t *testing.T) {
 		t.Helper()
-		if ts.orgStatus(t, "Acme").IsBootstrapped {
+		if w.orgStatus(t, "Acme").IsBootstrapped {
 			t.Fatal("the organization is bootstrapped after a failed bootstrap")
 		}
 		var users struct {
 			Users []protocol.AdminUser `json:"users"`
 		}
-		ts.admin(t, http.MethodGet, orgPath("Acme")+"/users", nil, http.StatusOK, &users)
+		w.admin(t, http.MethodGet, orgPath("Acme")+"/users", nil, http.StatusOK, &users)
 		if len(users.Users) != 0 {
 			t.Fatalf("users after a failed bootstrap: %+v", users.Users)
 		}
@@ -424,12 +422,12 @@ func TestBootstrap(t *testing.T) {
 
 	t.Run("wrong token", func(t *testing.T) {
 		k := newBootstrapKit(t, "alice", now)
-		wantStatus(t, ts.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, k.request(parsec.NewAccessToken()), nil), protocol.StatusInvalidBootstrapToken)
+		wantStatus(t, w.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, k.request(parsec.NewAccessToken()), nil), protocol.StatusInvalidBootstrapToken)
 		notBootstrapped(t)
 	})
 	t.Run("no token", func(t *testing.T) {
 		k := newBootstrapKit(t, "alice", now)
-		wantStatus(t, ts.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, k.request(parsec.AccessToken{}), nil), protocol.StatusInvalidBootstrapToken)
+		wantStatus(t, w.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, k.request(parsec.AccessToken{}), nil), protocol.StatusInvalidBootstrapToken)
 		notBootstrapped(t)
 	})
 
@@ -527,7 +525,7 @@ func TestBootstrap(t *testing.T) {
 			if tc.spoil != nil {
 				tc.spoil(k, &req)
 			}
-			wantStatus(t, ts.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, req, nil), protocol.StatusInvalidCertificate)
+			wantStatus(t, w.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, req, nil), protocol.StatusInvalidCertificate)
 			notBootstrapped(t)
 		})
 	}
@@ -536,7 +534,7 @@ func TestBootstrap(t *testing.T) {
 		t.Run("certificates "+offset.String()+" from the server", func(t *testing.T) {
 			at := now.Add(offset)
 			k := newBootstrapKit(t, "alice", at)
-			err := ts.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, k.request(link.Token), nil)
+			err := w.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, k.request(link.Token), nil)
 			wantStatus(t, err, protocol.StatusTimestampOutOfBallpark)
 			want := protocol.ErrorDetail{ServerTimestamp: now, ClientTimestamp: at}
 			if diff := cmp.Diff(want, err.(*protocol.StatusError).Detail); diff != "" {
@@ -550,21 +548,21 @@ func TestBootstrap(t *testing.T) {
 	// server's clock but within the ballpark.
 	k := newBootstrapKit(t, "alice", now.Add(-5*time.Minute))
 	req := k.request(link.Token)
-	wantStatus(t, ts.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, req, nil), protocol.StatusOK)
-	if !ts.orgStatus(t, "Acme").IsBootstrapped {
+	wantStatus(t, w.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, req, nil), protocol.StatusOK)
+	if !w.orgStatus(t, "Acme").IsBootstrapped {
 		t.Fatal("not bootstrapped after a successful bootstrap")
 	}
 	alice := k.member("Acme", req)
-	wantStatus(t, ts.call(t, alice, protocol.CmdPing, protocol.PingReq{}, nil), protocol.StatusOK)
+	wantStatus(t, w.call(t, alice, protocol.CmdPing, protocol.PingReq{}, nil), protocol.StatusOK)
 
 	t.Run("second bootstrap", func(t *testing.T) {
 		k2 := newBootstrapKit(t, "mallory", now)
-		wantStatus(t, ts.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, k2.request(link.Token), nil), protocol.StatusAlreadyBootstrapped)
-		wantStatus(t, ts.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, req, nil), protocol.StatusAlreadyBootstrapped)
+		wantStatus(t, w.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, k2.request(link.Token), nil), protocol.StatusAlreadyBootstrapped)
+		wantStatus(t, w.anonymous(t, "Acme", protocol.CmdOrganizationBootstrap, req, nil), protocol.StatusAlreadyBootstrapped)
 		var users struct {
 			Users []protocol.AdminUser `json:"users"`
 		}
-		ts.admin(t, http.MethodGet, orgPath("Acme")+"/users", nil, http.StatusOK, &users)
+		w.admin(t, http.MethodGet, orgPath("Acme")+"/users", nil, http.StatusOK, &users)
 		want := []protocol.AdminUser{{UserID: alice.user.String(), UserEmail: "alice@example.com", UserName: "alice", Profile: parsec.ProfileAdmin}}
 		if diff := cmp.Diff(want, users.Users); diff != "" {
 			t.Errorf("users (-want +got):\n%s", diff)
@@ -590,15 +588,15 @@ func signNonCanonical(t *testing.T, key crypto.SigningKey, c certif.Certificate)
 }
 
 func TestCertificateGet(t *testing.T) {
-	ts := newTestServer(t)
-	alice, k := ts.bootstrap(t, "Acme")
-	t0 := k.user.Timestamp
-	root := k.root.VerifyKey()
+	w := newWorld(t, "alice:admin")
+	alice := w.user("alice")
+	t0 := testStart // alice's certificates
+	root := w.kit.root.VerifyKey()
 
 	get := func(t *testing.T, m *member, after parsec.DateTime) [][]byte {
 		t.Helper()
 		var rep protocol.CertificateGetRep
-		wantStatus(t, ts.call(t, m, protocol.CmdCertificateGet, protocol.CertificateGetReq{CommonAfter: after}, &rep), protocol.StatusOK)
+		wantStatus(t, w.call(t, m, protocol.CmdCertificateGet, protocol.CertificateGetReq{CommonAfter: after}, &rep), protocol.StatusOK)
 		if len(rep.Realms) != 0 {
 			t.Errorf("realm certificates: %v", rep.Realms)
 		}
@@ -622,7 +620,7 @@ func TestCertificateGet(t *testing.T) {
 	})
 
 	t1 := t0.Add(time.Second)
-	ext := ts.addUser(t, alice, "xena", parsec.ProfileOutsider, t1)
+	ext := w.createUser(t, alice, "xena", parsec.ProfileOutsider) // at t1
 	all := [][]byte{alice.userCert, alice.deviceCert, ext.userCert, ext.deviceCert}
 	redacted := [][]byte{alice.redactedUserCert, alice.redactedDeviceCert, ext.redactedUserCert, ext.redactedDeviceCert}
 
@@ -655,7 +653,7 @@ func TestCertificateGet(t *testing.T) {
 	})
 	t.Run("organization config", func(t *testing.T) {
 		var cfg protocol.OrganizationConfig
-		wantStatus(t, ts.call(t, ext, protocol.CmdOrganizationConfig, protocol.OrganizationConfigReq{}, &cfg), protocol.StatusOK)
+		wantStatus(t, w.call(t, ext, protocol.CmdOrganizationConfig, protocol.OrganizationConfigReq{}, &cfg), protocol.StatusOK)
 		want := protocol.OrganizationConfig{UserProfileOutsiderAllowed: true, SSEKeepaliveSeconds: 3600, MinimumArchivingPeriod: 2592000}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)

@@ -28,9 +28,9 @@ import (
 	"github.com/parsec-go/parsec/internal/server/metastore/sqlite"
 )
 
-// This file holds the test harness: a real server (SQLite metadata, disk blocks, in-process
-// event bus) behind httptest, a settable clock, and helpers that build real organizations
-// with real signed certificates and make real signed requests.
+// This file holds the test harness: a world (newWorld) is a real server (SQLite metadata,
+// disk blocks, in-process event bus) behind httptest, with a settable clock, and a real
+// organization with real signed certificates, whose members make real signed requests.
 
 const testAdminToken = "test-admin-token"
 
@@ -56,17 +56,61 @@ func (c *testClock) Set(t parsec.DateTime) {
 	c.now = t
 }
 
-type testServer struct {
+// world is a test server and the organization "Acme" with its users, as newWorld declares.
+type world struct {
 	srv   *Server
 	hs    *httptest.Server
 	url   string
-	store metastore.Store
-	bus   *events.Memory
+	store metastore.Store // the metadata store itself, even when an option wraps the server's
 	clock *testClock
+	org   parsec.OrganizationID
+	kit   *bootstrapKit // how the first user bootstrapped the organization: the root key
+	users map[string]*member
 }
 
-// newTestServer starts a server for one test; options adjust its configuration.
-func newTestServer(t *testing.T, opts ...func(*Config)) *testServer {
+// newWorld starts a server for one test, with the organization and users spec declares;
+// opts adjust the server's configuration. spec lists name:role, role being admin, member,
+// external or revoked ("" for a server without organization):
+//
+//	w := newWorld(t, "alice:admin bob:member xena:external gone:revoked")
+//
+// The first user, an admin, bootstraps "Acme" at testStart and creates the others with
+// user_create, in order, each a tick after the previous; then it revokes those marked
+// revoked (Members until then), in order. w.user(name) returns them.
+func newWorld(t *testing.T, spec string, opts ...func(*Config)) *world {
+	t.Helper()
+	w := startServer(t, opts...)
+	var first *member
+	var revoked []*member
+	for _, f := range strings.Fields(spec) {
+		name, role, _ := strings.Cut(f, ":")
+		profile, ok := profiles[role]
+		if !ok || w.users[name] != nil || first == nil && role != "admin" {
+			t.Fatalf("world %q: %q: want name:role, role admin (first), member, external or revoked, each name once", spec, f)
+		}
+		if first == nil {
+			first, w.kit = w.bootstrap(t, w.org, name)
+			w.users[name] = first
+			continue
+		}
+		w.users[name] = w.createUser(t, first, name, profile)
+		if role == "revoked" {
+			revoked = append(revoked, w.users[name])
+		}
+	}
+	for _, m := range revoked {
+		wantStatus(t, w.revoke(t, first, revokeCert(first, m.user, w.tick())), protocol.StatusOK)
+	}
+	return w
+}
+
+// profiles are the roles of a world's spec.
+var profiles = map[string]parsec.UserProfile{
+	"admin": parsec.ProfileAdmin, "member": parsec.ProfileStandard, "external": parsec.ProfileOutsider, "revoked": parsec.ProfileStandard,
+}
+
+// startServer starts the server of a world, with no organization yet.
+func startServer(t testing.TB, opts ...func(*Config)) *world {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "metadata.db"))
@@ -107,7 +151,24 @@ func newTestServer(t *testing.T, opts ...func(*Config)) *testServer {
 		blocks.Close()
 		store.Close()
 	})
-	return &testServer{srv: srv, hs: hs, url: hs.URL, store: store, bus: bus, clock: clock}
+	return &world{srv: srv, hs: hs, url: hs.URL, store: store, clock: clock, org: "Acme", users: map[string]*member{}}
+}
+
+// user is the member the world's spec names.
+func (w *world) user(name string) *member {
+	m := w.users[name]
+	if m == nil {
+		panic("the world has no user " + name)
+	}
+	return m
+}
+
+// tick moves the server's clock one second on and returns the new time: each certificate of
+// a test gets its own, later, timestamp.
+func (w *world) tick() parsec.DateTime {
+	now := w.clock.Now().Add(time.Second)
+	w.clock.Set(now)
+	return now
 }
 
 // response is what came back from the server.
@@ -117,9 +178,9 @@ type response struct {
 	body   []byte
 }
 
-func (ts *testServer) do(t *testing.T, req *http.Request) response {
+func (w *world) do(t *testing.T, req *http.Request) response {
 	t.Helper()
-	resp, err := ts.hs.Client().Do(req)
+	resp, err := w.hs.Client().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
@@ -131,13 +192,13 @@ func (ts *testServer) do(t *testing.T, req *http.Request) response {
 	return response{code: resp.StatusCode, header: resp.Header, body: body}
 }
 
-func (ts *testServer) newRequest(t *testing.T, method, path string, body []byte) *http.Request {
+func (w *world) newRequest(t *testing.T, method, path string, body []byte) *http.Request {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), method, ts.url+path, r)
+	req, err := http.NewRequestWithContext(t.Context(), method, w.url+path, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,9 +206,9 @@ func (ts *testServer) newRequest(t *testing.T, method, path string, body []byte)
 }
 
 // rpcRequest is a well-formed RPC request without authentication.
-func (ts *testServer) rpcRequest(t *testing.T, path string, body []byte) *http.Request {
+func (w *world) rpcRequest(t *testing.T, path string, body []byte) *http.Request {
 	t.Helper()
-	req := ts.newRequest(t, http.MethodPost, path, body)
+	req := w.newRequest(t, http.MethodPost, path, body)
 	req.Header.Set(protocol.HeaderAPIVersion, protocol.APIVersion)
 	req.Header.Set("Content-Type", protocol.ContentType)
 	return req
@@ -193,9 +254,9 @@ func wantStatus(t *testing.T, err error, status protocol.Status) {
 }
 
 // anonymous calls a command of the anonymous family.
-func (ts *testServer) anonymous(t *testing.T, org parsec.OrganizationID, cmd string, args, rep any) error {
+func (w *world) anonymous(t *testing.T, org parsec.OrganizationID, cmd string, args, rep any) error {
 	t.Helper()
-	return decodeReply(t, ts.do(t, ts.rpcRequest(t, protocol.RouteAnonymous+string(org), encodeRequest(t, cmd, args))), rep)
+	return decodeReply(t, w.do(t, w.rpcRequest(t, protocol.RouteAnonymous+string(org), encodeRequest(t, cmd, args))), rep)
 }
 
 // member is a user with one device, able to sign requests.
@@ -212,38 +273,38 @@ type member struct {
 func (m *member) path() string { return protocol.RouteAuthenticated + string(m.org) }
 
 // signedRequest is a well-formed authenticated request signed at the given time.
-func (ts *testServer) signedRequest(t *testing.T, m *member, body []byte, at parsec.DateTime) *http.Request {
+func (w *world) signedRequest(t *testing.T, m *member, body []byte, at parsec.DateTime) *http.Request {
 	t.Helper()
-	req := ts.rpcRequest(t, m.path(), body)
+	req := w.rpcRequest(t, m.path(), body)
 	req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(m.key, m.device, http.MethodPost, m.path(), at, body))
 	return req
 }
 
 // call calls a command of the authenticated family, signed now.
-func (ts *testServer) call(t *testing.T, m *member, cmd string, args, rep any) error {
+func (w *world) call(t *testing.T, m *member, cmd string, args, rep any) error {
 	t.Helper()
-	return decodeReply(t, ts.do(t, ts.signedRequest(t, m, encodeRequest(t, cmd, args), ts.clock.Now())), rep)
+	return decodeReply(t, w.do(t, w.signedRequest(t, m, encodeRequest(t, cmd, args), w.clock.Now())), rep)
 }
 
 // adminRequest makes a request to the administration API with the given Authorization
 // header ("" for none) and a raw body.
-func (ts *testServer) adminRequest(t *testing.T, method, path, auth, body string) response {
+func (w *world) adminRequest(t *testing.T, method, path, auth, body string) response {
 	t.Helper()
 	var b []byte
 	if body != "" {
 		b = []byte(body)
 	}
-	req := ts.newRequest(t, method, path, b)
+	req := w.newRequest(t, method, path, b)
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	return ts.do(t, req)
+	return w.do(t, req)
 }
 
 // admin calls the administration API with the right token; body is marshalled to JSON
 // unless it is a string (sent as is) or nil (no body). It checks the HTTP status and
 // decodes the reply into out when not nil.
-func (ts *testServer) admin(t *testing.T, method, path string, body any, wantCode int, out any) response {
+func (w *world) admin(t *testing.T, method, path string, body any, wantCode int, out any) response {
 	t.Helper()
 	var raw string
 	switch b := body.(type) {
@@ -257,7 +318,7 @@ func (ts *testServer) admin(t *testing.T, method, path string, body any, wantCod
 		}
 		raw = string(j)
 	}
-	r := ts.adminRequest(t, method, path, "Bearer "+testAdminToken, raw)
+	r := w.adminRequest(t, method, path, "Bearer "+testAdminToken, raw)
 	if r.code != wantCode {
 		t.Fatalf("%s %s %s: HTTP %d %s, want %d", method, path, raw, r.code, r.body, wantCode)
 	}
@@ -280,10 +341,10 @@ func orgPath(org parsec.OrganizationID) string {
 
 // createOrg creates an organization through the administration API and returns its
 // bootstrap link.
-func (ts *testServer) createOrg(t *testing.T, org parsec.OrganizationID) protocol.Link {
+func (w *world) createOrg(t *testing.T, org parsec.OrganizationID) protocol.Link {
 	t.Helper()
 	var urls protocol.BootstrapURLs
-	ts.admin(t, http.MethodPost, "/administration/organizations", map[string]any{"organization_id": org}, http.StatusOK, &urls)
+	w.admin(t, http.MethodPost, "/administration/organizations", map[string]any{"organization_id": org}, http.StatusOK, &urls)
 	link, err := protocol.ParseLink(urls.BootstrapURL)
 	if err != nil {
 		t.Fatal(err)
@@ -291,10 +352,10 @@ func (ts *testServer) createOrg(t *testing.T, org parsec.OrganizationID) protoco
 	return link
 }
 
-func (ts *testServer) orgStatus(t *testing.T, org parsec.OrganizationID) protocol.OrganizationStatus {
+func (w *world) orgStatus(t *testing.T, org parsec.OrganizationID) protocol.OrganizationStatus {
 	t.Helper()
 	var st protocol.OrganizationStatus
-	ts.admin(t, http.MethodGet, orgPath(org), nil, http.StatusOK, &st)
+	w.admin(t, http.MethodGet, orgPath(org), nil, http.StatusOK, &st)
 	return st
 }
 
@@ -356,63 +417,80 @@ func (k *bootstrapKit) member(org parsec.OrganizationID, req protocol.Organizati
 	}
 }
 
-// bootstrap creates and bootstraps an organization whose first user is alice, at the
+// bootstrap creates and bootstraps an organization whose first user is name, at the
 // server's current time.
-func (ts *testServer) bootstrap(t *testing.T, org parsec.OrganizationID) (*member, *bootstrapKit) {
+func (w *world) bootstrap(t *testing.T, org parsec.OrganizationID, name string) (*member, *bootstrapKit) {
 	t.Helper()
-	link := ts.createOrg(t, org)
-	k := newBootstrapKit(t, "alice", ts.clock.Now())
+	link := w.createOrg(t, org)
+	k := newBootstrapKit(t, name, w.clock.Now())
 	req := k.request(link.Token)
-	wantStatus(t, ts.anonymous(t, org, protocol.CmdOrganizationBootstrap, req, nil), protocol.StatusOK)
+	wantStatus(t, w.anonymous(t, org, protocol.CmdOrganizationBootstrap, req, nil), protocol.StatusOK)
 	return k.member(org, req), k
 }
 
-// addUser writes a user created by author, and its first device, straight into the
-// metadata store (no command creates users yet), with certificates signed by author's
-// device at the given time.
-func (ts *testServer) addUser(t *testing.T, author *member, name string, profile parsec.UserProfile, at parsec.DateTime) *member {
+// createUser creates a user and its first device through user_create, as author, a tick
+// after the last certificate.
+func (w *world) createUser(t *testing.T, author *member, name string, profile parsec.UserProfile) *member {
+	t.Helper()
+	k := newcomerKit(t, author, name, profile, w.tick())
+	req := signUserCreate(k, author.key)
+	wantStatus(t, w.call(t, author, protocol.CmdUserCreate, req, nil), protocol.StatusOK)
+	return createdMember(k, author.org, req)
+}
+
+// newcomerKit prepares a user that author creates at time at: its keys and its unsigned
+// certificates (author set).
+func newcomerKit(t *testing.T, author *member, name string, profile parsec.UserProfile, at parsec.DateTime) *bootstrapKit {
 	t.Helper()
 	k := newBootstrapKit(t, name, at)
 	k.user.Profile = profile
 	k.user.Author, k.device.Author = &author.device, &author.device
+	return k
+}
+
+// signUserCreate signs the kit's certificates and their redacted copies with key.
+func signUserCreate(k *bootstrapKit, key crypto.SigningKey) protocol.UserCreateReq {
 	u, d := k.user, k.device
 	ru, rd := k.redacted()
-	m := &member{
-		org: author.org, user: u.UserID, device: d.DeviceID, key: k.deviceKey, email: u.HumanHandle.Email,
-		userCert: certif.Sign(author.key, &u), deviceCert: certif.Sign(author.key, &d),
-		redactedUserCert: certif.Sign(author.key, &ru), redactedDeviceCert: certif.Sign(author.key, &rd),
+	return protocol.UserCreateReq{
+		UserCertificate: certif.Sign(key, &u), DeviceCertificate: certif.Sign(key, &d),
+		RedactedUserCertificate: certif.Sign(key, &ru), RedactedDeviceCertificate: certif.Sign(key, &rd),
 	}
-	vk := k.deviceKey.VerifyKey()
-	err := ts.store.Update(t.Context(), func(tx metastore.Tx) error {
-		if err := tx.InsertUser(m.org, metastore.User{
-			ID: m.user, Email: u.HumanHandle.Email, Name: u.HumanHandle.Label, InitialProfile: profile, Profile: profile,
-			CreatedOn: at, CreatedBy: &author.device, Certificate: m.userCert, RedactedCertificate: m.redactedUserCert,
-		}); err != nil {
-			return err
-		}
-		if err := tx.InsertDevice(m.org, metastore.Device{
-			ID: m.device, UserID: m.user, Label: *d.DeviceLabel, VerifyKey: vk[:],
-			CreatedOn: at, CreatedBy: &author.device, Certificate: m.deviceCert, RedactedCertificate: m.redactedDeviceCert,
-		}); err != nil {
-			return err
-		}
-		if err := tx.AddCertificate(m.org, metastore.Certificate{Topic: metastore.CommonTopic, Timestamp: at,
-			Kind: certif.KindUser, Data: m.userCert, Redacted: m.redactedUserCert}); err != nil {
-			return err
-		}
-		return tx.AddCertificate(m.org, metastore.Certificate{Topic: metastore.CommonTopic, Timestamp: at,
-			Kind: certif.KindDevice, Data: m.deviceCert, Redacted: m.redactedDeviceCert})
-	})
-	if err != nil {
+}
+
+// createdMember is the member that a user_create request of the kit made.
+func createdMember(k *bootstrapKit, org parsec.OrganizationID, req protocol.UserCreateReq) *member {
+	return &member{
+		org: org, user: k.user.UserID, device: k.device.DeviceID, key: k.deviceKey, email: k.user.HumanHandle.Email,
+		userCert: req.UserCertificate, deviceCert: req.DeviceCertificate,
+		redactedUserCert: req.RedactedUserCertificate, redactedDeviceCert: req.RedactedDeviceCertificate,
+	}
+}
+
+// view runs fn on a snapshot of the metadata store.
+func (w *world) view(t *testing.T, fn func(tx metastore.Tx) error) {
+	t.Helper()
+	if err := w.store.View(t.Context(), fn); err != nil {
 		t.Fatal(err)
 	}
-	return m
+}
+
+// stored reads one value from the store.
+func stored[T any](t *testing.T, w *world, read func(tx metastore.Tx) (T, error)) T {
+	t.Helper()
+	var v T
+	w.view(t, func(tx metastore.Tx) error {
+		var err error
+		v, err = read(tx)
+		return err
+	})
+	return v
 }
 
 // setUser changes a user's record in the metadata store.
-func (ts *testServer) setUser(t *testing.T, m *member, change func(*metastore.User)) {
+func (w *world) setUser(t *testing.T, m *member, change func(*metastore.User)) {
 	t.Helper()
-	err := ts.store.Update(t.Context(), func(tx metastore.Tx) error {
+	err := w.store.Update(t.Context(), func(tx metastore.Tx) error {
 		u, err := tx.User(m.org, m.user)
 		if err != nil {
 			return err
@@ -426,29 +504,29 @@ func (ts *testServer) setUser(t *testing.T, m *member, change func(*metastore.Us
 }
 
 func TestHealth(t *testing.T) {
-	ts := newTestServer(t)
-	r := ts.do(t, ts.newRequest(t, http.MethodGet, protocol.RouteHealth, nil))
+	w := newWorld(t, "")
+	r := w.do(t, w.newRequest(t, http.MethodGet, protocol.RouteHealth, nil))
 	if r.code != http.StatusOK || string(r.body) != "ok\n" {
 		t.Fatalf("GET %s = %d %q, want 200 \"ok\\n\"", protocol.RouteHealth, r.code, r.body)
 	}
-	ts.store.Close()
-	r = ts.do(t, ts.newRequest(t, http.MethodGet, protocol.RouteHealth, nil))
+	w.store.Close()
+	r = w.do(t, w.newRequest(t, http.MethodGet, protocol.RouteHealth, nil))
 	if r.code != http.StatusServiceUnavailable {
 		t.Fatalf("GET %s with the metadata store closed = %d %q, want 503", protocol.RouteHealth, r.code, r.body)
 	}
 }
 
 func TestRedirect(t *testing.T) {
-	ts := newTestServer(t)
+	w := newWorld(t, "")
 	tok := parsec.NewAccessToken()
 	p := "p=" + base64URL(tok[:])
-	public, err := protocol.ParseServerAddr(ts.url)
+	public, err := protocol.ParseServerAddr(w.url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, action := range []string{protocol.ActionClaimUser, protocol.ActionClaimDevice, protocol.ActionBootstrapOrganization} {
 		t.Run(action, func(t *testing.T) {
-			r := ts.do(t, ts.newRequest(t, http.MethodGet, "/redirect/Acme?a="+action+"&"+p, nil))
+			r := w.do(t, w.newRequest(t, http.MethodGet, "/redirect/Acme?a="+action+"&"+p, nil))
 			if r.code != http.StatusOK {
 				t.Fatalf("HTTP %d %q, want 200", r.code, r.body)
 			}
@@ -476,7 +554,7 @@ func TestRedirect(t *testing.T) {
 		"long organization": "/redirect/" + strings.Repeat("A", 33) + "?a=claim_user&" + p,
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := ts.do(t, ts.newRequest(t, http.MethodGet, target, nil))
+			r := w.do(t, w.newRequest(t, http.MethodGet, target, nil))
 			if r.code != http.StatusBadRequest {
 				t.Errorf("GET %s = %d %q, want 400", target, r.code, r.body)
 			}

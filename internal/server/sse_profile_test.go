@@ -11,25 +11,24 @@ import (
 // receive (invitation events carry tokens), from the moment the demotion is acknowledged;
 // a promoted user's stream starts receiving them.
 func TestEventsFollowProfileChanges(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
-	bob := ts.addUser(t, alice, "bob", parsec.ProfileAdmin, ts.tick())
-	stream := ts.openEvents(t, bob, "")
+	w := newWorld(t, "alice:admin bob:admin")
+	alice, bob := w.user("alice"), w.user("bob")
+	stream := w.openEvents(t, bob, "")
 	stream.wantConfig(t, defaultConfig)
 
-	if err := ts.updateProfile(t, alice, updateCert(alice, bob.user, parsec.ProfileStandard, ts.tick())); err != nil {
+	if err := w.updateProfile(t, alice, updateCert(alice, bob.user, parsec.ProfileStandard, w.tick())); err != nil {
 		t.Fatal(err)
 	}
 	stream.nextEvent(t, protocol.EventCommonCertificate)
-	if err := ts.inviteUser(t, alice, "carol@example.com"); err != nil {
+	if err := w.newInvitation(t, alice, "carol@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	if err := ts.updateProfile(t, alice, updateCert(alice, bob.user, parsec.ProfileAdmin, ts.tick())); err != nil {
+	if err := w.updateProfile(t, alice, updateCert(alice, bob.user, parsec.ProfileAdmin, w.tick())); err != nil {
 		t.Fatal(err)
 	}
 	// The invitation event went to Administrators only: bob, then a Member, did not get it.
 	stream.nextEvent(t, protocol.EventCommonCertificate)
-	if err := ts.inviteUser(t, alice, "dave@example.com"); err != nil {
+	if err := w.newInvitation(t, alice, "dave@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	_, ev := stream.nextEvent(t, protocol.EventInvitation)

@@ -17,10 +17,10 @@ import (
 
 // eventsRequest is a well-formed request for m's event stream in org, signed at the given
 // time over an empty body.
-func (ts *testServer) eventsRequest(t *testing.T, org parsec.OrganizationID, m *member, at parsec.DateTime) *http.Request {
+func (w *world) eventsRequest(t *testing.T, org parsec.OrganizationID, m *member, at parsec.DateTime) *http.Request {
 	t.Helper()
 	path := protocol.RouteAuthenticated + string(org) + protocol.RouteEventsSuffix
-	req := ts.newRequest(t, http.MethodGet, path, nil)
+	req := w.newRequest(t, http.MethodGet, path, nil)
 	req.Header.Set(protocol.HeaderAPIVersion, protocol.APIVersion)
 	req.Header.Set("Accept", protocol.EventStreamType)
 	req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(m.key, m.device, http.MethodGet, path, at, nil))
@@ -39,14 +39,14 @@ type eventStream struct {
 const streamTimeout = 20 * time.Second
 
 // openEvents connects m's event stream, resuming after lastEventID when not empty.
-func (ts *testServer) openEvents(t *testing.T, m *member, lastEventID string) *eventStream {
+func (w *world) openEvents(t *testing.T, m *member, lastEventID string) *eventStream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), streamTimeout)
-	req := ts.eventsRequest(t, m.org, m, ts.clock.Now()).WithContext(ctx)
+	req := w.eventsRequest(t, m.org, m, w.clock.Now()).WithContext(ctx)
 	if lastEventID != "" {
 		req.Header.Set(protocol.HeaderLastEventID, lastEventID)
 	}
-	resp, err := ts.hs.Client().Do(req)
+	resp, err := w.hs.Client().Do(req)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -133,8 +133,8 @@ func certificateEvent(t *testing.T, ev protocol.SSEEvent, ts parsec.DateTime, re
 }
 
 func TestEventsHandshake(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
+	w := newWorld(t, "alice:admin")
+	alice := w.user("alice")
 	path := alice.path() + protocol.RouteEventsSuffix
 	tests := []struct {
 		name   string
@@ -148,59 +148,58 @@ func TestEventsHandshake(t *testing.T) {
 		{"Accept with parameters", func(r *http.Request) { r.Header.Set("Accept", "application/json, text/event-stream;q=0.9") }, 200},
 		{"no authorization", func(r *http.Request) { r.Header.Del(protocol.HeaderAuthorization) }, 401},
 		{"signed over a body", func(r *http.Request) {
-			r.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, alice.device, http.MethodGet, path, ts.clock.Now(), []byte("x")))
+			r.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, alice.device, http.MethodGet, path, w.clock.Now(), []byte("x")))
 		}, 403},
 		{"signed for POST", func(r *http.Request) {
-			r.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, alice.device, http.MethodPost, path, ts.clock.Now(), nil))
+			r.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, alice.device, http.MethodPost, path, w.clock.Now(), nil))
 		}, 403},
 		{"signed for the RPC path", func(r *http.Request) {
-			r.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, alice.device, http.MethodGet, alice.path(), ts.clock.Now(), nil))
+			r.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, alice.device, http.MethodGet, alice.path(), w.clock.Now(), nil))
 		}, 403},
 		{"signed 10 minutes ago", func(r *http.Request) {
-			r.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, alice.device, http.MethodGet, path, ts.clock.Now().Add(-10*time.Minute), nil))
+			r.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, alice.device, http.MethodGet, path, w.clock.Now().Add(-10*time.Minute), nil))
 		}, 498},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req := ts.eventsRequest(t, "Acme", alice, ts.clock.Now())
+			req := w.eventsRequest(t, "Acme", alice, w.clock.Now())
 			tc.change(req)
-			wantCode(t, ts.doStream(t, req), tc.code)
+			wantCode(t, w.doStream(t, req), tc.code)
 		})
 	}
 	t.Run("POST", func(t *testing.T) {
-		req := ts.eventsRequest(t, "Acme", alice, ts.clock.Now())
+		req := w.eventsRequest(t, "Acme", alice, w.clock.Now())
 		req.Method = http.MethodPost
-		wantCode(t, ts.doStream(t, req), http.StatusMethodNotAllowed)
+		wantCode(t, w.doStream(t, req), http.StatusMethodNotAllowed)
 	})
 }
 
 func TestEvents(t *testing.T) {
-	ts := newTestServer(t)
-	alice, k := ts.bootstrap(t, "Acme")
-	bob := ts.addUser(t, alice, "bob", parsec.ProfileStandard, k.user.Timestamp.Add(time.Second))
-	ts.bootstrap(t, "Other")
-	t0 := k.user.Timestamp
+	w := newWorld(t, "alice:admin bob:member")
+	alice, bob := w.user("alice"), w.user("bob")
+	w.bootstrap(t, "Other", "alice")
+	t0 := testStart // alice's certificates
 	realm := parsec.NewVlobID()
 
-	s := ts.openEvents(t, alice, "")
+	s := w.openEvents(t, alice, "")
 	s.wantConfig(t, defaultConfig)
 
 	// Events of another organization, for someone else, or that alice's device caused, do
 	// not reach her.
-	ts.srv.publishCertificate("Other", metastore.CommonTopic, t0)
-	ts.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "for bob"}, events.Audience{Users: []parsec.UserID{bob.user}})
-	ts.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "from alice"}, events.Audience{All: true, ExceptDevice: alice.device})
-	ts.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "for admins"}, events.Audience{Admins: true})
+	w.srv.publishCertificate("Other", metastore.CommonTopic, t0)
+	w.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "for bob"}, events.Audience{Users: []parsec.UserID{bob.user}})
+	w.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "from alice"}, events.Audience{All: true, ExceptDevice: alice.device})
+	w.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "for admins"}, events.Audience{Admins: true})
 
 	id1, ev := s.nextEvent(t, protocol.EventPinged)
 	var ping protocol.EventPingedData
 	if err := protocol.DecodeEvent(ev.Data, &ping); err != nil || ping.Ping != "for admins" {
 		t.Fatalf("pinged %+v (%v), want the one for admins", ping, err)
 	}
-	ts.srv.publishCertificate("Acme", metastore.CommonTopic, t0.Add(2*time.Second))
+	w.srv.publishCertificate("Acme", metastore.CommonTopic, t0.Add(2*time.Second))
 	id2, ev := s.nextEvent(t, protocol.EventCommonCertificate)
 	certificateEvent(t, ev, t0.Add(2*time.Second), nil)
-	ts.srv.publishCertificate("Acme", metastore.RealmTopic(realm), t0.Add(3*time.Second))
+	w.srv.publishCertificate("Acme", metastore.RealmTopic(realm), t0.Add(3*time.Second))
 	id3, ev := s.nextEvent(t, protocol.EventRealmCertificate)
 	certificateEvent(t, ev, t0.Add(3*time.Second), &realm)
 	if !(id1 < id2 && id2 < id3) {
@@ -208,7 +207,7 @@ func TestEvents(t *testing.T) {
 	}
 
 	t.Run("resume", func(t *testing.T) {
-		s := ts.openEvents(t, alice, protocol.FormatEventID(id1))
+		s := w.openEvents(t, alice, protocol.FormatEventID(id1))
 		s.wantConfig(t, defaultConfig)
 		if id, _ := s.nextEvent(t, protocol.EventCommonCertificate); id != id2 {
 			t.Errorf("first event replayed: %d, want %d", id, id2)
@@ -216,35 +215,35 @@ func TestEvents(t *testing.T) {
 		if id, _ := s.nextEvent(t, protocol.EventRealmCertificate); id != id3 {
 			t.Errorf("second event replayed: %d, want %d", id, id3)
 		}
-		ts.srv.publishCertificate("Acme", metastore.CommonTopic, t0.Add(4*time.Second))
+		w.srv.publishCertificate("Acme", metastore.CommonTopic, t0.Add(4*time.Second))
 		if id, _ := s.nextEvent(t, protocol.EventCommonCertificate); id <= id3 {
 			t.Errorf("live event after the replay: ID %d, want more than %d", id, id3)
 		}
 	})
 	t.Run("resume up to date", func(t *testing.T) {
 		last, _ := s.nextEvent(t, protocol.EventCommonCertificate) // the one published by "resume"
-		s := ts.openEvents(t, alice, protocol.FormatEventID(last))
+		s := w.openEvents(t, alice, protocol.FormatEventID(last))
 		s.wantConfig(t, defaultConfig)
-		ts.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "new"}, everyone())
+		w.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "new"}, everyone())
 		if _, ev := s.nextEvent(t, protocol.EventPinged); !containsPing(ev, "new") {
 			t.Errorf("got %+v, want the new event", ev)
 		}
 	})
 	for _, last := range []string{"12345", "0", "garbage", protocol.FormatEventID(id3 + 1000)} {
 		t.Run("resume from unknown ID "+last, func(t *testing.T) {
-			s := ts.openEvents(t, alice, last)
+			s := w.openEvents(t, alice, last)
 			s.wantConfig(t, defaultConfig)
 			ev := s.next(t)
 			if ev.Name != protocol.EventMissed || ev.ID != "" || len(ev.Data) != 0 {
 				t.Fatalf("frame %+v, want %q without ID nor data", ev, protocol.EventMissed)
 			}
-			ts.srv.publishCertificate("Acme", metastore.CommonTopic, t0.Add(5*time.Second))
+			w.srv.publishCertificate("Acme", metastore.CommonTopic, t0.Add(5*time.Second))
 			s.nextEvent(t, protocol.EventCommonCertificate)
 		})
 	}
 	t.Run("configuration changes", func(t *testing.T) {
-		ts.admin(t, http.MethodPatch, orgPath("Acme"), `{"active_users_limit": 7, "user_profile_outsider_allowed": false}`, http.StatusOK, nil)
-		s := ts.openEvents(t, bob, "")
+		w.admin(t, http.MethodPatch, orgPath("Acme"), `{"active_users_limit": 7, "user_profile_outsider_allowed": false}`, http.StatusOK, nil)
+		s := w.openEvents(t, bob, "")
 		limit := int64(7)
 		s.wantConfig(t, protocol.OrganizationConfig{ActiveUsersLimit: &limit, SSEKeepaliveSeconds: 3600, MinimumArchivingPeriod: 2592000})
 	})
@@ -256,32 +255,31 @@ func containsPing(ev protocol.SSEEvent, want string) bool {
 }
 
 func TestEventsEnd(t *testing.T) {
-	ts := newTestServer(t)
-	alice, k := ts.bootstrap(t, "Acme")
-	bob := ts.addUser(t, alice, "bob", parsec.ProfileStandard, k.user.Timestamp.Add(time.Second))
+	w := newWorld(t, "alice:admin bob:member")
+	alice, bob := w.user("alice"), w.user("bob")
 	freeze := func(t *testing.T, m *member, frozen bool) {
 		t.Helper()
-		ts.admin(t, http.MethodPost, orgPath("Acme")+"/users/freeze", map[string]any{"frozen": frozen, "user_id": m.user.String()}, http.StatusOK, nil)
+		w.admin(t, http.MethodPost, orgPath("Acme")+"/users/freeze", map[string]any{"frozen": frozen, "user_id": m.user.String()}, http.StatusOK, nil)
 	}
 	expire := func(t *testing.T, expired bool) {
 		t.Helper()
-		ts.admin(t, http.MethodPatch, orgPath("Acme"), map[string]any{"is_expired": expired}, http.StatusOK, nil)
+		w.admin(t, http.MethodPatch, orgPath("Acme"), map[string]any{"is_expired": expired}, http.StatusOK, nil)
 	}
 
 	t.Run("frozen user", func(t *testing.T) {
-		sa := ts.openEvents(t, alice, "")
+		sa := w.openEvents(t, alice, "")
 		sa.wantConfig(t, defaultConfig)
-		sb := ts.openEvents(t, bob, "")
+		sb := w.openEvents(t, bob, "")
 		sb.wantConfig(t, defaultConfig)
-		ts.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "before"}, everyone())
+		w.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "before"}, everyone())
 		last, _ := sb.nextEvent(t, protocol.EventPinged)
 		sa.nextEvent(t, protocol.EventPinged)
 
 		freeze(t, bob, true)
 		sb.wantEnd(t)
-		wantCode(t, ts.doStream(t, ts.eventsRequest(t, "Acme", bob, ts.clock.Now())), protocol.HTTPFrozen)
+		wantCode(t, w.doStream(t, w.eventsRequest(t, "Acme", bob, w.clock.Now())), protocol.HTTPFrozen)
 		// Alice's stream goes on.
-		ts.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "after"}, everyone())
+		w.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "after"}, everyone())
 		if _, ev := sa.nextEvent(t, protocol.EventPinged); !containsPing(ev, "after") {
 			t.Errorf("alice got %+v, want the event after the freeze", ev)
 		}
@@ -289,60 +287,60 @@ func TestEventsEnd(t *testing.T) {
 		// Unfrozen, bob resumes where he was: the freeze, in the past, does not end his
 		// new stream.
 		freeze(t, bob, false)
-		sb = ts.openEvents(t, bob, protocol.FormatEventID(last))
+		sb = w.openEvents(t, bob, protocol.FormatEventID(last))
 		sb.wantConfig(t, defaultConfig)
 		if _, ev := sb.nextEvent(t, protocol.EventPinged); !containsPing(ev, "after") {
 			t.Errorf("bob got %+v on resumption, want the event he missed", ev)
 		}
-		ts.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "later"}, everyone())
+		w.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "later"}, everyone())
 		if _, ev := sb.nextEvent(t, protocol.EventPinged); !containsPing(ev, "later") {
 			t.Errorf("bob got %+v, want the live event", ev)
 		}
 	})
 
 	t.Run("expired organization", func(t *testing.T) {
-		s := ts.openEvents(t, alice, "")
+		s := w.openEvents(t, alice, "")
 		s.wantConfig(t, defaultConfig)
-		ts.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "before"}, everyone())
+		w.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "before"}, everyone())
 		last, _ := s.nextEvent(t, protocol.EventPinged)
 		expire(t, true)
 		s.wantEnd(t)
-		wantCode(t, ts.doStream(t, ts.eventsRequest(t, "Acme", alice, ts.clock.Now())), protocol.HTTPExpired)
+		wantCode(t, w.doStream(t, w.eventsRequest(t, "Acme", alice, w.clock.Now())), protocol.HTTPExpired)
 
 		expire(t, false)
-		s = ts.openEvents(t, alice, protocol.FormatEventID(last))
+		s = w.openEvents(t, alice, protocol.FormatEventID(last))
 		s.wantConfig(t, defaultConfig)
-		ts.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "later"}, everyone())
+		w.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "later"}, everyone())
 		if _, ev := s.nextEvent(t, protocol.EventPinged); !containsPing(ev, "later") {
 			t.Errorf("got %+v, want the live event", ev)
 		}
 	})
 
 	t.Run("revoked user", func(t *testing.T) {
-		ts.setUser(t, bob, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = ts.clock.Now(), &alice.device })
-		wantCode(t, ts.doStream(t, ts.eventsRequest(t, "Acme", bob, ts.clock.Now())), protocol.HTTPRevoked)
+		w.setUser(t, bob, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = w.clock.Now(), &alice.device })
+		wantCode(t, w.doStream(t, w.eventsRequest(t, "Acme", bob, w.clock.Now())), protocol.HTTPRevoked)
 	})
 }
 
 func TestEventsServerStopping(t *testing.T) {
-	ts := newTestServer(t)
-	alice, _ := ts.bootstrap(t, "Acme")
-	s1 := ts.openEvents(t, alice, "")
+	w := newWorld(t, "alice:admin")
+	alice := w.user("alice")
+	s1 := w.openEvents(t, alice, "")
 	s1.wantConfig(t, defaultConfig)
-	s2 := ts.openEvents(t, alice, "")
+	s2 := w.openEvents(t, alice, "")
 	s2.wantConfig(t, defaultConfig)
-	ts.srv.Stopping()
+	w.srv.Stopping()
 	s1.wantEnd(t)
 	s2.wantEnd(t)
-	ts.srv.Stopping() // twice is fine
+	w.srv.Stopping() // twice is fine
 	// RPCs still work while requests in flight finish.
-	wantStatus(t, ts.call(t, alice, protocol.CmdPing, protocol.PingReq{}, nil), protocol.StatusOK)
+	wantStatus(t, w.call(t, alice, protocol.CmdPing, protocol.PingReq{}, nil), protocol.StatusOK)
 }
 
 func TestEventsKeepalive(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.SSEKeepalive = 10 * time.Millisecond })
-	alice, _ := ts.bootstrap(t, "Acme")
-	s := ts.openEvents(t, alice, "")
+	w := newWorld(t, "alice:admin", func(c *Config) { c.SSEKeepalive = 10 * time.Millisecond })
+	alice := w.user("alice")
+	s := w.openEvents(t, alice, "")
 	s.next(t) // organization config
 	for range 2 {
 		ev := s.next(t)
@@ -350,7 +348,7 @@ func TestEventsKeepalive(t *testing.T) {
 			t.Fatalf("frame %+v, want %q without ID nor data", ev, protocol.EventKeepalive)
 		}
 	}
-	ts.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "x"}, everyone())
+	w.srv.publish("Acme", protocol.EventPinged, protocol.EventPingedData{Ping: "x"}, everyone())
 	for {
 		if ev := s.next(t); ev.Name == protocol.EventPinged {
 			break

@@ -10,9 +10,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
@@ -294,37 +295,17 @@ func (s *Store) PutBatch(ctx context.Context, org parsec.OrganizationID, blocks 
 // parallel runs fn(0) … fn(n-1) on at most workers goroutines and returns the first error;
 // once fn failed or ctx is done, the calls not started yet are skipped.
 func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
-	var (
-		next     atomic.Int64
-		firstErr error
-		once     sync.Once
-		failed   atomic.Bool
-		wg       sync.WaitGroup
-	)
-	fail := func(err error) {
-		once.Do(func() { firstErr = err })
-		failed.Store(true)
-	}
-	for range min(n, workers) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || failed.Load() {
-					return
-				}
-				if err := ctx.Err(); err != nil {
-					fail(err)
-					return
-				}
-				if err := fn(i); err != nil {
-					fail(err)
-					return
-				}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i := range n {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
+			return fn(i)
 		})
 	}
-	wg.Wait()
-	return firstErr
+	return g.Wait()
 }
 
 // ctxReader stops reading once its context is done.

@@ -1,4 +1,4 @@
-package server
+package serve
 
 import (
 	"context"
@@ -9,28 +9,25 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/parsec-go/parsec/internal/parsec"
-	"github.com/parsec-go/parsec/internal/server/blockstore"
-	"github.com/parsec-go/parsec/internal/server/blockstore/disk"
+	"github.com/parsec-go/parsec/internal/server"
 	"github.com/parsec-go/parsec/internal/server/events"
 	"github.com/parsec-go/parsec/internal/server/mail"
 	"github.com/parsec-go/parsec/internal/server/metastore"
-	"github.com/parsec-go/parsec/internal/server/metastore/sqlite"
 )
 
-// DevAdminToken is the administration token of a server started with --dev.
+// DevAdminToken is the administration token of a server started with Dev.
 const DevAdminToken = "parsec-dev-admin-token"
 
-// RunConfig is the configuration of `parsec server run`.
-type RunConfig struct {
-	Addr       string // listen address, host:port
+// Config is the configuration of `parsec server run`.
+type Config struct {
+	Addr       string // listen address, host:port; default 127.0.0.1:6777
 	PublicURL  string // how clients reach the server; default http://<listen address>
-	DataDir    string // where embedded storage lives by default
-	DB         string // "sqlite:PATH" (or a path); default sqlite:<data dir>/metadata.db
-	Blockstore string // "disk:PATH" (or a path); default disk:<data dir>/blocks
+	DataDir    string // where embedded storage lives by default; see defaultDataDir
+	DB         string // metadata store, see OpenMetastore; default sqlite:<data dir>/metadata.db
+	Blockstore string // block store, see OpenBlockstore; default disk:<data dir>/blocks
 	AdminToken string
 	Dev        bool // development defaults: the fixed DevAdminToken unless one is given
 	Logger     *slog.Logger
@@ -51,8 +48,35 @@ type RunConfig struct {
 	EmailSender   string
 }
 
-// openMail builds the email sender from the configuration.
-func openMail(rc RunConfig) (mail.Sender, string, error) {
+// Listening describes a server that accepts requests, for Run's ready callback.
+type Listening struct {
+	Addr       net.Addr // the listening address
+	PublicURL  string
+	AdminToken string
+	DataDir    string
+	Emails     string // where invitation emails go, in words: "written to DIR", "sent through HOST:PORT", …
+}
+
+// defaultDataDir is $XDG_DATA_HOME/parsec/server, or ~/.local/share/parsec/server; with
+// dev, dev-server instead of server.
+func defaultDataDir(dev bool) string {
+	name := "server"
+	if dev {
+		name = "dev-server"
+	}
+	base := os.Getenv("XDG_DATA_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return filepath.Join(os.TempDir(), "parsec-"+name)
+		}
+		base = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(base, "parsec", name)
+}
+
+// openMail builds the email sender from the configuration, and says where emails go.
+func openMail(rc Config) (mail.Sender, string, error) {
 	switch {
 	case rc.EmailDir != "":
 		s, err := mail.NewDir(rc.EmailDir)
@@ -76,24 +100,10 @@ func openMail(rc RunConfig) (mail.Sender, string, error) {
 	return nil, "not sent (no --email-host or --email-dir)", nil
 }
 
-// DefaultDataDir is $XDG_DATA_HOME/parsec/server, or ~/.local/share/parsec/server.
-func DefaultDataDir() string {
-	base := os.Getenv("XDG_DATA_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return filepath.Join(os.TempDir(), "parsec-server")
-		}
-		base = filepath.Join(home, ".local", "share")
-	}
-	return filepath.Join(base, "parsec", "server")
-}
-
 // Run opens storage, listens and serves until ctx is done, then shuts down gracefully:
 // new connections are refused, event streams end, requests in flight finish (up to 10 s),
-// storage is closed. ready, if not nil, is called with the listening address once requests
-// are accepted.
-func Run(ctx context.Context, rc RunConfig, ready func(addr net.Addr, cfg Config)) error {
+// storage is closed. ready, if not nil, is called once requests are accepted.
+func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 	log := rc.Logger
 	if log == nil {
 		log = slog.Default()
@@ -105,7 +115,7 @@ func Run(ctx context.Context, rc RunConfig, ready func(addr net.Addr, cfg Config
 		rc.AdminToken = DevAdminToken
 	}
 	if rc.DataDir == "" {
-		rc.DataDir = DefaultDataDir()
+		rc.DataDir = defaultDataDir(rc.Dev)
 	}
 	if rc.Addr == "" {
 		rc.Addr = "127.0.0.1:6777"
@@ -136,15 +146,14 @@ func Run(ctx context.Context, rc RunConfig, ready func(addr net.Addr, cfg Config
 	if public == "" {
 		public = "http://" + reachable(ln.Addr())
 	}
-	defaults := DefaultOrganizationConfig()
+	defaults := server.DefaultOrganizationConfig()
 	if rc.OrgDefaults != nil {
 		defaults = *rc.OrgDefaults
 	}
-	cfg := Config{
+	srv, err := server.New(server.Config{
 		PublicURL: public, AdminToken: rc.AdminToken, Store: store, Blocks: blocks, Bus: bus,
 		Clock: clock, Logger: log, OrgDefaults: defaults, SSEKeepalive: rc.SSEKeepalive, Mail: sender,
-	}
-	srv, err := New(cfg)
+	})
 	if err != nil {
 		ln.Close()
 		return err
@@ -154,7 +163,7 @@ func Run(ctx context.Context, rc RunConfig, ready func(addr net.Addr, cfg Config
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("server listening", "addr", ln.Addr().String(), "public_url", public, "emails", mailInfo)
 	if ready != nil {
-		ready(ln.Addr(), srv.cfg)
+		ready(Listening{Addr: ln.Addr(), PublicURL: public, AdminToken: rc.AdminToken, DataDir: rc.DataDir, Emails: mailInfo})
 	}
 	select {
 	case err := <-served:
@@ -184,52 +193,4 @@ func reachable(a net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// OpenMetastore opens the metadata store named by a --db value.
-func OpenMetastore(ctx context.Context, db, dataDir string) (metastore.Store, error) {
-	switch {
-	case db == "":
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
-		}
-		return sqlite.Open(ctx, filepath.Join(dataDir, "metadata.db"))
-	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return nil, fmt.Errorf("--db %q: PostgreSQL is not supported by this build yet; use sqlite:PATH", redactURL(db))
-	}
-	path := strings.TrimPrefix(db, "sqlite:")
-	if path == "" || strings.Contains(db, "://") && !strings.HasPrefix(db, "sqlite:") {
-		return nil, fmt.Errorf("--db %q: want sqlite:PATH", db)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("--db %q: %w", db, err)
-	}
-	return sqlite.Open(ctx, path)
-}
-
-// OpenBlockstore opens the block store named by a --blockstore value.
-func OpenBlockstore(spec, dataDir string) (blockstore.Store, error) {
-	if spec == "" {
-		return disk.Open(filepath.Join(dataDir, "blocks"))
-	}
-	path, ok := strings.CutPrefix(spec, "disk:")
-	if !ok {
-		if strings.Contains(spec, ":") {
-			return nil, fmt.Errorf("--blockstore %q: want disk:PATH", spec)
-		}
-		path = spec
-	}
-	if path == "" {
-		return nil, fmt.Errorf("--blockstore %q: want disk:PATH", spec)
-	}
-	return disk.Open(path)
-}
-
-func redactURL(s string) string {
-	if i := strings.Index(s, "@"); i >= 0 {
-		if j := strings.Index(s, "://"); j >= 0 && j < i {
-			return s[:j+3] + "…" + s[i:]
-		}
-	}
-	return s
 }

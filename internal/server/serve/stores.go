@@ -1,0 +1,86 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/parsec-go/parsec/internal/server/blockstore"
+	"github.com/parsec-go/parsec/internal/server/blockstore/disk"
+	"github.com/parsec-go/parsec/internal/server/metastore"
+	"github.com/parsec-go/parsec/internal/server/metastore/sqlite"
+)
+
+// OpenMetastore opens the metadata store named by a --db value: "sqlite:PATH" or a bare
+// PATH, or, when spec is empty, SQLite in dataDir/metadata.db. The directory holding the
+// database is created if needed.
+func OpenMetastore(ctx context.Context, spec, dataDir string) (metastore.Store, error) {
+	if spec == "" {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		return sqlite.Open(ctx, filepath.Join(dataDir, "metadata.db"))
+	}
+	scheme, rest := splitSpec(spec)
+	switch scheme {
+	case "", "sqlite":
+		if rest == "" {
+			break
+		}
+		if err := os.MkdirAll(filepath.Dir(rest), 0o700); err != nil {
+			return nil, fmt.Errorf("--db %q: %w", spec, err)
+		}
+		return sqlite.Open(ctx, rest)
+	case "postgres", "postgresql":
+		return nil, fmt.Errorf("--db %q: PostgreSQL is not supported by this build yet; use sqlite:PATH", redactURL(spec))
+	}
+	return nil, fmt.Errorf("--db %q: want sqlite:PATH", spec)
+}
+
+// OpenBlockstore opens the block store named by a --blockstore value: "disk:PATH" or a
+// bare PATH, or, when spec is empty, files in dataDir/blocks.
+func OpenBlockstore(spec, dataDir string) (blockstore.Store, error) {
+	if spec == "" {
+		return disk.Open(filepath.Join(dataDir, "blocks"))
+	}
+	scheme, rest := splitSpec(spec)
+	switch scheme {
+	case "", "disk":
+		if rest == "" {
+			break
+		}
+		return disk.Open(rest)
+	}
+	return nil, fmt.Errorf("--blockstore %q: want disk:PATH", spec)
+}
+
+// splitSpec splits a storage spec into its scheme, in lower case, and the rest:
+// "sqlite:PATH" gives "sqlite" and "PATH", "postgres://host/db" gives "postgres" and
+// "//host/db". A spec that does not start with a scheme (a letter, then letters, digits,
+// "+", "-" or ".", then ":") is a path, of scheme "". So is one whose would-be scheme is a
+// single letter: a drive ("C:\data").
+func splitSpec(spec string) (scheme, rest string) {
+	i := strings.IndexByte(spec, ':')
+	if i < 2 {
+		return "", spec
+	}
+	for j, r := range spec[:i] {
+		letter := 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+		if !letter && (j == 0 || !('0' <= r && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return "", spec
+		}
+	}
+	return strings.ToLower(spec[:i]), spec[i+1:]
+}
+
+// redactURL hides the credentials of a URL (scheme://user:password@host…).
+func redactURL(s string) string {
+	if i := strings.Index(s, "@"); i >= 0 {
+		if j := strings.Index(s, "://"); j >= 0 && j < i {
+			return s[:j+3] + "…" + s[i:]
+		}
+	}
+	return s
+}

@@ -1,0 +1,90 @@
+package serve
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSplitSpec(t *testing.T) {
+	for _, tc := range []struct{ spec, scheme, rest string }{
+		{"sqlite:/var/lib/parsec/metadata.db", "sqlite", "/var/lib/parsec/metadata.db"},
+		{"SQLite:db", "sqlite", "db"},
+		{"sqlite:", "sqlite", ""},
+		{"disk:relative/blocks", "disk", "relative/blocks"},
+		{"postgres://u:p@db/parsec", "postgres", "//u:p@db/parsec"},
+		{"s3+https://bucket/prefix", "s3+https", "//bucket/prefix"},
+		{"/var/lib/parsec/metadata.db", "", "/var/lib/parsec/metadata.db"},
+		{"relative/blocks", "", "relative/blocks"},
+		{"./a:b", "", "./a:b"},
+		{"C:\\data", "", "C:\\data"},
+		{"1x:y", "", "1x:y"},
+		{":x", "", ":x"},
+	} {
+		if scheme, rest := splitSpec(tc.spec); scheme != tc.scheme || rest != tc.rest {
+			t.Errorf("splitSpec(%q) = %q, %q; want %q, %q", tc.spec, scheme, rest, tc.scheme, tc.rest)
+		}
+	}
+}
+
+func TestOpenStores(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		db      string // --db
+		blocks  string // --blockstore
+		created []string
+	}{
+		{"defaults", "", "", []string{"data/metadata.db", "data/blocks"}},
+		{"schemes", "sqlite:" + filepath.Join(dir, "a", "meta.db"), "disk:" + filepath.Join(dir, "a", "blocks"), []string{"a/meta.db", "a/blocks"}},
+		{"paths", filepath.Join(dir, "b", "meta.db"), filepath.Join(dir, "b", "blocks"), []string{"b/meta.db", "b/blocks"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store, err := OpenMetastore(t.Context(), tc.db, filepath.Join(dir, "data"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			store.Close()
+			blocks, err := OpenBlockstore(tc.blocks, filepath.Join(dir, "data"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			blocks.Close()
+			for _, name := range tc.created {
+				if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}
+
+func TestOpenStoresRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, db, blocks string
+		want             string // in the error
+	}{
+		{name: "sqlite without a path", db: "sqlite:", want: "want sqlite:PATH"},
+		{name: "another database", db: "mysql://db/parsec", want: "want sqlite:PATH"},
+		{name: "PostgreSQL", db: "postgresql://u:secret@db/parsec", want: "PostgreSQL is not supported"},
+		{name: "disk without a path", blocks: "disk:", want: "want disk:PATH"},
+		{name: "another block store", blocks: "s3://bucket", want: "want disk:PATH"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			if tc.db != "" {
+				_, err = OpenMetastore(t.Context(), tc.db, dir)
+			} else {
+				_, err = OpenBlockstore(tc.blocks, dir)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error saying %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("the error shows the password: %v", err)
+			}
+		})
+	}
+}
