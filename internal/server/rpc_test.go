@@ -391,7 +391,7 @@ func TestFrozenAndRevokedUsers(t *testing.T) {
 	w.admin(t, http.MethodPost, orgPath("Acme")+"/users/freeze", map[string]any{"frozen": false, "user_email": bob.email}, http.StatusOK, nil)
 	t.Run("unfrozen", func(t *testing.T) { check(t, bob, http.StatusOK) })
 
-	// No command revokes users yet: mark bob revoked in the store.
+	// Mark bob revoked in the store directly: the user_revoke command is tested in members_test.go.
 	w.setUser(t, bob, func(u *metastore.User) { u.RevokedOn, u.RevokedBy = w.clock.Now(), &alice.device })
 	t.Run("revoked", func(t *testing.T) { check(t, bob, protocol.HTTPRevoked) })
 	t.Run("revoked and frozen", func(t *testing.T) {
