@@ -218,21 +218,9 @@ func (v *validator) device(c *DeviceCertificate) error {
 }
 
 func (v *validator) userUpdate(c *UserUpdateCertificate) error {
-	if _, err := v.after(CommonTopic); err != nil {
-		return err
-	}
-	if v.author.ID == c.UserID {
-		return v.reject(ErrSelfUpdate, "")
-	}
-	if err := v.requireAdmin(); err != nil {
-		return err
-	}
-	u, err := v.user(c.UserID)
+	u, err := v.adminOnActiveUser(c.UserID, ErrSelfUpdate, "was")
 	if err != nil {
 		return err
-	}
-	if u.RevokedAt(v.t) {
-		return v.reject(ErrUserRevoked, "user %s was revoked on %s", short(u.ID), u.RevokedOn)
 	}
 	if p := u.ProfileAt(v.t); p == c.NewProfile {
 		return v.reject(ErrProfileUnchanged, "user %s is already %s", short(u.ID), p)
@@ -241,23 +229,32 @@ func (v *validator) userUpdate(c *UserUpdateCertificate) error {
 }
 
 func (v *validator) revokedUser(c *RevokedUserCertificate) error {
+	_, err := v.adminOnActiveUser(c.UserID, ErrSelfRevoke, "was already")
+	return err
+}
+
+// adminOnActiveUser checks a common certificate by which an Administrator acts on another
+// user who is still active (a profile change, a revocation), and returns that user. self is
+// the rejection for acting on oneself; was says how a revoked target is told ("was",
+// "was already").
+func (v *validator) adminOnActiveUser(target parsec.UserID, self error, was string) (User, error) {
 	if _, err := v.after(CommonTopic); err != nil {
-		return err
+		return User{}, err
 	}
-	if v.author.ID == c.UserID {
-		return v.reject(ErrSelfRevoke, "")
+	if v.author.ID == target {
+		return User{}, v.reject(self, "")
 	}
 	if err := v.requireAdmin(); err != nil {
-		return err
+		return User{}, err
 	}
-	u, err := v.user(c.UserID)
+	u, err := v.user(target)
 	if err != nil {
-		return err
+		return User{}, err
 	}
 	if u.RevokedAt(v.t) {
-		return v.reject(ErrUserRevoked, "user %s was already revoked on %s", short(u.ID), u.RevokedOn)
+		return User{}, v.reject(ErrUserRevoked, "user %s %s revoked on %s", short(u.ID), was, u.RevokedOn)
 	}
-	return nil
+	return u, nil
 }
 
 func (v *validator) role(realm parsec.VlobID, user parsec.UserID) (parsec.RealmRole, error) {
