@@ -141,7 +141,7 @@ func (c *Client) CreateWorkspace(ctx context.Context, name string) (parsec.VlobI
 	if _, err := manifest.ParseEntryName(name); err != nil {
 		return parsec.VlobID{}, parsec.Errorf(parsec.Invalid, "invalid workspace name %q: %v", name, err)
 	}
-	if c.Profile() == parsec.ProfileOutsider {
+	if !parsec.CanCreateRealm(c.Profile()) {
 		return parsec.VlobID{}, parsec.Errorf(parsec.Permission, "External users cannot create workspaces")
 	}
 	id := parsec.NewVlobID()
