@@ -121,7 +121,7 @@ PARSEC_CONFIG_DIR, --device is PARSEC_DEVICE, …), except --password-stdin.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(a.serverCmd(), a.orgCmd(), a.deviceCmd(), a.userCmd(), a.inviteCmd(), a.workspaceCmd())
+	root.AddCommand(a.serverCmd(), a.orgCmd(), a.deviceCmd(), a.userCmd(), a.inviteCmd(), a.workspaceCmd(), a.guiCmd())
 	root.AddCommand(a.fileCmds()...)
 	root.AddCommand(a.benchCmd())
 	return root

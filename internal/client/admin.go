@@ -145,3 +145,13 @@ func orgNotFound(err error, org parsec.OrganizationID) error {
 	}
 	return err
 }
+
+// CreateOrganizationLink creates an organization (see CreateOrganization) with the server's
+// default settings and returns its bootstrap link, ready to open.
+func (a *Admin) CreateOrganizationLink(ctx context.Context, org parsec.OrganizationID) (Link, error) {
+	urls, err := a.CreateOrganization(ctx, org, OrgOptions{})
+	if err != nil {
+		return Link{}, err
+	}
+	return ParseBootstrapLink(urls.BootstrapURL)
+}

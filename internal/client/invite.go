@@ -68,6 +68,15 @@ func (c *Client) link(action string, token parsec.AccessToken) protocol.Link {
 	return protocol.Link{Server: c.t.server, Org: c.dev.OrganizationID, Action: action, Token: token}
 }
 
+// InvitationLink is the link a listed invitation is claimed with.
+func (c *Client) InvitationLink(inv protocol.InvitationInfo) Link {
+	action := protocol.ActionClaimUser
+	if inv.Type == protocol.InvitationTypeDevice {
+		action = protocol.ActionClaimDevice
+	}
+	return c.link(action, inv.Token)
+}
+
 // Invitations lists the invitations this user may see: every user invitation for an
 // Administrator, and the user's own device invitations.
 func (c *Client) Invitations(ctx context.Context) ([]protocol.InvitationInfo, error) {

@@ -37,3 +37,17 @@ const (
 	EmailSent             = protocol.EmailSent
 	EmailRecipientRefused = protocol.EmailRecipientRefused
 )
+
+// Invitation statuses, as Invitations gives them.
+const (
+	InvitationPending   = protocol.InvitationStatusPending
+	InvitationFinished  = protocol.InvitationStatusFinished
+	InvitationCancelled = protocol.InvitationStatusCanceled
+)
+
+// What a link is for (Link.Action).
+const (
+	ActionBootstrap   = protocol.ActionBootstrapOrganization
+	ActionClaimUser   = protocol.ActionClaimUser
+	ActionClaimDevice = protocol.ActionClaimDevice
+)

@@ -1,0 +1,88 @@
+// Parsec GUI: a few progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+
+  // Confirmations: a form or button with data-confirm asks first.
+  document.addEventListener("submit", function (e) {
+    var msg = e.target.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) { e.preventDefault(); }
+  });
+
+  // Copy buttons.
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest("[data-copy]");
+    if (!b) { return; }
+    navigator.clipboard.writeText(b.getAttribute("data-copy")).then(function () {
+      b.textContent = "Copied";
+    }, function () {
+      b.textContent = "Copy failed: select the link";
+    });
+  });
+
+  // "Select all" checkboxes.
+  document.addEventListener("change", function (e) {
+    var name = e.target.getAttribute("data-select-all");
+    if (!name) { return; }
+    document.querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (c) { c.checked = e.target.checked; });
+  });
+
+  // Right-click on a row opens its menu.
+  document.addEventListener("contextmenu", function (e) {
+    var row = e.target.closest("[data-menu]");
+    if (!row) { return; }
+    var menu = document.getElementById(row.getAttribute("data-menu"));
+    if (!menu) { return; }
+    e.preventDefault();
+    document.querySelectorAll("details.menu[open]").forEach(function (d) { d.open = false; });
+    menu.open = true;
+    var first = menu.querySelector(".menu-items a, .menu-items button");
+    if (first) { first.focus(); }
+  });
+  // Escape closes an open menu.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") { return; }
+    document.querySelectorAll("details.menu[open]").forEach(function (d) { d.open = false; d.querySelector("summary").focus(); });
+  });
+
+  // Password strength hint.
+  document.addEventListener("input", function (e) {
+    var out = e.target.getAttribute("data-strength");
+    if (!out) { return; }
+    var p = e.target.value, kinds = 0;
+    [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].forEach(function (re) { if (re.test(p)) { kinds++; } });
+    var score = p.length >= 16 ? 3 : p.length >= 12 && kinds >= 2 ? 2 : p.length >= 8 && kinds >= 2 ? 1 : 0;
+    document.getElementById(out).textContent = "Strength: " + ["too weak", "fair", "good", "strong"][score];
+  });
+
+  // Live pages fetch themselves again when the GUI says something changed.
+  if (document.body.dataset.live && window.EventSource) {
+    var busy = false, again = false;
+    var refresh = function () {
+      if (busy) { again = true; return; }
+      var active = document.activeElement;
+      if (document.querySelector("details.menu[open]") || (active && active.matches("input, select, textarea") && active.form && active.form.method === "post")) { return; }
+      busy = true;
+      fetch(window.location.href, { credentials: "same-origin", headers: { "X-Parsec-Refresh": "1" } }).then(function (r) {
+        if (r.redirected) { window.location.href = r.url; return null; }
+        return r.text();
+      }).then(function (html) {
+        if (!html) { return; }
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var main = doc.getElementById("main"), here = document.getElementById("main");
+        if (main && here) {
+          var kept = here.querySelector(".messages"), fresh = main.querySelector(".messages");
+          if (kept && fresh) { fresh.innerHTML = kept.innerHTML; }
+          if (main.innerHTML !== here.innerHTML) { here.innerHTML = main.innerHTML; }
+        }
+        var top = doc.querySelector("header.top"), hereTop = document.querySelector("header.top");
+        if (top && hereTop && top.innerHTML !== hereTop.innerHTML) { hereTop.innerHTML = top.innerHTML; }
+        if (!doc.body.dataset.live) { source.close(); }
+      }).finally(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
+    };
+    var source = new EventSource("/events");
+    source.onmessage = refresh;
+  }
+})();
