@@ -357,7 +357,10 @@ func (f *flow) greet(s *session, token parsec.AccessToken) {
 				f.fail(err)
 				return
 			}
-			f.set(func(v *flowView) { v.Step = "done"; v.Done = "The device “" + label + "” was added: it can log in now." })
+			f.set(func(v *flowView) {
+				v.Step = "done"
+				v.Done = "The device “" + label + "” was added: it can log in now."
+			})
 			return
 		}
 		profile, perr := parsec.ParseProfile(in.Get("profile"))
