@@ -282,7 +282,12 @@ type world struct {
 // and waits for the banner that gives its URL (printed once it serves). The server is
 // stopped with SIGINT when the test ends, and must then exit cleanly.
 func newWorld(t *testing.T, serverFlags ...string) *world {
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	return newWorldFor(t, 60*time.Second, serverFlags...)
+}
+
+// newWorldFor is newWorld with another deadline (browser tests take longer).
+func newWorldFor(t *testing.T, deadline time.Duration, serverFlags ...string) *world {
+	ctx, cancel := context.WithTimeout(t.Context(), deadline)
 	t.Cleanup(cancel)
 	w := &world{t: t, ctx: ctx, dataDir: t.TempDir()}
 	args := append([]string{"server", "run", "--dev", "--addr", "127.0.0.1:0", "--data-dir", w.dataDir}, serverFlags...)

@@ -266,10 +266,13 @@ func (a *App) start(local *device.Local) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{dev: local, c: c, cancel: cancel}
-	a.logout()
 	a.mu.Lock()
+	old := a.sess
 	a.sess = s
 	a.mu.Unlock()
+	if old != nil {
+		old.close()
+	}
 	a.refresh(ctx, s)
 	go a.follow(ctx, s)
 	return nil
@@ -318,9 +321,14 @@ func (a *App) logout() {
 		f.stop()
 	}
 	if s != nil {
-		s.cancel()
-		s.c.Close()
+		s.close()
 	}
+}
+
+// close stops following the server and closes the device's client.
+func (s *session) close() {
+	s.cancel()
+	s.c.Close()
 }
 
 // errText is how a page tells an error: the error's own sentence, with what to do for the

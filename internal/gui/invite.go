@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/skip2/go-qrcode"
 
@@ -203,8 +204,10 @@ type flow struct {
 	cancel context.CancelFunc
 	input  chan url.Values // the person's answer at a step that waits for one
 
-	mu   sync.Mutex
-	view flowView
+	mu      sync.Mutex
+	view    flowView
+	version int           // counts the changes of view
+	changed chan struct{} // closed and replaced at each change
 }
 
 // flowView is what the flow's page shows.
@@ -229,7 +232,7 @@ type flowView struct {
 
 func (a *App) newFlow(kind, title string) *flow {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &flow{id: randomHex(8), a: a, ctx: ctx, cancel: cancel, input: make(chan url.Values, 1)}
+	f := &flow{id: randomHex(8), a: a, ctx: ctx, cancel: cancel, input: make(chan url.Values, 1), changed: make(chan struct{})}
 	f.view = flowView{ID: f.id, Kind: kind, Title: title, Step: "wait"}
 	a.mu.Lock()
 	a.flows[f.id] = f
@@ -241,8 +244,32 @@ func (a *App) newFlow(kind, title string) *flow {
 func (f *flow) set(change func(v *flowView)) {
 	f.mu.Lock()
 	change(&f.view)
+	f.version++
+	close(f.changed)
+	f.changed = make(chan struct{})
 	f.mu.Unlock()
 	f.a.events.publish("changed")
+}
+
+// answer gives the person's answer to the step the flow waits at (and ignores an answer to
+// another step, sent twice or too late), then waits a moment for the flow to take it, so
+// that the page drawn next shows what followed.
+func (f *flow) answer(step string, in url.Values) {
+	f.mu.Lock()
+	waiting, changed := f.view.Step == step, f.changed
+	f.mu.Unlock()
+	if !waiting {
+		return
+	}
+	select {
+	case f.input <- in:
+	default:
+		return
+	}
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+	}
 }
 
 func (f *flow) snapshot() flowView {
@@ -353,6 +380,7 @@ func (f *flow) greet(s *session, token parsec.AccessToken) {
 			label = req.DeviceLabel
 		}
 		if device {
+			f.set(func(v *flowView) { v.Step, v.Err = "creating", "" })
 			if _, err := g.CreateDevice(ctx, label); err != nil {
 				f.fail(err)
 				return
@@ -377,6 +405,7 @@ func (f *flow) greet(s *session, token parsec.AccessToken) {
 			}
 			handle = h
 		}
+		f.set(func(v *flowView) { v.Step, v.Err = "creating", "" })
 		if _, err := g.CreateUser(ctx, handle, label, profile); err != nil {
 			f.fail(err)
 			return
@@ -422,6 +451,7 @@ func (f *flow) join(link client.Link) {
 		f.fail(err)
 		return
 	}
+	f.set(func(v *flowView) { v.Step = "confirming" })
 	if err := cl.ConfirmGreeterCode(ctx, picked); err != nil {
 		f.fail(err)
 		return
@@ -537,12 +567,7 @@ func (a *App) postFlow(w http.ResponseWriter, r *http.Request) {
 		a.mu.Unlock()
 		back = "/"
 	default:
-		if step := r.PostForm.Get("step"); step == f.snapshot().Step {
-			select {
-			case f.input <- r.PostForm:
-			default:
-			}
-		}
+		f.answer(r.PostForm.Get("step"), r.PostForm)
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }

@@ -1,0 +1,269 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/parsec-go/parsec/internal/server/serve"
+)
+
+// The graphical client end to end: a real server process, each person's `parsec gui`
+// process, and each person's page in a real Chromium, driven the way a person would use it:
+// clicking the labels the seeds name, reading the code on one screen and clicking it on the
+// other. Every step is saved as a screenshot ($PARSEC_SCREENSHOTS, when set, keeps them:
+// docs/screenshots holds the ones the README shows).
+
+// chromiumPath finds Chromium, or skips the test (fails it in CI) without one.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if path := os.Getenv("PARSEC_CHROMIUM"); path != "" {
+		return path
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("PARSEC_TEST_DISALLOW_SKIP") != "" {
+		t.Fatal("no Chromium found (apt install chromium, or set PARSEC_CHROMIUM)")
+	}
+	t.Skip("no Chromium found (apt install chromium, or set PARSEC_CHROMIUM)")
+	return ""
+}
+
+// browser starts a headless Chromium of its own (its own profile) and returns its first tab.
+func (w *world) browser() context.Context {
+	w.t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromiumPath(w.t)), chromedp.NoSandbox,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1280, 900),
+		chromedp.UserDataDir(w.t.TempDir()))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(w.ctx, opts...)
+	tab, cancelTab := chromedp.NewContext(alloc)
+	w.t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	// The first run starts the browser, which lives as long as tab: no deadline on it.
+	if err := chromedp.Run(tab); err != nil {
+		w.t.Fatalf("starting Chromium: %v", err)
+	}
+	return tab
+}
+
+// A person using the GUI: their `parsec gui` process and their browser tab.
+type person struct {
+	t    *testing.T
+	name string
+	acc  account
+	proc *proc
+	tab  context.Context
+	shot int
+}
+
+// gui starts a's `parsec gui` with args and opens the address it prints in a new tab.
+func (w *world) gui(a account, name string, args ...string) *person {
+	w.t.Helper()
+	tab := w.browser()
+	p := w.start("", append([]string{"gui", "--no-browser", "--config-dir", a.dir}, args...)...)
+	url := p.expect(p.stdout, `^GUI: (http://\S+)$`)[1]
+	// Confirmations (data-confirm) are accepted, as a person who means it would.
+	chromedp.ListenTarget(tab, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			go chromedp.Run(tab, page.HandleJavaScriptDialog(true))
+		}
+	})
+	pe := &person{t: w.t, name: name, acc: a, proc: p, tab: tab}
+	pe.run(chromedp.Navigate(url))
+	return pe
+}
+
+// run runs browser actions, failing the test with what the page shows when one fails.
+func (p *person) run(actions ...chromedp.Action) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.tab, 45*time.Second)
+	defer cancel()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		var text string
+		chromedp.Run(p.tab, chromedp.Text("body", &text, chromedp.ByQuery))
+		p.t.Fatalf("%s's browser: %v\npage:\n%s\nGUI process:\n%s", p.name, err, text, p.proc)
+	}
+}
+
+// see waits until the page shows text (in the element sel), and returns the element's text.
+func (p *person) see(sel, text string) string {
+	p.t.Helper()
+	var got string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p.run(chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Text(sel, &got, chromedp.ByQuery))
+		if strings.Contains(got, text) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			var body string
+			chromedp.Run(p.tab, chromedp.Text("body", &body, chromedp.ByQuery))
+			p.t.Fatalf("%s's page never showed %q in %s; it shows:\n%s", p.name, text, sel, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// click clicks the element sel.
+func (p *person) click(sel string) { p.t.Helper(); p.run(chromedp.Click(sel, chromedp.ByQuery)) }
+
+// fill types into the field sel, replacing what it holds.
+func (p *person) fill(sel, text string) {
+	p.t.Helper()
+	p.run(chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Clear(sel, chromedp.ByQuery), chromedp.SendKeys(sel, text, chromedp.ByQuery))
+}
+
+// choose picks an option of the select sel by its value, as the keyboard or the mouse would.
+func (p *person) choose(sel, value string) {
+	p.t.Helper()
+	var ok bool
+	js := fmt.Sprintf(`(function(){var s=document.querySelector(%q); s.value=%q; s.dispatchEvent(new Event("change",{bubbles:true})); return s.value===%q})()`, sel, value, value)
+	p.run(chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Evaluate(js, &ok))
+	if !ok {
+		p.t.Fatalf("%s has no option %q", sel, value)
+	}
+}
+
+// screenshot saves the page, named after the step.
+func (p *person) screenshot(step string) {
+	p.t.Helper()
+	var png []byte
+	p.run(chromedp.FullScreenshot(&png, 100))
+	if len(png) < 1000 {
+		p.t.Fatalf("screenshot of %s is empty", step)
+	}
+	dir := os.Getenv("PARSEC_SCREENSHOTS")
+	if dir == "" {
+		dir = p.t.TempDir()
+	}
+	p.shot++
+	name := regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(step), "-")
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// attr reads an attribute of the element sel.
+func (p *person) attr(sel, name string) string {
+	p.t.Helper()
+	var v string
+	var ok bool
+	p.run(chromedp.AttributeValue(sel, name, &v, &ok, chromedp.ByQuery))
+	if !ok {
+		p.t.Fatalf("%s has no attribute %s", sel, name)
+	}
+	return v
+}
+
+// createOrganization has the person bootstrap Acme from the link the server administrator
+// gives, entered by hand.
+func (p *person) createOrganization(link, name, email string) {
+	p.t.Helper()
+	p.see("h1", "Welcome to Parsec")
+	p.fill("#url", link)
+	p.click("#link-h + form button")
+	p.see("h1", "Create the organization Acme")
+	p.fill("#name", name)
+	p.fill("#email", email)
+	p.fill("#label", "laptop")
+	p.fill("#password", p.acc.password)
+	p.fill("#password2", p.acc.password)
+	p.screenshot("create-organization")
+	p.click("form.form button[type=submit]")
+	p.see(".messages", "you are its first Administrator")
+}
+
+// The seeds' flows, end to end: create the organization, invite a user, greet them with the
+// token exchange while they join, choose their profile; then the user list.
+func TestGUIInviteAndGreet(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 3*time.Minute)
+	link := strings.TrimSpace(w.parsec("", "org", "create", "Acme", "--addr", w.url, "--admin-token", serve.DevAdminToken).ok())
+
+	alice := w.gui(w.newAccount("correct horse battery"), "Alice")
+	alice.screenshot("home")
+	alice.createOrganization(link, "Alice Liddell", "alice@example.com")
+	alice.see(".facts", "Administrators")
+	alice.screenshot("my-organization")
+
+	// Invite Bob: the yellow button appears at the top.
+	alice.click(`a[href="/users"]`)
+	alice.see("h1", "Manage my organization")
+	alice.click(`a.button[href="/invitations"]`)
+	alice.fill("#emails", "bob@example.com")
+	alice.click("#invite-h + form button")
+	alice.see(".outcomes", "bob@example.com: invitation sent by email")
+	alice.see("#pending", "1 invitation waiting")
+	alice.screenshot("invitation-sent")
+	bobLink := alice.attr(`button[data-copy]`, "data-copy")
+
+	// Bob opens the link in his GUI (as the link handler would), and starts.
+	bob := w.gui(w.newAccount("bob's long password"), "Bob", bobLink)
+	bob.see("h1", "Join the organization Acme")
+	bob.click("main form button")
+	bob.see(".flow", "Waiting for an Administrator to greet you")
+	bob.screenshot("join-waiting")
+
+	// Alice greets; each reads their code to the other, who clicks it among four.
+	alice.click(`form[action$="/greet"] button`)
+	hostCode := alice.see(".sas", "")
+	alice.screenshot("greet-host-code")
+	bob.see(".codes legend", "Which code does Alice Liddell <alice@example.com> read to you?")
+	bob.screenshot("join-pick-host-code")
+	bob.click(`button.code[value="` + hostCode + `"]`)
+	guestCode := bob.see(".sas", "")
+	alice.see(".codes legend", "Which code")
+	alice.screenshot("greet-pick-guest-code")
+	alice.click(`button.code[value="` + guestCode + `"]`)
+
+	// Bob gives his details; Alice checks them and chooses his profile.
+	bob.see("main h1", "Join Acme")
+	bob.run(chromedp.WaitVisible("#password", chromedp.ByQuery))
+	bob.fill("#name", "Bob Morane")
+	bob.fill("#label", "bobpc")
+	bob.fill("#password", bob.acc.password)
+	bob.fill("#password2", bob.acc.password)
+	bob.screenshot("join-details")
+	bob.click(`form.form button[type=submit]`)
+	alice.run(chromedp.WaitVisible("#profile", chromedp.ByQuery))
+	alice.see("form.form", "Check who is joining")
+	if name := alice.attr("#name", "value"); name != "Bob Morane" {
+		t.Errorf("Alice checks the name %q, want Bob Morane", name)
+	}
+	alice.choose("#profile", "STANDARD")
+	alice.screenshot("greet-check-and-profile")
+	alice.click(`form.form button[type=submit]`)
+	alice.see(".flow", "Bob Morane (bob@example.com) joined the organization as Member.")
+	bob.see(".flow", "You have joined the organization Acme.")
+	bob.screenshot("join-done")
+	bob.click(".flow form button")
+	bob.see(".who", "Bob Morane · Member · bobpc")
+
+	// Alice sees Bob in the list; no invitation waits any more.
+	alice.click(".flow form button")
+	alice.click(`a[href="/users"]`)
+	alice.see("table.users", "Bob Morane")
+	alice.see("table.users", "bob@example.com")
+	var pending int
+	alice.run(chromedp.Evaluate(`document.querySelectorAll("#pending").length`, &pending))
+	if pending != 0 {
+		t.Error("the yellow button is still shown after the guest joined")
+	}
+	alice.screenshot("manage-my-organization")
+
+	// The CLI sees what the GUI did: the devices are the same files.
+	wantLines(t, w.as(account{dir: alice.acc.dir, password: alice.acc.password}, "user", "list").ok(),
+		`^[0-9a-f]{32}\tBob Morane\tbob@example.com\tMember\tactive$`)
+}
