@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it, on a fresh machine with Go, git and apt.
 #
-# It installs what the tests need (nothing beyond Go for now), checks formatting and vet,
-# runs every test with the race detector, then runs each fuzz target for a short time.
+# It installs what the tests need (Debian's chromium, for the GUI's browser tests), checks
+# formatting and vet, runs every test with the race detector, then runs each fuzz target for
+# a short time.
 # FUZZTIME (default 5s) sets how long each fuzz target runs; FUZZTIME=0 skips fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== go version"
 go version
+
+# The GUI's end-to-end tests drive Debian's Chromium (headless).
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${PARSEC_CHROMIUM:-}" ]; then
+  echo "== installing chromium (apt)"
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 ||
+    { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends chromium >/dev/null; }
+fi
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
