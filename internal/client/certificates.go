@@ -56,6 +56,10 @@ func (c *Client) loadCertificates(ctx context.Context) error {
 // operation: the error (kind parsec.Tampered) says that the server sent an invalid
 // certificate.
 func (c *Client) PollCertificates(ctx context.Context) (int, error) {
+	// One poll at a time: two that fetched the same new certificates would each add them,
+	// and the second would see them as repeated, as if the server lied.
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
 	n, err := c.pollOnce(ctx)
 	if err != nil {
 		return n, err

@@ -33,6 +33,8 @@ type Client struct {
 	cache  *localdb.DB
 	warnf  func(msg string)
 
+	pollMu sync.Mutex // serializes PollCertificates
+
 	mu       sync.Mutex
 	certs    *certif.Memory
 	keys     map[parsec.VlobID]*realmKeys // realm keys, in memory only

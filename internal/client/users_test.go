@@ -1,12 +1,15 @@
 package client_test
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/testenv"
 )
 
 // One filter for every interface's list of users.
@@ -54,4 +57,25 @@ func TestListUsers(t *testing.T) {
 	}
 	_, err = p.ac.ShowUser(ctx, "nobody@example.com")
 	wantKind(t, "showing nobody", err, parsec.NotFound)
+}
+
+// Interfaces poll from several goroutines at once (the GUI follows the server's events while
+// a page acts): concurrent polls of the same new certificates are no lie of the server.
+func TestConcurrentPolls(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	for round := range 5 {
+		testenv.Join(t, p.ac, fmt.Sprintf("user%d@example.com", round), "User", parsec.ProfileStandard)
+		var wg sync.WaitGroup
+		errs := make([]error, 16)
+		for i := range errs {
+			wg.Go(func() { _, errs[i] = p.bc.PollCertificates(ctx) })
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: a concurrent poll failed: %v", round, err)
+			}
+		}
+	}
 }
