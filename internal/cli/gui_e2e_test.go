@@ -98,19 +98,22 @@ func (p *person) run(actions ...chromedp.Action) {
 }
 
 // see waits until the page shows text (in the element sel), and returns the element's text.
+// The page may be loading or redrawing itself meanwhile: it asks again until the deadline.
 func (p *person) see(sel, text string) string {
 	p.t.Helper()
-	var got string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		p.run(chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Text(sel, &got, chromedp.ByQuery))
-		if strings.Contains(got, text) {
+		ctx, cancel := context.WithTimeout(p.tab, 5*time.Second)
+		var got string
+		err := chromedp.Run(ctx, chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Text(sel, &got, chromedp.ByQuery))
+		cancel()
+		if err == nil && strings.Contains(got, text) {
 			return got
 		}
 		if time.Now().After(deadline) {
 			var body string
 			chromedp.Run(p.tab, chromedp.Text("body", &body, chromedp.ByQuery))
-			p.t.Fatalf("%s's page never showed %q in %s; it shows:\n%s", p.name, text, sel, body)
+			p.t.Fatalf("%s's page never showed %q in %s (%v); it shows:\n%s", p.name, text, sel, err, body)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -266,4 +269,122 @@ func TestGUIInviteAndGreet(t *testing.T) {
 	// The CLI sees what the GUI did: the devices are the same files.
 	wantLines(t, w.as(account{dir: alice.acc.dir, password: alice.acc.password}, "user", "list").ok(),
 		`^[0-9a-f]{32}\tBob Morane\tbob@example.com\tMember\tactive$`)
+}
+
+// login logs in with the account's only device.
+func (p *person) login(password string) {
+	p.t.Helper()
+	p.see("h1", "Welcome to Parsec")
+	p.fill("#login-password", password)
+	p.click("form.login button")
+}
+
+// Manage my organization: log in (a wrong password first), search and filter, revoke a user
+// from the row's menu, change profiles with an External user in the selection; the revoked
+// person's own GUI logs them out; a Member's and an External's views.
+func TestGUIManagePeople(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 4*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	bobAcc := w.join(aliceAcc, "bob@example.com", "Bob", "member")
+	carolAcc := w.join(aliceAcc, "carol@example.com", "Carol", "member")
+	xenaAcc := w.join(aliceAcc, "xena@example.com", "Xena", "external")
+
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login("not the password")
+	alice.see(".messages", "Wrong password: the device is still locked.")
+	alice.screenshot("login-wrong-password")
+	alice.login(aliceAcc.password)
+	alice.see(".who", "Alice Liddell · Administrator · laptop")
+	alice.click(`a[href="/users"]`)
+	alice.see("table.users caption", "4 of 4 users")
+
+	// Search, and the profile filter.
+	alice.fill("#search", "car")
+	alice.click(".filters button")
+	alice.see("table.users caption", "1 of 4 users")
+	alice.see("table.users", "Carol")
+	alice.fill("#search", " ")
+	alice.click(`.filters input[value="OUTSIDER"]`)
+	alice.click(".filters button")
+	alice.see("table.users caption", "1 of 4 users")
+	alice.see("table.users", "Xena")
+	alice.run(chromedp.Navigate(strings.Split(alice.location(), "/users")[0] + "/users"))
+	alice.see("table.users caption", "4 of 4 users")
+
+	// Carol's own GUI, logged in, will learn she was revoked.
+	carol := w.gui(carolAcc, "Carol")
+	carol.login(carolAcc.password)
+	carol.see(".who", "Carol · Member")
+
+	// Revoke Carol from her row's menu: a confirmation names her and says it is final.
+	carolRow := "table.users tbody tr:nth-child(3)" // Alice (oneself first), Bob, Carol, Xena
+	alice.see(carolRow, "Carol")
+	alice.click(carolRow + " details.menu summary")
+	alice.screenshot("user-menu")
+	alice.click(carolRow + " .menu-items button.danger")
+	alice.see("h1", "Revoke this user")
+	alice.see("form.confirm", "Revoke Carol?")
+	alice.see("form.confirm", "This cannot be undone")
+	alice.screenshot("revoke-confirm")
+	alice.click("form.confirm button.danger")
+	alice.see(".messages", "Revoked: Carol.")
+	alice.see("table.users", "Revoked")
+	alice.screenshot("revoked")
+	carol.run(chromedp.Navigate(strings.Split(carol.location(), "/organization")[0] + "/users"))
+	carol.see(".messages", "logged out")
+
+	// Change profiles: Bob and Xena selected; Xena is External, so she is skipped.
+	alice.click(`input[name=user][aria-label="Select Bob"]`)
+	alice.click(`input[name=user][aria-label="Select Xena"]`)
+	alice.click(`.actions button[value=profile]`)
+	alice.see("h1", "Change profiles")
+	alice.see(".warning", "External users cannot have their profile changed: the profile of Xena will not be affected.")
+	var offered int
+	alice.run(chromedp.Evaluate(`document.querySelectorAll("input[name=profile]").length`, &offered))
+	if offered != 2 {
+		t.Errorf("%d profiles offered, want Administrator and Member only", offered)
+	}
+	alice.screenshot("change-profiles")
+	alice.click(`input[name=profile][value=ADMIN]`)
+	alice.click("form.confirm button[type=submit]")
+	alice.see(".messages", "Now Administrator: Bob.")
+	alice.see(".messages", "External users keep their profile: Xena.")
+	alice.screenshot("profiles-changed")
+	wantLines(t, w.as(aliceAcc, "user", "list").ok(),
+		`^[0-9a-f]{32}\tBob\tbob@example\.com\tAdministrator\tactive$`,
+		`^[0-9a-f]{32}\tCarol\tcarol@example\.com\tMember\trevoked$`,
+		`^[0-9a-f]{32}\tXena\txena@example\.com\tExternal\tactive$`)
+
+	// A Member sees the users but cannot act; an External user does not see the page at all.
+	w.as(aliceAcc, "user", "update-profile", "bob@example.com", "--profile", "member").ok()
+	bob := w.gui(bobAcc, "Bob")
+	bob.login(bobAcc.password)
+	bob.click(`a[href="/users"]`)
+	bob.see("table.users", "Xena")
+	var controls int
+	bob.run(chromedp.Evaluate(`document.querySelectorAll(".actions, details.menu, input[name=user]").length`, &controls))
+	if controls != 0 {
+		t.Errorf("a Member is offered %d controls to manage users", controls)
+	}
+	bob.screenshot("member-view")
+	xena := w.gui(xenaAcc, "Xena")
+	xena.login(xenaAcc.password)
+	xena.see(".who", "Xena · External")
+	var links int
+	xena.run(chromedp.Evaluate(`document.querySelectorAll('a[href="/users"]').length`, &links))
+	if links != 0 {
+		t.Error("an External user is offered Manage my organization")
+	}
+	xena.run(chromedp.Navigate(strings.Split(xena.location(), "/organization")[0] + "/users"))
+	xena.see("h1", "Not allowed")
+	xena.screenshot("external-view")
+}
+
+// location is the page's address.
+func (p *person) location() string {
+	p.t.Helper()
+	var loc string
+	p.run(chromedp.Location(&loc))
+	return loc
 }
