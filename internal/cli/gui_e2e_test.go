@@ -388,3 +388,92 @@ func (p *person) location() string {
 	p.run(chromedp.Location(&loc))
 	return loc
 }
+
+// A wrong code stops both sides with the interception warning and creates nothing; the
+// invitation stays pending, and a new exchange then succeeds. Then a device: added from
+// My devices, claimed on a second computer.
+func TestGUIWrongCodeAndDevice(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 4*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.click(`a[href="/users"]`)
+	alice.click(`a.button[href="/invitations"]`)
+	alice.fill("#emails", "dave@example.com")
+	alice.click("#invite-h + form button")
+	alice.see(".outcomes", "dave@example.com: invitation sent by email")
+	daveLink := alice.attr(`button[data-copy]`, "data-copy")
+
+	// Dave does not see Alice's code among his four: "None of these".
+	dave := w.gui(w.newAccount("dave's password"), "Dave", daveLink)
+	dave.see("h1", "Join the organization Acme")
+	dave.click("main form button")
+	alice.click(`form[action$="/greet"] button`)
+	alice.see(".sas", "")
+	dave.see(".codes legend", "Which code")
+	dave.click("button.none")
+	dave.see(".flow .alert", "someone may be intercepting the exchange")
+	alice.see(".flow .alert", "someone may be intercepting the exchange")
+	alice.screenshot("wrong-code-warning")
+	alice.click(".flow form button")
+	alice.click(`a[href="/users"]`)
+	alice.click(`a.button[href="/invitations"]`)
+	alice.see("table", "dave@example.com")
+	alice.see("#pending", "1 invitation waiting")
+	wantLines(t, w.as(aliceAcc, "user", "list").ok(), `^[0-9a-f]{32}\tAlice Liddell\t`)
+	if out := w.as(aliceAcc, "user", "list").ok(); strings.Contains(out, "dave@") {
+		t.Errorf("the failed exchange created Dave:\n%s", out)
+	}
+
+	// Alice picks a wrong code on her side: the same warning on both sides.
+	dave.click(".flow form button")
+	dave.run(chromedp.Navigate(strings.Split(dave.location(), "/")[0] + "//" + strings.Split(dave.location(), "/")[2] + "/"))
+	dave.fill("#url", daveLink)
+	dave.click("#link-h + form button")
+	dave.see("h1", "Join the organization Acme")
+	dave.click("main form button")
+	alice.click(`form[action$="/greet"] button`)
+	hostCode := alice.see(".sas", "")
+	dave.click(`button.code[value="` + hostCode + `"]`)
+	guestCode := dave.see(".sas", "")
+	var wrong string
+	alice.see(".codes legend", "Which code")
+	alice.run(chromedp.Evaluate(fmt.Sprintf(`[...document.querySelectorAll("button.code")].map(b => b.value).find(v => v !== %q)`, guestCode), &wrong))
+	alice.click(`button.code[value="` + wrong + `"]`)
+	alice.see(".flow .alert", "someone may be intercepting the exchange")
+	dave.see(".flow .alert", "")
+	dave.screenshot("join-failed")
+
+	// My devices: add a device, claimed on a second computer of Alice's.
+	alice.click(".flow form button")
+	alice.click(`a[href="/devices"]`)
+	alice.see("table", "laptop")
+	alice.click(`form[action="/devices/add"] button`)
+	alice.see(".flow", "Waiting for your new device")
+	alice.run(chromedp.WaitVisible("img.qr", chromedp.ByQuery))
+	alice.screenshot("add-device")
+	deviceLink := alice.attr(".flow input.link-copy", "value")
+	second := w.gui(w.newAccount(aliceAcc.password), "Alice's desktop", deviceLink)
+	second.see("h1", "Join the organization Acme")
+	second.click("main form button")
+	hostCode = alice.see(".sas", "")
+	second.click(`button.code[value="` + hostCode + `"]`)
+	guestCode = second.see(".sas", "")
+	alice.click(`button.code[value="` + guestCode + `"]`)
+	second.run(chromedp.WaitVisible("#password", chromedp.ByQuery))
+	second.fill("#label", "desktop")
+	second.fill("#password", aliceAcc.password)
+	second.fill("#password2", aliceAcc.password)
+	second.click(`form.form button[type=submit]`)
+	alice.run(chromedp.WaitVisible("#label", chromedp.ByQuery))
+	alice.click(`form.form button[type=submit]`)
+	alice.see(".flow", "The device “desktop” was added")
+	second.see(".flow", "This computer is now a device of yours in Acme.")
+	second.click(".flow form button")
+	second.see(".who", "Alice Liddell · Administrator · desktop")
+	alice.click(".flow form button")
+	alice.click(`a[href="/devices"]`)
+	alice.see("table", "desktop")
+	alice.screenshot("my-devices")
+}
