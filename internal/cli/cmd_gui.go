@@ -17,7 +17,7 @@ import (
 )
 
 func (a *app) guiCmd() *cobra.Command {
-	var listen, devAddr string
+	var listen, devAddr, devDataDir string
 	var noBrowser, dev, installHandler bool
 	cmd := &cobra.Command{
 		Use:   "gui [LINK]",
@@ -44,7 +44,7 @@ desktop (an XDG desktop entry), so that clicking an invitation link opens the GU
 				cfg.Link = args[0]
 			}
 			if dev {
-				srv, err := startDevServer(ctx, devAddr, a.stderr)
+				srv, err := startDevServer(ctx, devAddr, devDataDir, a.stderr)
 				if err != nil {
 					return err
 				}
@@ -75,16 +75,17 @@ desktop (an XDG desktop entry), so that clicking an invitation link opens the GU
 	f.BoolVar(&noBrowser, "no-browser", false, "only print the address, do not open a browser")
 	f.BoolVar(&dev, "dev", false, "also run a development server in this process")
 	f.StringVar(&devAddr, "dev-addr", "127.0.0.1:6777", "with --dev, the development server's address")
+	f.StringVar(&devDataDir, "dev-data-dir", "", "with --dev, the development server's data directory (default $XDG_DATA_HOME/parsec/dev-server)")
 	f.BoolVar(&installHandler, "install-link-handler", false, "register this program as the parsec3:// link handler (Linux desktop) and exit")
 	return cmd
 }
 
 // startDevServer runs a development server in this process until ctx is done.
-func startDevServer(ctx context.Context, addr string, logs io.Writer) (*gui.DevServer, error) {
+func startDevServer(ctx context.Context, addr, dataDir string, logs io.Writer) (*gui.DevServer, error) {
 	ready := make(chan serve.Listening, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- serve.Run(ctx, serve.Config{Addr: addr, Dev: true, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))},
+		errc <- serve.Run(ctx, serve.Config{Addr: addr, DataDir: dataDir, Dev: true, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))},
 			func(l serve.Listening) { ready <- l })
 	}()
 	select {

@@ -477,3 +477,55 @@ func TestGUIWrongCodeAndDevice(t *testing.T) {
 	alice.see("table", "desktop")
 	alice.screenshot("my-devices")
 }
+
+// `parsec gui --dev`, the README's first command: a development server in the same process,
+// and an organization created from the home page, without any other command.
+func TestGUIDev(t *testing.T) {
+	t.Parallel()
+	w := &world{t: t}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	t.Cleanup(cancel)
+	w.ctx = ctx
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := w.newAccount("first admin password")
+	p := w.gui(acc, "Newcomer", "--dev", "--dev-addr", fmt.Sprintf("127.0.0.1:%d", port), "--dev-data-dir", t.TempDir())
+	p.see("h1", "Welcome to Parsec")
+	p.see("#dev-h", "Create an organization (development server)")
+	p.fill("#org", "Acme")
+	p.click("#dev-h + form button")
+	p.see("h1", "Create the organization Acme")
+	p.fill("#name", "Ada Lovelace")
+	p.fill("#email", "ada@example.com")
+	p.fill("#password", "short")
+	p.fill("#password2", "short")
+	p.click("form.form button[type=submit]")
+	var tooShort bool
+	p.run(chromedp.Evaluate(`document.querySelector("#password").validity.tooShort`, &tooShort))
+	if !tooShort {
+		t.Error("the browser does not say a 5-character password is too short")
+	}
+	p.see("h1", "Create the organization Acme")
+	p.fill("#password", acc.password)
+	p.fill("#password2", acc.password+"!")
+	p.click("form.form button[type=submit]")
+	p.see(".messages", "The two passwords differ.")
+	p.fill("#password", acc.password)
+	p.fill("#password2", acc.password)
+	p.click("form.form button[type=submit]")
+	p.see(".messages", "Organization Acme created: you are its first Administrator.")
+	p.see(".facts", "Administrators")
+	// Log out forgets the device; the home page lists it, and logging in comes back.
+	p.click(".who form button")
+	p.see(".messages", "Logged out")
+	p.see("form.login", "Acme — Ada Lovelace <ada@example.com>")
+	p.login(acc.password)
+	p.see(".who", "Ada Lovelace · Administrator")
+	// A link that is no Parsec link, entered by hand, is refused with a clear message.
+	p.click(".who form button")
+	p.fill("#url", "https://example.com/nothing")
+	p.click("#link-h + form button")
+	p.see(".messages", "This is not a Parsec link")
+}

@@ -161,3 +161,21 @@ func TestNewRefusesABadLink(t *testing.T) {
 		t.Error("a link that is no Parsec link was accepted")
 	}
 }
+
+func TestNewPassword(t *testing.T) {
+	tests := []struct {
+		p1, p2 string
+		ok     bool
+	}{
+		{"long enough", "long enough", true},
+		{"short", "short", false},
+		{"long enough", "long enough!", false},
+		{"", "", false},
+	}
+	for _, tc := range tests {
+		_, err := newPasswordOf(url.Values{"password": {tc.p1}, "password2": {tc.p2}})
+		if (err == nil) != tc.ok {
+			t.Errorf("newPasswordOf(%q, %q) = %v, want ok %v", tc.p1, tc.p2, err, tc.ok)
+		}
+	}
+}
