@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,13 +45,27 @@ func chromiumPath(t *testing.T) string {
 // browser starts a headless Chromium of its own (its own profile) and returns its first tab.
 func (w *world) browser() context.Context {
 	w.t.Helper()
+	profile, err := os.MkdirTemp("", "parsec-chromium-")
+	if err != nil {
+		w.t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromiumPath(w.t)), chromedp.NoSandbox,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(w.t.TempDir()))
+		chromedp.UserDataDir(profile))
 	alloc, cancelAlloc := chromedp.NewExecAllocator(w.ctx, opts...)
 	tab, cancelTab := chromedp.NewContext(alloc)
-	w.t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	w.t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+		// Chromium's helpers may still be writing their last files: give them a moment.
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	// The first run starts the browser, which lives as long as tab: no deadline on it.
 	if err := chromedp.Run(tab); err != nil {
 		w.t.Fatalf("starting Chromium: %v", err)
@@ -60,6 +75,7 @@ func (w *world) browser() context.Context {
 
 // A person using the GUI: their `parsec gui` process and their browser tab.
 type person struct {
+	w    *world
 	t    *testing.T
 	name string
 	acc  account
@@ -80,9 +96,34 @@ func (w *world) gui(a account, name string, args ...string) *person {
 			go chromedp.Run(tab, page.HandleJavaScriptDialog(true))
 		}
 	})
-	pe := &person{t: w.t, name: name, acc: a, proc: p, tab: tab}
+	pe := &person{w: w, t: w.t, name: name, acc: a, proc: p, tab: tab}
+	peopleMu.Lock()
+	people[w] = append(people[w], pe)
+	peopleMu.Unlock()
 	pe.run(chromedp.Navigate(url))
 	return pe
+}
+
+// people are the persons of each world, for the diagnostics of a failure.
+var (
+	peopleMu sync.Mutex
+	people   = map[*world][]*person{}
+)
+
+// everyone describes what every person's page shows, when a step fails.
+func (p *person) everyone() string {
+	var b strings.Builder
+	peopleMu.Lock()
+	all := people[p.w]
+	peopleMu.Unlock()
+	for _, o := range all {
+		var body string
+		ctx, cancel := context.WithTimeout(o.tab, 3*time.Second)
+		chromedp.Run(ctx, chromedp.Text("main", &body, chromedp.ByQuery))
+		cancel()
+		fmt.Fprintf(&b, "=== %s's page:\n%s\n=== %s's GUI process:\n%s\n", o.name, body, o.name, o.proc)
+	}
+	return b.String()
 }
 
 // run runs browser actions, failing the test with what the page shows when one fails.
@@ -111,16 +152,30 @@ func (p *person) see(sel, text string) string {
 			return got
 		}
 		if time.Now().After(deadline) {
-			var body string
-			chromedp.Run(p.tab, chromedp.Text("body", &body, chromedp.ByQuery))
-			p.t.Fatalf("%s's page never showed %q in %s (%v); it shows:\n%s", p.name, text, sel, err, body)
+			p.t.Fatalf("%s's page never showed %q in %s (%v)\n%s", p.name, text, sel, err, p.everyone())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-// click clicks the element sel.
-func (p *person) click(sel string) { p.t.Helper(); p.run(chromedp.Click(sel, chromedp.ByQuery)) }
+// click clicks the element sel. A live page may redraw itself just then: the click is tried
+// again on the new element.
+func (p *person) click(sel string) {
+	p.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(p.tab, 5*time.Second)
+		err := chromedp.Run(ctx, chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Click(sel, chromedp.ByQuery))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s cannot click %s: %v\n%s", p.name, sel, err, p.everyone())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
 
 // fill types into the field sel, replacing what it holds.
 func (p *person) fill(sel, text string) {
@@ -409,6 +464,7 @@ func TestGUIWrongCodeAndDevice(t *testing.T) {
 	dave := w.gui(w.newAccount("dave's password"), "Dave", daveLink)
 	dave.see("h1", "Join the organization Acme")
 	dave.click("main form button")
+	dave.see(".flow", "Waiting for an Administrator to greet you")
 	alice.click(`form[action$="/greet"] button`)
 	alice.see(".sas", "")
 	dave.see(".codes legend", "Which code")
@@ -428,11 +484,12 @@ func TestGUIWrongCodeAndDevice(t *testing.T) {
 
 	// Alice picks a wrong code on her side: the same warning on both sides.
 	dave.click(".flow form button")
-	dave.run(chromedp.Navigate(strings.Split(dave.location(), "/")[0] + "//" + strings.Split(dave.location(), "/")[2] + "/"))
+	dave.see("h1", "Welcome to Parsec")
 	dave.fill("#url", daveLink)
 	dave.click("#link-h + form button")
 	dave.see("h1", "Join the organization Acme")
 	dave.click("main form button")
+	dave.see(".flow", "Waiting for an Administrator to greet you")
 	alice.click(`form[action$="/greet"] button`)
 	hostCode := alice.see(".sas", "")
 	dave.click(`button.code[value="` + hostCode + `"]`)

@@ -53,6 +53,9 @@ func (a *App) loggedIn(h http.HandlerFunc) http.HandlerFunc {
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
+		// Each page shows the certificates as the server has them now (or says the server
+		// is unreachable); a revoked or frozen person learns it at once.
+		a.refresh(r.Context(), s)
 		a.mu.Lock()
 		gone := s.gone
 		a.mu.Unlock()

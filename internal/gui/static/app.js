@@ -84,5 +84,7 @@
     };
     var source = new EventSource("/events");
     source.onmessage = refresh;
+    // An exchange also asks every few seconds, in case an event was missed.
+    if (document.querySelector(".flow")) { window.setInterval(refresh, 2000); }
   }
 })();
