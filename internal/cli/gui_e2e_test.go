@@ -143,16 +143,16 @@ func (p *person) run(actions ...chromedp.Action) {
 func (p *person) see(sel, text string) string {
 	p.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	var got string
 	for {
 		ctx, cancel := context.WithTimeout(p.tab, 5*time.Second)
-		var got string
 		err := chromedp.Run(ctx, chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Text(sel, &got, chromedp.ByQuery))
 		cancel()
 		if err == nil && strings.Contains(got, text) {
 			return got
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("%s's page never showed %q in %s (%v)\n%s", p.name, text, sel, err, p.everyone())
+			p.t.Fatalf("%s's page never showed %q in %s (%v; it shows %q)\n%s", p.name, text, sel, err, got, p.everyone())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -434,6 +434,19 @@ func TestGUIManagePeople(t *testing.T) {
 	xena.run(chromedp.Navigate(strings.Split(xena.location(), "/organization")[0] + "/users"))
 	xena.see("h1", "Not allowed")
 	xena.screenshot("external-view")
+
+	// The server stops: a banner says so, and the pages go on with what the device knows.
+	w.server.cmd.Process.Signal(os.Interrupt)
+	if code := w.server.wait(); code != exitOK {
+		t.Errorf("the server exited with code %d", code)
+	}
+	alice.click(`a[href="/users"]`)
+	alice.see(".banner", "The server cannot be reached")
+	alice.see("table.users", "Xena")
+	alice.click(`a[href="/organization"]`)
+	alice.see(".banner", "Showing what this device already knows.")
+	alice.see(".facts", "Administrators")
+	alice.screenshot("server-unreachable")
 }
 
 // location is the page's address.

@@ -276,6 +276,7 @@ type world struct {
 	ctx     context.Context // the test's deadline: every process is stopped at it
 	url     string          // the server's URL
 	dataDir string          // the server's data directory
+	server  *proc           // the server process
 }
 
 // newWorld starts `parsec server run --dev`, with extra flags, on a port the system picks,
@@ -292,6 +293,7 @@ func newWorldFor(t *testing.T, deadline time.Duration, serverFlags ...string) *w
 	w := &world{t: t, ctx: ctx, dataDir: t.TempDir()}
 	args := append([]string{"server", "run", "--dev", "--addr", "127.0.0.1:0", "--data-dir", w.dataDir}, serverFlags...)
 	srv := w.start("", args...)
+	w.server = srv
 	w.url = srv.expect(srv.stderr, `^  URL: +(http://\S+)$`)[1]
 	t.Cleanup(func() {
 		srv.cmd.Process.Signal(os.Interrupt)

@@ -157,9 +157,14 @@ func (c *Client) ListUsers(ctx context.Context, f UserFilter) ([]UserInfo, error
 	if err != nil {
 		return nil, err
 	}
+	return f.Select(all), nil
+}
+
+// Select returns the users the filter selects, in order.
+func (f UserFilter) Select(users []UserInfo) []UserInfo {
 	search := strings.ToLower(f.Search)
 	var out []UserInfo
-	for _, u := range all {
+	for _, u := range users {
 		switch {
 		case len(f.Profiles) > 0 && !slices.Contains(f.Profiles, u.Profile),
 			len(f.Statuses) > 0 && !slices.Contains(f.Statuses, u.Status()),
@@ -168,7 +173,7 @@ func (c *Client) ListUsers(ctx context.Context, f UserFilter) ([]UserInfo, error
 		}
 		out = append(out, u)
 	}
-	return out, nil
+	return out
 }
 
 // ShowUser describes the user with this email as ListUsers does.

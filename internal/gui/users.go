@@ -51,9 +51,12 @@ func (a *App) usersPage(w http.ResponseWriter, r *http.Request) {
 	}
 	users, err := s.c.ListUsers(r.Context(), f)
 	if err != nil {
-		d.Err = errText(err)
-		// Without the server, the certificates this device checked still say who is who.
-		users, _ = s.c.ListUsers(r.Context(), client.UserFilter{})
+		// Without the server, the certificates this device checked still say who is who
+		// (only who is frozen is unknown); the banner says the server is unreachable.
+		if !parsec.IsKind(err, parsec.Unavailable) {
+			d.Err = errText(err)
+		}
+		users = f.Select(s.c.Users())
 	}
 	all := s.c.Users()
 	d.Total = len(all)
