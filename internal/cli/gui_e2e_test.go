@@ -601,3 +601,53 @@ func TestGUIDev(t *testing.T) {
 	p.click("#link-h + form button")
 	p.see(".messages", "This is not a Parsec link")
 }
+
+// An exchange closed midway: the host cancels (confirmed), nothing is created, the guest
+// learns it at their next step; then the invitation is cancelled, and its link is refused.
+func TestGUIExchangeCancelled(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 3*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.click(`a[href="/users"]`)
+	alice.click(`a.button[href="/invitations"]`)
+	alice.fill("#emails", "erin@example.com, alice@example.com")
+	alice.click("#invite-h + form button")
+	alice.see(".outcomes", "erin@example.com: invitation sent by email")
+	alice.see(".outcomes", "alice@example.com: already a member of the organization: no invitation")
+	alice.screenshot("invite-outcomes")
+	erinLink := alice.attr(`button[data-copy]`, "data-copy")
+
+	erin := w.gui(w.newAccount("erin's password"), "Erin", erinLink)
+	erin.see("h1", "Join the organization Acme")
+	erin.click("main form button")
+	erin.see(".flow", "Waiting for an Administrator to greet you")
+	alice.click(`form[action$="/greet"] button`)
+	hostCode := alice.see(".sas", "")
+	erin.see(".codes legend", "Which code")
+
+	// Alice closes the exchange midway (she confirms).
+	alice.click(`form[data-confirm] button.secondary`)
+	alice.see(".flow .alert", "The exchange was cancelled: nothing was created, and the invitation is still pending.")
+	alice.screenshot("greet-cancelled")
+	erin.click(`button.code[value="` + hostCode + `"]`)
+	erin.see(".flow .alert", "cancelled the exchange")
+	erin.screenshot("join-host-cancelled")
+
+	// Alice cancels the invitation (confirmed); its link no longer opens.
+	alice.click(".flow form button")
+	alice.click(`a[href="/users"]`)
+	alice.click(`a.button[href="/invitations"]`)
+	alice.click(`form[action$="/cancel"] button`)
+	alice.see(".messages", "Invitation cancelled: its link no longer works.")
+	alice.see("table", "No pending invitations.")
+	erin.click(".flow form button")
+	erin.see("h1", "Welcome to Parsec")
+	erin.fill("#url", erinLink)
+	erin.click("#link-h + form button")
+	erin.see("h1", "Join the organization Acme")
+	erin.click("main form button")
+	erin.see(".flow .alert", "This invitation has already been used or was cancelled.")
+	erin.screenshot("join-link-cancelled")
+}
