@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/parsec-go/parsec/internal/server/serve"
 )
@@ -650,4 +651,44 @@ func TestGUIExchangeCancelled(t *testing.T) {
 	erin.click("main form button")
 	erin.see(".flow .alert", "This invitation has already been used or was cancelled.")
 	erin.screenshot("join-link-cancelled")
+}
+
+// The keyboard alone: log in with Enter, open a row's menu with Enter and close it with
+// Escape; and a narrow window (a phone's width) scrolls down, never sideways.
+func TestGUIKeyboardAndNarrow(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 3*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	w.join(aliceAcc, "bob@example.com", "Bob", "member")
+	alice := w.gui(aliceAcc, "Alice")
+	alice.see("h1", "Welcome to Parsec")
+	alice.run(chromedp.Focus("#login-password", chromedp.ByQuery), chromedp.SendKeys("#login-password", aliceAcc.password+"\r", chromedp.ByQuery))
+	alice.see(".who", "Alice Liddell · Administrator")
+	alice.click(`a[href="/users"]`)
+	menu := "table.users tbody tr:nth-child(2) details.menu"
+	alice.run(chromedp.Focus(menu+" summary", chromedp.ByQuery), chromedp.KeyEvent("\r"))
+	var open bool
+	alice.run(chromedp.Evaluate(`document.querySelector("table.users tbody tr:nth-child(2) details.menu").open`, &open))
+	if !open {
+		t.Error("Enter on the row's … does not open its menu")
+	}
+	alice.run(chromedp.KeyEvent(kb.Escape))
+	alice.run(chromedp.Evaluate(`document.querySelector("table.users tbody tr:nth-child(2) details.menu").open`, &open))
+	if open {
+		t.Error("Escape does not close the row's menu")
+	}
+
+	// A narrow window: nothing wider than the screen.
+	alice.run(chromedp.EmulateViewport(390, 844))
+	for _, page := range []string{"/users", "/organization", "/invitations", "/devices"} {
+		alice.run(chromedp.Navigate(strings.Split(alice.location(), "/users")[0] + page))
+		alice.see("h1", "")
+		var wide bool
+		alice.run(chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &wide))
+		if wide {
+			t.Errorf("%s scrolls sideways in a 390-pixel window", page)
+		}
+		alice.screenshot("narrow" + page)
+		alice.run(chromedp.Navigate(strings.Split(alice.location(), page)[0] + "/users"))
+	}
 }
