@@ -368,6 +368,13 @@ func TestGUIManagePeople(t *testing.T) {
 	alice.run(chromedp.Navigate(strings.Split(alice.location(), "/users")[0] + "/users"))
 	alice.see("table.users caption", "4 of 4 users")
 
+	// A user's details: profile, status, devices with their join dates.
+	alice.click(`table.users a[href^="/users/"]:not([href$="x"])`)
+	alice.see("h1", "Alice Liddell")
+	alice.see("table", "laptop")
+	alice.run(chromedp.NavigateBack())
+	alice.see("table.users caption", "4 of 4 users")
+
 	// Carol's own GUI, logged in, will learn she was revoked.
 	carol := w.gui(carolAcc, "Carol")
 	carol.login(carolAcc.password)
@@ -619,6 +626,11 @@ func TestGUIExchangeCancelled(t *testing.T) {
 	alice.see(".outcomes", "alice@example.com: already a member of the organization: no invitation")
 	alice.screenshot("invite-outcomes")
 	erinLink := alice.attr(`button[data-copy]`, "data-copy")
+	alice.click(`form[action$="/resend"] button`)
+	alice.see(".messages", "Invitation sent again to erin@example.com.")
+	if again := alice.attr(`button[data-copy]`, "data-copy"); again != erinLink {
+		t.Errorf("sending again changed the link: %s, was %s", again, erinLink)
+	}
 
 	erin := w.gui(w.newAccount("erin's password"), "Erin", erinLink)
 	erin.see("h1", "Join the organization Acme")
@@ -690,5 +702,46 @@ func TestGUIKeyboardAndNarrow(t *testing.T) {
 		}
 		alice.screenshot("narrow" + page)
 		alice.run(chromedp.Navigate(strings.Split(alice.location(), page)[0] + "/users"))
+	}
+}
+
+// An organization at its user limit: the host approves, the server refuses, and both sides
+// say why; nothing is created and the invitation stays pending.
+func TestGUIUserLimit(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 3*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell", "--active-users-limit", "1")
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.see(".facts", "1 active users")
+	alice.click(`a[href="/users"]`)
+	alice.click(`a.button[href="/invitations"]`)
+	alice.fill("#emails", "frank@example.com")
+	alice.click("#invite-h + form button")
+	frankLink := alice.attr(`button[data-copy]`, "data-copy")
+
+	frank := w.gui(w.newAccount("frank's password"), "Frank", frankLink)
+	frank.see("h1", "Join the organization Acme")
+	frank.click("main form button")
+	frank.see(".flow", "Waiting for an Administrator to greet you")
+	alice.click(`form[action$="/greet"] button`)
+	hostCode := alice.see(".sas", "")
+	frank.click(`button.code[value="` + hostCode + `"]`)
+	guestCode := frank.see(".sas", "")
+	alice.click(`button.code[value="` + guestCode + `"]`)
+	frank.run(chromedp.WaitVisible("#password", chromedp.ByQuery))
+	frank.fill("#name", "Frank")
+	frank.fill("#password", frank.acc.password)
+	frank.fill("#password2", frank.acc.password)
+	frank.click(`form.form button[type=submit]`)
+	alice.choose("#profile", "STANDARD")
+	alice.click(`form.form button[type=submit]`)
+	alice.see(".flow .alert", "limit")
+	alice.screenshot("greet-user-limit")
+	frank.see(".flow .alert", "could not create your user")
+	frank.see(".flow .alert", "limit")
+	frank.screenshot("join-user-limit")
+	if out := w.as(aliceAcc, "user", "list").ok(); strings.Contains(out, "frank@") {
+		t.Errorf("Frank was created beyond the limit:\n%s", out)
 	}
 }

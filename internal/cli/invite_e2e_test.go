@@ -315,10 +315,11 @@ func (w *world) newAccount(password string) account {
 	return account{dir: w.t.TempDir(), password: password}
 }
 
-// bootstrap creates organization Acme and bootstraps it: the person becomes its first
-// Administrator, with device "laptop".
-func (w *world) bootstrap(email, name string) account {
-	out := w.parsec("", "org", "create", "Acme", "--addr", w.url, "--admin-token", serve.DevAdminToken).ok()
+// bootstrap creates organization Acme (with createFlags, those of org create) and
+// bootstraps it: the person becomes its first Administrator, with device "laptop".
+func (w *world) bootstrap(email, name string, createFlags ...string) account {
+	args := append([]string{"org", "create", "Acme", "--addr", w.url, "--admin-token", serve.DevAdminToken}, createFlags...)
+	out := w.parsec("", args...).ok()
 	a := w.newAccount("correct horse")
 	out = w.parsec(a.password+"\n", "org", "bootstrap", strings.TrimSpace(out), "--email", email, "--name", name,
 		"--device-label", "laptop", "--config-dir", a.dir, "--password-stdin").ok()
