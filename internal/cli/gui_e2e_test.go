@@ -267,6 +267,8 @@ func TestGUIInviteAndGreet(t *testing.T) {
 	alice.see("#pending", "1 invitation waiting")
 	alice.screenshot("invitation-sent")
 	bobLink := alice.attr(`button[data-copy]`, "data-copy")
+	alice.click("#pending")
+	alice.see("h1", "Invitations")
 
 	// Bob opens the link in his GUI (as the link handler would), and starts.
 	bob := w.gui(w.newAccount("bob's long password"), "Bob", bobLink)
@@ -274,6 +276,9 @@ func TestGUIInviteAndGreet(t *testing.T) {
 	bob.click("main form button")
 	bob.see(".flow", "Waiting for an Administrator to greet you")
 	bob.screenshot("join-waiting")
+	// Alice's list of invitations, open from the yellow button, shows at once that Bob waits.
+	alice.see("table", "waiting for you to greet them")
+	alice.screenshot("guest-waiting")
 
 	// Alice greets; each reads their code to the other, who clicks it among four.
 	alice.click(`form[action$="/greet"] button`)

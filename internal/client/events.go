@@ -20,7 +20,15 @@ type Change struct {
 	// Vlob is set for a new manifest version, and Version is its version.
 	Vlob    parsec.VlobID
 	Version uint64
+	// Invitation is set for news of an invitation this user may greet (then nothing else
+	// changed): created or ended, or its guest waiting for this user to greet them
+	// (GuestWaiting), or no longer.
+	Invitation   parsec.AccessToken
+	GuestWaiting bool
 }
+
+// IsInvitation reports whether the change is news of an invitation only.
+func (ch Change) IsInvitation() bool { return ch.Invitation != parsec.AccessToken{} }
 
 // Watch listens to the server's event stream until ctx is done, and calls fn for every
 // change of data or certificates this user can see (certificates are polled before fn is
@@ -103,6 +111,16 @@ func (c *Client) watchOnce(ctx context.Context, lastID *string, fn func(Change))
 				return parsec.Errorf(parsec.Tampered, "event stream: %v", fmt.Errorf("vlob event: %w", err))
 			}
 			fn(Change{Realm: d.RealmID, Vlob: d.VlobID, Version: d.Version})
+		case protocol.EventInvitation:
+			var d protocol.EventInvitationData
+			if protocol.DecodeEvent(ev.Data, &d) == nil && d.Token != (parsec.AccessToken{}) {
+				fn(Change{Invitation: d.Token})
+			}
+		case protocol.EventGreetingAttemptReady, protocol.EventGreetingAttemptJoined, protocol.EventGreetingAttemptCancelled:
+			var d protocol.EventGreetingAttemptData
+			if protocol.DecodeEvent(ev.Data, &d) == nil && d.Token != (parsec.AccessToken{}) {
+				fn(Change{Invitation: d.Token, GuestWaiting: ev.Name == protocol.EventGreetingAttemptReady})
+			}
 		}
 	}
 }

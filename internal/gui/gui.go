@@ -52,6 +52,7 @@ type App struct {
 	sess     *session
 	link     *client.Link // a link being opened (bootstrap or join), kept out of URLs
 	flows    map[string]*flow
+	waiting  map[parsec.AccessToken]bool // invitations whose guest waits to be greeted
 	flash    []message
 	lastSeen time.Time
 }
@@ -83,7 +84,7 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, pages: p, events: newBroker(), flows: map[string]*flow{},
+	a := &App{cfg: cfg, log: cfg.Logger, pages: p, events: newBroker(), flows: map[string]*flow{}, waiting: map[parsec.AccessToken]bool{},
 		secret: randomHex(32), cookie: randomHex(32)}
 	if cfg.Link != "" {
 		link, err := client.ParseLink(cfg.Link)
@@ -297,8 +298,18 @@ func (a *App) refresh(ctx context.Context, s *session) {
 
 // follow listens to the server's events while logged in, and tells the pages.
 func (a *App) follow(ctx context.Context, s *session) {
-	err := s.c.Watch(ctx, func(client.Change) {
-		a.refresh(ctx, s)
+	err := s.c.Watch(ctx, func(ch client.Change) {
+		if ch.IsInvitation() {
+			a.mu.Lock()
+			if ch.GuestWaiting {
+				a.waiting[ch.Invitation] = true
+			} else {
+				delete(a.waiting, ch.Invitation)
+			}
+			a.mu.Unlock()
+		} else {
+			a.refresh(ctx, s)
+		}
 		a.events.publish("changed")
 	})
 	if err != nil && ctx.Err() == nil {

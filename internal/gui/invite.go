@@ -21,7 +21,8 @@ import (
 // sends the person's choices to it.
 
 type invitationRow struct {
-	Token  string
+	Token   string
+	Waiting bool // the guest opened the link and waits to be greeted
 	Email  string
 	Device bool
 	Link   string
@@ -58,6 +59,9 @@ func (a *App) invitations(r *http.Request) invitationsData {
 			continue
 		}
 		row := invitationRow{Token: inv.Token.String(), Email: inv.ClaimerEmail, Device: inv.Type == client.InvitationDevice, Date: inv.CreatedOn}
+		a.mu.Lock()
+		row.Waiting = a.waiting[inv.Token]
+		a.mu.Unlock()
 		row.Link = s.c.InvitationLink(inv).HTTPRedirect()
 		d.Pending = append(d.Pending, row)
 	}
