@@ -23,10 +23,10 @@ import (
 type invitationRow struct {
 	Token   string
 	Waiting bool // the guest opened the link and waits to be greeted
-	Email  string
-	Device bool
-	Link   string
-	Date   parsec.DateTime
+	Email   string
+	Device  bool
+	Link    string
+	Date    parsec.DateTime
 }
 
 type invitationsData struct {
