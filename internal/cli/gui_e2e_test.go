@@ -332,6 +332,50 @@ func TestGUIInviteAndGreet(t *testing.T) {
 		`^[0-9a-f]{32}\tBob Morane\tbob@example.com\tMember\tactive$`)
 }
 
+// openInvitations goes to the Invitations page through Manage my organization.
+func (p *person) openInvitations() {
+	p.t.Helper()
+	p.click(`a[href="/users"]`)
+	p.click(`a.button[href="/invitations"]`)
+	p.see("h1", "Invitations")
+}
+
+// invite invites emails (comma-separated) from the Invitations page, and returns the link of
+// the first pending invitation.
+func (p *person) invite(emails string) string {
+	p.t.Helper()
+	p.openInvitations()
+	p.fill("#emails", emails)
+	p.click("#invite-h + form button")
+	p.see(".outcomes", "")
+	return p.attr(`button[data-copy]`, "data-copy")
+}
+
+// startJoining has a guest who opened an invitation link start the exchange and wait.
+func (p *person) startJoining() {
+	p.t.Helper()
+	p.see("h1", "Join the organization Acme")
+	p.click("main form button")
+	p.see(".flow", "Waiting for an Administrator to greet you")
+}
+
+// greet has the host greet the pending invitation and read their code, which the guest
+// clicks among four; it returns the guest's code, once shown.
+func (p *person) greet(guest *person) string {
+	p.t.Helper()
+	p.click(`form[action$="/greet"] button`)
+	hostCode := p.see(".sas", "")
+	guest.click(`button.code[value="` + hostCode + `"]`)
+	return guest.see(".sas", "")
+}
+
+// exchangeCodes runs both halves of the token exchange, each side clicking the right code.
+func (p *person) exchangeCodes(guest *person) {
+	p.t.Helper()
+	guestCode := p.greet(guest)
+	p.click(`button.code[value="` + guestCode + `"]`)
+}
+
 // login logs in with the account's only device.
 func (p *person) login(password string) {
 	p.t.Helper()
@@ -481,18 +525,12 @@ func TestGUIWrongCodeAndDevice(t *testing.T) {
 	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
 	alice := w.gui(aliceAcc, "Alice")
 	alice.login(aliceAcc.password)
-	alice.click(`a[href="/users"]`)
-	alice.click(`a.button[href="/invitations"]`)
-	alice.fill("#emails", "dave@example.com")
-	alice.click("#invite-h + form button")
+	daveLink := alice.invite("dave@example.com")
 	alice.see(".outcomes", "dave@example.com: invitation sent by email")
-	daveLink := alice.attr(`button[data-copy]`, "data-copy")
 
 	// Dave does not see Alice's code among his four: "None of these".
 	dave := w.gui(w.newAccount("dave's password"), "Dave", daveLink)
-	dave.see("h1", "Join the organization Acme")
-	dave.click("main form button")
-	dave.see(".flow", "Waiting for an Administrator to greet you")
+	dave.startJoining()
 	alice.click(`form[action$="/greet"] button`)
 	alice.see(".sas", "")
 	dave.see(".codes legend", "Which code")
@@ -501,8 +539,7 @@ func TestGUIWrongCodeAndDevice(t *testing.T) {
 	alice.see(".flow .alert", "someone may be intercepting the exchange")
 	alice.screenshot("wrong-code-warning")
 	alice.click(".flow form button")
-	alice.click(`a[href="/users"]`)
-	alice.click(`a.button[href="/invitations"]`)
+	alice.openInvitations()
 	alice.see("table", "dave@example.com")
 	alice.see("#pending", "1 invitation waiting")
 	wantLines(t, w.as(aliceAcc, "user", "list").ok(), `^[0-9a-f]{32}\tAlice Liddell\t`)
@@ -515,13 +552,8 @@ func TestGUIWrongCodeAndDevice(t *testing.T) {
 	dave.see("h1", "Welcome to Parsec")
 	dave.fill("#url", daveLink)
 	dave.click("#link-h + form button")
-	dave.see("h1", "Join the organization Acme")
-	dave.click("main form button")
-	dave.see(".flow", "Waiting for an Administrator to greet you")
-	alice.click(`form[action$="/greet"] button`)
-	hostCode := alice.see(".sas", "")
-	dave.click(`button.code[value="` + hostCode + `"]`)
-	guestCode := dave.see(".sas", "")
+	dave.startJoining()
+	guestCode := alice.greet(dave)
 	var wrong string
 	alice.see(".codes legend", "Which code")
 	alice.run(chromedp.Evaluate(fmt.Sprintf(`[...document.querySelectorAll("button.code")].map(b => b.value).find(v => v !== %q)`, guestCode), &wrong))
@@ -542,10 +574,10 @@ func TestGUIWrongCodeAndDevice(t *testing.T) {
 	second := w.gui(w.newAccount(aliceAcc.password), "Alice's desktop", deviceLink)
 	second.see("h1", "Join the organization Acme")
 	second.click("main form button")
-	hostCode = alice.see(".sas", "")
+	second.see(".flow", "Waiting for an Administrator to greet you")
+	hostCode := alice.see(".sas", "")
 	second.click(`button.code[value="` + hostCode + `"]`)
-	guestCode = second.see(".sas", "")
-	alice.click(`button.code[value="` + guestCode + `"]`)
+	alice.click(`button.code[value="` + second.see(".sas", "") + `"]`)
 	second.run(chromedp.WaitVisible("#password", chromedp.ByQuery))
 	second.fill("#label", "desktop")
 	second.fill("#password", aliceAcc.password)
@@ -623,14 +655,10 @@ func TestGUIExchangeCancelled(t *testing.T) {
 	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
 	alice := w.gui(aliceAcc, "Alice")
 	alice.login(aliceAcc.password)
-	alice.click(`a[href="/users"]`)
-	alice.click(`a.button[href="/invitations"]`)
-	alice.fill("#emails", "erin@example.com, alice@example.com")
-	alice.click("#invite-h + form button")
+	erinLink := alice.invite("erin@example.com, alice@example.com")
 	alice.see(".outcomes", "erin@example.com: invitation sent by email")
 	alice.see(".outcomes", "alice@example.com: already a member of the organization: no invitation")
 	alice.screenshot("invite-outcomes")
-	erinLink := alice.attr(`button[data-copy]`, "data-copy")
 	alice.click(`form[action$="/resend"] button`)
 	alice.see(".messages", "Invitation sent again to erin@example.com.")
 	if again := alice.attr(`button[data-copy]`, "data-copy"); again != erinLink {
@@ -638,9 +666,7 @@ func TestGUIExchangeCancelled(t *testing.T) {
 	}
 
 	erin := w.gui(w.newAccount("erin's password"), "Erin", erinLink)
-	erin.see("h1", "Join the organization Acme")
-	erin.click("main form button")
-	erin.see(".flow", "Waiting for an Administrator to greet you")
+	erin.startJoining()
 	alice.click(`form[action$="/greet"] button`)
 	hostCode := alice.see(".sas", "")
 	erin.see(".codes legend", "Which code")
@@ -655,8 +681,7 @@ func TestGUIExchangeCancelled(t *testing.T) {
 
 	// Alice cancels the invitation (confirmed); its link no longer opens.
 	alice.click(".flow form button")
-	alice.click(`a[href="/users"]`)
-	alice.click(`a.button[href="/invitations"]`)
+	alice.openInvitations()
 	alice.click(`form[action$="/cancel"] button`)
 	alice.see(".messages", "Invitation cancelled: its link no longer works.")
 	alice.see("table", "No pending invitations.")
@@ -719,21 +744,9 @@ func TestGUIUserLimit(t *testing.T) {
 	alice := w.gui(aliceAcc, "Alice")
 	alice.login(aliceAcc.password)
 	alice.see(".facts", "1 active users")
-	alice.click(`a[href="/users"]`)
-	alice.click(`a.button[href="/invitations"]`)
-	alice.fill("#emails", "frank@example.com")
-	alice.click("#invite-h + form button")
-	frankLink := alice.attr(`button[data-copy]`, "data-copy")
-
-	frank := w.gui(w.newAccount("frank's password"), "Frank", frankLink)
-	frank.see("h1", "Join the organization Acme")
-	frank.click("main form button")
-	frank.see(".flow", "Waiting for an Administrator to greet you")
-	alice.click(`form[action$="/greet"] button`)
-	hostCode := alice.see(".sas", "")
-	frank.click(`button.code[value="` + hostCode + `"]`)
-	guestCode := frank.see(".sas", "")
-	alice.click(`button.code[value="` + guestCode + `"]`)
+	frank := w.gui(w.newAccount("frank's password"), "Frank", alice.invite("frank@example.com"))
+	frank.startJoining()
+	alice.exchangeCodes(frank)
 	frank.run(chromedp.WaitVisible("#password", chromedp.ByQuery))
 	frank.fill("#name", "Frank")
 	frank.fill("#password", frank.acc.password)
