@@ -554,7 +554,7 @@ func (a *app) copied(o client.CopyOptions, res client.CopyResult, ws string, err
 	if ws != "" {
 		to = location{ws: ws, path: res.Path}.String()
 	}
-	a.say("Copied %d file(s), %s, to %s.", res.Files, humanBytes(res.Bytes), to)
+	a.say("Copied %d file(s), %s, to %s.", res.Files, parsec.FormatSize(res.Bytes), to)
 	return nil
 }
 
@@ -599,7 +599,7 @@ func (p *progressBar) draw() {
 	filled := int(frac * width)
 	rate := int64(float64(p.done) / max(time.Since(p.start).Seconds(), 0.001))
 	fmt.Fprintf(p.w, "\r%s [%s%s] %3d%%  %s / %s  %s/s\x1b[K", p.label,
-		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), int(frac*100), humanBytes(p.done), humanBytes(p.total), humanBytes(rate))
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), int(frac*100), parsec.FormatSize(p.done), parsec.FormatSize(p.total), parsec.FormatSize(rate))
 }
 
 // finish draws the last state and ends the line, if anything was drawn.
@@ -614,17 +614,4 @@ func (p *progressBar) finish() {
 	}
 	p.draw()
 	fmt.Fprintln(p.w)
-}
-
-// humanBytes renders a size: 512 B, 1.5 KiB, 3.0 MiB…
-func humanBytes(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(1024), 0
-	for m := n / 1024; m >= 1024; m /= 1024 {
-		div *= 1024
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -761,5 +763,118 @@ func TestGUIUserLimit(t *testing.T) {
 	frank.screenshot("join-user-limit")
 	if out := w.as(aliceAcc, "user", "list").ok(); strings.Contains(out, "frank@") {
 		t.Errorf("Frank was created beyond the limit:\n%s", out)
+	}
+}
+
+// Workspaces and files: create a workspace, share it (the forbidden roles disabled with their
+// reason), upload files (one larger than a block), see them live in a reader's browser, who
+// cannot change anything, download them byte-identical, then folders, rename and delete.
+func TestGUIWorkspacesAndFiles(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 4*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	bobAcc := w.join(aliceAcc, "bob@example.com", "Bob", "member")
+	w.join(aliceAcc, "xena@example.com", "Xena", "external")
+
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.click(`a[href="/workspaces"]`)
+	alice.see("table.workspaces", "No workspace yet.")
+	alice.fill("#ws-name", "Docs")
+	alice.click(`form[action="/workspaces"] button`)
+	alice.see(".messages", "Workspace “Docs” created: you are its owner.")
+	alice.see("table.files", "This folder is empty.")
+	filesURL := alice.location()
+
+	// Sharing: Xena, External, may be at most Contributor; Bob becomes Reader.
+	alice.run(chromedp.Navigate(strings.Replace(filesURL, "/files", "/sharing", 1)))
+	alice.see("h1", "Share “Docs”")
+	alice.see(".warning", "shared with nobody else")
+	var disabled []string
+	alice.run(chromedp.Evaluate(`[...document.querySelectorAll("tr")].filter(r => r.textContent.includes("Xena")).flatMap(r => [...r.querySelectorAll("option[disabled]")].map(o => o.textContent))`, &disabled))
+	if len(disabled) != 2 || !strings.Contains(strings.Join(disabled, "|"), "External users can be at most Contributor") {
+		t.Errorf("Xena's disabled roles: %q, want Manager and Owner with the External reason", disabled)
+	}
+	alice.screenshot("sharing")
+	var bobSelect string
+	alice.run(chromedp.Evaluate(`[...document.querySelectorAll("tr")].find(r => r.textContent.includes("bob@example.com")).querySelector("select").id`, &bobSelect))
+	alice.choose("#"+bobSelect, "READER")
+	alice.click(`#` + bobSelect + ` + button`)
+	alice.see(".messages", "Bob is now Reader of “Docs”.")
+
+	// Upload a small file and one larger than a block.
+	dir := t.TempDir()
+	small, big := filepath.Join(dir, "notes.txt"), filepath.Join(dir, "big.bin")
+	if err := os.WriteFile(small, []byte("hello from Alice\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bigData := make([]byte, 1536<<10+123)
+	for i := range bigData {
+		bigData[i] = byte(i * 7 % 251)
+	}
+	if err := os.WriteFile(big, bigData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	alice.run(chromedp.Navigate(filesURL))
+	alice.run(chromedp.SetUploadFiles("#files", []string{small, big}, chromedp.ByQuery))
+	alice.click(`form[data-upload] button[type=submit]`)
+	alice.see(".messages", "2 file(s) uploaded (1.5 MiB).")
+	alice.see("table.files", "big.bin")
+	alice.screenshot("files")
+
+	// Bob, a reader, sees them; no write action is offered to him.
+	bob := w.gui(bobAcc, "Bob")
+	bob.login(bobAcc.password)
+	bob.click(`a[href="/workspaces"]`)
+	bob.see("table.workspaces", "Reader")
+	bob.click(`table.workspaces a[href$="/files"]`)
+	bob.see("table.files", "notes.txt")
+	bob.see(".warning", `You are a reader of workspace "Docs": you cannot change it.`)
+	var writeControls int
+	bob.run(chromedp.Evaluate(`document.querySelectorAll("form[data-upload], #newfolder, details.menu").length`, &writeControls))
+	if writeControls != 0 {
+		t.Errorf("a reader is offered %d write controls", writeControls)
+	}
+	bob.screenshot("reader-view")
+
+	// Alice adds a file: Bob's open folder shows it without a reload.
+	later := filepath.Join(dir, "later.txt")
+	os.WriteFile(later, []byte("later"), 0o644)
+	alice.run(chromedp.SetUploadFiles("#files", []string{later}, chromedp.ByQuery))
+	alice.click(`form[data-upload] button[type=submit]`)
+	alice.see(".messages", "1 file(s) uploaded")
+	bob.see("table.files", "later.txt")
+
+	// Bob downloads the big file: byte for byte what Alice uploaded.
+	var sum string
+	bob.run(chromedp.Evaluate(`(async () => {
+		const a = [...document.querySelectorAll("table.files a")].find(a => a.textContent === "big.bin");
+		const buf = await (await fetch(a.href)).arrayBuffer();
+		const h = await crypto.subtle.digest("SHA-256", buf);
+		return [...new Uint8Array(h)].map(b => b.toString(16).padStart(2, "0")).join("");
+	})()`, &sum, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	if want := fmt.Sprintf("%x", sha256.Sum256(bigData)); sum != want {
+		t.Errorf("the downloaded big.bin has SHA-256 %s, want %s", sum, want)
+	}
+
+	// Alice: a folder, a rename, a delete (confirmed).
+	alice.fill("#newfolder", "reports")
+	alice.click(`form[action$="/mkdir"] button`)
+	alice.see(".messages", "Folder “reports” created.")
+	notesRow := `table.files tbody tr:has(a[href$="notes.txt"])`
+	alice.click(notesRow + " details.menu summary")
+	alice.fill(notesRow+` input[name=to]`, "/reports/q1.txt")
+	alice.click(notesRow + ` form.stack button`)
+	alice.see(".messages", "is now /reports/q1.txt.")
+	laterRow := `table.files tbody tr:has(a[href$="later.txt"])`
+	alice.click(laterRow + " details.menu summary")
+	alice.click(laterRow + ` button.danger`)
+	alice.see(".messages", "Nothing is erased: the history keeps it.")
+	alice.click(`table.files a.folder`)
+	alice.see("table.files", "q1.txt")
+	alice.screenshot("folder")
+	out := w.as(aliceAcc, "cat", "Docs:/reports/q1.txt").ok()
+	if out != "hello from Alice\n" {
+		t.Errorf("the CLI reads %q from the moved file", out)
 	}
 }

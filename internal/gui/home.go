@@ -40,6 +40,8 @@ func (a *App) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /join", a.joinPage)
 	mux.HandleFunc("POST /join", a.postJoin)
 
+	a.workspaceRoutes(mux)
+
 	mux.HandleFunc("GET /flow/{id}", a.flowPage)
 	mux.HandleFunc("GET /flow/{id}/qr", a.flowQR)
 	mux.HandleFunc("POST /flow/{id}", a.postFlow)

@@ -28,6 +28,9 @@ var funcs = template.FuncMap{
 	"short":        func(v fmt.Stringer) string { s := v.String(); return s[:min(7, len(s))] },
 	"date":         func(t parsec.DateTime) string { return t.Time().Local().Format("2006-01-02 15:04") },
 	"join":         strings.Join,
+	"size":         func(n uint64) string { return parsec.FormatSize(int64(n)) },
+	"role":         roleWord,
+	"dec":          func(n int) int { return n - 1 },
 	"plural": func(n int, one, many string) string {
 		if n == 1 {
 			return one

@@ -1,6 +1,7 @@
 package parsec
 
 import (
+	"fmt"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -147,3 +148,16 @@ func RedactedHandle(id UserID) HumanHandle {
 
 // RedactedDeviceLabel is the placeholder shown to External users instead of a device label.
 func RedactedDeviceLabel(id DeviceID) string { return id.String() }
+
+// FormatSize renders a size for people: 512 B, 1.5 KiB, 3.0 MiB…
+func FormatSize(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(1024), 0
+	for m := n / 1024; m >= 1024; m /= 1024 {
+		div *= 1024
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -8,6 +8,32 @@
     if (msg && !window.confirm(msg)) { e.preventDefault(); }
   });
 
+  // Uploads: sent with progress in the page and a way to cancel; the browser reads the files
+  // from disk as it sends them.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.hasAttribute("data-upload") || e.defaultPrevented) { return; }
+    e.preventDefault();
+    var bar = form.querySelector("progress"), status = form.querySelector(".upload-status"), cancel = form.querySelector(".upload-cancel");
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("X-Parsec-Refresh", "1");
+    xhr.upload.onprogress = function (p) {
+      if (!p.lengthComputable) { return; }
+      bar.hidden = false;
+      bar.value = Math.round(100 * p.loaded / p.total);
+      status.textContent = "Sending… " + bar.value + "%";
+    };
+    xhr.upload.onload = function () { status.textContent = "Encrypting and saving…"; };
+    xhr.onload = function () { window.location.href = xhr.responseURL || window.location.href; };
+    xhr.onerror = function () { status.textContent = "The upload failed: the GUI cannot be reached."; cancel.hidden = true; };
+    xhr.onabort = function () { status.textContent = "Upload cancelled: nothing was changed."; bar.hidden = true; cancel.hidden = true; };
+    cancel.hidden = false;
+    cancel.onclick = function () { xhr.abort(); };
+    status.textContent = "Sending…";
+    xhr.send(new FormData(form));
+  });
+
   // Copy buttons.
   document.addEventListener("click", function (e) {
     var b = e.target.closest("[data-copy]");

@@ -1,0 +1,315 @@
+package gui
+
+import (
+	"archive/zip"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// The file explorer: a folder of a workspace, and what a person does there. Uploads and
+// downloads stream: an upload is spooled to a temporary file on this computer (never held in
+// memory) then written into the workspace by the client library in one change; a download
+// is read block by block into the response, a folder as a ZIP archive built as it goes.
+
+func (a *App) fileRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /workspaces/{ws}/files", a.loggedIn(a.filesPage))
+	mux.HandleFunc("GET /workspaces/{ws}/download", a.loggedIn(a.download))
+	mux.HandleFunc("POST /workspaces/{ws}/upload", a.loggedIn(a.postUpload))
+	mux.HandleFunc("POST /workspaces/{ws}/mkdir", a.loggedIn(a.postMkdir))
+	mux.HandleFunc("POST /workspaces/{ws}/delete", a.loggedIn(a.postDelete))
+	mux.HandleFunc("POST /workspaces/{ws}/move", a.loggedIn(a.postMove))
+}
+
+type crumb struct {
+	Name string
+	Path string
+}
+
+type entryRow struct {
+	client.Entry
+	Author string
+}
+
+type filesData struct {
+	Workspace client.WorkspaceInfo
+	Path      string
+	Crumbs    []crumb
+	Entries   []entryRow
+	Writable  bool
+	ReadOnly  string // why nothing can be changed, when so
+	Err       string
+}
+
+// folderPath reads the path parameter: a workspace path, "/" by default.
+func folderPath(v string) string { return path.Clean("/" + v) }
+
+func (a *App) filesPage(w http.ResponseWriter, r *http.Request) {
+	s := a.current()
+	info, ws, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	p := folderPath(r.URL.Query().Get("path"))
+	d := filesData{Workspace: info, Path: p, Crumbs: []crumb{{Name: info.Name, Path: "/"}}}
+	if err := info.Writable(); err != nil {
+		d.ReadOnly = errText(err)
+	} else {
+		d.Writable = true
+	}
+	if p != "/" {
+		acc := ""
+		for _, n := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+			acc += "/" + n
+			d.Crumbs = append(d.Crumbs, crumb{Name: n, Path: acc})
+		}
+	}
+	entries, err := ws.ListAt(r.Context(), p, 0)
+	if err != nil && !parsec.IsKind(err, parsec.NotFound) && !parsec.IsKind(err, parsec.Invalid) {
+		// Offline: what the device has.
+		d.Err = errText(err)
+		entries, err = ws.List(p)
+	}
+	if err != nil {
+		d.Err = errText(err)
+	}
+	// Folders first, then files, each by name.
+	var folders, files []entryRow
+	for _, e := range entries {
+		row := entryRow{Entry: e, Author: s.c.Author(e.Author)}
+		if e.IsFolder {
+			folders = append(folders, row)
+		} else {
+			files = append(files, row)
+		}
+	}
+	d.Entries = append(folders, files...)
+	a.page(w, r, "files", info.Name, d, true)
+}
+
+// filesURL is the explorer's address for a folder of a workspace.
+func filesURL(ws parsec.VlobID, p string) string {
+	return "/workspaces/" + ws.String() + "/files?path=" + url.QueryEscape(p)
+}
+
+// change runs one change of the workspace and tells the person how it went.
+func (a *App) change(w http.ResponseWriter, r *http.Request, ws *client.Workspace, back string, done string, f func() error) {
+	if err := ws.Change(r.Context(), false, f); err != nil {
+		a.say(true, errText(err))
+	} else {
+		a.say(false, done)
+	}
+	a.events.publish("changed")
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+func (a *App) postMkdir(w http.ResponseWriter, r *http.Request) {
+	info, ws, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	dir := folderPath(r.PostFormValue("path"))
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	a.change(w, r, ws, filesURL(info.ID, dir), "Folder “"+name+"” created.", func() error {
+		if name == "" || strings.Contains(name, "/") {
+			return parsec.Errorf(parsec.Invalid, "invalid folder name %q", name)
+		}
+		return ws.Mkdir(r.Context(), path.Join(dir, name), false)
+	})
+}
+
+func (a *App) postDelete(w http.ResponseWriter, r *http.Request) {
+	info, ws, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	p := folderPath(r.PostFormValue("path"))
+	a.change(w, r, ws, filesURL(info.ID, path.Dir(p)), "“"+path.Base(p)+"” deleted. Nothing is erased: the history keeps it.", func() error {
+		return ws.Remove(r.Context(), p, true)
+	})
+}
+
+// postMove renames or moves an entry within the workspace.
+func (a *App) postMove(w http.ResponseWriter, r *http.Request) {
+	info, ws, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	from := folderPath(r.PostFormValue("path"))
+	to := strings.TrimSpace(r.PostFormValue("to"))
+	if !strings.HasPrefix(to, "/") {
+		to = path.Join(path.Dir(from), to) // a new name in the same folder
+	}
+	back := filesURL(info.ID, path.Dir(from))
+	target, err := ws.Move(r.Context(), from, to, false)
+	if err != nil {
+		a.say(true, errText(err))
+	} else {
+		a.say(false, "“"+path.Base(from)+"” is now "+target+".")
+	}
+	a.events.publish("changed")
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// postUpload receives files (a multipart form: "path", the folder, then the files, whose
+// names may hold the relative path of a folder upload), spools them to a temporary folder,
+// and writes them into the workspace in one change.
+func (a *App) postUpload(w http.ResponseWriter, r *http.Request) {
+	info, ws, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	dir := "/"
+	tmp, err := os.MkdirTemp("", "parsec-upload-")
+	if err != nil {
+		a.say(true, errText(err))
+		http.Redirect(w, r, filesURL(info.ID, dir), http.StatusSeeOther)
+		return
+	}
+	defer os.RemoveAll(tmp)
+	var sources []client.FileSource
+	var total int64
+	err = func() error {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return parsec.Errorf(parsec.Invalid, "not an upload: %v", err)
+		}
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return parsec.Errorf(parsec.Invalid, "the upload was interrupted: %v", err)
+			}
+			switch part.FormName() {
+			case "path":
+				b, _ := io.ReadAll(io.LimitReader(part, 4096))
+				dir = folderPath(string(b))
+			case "files":
+				rel, err := uploadName(part.Header.Get("Content-Disposition"))
+				if err != nil {
+					return err
+				}
+				if rel == "" {
+					continue // an empty file input
+				}
+				local := filepath.Join(tmp, itoa(len(sources)))
+				f, err := os.OpenFile(local, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+				if err != nil {
+					return err
+				}
+				n, err := io.Copy(f, part)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return parsec.Errorf(parsec.Invalid, "the upload of %s was interrupted: %v", rel, err)
+				}
+				total += n
+				sources = append(sources, client.FileSource{Path: path.Join(dir, rel), Open: func() (io.ReadCloser, error) { return os.Open(local) }})
+			}
+		}
+	}()
+	back := filesURL(info.ID, dir)
+	if err != nil {
+		a.say(true, errText(err))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	if len(sources) == 0 {
+		a.say(true, "Choose the files or the folder to upload.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	a.change(w, r, ws, back, itoa(len(sources))+" file(s) uploaded ("+parsec.FormatSize(total)+").", func() error {
+		return ws.WriteFiles(r.Context(), sources, nil)
+	})
+}
+
+// uploadName reads a file part's name, with the relative path a folder upload gives it
+// (multipart.Part.FileName keeps only the last element), and refuses what would leave the
+// folder.
+func uploadName(disposition string) (string, error) {
+	_, params, err := mime.ParseMediaType(disposition)
+	if err != nil {
+		return "", parsec.Errorf(parsec.Invalid, "malformed upload: %v", err)
+	}
+	name := strings.ReplaceAll(params["filename"], "\\", "/")
+	if name == "" {
+		return "", nil
+	}
+	clean := path.Clean("/" + name)
+	if clean == "/" || strings.Contains(name, "..") {
+		return "", parsec.Errorf(parsec.Invalid, "invalid file name %q", name)
+	}
+	return strings.TrimPrefix(clean, "/"), nil
+}
+
+// download sends a file, or a folder as a ZIP archive, streamed.
+func (a *App) download(w http.ResponseWriter, r *http.Request) {
+	info, ws, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	p := folderPath(r.URL.Query().Get("path"))
+	if err := ws.Pull(r.Context()); err != nil && !parsec.IsKind(err, parsec.Unavailable) {
+		a.say(true, errText(err))
+		http.Redirect(w, r, filesURL(info.ID, path.Dir(p)), http.StatusSeeOther)
+		return
+	}
+	e, err := ws.Stat(p)
+	if err != nil {
+		a.say(true, errText(err))
+		http.Redirect(w, r, filesURL(info.ID, path.Dir(p)), http.StatusSeeOther)
+		return
+	}
+	name := e.Name
+	if p == "/" {
+		name = info.Name
+	}
+	if !e.IsFolder {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+		w.Header().Set("Content-Length", itoa(int(e.Size)))
+		if err := ws.ReadFile(r.Context(), p, w); err != nil {
+			a.log.Warn("download failed", "path", p, "err", err)
+		}
+		return
+	}
+	entries, err := ws.Walk(p)
+	if err != nil {
+		a.say(true, errText(err))
+		http.Redirect(w, r, filesURL(info.ID, p), http.StatusSeeOther)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".zip"}))
+	zw := zip.NewWriter(w)
+	for _, e := range entries {
+		rel := name + "/" + strings.TrimPrefix(strings.TrimPrefix(e.Path, p), "/")
+		if e.IsFolder {
+			if _, err := zw.CreateHeader(&zip.FileHeader{Name: rel + "/", Method: zip.Store, Modified: e.Updated.Time()}); err != nil {
+				return
+			}
+			continue
+		}
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: rel, Method: zip.Deflate, Modified: e.Updated.Time()})
+		if err != nil {
+			return
+		}
+		if err := ws.ReadFile(r.Context(), e.Path, fw); err != nil {
+			a.log.Warn("download failed", "path", e.Path, "err", err)
+			return // the archive ends broken: the browser reports a failed download
+		}
+	}
+	zw.Close()
+}

@@ -1,0 +1,238 @@
+package gui
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// Workspaces: the list, creating, renaming, archiving, claiming ownership, and sharing. Every
+// action is one client call; what may be offered comes from the client's rules
+// (WorkspaceInfo.Writable, RoleChoices, CanSelfPromote).
+
+func (a *App) workspaceRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /workspaces", a.loggedIn(a.workspacesPage))
+	mux.HandleFunc("POST /workspaces", a.loggedIn(a.postWorkspace))
+	mux.HandleFunc("POST /workspaces/{ws}/rename", a.loggedIn(a.postRenameWorkspace))
+	mux.HandleFunc("POST /workspaces/{ws}/archiving", a.loggedIn(a.postArchiving))
+	mux.HandleFunc("POST /workspaces/{ws}/claim", a.loggedIn(a.postClaim))
+	mux.HandleFunc("GET /workspaces/{ws}/sharing", a.loggedIn(a.sharingPage))
+	mux.HandleFunc("POST /workspaces/{ws}/sharing", a.loggedIn(a.postSharing))
+	a.fileRoutes(mux)
+}
+
+type workspaceRow struct {
+	client.WorkspaceInfo
+	Owner    bool
+	Archived bool
+}
+
+type workspacesData struct {
+	Workspaces []workspaceRow
+	CanCreate  bool
+	Err        string
+}
+
+func (a *App) workspacesPage(w http.ResponseWriter, r *http.Request) {
+	s := a.current()
+	d := workspacesData{CanCreate: parsec.CanCreateRealm(s.c.Profile())}
+	all, err := s.c.Workspaces(r.Context())
+	if err != nil {
+		d.Err = errText(err)
+	}
+	for _, info := range all {
+		d.Workspaces = append(d.Workspaces, workspaceRow{WorkspaceInfo: info, Owner: info.Role == parsec.RoleOwner, Archived: info.ReadOnly()})
+	}
+	a.page(w, r, "workspaces", "Workspaces", d, true)
+}
+
+// workspaceOf finds the workspace named in the path, or tells the person it is gone.
+func (a *App) workspaceOf(w http.ResponseWriter, r *http.Request) (client.WorkspaceInfo, *client.Workspace, bool) {
+	s := a.current()
+	info, err := s.c.FindWorkspace(r.Context(), r.PathValue("ws"))
+	var ws *client.Workspace
+	if err == nil {
+		ws, err = s.c.Workspace(r.Context(), info.ID)
+	}
+	if err != nil {
+		a.say(true, errText(err))
+		http.Redirect(w, r, "/workspaces", http.StatusSeeOther)
+		return info, nil, false
+	}
+	return info, ws, true
+}
+
+func (a *App) postWorkspace(w http.ResponseWriter, r *http.Request) {
+	s := a.current()
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	all, _ := s.c.Workspaces(r.Context())
+	id, err := s.c.CreateWorkspace(r.Context(), name)
+	if err != nil {
+		a.say(true, errText(err))
+		http.Redirect(w, r, "/workspaces", http.StatusSeeOther)
+		return
+	}
+	msg := "Workspace “" + name + "” created: you are its owner."
+	if slices.ContainsFunc(all, func(i client.WorkspaceInfo) bool { return strings.EqualFold(i.Name, name) }) {
+		msg += " Another workspace of yours has the same name: rename one to tell them apart."
+	}
+	a.say(false, msg)
+	http.Redirect(w, r, "/workspaces/"+id.String()+"/files", http.StatusSeeOther)
+}
+
+func (a *App) postRenameWorkspace(w http.ResponseWriter, r *http.Request) {
+	info, _, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	if err := a.current().c.RenameWorkspace(r.Context(), info.ID, name); err != nil {
+		a.say(true, errText(err))
+	} else {
+		a.say(false, "Workspace renamed “"+name+"”.")
+	}
+	http.Redirect(w, r, "/workspaces", http.StatusSeeOther)
+}
+
+// postArchiving archives, unarchives, or plans the deletion of a workspace (owners).
+func (a *App) postArchiving(w http.ResponseWriter, r *http.Request) {
+	info, _, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	var err error
+	var msg string
+	switch r.PostFormValue("to") {
+	case "archived":
+		err, msg = a.current().c.ArchiveWorkspace(r.Context(), info.ID, certif.ArchivingArchived, 0), "is archived: read-only for everybody."
+	case "available":
+		err, msg = a.current().c.ArchiveWorkspace(r.Context(), info.ID, certif.ArchivingAvailable, 0), "is available again."
+	case "deletion":
+		days := 30
+		at := parsec.FromTime(time.Now().Add(time.Duration(days) * 24 * time.Hour))
+		err = a.current().c.ArchiveWorkspace(r.Context(), info.ID, certif.ArchivingDeletionPlanned, at)
+		msg = "is archived and will be deleted after " + at.Time().Local().Format("2006-01-02 15:04") + "."
+	default:
+		err = parsec.Errorf(parsec.Invalid, "unknown archiving %q", r.PostFormValue("to"))
+	}
+	if err != nil {
+		a.say(true, errText(err))
+	} else {
+		a.say(false, "Workspace “"+info.Name+"” "+msg)
+	}
+	http.Redirect(w, r, "/workspaces", http.StatusSeeOther)
+}
+
+// postClaim makes this user owner of a workspace left without an active owner.
+func (a *App) postClaim(w http.ResponseWriter, r *http.Request) {
+	info, _, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	if err := a.current().c.SelfPromote(r.Context(), info.ID); err != nil {
+		a.say(true, errText(err))
+	} else {
+		a.say(false, "You are now owner of “"+info.Name+"”.")
+	}
+	http.Redirect(w, r, "/workspaces", http.StatusSeeOther)
+}
+
+// sharingRow is a user of the organization in the sharing dialog, with the roles offered.
+type sharingRow struct {
+	User    client.UserInfo
+	Me      bool
+	Role    parsec.RealmRole
+	Choices []client.RoleChoice
+}
+
+type sharingData struct {
+	Workspace client.WorkspaceInfo
+	Rows      []sharingRow
+	Alone     bool // shared with nobody else
+	Search    string
+	Profile   string
+}
+
+// roleWord is a role as people read it: Owner, Manager, Contributor, Reader, Not shared.
+func roleWord(r parsec.RealmRole) string {
+	if r == parsec.RoleNone {
+		return "Not shared"
+	}
+	return capitalize(r.Label())
+}
+
+func (a *App) sharingPage(w http.ResponseWriter, r *http.Request) {
+	s := a.current()
+	info, _, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	d := sharingData{Workspace: info, Search: q.Get("search"), Profile: q.Get("profile"), Alone: true}
+	f := client.UserFilter{Search: d.Search, Statuses: []string{"active"}}
+	if p, err := parsec.ParseProfile(d.Profile); err == nil {
+		f.Profiles = []parsec.UserProfile{p}
+	}
+	members, _ := s.c.WorkspaceMembers(info.ID)
+	roleOf := map[parsec.UserID]parsec.RealmRole{}
+	for _, m := range members {
+		roleOf[m.User.ID] = m.Role
+		if m.User.ID != s.dev.UserID {
+			d.Alone = false
+		}
+	}
+	for _, u := range f.Select(s.c.Users()) {
+		choices, err := s.c.RoleChoices(info.ID, u.ID)
+		if err != nil {
+			continue
+		}
+		d.Rows = append(d.Rows, sharingRow{User: u, Me: u.ID == s.dev.UserID, Role: roleOf[u.ID], Choices: choices})
+	}
+	a.page(w, r, "sharing", "Share “"+info.Name+"”", d, true)
+}
+
+// postSharing gives a user a role, or removes theirs.
+func (a *App) postSharing(w http.ResponseWriter, r *http.Request) {
+	s := a.current()
+	info, _, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	back := "/workspaces/" + info.ID.String() + "/sharing"
+	u, found := a.findUser(r, r.PostFormValue("user"))
+	if !found {
+		a.say(true, "No such user.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	role := parsec.RealmRole(r.PostFormValue("role"))
+	if role == parsec.RoleNone {
+		key, rotated, err := s.c.UnshareWorkspace(r.Context(), info.ID, u.ID)
+		switch {
+		case parsec.IsKind(err, parsec.Exists):
+			a.say(false, u.Handle.Label+" is not a member.")
+		case err != nil:
+			a.say(true, errText(err))
+		case rotated:
+			a.say(false, u.Handle.Label+" no longer has access. The workspace has a new key (key "+itoa(int(key))+"): they cannot read anything written from now on.")
+		default:
+			a.say(false, u.Handle.Label+" no longer has access. An owner's device will give the workspace a new key at its next sync.")
+		}
+	} else {
+		err := s.c.ShareWorkspace(r.Context(), info.ID, u.ID, role)
+		switch {
+		case parsec.IsKind(err, parsec.Exists):
+			a.say(false, u.Handle.Label+" already is "+roleWord(role)+".")
+		case err != nil:
+			a.say(true, errText(err))
+		default:
+			a.say(false, u.Handle.Label+" is now "+roleWord(role)+" of “"+info.Name+"”.")
+		}
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
