@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -876,5 +877,59 @@ func TestGUIWorkspacesAndFiles(t *testing.T) {
 	out := w.as(aliceAcc, "cat", "Docs:/reports/q1.txt").ok()
 	if out != "hello from Alice\n" {
 		t.Errorf("the CLI reads %q from the moved file", out)
+	}
+}
+
+// History: a file's versions with their authors, one restored as a new version; the
+// workspace as it was at a past date, read-only.
+func TestGUIHistory(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 3*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	w.as(aliceAcc, "workspace", "create", "Docs").ok()
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.txt")
+	os.WriteFile(plan, []byte("first plan"), 0o644)
+	w.as(aliceAcc, "cp", plan, "Docs:/").ok()
+	os.WriteFile(plan, []byte("second plan, longer"), 0o644)
+	w.as(aliceAcc, "cp", plan, "Docs:/").ok()
+	os.WriteFile(filepath.Join(dir, "extra.txt"), []byte("extra"), 0o644)
+	w.as(aliceAcc, "cp", filepath.Join(dir, "extra.txt"), "Docs:/").ok()
+
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.click(`a[href="/workspaces"]`)
+	alice.click(`table.workspaces a[href$="/files"]`)
+	alice.click(`table.files tr:has(a[href$="plan.txt"]) a[href*="/history"]`)
+	alice.see("h1", "History of “plan.txt”")
+	alice.see("table.history", "v2")
+	alice.see("table.history", "Alice Liddell <alice@example.com> @ laptop")
+	alice.screenshot("history")
+	firstAt := alice.attr(`table.history tbody tr:nth-child(2) input[name=at]`, "value")
+
+	// Restore v1: a new version, v3, with v1's content.
+	alice.click(`table.history tbody tr:nth-child(2) form button`)
+	alice.see(".messages", "restored as it was on")
+	if out := w.as(aliceAcc, "cat", "Docs:/plan.txt").ok(); out != "first plan" {
+		t.Errorf("after the restore, plan.txt reads %q", out)
+	}
+	alice.click(`table.files tr:has(a[href$="plan.txt"]) a[href*="/history"]`)
+	alice.see("table.history", "v3")
+
+	// The workspace at v1's date: plan.txt, not extra.txt, and nothing to change.
+	alice.run(chromedp.Navigate(strings.Split(alice.location(), "/history")[0] + "/files?path=/&at=" + url.QueryEscape(firstAt)))
+	alice.see(".warning", "You are looking at the workspace as it was on")
+	alice.see("table.files", "plan.txt")
+	var rows int
+	alice.run(chromedp.Evaluate(`[...document.querySelectorAll("table.files a")].filter(a => a.textContent.includes("extra.txt")).length + document.querySelectorAll("form[data-upload], details.menu").length`, &rows))
+	if rows != 0 {
+		t.Errorf("the past shows extra.txt or write controls (%d)", rows)
+	}
+	alice.screenshot("workspace-in-the-past")
+	var old string
+	alice.run(chromedp.Evaluate(`(async () => (await (await fetch([...document.querySelectorAll("table.files a")].find(a => a.textContent === "plan.txt").href)).text()))()`, &old,
+		func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	if old != "first plan" {
+		t.Errorf("plan.txt downloaded from the past reads %q", old)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
@@ -27,6 +28,78 @@ func (a *App) fileRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /workspaces/{ws}/mkdir", a.loggedIn(a.postMkdir))
 	mux.HandleFunc("POST /workspaces/{ws}/delete", a.loggedIn(a.postDelete))
 	mux.HandleFunc("POST /workspaces/{ws}/move", a.loggedIn(a.postMove))
+	mux.HandleFunc("GET /workspaces/{ws}/history", a.loggedIn(a.historyPage))
+	mux.HandleFunc("POST /workspaces/{ws}/restore", a.loggedIn(a.postRestore))
+}
+
+// parseAt reads a point in time given by a page: RFC 3339 (as versions are listed) or the
+// browser's local date and time input ("2006-01-02T15:04", seconds optional); "" is now.
+func parseAt(v string) (parsec.DateTime, error) {
+	if v == "" {
+		return 0, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return parsec.FromTime(t), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+			return parsec.FromTime(t), nil
+		}
+	}
+	return 0, parsec.Errorf(parsec.Invalid, "invalid date and time %q", v)
+}
+
+type versionRow struct {
+	client.Version
+	Author string
+	At     string // RFC 3339, for the links
+}
+
+type historyData struct {
+	Workspace client.WorkspaceInfo
+	Path      string
+	Name      string
+	Versions  []versionRow
+	Writable  bool
+	Err       string
+}
+
+// historyPage lists the versions of a file or folder, newest first.
+func (a *App) historyPage(w http.ResponseWriter, r *http.Request) {
+	s := a.current()
+	info, ws, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	p := folderPath(r.URL.Query().Get("path"))
+	d := historyData{Workspace: info, Path: p, Name: path.Base(p), Writable: info.Writable() == nil}
+	versions, err := ws.History(r.Context(), p)
+	if err != nil {
+		d.Err = errText(err)
+	}
+	for i := len(versions) - 1; i >= 0; i-- {
+		v := versions[i]
+		d.Versions = append(d.Versions, versionRow{Version: v, Author: s.c.Author(v.Author), At: v.Timestamp.Time().UTC().Format(time.RFC3339Nano)})
+	}
+	a.page(w, r, "history", "History of “"+d.Name+"”", d, true)
+}
+
+// postRestore makes a file's content as it was at a time its current content.
+func (a *App) postRestore(w http.ResponseWriter, r *http.Request) {
+	info, ws, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	p := folderPath(r.PostFormValue("path"))
+	at, err := parseAt(r.PostFormValue("at"))
+	if err != nil || at == 0 {
+		a.say(true, "Choose the version to restore.")
+		http.Redirect(w, r, filesURL(info.ID, path.Dir(p)), http.StatusSeeOther)
+		return
+	}
+	a.change(w, r, ws, filesURL(info.ID, path.Dir(p)), "“"+path.Base(p)+"” restored as it was on "+at.Time().Local().Format("2006-01-02 15:04:05")+" (a new version: the others stay in the history).", func() error {
+		return ws.Restore(r.Context(), p, at)
+	})
 }
 
 type crumb struct {
@@ -47,6 +120,8 @@ type filesData struct {
 	Writable  bool
 	ReadOnly  string // why nothing can be changed, when so
 	Err       string
+	At        string // browsing the workspace as it was then (RFC 3339), read-only
+	AtLocal   string // the same for the date input
 }
 
 // folderPath reads the path parameter: a workspace path, "/" by default.
@@ -60,9 +135,17 @@ func (a *App) filesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p := folderPath(r.URL.Query().Get("path"))
 	d := filesData{Workspace: info, Path: p, Crumbs: []crumb{{Name: info.Name, Path: "/"}}}
-	if err := info.Writable(); err != nil {
-		d.ReadOnly = errText(err)
-	} else {
+	at, err := parseAt(r.URL.Query().Get("at"))
+	if err != nil {
+		d.Err = errText(err)
+	}
+	switch werr := info.Writable(); {
+	case at != 0:
+		d.At, d.AtLocal = at.Time().UTC().Format(time.RFC3339Nano), at.Time().Local().Format("2006-01-02T15:04:05")
+		d.ReadOnly = "You are looking at the workspace as it was on " + at.Time().Local().Format("2006-01-02 15:04:05") + ": read-only."
+	case werr != nil:
+		d.ReadOnly = errText(werr)
+	default:
 		d.Writable = true
 	}
 	if p != "/" {
@@ -72,8 +155,8 @@ func (a *App) filesPage(w http.ResponseWriter, r *http.Request) {
 			d.Crumbs = append(d.Crumbs, crumb{Name: n, Path: acc})
 		}
 	}
-	entries, err := ws.ListAt(r.Context(), p, 0)
-	if err != nil && !parsec.IsKind(err, parsec.NotFound) && !parsec.IsKind(err, parsec.Invalid) {
+	entries, err := ws.ListAt(r.Context(), p, at)
+	if err != nil && at == 0 && !parsec.IsKind(err, parsec.NotFound) && !parsec.IsKind(err, parsec.Invalid) {
 		// Offline: what the device has.
 		d.Err = errText(err)
 		entries, err = ws.List(p)
@@ -261,6 +344,10 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := folderPath(r.URL.Query().Get("path"))
+	if at, err := parseAt(r.URL.Query().Get("at")); err != nil || at != 0 {
+		a.downloadAt(w, r, ws, p, at, err)
+		return
+	}
 	if err := ws.Pull(r.Context()); err != nil && !parsec.IsKind(err, parsec.Unavailable) {
 		a.say(true, errText(err))
 		http.Redirect(w, r, filesURL(info.ID, path.Dir(p)), http.StatusSeeOther)
@@ -312,4 +399,31 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	zw.Close()
+}
+
+// downloadAt sends a file as it was at a time. An error before the first byte is a plain
+// page saying why; after it, the download ends broken and the browser says so.
+func (a *App) downloadAt(w http.ResponseWriter, r *http.Request, ws *client.Workspace, p string, at parsec.DateTime, err error) {
+	cw := &countingWriter{w: w}
+	if err == nil {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(p)}))
+		err = ws.ReadFileAt(r.Context(), p, at, cw)
+	}
+	if err != nil && cw.n == 0 {
+		w.Header().Del("Content-Disposition")
+		http.Error(w, errText(err), http.StatusNotFound)
+	}
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
 }

@@ -27,6 +27,7 @@ var funcs = template.FuncMap{
 	"statusLabel":  func(s string) string { return capitalize(s) },
 	"short":        func(v fmt.Stringer) string { s := v.String(); return s[:min(7, len(s))] },
 	"date":         func(t parsec.DateTime) string { return t.Time().Local().Format("2006-01-02 15:04") },
+	"datetime":     func(t parsec.DateTime) string { return t.Time().Local().Format("2006-01-02 15:04:05") },
 	"join":         strings.Join,
 	"size":         func(n uint64) string { return parsec.FormatSize(int64(n)) },
 	"role":         roleWord,
