@@ -260,6 +260,8 @@ func (a *App) postUpload(w http.ResponseWriter, r *http.Request) {
 	defer os.RemoveAll(tmp)
 	var sources []client.FileSource
 	var total int64
+	var single bool              // the page announced one file (count=1)
+	var streamed *countingReader // that file, read as it is written into the workspace
 	err = func() error {
 		mr, err := r.MultipartReader()
 		if err != nil {
@@ -277,6 +279,9 @@ func (a *App) postUpload(w http.ResponseWriter, r *http.Request) {
 			case "path":
 				b, _ := io.ReadAll(io.LimitReader(part, 4096))
 				dir = folderPath(string(b))
+			case "count":
+				b, _ := io.ReadAll(io.LimitReader(part, 32))
+				single = strings.TrimSpace(string(b)) == "1"
 			case "files":
 				rel, err := uploadName(part.Header.Get("Content-Disposition"))
 				if err != nil {
@@ -284,6 +289,13 @@ func (a *App) postUpload(w http.ResponseWriter, r *http.Request) {
 				}
 				if rel == "" {
 					continue // an empty file input
+				}
+				if single && len(sources) == 0 {
+					// One file, announced as such: straight from the request into the
+					// workspace, without a copy on disk.
+					streamed = &countingReader{r: part}
+					sources = append(sources, client.FileSource{Path: path.Join(dir, rel), Open: streamed.once})
+					return nil
 				}
 				local := filepath.Join(tmp, itoa(len(sources)))
 				f, err := os.OpenFile(local, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
@@ -313,9 +325,40 @@ func (a *App) postUpload(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
-	a.change(w, r, ws, back, itoa(len(sources))+" file(s) uploaded ("+parsec.FormatSize(total)+").", func() error {
-		return ws.WriteFiles(r.Context(), sources, nil)
-	})
+	err = ws.Change(r.Context(), false, func() error { return ws.WriteFiles(r.Context(), sources, nil) })
+	if streamed != nil {
+		total = streamed.n
+	}
+	if err != nil {
+		a.say(true, errText(err))
+	} else {
+		a.say(false, itoa(len(sources))+" file(s) uploaded ("+parsec.FormatSize(total)+").")
+	}
+	a.events.publish("changed")
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// countingReader is an upload read once, straight from the request, counting its bytes.
+type countingReader struct {
+	r      io.Reader
+	n      int64
+	opened bool
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// once opens the upload the first time; a second time (the workspace got a new key during
+// the upload, and the client starts over) it cannot be read again.
+func (c *countingReader) once() (io.ReadCloser, error) {
+	if c.opened {
+		return nil, parsec.Errorf(parsec.Conflict, "the workspace got a new key during the upload: upload the file again")
+	}
+	c.opened = true
+	return io.NopCloser(c), nil
 }
 
 // uploadName reads a file part's name, with the relative path a folder upload gives it

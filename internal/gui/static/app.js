@@ -31,6 +31,9 @@
     cancel.hidden = false;
     cancel.onclick = function () { xhr.abort(); };
     status.textContent = "Sending…";
+    var count = 0;
+    form.querySelectorAll("input[type=file]").forEach(function (i) { count += i.files.length; });
+    form.querySelector("input[name=count]").value = String(count);
     xhr.send(new FormData(form));
   });
 
