@@ -377,7 +377,7 @@ it back.`,
 				if err != nil {
 					return err
 				}
-				author := c.Author
+				author := c.Authors()
 				if a.json {
 					out := []versionJSON{}
 					for _, v := range versions {

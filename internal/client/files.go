@@ -93,15 +93,22 @@ func (w *Workspace) ReadFileAt(ctx context.Context, p string, at parsec.DateTime
 // Author describes the device that made a version, for people: "Name <email> @ label"
 // (with what this user may see of others), or "device ID" for a device the certificates
 // do not show.
-func (c *Client) Author(d parsec.DeviceID) string {
+func (c *Client) Author(d parsec.DeviceID) string { return c.Authors()(d) }
+
+// Authors is Author for many versions at once: it reads the certificates once.
+func (c *Client) Authors() func(parsec.DeviceID) string {
+	names := map[parsec.DeviceID]string{}
 	for _, u := range c.Users() {
 		for _, dev := range u.Devices {
-			if dev.ID == d {
-				return u.Handle.String() + " @ " + dev.Label
-			}
+			names[dev.ID] = u.Handle.String() + " @ " + dev.Label
 		}
 	}
-	return "device " + d.String()
+	return func(d parsec.DeviceID) string {
+		if name, ok := names[d]; ok {
+			return name
+		}
+		return "device " + d.String()
+	}
 }
 
 // Writable reports whether this user may change the workspace: nil, or an error of kind

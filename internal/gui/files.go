@@ -77,9 +77,10 @@ func (a *App) historyPage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		d.Err = errText(err)
 	}
+	author := s.c.Authors()
 	for i := len(versions) - 1; i >= 0; i-- {
 		v := versions[i]
-		d.Versions = append(d.Versions, versionRow{Version: v, Author: s.c.Author(v.Author), At: v.Timestamp.Time().UTC().Format(time.RFC3339Nano)})
+		d.Versions = append(d.Versions, versionRow{Version: v, Author: author(v.Author), At: v.Timestamp.Time().UTC().Format(time.RFC3339Nano)})
 	}
 	a.page(w, r, "history", "History of “"+d.Name+"”", d, true)
 }
@@ -166,8 +167,9 @@ func (a *App) filesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	// Folders first, then files, each by name.
 	var folders, files []entryRow
+	author := s.c.Authors()
 	for _, e := range entries {
-		row := entryRow{Entry: e, Author: s.c.Author(e.Author)}
+		row := entryRow{Entry: e, Author: author(e.Author)}
 		if e.IsFolder {
 			folders = append(folders, row)
 		} else {

@@ -2,6 +2,7 @@ package gui
 
 import (
 	"crypto/rand"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -144,5 +145,54 @@ func uploadThroughGUI(b *testing.B, url, file string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "1 file(s) uploaded") {
 		b.Fatalf("upload: %s\n%s", resp.Status, page)
+	}
+}
+
+// A folder of 10,000 files, drawn by the explorer (after the first draw, the workspace's
+// manifests are all on the device).
+func BenchmarkFolder10000(b *testing.B) {
+	srv := testenv.NewServer(b)
+	alice := srv.Bootstrap(b, "Acme", "alice@example.com", "Alice")
+	app, err := New(Config{ConfigDir: alice.ConfigDir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := app.start(alice.Device); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(app.logout)
+	c := app.current().c
+	id, err := c.CreateWorkspace(b.Context(), "Big folder")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ws, err := c.Workspace(b.Context(), id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var files []client.FileSource
+	for i := range 10000 {
+		files = append(files, client.FileSource{Path: fmt.Sprintf("/many/file-%05d.txt", i), Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader("x")), nil
+		}})
+	}
+	if err := ws.Change(b.Context(), false, func() error { return ws.WriteFiles(b.Context(), files, nil) }); err != nil {
+		b.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	app.routes(mux)
+	gui := httptest.NewServer(mux)
+	b.Cleanup(gui.Close)
+	url := gui.URL + "/workspaces/" + id.String() + "/files?path=/many"
+	for b.Loop() {
+		resp, err := http.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(page), "file-09999.txt") {
+			b.Fatal("the page does not list the last file")
+		}
 	}
 }
