@@ -823,6 +823,17 @@ func TestGUIWorkspacesAndFiles(t *testing.T) {
 	alice.see("table.files", "big.bin")
 	alice.screenshot("files")
 
+	// The same name again: keep both, then skip.
+	alice.click(`input[name=conflict][value=keep]`)
+	alice.run(chromedp.SetUploadFiles("#files", []string{small}, chromedp.ByQuery))
+	alice.click(`form[data-upload] button[type=submit]`)
+	alice.see(".messages", "1 file(s) uploaded")
+	alice.see("table.files", "notes (copy 1).txt")
+	alice.click(`input[name=conflict][value=skip]`)
+	alice.run(chromedp.SetUploadFiles("#files", []string{small}, chromedp.ByQuery))
+	alice.click(`form[data-upload] button[type=submit]`)
+	alice.see(".messages", "Skipped, their names being taken: notes.txt.")
+
 	// Bob, a reader, sees them; no write action is offered to him.
 	bob := w.gui(bobAcc, "Bob")
 	bob.login(bobAcc.password)

@@ -516,3 +516,22 @@ func (s *stream) close() {
 	}
 	s.workers.Wait()
 }
+
+// FreeName returns p when nothing is there, else the same name with " (copy N)" added
+// before its extension, free in the same folder: where an interface keeps both when a name
+// is taken.
+func (w *Workspace) FreeName(p string) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	parent, name, err := w.resolveParent(p)
+	if err != nil {
+		if parsec.IsKind(err, parsec.NotFound) {
+			return path.Clean("/" + p), nil // the folder does not exist yet: nothing is taken
+		}
+		return "", err
+	}
+	if _, taken := parent.Children[name]; !taken {
+		return path.Join(path.Dir(path.Clean("/"+p)), name), nil
+	}
+	return path.Join(path.Dir(path.Clean("/"+p)), conflictName(parent.Children, name, "copy")), nil
+}

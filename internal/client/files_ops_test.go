@@ -373,3 +373,18 @@ func TestSyncAll(t *testing.T) {
 		t.Errorf("events for an unknown workspace: %+v", events)
 	}
 }
+
+func TestFreeName(t *testing.T) {
+	p := newPeople(t)
+	_, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/d/report.pdf": []byte("1"), "/d/report (copy 1).pdf": []byte("2")})
+	for in, want := range map[string]string{
+		"/d/report.pdf":   "/d/report (copy 2).pdf",
+		"/d/other.pdf":    "/d/other.pdf",
+		"/new/report.pdf": "/new/report.pdf",
+	} {
+		if got, err := aw.FreeName(in); err != nil || got != want {
+			t.Errorf("FreeName(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

@@ -264,6 +264,8 @@ func (a *App) postUpload(w http.ResponseWriter, r *http.Request) {
 	var total int64
 	var single bool              // the page announced one file (count=1)
 	var streamed *countingReader // that file, read as it is written into the workspace
+	var policy string            // when a name is taken: "replace" (default), "keep" (both), "skip"
+	var skipped []string
 	err = func() error {
 		mr, err := r.MultipartReader()
 		if err != nil {
@@ -284,6 +286,9 @@ func (a *App) postUpload(w http.ResponseWriter, r *http.Request) {
 			case "count":
 				b, _ := io.ReadAll(io.LimitReader(part, 32))
 				single = strings.TrimSpace(string(b)) == "1"
+			case "conflict":
+				b, _ := io.ReadAll(io.LimitReader(part, 32))
+				policy = string(b)
 			case "files":
 				rel, err := uploadName(part.Header.Get("Content-Disposition"))
 				if err != nil {
@@ -292,6 +297,15 @@ func (a *App) postUpload(w http.ResponseWriter, r *http.Request) {
 				if rel == "" {
 					continue // an empty file input
 				}
+				dst, keep, err := landing(ws, path.Join(dir, rel), policy)
+				if err != nil {
+					return err
+				}
+				if !keep {
+					skipped = append(skipped, rel)
+					continue
+				}
+				rel = strings.TrimPrefix(strings.TrimPrefix(dst, dir), "/")
 				if single && len(sources) == 0 {
 					// One file, announced as such: straight from the request into the
 					// workspace, without a copy on disk.
@@ -322,8 +336,13 @@ func (a *App) postUpload(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
+	if len(skipped) > 0 {
+		a.say(false, "Skipped, their names being taken: "+strings.Join(skipped, ", ")+".")
+	}
 	if len(sources) == 0 {
-		a.say(true, "Choose the files or the folder to upload.")
+		if len(skipped) == 0 {
+			a.say(true, "Choose the files or the folder to upload.")
+		}
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
@@ -361,6 +380,23 @@ func (c *countingReader) once() (io.ReadCloser, error) {
 	}
 	c.opened = true
 	return io.NopCloser(c), nil
+}
+
+// landing decides where an uploaded file goes when its name may be taken: the policy
+// "skip" leaves a taken name alone (keep false), "keep" keeps both (a free name, see
+// Workspace.FreeName), anything else replaces the file's content (a new version).
+func landing(ws *client.Workspace, p, policy string) (dst string, keep bool, err error) {
+	switch policy {
+	case "skip":
+		if _, err := ws.Stat(p); err == nil {
+			return "", false, nil
+		}
+		return p, true, nil
+	case "keep":
+		dst, err := ws.FreeName(p)
+		return dst, err == nil, err
+	}
+	return p, true, nil
 }
 
 // uploadName reads a file part's name, with the relative path a folder upload gives it
