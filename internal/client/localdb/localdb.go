@@ -1,6 +1,7 @@
 package localdb
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -82,19 +83,34 @@ func aad(topic string, ts parsec.DateTime) []byte {
 	return []byte("parsec/1/localdb/certificate\x00" + topic + "\x00" + strconv.FormatInt(int64(ts), 10))
 }
 
-// AddCertificates appends certificates in one transaction: all are stored or none.
+// AddCertificates appends certificates in one transaction: all are stored or none. A
+// certificate the cache already holds is not added again: two processes of one device (the
+// GUI and the CLI) may both fetch the same new certificates, and the transaction (taken at
+// once, "immediate") lets one of them add them after the other.
 func (d *DB) AddCertificates(ctx context.Context, certs []Certificate) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("local cache: %w", err)
 	}
 	defer tx.Rollback()
+	held, err := tx.PrepareContext(ctx, `SELECT data FROM certificates WHERE topic = ? AND timestamp = ?`)
+	if err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	defer held.Close()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO certificates (topic, timestamp, data) VALUES (?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("local cache: %w", err)
 	}
 	defer stmt.Close()
 	for _, c := range certs {
+		dup, err := d.holds(ctx, held, c)
+		if err != nil {
+			return err
+		}
+		if dup {
+			continue
+		}
 		if _, err := stmt.ExecContext(ctx, c.Topic, c.Timestamp, d.key.Encrypt(c.Data, aad(c.Topic, c.Timestamp))); err != nil {
 			return fmt.Errorf("local cache: %w", err)
 		}
@@ -105,7 +121,28 @@ func (d *DB) AddCertificates(ctx context.Context, certs []Certificate) error {
 	return nil
 }
 
-// Certificates returns every certificate in insertion order.
+// holds reports whether the cache has the certificate already (several certificates of a
+// topic may share a timestamp: a user's and its first device's).
+func (d *DB) holds(ctx context.Context, held *sql.Stmt, c Certificate) (bool, error) {
+	rows, err := held.QueryContext(ctx, c.Topic, c.Timestamp)
+	if err != nil {
+		return false, fmt.Errorf("local cache: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var enc []byte
+		if err := rows.Scan(&enc); err != nil {
+			return false, fmt.Errorf("local cache: %w", err)
+		}
+		if plain, err := d.key.Decrypt(enc, aad(c.Topic, c.Timestamp)); err == nil && bytes.Equal(plain, c.Data) {
+			return true, nil
+		}
+	}
+	return false, rows.Err()
+}
+
+// Certificates returns every certificate in insertion order, each once (caches written before
+// AddCertificates kept certificates once may hold copies).
 func (d *DB) Certificates(ctx context.Context) ([]Certificate, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT topic, timestamp, data FROM certificates ORDER BY seq`)
 	if err != nil {
@@ -113,6 +150,7 @@ func (d *DB) Certificates(ctx context.Context) ([]Certificate, error) {
 	}
 	defer rows.Close()
 	var out []Certificate
+	seen := map[string]bool{}
 	for rows.Next() {
 		var c Certificate
 		var enc []byte
@@ -122,6 +160,11 @@ func (d *DB) Certificates(ctx context.Context) ([]Certificate, error) {
 		if c.Data, err = d.key.Decrypt(enc, aad(c.Topic, c.Timestamp)); err != nil {
 			return nil, parsec.Errorf(parsec.Invalid, "local cache is damaged or belongs to another device: a certificate does not decrypt")
 		}
+		id := c.Topic + "\x00" + strconv.FormatInt(int64(c.Timestamp), 10) + "\x00" + string(c.Data)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
 		out = append(out, c)
 	}
 	return out, rows.Err()

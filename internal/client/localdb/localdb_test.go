@@ -80,3 +80,44 @@ func TestWrongKeyIsReported(t *testing.T) {
 		t.Fatal("certificates read with another device's key")
 	}
 }
+
+// Two processes of one device add the same new certificates: the cache keeps them once, and
+// a cache written before that rule, holding copies, reads back each certificate once.
+func TestCertificatesKeptOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "local.db")
+	key := crypto.GenerateSecretKey()
+	db, err := Open(t.Context(), path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	certs := []Certificate{
+		{Topic: "common", Timestamp: 10, Data: []byte("user")},
+		{Topic: "common", Timestamp: 10, Data: []byte("device")}, // same timestamp, another certificate
+		{Topic: "realm/abc", Timestamp: 5, Data: []byte("role")},
+	}
+	for range 2 {
+		if err := db.AddCertificates(t.Context(), certs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.Certificates(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(certs, got); diff != "" {
+		t.Errorf("after adding twice (-want +got):\n%s", diff)
+	}
+	// An old cache's copy, written directly.
+	if _, err := db.db.ExecContext(t.Context(), `INSERT INTO certificates (topic, timestamp, data) VALUES (?, ?, ?)`,
+		"realm/abc", 5, key.Encrypt([]byte("role"), aad("realm/abc", 5))); err != nil {
+		t.Fatal(err)
+	}
+	got, err = db.Certificates(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(certs, got); diff != "" {
+		t.Errorf("with an old copy (-want +got):\n%s", diff)
+	}
+}
