@@ -889,6 +889,30 @@ func TestGUIWorkspacesAndFiles(t *testing.T) {
 	if out != "hello from Alice\n" {
 		t.Errorf("the CLI reads %q from the moved file", out)
 	}
+
+	// Sorting by size, largest first; then big.bin moved to another workspace.
+	w.as(aliceAcc, "workspace", "create", "Archive").ok()
+	alice.click(`a.crumbs-root, nav.crumbs li:nth-child(2) a`)
+	alice.click(`table.files th:nth-child(2) a`)
+	alice.click(`table.files th:nth-child(2) a`)
+	var first string
+	alice.run(chromedp.Evaluate(`document.querySelector("table.files tbody tr:not(:has(a.folder)) td a").textContent`, &first))
+	if first != "big.bin" {
+		t.Errorf("sorted by size, largest first, the first file is %q", first)
+	}
+	bigRow := `table.files tbody tr:has(a[href$="big.bin"])`
+	alice.click(bigRow + " details.menu summary")
+	var archiveID string
+	alice.run(chromedp.Evaluate(`[...document.querySelector('`+bigRow+` select[name=to]').options].find(o => o.textContent === "Archive").value`, &archiveID))
+	alice.choose(bigRow+` select[name=to]`, archiveID)
+	alice.click(bigRow + ` button[value=move]`)
+	alice.see(".messages", "“big.bin” moved to “Archive”: /big.bin.")
+	if out := w.as(aliceAcc, "ls", "Archive:/").ok(); out != "big.bin\n" {
+		t.Errorf("Archive holds %q", out)
+	}
+	if out := w.as(aliceAcc, "ls", "Docs:/").ok(); strings.Contains(out, "big.bin") {
+		t.Errorf("big.bin is still in Docs:\n%s", out)
+	}
 }
 
 // History: a file's versions with their authors, one restored as a new version; the

@@ -535,3 +535,20 @@ func (w *Workspace) FreeName(p string) (string, error) {
 	}
 	return path.Join(path.Dir(path.Clean("/"+p)), conflictName(parent.Children, name, "copy")), nil
 }
+
+// MoveTo moves src, a file or with Recursive a folder tree of this workspace, to dst in
+// workspace to: within one workspace it is Move; between two, a Copy (streamed, see Copy),
+// then src removed from this workspace as a second change (its history keeps it). When the
+// removal fails, the copy stays and the error says so.
+func (w *Workspace) MoveTo(ctx context.Context, src string, to *Workspace, dst string, o CopyOptions) (CopyResult, error) {
+	if to == w {
+		target, err := w.Move(ctx, src, dst, o.NoSync)
+		return CopyResult{Path: target}, err
+	}
+	res, err := w.Copy(ctx, src, to, dst, o)
+	if err != nil {
+		return res, err
+	}
+	err = w.Change(ctx, o.NoSync, func() error { return w.Remove(ctx, src, true) })
+	return res, parsec.Wrap(err, "copied to %s, but not removed from here", res.Path)
+}

@@ -388,3 +388,33 @@ func TestFreeName(t *testing.T) {
 		}
 	}
 }
+
+func TestMoveTo(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/tree/a.txt": []byte("alpha")})
+	syncWS(t, aw)
+	otherID, err := p.ac.CreateWorkspace(ctx, "Other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := p.ac.Workspace(ctx, otherID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := aw.MoveTo(ctx, "/tree", other, "/", client.CopyOptions{Recursive: true})
+	if err != nil || res.Path != "/tree" {
+		t.Fatalf("MoveTo = %+v, %v", res, err)
+	}
+	if got := read(t, other, "/tree/a.txt"); string(got) != "alpha" {
+		t.Errorf("moved file reads %q", got)
+	}
+	if _, err := aw.Stat("/tree"); !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("the source is still there: %v", err)
+	}
+	// Within one workspace, a move.
+	if res, err := other.MoveTo(ctx, "/tree/a.txt", other, "/", client.CopyOptions{}); err != nil || res.Path != "/a.txt" {
+		t.Errorf("MoveTo within = %+v, %v", res, err)
+	}
+}

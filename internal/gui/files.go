@@ -2,6 +2,7 @@ package gui
 
 import (
 	"archive/zip"
+	"cmp"
 	"io"
 	"mime"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +30,7 @@ func (a *App) fileRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /workspaces/{ws}/mkdir", a.loggedIn(a.postMkdir))
 	mux.HandleFunc("POST /workspaces/{ws}/delete", a.loggedIn(a.postDelete))
 	mux.HandleFunc("POST /workspaces/{ws}/move", a.loggedIn(a.postMove))
+	mux.HandleFunc("POST /workspaces/{ws}/transfer", a.loggedIn(a.postTransfer))
 	mux.HandleFunc("GET /workspaces/{ws}/history", a.loggedIn(a.historyPage))
 	mux.HandleFunc("POST /workspaces/{ws}/restore", a.loggedIn(a.postRestore))
 }
@@ -123,6 +126,9 @@ type filesData struct {
 	Err       string
 	At        string // browsing the workspace as it was then (RFC 3339), read-only
 	AtLocal   string // the same for the date input
+	Sort      string // name, size or updated
+	Desc      bool
+	Targets   []client.WorkspaceInfo // workspaces a copy may go to (writable ones)
 }
 
 // folderPath reads the path parameter: a workspace path, "/" by default.
@@ -165,7 +171,17 @@ func (a *App) filesPage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		d.Err = errText(err)
 	}
-	// Folders first, then files, each by name.
+	d.Sort, d.Desc = r.URL.Query().Get("sort"), r.URL.Query().Get("desc") == "1"
+	sortEntries(entries, d.Sort, d.Desc)
+	if d.Writable {
+		all, _ := s.c.Workspaces(r.Context())
+		for _, t := range all {
+			if t.Writable() == nil {
+				d.Targets = append(d.Targets, t)
+			}
+		}
+	}
+	// Folders first, then files, each in the order asked (by name by default).
 	var folders, files []entryRow
 	author := s.c.Authors()
 	for _, e := range entries {
@@ -178,6 +194,26 @@ func (a *App) filesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Entries = append(folders, files...)
 	a.page(w, r, "files", info.Name, d, true)
+}
+
+// sortEntries orders a folder's entries by name (the default), size or last change.
+func sortEntries(entries []client.Entry, by string, desc bool) {
+	slices.SortStableFunc(entries, func(x, y client.Entry) int {
+		var c int
+		switch by {
+		case "size":
+			c = cmp.Compare(x.Size, y.Size)
+		case "updated":
+			c = cmp.Compare(x.Updated, y.Updated)
+		}
+		if c == 0 {
+			c = strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name))
+		}
+		if desc {
+			return -c
+		}
+		return c
+	})
 }
 
 // filesURL is the explorer's address for a folder of a workspace.
@@ -239,6 +275,44 @@ func (a *App) postMove(w http.ResponseWriter, r *http.Request) {
 		a.say(true, errText(err))
 	} else {
 		a.say(false, "“"+path.Base(from)+"” is now "+target+".")
+	}
+	a.events.publish("changed")
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// postTransfer copies or moves an entry to a folder of another workspace (or this one).
+func (a *App) postTransfer(w http.ResponseWriter, r *http.Request) {
+	s := a.current()
+	info, ws, ok := a.workspaceOf(w, r)
+	if !ok {
+		return
+	}
+	src := folderPath(r.PostFormValue("path"))
+	back := filesURL(info.ID, path.Dir(src))
+	dstInfo, err := s.c.FindWorkspace(r.Context(), r.PostFormValue("to"))
+	var dst *client.Workspace
+	if err == nil {
+		dst, err = s.c.Workspace(r.Context(), dstInfo.ID)
+	}
+	if err != nil {
+		a.say(true, errText(err))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	folder := folderPath(r.PostFormValue("folder")) + "/"
+	o := client.CopyOptions{Recursive: true}
+	var res client.CopyResult
+	verb := "copied"
+	if r.PostFormValue("op") == "move" {
+		verb = "moved"
+		res, err = ws.MoveTo(r.Context(), src, dst, folder, o)
+	} else {
+		res, err = ws.Copy(r.Context(), src, dst, folder, o)
+	}
+	if err != nil {
+		a.say(true, errText(err))
+	} else {
+		a.say(false, "“"+path.Base(src)+"” "+verb+" to “"+dstInfo.Name+"”: "+res.Path+".")
 	}
 	a.events.publish("changed")
 	http.Redirect(w, r, back, http.StatusSeeOther)

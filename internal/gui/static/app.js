@@ -37,6 +37,19 @@
     xhr.send(new FormData(form));
   });
 
+  // Drag and drop: files dropped on the folder's table are uploaded as if chosen.
+  document.addEventListener("dragover", function (e) {
+    if (e.target.closest("[data-drop]")) { e.preventDefault(); }
+  });
+  document.addEventListener("drop", function (e) {
+    var zone = e.target.closest("[data-drop]");
+    if (!zone || !e.dataTransfer || !e.dataTransfer.files.length) { return; }
+    e.preventDefault();
+    var form = document.querySelector(zone.getAttribute("data-drop"));
+    form.querySelector("input[name=files]").files = e.dataTransfer.files;
+    form.requestSubmit();
+  });
+
   // Copy buttons.
   document.addEventListener("click", function (e) {
     var b = e.target.closest("[data-copy]");
