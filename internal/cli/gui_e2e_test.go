@@ -894,7 +894,9 @@ func TestGUIWorkspacesAndFiles(t *testing.T) {
 	w.as(aliceAcc, "workspace", "create", "Archive").ok()
 	alice.click(`a.crumbs-root, nav.crumbs li:nth-child(2) a`)
 	alice.click(`table.files th:nth-child(2) a`)
+	alice.see(`table.files th[aria-sort="ascending"]`, "Size")
 	alice.click(`table.files th:nth-child(2) a`)
+	alice.see(`table.files th[aria-sort="descending"]`, "Size")
 	var first string
 	alice.run(chromedp.Evaluate(`document.querySelector("table.files tbody tr:not(:has(a.folder)) td a").textContent`, &first))
 	if first != "big.bin" {
