@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -113,8 +114,12 @@ type crumb struct {
 
 type entryRow struct {
 	client.Entry
-	Author string
+	Author   string
+	Conflict bool // a conflict copy made by sync
 }
+
+// conflictCopy recognizes the names sync gives conflict copies: "name (sync conflict N).ext".
+var conflictCopy = regexp.MustCompile(` \(sync conflict \d+\)(\.[^.]*)?$`)
 
 type filesData struct {
 	Workspace client.WorkspaceInfo
@@ -185,7 +190,7 @@ func (a *App) filesPage(w http.ResponseWriter, r *http.Request) {
 	var folders, files []entryRow
 	author := s.c.Authors()
 	for _, e := range entries {
-		row := entryRow{Entry: e, Author: author(e.Author)}
+		row := entryRow{Entry: e, Author: author(e.Author), Conflict: !e.IsFolder && conflictCopy.MatchString(e.Name)}
 		if e.IsFolder {
 			folders = append(folders, row)
 		} else {

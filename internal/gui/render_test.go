@@ -59,3 +59,34 @@ func TestUsersPageDrawsEveryone(t *testing.T) {
 		}
 	}
 }
+
+func TestConflictCopyNames(t *testing.T) {
+	for name, want := range map[string]bool{
+		"report (sync conflict 1).txt": true,
+		"report (sync conflict 12)":    true,
+		"report.txt":                   false,
+		"report (copy 1).txt":          false,
+		"(sync conflict 1) notes.txt":  false,
+	} {
+		if got := conflictCopy.MatchString(name); got != want {
+			t.Errorf("conflictCopy(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// A conflict copy made by sync is marked and explained in the explorer.
+func TestFilesPageExplainsConflictCopies(t *testing.T) {
+	p, err := loadPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "plan (sync conflict 1).txt"
+	d := filesData{Workspace: client.WorkspaceInfo{Name: "Docs"}, Path: "/", Crumbs: []crumb{{Name: "Docs", Path: "/"}}, Writable: true,
+		Entries: []entryRow{{Entry: client.Entry{Name: "plan.txt", Path: "/plan.txt"}}, {Entry: client.Entry{Name: name, Path: "/" + name}, Conflict: conflictCopy.MatchString(name)}}}
+	w := httptest.NewRecorder()
+	p.render(w, "files", pageData{Title: "Docs", Nav: "files", Data: d, Session: &sessionView{Org: "Acme", User: "Alice"}})
+	body := w.Body.String()
+	if strings.Count(body, "conflict copy") != 1 || !strings.Contains(body, "Two people changed this file at the same time") {
+		t.Errorf("the conflict copy is not marked and explained once:\n%s", body)
+	}
+}
