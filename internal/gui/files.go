@@ -228,7 +228,13 @@ func filesURL(ws parsec.VlobID, p string) string {
 
 // change runs one change of the workspace and tells the person how it went.
 func (a *App) change(w http.ResponseWriter, r *http.Request, ws *client.Workspace, back string, done string, f func() error) {
-	if err := ws.Change(r.Context(), false, f); err != nil {
+	a.report(w, r, back, ws.Change(r.Context(), false, f), done)
+}
+
+// report ends an action: it tells the person how it went (the error, or done), tells the
+// open pages that something changed, and goes back to the page at back.
+func (a *App) report(w http.ResponseWriter, r *http.Request, back string, err error, done string) {
+	if err != nil {
 		a.say(true, errText(err))
 	} else {
 		a.say(false, done)
@@ -276,13 +282,7 @@ func (a *App) postMove(w http.ResponseWriter, r *http.Request) {
 	}
 	back := filesURL(info.ID, path.Dir(from))
 	target, err := ws.Move(r.Context(), from, to, false)
-	if err != nil {
-		a.say(true, errText(err))
-	} else {
-		a.say(false, "“"+path.Base(from)+"” is now "+target+".")
-	}
-	a.events.publish("changed")
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	a.report(w, r, back, err, "“"+path.Base(from)+"” is now "+target+".")
 }
 
 // postTransfer copies or moves an entry to a folder of another workspace (or this one).
@@ -300,8 +300,7 @@ func (a *App) postTransfer(w http.ResponseWriter, r *http.Request) {
 		dst, err = s.c.Workspace(r.Context(), dstInfo.ID)
 	}
 	if err != nil {
-		a.say(true, errText(err))
-		http.Redirect(w, r, back, http.StatusSeeOther)
+		a.report(w, r, back, err, "")
 		return
 	}
 	folder := folderPath(r.PostFormValue("folder")) + "/"
@@ -314,13 +313,7 @@ func (a *App) postTransfer(w http.ResponseWriter, r *http.Request) {
 	} else {
 		res, err = ws.Copy(r.Context(), src, dst, folder, o)
 	}
-	if err != nil {
-		a.say(true, errText(err))
-	} else {
-		a.say(false, "“"+path.Base(src)+"” "+verb+" to “"+dstInfo.Name+"”: "+res.Path+".")
-	}
-	a.events.publish("changed")
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	a.report(w, r, back, err, "“"+path.Base(src)+"” "+verb+" to “"+dstInfo.Name+"”: "+res.Path+".")
 }
 
 // postUpload receives files (a multipart form: "path", the folder, then the files, whose
@@ -376,7 +369,7 @@ func (a *App) postUpload(w http.ResponseWriter, r *http.Request) {
 				if rel == "" {
 					continue // an empty file input
 				}
-				dst, keep, err := landing(ws, path.Join(dir, rel), policy)
+				dst, keep, err := uploadTarget(ws, path.Join(dir, rel), policy)
 				if err != nil {
 					return err
 				}
@@ -429,13 +422,7 @@ func (a *App) postUpload(w http.ResponseWriter, r *http.Request) {
 	if streamed != nil {
 		total = streamed.n
 	}
-	if err != nil {
-		a.say(true, errText(err))
-	} else {
-		a.say(false, itoa(len(sources))+" file(s) uploaded ("+parsec.FormatSize(total)+").")
-	}
-	a.events.publish("changed")
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	a.report(w, r, back, err, itoa(len(sources))+" file(s) uploaded ("+parsec.FormatSize(total)+").")
 }
 
 // countingReader is an upload read once, straight from the request, counting its bytes.
@@ -461,10 +448,10 @@ func (c *countingReader) once() (io.ReadCloser, error) {
 	return io.NopCloser(c), nil
 }
 
-// landing decides where an uploaded file goes when its name may be taken: the policy
+// uploadTarget decides where an uploaded file goes when its name may be taken: the policy
 // "skip" leaves a taken name alone (keep false), "keep" keeps both (a free name, see
 // Workspace.FreeName), anything else replaces the file's content (a new version).
-func landing(ws *client.Workspace, p, policy string) (dst string, keep bool, err error) {
+func uploadTarget(ws *client.Workspace, p, policy string) (dst string, keep bool, err error) {
 	switch policy {
 	case "skip":
 		if _, err := ws.Stat(p); err == nil {
@@ -491,8 +478,8 @@ func uploadName(disposition string) (string, error) {
 		return "", nil
 	}
 	clean := path.Clean("/" + name)
-	if clean == "/" || strings.Contains(name, "..") {
-		return "", parsec.Errorf(parsec.Invalid, "invalid file name %q", name)
+	if clean == "/" || slices.Contains(strings.Split(name, "/"), "..") {
+		return "", parsec.Errorf(parsec.Invalid, "invalid file name %q: it would leave the folder", name)
 	}
 	return strings.TrimPrefix(clean, "/"), nil
 }

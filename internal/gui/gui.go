@@ -45,16 +45,15 @@ type App struct {
 	pages  *pages
 	events *broker
 
-	mu       sync.Mutex
-	addr     string // host:port the GUI listens on, for the Host check
-	secret   string // the one-time secret of the launch URL; "" once used
-	cookie   string // the session cookie's value
-	sess     *session
-	link     *client.Link // a link being opened (bootstrap or join), kept out of URLs
-	flows    map[string]*flow
-	waiting  map[parsec.AccessToken]bool // invitations whose guest waits to be greeted
-	flash    []message
-	lastSeen time.Time
+	mu      sync.Mutex
+	addr    string // host:port the GUI listens on, for the Host check
+	secret  string // the one-time secret of the launch URL; "" once used
+	cookie  string // the session cookie's value
+	sess    *session
+	link    *client.Link // a link being opened (bootstrap or join), kept out of URLs
+	flows   map[string]*flow
+	waiting map[parsec.AccessToken]bool // invitations whose guest waits to be greeted
+	flash   []message
 }
 
 // session is the unlocked device and its client, while logged in.

@@ -113,13 +113,7 @@ func (a *App) postCancelInvitation(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.c.CancelInvitation(r.Context(), token)
 	}
-	if err != nil {
-		a.say(true, errText(err))
-	} else {
-		a.say(false, "Invitation cancelled: its link no longer works.")
-	}
-	a.events.publish("changed")
-	http.Redirect(w, r, "/invitations", http.StatusSeeOther)
+	a.report(w, r, "/invitations", err, "Invitation cancelled: its link no longer works.")
 }
 
 // postResend sends the invitation email again (the same link).

@@ -179,3 +179,29 @@ func TestNewPassword(t *testing.T) {
 		}
 	}
 }
+
+// An uploaded file's name may carry a folder's relative path, never a way out of it.
+func TestUploadName(t *testing.T) {
+	tests := []struct {
+		filename, want string
+		ok             bool
+	}{
+		{"notes.txt", "notes.txt", true},
+		{"notes..txt", "notes..txt", true},
+		{"tree/sub/a.txt", "tree/sub/a.txt", true},
+		{`tree\sub\a.txt`, "tree/sub/a.txt", true},
+		{"", "", true}, // an empty file input: nothing to upload
+		{"../escape.txt", "", false},
+		{"tree/../../escape.txt", "", false},
+		{"/", "", false},
+	}
+	for _, tc := range tests {
+		got, err := uploadName(`form-data; name="files"; filename="` + strings.ReplaceAll(tc.filename, `\`, `\\`) + `"`)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("uploadName(%q) = %q, %v; want %q (ok %v)", tc.filename, got, err, tc.want, tc.ok)
+		}
+	}
+	if _, err := uploadName("garbage;;"); err == nil {
+		t.Error("a malformed Content-Disposition was accepted")
+	}
+}

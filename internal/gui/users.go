@@ -25,10 +25,7 @@ type usersData struct {
 	Err      string
 }
 
-var (
-	allProfiles = []parsec.UserProfile{parsec.ProfileAdmin, parsec.ProfileStandard, parsec.ProfileOutsider}
-	allStatuses = []string{"active", "revoked", "frozen"}
-)
+var allStatuses = []string{"active", "revoked", "frozen"}
 
 // usersPage is "Manage my organization": the users, searched and filtered, with what
 // Administrators can do to them.

@@ -91,12 +91,7 @@ func (a *App) postRenameWorkspace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
-	if err := a.current().c.RenameWorkspace(r.Context(), info.ID, name); err != nil {
-		a.say(true, errText(err))
-	} else {
-		a.say(false, "Workspace renamed “"+name+"”.")
-	}
-	http.Redirect(w, r, "/workspaces", http.StatusSeeOther)
+	a.report(w, r, "/workspaces", a.current().c.RenameWorkspace(r.Context(), info.ID, name), "Workspace renamed “"+name+"”.")
 }
 
 // postArchiving archives, unarchives, or plans the deletion of a workspace (owners).
@@ -120,12 +115,7 @@ func (a *App) postArchiving(w http.ResponseWriter, r *http.Request) {
 	default:
 		err = parsec.Errorf(parsec.Invalid, "unknown archiving %q", r.PostFormValue("to"))
 	}
-	if err != nil {
-		a.say(true, errText(err))
-	} else {
-		a.say(false, "Workspace “"+info.Name+"” "+msg)
-	}
-	http.Redirect(w, r, "/workspaces", http.StatusSeeOther)
+	a.report(w, r, "/workspaces", err, "Workspace “"+info.Name+"” "+msg)
 }
 
 // postClaim makes this user owner of a workspace left without an active owner.
@@ -134,12 +124,7 @@ func (a *App) postClaim(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := a.current().c.SelfPromote(r.Context(), info.ID); err != nil {
-		a.say(true, errText(err))
-	} else {
-		a.say(false, "You are now owner of “"+info.Name+"”.")
-	}
-	http.Redirect(w, r, "/workspaces", http.StatusSeeOther)
+	a.report(w, r, "/workspaces", a.current().c.SelfPromote(r.Context(), info.ID), "You are now owner of “"+info.Name+"”.")
 }
 
 // sharingRow is a user of the organization in the sharing dialog, with the roles offered.
