@@ -166,16 +166,29 @@ func (p *person) see(sel, text string) string {
 // again on the new element.
 func (p *person) click(sel string) {
 	p.t.Helper()
+	p.retry("click "+sel, chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Click(sel, chromedp.ByQuery))
+}
+
+// press focuses the element sel and presses key, tried again like click.
+func (p *person) press(sel, key string) {
+	p.t.Helper()
+	p.retry(fmt.Sprintf("press %q on %s", key, sel), chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Focus(sel, chromedp.ByQuery), chromedp.KeyEvent(key))
+}
+
+// retry runs actions until they succeed: the live page may replace an element between
+// finding it and using it.
+func (p *person) retry(what string, actions ...chromedp.Action) {
+	p.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(p.tab, 5*time.Second)
-		err := chromedp.Run(ctx, chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Click(sel, chromedp.ByQuery))
+		err := chromedp.Run(ctx, actions...)
 		cancel()
 		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("%s cannot click %s: %v\n%s", p.name, sel, err, p.everyone())
+			p.t.Fatalf("%s cannot %s: %v\n%s", p.name, what, err, p.everyone())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -711,7 +724,7 @@ func TestGUIKeyboardAndNarrow(t *testing.T) {
 	alice.see(".who", "Alice Liddell · Administrator")
 	alice.click(`a[href="/users"]`)
 	menu := "table.users tbody tr:nth-child(2) details.menu"
-	alice.run(chromedp.Focus(menu+" summary", chromedp.ByQuery), chromedp.KeyEvent("\r"))
+	alice.press(menu+" summary", "\r")
 	var open bool
 	alice.run(chromedp.Evaluate(`document.querySelector("table.users tbody tr:nth-child(2) details.menu").open`, &open))
 	if !open {
