@@ -411,18 +411,21 @@ func (a *app) restoreCmd() *cobra.Command {
 	var at string
 	var noSync bool
 	cmd := &cobra.Command{
-		Use:   "restore WORKSPACE:/FILE --at TIME -d DEVICE",
-		Short: "Bring back a file's content as it was at a time (as a new version)",
+		Use:   "restore WORKSPACE:/PATH --at TIME -d DEVICE",
+		Short: "Bring back a file or folder as it was at a time (as new versions)",
 		Long: `Make the content a file had at a time its current content. This is a new version: the
-versions in between stay in the history. A file removed since is created again at its path.`,
-		Args: exactArgs(1, "a workspace path WORKSPACE:/file"),
+versions in between stay in the history. A file removed since is created again at its path.
+
+A folder is restored with everything it held then: each of its files gets its content of
+then, files and folders removed since come back, and what was added since is kept.`,
+		Args: exactArgs(1, "a workspace path WORKSPACE:/PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			loc, err := wsLocation(cmd, args[0])
 			if err != nil {
 				return err
 			}
 			if at == "" {
-				return usageError{fmt.Errorf("--at is required: the time to restore the file from (see parsec history)")}
+				return usageError{fmt.Errorf("--at is required: the time to restore from (see parsec history)")}
 			}
 			t, err := parseAt(at)
 			if err != nil {

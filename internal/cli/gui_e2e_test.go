@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -194,10 +198,18 @@ func (p *person) retry(what string, actions ...chromedp.Action) {
 	}
 }
 
-// fill types into the field sel, replacing what it holds.
+// fill types into the field sel, replacing what it holds, again if the page redraws itself
+// meanwhile.
 func (p *person) fill(sel, text string) {
 	p.t.Helper()
-	p.run(chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Clear(sel, chromedp.ByQuery), chromedp.SendKeys(sel, text, chromedp.ByQuery))
+	var got string
+	p.retry("fill "+sel, chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).value = ""`, sel), nil), chromedp.SendKeys(sel, text, chromedp.ByQuery),
+		chromedp.Value(sel, &got, chromedp.ByQuery), chromedp.ActionFunc(func(context.Context) error {
+			if got != text {
+				return fmt.Errorf("the field holds %q (the page redrew itself meanwhile)", got)
+			}
+			return nil
+		}))
 }
 
 // choose picks an option of the select sel by its value, as the keyboard or the mouse would.
@@ -336,9 +348,7 @@ func TestGUIInviteAndGreet(t *testing.T) {
 	alice.click(`a[href="/users"]`)
 	alice.see("table.users", "Bob Morane")
 	alice.see("table.users", "bob@example.com")
-	var pending int
-	alice.run(chromedp.Evaluate(`document.querySelectorAll("#pending").length`, &pending))
-	if pending != 0 {
+	if alice.count(`#pending`) != 0 {
 		t.Error("the yellow button is still shown after the guest joined")
 	}
 	alice.screenshot("manage-my-organization")
@@ -470,9 +480,7 @@ func TestGUIManagePeople(t *testing.T) {
 	alice.click(`.actions button[value=profile]`)
 	alice.see("h1", "Change profiles")
 	alice.see(".warning", "External users cannot have their profile changed: the profile of Xena will not be affected.")
-	var offered int
-	alice.run(chromedp.Evaluate(`document.querySelectorAll("input[name=profile]").length`, &offered))
-	if offered != 2 {
+	if offered := alice.count(`input[name=profile]`); offered != 2 {
 		t.Errorf("%d profiles offered, want Administrator and Member only", offered)
 	}
 	alice.screenshot("change-profiles")
@@ -492,18 +500,14 @@ func TestGUIManagePeople(t *testing.T) {
 	bob.login(bobAcc.password)
 	bob.click(`a[href="/users"]`)
 	bob.see("table.users", "Xena")
-	var controls int
-	bob.run(chromedp.Evaluate(`document.querySelectorAll(".actions, details.menu, input[name=user]").length`, &controls))
-	if controls != 0 {
-		t.Errorf("a Member is offered %d controls to manage users", controls)
+	if n := bob.count(`.actions, details.menu, input[name=user]`); n != 0 {
+		t.Errorf("a Member is offered %d controls to manage users", n)
 	}
 	bob.screenshot("member-view")
 	xena := w.gui(xenaAcc, "Xena")
 	xena.login(xenaAcc.password)
 	xena.see(".who", "Xena · External")
-	var links int
-	xena.run(chromedp.Evaluate(`document.querySelectorAll('a[href="/users"]').length`, &links))
-	if links != 0 {
+	if xena.count(`a[href="/users"]`) != 0 {
 		t.Error("an External user is offered Manage my organization")
 	}
 	xena.run(chromedp.Navigate(strings.Split(xena.location(), "/organization")[0] + "/users"))
@@ -522,6 +526,46 @@ func TestGUIManagePeople(t *testing.T) {
 	alice.see(".banner", "Showing what this device already knows.")
 	alice.see(".facts", "Administrators")
 	alice.screenshot("server-unreachable")
+}
+
+// drop drops a local folder on the element sel, as if dragged from the desktop. Chromium's
+// DevTools protocol cannot drag real files (puppeteer/puppeteer#7330), so the browser reads
+// the folder through a file input, and the drop event carries the same folder as the
+// entries (webkitGetAsEntry) a real drop gives, read in batches like the browser's.
+func (p *person) drop(sel, local string) {
+	p.t.Helper()
+	p.run(chromedp.Evaluate(`(() => { const i = document.createElement("input"); i.type = "file"; i.webkitdirectory = true; i.id = "desktop"; i.setAttribute("aria-hidden", "true"); document.body.append(i); })()`, nil))
+	p.run(chromedp.SetUploadFiles("#desktop", []string{local}, chromedp.ByQuery))
+	p.run(chromedp.Poll(`document.getElementById("desktop").files.length > 0`, nil)) // a folder is read in the background
+	js := `(() => {
+		const dir = (fullPath) => ({ isFile: false, isDirectory: true, fullPath, children: new Map() });
+		const root = dir("/" + document.getElementById("desktop").files[0].webkitRelativePath.split("/")[0]);
+		for (const f of document.getElementById("desktop").files) {
+			const names = f.webkitRelativePath.split("/");
+			let cur = root;
+			for (const n of names.slice(1, -1)) {
+				if (!cur.children.has(n)) { cur.children.set(n, dir(cur.fullPath + "/" + n)); }
+				cur = cur.children.get(n);
+			}
+			cur.children.set(names.at(-1), { isFile: true, isDirectory: false, fullPath: "/" + f.webkitRelativePath, file: (ok) => setTimeout(() => ok(f)) });
+		}
+		const reader = (d) => { let done = false; return { readEntries: (ok) => setTimeout(() => { ok(done ? [] : [...d.children.values()]); done = true; }) }; };
+		const withReaders = (e) => { if (e.isDirectory) { e.createReader = () => reader(e); e.children.forEach(withReaders); } return e; };
+		const item = { kind: "file", webkitGetAsEntry: () => withReaders(root) };
+		const ev = new Event("drop", { bubbles: true, cancelable: true });
+		ev.dataTransfer = { items: [item], files: [] };
+		document.querySelector(` + fmt.Sprintf("%q", sel) + `).dispatchEvent(ev);
+		document.getElementById("desktop").remove();
+	})()`
+	p.run(chromedp.Evaluate(js, nil))
+}
+
+// count counts the elements sel finds on the page.
+func (p *person) count(sel string) int {
+	p.t.Helper()
+	var n int
+	p.run(chromedp.Evaluate(fmt.Sprintf(`document.querySelectorAll(%q).length`, sel), &n))
+	return n
 }
 
 // location is the page's address.
@@ -788,6 +832,7 @@ func TestGUIWorkspacesAndFiles(t *testing.T) {
 	w := newWorldFor(t, 4*time.Minute)
 	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
 	bobAcc := w.join(aliceAcc, "bob@example.com", "Bob", "member")
+	carolAcc := w.join(aliceAcc, "carol@example.com", "Carol", "member")
 	w.join(aliceAcc, "xena@example.com", "Xena", "external")
 
 	alice := w.gui(aliceAcc, "Alice")
@@ -810,11 +855,44 @@ func TestGUIWorkspacesAndFiles(t *testing.T) {
 		t.Errorf("Xena's disabled roles: %q, want Manager and Owner with the External reason", disabled)
 	}
 	alice.screenshot("sharing")
-	var bobSelect string
-	alice.run(chromedp.Evaluate(`[...document.querySelectorAll("tr")].find(r => r.textContent.includes("bob@example.com")).querySelector("select").id`, &bobSelect))
-	alice.choose("#"+bobSelect, "READER")
-	alice.click(`#` + bobSelect + ` + button`)
-	alice.see(".messages", "Bob is now Reader of “Docs”.")
+	// Each role: Bob Reader, Xena Contributor, Carol Manager, then Owner, then Manager again.
+	give := func(p *person, email, role, says string) {
+		t.Helper()
+		var sel string
+		p.run(chromedp.Evaluate(`[...document.querySelectorAll("tr")].find(r => r.textContent.includes("`+email+`")).querySelector("select").id`, &sel))
+		p.choose("#"+sel, role)
+		p.click(`#` + sel + ` + button`)
+		p.see(".messages", says)
+	}
+	give(alice, "bob@example.com", "READER", "Bob is now Reader of “Docs”.")
+	give(alice, "xena@example.com", "CONTRIBUTOR", "Xena is now Contributor of “Docs”.")
+	give(alice, "carol@example.com", "MANAGER", "Carol is now Manager of “Docs”.")
+	give(alice, "carol@example.com", "OWNER", "Carol is now Owner of “Docs”.")
+	give(alice, "carol@example.com", "MANAGER", "Carol is now Manager of “Docs”.")
+
+	// Carol, a manager, is offered Reader and Contributor for others, nothing for herself or
+	// for the owner; she removes Xena, and is told the workspace gets a new key.
+	carol := w.gui(carolAcc, "Carol")
+	carol.login(carolAcc.password)
+	carol.click(`a[href="/workspaces"]`)
+	carol.click(`table.workspaces a[href$="/sharing"]`)
+	carol.see("h1", "Share “Docs”")
+	offered := func(email string) string {
+		var allowed []string
+		carol.run(chromedp.Evaluate(`[...[...document.querySelectorAll("tr")].find(r => r.textContent.includes("`+email+`")).querySelectorAll("option:not([disabled])")].map(o => o.value)`, &allowed))
+		return strings.Join(allowed, " ")
+	}
+	// (The value "" is "not shared".)
+	for email, want := range map[string]string{"bob@example.com": " READER CONTRIBUTOR", "carol@example.com": "MANAGER", "alice@example.com": "OWNER"} {
+		if got := offered(email); got != want {
+			t.Errorf("Carol, a manager, may choose %q for %s, want %q", got, email, want)
+		}
+	}
+	carol.screenshot("sharing-as-manager")
+	give(carol, "xena@example.com", "", "Xena no longer has access. An owner's device will give the workspace a new key at its next sync.")
+	// Alice, the owner, removes Carol: the new key is made at once.
+	alice.run(chromedp.Reload())
+	give(alice, "carol@example.com", "", "Carol no longer has access. The workspace has a new key")
 
 	// Upload a small file and one larger than a block.
 	dir := t.TempDir()
@@ -847,6 +925,46 @@ func TestGUIWorkspacesAndFiles(t *testing.T) {
 	alice.click(`form[data-upload] button[type=submit]`)
 	alice.see(".messages", "Skipped, their names being taken: notes.txt.")
 
+	// A tree through the folder picker, then another dropped on the folder: each file lands
+	// under its path in the folder chosen.
+	picked, dropped := t.TempDir(), t.TempDir()
+	writeTree(t, picked, map[string][]byte{"site/index.html": []byte("<h1>hi</h1>"), "site/css/main.css": []byte("body{}"), "site/img/deep/logo.svg": []byte("<svg/>")})
+	alice.run(chromedp.SetUploadFiles("#folder", []string{filepath.Join(picked, "site")}, chromedp.ByQuery),
+		chromedp.Poll(`document.getElementById("folder").files.length === 3`, nil))
+	alice.click(`form[data-upload] button[type=submit]`)
+	alice.see(".messages", "3 file(s) uploaded")
+	writeTree(t, dropped, map[string][]byte{"photos/2026/a.jpg": []byte("jpeg a"), "photos/2026/b.jpg": []byte("jpeg b"), "photos/readme.txt": []byte("from a drop")})
+	alice.see("table.files", "site/")
+	alice.drop("table.files", filepath.Join(dropped, "photos"))
+	alice.see("table.files", "photos/")
+	// The folder comes back as a ZIP archive holding the tree.
+	var zipped string
+	alice.run(chromedp.Evaluate(`(async () => {
+		const b = new Uint8Array(await (await fetch(location.pathname.replace("/files", "/download") + "?path=/site")).arrayBuffer());
+		let s = ""; b.forEach(c => s += String.fromCharCode(c)); return btoa(s);
+	})()`, &zipped, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	raw, _ := base64.StdEncoding.DecodeString(zipped)
+	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		t.Fatalf("the folder download is not a ZIP archive: %v", err)
+	}
+	inZip := map[string]string{}
+	for _, f := range zr.File {
+		if rc, err := f.Open(); err == nil {
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			inZip[f.Name] = string(b)
+		}
+	}
+	if inZip["site/img/deep/logo.svg"] != "<svg/>" || inZip["site/index.html"] != "<h1>hi</h1>" || inZip["site/css/main.css"] != "body{}" {
+		t.Errorf("the ZIP of /site holds %q", inZip)
+	}
+	for f, want := range map[string]string{"Docs:/site/img/deep/logo.svg": "<svg/>", "Docs:/site/css/main.css": "body{}", "Docs:/photos/2026/b.jpg": "jpeg b", "Docs:/photos/readme.txt": "from a drop"} {
+		if got := w.as(aliceAcc, "cat", f).ok(); got != want {
+			t.Errorf("%s reads %q, want %q", f, got, want)
+		}
+	}
+
 	// Bob, a reader, sees them; no write action is offered to him.
 	bob := w.gui(bobAcc, "Bob")
 	bob.login(bobAcc.password)
@@ -855,10 +973,8 @@ func TestGUIWorkspacesAndFiles(t *testing.T) {
 	bob.click(`table.workspaces a[href$="/files"]`)
 	bob.see("table.files", "notes.txt")
 	bob.see(".warning", `You are a reader of workspace "Docs": you cannot change it.`)
-	var writeControls int
-	bob.run(chromedp.Evaluate(`document.querySelectorAll("form[data-upload], #newfolder, details.menu").length`, &writeControls))
-	if writeControls != 0 {
-		t.Errorf("a reader is offered %d write controls", writeControls)
+	if n := bob.count(`form[data-upload], #newfolder, details.menu`); n != 0 {
+		t.Errorf("a reader is offered %d write controls", n)
 	}
 	bob.screenshot("reader-view")
 
@@ -895,7 +1011,7 @@ func TestGUIWorkspacesAndFiles(t *testing.T) {
 	alice.click(laterRow + " details.menu summary")
 	alice.click(laterRow + ` button.danger`)
 	alice.see(".messages", "Nothing is erased: the history keeps it.")
-	alice.click(`table.files a.folder`)
+	alice.click(`table.files a.folder[href$="reports"]`)
 	alice.see("table.files", "q1.txt")
 	alice.screenshot("folder")
 	out := w.as(aliceAcc, "cat", "Docs:/reports/q1.txt").ok()
@@ -982,4 +1098,49 @@ func TestGUIHistory(t *testing.T) {
 	if old != "first plan" {
 		t.Errorf("plan.txt downloaded from the past reads %q", old)
 	}
+
+	// A folder deleted, found again in the past and restored with what it held.
+	writeTree(t, dir, map[string][]byte{"reports/q1.txt": []byte("first quarter"), "reports/2026/q2.txt": []byte("second quarter")})
+	w.as(aliceAcc, "cp", "-r", filepath.Join(dir, "reports"), "Docs:/").ok()
+	time.Sleep(1100 * time.Millisecond) // the date chosen below has whole seconds
+	before := time.Now().Truncate(time.Second)
+	alice.click(`form[method=get] a.button`) // back to now
+	reportsRow := `table.files tbody tr:has(a.folder[href*="reports"])`
+	alice.click(reportsRow + " details.menu summary")
+	alice.click(reportsRow + ` button.danger`)
+	alice.see(".messages", "Nothing is erased: the history keeps it.")
+	var gone bool
+	alice.run(chromedp.Evaluate(`!document.querySelector('a.folder[href$="reports"]')`, &gone))
+	if !gone {
+		t.Error("the deleted folder is still listed")
+	}
+	alice.run(chromedp.Evaluate(`document.getElementById("at").value = "`+before.Format("2006-01-02T15:04:05")+`"`, nil))
+	alice.click(`form[method=get] button[type=submit]`)
+	alice.see(".warning", "Restore brings a file or folder back as it was then")
+	alice.see("table.files", "reports/")
+	alice.screenshot("restore-from-the-past")
+	alice.click(reportsRow + ` form[action$="/restore"] button`)
+	alice.see(".messages", "“reports” and everything it held restored as it was on")
+	alice.see("table.files", "reports/")
+	if out := w.as(aliceAcc, "cat", "Docs:/reports/2026/q2.txt").ok(); out != "second quarter" {
+		t.Errorf("the restored folder's file reads %q", out)
+	}
+
+	// Offline: the folder is still browsed from what the device has; writes are refused
+	// with a message saying why.
+	w.server.cmd.Process.Signal(os.Interrupt)
+	if code := w.server.wait(); code != exitOK {
+		t.Errorf("the server exited with code %d", code)
+	}
+	alice.click(`table.files a.folder[href$="reports"]`)
+	alice.see(".banner", "The server cannot be reached")
+	alice.see("table.files", "q1.txt")
+	alice.fill("#newfolder", "drafts")
+	alice.click(`form[action$="/mkdir"] button`)
+	alice.see(".messages", "Nothing was changed: cannot reach the server")
+	alice.see(".banner", "Showing what this device already knows.")
+	if alice.count(`a.folder[href$="drafts"]`) != 0 {
+		t.Error("a folder was created while the server could not be reached")
+	}
+	alice.screenshot("offline-explorer")
 }

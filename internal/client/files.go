@@ -53,7 +53,7 @@ func (w *Workspace) Change(ctx context.Context, noSync bool, f func() error) err
 			w.c.warn("workspace maintenance failed (the next sync retries): %v", err)
 		}
 		if err := w.Pull(ctx); err != nil {
-			return err
+			return parsec.Wrap(err, "nothing was changed")
 		}
 	}
 	if err := f(); err != nil {

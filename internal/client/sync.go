@@ -145,6 +145,11 @@ func (c *Client) readVlobs(ctx context.Context, realm parsec.VlobID, listed map[
 		if err != nil {
 			return nil, err
 		}
+		for _, m := range ms {
+			if !at.IsZero() && m.Head().Timestamp > at {
+				return nil, parsec.Errorf(parsec.Tampered, "asked for manifest %s as of %s, the server returned a version of %s", parsec.ShortID(m.Head().ID), at, m.Head().Timestamp)
+			}
+		}
 		out = append(out, ms...)
 	}
 	return out, nil

@@ -296,6 +296,52 @@ func TestHistoryAndRestore(t *testing.T) {
 	}
 }
 
+// A folder restored from the past gets back every file and folder it held then, with their
+// content of then; what was added since stays.
+func TestRestoreFolder(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/docs/a.txt": []byte("a then"), "/docs/sub/b.txt": []byte("b then"), "/other.txt": []byte("other")})
+	if err := aw.Mkdir(ctx, "/docs/empty", false); err != nil {
+		t.Fatal(err)
+	}
+	syncWS(t, aw)
+	var then parsec.DateTime // when every entry above had reached the server
+	for _, e := range []string{"/", "/docs", "/docs/a.txt", "/docs/sub", "/docs/sub/b.txt", "/docs/empty", "/other.txt"} {
+		h, err := aw.History(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		then = max(then, h[len(h)-1].Timestamp)
+	}
+	write(t, aw, map[string][]byte{"/docs/a.txt": []byte("a now"), "/docs/new.txt": []byte("added since")})
+	if err := aw.Remove(ctx, "/docs/sub", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := aw.Remove(ctx, "/docs/empty", true); err != nil {
+		t.Fatal(err)
+	}
+	write(t, aw, map[string][]byte{"/other.txt": []byte("other now")})
+	syncWS(t, aw)
+
+	if err := bw.Change(ctx, false, func() error { return bw.Restore(ctx, "/docs", then) }); err != nil {
+		t.Fatal(err)
+	}
+	syncWS(t, aw)
+	for f, want := range map[string]string{"/docs/a.txt": "a then", "/docs/sub/b.txt": "b then", "/docs/new.txt": "added since", "/other.txt": "other now"} {
+		if got := string(read(t, aw, f)); got != want {
+			t.Errorf("after restoring /docs, %s = %q, want %q", f, got, want)
+		}
+	}
+	if st, err := aw.Stat("/docs/empty"); err != nil || !st.IsFolder {
+		t.Errorf("the empty folder is not back: %+v, %v", st, err)
+	}
+	if err := bw.Restore(ctx, "/docs/new.txt", then); !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("restoring what did not exist then: %v, want NotFound", err)
+	}
+}
+
 // A change saved locally survives the end of the process, and the next run pushes it; an
 // upload interrupted before it was acknowledged leaves nothing behind.
 func TestLocalChangesSurviveRestart(t *testing.T) {

@@ -89,7 +89,8 @@ func (a *App) historyPage(w http.ResponseWriter, r *http.Request) {
 	a.page(w, r, "history", "History of “"+d.Name+"”", d, true)
 }
 
-// postRestore makes a file's content as it was at a time its current content.
+// postRestore makes a file's content as it was at a time its current content; a folder's,
+// everything it held then.
 func (a *App) postRestore(w http.ResponseWriter, r *http.Request) {
 	info, ws, ok := a.workspaceOf(w, r)
 	if !ok {
@@ -102,7 +103,15 @@ func (a *App) postRestore(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, filesURL(info.ID, path.Dir(p)), http.StatusSeeOther)
 		return
 	}
-	a.change(w, r, ws, filesURL(info.ID, path.Dir(p)), "“"+path.Base(p)+"” restored as it was on "+at.Time().Local().Format("2006-01-02 15:04:05")+" (a new version: the others stay in the history).", func() error {
+	name, when := "“"+path.Base(p)+"”", at.Time().Local().Format("2006-01-02 15:04:05")
+	done := name + " restored as it was on " + when + " (a new version: the others stay in the history)."
+	if r.PostFormValue("folder") != "" {
+		if p == "/" {
+			name = "The workspace"
+		}
+		done = name + " and everything it held restored as it was on " + when + " (new versions; what was added since is kept)."
+	}
+	a.change(w, r, ws, filesURL(info.ID, path.Dir(p)), done, func() error {
 		return ws.Restore(r.Context(), p, at)
 	})
 }
@@ -122,18 +131,19 @@ type entryRow struct {
 var conflictCopy = regexp.MustCompile(` \(sync conflict \d+\)(\.[^.]*)?$`)
 
 type filesData struct {
-	Workspace client.WorkspaceInfo
-	Path      string
-	Crumbs    []crumb
-	Entries   []entryRow
-	Writable  bool
-	ReadOnly  string // why nothing can be changed, when so
-	Err       string
-	At        string // browsing the workspace as it was then (RFC 3339), read-only
-	AtLocal   string // the same for the date input
-	Sort      string // name, size or updated
-	Desc      bool
-	Targets   []client.WorkspaceInfo // workspaces a copy may go to (writable ones)
+	Workspace  client.WorkspaceInfo
+	Path       string
+	Crumbs     []crumb
+	Entries    []entryRow
+	Writable   bool
+	Restorable bool   // browsing the past of a workspace I may change
+	ReadOnly   string // why nothing can be changed, when so
+	Err        string
+	At         string // browsing the workspace as it was then (RFC 3339), read-only
+	AtLocal    string // the same for the date input
+	Sort       string // name, size or updated
+	Desc       bool
+	Targets    []client.WorkspaceInfo // workspaces a copy may go to (writable ones)
 }
 
 // folderPath reads the path parameter: a workspace path, "/" by default.
@@ -155,6 +165,10 @@ func (a *App) filesPage(w http.ResponseWriter, r *http.Request) {
 	case at != 0:
 		d.At, d.AtLocal = at.Time().UTC().Format(time.RFC3339Nano), at.Time().Local().Format("2006-01-02T15:04:05")
 		d.ReadOnly = "You are looking at the workspace as it was on " + at.Time().Local().Format("2006-01-02 15:04:05") + ": read-only."
+		if werr == nil {
+			d.Restorable = true
+			d.ReadOnly += " Restore brings a file or folder back as it was then, as a new version."
+		}
 	case werr != nil:
 		d.ReadOnly = errText(werr)
 	default:
@@ -169,8 +183,10 @@ func (a *App) filesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	entries, err := ws.ListAt(r.Context(), p, at)
 	if err != nil && at == 0 && !parsec.IsKind(err, parsec.NotFound) && !parsec.IsKind(err, parsec.Invalid) {
-		// Offline: what the device has.
-		d.Err = errText(err)
+		// Offline: what the device has (the banner says the server is unreachable).
+		if !parsec.IsKind(err, parsec.Unavailable) {
+			d.Err = errText(err)
+		}
 		entries, err = ws.List(p)
 	}
 	if err != nil {

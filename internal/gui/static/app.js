@@ -10,10 +10,7 @@
 
   // Uploads: sent with progress in the page and a way to cancel; the browser reads the files
   // from disk as it sends them.
-  document.addEventListener("submit", function (e) {
-    var form = e.target;
-    if (!form.hasAttribute("data-upload") || e.defaultPrevented) { return; }
-    e.preventDefault();
+  var upload = function (form, data, count) {
     var bar = form.querySelector("progress"), status = form.querySelector(".upload-status"), cancel = form.querySelector(".upload-cancel");
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
@@ -31,23 +28,59 @@
     cancel.hidden = false;
     cancel.onclick = function () { xhr.abort(); };
     status.textContent = "Sending…";
+    data.set("count", String(count));
+    xhr.send(data);
+  };
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.hasAttribute("data-upload") || e.defaultPrevented) { return; }
+    e.preventDefault();
     var count = 0;
     form.querySelectorAll("input[type=file]").forEach(function (i) { count += i.files.length; });
-    form.querySelector("input[name=count]").value = String(count);
-    xhr.send(new FormData(form));
+    upload(form, new FormData(form), count);
   });
 
-  // Drag and drop: files dropped on the folder's table are uploaded as if chosen.
+  // Drag and drop: files and whole folders dropped on the folder's table are uploaded, each
+  // file under its path in the dropped folder.
+  var readEntry = function (entry, into) {
+    if (entry.isFile) {
+      return new Promise(function (ok, fail) {
+        entry.file(function (f) { into.push({ file: f, path: entry.fullPath.replace(/^\//, "") }); ok(); }, fail);
+      });
+    }
+    var reader = entry.createReader();
+    var next = function () {
+      return new Promise(function (ok, fail) { reader.readEntries(ok, fail); }).then(function (batch) {
+        if (!batch.length) { return null; }
+        return Promise.all(batch.map(function (child) { return readEntry(child, into); })).then(next);
+      });
+    };
+    return next();
+  };
   document.addEventListener("dragover", function (e) {
     if (e.target.closest("[data-drop]")) { e.preventDefault(); }
   });
   document.addEventListener("drop", function (e) {
     var zone = e.target.closest("[data-drop]");
-    if (!zone || !e.dataTransfer || !e.dataTransfer.files.length) { return; }
+    if (!zone || !e.dataTransfer) { return; }
     e.preventDefault();
     var form = document.querySelector(zone.getAttribute("data-drop"));
-    form.querySelector("input[name=files]").files = e.dataTransfer.files;
-    form.requestSubmit();
+    var status = form.querySelector(".upload-status");
+    // The entries are read now: the dropped items are gone once the event returns.
+    var entries = Array.prototype.map.call(e.dataTransfer.items || [], function (i) { return i.webkitGetAsEntry ? i.webkitGetAsEntry() : null; }).filter(Boolean);
+    var plain = Array.prototype.map.call(e.dataTransfer.files, function (f) { return { file: f, path: f.name }; });
+    status.textContent = "Reading what was dropped…";
+    var found = [];
+    Promise.all(entries.map(function (en) { return readEntry(en, found); })).then(function () {
+      var files = entries.length ? found : plain;
+      if (!files.length) { status.textContent = "Nothing to upload: the dropped folders are empty."; return; }
+      var data = new FormData(form);
+      data.delete("files");
+      files.forEach(function (f) { data.append("files", f.file, f.path); });
+      upload(form, data, files.length);
+    }, function (err) {
+      status.textContent = "The dropped items cannot be read: " + err.message;
+    });
   });
 
   // Copy buttons.
