@@ -133,6 +133,21 @@ type sharingRow struct {
 	Me      bool
 	Role    parsec.RealmRole
 	Choices []client.RoleChoice
+	Fixed   string // why no other role can be chosen, when none can
+}
+
+// fixedReason says why none of the choices but the current one is allowed ("" when one is).
+func fixedReason(choices []client.RoleChoice) string {
+	reason := ""
+	for _, c := range choices {
+		switch {
+		case c.Allowed && !c.Current:
+			return ""
+		case !c.Allowed && !c.Current && reason == "":
+			reason = c.Reason
+		}
+	}
+	return reason
 }
 
 type sharingData struct {
@@ -176,7 +191,7 @@ func (a *App) sharingPage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			continue
 		}
-		d.Rows = append(d.Rows, sharingRow{User: u, Me: u.ID == s.dev.UserID, Role: roleOf[u.ID], Choices: choices})
+		d.Rows = append(d.Rows, sharingRow{User: u, Me: u.ID == s.dev.UserID, Role: roleOf[u.ID], Choices: choices, Fixed: fixedReason(choices)})
 	}
 	a.page(w, r, "sharing", "Share “"+info.Name+"”", d, true)
 }
