@@ -415,11 +415,7 @@ func (p *person) login(password string) {
 // person's own GUI logs them out; a Member's and an External's views.
 func TestGUIManagePeople(t *testing.T) {
 	t.Parallel()
-	w := newWorldFor(t, 4*time.Minute)
-	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
-	bobAcc := w.join(aliceAcc, "bob@example.com", "Bob", "member")
-	carolAcc := w.join(aliceAcc, "carol@example.com", "Carol", "member")
-	xenaAcc := w.join(aliceAcc, "xena@example.com", "Xena", "external")
+	w, aliceAcc, bobAcc, carolAcc, xenaAcc := acme(t, 4*time.Minute)
 
 	alice := w.gui(aliceAcc, "Alice")
 	alice.login("not the password")
@@ -566,6 +562,25 @@ func (p *person) count(sel string) int {
 	var n int
 	p.run(chromedp.Evaluate(fmt.Sprintf(`document.querySelectorAll(%q).length`, sel), &n))
 	return n
+}
+
+// newWorkspace creates a workspace from the Workspaces page, which then opens it.
+func (p *person) newWorkspace(name string) {
+	p.t.Helper()
+	p.fill("#ws-name", name)
+	p.click(`form[action="/workspaces"] button`)
+	p.see(".messages", "Workspace “"+name+"” created: you are its owner.")
+}
+
+// acme is an organization of four: Alice (Administrator), Bob and Carol (Members), and
+// Xena (External).
+func acme(t *testing.T, d time.Duration) (w *world, alice, bob, carol, xena account) {
+	w = newWorldFor(t, d)
+	alice = w.bootstrap("alice@example.com", "Alice Liddell")
+	bob = w.join(alice, "bob@example.com", "Bob", "member")
+	carol = w.join(alice, "carol@example.com", "Carol", "member")
+	xena = w.join(alice, "xena@example.com", "Xena", "external")
+	return w, alice, bob, carol, xena
 }
 
 // location is the page's address.
@@ -829,19 +844,13 @@ func TestGUIUserLimit(t *testing.T) {
 // cannot change anything, download them byte-identical, then folders, rename and delete.
 func TestGUIWorkspacesAndFiles(t *testing.T) {
 	t.Parallel()
-	w := newWorldFor(t, 4*time.Minute)
-	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
-	bobAcc := w.join(aliceAcc, "bob@example.com", "Bob", "member")
-	carolAcc := w.join(aliceAcc, "carol@example.com", "Carol", "member")
-	w.join(aliceAcc, "xena@example.com", "Xena", "external")
+	w, aliceAcc, bobAcc, carolAcc, _ := acme(t, 4*time.Minute)
 
 	alice := w.gui(aliceAcc, "Alice")
 	alice.login(aliceAcc.password)
 	alice.click(`a[href="/workspaces"]`)
 	alice.see("table.workspaces", "No workspace yet.")
-	alice.fill("#ws-name", "Docs")
-	alice.click(`form[action="/workspaces"] button`)
-	alice.see(".messages", "Workspace “Docs” created: you are its owner.")
+	alice.newWorkspace("Docs")
 	alice.see("table.files", "This folder is empty.")
 	filesURL := alice.location()
 
@@ -1146,4 +1155,103 @@ func TestGUIHistory(t *testing.T) {
 		t.Error("a folder was created while the server could not be reached")
 	}
 	alice.screenshot("offline-explorer")
+}
+
+// The workspaces list: create (a same name pointed out), and, live in a member's list,
+// sharing, renaming, archiving, unarchiving and planning the deletion; a workspace whose
+// owner was revoked offers its manager to claim it; an External user cannot create one.
+func TestGUIWorkspaceLifecycle(t *testing.T) {
+	t.Parallel()
+	w, aliceAcc, bobAcc, carolAcc, xenaAcc := acme(t, 3*time.Minute)
+
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.click(`a[href="/workspaces"]`)
+	alice.newWorkspace("Projects")
+	alice.click(`nav.crumbs a[href="/workspaces"]`)
+	alice.fill("#ws-name", "projects")
+	alice.click(`form[action="/workspaces"] button`)
+	alice.see(".messages", "Another workspace of yours has the same name: rename one to tell them apart.")
+
+	bob := w.gui(bobAcc, "Bob")
+	bob.login(bobAcc.password)
+	bob.click(`a[href="/workspaces"]`)
+	bob.see("table.workspaces", "No workspace yet.")
+
+	// Shared with Bob, then renamed, archived, unarchived, deletion planned: his open list
+	// follows without a reload.
+	w.as(aliceAcc, "workspace", "share", "Projects", "bob@example.com", "--role", "contributor").ok()
+	bob.see("table.workspaces", "Projects")
+	bob.see("table.workspaces", "Contributor")
+	alice.click(`nav.crumbs a[href="/workspaces"]`)
+	projects := fmt.Sprintf(`table.workspaces tbody tr:nth-child(%d)`, 1+alice.rowIndex("table.workspaces tbody tr", "Projects"))
+	alice.click(projects + " details.menu summary")
+	alice.fill(projects+` input[name=name]`, "Projects 2026")
+	alice.click(projects + ` form[action$="/rename"] button`)
+	alice.see(".messages", "Workspace renamed “Projects 2026”.")
+	bob.see("table.workspaces", "Projects 2026")
+	notes := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(notes, []byte("kick-off"), 0o644)
+	w.as(aliceAcc, "cp", notes, "Projects 2026:/").ok()
+	bob.see("table.workspaces tbody tr:first-child", "Alice Liddell <alice@example.com> @ laptop") // the last change, live
+
+	projects = fmt.Sprintf(`table.workspaces tbody tr:nth-child(%d)`, 1+alice.rowIndex("table.workspaces tbody tr", "Projects 2026"))
+	alice.click(projects + " details.menu summary")
+	alice.click(projects + ` form[action$="/archiving"]:has(input[value=archived]) button`)
+	alice.see(".messages", "Workspace “Projects 2026” is archived: read-only for everybody.")
+	bob.see("table.workspaces", "Archived (read-only)")
+	bob.click(`table.workspaces a[href$="/files"]`)
+	bob.see(".warning", "archived")
+	if n := bob.count(`form[data-upload], #newfolder, details.menu`); n != 0 {
+		t.Errorf("an archived workspace offers %d write controls", n)
+	}
+	bob.screenshot("archived-workspace")
+	bob.click(`nav.crumbs a[href="/workspaces"]`)
+
+	alice.click(projects + " details.menu summary")
+	alice.click(projects + ` form[action$="/archiving"]:has(input[value=available]) button`)
+	alice.see(".messages", "Workspace “Projects 2026” is available again.")
+	bob.see("table.workspaces", "Available")
+	alice.click(projects + " details.menu summary")
+	alice.run(chromedp.Evaluate(`(() => { const d = document.querySelector('`+projects+` input[name=day]'); d.removeAttribute("min"); d.value = new Date().toISOString().slice(0, 10); })()`, nil))
+	alice.click(projects + ` form[action$="/archiving"]:has(input[value=deletion]) button`)
+	alice.see(".messages", "The deletion cannot be planned before "+time.Now().Add(30*24*time.Hour).Format("2006-01-02")+" (the organization's minimum archiving period).")
+	alice.click(projects + " details.menu summary")
+	alice.click(projects + ` form[action$="/archiving"]:has(input[value=deletion]) button`)
+	alice.see(".messages", "Workspace “Projects 2026” is archived and will be deleted after "+time.Now().Add(30*24*time.Hour).Format("2006-01-02"))
+	alice.see("table.workspaces", "Deletion planned: "+time.Now().Add(30*24*time.Hour).Format("2006-01-02"))
+	bob.see("table.workspaces", "Deletion planned")
+	alice.screenshot("workspaces")
+
+	// Carol's workspace, managed by Bob: Carol is revoked, and Bob may claim it.
+	w.as(carolAcc, "workspace", "create", "Orphan").ok()
+	w.as(carolAcc, "workspace", "share", "Orphan", "bob@example.com", "--role", "manager").ok()
+	w.as(aliceAcc, "user", "revoke", "carol@example.com", "--yes").ok()
+	bob.see("table.workspaces", "Orphan")
+	orphan := fmt.Sprintf(`table.workspaces tbody tr:nth-child(%d)`, 1+bob.rowIndex("table.workspaces tbody tr", "Orphan"))
+	bob.see(orphan, "Claim ownership")
+	bob.screenshot("claim-ownership")
+	bob.click(orphan + ` form[action$="/claim"] button`)
+	bob.see(".messages", "You are now owner of “Orphan”.")
+	bob.see(orphan, "Owner")
+
+	// An External user is not offered to create a workspace.
+	xena := w.gui(xenaAcc, "Xena")
+	xena.login(xenaAcc.password)
+	xena.click(`a[href="/workspaces"]`)
+	xena.see("table.workspaces", "Ask a colleague to share one with you.")
+	if n := xena.count(`#ws-name`); n != 0 {
+		t.Error("an External user is offered New workspace")
+	}
+}
+
+// rowIndex is the position (from 0) of the first of the elements sel whose text holds text.
+func (p *person) rowIndex(sel, text string) int {
+	p.t.Helper()
+	var i int
+	p.run(chromedp.Evaluate(fmt.Sprintf(`[...document.querySelectorAll(%q)].findIndex(r => r.textContent.includes(%q))`, sel, text), &i))
+	if i < 0 {
+		p.t.Fatalf("no %s shows %q", sel, text)
+	}
+	return i
 }

@@ -260,6 +260,21 @@ func (w *Workspace) editFolder(id parsec.VlobID) *manifest.FolderManifest {
 	return w.edit(id).(*manifest.FolderManifest)
 }
 
+// LastChange returns when the workspace last changed as this device knows it (the newest
+// entry's last change, sent or not) and by which device; zero when nothing is known yet.
+func (w *Workspace) LastChange() (parsec.DateTime, parsec.DeviceID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var at parsec.DateTime
+	var by parsec.DeviceID
+	for _, e := range w.entries {
+		if m := e.current(); m != nil && m.Head().Updated > at {
+			at, by = m.Head().Updated, m.Head().Author
+		}
+	}
+	return at, by
+}
+
 func (w *Workspace) toEntry(name, p string, m manifest.Manifest) Entry {
 	h := m.Head()
 	e := w.entries[h.ID]

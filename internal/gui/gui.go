@@ -307,6 +307,13 @@ func (a *App) follow(ctx context.Context, s *session) {
 			}
 			a.mu.Unlock()
 		} else {
+			if ch.Vlob != (parsec.VlobID{}) {
+				// Keep the device's copy current, so that lists and the last change are
+				// live; an error shows when the workspace is opened.
+				if ws, err := s.c.Workspace(ctx, ch.Realm); err == nil {
+					ws.Pull(ctx)
+				}
+			}
 			a.refresh(ctx, s)
 		}
 		a.events.publish("changed")

@@ -1,6 +1,7 @@
 package gui
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -30,23 +31,52 @@ type workspaceRow struct {
 	client.WorkspaceInfo
 	Owner    bool
 	Archived bool
+	Updated  parsec.DateTime // the last change this device knows of
+	By       string          // who made it
 }
 
 type workspacesData struct {
 	Workspaces []workspaceRow
 	CanCreate  bool
 	Err        string
+	DeleteMin  string // the first day a deletion may be planned for (YYYY-MM-DD)
+}
+
+// defaultArchivingPeriod is assumed when the server cannot say its organization's minimum.
+const defaultArchivingPeriod = 30 * 24 * time.Hour
+
+// firstDeletionDay is the first day whose end is at least the organization's minimum
+// archiving period away.
+func (a *App) firstDeletionDay(ctx context.Context) time.Time {
+	period := defaultArchivingPeriod
+	if cfg, err := a.current().c.OrganizationConfig(ctx); err == nil {
+		period = time.Duration(cfg.MinimumArchivingPeriod) * time.Second
+	}
+	return time.Now().Add(period)
+}
+
+// endOfDay is the last second of the local day of t.
+func endOfDay(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 23, 59, 59, 0, time.Local)
 }
 
 func (a *App) workspacesPage(w http.ResponseWriter, r *http.Request) {
 	s := a.current()
-	d := workspacesData{CanCreate: parsec.CanCreateRealm(s.c.Profile())}
+	d := workspacesData{CanCreate: parsec.CanCreateRealm(s.c.Profile()), DeleteMin: a.firstDeletionDay(r.Context()).Format(time.DateOnly)}
 	all, err := s.c.Workspaces(r.Context())
 	if err != nil {
 		d.Err = errText(err)
 	}
+	author := s.c.Authors()
 	for _, info := range all {
-		d.Workspaces = append(d.Workspaces, workspaceRow{WorkspaceInfo: info, Owner: info.Role == parsec.RoleOwner, Archived: info.ReadOnly()})
+		row := workspaceRow{WorkspaceInfo: info, Owner: info.Role == parsec.RoleOwner, Archived: info.ReadOnly()}
+		if ws, err := s.c.Workspace(r.Context(), info.ID); err == nil {
+			if at, by := ws.LastChange(); at != 0 {
+				row.Updated, row.By = at, author(by)
+			}
+		}
+		d.Workspaces = append(d.Workspaces, row)
 	}
 	a.page(w, r, "workspaces", "Workspaces", d, true)
 }
@@ -108,10 +138,20 @@ func (a *App) postArchiving(w http.ResponseWriter, r *http.Request) {
 	case "available":
 		err, msg = a.current().c.ArchiveWorkspace(r.Context(), info.ID, certif.ArchivingAvailable, 0), "is available again."
 	case "deletion":
-		days := 30
-		at := parsec.FromTime(time.Now().Add(time.Duration(days) * 24 * time.Hour))
-		err = a.current().c.ArchiveWorkspace(r.Context(), info.ID, certif.ArchivingDeletionPlanned, at)
-		msg = "is archived and will be deleted after " + at.Time().Local().Format("2006-01-02 15:04") + "."
+		// Deleted after the end of the day chosen, which the organization's minimum
+		// archiving period may not precede.
+		day, perr := time.ParseInLocation(time.DateOnly, r.PostFormValue("day"), time.Local)
+		first := a.firstDeletionDay(r.Context())
+		switch {
+		case perr != nil:
+			err = parsec.Errorf(parsec.Invalid, "choose the day after which the workspace is deleted")
+		case endOfDay(day).Before(first):
+			err = parsec.Errorf(parsec.Invalid, "the deletion cannot be planned before %s (the organization's minimum archiving period)", first.Format(time.DateOnly))
+		default:
+			at := parsec.FromTime(endOfDay(day))
+			err = a.current().c.ArchiveWorkspace(r.Context(), info.ID, certif.ArchivingDeletionPlanned, at)
+			msg = "is archived and will be deleted after " + day.Format(time.DateOnly) + "."
+		}
 	default:
 		err = parsec.Errorf(parsec.Invalid, "unknown archiving %q", r.PostFormValue("to"))
 	}
