@@ -58,9 +58,9 @@ func TestManagingPeople(t *testing.T) {
 	p := w.parsec(bob.password+"\n", "user", "revoke", "mallory@example.com", "--yes", "--config-dir", bob.dir, "--password-stdin")
 	p.wantExit(exitError)
 	wantLines(t, p.stdout.String(), `^mallory@example.com: not revoked: only an Administrator can revoke users$`)
-	p = w.parsec(bob.password+"\n", "user", "update-profile", "alice@example.com", "--profile", "member", "--config-dir", bob.dir, "--password-stdin")
-	p.wantExit(exitError)
-	wantLines(t, p.stdout.String(), `^alice@example.com: not changed: only an Administrator can change profiles$`)
+	w.as(bob, "user", "update-profile", "alice@example.com", "--profile", "member").wantFailure(exitDenied, `only an Administrator can change profiles`)
+	// Even when the batch holds only an External user (who would be skipped).
+	w.as(bob, "user", "update-profile", "mallory@example.com", "--profile", "member").wantFailure(exitDenied, `only an Administrator can change profiles`)
 
 	// A batch naming bob and mallory: bob changes, mallory is skipped with a warning.
 	p = w.as(alice, "user", "update-profile", "bob@example.com", "mallory@example.com", "--profile", "admin")

@@ -102,6 +102,10 @@ func (c *Client) ChangeProfiles(ctx context.Context, users []UserInfo, profile p
 	if profile != parsec.ProfileAdmin && profile != parsec.ProfileStandard {
 		return nil, parsec.Errorf(parsec.Invalid, "profiles change only between Administrator and Member, not to %s", profile.Label())
 	}
+	if c.Profile() != parsec.ProfileAdmin {
+		// Said before anything else, even for a batch that holds only External users.
+		return nil, parsec.Errorf(parsec.Permission, "only an Administrator can change profiles")
+	}
 	var out []ProfileResult
 	for _, u := range users {
 		r := ProfileResult{User: u}
