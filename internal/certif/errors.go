@@ -49,6 +49,10 @@ var (
 	ErrNotOwner               = errors.New("author is not OWNER of the realm")
 	ErrUnknownRealm           = errors.New("realm does not exist")
 	ErrKeyIndex               = errors.New("key index is not the expected one")
+
+	// Points of the certificate history (see CheckPoint).
+	ErrWithheld = errors.New("the server withholds certificates")
+	ErrFork     = errors.New("the server shows different certificate histories to different members")
 )
 
 // reject builds the error for a certificate that breaks rule; detail (may be empty) says

@@ -17,6 +17,7 @@ type Memory struct {
 	redacted bool
 
 	last    map[Topic]parsec.DateTime
+	chains  map[Topic][]Point // every point of each topic's history, in order (see chain.go)
 	users   map[parsec.UserID]*User
 	order   []parsec.UserID // users in order of creation
 	devices map[parsec.DeviceID]*Device
@@ -43,6 +44,7 @@ func NewMemory(root crypto.VerifyKey, redacted bool) *Memory {
 		root:     root,
 		redacted: redacted,
 		last:     make(map[Topic]parsec.DateTime),
+		chains:   make(map[Topic][]Point),
 		users:    make(map[parsec.UserID]*User),
 		devices:  make(map[parsec.DeviceID]*Device),
 		realms:   make(map[parsec.VlobID]*realm),
@@ -167,6 +169,7 @@ func (m *Memory) apply(c Certificate, j *journal) {
 			delete(m.last, topic)
 		}
 	})
+	m.extendChain(c, j)
 
 	switch c := c.(type) {
 	case *UserCertificate:

@@ -1,0 +1,119 @@
+package certif
+
+import (
+	"crypto/sha256"
+	"sort"
+
+	"github.com/parsec-go/parsec/internal/codec"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// The history of each topic is chained: after its n-th certificate, a topic's digest is
+//
+//	D(n) = SHA-256("parsec/1/chain" ‖ D(n-1) ‖ SHA-256(redacted body of certificate n))
+//
+// with D(0) all zeros. A Point names a place in that history (the timestamp of a certificate
+// and the digest after it). Two devices that hold the same certificates up to a timestamp
+// have the same digest there; a server that shows them different histories (a fork: a
+// revocation hidden from some members, say) cannot make the digests agree.
+//
+// The digest covers the redacted flavour of user and device certificates (without human
+// handles and device labels), so that External users, who only get that flavour, reach the
+// same digests as everyone else.
+
+// Digest is a topic's chained digest at a point of its history.
+type Digest [sha256.Size]byte
+
+// Point is a place in a topic's history: the timestamp of its last certificate then, and the
+// topic's digest after it. The zero Point is the empty history.
+type Point struct {
+	Timestamp parsec.DateTime `cbor:"timestamp"`
+	Digest    Digest          `cbor:"digest"`
+}
+
+// IsZero reports whether p is the empty history.
+func (p Point) IsZero() bool { return p == Point{} }
+
+const chainDomain = "parsec/1/chain"
+
+// next returns the digest after c, following d.
+func (d Digest) next(c Certificate) Digest {
+	body := sha256.Sum256(codec.MustMarshal(redactedTwin(c)))
+	h := sha256.New()
+	h.Write([]byte(chainDomain))
+	h.Write(d[:])
+	h.Write(body[:])
+	var out Digest
+	h.Sum(out[:0])
+	return out
+}
+
+// redactedTwin returns c as its redacted flavour would be (c itself for the kinds that have
+// only one flavour).
+func redactedTwin(c Certificate) Certificate {
+	switch c := c.(type) {
+	case *UserCertificate:
+		r := *c
+		r.HumanHandle = nil
+		return &r
+	case *DeviceCertificate:
+		r := *c
+		r.DeviceLabel = nil
+		return &r
+	}
+	return c
+}
+
+// extendChain records c at the end of its topic's history (under m.mu, from apply).
+func (m *Memory) extendChain(c Certificate, j *journal) {
+	topic := c.Topic()
+	points := m.chains[topic]
+	var prev Digest
+	if len(points) > 0 {
+		prev = points[len(points)-1].Digest
+	}
+	m.chains[topic] = append(points, Point{Timestamp: c.When(), Digest: prev.next(c)})
+	j.push(func() { m.chains[topic] = m.chains[topic][:len(points)] })
+}
+
+// Head returns the last point of a topic's history that this Memory holds (the zero Point
+// when it holds none of the topic's certificates).
+func (m *Memory) Head(t Topic) Point {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	points := m.chains[t]
+	if len(points) == 0 {
+		return Point{}
+	}
+	return points[len(points)-1]
+}
+
+// CheckPoint checks that this Memory's history of topic t agrees with p, a point that
+// another device saw (and signed in a certificate or manifest). It fails with ErrWithheld
+// when the Memory has not reached p's timestamp yet (fetch the certificates up to it, then
+// check again: if the server cannot deliver them, it withholds them), and with ErrFork when
+// the Memory's history has no certificate at that timestamp or a different digest there.
+func (m *Memory) CheckPoint(t Topic, p Point) error {
+	if p.IsZero() {
+		return nil
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	points := m.chains[t]
+	if len(points) == 0 || points[len(points)-1].Timestamp < p.Timestamp {
+		var head parsec.DateTime
+		if len(points) > 0 {
+			head = points[len(points)-1].Timestamp
+		}
+		return parsec.Errorf(parsec.Tampered, "%w: the author had seen the %s certificates up to %s, this device only up to %s",
+			ErrWithheld, topicName(t), p.Timestamp, head)
+	}
+	// The last point at that timestamp: certificates that share one (a user and its first
+	// device) are added together, and a point is only ever taken after both.
+	i := sort.Search(len(points), func(i int) bool { return points[i].Timestamp > p.Timestamp }) - 1
+	if i < 0 || points[i].Timestamp != p.Timestamp || points[i].Digest != p.Digest {
+		return parsec.Errorf(parsec.Tampered, "%w: the server shows this device another history of the %s certificates than the author saw at %s",
+			ErrFork, topicName(t), p.Timestamp)
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package certif_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/certif/certiftest"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// The chained digests: the same history gives the same points in both flavours; a point
+// not reached yet is withheld; a different history at the same point is a fork; a rejected
+// batch leaves the chain as it was.
+func TestChainPoints(t *testing.T) {
+	o := certiftest.NewOrg()
+	alice := o.Bootstrap("alice")
+	bob := o.NewUser(alice, "bob", parsec.ProfileStandard)
+	mallory := o.NewUser(alice, "mallory", parsec.ProfileOutsider)
+	realm := o.NewRealm(alice)
+	o.Share(alice, realm, bob.User, parsec.RoleContributor)
+	seen := len(o.Log)
+
+	full := certif.NewMemory(o.RootVerifyKey(), false)
+	if _, err := full.AddBatch(o.Full()); err != nil {
+		t.Fatal(err)
+	}
+	redacted := certif.NewMemory(o.RootVerifyKey(), true)
+	if _, err := redacted.AddBatch(o.Redacted()); err != nil {
+		t.Fatal(err)
+	}
+	common, inRealm := full.Head(certif.Topic{}), full.Head(certif.RealmTopic(realm))
+	if common.IsZero() || inRealm.IsZero() || common == inRealm {
+		t.Fatalf("heads: common %+v, realm %+v", common, inRealm)
+	}
+	if redacted.Head(certif.Topic{}) != common || redacted.Head(certif.RealmTopic(realm)) != inRealm {
+		t.Error("an External user's memory does not reach the digests of the full flavour")
+	}
+
+	// Alice revokes Mallory. A fork: Bob's server hides the revocation and shows him, at the
+	// same time, another certificate Alice signed (a profile change, say).
+	o.Revoke(alice, mallory.User)
+	other := certif.Sign(alice.Key, &certif.UserUpdateCertificate{Author: alice.ID, Timestamp: o.Now, UserID: bob.User.ID, NewProfile: parsec.ProfileAdmin})
+	aliceView := certif.NewMemory(o.RootVerifyKey(), false)
+	if _, err := aliceView.AddBatch(o.Full()); err != nil {
+		t.Fatal(err)
+	}
+	point := aliceView.Head(certif.Topic{})
+	if err := aliceView.CheckPoint(certif.Topic{}, point); err != nil {
+		t.Errorf("a memory disagrees with itself: %v", err)
+	}
+	if err := aliceView.CheckPoint(certif.Topic{}, common); err != nil {
+		t.Errorf("an earlier point of the same history: %v", err)
+	}
+	// Bob has not seen the revocation yet: withheld (until fetched).
+	if err := full.CheckPoint(certif.Topic{}, point); !errors.Is(err, certif.ErrWithheld) || !parsec.IsKind(err, parsec.Tampered) {
+		t.Errorf("a point beyond this memory's history: %v, want ErrWithheld", err)
+	}
+	bobView := certif.NewMemory(o.RootVerifyKey(), false)
+	if _, err := bobView.AddBatch(append(o.Full()[:seen:seen], other)); err != nil {
+		t.Fatal(err)
+	}
+	if err := bobView.CheckPoint(certif.Topic{}, common); err != nil {
+		t.Errorf("the common past of both histories: %v", err)
+	}
+	if err := bobView.CheckPoint(certif.Topic{}, point); !errors.Is(err, certif.ErrFork) || !parsec.IsKind(err, parsec.Tampered) {
+		t.Errorf("another certificate where the author saw the revocation: %v, want ErrFork", err)
+	}
+	// A point at a timestamp where this history has no certificate at all is a fork too.
+	if err := bobView.CheckPoint(certif.Topic{}, certif.Point{Timestamp: common.Timestamp - 1, Digest: common.Digest}); !errors.Is(err, certif.ErrFork) {
+		t.Errorf("a point between two certificates: %v, want ErrFork", err)
+	}
+
+	// A rejected batch leaves the chain as it was.
+	before := full.Head(certif.Topic{})
+	bad := append([][]byte{}, o.Full()[seen:]...)
+	bad = append(bad, o.Full()[0]) // the first certificate again: rejected
+	if _, err := full.AddBatch(bad); err == nil {
+		t.Fatal("a batch ending with a replayed certificate was accepted")
+	}
+	if full.Head(certif.Topic{}) != before {
+		t.Error("a rejected batch moved the chain")
+	}
+}
