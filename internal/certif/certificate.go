@@ -48,9 +48,22 @@ type Certificate interface {
 	// Topic is the topic the certificate belongs to.
 	Topic() Topic
 
+	// SeenView is the point of the certificate history its signer had validated when it
+	// signed (nil for certificates signed without one).
+	SeenView() *View
+
 	setType()
 	check() error // field validity, independent of any other certificate
 }
+
+// Seen is embedded in every certificate: the point of the certificate history its signer
+// had validated when it signed (see chain.go). Readers check that their own history agrees.
+type Seen struct {
+	View *View `cbor:"seen,omitempty"`
+}
+
+// SeenView returns the view signed in the certificate, or nil.
+func (s *Seen) SeenView() *View { return s.View }
 
 // Topic is a sequence of certificates with strictly increasing timestamps: the common topic
 // (users, devices, profile changes, revocations), or the topic of one realm (roles, names,
@@ -86,6 +99,7 @@ type UserCertificate struct {
 	PublicKey   crypto.UserPublicKey `cbor:"public_key"`
 	Algorithm   string               `cbor:"algorithm"`
 	Profile     parsec.UserProfile   `cbor:"profile"`
+	Seen
 }
 
 // DeviceCertificate creates a device: the first device of a new user (same author and
@@ -100,6 +114,7 @@ type DeviceCertificate struct {
 	VerifyKey   crypto.VerifyKey `cbor:"verify_key"`
 	Algorithm   string           `cbor:"algorithm"`
 	Purpose     string           `cbor:"purpose"`
+	Seen
 }
 
 // UserUpdateCertificate changes a user's profile.
@@ -109,6 +124,7 @@ type UserUpdateCertificate struct {
 	Timestamp  parsec.DateTime    `cbor:"timestamp"`
 	UserID     parsec.UserID      `cbor:"user_id"`
 	NewProfile parsec.UserProfile `cbor:"new_profile"`
+	Seen
 }
 
 // RevokedUserCertificate revokes a user, for good.
@@ -117,6 +133,7 @@ type RevokedUserCertificate struct {
 	Author    parsec.DeviceID `cbor:"author"`
 	Timestamp parsec.DateTime `cbor:"timestamp"`
 	UserID    parsec.UserID   `cbor:"user_id"`
+	Seen
 }
 
 // RealmRoleCertificate gives a user a role in a realm, changes it, or removes it
@@ -129,6 +146,7 @@ type RealmRoleCertificate struct {
 	RealmID   parsec.VlobID    `cbor:"realm_id"`
 	UserID    parsec.UserID    `cbor:"user_id"`
 	Role      parsec.RealmRole `cbor:"role,omitempty"`
+	Seen
 }
 
 // RealmNameCertificate names a realm; the name is encrypted with the realm key KeyIndex.
@@ -139,6 +157,7 @@ type RealmNameCertificate struct {
 	RealmID       parsec.VlobID   `cbor:"realm_id"`
 	KeyIndex      uint64          `cbor:"key_index"`
 	EncryptedName []byte          `cbor:"encrypted_name"`
+	Seen
 }
 
 // RealmKeyRotationCertificate introduces the realm key KeyIndex (1 for the first key). The
@@ -153,6 +172,7 @@ type RealmKeyRotationCertificate struct {
 	EncryptionAlgorithm string          `cbor:"encryption_algorithm"`
 	HashAlgorithm       string          `cbor:"hash_algorithm"`
 	KeyCanary           []byte          `cbor:"key_canary"`
+	Seen
 }
 
 // RealmArchivingCertificate sets a realm's archiving configuration. DeletionDate is set
@@ -164,6 +184,7 @@ type RealmArchivingCertificate struct {
 	RealmID       parsec.VlobID   `cbor:"realm_id"`
 	Configuration string          `cbor:"configuration"`
 	DeletionDate  parsec.DateTime `cbor:"deletion_date,omitempty"`
+	Seen
 }
 
 func (c *UserCertificate) Kind() string             { return KindUser }

@@ -34,6 +34,58 @@ type Point struct {
 // IsZero reports whether p is the empty history.
 func (p Point) IsZero() bool { return p == Point{} }
 
+// View is what a signer had validated when it signed: a point of the common topic's history
+// and, for what belongs to a realm, one of the realm's. Certificates carry one (Seen), and so
+// do manifests.
+type View struct {
+	Common Point `cbor:"common"`
+	Realm  Point `cbor:"realm"` // zero for the common topic's certificates
+}
+
+// checkSeen checks a certificate's view on its own: no point after the certificate itself,
+// and no realm point for a certificate of the common topic.
+func checkSeen(c Certificate) error {
+	v := c.SeenView()
+	switch {
+	case v == nil:
+		return nil
+	case v.Common.Timestamp < 0 || v.Realm.Timestamp < 0:
+		return fieldError("seen: a negative timestamp")
+	case v.Common.Timestamp > c.When() || v.Realm.Timestamp > c.When():
+		return fieldError("seen: a point after the certificate itself")
+	case c.Topic().IsCommon() && !v.Realm.IsZero():
+		return fieldError("seen: a realm point in a certificate of the common topic")
+	}
+	return nil
+}
+
+// View returns this Memory's view for signing something of topic t (t's realm point, and
+// the common one).
+func (m *Memory) View(t Topic) View {
+	v := View{Common: m.Head(CommonTopic)}
+	if !t.IsCommon() {
+		v.Realm = m.Head(t)
+	}
+	return v
+}
+
+// CheckView checks a view signed in something of topic t (see CheckPoint).
+func (m *Memory) CheckView(t Topic, v View) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.checkView(t, v)
+}
+
+func (m *Memory) checkView(t Topic, v View) error {
+	if err := m.checkPoint(CommonTopic, v.Common); err != nil {
+		return err
+	}
+	if t.IsCommon() {
+		return nil
+	}
+	return m.checkPoint(t, v.Realm)
+}
+
 const chainDomain = "parsec/1/chain"
 
 // next returns the digest after c, following d.
@@ -94,11 +146,15 @@ func (m *Memory) Head(t Topic) Point {
 // check again: if the server cannot deliver them, it withholds them), and with ErrFork when
 // the Memory's history has no certificate at that timestamp or a different digest there.
 func (m *Memory) CheckPoint(t Topic, p Point) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.checkPoint(t, p)
+}
+
+func (m *Memory) checkPoint(t Topic, p Point) error {
 	if p.IsZero() {
 		return nil
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
 	points := m.chains[t]
 	if len(points) == 0 || points[len(points)-1].Timestamp < p.Timestamp {
 		var head parsec.DateTime

@@ -82,3 +82,55 @@ func TestChainPoints(t *testing.T) {
 		t.Error("a rejected batch moved the chain")
 	}
 }
+
+// A certificate signed with the view its author had: accepted where the histories agree;
+// refused as a fork where the reader's history differs at that point, and as withheld
+// where the reader has not reached it; a view naming the future of the certificate itself
+// is malformed.
+func TestSignedViews(t *testing.T) {
+	o := certiftest.NewOrg()
+	alice := o.Bootstrap("alice")
+	bob := o.NewUser(alice, "bob", parsec.ProfileStandard)
+	realm := o.NewRealm(alice)
+	honest := certif.NewMemory(o.RootVerifyKey(), false)
+	if _, err := honest.AddBatch(o.Full()); err != nil {
+		t.Fatal(err)
+	}
+	view := honest.View(certif.RealmTopic(realm))
+	if view.Common.IsZero() || view.Realm.IsZero() {
+		t.Fatalf("view %+v", view)
+	}
+	share := func(v certif.View, role parsec.RealmRole) []byte {
+		c := &certif.RealmRoleCertificate{Author: alice.ID, Timestamp: o.Tick(), RealmID: realm, UserID: bob.User.ID, Role: role}
+		c.View = &v
+		return certif.Sign(alice.Key, c)
+	}
+	if _, err := honest.Add(share(view, parsec.RoleReader)); err != nil {
+		t.Fatalf("a certificate with its author's true view: %v", err)
+	}
+
+	forged := view
+	forged.Common.Digest[0] ^= 1
+	if _, err := honest.Add(share(forged, parsec.RoleContributor)); !errors.Is(err, certif.ErrFork) {
+		t.Errorf("a view of another common history: %v, want ErrFork", err)
+	}
+	ahead := honest.View(certif.RealmTopic(realm))
+	ahead.Realm.Timestamp = o.Now + 1 // beyond what the reader holds (and set after the signing below)
+	c := &certif.RealmRoleCertificate{Author: alice.ID, Timestamp: o.Now + 2, RealmID: realm, UserID: bob.User.ID, Role: parsec.RoleContributor}
+	c.View = &ahead
+	if _, err := honest.Add(certif.Sign(alice.Key, c)); !errors.Is(err, certif.ErrWithheld) {
+		t.Errorf("a view beyond the reader's history: %v, want ErrWithheld", err)
+	}
+	future := honest.View(certif.RealmTopic(realm))
+	future.Common.Timestamp = o.Now + 10_000_000 // ten seconds, after the next tick
+	if _, err := honest.Add(share(future, parsec.RoleContributor)); !errors.Is(err, certif.ErrInvalidField) {
+		t.Errorf("a view after the certificate itself: %v, want ErrInvalidField", err)
+	}
+	// A common certificate names no realm point.
+	rv := honest.View(certif.RealmTopic(realm))
+	u := &certif.UserUpdateCertificate{Author: alice.ID, Timestamp: o.Tick(), UserID: bob.User.ID, NewProfile: parsec.ProfileAdmin}
+	u.View = &rv
+	if _, err := certif.Decode(certif.Sign(alice.Key, u)); !errors.Is(err, certif.ErrInvalidField) {
+		t.Errorf("a common certificate with a realm point: %v, want ErrInvalidField", err)
+	}
+}

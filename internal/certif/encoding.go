@@ -54,6 +54,9 @@ func Decode(raw []byte) (Certificate, error) {
 	if err := c.check(); err != nil {
 		return nil, reject(c, ErrInvalidField, "%s", err.Error())
 	}
+	if err := checkSeen(c); err != nil {
+		return nil, reject(c, ErrInvalidField, "%s", err.Error())
+	}
 	return c, nil
 }
 
@@ -94,7 +97,6 @@ func CheckRedactedPair(full, redacted []byte) error {
 	if fc.Kind() != rc.Kind() {
 		return reject(rc, ErrRedactedMismatch, "it is a %s, the full one a %s", label(rc.Kind()), label(fc.Kind()))
 	}
-	var stripped Certificate
 	switch f := fc.(type) {
 	case *UserCertificate:
 		if f.HumanHandle == nil {
@@ -103,9 +105,6 @@ func CheckRedactedPair(full, redacted []byte) error {
 		if rc.(*UserCertificate).HumanHandle != nil {
 			return reject(rc, ErrRedactedMismatch, "the redacted certificate has a human handle")
 		}
-		s := *f
-		s.HumanHandle = nil
-		stripped = &s
 	case *DeviceCertificate:
 		if f.DeviceLabel == nil {
 			return reject(fc, ErrRedactedMismatch, "the full certificate has no device label")
@@ -113,12 +112,10 @@ func CheckRedactedPair(full, redacted []byte) error {
 		if rc.(*DeviceCertificate).DeviceLabel != nil {
 			return reject(rc, ErrRedactedMismatch, "the redacted certificate has a device label")
 		}
-		s := *f
-		s.DeviceLabel = nil
-		stripped = &s
 	default:
 		return reject(fc, ErrRedactedMismatch, "only user and device certificates have a redacted flavour")
 	}
+	stripped := redactedTwin(fc)
 	want := codec.MustMarshal(stripped)
 	if got := Body(redacted); !bytes.Equal(want, got) {
 		return reject(rc, ErrRedactedMismatch, "field %s differs", firstDifference(want, got))

@@ -110,6 +110,12 @@ func (m *Memory) addBatch(raws [][]byte, check bool) ([]Certificate, error) {
 		if err == nil && check {
 			err = validate(memState{m}, m.root, c, raws[i])
 		}
+		if v := c.SeenView(); err == nil && check && v != nil {
+			// The signer's history must be this Memory's, up to what the signer had seen.
+			if err = m.checkView(c.Topic(), *v); err != nil {
+				err = parsec.Wrap(err, "%s of %s", label(c.Kind()), c.When())
+			}
+		}
 		if err != nil {
 			undo.rollback()
 			return nil, err
