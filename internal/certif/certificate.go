@@ -53,6 +53,7 @@ type Certificate interface {
 	SeenView() *View
 
 	setType()
+	seen() *Seen
 	check() error // field validity, independent of any other certificate
 }
 
@@ -64,6 +65,8 @@ type Seen struct {
 
 // SeenView returns the view signed in the certificate, or nil.
 func (s *Seen) SeenView() *View { return s.View }
+
+func (s *Seen) seen() *Seen { return s }
 
 // Topic is a sequence of certificates with strictly increasing timestamps: the common topic
 // (users, devices, profile changes, revocations), or the topic of one realm (roles, names,

@@ -69,21 +69,95 @@ func (m *Memory) View(t Topic) View {
 	return v
 }
 
-// CheckView checks a view signed in something of topic t (see CheckPoint).
+// Head returns the last point of a topic's history that this Memory holds (the zero Point
+// when it holds none of the topic's certificates).
+func (m *Memory) Head(t Topic) Point {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	points := m.chains[t]
+	if len(points) == 0 {
+		return Point{}
+	}
+	return points[len(points)-1]
+}
+
+// CheckView checks a view signed in something of topic t (a manifest, say) against this
+// Memory's history: see checkView.
 func (m *Memory) CheckView(t Topic, v View) error {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.checkView(t, v)
+	return checkView(memState{m}, t, v)
 }
 
-func (m *Memory) checkView(t Topic, v View) error {
-	if err := m.checkPoint(CommonTopic, v.Common); err != nil {
+// checkView checks that s's history agrees with a view another device signed in something of
+// topic t: the common point, and the realm point for a realm's topic. It fails with
+// ErrWithheld when s has not reached a point's timestamp yet (a reader fetches the
+// certificates up to it, then checks again: if the server cannot deliver them, it withholds
+// them), and with ErrFork when s's history has no certificate at that timestamp or another
+// digest there. Both have kind parsec.Invalid, like every rejection of this package: a
+// client reports what the server sent it as tampering.
+func checkView(s State, t Topic, v View) error {
+	if err := checkPoint(s, CommonTopic, v.Common); err != nil {
 		return err
 	}
 	if t.IsCommon() {
 		return nil
 	}
-	return m.checkPoint(t, v.Realm)
+	return checkPoint(s, t, v.Realm)
+}
+
+func checkPoint(s State, t Topic, p Point) error {
+	if p.IsZero() {
+		return nil
+	}
+	head, err := s.LastTimestamp(t)
+	if err != nil {
+		return err
+	}
+	if head < p.Timestamp {
+		return parsec.Errorf(parsec.Invalid, "%w: the author had seen the %s certificates up to %s, this device only up to %s",
+			ErrWithheld, topicName(t), p.Timestamp, head)
+	}
+	got, err := s.PointAt(t, p.Timestamp)
+	if err != nil {
+		return err
+	}
+	if got != p {
+		return parsec.Errorf(parsec.Invalid, "%w: the server shows this device another history of the %s certificates than the author saw at %s",
+			ErrFork, topicName(t), p.Timestamp)
+	}
+	return nil
+}
+
+// pointAt finds, in a topic's points, the one after the last certificate of timestamp ts
+// (the zero Point when there is none at ts): certificates that share a timestamp (a user and
+// its first device) are added together, and a view is only ever taken after both.
+func pointAt(points []Point, ts parsec.DateTime) Point {
+	i := sort.Search(len(points), func(i int) bool { return points[i].Timestamp > ts }) - 1
+	if i < 0 || points[i].Timestamp != ts {
+		return Point{}
+	}
+	return points[i]
+}
+
+// PointAt computes, from a topic's certificates in order (signed bytes, either flavour), the
+// point after the last certificate of timestamp ts (the zero Point when none has it). A
+// server that keeps certificates rather than digests answers State.PointAt with it.
+func PointAt(raws [][]byte, ts parsec.DateTime) (Point, error) {
+	var points []Point
+	var d Digest
+	for _, raw := range raws {
+		c, err := Decode(raw)
+		if err != nil {
+			return Point{}, err
+		}
+		if c.When() > ts {
+			break
+		}
+		d = d.next(c)
+		points = append(points, Point{Timestamp: c.When(), Digest: d})
+	}
+	return pointAt(points, ts), nil
 }
 
 const chainDomain = "parsec/1/chain"
@@ -126,50 +200,4 @@ func (m *Memory) extendChain(c Certificate, j *journal) {
 	}
 	m.chains[topic] = append(points, Point{Timestamp: c.When(), Digest: prev.next(c)})
 	j.push(func() { m.chains[topic] = m.chains[topic][:len(points)] })
-}
-
-// Head returns the last point of a topic's history that this Memory holds (the zero Point
-// when it holds none of the topic's certificates).
-func (m *Memory) Head(t Topic) Point {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	points := m.chains[t]
-	if len(points) == 0 {
-		return Point{}
-	}
-	return points[len(points)-1]
-}
-
-// CheckPoint checks that this Memory's history of topic t agrees with p, a point that
-// another device saw (and signed in a certificate or manifest). It fails with ErrWithheld
-// when the Memory has not reached p's timestamp yet (fetch the certificates up to it, then
-// check again: if the server cannot deliver them, it withholds them), and with ErrFork when
-// the Memory's history has no certificate at that timestamp or a different digest there.
-func (m *Memory) CheckPoint(t Topic, p Point) error {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.checkPoint(t, p)
-}
-
-func (m *Memory) checkPoint(t Topic, p Point) error {
-	if p.IsZero() {
-		return nil
-	}
-	points := m.chains[t]
-	if len(points) == 0 || points[len(points)-1].Timestamp < p.Timestamp {
-		var head parsec.DateTime
-		if len(points) > 0 {
-			head = points[len(points)-1].Timestamp
-		}
-		return parsec.Errorf(parsec.Tampered, "%w: the author had seen the %s certificates up to %s, this device only up to %s",
-			ErrWithheld, topicName(t), p.Timestamp, head)
-	}
-	// The last point at that timestamp: certificates that share one (a user and its first
-	// device) are added together, and a point is only ever taken after both.
-	i := sort.Search(len(points), func(i int) bool { return points[i].Timestamp > p.Timestamp }) - 1
-	if i < 0 || points[i].Timestamp != p.Timestamp || points[i].Digest != p.Digest {
-		return parsec.Errorf(parsec.Tampered, "%w: the server shows this device another history of the %s certificates than the author saw at %s",
-			ErrFork, topicName(t), p.Timestamp)
-	}
-	return nil
 }

@@ -46,28 +46,28 @@ func TestChainPoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	point := aliceView.Head(certif.Topic{})
-	if err := aliceView.CheckPoint(certif.Topic{}, point); err != nil {
+	if err := aliceView.CheckView(certif.CommonTopic, certif.View{Common: point}); err != nil {
 		t.Errorf("a memory disagrees with itself: %v", err)
 	}
-	if err := aliceView.CheckPoint(certif.Topic{}, common); err != nil {
+	if err := aliceView.CheckView(certif.CommonTopic, certif.View{Common: common}); err != nil {
 		t.Errorf("an earlier point of the same history: %v", err)
 	}
 	// Bob has not seen the revocation yet: withheld (until fetched).
-	if err := full.CheckPoint(certif.Topic{}, point); !errors.Is(err, certif.ErrWithheld) || !parsec.IsKind(err, parsec.Tampered) {
+	if err := full.CheckView(certif.CommonTopic, certif.View{Common: point}); !errors.Is(err, certif.ErrWithheld) || !parsec.IsKind(err, parsec.Invalid) {
 		t.Errorf("a point beyond this memory's history: %v, want ErrWithheld", err)
 	}
 	bobView := certif.NewMemory(o.RootVerifyKey(), false)
 	if _, err := bobView.AddBatch(append(o.Full()[:seen:seen], other)); err != nil {
 		t.Fatal(err)
 	}
-	if err := bobView.CheckPoint(certif.Topic{}, common); err != nil {
+	if err := bobView.CheckView(certif.CommonTopic, certif.View{Common: common}); err != nil {
 		t.Errorf("the common past of both histories: %v", err)
 	}
-	if err := bobView.CheckPoint(certif.Topic{}, point); !errors.Is(err, certif.ErrFork) || !parsec.IsKind(err, parsec.Tampered) {
+	if err := bobView.CheckView(certif.CommonTopic, certif.View{Common: point}); !errors.Is(err, certif.ErrFork) || !parsec.IsKind(err, parsec.Invalid) {
 		t.Errorf("another certificate where the author saw the revocation: %v, want ErrFork", err)
 	}
 	// A point at a timestamp where this history has no certificate at all is a fork too.
-	if err := bobView.CheckPoint(certif.Topic{}, certif.Point{Timestamp: common.Timestamp - 1, Digest: common.Digest}); !errors.Is(err, certif.ErrFork) {
+	if err := bobView.CheckView(certif.CommonTopic, certif.View{Common: certif.Point{Timestamp: common.Timestamp - 1, Digest: common.Digest}}); !errors.Is(err, certif.ErrFork) {
 		t.Errorf("a point between two certificates: %v, want ErrFork", err)
 	}
 

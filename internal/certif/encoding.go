@@ -21,6 +21,13 @@ func Sign(key crypto.SigningKey, c Certificate) []byte {
 	return append(sig, body...)
 }
 
+// SignSeen records in c the view of the history its author had validated (see View), then
+// signs it like Sign.
+func SignSeen(key crypto.SigningKey, c Certificate, v View) []byte {
+	c.seen().View = &v
+	return Sign(key, c)
+}
+
 // Body returns the signed part of a certificate's bytes (nil if raw is too short).
 func Body(raw []byte) []byte {
 	if len(raw) <= crypto.SignatureSize {

@@ -110,12 +110,6 @@ func (m *Memory) addBatch(raws [][]byte, check bool) ([]Certificate, error) {
 		if err == nil && check {
 			err = validate(memState{m}, m.root, c, raws[i])
 		}
-		if v := c.SeenView(); err == nil && check && v != nil {
-			// The signer's history must be this Memory's, up to what the signer had seen.
-			if err = m.checkView(c.Topic(), *v); err != nil {
-				err = parsec.Wrap(err, "%s of %s", label(c.Kind()), c.When())
-			}
-		}
 		if err != nil {
 			undo.rollback()
 			return nil, err
@@ -323,7 +317,17 @@ func (s memState) RealmKeyIndex(realm parsec.VlobID) (uint64, error) {
 	return 0, nil
 }
 
+func (s memState) PointAt(t Topic, ts parsec.DateTime) (Point, error) {
+	return pointAt(s.m.chains[t], ts), nil
+}
+
 // State methods, for callers that want the Memory as a State.
+
+func (m *Memory) PointAt(t Topic, ts parsec.DateTime) (Point, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return memState{m}.PointAt(t, ts)
+}
 
 func (m *Memory) LastTimestamp(t Topic) (parsec.DateTime, error) {
 	m.mu.RLock()

@@ -30,6 +30,9 @@ type State interface {
 	RealmMembers(realm parsec.VlobID) ([]Member, error)
 	// RealmKeyIndex returns the index of the realm's last key rotation, 0 before the first.
 	RealmKeyIndex(realm parsec.VlobID) (uint64, error)
+	// PointAt returns the point of topic t's history after its last certificate of
+	// timestamp ts (see chain.go), or the zero Point when no certificate has it.
+	PointAt(t Topic, ts parsec.DateTime) (Point, error)
 }
 
 // Realm roles need no "as of" lookup: a realm's certificates have strictly increasing

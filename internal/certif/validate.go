@@ -30,13 +30,9 @@ func Validate(s State, root crypto.VerifyKey, raw []byte) (Certificate, error) {
 	return c, nil
 }
 
-// validate applies Validate's checks to an already decoded certificate.
-func validate(s State, root crypto.VerifyKey, c Certificate, raw []byte) error {
-	v := &validator{s: s, c: c, t: c.When()}
-	if err := v.authenticate(root, raw); err != nil {
-		return err
-	}
-	switch c := c.(type) {
+// rules applies the rules of the certificate's kind.
+func (v *validator) rules() error {
+	switch c := v.c.(type) {
 	case *UserCertificate:
 		return v.userCert(c)
 	case *DeviceCertificate:
@@ -55,6 +51,25 @@ func validate(s State, root crypto.VerifyKey, c Certificate, raw []byte) error {
 		return v.realmArchiving(c)
 	}
 	panic("certif: unknown certificate type")
+}
+
+// validate applies Validate's checks to an already decoded certificate: its author, the
+// rules of its kind, then the view its author signed.
+func validate(s State, root crypto.VerifyKey, c Certificate, raw []byte) error {
+	v := &validator{s: s, c: c, t: c.When()}
+	if err := v.authenticate(root, raw); err != nil {
+		return err
+	}
+	if err := v.rules(); err != nil {
+		return err
+	}
+	if seen := c.SeenView(); seen != nil {
+		// The author's history must be this one, up to what the author had seen.
+		if err := checkView(s, c.Topic(), *seen); err != nil {
+			return parsec.Wrap(err, "%s of %s", label(c.Kind()), c.When())
+		}
+	}
+	return nil
 }
 
 type validator struct {

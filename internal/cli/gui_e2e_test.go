@@ -1245,13 +1245,17 @@ func TestGUIWorkspaceLifecycle(t *testing.T) {
 	}
 }
 
-// rowIndex is the position (from 0) of the first of the elements sel whose text holds text.
+// rowIndex is the position (from 0) of the first of the elements sel whose text holds text,
+// once the page shows one.
 func (p *person) rowIndex(sel, text string) int {
 	p.t.Helper()
-	var i int
-	p.run(chromedp.Evaluate(fmt.Sprintf(`[...document.querySelectorAll(%q)].findIndex(r => r.textContent.includes(%q))`, sel, text), &i))
-	if i < 0 {
-		p.t.Fatalf("no %s shows %q", sel, text)
-	}
+	i := -1
+	p.retry(fmt.Sprintf("find %s showing %q", sel, text), chromedp.Evaluate(fmt.Sprintf(`[...document.querySelectorAll(%q)].findIndex(r => r.textContent.includes(%q))`, sel, text), &i),
+		chromedp.ActionFunc(func(context.Context) error {
+			if i < 0 {
+				return fmt.Errorf("none yet")
+			}
+			return nil
+		}))
 	return i
 }

@@ -150,7 +150,7 @@ func cacheRows(certs []certif.Certificate, raws [][]byte) []localdb.Certificate 
 // tamperedLocked stops the client for good: the server sent an invalid certificate.
 func (c *Client) tamperedLocked(err error) error {
 	c.tampered = parsec.Errorf(parsec.Tampered,
-		"the server sent an invalid certificate; refusing to continue with organization %s: %v", c.dev.OrganizationID, err)
+		"the server sent an invalid certificate; refusing to continue with organization %s: %w", c.dev.OrganizationID, err)
 	return c.tampered
 }
 

@@ -131,7 +131,8 @@ func (c *Client) WithFreshTimestamp(ctx context.Context, offset time.Duration, s
 // certificate.
 func (c *Client) certify(ctx context.Context, offset time.Duration, cmd string, cert func(ts parsec.DateTime) certif.Certificate, req func(signed []byte) any) error {
 	err := c.WithFreshTimestamp(ctx, offset, func(ts parsec.DateTime) error {
-		return c.Call(ctx, cmd, req(certif.Sign(c.signer, cert(ts))), nil)
+		signed := cert(ts)
+		return c.Call(ctx, cmd, req(certif.SignSeen(c.signer, signed, *c.seen(signed.Topic()))), nil)
 	})
 	if err != nil {
 		return err
@@ -141,6 +142,13 @@ func (c *Client) certify(ctx context.Context, offset time.Duration, cmd string, 
 }
 
 func (c *Client) now() parsec.DateTime { return c.clock.Now() }
+
+// seen is the view of the certificate history this device has validated, for signing
+// something of topic t: readers check that their history agrees (see certif.View).
+func (c *Client) seen(t certif.Topic) *certif.View {
+	v := c.certs.View(t)
+	return &v
+}
 
 // OrganizationConfig asks the server for the organization's settings (whether External users
 // are allowed, the active users limit…). They are hints for the interface: the server

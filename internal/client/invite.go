@@ -495,6 +495,8 @@ func (g *Greeting) CreateUser(ctx context.Context, handle parsec.HumanHandle, la
 			PublicKey: g.request.PublicKey, Algorithm: crypto.UserKeyAlgorithm, Profile: profile}
 		d := &certif.DeviceCertificate{Author: &author, Timestamp: ts, UserID: userID, DeviceID: deviceID, DeviceLabel: &label,
 			VerifyKey: g.request.VerifyKey, Algorithm: certif.DeviceKeyAlgorithm, Purpose: certif.DevicePurpose}
+		u.View = g.c.seen(certif.CommonTopic)
+		d.View = u.View
 		ru, rd := *u, *d
 		ru.HumanHandle, rd.DeviceLabel = nil, nil
 		return g.c.Call(ctx, protocol.CmdUserCreate, protocol.UserCreateReq{
@@ -526,6 +528,7 @@ func (g *Greeting) CreateDevice(ctx context.Context, label string) (parsec.Devic
 	err = g.c.WithFreshTimestamp(ctx, 500*time.Millisecond, func(ts parsec.DateTime) error {
 		d := &certif.DeviceCertificate{Author: &author, Timestamp: ts, UserID: g.c.dev.UserID, DeviceID: deviceID, DeviceLabel: &label,
 			VerifyKey: g.request.VerifyKey, Algorithm: certif.DeviceKeyAlgorithm, Purpose: certif.DevicePurpose}
+		d.View = g.c.seen(certif.CommonTopic)
 		rd := *d
 		rd.DeviceLabel = nil
 		return g.c.Call(ctx, protocol.CmdDeviceCreate, protocol.DeviceCreateReq{

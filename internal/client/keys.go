@@ -152,6 +152,7 @@ func (c *Client) tryRotateKey(ctx context.Context, realm parsec.VlobID) error {
 			Author: c.dev.DeviceID, Timestamp: ts, RealmID: realm, KeyIndex: uint64(len(keys)),
 			EncryptionAlgorithm: certif.EncryptionAlgorithm, HashAlgorithm: certif.HashAlgorithm,
 			KeyCanary: newKey.Canary(),
+			Seen:      certif.Seen{View: c.seen(certif.RealmTopic(realm))},
 		}
 		return c.Call(ctx, protocol.CmdRealmRotateKey, protocol.RealmRotateKeyReq{
 			RealmKeyRotationCertificate:    certif.Sign(c.signer, cert),

@@ -105,3 +105,18 @@ func (s txState) RealmKeyIndex(realm parsec.VlobID) (uint64, error) {
 	}
 	return r.KeyIndex, err
 }
+
+// PointAt computes the point of a topic's history from its certificates: the server keeps
+// certificates, not digests, and a certificate that signs a view is rare enough (users,
+// devices, roles, keys) for the topic's history to be read for it.
+func (s txState) PointAt(t certif.Topic, ts parsec.DateTime) (certif.Point, error) {
+	certs, err := s.tx.Certificates(s.org, topicOf(t), 0)
+	if err != nil {
+		return certif.Point{}, err
+	}
+	raws := make([][]byte, len(certs))
+	for i, c := range certs {
+		raws[i] = c.Data
+	}
+	return certif.PointAt(raws, ts)
+}

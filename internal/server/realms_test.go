@@ -1098,3 +1098,46 @@ func TestRealmRolesAfterVlobs(t *testing.T) {
 		}, want: protocol.StatusRequireGreaterTimestamp, greaterThan: func() parsec.DateTime { return written }},
 	})
 }
+
+// A certificate signs the view of the history its author had validated: the server, which
+// holds the whole history, refuses one whose view it does not share (a member could
+// otherwise store a certificate that every honest client refuses), and accepts the true one.
+func TestCertificateViewsAreChecked(t *testing.T) {
+	w := newWorld(t, "alice:admin bob:member")
+	alice := w.users["alice"]
+	var stored []metastore.Certificate
+	if err := w.store.View(t.Context(), func(tx metastore.Tx) (err error) {
+		stored, err = tx.Certificates(w.org, metastore.CommonTopic, 0)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	raws := make([][]byte, len(stored))
+	for i, c := range stored {
+		raws[i] = c.Data
+	}
+	last := stored[len(stored)-1].Timestamp
+	point, err := certif.PointAt(raws, last)
+	if err != nil || point.IsZero() {
+		t.Fatalf("PointAt = %+v, %v", point, err)
+	}
+	create := func(view certif.View) error {
+		realm := parsec.NewVlobID()
+		cert := certif.SignSeen(alice.key, &certif.RealmRoleCertificate{Author: alice.device, Timestamp: w.tick(), RealmID: realm,
+			UserID: alice.user, Role: parsec.RoleOwner}, view)
+		return w.realmCreate(t, alice, cert)
+	}
+	forged := point
+	forged.Digest[3] ^= 0x40
+	for name, view := range map[string]certif.View{
+		"another history":             {Common: forged},
+		"a point with no certificate": {Common: certif.Point{Timestamp: last - 1, Digest: point.Digest}},
+	} {
+		if err := create(view); !protocol.IsStatus(err, protocol.StatusInvalidCertificate) || !strings.Contains(err.Error(), "another history of the common topic certificates") {
+			t.Errorf("%s: %v, want an invalid certificate (fork)", name, err)
+		}
+	}
+	if err := create(certif.View{Common: point}); err != nil {
+		t.Errorf("the author's true view: %v", err)
+	}
+}
