@@ -1,7 +1,7 @@
-// Package sqlrows maps metastore records to SQL rows and back, for the stores kept in a SQL
-// database (sqlite, postgres): the same column lists, filled from and scanned into the same
-// Go values. Each store keeps its own dialect, schema and statements; this package never
-// runs a query.
+// Package sqlrows holds what the stores kept in a SQL database (sqlite, postgres) share: the
+// mapping of metastore records to rows and back (the same column lists, filled from and
+// scanned into the same Go values) and the reading of their embedded schema migrations.
+// Each store keeps its own dialect, schema and statements; this package never runs a query.
 package sqlrows
 
 import (
