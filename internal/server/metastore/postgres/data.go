@@ -75,21 +75,16 @@ func (t *tx) AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ato
 	if err != nil {
 		return err
 	}
-	n := len(atoms)
+	rows, checkpoint, last, err := sqlrows.AtomRows(atoms, checkpoint, last)
+	if err != nil {
+		return err
+	}
+	n := len(rows)
 	ids, versions, keys, blobs, sizes := make([][]byte, n), make([]int64, n), make([]int64, n), make([][]byte, n), make([]int64, n)
 	authors, stamps, checkpoints := make([][]byte, n), make([]int64, n), make([]int64, n)
-	for i, a := range atoms {
-		if a.Version > math.MaxInt64 || a.KeyIndex > math.MaxInt64 {
-			return fmt.Errorf("vlob %s: version or key index out of range", a.VlobID)
-		}
-		checkpoint++
-		last = max(last, a.Timestamp)
-		blob := a.Blob
-		if blob == nil {
-			blob = []byte{} // NULL is refused
-		}
-		ids[i], versions[i], keys[i], blobs[i], sizes[i] = a.VlobID[:], int64(a.Version), int64(a.KeyIndex), blob, int64(len(blob))
-		authors[i], stamps[i], checkpoints[i] = a.Author[:], int64(a.Timestamp), int64(checkpoint)
+	for i, a := range rows {
+		ids[i], versions[i], keys[i], blobs[i], sizes[i] = a.VlobID, a.Version, a.KeyIndex, a.Blob, int64(len(a.Blob))
+		authors[i], stamps[i], checkpoints[i] = a.Author, a.Timestamp, a.Checkpoint
 	}
 	_, err = t.exec(`INSERT INTO vlob_atoms (org, realm, vlob_id, version, key_index, blob, size, author, timestamp, checkpoint)
 		SELECT $1, $2, * FROM unnest($3::bytea[], $4::bigint[], $5::bigint[], $6::bytea[], $7::bigint[], $8::bytea[],

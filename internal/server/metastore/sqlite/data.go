@@ -160,19 +160,14 @@ func (t *tx) AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ato
 	if err != nil {
 		return err
 	}
-	rows := make([][]any, len(atoms))
-	for i, a := range atoms {
-		if a.Version > math.MaxInt64 || a.KeyIndex > math.MaxInt64 {
-			return fmt.Errorf("vlob %s: version or key index out of range", a.VlobID)
-		}
-		checkpoint++
-		last = max(last, a.Timestamp)
-		blob := a.Blob
-		if blob == nil {
-			blob = []byte{} // NULL is refused
-		}
-		rows[i] = []any{string(org), realm[:], a.VlobID[:], int64(a.Version), int64(a.KeyIndex), blob, len(blob),
-			a.Author[:], int64(a.Timestamp), int64(checkpoint)}
+	atomRows, checkpoint, last, err := sqlrows.AtomRows(atoms, checkpoint, last)
+	if err != nil {
+		return err
+	}
+	rows := make([][]any, len(atomRows))
+	for i, a := range atomRows {
+		rows[i] = []any{string(org), realm[:], a.VlobID, a.Version, a.KeyIndex, a.Blob, len(a.Blob), a.Author, a.Timestamp,
+			a.Checkpoint}
 	}
 	err = t.multiInsert("vlob_atoms", "org, realm, vlob_id, version, key_index, blob, size, author, timestamp, checkpoint", rows)
 	if isUniqueViolation(err) {

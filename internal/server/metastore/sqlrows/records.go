@@ -2,6 +2,7 @@ package sqlrows
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/parsec"
@@ -172,4 +173,31 @@ func InOrder[K comparable](keys []K, found map[K]metastore.VlobAtom) []metastore
 		}
 	}
 	return out
+}
+
+// AtomRow is a vlob version as stored, with its place in the realm's change log.
+type AtomRow struct {
+	VlobID, Author, Blob         []byte // Blob is never nil: the column refuses NULL
+	Version, KeyIndex, Timestamp int64
+	Checkpoint                   int64
+}
+
+// AtomRows returns the rows of atoms appended, in order, to a change log of length
+// checkpoint whose greatest timestamp is last, and the new length and greatest timestamp.
+func AtomRows(atoms []metastore.VlobAtom, checkpoint uint64, last parsec.DateTime) ([]AtomRow, uint64, parsec.DateTime, error) {
+	rows := make([]AtomRow, len(atoms))
+	for i, a := range atoms {
+		if a.Version > math.MaxInt64 || a.KeyIndex > math.MaxInt64 {
+			return nil, 0, 0, fmt.Errorf("vlob %s: version or key index out of range", a.VlobID)
+		}
+		checkpoint++
+		last = max(last, a.Timestamp)
+		blob := a.Blob
+		if blob == nil {
+			blob = []byte{}
+		}
+		rows[i] = AtomRow{VlobID: a.VlobID[:], Author: a.Author[:], Blob: blob, Version: int64(a.Version),
+			KeyIndex: int64(a.KeyIndex), Timestamp: int64(a.Timestamp), Checkpoint: int64(checkpoint)}
+	}
+	return rows, checkpoint, last, nil
 }
