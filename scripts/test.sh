@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it, on a fresh machine with Go, git and apt.
 #
-# It installs what the tests need (Debian's chromium, for the GUI's browser tests), checks
+# It installs what the tests need (Debian's chromium, for the GUI's browser tests, and
+# postgresql, whose binaries the PostgreSQL metadata store's tests run), checks
 # formatting and vet, runs every test with the race detector, then runs each fuzz target for
 # a short time.
 # FUZZTIME (default 5s) sets how long each fuzz target runs; FUZZTIME=0 skips fuzzing.
@@ -18,6 +19,17 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${PARSEC_CHROMIUM:-}" ]; then
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
   $sudo apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 ||
     { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends chromium >/dev/null; }
+fi
+
+# The PostgreSQL metadata store's tests run initdb and postgres themselves (a server of their
+# own on a free port, as the postgres user when root): only the binaries are needed.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1 &&
+  [ -z "${PARSEC_POSTGRES_BIN:-}" ]; then
+  echo "== installing postgresql (apt)"
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1 ||
+    { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends postgresql >/dev/null; }
 fi
 
 echo "== gofmt"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/metastore"
+	"github.com/parsec-go/parsec/internal/server/metastore/sqlrows"
 )
 
 // Batches are read and written with a few large statements rather than one per item:
@@ -159,19 +160,14 @@ func (t *tx) AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ato
 	if err != nil {
 		return err
 	}
-	rows := make([][]any, len(atoms))
-	for i, a := range atoms {
-		if a.Version > math.MaxInt64 || a.KeyIndex > math.MaxInt64 {
-			return fmt.Errorf("vlob %s: version or key index out of range", a.VlobID)
-		}
-		checkpoint++
-		last = max(last, a.Timestamp)
-		blob := a.Blob
-		if blob == nil {
-			blob = []byte{} // NULL is refused
-		}
-		rows[i] = []any{string(org), realm[:], a.VlobID[:], int64(a.Version), int64(a.KeyIndex), blob, len(blob),
-			a.Author[:], int64(a.Timestamp), int64(checkpoint)}
+	atomRows, checkpoint, last, err := sqlrows.AtomRows(atoms, checkpoint, last)
+	if err != nil {
+		return err
+	}
+	rows := make([][]any, len(atomRows))
+	for i, a := range atomRows {
+		rows[i] = []any{string(org), realm[:], a.VlobID, a.Version, a.KeyIndex, a.Blob, len(a.Blob), a.Author, a.Timestamp,
+			a.Checkpoint}
 	}
 	err = t.multiInsert("vlob_atoms", "org, realm, vlob_id, version, key_index, blob, size, author, timestamp, checkpoint", rows)
 	if isUniqueViolation(err) {
@@ -186,35 +182,6 @@ func (t *tx) AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ato
 	return err
 }
 
-const atomColumns = `a.vlob_id, a.version, a.key_index, a.blob, a.author, a.timestamp`
-
-func scanAtom(rows *sql.Rows) (metastore.VlobAtom, error) {
-	var a metastore.VlobAtom
-	var id, author []byte
-	var version, keyIndex int64
-	if err := rows.Scan(&id, &version, &keyIndex, &a.Blob, &author, &a.Timestamp); err != nil {
-		return a, err
-	}
-	copy(a.VlobID[:], id)
-	copy(a.Author[:], author)
-	a.Version, a.KeyIndex = uint64(version), uint64(keyIndex)
-	if a.Blob == nil {
-		a.Blob = []byte{}
-	}
-	return a, nil
-}
-
-// inOrder returns the atoms found in the order of keys, skipping the keys not found.
-func inOrder[K comparable](keys []K, found map[K]metastore.VlobAtom) []metastore.VlobAtom {
-	var out []metastore.VlobAtom
-	for _, k := range keys {
-		if a, ok := found[k]; ok {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 func (t *tx) LatestVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ids []parsec.VlobID, at parsec.DateTime) ([]metastore.VlobAtom, error) {
 	if at.IsZero() {
 		at = math.MaxInt64
@@ -222,7 +189,7 @@ func (t *tx) LatestVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ids
 	found := make(map[parsec.VlobID]metastore.VlobAtom, len(ids))
 	err := lookup(t, ids,
 		func(n int) string {
-			return `SELECT ` + atomColumns + ` FROM ` + valuesTable(n, 1, 4) + ` AS ids
+			return `SELECT ` + sqlrows.AtomColumns + ` FROM ` + valuesTable(n, 1, 4) + ` AS ids
 				CROSS JOIN vlob_atoms a ON a.org = ?1 AND a.realm = ?2 AND a.vlob_id = ids.column1 AND a.version = (
 					SELECT b.version FROM vlob_atoms b WHERE b.org = ?1 AND b.realm = ?2 AND b.vlob_id = ids.column1
 					AND b.timestamp <= ?3 ORDER BY b.version DESC LIMIT 1)`
@@ -230,21 +197,21 @@ func (t *tx) LatestVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ids
 		[]any{string(org), realm[:], int64(at)},
 		func(id parsec.VlobID) []any { return []any{id[:]} },
 		func(rows *sql.Rows) error {
-			a, err := scanAtom(rows)
+			a, err := sqlrows.ScanAtom(rows)
 			found[a.VlobID] = a
 			return err
 		})
 	if err != nil {
 		return nil, err
 	}
-	return inOrder(ids, found), nil
+	return sqlrows.InOrder(ids, found), nil
 }
 
 func (t *tx) VlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, refs []metastore.VlobRef) ([]metastore.VlobAtom, error) {
 	found := make(map[metastore.VlobRef]metastore.VlobAtom, len(refs))
 	err := lookup(t, refs,
 		func(n int) string {
-			return `SELECT ` + atomColumns + ` FROM ` + valuesTable(n, 2, 3) + ` AS refs
+			return `SELECT ` + sqlrows.AtomColumns + ` FROM ` + valuesTable(n, 2, 3) + ` AS refs
 				CROSS JOIN vlob_atoms a ON a.org = ?1 AND a.realm = ?2 AND a.vlob_id = refs.column1 AND a.version = refs.column2`
 		},
 		[]any{string(org), realm[:]},
@@ -255,14 +222,14 @@ func (t *tx) VlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, refs []me
 			return []any{r.VlobID[:], int64(r.Version)}
 		},
 		func(rows *sql.Rows) error {
-			a, err := scanAtom(rows)
+			a, err := sqlrows.ScanAtom(rows)
 			found[metastore.VlobRef{VlobID: a.VlobID, Version: a.Version}] = a
 			return err
 		})
 	if err != nil {
 		return nil, err
 	}
-	return inOrder(refs, found), nil
+	return sqlrows.InOrder(refs, found), nil
 }
 
 func (t *tx) VlobChanges(org parsec.OrganizationID, realm parsec.VlobID, after uint64) ([]metastore.VlobRef, uint64, error) {

@@ -7,30 +7,14 @@ import (
 
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/metastore"
+	"github.com/parsec-go/parsec/internal/server/metastore/sqlrows"
 )
 
 // Realms.
 
-const realmColumns = `id, created_on, key_index, archiving, deletion_date, named`
-
-func scanRealm(sc interface{ Scan(...any) error }) (metastore.Realm, error) {
-	var r metastore.Realm
-	var id []byte
-	if err := sc.Scan(&id, &r.CreatedOn, &r.KeyIndex, &r.Archiving, &r.DeletionDate, &r.Named); err != nil {
-		return r, err
-	}
-	copy(r.ID[:], id)
-	return r, nil
-}
-
-// realmArgs lists the values of realmColumns, then org.
-func realmArgs(org parsec.OrganizationID, r metastore.Realm) []any {
-	return []any{r.ID[:], r.CreatedOn, int64(r.KeyIndex), r.Archiving, r.DeletionDate, r.Named, string(org)}
-}
-
 func (t *tx) InsertRealm(org parsec.OrganizationID, r metastore.Realm) error {
-	res, err := t.exec(`INSERT INTO realms (`+realmColumns+`, org) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (org, id) DO NOTHING`, realmArgs(org, r)...)
+	res, err := t.exec(`INSERT INTO realms (`+sqlrows.RealmColumns+`, org) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (org, id) DO NOTHING`, sqlrows.RealmArgs(org, r)...)
 	if err != nil {
 		return err
 	}
@@ -44,7 +28,7 @@ func (t *tx) InsertRealm(org parsec.OrganizationID, r metastore.Realm) error {
 
 func (t *tx) UpdateRealm(org parsec.OrganizationID, r metastore.Realm) error {
 	res, err := t.exec(`UPDATE realms SET id = ?, created_on = ?, key_index = ?, archiving = ?, deletion_date = ?,
-		named = ? WHERE org = ? AND id = ?`, append(realmArgs(org, r), r.ID[:])...)
+		named = ? WHERE org = ? AND id = ?`, append(sqlrows.RealmArgs(org, r), r.ID[:])...)
 	if err != nil {
 		return err
 	}
@@ -57,7 +41,7 @@ func (t *tx) UpdateRealm(org parsec.OrganizationID, r metastore.Realm) error {
 }
 
 func (t *tx) Realm(org parsec.OrganizationID, id parsec.VlobID) (metastore.Realm, error) {
-	r, err := scanRealm(t.tx.QueryRowContext(t.ctx, `SELECT `+realmColumns+` FROM realms WHERE org = ? AND id = ?`, string(org), id[:]))
+	r, err := sqlrows.ScanRealm(t.tx.QueryRowContext(t.ctx, `SELECT `+sqlrows.RealmColumns+` FROM realms WHERE org = ? AND id = ?`, string(org), id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, notFound("realm", id)
 	}
@@ -85,19 +69,6 @@ func (t *tx) AddRealmRole(org parsec.OrganizationID, realm parsec.VlobID, r meta
 	return err
 }
 
-func scanRole(sc interface{ Scan(...any) error }, extra ...any) (metastore.RealmRole, error) {
-	var r metastore.RealmRole
-	var user, by []byte
-	var role string
-	if err := sc.Scan(append(extra, &user, &role, &r.On, &by)...); err != nil {
-		return r, err
-	}
-	copy(r.User[:], user)
-	copy(r.By[:], by)
-	r.Role = parsec.RealmRole(role)
-	return r, nil
-}
-
 func (t *tx) queryRoles(q string, args ...any) ([]metastore.RealmRole, error) {
 	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
@@ -106,7 +77,7 @@ func (t *tx) queryRoles(q string, args ...any) ([]metastore.RealmRole, error) {
 	defer rows.Close()
 	var out []metastore.RealmRole
 	for rows.Next() {
-		r, err := scanRole(rows)
+		r, err := sqlrows.ScanRole(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -168,7 +139,7 @@ func (t *tx) UserRealmRoles(org parsec.OrganizationID, user parsec.UserID) (map[
 	out := map[parsec.VlobID]metastore.RealmRole{}
 	for rows.Next() {
 		var b []byte
-		r, err := scanRole(rows, &b)
+		r, err := sqlrows.ScanRole(rows, &b)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,213 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/server/metastore"
+	"github.com/parsec-go/parsec/internal/server/metastore/metastoretest"
+	"github.com/parsec-go/parsec/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopPostgres()
+	os.Exit(code)
+}
+
+// open opens a store on dsn, closed at the end of the test.
+func open(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	metastoretest.Run(t, func(t *testing.T) metastore.Store {
+		s, err := Open(t.Context(), testenv.PostgresDSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestReopenKeepsDataAndSchema(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	s := open(t, dsn)
+	if err := s.Update(t.Context(), func(tx metastore.Tx) error {
+		return tx.PutOrganization(metastore.Organization{ID: "Acme", CreatedOn: 1})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, dsn)
+	if err := s.View(t.Context(), func(tx metastore.Tx) error {
+		_, err := tx.Organization("Acme")
+		return err
+	}); err != nil {
+		t.Fatalf("organization lost after reopen: %v", err)
+	}
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	s := open(t, dsn)
+	if _, err := s.pool.Exec(t.Context(), `INSERT INTO schema_migrations (version, name) VALUES (9999, 'future.sql')`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(t.Context(), dsn); err == nil {
+		s.Close()
+		t.Fatal("opened a database with a newer schema")
+	}
+}
+
+// TestConcurrentOpen opens an empty database from several "processes" at once: the
+// migrations run once, and every store opens.
+func TestConcurrentOpen(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	const n = 6
+	var g errgroup.Group
+	for range n {
+		g.Go(func() error {
+			s, err := Open(t.Context(), dsn)
+			if err != nil {
+				return err
+			}
+			return s.Close()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, dsn)
+	var applied int
+	if err := s.pool.QueryRow(t.Context(), `SELECT COUNT(*) FROM schema_migrations`).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := migrations.ReadDir("migrations")
+	if applied != len(names) {
+		t.Fatalf("%d migrations recorded, want %d (each once)", applied, len(names))
+	}
+}
+
+// TestWritersAcrossStores races writers on two Stores opened on the same database, with
+// their own connection pools, as two server processes would: each transaction reads the
+// last timestamp of a topic and the last version of a vlob, then appends the next ones.
+// Every write must land, with no timestamp or version twice. Writers of another
+// organization run alongside, and must neither wait for nor disturb them.
+func TestWritersAcrossStores(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	stores := []*Store{open(t, dsn), open(t, dsn)}
+	realm, vlob, dev := parsec.NewVlobID(), parsec.NewVlobID(), parsec.NewDeviceID()
+	for _, org := range []parsec.OrganizationID{"Acme", "Other"} {
+		if err := stores[0].Update(t.Context(), func(tx metastore.Tx) error {
+			if err := tx.PutOrganization(metastore.Organization{ID: org, CreatedOn: 1}); err != nil {
+				return err
+			}
+			return tx.InsertRealm(org, metastore.Realm{ID: realm, CreatedOn: 1, Archiving: metastore.ArchivingAvailable})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	const perStore = 60
+	var g errgroup.Group
+	var mu sync.Mutex
+	runs := map[parsec.OrganizationID]int{}
+	for i, s := range stores {
+		for j := range perStore {
+			org := parsec.OrganizationID("Acme")
+			if j%4 == 3 {
+				org = "Other"
+			}
+			g.Go(func() error {
+				calls := 0
+				err := s.Update(context.Background(), func(tx metastore.Tx) error {
+					calls++
+					last, err := tx.LastTimestamp(org, metastore.CommonTopic)
+					if err != nil {
+						return err
+					}
+					if err := tx.AddCertificate(org, metastore.Certificate{Topic: metastore.CommonTopic, Timestamp: last + 1,
+						Kind: "x", Data: fmt.Appendf(nil, "store %d writer %d", i, j)}); err != nil {
+						return err
+					}
+					versions, err := tx.LastVlobVersions(org, realm, []parsec.VlobID{vlob})
+					if err != nil {
+						return err
+					}
+					return tx.AppendVlobAtoms(org, realm, []metastore.VlobAtom{{VlobID: vlob, Version: versions[vlob] + 1,
+						KeyIndex: 1, Blob: []byte("v"), Author: dev, Timestamp: last + 1}})
+				})
+				if calls != 1 {
+					return fmt.Errorf("transaction function ran %d times", calls)
+				}
+				mu.Lock()
+				runs[org]++
+				mu.Unlock()
+				return err
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Both stores see the same, complete history.
+	for i, s := range stores {
+		for org, n := range runs {
+			if err := s.View(t.Context(), func(tx metastore.Tx) error {
+				certs, err := tx.Certificates(org, metastore.CommonTopic, 0)
+				if err != nil {
+					return err
+				}
+				if len(certs) != n {
+					return fmt.Errorf("%d certificates, want %d: writes were lost", len(certs), n)
+				}
+				seen := map[string]bool{}
+				for k, c := range certs {
+					if c.Timestamp != parsec.DateTime(k+1) {
+						return fmt.Errorf("certificate %d has timestamp %d: writers were not serialized", k, c.Timestamp)
+					}
+					if seen[string(c.Data)] {
+						return fmt.Errorf("certificate %q stored twice", c.Data)
+					}
+					seen[string(c.Data)] = true
+				}
+				refs := make([]metastore.VlobRef, n)
+				for k := range refs {
+					refs[k] = metastore.VlobRef{VlobID: vlob, Version: uint64(k + 1)}
+				}
+				atoms, err := tx.VlobAtoms(org, realm, refs)
+				if err != nil {
+					return err
+				}
+				if len(atoms) != n {
+					return fmt.Errorf("versions 1 to %d: %d found", n, len(atoms))
+				}
+				changes, checkpoint, err := tx.VlobChanges(org, realm, 0)
+				if err != nil {
+					return err
+				}
+				if checkpoint != uint64(n) || len(changes) != 1 || changes[0].Version != uint64(n) {
+					return fmt.Errorf("change log: %v at checkpoint %d; want version %d at checkpoint %d", changes, checkpoint, n, n)
+				}
+				return nil
+			}); err != nil {
+				t.Errorf("store %d, organization %s: %v", i, org, err)
+			}
+		}
+	}
+}
