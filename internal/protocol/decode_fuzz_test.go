@@ -202,3 +202,19 @@ func FuzzParseEventID(f *testing.F) {
 		}
 	})
 }
+
+// TestSSEReaderUnsendableID: an ID that a Last-Event-ID header cannot carry is ignored (the
+// client would otherwise fail every reconnection); the frame itself is kept. Found by
+// FuzzEventStream.
+func TestSSEReaderUnsendableID(t *testing.T) {
+	for _, id := range []string{"1\r2", "1\x002", "\x7f", "1\x1b"} {
+		ev, err := NewSSEReader(strings.NewReader("id: " + id + "\nevent: keepalive\ndata: \n\n")).Next()
+		if err != nil || ev.ID != "" || ev.Name != EventKeepalive {
+			t.Errorf("ID %q: frame %+v, %v; want the frame without its ID", id, ev, err)
+		}
+	}
+	ev, err := NewSSEReader(strings.NewReader("id: 12\t3\nevent: keepalive\n\n")).Next()
+	if err != nil || ev.ID != "12\t3" {
+		t.Errorf("ID with a tab: frame %+v, %v; want it kept", ev, err)
+	}
+}
