@@ -96,7 +96,12 @@ func (s *SSEReader) Next() (SSEEvent, error) {
 		value = strings.TrimPrefix(value, " ")
 		switch field {
 		case "id":
-			ev.ID = value
+			// The ID goes back in a Last-Event-ID header: one that a header cannot carry
+			// (a control character, as a lone CR) is ignored, as the standard ignores one
+			// with NUL; kept, it would make every reconnection fail before it is sent.
+			if strings.IndexFunc(value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) < 0 {
+				ev.ID = value
+			}
 		case "event":
 			ev.Name = value
 		case "data":

@@ -117,6 +117,18 @@ func decodeJSON(body []byte, v any) (map[string]json.RawMessage, error) {
 	if err := dec.Decode(v); err != nil {
 		return nil, adminErr(http.StatusUnprocessableEntity, "malformed JSON body: %v", err)
 	}
+	// The decoder matches keys to fields ignoring case, but keys is read by exact name
+	// ("absent" or "null"): {"Active_Users_Limit": 5} was decoded, then not applied. Only
+	// exact names are accepted (v's fields have no omitempty: all are in its encoding).
+	names := map[string]json.RawMessage{}
+	if b, err := json.Marshal(v); err == nil {
+		json.Unmarshal(b, &names)
+	}
+	for k := range keys {
+		if _, ok := names[k]; !ok {
+			return nil, adminErr(http.StatusUnprocessableEntity, "malformed JSON body: unknown field %q", k)
+		}
+	}
 	return keys, nil
 }
 
