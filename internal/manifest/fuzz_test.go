@@ -178,3 +178,31 @@ func FuzzOpenKeysBundle(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFileSize checks that a file manifest that decodes cannot claim more bytes than its
+// blocks back: what a reader streams (its spans) is bounded by its blocks.
+func FuzzFileSize(f *testing.F) {
+	for _, m := range fuzzSamples(fixedWorld()) {
+		f.Add(manifest.Encode(m))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := manifest.Decode(b)
+		if err != nil {
+			return
+		}
+		fm, ok := m.(*manifest.FileManifest)
+		if !ok {
+			return
+		}
+		if bound := uint64(len(fm.Blocks)) * manifest.MaxBlockSize; fm.Size > bound {
+			t.Fatalf("size %d with %d blocks", fm.Size, len(fm.Blocks))
+		}
+		var total uint64
+		for _, s := range fm.Spans(0, fm.Size) {
+			total += s.Size
+		}
+		if total != fm.Size {
+			t.Fatalf("spans cover %d bytes of %d", total, fm.Size)
+		}
+	})
+}
