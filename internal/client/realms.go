@@ -75,13 +75,18 @@ func (c *Client) workspaceInfo(ctx context.Context, id parsec.VlobID, role parse
 	info.CanSelfPromote = c.canSelfPromote(r, role)
 	if r.Name != nil && info.KeyIndex > 0 {
 		keys, err := c.keysOf(ctx, id)
-		if err == nil {
-			info.Name, err = openName(keys, r.Name)
-		}
 		if err != nil && parsec.KindOf(err) != parsec.Tampered {
 			return info, err
 		}
-		info.Tampered = err
+		if err == nil {
+			var name string
+			if name, err = openName(keys, r.Name); err == nil {
+				info.Name = name
+			}
+		}
+		if parsec.KindOf(err) == parsec.Tampered {
+			info.Tampered = err
+		}
 	}
 	return info, nil
 }
