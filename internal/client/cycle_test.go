@@ -8,7 +8,6 @@ import (
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/manifest"
 	"github.com/parsec-go/parsec/internal/parsec"
-	"github.com/parsec-go/parsec/internal/protocol"
 )
 
 // TestRenameIntoParentCycle: bob, a contributor, writes a version of /a that says its
@@ -37,22 +36,10 @@ func TestRenameIntoParentCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	bundle := openBundle(t, p, p.bc, p.bob, id, 1)
-	key, err := bundle.Key(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = p.bc.WithFreshTimestamp(ctx, 0, func(ts parsec.DateTime) error {
-		forged := &manifest.FolderManifest{
-			Header:   manifest.Header{Author: p.bob.Device.DeviceID, Timestamp: ts, ID: a.ID, Parent: c.ID, Version: 2, Created: a.Created, Updated: ts},
-			Children: map[string]parsec.VlobID{"b": b.ID},
-		}
-		item := protocol.VlobWrite{VlobID: a.ID, Version: 2, Timestamp: ts, Blob: manifest.Seal(forged, signingKey(t, p.bob), key)}
-		return p.bc.Call(ctx, protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: id, KeyIndex: 1, Items: []protocol.VlobWrite{item}}, nil)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bobWrites(t, p, id, &manifest.FolderManifest{
+		Header:   manifest.Header{ID: a.ID, Parent: c.ID, Created: a.Created},
+		Children: map[string]parsec.VlobID{"b": b.ID},
+	}, 2)
 	syncWS(t, aw)
 
 	// Before the parents were walked with a visited set, Rename never returned: wait for it

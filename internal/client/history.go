@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"maps"
@@ -36,12 +37,19 @@ func (w *Workspace) History(ctx context.Context, p string) ([]Version, error) {
 		return nil, err
 	}
 	id := m.Head().ID
-	latest, err := w.c.readVlobs(ctx, w.id, map[parsec.VlobID]uint64{id: 0}, 0)
+	var held uint64
+	w.mu.Lock()
+	if e := w.entries[id]; e != nil {
+		held = e.baseVersion()
+	}
+	w.mu.Unlock()
+	if held == 0 {
+		return nil, parsec.Errorf(parsec.NotFound, "%s has never been synced: it has no history yet", p)
+	}
+	// The history reaches at least the version this device holds.
+	latest, err := w.c.readVlobs(ctx, w.id, map[parsec.VlobID]uint64{id: held}, readOpts{})
 	if err != nil {
 		return nil, err
-	}
-	if len(latest) == 0 {
-		return nil, parsec.Errorf(parsec.NotFound, "%s has never been synced: it has no history yet", p)
 	}
 	last := latest[0].Head().Version
 	var out []Version
@@ -60,7 +68,7 @@ func (w *Workspace) History(ctx context.Context, p string) ([]Version, error) {
 					it.Version, parsec.ShortID(it.VlobID), first, first+uint64(len(items))-1, parsec.ShortID(id))
 			}
 		}
-		ms, err := w.c.openVlobs(ctx, w.id, rep)
+		ms, err := w.c.openVlobs(ctx, w.id, rep, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -72,11 +80,18 @@ func (w *Workspace) History(ctx context.Context, p string) ([]Version, error) {
 			out = append(out, v)
 		}
 	}
-	slices.SortFunc(out, func(a, b Version) int { return int(a.Version) - int(b.Version) })
+	slices.SortFunc(out, func(a, b Version) int { return cmp.Compare(a.Version, b.Version) })
 	for i, v := range out {
 		if v.Version != uint64(i+1) {
 			return nil, parsec.Errorf(parsec.Tampered, "the server hides version %d of %s", i+1, p)
 		}
+		if i > 0 && v.Timestamp <= out[i-1].Timestamp {
+			return nil, parsec.Errorf(parsec.Tampered, "version %d of %s is dated %s, not after version %d (%s): versions are never backdated",
+				v.Version, p, v.Timestamp, i, out[i-1].Timestamp)
+		}
+	}
+	if uint64(len(out)) != last {
+		return nil, parsec.Errorf(parsec.Tampered, "the server returned %d versions of %s, which has %d", len(out), p, last)
 	}
 	return out, nil
 }
@@ -90,9 +105,16 @@ type Snapshot struct {
 // At returns the workspace as it was at time t.
 func (w *Workspace) At(t parsec.DateTime) *Snapshot { return &Snapshot{w: w, at: t} }
 
+// readOpts reads as of the snapshot's time; entries written invalid are skipped, saying so.
+func (s *Snapshot) readOpts() readOpts {
+	return readOpts{at: s.at, skip: func(it protocol.VlobItem, err error) {
+		s.w.c.warn("workspace %s as of %s: skipping an entry that cannot be read: %v", parsec.ShortID(s.w.id), s.at, err)
+	}}
+}
+
 // manifestAt reads a vlob as it was at the snapshot's time.
 func (s *Snapshot) manifestAt(ctx context.Context, id parsec.VlobID) (manifest.Manifest, error) {
-	ms, err := s.w.c.readVlobs(ctx, s.w.id, map[parsec.VlobID]uint64{id: 0}, s.at)
+	ms, err := s.w.c.readVlobs(ctx, s.w.id, map[parsec.VlobID]uint64{id: 0}, s.readOpts())
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +189,7 @@ func (s *Snapshot) children(ctx context.Context, f *manifest.FolderManifest) (ma
 	for _, id := range f.Children {
 		ids[id] = 0
 	}
-	ms, err := s.w.c.readVlobs(ctx, s.w.id, ids, s.at)
+	ms, err := s.w.c.readVlobs(ctx, s.w.id, ids, s.readOpts())
 	if err != nil {
 		return nil, err
 	}

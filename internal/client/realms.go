@@ -23,6 +23,9 @@ type WorkspaceInfo struct {
 	DeletionDate   parsec.DateTime
 	KeyIndex       uint64
 	CanSelfPromote bool
+	// Tampered, when not nil, is why the name could not be read: the server sent keys
+	// or a name that do not open (a parsec.Tampered error).
+	Tampered error
 }
 
 // ReadOnly reports whether nobody may write in the workspace (archived or deletion planned).
@@ -76,9 +79,13 @@ func (c *Client) workspaceInfo(ctx context.Context, id parsec.VlobID, role parse
 			return info, err
 		}
 		if err == nil {
-			if name, err := openName(keys, r.Name); err == nil {
+			var name string
+			if name, err = openName(keys, r.Name); err == nil {
 				info.Name = name
 			}
+		}
+		if parsec.KindOf(err) == parsec.Tampered {
+			info.Tampered = err
 		}
 	}
 	return info, nil
@@ -130,6 +137,13 @@ func (c *Client) FindWorkspace(ctx context.Context, ref string) (WorkspaceInfo, 
 		return byID[0], nil
 	case len(byID) > 1:
 		return WorkspaceInfo{}, parsec.Errorf(parsec.Invalid, "workspace ID prefix %q is ambiguous", ref)
+	}
+	// A workspace whose name the server keeps from being read may be the one: say so,
+	// rather than that it does not exist.
+	for _, w := range all {
+		if w.Tampered != nil {
+			return WorkspaceInfo{}, parsec.Errorf(parsec.Tampered, "no workspace named %q can be found, and the name of workspace %s cannot be read: %w", ref, parsec.ShortID(w.ID), w.Tampered)
+		}
 	}
 	return WorkspaceInfo{}, parsec.Errorf(parsec.NotFound, "no workspace named %q or with an ID starting with it", ref)
 }

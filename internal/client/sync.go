@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"runtime"
 	"slices"
@@ -66,6 +67,7 @@ func (w *Workspace) pull(ctx context.Context) error {
 			return err
 		}
 	}
+	known := w.c.knownCertificates(w.id)
 	var rep protocol.VlobPollChangesRep
 	if err := w.c.Call(ctx, protocol.CmdVlobPollChanges, protocol.VlobPollChangesReq{RealmID: w.id, LastCheckpoint: checkpoint}, &rep); err != nil {
 		return err
@@ -81,10 +83,39 @@ func (w *Workspace) pull(ctx context.Context) error {
 		}
 	}
 	var changed []parsec.VlobID
-	if len(listed) > 0 {
-		fetched, err := w.c.readVlobs(ctx, w.id, listed, 0)
+	// The change log lists what changed; the folders name what exists. Every child a
+	// folder names is fetched too, so that a server leaving a change out of its log cannot
+	// hide an entry for good.
+	asked := map[parsec.VlobID]bool{}
+	for round := 0; ; round++ {
+		if round > 0 {
+			if listed = w.missingChildren(asked); len(listed) == 0 {
+				break
+			}
+		}
+		if len(listed) == 0 {
+			continue
+		}
+		fetched, err := w.c.readVlobs(ctx, w.id, listed, readOpts{partial: round > 0, skip: w.skipUnreadable})
 		if err != nil {
 			return err
+		}
+		for _, m := range fetched {
+			var base manifest.Manifest
+			if e := w.entries[m.Head().ID]; e != nil {
+				base = e.base
+			}
+			if err := checkAfter(base, m); err != nil {
+				return err
+			}
+			if round == 0 {
+				if err := checkNewSincePoll(m, w.knownAt); err != nil {
+					return err
+				}
+			}
+		}
+		for id := range listed {
+			asked[id] = true
 		}
 		// Folders first, so that conflict copies of files land in merged folders.
 		slices.SortStableFunc(fetched, func(a, b manifest.Manifest) int {
@@ -94,6 +125,7 @@ func (w *Workspace) pull(ctx context.Context) error {
 			changed = append(changed, w.merge(m)...)
 		}
 	}
+	w.knownAt = known
 	if len(changed) == 0 && rep.CurrentCheckpoint == checkpoint {
 		return nil
 	}
@@ -104,6 +136,44 @@ func (w *Workspace) pull(ctx context.Context) error {
 	return nil
 }
 
+// missingChildren lists the children that folders name and that this device has no
+// manifest of, leaving out those already asked for; the ones asked for before and still
+// missing are said once.
+func (w *Workspace) missingChildren(asked map[parsec.VlobID]bool) map[parsec.VlobID]uint64 {
+	missing := map[parsec.VlobID]uint64{}
+	for _, e := range w.entries {
+		for _, m := range []manifest.Manifest{e.base, e.local} {
+			f, ok := m.(*manifest.FolderManifest)
+			if !ok {
+				continue
+			}
+			for name, id := range f.Children {
+				if c := w.entries[id]; c != nil && c.current() != nil {
+					continue
+				}
+				if !asked[id] {
+					missing[id] = 0
+				} else if _, said := w.unreadable[id]; !said {
+					w.unreadable[id] = "missing"
+					w.c.warn("workspace %s: folder %s names %q (%s), which the server does not return", parsec.ShortID(w.id), parsec.ShortID(f.ID), name, parsec.ShortID(id))
+				}
+			}
+		}
+	}
+	return missing
+}
+
+// skipUnreadable hears of a version a member wrote invalid: it is left out (the entry
+// keeps the version it had, if any), and said once.
+func (w *Workspace) skipUnreadable(it protocol.VlobItem, err error) {
+	why := err.Error()
+	if w.unreadable[it.VlobID] == why {
+		return
+	}
+	w.unreadable[it.VlobID] = why
+	w.c.warn("workspace %s: skipping an entry that cannot be read: %v", parsec.ShortID(w.id), err)
+}
+
 func boolRank(b bool) int {
 	if b {
 		return 1
@@ -111,11 +181,26 @@ func boolRank(b bool) int {
 	return 0
 }
 
+// readOpts tune readVlobs.
+type readOpts struct {
+	// at, if not zero, asks for the versions current at that time: the IDs without a
+	// version then are left out.
+	at parsec.DateTime
+	// partial: the IDs the server does not return are left out, not an error.
+	partial bool
+	// skip, if set, hears of the versions that their authors wrote invalid
+	// (manifest.ErrWrittenInvalid), which are then left out instead of failing the read.
+	skip func(protocol.VlobItem, error)
+}
+
 // readVlobs reads manifests from the server and validates them: the versions listed (at
-// least), or with at set, the versions current at that time. Every manifest must decrypt,
+// least), or with o.at set, the versions current at that time. Every manifest must decrypt,
 // be signed by its author's device, whose user was not revoked and had a role allowing to
-// write at the manifest's time, and match what the server says of it.
-func (c *Client) readVlobs(ctx context.Context, realm parsec.VlobID, listed map[parsec.VlobID]uint64, at parsec.DateTime) ([]manifest.Manifest, error) {
+// write at the manifest's time, be encrypted with the key in force then, and match what
+// the server says of it. Every ID comes back at most once, and, unless o.at or o.partial
+// is set, exactly once.
+func (c *Client) readVlobs(ctx context.Context, realm parsec.VlobID, listed map[parsec.VlobID]uint64, o readOpts) ([]manifest.Manifest, error) {
+	at := o.at
 	ids := sortedIDs(slices.Collect(maps.Keys(listed)))
 	var out []manifest.Manifest
 	for chunk := range slices.Chunk(ids, protocol.MaxBatchItems) {
@@ -134,14 +219,14 @@ func (c *Client) readVlobs(ctx context.Context, realm parsec.VlobID, listed map[
 			}
 			seen[it.VlobID] = true
 		}
-		if at.IsZero() && len(seen) != len(chunk) {
+		if at.IsZero() && !o.partial && len(seen) != len(chunk) {
 			for _, id := range chunk {
 				if !seen[id] {
 					return nil, parsec.Errorf(parsec.Tampered, "the server listed manifest %s as changed but does not return it", parsec.ShortID(id))
 				}
 			}
 		}
-		ms, err := c.openVlobs(ctx, realm, rep)
+		ms, err := c.openVlobs(ctx, realm, rep, o.skip)
 		if err != nil {
 			return nil, err
 		}
@@ -155,8 +240,9 @@ func (c *Client) readVlobs(ctx context.Context, realm parsec.VlobID, listed map[
 	return out, nil
 }
 
-// openVlobs validates the items of a read reply (in parallel: signatures cost).
-func (c *Client) openVlobs(ctx context.Context, realm parsec.VlobID, rep protocol.VlobReadRep) ([]manifest.Manifest, error) {
+// openVlobs validates the items of a read reply (in parallel: signatures cost). With skip
+// set, the versions their authors wrote invalid are told to it and left out.
+func (c *Client) openVlobs(ctx context.Context, realm parsec.VlobID, rep protocol.VlobReadRep, skip func(protocol.VlobItem, error)) ([]manifest.Manifest, error) {
 	if len(rep.Items) == 0 {
 		return nil, nil
 	}
@@ -170,17 +256,22 @@ func (c *Client) openVlobs(ctx context.Context, realm parsec.VlobID, rep protoco
 	c.mu.Lock()
 	certs := c.certs
 	c.mu.Unlock()
-	out := make([]manifest.Manifest, len(rep.Items))
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, it := range rep.Items {
-		g.Go(func() (err error) {
-			out[i], err = openVlob(certs, keys, realm, it)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	r, _ := certs.Realm(realm)
+	opened := make([]manifest.Manifest, len(rep.Items))
+	errs := make([]error, len(rep.Items))
+	parallel(len(rep.Items), func(i int) {
+		opened[i], errs[i] = openVlob(certs, keys, r.KeyRotations, realm, rep.Items[i])
+	})
+	out := opened[:0]
+	for i, m := range opened {
+		switch err := errs[i]; {
+		case err == nil:
+			out = append(out, m)
+		case skip != nil && errors.Is(err, manifest.ErrWrittenInvalid):
+			skip(rep.Items[i], err)
+		default:
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -199,11 +290,15 @@ func (c *Client) catchUp(ctx context.Context, realm parsec.VlobID, common, realm
 	return err
 }
 
-// openVlob validates one manifest version read from the server.
-func openVlob(certs *certif.Memory, keys *realmKeys, realm parsec.VlobID, it protocol.VlobItem) (manifest.Manifest, error) {
+// openVlob validates one manifest version read from the server, rotations being the
+// realm's key rotations.
+func openVlob(certs *certif.Memory, keys *realmKeys, rotations []certif.RealmKeyRotationCertificate, realm parsec.VlobID, it protocol.VlobItem) (manifest.Manifest, error) {
 	key, err := keys.key(it.KeyIndex)
 	if err != nil {
 		return nil, parsec.Errorf(parsec.Tampered, "manifest %s v%d: %v", parsec.ShortID(it.VlobID), it.Version, err)
+	}
+	if err := checkKeyInForce(rotations, it); err != nil {
+		return nil, err
 	}
 	verify := func(dev parsec.DeviceID) (crypto.VerifyKey, error) {
 		d, ok := certs.Device(dev)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/parsec-go/parsec/internal/crypto"
@@ -528,15 +527,20 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 	if len(rep.Blocks) != len(ids) {
 		return nil, parsec.Errorf(parsec.Tampered, "the server returned %d blocks for %d asked", len(rep.Blocks), len(ids))
 	}
+	// Every block asked for comes back exactly once: a block returned twice would leave
+	// another one missing.
+	returned := make(map[parsec.BlockID]bool, len(rep.Blocks))
+	for _, b := range rep.Blocks {
+		if access[b.BlockID] == nil || returned[b.BlockID] {
+			return nil, parsec.Errorf(parsec.Tampered, "the server returned block %s, which was not asked for (or twice)", parsec.ShortID(b.BlockID))
+		}
+		returned[b.BlockID] = true
+	}
 	plain := make([][]byte, len(rep.Blocks))
 	errs := make([]error, len(rep.Blocks))
 	parallel(len(rep.Blocks), func(i int) {
 		b := rep.Blocks[i]
 		a := access[b.BlockID]
-		if a == nil {
-			errs[i] = parsec.Errorf(parsec.Tampered, "the server returned block %s, which was not asked for", parsec.ShortID(b.BlockID))
-			return
-		}
 		key, err := keys.key(b.KeyIndex)
 		if err != nil {
 			errs[i] = parsec.Errorf(parsec.Tampered, "block %s: %v", parsec.ShortID(b.BlockID), err)
@@ -573,8 +577,7 @@ func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
 		return parsec.Errorf(parsec.Invalid, "cannot copy %s into itself", from)
 	}
 	var changed []parsec.VlobID
-	var cp func(m manifest.Manifest, dst string) error
-	cp = func(m manifest.Manifest, dst string) error {
+	put := func(m manifest.Manifest, dst string) error {
 		switch m := m.(type) {
 		case *manifest.FileManifest:
 			ids, err := w.putFile(dst, &manifest.FileManifest{Size: m.Size, BlockSize: m.BlockSize, Blocks: append([]manifest.BlockAccess(nil), m.Blocks...)})
@@ -587,21 +590,25 @@ func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
 			}
 			ids, _, err := w.mkdirAll(names, true)
 			changed = append(changed, ids...)
-			if err != nil {
-				return err
-			}
-			for name, id := range m.Children {
-				if e := w.entries[id]; e != nil && e.current() != nil {
-					if err := cp(e.current(), strings.TrimSuffix(dst, "/")+"/"+name); err != nil {
-						return err
-					}
-				}
-			}
+			return err
 		}
 		return nil
 	}
-	if err := cp(src, to); err != nil {
+	if err := put(src, to); err != nil {
 		return err
+	}
+	if f, ok := src.(*manifest.FolderManifest); ok {
+		// The copies are made as the tree is walked: the walk reads the tree before the copy
+		// lands in it, since the copy is never inside the source.
+		tree, err := w.walkTree(to, f)
+		if err != nil {
+			return err
+		}
+		for _, e := range tree {
+			if err := put(w.entries[e.ID].current(), e.Path); err != nil {
+				return err
+			}
+		}
 	}
 	return w.save(ctx, changed, nil)
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -29,6 +30,13 @@ type Workspace struct {
 	mu         sync.Mutex
 	entries    map[parsec.VlobID]*entry
 	checkpoint uint64 // the change checkpoint the entries are at
+	// knownAt is the last certificate timestamp this process knew when it polled the
+	// change log at checkpoint (zero before its first poll): what changes after it are
+	// dated after (checkNewSincePoll).
+	knownAt parsec.DateTime
+	// unreadable says, by entry, what was last said of an entry skipped because it cannot
+	// be read, so that it is said once.
+	unreadable map[parsec.VlobID]string
 }
 
 // entry is one manifest of the workspace.
@@ -79,7 +87,7 @@ func (c *Client) Workspace(ctx context.Context, id parsec.VlobID) (*Workspace, e
 	if _, ok := c.certRealm(id); !ok {
 		return nil, parsec.Errorf(parsec.NotFound, "workspace %s not found", parsec.ShortID(id))
 	}
-	w = &Workspace{c: c, id: id}
+	w = &Workspace{c: c, id: id, unreadable: map[parsec.VlobID]string{}}
 	if err := w.load(ctx); err != nil {
 		return nil, err
 	}
@@ -105,15 +113,20 @@ func (w *Workspace) load(ctx context.Context) error {
 	entries := make(map[parsec.VlobID]*entry, len(stored))
 	for _, v := range stored {
 		e := &entry{}
+		var errs []error
 		if v.Base != nil {
-			if e.base, err = manifest.DecodeTrusted(v.Base); err != nil {
-				return parsec.Errorf(parsec.Invalid, "local cache is damaged: manifest %s: %v", parsec.ShortID(v.ID), err)
-			}
+			e.base, err = manifest.DecodeTrusted(v.Base)
+			errs = append(errs, err)
 		}
 		if v.Local != nil {
-			if e.local, err = manifest.DecodeTrusted(v.Local); err != nil {
-				return parsec.Errorf(parsec.Invalid, "local cache is damaged: manifest %s: %v", parsec.ShortID(v.ID), err)
-			}
+			e.local, err = manifest.DecodeTrusted(v.Local)
+			errs = append(errs, err)
+		}
+		if err := errors.Join(errs...); err != nil {
+			// One entry the cache cannot give back is left out (the next sync fetches it
+			// again, as a child its folder names), not the whole workspace.
+			w.c.warn("workspace %s: the local copy of entry %s cannot be read, it is left out: %v", parsec.ShortID(w.id), parsec.ShortID(v.ID), err)
+			continue
 		}
 		if e.current() != nil {
 			entries[v.ID] = e
@@ -330,17 +343,45 @@ func (w *Workspace) list(p string, recursive bool) ([]Entry, error) {
 	if !recursive {
 		return w.children(base, f), nil
 	}
+	return w.walkTree(base, f)
+}
+
+// maxTreeDepth bounds how deep a walk of a workspace's tree goes.
+const maxTreeDepth = 512
+
+// walkTree lists the whole tree under folder f at path base, folders before their content, by
+// name. The tree is what members wrote, and a member may write folders inside each other:
+// a folder is entered only from the folder its manifest names as its parent, and only
+// once, so that a cycle or a folder listed twice is walked once; a tree deeper than
+// maxTreeDepth is an error.
+func (w *Workspace) walkTree(base string, f *manifest.FolderManifest) ([]Entry, error) {
 	var out []Entry
-	var walk func(base string, f *manifest.FolderManifest)
-	walk = func(base string, f *manifest.FolderManifest) {
+	entered := map[parsec.VlobID]bool{f.ID: true}
+	var walk func(base string, f *manifest.FolderManifest, depth int) error
+	walk = func(base string, f *manifest.FolderManifest, depth int) error {
+		if depth > maxTreeDepth {
+			return parsec.Errorf(parsec.Invalid, "%s is more than %d folders deep", base, maxTreeDepth)
+		}
 		for _, e := range w.children(base, f) {
 			out = append(out, e)
-			if sub, ok := w.entries[e.ID].current().(*manifest.FolderManifest); ok {
-				walk(e.Path, sub)
+			sub, ok := w.entries[e.ID].current().(*manifest.FolderManifest)
+			if !ok || entered[sub.ID] {
+				continue
+			}
+			if sub.Parent != f.ID {
+				w.c.warn("%s: folder %s is listed in %s but says its parent is %s: its content is listed only there", e.Path, parsec.ShortID(sub.ID), parsec.ShortID(f.ID), parsec.ShortID(sub.Parent))
+				continue
+			}
+			entered[sub.ID] = true
+			if err := walk(e.Path, sub, depth+1); err != nil {
+				return err
 			}
 		}
+		return nil
 	}
-	walk(base, f)
+	if err := walk(base, f, 1); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

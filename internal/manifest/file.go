@@ -11,14 +11,20 @@ import (
 // DefaultBlockSize is the span size of new files: 512 KiB.
 const DefaultBlockSize = 512 << 10
 
-// MinBlockSize is the smallest span size a file manifest may have.
-const MinBlockSize = 8
+// MinBlockSize and MaxBlockSize bound the span size of a file manifest. The upper bound
+// is what keeps the holes of a file (zeros no block holds) proportionate to its blocks.
+const (
+	MinBlockSize = 8
+	MaxBlockSize = 4 << 20
+)
 
 // FileManifest is a file: its size and the blocks holding its content.
 //
 // The file is cut in aligned spans [k*BlockSize, (k+1)*BlockSize). Each span holds at most
 // one block, which lies inside it but need not fill it; whatever no block covers, below
-// Size, is a hole and reads as zeros. Blocks are listed by increasing offset.
+// Size, is a hole and reads as zeros. Blocks are listed by increasing offset, and the last
+// one ends the file: Size is what the blocks cover, so that a manifest cannot claim a size
+// (a terabyte of zeros, say) that no content backs.
 type FileManifest struct {
 	Type string `cbor:"type"`
 	Header
@@ -56,8 +62,8 @@ func (m *FileManifest) check() error {
 	if m.IsRoot() {
 		return fmt.Errorf("a file cannot be its own parent")
 	}
-	if m.BlockSize < MinBlockSize {
-		return fmt.Errorf("block size %d is less than %d", m.BlockSize, MinBlockSize)
+	if m.BlockSize < MinBlockSize || m.BlockSize > MaxBlockSize {
+		return fmt.Errorf("block size %d is not between %d and %d", m.BlockSize, MinBlockSize, MaxBlockSize)
 	}
 	for i := range m.Blocks {
 		b := &m.Blocks[i]
@@ -83,6 +89,13 @@ func (m *FileManifest) check() error {
 		case span == p.Offset/m.BlockSize:
 			return fmt.Errorf("blocks %d and %d are both in span [%d, %d)", i-1, i, span*m.BlockSize, span*m.BlockSize+m.BlockSize)
 		}
+	}
+	covered := uint64(0)
+	if n := len(m.Blocks); n > 0 {
+		covered = m.Blocks[n-1].End()
+	}
+	if m.Size != covered {
+		return fmt.Errorf("size %d is not what the blocks cover (%d)", m.Size, covered)
 	}
 	return nil
 }

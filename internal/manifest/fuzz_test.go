@@ -2,6 +2,7 @@ package manifest_test
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -124,7 +125,7 @@ func FuzzOpen(f *testing.F) {
 		}
 		m, err := manifest.Open(blob, w.key, exp, w.verifyKey)
 		if err != nil {
-			if k := parsec.KindOf(err); k != parsec.Tampered && k != parsec.NotFound {
+			if k := parsec.KindOf(err); k != parsec.Tampered && k != parsec.NotFound && !(k == parsec.Invalid && errors.Is(err, manifest.ErrWrittenInvalid)) {
 				t.Fatalf("error of kind %s: %v", k, err)
 			}
 			return
@@ -174,6 +175,34 @@ func FuzzOpenKeysBundle(f *testing.F) {
 		}
 		if _, _, err := o.Last(); err != nil {
 			t.Fatalf("accepted a bundle whose last key is corrupted: %v", err)
+		}
+	})
+}
+
+// FuzzFileSize checks that a file manifest that decodes cannot claim more bytes than its
+// blocks back: what a reader streams (its spans) is bounded by its blocks.
+func FuzzFileSize(f *testing.F) {
+	for _, m := range fuzzSamples(fixedWorld()) {
+		f.Add(manifest.Encode(m))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := manifest.Decode(b)
+		if err != nil {
+			return
+		}
+		fm, ok := m.(*manifest.FileManifest)
+		if !ok {
+			return
+		}
+		if bound := uint64(len(fm.Blocks)) * manifest.MaxBlockSize; fm.Size > bound {
+			t.Fatalf("size %d with %d blocks", fm.Size, len(fm.Blocks))
+		}
+		var total uint64
+		for _, s := range fm.Spans(0, fm.Size) {
+			total += s.Size
+		}
+		if total != fm.Size {
+			t.Fatalf("spans cover %d bytes of %d", total, fm.Size)
 		}
 	})
 }

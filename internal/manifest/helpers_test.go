@@ -61,7 +61,7 @@ func (w *world) folder(parent parsec.VlobID, children map[string]parsec.VlobID) 
 func (w *world) file(parent parsec.VlobID) *manifest.FileManifest {
 	return &manifest.FileManifest{
 		Header:    header(w.alice, parsec.NewVlobID(), parent, 1),
-		Size:      40,
+		Size:      28,
 		BlockSize: 16,
 		Blocks: []manifest.BlockAccess{
 			{ID: parsec.NewBlockID(), Offset: 0, Size: 16, Digest: crypto.Sum([]byte("a"))},

@@ -72,6 +72,20 @@ type FolderManifest struct {
 	Type string `cbor:"type"`
 	Header
 	Children map[string]parsec.VlobID `cbor:"children"`
+
+	// Dropped says which entries Open left out because their names are invalid, and
+	// why. It is not encoded.
+	Dropped []string `cbor:"-"`
+}
+
+// dropInvalidNames removes the children whose names are invalid, saying so in Dropped.
+func (m *FolderManifest) dropInvalidNames() {
+	for _, name := range slices.Sorted(maps.Keys(m.Children)) {
+		if problem := entryNameProblem(name); problem != "" {
+			m.Dropped = append(m.Dropped, fmt.Sprintf("entry %s (%s): the name %s", quote(name), m.Children[name], problem))
+			delete(m.Children, name)
+		}
+	}
 }
 
 func (m *FolderManifest) IsFolder() bool { return true }

@@ -120,7 +120,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"wrong id length", withField(t, file, "id", []byte{1, 2, 3}), "malformed"},
 		{"wrong digest length", withField(t, file, "blocks", []map[string]any{{"id": parsec.NewBlockID(), "offset": 0, "size": 1, "digest": []byte{1}}}), "malformed"},
 		{"non-canonical", nonCanonical(good), "not in canonical form"},
-		{"invalid structure", withField(t, file, "blocksize", 4), "block size 4 is less than 8"},
+		{"invalid structure", withField(t, file, "blocksize", 4), "block size 4 is not between 8 and"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := manifest.Decode(tc.in)
@@ -159,7 +159,7 @@ func TestFolderCheck(t *testing.T) {
 		{"empty name", func(m *manifest.FolderManifest) { m.Children[""] = parsec.NewVlobID() }, `child name "" is empty`},
 		{"dot dot", func(m *manifest.FolderManifest) { m.Children[".."] = parsec.NewVlobID() }, `child name ".." is reserved`},
 		{"slash", func(m *manifest.FolderManifest) { m.Children["a/b"] = parsec.NewVlobID() }, `child name "a/b" contains '/'`},
-		{"NUL", func(m *manifest.FolderManifest) { m.Children["a\x00"] = parsec.NewVlobID() }, `child name "a\x00" contains '/' or NUL`},
+		{"NUL", func(m *manifest.FolderManifest) { m.Children["a\x00"] = parsec.NewVlobID() }, `child name "a\x00" contains a control character`},
 		{"too long", func(m *manifest.FolderManifest) { m.Children[strings.Repeat("x", 256)] = parsec.NewVlobID() }, "longer than 255 bytes"},
 		{"not NFC", func(m *manifest.FolderManifest) { m.Children["e\u0301"] = parsec.NewVlobID() }, "not in Unicode normal form C"},
 		{"zero child", func(m *manifest.FolderManifest) { m.Children["z"] = parsec.VlobID{} }, `child "z": id is zero`},
@@ -199,18 +199,20 @@ func TestFileCheck(t *testing.T) {
 		ownParent bool
 	}{
 		{name: "empty file", size: 0, bs: 8},
-		{name: "only holes", size: 1 << 40, bs: manifest.DefaultBlockSize},
+		{name: "only holes", size: 1 << 40, bs: manifest.DefaultBlockSize, err: "size 1099511627776 is not what the blocks cover (0)"},
+		{name: "trailing hole", size: 30, bs: 8, blocks: []manifest.BlockAccess{blk(0, 8)}, err: "size 30 is not what the blocks cover (8)"},
+		{name: "block size too big", size: 0, bs: manifest.MaxBlockSize + 1, err: "block size 4194305 is not between 8 and 4194304"},
 		{name: "full blocks", size: 24, bs: 8, blocks: []manifest.BlockAccess{blk(0, 8), blk(8, 8), blk(16, 8)}},
 		{name: "short last block", size: 20, bs: 8, blocks: []manifest.BlockAccess{blk(0, 8), blk(8, 8), blk(16, 4)}},
 		{name: "blocks inside spans, holes", size: 100, bs: 10, blocks: []manifest.BlockAccess{blk(3, 2), blk(10, 10), blk(55, 5), blk(99, 1)}},
 		{name: "huge sparse", size: 1<<64 - 1, bs: 1 << 20, blocks: []manifest.BlockAccess{blk(1<<63, 1<<20), blk(1<<64-1<<20, 1<<20-1)}},
 		{name: "own parent", size: 0, bs: 8, ownParent: true, err: "a file cannot be its own parent"},
-		{name: "block size 7", size: 0, bs: 7, err: "block size 7 is less than 8"},
-		{name: "block size 0", size: 0, bs: 0, err: "block size 0 is less than 8"},
+		{name: "block size 7", size: 0, bs: 7, err: "block size 7 is not between 8 and"},
+		{name: "block size 0", size: 0, bs: 0, err: "block size 0 is not between 8 and"},
 		{name: "empty block", size: 8, bs: 8, blocks: []manifest.BlockAccess{blk(0, 0)}, err: ") is empty"},
 		{name: "past size", size: 10, bs: 8, blocks: []manifest.BlockAccess{blk(0, 8), blk(8, 4)}, err: "[8, +4) goes past the end of the file (10)"},
 		{name: "starts past size", size: 10, bs: 8, blocks: []manifest.BlockAccess{blk(16, 1)}, err: "goes past the end of the file (10)"},
-		{name: "offset+size overflows", size: 1<<64 - 1, bs: 1 << 63, blocks: []manifest.BlockAccess{blk(1<<64-8, 1<<63)}, err: "goes past the end"},
+		{name: "offset+size overflows", size: 1<<64 - 1, bs: 1 << 20, blocks: []manifest.BlockAccess{blk(1<<64-8, 1<<20)}, err: "goes past the end"},
 		{name: "unaligned, crossing spans", size: 24, bs: 8, blocks: []manifest.BlockAccess{blk(4, 8)}, err: "[4, 12) crosses the end of its span [0, 8)"},
 		{name: "bigger than a span", size: 24, bs: 8, blocks: []manifest.BlockAccess{blk(0, 16)}, err: "crosses the end of its span [0, 8)"},
 		{name: "two blocks in a span", size: 24, bs: 8, blocks: []manifest.BlockAccess{blk(8, 2), blk(12, 2)}, err: "blocks 0 and 1 are both in span [8, 16)"},

@@ -3,6 +3,7 @@ package manifest
 import (
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -14,8 +15,9 @@ import (
 const MaxEntryNameLength = 255
 
 // ParseEntryName checks the name of a file or folder typed by a person and returns it
-// NFC-normalized: valid UTF-8, 1 to MaxEntryNameLength bytes, no '/' and no NUL, neither
-// "." nor "..". Spaces are kept: they are part of the name.
+// NFC-normalized: valid UTF-8, 1 to MaxEntryNameLength bytes, no '/' and no control
+// character (NUL, newline, escape, …), neither "." nor "..". Spaces are kept: they are part
+// of the name.
 func ParseEntryName(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", parsec.Errorf(parsec.Invalid, "invalid name %s: not valid UTF-8", quote(s))
@@ -38,10 +40,12 @@ func entryNameProblem(s string) string {
 		return "is longer than " + strconv.Itoa(MaxEntryNameLength) + " bytes"
 	case s == "." || s == "..":
 		return "is reserved"
-	case strings.ContainsAny(s, "/\x00"):
-		return "contains '/' or NUL"
+	case strings.ContainsRune(s, '/'):
+		return "contains '/'"
 	case !utf8.ValidString(s):
 		return "is not valid UTF-8"
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return "contains a control character"
 	case !norm.NFC.IsNormalString(s):
 		return "is not in Unicode normal form C"
 	}

@@ -25,8 +25,11 @@ func TestParseEntryName(t *testing.T) {
 		{name: "too long in NFC", in: strings.Repeat("é", 128), err: "longer than 255 bytes"},
 		{name: "dot", in: ".", err: "is reserved"},
 		{name: "dot dot", in: "..", err: "is reserved"},
-		{name: "slash", in: "a/b", err: "contains '/' or NUL"},
-		{name: "NUL", in: "a\x00b", err: "contains '/' or NUL"},
+		{name: "slash", in: "a/b", err: "contains '/'"},
+		{name: "NUL", in: "a\x00b", err: "contains a control character"},
+		{name: "newline", in: "a\nb", err: "contains a control character"},
+		{name: "escape", in: "a\x1b[31mb", err: "contains a control character"},
+		{name: "C1", in: "a\u0085b", err: "contains a control character"},
 		{name: "invalid UTF-8", in: "a\xffb", err: "not valid UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/parsec-go/parsec/internal/crypto"
@@ -32,6 +33,12 @@ func sealBody(body []byte, kind string, id parsec.VlobID, author crypto.SigningK
 	return manifestKey(realmKey, id).Encrypt(signed, manifestAAD(&id))
 }
 
+// ErrWrittenInvalid is wrapped by the errors of Open about a manifest that its author
+// signed as it is: the server did not forge it, a member wrote it invalid (a bug, or on
+// purpose). A reader skips such a version, saying so, rather than stop: one member must
+// not be able to make a whole workspace unreadable.
+var ErrWrittenInvalid = errors.New("written invalid by its author")
+
 // Expected is what the server says of a manifest version it returns, which Open checks
 // against the signed manifest.
 type Expected struct {
@@ -52,10 +59,14 @@ type Expected struct {
 // structure is valid (Check), that it is the workspace root (a folder that is its own
 // parent) if and only if its ID is the realm's, and that no child of a folder is the root.
 //
-// Every failure is a *parsec.Error of kind parsec.Tampered naming the vlob, its version and
-// what is wrong, except an error of verifyKey, which is returned wrapped and keeps its
-// kind. Open does not check that the author was allowed to write at that time: the caller
-// does, from the certificates.
+// Entries of a folder whose names are invalid (see ParseEntryName) are dropped, and said
+// in Dropped: the rest of the folder stays readable.
+//
+// Every failure is a *parsec.Error naming the vlob, its version and what is wrong: of kind
+// parsec.Invalid, wrapping ErrWrittenInvalid, when the author's signature verifies over
+// an invalid manifest, else of kind parsec.Tampered; an error of verifyKey is returned
+// wrapped and keeps its kind. Open does not check that the author was allowed to write at
+// that time: the caller does, from the certificates (in verifyKey).
 func Open(blob []byte, realmKey crypto.RealmKey, expect Expected, verifyKey func(parsec.DeviceID) (crypto.VerifyKey, error)) (Manifest, error) {
 	fail := func(format string, args ...any) error {
 		return parsec.Errorf(parsec.Tampered, "manifest %s v%d: "+format, append([]any{expect.VlobID, expect.Version}, args...)...)
@@ -74,8 +85,21 @@ func Open(blob []byte, realmKey crypto.RealmKey, expect Expected, verifyKey func
 		return nil, fail("too short to be signed (%d bytes)", len(signed))
 	}
 	sig, body := signed[:crypto.SignatureSize], signed[crypto.SignatureSize:]
+	written := func(format string, args ...any) error {
+		return parsec.Errorf(parsec.Invalid, "manifest %s v%d: "+format+" (%w, device %s)",
+			append(append([]any{expect.VlobID, expect.Version}, args...), ErrWrittenInvalid, expect.Author)...)
+	}
 	m, err := decode(body)
 	if err != nil {
+		// Undecodable: still, if the author the server names signed these bytes, the
+		// server did not forge them.
+		if key, kerr := verifyKey(expect.Author); kerr == nil {
+			for _, kind := range []string{KindFolder, KindFile} {
+				if key.Verify(domain(kind), body, sig) == nil {
+					return nil, written("%v", err)
+				}
+			}
+		}
 		return nil, fail("%v", err)
 	}
 	h := m.Head()
@@ -96,11 +120,14 @@ func Open(blob []byte, realmKey crypto.RealmKey, expect Expected, verifyKey func
 	case h.Timestamp != expect.Timestamp:
 		return nil, fail("signed at %s, server says %s", h.Timestamp, expect.Timestamp)
 	}
+	if f, ok := m.(*FolderManifest); ok {
+		f.dropInvalidNames()
+	}
 	if err := m.check(); err != nil {
-		return nil, fail("invalid %s: %v", label(m.Kind()), err)
+		return nil, written("invalid %s: %v", label(m.Kind()), err)
 	}
 	if err := checkPlace(m, expect.RealmID); err != nil {
-		return nil, fail("%v", err)
+		return nil, written("%v", err)
 	}
 	return m, nil
 }

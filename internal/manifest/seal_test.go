@@ -66,6 +66,8 @@ func TestOpenTampering(t *testing.T) {
 		expect func(e *manifest.Expected)
 		err    []string
 		is     error
+		// written: the author signed it invalid (the server did not forge it).
+		written bool
 	}{
 		{name: "flipped byte in the nonce", blob: flip(good, 0), err: []string{"cannot decrypt"}, is: crypto.ErrDecrypt},
 		{name: "flipped byte in the ciphertext", blob: flip(good, len(good)/2), err: []string{"cannot decrypt"}, is: crypto.ErrDecrypt},
@@ -83,18 +85,18 @@ func TestOpenTampering(t *testing.T) {
 		{name: "signed by another device", blob: sealed(func(m *manifest.FileManifest) {}, w.bob), err: []string{"signature of device " + w.alice.ID.String() + " does not verify"}, is: crypto.ErrBadSignature},
 		{name: "signed by its author as another kind", blob: manifest.SealBody(manifest.Encode(file), manifest.KindFolder, file.ID, w.alice.Key, w.key), err: []string{"does not verify"}},
 		{name: "unsigned", blob: raw(nil), err: []string{"too short to be signed"}},
-		{name: "unknown field", blob: raw(withField(t, file, "evil", true)), err: []string{"malformed file manifest", "unknown field"}},
-		{name: "unknown type", blob: raw(withField(t, file, "type", "user_manifest")), err: []string{`unknown type "user_manifest"`}},
-		{name: "non-canonical", blob: raw(nonCanonical(manifest.Encode(file))), err: []string{"not in canonical form"}},
-		{name: "garbage body", blob: raw([]byte("\xff\xff")), err: []string{"malformed"}},
+		{name: "unknown field", blob: raw(withField(t, file, "evil", true)), written: true, err: []string{"malformed file manifest", "unknown field"}},
+		{name: "unknown type", blob: raw(withField(t, file, "type", "user_manifest")), written: true, err: []string{`unknown type "user_manifest"`}},
+		{name: "non-canonical", blob: raw(nonCanonical(manifest.Encode(file))), written: true, err: []string{"not in canonical form"}},
+		{name: "garbage body", blob: raw([]byte("\xff\xff")), written: true, err: []string{"malformed"}},
 		{name: "overlapping blocks", blob: sealed(func(m *manifest.FileManifest) { m.Blocks[1].Offset = 10; m.Blocks[1].Size = 4 }, w.alice),
-			err: []string{prefix + "invalid file manifest: block 1", "[10, 14) overlaps block 0 [0, 16)"}},
-		{name: "unaligned block", blob: sealed(func(m *manifest.FileManifest) { m.Blocks[1].Offset = 12 }, w.alice), err: []string{"[12, 20) crosses the end of its span [0, 16)"}},
-		{name: "two blocks in a span", blob: sealed(func(m *manifest.FileManifest) { m.Blocks[0].Size = 4; m.Blocks[1].Offset = 8 }, w.alice), err: []string{"blocks 0 and 1 are both in span [0, 16)"}},
-		{name: "block past size", blob: sealed(func(m *manifest.FileManifest) { m.Size = 27 }, w.alice), err: []string{"goes past the end of the file (27)"}},
-		{name: "empty block", blob: sealed(func(m *manifest.FileManifest) { m.Blocks[1].Size = 0 }, w.alice), err: []string{"is empty"}},
+			written: true, err: []string{prefix + "invalid file manifest: block 1", "[10, 14) overlaps block 0 [0, 16)"}},
+		{name: "unaligned block", blob: sealed(func(m *manifest.FileManifest) { m.Blocks[1].Offset = 12 }, w.alice), written: true, err: []string{"[12, 20) crosses the end of its span [0, 16)"}},
+		{name: "two blocks in a span", blob: sealed(func(m *manifest.FileManifest) { m.Blocks[0].Size = 4; m.Blocks[1].Offset = 8 }, w.alice), written: true, err: []string{"blocks 0 and 1 are both in span [0, 16)"}},
+		{name: "block past size", blob: sealed(func(m *manifest.FileManifest) { m.Size = 27 }, w.alice), written: true, err: []string{"goes past the end of the file (27)"}},
+		{name: "empty block", blob: sealed(func(m *manifest.FileManifest) { m.Blocks[1].Size = 0 }, w.alice), written: true, err: []string{"is empty"}},
 		{name: "file at the realm's ID", blob: sealed(func(m *manifest.FileManifest) { m.ID, m.Parent = w.realm, parsec.NewVlobID() }, w.alice), expect: func(e *manifest.Expected) { e.VlobID = w.realm },
-			err: []string{"the workspace root is a file"}},
+			written: true, err: []string{"the workspace root is a file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := exp
@@ -109,7 +111,12 @@ func TestOpenTampering(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted: %+v", m)
 			}
-			wantErr(t, err, parsec.Tampered, append([]string{"manifest " + e.VlobID.String() + " v"}, tc.err...)...)
+			kind := parsec.Tampered
+			if tc.written {
+				kind = parsec.Invalid
+				wantIs(t, err, manifest.ErrWrittenInvalid)
+			}
+			wantErr(t, err, kind, append([]string{"manifest " + e.VlobID.String() + " v"}, tc.err...)...)
 			if tc.is != nil {
 				wantIs(t, err, tc.is)
 			}
@@ -150,25 +157,40 @@ func TestOpenRootRules(t *testing.T) {
 	t.Run("root with another parent", func(t *testing.T) {
 		m := w.root(nil)
 		m.Parent = parsec.NewVlobID()
-		wantErr(t, open(m), parsec.Tampered, "the workspace root has parent "+m.Parent.String())
+		wantErr(t, open(m), parsec.Invalid, "the workspace root has parent "+m.Parent.String())
 	})
 	t.Run("second root", func(t *testing.T) {
 		m := w.folder(w.realm, nil)
 		m.Parent = m.ID
-		wantErr(t, open(m), parsec.Tampered, "the folder manifest is its own parent but is not the workspace root "+w.realm.String())
+		wantErr(t, open(m), parsec.Invalid, "the folder manifest is its own parent but is not the workspace root "+w.realm.String())
 	})
 	t.Run("root as a child", func(t *testing.T) {
 		m := w.folder(parsec.NewVlobID(), map[string]parsec.VlobID{"loop": w.realm})
-		wantErr(t, open(m), parsec.Tampered, `child "loop" is the workspace root`)
+		wantErr(t, open(m), parsec.Invalid, `child "loop" is the workspace root`)
 	})
 	t.Run("folder's child is itself", func(t *testing.T) {
 		m := w.folder(w.realm, nil)
 		m.Children = map[string]parsec.VlobID{"me": m.ID}
-		wantErr(t, open(m), parsec.Tampered, `invalid folder manifest: child "me" is the folder itself`)
+		wantErr(t, open(m), parsec.Invalid, `invalid folder manifest: child "me" is the folder itself`)
 	})
-	t.Run("invalid child name", func(t *testing.T) {
-		m := w.root(map[string]parsec.VlobID{"a/b": parsec.NewVlobID()})
-		wantErr(t, open(m), parsec.Tampered, `child name "a/b" contains '/'`)
+	t.Run("invalid child names are dropped", func(t *testing.T) {
+		ok := parsec.NewVlobID()
+		m := w.root(map[string]parsec.VlobID{"a/b": parsec.NewVlobID(), "bad\x1b[2J": parsec.NewVlobID(), "\xff": parsec.NewVlobID(), "ok": ok})
+		got, err := manifest.Open(manifest.Seal(m, w.alice.Key, w.key), w.key, expected(w, m), w.verifyKey)
+		if err == nil {
+			t.Fatal("a name that is not UTF-8 was decoded")
+		}
+		wantErr(t, err, parsec.Invalid, "invalid UTF-8")
+		wantIs(t, err, manifest.ErrWrittenInvalid)
+		delete(m.Children, "\xff")
+		got, err = manifest.Open(manifest.Seal(m, w.alice.Key, w.key), w.key, expected(w, m), w.verifyKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := got.(*manifest.FolderManifest)
+		if len(f.Children) != 1 || f.Children["ok"] != ok || len(f.Dropped) != 2 {
+			t.Fatalf("children %v, dropped %q", f.Children, f.Dropped)
+		}
 	})
 }
 

@@ -1,0 +1,314 @@
+package client_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/manifest"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/server/metastore"
+)
+
+// The attacks of a server that lies, alone or with the help of a member (who signs what it
+// likes with its own device and keeps the realm keys it had). Each test names its attack.
+
+// bobWrites has bob (a contributor) write m as the next version of its vlob, the way any
+// member's device could write anything it likes: the server accepts it.
+func bobWrites(t *testing.T, p *people, realm parsec.VlobID, m manifest.Manifest, version uint64) {
+	t.Helper()
+	key, err := openBundle(t, p, p.bc, p.bob, realm, 1).Key(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.bc.WithFreshTimestamp(t.Context(), 0, func(ts parsec.DateTime) error {
+		h := m.Head()
+		h.Author, h.Timestamp, h.Version, h.Updated = p.bob.Device.DeviceID, ts, version, ts
+		item := protocol.VlobWrite{VlobID: h.ID, Version: version, Timestamp: ts, Blob: manifest.Seal(m, signingKey(t, p.bob), key)}
+		return p.bc.Call(t.Context(), protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: realm, KeyIndex: 1, Items: []protocol.VlobWrite{item}}, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stat is Stat that must succeed.
+func stat(t *testing.T, w *client.Workspace, p string) client.Entry {
+	t.Helper()
+	e, err := w.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestLyingServerBackdatedVersionOfRemovedMember: bob keeps key 1 and his signing key after
+// alice removes him from the workspace (or revokes him); the server stores a version of a
+// file bob signs with key 1, dated before his removal, and serves it to alice. Before, she
+// took it and the file was truncated.
+func TestLyingServerBackdatedVersionOfRemovedMember(t *testing.T) {
+	for _, how := range []string{"removed", "revoked"} {
+		t.Run(how, func(t *testing.T) {
+			p := newPeople(t)
+			ctx := t.Context()
+			id, aw, bw, _ := shared(t, p)
+			write(t, bw, map[string][]byte{"/f": []byte("bob's text")})
+			syncWS(t, bw)
+			syncWS(t, aw)
+			f := stat(t, aw, "/f")
+			key, err := openBundle(t, p, p.bc, p.bob, id, 1).Key(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			backdated := parsec.SystemClock{}.Now()
+			time.Sleep(time.Millisecond) // the removal is dated after backdated
+			if how == "removed" {
+				_, _, err = p.ac.UnshareWorkspace(ctx, id, p.bob.Device.UserID)
+			} else {
+				err = p.ac.RevokeUser(ctx, p.bob.Device.UserID)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			syncWS(t, aw)
+
+			forged := &manifest.FileManifest{
+				Header:    manifest.Header{Author: p.bob.Device.DeviceID, Timestamp: backdated, ID: f.ID, Parent: id, Version: 2, Created: f.Created, Updated: backdated},
+				BlockSize: manifest.DefaultBlockSize,
+			}
+			err = p.srv.Store.Update(ctx, func(tx metastore.Tx) error {
+				return tx.AppendVlobAtoms(p.bob.Device.OrganizationID, id, []metastore.VlobAtom{{
+					VlobID: f.ID, Version: 2, KeyIndex: 1, Author: p.bob.Device.DeviceID, Timestamp: backdated,
+					Blob: manifest.Seal(forged, signingKey(t, p.bob), key),
+				}})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantTampered(t, aw.Sync(ctx), "the server backdated it")
+			if got := string(read(t, aw, "/f")); got != "bob's text" {
+				t.Errorf("/f reads %q after the refused version", got)
+			}
+		})
+	}
+}
+
+// TestLyingServerBlockReturnedTwice: block_read returns one requested block twice instead
+// of two different blocks. Before, the client panicked (slice bounds out of range).
+func TestLyingServerBlockReturnedTwice(t *testing.T) {
+	p := newPeople(t)
+	_, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/two-blocks": randomBytes(manifest.DefaultBlockSize + 10)})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	lie(t, p.srv, protocol.CmdBlockRead, func(rep *protocol.BlockReadRep) {
+		if len(rep.Blocks) > 1 {
+			rep.Blocks[1] = rep.Blocks[0]
+		}
+	})
+	wantTampered(t, bw.ReadFile(t.Context(), "/two-blocks", io.Discard), "or twice")
+}
+
+// TestLyingServerFolderCycle: bob, a contributor, writes folder /a/b/c so that it holds
+// /a: it passes validation and the server stores it. Before, every member's next walk of the
+// workspace overflowed the stack.
+func TestLyingServerFolderCycle(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/a/b/c/f": []byte("x")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	a, b, c, f := stat(t, bw, "/a"), stat(t, bw, "/a/b"), stat(t, bw, "/a/b/c"), stat(t, bw, "/a/b/c/f")
+	bobWrites(t, p, id, &manifest.FolderManifest{
+		Header:   manifest.Header{ID: c.ID, Parent: b.ID, Created: c.Created},
+		Children: map[string]parsec.VlobID{"a": a.ID, "f": f.ID},
+	}, c.Version+1)
+	syncWS(t, aw)
+
+	done := make(chan error, 1)
+	go func() {
+		entries, err := aw.Walk("/")
+		if err == nil && len(entries) != 5 {
+			var paths []string
+			for _, e := range entries {
+				paths = append(paths, e.Path)
+			}
+			err = errors.New("walk listed " + strings.Join(paths, ", "))
+		}
+		if err == nil {
+			err = aw.CopyWithin(ctx, "/a", "/copy")
+		}
+		if err == nil {
+			_, err = aw.Walk("/copy")
+		}
+		if err == nil {
+			err = aw.Restore(ctx, "/a", parsec.SystemClock{}.Now())
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("walking a folder cycle has not returned after 20s")
+	}
+	if got := string(read(t, aw, "/copy/b/c/f")); got != "x" {
+		t.Errorf("/copy/b/c/f reads %q", got)
+	}
+}
+
+// limitWriter fails once more than n bytes were written: a reader that would stream
+// forever stops there.
+type limitWriter struct{ n int64 }
+
+func (l *limitWriter) Write(b []byte) (int, error) {
+	if l.n -= int64(len(b)); l.n < 0 {
+		return 0, errors.New("more bytes than the file can hold")
+	}
+	return len(b), nil
+}
+
+// TestLyingServerFileClaimsAnySize: bob writes a version of a file that claims 1 TiB and
+// holds no block. Before, a reader streamed zeros forever; now the version is skipped with
+// a warning and the file keeps the content it had.
+func TestLyingServerFileClaimsAnySize(t *testing.T) {
+	p := newPeople(t)
+	id, aw, bw, _ := shared(t, p)
+	write(t, bw, map[string][]byte{"/huge": []byte("small")})
+	syncWS(t, bw)
+	syncWS(t, aw)
+	h := stat(t, bw, "/huge")
+	bobWrites(t, p, id, &manifest.FileManifest{
+		Header: manifest.Header{ID: h.ID, Parent: id, Created: h.Created},
+		Size:   1 << 40, BlockSize: manifest.DefaultBlockSize,
+	}, h.Version+1)
+	syncWS(t, aw)
+	if err := aw.ReadFile(t.Context(), "/huge", &limitWriter{n: 1 << 20}); err != nil {
+		t.Fatalf("reading /huge: %v", err)
+	}
+	if got := string(read(t, aw, "/huge")); got != "small" {
+		t.Errorf("/huge reads %q, want the last valid version", got)
+	}
+}
+
+// TestLyingServerHidesNewestVersion: the server leaves the newest version of a file out of
+// the history. Before, History listed versions 1 and 2 of a file whose version 3 bob had
+// read, and succeeded.
+func TestLyingServerHidesNewestVersion(t *testing.T) {
+	p := newPeople(t)
+	id, aw, bw, _ := shared(t, p)
+	for _, v := range []string{"v1", "v2", "v3"} {
+		write(t, aw, map[string][]byte{"/f": []byte(v)})
+		syncWS(t, aw)
+	}
+	syncWS(t, bw)
+	f := stat(t, bw, "/f")
+	var v2 protocol.VlobReadRep
+	if err := p.bc.Call(t.Context(), protocol.CmdVlobReadVersions, protocol.VlobReadVersionsReq{RealmID: id, Items: []protocol.VlobVersion{{VlobID: f.ID, Version: 2}}}, &v2); err != nil {
+		t.Fatal(err)
+	}
+	lie(t, p.srv, protocol.CmdVlobReadBatch, func(rep *protocol.VlobReadRep) { rep.Items = v2.Items })
+	_, err := bw.History(t.Context(), "/f")
+	wantTampered(t, err, "older than the version 3")
+}
+
+// TestLyingServerDropsChangeFromLog: the server leaves one entry out of the change log.
+// Before, the client never fetched it although a signed folder names it: the file stayed
+// missing for good, even once the server was honest again.
+func TestLyingServerDropsChangeFromLog(t *testing.T) {
+	p := newPeople(t)
+	_, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/a.txt": []byte("a"), "/b.txt": []byte("b")})
+	syncWS(t, aw)
+	hidden := stat(t, aw, "/b.txt").ID
+	lie(t, p.srv, protocol.CmdVlobPollChanges, func(rep *protocol.VlobPollChangesRep) {
+		var kept []protocol.VlobVersion
+		for _, ch := range rep.Changes {
+			if ch.VlobID != hidden {
+				kept = append(kept, ch)
+			}
+		}
+		rep.Changes = kept
+	})
+	syncWS(t, bw)
+	if got := string(read(t, bw, "/b.txt")); got != "b" {
+		t.Errorf("/b.txt reads %q", got)
+	}
+}
+
+// TestLyingServerTamperedKeysBundleIsNotNotFound: the server rewrites the keys bundle.
+// Before, looking the workspace up by name said `no workspace named "Docs"` (exit code 3),
+// which hid the tampering from the person.
+func TestLyingServerTamperedKeysBundleIsNotNotFound(t *testing.T) {
+	p := newPeople(t)
+	shared(t, p)
+	lie(t, p.srv, protocol.CmdRealmGetKeysBundle, func(rep *protocol.RealmGetKeysBundleRep) {
+		rep.KeysBundle = bytes.Clone(rep.KeysBundle)
+		rep.KeysBundle[len(rep.KeysBundle)/2] ^= 1
+	})
+	fresh := p.bob.Open(t) // no keys in memory yet
+	_, err := fresh.FindWorkspace(t.Context(), "Docs")
+	if parsec.KindOf(err) != parsec.Tampered {
+		t.Fatalf("FindWorkspace: %v; want a tampering error", err)
+	}
+}
+
+// TestLyingServerBadNamesDoNotBreakTheWorkspace: bob writes folders with names no device
+// accepts (a control character, invalid UTF-8). Before, one such name made the workspace
+// unreadable for everyone; now the entry is reported and skipped, the rest stays usable,
+// and the local cache stays readable.
+func TestLyingServerBadNamesDoNotBreakTheWorkspace(t *testing.T) {
+	p := newPeople(t)
+	id, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/keep": []byte("kept"), "/new": []byte("new")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	root := stat(t, bw, "/")
+	keep, added := stat(t, bw, "/keep"), stat(t, bw, "/new")
+	// A second process of alice's device, which says what it skips.
+	var mu sync.Mutex
+	var warned []string
+	again, err := client.Open(t.Context(), p.alice.ConfigDir, p.alice.Device, client.Options{Warn: func(m string) { mu.Lock(); warned = append(warned, m); mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	version := root.Version
+	for _, children := range []map[string]parsec.VlobID{
+		{"keep": keep.ID, "new": added.ID, "bad\x1b[2J": parsec.NewVlobID()}, // the bad entry is dropped
+		{"keep": keep.ID, "\xff": added.ID},                                  // the version is skipped
+	} {
+		version++
+		bobWrites(t, p, id, &manifest.FolderManifest{Header: manifest.Header{ID: id, Parent: id, Created: root.Created}, Children: children}, version)
+		w, err := again.Workspace(t.Context(), id)
+		if err != nil {
+			t.Fatalf("the local cache: %v", err)
+		}
+		syncWS(t, w)
+		if got := string(read(t, w, "/keep")); got != "kept" {
+			t.Errorf("/keep reads %q", got)
+		}
+		if _, err := w.Walk("/"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first process loads what the second one stored.
+	syncWS(t, aw)
+	if got := string(read(t, aw, "/new")); got != "new" {
+		t.Errorf("/new reads %q", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(warned) == 0 {
+		t.Error("nothing was said of the version that cannot be read")
+	}
+}
