@@ -58,3 +58,38 @@ func TestHiddenRevocationIsExposed(t *testing.T) {
 		t.Error("Bob still does not know of the revocation")
 	}
 }
+
+// The same fork seen through data: the server hides from Bob a certificate Alice validated
+// (here his own promotion), and Alice then writes a file. Its manifest carries Alice's
+// view; Bob's client fetches the certificates up to it, does not get them, and refuses
+// the file as withheld.
+func TestHiddenCertificateIsExposedByAFile(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/before.txt": []byte("seen by everyone")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+
+	if err := p.ac.UpdateProfile(ctx, p.bob.Device.UserID, parsec.ProfileAdmin); err != nil {
+		t.Fatal(err)
+	}
+	lieAboutCertificates(p.srv, func(common [][]byte) [][]byte {
+		var out [][]byte
+		for _, raw := range common {
+			if c, err := certif.Decode(raw); err == nil && c.Kind() == certif.KindUserUpdate {
+				continue
+			}
+			out = append(out, raw)
+		}
+		return out
+	})
+	poll(t, p.bc)
+	write(t, aw, map[string][]byte{"/after.txt": []byte("written by one who saw the promotion")})
+	syncWS(t, aw)
+
+	err := bw.Pull(ctx)
+	if !errors.Is(err, certif.ErrWithheld) || !parsec.IsKind(err, parsec.Tampered) {
+		t.Fatalf("Bob receives a file whose author had seen a certificate hidden from him: %v, want withheld (tampering)", err)
+	}
+}

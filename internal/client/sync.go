@@ -273,7 +273,42 @@ func (c *Client) openVlobs(ctx context.Context, realm parsec.VlobID, rep protoco
 			return nil, err
 		}
 	}
+	if err := c.checkViews(ctx, realm, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// checkViews checks the certificate history that the authors of manifests signed in them
+// against this device's, after fetching the certificates up to the latest point they name
+// (the server's own word of what is needed may be a lie): a point the server does not
+// deliver is withheld, a point held differently is a fork. Either way the server lies.
+func (c *Client) checkViews(ctx context.Context, realm parsec.VlobID, ms []manifest.Manifest) error {
+	var common, own parsec.DateTime
+	for _, m := range ms {
+		if v := m.Head().View; v != nil {
+			common, own = max(common, v.Common.Timestamp), max(own, v.Realm.Timestamp)
+		}
+	}
+	if common == 0 && own == 0 {
+		return nil
+	}
+	if err := c.catchUp(ctx, realm, common, own); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	certs := c.certs
+	c.mu.Unlock()
+	for _, m := range ms {
+		h := m.Head()
+		if h.View == nil {
+			continue
+		}
+		if err := certs.CheckView(certif.RealmTopic(realm), *h.View); err != nil {
+			return parsec.Errorf(parsec.Tampered, "manifest %s v%d, written by device %s: %w", parsec.ShortID(h.ID), h.Version, parsec.ShortID(h.Author), err)
+		}
+	}
+	return nil
 }
 
 // catchUp polls the certificates when the server says they are needed to validate what it
@@ -608,11 +643,12 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) error
 		err := w.c.WithFreshTimestamp(ctx, 100*time.Millisecond, func(ts parsec.DateTime) error {
 			items := make([]protocol.VlobWrite, len(batch))
 			sealed = make([]manifest.Manifest, len(batch))
+			seen := w.c.seen(certif.RealmTopic(w.id))
 			parallel(len(batch), func(i int) {
 				e := w.entries[batch[i]]
 				m := cloneManifest(e.local)
 				h := m.Head()
-				h.Author, h.Timestamp, h.Version = w.c.dev.DeviceID, ts, e.baseVersion()+1
+				h.Author, h.Timestamp, h.Version, h.View = w.c.dev.DeviceID, ts, e.baseVersion()+1, seen
 				sealed[i] = m
 				items[i] = protocol.VlobWrite{VlobID: h.ID, Version: h.Version, Timestamp: ts, Blob: manifest.Seal(m, w.c.signer, key)}
 			})

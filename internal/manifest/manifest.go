@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
@@ -28,6 +29,10 @@ type Header struct {
 	Version uint64          `cbor:"version"` // 1, 2, …; 0 only for a manifest never synced
 	Created parsec.DateTime `cbor:"created"` // creation of the entry (first version)
 	Updated parsec.DateTime `cbor:"updated"` // last change of the content
+	// View is the certificate history its author had validated when writing this version
+	// (see certif.View): readers check that theirs agrees. Nil in versions written before
+	// views existed.
+	View *certif.View `cbor:"seen,omitempty"`
 }
 
 // Head returns h itself, so that every manifest gives access to its header.
@@ -46,6 +51,10 @@ func (h *Header) check() error {
 		return fmt.Errorf("id is zero")
 	case h.Parent.IsZero():
 		return fmt.Errorf("parent is zero")
+	case h.View != nil && (h.View.Common.Timestamp > h.Timestamp || h.View.Realm.Timestamp > h.Timestamp):
+		return fmt.Errorf("seen: a point of the certificate history after the version itself")
+	case h.View != nil && (h.View.Common.Timestamp < 0 || h.View.Realm.Timestamp < 0):
+		return fmt.Errorf("seen: a negative timestamp")
 	}
 	return nil
 }
