@@ -19,19 +19,7 @@ func TestHiddenRevocationIsExposed(t *testing.T) {
 		t.Fatal(err)
 	}
 	hiding := true
-	lieAboutCertificates(p.srv, func(common [][]byte) [][]byte {
-		if !hiding {
-			return common
-		}
-		var out [][]byte
-		for _, raw := range common {
-			if c, err := certif.Decode(raw); err == nil && c.Kind() == certif.KindRevokedUser {
-				continue
-			}
-			out = append(out, raw)
-		}
-		return out
-	})
+	hide(p, certif.KindRevokedUser, &hiding)
 	poll(t, p.bc)
 	if user(t, p.bc, p.mallory.Device.UserID).RevokedOn != 0 {
 		t.Fatal("the lie did not hide the revocation")
@@ -74,16 +62,8 @@ func TestHiddenCertificateIsExposedByAFile(t *testing.T) {
 	if err := p.ac.UpdateProfile(ctx, p.bob.Device.UserID, parsec.ProfileAdmin); err != nil {
 		t.Fatal(err)
 	}
-	lieAboutCertificates(p.srv, func(common [][]byte) [][]byte {
-		var out [][]byte
-		for _, raw := range common {
-			if c, err := certif.Decode(raw); err == nil && c.Kind() == certif.KindUserUpdate {
-				continue
-			}
-			out = append(out, raw)
-		}
-		return out
-	})
+	hiding := true
+	hide(p, certif.KindUserUpdate, &hiding)
 	poll(t, p.bc)
 	write(t, aw, map[string][]byte{"/after.txt": []byte("written by one who saw the promotion")})
 	syncWS(t, aw)
@@ -92,4 +72,21 @@ func TestHiddenCertificateIsExposedByAFile(t *testing.T) {
 	if !errors.Is(err, certif.ErrWithheld) || !parsec.IsKind(err, parsec.Tampered) {
 		t.Fatalf("Bob receives a file whose author had seen a certificate hidden from him: %v, want withheld (tampering)", err)
 	}
+}
+
+// hide makes the server leave the certificates of a kind out of what it gives, while *hiding.
+func hide(p *people, kind string, hiding *bool) {
+	lieAboutCertificates(p.srv, func(common [][]byte) [][]byte {
+		if !*hiding {
+			return common
+		}
+		var out [][]byte
+		for _, raw := range common {
+			if c, err := certif.Decode(raw); err == nil && c.Kind() == kind {
+				continue
+			}
+			out = append(out, raw)
+		}
+		return out
+	})
 }
