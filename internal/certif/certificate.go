@@ -24,7 +24,8 @@ const (
 // refused: a new algorithm means a new version of this package, not a silent downgrade.
 const (
 	DeviceKeyAlgorithm  = "ED25519"                      // DeviceCertificate.Algorithm
-	DevicePurpose       = "STANDARD"                     // DeviceCertificate.Purpose
+	DevicePurpose       = "STANDARD"                     // DeviceCertificate.Purpose of an ordinary device
+	RecoveryPurpose     = "PASSPHRASE_RECOVERY"          // DeviceCertificate.Purpose of a recovery device (see parsec device export-recovery)
 	EncryptionAlgorithm = "XCHACHA20POLY1305-HKDFSHA256" // RealmKeyRotationCertificate.EncryptionAlgorithm
 	HashAlgorithm       = "SHA256"                       // RealmKeyRotationCertificate.HashAlgorithm
 )
@@ -299,8 +300,8 @@ func (c *DeviceCertificate) check() error {
 		return fieldError("verify_key is zero")
 	case c.Algorithm != DeviceKeyAlgorithm:
 		return fieldError("algorithm " + quote(c.Algorithm) + " is not " + DeviceKeyAlgorithm)
-	case c.Purpose != DevicePurpose:
-		return fieldError("purpose " + quote(c.Purpose) + " is not " + DevicePurpose)
+	case c.Purpose != DevicePurpose && c.Purpose != RecoveryPurpose:
+		return fieldError("purpose " + quote(c.Purpose) + " is not " + DevicePurpose + " or " + RecoveryPurpose)
 	}
 	return nil
 }

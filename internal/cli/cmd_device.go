@@ -12,7 +12,7 @@ func (a *app) deviceCmd() *cobra.Command {
 		Use:   "device",
 		Short: "The devices stored on this computer",
 	}
-	cmd.AddCommand(a.deviceListCmd())
+	cmd.AddCommand(a.deviceListCmd(), a.deviceExportRecoveryCmd(), a.deviceImportRecoveryCmd(), a.deviceChangePasswordCmd(), a.deviceRemoveCmd())
 	return cmd
 }
 

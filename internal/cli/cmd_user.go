@@ -36,6 +36,7 @@ type deviceOfUserJSON struct {
 	DeviceID  string `json:"device_id"`
 	Label     string `json:"label"`
 	CreatedOn string `json:"created_on"`
+	Recovery  bool   `json:"recovery,omitempty"`
 }
 
 func toJSON(u client.UserInfo) userJSON {
@@ -46,7 +47,7 @@ func toJSON(u client.UserInfo) userJSON {
 		j.RevokedBy = u.RevokedByName
 	}
 	for _, d := range u.Devices {
-		j.Devices = append(j.Devices, deviceOfUserJSON{DeviceID: d.ID.String(), Label: d.Label, CreatedOn: d.CreatedOn.String()})
+		j.Devices = append(j.Devices, deviceOfUserJSON{DeviceID: d.ID.String(), Label: d.Label, CreatedOn: d.CreatedOn.String(), Recovery: d.Recovery})
 	}
 	return j
 }
@@ -139,7 +140,11 @@ func (a *app) userShowCmd() *cobra.Command {
 				a.out("revoked: %s by %s", u.RevokedOn, by)
 			}
 			for _, d := range u.Devices {
-				a.out("device: %s\t%s\tjoined %s", parsec.ShortID(d.ID), d.Label, d.CreatedOn)
+				kind := ""
+				if d.Recovery {
+					kind = "\t(recovery device)"
+				}
+				a.out("device: %s\t%s\tjoined %s%s", parsec.ShortID(d.ID), d.Label, d.CreatedOn, kind)
 			}
 			return nil
 		},
@@ -198,12 +203,8 @@ You are asked to confirm unless --yes.`,
 				for _, u := range users {
 					names = append(names, u.Handle.String())
 				}
-				ans, err := a.ask(cmd.Context(), fmt.Sprintf("Revoke %s? This cannot be undone. [y/N] ", strings.Join(names, ", ")))
-				if err != nil {
+				if err := a.confirm(cmd, fmt.Sprintf("Revoke %s? This cannot be undone.", strings.Join(names, ", ")), "revocation cancelled: nothing changed"); err != nil {
 					return err
-				}
-				if !strings.EqualFold(ans, "y") && !strings.EqualFold(ans, "yes") {
-					return parsec.Errorf(parsec.Cancelled, "revocation cancelled: nothing changed")
 				}
 			}
 			failed := len(errs)

@@ -65,10 +65,45 @@ func (a *app) password(prompt string) ([]byte, error) {
 	return pw, nil
 }
 
-// newPassword asks for a new device password twice (once with --password-stdin).
+// secret asks for a secret other than the device's password (a recovery passphrase): the
+// next line of stdin with --password-stdin, else asked on the terminal without echo.
+func (a *app) secret(prompt string) ([]byte, error) {
+	if a.passwordStdin {
+		return a.stdinSecret(strings.TrimSuffix(strings.ToLower(prompt), ": "))
+	}
+	f := a.terminal()
+	if f == nil {
+		return nil, parsec.Errorf(parsec.Invalid, "no terminal to ask for the %s: use --password-stdin", strings.TrimSuffix(strings.ToLower(prompt), ": "))
+	}
+	fmt.Fprint(a.stderr, prompt)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(a.stderr)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", strings.TrimSuffix(strings.ToLower(prompt), ": "), err)
+	}
+	return b, nil
+}
+
+// stdinSecret reads the next line of stdin, which must hold what.
+func (a *app) stdinSecret(what string) ([]byte, error) {
+	line, err := a.readLine()
+	if err != nil {
+		return nil, parsec.Errorf(parsec.Invalid, "--password-stdin: no %s on stdin", what)
+	}
+	if line == "" {
+		return nil, parsec.Errorf(parsec.Invalid, "--password-stdin: the line of the %s is empty", what)
+	}
+	return []byte(line), nil
+}
+
+// newPassword asks for a new device password twice (with --password-stdin, the next line of
+// stdin, once).
 func (a *app) newPassword() ([]byte, error) {
 	if a.passwordStdin {
-		return a.password("")
+		if !a.passwordRead {
+			return a.password("") // the first line
+		}
+		return a.stdinSecret("new password")
 	}
 	for {
 		pw, err := a.password("New device password: ")
@@ -88,4 +123,16 @@ func (a *app) newPassword() ([]byte, error) {
 		}
 		a.say("Password mismatch, try again.")
 	}
+}
+
+// confirm asks a yes/no question; anything but yes is a Cancelled error saying cancelled.
+func (a *app) confirm(cmd *cobra.Command, question, cancelled string) error {
+	ans, err := a.ask(cmd.Context(), question+" [y/N] ")
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(ans, "y") && !strings.EqualFold(ans, "yes") {
+		return parsec.Errorf(parsec.Cancelled, "%s", cancelled)
+	}
+	return nil
 }

@@ -279,6 +279,7 @@ type DeviceInfo struct {
 	ID        parsec.DeviceID
 	Label     string
 	CreatedOn parsec.DateTime
+	Recovery  bool // a recovery device (parsec device export-recovery)
 }
 
 // Users lists the organization's users from the validated certificates.
@@ -296,7 +297,7 @@ func (c *Client) Users() []UserInfo {
 			RevokedOn: u.RevokedOn, RevokedBy: u.RevokedBy,
 		}
 		for _, d := range c.certs.Devices(u.ID) {
-			info.Devices = append(info.Devices, DeviceInfo{ID: d.ID, Label: d.DisplayLabel(), CreatedOn: d.CreatedOn})
+			info.Devices = append(info.Devices, DeviceInfo{ID: d.ID, Label: d.DisplayLabel(), CreatedOn: d.CreatedOn, Recovery: d.Recovery})
 		}
 		out = append(out, info)
 	}

@@ -27,3 +27,9 @@ func DefaultConfigDir() string {
 func cachePath(configDir string, id parsec.DeviceID) string {
 	return filepath.Join(configDir, "data", id.String(), "local.db")
 }
+
+// RemoveDeviceData deletes what a device keeps on this computer besides its device file
+// (its local cache). Nothing there is an error.
+func RemoveDeviceData(configDir string, id parsec.DeviceID) error {
+	return os.RemoveAll(filepath.Dir(cachePath(configDir, id)))
+}

@@ -524,17 +524,7 @@ func (g *Greeting) CreateDevice(ctx context.Context, label string) (parsec.Devic
 		return parsec.DeviceID{}, err
 	}
 	deviceID := parsec.NewDeviceID()
-	author := g.c.dev.DeviceID
-	err = g.c.WithFreshTimestamp(ctx, 500*time.Millisecond, func(ts parsec.DateTime) error {
-		d := &certif.DeviceCertificate{Author: &author, Timestamp: ts, UserID: g.c.dev.UserID, DeviceID: deviceID, DeviceLabel: &label,
-			VerifyKey: g.request.VerifyKey, Algorithm: certif.DeviceKeyAlgorithm, Purpose: certif.DevicePurpose}
-		d.View = g.c.seen(certif.CommonTopic)
-		rd := *d
-		rd.DeviceLabel = nil
-		return g.c.Call(ctx, protocol.CmdDeviceCreate, protocol.DeviceCreateReq{
-			DeviceCertificate: certif.Sign(g.c.signer, d), RedactedDeviceCertificate: certif.Sign(g.c.signer, &rd),
-		}, nil)
-	})
+	err = g.c.createDevice(ctx, g.c.dev.UserID, deviceID, label, g.request.VerifyKey, certif.DevicePurpose)
 	if err != nil {
 		return parsec.DeviceID{}, g.refuse(ctx, err)
 	}

@@ -59,6 +59,7 @@ type file struct {
 const (
 	formatVersion      = 1
 	protectionPassword = "password"
+	protectionRecovery = "recovery"
 	ext                = ".keys"
 	maxFileSize        = 1 << 20
 )
@@ -75,15 +76,30 @@ func Save(path string, l *Local, password []byte, now parsec.DateTime) error {
 	if len(password) == 0 {
 		return parsec.Errorf(parsec.Invalid, "the device password must not be empty")
 	}
-	h := Header{
-		Format: formatVersion, Protection: protectionPassword, CreatedOn: now, ServerURL: l.ServerURL,
-		OrganizationID: l.OrganizationID, UserID: l.UserID, DeviceID: l.DeviceID,
-		DeviceLabel: l.DeviceLabel, HumanHandle: l.HumanHandle, KDF: crypto.NewPasswordParams(),
-	}
+	h := newHeader(l, protectionPassword, now)
+	h.KDF = crypto.NewPasswordParams()
 	key, err := crypto.DeriveFromPassword(password, h.KDF)
 	if err != nil {
 		return err
 	}
+	return save(path, l, h, key)
+}
+
+// SaveRecovery writes a recovery device file, like Save but protected by a recovery key (see
+// crypto.NewRecoveryPassphrase): the key has full entropy, so nothing is derived from it.
+func SaveRecovery(path string, l *Local, key crypto.SecretKey, now parsec.DateTime) error {
+	return save(path, l, newHeader(l, protectionRecovery, now), key)
+}
+
+func newHeader(l *Local, protection string, now parsec.DateTime) Header {
+	return Header{
+		Format: formatVersion, Protection: protection, CreatedOn: now, ServerURL: l.ServerURL,
+		OrganizationID: l.OrganizationID, UserID: l.UserID, DeviceID: l.DeviceID,
+		DeviceLabel: l.DeviceLabel, HumanHandle: l.HumanHandle,
+	}
+}
+
+func save(path string, l *Local, h Header, key crypto.SecretKey) error {
 	plain, err := codec.Marshal(l)
 	if err != nil {
 		return fmt.Errorf("encode device: %w", err)
@@ -161,16 +177,22 @@ func Load(path string) (*File, error) {
 	if err := codec.Unmarshal(data, &f); err != nil {
 		return nil, parsec.Errorf(parsec.Invalid, "device file %s is damaged or not a device file", path)
 	}
-	if f.Header.Format != formatVersion || f.Header.Protection != protectionPassword {
+	if f.Header.Format != formatVersion || f.Header.Protection != protectionPassword && f.Header.Protection != protectionRecovery {
 		return nil, parsec.Errorf(parsec.Invalid, "device file %s has an unsupported format (version %d, protection %q)",
 			path, f.Header.Format, f.Header.Protection)
 	}
 	return &File{Path: path, Header: f.Header, raw: f}, nil
 }
 
+// IsRecovery reports whether the file is a recovery device file (see SaveRecovery).
+func (f *File) IsRecovery() bool { return f.Header.Protection == protectionRecovery }
+
 // Unlock decrypts the device with its password. A wrong password, and a file whose header or
 // ciphertext was changed, both fail with kind parsec.BadAuth.
 func (f *File) Unlock(password []byte) (*Local, error) {
+	if f.IsRecovery() {
+		return nil, parsec.Errorf(parsec.Invalid, "%s is a recovery file: it opens with its passphrase (parsec device import-recovery)", f.Path)
+	}
 	key, err := crypto.DeriveFromPassword(password, f.Header.KDF)
 	if err != nil {
 		if len(password) == 0 {
@@ -178,13 +200,27 @@ func (f *File) Unlock(password []byte) (*Local, error) {
 		}
 		return nil, parsec.Errorf(parsec.Invalid, "device file %s: %v", f.Path, err)
 	}
+	return f.open(key, "wrong password for device "+parsec.ShortID(f.Header.DeviceID))
+}
+
+// UnlockRecovery decrypts a recovery device file with the key of its passphrase. A wrong
+// passphrase, and a file whose header or ciphertext was changed, both fail with kind
+// parsec.BadAuth.
+func (f *File) UnlockRecovery(key crypto.SecretKey) (*Local, error) {
+	if !f.IsRecovery() {
+		return nil, parsec.Errorf(parsec.Invalid, "%s is not a recovery file but a device file protected by a password", f.Path)
+	}
+	return f.open(key, "wrong passphrase for the recovery file "+f.Path)
+}
+
+func (f *File) open(key crypto.SecretKey, wrong string) (*Local, error) {
 	aad, err := codec.Marshal(f.Header)
 	if err != nil {
 		return nil, err
 	}
 	plain, err := key.Decrypt(f.raw.Ciphertext, aad)
 	if err != nil {
-		return nil, parsec.Errorf(parsec.BadAuth, "wrong password for device %s (or the device file was altered)", parsec.ShortID(f.Header.DeviceID))
+		return nil, parsec.Errorf(parsec.BadAuth, "%s (or the file was altered)", wrong)
 	}
 	var l Local
 	if err := codec.Unmarshal(plain, &l); err != nil {

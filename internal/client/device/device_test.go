@@ -188,3 +188,54 @@ func TestListAndFind(t *testing.T) {
 		t.Errorf("Find(\"\") with two devices = %v, want a request to choose", err)
 	}
 }
+
+// A recovery file opens with its passphrase's key only: a wrong key is BadAuth and changes
+// nothing, a password does not open it, an altered byte is BadAuth, and it never opens as
+// a password-protected device.
+func TestRecoveryFile(t *testing.T) {
+	l := sampleLocal("Acme", "alice@example.com", "recovery")
+	path := filepath.Join(t.TempDir(), "alice.recovery")
+	key, _ := crypto.NewRecoveryPassphrase()
+	if err := SaveRecovery(path, l, key, 1); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("recovery file mode: %v, %v", info, err)
+	}
+	before, _ := os.ReadFile(path)
+	f, err := Load(path)
+	if err != nil || !f.IsRecovery() {
+		t.Fatalf("Load = %+v, %v", f, err)
+	}
+	other, _ := crypto.NewRecoveryPassphrase()
+	if _, err := f.UnlockRecovery(other); !parsec.IsKind(err, parsec.BadAuth) {
+		t.Errorf("another passphrase: %v, want BadAuth", err)
+	}
+	if _, err := f.Unlock([]byte("a password")); !parsec.IsKind(err, parsec.Invalid) {
+		t.Errorf("a password on a recovery file: %v, want Invalid", err)
+	}
+	got, err := f.UnlockRecovery(key)
+	if err != nil || got.DeviceID != l.DeviceID || string(got.SigningKey) != string(l.SigningKey) {
+		t.Fatalf("UnlockRecovery = %+v, %v", got, err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Error("unlocking changed the file")
+	}
+	altered := append([]byte(nil), before...)
+	altered[len(altered)-3] ^= 1
+	os.WriteFile(path, altered, 0o600)
+	if f, err := Load(path); err == nil {
+		if _, err := f.UnlockRecovery(key); !parsec.IsKind(err, parsec.BadAuth) {
+			t.Errorf("an altered recovery file: %v, want BadAuth", err)
+		}
+	}
+	pw := filepath.Join(t.TempDir(), "alice.keys")
+	if err := Save(pw, l, []byte("password"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := Load(pw); err != nil || f.IsRecovery() {
+		t.Fatalf("Load(password file) = %+v, %v", f, err)
+	} else if _, err := f.UnlockRecovery(key); !parsec.IsKind(err, parsec.Invalid) {
+		t.Errorf("a passphrase on a password file: %v, want Invalid", err)
+	}
+}

@@ -1,0 +1,54 @@
+package client
+
+import (
+	"context"
+	"time"
+
+	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/client/device"
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+)
+
+// NewOwnDevice creates a new device of this user, signed by this device, and returns its
+// secrets for the caller to save: a recovery device (recovery true: its certificate says
+// so; see device.SaveRecovery) or an ordinary one (device.Save). The new device is known
+// to the server and valid at once.
+func (c *Client) NewOwnDevice(ctx context.Context, label string, recovery bool) (*device.Local, error) {
+	label, err := parsec.ParseDeviceLabel(label)
+	if err != nil {
+		return nil, err
+	}
+	signer := crypto.GenerateSigningKey()
+	purpose := certif.DevicePurpose
+	if recovery {
+		purpose = certif.RecoveryPurpose
+	}
+	id := parsec.NewDeviceID()
+	if err := c.createDevice(ctx, c.dev.UserID, id, label, signer.VerifyKey(), purpose); err != nil {
+		return nil, err
+	}
+	if _, err := c.PollCertificates(ctx); err != nil {
+		return nil, err
+	}
+	l := *c.dev
+	l.DeviceID, l.DeviceLabel, l.SigningKey, l.LocalKey = id, label, signer.Seed(), crypto.GenerateSecretKey()
+	return &l, nil
+}
+
+// createDevice signs a device certificate of user, in both flavours, with this device, and
+// has the server record it.
+func (c *Client) createDevice(ctx context.Context, user parsec.UserID, id parsec.DeviceID, label string, key crypto.VerifyKey, purpose string) error {
+	author := c.dev.DeviceID
+	return c.WithFreshTimestamp(ctx, 500*time.Millisecond, func(ts parsec.DateTime) error {
+		d := &certif.DeviceCertificate{Author: &author, Timestamp: ts, UserID: user, DeviceID: id, DeviceLabel: &label,
+			VerifyKey: key, Algorithm: certif.DeviceKeyAlgorithm, Purpose: purpose}
+		d.View = c.seen(certif.CommonTopic)
+		rd := *d
+		rd.DeviceLabel = nil
+		return c.Call(ctx, protocol.CmdDeviceCreate, protocol.DeviceCreateReq{
+			DeviceCertificate: certif.Sign(c.signer, d), RedactedDeviceCertificate: certif.Sign(c.signer, &rd),
+		}, nil)
+	})
+}
