@@ -102,9 +102,8 @@ device's password.`,
 			if err != nil {
 				return err
 			}
-			recovery, err := f.UnlockRecovery(key)
-			if err != nil {
-				return err
+			if _, err := f.UnlockRecovery(key); err != nil {
+				return err // before asking for a password
 			}
 			password, err := a.newPassword()
 			if err != nil {
@@ -116,27 +115,9 @@ device's password.`,
 			if label == "" {
 				label = "recovered"
 			}
-			// The recovery device works from a scratch configuration: nothing of it stays on
-			// this computer.
-			scratch, err := os.MkdirTemp("", "parsec-recovery-")
+			local, err := client.ImportRecovery(cmd.Context(), a.configDir, f, key, label, password, client.Options{Warn: func(msg string) { a.say("warning: %s", msg) }})
 			if err != nil {
 				return err
-			}
-			defer os.RemoveAll(scratch)
-			c, err := client.Open(cmd.Context(), scratch, recovery, client.Options{Warn: func(msg string) { a.say("warning: %s", msg) }})
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if err := a.poll(cmd, c); err != nil {
-				return err
-			}
-			local, err := c.NewOwnDevice(cmd.Context(), label, false)
-			if err != nil {
-				return err
-			}
-			if err := device.Save(device.Path(a.configDir, local.DeviceID), local, password, parsec.SystemClock{}.Now()); err != nil {
-				return parsec.Errorf(parsec.Other, "the device %s was created but could not be saved (%v): import the recovery file again", parsec.ShortID(local.DeviceID), err)
 			}
 			a.say("New device created:")
 			a.out("%s", device.Header{DeviceID: local.DeviceID, OrganizationID: local.OrganizationID, HumanHandle: local.HumanHandle, DeviceLabel: local.DeviceLabel}.Line())

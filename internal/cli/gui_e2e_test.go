@@ -339,6 +339,7 @@ func TestGUIInviteAndGreet(t *testing.T) {
 	alice.click(`form.form button[type=submit]`)
 	alice.see(".flow", "Bob Morane (bob@example.com) joined the organization as Member.")
 	bob.see(".flow", "You have joined the organization Acme.")
+	bob.see(".flow", "Create a recovery file now")
 	bob.screenshot("join-done")
 	bob.click(".flow form button")
 	bob.see(".who", "Bob Morane · Member · bobpc")
@@ -1258,4 +1259,89 @@ func (p *person) rowIndex(sel, text string) int {
 			return nil
 		}))
 	return i
+}
+
+// Never locked out, in the GUI: a recovery file made from My devices (downloaded, its
+// passphrase shown until saved), the device's password changed, the device forgotten on
+// this computer, then the account recovered on another computer from the file (a wrong
+// passphrase first), where the workspace opens.
+func TestGUIRecovery(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 3*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	w.as(aliceAcc, "workspace", "create", "Docs").ok()
+	plan := filepath.Join(t.TempDir(), "plan.txt")
+	os.WriteFile(plan, []byte("the plan"), 0o644)
+	w.as(aliceAcc, "cp", plan, "Docs:/").ok()
+
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.click(`a[href="/devices"]`)
+	alice.click(`form[action="/devices/recovery"] button`)
+	alice.see("h1", "Your recovery file")
+	passphrase := alice.see("code.passphrase", "-")
+	if !regexp.MustCompile(`^([A-Z2-7]{4}-){12}[A-Z2-7]{4}$`).MatchString(passphrase) {
+		t.Fatalf("the page shows the passphrase %q", passphrase)
+	}
+	var encoded string
+	alice.run(chromedp.Evaluate(`(async () => {
+		const b = new Uint8Array(await (await fetch("/devices/recovery/file")).arrayBuffer());
+		let s = ""; b.forEach(c => s += String.fromCharCode(c)); return btoa(s);
+	})()`, &encoded, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	raw, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil || len(raw) < 100 {
+		t.Fatalf("the recovery file downloaded: %d bytes, %v", len(raw), err)
+	}
+	file := filepath.Join(t.TempDir(), "alice.recovery")
+	os.WriteFile(file, raw, 0o600)
+	alice.screenshot("recovery-file")
+	alice.click(`form[action="/devices/recovery/done"] button`)
+	alice.see(".messages", "no longer kept by the GUI")
+	alice.see("table", "recovery device")
+	if alice.count(`a[href="/devices/recovery/file"]`) != 0 {
+		t.Error("the file is still offered after it was saved")
+	}
+
+	// The password changes: the CLI needs the new one.
+	alice.fill("#old-password", "not it")
+	alice.fill("#password", "a new password")
+	alice.fill("#password2", "a new password")
+	alice.click(`form[action="/devices/password"] button`)
+	alice.see(".messages", "The current password is wrong: nothing changed.")
+	alice.fill("#old-password", aliceAcc.password)
+	alice.fill("#password", "a new password")
+	alice.fill("#password2", "a new password")
+	alice.click(`form[action="/devices/password"] button`)
+	alice.see(".messages", "Password changed")
+	aliceAcc.password = "a new password"
+	if out := w.as(aliceAcc, "ls", "Docs:/").ok(); out != "plan.txt\n" {
+		t.Errorf("with the new password, ls prints %q", out)
+	}
+	alice.screenshot("my-devices-security")
+
+	// Forgotten on this computer.
+	alice.click(`form[action="/devices/forget"] button`)
+	alice.see(".messages", "removed from this computer")
+	alice.see("section", "No device is stored on this computer yet.")
+
+	// Another computer: the recovery file and its passphrase.
+	other := w.gui(w.newAccount("recovered password"), "Alice again")
+	other.see("h1", "Welcome to Parsec")
+	recover := func(phrase string) {
+		other.run(chromedp.SetUploadFiles("#recover-file", []string{file}, chromedp.ByQuery))
+		other.fill("#recover-passphrase", phrase)
+		other.fill("#recover-label", "new laptop")
+		other.fill("#password", "recovered password")
+		other.fill("#password2", "recovered password")
+		other.click(`form[action="/recover"] button`)
+	}
+	recover(strings.Replace(passphrase, passphrase[:4], map[bool]string{true: "BBBB", false: "AAAA"}[strings.HasPrefix(passphrase, "AAAA")], 1))
+	other.see(".messages", "Wrong passphrase for the recovery file")
+	other.screenshot("recover-wrong-passphrase")
+	recover(strings.ToLower(passphrase))
+	other.see(".messages", "Welcome back")
+	other.see(".who", "Alice Liddell · Administrator · new laptop")
+	other.click(`a[href="/workspaces"]`)
+	other.click(`table.workspaces a[href$="/files"]`)
+	other.see("table.files", "plan.txt")
 }

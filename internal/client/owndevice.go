@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/parsec-go/parsec/internal/certif"
@@ -51,4 +52,39 @@ func (c *Client) createDevice(ctx context.Context, user parsec.UserID, id parsec
 			DeviceCertificate: certif.Sign(c.signer, d), RedactedDeviceCertificate: certif.Sign(c.signer, &rd),
 		}, nil)
 	})
+}
+
+// ImportRecovery opens a recovery file with the key of its passphrase and creates from it a
+// new ordinary device of the same user, saved in configDir under password. The recovery
+// device works from a scratch directory: nothing of it stays on this computer. A wrong key
+// fails with kind parsec.BadAuth and creates nothing.
+func ImportRecovery(ctx context.Context, configDir string, f *device.File, key crypto.SecretKey, label string, password []byte, opts Options) (*device.Local, error) {
+	if len(password) == 0 {
+		return nil, parsec.Errorf(parsec.Invalid, "the device password must not be empty")
+	}
+	recovery, err := f.UnlockRecovery(key)
+	if err != nil {
+		return nil, err
+	}
+	scratch, err := os.MkdirTemp("", "parsec-recovery-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+	c, err := Open(ctx, scratch, recovery, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if _, err := c.PollCertificates(ctx); err != nil {
+		return nil, err
+	}
+	local, err := c.NewOwnDevice(ctx, label, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := device.Save(device.Path(configDir, local.DeviceID), local, password, c.now()); err != nil {
+		return nil, parsec.Errorf(parsec.Other, "the device %s was created but could not be saved (%v): import the recovery file again", parsec.ShortID(local.DeviceID), err)
+	}
+	return local, nil
 }

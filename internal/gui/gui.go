@@ -66,6 +66,9 @@ type session struct {
 	serverDown error
 	// gone is set when the server refuses this device for good (revoked, frozen, expired).
 	gone error
+	// recovery is the recovery file just made, until the person says it is saved (or logs
+	// out): its passphrase is shown once more on its page.
+	recovery *recoveryFile
 }
 
 // message is a one-time notice shown at the top of the next page.

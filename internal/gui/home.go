@@ -41,6 +41,7 @@ func (a *App) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /join", a.postJoin)
 
 	a.workspaceRoutes(mux)
+	a.recoveryRoutes(mux)
 
 	mux.HandleFunc("GET /flow/{id}", a.flowPage)
 	mux.HandleFunc("GET /flow/{id}/qr", a.flowQR)

@@ -88,7 +88,34 @@ func Save(path string, l *Local, password []byte, now parsec.DateTime) error {
 // SaveRecovery writes a recovery device file, like Save but protected by a recovery key (see
 // crypto.NewRecoveryPassphrase): the key has full entropy, so nothing is derived from it.
 func SaveRecovery(path string, l *Local, key crypto.SecretKey, now parsec.DateTime) error {
-	return save(path, l, newHeader(l, protectionRecovery, now), key)
+	data, err := EncodeRecovery(l, key, now)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, data)
+}
+
+// EncodeRecovery returns what SaveRecovery writes, for a caller that hands the file over
+// itself (the GUI's download).
+func EncodeRecovery(l *Local, key crypto.SecretKey, now parsec.DateTime) ([]byte, error) {
+	return encode(l, newHeader(l, protectionRecovery, now), key)
+}
+
+// LoadBytes reads a device file from data, as Load reads it from a file; name says where it
+// comes from in messages.
+func LoadBytes(name string, data []byte) (*File, error) {
+	if len(data) > maxFileSize {
+		return nil, parsec.Errorf(parsec.Invalid, "device file %s is not a device file (too large)", name)
+	}
+	var f file
+	if err := codec.Unmarshal(data, &f); err != nil {
+		return nil, parsec.Errorf(parsec.Invalid, "device file %s is damaged or not a device file", name)
+	}
+	if f.Header.Format != formatVersion || f.Header.Protection != protectionPassword && f.Header.Protection != protectionRecovery {
+		return nil, parsec.Errorf(parsec.Invalid, "device file %s has an unsupported format (version %d, protection %q)",
+			name, f.Header.Format, f.Header.Protection)
+	}
+	return &File{Path: name, Header: f.Header, raw: f}, nil
 }
 
 func newHeader(l *Local, protection string, now parsec.DateTime) Header {
@@ -100,19 +127,27 @@ func newHeader(l *Local, protection string, now parsec.DateTime) Header {
 }
 
 func save(path string, l *Local, h Header, key crypto.SecretKey) error {
+	data, err := encode(l, h, key)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, data)
+}
+
+func encode(l *Local, h Header, key crypto.SecretKey) ([]byte, error) {
 	plain, err := codec.Marshal(l)
 	if err != nil {
-		return fmt.Errorf("encode device: %w", err)
+		return nil, fmt.Errorf("encode device: %w", err)
 	}
 	aad, err := codec.Marshal(h)
 	if err != nil {
-		return fmt.Errorf("encode device: %w", err)
+		return nil, fmt.Errorf("encode device: %w", err)
 	}
 	data, err := codec.Marshal(file{Header: h, Ciphertext: key.Encrypt(plain, aad)})
 	if err != nil {
-		return fmt.Errorf("encode device: %w", err)
+		return nil, fmt.Errorf("encode device: %w", err)
 	}
-	return writeAtomic(path, data)
+	return data, nil
 }
 
 func writeAtomic(path string, data []byte) error {
@@ -173,15 +208,7 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read device file: %w", err)
 	}
-	var f file
-	if err := codec.Unmarshal(data, &f); err != nil {
-		return nil, parsec.Errorf(parsec.Invalid, "device file %s is damaged or not a device file", path)
-	}
-	if f.Header.Format != formatVersion || f.Header.Protection != protectionPassword && f.Header.Protection != protectionRecovery {
-		return nil, parsec.Errorf(parsec.Invalid, "device file %s has an unsupported format (version %d, protection %q)",
-			path, f.Header.Format, f.Header.Protection)
-	}
-	return &File{Path: path, Header: f.Header, raw: f}, nil
+	return LoadBytes(path, data)
 }
 
 // IsRecovery reports whether the file is a recovery device file (see SaveRecovery).
