@@ -11,6 +11,7 @@ import (
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/server"
 	"github.com/parsec-go/parsec/internal/server/serve"
 )
 
@@ -74,6 +75,11 @@ that create and bootstrap a first organization.`,
 	f.BoolVar(&rc.EmailStartTLS, "email-starttls", false, "require STARTTLS (usually port 587)")
 	f.StringVar(&rc.EmailSender, "email-sender", "no-reply@parsec.invalid", "From address of the emails")
 	f.StringVar(&rc.EmailDir, "email-dir", "", "write each email as a .eml file in this directory instead of sending it (default with --dev: <data dir>/emails)")
+	lim := server.DefaultLimits()
+	f.IntVar(&rc.Limits.RequestsPerDevice, "max-requests-per-device", lim.RequestsPerDevice, "requests one device may have in progress at once (-1: no limit)")
+	f.IntVar(&rc.Limits.StreamsPerDevice, "max-streams-per-device", lim.StreamsPerDevice, "event streams one device may hold open (-1: no limit)")
+	f.IntVar(&rc.Limits.RequestsPerAddr, "max-requests-per-addr", lim.RequestsPerAddr, "requests one remote address may have in progress at once; raise it behind a reverse proxy (-1: no limit)")
+	f.IntVar(&rc.Limits.ConnsPerAddr, "max-conns-per-addr", lim.ConnsPerAddr, "connections one remote address may hold open; raise it behind a reverse proxy (-1: no limit)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd

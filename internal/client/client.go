@@ -89,7 +89,7 @@ func (c *Client) Call(ctx context.Context, cmd string, req, rep any) error {
 		return err
 	}
 	return c.t.call(ctx, protocol.RouteAuthenticated, cmd, req, rep, func(path string, body []byte) string {
-		return protocol.SignRequest(c.signer, c.dev.DeviceID, http.MethodPost, path, c.clock.Now(), body)
+		return protocol.SignRequest(c.signer, c.dev.DeviceID, http.MethodPost, path, c.t.now(c.clock), body)
 	})
 }
 

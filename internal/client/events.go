@@ -56,35 +56,51 @@ func (c *Client) Watch(ctx context.Context, fn func(Change)) error {
 	}
 }
 
+// streamStall is the longest silence of an event stream before the client reconnects: the
+// server sends a keepalive frame after SSEKeepaliveSeconds (30 s by default) of silence.
+var streamStall = 90 * time.Second
+
+// errStreamStalled ends a silent event stream.
+var errStreamStalled = errors.New("the server's event stream went silent")
+
 func (c *Client) watchOnce(ctx context.Context, lastID *string, fn func(Change)) error {
 	path := c.t.path(protocol.RouteAuthenticated) + protocol.RouteEventsSuffix
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.t.url(path), nil)
+	// No total: a stream lasts; only silence ends it.
+	sctx, dog, cancel := newWatchdog(ctx, 1<<62, streamStall, errStreamStalled)
+	defer cancel()
+	req, err := http.NewRequestWithContext(sctx, http.MethodGet, c.t.url(path), nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", protocol.EventStreamType)
 	req.Header.Set(protocol.HeaderAPIVersion, c.t.version)
-	req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(c.signer, c.dev.DeviceID, http.MethodGet, path, c.clock.Now(), nil))
+	req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(c.signer, c.dev.DeviceID, http.MethodGet, path, c.t.now(c.clock), nil))
 	if *lastID != "" {
 		req.Header.Set(protocol.HeaderLastEventID, *lastID)
 	}
 	resp, err := c.t.http.Do(req)
 	if err != nil {
-		return parsec.Errorf(parsec.Unavailable, "cannot reach the server's event stream: %v", unwrapURLError(err))
+		return parsec.Errorf(parsec.Unavailable, "cannot reach the server's event stream: %v", c.t.cause(sctx, err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		text, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return c.t.httpError(resp.StatusCode, string(text))
 	}
-	r := protocol.NewSSEReader(resp.Body)
+	r := protocol.NewSSEReader(dog.reader(resp.Body))
 	for {
 		ev, err := r.Next()
+		if errors.Is(err, protocol.ErrEventTooLarge) {
+			// Refused unread; the stream goes on, but whatever it announced is missed.
+			c.warn("the server sent an event larger than %d bytes: ignored", protocol.MaxEventSize)
+			ev = protocol.SSEEvent{Name: protocol.EventMissed}
+			err = nil
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return parsec.Errorf(parsec.Unavailable, "the server closed the event stream")
 			}
-			return parsec.Errorf(parsec.Unavailable, "event stream: %v", err)
+			return parsec.Errorf(parsec.Unavailable, "event stream: %v", c.t.cause(sctx, err))
 		}
 		if ev.ID != "" {
 			*lastID = ev.ID

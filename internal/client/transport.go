@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
@@ -18,6 +21,31 @@ import (
 // exhaust its memory.
 const maxReplySize = 64 << 20
 
+// Timeouts of every request. A request may take longer than its total while bytes keep
+// moving only for block transfers, whose total is long (8 MiB must pass on slow links); a
+// request during which nothing moves for stallTimeout is given up, whatever its kind.
+const (
+	dialTimeout = 10 * time.Second
+	tlsTimeout  = 10 * time.Second
+
+	requestTimeout    = 2 * time.Minute
+	blockTransferTime = 30 * time.Minute
+)
+
+// stallTimeout is a variable for tests only.
+var stallTimeout = time.Minute
+
+// defaultHTTPClient is the client of transports given none: http.DefaultClient has no
+// timeout at all.
+var defaultHTTPClient = func() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = tlsTimeout
+	tr.ResponseHeaderTimeout = stallTimeout
+	tr.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: tr}
+}()
+
 // transport sends RPCs to one organization on one server.
 type transport struct {
 	http    *http.Client
@@ -25,13 +53,73 @@ type transport struct {
 	base    string // http(s)://host:port[prefix]
 	org     parsec.OrganizationID
 	version string
+
+	mu   sync.Mutex
+	last parsec.DateTime // timestamp of the last signed request
 }
 
 func newTransport(hc *http.Client, server protocol.ServerAddr, org parsec.OrganizationID) *transport {
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = defaultHTTPClient
 	}
 	return &transport{http: hc, server: server, base: server.HTTPURL(), org: org, version: protocol.APIVersion}
+}
+
+// now is the timestamp of a request to sign: the clock's time, but always later than the
+// previous one, since the server refuses a request signed twice the same as a replay.
+func (t *transport) now(clock parsec.Clock) parsec.DateTime {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.last = max(clock.Now(), t.last+1)
+	return t.last
+}
+
+// errStalled ends a request during which nothing moved for stallTimeout.
+var errStalled = fmt.Errorf("nothing received or sent for %v", stallTimeout)
+
+// watchdog cancels a request's context when no progress was reported for idle.
+type watchdog struct {
+	timer *time.Timer
+	idle  time.Duration
+}
+
+// newWatchdog returns ctx bounded by total and by the watchdog's idle time.
+func newWatchdog(ctx context.Context, total, idle time.Duration, stalled error) (context.Context, *watchdog, context.CancelFunc) {
+	ctx, cancelTotal := context.WithTimeout(ctx, total)
+	ctx, cancel := context.WithCancelCause(ctx)
+	w := &watchdog{timer: time.AfterFunc(idle, func() { cancel(stalled) }), idle: idle}
+	return ctx, w, func() {
+		w.timer.Stop()
+		cancel(nil)
+		cancelTotal()
+	}
+}
+
+func (w *watchdog) progress() { w.timer.Reset(w.idle) }
+
+// reader reports progress on each read of r.
+func (w *watchdog) reader(r io.Reader) io.Reader { return progressReader{r: r, w: w} }
+
+type progressReader struct {
+	r io.Reader
+	w *watchdog
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.w.progress()
+	}
+	return n, err
+}
+
+// requestTimeoutOf is the total time a command may take.
+func requestTimeoutOf(cmd string) time.Duration {
+	switch cmd {
+	case protocol.CmdBlockCreate, protocol.CmdBlockRead:
+		return blockTransferTime
+	}
+	return requestTimeout
 }
 
 // path is the URL path of a family route for the organization (unescaped, as signed).
@@ -50,10 +138,14 @@ func (t *transport) call(ctx context.Context, routePrefix, cmd string, req, rep 
 		return err
 	}
 	path := t.path(routePrefix)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url(path), bytes.NewReader(body))
+	parent := ctx
+	ctx, dog, cancel := newWatchdog(ctx, requestTimeoutOf(cmd), stallTimeout, errStalled)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url(path), dog.reader(bytes.NewReader(body)))
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
+	hr.ContentLength = int64(len(body))
 	hr.Header.Set("Content-Type", protocol.ContentType)
 	hr.Header.Set(protocol.HeaderAPIVersion, t.version)
 	if authorize != nil {
@@ -61,15 +153,18 @@ func (t *transport) call(ctx context.Context, routePrefix, cmd string, req, rep 
 	}
 	resp, err := t.http.Do(hr)
 	if err != nil {
-		if ctx.Err() != nil {
-			return parsec.Errorf(parsec.Cancelled, "%s: %w", cmd, ctx.Err())
+		if parent.Err() != nil {
+			return parsec.Errorf(parsec.Cancelled, "%s: %w", cmd, parent.Err())
 		}
-		return parsec.Errorf(parsec.Unavailable, "cannot reach the server at %s: %v", t.base, unwrapURLError(err))
+		return parsec.Errorf(parsec.Unavailable, "cannot reach the server at %s: %v", t.base, t.cause(ctx, err))
 	}
 	defer resp.Body.Close()
-	data, err := readBody(resp.Body, resp.ContentLength, maxReplySize)
+	data, err := readBody(dog.reader(resp.Body), resp.ContentLength, maxReplySize)
 	if err != nil {
-		return parsec.Errorf(parsec.Unavailable, "connection to the server at %s lost: %v", t.base, err)
+		if parent.Err() != nil {
+			return parsec.Errorf(parsec.Cancelled, "%s: %w", cmd, parent.Err())
+		}
+		return parsec.Errorf(parsec.Unavailable, "connection to the server at %s lost: %v", t.base, t.cause(ctx, err))
 	}
 	if len(data) > maxReplySize {
 		return parsec.Errorf(parsec.Tampered, "the server sent a reply larger than %d bytes", maxReplySize)
@@ -78,6 +173,17 @@ func (t *transport) call(ctx context.Context, routePrefix, cmd string, req, rep 
 		return t.httpError(resp.StatusCode, strings.TrimSpace(string(data)))
 	}
 	return protocol.DecodeReply(data, rep)
+}
+
+// cause says why a request failed: its timeout when one ended it.
+func (t *transport) cause(ctx context.Context, err error) error {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errStalled):
+		return cause
+	case errors.Is(cause, context.DeadlineExceeded):
+		return errors.New("the request took too long")
+	}
+	return unwrapURLError(err)
 }
 
 func unwrapURLError(err error) error {
@@ -114,6 +220,10 @@ func (t *transport) httpError(code int, text string) error {
 		return parsec.Errorf(parsec.Frozen, "this user is frozen in organization %s by the server administrator", org)
 	case protocol.HTTPClockSkew:
 		return parsec.Errorf(parsec.Skew, "the server rejected the request's time: check this computer's clock")
+	case protocol.HTTPReplayed:
+		return parsec.Errorf(parsec.Invalid, "the server refused the request as a replay of an earlier one (%s)", text)
+	case protocol.HTTPTooManyRequests:
+		return parsec.Errorf(parsec.Unavailable, "the server at %s refused the request: %s", t.base, text)
 	case protocol.HTTPUnavailable:
 		return parsec.Errorf(parsec.Unavailable, "the server at %s is unavailable", t.base)
 	}

@@ -29,6 +29,13 @@ func TestSignRequest(t *testing.T) {
 	if err := a.Verify(key.VerifyKey(), "POST", "/authenticated/Acme", body); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
+	// The signature is checked before the body is read, then the body against the hash.
+	if err := a.VerifyHeader(key.VerifyKey(), "POST", "/authenticated/Acme"); err != nil {
+		t.Fatalf("VerifyHeader: %v", err)
+	}
+	if err := a.CheckBody([]byte("bodz")); err == nil {
+		t.Fatal("CheckBody accepted another body")
+	}
 	other := crypto.GenerateSigningKey()
 	tests := []struct {
 		name         string
@@ -42,7 +49,8 @@ func TestSignRequest(t *testing.T) {
 		{"other path", a, key.VerifyKey(), "POST", "/authenticated/Acme/events", body},
 		{"other body", a, key.VerifyKey(), "POST", "/authenticated/Acme", []byte("bodz")},
 		{"no body", a, key.VerifyKey(), "POST", "/authenticated/Acme", nil},
-		{"other timestamp", DeviceAuth{Device: dev, Timestamp: ts + 1, Signature: a.Signature}, key.VerifyKey(), "POST", "/authenticated/Acme", body},
+		{"other timestamp", DeviceAuth{Device: dev, Timestamp: ts + 1, BodyHash: a.BodyHash, Signature: a.Signature}, key.VerifyKey(), "POST", "/authenticated/Acme", body},
+		{"other body hash", DeviceAuth{Device: dev, Timestamp: ts, BodyHash: crypto.Sum([]byte("bodz")), Signature: a.Signature}, key.VerifyKey(), "POST", "/authenticated/Acme", []byte("bodz")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,24 +64,29 @@ func TestSignRequest(t *testing.T) {
 func TestParseDeviceAuthInvalid(t *testing.T) {
 	dev := parsec.NewDeviceID().String()
 	sig := base64.RawURLEncoding.EncodeToString(make([]byte, crypto.SignatureSize))
+	hash := strings.Repeat("ab", 32)
 	tests := []struct{ name, h string }{
 		{"empty", ""},
-		{"bearer scheme", "Bearer " + dev + ".1." + sig},
-		{"lower-case scheme", strings.ToLower(AuthScheme) + " " + dev + ".1." + sig},
-		{"no space", AuthScheme + dev + ".1." + sig},
+		{"bearer scheme", "Bearer " + dev + ".1." + hash + "." + sig},
+		{"lower-case scheme", strings.ToLower(AuthScheme) + " " + dev + ".1." + hash + "." + sig},
+		{"no space", AuthScheme + dev + ".1." + hash + "." + sig},
 		{"two parts", AuthScheme + " " + dev + ".1"},
-		{"four parts", AuthScheme + " " + dev + ".1." + sig + ".x"},
-		{"device not hex", AuthScheme + " " + strings.Repeat("z", 32) + ".1." + sig},
-		{"device too short", AuthScheme + " " + dev[:30] + ".1." + sig},
-		{"device in UUID form", AuthScheme + " " + dev[:8] + "-" + dev[8:12] + "-" + dev[12:16] + "-" + dev[16:20] + "-" + dev[20:] + ".1." + sig},
-		{"timestamp not a number", AuthScheme + " " + dev + ".abc." + sig},
-		{"timestamp zero", AuthScheme + " " + dev + ".0." + sig},
-		{"timestamp negative", AuthScheme + " " + dev + ".-5." + sig},
-		{"timestamp empty", AuthScheme + " " + dev + ".." + sig},
-		{"signature not base64", AuthScheme + " " + dev + ".1." + strings.Repeat("!", 86)},
-		{"signature padded", AuthScheme + " " + dev + ".1." + base64.URLEncoding.EncodeToString(make([]byte, crypto.SignatureSize))},
-		{"signature short", AuthScheme + " " + dev + ".1." + base64.RawURLEncoding.EncodeToString(make([]byte, 10))},
-		{"signature empty", AuthScheme + " " + dev + ".1."},
+		{"three parts (no body hash)", AuthScheme + " " + dev + ".1." + sig},
+		{"five parts", AuthScheme + " " + dev + ".1." + hash + "." + sig + ".x"},
+		{"body hash short", AuthScheme + " " + dev + ".1." + hash[:62] + "." + sig},
+		{"body hash not hex", AuthScheme + " " + dev + ".1." + strings.Repeat("zz", 32) + "." + sig},
+		{"body hash upper-case and long", AuthScheme + " " + dev + ".1." + hash + "AB." + sig},
+		{"device not hex", AuthScheme + " " + strings.Repeat("z", 32) + ".1." + hash + "." + sig},
+		{"device too short", AuthScheme + " " + dev[:30] + ".1." + hash + "." + sig},
+		{"device in UUID form", AuthScheme + " " + dev[:8] + "-" + dev[8:12] + "-" + dev[12:16] + "-" + dev[16:20] + "-" + dev[20:] + ".1." + hash + "." + sig},
+		{"timestamp not a number", AuthScheme + " " + dev + ".abc." + hash + "." + sig},
+		{"timestamp zero", AuthScheme + " " + dev + ".0." + hash + "." + sig},
+		{"timestamp negative", AuthScheme + " " + dev + ".-5." + hash + "." + sig},
+		{"timestamp empty", AuthScheme + " " + dev + ".." + hash + "." + sig},
+		{"signature not base64", AuthScheme + " " + dev + ".1." + hash + "." + strings.Repeat("!", 86)},
+		{"signature padded", AuthScheme + " " + dev + ".1." + hash + "." + base64.URLEncoding.EncodeToString(make([]byte, crypto.SignatureSize))},
+		{"signature short", AuthScheme + " " + dev + ".1." + hash + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 10))},
+		{"signature empty", AuthScheme + " " + dev + ".1." + hash + "."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -59,22 +59,32 @@ type SSEReader struct {
 
 func NewSSEReader(r io.Reader) *SSEReader { return &SSEReader{r: bufio.NewReaderSize(r, 64<<10)} }
 
-// maxSSELine bounds a line so that a lying server cannot exhaust memory.
-const maxSSELine = 1 << 20
+// MaxEventSize bounds the bytes of one frame a reader holds, so that a lying server cannot
+// exhaust a client's memory. The largest frame a server sends is a vlob event carrying a
+// blob of InlineEventBlob bytes, a few KiB in base64; the limit leaves room to grow.
+const MaxEventSize = 1 << 20
+
+// ErrEventTooLarge is returned by Next for a frame larger than MaxEventSize. The frame is
+// skipped: the next call reads the frame after it.
+var ErrEventTooLarge = fmt.Errorf("event stream: event larger than %d bytes", MaxEventSize)
 
 // Next returns the next frame, or io.EOF at the end of the stream.
 func (s *SSEReader) Next() (SSEEvent, error) {
 	var ev SSEEvent
 	var data strings.Builder
-	seen := false
+	seen, size := false, 0
 	for {
-		line, err := s.readLine()
+		line, err := s.readLine(MaxEventSize - size)
+		if err == ErrEventTooLarge {
+			return SSEEvent{}, s.skipEvent()
+		}
 		if err != nil {
 			if err == io.EOF && seen {
 				return ev, io.ErrUnexpectedEOF
 			}
 			return ev, err
 		}
+		size += len(line) + 1
 		if line == "" {
 			if !seen {
 				continue
@@ -110,19 +120,57 @@ func (s *SSEReader) Next() (SSEEvent, error) {
 	}
 }
 
-func (s *SSEReader) readLine() (string, error) {
+// readLine reads a line of at most limit bytes (ErrEventTooLarge beyond, the rest of the
+// line unread).
+func (s *SSEReader) readLine(limit int) (string, error) {
 	var b []byte
 	for {
 		chunk, isPrefix, err := s.r.ReadLine()
 		if err != nil {
 			return "", err
 		}
-		b = append(b, chunk...)
-		if len(b) > maxSSELine {
-			return "", fmt.Errorf("event stream: line longer than %d bytes", maxSSELine)
+		if len(b)+len(chunk) > limit {
+			if !isPrefix {
+				return "", ErrEventTooLarge
+			}
+			return "", s.skipLine(ErrEventTooLarge)
 		}
+		b = append(b, chunk...)
 		if !isPrefix {
 			return string(b), nil
+		}
+	}
+}
+
+// skipLine discards the rest of the current line and returns err.
+func (s *SSEReader) skipLine(err error) error {
+	for {
+		_, isPrefix, rerr := s.r.ReadLine()
+		if rerr != nil {
+			return rerr
+		}
+		if !isPrefix {
+			return err
+		}
+	}
+}
+
+// skipEvent discards lines up to the end of the current frame (an empty line) and returns
+// ErrEventTooLarge, or the error that stopped it.
+func (s *SSEReader) skipEvent() error {
+	for {
+		line, isPrefix, err := s.r.ReadLine()
+		if err != nil {
+			return err
+		}
+		if isPrefix {
+			if err := s.skipLine(nil); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(line) == 0 {
+			return ErrEventTooLarge
 		}
 	}
 }

@@ -53,6 +53,25 @@ func TestSSERoundTrip(t *testing.T) {
 	}
 }
 
+// A lying server sends an event without end, in lines or in one line: the reader refuses
+// it without holding it, then reads the next event.
+func TestSSEReaderEventTooLarge(t *testing.T) {
+	manyLines := "event: big\n" + strings.Repeat("data: "+strings.Repeat("A", 1000)+"\n", MaxEventSize/1000+10) + "\n"
+	oneLine := "event: big\ndata: " + strings.Repeat("A", 2*MaxEventSize) + "\nid: 7\n\n"
+	for name, big := range map[string]string{"many lines": manyLines, "one line": oneLine} {
+		t.Run(name, func(t *testing.T) {
+			r := NewSSEReader(strings.NewReader(big + "event: next\ndata: AQI=\n\n"))
+			if _, err := r.Next(); !errors.Is(err, ErrEventTooLarge) {
+				t.Fatalf("oversized event: %v, want %v", err, ErrEventTooLarge)
+			}
+			ev, err := r.Next()
+			if err != nil || ev.Name != "next" {
+				t.Fatalf("after the oversized event: %+v, %v; want the next event", ev, err)
+			}
+		})
+	}
+}
+
 func TestSSEReader(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -67,7 +86,7 @@ func TestSSEReader(t *testing.T) {
 		{"unknown fields ignored", "retry: 10\nevent: e\nfoo\n\n", []SSEEvent{{Name: "e"}}, nil},
 		{"truncated frame", "event: f\n\nevent: g\ndata: AQI=\n", []SSEEvent{{Name: "f"}}, io.ErrUnexpectedEOF},
 		{"bad base64", "event: h\ndata: !!!\n\n", nil, errAny},
-		{"line too long", "event: i\ndata: " + strings.Repeat("A", maxSSELine+10) + "\n\n", nil, errAny},
+		{"line too long", "event: i\ndata: " + strings.Repeat("A", MaxEventSize+10) + "\n\n", nil, ErrEventTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,8 +24,14 @@ const (
 	EventStreamType           = "text/event-stream"
 )
 
-// MaxBodySize is the largest RPC body the server reads (413 beyond).
+// MaxBodySize is the largest RPC body the server reads from an authenticated device (413
+// beyond).
 const MaxBodySize = 16 << 20
+
+// MaxUnauthenticatedBodySize is the largest RPC body of the anonymous and invited families
+// (organization bootstrap, invitation claims: certificates and small encrypted payloads),
+// so that whoever knows an organization's name cannot make the server hold megabytes.
+const MaxUnauthenticatedBodySize = 256 << 10
 
 // Routes, with {org} the organization ID (path-escaped).
 const (
@@ -44,10 +50,12 @@ const (
 	HTTPForbidden          = 403 // unknown device or token, bad signature
 	HTTPNotFound           = 404 // organization not found
 	HTTPNotAcceptable      = 406 // events without Accept: text/event-stream
+	HTTPReplayed           = 409 // signed request already received (replay), or too old to tell
 	HTTPGone               = 410 // invitation already used or cancelled
 	HTTPTooLarge           = 413 // body larger than MaxBodySize
 	HTTPUnsupportedType    = 415 // wrong Content-Type, undecodable body, unknown command
 	HTTPUnsupportedVersion = 422 // missing or unsupported Api-Version
+	HTTPTooManyRequests    = 429 // too many requests or event streams at once from a device or address
 	HTTPExpired            = 460 // organization expired
 	HTTPRevoked            = 461 // user revoked
 	HTTPFrozen             = 462 // user frozen

@@ -316,7 +316,7 @@ func (w *world) tryCall(m *member, cmd string, args any) (protocol.Status, error
 	}
 	req.Header.Set(protocol.HeaderAPIVersion, protocol.APIVersion)
 	req.Header.Set("Content-Type", protocol.ContentType)
-	req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(m.key, m.device, http.MethodPost, m.path(), w.clock.Now(), body))
+	req.Header.Set(protocol.HeaderAuthorization, w.sign(m.key, m.device, http.MethodPost, m.path(), w.clock.Now(), body))
 	resp, err := w.hs.Client().Do(req)
 	if err != nil {
 		return "", err

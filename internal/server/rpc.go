@@ -1,13 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"maps"
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/crypto"
@@ -118,10 +119,14 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 	cmds := s.commands(family)
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(protocol.HeaderAPIVersion, protocol.APIVersion)
-		reply, err := s.serveRPC(r, family, cmds)
+		reply, err := s.serveRPC(w, r, family, cmds)
+		// The reply starts now, however long the body took to come.
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.limits.BodyIdle))
 		if err != nil {
 			var he *httpError
 			if errors.As(err, &he) {
+				// The body may be unread: close rather than read it to reuse the connection.
+				w.Header().Set("Connection", "close")
 				he.write(w)
 				return
 			}
@@ -131,38 +136,57 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 		}
 		w.Header().Set("Content-Type", protocol.ContentType)
 		w.Header().Set("Content-Length", strconv.Itoa(len(reply)))
-		w.Write(reply)
+		writeReply(w, reply, s.limits.BodyIdle)
 	}
 }
 
-func (s *Server) serveRPC(r *http.Request, family string, cmds map[string]handler) ([]byte, error) {
+// serveRPC checks who sends the request before it reads a byte of the body: the
+// organization, then the device's signature over the body's hash (authenticated family) or
+// the invitation token (invited family). Only then is the body read, at most the family's
+// limit, in a buffer that grows with what arrives (never from the announced length), and,
+// for a device, checked against the signed hash.
+func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string, cmds map[string]handler) ([]byte, error) {
 	if err := checkVersion(r); err != nil {
 		return nil, err
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != protocol.ContentType {
 		return nil, fail(protocol.HTTPUnsupportedType, "content type must be "+protocol.ContentType)
 	}
+	limit := int64(protocol.MaxUnauthenticatedBodySize)
+	if family == protocol.FamilyAuthenticated {
+		limit = protocol.MaxBodySize
+	}
+	if r.ContentLength > limit {
+		return nil, errTooLarge
+	}
 	ctx := r.Context()
 	c, err := s.handshakeOrg(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	body, err := readBody(r, protocol.MaxBodySize)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, fail(protocol.HTTPTooLarge, "request body too large")
-		}
-		return nil, fail(http.StatusBadRequest, "cannot read request body")
-	}
+	var auth protocol.DeviceAuth
 	switch family {
 	case protocol.FamilyAuthenticated:
-		if err := s.authenticate(ctx, r, body, c); err != nil {
+		if auth, err = s.authenticate(ctx, r, c); err != nil {
 			return nil, err
 		}
+		key := deviceKey(c)
+		if !s.deviceRequests.take(key) {
+			return nil, overLimit("requests at once from this device", s.limits.RequestsPerDevice)
+		}
+		defer s.deviceRequests.give(key)
 	case protocol.FamilyInvited:
 		if err := s.authenticateInvited(ctx, r, c); err != nil {
 			return nil, err
+		}
+	}
+	body, err := s.readBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	if family == protocol.FamilyAuthenticated {
+		if err := auth.CheckBody(body); err != nil {
+			return nil, fail(protocol.HTTPForbidden, "bad request signature: the body does not match its signed hash")
 		}
 	}
 	cmd, err := protocol.RequestCommand(body)
@@ -186,6 +210,10 @@ func (s *Server) serveRPC(r *http.Request, family string, cmds map[string]handle
 	return nil, err
 }
 
+var errTooLarge = fail(protocol.HTTPTooLarge, "request body too large")
+
+func deviceKey(c *caller) string { return string(c.org.ID) + "/" + c.device.ID.String() }
+
 // handshakeOrg finds the organization named in the path: 404 if unknown, 460 if expired.
 func (s *Server) handshakeOrg(ctx context.Context, r *http.Request) (*caller, error) {
 	id, err := parsec.ParseOrganizationID(r.PathValue("org"))
@@ -205,15 +233,20 @@ func (s *Server) handshakeOrg(ctx context.Context, r *http.Request) (*caller, er
 	return &caller{org: *org}, nil
 }
 
-// authenticate checks the signed Authorization header: 401 when missing or malformed, 403
-// for an unknown device or a bad signature, 498 outside the ballpark, 461 for a revoked
-// user, 462 for a frozen one.
-func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte, c *caller) error {
+// authenticate checks the signed Authorization header, without the body (the caller checks
+// it against the signed hash once read): 401 when missing or malformed, 403 for an unknown
+// device or a bad signature, 498 outside the ballpark, 409 for a replayed request, 461 for
+// a revoked user, 462 for a frozen one.
+func (s *Server) authenticate(ctx context.Context, r *http.Request, c *caller) (protocol.DeviceAuth, error) {
 	auth, err := protocol.ParseDeviceAuth(r.Header.Get(protocol.HeaderAuthorization))
 	if err != nil {
-		return fail(protocol.HTTPUnauthorized, "missing or malformed authorization")
+		return auth, fail(protocol.HTTPUnauthorized, "missing or malformed authorization")
 	}
-	err = s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
+	return auth, s.checkDevice(ctx, r, auth, c)
+}
+
+func (s *Server) checkDevice(ctx context.Context, r *http.Request, auth protocol.DeviceAuth, c *caller) error {
+	err := s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
 		d, err := tx.Device(c.org.ID, auth.Device)
 		if err != nil {
 			return err
@@ -235,11 +268,15 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 	if err != nil {
 		return err
 	}
-	if err := auth.Verify(vk, r.Method, r.URL.Path, body); err != nil {
+	if err := auth.VerifyHeader(vk, r.Method, r.URL.Path); err != nil {
 		return fail(protocol.HTTPForbidden, "bad request signature")
 	}
-	if !protocol.InBallpark(auth.Timestamp, s.now()) {
+	now := s.now()
+	if !protocol.InBallpark(auth.Timestamp, now) {
 		return fail(protocol.HTTPClockSkew, "request timestamp out of ballpark: check this computer's clock")
+	}
+	if err := s.replays.check(auth.Signature, auth.Timestamp, now); err != nil {
+		return err
 	}
 	if c.user.Revoked() {
 		return fail(protocol.HTTPRevoked, "user revoked")
@@ -266,16 +303,22 @@ func (s *Server) ballpark(ts parsec.DateTime) error {
 	return e
 }
 
-// readBody reads a request's body, at most limit bytes (a *http.MaxBytesError beyond),
-// in one buffer sized from Content-Length when it is given.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	body := http.MaxBytesReader(nil, r.Body, limit)
-	if r.ContentLength < 0 || r.ContentLength > limit {
-		return io.ReadAll(body)
+// readBody reads a request's body, at most limit bytes (413 beyond), into a buffer that
+// grows with what arrives: an announced length costs nothing until the bytes come. Each
+// read may wait for the next bytes up to the limits' BodyIdle.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(progressReader{rc: rc, r: http.MaxBytesReader(w, r.Body, limit), idle: s.limits.BodyIdle})
+	if err == nil {
+		// Reading is over: the handler's time is bounded by the write deadline.
+		rc.SetReadDeadline(time.Time{})
+	} else {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errTooLarge
+		}
+		return nil, fail(http.StatusBadRequest, "cannot read request body")
 	}
-	buf := make([]byte, r.ContentLength)
-	if _, err := io.ReadFull(body, buf); err != nil {
-		return nil, err
-	}
-	return buf, nil
+	return buf.Bytes(), nil
 }

@@ -42,7 +42,7 @@ func families() []family {
 			path := protocol.RouteAuthenticated + string(org)
 			body := ping(t)
 			req := w.rpcRequest(t, path, body)
-			req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(m.key, m.device, http.MethodPost, path, w.clock.Now(), body))
+			req.Header.Set(protocol.HeaderAuthorization, w.sign(m.key, m.device, http.MethodPost, path, w.clock.Now(), body))
 			return req
 		}},
 		{"events", func(t *testing.T, w *world, org parsec.OrganizationID, m *member) *http.Request {
@@ -202,7 +202,9 @@ func TestHandshakeBody(t *testing.T) {
 		{"unknown argument", envelope(protocol.CmdPing, map[string]any{"ping": "x", "pong": "y"}), 415, 415},
 		{"trailing bytes", append(envelope(protocol.CmdPing, codec.RawMessage(ping)), 0), 415, 415},
 		{"no arguments", encodeCBOR(map[string]any{"cmd": "ping"}), 415, 415},
-		{"MaxBodySize", bytes.Repeat([]byte{'x'}, protocol.MaxBodySize), 415, 415},
+		{"MaxUnauthenticatedBodySize", bytes.Repeat([]byte{'x'}, protocol.MaxUnauthenticatedBodySize), 415, 415},
+		{"MaxUnauthenticatedBodySize and a byte", bytes.Repeat([]byte{'x'}, protocol.MaxUnauthenticatedBodySize+1), 413, 415},
+		{"MaxBodySize", bytes.Repeat([]byte{'x'}, protocol.MaxBodySize), 413, 415},
 		{"MaxBodySize and a byte", bytes.Repeat([]byte{'x'}, protocol.MaxBodySize+1), 413, 413},
 		{"well-formed", envelope(protocol.CmdPing, codec.RawMessage(ping)), 200, 200},
 	}
@@ -385,7 +387,7 @@ func TestFrozenAndRevokedUsers(t *testing.T) {
 		path := bob.path()
 		body := encodeRequest(t, protocol.CmdPing, protocol.PingReq{})
 		req := w.rpcRequest(t, path, body)
-		req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, bob.device, http.MethodPost, path, w.clock.Now(), body))
+		req.Header.Set(protocol.HeaderAuthorization, w.sign(alice.key, bob.device, http.MethodPost, path, w.clock.Now(), body))
 		wantCode(t, w.do(t, req), http.StatusForbidden)
 	})
 	w.admin(t, http.MethodPost, orgPath("Acme")+"/users/freeze", map[string]any{"frozen": false, "user_email": bob.email}, http.StatusOK, nil)

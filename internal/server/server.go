@@ -38,6 +38,8 @@ type Config struct {
 	OrgDefaults metastore.OrganizationConfig
 	// SSEKeepalive is the silence after which the event stream sends a keepalive frame.
 	SSEKeepalive time.Duration
+	// Limits bound what one device or address may hold at once (zero fields: defaults).
+	Limits Limits
 }
 
 // DefaultOrganizationConfig is the configuration of a new organization unless the
@@ -62,6 +64,12 @@ type Server struct {
 
 	stopOnce sync.Once
 	stopping chan struct{} // closed when the server starts shutting down: ends event streams
+
+	limits         Limits
+	deviceRequests *slots // RPCs in progress per device
+	deviceStreams  *slots // event streams open per device
+	addrRequests   *slots // requests in progress per remote address
+	replays        *replayCache
 }
 
 // New builds a server.
@@ -88,10 +96,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SSEKeepalive <= 0 {
 		cfg.SSEKeepalive = 30 * time.Second
 	}
-	s := &Server{cfg: cfg, public: public, log: cfg.Logger, stopping: make(chan struct{})}
+	l := cfg.Limits.withDefaults()
+	s := &Server{cfg: cfg, public: public, log: cfg.Logger, stopping: make(chan struct{}), limits: l,
+		deviceRequests: newSlots(l.RequestsPerDevice), deviceStreams: newSlots(l.StreamsPerDevice),
+		addrRequests: newSlots(l.RequestsPerAddr), replays: newReplayCache(l.ReplayCacheSize)}
 	s.routes()
 	return s, nil
 }
+
+// Limits returns the server's limits, defaults filled in.
+func (s *Server) Limits() Limits { return s.limits }
 
 // Stopping ends long-lived requests (event streams) so that a graceful shutdown can finish.
 func (s *Server) Stopping() {
@@ -110,11 +124,17 @@ func (s *Server) routes() {
 	s.mux = m
 }
 
-// ServeHTTP serves the API.
+// ServeHTTP serves the API, refusing (429) the requests of an address beyond its limit.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	s.mux.ServeHTTP(rec, r)
+	host := remoteHost(r.RemoteAddr)
+	if !s.addrRequests.take(host) {
+		overLimit("requests at once from this address", s.limits.RequestsPerAddr).(*httpError).write(rec)
+	} else {
+		defer s.addrRequests.give(host)
+		s.mux.ServeHTTP(rec, r)
+	}
 	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
 }
 

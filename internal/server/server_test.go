@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,6 +67,15 @@ type world struct {
 	org   parsec.OrganizationID
 	kit   *bootstrapKit // how the first user bootstrapped the organization: the root key
 	users map[string]*member
+
+	signed atomic.Int64 // requests signed by w.sign
+}
+
+// sign signs a request of a device at time at plus one microsecond per request w signed
+// before: the test clock stands still, and the server refuses a request signed twice the
+// same (a replay).
+func (w *world) sign(key crypto.SigningKey, dev parsec.DeviceID, method, path string, at parsec.DateTime, body []byte) string {
+	return protocol.SignRequest(key, dev, method, path, at.Add(time.Duration(w.signed.Add(1))*time.Microsecond), body)
 }
 
 // newWorld starts a server for one test, with the organization and users spec declares;
@@ -276,7 +286,7 @@ func (m *member) path() string { return protocol.RouteAuthenticated + string(m.o
 func (w *world) signedRequest(t *testing.T, m *member, body []byte, at parsec.DateTime) *http.Request {
 	t.Helper()
 	req := w.rpcRequest(t, m.path(), body)
-	req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(m.key, m.device, http.MethodPost, m.path(), at, body))
+	req.Header.Set(protocol.HeaderAuthorization, w.sign(m.key, m.device, http.MethodPost, m.path(), at, body))
 	return req
 }
 

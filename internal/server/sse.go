@@ -59,10 +59,20 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	if err := s.authenticate(ctx, r, nil, c); err != nil {
+	auth, err := s.authenticate(ctx, r, c)
+	if err == nil && auth.CheckBody(nil) != nil {
+		err = &httpError{code: protocol.HTTPForbidden, msg: "bad request signature: the events route has no body"}
+	}
+	if err != nil {
 		fail(err)
 		return
 	}
+	key := deviceKey(c)
+	if !s.deviceStreams.take(key) {
+		fail(overLimit("event streams open for this device", s.limits.StreamsPerDevice))
+		return
+	}
+	defer s.deviceStreams.give(key)
 	var last uint64
 	if h := r.Header.Get(protocol.HeaderLastEventID); h != "" {
 		last, _ = protocol.ParseEventID(h) // an unparsable ID is an unknown one: missed events
@@ -87,19 +97,21 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	flusher, _ := w.(http.Flusher)
+	// A stream lasts: no deadline on reading (the server's read of the idle connection would
+	// end it), and a write deadline renewed before each frame, so that a client that stops
+	// taking frames is dropped.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
 	w.Header().Set("Content-Type", protocol.EventStreamType)
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	send := func(ev protocol.SSEEvent) bool {
+		rc.SetWriteDeadline(time.Now().Add(s.limits.BodyIdle))
 		if err := protocol.WriteSSE(w, ev); err != nil {
 			return false
 		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return true
+		return rc.Flush() == nil
 	}
 	if !send(protocol.SSEEvent{Name: protocol.EventOrganizationConfig, Data: codec.MustMarshal(s.configOf(c.org))}) {
 		return

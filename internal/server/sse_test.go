@@ -23,7 +23,7 @@ func (w *world) eventsRequest(t *testing.T, org parsec.OrganizationID, m *member
 	req := w.newRequest(t, http.MethodGet, path, nil)
 	req.Header.Set(protocol.HeaderAPIVersion, protocol.APIVersion)
 	req.Header.Set("Accept", protocol.EventStreamType)
-	req.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(m.key, m.device, http.MethodGet, path, at, nil))
+	req.Header.Set(protocol.HeaderAuthorization, w.sign(m.key, m.device, http.MethodGet, path, at, nil))
 	return req
 }
 
@@ -148,16 +148,16 @@ func TestEventsHandshake(t *testing.T) {
 		{"Accept with parameters", func(r *http.Request) { r.Header.Set("Accept", "application/json, text/event-stream;q=0.9") }, 200},
 		{"no authorization", func(r *http.Request) { r.Header.Del(protocol.HeaderAuthorization) }, 401},
 		{"signed over a body", func(r *http.Request) {
-			r.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, alice.device, http.MethodGet, path, w.clock.Now(), []byte("x")))
+			r.Header.Set(protocol.HeaderAuthorization, w.sign(alice.key, alice.device, http.MethodGet, path, w.clock.Now(), []byte("x")))
 		}, 403},
 		{"signed for POST", func(r *http.Request) {
-			r.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, alice.device, http.MethodPost, path, w.clock.Now(), nil))
+			r.Header.Set(protocol.HeaderAuthorization, w.sign(alice.key, alice.device, http.MethodPost, path, w.clock.Now(), nil))
 		}, 403},
 		{"signed for the RPC path", func(r *http.Request) {
-			r.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, alice.device, http.MethodGet, alice.path(), w.clock.Now(), nil))
+			r.Header.Set(protocol.HeaderAuthorization, w.sign(alice.key, alice.device, http.MethodGet, alice.path(), w.clock.Now(), nil))
 		}, 403},
 		{"signed 10 minutes ago", func(r *http.Request) {
-			r.Header.Set(protocol.HeaderAuthorization, protocol.SignRequest(alice.key, alice.device, http.MethodGet, path, w.clock.Now().Add(-10*time.Minute), nil))
+			r.Header.Set(protocol.HeaderAuthorization, w.sign(alice.key, alice.device, http.MethodGet, path, w.clock.Now().Add(-10*time.Minute), nil))
 		}, 498},
 	}
 	for _, tc := range tests {

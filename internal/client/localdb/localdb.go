@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/sqlitefile"
 )
 
 const schema = `
@@ -47,15 +47,17 @@ type DB struct {
 	key crypto.SecretKey
 }
 
-// Open opens (creating if needed) the cache at path, encrypted with key.
+// Open opens (creating if needed, mode 0600) the cache at path, encrypted with key. A
+// committed change is on disk (synchronous=FULL): a change saved on the device before it
+// is sent survives a power loss.
 func Open(ctx context.Context, path string, key crypto.SecretKey) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("local cache: %w", err)
 	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	if err := sqlitefile.Private(path); err != nil {
+		return nil, fmt.Errorf("local cache: %w", err)
+	}
+	q := sqlitefile.Pragmas()
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/sqlitefile/sqlitefiletest"
 )
 
 func TestCertificatesRoundTripEncrypted(t *testing.T) {
@@ -120,4 +121,16 @@ func TestCertificatesKeptOnce(t *testing.T) {
 	if diff := cmp.Diff(certs, got); diff != "" {
 		t.Errorf("with an old copy (-want +got):\n%s", diff)
 	}
+}
+
+// A change saved on the device survives a power loss (synchronous=FULL) and only the
+// device's user can read the cache.
+func TestDurableAndPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cache.db")
+	db, err := Open(t.Context(), path, crypto.GenerateSecretKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sqlitefiletest.WantDurable(t, t.Context(), db.db, path)
 }

@@ -34,6 +34,10 @@ type Config struct {
 
 	SSEKeepalive time.Duration
 	OrgDefaults  *metastore.OrganizationConfig
+	// Limits bound what one device or address may hold at once (zero fields: defaults).
+	Limits server.Limits
+	// Timeouts of the HTTP server; zero fields take those of DefaultTimeouts.
+	Timeouts Timeouts
 
 	// Email: with EmailDir each message is written as a .eml file there (the default with
 	// Dev, in <data dir>/emails); with EmailHost they go through that SMTP server; with
@@ -46,6 +50,33 @@ type Config struct {
 	EmailTLS      bool // implicit TLS (usually port 465)
 	EmailStartTLS bool // require STARTTLS (usually port 587)
 	EmailSender   string
+}
+
+// Timeouts bound how long a connection may take at each stage. A request body or a reply
+// that keeps moving may take longer than ReadTimeout or WriteTimeout (the server extends
+// them on progress, see server.Limits.BodyIdle), and so may event streams.
+type Timeouts struct {
+	ReadHeader time.Duration // to receive a request's headers
+	Read       time.Duration // to receive a whole request
+	Write      time.Duration // from the end of the headers to the end of the reply
+	Idle       time.Duration // a kept-alive connection waiting for its next request
+}
+
+// DefaultTimeouts are the HTTP server's timeouts unless the configuration says otherwise.
+func DefaultTimeouts() Timeouts {
+	return Timeouts{ReadHeader: 10 * time.Second, Read: time.Minute, Write: time.Minute, Idle: 2 * time.Minute}
+}
+
+// httpServer is the HTTP server of h, with timeouts t (zero fields: the defaults).
+func httpServer(h http.Handler, t Timeouts, log *slog.Logger) *http.Server {
+	d := DefaultTimeouts()
+	for _, f := range []struct{ v, d *time.Duration }{{&t.ReadHeader, &d.ReadHeader}, {&t.Read, &d.Read}, {&t.Write, &d.Write}, {&t.Idle, &d.Idle}} {
+		if *f.v <= 0 {
+			*f.v = *f.d
+		}
+	}
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, WriteTimeout: t.Write, IdleTimeout: t.Idle,
+		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 }
 
 // Listening describes a server that accepts requests, for Run's ready callback.
@@ -152,15 +183,15 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 	}
 	srv, err := server.New(server.Config{
 		PublicURL: public, AdminToken: rc.AdminToken, Store: store, Blocks: blocks, Bus: bus,
-		Clock: clock, Logger: log, OrgDefaults: defaults, SSEKeepalive: rc.SSEKeepalive, Mail: sender,
+		Clock: clock, Logger: log, OrgDefaults: defaults, SSEKeepalive: rc.SSEKeepalive, Mail: sender, Limits: rc.Limits,
 	})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := httpServer(srv, rc.Timeouts, log)
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- hs.Serve(server.LimitListener(ln, srv.Limits().ConnsPerAddr)) }()
 	log.Info("server listening", "addr", ln.Addr().String(), "public_url", public, "emails", mailInfo)
 	if ready != nil {
 		ready(Listening{Addr: ln.Addr(), PublicURL: public, AdminToken: rc.AdminToken, DataDir: rc.DataDir, Emails: mailInfo})

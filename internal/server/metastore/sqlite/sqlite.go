@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"path"
 	"runtime"
 	"sort"
@@ -19,6 +18,7 @@ import (
 	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/metastore"
+	"github.com/parsec-go/parsec/internal/sqlitefile"
 )
 
 //go:embed migrations/*.sql
@@ -32,13 +32,14 @@ type Store struct {
 
 var _ metastore.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the database at file and brings its schema up to date.
+// Open opens (creating if needed, mode 0600) the database at file and brings its schema
+// up to date. A committed transaction is on disk (synchronous=FULL).
 func Open(ctx context.Context, file string) (*Store, error) {
+	if err := sqlitefile.Private(file); err != nil {
+		return nil, fmt.Errorf("open metadata database %s: %w", file, err)
+	}
 	dsn := func(readOnly bool) string {
-		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(NORMAL)")
+		q := sqlitefile.Pragmas()
 		q.Add("_pragma", "foreign_keys(ON)")
 		if readOnly {
 			q.Add("_pragma", "query_only(ON)")

@@ -8,6 +8,7 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 	"github.com/parsec-go/parsec/internal/server/metastore/metastoretest"
+	"github.com/parsec-go/parsec/internal/sqlitefile/sqlitefiletest"
 )
 
 func TestConformance(t *testing.T) {
@@ -101,4 +102,20 @@ func TestRefusesNewerSchema(t *testing.T) {
 		s.Close()
 		t.Fatal("opened a database with a newer schema")
 	}
+}
+
+// Acknowledged writes survive a power loss (synchronous=FULL) and only the server's user
+// can read the database.
+func TestDurableAndPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "metadata.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Update(t.Context(), func(tx metastore.Tx) error { _, err := tx.Organizations(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	sqlitefiletest.WantDurable(t, t.Context(), s.writer, path)
+	sqlitefiletest.WantDurable(t, t.Context(), s.reader, path)
 }
