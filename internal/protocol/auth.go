@@ -44,8 +44,13 @@ func requestMessage(method, path string, ts parsec.DateTime, bodyHash [32]byte) 
 func SignRequest(key crypto.SigningKey, device parsec.DeviceID, method, path string, ts parsec.DateTime, body []byte) string {
 	sum := crypto.Sum(body)
 	sig := key.Sign(requestDomain, requestMessage(method, path, ts, sum))
-	return AuthScheme + " " + device.String() + "." + strconv.FormatInt(int64(ts), 10) + "." + hex.EncodeToString(sum[:]) +
-		"." + base64.RawURLEncoding.EncodeToString(sig)
+	return DeviceAuth{Device: device, Timestamp: ts, BodyHash: sum, Signature: sig}.Header()
+}
+
+// Header formats a as an Authorization header value (ParseDeviceAuth reads it back).
+func (a DeviceAuth) Header() string {
+	return AuthScheme + " " + a.Device.String() + "." + strconv.FormatInt(int64(a.Timestamp), 10) + "." + hex.EncodeToString(a.BodyHash[:]) +
+		"." + base64.RawURLEncoding.EncodeToString(a.Signature)
 }
 
 // DeviceAuth is a parsed Authorization header; the signature is not checked yet.

@@ -90,6 +90,7 @@ func FuzzRPCHandshake(f *testing.F) {
 		f.Add(seed[0], seed[1], seed[2])
 	}
 
+	accepted := map[string]bool{} // genuine headers the server ran: a second time is a replay
 	f.Fuzz(func(t *testing.T, auth, version, contentType string) {
 		w.init(t)
 		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, path, bytes.NewReader(body))
@@ -110,8 +111,11 @@ func FuzzRPCHandshake(f *testing.F) {
 			code = protocol.HTTPUnsupportedType
 		case authErr != nil:
 			code = protocol.HTTPUnauthorized
+		case parsed.Device == want.Device && parsed.Timestamp == want.Timestamp && bytes.Equal(parsed.Signature, want.Signature) && accepted[parsed.Header()]:
+			code = protocol.HTTPReplayed
 		case parsed.Device == want.Device && parsed.Timestamp == want.Timestamp && bytes.Equal(parsed.Signature, want.Signature):
 			code = http.StatusOK
+			accepted[parsed.Header()] = true
 		}
 		switch {
 		case code != 0 && rec.Code != code:
