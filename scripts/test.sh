@@ -20,6 +20,17 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${PARSEC_CHROMIUM:-}" ]; then
     { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends chromium >/dev/null; }
 fi
 
+# The S3 block store's tests run against a real MinIO server (internal/testenv/minio finds
+# it on PATH, in GOBIN or GOPATH/bin, or at $PARSEC_MINIO). MinIO tags no Go module
+# versions: this is the commit `go install github.com/minio/minio@latest` resolved to.
+minio_version=v0.0.0-20260212201848-7aac2a2c5b7c
+gobin=$(go env GOBIN)
+gobin=${gobin:-$(go env GOPATH | cut -d: -f1)/bin}
+if ! command -v minio >/dev/null 2>&1 && [ -z "${PARSEC_MINIO:-}" ] && [ ! -x "$gobin/minio" ]; then
+  echo "== installing minio $minio_version into $gobin (go install: about 4 minutes on 2 cores; cache $gobin to skip it)"
+  go install "github.com/minio/minio@$minio_version"
+fi
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

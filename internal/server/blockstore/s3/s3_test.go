@@ -1,0 +1,354 @@
+package s3
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/server/blockstore"
+	"github.com/parsec-go/parsec/internal/server/blockstore/blockstoretest"
+	"github.com/parsec-go/parsec/internal/testenv/minio"
+)
+
+func TestMain(m *testing.M) { os.Exit(minio.Main(m)) }
+
+// awsEnv gives the SDK the test server's credentials, and nothing of this machine's AWS
+// set-up (profiles, files, a CA bundle, an endpoint, instance metadata).
+func awsEnv(t *testing.T, accessKey, secretKey string) {
+	t.Helper()
+	none := filepath.Join(t.TempDir(), "none")
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":           accessKey,
+		"AWS_SECRET_ACCESS_KEY":       secretKey,
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_PROFILE":                 "",
+		"AWS_DEFAULT_PROFILE":         "",
+		"AWS_CONFIG_FILE":             none,
+		"AWS_SHARED_CREDENTIALS_FILE": none,
+		"AWS_CA_BUNDLE":               "",
+		"AWS_ENDPOINT_URL":            "",
+		"AWS_ENDPOINT_URL_S3":         "",
+		"AWS_REGION":                  "",
+		"AWS_DEFAULT_REGION":          "",
+		"AWS_EC2_METADATA_DISABLED":   "true",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+// newBucket returns the name of a bucket nobody used yet.
+func newBucket() string { return "parsec-test-" + strings.ToLower(rand.Text()[:12]) }
+
+// open opens a store on a new bucket of the shared MinIO server, or on endpoint if set
+// (a proxy in front of it), with the given extra URL parameters.
+func open(t *testing.T, endpoint, params string) *Store {
+	t.Helper()
+	srv := minio.Shared(t)
+	if endpoint == "" {
+		endpoint = srv.Endpoint
+	}
+	awsEnv(t, minio.AccessKey, minio.SecretKey)
+	s, err := Open(t.Context(), "s3://"+newBucket()+"?endpoint="+url.QueryEscape(endpoint)+params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	blockstoretest.Run(t, func(t *testing.T) blockstore.Store { return open(t, "", "") })
+}
+
+// TestConformanceStreaming runs the suite with PutStream streaming every block (unsigned,
+// not retried) rather than reading it into memory first.
+func TestConformanceStreaming(t *testing.T) {
+	blockstoretest.Run(t, func(t *testing.T) blockstore.Store {
+		s := open(t, "", "&prefix=streaming")
+		s.bufferLimit = 0
+		return s
+	})
+}
+
+func TestBufferLimitHoldsEveryBlock(t *testing.T) {
+	if bufferLimit < protocol.MaxBlockSize {
+		t.Errorf("bufferLimit %d < protocol.MaxBlockSize %d: the server's blocks would be streamed, without retries", bufferLimit, protocol.MaxBlockSize)
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want location
+	}{
+		{"s3://blocks", location{bucket: "blocks"}},
+		{"s3://blocks/", location{bucket: "blocks"}},
+		{"s3://my.blocks-1?region=eu-west-3", location{bucket: "my.blocks-1", region: "eu-west-3"}},
+		{"s3://blocks?endpoint=http://127.0.0.1:9000&region=us-east-1&prefix=/parsec/prod/",
+			location{bucket: "blocks", endpoint: "http://127.0.0.1:9000", region: "us-east-1", prefix: "parsec/prod/"}},
+		{"s3://blocks?endpoint=https%3A%2F%2Fs3.example.com&prefix=a", location{bucket: "blocks", endpoint: "https://s3.example.com", prefix: "a/"}},
+		{"s3://blocks?prefix=", location{bucket: "blocks"}},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			got, err := parseURL(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(location{})); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+	for _, bad := range []string{
+		"", "blocks", "disk:/var/blocks", "s3://", "s3://ab", "s3://Blocks", "s3://-blocks", "s3://blocks-",
+		"s3://a..b", "s3://" + strings.Repeat("a", 64), "s3://blocks/sub", "s3://user@blocks", "s3://blocks:9000",
+		"s3://blocks#x", "s3://blocks?endpoint=127.0.0.1:9000", "s3://blocks?endpoint=ftp://x", "s3://blocks?region=",
+		"s3://blocks?prefix=a//b", "s3://blocks?prefix=a/../b", "s3://blocks?prefix=.", "s3://blocks?prefix=a%00",
+		"s3://blocks?bucket=x", "s3://blocks?region=a&region=b", "s3://blocks?%zz",
+	} {
+		t.Run("Bad/"+bad, func(t *testing.T) {
+			if got, err := parseURL(bad); !parsec.IsKind(err, parsec.Invalid) {
+				t.Errorf("got %+v, error %v; want kind %v", got, err, parsec.Invalid)
+			}
+		})
+	}
+}
+
+// TestLayout checks the key of a block, with and without a prefix, and that Open creates
+// a missing bucket, then opens it again as it is.
+func TestLayout(t *testing.T) {
+	for _, tc := range []struct{ prefix, want string }{
+		{"", "Société-1/%s"},
+		{"/tenants/a/", "tenants/a/Société-1/%s"},
+	} {
+		t.Run(tc.prefix, func(t *testing.T) {
+			s := open(t, "", "&prefix="+url.QueryEscape(tc.prefix))
+			defer s.Close()
+			id := parsec.NewBlockID()
+			if err := s.Put(t.Context(), "Société-1", id, []byte("ciphertext")); err != nil {
+				t.Fatal(err)
+			}
+			list, err := s.client.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: &s.bucket})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, o := range list.Contents {
+				keys = append(keys, *o.Key)
+			}
+			if diff := cmp.Diff([]string{fmt.Sprintf(tc.want, id)}, keys); diff != "" {
+				t.Errorf("keys in the bucket (-want +got)\n%s", diff)
+			}
+
+			again, err := Open(t.Context(), "s3://"+s.bucket+"?endpoint="+url.QueryEscape(minio.Shared(t).Endpoint)+"&prefix="+url.QueryEscape(tc.prefix))
+			if err != nil {
+				t.Fatalf("open an existing bucket: %v", err)
+			}
+			defer again.Close()
+			if got, err := again.Get(t.Context(), "Société-1", id); err != nil || string(got) != "ciphertext" {
+				t.Errorf("get through a second store: %q, %v; want %q", got, err, "ciphertext")
+			}
+		})
+	}
+}
+
+func TestRefusesEscapingOrganizations(t *testing.T) {
+	s := open(t, "", "&prefix=p")
+	defer s.Close()
+	id := parsec.NewBlockID()
+	for _, org := range []parsec.OrganizationID{"", ".", "..", "../x", "a/b", `a\b`, "/", "a\x00b", "a\nb", "\xff", "../../etc", parsec.OrganizationID(strings.Repeat("a", 256))} {
+		if err := s.Put(t.Context(), org, id, []byte("x")); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("put in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if _, err := s.Get(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("get in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if _, _, err := s.Open(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("open in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if err := s.PutStream(t.Context(), org, id, bytes.NewReader([]byte("x")), 1); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("put stream in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if err := s.Delete(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("delete in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if err := s.PutBatch(t.Context(), org, []blockstore.Block{{ID: id, Data: []byte("x")}}); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("put batch in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+	}
+	list, err := s.client.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: &s.bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Contents) != 0 {
+		t.Errorf("the bucket holds %d objects, want none", len(list.Contents))
+	}
+}
+
+func TestBadCredentials(t *testing.T) {
+	srv := minio.Shared(t)
+	awsEnv(t, minio.AccessKey, "not-the-secret")
+	_, err := Open(t.Context(), "s3://"+newBucket()+"?endpoint="+url.QueryEscape(srv.Endpoint))
+	if err == nil {
+		t.Fatal("open with a wrong secret key succeeded")
+	}
+	t.Logf("the error: %v", err)
+	if !strings.Contains(err.Error(), "403") {
+		t.Errorf("error %q does not say 403 (forbidden)", err)
+	}
+}
+
+// flakyProxy stands in front of MinIO and answers the first failures requests of each
+// method and path, and every request once broken is set, with status instead of passing
+// them on.
+type flakyProxy struct {
+	URL      string
+	status   int
+	failures int
+	broken   atomic.Bool
+
+	mu       sync.Mutex
+	attempts map[string]int // per "METHOD path"
+}
+
+func newFlakyProxy(t *testing.T, status, failures int) *flakyProxy {
+	target, err := url.Parse(minio.Shared(t).Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &flakyProxy{status: status, failures: failures, attempts: map[string]int{}}
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Host = r.In.Host // the host the client signed
+	}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.attempts[r.Method+" "+r.URL.Path]++
+		n := p.attempts[r.Method+" "+r.URL.Path]
+		p.mu.Unlock()
+		if p.broken.Load() || n <= p.failures && r.Method == http.MethodPut {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(p.status)
+			fmt.Fprintf(w, "<Error><Code>ServiceUnavailable</Code><Message>injected by the test (attempt %d)</Message></Error>", n)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
+}
+
+func (p *flakyProxy) count(method, path string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.attempts[method+" "+path]
+}
+
+// TestTransientErrors makes the first two attempts of every PUT fail with 503: the
+// SDK's retries make puts succeed all the same.
+func TestTransientErrors(t *testing.T) {
+	p := newFlakyProxy(t, http.StatusServiceUnavailable, 2)
+	s := open(t, p.URL, "")
+	defer s.Close()
+	const org = parsec.OrganizationID("Org-1")
+	id := parsec.NewBlockID()
+	data := make([]byte, 100<<10)
+	rand.Read(data)
+	if err := s.Put(t.Context(), org, id, data); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	if got := p.count(http.MethodPut, "/"+s.bucket+"/Org-1/"+id.String()); got != 3 {
+		t.Errorf("the proxy saw %d attempts of the put, want 3", got)
+	}
+	if got, err := s.Get(t.Context(), org, id); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("get: %d bytes, %v; want the %d bytes put", len(got), err, len(data))
+	}
+
+	batch := make([]blockstore.Block, 20)
+	for i := range batch {
+		batch[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: []byte(fmt.Sprint("block ", i))}
+	}
+	if err := s.PutBatch(t.Context(), org, batch); err != nil {
+		t.Fatalf("put batch: %v", err)
+	}
+	id = parsec.NewBlockID()
+	if err := s.PutStream(t.Context(), org, id, bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatalf("put stream: %v", err)
+	}
+	for _, b := range append(batch, blockstore.Block{ID: id, Data: data}) {
+		if got, err := s.Get(t.Context(), org, b.ID); err != nil || !bytes.Equal(got, b.Data) {
+			t.Errorf("get %s: %d bytes, %v; want %d bytes", b.ID, len(got), err, len(b.Data))
+		}
+	}
+}
+
+// TestPermanentErrors: a store that keeps failing gets maxAttempts attempts, then the
+// error says what S3 answered; an error that retrying cannot fix gets one attempt.
+func TestPermanentErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		status   int
+		attempts int
+	}{
+		{"Unavailable", http.StatusServiceUnavailable, maxAttempts},
+		{"Forbidden", http.StatusForbidden, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newFlakyProxy(t, tc.status, 0)
+			s := open(t, p.URL, "")
+			defer s.Close()
+			p.broken.Store(true)
+			id := parsec.NewBlockID()
+			err := s.Put(t.Context(), "Org-1", id, []byte("data"))
+			if err == nil {
+				t.Fatal("put succeeded")
+			}
+			t.Logf("the error: %v", err)
+			for _, want := range []string{id.String(), `"Org-1"`, fmt.Sprint("StatusCode: ", tc.status), "injected by the test"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if got := p.count(http.MethodPut, "/"+s.bucket+"/Org-1/"+id.String()); got != tc.attempts {
+				t.Errorf("the proxy saw %d attempts, want %d", got, tc.attempts)
+			}
+			if k := parsec.KindOf(err); k != parsec.Other {
+				t.Errorf("error of kind %v, want %v", k, parsec.Other)
+			}
+			p.broken.Store(false)
+			if _, err := s.Get(t.Context(), "Org-1", id); !parsec.IsKind(err, parsec.NotFound) {
+				t.Errorf("get after the failed put: error %v, want kind %v", err, parsec.NotFound)
+			}
+		})
+	}
+}
+
+// TestMissingCABundle documents that the SDK refuses to start when AWS_CA_BUNDLE names a
+// file that does not exist, with an error that says so: tests clear it.
+func TestMissingCABundle(t *testing.T) {
+	srv := minio.Shared(t)
+	awsEnv(t, minio.AccessKey, minio.SecretKey)
+	t.Setenv("AWS_CA_BUNDLE", filepath.Join(t.TempDir(), "missing.pem"))
+	_, err := Open(t.Context(), "s3://"+newBucket()+"?endpoint="+url.QueryEscape(srv.Endpoint))
+	if err == nil {
+		t.Skip("this SDK ignores a missing AWS_CA_BUNDLE")
+	}
+	if !strings.Contains(err.Error(), "missing.pem") {
+		t.Errorf("error %q does not name the missing file", err)
+	}
+}
