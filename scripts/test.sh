@@ -27,7 +27,7 @@ minio_version=v0.0.0-20260212201848-7aac2a2c5b7c
 gobin=$(go env GOBIN)
 gobin=${gobin:-$(go env GOPATH | cut -d: -f1)/bin}
 if ! command -v minio >/dev/null 2>&1 && [ -z "${PARSEC_MINIO:-}" ] && [ ! -x "$gobin/minio" ]; then
-  echo "== installing minio $minio_version into $gobin (go install: about 4 minutes on 2 cores; cache $gobin to skip it)"
+  echo "== installing minio $minio_version into $gobin (go install: 4 to 12 minutes on 2 cores; cache $gobin in CI to skip it)"
   go install "github.com/minio/minio@$minio_version"
 fi
 

@@ -15,16 +15,18 @@
 // (without the prefix, <organization ID>/<32 hex digits>). A PutObject is atomic: an
 // object is either absent, the complete previous block or the complete new one, and a
 // block is acknowledged only once PutObject returned success, that is once S3 holds it
-// durably.
+// durably. Use a bucket without versioning (or with a lifecycle rule that expires
+// noncurrent versions): blocks are overwritten and deleted in place, and old versions
+// would otherwise pile up. Delete asks first whether the block exists (S3 deletes a
+// missing object without complaint), so of two concurrent Deletes both may succeed.
 //
 // Transient failures (5xx, throttling, broken connections) are retried by the SDK's
 // standard retryer, with exponential back-off and jitter (maxAttempts attempts, at most
-// maxBackoff between two), within its client-side retry quota so that a store that is
-// down is not hammered. Put, PutBatch and PutStream of a block up to bufferLimit bytes
-// (4 MiB, protocol.MaxBlockSize, the largest block a client may send) send a signed,
-// seekable body and are retried; PutStream of a larger block streams it with an unsigned
-// payload (UNSIGNED-PAYLOAD) without holding it in memory, and cannot be retried since its
-// reader cannot be rewound.
+// maxBackoff between two), without its client-side retry quota (see Open). Put, PutBatch,
+// and PutStream of a block up to bufferLimit bytes (4 MiB, protocol.MaxBlockSize, the
+// largest block a client may send) send a signed, seekable body and are retried;
+// PutStream of a larger block streams it with an unsigned payload (UNSIGNED-PAYLOAD)
+// without holding it in memory, and cannot be retried since its reader cannot be rewound.
 //
 // Like every blockstore, it stores opaque encrypted bytes and never looks inside them.
 // Organization IDs are validated upstream, but this package refuses on its own any ID

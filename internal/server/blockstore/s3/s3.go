@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -159,6 +160,12 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = maxAttempts
 				o.MaxBackoff = maxBackoff
+				// No client-side retry quota: its default (500 tokens, 5 to 14 a
+				// retry, 1 back per success) runs dry when S3 sheds load on a few
+				// dozen puts at once (a PutBatch, many clients), and then fails
+				// every put at its first error, although retrying is what gets the
+				// blocks through. maxAttempts and the back-off bound the extra load.
+				o.RateLimiter = ratelimit.None
 			})
 		}),
 		// The SDK's default since 2025 adds CRC32 checksums (aws-chunked trailers
@@ -199,7 +206,12 @@ func (s *Store) ensureBucket(ctx context.Context, region string) error {
 	if err == nil {
 		return nil
 	}
-	if httpStatus(err) != http.StatusNotFound {
+	switch httpStatus(err) {
+	case http.StatusNotFound:
+	case http.StatusForbidden:
+		// S3 answers a HEAD without a body: say what may be wrong.
+		return fmt.Errorf("bucket %q: access denied (check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE; they must allow s3:ListBucket): %w", s.bucket, err)
+	default:
 		return fmt.Errorf("bucket %q: %w", s.bucket, err)
 	}
 	in := &s3.CreateBucketInput{Bucket: &s.bucket}

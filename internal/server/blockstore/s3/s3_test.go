@@ -131,11 +131,11 @@ func TestParseURL(t *testing.T) {
 // TestLayout checks the key of a block, with and without a prefix, and that Open creates
 // a missing bucket, then opens it again as it is.
 func TestLayout(t *testing.T) {
-	for _, tc := range []struct{ prefix, want string }{
-		{"", "Société-1/%s"},
-		{"/tenants/a/", "tenants/a/Société-1/%s"},
+	for _, tc := range []struct{ name, prefix, want string }{
+		{"NoPrefix", "", "Société-1/%s"},
+		{"Prefix", "/tenants/a/", "tenants/a/Société-1/%s"},
 	} {
-		t.Run(tc.prefix, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			s := open(t, "", "&prefix="+url.QueryEscape(tc.prefix))
 			defer s.Close()
 			id := parsec.NewBlockID()
@@ -207,8 +207,10 @@ func TestBadCredentials(t *testing.T) {
 		t.Fatal("open with a wrong secret key succeeded")
 	}
 	t.Logf("the error: %v", err)
-	if !strings.Contains(err.Error(), "403") {
-		t.Errorf("error %q does not say 403 (forbidden)", err)
+	for _, want := range []string{"403", "access denied", "AWS_SECRET_ACCESS_KEY"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
 	}
 }
 
@@ -243,7 +245,11 @@ func newFlakyProxy(t *testing.T, status, failures int) *flakyProxy {
 		if p.broken.Load() || n <= p.failures && r.Method == http.MethodPut {
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(p.status)
-			fmt.Fprintf(w, "<Error><Code>ServiceUnavailable</Code><Message>injected by the test (attempt %d)</Message></Error>", n)
+			code := "ServiceUnavailable"
+			if p.status == http.StatusForbidden {
+				code = "AccessDenied"
+			}
+			fmt.Fprintf(w, "<Error><Code>%s</Code><Message>injected by the test (attempt %d)</Message></Error>", code, n)
 			return
 		}
 		rp.ServeHTTP(w, r)
