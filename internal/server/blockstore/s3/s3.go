@@ -439,14 +439,11 @@ func (s *Store) Get(ctx context.Context, org parsec.OrganizationID, id parsec.Bl
 		return nil, err
 	}
 	defer rc.Close()
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, 64<<20)))
-	if _, err := buf.ReadFrom(rc); err != nil {
+	data := make([]byte, size)
+	if _, err := io.ReadFull(rc, data); err != nil {
 		return nil, wrap(ctx, "get", org, id, err)
 	}
-	if int64(buf.Len()) != size {
-		return nil, fmt.Errorf("get block %s of organization %q: read %d bytes, S3 announced %d", id, org, buf.Len(), size)
-	}
-	return buf.Bytes(), nil
+	return data, nil
 }
 
 // Open implements blockstore.Store. The reader is the body of S3's response: it reads

@@ -2,8 +2,11 @@ package s3
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -214,14 +217,17 @@ func TestBadCredentials(t *testing.T) {
 	}
 }
 
-// flakyProxy stands in front of MinIO and answers the first failures requests of each
-// method and path, and every request once broken is set, with status instead of passing
-// them on.
+// flakyProxy stands in front of MinIO. It answers the first failures requests of each
+// method and object, and every request on an object once broken is set, with status
+// instead of passing them on; while stall is set, it holds requests on objects until the
+// client gives up, after telling stalled. Requests on the bucket itself pass.
 type flakyProxy struct {
 	URL      string
 	status   int
 	failures int
 	broken   atomic.Bool
+	stall    atomic.Bool
+	stalled  chan struct{}
 
 	mu       sync.Mutex
 	attempts map[string]int // per "METHOD path"
@@ -232,17 +238,32 @@ func newFlakyProxy(t *testing.T, status, failures int) *flakyProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &flakyProxy{status: status, failures: failures, attempts: map[string]int{}}
+	p := &flakyProxy{status: status, failures: failures, attempts: map[string]int{}, stalled: make(chan struct{}, 1)}
+	release := make(chan struct{})
 	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 		r.SetURL(target)
 		r.Out.Host = r.In.Host // the host the client signed
 	}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 0 { // the bucket
+			rp.ServeHTTP(w, r)
+			return
+		}
 		p.mu.Lock()
 		p.attempts[r.Method+" "+r.URL.Path]++
 		n := p.attempts[r.Method+" "+r.URL.Path]
 		p.mu.Unlock()
-		if p.broken.Load() || n <= p.failures && r.Method == http.MethodPut {
+		if p.stall.Load() {
+			// The server notices that the client went away once the body is read.
+			io.Copy(io.Discard, r.Body)
+			p.stalled <- struct{}{}
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		if p.broken.Load() || n <= p.failures {
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(p.status)
 			code := "ServiceUnavailable"
@@ -255,6 +276,7 @@ func newFlakyProxy(t *testing.T, status, failures int) *flakyProxy {
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // before srv.Close, which waits for handlers
 	p.URL = srv.URL
 	return p
 }
@@ -265,25 +287,36 @@ func (p *flakyProxy) count(method, path string) int {
 	return p.attempts[method+" "+path]
 }
 
-// TestTransientErrors makes the first two attempts of every PUT fail with 503: the
-// SDK's retries make puts succeed all the same.
+// TestTransientErrors makes the first two attempts of every request on an object fail
+// with 503: the SDK's retries make every operation succeed all the same, except the
+// PutStream of a block too large to be held in memory, which cannot be retried.
 func TestTransientErrors(t *testing.T) {
 	p := newFlakyProxy(t, http.StatusServiceUnavailable, 2)
 	s := open(t, p.URL, "")
 	defer s.Close()
 	const org = parsec.OrganizationID("Org-1")
+	attempts := func(method string, id parsec.BlockID, want int) {
+		t.Helper()
+		if got := p.count(method, "/"+s.bucket+"/Org-1/"+id.String()); got != want {
+			t.Errorf("the proxy saw %d attempts of %s %s, want %d", got, method, id, want)
+		}
+	}
 	id := parsec.NewBlockID()
 	data := make([]byte, 100<<10)
 	rand.Read(data)
 	if err := s.Put(t.Context(), org, id, data); err != nil {
 		t.Fatalf("put: %v", err)
 	}
-	if got := p.count(http.MethodPut, "/"+s.bucket+"/Org-1/"+id.String()); got != 3 {
-		t.Errorf("the proxy saw %d attempts of the put, want 3", got)
-	}
+	attempts(http.MethodPut, id, 3)
 	if got, err := s.Get(t.Context(), org, id); err != nil || !bytes.Equal(got, data) {
 		t.Errorf("get: %d bytes, %v; want the %d bytes put", len(got), err, len(data))
 	}
+	attempts(http.MethodGet, id, 3)
+	if err := s.Delete(t.Context(), org, id); err != nil {
+		t.Errorf("delete: %v", err)
+	}
+	attempts(http.MethodHead, id, 3)
+	attempts(http.MethodDelete, id, 3)
 
 	batch := make([]blockstore.Block, 20)
 	for i := range batch {
@@ -300,6 +333,38 @@ func TestTransientErrors(t *testing.T) {
 		if got, err := s.Get(t.Context(), org, b.ID); err != nil || !bytes.Equal(got, b.Data) {
 			t.Errorf("get %s: %d bytes, %v; want %d bytes", b.ID, len(got), err, len(b.Data))
 		}
+	}
+
+	s.bufferLimit = 0 // streamed
+	id = parsec.NewBlockID()
+	err := s.PutStream(t.Context(), org, id, bytes.NewReader(data), int64(len(data)))
+	if err == nil {
+		t.Fatal("a streamed put stream succeeded through a failure")
+	}
+	t.Logf("the error: %v", err)
+	attempts(http.MethodPut, id, 1)
+}
+
+// TestCancelledDuringPut cancels a put that S3 has not answered yet: it fails with an
+// error wrapping context.Canceled, and the block is not stored.
+func TestCancelledDuringPut(t *testing.T) {
+	p := newFlakyProxy(t, http.StatusServiceUnavailable, 0)
+	s := open(t, p.URL, "")
+	defer s.Close()
+	p.stall.Store(true)
+	ctx, cancel := context.WithCancel(t.Context())
+	id := parsec.NewBlockID()
+	done := make(chan error)
+	go func() { done <- s.Put(ctx, "Org-1", id, []byte("data")) }()
+	<-p.stalled
+	cancel()
+	err := <-done
+	if !errors.Is(err, context.Canceled) || !parsec.IsKind(err, parsec.Cancelled) {
+		t.Errorf("put: error %v, want one of kind %v wrapping %v", err, parsec.Cancelled, context.Canceled)
+	}
+	p.stall.Store(false)
+	if _, err := s.Get(t.Context(), "Org-1", id); !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("get after the cancelled put: error %v, want kind %v", err, parsec.NotFound)
 	}
 }
 
