@@ -32,7 +32,7 @@ func TestMain(m *testing.M) { os.Exit(minio.Main(m)) }
 
 // awsEnv gives the SDK the test server's credentials, and nothing of this machine's AWS
 // set-up (profiles, files, a CA bundle, an endpoint, instance metadata).
-func awsEnv(t *testing.T, accessKey, secretKey string) {
+func awsEnv(t testing.TB, accessKey, secretKey string) {
 	t.Helper()
 	none := filepath.Join(t.TempDir(), "none")
 	for k, v := range map[string]string{
@@ -421,5 +421,40 @@ func TestMissingCABundle(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "missing.pem") {
 		t.Errorf("error %q does not name the missing file", err)
+	}
+}
+
+// BenchmarkPutBatch measures PutBatch against the local MinIO: batches of small blocks
+// (requests per second) and of 512 KiB blocks (throughput).
+func BenchmarkPutBatch(b *testing.B) {
+	for _, size := range []struct {
+		name        string
+		block, many int
+	}{
+		{"4KiBx100", 4 << 10, 100},
+		{"512KiBx16", 512 << 10, 16},
+	} {
+		b.Run(size.name, func(b *testing.B) {
+			srv := minio.Shared(b)
+			awsEnv(b, minio.AccessKey, minio.SecretKey)
+			s, err := Open(b.Context(), "s3://"+newBucket()+"?endpoint="+url.QueryEscape(srv.Endpoint))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			data := make([]byte, size.block)
+			rand.Read(data)
+			blocks := make([]blockstore.Block, size.many)
+			b.SetBytes(int64(size.block * size.many))
+			for b.Loop() {
+				for i := range blocks {
+					blocks[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: data}
+				}
+				if err := s.PutBatch(b.Context(), "Org-1", blocks); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(size.many*b.N)/b.Elapsed().Seconds(), "blocks/s")
+		})
 	}
 }
