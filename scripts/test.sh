@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it, on a fresh machine with Go, git and apt.
 #
-# It installs what the tests need (Debian's chromium, for the GUI's browser tests, and
-# postgresql, whose binaries the PostgreSQL metadata store's tests run), checks
+# It installs what the tests need (Debian's chromium, for the GUI's browser tests,
+# postgresql, whose binaries the PostgreSQL metadata store's tests run, and MinIO, built with
+# go install, for the S3 block store's tests), checks
 # formatting and vet, runs every test with the race detector, then runs each fuzz target for
 # a short time.
 # FUZZTIME (default 5s) sets how long each fuzz target runs; FUZZTIME=0 skips fuzzing.
@@ -30,6 +31,17 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
   $sudo apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1 ||
     { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends postgresql >/dev/null; }
+fi
+
+# The S3 block store's tests run against a real MinIO server (internal/testenv/minio finds
+# it on PATH, in GOBIN or GOPATH/bin, or at $PARSEC_MINIO). MinIO tags no Go module
+# versions: this is the commit `go install github.com/minio/minio@latest` resolved to.
+minio_version=v0.0.0-20260212201848-7aac2a2c5b7c
+gobin=$(go env GOBIN)
+gobin=${gobin:-$(go env GOPATH | cut -d: -f1)/bin}
+if ! command -v minio >/dev/null 2>&1 && [ -z "${PARSEC_MINIO:-}" ] && [ ! -x "$gobin/minio" ]; then
+  echo "== installing minio $minio_version into $gobin (go install: 4 to 12 minutes on 2 cores; cache $gobin in CI to skip it)"
+  go install "github.com/minio/minio@$minio_version"
 fi
 
 echo "== gofmt"
