@@ -14,6 +14,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/testenv"
+	"github.com/parsec-go/parsec/internal/testenv/minio"
 )
 
 // TestMain lets scripts run "parsec" as a real separate process: the test binary re-executes
@@ -25,12 +27,23 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GORACE") == "" {
 		os.Setenv("GORACE", "atexit_sleep_ms=10")
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(stopServices{m}, map[string]func(){
 		"parsec": func() {
 			crypto.TestOnlyWeakenPasswordKDF()
 			os.Exit(Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 		},
 	})
+}
+
+// stopServices runs the tests, then stops the PostgreSQL and MinIO servers some of them
+// started.
+type stopServices struct{ m *testing.M }
+
+func (s stopServices) Run() int {
+	code := s.m.Run()
+	testenv.StopPostgres()
+	minio.Stop()
+	return code
 }
 
 // TestScripts runs the scripts in testdata/script. Each script gets $PORT (free when the

@@ -156,7 +156,7 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 		return err
 	}
 	defer store.Close()
-	blocks, err := OpenBlockstore(rc.Blockstore, rc.DataDir)
+	blocks, err := OpenBlockstore(ctx, rc.Blockstore, rc.DataDir)
 	if err != nil {
 		return err
 	}

@@ -9,13 +9,17 @@ import (
 
 	"github.com/parsec-go/parsec/internal/server/blockstore"
 	"github.com/parsec-go/parsec/internal/server/blockstore/disk"
+	"github.com/parsec-go/parsec/internal/server/blockstore/s3"
 	"github.com/parsec-go/parsec/internal/server/metastore"
+	"github.com/parsec-go/parsec/internal/server/metastore/postgres"
 	"github.com/parsec-go/parsec/internal/server/metastore/sqlite"
 )
 
 // OpenMetastore opens the metadata store named by a --db value: "sqlite:PATH" or a bare
-// PATH, or, when spec is empty, SQLite in dataDir/metadata.db. The directory holding the
-// database is created if needed.
+// PATH (the directory holding the database is created if needed), a PostgreSQL URL
+// "postgres://USER[:PASSWORD]@HOST:PORT/DB?sslmode=…" (its schema is created or migrated,
+// under a lock, so that several servers may start at once), or, when spec is empty,
+// SQLite in dataDir/metadata.db.
 func OpenMetastore(ctx context.Context, spec, dataDir string) (metastore.Store, error) {
 	if spec == "" {
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
@@ -34,14 +38,20 @@ func OpenMetastore(ctx context.Context, spec, dataDir string) (metastore.Store, 
 		}
 		return sqlite.Open(ctx, rest)
 	case "postgres", "postgresql":
-		return nil, fmt.Errorf("--db %q: PostgreSQL is not supported by this build yet; use sqlite:PATH", redactURL(spec))
+		s, err := postgres.Open(ctx, spec)
+		if err != nil {
+			return nil, fmt.Errorf("--db %q: %w", redactURL(spec), err)
+		}
+		return s, nil
 	}
-	return nil, fmt.Errorf("--db %q: want sqlite:PATH", spec)
+	return nil, fmt.Errorf("--db %q: want sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB", redactURL(spec))
 }
 
 // OpenBlockstore opens the block store named by a --blockstore value: "disk:PATH" or a
-// bare PATH, or, when spec is empty, files in dataDir/blocks.
-func OpenBlockstore(spec, dataDir string) (blockstore.Store, error) {
+// bare PATH, an S3-compatible bucket "s3://BUCKET?endpoint=URL&region=R&prefix=P" (created
+// when missing and the credentials allow it; credentials from the standard AWS variables
+// and files), or, when spec is empty, files in dataDir/blocks.
+func OpenBlockstore(ctx context.Context, spec, dataDir string) (blockstore.Store, error) {
 	if spec == "" {
 		return disk.Open(filepath.Join(dataDir, "blocks"))
 	}
@@ -52,8 +62,14 @@ func OpenBlockstore(spec, dataDir string) (blockstore.Store, error) {
 			break
 		}
 		return disk.Open(rest)
+	case "s3":
+		b, err := s3.Open(ctx, spec)
+		if err != nil {
+			return nil, fmt.Errorf("--blockstore %q: %w", spec, err)
+		}
+		return b, nil
 	}
-	return nil, fmt.Errorf("--blockstore %q: want disk:PATH", spec)
+	return nil, fmt.Errorf("--blockstore %q: want disk:PATH or s3://BUCKET?endpoint=URL&region=R", spec)
 }
 
 // splitSpec splits a storage spec into its scheme, in lower case, and the rest:

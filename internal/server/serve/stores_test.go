@@ -46,7 +46,7 @@ func TestOpenStores(t *testing.T) {
 				t.Fatal(err)
 			}
 			store.Close()
-			blocks, err := OpenBlockstore(tc.blocks, filepath.Join(dir, "data"))
+			blocks, err := OpenBlockstore(t.Context(), tc.blocks, filepath.Join(dir, "data"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,18 +66,21 @@ func TestOpenStoresRefused(t *testing.T) {
 		name, db, blocks string
 		want             string // in the error
 	}{
-		{name: "sqlite without a path", db: "sqlite:", want: "want sqlite:PATH"},
-		{name: "another database", db: "mysql://db/parsec", want: "want sqlite:PATH"},
-		{name: "PostgreSQL", db: "postgresql://u:secret@db/parsec", want: "PostgreSQL is not supported"},
-		{name: "disk without a path", blocks: "disk:", want: "want disk:PATH"},
-		{name: "another block store", blocks: "s3://bucket", want: "want disk:PATH"},
+		{name: "sqlite without a path", db: "sqlite:", want: "want sqlite:PATH or postgres://"},
+		{name: "another database", db: "mysql://u:secret@db/parsec", want: "want sqlite:PATH or postgres://"},
+		{name: "PostgreSQL unreachable", db: "postgresql://u:secret@127.0.0.1:1/parsec?connect_timeout=5", want: "127.0.0.1"},
+		{name: "PostgreSQL malformed", db: "postgres://u:secret@db/parsec?sslmode=sometimes", want: "--db"},
+		{name: "disk without a path", blocks: "disk:", want: "want disk:PATH or s3://"},
+		{name: "another block store", blocks: "gcs://bucket", want: "want disk:PATH or s3://"},
+		{name: "S3 without a bucket", blocks: "s3://?region=r", want: "--blockstore"},
+		{name: "S3 with an unknown parameter", blocks: "s3://bucket?colour=blue", want: "colour"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
 			if tc.db != "" {
 				_, err = OpenMetastore(t.Context(), tc.db, dir)
 			} else {
-				_, err = OpenBlockstore(tc.blocks, dir)
+				_, err = OpenBlockstore(t.Context(), tc.blocks, dir)
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error saying %q", err, tc.want)

@@ -54,14 +54,21 @@ var shared struct {
 // started. A TestMain calls os.Exit(minio.Main(m)).
 func Main(m *testing.M) int {
 	code := m.Run()
+	Stop()
+	return code
+}
+
+// Stop stops the test binary's MinIO server, if one was started (for a TestMain that
+// cannot use Main).
+func Stop() {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.srv != nil {
 		if err := shared.srv.stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "stopping MinIO: %v\n", err)
 		}
+		shared.srv = nil
 	}
-	return code
 }
 
 // Shared returns the test binary's MinIO server, starting it on first use (the package's
