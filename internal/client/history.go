@@ -242,8 +242,11 @@ func (w *Workspace) Restore(ctx context.Context, p string, t parsec.DateTime) er
 			return err
 		}
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock, err := w.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := w.checkWritable(); err != nil {
 		return err
 	}

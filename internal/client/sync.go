@@ -21,8 +21,11 @@ import (
 // them with the local ones (reference §12.6: folders merged three-way, conflicting file
 // edits both kept), then pushes the local changes.
 func (w *Workspace) Sync(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock, err := w.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := w.pull(ctx); err != nil {
 		return err
 	}
@@ -31,15 +34,21 @@ func (w *Workspace) Sync(ctx context.Context) error {
 
 // Pull fetches and merges the server's changes only.
 func (w *Workspace) Pull(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock, err := w.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return w.pull(ctx)
 }
 
 // Push sends the local changes only (pulling first when the server has newer versions).
 func (w *Workspace) Push(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock, err := w.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return w.push(ctx)
 }
 
@@ -389,9 +398,11 @@ func (w *Workspace) merge(r manifest.Manifest) []parsec.VlobID {
 		e.base = r
 		return []parsec.VlobID{id}
 	}
-	if r.Head().Author == w.c.dev.DeviceID {
-		// Our own push, whose acknowledgment was lost: it becomes the base, and the local
-		// changes made since stay on top.
+	if _, isFile := r.(*manifest.FileManifest); isFile && r.Head().Author == w.c.dev.DeviceID {
+		// A file version of this device: its own push whose acknowledgment was lost, or one
+		// of another process of the same device (the CLI beside the GUI). It becomes the base,
+		// and the local content made since stays on top, without a conflict copy. A folder
+		// is merged like any other: the other process may have added entries this one lacks.
 		e.base = r
 		e.local.Head().Version = r.Head().Version
 		return []parsec.VlobID{id}

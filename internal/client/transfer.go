@@ -45,8 +45,11 @@ const (
 // manifest is saved locally in one transaction, which is when the write is acknowledged;
 // Push or Sync sends them. progress, if set, receives the bytes uploaded as they go.
 func (w *Workspace) WriteFiles(ctx context.Context, files []FileSource, progress func(int64)) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock, err := w.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := w.checkWritable(); err != nil {
 		return err
 	}
@@ -560,8 +563,11 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 // CopyWithin copies a file or a folder tree to another path of the same workspace. File
 // contents are shared (blocks never change), so nothing is uploaded.
 func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock, err := w.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := w.checkWritable(); err != nil {
 		return err
 	}

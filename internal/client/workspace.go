@@ -30,6 +30,7 @@ type Workspace struct {
 	mu         sync.Mutex
 	entries    map[parsec.VlobID]*entry
 	checkpoint uint64 // the change checkpoint the entries are at
+	gen        uint64 // the cache's generation the entries are at (see lockWrite)
 	// knownAt is the last certificate timestamp this process knew when it polled the
 	// change log at checkpoint (zero before its first poll): what changes after it are
 	// dated after (checkNewSincePoll).
@@ -102,6 +103,12 @@ func (c *Client) Workspace(ctx context.Context, id parsec.VlobID) (*Workspace, e
 
 // load reads the workspace's manifests and checkpoint from the local cache.
 func (w *Workspace) load(ctx context.Context) error {
+	// The generation is read first: a write that comes in between makes it older than the
+	// rows, and the next lockWrite reads them again.
+	gen, err := w.c.cache.Generation(ctx, w.id)
+	if err != nil {
+		return err
+	}
 	checkpoint, err := w.c.cache.Checkpoint(ctx, w.id)
 	if err != nil {
 		return err
@@ -132,8 +139,35 @@ func (w *Workspace) load(ctx context.Context) error {
 			entries[v.ID] = e
 		}
 	}
-	w.entries, w.checkpoint = entries, checkpoint
+	w.entries, w.checkpoint, w.gen = entries, checkpoint, gen
 	return nil
+}
+
+// lockWrite locks the workspace for a change, in this process (w.mu) and among the
+// processes of the device (the cache's lock): the CLI, the GUI and a mount may run at once
+// on one device, and each changes the cache from its copy in memory. When another process
+// wrote since this copy was read, it is read again first, so that no change of the other
+// is overwritten. The returned function unlocks.
+func (w *Workspace) lockWrite(ctx context.Context) (func(), error) {
+	w.mu.Lock()
+	release, err := w.c.cache.LockRealm(w.id)
+	if err != nil {
+		w.mu.Unlock()
+		return nil, err
+	}
+	unlock := func() {
+		release()
+		w.mu.Unlock()
+	}
+	gen, err := w.c.cache.Generation(ctx, w.id)
+	if err == nil && gen != w.gen {
+		err = w.load(ctx)
+	}
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
 }
 
 // ID returns the workspace's ID.
@@ -157,11 +191,13 @@ func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *u
 		}
 		rows = append(rows, v)
 	}
-	if err := w.c.cache.PutVlobs(ctx, w.id, rows, checkpoint); err != nil {
+	gen, err := w.c.cache.PutVlobs(ctx, w.id, rows, checkpoint)
+	if err != nil {
 		// Nothing was kept: forget the changes in memory too, so that both agree.
 		w.load(ctx)
 		return err
 	}
+	w.gen = gen
 	return nil
 }
 
@@ -422,8 +458,11 @@ func roleName(r parsec.RealmRole) string {
 // Mkdir creates a folder; with parents, the missing folders above it too, and an existing
 // folder is not an error.
 func (w *Workspace) Mkdir(ctx context.Context, p string, parents bool) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock, err := w.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := w.checkWritable(); err != nil {
 		return err
 	}
@@ -516,8 +555,11 @@ func (w *Workspace) ancestors(id parsec.VlobID) ([]parsec.VlobID, error) {
 // Rename moves an entry to another path (another folder, another name, or both). The
 // destination must not exist.
 func (w *Workspace) Rename(ctx context.Context, from, to string) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock, err := w.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := w.checkWritable(); err != nil {
 		return err
 	}
@@ -563,8 +605,11 @@ func (w *Workspace) Rename(ctx context.Context, from, to string) error {
 // Remove removes a file, or a folder: an empty one, or any with recursive. Old versions
 // stay readable in the history.
 func (w *Workspace) Remove(ctx context.Context, p string, recursive bool) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock, err := w.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := w.checkWritable(); err != nil {
 		return err
 	}

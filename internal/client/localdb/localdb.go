@@ -43,8 +43,9 @@ CREATE TABLE IF NOT EXISTS realms (
 
 // DB is a device's local cache.
 type DB struct {
-	db  *sql.DB
-	key crypto.SecretKey
+	db   *sql.DB
+	key  crypto.SecretKey
+	path string // the database file; its workspace locks lie beside it
 }
 
 // Open opens (creating if needed, mode 0600) the cache at path, encrypted with key. A
@@ -68,7 +69,7 @@ func Open(ctx context.Context, path string, key crypto.SecretKey) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("local cache %s: %w", path, err)
 	}
-	return &DB{db: db, key: key}, nil
+	return &DB{db: db, key: key, path: path}, nil
 }
 
 // Close closes the cache.

@@ -74,35 +74,72 @@ func (d *DB) Vlobs(ctx context.Context, realm parsec.VlobID) ([]Vlob, error) {
 }
 
 // PutVlobs stores manifests (replacing those with the same IDs) and, when checkpoint is
-// not nil, the workspace's change checkpoint, in one transaction.
-func (d *DB) PutVlobs(ctx context.Context, realm parsec.VlobID, vs []Vlob, checkpoint *uint64) error {
+// not nil, the workspace's change checkpoint, in one transaction. It returns the
+// workspace's new generation (see Generation).
+func (d *DB) PutVlobs(ctx context.Context, realm parsec.VlobID, vs []Vlob, checkpoint *uint64) (uint64, error) {
+	gen, err := d.putVlobs(ctx, realm, vs, checkpoint)
+	if err != nil {
+		return 0, fmt.Errorf("local cache: %w", err)
+	}
+	return gen, nil
+}
+
+func (d *DB) putVlobs(ctx context.Context, realm parsec.VlobID, vs []Vlob, checkpoint *uint64) (uint64, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("local cache: %w", err)
+		return 0, err
 	}
 	defer tx.Rollback()
+	gen, err := bumpGeneration(ctx, tx, realm)
+	if err != nil {
+		return 0, err
+	}
 	if len(vs) > 0 {
 		stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO vlobs (realm, vlob_id, base_version, need_sync, base, local) VALUES (?, ?, ?, ?, ?, ?)`)
 		if err != nil {
-			return fmt.Errorf("local cache: %w", err)
+			return 0, err
 		}
 		defer stmt.Close()
 		for _, v := range vs {
 			if _, err := stmt.ExecContext(ctx, realm[:], v.ID[:], int64(v.BaseVersion), v.NeedSync,
 				d.seal(v.Base, realm, v.ID, "base"), d.seal(v.Local, realm, v.ID, "local")); err != nil {
-				return fmt.Errorf("local cache: %w", err)
+				return 0, err
 			}
 		}
 	}
 	if checkpoint != nil {
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO realms (realm, checkpoint) VALUES (?, ?)`, realm[:], int64(*checkpoint)); err != nil {
-			return fmt.Errorf("local cache: %w", err)
+			return 0, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("local cache: %w", err)
+	return gen, tx.Commit()
+}
+
+// The generation of a workspace counts the writes of its manifests to the cache, by any
+// process of the device: a process whose copy in memory is of an older generation reads
+// the cache again before changing anything (see LockRealm).
+
+func generationKey(realm parsec.VlobID) string { return "generation/" + realm.String() }
+
+func bumpGeneration(ctx context.Context, tx *sql.Tx, realm parsec.VlobID) (uint64, error) {
+	var gen uint64
+	err := tx.QueryRowContext(ctx, `INSERT INTO meta (key, value) VALUES (?, '1')
+		ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
+		RETURNING CAST(value AS INTEGER)`, generationKey(realm)).Scan(&gen)
+	return gen, err
+}
+
+// Generation returns the workspace's generation (0 before its first write).
+func (d *DB) Generation(ctx context.Context, realm parsec.VlobID) (uint64, error) {
+	var gen uint64
+	err := d.db.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?`, generationKey(realm)).Scan(&gen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
 	}
-	return nil
+	if err != nil {
+		return 0, fmt.Errorf("local cache: %w", err)
+	}
+	return gen, nil
 }
 
 // Checkpoint returns the workspace's change checkpoint: how far the cache has read the
@@ -130,6 +167,9 @@ func (d *DB) ForgetRealm(ctx context.Context, realm parsec.VlobID) error {
 		return fmt.Errorf("local cache: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM realms WHERE realm = ?`, realm[:]); err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	if _, err := bumpGeneration(ctx, tx, realm); err != nil {
 		return fmt.Errorf("local cache: %w", err)
 	}
 	return tx.Commit()
