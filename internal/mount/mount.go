@@ -124,19 +124,19 @@ func (m *Mount) Wait() { m.server.Wait() }
 // Unmount unmounts the folder; it fails while programs use it (the folder is busy).
 func (m *Mount) Unmount() error { return m.server.Unmount() }
 
-// Finish, once the folder is unmounted, writes what open files left unwritten (a file is
-// written when closed, so this is only what could not be), and syncs every workspace. It
-// returns the workspaces that keep changes on this device (their next sync sends them),
-// with why.
+// Finish, once the folder is unmounted, saves what closed files left unsaved (their content
+// is saved when they are closed; this is what could not be, the server being unreachable)
+// and syncs every workspace. It returns the workspaces that keep changes on this device
+// (their next sync sends them), with why. Contents that still cannot be saved are left in
+// the spool folder, and the error says where.
 func (m *Mount) Finish(ctx context.Context) (kept []string, err error) {
 	m.cancel()
 	m.bg.Wait()
-	defer os.RemoveAll(m.spool)
 	var errs []error
 	for _, ws := range m.mounted() {
-		lost := ws.writePending(ctx)
-		if lost > 0 {
-			errs = append(errs, fmt.Errorf("workspace %s: %d file(s) closed while their content could not be saved: their last content is lost", ws.name, lost))
+		for _, f := range ws.writePending(ctx) {
+			p, _ := f.path()
+			errs = append(errs, fmt.Errorf("workspace %s: the content written to %s could not be saved, it is left in %s", ws.name, p, f.spool.Name()))
 		}
 		if err := ws.w.Sync(ctx); err != nil || ws.w.NeedSync() {
 			if err == nil {
@@ -144,6 +144,9 @@ func (m *Mount) Finish(ctx context.Context) (kept []string, err error) {
 			}
 			kept = append(kept, fmt.Sprintf("%s (%v)", ws.name, err))
 		}
+	}
+	if len(errs) == 0 {
+		os.RemoveAll(m.spool)
 	}
 	slices.Sort(kept)
 	return kept, errors.Join(errs...)
@@ -154,8 +157,8 @@ func (m *Mount) Finish(ctx context.Context) (kept []string, err error) {
 func (m *Mount) Sync(ctx context.Context) error {
 	var errs []error
 	for _, ws := range m.mounted() {
-		if n := ws.writePending(ctx); n > 0 {
-			errs = append(errs, fmt.Errorf("workspace %s: %d closed file(s) not saved yet", ws.name, n))
+		if left := ws.writePending(ctx); len(left) > 0 {
+			errs = append(errs, fmt.Errorf("workspace %s: %d closed file(s) not saved yet", ws.name, len(left)))
 		}
 		errs = append(errs, parsec.Wrap(ws.w.Sync(ctx), "workspace %s", ws.name))
 	}

@@ -98,18 +98,15 @@ func (ws *workspace) syncer() {
 }
 
 // writePending saves the content of the files closed while it could not be saved; it
-// returns how many are still not saved.
-func (ws *workspace) writePending(ctx context.Context) int {
+// returns those still not saved.
+func (ws *workspace) writePending(ctx context.Context) []*openFile {
 	ws.mu.Lock()
 	pending := ws.pending
 	ws.pending = nil
 	ws.mu.Unlock()
 	var left []*openFile
 	for _, f := range pending {
-		f.mu.Lock()
-		err := f.writeBack(ctx)
-		f.mu.Unlock()
-		if err != nil {
+		if err := f.save(ctx); err != nil {
 			left = append(left, f)
 			continue
 		}
@@ -118,7 +115,7 @@ func (ws *workspace) writePending(ctx context.Context) int {
 	ws.mu.Lock()
 	ws.pending = append(ws.pending, left...)
 	ws.mu.Unlock()
-	return len(left)
+	return left
 }
 
 // An openFile is a file with open handles. Reads go to the version current when it was
