@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it, on a fresh machine with Go, git and apt.
 #
-# It installs what the tests need (Debian's chromium, for the GUI's browser tests, and
-# postgresql, whose binaries the PostgreSQL metadata store's tests run), checks
+# It installs what the tests need (Debian's chromium, for the GUI's browser tests,
+# postgresql, whose binaries the PostgreSQL metadata store's tests run, and fuse3, rsync,
+# git and sqlite3, which the mount's tests run on a real FUSE mount), checks
 # formatting and vet, runs every test with the race detector, then runs each fuzz target for
 # a short time.
 # FUZZTIME (default 5s) sets how long each fuzz target runs; FUZZTIME=0 skips fuzzing.
@@ -30,6 +31,21 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
   $sudo apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1 ||
     { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends postgresql >/dev/null; }
+fi
+
+# The mount's tests mount real FUSE folders (fusermount3, from fuse3) and run real programs
+# on them.
+missing=""
+for pkg in fuse3:fusermount3 rsync:rsync git:git sqlite3:sqlite3; do
+  command -v "${pkg#*:}" >/dev/null 2>&1 || missing="$missing ${pkg%%:*}"
+done
+if [ -n "$missing" ]; then
+  echo "== installing$missing (apt)"
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  # shellcheck disable=SC2086
+  $sudo apt-get install -y --no-install-recommends $missing >/dev/null 2>&1 ||
+    { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends $missing >/dev/null; }
 fi
 
 echo "== gofmt"

@@ -1,32 +1,19 @@
 package cli
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
-)
 
-// requireFUSE skips a test when FUSE cannot be used here, and fails it instead when
-// PARSEC_TEST_DISALLOW_SKIP is set (as in CI).
-func requireFUSE(t *testing.T) {
-	t.Helper()
-	_, devErr := os.Stat("/dev/fuse")
-	_, binErr := exec.LookPath("fusermount3")
-	if err := errors.Join(devErr, binErr); err != nil {
-		if os.Getenv("PARSEC_TEST_DISALLOW_SKIP") != "" {
-			t.Fatalf("FUSE is needed (PARSEC_TEST_DISALLOW_SKIP is set): %v", err)
-		}
-		t.Skipf("FUSE is not available: %v", err)
-	}
-}
+	"github.com/parsec-go/parsec/internal/testenv"
+)
 
 // TestMountCommands: "parsec mount DIR" shows every workspace as a folder and stops when
 // unmounted from outside; "parsec workspace mount WS DIR" shows one and stops at Ctrl-C.
 // What was written through them is sent, and read back with "parsec cat".
 func TestMountCommands(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	t.Parallel()
 	w := newWorld(t)
 	alice := w.bootstrap("alice@example.com", "Alice")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -18,26 +17,12 @@ import (
 	"github.com/parsec-go/parsec/internal/testenv"
 )
 
-// requireFUSE skips a test when FUSE cannot be used here (no /dev/fuse, no fusermount3),
-// and fails it instead when PARSEC_TEST_DISALLOW_SKIP is set (as in CI).
-func requireFUSE(t *testing.T) {
-	t.Helper()
-	_, devErr := os.Stat("/dev/fuse")
-	_, binErr := exec.LookPath("fusermount3")
-	if err := errors.Join(devErr, binErr); err != nil {
-		if os.Getenv("PARSEC_TEST_DISALLOW_SKIP") != "" {
-			t.Fatalf("FUSE is needed (PARSEC_TEST_DISALLOW_SKIP is set): %v", err)
-		}
-		t.Skipf("FUSE is not available: %v", err)
-	}
-}
-
 // mountFor mounts c's workspaces (one when id is not zero) in a temporary folder, for the
 // duration of the test: unmounted and finished at its end, when nothing may be kept
 // unsent.
 func mountFor(t *testing.T, c *client.Client, id parsec.VlobID) (string, *Mount) {
 	t.Helper()
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	dir := t.TempDir()
 	m, err := New(t.Context(), c, dir, Options{Workspace: id, SpoolDir: t.TempDir(), Warn: func(msg string) { t.Logf("warning: %s", msg) }})
 	if err != nil {
