@@ -189,7 +189,7 @@ func (m *Mount) workspace(ctx context.Context, info client.WorkspaceInfo) (*work
 	if err != nil {
 		return nil, err
 	}
-	ws := &workspace{m: m, id: info.ID, w: w, kick: make(chan struct{}, 1), files: map[parsec.VlobID]*openFile{}}
+	ws := &workspace{m: m, id: info.ID, w: w, name: displayName(info), kick: make(chan struct{}, 1), files: map[parsec.VlobID]*openFile{}}
 	ws.setInfo(info)
 	if err := w.Sync(ctx); err != nil {
 		m.warn("workspace %s not synced (%v): showing what this device has", ws.name, err)

@@ -213,11 +213,10 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	}
 	c := ch.Operations().(*node)
 	f := n.ws.acquire(c.id, c.path)
-	if err := f.truncate(ctx, 0); err != nil {
+	if err := f.spoolEmpty(ctx); err != nil {
 		n.ws.release(ctx, f)
 		return nil, nil, 0, n.errno(err)
 	}
-	f.dirty = false // the empty file is saved already
 	return ch, &handle{f: f, write: true}, 0, 0
 }
 

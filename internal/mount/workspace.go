@@ -18,7 +18,7 @@ type workspace struct {
 	m        *Mount
 	id       parsec.VlobID
 	w        *client.Workspace
-	name     string      // for messages
+	name     string      // for messages, as it was when mounted
 	readOnly atomic.Bool // a reader's, or archived: writes fail with EROFS
 	kick     chan struct{}
 
@@ -29,12 +29,17 @@ type workspace struct {
 	pending []*openFile
 }
 
+// setInfo follows what the certificates say of the workspace: whether it is writable.
 func (ws *workspace) setInfo(info client.WorkspaceInfo) {
-	ws.name = strconv.Quote(info.Name)
-	if info.Name == "" {
-		ws.name = parsec.ShortID(info.ID)
-	}
 	ws.readOnly.Store(info.Writable() != nil)
+}
+
+// displayName is how messages name a workspace.
+func displayName(info client.WorkspaceInfo) string {
+	if info.Name == "" {
+		return parsec.ShortID(info.ID)
+	}
+	return strconv.Quote(info.Name)
 }
 
 // kickSync asks the syncer to sync soon.
@@ -276,6 +281,13 @@ func (f *openFile) truncate(ctx context.Context, size uint64) error {
 	}
 	f.dirty = true
 	return f.spool.Truncate(int64(size))
+}
+
+// spoolEmpty spools a file just created empty (and saved so).
+func (f *openFile) spoolEmpty(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ensureSpool(ctx, false)
 }
 
 // save saves the spool's content as a new version when it changed.
