@@ -20,7 +20,7 @@ import (
 // mountFor mounts c's workspaces (one when id is not zero) in a temporary folder, for the
 // duration of the test: unmounted and finished at its end, when nothing may be kept
 // unsent.
-func mountFor(t *testing.T, c *client.Client, id parsec.VlobID) (string, *Mount) {
+func mountFor(t testing.TB, c *client.Client, id parsec.VlobID) (string, *Mount) {
 	t.Helper()
 	testenv.RequireFUSE(t)
 	dir := t.TempDir()
@@ -47,7 +47,7 @@ type people struct {
 	bobUser    *testenv.User
 }
 
-func newPeople(t *testing.T) people {
+func newPeople(t testing.TB) people {
 	t.Helper()
 	srv := testenv.NewServer(t)
 	a := srv.Bootstrap(t, "Acme", "alice@example.com", "Alice")
@@ -56,7 +56,7 @@ func newPeople(t *testing.T) people {
 	return people{srv: srv, alice: ac, bob: b.Open(t), bobUser: b}
 }
 
-func createWorkspace(t *testing.T, c *client.Client, name string) parsec.VlobID {
+func createWorkspace(t testing.TB, c *client.Client, name string) parsec.VlobID {
 	t.Helper()
 	id, err := c.CreateWorkspace(t.Context(), name)
 	if err != nil {
@@ -65,7 +65,7 @@ func createWorkspace(t *testing.T, c *client.Client, name string) parsec.VlobID 
 	return id
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
