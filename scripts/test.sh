@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it, on a fresh machine with Go, git and apt.
 #
-# It installs what the tests need (Debian's chromium, for the GUI's browser tests,
-# postgresql, whose binaries the PostgreSQL metadata store's tests run, and MinIO, built with
-# go install, for the S3 block store's tests), checks
-# formatting and vet, runs every test with the race detector, then runs each fuzz target for
-# a short time.
+# It installs what the tests need (Debian's chromium, for the GUI's browser tests;
+# postgresql, whose binaries the PostgreSQL metadata store's tests run; fuse3, rsync, git and
+# sqlite3, which the mount's tests run on a real FUSE mount; and MinIO, built with go install,
+# for the S3 block store's tests), checks formatting and vet, runs every test with the race
+# detector, then runs each fuzz target for a short time.
 # FUZZTIME (default 5s) sets how long each fuzz target runs; FUZZTIME=0 skips fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,24 +13,36 @@ cd "$(dirname "$0")/.."
 echo "== go version"
 go version
 
+# apt_install installs Debian packages (as root, or through sudo), updating the package
+# lists only if the first try fails.
+apt_install() {
+  echo "== installing $* (apt)"
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get install -y --no-install-recommends "$@" >/dev/null 2>&1 ||
+    { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends "$@" >/dev/null; }
+}
+
 # The GUI's end-to-end tests drive Debian's Chromium (headless).
 if ! command -v chromium >/dev/null 2>&1 && [ -z "${PARSEC_CHROMIUM:-}" ]; then
-  echo "== installing chromium (apt)"
-  sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  $sudo apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 ||
-    { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends chromium >/dev/null; }
+  apt_install chromium
 fi
 
 # The PostgreSQL metadata store's tests run initdb and postgres themselves (a server of their
 # own on a free port, as the postgres user when root): only the binaries are needed.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1 &&
   [ -z "${PARSEC_POSTGRES_BIN:-}" ]; then
-  echo "== installing postgresql (apt)"
-  sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  $sudo apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1 ||
-    { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends postgresql >/dev/null; }
+  apt_install postgresql
+fi
+
+# The mount's tests mount real FUSE folders (fusermount3, from fuse3) and run real programs
+# on them.
+missing=()
+for pkg in fuse3:fusermount3 rsync:rsync git:git sqlite3:sqlite3; do
+  command -v "${pkg#*:}" >/dev/null 2>&1 || missing+=("${pkg%%:*}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt_install "${missing[@]}"
 fi
 
 # The S3 block store's tests run against a real MinIO server (internal/testenv/minio finds

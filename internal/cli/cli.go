@@ -107,7 +107,7 @@ and forge nothing: the client checks every certificate it receives.
 
 Members share encrypted workspaces ("parsec workspace"); files in them are handled with
 "parsec ls", "cp", "cat", "mkdir", "mv", "rm", "history" and "restore", on paths written
-WORKSPACE:/path.
+WORKSPACE:/path, or opened as ordinary folders with "parsec mount" (FUSE).
 
 Every flag can also be set with a PARSEC_* environment variable (--config-dir is
 PARSEC_CONFIG_DIR, --device is PARSEC_DEVICE, …), except --password-stdin.`,
@@ -123,7 +123,7 @@ PARSEC_CONFIG_DIR, --device is PARSEC_DEVICE, …), except --password-stdin.`,
 	})
 	root.AddCommand(a.serverCmd(), a.orgCmd(), a.deviceCmd(), a.userCmd(), a.inviteCmd(), a.workspaceCmd(), a.guiCmd())
 	root.AddCommand(a.fileCmds()...)
-	root.AddCommand(a.benchCmd())
+	root.AddCommand(a.benchCmd(), a.mountCmd())
 	return root
 }
 

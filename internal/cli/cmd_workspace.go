@@ -39,7 +39,8 @@ Files are handled by "parsec ls", "cp", "cat", "mkdir", "mv", "rm", "history" an
 	}
 	cmd.AddCommand(a.workspaceCreateCmd(), a.workspaceListCmd(), a.workspaceRenameCmd(),
 		a.workspaceShareCmd(), a.workspaceUnshareCmd(), a.workspaceUsersCmd(),
-		a.workspaceArchiveCmd(), a.workspaceUnarchiveCmd(), a.workspaceSyncCmd(), a.workspaceSelfPromoteCmd())
+		a.workspaceArchiveCmd(), a.workspaceUnarchiveCmd(), a.workspaceSyncCmd(), a.workspaceSelfPromoteCmd(),
+		a.workspaceMountCmd())
 	return cmd
 }
 

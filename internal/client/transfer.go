@@ -58,28 +58,35 @@ func (w *Workspace) WriteFiles(ctx context.Context, files []FileSource, progress
 			return err
 		}
 	}
+	contents, err := w.uploadAnew(ctx, files, progress)
+	if err != nil {
+		return err
+	}
+	var changed []parsec.VlobID
+	for i, f := range files {
+		ids, err := w.putFile(f.Path, contents[i])
+		if err != nil {
+			return err
+		}
+		changed = append(changed, ids...)
+	}
+	return w.save(ctx, changed, nil)
+}
+
+// uploadAnew is upload, started again (twice at most) when the workspace's key changed
+// during the upload.
+func (w *Workspace) uploadAnew(ctx context.Context, files []FileSource, progress func(int64)) ([]*manifest.FileManifest, error) {
 	for attempt := 0; ; attempt++ {
 		contents, err := w.upload(ctx, files, progress)
 		if attempt < 2 && protocol.IsStatus(err, protocol.StatusBadKeyIndex) {
 			// The key changed during the upload: start again with the new one.
 			w.c.forgetKeys(w.id)
 			if _, err := w.c.PollCertificates(ctx); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
-		if err != nil {
-			return err
-		}
-		var changed []parsec.VlobID
-		for i, f := range files {
-			ids, err := w.putFile(f.Path, contents[i])
-			if err != nil {
-				return err
-			}
-			changed = append(changed, ids...)
-		}
-		return w.save(ctx, changed, nil)
+		return contents, err
 	}
 }
 

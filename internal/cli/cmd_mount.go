@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parsec-go/parsec/internal/mount"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+const mountHelp = `The folder shows the workspace's files and folders as ordinary ones: programs create, read,
+write (at any offset), truncate, rename, move and remove them, and make and remove folders.
+A file's new content becomes a new version when it is closed or fsynced (not at every
+write); it is saved on this device at once and sent to the server in the background, which
+also brings the others' changes (they show within about a second of the server announcing
+them). Concurrent edits of one file keep both versions, as "parsec workspace sync" does.
+
+Readers, and everyone in an archived workspace, get a read-only folder: writes fail with
+"read-only file system" (EROFS).
+
+What needs the server: reading a file's content (opening a file that is not being written
+reads it from the server, and writing into an existing file first fetches its content), and
+saving a written file when it is closed (its content is uploaded then). Listing folders,
+sizes and dates, making, renaming and removing files and folders work offline, kept on this
+device until the server is back; so is a written file closed while the server is
+unreachable, retried while the folder stays mounted (if the server is still unreachable at
+unmount, its content is left in the configuration directory and the path is given). While
+a file is open for writing, its content is kept in a private temporary file (readable only
+by you) in the configuration directory, removed once it is saved and closed.
+
+It runs until interrupted (Ctrl-C, SIGTERM) or unmounted from outside
+("fusermount3 -u DIR"); then it sends what is left and says whether anything stays on this
+device for a later sync. Needs FUSE 3 (the fuse3 package on Debian and Ubuntu).`
+
+func (a *app) mountCmd() *cobra.Command {
+	var df deviceFlags
+	cmd := &cobra.Command{
+		Use:   "mount DIR -d DEVICE",
+		Short: "Show every workspace as a folder of DIR (FUSE), until interrupted",
+		Long: `Mount every workspace of the device as a folder of DIR (an existing, empty folder), named
+after the workspace ("name (short ID)" when two have the same name).
+
+` + mountHelp,
+		Args: exactArgs(1, "the folder to mount on"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runMount(cmd, &df, "", args[0])
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	return cmd
+}
+
+func (a *app) workspaceMountCmd() *cobra.Command {
+	var df deviceFlags
+	cmd := &cobra.Command{
+		Use:   "mount WS DIR -d DEVICE",
+		Short: "Show one workspace as the folder DIR (FUSE), until interrupted",
+		Long: `Mount workspace WS on DIR (an existing, empty folder).
+
+` + mountHelp,
+		Args: exactArgs(2, "the workspace and the folder to mount on"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runMount(cmd, &df, args[0], args[1])
+		},
+	}
+	a.addDeviceFlags(cmd, &df)
+	return cmd
+}
+
+// runMount mounts one workspace (ref) or all (ref empty) on dir, until interrupted or
+// unmounted from outside, then sends what is left.
+func (a *app) runMount(cmd *cobra.Command, df *deviceFlags, ref, dir string) error {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return parsec.Errorf(parsec.NotFound, "%s: no such folder", dir)
+	}
+	c, err := a.openPolled(cmd, df)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx := cmd.Context()
+	opts := mount.Options{Warn: func(msg string) { a.say("warning: %s", msg) }}
+	what := "every workspace"
+	if ref != "" {
+		w, err := c.FindWorkspace(ctx, ref)
+		if err != nil {
+			return err
+		}
+		opts.Workspace, what = w.ID, "workspace "+wsName(w)
+	}
+	opts.SpoolDir = filepath.Join(a.configDir, "mount-spool")
+	if err := os.MkdirAll(opts.SpoolDir, 0o700); err != nil {
+		return err
+	}
+	m, err := mount.New(ctx, c, dir, opts)
+	if err != nil {
+		return err
+	}
+	a.say("Mounted %s at %s. Press Ctrl-C (or run \"fusermount3 -u %s\") to unmount.", what, dir, dir)
+	unmounted := make(chan struct{})
+	go func() { m.Wait(); close(unmounted) }()
+	for done := false; !done; {
+		sig, stop := interruptible(ctx)
+		select {
+		case <-unmounted:
+			done = true
+		case <-sig.Done():
+			if err := m.Unmount(); err != nil {
+				a.say("Cannot unmount %s (%v): close the files and folders programs have open in it, then interrupt again.", dir, err)
+				break
+			}
+			<-unmounted
+			done = true
+		}
+		stop()
+	}
+	a.say("Unmounted %s; sending what is left…", dir)
+	kept, err := m.Finish(context.WithoutCancel(ctx))
+	if len(kept) > 0 {
+		a.say("Changes kept on this device (the next sync or mount sends them): %s", strings.Join(kept, "; "))
+	} else if err == nil {
+		a.say("Everything written was sent.")
+	}
+	if err != nil {
+		return fmt.Errorf("unmounting %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package client
+
+import (
+	"context"
+	"io"
+	"sync"
+
+	"github.com/parsec-go/parsec/internal/manifest"
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// Operations a file system needs beside those of a person's commands: reading a file at
+// any offset, and replacing the content of a file known by its ID (wherever it is now).
+// The mount (internal/mount) calls these; they use the same transfers and checks as the
+// rest of the library.
+
+// readAhead is how much of a file a FileReader fetches at once, from the first byte
+// asked: sequential reads then cost one request per window, and memory stays at one
+// window per open file whatever its size.
+const readAhead = 4 << 20
+
+// A FileReader reads one version of a file (the one current when it was opened) at any
+// offset. Every block is decrypted and checked against the file's signed manifest. It is
+// safe for concurrent use.
+type FileReader struct {
+	w  *Workspace
+	fm *manifest.FileManifest
+
+	mu     sync.Mutex
+	winOff uint64 // the cached window: the file's bytes [winOff, winOff+len(win))
+	win    []byte
+}
+
+// OpenFile returns a reader of the file at p as this device knows it now.
+func (w *Workspace) OpenFile(p string) (*FileReader, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m, err := w.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	fm, ok := m.(*manifest.FileManifest)
+	if !ok {
+		return nil, parsec.Errorf(parsec.Invalid, "%s is a folder", p)
+	}
+	return &FileReader{w: w, fm: fm}, nil
+}
+
+// ID returns the file's ID.
+func (r *FileReader) ID() parsec.VlobID { return r.fm.ID }
+
+// Size returns the size of the version read.
+func (r *FileReader) Size() uint64 { return r.fm.Size }
+
+// ReadAt reads len(dst) bytes at off (fewer at the end of the file, with io.EOF).
+func (r *FileReader) ReadAt(ctx context.Context, dst []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, parsec.Errorf(parsec.Invalid, "negative offset %d", off)
+	}
+	start := uint64(off)
+	if start >= r.fm.Size {
+		return 0, io.EOF
+	}
+	end := min(start+uint64(len(dst)), r.fm.Size)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if start < r.winOff || end > r.winOff+uint64(len(r.win)) {
+		win, err := r.fetch(ctx, start, max(end-start, readAhead))
+		if err != nil {
+			return 0, err
+		}
+		r.winOff, r.win = start, win
+	}
+	n := copy(dst, r.win[start-r.winOff:end-r.winOff])
+	if end == r.fm.Size && n < len(dst) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// fetch reads the bytes [off, off+n) of the file (cut at its end) in one request.
+func (r *FileReader) fetch(ctx context.Context, off, n uint64) ([]byte, error) {
+	spans := r.fm.Spans(off, n)
+	var ids []parsec.BlockID
+	asked := map[parsec.BlockID]bool{}
+	pieces := make([]piece, len(spans))
+	total := uint64(0)
+	for i, s := range spans {
+		pieces[i] = piece{span: s}
+		if s.Block != nil && !asked[s.Block.ID] {
+			asked[s.Block.ID] = true
+			ids = append(ids, s.Block.ID)
+		}
+		total += s.Size
+	}
+	keys, err := r.w.c.keysOf(ctx, r.w.id)
+	if err != nil {
+		return nil, err
+	}
+	blocks, err := r.w.c.readBlocks(ctx, r.w.id, keys, ids, pieces)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, total)
+	for _, s := range spans {
+		if s.Block == nil {
+			out = append(out, make([]byte, s.Size)...)
+			continue
+		}
+		out = append(out, blocks[s.Block.ID][s.InBlock:s.InBlock+s.Size]...)
+	}
+	return out, nil
+}
+
+// WriteContent replaces the content of file id, wherever it is in the workspace now, with
+// what open gives: a new version, saved on this device (Push or Sync sends it). The
+// content is encrypted and uploaded first, in flat memory, as WriteFiles does.
+func (w *Workspace) WriteContent(ctx context.Context, id parsec.VlobID, open func() (io.ReadCloser, error)) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m, err := w.writableEntry(id)
+	if err != nil {
+		return err
+	}
+	if m.IsFolder() {
+		return parsec.Errorf(parsec.Invalid, "%s is a folder", parsec.ShortID(id))
+	}
+	contents, err := w.uploadAnew(ctx, []FileSource{{Path: parsec.ShortID(id), Open: open}}, nil)
+	if err != nil {
+		return err
+	}
+	f := w.edit(id).(*manifest.FileManifest)
+	f.Size, f.BlockSize, f.Blocks, f.Updated = contents[0].Size, contents[0].BlockSize, contents[0].Blocks, w.c.now()
+	return w.save(ctx, []parsec.VlobID{id}, nil)
+}
+
+// SetUpdated sets when entry id's content last changed, as file systems let programs do
+// (touch, cp -p, rsync -a): saved on this device, sent with the next Push or Sync.
+func (w *Workspace) SetUpdated(ctx context.Context, id parsec.VlobID, t parsec.DateTime) error {
+	if t.IsZero() {
+		return parsec.Errorf(parsec.Invalid, "a file cannot be dated %s", t)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m, err := w.writableEntry(id)
+	if err != nil || m.Head().Updated == t {
+		return err
+	}
+	w.edit(id).Head().Updated = t
+	return w.save(ctx, []parsec.VlobID{id}, nil)
+}
+
+// writableEntry returns entry id's manifest, when this user may change it (under w.mu).
+func (w *Workspace) writableEntry(id parsec.VlobID) (manifest.Manifest, error) {
+	if err := w.checkWritable(); err != nil {
+		return nil, err
+	}
+	e := w.entries[id]
+	if e == nil || e.current() == nil {
+		return nil, parsec.Errorf(parsec.NotFound, "entry %s: no such file or folder", parsec.ShortID(id))
+	}
+	return e.current(), nil
+}

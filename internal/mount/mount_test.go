@@ -1,0 +1,173 @@
+package mount
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/testenv"
+)
+
+// mountFor mounts c's workspaces (one when id is not zero) in a temporary folder, for the
+// duration of the test: unmounted and finished at its end, when nothing may be kept
+// unsent.
+func mountFor(t testing.TB, c *client.Client, id parsec.VlobID) (string, *Mount) {
+	t.Helper()
+	testenv.RequireFUSE(t)
+	dir := t.TempDir()
+	m, err := New(t.Context(), c, dir, Options{Workspace: id, SpoolDir: t.TempDir(), Warn: func(msg string) { t.Logf("warning: %s", msg) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+		m.Wait()
+		kept, err := m.Finish(context.Background()) // t.Context() is done by now
+		if err != nil || len(kept) > 0 {
+			t.Errorf("after unmounting: kept %q, error %v", kept, err)
+		}
+	})
+	return dir, m
+}
+
+type people struct {
+	srv        *testenv.Server
+	alice, bob *client.Client
+	bobUser    *testenv.User
+}
+
+func newPeople(t testing.TB) people {
+	t.Helper()
+	srv := testenv.NewServer(t)
+	a := srv.Bootstrap(t, "Acme", "alice@example.com", "Alice")
+	ac := a.Open(t)
+	b := testenv.Join(t, ac, "bob@example.com", "Bob", parsec.ProfileStandard)
+	return people{srv: srv, alice: ac, bob: b.Open(t), bobUser: b}
+}
+
+func createWorkspace(t testing.TB, c *client.Client, name string) parsec.VlobID {
+	t.Helper()
+	id, err := c.CreateWorkspace(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErrno(t *testing.T, what string, err error, want syscall.Errno) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: error %v, want %v", what, err, want)
+	}
+}
+
+// TestFileOperations: the POSIX operations programs rely on, through the mount of one
+// workspace, then what another member reads after syncing.
+func TestFileOperations(t *testing.T) {
+	p := newPeople(t)
+	id := createWorkspace(t, p.alice, "Docs")
+	must(t, p.alice.ShareWorkspace(t.Context(), id, p.bobUser.Device.UserID, parsec.RoleContributor))
+	dir, m := mountFor(t, p.alice, id)
+	at := func(name string) string { return filepath.Join(dir, name) }
+
+	// Create, write at offsets (with a hole), read back, stat.
+	f, err := os.Create(at("a.txt"))
+	must(t, err)
+	_, err = f.WriteAt([]byte("hello"), 0)
+	must(t, err)
+	_, err = f.WriteAt([]byte("world"), 10)
+	must(t, err)
+	fi, err := os.Stat(at("a.txt")) // a file being written shows its size
+	must(t, err)
+	if fi.Size() != 15 {
+		t.Errorf("size while written: %d, want 15", fi.Size())
+	}
+	must(t, f.Close())
+	want := []byte("hello\x00\x00\x00\x00\x00world")
+	got, err := os.ReadFile(at("a.txt"))
+	must(t, err)
+	if !bytes.Equal(got, want) {
+		t.Errorf("a.txt = %q, want %q", got, want)
+	}
+
+	// Rewrite the middle of an existing file, then truncate it, through handles and paths.
+	f, err = os.OpenFile(at("a.txt"), os.O_RDWR, 0)
+	must(t, err)
+	_, err = f.WriteAt([]byte("_there_"), 4)
+	must(t, err)
+	buf := make([]byte, 15)
+	_, err = f.ReadAt(buf, 0)
+	must(t, err)
+	if string(buf) != "hell_there_orld" {
+		t.Errorf("read while writing: %q", buf)
+	}
+	must(t, f.Sync())
+	must(t, f.Truncate(4))
+	must(t, f.Close())
+	must(t, os.Truncate(at("a.txt"), 6))
+	got, err = os.ReadFile(at("a.txt"))
+	must(t, err)
+	if string(got) != "hell\x00\x00" {
+		t.Errorf("after truncates: %q", got)
+	}
+
+	// Folders, renames across folders, replacing a file, removal.
+	must(t, os.MkdirAll(at("x/y"), 0o755))
+	must(t, os.WriteFile(at("x/y/b.txt"), []byte("b"), 0o644))
+	must(t, os.WriteFile(at("c.txt"), []byte("c"), 0o644))
+	must(t, os.Rename(at("x/y/b.txt"), at("b.txt")))
+	must(t, os.Rename(at("c.txt"), at("b.txt"))) // replaces b.txt
+	must(t, os.Rename(at("x/y"), at("z")))
+	must(t, os.Mkdir(at("x/w"), 0o755))
+	wantErrno(t, "rmdir of a folder that is not empty", syscall.Rmdir(at("x")), syscall.ENOTEMPTY)
+	wantErrno(t, "rename of a folder onto a non-empty one", syscall.Rename(at("z"), at("x")), syscall.ENOTEMPTY)
+	must(t, os.Remove(at("x/w")))
+	must(t, os.Remove(at("x")))
+	wantErrno(t, "unlink of a folder", syscall.Unlink(at("z")), syscall.EISDIR)
+	wantErrno(t, "rmdir of a file", syscall.Rmdir(at("b.txt")), syscall.ENOTDIR)
+	wantErrno(t, "stat of a missing file", func() error { _, err := os.Stat(at("nope")); return err }(), syscall.ENOENT)
+	must(t, os.WriteFile(at("z/gone"), nil, 0o644))
+	must(t, os.Remove(at("z/gone")))
+	var names []string
+	must(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && p != dir {
+			rel, _ := filepath.Rel(dir, p)
+			names = append(names, rel)
+		}
+		return err
+	}))
+	if diff := cmp.Diff([]string{"a.txt", "b.txt", "z"}, names); diff != "" {
+		t.Errorf("tree (-want +got):\n%s", diff)
+	}
+
+	// Bob reads the same after a sync.
+	_, err = p.bob.PollCertificates(t.Context())
+	must(t, err)
+	bw, err := p.bob.Workspace(t.Context(), id)
+	must(t, err)
+	must(t, m.Sync(t.Context()))
+	must(t, bw.Sync(t.Context()))
+	var out bytes.Buffer
+	must(t, bw.ReadFile(t.Context(), "/b.txt", &out))
+	if out.String() != "c" {
+		t.Errorf("bob reads b.txt = %q, want %q", out.String(), "c")
+	}
+}
