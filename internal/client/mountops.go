@@ -116,8 +116,11 @@ func (r *FileReader) fetch(ctx context.Context, off, n uint64) ([]byte, error) {
 // what open gives: a new version, saved on this device (Push or Sync sends it). The
 // content is encrypted and uploaded first, in flat memory, as WriteFiles does.
 func (w *Workspace) WriteContent(ctx context.Context, id parsec.VlobID, open func() (io.ReadCloser, error)) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock, err := w.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m, err := w.writableEntry(id)
 	if err != nil {
 		return err
@@ -140,8 +143,11 @@ func (w *Workspace) SetUpdated(ctx context.Context, id parsec.VlobID, t parsec.D
 	if t.IsZero() {
 		return parsec.Errorf(parsec.Invalid, "a file cannot be dated %s", t)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock, err := w.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m, err := w.writableEntry(id)
 	if err != nil || m.Head().Updated == t {
 		return err
