@@ -519,8 +519,10 @@ func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest
 func mergeChildren(base, local, remote map[string]parsec.VlobID) map[string]parsec.VlobID {
 	byID := func(m map[string]parsec.VlobID) map[parsec.VlobID]string {
 		out := make(map[parsec.VlobID]string, len(m))
-		for n, id := range m {
-			out[id] = n
+		for _, n := range slices.Sorted(maps.Keys(m)) {
+			// In name order, so that an entry named twice (which validation refuses) still
+			// merges the same way every time.
+			out[m[n]] = n
 		}
 		return out
 	}
