@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/parsec-go/parsec/internal/bench"
 	"github.com/parsec-go/parsec/internal/mount"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
@@ -23,9 +24,11 @@ them). Concurrent edits of one file keep both versions, as "parsec workspace syn
 Readers, and everyone in an archived workspace, get a read-only folder: writes fail with
 "read-only file system" (EROFS).
 
-What needs the server: reading a file's content (opening a file that is not being written
-reads it from the server, and writing into an existing file first fetches its content), and
-saving a written file when it is closed (its content is uploaded then). Listing folders,
+Blocks read are kept on this device, encrypted as the server stores them and checked again
+when used, up to --cache-size (the least recently used go first): a file read once reads
+again without the server. What needs the server: reading content not read before (opening a
+file that is not being written, or writing into an existing file, which first fetches its
+content), and saving a written file when it is closed (its content is uploaded then). Listing folders,
 sizes and dates, making, renaming and removing files and folders work offline, kept on this
 device until the server is back; so is a written file closed while the server is
 unreachable, retried while the folder stays mounted (if the server is still unreachable at
@@ -39,6 +42,7 @@ device for a later sync. Needs FUSE 3 (the fuse3 package on Debian and Ubuntu).`
 
 func (a *app) mountCmd() *cobra.Command {
 	var df deviceFlags
+	var cache bench.Size
 	cmd := &cobra.Command{
 		Use:   "mount DIR -d DEVICE",
 		Short: "Show every workspace as a folder of DIR (FUSE), until interrupted",
@@ -48,15 +52,17 @@ after the workspace ("name (short ID)" when two have the same name).
 ` + mountHelp,
 		Args: exactArgs(1, "the folder to mount on"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runMount(cmd, &df, "", args[0])
+			return a.runMount(cmd, &df, "", args[0], int64(cache))
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
+	addCacheSize(cmd, &cache)
 	return cmd
 }
 
 func (a *app) workspaceMountCmd() *cobra.Command {
 	var df deviceFlags
+	var cache bench.Size
 	cmd := &cobra.Command{
 		Use:   "mount WS DIR -d DEVICE",
 		Short: "Show one workspace as the folder DIR (FUSE), until interrupted",
@@ -65,16 +71,23 @@ func (a *app) workspaceMountCmd() *cobra.Command {
 ` + mountHelp,
 		Args: exactArgs(2, "the workspace and the folder to mount on"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runMount(cmd, &df, args[0], args[1])
+			return a.runMount(cmd, &df, args[0], args[1], int64(cache))
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
+	addCacheSize(cmd, &cache)
 	return cmd
+}
+
+// addCacheSize adds --cache-size, 1 GiB by default.
+func addCacheSize(cmd *cobra.Command, size *bench.Size) {
+	*size = 1 << 30
+	cmd.Flags().Var(size, "cache-size", "how much of the blocks read to keep on this device, encrypted (0: none)")
 }
 
 // runMount mounts one workspace (ref) or all (ref empty) on dir, until interrupted or
 // unmounted from outside, then sends what is left.
-func (a *app) runMount(cmd *cobra.Command, df *deviceFlags, ref, dir string) error {
+func (a *app) runMount(cmd *cobra.Command, df *deviceFlags, ref, dir string, cacheSize int64) error {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return parsec.Errorf(parsec.NotFound, "%s: no such folder", dir)
 	}
@@ -83,6 +96,9 @@ func (a *app) runMount(cmd *cobra.Command, df *deviceFlags, ref, dir string) err
 		return err
 	}
 	defer c.Close()
+	if cacheSize > 0 {
+		c.EnableBlockCache(cacheSize)
+	}
 	ctx := cmd.Context()
 	opts := mount.Options{Warn: func(msg string) { a.say("warning: %s", msg) }}
 	what := "every workspace"

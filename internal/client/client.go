@@ -40,6 +40,7 @@ type Client struct {
 	keys     map[parsec.VlobID]*realmKeys // realm keys, in memory only
 	open     map[parsec.VlobID]*Workspace // workspaces opened so far
 	tampered error                        // set once the server sent something invalid: the client stops there
+	blocks   *blockCache                  // blocks read, kept on the device; nil when not enabled
 }
 
 // Open prepares a client for an unlocked device: it opens the device's local cache in

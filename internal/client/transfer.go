@@ -521,18 +521,39 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 // readBlocks fetches blocks and checks each against its access.
 func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *realmKeys, ids []parsec.BlockID, pieces []piece) (map[parsec.BlockID][]byte, error) {
 	out := map[parsec.BlockID][]byte{}
+	access := map[parsec.BlockID]*manifest.BlockAccess{}
+	for _, p := range pieces {
+		if p.span.Block != nil {
+			access[p.span.Block.ID] = p.span.Block
+		}
+	}
+	cache := c.blockCache()
+	if cache != nil {
+		// Blocks kept on the device are checked like those of the server; one that does not
+		// open is forgotten and read from the server.
+		var missing []parsec.BlockID
+		for _, id := range ids {
+			if a := access[id]; a != nil {
+				if index, data, ok := cache.get(realm, id); ok {
+					if key, err := keys.key(index); err == nil {
+						if plain, err := manifest.OpenBlockInPlace(key, *a, data); err == nil {
+							out[id] = plain
+							continue
+						}
+					}
+					cache.drop(realm, id)
+				}
+			}
+			missing = append(missing, id)
+		}
+		ids = missing
+	}
 	if len(ids) == 0 {
 		return out, nil
 	}
 	var rep protocol.BlockReadRep
 	if err := c.Call(ctx, protocol.CmdBlockRead, protocol.BlockReadReq{RealmID: realm, BlockIDs: ids}, &rep); err != nil {
 		return nil, err
-	}
-	access := map[parsec.BlockID]*manifest.BlockAccess{}
-	for _, p := range pieces {
-		if p.span.Block != nil {
-			access[p.span.Block.ID] = p.span.Block
-		}
 	}
 	if len(rep.Blocks) != len(ids) {
 		return nil, parsec.Errorf(parsec.Tampered, "the server returned %d blocks for %d asked", len(rep.Blocks), len(ids))
@@ -556,7 +577,14 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 			errs[i] = parsec.Errorf(parsec.Tampered, "block %s: %v", parsec.ShortID(b.BlockID), err)
 			return
 		}
+		var kept []byte
+		if cache != nil {
+			kept = slices.Clone(b.Data) // the ciphertext, before it is opened in place
+		}
 		plain[i], errs[i] = manifest.OpenBlockInPlace(key, *a, b.Data)
+		if kept != nil && errs[i] == nil {
+			cache.put(realm, b.BlockID, b.KeyIndex, kept)
+		}
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS realms (
 ) STRICT, WITHOUT ROWID;
 `
 
+// Path returns the database file's path.
+func (d *DB) Path() string { return d.path }
+
 // DB is a device's local cache.
 type DB struct {
 	db   *sql.DB

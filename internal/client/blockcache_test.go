@@ -1,0 +1,69 @@
+package client_test
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/parsec-go/parsec/internal/protocol"
+)
+
+// Blocks read are kept on the device: read again without the server, checked again (a
+// damaged one is read from the server anew), and never beyond the size limit.
+func TestBlockCache(t *testing.T) {
+	p := newPeople(t)
+	_, aw, bw, _ := shared(t, p)
+	big := bytes.Repeat([]byte("block cache "), 300_000) // 3.6 MB: several blocks
+	write(t, aw, map[string][]byte{"/big.bin": big, "/other.bin": bytes.Repeat([]byte("x"), 2<<20)})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	p.bc.EnableBlockCache(8 << 20)
+	dir := filepath.Join(p.bob.ConfigDir, "data", p.bob.Device.DeviceID.String(), "blocks")
+	cached := func() (n int, size int64, files []string) {
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				info, _ := d.Info()
+				n, size, files = n+1, size+info.Size(), append(files, path)
+			}
+			return nil
+		})
+		return
+	}
+	if got := read(t, bw, "/big.bin"); !bytes.Equal(got, big) {
+		t.Fatal("big.bin read back differs")
+	}
+	n, size, files := cached()
+	if n == 0 || size < int64(len(big)) {
+		t.Fatalf("%d blocks, %d bytes cached, want all of big.bin", n, size)
+	}
+
+	// The server no longer gives blocks: what was kept still reads.
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd == protocol.CmdBlockRead {
+			return []byte("not a reply")
+		}
+		return reply
+	}
+	if got := read(t, bw, "/big.bin"); !bytes.Equal(got, big) {
+		t.Error("big.bin read from the cache differs")
+	}
+	p.srv.Lie = nil
+
+	// A damaged block is not used: read from the server again, and kept again.
+	os.WriteFile(files[0], []byte("damaged block"), 0o600)
+	if got := read(t, bw, "/big.bin"); !bytes.Equal(got, big) {
+		t.Error("big.bin read with a damaged cached block differs")
+	}
+	if data, err := os.ReadFile(files[0]); err != nil || bytes.Equal(data, []byte("damaged block")) {
+		t.Errorf("the damaged block was not replaced: %v", err)
+	}
+
+	// Over the limit, the least recently used go.
+	p.bc.EnableBlockCache(4 << 20)
+	read(t, bw, "/other.bin")
+	if _, size, _ := cached(); size > 4<<20 {
+		t.Errorf("%d bytes cached, over the 4 MiB limit", size)
+	}
+}
