@@ -112,29 +112,71 @@ func (r *FileReader) fetch(ctx context.Context, off, n uint64) ([]byte, error) {
 	return out, nil
 }
 
-// WriteContent replaces the content of file id, wherever it is in the workspace now, with
-// what open gives: a new version, saved on this device (Push or Sync sends it). The
-// content is encrypted and uploaded first, in flat memory, as WriteFiles does.
-func (w *Workspace) WriteContent(ctx context.Context, id parsec.VlobID, open func() (io.ReadCloser, error)) error {
+// A ContentStamp identifies a file's content (its size and blocks): a program that read a
+// file and writes it back can tell whether someone changed it meanwhile.
+type ContentStamp struct {
+	size   uint64
+	blocks string // the block IDs, in order
+}
+
+func stampOf(f *manifest.FileManifest) ContentStamp {
+	ids := make([]byte, 0, len(f.Blocks)*len(parsec.BlockID{}))
+	for _, b := range f.Blocks {
+		ids = append(ids, b.ID[:]...)
+	}
+	return ContentStamp{size: f.Size, blocks: string(ids)}
+}
+
+// Stamp returns the stamp of file id's content as this device knows it now.
+func (w *Workspace) Stamp(id parsec.VlobID) (ContentStamp, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e := w.entries[id]
+	if e == nil || e.current() == nil {
+		return ContentStamp{}, parsec.Errorf(parsec.NotFound, "entry %s is not known", parsec.ShortID(id))
+	}
+	fm, ok := e.current().(*manifest.FileManifest)
+	if !ok {
+		return ContentStamp{}, parsec.Errorf(parsec.Invalid, "%s is a folder", parsec.ShortID(id))
+	}
+	return stampOf(fm), nil
+}
+
+// WriteContentSince replaces the content of file id, wherever it is in the workspace now,
+// with what open gives, made from the file as it was at since: a new version, saved on this
+// device (Push or Sync sends it), uploaded first in flat memory as WriteFiles does. When the
+// file's content changed meanwhile (another member's version arrived), the new
+// content goes beside it as a conflict copy ("name (sync conflict N).ext"), as a sync does,
+// and nothing is lost. It returns the stamp of what it wrote, and whether it made a copy.
+func (w *Workspace) WriteContentSince(ctx context.Context, id parsec.VlobID, since ContentStamp, open func() (io.ReadCloser, error)) (ContentStamp, bool, error) {
 	unlock, err := w.lockWrite(ctx)
 	if err != nil {
-		return err
+		return ContentStamp{}, false, err
 	}
 	defer unlock()
 	m, err := w.writableEntry(id)
 	if err != nil {
-		return err
+		return ContentStamp{}, false, err
 	}
-	if m.IsFolder() {
-		return parsec.Errorf(parsec.Invalid, "%s is a folder", parsec.ShortID(id))
+	current, ok := m.(*manifest.FileManifest)
+	if !ok {
+		return ContentStamp{}, false, parsec.Errorf(parsec.Invalid, "%s is a folder", parsec.ShortID(id))
 	}
 	contents, err := w.uploadAnew(ctx, []FileSource{{Path: parsec.ShortID(id), Open: open}}, nil)
 	if err != nil {
-		return err
+		return ContentStamp{}, false, err
 	}
-	f := w.edit(id).(*manifest.FileManifest)
-	f.Size, f.BlockSize, f.Blocks, f.Updated = contents[0].Size, contents[0].BlockSize, contents[0].Blocks, w.c.now()
-	return w.save(ctx, []parsec.VlobID{id}, nil)
+	c := contents[0]
+	if stampOf(current) == since {
+		f := w.edit(id).(*manifest.FileManifest)
+		f.Size, f.BlockSize, f.Blocks, f.Updated = c.Size, c.BlockSize, c.Blocks, w.c.now()
+		return stampOf(f), false, w.save(ctx, []parsec.VlobID{id}, nil)
+	}
+	now := w.c.now()
+	cp := &manifest.FileManifest{Header: manifest.Header{ID: parsec.NewVlobID(), Created: now, Updated: now},
+		Size: c.Size, BlockSize: c.BlockSize, Blocks: c.Blocks}
+	changed := w.placeConflictCopy(id, current.Parent, cp)
+	return stampOf(current), true, w.save(ctx, changed, nil)
 }
 
 // SetUpdated sets when entry id's content last changed, as file systems let programs do

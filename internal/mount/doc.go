@@ -3,7 +3,7 @@
 // point itself.
 //
 // It is a thin skin over the client library: every change is one call of internal/client
-// (Mkdir, Rename, Remove, WriteFiles, WriteContent, SetUpdated), saved on the device at
+// (Mkdir, Rename, Remove, WriteFiles, WriteContentSince, SetUpdated), saved on the device at
 // once and sent by a background Sync, which also receives the others' changes when the
 // server announces them (Client.Watch); conflicts are the library's. It must never hold
 // transfer, merge or permission logic of its own, nor keep a cleartext copy of a file

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -169,5 +171,49 @@ func TestFileOperations(t *testing.T) {
 	must(t, bw.ReadFile(t.Context(), "/b.txt", &out))
 	if out.String() != "c" {
 		t.Errorf("bob reads b.txt = %q, want %q", out.String(), "c")
+	}
+}
+
+// A file open for writing while another member changes it: on close, what was written
+// through the mount goes beside the other's version as a conflict copy; neither is lost.
+func TestConflictOnClose(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id := createWorkspace(t, p.alice, "Docs")
+	must(t, p.alice.ShareWorkspace(ctx, id, p.bobUser.Device.UserID, parsec.RoleContributor))
+	dir, m := mountFor(t, p.alice, id)
+	must(t, os.WriteFile(filepath.Join(dir, "plan.txt"), []byte("first"), 0o644))
+	must(t, m.Sync(ctx))
+
+	f, err := os.OpenFile(filepath.Join(dir, "plan.txt"), os.O_RDWR, 0)
+	must(t, err)
+	_, err = f.WriteAt([]byte("alice's"), 0)
+	must(t, err)
+
+	// Meanwhile Bob writes his version, which reaches Alice's device.
+	_, err = p.bob.PollCertificates(ctx)
+	must(t, err)
+	bw, err := p.bob.Workspace(ctx, id)
+	must(t, err)
+	must(t, bw.Change(ctx, false, func() error {
+		return bw.WriteFiles(ctx, []client.FileSource{{Path: "/plan.txt", Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader("bob's version")), nil
+		}}}, nil)
+	}))
+	must(t, m.Sync(ctx))
+
+	must(t, f.Close())
+	must(t, m.Sync(ctx))
+	got, err := os.ReadFile(filepath.Join(dir, "plan.txt"))
+	must(t, err)
+	if string(got) != "bob's version" {
+		t.Errorf("plan.txt = %q, want Bob's version kept", got)
+	}
+	copies, _ := filepath.Glob(filepath.Join(dir, "plan (sync conflict *).txt"))
+	if len(copies) != 1 {
+		t.Fatalf("conflict copies: %v", copies)
+	}
+	if got, _ := os.ReadFile(copies[0]); string(got) != "alice's" {
+		t.Errorf("the conflict copy holds %q, want what Alice wrote", got)
 	}
 }

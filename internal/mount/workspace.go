@@ -136,7 +136,8 @@ type openFile struct {
 	path   func() (string, bool) // where the file is now, false once removed
 	reader *client.FileReader
 	spool  *os.File
-	dirty  bool // the spool holds changes not saved
+	dirty  bool                // the spool holds changes not saved
+	since  client.ContentStamp // the content the spool started from, or last saved
 }
 
 // acquire returns the open file id, counting one more handle.
@@ -214,6 +215,13 @@ func (f *openFile) ensureSpool(ctx context.Context, seed bool) error {
 	}
 	spool, err := os.CreateTemp(f.ws.m.spool, "open-*") // 0600
 	if err != nil {
+		return err
+	}
+	// What the spool starts from: if it changes before the spool is saved, the save goes
+	// beside it as a conflict copy.
+	if f.since, err = f.ws.w.Stamp(f.id); err != nil {
+		spool.Close()
+		os.Remove(spool.Name())
 		return err
 	}
 	if seed {
@@ -311,12 +319,17 @@ func (f *openFile) writeBack(ctx context.Context) error {
 		return err
 	}
 	spool := f.spool
-	err = f.ws.w.WriteContent(ctx, f.id, func() (io.ReadCloser, error) {
+	since, copied, err := f.ws.w.WriteContentSince(ctx, f.id, f.since, func() (io.ReadCloser, error) {
 		return io.NopCloser(io.NewSectionReader(spool, 0, fi.Size())), nil
 	})
 	if err != nil {
 		return err
 	}
+	if copied {
+		p, _ := f.path()
+		f.ws.m.warn("%s changed on the server while it was open here: what was written here is kept beside it as a conflict copy", p)
+	}
+	f.since = since
 	f.dirty = false
 	f.reader = nil
 	f.ws.kickSync()
