@@ -36,15 +36,18 @@ unmount, its content is left in the configuration directory and the path is give
 a file is open for writing, its content is kept in a private temporary file (readable only
 by you) in the configuration directory, removed once it is saved and closed.
 
+With --at, the folder shows the workspaces as they were at that time, read-only: each is read
+whole from the server's history when first shown.
+
 It runs until interrupted (Ctrl-C, SIGTERM) or unmounted from outside
 ("fusermount3 -u DIR"); then it sends what is left and says whether anything stays on this
 device for a later sync. Needs FUSE 3 (the fuse3 package on Debian and Ubuntu).`
 
 func (a *app) mountCmd() *cobra.Command {
 	var df deviceFlags
-	var cache bench.Size
+	var mf mountFlags
 	cmd := &cobra.Command{
-		Use:   "mount DIR -d DEVICE",
+		Use:   "mount DIR [--at TIME] -d DEVICE",
 		Short: "Show every workspace as a folder of DIR (FUSE), until interrupted",
 		Long: `Mount every workspace of the device as a folder of DIR (an existing, empty folder), named
 after the workspace ("name (short ID)" when two have the same name).
@@ -52,42 +55,56 @@ after the workspace ("name (short ID)" when two have the same name).
 ` + mountHelp,
 		Args: exactArgs(1, "the folder to mount on"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runMount(cmd, &df, "", args[0], int64(cache))
+			return a.runMount(cmd, &df, "", args[0], mf)
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
-	addCacheSize(cmd, &cache)
+	addMountFlags(cmd, &mf)
 	return cmd
 }
 
 func (a *app) workspaceMountCmd() *cobra.Command {
 	var df deviceFlags
-	var cache bench.Size
+	var mf mountFlags
 	cmd := &cobra.Command{
-		Use:   "mount WS DIR -d DEVICE",
+		Use:   "mount WS DIR [--at TIME] -d DEVICE",
 		Short: "Show one workspace as the folder DIR (FUSE), until interrupted",
 		Long: `Mount workspace WS on DIR (an existing, empty folder).
 
 ` + mountHelp,
 		Args: exactArgs(2, "the workspace and the folder to mount on"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runMount(cmd, &df, args[0], args[1], int64(cache))
+			return a.runMount(cmd, &df, args[0], args[1], mf)
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
-	addCacheSize(cmd, &cache)
+	addMountFlags(cmd, &mf)
 	return cmd
 }
 
-// addCacheSize adds --cache-size, 1 GiB by default.
-func addCacheSize(cmd *cobra.Command, size *bench.Size) {
-	*size = 1 << 30
-	cmd.Flags().Var(size, "cache-size", "how much of the blocks read to keep on this device, encrypted (0: none)")
+// mountFlags are the flags of both mount commands.
+type mountFlags struct {
+	cache bench.Size
+	at    string
+}
+
+func addMountFlags(cmd *cobra.Command, f *mountFlags) {
+	f.cache = 1 << 30
+	cmd.Flags().Var(&f.cache, "cache-size", "how much of the blocks read to keep on this device, encrypted (0: none)")
+	cmd.Flags().StringVar(&f.at, "at", "", "show the workspaces as they were then, read-only: "+atHelp)
 }
 
 // runMount mounts one workspace (ref) or all (ref empty) on dir, until interrupted or
 // unmounted from outside, then sends what is left.
-func (a *app) runMount(cmd *cobra.Command, df *deviceFlags, ref, dir string, cacheSize int64) error {
+func (a *app) runMount(cmd *cobra.Command, df *deviceFlags, ref, dir string, mf mountFlags) error {
+	var at parsec.DateTime
+	if mf.at != "" {
+		t, err := parseAt(mf.at)
+		if err != nil {
+			return err
+		}
+		at = t
+	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return parsec.Errorf(parsec.NotFound, "%s: no such folder", dir)
 	}
@@ -96,11 +113,11 @@ func (a *app) runMount(cmd *cobra.Command, df *deviceFlags, ref, dir string, cac
 		return err
 	}
 	defer c.Close()
-	if cacheSize > 0 {
-		c.EnableBlockCache(cacheSize)
+	if mf.cache > 0 {
+		c.EnableBlockCache(int64(mf.cache))
 	}
 	ctx := cmd.Context()
-	opts := mount.Options{Warn: func(msg string) { a.say("warning: %s", msg) }}
+	opts := mount.Options{Warn: func(msg string) { a.say("warning: %s", msg) }, At: at}
 	what := "every workspace"
 	if ref != "" {
 		w, err := c.FindWorkspace(ctx, ref)

@@ -31,6 +31,9 @@ type Options struct {
 	Warn func(msg string)
 	// Debug logs every FUSE request.
 	Debug bool
+	// At, when set, shows the workspaces as they were then, read-only (each read whole
+	// from the server's history when first shown).
+	At parsec.DateTime
 }
 
 // A Mount is a mounted folder. Wait for it to be unmounted (Unmount, or fusermount3 -u
@@ -108,7 +111,9 @@ func New(ctx context.Context, c *client.Client, dir string, opts Options) (*Moun
 	if err != nil {
 		return fail(fmt.Errorf("cannot mount %s: %w", dir, err))
 	}
-	m.bg.Go(m.watch)
+	if opts.At.IsZero() {
+		m.bg.Go(m.watch) // the past does not change
+	}
 	return m, nil
 }
 
@@ -138,6 +143,9 @@ func (m *Mount) Finish(ctx context.Context) (kept []string, err error) {
 			p, _ := f.path()
 			errs = append(errs, fmt.Errorf("workspace %s: the content written to %s could not be saved, it is left in %s", ws.name, p, f.spool.Name()))
 		}
+		if ws.past {
+			continue
+		}
 		if err := ws.w.Sync(ctx); err != nil || ws.w.NeedSync() {
 			if err == nil {
 				err = errors.New("changes left to send")
@@ -160,7 +168,9 @@ func (m *Mount) Sync(ctx context.Context) error {
 		if left := ws.writePending(ctx); len(left) > 0 {
 			errs = append(errs, fmt.Errorf("workspace %s: %d closed file(s) not saved yet", ws.name, len(left)))
 		}
-		errs = append(errs, parsec.Wrap(ws.w.Sync(ctx), "workspace %s", ws.name))
+		if !ws.past {
+			errs = append(errs, parsec.Wrap(ws.w.Sync(ctx), "workspace %s", ws.name))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -189,7 +199,17 @@ func (m *Mount) workspace(ctx context.Context, info client.WorkspaceInfo) (*work
 	if err != nil {
 		return nil, err
 	}
-	ws := &workspace{m: m, id: info.ID, w: w, name: displayName(info), kick: make(chan struct{}, 1), files: map[parsec.VlobID]*openFile{}}
+	ws := &workspace{m: m, id: info.ID, w: w, src: w, name: displayName(info), kick: make(chan struct{}, 1), files: map[parsec.VlobID]*openFile{}}
+	if !m.opts.At.IsZero() {
+		past, err := w.At(m.opts.At).Load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ws.src, ws.past = past, true
+		ws.setInfo(info)
+		m.workspaces[info.ID] = ws
+		return ws, nil
+	}
 	ws.setInfo(info)
 	if err := w.Sync(ctx); err != nil {
 		m.warn("workspace %s not synced (%v): showing what this device has", ws.name, err)
@@ -279,7 +299,7 @@ func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	if err != nil {
 		return nil, r.m.errno(err)
 	}
-	e, err := ws.w.Stat("/")
+	e, err := ws.src.Stat("/")
 	if err != nil {
 		return nil, r.m.errno(err)
 	}

@@ -24,9 +24,16 @@ import (
 // unsent.
 func mountFor(t testing.TB, c *client.Client, id parsec.VlobID) (string, *Mount) {
 	t.Helper()
+	return mountWith(t, c, Options{Workspace: id})
+}
+
+// mountWith is mountFor with options.
+func mountWith(t testing.TB, c *client.Client, opts Options) (string, *Mount) {
+	t.Helper()
 	testenv.RequireFUSE(t)
 	dir := t.TempDir()
-	m, err := New(t.Context(), c, dir, Options{Workspace: id, SpoolDir: t.TempDir(), Warn: func(msg string) { t.Logf("warning: %s", msg) }})
+	opts.SpoolDir, opts.Warn = t.TempDir(), func(msg string) { t.Logf("warning: %s", msg) }
+	m, err := New(t.Context(), c, dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,4 +223,46 @@ func TestConflictOnClose(t *testing.T) {
 	if got, _ := os.ReadFile(copies[0]); string(got) != "alice's" {
 		t.Errorf("the conflict copy holds %q, want what Alice wrote", got)
 	}
+}
+
+// The past, mounted: the files as they were at a time, read-only.
+func TestMountAt(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id := createWorkspace(t, p.alice, "Docs")
+	w, err := p.alice.Workspace(ctx, id)
+	must(t, err)
+	put := func(path, content string) {
+		must(t, w.Change(ctx, false, func() error {
+			return w.WriteFiles(ctx, []client.FileSource{{Path: path, Open: func() (io.ReadCloser, error) {
+				return io.NopCloser(strings.NewReader(content)), nil
+			}}}, nil)
+		}))
+	}
+	put("/plan.txt", "first plan")
+	put("/notes/a.txt", "note a")
+	h, err := w.History(ctx, "/")
+	must(t, err)
+	then := h[len(h)-1].Timestamp
+	for _, e := range []string{"/plan.txt", "/notes", "/notes/a.txt"} {
+		v, err := w.History(ctx, e)
+		must(t, err)
+		then = max(then, v[len(v)-1].Timestamp)
+	}
+	put("/plan.txt", "second plan, longer")
+	put("/later.txt", "later")
+
+	dir, _ := mountWith(t, p.alice, Options{Workspace: id, At: then})
+	got, err := os.ReadFile(filepath.Join(dir, "plan.txt"))
+	if err != nil || string(got) != "first plan" {
+		t.Errorf("plan.txt at the past = %q, %v", got, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "notes", "a.txt")); err != nil || string(got) != "note a" {
+		t.Errorf("notes/a.txt at the past = %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "later.txt")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("later.txt, written after, shows in the past: %v", err)
+	}
+	wantErrno(t, "writing in the past", os.WriteFile(filepath.Join(dir, "new.txt"), []byte("x"), 0o644), syscall.EROFS)
+	wantErrno(t, "removing in the past", os.Remove(filepath.Join(dir, "plan.txt")), syscall.EROFS)
 }

@@ -134,7 +134,7 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 		n.ws.attr(client.Entry{ID: n.id, IsFolder: n.dir}, &out.Attr)
 		return 0
 	}
-	e, err := n.ws.w.Stat(p)
+	e, err := n.ws.src.Stat(p)
 	if err != nil {
 		return n.errno(err)
 	}
@@ -147,7 +147,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	if errno != 0 {
 		return nil, errno
 	}
-	e, err := n.ws.w.Stat(p)
+	e, err := n.ws.src.Stat(p)
 	if err != nil {
 		return nil, n.errno(err)
 	}
@@ -160,7 +160,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	entries, err := n.ws.w.List(p)
+	entries, err := n.ws.src.List(p)
 	if err != nil {
 		return nil, n.errno(err)
 	}
@@ -236,7 +236,7 @@ func (n *node) remove(ctx context.Context, name string, dir bool) syscall.Errno 
 	if errno != 0 {
 		return errno
 	}
-	e, err := n.ws.w.Stat(p)
+	e, err := n.ws.src.Stat(p)
 	if err != nil {
 		return n.errno(err)
 	}
@@ -259,7 +259,7 @@ func (ws *workspace) kindErrno(p string, e client.Entry, dir bool) syscall.Errno
 	case !dir && e.IsFolder:
 		return syscall.EISDIR
 	case dir:
-		children, err := ws.w.List(p)
+		children, err := ws.src.List(p)
 		if err != nil {
 			return ws.m.errno(err)
 		}
@@ -291,11 +291,11 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if errno != 0 {
 		return errno
 	}
-	src, err := n.ws.w.Stat(from)
+	src, err := n.ws.src.Stat(from)
 	if err != nil {
 		return n.errno(err)
 	}
-	if dst, err := n.ws.w.Stat(to); err == nil {
+	if dst, err := n.ws.src.Stat(to); err == nil {
 		if flags&renameNoReplace != 0 {
 			return syscall.EEXIST
 		}

@@ -18,6 +18,8 @@ type workspace struct {
 	m        *Mount
 	id       parsec.VlobID
 	w        *client.Workspace
+	src      source      // what is shown: w, or the workspace as it was (Options.At)
+	past     bool        // src is the past: read-only, never synced
 	name     string      // for messages, as it was when mounted
 	readOnly atomic.Bool // a reader's, or archived: writes fail with EROFS
 	kick     chan struct{}
@@ -29,9 +31,19 @@ type workspace struct {
 	pending []*openFile
 }
 
-// setInfo follows what the certificates say of the workspace: whether it is writable.
+// source is what a mounted workspace shows: the workspace as this device has it
+// (*client.Workspace), or as it was at a time (*client.Past).
+type source interface {
+	Stat(p string) (client.Entry, error)
+	List(p string) ([]client.Entry, error)
+	OpenFile(p string) (*client.FileReader, error)
+	ReadFile(ctx context.Context, p string, dst io.Writer) error
+}
+
+// setInfo follows what the certificates say of the workspace: whether it is writable (the
+// past never is).
 func (ws *workspace) setInfo(info client.WorkspaceInfo) {
-	ws.readOnly.Store(info.Writable() != nil)
+	ws.readOnly.Store(ws.past || info.Writable() != nil)
 }
 
 // displayName is how messages name a workspace.
@@ -231,7 +243,7 @@ func (f *openFile) ensureSpool(ctx context.Context, seed bool) error {
 			os.Remove(spool.Name())
 			return os.ErrNotExist
 		}
-		if err := f.ws.w.ReadFile(ctx, p, spool); err != nil {
+		if err := f.ws.src.ReadFile(ctx, p, spool); err != nil {
 			spool.Close()
 			os.Remove(spool.Name())
 			return err
@@ -250,7 +262,7 @@ func (f *openFile) readAt(ctx context.Context, dst []byte, off int64) (int, erro
 		if !ok {
 			return 0, os.ErrNotExist
 		}
-		r, err := f.ws.w.OpenFile(p)
+		r, err := f.ws.src.OpenFile(p)
 		if err != nil {
 			return 0, err
 		}
