@@ -39,7 +39,12 @@ that create and bootstrap a first organization.
 With --tls-cert and --tls-key the server speaks HTTPS itself, and its links are parsec3://
 links that clients verify with TLS (clients trust a private certificate authority with
 --ca-file). Behind a reverse proxy that terminates TLS, give the proxy's URL with
---server-url https://HOST instead. docs/deploy.md tells how to run it in production.`,
+--server-url https://HOST instead. docs/deploy.md tells how to run it in production.
+
+GET /healthz answers "ok" when both stores answer, 503 naming the failing store otherwise.
+GET /metrics, for the bearer of the administration token, gives metrics in the Prometheus
+text format: requests by command and status, latencies, open event streams, store errors,
+block bytes in and out.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			level := slog.LevelInfo
