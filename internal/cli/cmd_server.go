@@ -20,7 +20,7 @@ func (a *app) serverCmd() *cobra.Command {
 		Use:   "server",
 		Short: "Run the server, and server-administrator commands",
 	}
-	cmd.AddCommand(a.serverRunCmd(), a.serverUserCmd())
+	cmd.AddCommand(a.serverRunCmd(), a.serverMigrateCmd(), a.serverUserCmd())
 	return cmd
 }
 
