@@ -13,8 +13,9 @@ import (
 	"github.com/parsec-go/parsec/internal/server/blockstore"
 )
 
-// After a block is written and read, and a missing one asked for, /metrics shows the
-// requests by command and status, their latencies, and the bytes through the block store.
+// After a block is written and read, and a missing one asked for, with an event stream open,
+// /metrics shows the requests by command and status, their latencies, the bytes through the
+// block store and the open stream.
 func TestMetrics(t *testing.T) {
 	w := newWorld(t, "alice:admin")
 	realm := w.newRealm(t, "alice:owner")
@@ -30,6 +31,8 @@ func TestMetrics(t *testing.T) {
 	if r := w.do(t, w.newRequest(t, http.MethodGet, "/healthz", nil)); r.code != http.StatusOK {
 		t.Fatalf("healthz: %d %s", r.code, r.body)
 	}
+
+	w.openEvents(t, alice, "") // open while the metrics are read
 
 	if r := w.adminRequest(t, http.MethodGet, "/metrics", "Bearer wrong", ""); r.code != http.StatusForbidden {
 		t.Errorf("metrics with a wrong token: %d, want 403", r.code)
@@ -47,7 +50,7 @@ func TestMetrics(t *testing.T) {
 		`parsec_request_duration_seconds_count{command="block_create"} 1`,
 		`parsec_block_bytes_total{direction="in"} 7`,
 		`parsec_block_bytes_total{direction="out"} 7`,
-		`parsec_event_streams 0`,
+		`parsec_event_streams 1`,
 		`parsec_store_errors_total{store="blocks"} 0`,
 		`parsec_store_errors_total{store="metadata"} 0`,
 	} {
