@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -37,6 +39,15 @@ differs. It prints a summary of what it copied and checked.`,
 			}
 			if from == to || fromBlocks == toBlocks {
 				return usageError{fmt.Errorf("the source and the target must be different stores")}
+			}
+			// Opening a missing SQLite file or directory would create an empty one.
+			for _, f := range []struct{ name, value, scheme string }{{"--from", from, "sqlite:"}, {"--from-blockstore", fromBlocks, "disk:"}} {
+				if strings.Contains(f.value, "://") {
+					continue
+				}
+				if _, err := os.Stat(strings.TrimPrefix(f.value, f.scheme)); err != nil {
+					return usageError{fmt.Errorf("%s %q: %v", f.name, f.value, err)}
+				}
 			}
 			ctx := cmd.Context()
 			var src, dst migrate.Stores

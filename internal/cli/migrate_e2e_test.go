@@ -40,6 +40,12 @@ func TestServerMigrate(t *testing.T) {
 	}
 	args := []string{"server", "migrate", "--from", "sqlite:" + filepath.Join(w.dataDir, "metadata.db"),
 		"--from-blockstore", "disk:" + filepath.Join(w.dataDir, "blocks"), "--to", dsn, "--to-blockstore", blocks}
+	missing := filepath.Join(t.TempDir(), "missing.db")
+	w.parsec("", "server", "migrate", "--from", "sqlite:"+missing, "--from-blockstore", "disk:"+filepath.Join(w.dataDir, "blocks"),
+		"--to", dsn, "--to-blockstore", blocks).wantFailure(exitUsage, `--from "sqlite:.*missing\.db": .*no such file`)
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("migrate created the missing source database")
+	}
 	first := w.parsec("", args...)
 	out := first.ok()
 	wantLines(t, first.stderr.String(), `^Organization Acme: copied \(1 users, 1 devices, \d+ certificates, 1 invitations, \d workspaces, \d+ file and folder versions, [1-9]\d* blocks\)\.$`)
