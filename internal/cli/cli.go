@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 
@@ -61,6 +62,7 @@ type app struct {
 	env    func(string) string
 
 	configDir     string
+	caFile        string // --ca-file: a private certificate authority's certificate
 	json          bool
 	passwordStdin bool
 	passwordRead  bool
@@ -118,6 +120,7 @@ PARSEC_CONFIG_DIR, --device is PARSEC_DEVICE, …), except --password-stdin.`,
 		},
 	}
 	root.PersistentFlags().StringVar(&a.configDir, "config-dir", "", "configuration directory holding device files (default $XDG_CONFIG_HOME/parsec)")
+	root.PersistentFlags().StringVar(&a.caFile, "ca-file", "", "PEM certificate(s) of a private certificate authority trusted, besides the system's, to verify the server's TLS certificate")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%v (see %s --help)", err, c.CommandPath())}
 	})
@@ -151,6 +154,12 @@ func (a *app) applyEnv(cmd *cobra.Command) error {
 		a.configDir = client.DefaultConfigDir()
 	}
 	return nil
+}
+
+// httpClient is the HTTP client that reaches servers, trusting --ca-file besides the
+// system's certificate authorities.
+func (a *app) httpClient() (*http.Client, error) {
+	return client.HTTPClient(a.caFile)
 }
 
 // Output helpers: messages on stderr, data on stdout.

@@ -87,7 +87,11 @@ func (a *app) open(cmd *cobra.Command, f *deviceFlags) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.Open(cmd.Context(), a.configDir, local, client.Options{Warn: func(msg string) { a.say("warning: %s", msg) }})
+	hc, err := a.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	return client.Open(cmd.Context(), a.configDir, local, client.Options{HTTPClient: hc, Warn: func(msg string) { a.say("warning: %s", msg) }})
 }
 
 // poll fetches and validates new certificates before a command uses them.

@@ -39,7 +39,11 @@ desktop (an XDG desktop entry), so that clicking an invitation link opens the GU
 			}
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
-			cfg := gui.Config{ConfigDir: a.configDir, Logger: slog.New(slog.NewTextHandler(a.stderr, nil))}
+			hc, err := a.httpClient()
+			if err != nil {
+				return err
+			}
+			cfg := gui.Config{ConfigDir: a.configDir, HTTPClient: hc, Logger: slog.New(slog.NewTextHandler(a.stderr, nil))}
 			if len(args) == 1 {
 				cfg.Link = args[0]
 			}

@@ -381,8 +381,12 @@ answer the prompts in order.`,
 			}
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
+			hc, err := a.httpClient()
+			if err != nil {
+				return err
+			}
 			a.say("Retrieving the invitation from %s…", link.Server.HTTPURL())
-			cl, err := client.NewClaim(ctx, link, client.ClaimOptions{})
+			cl, err := client.NewClaim(ctx, link, client.ClaimOptions{HTTPClient: hc})
 			if err != nil {
 				return err
 			}
@@ -469,7 +473,11 @@ answer the prompts in order.`,
 // checkNewDevice fetches and validates the organization's certificates with the new device:
 // they must include it, signed all the way from the organization's root key.
 func (a *app) checkNewDevice(ctx context.Context, dev *device.Local) error {
-	c, err := client.Open(ctx, a.configDir, dev, client.Options{})
+	hc, err := a.httpClient()
+	if err != nil {
+		return err
+	}
+	c, err := client.Open(ctx, a.configDir, dev, client.Options{HTTPClient: hc})
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ Creating again an organization that nobody bootstrapped yet gives it a new URL (
 stops working); a bootstrapped organization cannot be created again.`,
 		Args: exactArgs(1, "the organization name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, adm, err := af.org(args[0])
+			id, adm, err := af.org(a, args[0])
 			if err != nil {
 				return err
 			}
@@ -98,9 +98,13 @@ Administrator profile, and this device, saved in the configuration directory und
 			if err != nil {
 				return err
 			}
+			hc, err := a.httpClient()
+			if err != nil {
+				return err
+			}
 			a.say("Bootstrapping organization %s on %s…", link.Org, link.Server.HTTPURL())
 			dev, err := client.Bootstrap(cmd.Context(), a.configDir, client.BootstrapRequest{
-				Link: link, Email: handle.Email, Name: handle.Label, DeviceLabel: label, Password: pw,
+				Link: link, Email: handle.Email, Name: handle.Label, DeviceLabel: label, Password: pw, HTTPClient: hc,
 			})
 			if err != nil {
 				return err
@@ -128,7 +132,7 @@ func (a *app) orgStatusCmd() *cobra.Command {
 		Short: "Show an organization's status and configuration (server administrator)",
 		Args:  exactArgs(1, "the organization name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, adm, err := af.org(args[0])
+			id, adm, err := af.org(a, args[0])
 			if err != nil {
 				return err
 			}
@@ -164,7 +168,7 @@ func (a *app) orgStatsCmd() *cobra.Command {
 		Short: "Show an organization's usage statistics (server administrator)",
 		Args:  exactArgs(1, "the organization name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, adm, err := af.org(args[0])
+			id, adm, err := af.org(a, args[0])
 			if err != nil {
 				return err
 			}

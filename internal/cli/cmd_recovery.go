@@ -115,7 +115,11 @@ device's password.`,
 			if label == "" {
 				label = "recovered"
 			}
-			local, err := client.ImportRecovery(cmd.Context(), a.configDir, f, key, label, password, client.Options{Warn: func(msg string) { a.say("warning: %s", msg) }})
+			hc, err := a.httpClient()
+			if err != nil {
+				return err
+			}
+			local, err := client.ImportRecovery(cmd.Context(), a.configDir, f, key, label, password, client.Options{HTTPClient: hc, Warn: func(msg string) { a.say("warning: %s", msg) }})
 			if err != nil {
 				return err
 			}

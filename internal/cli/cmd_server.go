@@ -20,7 +20,7 @@ func (a *app) serverCmd() *cobra.Command {
 		Use:   "server",
 		Short: "Run the server, and server-administrator commands",
 	}
-	cmd.AddCommand(a.serverRunCmd(), a.serverUserCmd())
+	cmd.AddCommand(a.serverRunCmd(), a.serverMigrateCmd(), a.serverUserCmd())
 	return cmd
 }
 
@@ -34,7 +34,17 @@ func (a *app) serverRunCmd() *cobra.Command {
 
 By default metadata goes to an embedded SQLite database and blocks to files, both in the data
 directory. With --dev, a fixed administration token is used and printed, with the commands
-that create and bootstrap a first organization.`,
+that create and bootstrap a first organization.
+
+With --tls-cert and --tls-key the server speaks HTTPS itself, and its links are parsec3://
+links that clients verify with TLS (clients trust a private certificate authority with
+--ca-file). Behind a reverse proxy that terminates TLS, give the proxy's URL with
+--server-url https://HOST instead. docs/deploy.md tells how to run it in production.
+
+GET /healthz answers "ok" when both stores answer, 503 naming the failing store otherwise.
+GET /metrics, for the bearer of the administration token, gives metrics in the Prometheus
+text format: requests by command and status, latencies, open event streams, store errors,
+block bytes in and out.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			level := slog.LevelInfo
@@ -61,7 +71,9 @@ that create and bootstrap a first organization.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&rc.Addr, "addr", "127.0.0.1:6777", "address to listen on (host:port)")
-	f.StringVar(&rc.PublicURL, "server-url", "", "public URL of the server, used in links (default http://<listen address>)")
+	f.StringVar(&rc.PublicURL, "server-url", "", "public URL of the server, used in links (default http://<listen address>, https:// with --tls-cert); behind a reverse proxy, the proxy's URL")
+	f.StringVar(&rc.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM file, the chain after the server's certificate); with --tls-key")
+	f.StringVar(&rc.TLSKey, "tls-key", "", "private key of --tls-cert (PEM file)")
 	f.StringVar(&rc.DataDir, "data-dir", "", "directory of the embedded storage (default $XDG_DATA_HOME/parsec/server)")
 	f.StringVar(&rc.DB, "db", "", "metadata store: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=... (default sqlite:<data dir>/metadata.db)")
 	f.StringVar(&rc.Blockstore, "blockstore", "", "block store: disk:PATH or s3://BUCKET?endpoint=URL&region=R&prefix=P (default disk:<data dir>/blocks)")
@@ -110,20 +122,24 @@ func (f *adminFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.token, "admin-token", "t", "", "administration token")
 }
 
-func (f *adminFlags) admin() (*client.Admin, error) {
+func (f *adminFlags) admin(a *app) (*client.Admin, error) {
 	if f.addr == "" {
 		return nil, usageError{fmt.Errorf("the server URL is required: --addr (or PARSEC_ADDR)")}
 	}
-	return client.NewAdmin(f.addr, f.token, nil)
+	hc, err := a.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	return client.NewAdmin(f.addr, f.token, hc)
 }
 
 // org validates an organization name and returns it with the administration client.
-func (f *adminFlags) org(name string) (parsec.OrganizationID, *client.Admin, error) {
+func (f *adminFlags) org(a *app, name string) (parsec.OrganizationID, *client.Admin, error) {
 	id, err := parsec.ParseOrganizationID(name)
 	if err != nil {
 		return "", nil, err
 	}
-	adm, err := f.admin()
+	adm, err := f.admin(a)
 	return id, adm, err
 }
 
@@ -155,7 +171,7 @@ request of the user's devices is refused and their event streams end.`,
 				if err != nil {
 					return err
 				}
-				adm, err := af.admin()
+				adm, err := af.admin(a)
 				if err != nil {
 					return err
 				}

@@ -294,7 +294,7 @@ func newWorldFor(t *testing.T, deadline time.Duration, serverFlags ...string) *w
 	args := append([]string{"server", "run", "--dev", "--addr", "127.0.0.1:0", "--data-dir", w.dataDir}, serverFlags...)
 	srv := w.start("", args...)
 	w.server = srv
-	w.url = srv.expect(srv.stderr, `^  URL: +(http://\S+)$`)[1]
+	w.url = srv.expect(srv.stderr, `^  URL: +(https?://\S+)$`)[1]
 	t.Cleanup(func() {
 		srv.cmd.Process.Signal(os.Interrupt)
 		if code := srv.wait(); code != exitOK {
@@ -330,7 +330,7 @@ func (w *world) bootstrap(email, name string, createFlags ...string) account {
 // invitation returns the token and URL that `invite user` or `invite device` printed.
 func invitation(t *testing.T, out string) (token, url string) {
 	t.Helper()
-	m := regexp.MustCompile(`^Invitation token: ([0-9a-f]{32})\nInvitation URL: (http://\S+)\n$`).FindStringSubmatch(out)
+	m := regexp.MustCompile(`^Invitation token: ([0-9a-f]{32})\nInvitation URL: (https?://\S+)\n$`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no invitation token and URL in:\n%s", out)
 	}

@@ -29,7 +29,7 @@ func NewAdmin(addr, token string, hc *http.Client) (*Admin, error) {
 		return nil, parsec.Errorf(parsec.Invalid, "an administration token is required (--admin-token or PARSEC_ADMIN_TOKEN)")
 	}
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = defaultHTTPClient
 	}
 	return &Admin{Server: srv, Token: token, HTTP: hc}, nil
 }
@@ -55,6 +55,9 @@ func (a *Admin) do(ctx context.Context, method string, path []string, body, out 
 	}
 	resp, err := a.HTTP.Do(req)
 	if err != nil {
+		if e := untrusted(a.Server.HTTPURL(), err); e != nil {
+			return e
+		}
 		return parsec.Errorf(parsec.Unavailable, "cannot reach the server at %s: %v", a.Server.HTTPURL(), unwrapURLError(err))
 	}
 	defer resp.Body.Close()

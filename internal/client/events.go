@@ -80,6 +80,9 @@ func (c *Client) watchOnce(ctx context.Context, lastID *string, fn func(Change))
 	}
 	resp, err := c.t.http.Do(req)
 	if err != nil {
+		if e := untrusted(c.t.base, err); e != nil {
+			return e
+		}
 		return parsec.Errorf(parsec.Unavailable, "cannot reach the server's event stream: %v", c.t.cause(sctx, err))
 	}
 	defer resp.Body.Close()

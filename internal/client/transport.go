@@ -156,6 +156,9 @@ func (t *transport) call(ctx context.Context, routePrefix, cmd string, req, rep 
 		if parent.Err() != nil {
 			return parsec.Errorf(parsec.Cancelled, "%s: %w", cmd, parent.Err())
 		}
+		if e := untrusted(t.base, err); e != nil {
+			return e
+		}
 		return parsec.Errorf(parsec.Unavailable, "cannot reach the server at %s: %v", t.base, t.cause(ctx, err))
 	}
 	defer resp.Body.Close()

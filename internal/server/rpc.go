@@ -131,6 +131,7 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 				return
 			}
 			s.log.Error("rpc failed", "family", family, "path", r.URL.Path, "err", err)
+			s.metrics.storeErrors.WithLabelValues("metadata").Inc()
 			http.Error(w, "internal server error", http.StatusInternalServerError)
 			return
 		}
@@ -197,14 +198,17 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string,
 	if !ok {
 		return nil, fail(protocol.HTTPUnsupportedType, "unknown command "+strconv.Quote(cmd))
 	}
+	noteRPC(w, cmd, "")
 	rep, err := h(ctx, c, body)
 	var se *protocol.StatusError
 	switch {
 	case err == nil:
+		noteRPC(w, cmd, "ok")
 		return protocol.OK(rep)
 	case errors.Is(err, errUndecodable):
 		return nil, fail(protocol.HTTPUnsupportedType, "undecodable arguments for "+cmd)
 	case errors.As(err, &se):
+		noteRPC(w, cmd, string(se.Status))
 		return protocol.EncodeError(se), nil
 	}
 	return nil, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,6 +71,7 @@ type Server struct {
 	deviceStreams  *slots // event streams open per device
 	addrRequests   *slots // requests in progress per remote address
 	replays        *replayCache
+	metrics        *metrics
 }
 
 // New builds a server.
@@ -97,7 +99,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.SSEKeepalive = 30 * time.Second
 	}
 	l := cfg.Limits.withDefaults()
-	s := &Server{cfg: cfg, public: public, log: cfg.Logger, stopping: make(chan struct{}), limits: l,
+	m := newMetrics()
+	cfg.Blocks = meteredBlocks{Store: cfg.Blocks, m: m}
+	s := &Server{metrics: m, cfg: cfg, public: public, log: cfg.Logger, stopping: make(chan struct{}), limits: l,
 		deviceRequests: newSlots(l.RequestsPerDevice), deviceStreams: newSlots(l.StreamsPerDevice),
 		addrRequests: newSlots(l.RequestsPerAddr), replays: newReplayCache(l.ReplayCacheSize)}
 	s.routes()
@@ -120,6 +124,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /authenticated/{org}/events", s.events)
 	m.HandleFunc("GET /redirect/{org}", s.redirect)
 	m.HandleFunc("GET /healthz", s.health)
+	m.HandleFunc("GET /metrics", s.serveMetrics)
 	s.adminRoutes(m)
 	s.mux = m
 }
@@ -133,14 +138,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		overLimit("requests at once from this address", s.limits.RequestsPerAddr).(*httpError).write(rec)
 	} else {
 		defer s.addrRequests.give(host)
+		if isEventStream(r) {
+			s.metrics.streams.Inc()
+			defer s.metrics.streams.Dec()
+		}
 		s.mux.ServeHTTP(rec, r)
 	}
+	s.metrics.observe(rec, r, time.Since(start))
 	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
 }
 
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status      int
+	command     string // the RPC command, set by noteRPC
+	replyStatus string // the RPC reply's status, set by noteRPC
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -157,18 +169,44 @@ func (r *statusRecorder) Flush() {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// health answers 200 "ok" when both stores answer, 503 naming those that do not. The
+// metadata store answers a read; the block store answers a read of a block that does not
+// exist (NotFound is an answer).
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	err := s.cfg.Store.View(r.Context(), func(tx metastore.Tx) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	var failing []string
+	err := s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
 		_, err := tx.Organizations()
 		return err
 	})
 	if err != nil {
 		s.log.Error("health check: metadata store", "err", err)
-		http.Error(w, "metadata store unavailable", http.StatusServiceUnavailable)
+		failing = append(failing, "metadata store unavailable")
+	}
+	if _, err := s.cfg.Blocks.Get(ctx, healthOrg, parsec.BlockID{}); err != nil && !parsec.IsKind(err, parsec.NotFound) {
+		s.log.Error("health check: block store", "err", err)
+		failing = append(failing, "block store unavailable")
+	}
+	if failing != nil {
+		http.Error(w, strings.Join(failing, "\n"), http.StatusServiceUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "ok")
+}
+
+// healthOrg is the organization in which the health check looks for a block: none.
+const healthOrg parsec.OrganizationID = "parsec-health-check"
+
+// serveMetrics serves the metrics to the bearer of the administration token.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || !tokenEqual(token, s.cfg.AdminToken) {
+		http.Error(w, "invalid administration token", http.StatusForbidden)
+		return
+	}
+	s.metrics.handler().ServeHTTP(w, r)
 }
 
 func (s *Server) now() parsec.DateTime { return s.cfg.Clock.Now() }

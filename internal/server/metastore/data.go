@@ -71,6 +71,10 @@ type DataTx interface {
 	// unknown IDs are not in the map.
 	Blocks(org parsec.OrganizationID, ids []parsec.BlockID) (map[parsec.BlockID]Block, error)
 
+	// RealmBlocks lists every block of a realm, by ID (bytewise): what a copy of the
+	// organization to other stores needs (parsec server migrate).
+	RealmBlocks(org parsec.OrganizationID, realm parsec.VlobID) ([]Block, error)
+
 	// InsertBlocks records blocks, or returns ErrExists if one of their IDs is already
 	// taken in the organization (block IDs are unique per organization, like the keys of
 	// the block store); the caller then abandons the transaction.

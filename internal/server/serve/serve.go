@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,7 +25,9 @@ const DevAdminToken = "parsec-dev-admin-token"
 // Config is the configuration of `parsec server run`.
 type Config struct {
 	Addr       string // listen address, host:port; default 127.0.0.1:6777
-	PublicURL  string // how clients reach the server; default http://<listen address>
+	PublicURL  string // how clients reach the server; default http(s)://<listen address>
+	TLSCert    string // with TLSKey, serve HTTPS with this certificate chain (PEM file)
+	TLSKey     string // the certificate's private key (PEM file)
 	DataDir    string // where embedded storage lives by default; see defaultDataDir
 	DB         string // metadata store, see OpenMetastore; default sqlite:<data dir>/metadata.db
 	Blockstore string // block store, see OpenBlockstore; default disk:<data dir>/blocks
@@ -165,6 +168,10 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 	if err != nil {
 		return err
 	}
+	tlsConfig, err := loadTLS(rc.TLSCert, rc.TLSKey)
+	if err != nil {
+		return err
+	}
 	clock := parsec.SystemClock{}
 	bus := events.New(clock)
 	defer bus.Close()
@@ -176,6 +183,9 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 	public := rc.PublicURL
 	if public == "" {
 		public = "http://" + reachable(ln.Addr())
+		if tlsConfig != nil {
+			public = "https://" + reachable(ln.Addr())
+		}
 	}
 	defaults := server.DefaultOrganizationConfig()
 	if rc.OrgDefaults != nil {
@@ -190,8 +200,16 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 		return err
 	}
 	hs := httpServer(srv, rc.Timeouts, log)
+	hs.TLSConfig = tlsConfig
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(server.LimitListener(ln, srv.Limits().ConnsPerAddr)) }()
+	go func() {
+		limited := server.LimitListener(ln, srv.Limits().ConnsPerAddr)
+		if tlsConfig != nil {
+			served <- hs.ServeTLS(limited, "", "")
+			return
+		}
+		served <- hs.Serve(limited)
+	}()
 	log.Info("server listening", "addr", ln.Addr().String(), "public_url", public, "emails", mailInfo)
 	if ready != nil {
 		ready(Listening{Addr: ln.Addr(), PublicURL: public, AdminToken: rc.AdminToken, DataDir: rc.DataDir, Emails: mailInfo})
@@ -211,6 +229,22 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 	<-served
 	log.Info("server stopped")
 	return nil
+}
+
+// loadTLS loads the certificate chain and key of --tls-cert and --tls-key; with neither,
+// the server speaks plain HTTP and the configuration is nil.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("TLS needs both --tls-cert and --tls-key")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate %q and key %q: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // reachable turns a listening address into one a client can dial: 0.0.0.0 and :: become

@@ -1,8 +1,10 @@
 package metastoretest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -343,6 +345,30 @@ func testDataBlocks(t *testing.T, s metastore.Store) {
 		}
 		if diff := cmp.Diff(map[parsec.BlockID]metastore.Block{x.ID: inOther}, got); diff != "" {
 			return fmt.Errorf("blocks of Other (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+
+	// Every block of a realm, by ID.
+	view(t, s, func(tx metastore.Tx) error {
+		for _, tc := range []struct {
+			org   parsec.OrganizationID
+			realm parsec.VlobID
+			want  []metastore.Block
+		}{
+			{"Acme", r1, []metastore.Block{x, y}},
+			{"Acme", r2, append([]metastore.Block{z}, many...)},
+			{"Other", other, []metastore.Block{inOther}},
+			{"Other", r1, nil},
+		} {
+			got, err := tx.RealmBlocks(tc.org, tc.realm)
+			if err != nil {
+				return err
+			}
+			want := slices.SortedFunc(slices.Values(tc.want), func(a, b metastore.Block) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+			if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+				return fmt.Errorf("blocks of realm %s of %s (-want +got):\n%s", tc.realm, tc.org, diff)
+			}
 		}
 		return nil
 	})

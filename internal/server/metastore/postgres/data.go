@@ -191,6 +191,23 @@ func (t *tx) Blocks(org parsec.OrganizationID, ids []parsec.BlockID) (map[parsec
 	return out, err
 }
 
+func (t *tx) RealmBlocks(org parsec.OrganizationID, realm parsec.VlobID) ([]metastore.Block, error) {
+	o, err := t.org(org)
+	if err != nil {
+		return nil, err
+	}
+	return queryAll(t, func(sc sqlrows.Scanner) (metastore.Block, error) {
+		b := metastore.Block{Realm: realm}
+		var id, author []byte
+		var keyIndex, created int64
+		err := sc.Scan(&id, &author, &b.Size, &keyIndex, &created)
+		copy(b.ID[:], id)
+		copy(b.Author[:], author)
+		b.KeyIndex, b.CreatedOn = uint64(keyIndex), parsec.DateTime(created)
+		return b, err
+	}, `SELECT id, author, size, key_index, created_on FROM blocks WHERE org = $1 AND realm = $2 ORDER BY id`, o, realm[:])
+}
+
 func (t *tx) InsertBlocks(org parsec.OrganizationID, blocks []metastore.Block) error {
 	o, err := t.org(org)
 	if err != nil {

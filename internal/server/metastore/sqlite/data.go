@@ -283,6 +283,29 @@ func (t *tx) Blocks(org parsec.OrganizationID, ids []parsec.BlockID) (map[parsec
 	return out, err
 }
 
+func (t *tx) RealmBlocks(org parsec.OrganizationID, realm parsec.VlobID) ([]metastore.Block, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, author, size, key_index, created_on FROM blocks
+		WHERE org = ? AND realm = ? ORDER BY id`, string(org), realm[:])
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []metastore.Block
+	for rows.Next() {
+		b := metastore.Block{Realm: realm}
+		var id, author []byte
+		var keyIndex int64
+		if err := rows.Scan(&id, &author, &b.Size, &keyIndex, &b.CreatedOn); err != nil {
+			return nil, err
+		}
+		copy(b.ID[:], id)
+		copy(b.Author[:], author)
+		b.KeyIndex = uint64(keyIndex)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) InsertBlocks(org parsec.OrganizationID, blocks []metastore.Block) error {
 	rows := make([][]any, len(blocks))
 	for i, b := range blocks {
