@@ -100,6 +100,11 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, public: public, log: cfg.Logger, stopping: make(chan struct{}), limits: l,
 		deviceRequests: newSlots(l.RequestsPerDevice), deviceStreams: newSlots(l.StreamsPerDevice),
 		addrRequests: newSlots(l.RequestsPerAddr), replays: newReplayCache(l.ReplayCacheSize)}
+	if o, ok := cfg.Bus.(interface {
+		Observe(func(context.Context, *events.Event))
+	}); ok {
+		o.Observe(s.observeEvent)
+	}
 	s.routes()
 	return s, nil
 }

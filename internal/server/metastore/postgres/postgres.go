@@ -49,6 +49,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return s, nil
 }
 
+// Pool returns the connections of the store, for the event bus shared by the server
+// processes on this database (internal/server/events.Postgres), which uses tables of this
+// schema.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
 // Close closes every connection.
 func (s *Store) Close() error {
 	s.pool.Close()
