@@ -99,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 	l := cfg.Limits.withDefaults()
 	s := &Server{cfg: cfg, public: public, log: cfg.Logger, stopping: make(chan struct{}), limits: l,
 		deviceRequests: newSlots(l.RequestsPerDevice), deviceStreams: newSlots(l.StreamsPerDevice),
-		addrRequests: newSlots(l.RequestsPerAddr), replays: newReplayCache(l.ReplayCacheSize)}
+		addrRequests: newSlots(l.RequestsPerAddr), replays: newReplayCache(l.ReplayCacheSize, cfg.Store)}
 	if o, ok := cfg.Bus.(interface {
 		Observe(func(context.Context, *events.Event))
 	}); ok {
