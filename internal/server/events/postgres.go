@@ -146,12 +146,15 @@ func (b *Postgres) Subscribe(orgID parsec.OrganizationID, lastEventID uint64, fi
 	missed := false
 	if lastEventID != 0 && lastEventID != uint64(b.cursor) {
 		err := pgx.BeginTxFunc(ctx, b.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			// The subscriber received lastEventID, an event of this organization: if
+			// the table still holds it, it holds every later one.
 			replay, missed = nil, false
-			var floor int64
-			if err := tx.QueryRow(ctx, `SELECT id FROM event_floor`).Scan(&floor); err != nil {
+			var known bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE org = $1 AND id = $2)`,
+				string(orgID), int64(min(lastEventID, 1<<63-1))).Scan(&known); err != nil {
 				return err
 			}
-			if lastEventID <= uint64(floor) || lastEventID > uint64(b.cursor) {
+			if !known || lastEventID > uint64(b.cursor) {
 				missed = true
 				return nil
 			}

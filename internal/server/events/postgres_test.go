@@ -120,7 +120,9 @@ func TestPostgresResume(t *testing.T) {
 	if last.Missed() {
 		t.Error("Missed on resumption from the last event")
 	}
-	for _, id := range []uint64{more[0] + 1000, 1_800_000_000_000_000} {
+	otherOrg := publishN(a, orgB, 1)[0] // an event of another organization, not the last one
+	publishN(a, orgA, 1)
+	for _, id := range []uint64{more[0] + 1000, otherOrg, 1_800_000_000_000_000, 1 << 63} {
 		s := b.Subscribe(orgA, id, nil)
 		if !s.Missed() {
 			t.Errorf("resumption from unknown ID %d: not Missed", id)

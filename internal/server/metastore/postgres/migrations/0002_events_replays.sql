@@ -4,8 +4,9 @@
 --
 -- events: every event published, in the order of the IDs, which publishers take under one
 -- transaction-level advisory lock so that a row becomes visible only after every row of a
--- smaller ID. Rows older than the bus's window are deleted from the smallest ID up;
--- event_floor keeps the greatest ID deleted, below which resumption is refused.
+-- smaller ID. A subscriber resumes after an event that the table still holds. Rows older
+-- than the bus's window are deleted from the smallest ID up; event_floor keeps the greatest
+-- ID deleted, so that a process cut off for longer learns that its subscribers missed events.
 
 CREATE TABLE events (
     id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
