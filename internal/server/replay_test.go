@@ -2,9 +2,6 @@ package server
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"sync"
 	"testing"
 
@@ -43,28 +40,17 @@ func TestReplayedToAnotherServer(t *testing.T) {
 	})
 	cfg.Bus = events.New(w.clock)
 	defer cfg.Bus.Close()
-	other, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(other)
-	defer hs.Close()
-	defer other.Stopping()
-	to := func(req *http.Request, base string) *http.Request {
-		u, _ := url.Parse(base)
-		req.URL.Host, req.Host = u.Host, u.Host
-		return req
-	}
+	other := secondServer(t, cfg)
 
 	alice := w.user("alice")
 	body := encodeRequest(t, protocol.CmdPing, protocol.PingReq{Ping: "x"})
 	first := w.signedRequest(t, alice, body, w.clock.Now())
 	wantOK(t, w.do(t, first))
-	again := to(w.rpcRequest(t, alice.path(), body), hs.URL)
+	again := sendTo(w.rpcRequest(t, alice.path(), body), other)
 	again.Header.Set(protocol.HeaderAuthorization, first.Header.Get(protocol.HeaderAuthorization))
 	wantCode(t, w.do(t, again), protocol.HTTPReplayed)
 	// The other server accepts a new signature, which the first then refuses.
-	fresh := to(w.signedRequest(t, alice, body, w.clock.Now()), hs.URL)
+	fresh := sendTo(w.signedRequest(t, alice, body, w.clock.Now()), other)
 	wantOK(t, w.do(t, fresh))
 	back := w.rpcRequest(t, alice.path(), body)
 	back.Header.Set(protocol.HeaderAuthorization, fresh.Header.Get(protocol.HeaderAuthorization))
