@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/hex"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -13,54 +16,88 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/parsec-go/parsec/internal/testenv"
 	"github.com/parsec-go/parsec/internal/testenv/minio"
 )
 
-// Two server processes on one PostgreSQL database and one S3 bucket (MinIO), behind a load
-// balancer that sends each request to the next one: an organization is created and
-// bootstrapped, a workspace made, a file larger than a block written and read back, its
-// history listed, with every step served by either process.
-func TestServersShareStores(t *testing.T) {
-	dsn := testenv.PostgresDSN(t)
+// balancer is a load balancer in front of server processes: it sends each request to the
+// next backend (round robin), unless a test routes requests itself.
+type balancer struct {
+	*httptest.Server
+	backends []*url.URL
+	served   [2]atomic.Int64
+	next     atomic.Int64
+	route    atomic.Pointer[func(*http.Request) int] // nil: round robin
+}
+
+func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	i := int(b.next.Add(1)) % len(b.backends)
+	if route := b.route.Load(); route != nil {
+		i = (*route)(r)
+	}
+	b.served[i].Add(1)
+	httputil.NewSingleHostReverseProxy(b.backends[i]).ServeHTTP(w, r)
+}
+
+// routeBy makes the balancer send each request to the backend that route chooses.
+func (b *balancer) routeBy(route func(*http.Request) int) { b.route.Store(&route) }
+
+// scaledOut is a world of two server processes on one PostgreSQL database (whose URL it
+// returns) and one S3 bucket of a MinIO, behind a balancer. The first process is the
+// world's server; the second one, returned, must exit cleanly when the test ends unless
+// the test killed it.
+func scaledOut(t *testing.T, bucket string) (w *world, lb *balancer, second *proc, dsn string) {
+	dsn = testenv.PostgresDSN(t)
 	store := minio.Shared(t)
 	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": minio.AccessKey, "AWS_SECRET_ACCESS_KEY": minio.SecretKey,
 		"AWS_REGION": "us-east-1", "AWS_CA_BUNDLE": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true"} {
 		t.Setenv(k, v)
 	}
-	blocks := "s3://parsec-scaleout?endpoint=" + url.QueryEscape(store.Endpoint) + "&region=us-east-1"
+	blocks := "s3://" + bucket + "?endpoint=" + url.QueryEscape(store.Endpoint) + "&region=us-east-1"
 
-	// The load balancer: round robin over the backends, which start below.
-	var backends []*url.URL
-	var served [2]atomic.Int64
-	var next atomic.Int64
-	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		i := int(next.Add(1)) % len(backends)
-		served[i].Add(1)
-		httputil.NewSingleHostReverseProxy(backends[i]).ServeHTTP(w, r)
-	}))
-	defer lb.Close()
+	// The load balancer, whose backends start below.
+	lb = &balancer{}
+	lb.Server = httptest.NewServer(lb)
+	t.Cleanup(lb.Close)
 
 	// Each server listens on a port of its own and gives the load balancer's URL in links.
 	listening := `msg="server listening" addr=(\S+) `
 	flags := []string{"--db", dsn, "--blockstore", blocks, "--server-url", lb.URL}
-	w := newWorldFor(t, 2*time.Minute, flags...)
+	w = newWorldFor(t, 2*time.Minute, flags...)
 	first := regexp.MustCompile(listening).FindStringSubmatch(w.server.stderr.String()) // printed before the banner newWorld waited for
 	if first == nil {
 		t.Fatalf("no listening address:\n%s", w.server)
 	}
-	second := w.start("", append([]string{"server", "run", "--dev", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, flags...)...)
+	second = w.start("", append([]string{"server", "run", "--dev", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, flags...)...)
 	secondAddr := second.expect(second.stderr, listening)[1]
 	t.Cleanup(func() {
+		select {
+		case <-second.done:
+			return // killed by the test
+		default:
+		}
 		second.cmd.Process.Signal(os.Interrupt)
 		if code := second.wait(); code != exitOK {
 			t.Errorf("the second server exited with code %d:\n%s", code, second)
 		}
 	})
 	for _, addr := range []string{first[1], secondAddr} {
-		backends = append(backends, &url.URL{Scheme: "http", Host: addr})
+		lb.backends = append(lb.backends, &url.URL{Scheme: "http", Host: addr})
 	}
+	return w, lb, second, dsn
+}
 
+// Two server processes on one PostgreSQL database and one S3 bucket (MinIO), behind a load
+// balancer that sends each request to the next one: an organization is created and
+// bootstrapped, a workspace made, a file larger than a block written and read back, its
+// history listed, with every step served by either process.
+func TestServersShareStores(t *testing.T) {
+	w, lb, _, _ := scaledOut(t, "parsec-scaleout")
 	alice := w.bootstrap("alice@example.com", "Alice")
 	w.as(alice, "workspace", "create", "Docs").ok()
 	big := make([]byte, 3<<20+77)
@@ -78,7 +115,153 @@ func TestServersShareStores(t *testing.T) {
 	if h := w.as(alice, "history", "Docs:/big.bin").ok(); strings.Count(h, "\n") != 2 {
 		t.Errorf("history:\n%s", h)
 	}
-	if served[0].Load() < 5 || served[1].Load() < 5 {
-		t.Errorf("the servers served %d and %d requests: both should have served many", served[0].Load(), served[1].Load())
+	if lb.served[0].Load() < 5 || lb.served[1].Load() < 5 {
+		t.Errorf("the servers served %d and %d requests: both should have served many", lb.served[0].Load(), lb.served[1].Load())
 	}
+}
+
+// Two server processes share events and replay protection: an invitation greeted through one
+// process is claimed through the other; a device following its workspace through one process
+// hears of a write made through the other, and carries on through the survivor when its
+// process is killed (kill -9); the database and the bucket hold neither the name nor the
+// content of the file in plaintext.
+func TestServersShareEvents(t *testing.T) {
+	w, lb, second, dsn := scaledOut(t, "parsec-scaleout-events")
+	alice := w.bootstrap("alice@example.com", "Alice")
+
+	// Greeter on the first process, claimer on the second: each waits for the other's steps
+	// through events published by the other process.
+	lb.routeBy(func(r *http.Request) int {
+		if strings.HasPrefix(r.URL.Path, "/invited/") {
+			return 1
+		}
+		return 0
+	})
+	bob := w.join(alice, "bob@example.com", "Bob", "member")
+	if lb.served[1].Load() == 0 {
+		t.Fatal("the second process served none of the claimer's requests")
+	}
+
+	// Bob's event stream on the second process, every other request on the first.
+	lb.routeBy(func(r *http.Request) int {
+		if strings.HasSuffix(r.URL.Path, "/events") {
+			return 1
+		}
+		return 0
+	})
+	w.as(alice, "workspace", "create", "Docs").ok()
+	w.as(alice, "workspace", "share", "Docs", "bob@example.com", "--role", "reader").ok()
+	watcher := w.start(bob.password+"\n", "workspace", "sync", "Docs", "--watch", "--config-dir", bob.dir, "--password-stdin")
+	watcher.expect(watcher.stderr, `^Watching for changes`)
+	const name, content = "quarterly-plan-7f3a9.txt", "launch the zeppelin on 7f3a9c\n"
+	local := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(local, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.as(alice, "cp", local, "Docs:/").ok()
+	watcher.expect(watcher.stderr, `^Workspace "Docs" synced\.$`)
+
+	// The second process dies; the balancer sends everything to the first, where the
+	// watcher's stream resumes.
+	if err := second.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	second.wait()
+	lb.routeBy(func(*http.Request) int { return 0 })
+	w.as(alice, "cp", local, "Docs:/again.txt").ok()
+	watcher.expect(watcher.stderr, `^Workspace "Docs" synced\.$`)
+	watcher.cmd.Process.Signal(os.Interrupt)
+	watcher.wantExit(exitOK)
+	if got := w.as(bob, "cat", "Docs:/again.txt").ok(); got != content {
+		t.Fatalf("bob reads %q", got)
+	}
+
+	secrets := [][]byte{[]byte("quarterly-plan"), []byte("zeppelin")}
+	for where, data := range databaseText(t, dsn) {
+		for _, secret := range secrets {
+			if bytes.Contains(data, secret) || bytes.Contains(data, []byte(hex.EncodeToString(secret))) {
+				t.Errorf("%s holds %q in plaintext", where, secret)
+			}
+		}
+	}
+	objects := bucketObjects(t, "parsec-scaleout-events")
+	if len(objects) == 0 {
+		t.Fatal("the bucket is empty")
+	}
+	for key, data := range objects {
+		for _, secret := range secrets {
+			if bytes.Contains(data, secret) || strings.Contains(key, string(secret)) {
+				t.Errorf("object %s holds %q in plaintext", key, secret)
+			}
+		}
+	}
+}
+
+// databaseText returns every row of every table of the database, as PostgreSQL writes it
+// as text (bytea in hex), by table.
+func databaseText(t *testing.T, dsn string) map[string][]byte {
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, table := range tables {
+		rows, err := conn.Query(ctx, `SELECT t::text FROM `+pgx.Identifier{table}.Sanitize()+` t`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out["table "+table] = []byte(strings.Join(texts, "\n"))
+	}
+	if len(out["table vlob_atoms"]) == 0 {
+		t.Fatalf("no vlobs in the database: tables %v", tables)
+	}
+	return out
+}
+
+// bucketObjects returns every object of a bucket of the shared MinIO, by key.
+func bucketObjects(t *testing.T, bucket string) map[string][]byte {
+	ctx := t.Context()
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion("us-east-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(minio.Shared(t).Endpoint)
+		o.UsePathStyle = true
+	})
+	out := map[string][]byte{}
+	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := io.ReadAll(obj.Body)
+			obj.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[*o.Key] = data
+		}
+	}
+	return out
 }

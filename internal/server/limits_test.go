@@ -152,34 +152,34 @@ func TestReplayedRequest(t *testing.T) {
 }
 
 func TestReplayCacheBounded(t *testing.T) {
-	c := newReplayCache(3)
+	c := newReplayCache(3, nil)
 	now := testStart
 	sig := func(i byte) []byte { s := make([]byte, crypto.SignatureSize); s[0] = i; return s }
 	for i := range byte(3) {
-		if err := c.check(sig(i), now.Add(time.Duration(i)*time.Second), now); err != nil {
+		if err := c.check(t.Context(), sig(i), now.Add(time.Duration(i)*time.Second), now); err != nil {
 			t.Fatalf("signature %d: %v", i, err)
 		}
 	}
-	if err := c.check(sig(1), now.Add(time.Second), now); err != errReplayed {
+	if err := c.check(t.Context(), sig(1), now.Add(time.Second), now); err != errReplayed {
 		t.Fatalf("replay: %v, want %v", err, errReplayed)
 	}
 	// A fourth signature makes the cache forget the oldest (time now): requests that old
 	// can no longer be told apart from replays.
-	if err := c.check(sig(3), now.Add(3*time.Second), now); err != nil {
+	if err := c.check(t.Context(), sig(3), now.Add(3*time.Second), now); err != nil {
 		t.Fatal(err)
 	}
 	if len(c.seen) != 3 || len(c.order) != 3 {
 		t.Fatalf("cache holds %d, %d signatures, want 3", len(c.seen), len(c.order))
 	}
-	if err := c.check(sig(0), now, now); err != errTooOld {
+	if err := c.check(t.Context(), sig(0), now, now); err != errTooOld {
 		t.Fatalf("forgotten signature: %v, want %v", err, errTooOld)
 	}
-	if err := c.check(sig(4), now.Add(4*time.Second), now); err != nil {
+	if err := c.check(t.Context(), sig(4), now.Add(4*time.Second), now); err != nil {
 		t.Fatalf("newer signature: %v", err)
 	}
 	// Signatures out of the ballpark are forgotten.
 	later := now.Add(protocol.BallparkLateSeconds*time.Second + time.Hour)
-	if err := c.check(sig(5), later, later); err != nil || len(c.seen) != 1 {
+	if err := c.check(t.Context(), sig(5), later, later); err != nil || len(c.seen) != 1 {
 		t.Fatalf("after the ballpark: %v, %d signatures remembered, want 1", err, len(c.seen))
 	}
 }

@@ -2,12 +2,15 @@ package server
 
 import (
 	"container/heap"
+	"context"
+	"crypto/sha256"
 	"sync"
 	"time"
 
 	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/server/metastore"
 )
 
 // replayCache remembers the signatures of the authenticated requests accepted within the
@@ -17,11 +20,12 @@ import (
 // longer be told apart). A client with a sane clock signs its requests just before sending
 // them, so this floor stays far behind them unless max requests arrive within moments.
 //
-// The cache lives in this process. With several server processes behind one address (a
-// later issue), it must move to the shared store: each process would otherwise accept a
-// request replayed to another.
+// The cache lives in this process, unless the store is shared by several server processes
+// (a metastore.SignatureRecorder, such as PostgreSQL): the signatures are then recorded in
+// the store, as each process would otherwise accept a request replayed to another.
 type replayCache struct {
-	max int // negative: nothing is remembered (replays are not refused)
+	max    int // negative: nothing is remembered (replays are not refused)
+	shared metastore.SignatureRecorder
 
 	mu    sync.Mutex
 	seen  map[[crypto.SignatureSize]byte]bool
@@ -29,8 +33,11 @@ type replayCache struct {
 	floor parsec.DateTime
 }
 
-func newReplayCache(max int) *replayCache {
-	return &replayCache{max: max, seen: map[[crypto.SignatureSize]byte]bool{}}
+// newReplayCache returns a cache of max signatures, or one recorded in store if it is a
+// metastore.SignatureRecorder.
+func newReplayCache(max int, store metastore.Store) *replayCache {
+	shared, _ := store.(metastore.SignatureRecorder)
+	return &replayCache{max: max, shared: shared, seen: map[[crypto.SignatureSize]byte]bool{}}
 }
 
 // errReplayed and errTooOld are the refusals of check.
@@ -41,8 +48,19 @@ var (
 
 // check records the signature of a request of timestamp ts, received at now, or refuses it
 // as a replay. The timestamp is in the ballpark already.
-func (c *replayCache) check(sig []byte, ts, now parsec.DateTime) error {
+func (c *replayCache) check(ctx context.Context, sig []byte, ts, now parsec.DateTime) error {
 	if c.max < 0 {
+		return nil
+	}
+	if c.shared != nil {
+		hash := sha256.Sum256(sig)
+		fresh, err := c.shared.RecordSignature(ctx, hash[:], ts.Add(protocol.BallparkLateSeconds*time.Second), now)
+		switch {
+		case err != nil:
+			return err
+		case !fresh:
+			return errReplayed
+		}
 		return nil
 	}
 	var key [crypto.SignatureSize]byte

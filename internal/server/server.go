@@ -103,7 +103,12 @@ func New(cfg Config) (*Server, error) {
 	cfg.Blocks = meteredBlocks{Store: cfg.Blocks, m: m}
 	s := &Server{metrics: m, cfg: cfg, public: public, log: cfg.Logger, stopping: make(chan struct{}), limits: l,
 		deviceRequests: newSlots(l.RequestsPerDevice), deviceStreams: newSlots(l.StreamsPerDevice),
-		addrRequests: newSlots(l.RequestsPerAddr), replays: newReplayCache(l.ReplayCacheSize)}
+		addrRequests: newSlots(l.RequestsPerAddr), replays: newReplayCache(l.ReplayCacheSize, cfg.Store)}
+	if o, ok := cfg.Bus.(interface {
+		Observe(func(context.Context, *events.Event))
+	}); ok {
+		o.Observe(s.observeEvent)
+	}
 	s.routes()
 	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
@@ -261,6 +262,11 @@ func (s *Server) loadRealmView(ctx context.Context, org parsec.OrganizationID, r
 	if _, ok := s.realms.Load(realmKey{org, realm}); ok {
 		return nil
 	}
+	return s.readRealmView(ctx, org, realm)
+}
+
+// readRealmView reads a realm's members from the store.
+func (s *Server) readRealmView(ctx context.Context, org parsec.OrganizationID, realm parsec.VlobID) error {
 	var members []parsec.UserID
 	var asOf parsec.DateTime
 	err := s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
@@ -276,6 +282,66 @@ func (s *Server) loadRealmView(ctx context.Context, org parsec.OrganizationID, r
 	}
 	s.setRealmView(org, realm, asOf, members)
 	return nil
+}
+
+// observeEvent keeps the realm views up to date with the events of the other server
+// processes on the same database: their bus calls it with every event, before delivering it
+// to the event streams of this process (see events.Postgres.Observe). A realm event needs
+// the realm's view, which this process may not have read yet; a realm certificate from
+// elsewhere changes it; a user update certificate changes who receives the administrators'
+// events.
+func (s *Server) observeEvent(ctx context.Context, ev *events.Event) {
+	if ev.Name == protocol.EventCommonCertificate {
+		s.observeProfiles(ctx, ev)
+		return
+	}
+	if ev.Name != protocol.EventRealmCertificate {
+		if r := ev.Audience.Realm; r != nil {
+			if err := s.loadRealmView(ctx, ev.Org, *r); err != nil {
+				s.log.Warn("read the members of a realm", "org", ev.Org, "realm", *r, "err", err)
+			}
+		}
+		return
+	}
+	var d protocol.EventCertificateData
+	if codec.Unmarshal(ev.Payload, &d) != nil || d.RealmID == nil {
+		return
+	}
+	if v, ok := s.realms.Load(realmKey{ev.Org, *d.RealmID}); ok && v.(*realmView).asOf >= d.Timestamp {
+		return // this process committed it, or already read it
+	}
+	if err := s.readRealmView(ctx, ev.Org, *d.RealmID); err != nil {
+		s.log.Warn("read the members of a realm changed by another server process", "org", ev.Org, "realm", *d.RealmID, "err", err)
+	}
+}
+
+// observeProfiles records the profiles that the user update certificates of a common
+// certificate event set.
+func (s *Server) observeProfiles(ctx context.Context, ev *events.Event) {
+	var d protocol.EventCertificateData
+	if codec.Unmarshal(ev.Payload, &d) != nil {
+		return
+	}
+	var certs []metastore.Certificate
+	err := s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
+		var err error
+		certs, err = tx.Certificates(ev.Org, metastore.CommonTopic, d.Timestamp-1)
+		return err
+	})
+	if err != nil {
+		s.log.Warn("read the certificates of another server process", "org", ev.Org, "err", err)
+		return
+	}
+	for _, c := range certs {
+		if c.Timestamp != d.Timestamp || c.Kind != certif.KindUserUpdate {
+			continue
+		}
+		if uc, err := certif.Decode(c.Data); err == nil {
+			if uc, ok := uc.(*certif.UserUpdateCertificate); ok {
+				s.profiles.Store(profileKey{ev.Org, uc.UserID}, uc.NewProfile)
+			}
+		}
+	}
 }
 
 // inRealm reports whether a user is a member of a realm, as far as event streams are

@@ -103,6 +103,13 @@ func (b *Memory) Publish(ev Event) uint64 {
 	}
 	ev.ID = b.last.Add(1)
 	o.ring.push(ev)
+	o.deliver(ev)
+	return ev.ID
+}
+
+// deliver sends ev to the subscribers of o whose filter accepts it, and drops those that do
+// not keep up. The caller holds o.mu.
+func (o *org) deliver(ev Event) {
 	for s := range o.subs {
 		if s.filter != nil && !s.filter(&ev) {
 			continue
@@ -114,7 +121,6 @@ func (b *Memory) Publish(ev Event) uint64 {
 			s.end(ErrTooSlow)
 		}
 	}
-	return ev.ID
 }
 
 // Subscribe implements Bus.
@@ -144,16 +150,7 @@ func (b *Memory) Subscribe(orgID parsec.OrganizationID, lastEventID uint64, filt
 			missed = true
 		}
 	}
-	s := &Subscription{
-		ch:     make(chan Event, b.cfg.buffer+len(replay)),
-		done:   make(chan struct{}),
-		missed: missed,
-		filter: filter,
-		org:    o,
-	}
-	for _, ev := range replay {
-		s.ch <- ev
-	}
+	s := newSubscription(o, b.cfg.buffer, replay, missed, filter)
 	o.subs[s] = struct{}{}
 	return s
 }
@@ -186,6 +183,22 @@ type Subscription struct {
 
 	mu  sync.Mutex
 	err error // why it ended; nil while it runs
+}
+
+// newSubscription returns a subscription to the events of o, with room for buffer events
+// beyond those it replays first. The caller registers it in o.subs.
+func newSubscription(o *org, buffer int, replay []Event, missed bool, filter func(*Event) bool) *Subscription {
+	s := &Subscription{
+		ch:     make(chan Event, buffer+len(replay)),
+		done:   make(chan struct{}),
+		missed: missed,
+		filter: filter,
+		org:    o,
+	}
+	for _, ev := range replay {
+		s.ch <- ev
+	}
+	return s
 }
 
 func endedSubscription() *Subscription {

@@ -1,4 +1,4 @@
-package events
+package events_test
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parsec-go/parsec/internal/parsec"
+	. "github.com/parsec-go/parsec/internal/server/events"
 )
 
 // Delivery happens inside Publish, so once Publish returns, an accepted event is already

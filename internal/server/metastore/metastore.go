@@ -29,6 +29,16 @@ type Store interface {
 	Close() error
 }
 
+// SignatureRecorder is implemented by stores that several server processes share, so that a
+// request accepted by one is refused as a replay by all: the server then remembers the
+// signatures of the requests it accepted there rather than in memory.
+type SignatureRecorder interface {
+	// RecordSignature records the hash of a request signature, to be remembered at least
+	// until expires, and reports whether it was new (false: the request is a replay). now
+	// is the current time: the store may forget the signatures expired before it.
+	RecordSignature(ctx context.Context, hash []byte, expires, now parsec.DateTime) (bool, error)
+}
+
 // Tx is a transaction. Its methods return errors wrapping ErrNotFound / ErrExists where
 // documented, and other errors for storage failures.
 type Tx interface {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server"
-	"github.com/parsec-go/parsec/internal/server/events"
 	"github.com/parsec-go/parsec/internal/server/mail"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 )
@@ -173,7 +172,10 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 		return err
 	}
 	clock := parsec.SystemClock{}
-	bus := events.New(clock)
+	bus, err := openBus(ctx, store, clock, log)
+	if err != nil {
+		return err
+	}
 	defer bus.Close()
 
 	ln, err := net.Listen("tcp", rc.Addr)

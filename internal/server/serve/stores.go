@@ -3,13 +3,16 @@ package serve
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
 	"github.com/parsec-go/parsec/internal/server/blockstore/disk"
 	"github.com/parsec-go/parsec/internal/server/blockstore/s3"
+	"github.com/parsec-go/parsec/internal/server/events"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 	"github.com/parsec-go/parsec/internal/server/metastore/postgres"
 	"github.com/parsec-go/parsec/internal/server/metastore/sqlite"
@@ -45,6 +48,19 @@ func OpenMetastore(ctx context.Context, spec, dataDir string) (metastore.Store, 
 		return s, nil
 	}
 	return nil, fmt.Errorf("--db %q: want sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB", redactURL(spec))
+}
+
+// openBus returns the event bus of a server on store: with PostgreSQL, one shared through
+// the database by every server process on it; otherwise an in-process one.
+func openBus(ctx context.Context, store metastore.Store, clock parsec.Clock, log *slog.Logger) (events.Bus, error) {
+	if pg, ok := store.(*postgres.Store); ok {
+		b, err := events.NewPostgres(ctx, pg.Pool(), log)
+		if err != nil {
+			return nil, fmt.Errorf("event bus: %w", err)
+		}
+		return b, nil
+	}
+	return events.New(clock), nil
 }
 
 // OpenBlockstore opens the block store named by a --blockstore value: "disk:PATH" or a

@@ -8,6 +8,8 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,9 +26,32 @@ var migrations embed.FS
 // Store is a metastore.Store in a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	// pruned is when expired signatures were last deleted, in µs.
+	pruned atomic.Int64
 }
 
-var _ metastore.Store = (*Store)(nil)
+var (
+	_ metastore.Store             = (*Store)(nil)
+	_ metastore.SignatureRecorder = (*Store)(nil)
+)
+
+// pruneSignaturesEvery is how often RecordSignature deletes the expired signatures.
+const pruneSignaturesEvery = time.Minute
+
+// RecordSignature implements metastore.SignatureRecorder with the table replays.
+func (s *Store) RecordSignature(ctx context.Context, hash []byte, expires, now parsec.DateTime) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO replays (signature_hash, expires) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+		hash, int64(expires))
+	if err != nil {
+		return false, fmt.Errorf("metadata database: record a request signature: %w", err)
+	}
+	if last := s.pruned.Load(); now.Add(-pruneSignaturesEvery) > parsec.DateTime(last) && s.pruned.CompareAndSwap(last, int64(now)) {
+		if _, err := s.pool.Exec(ctx, `DELETE FROM replays WHERE expires < $1`, int64(now)); err != nil {
+			return false, fmt.Errorf("metadata database: delete expired request signatures: %w", err)
+		}
+	}
+	return tag.RowsAffected() == 1, nil
+}
 
 // Open connects to the database named by dsn (postgres://USER[:PASSWORD]@HOST:PORT/DB?sslmode=…,
 // or any connection string pgx accepts) and brings its schema up to date.
@@ -48,6 +73,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// Pool returns the connections of the store, for the event bus shared by the server
+// processes on this database (internal/server/events.Postgres), which uses tables of this
+// schema.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Close closes every connection.
 func (s *Store) Close() error {

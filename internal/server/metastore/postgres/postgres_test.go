@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -208,6 +209,37 @@ func TestWritersAcrossStores(t *testing.T) {
 			}); err != nil {
 				t.Errorf("store %d, organization %s: %v", i, org, err)
 			}
+		}
+	}
+}
+
+// A signature recorded through one process's store is a replay for another's.
+func TestRecordSignatureShared(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	a, b := open(t, dsn), open(t, dsn)
+	now := parsec.DateTime(1_800_000_000_000_000)
+	hash := []byte("0123456789abcdef0123456789abcdef")
+	for _, tc := range []struct {
+		name  string
+		store *Store
+		hash  []byte
+		now   parsec.DateTime
+		fresh bool
+	}{
+		{"first", a, hash, now, true},
+		{"replay to the other process", b, hash, now, false},
+		{"replay to the same process", a, hash, now, false},
+		{"another signature", b, []byte("other"), now, true},
+		// Past the minute between deletions, the expired signature is forgotten.
+		{"after expiry", a, []byte("third"), now.Add(2 * time.Minute), true},
+		{"expired, recorded again", b, hash, now.Add(2 * time.Minute), true},
+	} {
+		fresh, err := tc.store.RecordSignature(t.Context(), tc.hash, now.Add(time.Minute), tc.now)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if fresh != tc.fresh {
+			t.Errorf("%s: fresh = %v, want %v", tc.name, fresh, tc.fresh)
 		}
 	}
 }

@@ -1,0 +1,335 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// channel is the PostgreSQL notification channel that wakes the buses of every process when
+// an event was recorded. Notifications carry nothing: the events are read from the table.
+const channel = "parsec_events"
+
+// publishLock is the key of the transaction-level advisory lock under which publishers number
+// and record their events. It makes the order of the IDs the order of the commits: a reader
+// that sees an event sees every event of a smaller ID.
+const publishLock int64 = 0x7061727365637631 // "parsecv1"
+
+const (
+	defaultWindow = 24 * time.Hour
+	pollEvery     = 30 * time.Second // catch up even without notification, and prune
+	pageSize      = 512
+)
+
+// PostgresOption adjusts a bus made by NewPostgres.
+type PostgresOption func(*Postgres)
+
+// Window makes the bus keep events for resumption for d, instead of 24 hours. A subscriber
+// resuming from an event older than that misses events (Subscription.Missed).
+func Window(d time.Duration) PostgresOption { return func(b *Postgres) { b.window = d } }
+
+// PostgresBuffer is Buffer for NewPostgres.
+func PostgresBuffer(n int) PostgresOption { return func(b *Postgres) { b.buffer = max(n, 1) } }
+
+// Postgres is the Bus of server processes sharing one PostgreSQL database (the tables
+// events and event_floor of the metastore's schema, see
+// internal/server/metastore/postgres/migrations). Publish records the event in the table
+// and notifies the channel parsec_events; each process's bus listens to the channel, reads
+// the events recorded since the last one it delivered and delivers them to its own
+// subscribers. Event IDs come from the table: strictly increasing across every process, so
+// a subscriber may resume on any process with the ID of the last event it received. Events
+// older than the window are deleted.
+//
+// A bus starts one goroutine, which holds a connection of the pool for LISTEN; Close stops it.
+type Postgres struct {
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	window  time.Duration
+	buffer  int
+	ctx     context.Context // ends at Close
+	cancel  context.CancelFunc
+	stopped chan struct{}
+
+	// mu orders deliveries and subscriptions: cursor is the ID of the last event read from
+	// the table, all of them delivered to the subscriptions of this process.
+	mu      sync.Mutex
+	cursor  int64
+	orgs    map[parsec.OrganizationID]*org
+	closed  bool
+	observe func(context.Context, *Event)
+}
+
+var _ Bus = (*Postgres)(nil)
+
+// NewPostgres returns a bus recording its events in the database of pool, whose schema the
+// metastore created. It delivers the events published from now on (or resumed from).
+func NewPostgres(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts ...PostgresOption) (*Postgres, error) {
+	b := &Postgres{pool: pool, log: log, window: defaultWindow, buffer: defaultBuffer, orgs: make(map[parsec.OrganizationID]*org),
+		stopped: make(chan struct{})}
+	for _, o := range opts {
+		o(b)
+	}
+	if err := pool.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM events`).Scan(&b.cursor); err != nil {
+		return nil, err
+	}
+	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	go b.listen()
+	return b, nil
+}
+
+// Observe makes the bus call f with each event it reads from the table, whichever process
+// published it, before delivering it to the subscriptions of this process. The server
+// updates there what its subscribers' filters read (such as the members of a realm). f
+// runs on one goroutine at a time, in the order of the IDs, and may read the database.
+func (b *Postgres) Observe(f func(context.Context, *Event)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.observe = f
+}
+
+// Publish implements Bus. It waits for the event to be recorded, not for its delivery.
+func (b *Postgres) Publish(ev Event) uint64 {
+	audience, err := json.Marshal(ev.Audience)
+	if err != nil {
+		b.log.Error("publish event", "err", err)
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	var id int64
+	err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, publishLock); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO events (org, name, payload, audience) VALUES ($1, $2, $3, $4) RETURNING id`,
+			string(ev.Org), ev.Name, ev.Payload, audience).Scan(&id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, channel)
+		return err
+	})
+	if err != nil {
+		if b.ctx.Err() == nil {
+			b.log.Error("publish event: the event is lost", "org", ev.Org, "event", ev.Name, "err", err)
+		}
+		return 0
+	}
+	return uint64(id)
+}
+
+// Subscribe implements Bus. It reads the database: first the events published before the
+// call and not yet delivered here, then those to replay.
+func (b *Postgres) Subscribe(orgID parsec.OrganizationID, lastEventID uint64, filter func(*Event) bool) *Subscription {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return endedSubscription()
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	// Every event the subscriber may have received is now delivered here, so that
+	// lastEventID is at most the cursor, and the events after the cursor reach the new
+	// subscription through catchUp.
+	if err := b.catchUp(ctx); err != nil {
+		b.log.Error("event subscription", "err", err)
+		return endedSubscription()
+	}
+	var replay []Event
+	missed := false
+	if lastEventID != 0 && lastEventID != uint64(b.cursor) {
+		err := pgx.BeginTxFunc(ctx, b.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			// The subscriber received lastEventID, an event of this organization: if
+			// the table still holds it, it holds every later one.
+			replay, missed = nil, false
+			var known bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE org = $1 AND id = $2)`,
+				string(orgID), int64(min(lastEventID, 1<<63-1))).Scan(&known); err != nil {
+				return err
+			}
+			if !known || lastEventID > uint64(b.cursor) {
+				missed = true
+				return nil
+			}
+			rows, err := tx.Query(ctx, `SELECT id, org, name, payload, audience FROM events
+				WHERE org = $1 AND id > $2 AND id <= $3 ORDER BY id`, string(orgID), int64(lastEventID), b.cursor)
+			if err != nil {
+				return err
+			}
+			evs, err := scanEvents(rows)
+			for _, ev := range evs {
+				if filter == nil || filter(&ev) {
+					replay = append(replay, ev)
+				}
+			}
+			return err
+		})
+		if err != nil {
+			b.log.Error("event subscription: replay", "err", err)
+			return endedSubscription()
+		}
+	}
+	o := b.orgs[orgID]
+	if o == nil {
+		o = &org{subs: make(map[*Subscription]struct{})}
+		b.orgs[orgID] = o
+	}
+	s := newSubscription(o, b.buffer, replay, missed, filter)
+	o.mu.Lock()
+	o.subs[s] = struct{}{}
+	o.mu.Unlock()
+	return s
+}
+
+// Close implements Bus. It waits for the bus's goroutine to stop.
+func (b *Postgres) Close() {
+	b.cancel()
+	<-b.stopped
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.closed = true
+	b.endAll(ErrBusClosed)
+}
+
+// endAll ends every subscription with err. The caller holds b.mu.
+func (b *Postgres) endAll(err error) {
+	for _, o := range b.orgs {
+		o.mu.Lock()
+		for s := range o.subs {
+			delete(o.subs, s)
+			s.end(err)
+		}
+		o.mu.Unlock()
+	}
+}
+
+// listen waits for notifications and catches up after each, and every pollEvery, reconnecting
+// when the connection fails. It prunes old events every pollEvery.
+func (b *Postgres) listen() {
+	defer close(b.stopped)
+	lastPrune := time.Time{}
+	for b.ctx.Err() == nil {
+		conn, err := b.pool.Acquire(b.ctx)
+		if err == nil {
+			_, err = conn.Exec(b.ctx, `LISTEN `+channel)
+		}
+		for err == nil {
+			// LISTEN comes first, so that no event recorded after this catch-up goes
+			// unnoticed.
+			b.mu.Lock()
+			err = b.catchUp(b.ctx)
+			b.mu.Unlock()
+			if err != nil {
+				break
+			}
+			if time.Since(lastPrune) >= pollEvery {
+				if err := b.prune(b.ctx); err != nil && b.ctx.Err() == nil {
+					b.log.Warn("prune old events", "err", err)
+				}
+				lastPrune = time.Now()
+			}
+			wait, cancel := context.WithTimeout(b.ctx, pollEvery)
+			_, err = conn.Conn().WaitForNotification(wait)
+			cancel()
+			if errors.Is(err, context.DeadlineExceeded) && b.ctx.Err() == nil && !conn.Conn().IsClosed() {
+				err = nil
+			}
+		}
+		if conn != nil {
+			// A connection still listening must not go back to the pool.
+			conn.Conn().Close(context.WithoutCancel(b.ctx))
+			conn.Release()
+		}
+		if b.ctx.Err() != nil {
+			return
+		}
+		b.log.Warn("event bus: connection to the database lost, retrying", "err", err)
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// catchUp reads the events recorded after the cursor and delivers them. If some were pruned
+// before this process read them (it was cut from the database for longer than the window),
+// every subscription ends: their subscribers resume, and learn they missed events. The
+// caller holds b.mu.
+func (b *Postgres) catchUp(ctx context.Context) error {
+	var floor int64
+	if err := b.pool.QueryRow(ctx, `SELECT id FROM event_floor`).Scan(&floor); err != nil {
+		return err
+	}
+	if floor > b.cursor {
+		b.endAll(ErrTooSlow)
+		b.cursor = floor
+	}
+	for {
+		rows, err := b.pool.Query(ctx, `SELECT id, org, name, payload, audience FROM events WHERE id > $1 ORDER BY id LIMIT $2`,
+			b.cursor, pageSize)
+		if err != nil {
+			return err
+		}
+		evs, err := scanEvents(rows)
+		if err != nil {
+			return err
+		}
+		for i := range evs {
+			ev := &evs[i]
+			b.cursor = int64(ev.ID)
+			if b.observe != nil {
+				b.observe(ctx, ev)
+			}
+			if o := b.orgs[ev.Org]; o != nil {
+				o.mu.Lock()
+				o.deliver(*ev)
+				o.mu.Unlock()
+			}
+		}
+		if len(evs) < pageSize {
+			return nil
+		}
+	}
+}
+
+// prune deletes the events older than the window, smallest IDs first, and raises the floor.
+func (b *Postgres) prune(ctx context.Context) error {
+	_, err := b.pool.Exec(ctx, `WITH old AS (
+			DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events WHERE created < now() - make_interval(secs => $1))
+			RETURNING id)
+		UPDATE event_floor SET id = GREATEST(id, (SELECT MAX(id) FROM old)) WHERE EXISTS (SELECT 1 FROM old)`,
+		b.window.Seconds())
+	return err
+}
+
+func scanEvents(rows pgx.Rows) ([]Event, error) {
+	defer rows.Close()
+	var evs []Event
+	for rows.Next() {
+		var (
+			id                int64
+			org, name         string
+			payload, audience []byte
+		)
+		if err := rows.Scan(&id, &org, &name, &payload, &audience); err != nil {
+			return nil, err
+		}
+		ev := Event{ID: uint64(id), Org: parsec.OrganizationID(org), Name: name, Payload: payload}
+		if err := json.Unmarshal(audience, &ev.Audience); err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	return evs, rows.Err()
+}

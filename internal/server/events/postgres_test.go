@@ -1,0 +1,180 @@
+package events_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	. "github.com/parsec-go/parsec/internal/server/events"
+	"github.com/parsec-go/parsec/internal/server/metastore/postgres"
+	"github.com/parsec-go/parsec/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopPostgres()
+	os.Exit(code)
+}
+
+// pgBuses returns n buses on one new database, each with its own connections, as n server
+// processes would have.
+func pgBuses(t *testing.T, n int, opts ...PostgresOption) []*Postgres {
+	t.Helper()
+	dsn := testenv.PostgresDSN(t)
+	var buses []*Postgres
+	for range n {
+		store, err := postgres.Open(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := NewPostgres(t.Context(), store.Pool(), slog.New(slog.DiscardHandler), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close(); store.Close() })
+		buses = append(buses, b)
+	}
+	return buses
+}
+
+// receive waits for n events of s.
+func receive(t *testing.T, s *Subscription, n int) []Event {
+	t.Helper()
+	var evs []Event
+	timeout := time.After(10 * time.Second)
+	for len(evs) < n {
+		select {
+		case ev, ok := <-s.C():
+			if !ok {
+				t.Fatalf("subscription ended after %d events: %v", len(evs), s.Err())
+			}
+			evs = append(evs, ev)
+		case <-timeout:
+			t.Fatalf("received %d events, want %d", len(evs), n)
+		}
+	}
+	return evs
+}
+
+func TestPostgresAcrossProcesses(t *testing.T) {
+	buses := pgBuses(t, 2)
+	a, b := buses[0], buses[1]
+	subA := a.Subscribe(orgA, 0, nil)
+	defer subA.Close()
+	subB := b.Subscribe(orgA, 0, nil)
+	defer subB.Close()
+	other := b.Subscribe(orgB, 0, nil)
+	defer other.Close()
+
+	user := parsec.NewUserID()
+	var published []uint64
+	for i := range 6 {
+		bus := buses[i%2]
+		published = append(published, bus.Publish(Event{Org: orgA, Name: "PINGED", Payload: []byte{byte(i)},
+			Audience: Audience{Users: []parsec.UserID{user}}}))
+	}
+	if !slices.IsSorted(published) || slices.Contains(published, 0) || len(slices.Compact(slices.Clone(published))) != 6 {
+		t.Fatalf("IDs not strictly increasing: %v", published)
+	}
+	for name, s := range map[string]*Subscription{"a": subA, "b": subB} {
+		evs := receive(t, s, 6)
+		if diff := cmp.Diff(published, ids(evs)); diff != "" {
+			t.Errorf("bus %s: IDs (-published +received):\n%s", name, diff)
+		}
+		if got := evs[3]; got.Org != orgA || got.Name != "PINGED" || !slices.Equal(got.Payload, []byte{3}) ||
+			!slices.Equal(got.Audience.Users, []parsec.UserID{user}) {
+			t.Errorf("bus %s: event 3 = %+v", name, got)
+		}
+	}
+	if evs := pending(other); len(evs) != 0 {
+		t.Errorf("another organization received %v", ids(evs))
+	}
+}
+
+func TestPostgresResume(t *testing.T) {
+	buses := pgBuses(t, 2)
+	a, b := buses[0], buses[1]
+	published := publishN(a, orgA, 5)
+	publishN(a, orgB, 2)
+
+	// Resuming on the other process, with an ID it may not have read yet.
+	s := b.Subscribe(orgA, published[1], func(ev *Event) bool { return ev.Payload[0] != '3' })
+	defer s.Close()
+	if s.Missed() {
+		t.Fatal("Missed on resumption from a recorded event")
+	}
+	more := publishN(a, orgA, 1)
+	want := []uint64{published[2], published[4], more[0]}
+	if diff := cmp.Diff(want, ids(receive(t, s, 3))); diff != "" {
+		t.Errorf("replayed then new (-want +got):\n%s", diff)
+	}
+
+	last := b.Subscribe(orgA, more[0], nil)
+	defer last.Close()
+	if last.Missed() {
+		t.Error("Missed on resumption from the last event")
+	}
+	otherOrg := publishN(a, orgB, 1)[0] // an event of another organization, not the last one
+	publishN(a, orgA, 1)
+	for _, id := range []uint64{more[0] + 1000, otherOrg, 1_800_000_000_000_000, 1 << 63} {
+		s := b.Subscribe(orgA, id, nil)
+		if !s.Missed() {
+			t.Errorf("resumption from unknown ID %d: not Missed", id)
+		}
+		s.Close()
+	}
+}
+
+func TestPostgresPruned(t *testing.T) {
+	buses := pgBuses(t, 1, Window(0))
+	b := buses[0]
+	published := publishN(b, orgA, 3)
+	if err := b.Prune(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s := b.Subscribe(orgA, published[0], nil)
+	defer s.Close()
+	if !s.Missed() {
+		t.Error("resumption from a pruned event: not Missed")
+	}
+	publishN(b, orgA, 1)
+	if evs := receive(t, s, 1); evs[0].ID <= published[2] {
+		t.Errorf("after pruning, received %v", ids(evs))
+	}
+}
+
+func TestPostgresObserveAndClose(t *testing.T) {
+	buses := pgBuses(t, 2)
+	a, b := buses[0], buses[1]
+	seen := make(chan uint64, 10)
+	b.Observe(func(_ context.Context, ev *Event) { seen <- ev.ID })
+	s := b.Subscribe(orgA, 0, nil)
+	id := a.Publish(Event{Org: orgA, Name: "PINGED"})
+	if got := <-seen; got != id {
+		t.Errorf("observed %d, want %d", got, id)
+	}
+	receive(t, s, 1)
+	b.Close()
+	<-s.Done()
+	if s.Err() != ErrBusClosed {
+		t.Errorf("Err after Close = %v", s.Err())
+	}
+	if !isEnded(b.Subscribe(orgA, 0, nil)) {
+		t.Error("Subscribe after Close: subscription running")
+	}
+}
+
+func isEnded(s *Subscription) bool {
+	select {
+	case <-s.Done():
+		return true
+	default:
+		return false
+	}
+}
