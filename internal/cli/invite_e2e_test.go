@@ -296,7 +296,8 @@ func newWorldFor(t *testing.T, deadline time.Duration, serverFlags ...string) *w
 	w.server = srv
 	w.url = srv.expect(srv.stderr, `^  URL: +(https?://\S+)$`)[1]
 	t.Cleanup(func() {
-		srv.cmd.Process.Signal(os.Interrupt)
+		// The test's context is done by now: exec has sent the server SIGINT (cmd.Cancel).
+		// A second one could arrive after it stopped listening for signals, and kill it.
 		if code := srv.wait(); code != exitOK {
 			t.Errorf("the server exited with code %d:\n%s", code, srv)
 		}

@@ -62,7 +62,7 @@ func TestServerMigrate(t *testing.T) {
 	srv := w.start("", "server", "run", "--dev", "--addr", addr, "--data-dir", t.TempDir(), "--db", dsn, "--blockstore", blocks)
 	srv.expect(srv.stderr, `^  URL: +http://`)
 	t.Cleanup(func() {
-		srv.cmd.Process.Signal(os.Interrupt)
+		// SIGINT comes from the test's context, done by now (see newWorldFor).
 		if code := srv.wait(); code != exitOK {
 			t.Errorf("the server on the new stores exited with code %d:\n%s", code, srv)
 		}
