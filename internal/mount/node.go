@@ -345,6 +345,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 }
 
 func (n *node) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	h, ok := fh.(*handle)
 	if !ok {
 		return nil, syscall.EBADF
@@ -357,6 +358,7 @@ func (n *node) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int6
 }
 
 func (n *node) Write(ctx context.Context, fh fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	h, ok := fh.(*handle)
 	if !ok || !h.write {
 		return 0, syscall.EBADF
@@ -368,8 +370,16 @@ func (n *node) Write(ctx context.Context, fh fs.FileHandle, data []byte, off int
 	return uint32(k), 0
 }
 
+// uninterrupted keeps a request going when the program that made it gets a signal (Go's
+// preemption signal, a terminal resize, a profiler's tick): the kernel then interrupts the
+// request, and failing it would hand the program EINTR from a read, a write or a close,
+// which few programs retry. What was asked is done, or fails on its own (the client's
+// requests have their own timeouts).
+func uninterrupted(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // Flush is called at every close(2): what was written becomes a new version then.
 func (n *node) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if h, ok := fh.(*handle); ok && h.write {
 		return n.errno(h.f.save(ctx))
 	}
@@ -378,6 +388,7 @@ func (n *node) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
 
 // Fsync saves what was written as a new version, on this device (sent soon after).
 func (n *node) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if h, ok := fh.(*handle); ok && h.write {
 		return n.errno(h.f.save(ctx))
 	}
@@ -385,6 +396,7 @@ func (n *node) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscal
 }
 
 func (n *node) Release(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if h, ok := fh.(*handle); ok {
 		n.ws.release(ctx, h.f)
 	}
@@ -394,6 +406,7 @@ func (n *node) Release(ctx context.Context, fh fs.FileHandle) syscall.Errno {
 // Setattr changes a file's size (truncate) and its modification time (touch, cp -p,
 // rsync -a); modes and owners are not kept, and changing them is not an error.
 func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	size, setSize := in.GetSize()
 	mtime, setTime := in.GetMTime()
 	if setSize || setTime {
