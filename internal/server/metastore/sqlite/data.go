@@ -171,7 +171,7 @@ func (t *tx) AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ato
 	}
 	err = t.multiInsert("vlob_atoms", "org, realm, vlob_id, version, key_index, blob, size, author, timestamp, checkpoint", rows)
 	if isUniqueViolation(err) {
-		return exists("vlob version", "of the batch")
+		return sqlrows.Exists("vlob version", "of the batch")
 	}
 	if err != nil {
 		return err
@@ -316,7 +316,7 @@ func (t *tx) InsertBlocks(org parsec.OrganizationID, blocks []metastore.Block) e
 	}
 	err := t.multiInsert("blocks", "org, id, realm, author, size, key_index, created_on", rows)
 	if isUniqueViolation(err) {
-		return exists("block", "of the batch")
+		return sqlrows.Exists("block", "of the batch")
 	}
 	return err
 }

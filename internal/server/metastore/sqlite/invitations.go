@@ -21,7 +21,7 @@ func (t *tx) InsertInvitation(org parsec.OrganizationID, inv metastore.Invitatio
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return exists("invitation", sqlrows.WithheldToken)
+		return sqlrows.Exists("invitation", sqlrows.WithheldToken)
 	}
 	return nil
 }
@@ -36,7 +36,7 @@ func (t *tx) UpdateInvitation(org parsec.OrganizationID, inv metastore.Invitatio
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return notFound("invitation", sqlrows.WithheldToken)
+		return sqlrows.NotFound("invitation", sqlrows.WithheldToken)
 	}
 	return nil
 }
@@ -45,7 +45,7 @@ func (t *tx) Invitation(org parsec.OrganizationID, token parsec.AccessToken) (me
 	inv, err := sqlrows.ScanInvitation(t.tx.QueryRowContext(t.ctx, `SELECT `+sqlrows.InvitationColumns+` FROM invitations
 		WHERE org = ? AND token = ?`, string(org), token[:]))
 	if errors.Is(err, sql.ErrNoRows) {
-		return inv, notFound("invitation", sqlrows.WithheldToken)
+		return inv, sqlrows.NotFound("invitation", sqlrows.WithheldToken)
 	}
 	return inv, err
 }
@@ -58,7 +58,7 @@ func (t *tx) PendingUserInvitation(org parsec.OrganizationID, email string) (met
 		WHERE org = ? AND claimer_email = ? AND type = 'USER' AND deleted_on = 0
 		ORDER BY created_on, seq LIMIT 1`, string(org), email))
 	if errors.Is(err, sql.ErrNoRows) {
-		return inv, notFound("pending user invitation for", fmt.Sprintf("%q", email))
+		return inv, sqlrows.NotFound("pending user invitation for", fmt.Sprintf("%q", email))
 	}
 	return inv, err
 }
@@ -68,7 +68,7 @@ func (t *tx) PendingDeviceInvitation(org parsec.OrganizationID, user parsec.User
 		WHERE org = ? AND claimer_user_id = ? AND type = 'DEVICE' AND deleted_on = 0
 		ORDER BY created_on, seq LIMIT 1`, string(org), user[:]))
 	if errors.Is(err, sql.ErrNoRows) {
-		return inv, notFound("pending device invitation for user", user)
+		return inv, sqlrows.NotFound("pending device invitation for user", user)
 	}
 	return inv, err
 }
@@ -106,7 +106,7 @@ func (t *tx) InsertGreetingAttempt(org parsec.OrganizationID, a metastore.Greeti
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return exists("greeting attempt", a.ID)
+		return sqlrows.Exists("greeting attempt", a.ID)
 	}
 	return nil
 }
@@ -125,7 +125,7 @@ func (t *tx) UpdateGreetingAttempt(org parsec.OrganizationID, a metastore.Greeti
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return notFound("greeting attempt", a.ID)
+		return sqlrows.NotFound("greeting attempt", a.ID)
 	}
 	return nil
 }
@@ -134,7 +134,7 @@ func (t *tx) GreetingAttempt(org parsec.OrganizationID, id parsec.GreetingAttemp
 	a, err := sqlrows.ScanAttempt(t.tx.QueryRowContext(t.ctx, `SELECT `+sqlrows.AttemptColumns+` FROM greeting_attempts
 		WHERE org = ? AND id = ?`, string(org), id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
-		return a, notFound("greeting attempt", id)
+		return a, sqlrows.NotFound("greeting attempt", id)
 	}
 	return a, err
 }

@@ -21,7 +21,7 @@ func (t *tx) InsertRealm(org parsec.OrganizationID, r metastore.Realm) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return exists("realm", r.ID)
+		return sqlrows.Exists("realm", r.ID)
 	}
 	return nil
 }
@@ -35,7 +35,7 @@ func (t *tx) UpdateRealm(org parsec.OrganizationID, r metastore.Realm) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return notFound("realm", r.ID)
+		return sqlrows.NotFound("realm", r.ID)
 	}
 	return nil
 }
@@ -43,7 +43,7 @@ func (t *tx) UpdateRealm(org parsec.OrganizationID, r metastore.Realm) error {
 func (t *tx) Realm(org parsec.OrganizationID, id parsec.VlobID) (metastore.Realm, error) {
 	r, err := sqlrows.ScanRealm(t.tx.QueryRowContext(t.ctx, `SELECT `+sqlrows.RealmColumns+` FROM realms WHERE org = ? AND id = ?`, string(org), id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, notFound("realm", id)
+		return r, sqlrows.NotFound("realm", id)
 	}
 	return r, err
 }
@@ -53,7 +53,7 @@ func (t *tx) requireRealm(org parsec.OrganizationID, id parsec.VlobID) error {
 	var one int
 	err := t.tx.QueryRowContext(t.ctx, `SELECT 1 FROM realms WHERE org = ? AND id = ?`, string(org), id[:]).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return notFound("realm", id)
+		return sqlrows.NotFound("realm", id)
 	}
 	return err
 }
@@ -165,7 +165,7 @@ func (t *tx) InsertKeysBundle(org parsec.OrganizationID, realm parsec.VlobID, b 
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return exists("keys bundle", fmt.Sprintf("%d of realm %s", b.KeyIndex, realm))
+		return sqlrows.Exists("keys bundle", fmt.Sprintf("%d of realm %s", b.KeyIndex, realm))
 	}
 	for user, a := range access {
 		if err := t.PutKeysBundleAccess(org, realm, b.KeyIndex, user, a); err != nil {
@@ -181,7 +181,7 @@ func (t *tx) KeysBundle(org parsec.OrganizationID, realm parsec.VlobID, keyIndex
 	err := t.tx.QueryRowContext(t.ctx, `SELECT created, by, canary, bundle FROM realm_keys_bundles
 		WHERE org = ? AND realm = ? AND key_index = ?`, string(org), realm[:], int64(keyIndex)).Scan(&b.On, &by, &b.Canary, &b.Bundle)
 	if errors.Is(err, sql.ErrNoRows) {
-		return b, notFound("keys bundle", fmt.Sprintf("%d of realm %s", keyIndex, realm))
+		return b, sqlrows.NotFound("keys bundle", fmt.Sprintf("%d of realm %s", keyIndex, realm))
 	}
 	copy(b.By[:], by)
 	return b, err
@@ -202,7 +202,7 @@ func (t *tx) KeysBundleAccess(org parsec.OrganizationID, realm parsec.VlobID, ke
 	err := t.tx.QueryRowContext(t.ctx, `SELECT access FROM realm_keys_bundle_accesses
 		WHERE org = ? AND realm = ? AND key_index = ? AND user_id = ?`, string(org), realm[:], int64(keyIndex), user[:]).Scan(&access)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("keys bundle access", fmt.Sprintf("of user %s to key %d of realm %s", user, keyIndex, realm))
+		return nil, sqlrows.NotFound("keys bundle access", fmt.Sprintf("of user %s to key %d of realm %s", user, keyIndex, realm))
 	}
 	return access, err
 }

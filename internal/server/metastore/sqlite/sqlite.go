@@ -6,18 +6,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
 	"runtime"
-	"sort"
-	"strconv"
-	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
-	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/metastore"
+	"github.com/parsec-go/parsec/internal/server/metastore/sqlrows"
 	"github.com/parsec-go/parsec/internal/sqlitefile"
 )
 
@@ -80,48 +75,30 @@ func (s *Store) migrate(ctx context.Context) error {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT`); err != nil {
 		return err
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
 	var current int
 	if err := s.writer.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return err
 	}
-	latest := 0
-	for _, name := range names {
-		base := path.Base(name)
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("bad migration name %q", base)
-		}
-		latest = max(latest, v)
-		if v <= current {
-			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
+	pending, err := sqlrows.PendingMigrations(migrations, current)
+	if err != nil {
+		return err
+	}
+	for _, m := range pending {
 		tx, err := s.writer.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", base, err)
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, v, base); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.Version, m.Name); err != nil {
 			tx.Rollback()
 			return err
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migration %s: %w", base, err)
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-	}
-	if current > latest {
-		return fmt.Errorf("database schema version %d is newer than this program knows (%d): upgrade parsec", current, latest)
 	}
 	return nil
 }
@@ -160,76 +137,41 @@ type tx struct {
 	tx  *sql.Tx
 }
 
-func notFound(what string, key any) error {
-	return &parsec.Error{Kind: parsec.NotFound, Msg: fmt.Sprintf("%s %v not found", what, key), Err: metastore.ErrNotFound}
-}
-
-func exists(what string, key any) error {
-	return &parsec.Error{Kind: parsec.Exists, Msg: fmt.Sprintf("%s %v already exists", what, key), Err: metastore.ErrExists}
-}
-
 func (t *tx) exec(q string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(t.ctx, q, args...)
 }
 
 // Organizations.
 
-const orgColumns = `id, created_on, bootstrap_token, root_verify_key, bootstrapped_on, is_expired,
-	user_profile_outsider_allowed, active_users_limit, minimum_archiving_period`
-
-func scanOrg(sc interface{ Scan(...any) error }) (metastore.Organization, error) {
-	var o metastore.Organization
-	var id string
-	var token []byte
-	var limit sql.NullInt64
-	err := sc.Scan(&id, &o.CreatedOn, &token, &o.RootVerifyKey, &o.BootstrappedOn, &o.Config.IsExpired,
-		&o.Config.UserProfileOutsiderAllowed, &limit, &o.Config.MinimumArchivingPeriod)
-	if err != nil {
-		return o, err
-	}
-	o.ID = parsec.OrganizationID(id)
-	copy(o.BootstrapToken[:], token)
-	if limit.Valid {
-		v := limit.Int64
-		o.Config.ActiveUsersLimit = &v
-	}
-	return o, nil
-}
-
 func (t *tx) Organization(id parsec.OrganizationID) (metastore.Organization, error) {
-	o, err := scanOrg(t.tx.QueryRowContext(t.ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = ?`, string(id)))
+	o, err := sqlrows.ScanOrg(t.tx.QueryRowContext(t.ctx, `SELECT `+sqlrows.OrgColumns+` FROM organizations WHERE id = ?`, string(id)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return o, notFound("organization", id)
+		return o, sqlrows.NotFound("organization", id)
 	}
 	return o, err
 }
 
 func (t *tx) PutOrganization(o metastore.Organization) error {
-	var limit any
-	if o.Config.ActiveUsersLimit != nil {
-		limit = *o.Config.ActiveUsersLimit
-	}
-	_, err := t.exec(`INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := t.exec(`INSERT INTO organizations (`+sqlrows.OrgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET created_on = excluded.created_on,
 			bootstrap_token = excluded.bootstrap_token, root_verify_key = excluded.root_verify_key,
 			bootstrapped_on = excluded.bootstrapped_on, is_expired = excluded.is_expired,
 			user_profile_outsider_allowed = excluded.user_profile_outsider_allowed,
 			active_users_limit = excluded.active_users_limit,
 			minimum_archiving_period = excluded.minimum_archiving_period`,
-		string(o.ID), o.CreatedOn, o.BootstrapToken[:], o.RootVerifyKey, o.BootstrappedOn, o.Config.IsExpired,
-		o.Config.UserProfileOutsiderAllowed, limit, o.Config.MinimumArchivingPeriod)
+		sqlrows.OrgArgs(o)...)
 	return err
 }
 
 func (t *tx) Organizations() ([]metastore.Organization, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+orgColumns+` FROM organizations ORDER BY id`)
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+sqlrows.OrgColumns+` FROM organizations ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []metastore.Organization
 	for rows.Next() {
-		o, err := scanOrg(rows)
+		o, err := sqlrows.ScanOrg(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -290,102 +232,53 @@ func (t *tx) RealmTopics(org parsec.OrganizationID) ([]metastore.Topic, error) {
 
 // Users.
 
-const userColumns = `id, email, name, initial_profile, profile, created_on, created_by, revoked_on,
-	revoked_by, frozen, certificate, redacted_certificate, profile_history`
-
-func deviceIDPtr(b []byte) *parsec.DeviceID {
-	if len(b) != 16 {
-		return nil
-	}
-	var d parsec.DeviceID
-	copy(d[:], b)
-	return &d
-}
-
-func deviceIDBytes(d *parsec.DeviceID) any {
-	if d == nil {
-		return nil
-	}
-	return d[:]
-}
-
-func scanUser(sc interface{ Scan(...any) error }) (metastore.User, error) {
-	var u metastore.User
-	var id, createdBy, revokedBy, history []byte
-	var initial, profile string
-	err := sc.Scan(&id, &u.Email, &u.Name, &initial, &profile, &u.CreatedOn, &createdBy, &u.RevokedOn,
-		&revokedBy, &u.Frozen, &u.Certificate, &u.RedactedCertificate, &history)
-	if err != nil {
-		return u, err
-	}
-	copy(u.ID[:], id)
-	u.InitialProfile, u.Profile = parsec.UserProfile(initial), parsec.UserProfile(profile)
-	u.CreatedBy, u.RevokedBy = deviceIDPtr(createdBy), deviceIDPtr(revokedBy)
-	if len(history) > 0 {
-		if err := codec.Unmarshal(history, &u.ProfileHistory); err != nil {
-			return u, fmt.Errorf("user %s: damaged profile history: %w", u.ID, err)
-		}
-	}
-	return u, nil
-}
-
-func userArgs(org parsec.OrganizationID, u metastore.User) []any {
-	var history []byte
-	if len(u.ProfileHistory) > 0 {
-		history = codec.MustMarshal(u.ProfileHistory)
-	}
-	return []any{u.ID[:], u.Email, u.Name, string(u.InitialProfile), string(u.Profile), u.CreatedOn,
-		deviceIDBytes(u.CreatedBy), u.RevokedOn, deviceIDBytes(u.RevokedBy), u.Frozen, u.Certificate,
-		u.RedactedCertificate, history, string(org)}
-}
-
 func (t *tx) InsertUser(org parsec.OrganizationID, u metastore.User) error {
 	if _, err := t.User(org, u.ID); err == nil {
-		return exists("user", u.ID)
+		return sqlrows.Exists("user", u.ID)
 	}
-	_, err := t.exec(`INSERT INTO users (`+userColumns+`, org) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userArgs(org, u)...)
+	_, err := t.exec(`INSERT INTO users (`+sqlrows.UserColumns+`, org) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, sqlrows.UserArgs(org, u)...)
 	return err
 }
 
 func (t *tx) UpdateUser(org parsec.OrganizationID, u metastore.User) error {
 	res, err := t.exec(`UPDATE users SET id = ?, email = ?, name = ?, initial_profile = ?, profile = ?,
 		created_on = ?, created_by = ?, revoked_on = ?, revoked_by = ?, frozen = ?, certificate = ?,
-		redacted_certificate = ?, profile_history = ? WHERE org = ? AND id = ?`, append(userArgs(org, u), u.ID[:])...)
+		redacted_certificate = ?, profile_history = ? WHERE org = ? AND id = ?`, append(sqlrows.UserArgs(org, u), u.ID[:])...)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("user", u.ID)
+		return sqlrows.NotFound("user", u.ID)
 	}
 	return nil
 }
 
 func (t *tx) User(org parsec.OrganizationID, id parsec.UserID) (metastore.User, error) {
-	u, err := scanUser(t.tx.QueryRowContext(t.ctx, `SELECT `+userColumns+` FROM users WHERE org = ? AND id = ?`, string(org), id[:]))
+	u, err := sqlrows.ScanUser(t.tx.QueryRowContext(t.ctx, `SELECT `+sqlrows.UserColumns+` FROM users WHERE org = ? AND id = ?`, string(org), id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
-		return u, notFound("user", id)
+		return u, sqlrows.NotFound("user", id)
 	}
 	return u, err
 }
 
 func (t *tx) ActiveUserByEmail(org parsec.OrganizationID, email string) (metastore.User, error) {
-	u, err := scanUser(t.tx.QueryRowContext(t.ctx, `SELECT `+userColumns+` FROM users
+	u, err := sqlrows.ScanUser(t.tx.QueryRowContext(t.ctx, `SELECT `+sqlrows.UserColumns+` FROM users
 		WHERE org = ? AND email = ? AND revoked_on = 0`, string(org), email))
 	if errors.Is(err, sql.ErrNoRows) {
-		return u, notFound("user with email", email)
+		return u, sqlrows.NotFound("user with email", email)
 	}
 	return u, err
 }
 
 func (t *tx) Users(org parsec.OrganizationID) ([]metastore.User, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+userColumns+` FROM users WHERE org = ? ORDER BY created_on, email`, string(org))
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+sqlrows.UserColumns+` FROM users WHERE org = ? ORDER BY created_on, email`, string(org))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []metastore.User
 	for rows.Next() {
-		u, err := scanUser(rows)
+		u, err := sqlrows.ScanUser(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -396,48 +289,32 @@ func (t *tx) Users(org parsec.OrganizationID) ([]metastore.User, error) {
 
 // Devices.
 
-const deviceColumns = `id, user_id, label, verify_key, created_on, created_by, certificate, redacted_certificate`
-
-func scanDevice(sc interface{ Scan(...any) error }) (metastore.Device, error) {
-	var d metastore.Device
-	var id, user, createdBy []byte
-	err := sc.Scan(&id, &user, &d.Label, &d.VerifyKey, &d.CreatedOn, &createdBy, &d.Certificate, &d.RedactedCertificate)
-	if err != nil {
-		return d, err
-	}
-	copy(d.ID[:], id)
-	copy(d.UserID[:], user)
-	d.CreatedBy = deviceIDPtr(createdBy)
-	return d, nil
-}
-
 func (t *tx) InsertDevice(org parsec.OrganizationID, d metastore.Device) error {
 	if _, err := t.Device(org, d.ID); err == nil {
-		return exists("device", d.ID)
+		return sqlrows.Exists("device", d.ID)
 	}
-	_, err := t.exec(`INSERT INTO devices (`+deviceColumns+`, org) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ID[:], d.UserID[:], d.Label, d.VerifyKey, d.CreatedOn, deviceIDBytes(d.CreatedBy), d.Certificate,
-		d.RedactedCertificate, string(org))
+	_, err := t.exec(`INSERT INTO devices (`+sqlrows.DeviceColumns+`, org) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sqlrows.DeviceArgs(org, d)...)
 	return err
 }
 
 func (t *tx) Device(org parsec.OrganizationID, id parsec.DeviceID) (metastore.Device, error) {
-	d, err := scanDevice(t.tx.QueryRowContext(t.ctx, `SELECT `+deviceColumns+` FROM devices WHERE org = ? AND id = ?`, string(org), id[:]))
+	d, err := sqlrows.ScanDevice(t.tx.QueryRowContext(t.ctx, `SELECT `+sqlrows.DeviceColumns+` FROM devices WHERE org = ? AND id = ?`, string(org), id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, notFound("device", id)
+		return d, sqlrows.NotFound("device", id)
 	}
 	return d, err
 }
 
 func (t *tx) Devices(org parsec.OrganizationID, user parsec.UserID) ([]metastore.Device, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+deviceColumns+` FROM devices WHERE org = ? AND user_id = ? ORDER BY created_on`, string(org), user[:])
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+sqlrows.DeviceColumns+` FROM devices WHERE org = ? AND user_id = ? ORDER BY created_on`, string(org), user[:])
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []metastore.Device
 	for rows.Next() {
-		d, err := scanDevice(rows)
+		d, err := sqlrows.ScanDevice(rows)
 		if err != nil {
 			return nil, err
 		}
