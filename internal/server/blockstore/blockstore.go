@@ -3,6 +3,9 @@ package blockstore
 import (
 	"context"
 	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/parsec-go/parsec/internal/parsec"
 )
@@ -68,4 +71,17 @@ type Store interface {
 	// Close releases the resources of the store. After Close, every method fails with an
 	// error of kind Unavailable. Readers returned by Open remain usable until closed.
 	Close() error
+}
+
+// CheckOrganization refuses an organization ID that a store could not use safely as one
+// element of a path or an object key: empty, "." or "..", holding a separator, a control
+// character or invalid UTF-8, or longer than 255 bytes. IDs are validated before they
+// reach a store; stores check again rather than trust them to name a place.
+func CheckOrganization(org parsec.OrganizationID) error {
+	s := string(org)
+	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\\") || len(s) > 255 ||
+		!utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+		return parsec.Errorf(parsec.Invalid, "organization ID %q cannot name a place in a block store", s)
+	}
+	return nil
 }

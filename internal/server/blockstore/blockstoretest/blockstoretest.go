@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) blockstore.Store) {
 		{"Cancelled", testCancelled},
 		{"Concurrent", testConcurrent},
 		{"Closed", testClosed},
+		{"RefusesEscapingOrganizations", testRefusesEscapingOrganizations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -503,4 +504,31 @@ func testPutBatchConcurrent(t *testing.T, s blockstore.Store) {
 		})
 	}
 	wg.Wait()
+}
+
+// testRefusesEscapingOrganizations: organization IDs are checked before they reach the
+// store, but a store never trusts them to name a place: one that could leave its folder or
+// prefix, or that is not text, is refused by every operation.
+func testRefusesEscapingOrganizations(t *testing.T, s blockstore.Store) {
+	id := parsec.NewBlockID()
+	for _, org := range []parsec.OrganizationID{"", ".", "..", "../x", "a/b", `a\b`, "/", "a\x00b", "a\nb", "\xff", "../../etc", parsec.OrganizationID(strings.Repeat("a", 256))} {
+		if err := s.Put(t.Context(), org, id, []byte("x")); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("put in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if _, err := s.Get(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("get in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if _, _, err := s.Open(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("open in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if err := s.PutStream(t.Context(), org, id, bytes.NewReader([]byte("x")), 1); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("put stream in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if err := s.Delete(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("delete in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+		if err := s.PutBatch(t.Context(), org, []blockstore.Block{{ID: id, Data: []byte("x")}}); !parsec.IsKind(err, parsec.Invalid) {
+			t.Errorf("put batch in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+	}
 }

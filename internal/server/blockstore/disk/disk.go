@@ -78,15 +78,6 @@ func (s *Store) removeStaleTemp(before time.Time) error {
 	})
 }
 
-// checkOrg refuses organization IDs that are not a single, ordinary path element.
-func checkOrg(org parsec.OrganizationID) error {
-	s := string(org)
-	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\\\x00") || len(s) > 255 {
-		return parsec.Errorf(parsec.Invalid, "organization ID %q cannot name a directory", s)
-	}
-	return nil
-}
-
 // paths returns the directory and the file name of a block, after checking that the store
 // is open, ctx is not done and org is acceptable. op and the IDs give errors their context.
 func (s *Store) paths(ctx context.Context, op string, org parsec.OrganizationID, id parsec.BlockID) (dir, file string, err error) {
@@ -96,7 +87,7 @@ func (s *Store) paths(ctx context.Context, op string, org parsec.OrganizationID,
 	if err := ctx.Err(); err != nil {
 		return "", "", parsec.Errorf(parsec.Cancelled, "%s block %s of organization %q: %w", op, id, org, err)
 	}
-	if err := checkOrg(org); err != nil {
+	if err := blockstore.CheckOrganization(org); err != nil {
 		return "", "", fmt.Errorf("%s block %s: %w", op, id, err)
 	}
 	hex := id.String()

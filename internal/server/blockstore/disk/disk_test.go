@@ -129,44 +129,6 @@ func TestLeftoverTemporaryFile(t *testing.T) {
 	}
 }
 
-func TestRefusesEscapingOrganizations(t *testing.T) {
-	root := t.TempDir()
-	dir := filepath.Join(root, "blocks")
-	s, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	id := parsec.NewBlockID()
-	for _, org := range []parsec.OrganizationID{"", ".", "..", "../x", "a/b", `a\b`, "/", "a\x00b", "../../etc"} {
-		if err := s.Put(t.Context(), org, id, []byte("x")); !parsec.IsKind(err, parsec.Invalid) {
-			t.Errorf("put in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
-		}
-		if _, err := s.Get(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
-			t.Errorf("get in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
-		}
-		if _, _, err := s.Open(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
-			t.Errorf("open in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
-		}
-		if err := s.PutStream(t.Context(), org, id, bytes.NewReader([]byte("x")), 1); !parsec.IsKind(err, parsec.Invalid) {
-			t.Errorf("put stream in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
-		}
-		if err := s.Delete(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
-			t.Errorf("delete in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
-		}
-		if err := s.PutBatch(t.Context(), org, []blockstore.Block{{ID: id, Data: []byte("x")}}); !parsec.IsKind(err, parsec.Invalid) {
-			t.Errorf("put batch in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
-		}
-	}
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 1 || entries[0].Name() != "blocks" {
-		t.Errorf("something was written outside the store: %v", entries)
-	}
-}
-
 // tempFiles lists the temporary files under dir.
 func tempFiles(t *testing.T, dir string) []string {
 	t.Helper()

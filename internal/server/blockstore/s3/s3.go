@@ -236,16 +236,6 @@ func httpStatus(err error) int {
 	return 0
 }
 
-// checkOrg refuses organization IDs that could make a key ambiguous or escape the prefix.
-func checkOrg(org parsec.OrganizationID) error {
-	s := string(org)
-	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\\") || len(s) > 255 ||
-		!utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
-		return parsec.Errorf(parsec.Invalid, "organization ID %q cannot name an object", s)
-	}
-	return nil
-}
-
 // key returns the object key of a block, after checking that the store is open, ctx is
 // not done and org is acceptable. op and the IDs give errors their context.
 func (s *Store) key(ctx context.Context, op string, org parsec.OrganizationID, id parsec.BlockID) (string, error) {
@@ -255,7 +245,7 @@ func (s *Store) key(ctx context.Context, op string, org parsec.OrganizationID, i
 	if err := ctx.Err(); err != nil {
 		return "", parsec.Errorf(parsec.Cancelled, "%s block %s of organization %q: %w", op, id, org, err)
 	}
-	if err := checkOrg(org); err != nil {
+	if err := blockstore.CheckOrganization(org); err != nil {
 		return "", fmt.Errorf("%s block %s: %w", op, id, err)
 	}
 	return s.prefix + string(org) + "/" + id.String(), nil

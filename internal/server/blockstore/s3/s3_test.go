@@ -169,39 +169,6 @@ func TestLayout(t *testing.T) {
 	}
 }
 
-func TestRefusesEscapingOrganizations(t *testing.T) {
-	s := open(t, "", "&prefix=p")
-	defer s.Close()
-	id := parsec.NewBlockID()
-	for _, org := range []parsec.OrganizationID{"", ".", "..", "../x", "a/b", `a\b`, "/", "a\x00b", "a\nb", "\xff", "../../etc", parsec.OrganizationID(strings.Repeat("a", 256))} {
-		if err := s.Put(t.Context(), org, id, []byte("x")); !parsec.IsKind(err, parsec.Invalid) {
-			t.Errorf("put in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
-		}
-		if _, err := s.Get(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
-			t.Errorf("get in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
-		}
-		if _, _, err := s.Open(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
-			t.Errorf("open in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
-		}
-		if err := s.PutStream(t.Context(), org, id, bytes.NewReader([]byte("x")), 1); !parsec.IsKind(err, parsec.Invalid) {
-			t.Errorf("put stream in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
-		}
-		if err := s.Delete(t.Context(), org, id); !parsec.IsKind(err, parsec.Invalid) {
-			t.Errorf("delete in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
-		}
-		if err := s.PutBatch(t.Context(), org, []blockstore.Block{{ID: id, Data: []byte("x")}}); !parsec.IsKind(err, parsec.Invalid) {
-			t.Errorf("put batch in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
-		}
-	}
-	list, err := s.client.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: &s.bucket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(list.Contents) != 0 {
-		t.Errorf("the bucket holds %d objects, want none", len(list.Contents))
-	}
-}
-
 func TestBadCredentials(t *testing.T) {
 	srv := minio.Shared(t)
 	awsEnv(t, minio.AccessKey, "not-the-secret")
