@@ -53,12 +53,7 @@ func (b *balancer) routeBy(route func(*http.Request) int) { b.route.Store(&route
 // the test killed it.
 func scaledOut(t *testing.T, bucket string) (w *world, lb *balancer, second *proc, dsn string) {
 	dsn = testenv.PostgresDSN(t)
-	store := minio.Shared(t)
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": minio.AccessKey, "AWS_SECRET_ACCESS_KEY": minio.SecretKey,
-		"AWS_REGION": "us-east-1", "AWS_CA_BUNDLE": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true"} {
-		t.Setenv(k, v)
-	}
-	blocks := "s3://" + bucket + "?endpoint=" + url.QueryEscape(store.Endpoint) + "&region=us-east-1"
+	blocks := minioBucket(t, bucket)
 
 	// The load balancer, whose backends start below.
 	lb = &balancer{}
