@@ -55,16 +55,15 @@ letters) instead of a password. The passphrase is printed on stdout, alone on it
 			if err := a.poll(cmd, c); err != nil {
 				return err
 			}
-			local, err := c.NewOwnDevice(cmd.Context(), label, true)
+			rf, err := c.ExportRecovery(cmd.Context(), label)
 			if err != nil {
 				return err
 			}
-			key, passphrase := crypto.NewRecoveryPassphrase()
-			if err := device.SaveRecovery(path, local, key, parsec.SystemClock{}.Now()); err != nil {
-				return parsec.Errorf(parsec.Other, "the recovery device %s was created but could not be saved (%v): export another one", parsec.ShortID(local.DeviceID), err)
+			if err := device.WriteFile(path, rf.Data); err != nil {
+				return parsec.Errorf(parsec.Other, "the recovery device %s was created but could not be saved (%v): export another one", parsec.ShortID(rf.DeviceID), err)
 			}
-			a.say("Recovery device %s saved in %s. Its passphrase:", parsec.ShortID(local.DeviceID), path)
-			a.out("%s", passphrase)
+			a.say("Recovery device %s saved in %s. Its passphrase:", parsec.ShortID(rf.DeviceID), path)
+			a.out("%s", rf.Passphrase)
 			a.say("%s", recoveryAdvice)
 			return nil
 		},

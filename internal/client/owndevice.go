@@ -14,7 +14,7 @@ import (
 
 // NewOwnDevice creates a new device of this user, signed by this device, and returns its
 // secrets for the caller to save: a recovery device (recovery true: its certificate says
-// so; see device.SaveRecovery) or an ordinary one (device.Save). The new device is known
+// so; see ExportRecovery) or an ordinary one (device.Save). The new device is known
 // to the server and valid at once.
 func (c *Client) NewOwnDevice(ctx context.Context, label string, recovery bool) (*device.Local, error) {
 	label, err := parsec.ParseDeviceLabel(label)
@@ -87,4 +87,29 @@ func ImportRecovery(ctx context.Context, configDir string, f *device.File, key c
 		return nil, parsec.Errorf(parsec.Other, "the device %s was created but could not be saved (%v): import the recovery file again", parsec.ShortID(local.DeviceID), err)
 	}
 	return local, nil
+}
+
+// A RecoveryFile is a recovery device, ready to be handed to its user: the file's bytes,
+// encrypted under a generated passphrase (see crypto.NewRecoveryPassphrase), and that
+// passphrase, to show once.
+type RecoveryFile struct {
+	DeviceID   parsec.DeviceID
+	Data       []byte
+	Passphrase string
+}
+
+// ExportRecovery creates a recovery device of this user (its certificate says so) and
+// returns it as a recovery file. ImportRecovery turns it into a new device, on any
+// computer.
+func (c *Client) ExportRecovery(ctx context.Context, label string) (*RecoveryFile, error) {
+	local, err := c.NewOwnDevice(ctx, label, true)
+	if err != nil {
+		return nil, err
+	}
+	key, passphrase := crypto.NewRecoveryPassphrase()
+	data, err := device.EncodeRecovery(local, key, c.now())
+	if err != nil {
+		return nil, err
+	}
+	return &RecoveryFile{DeviceID: local.DeviceID, Data: data, Passphrase: passphrase}, nil
 }

@@ -38,20 +38,14 @@ type recoveryFile struct {
 // postRecovery creates a recovery device and its file.
 func (a *App) postRecovery(w http.ResponseWriter, r *http.Request) {
 	s := a.current()
-	local, err := s.c.NewOwnDevice(r.Context(), "recovery", true)
+	rf, err := s.c.ExportRecovery(r.Context(), "recovery")
 	if err != nil {
 		a.report(w, r, "/devices", err, "")
 		return
 	}
-	key, passphrase := crypto.NewRecoveryPassphrase()
-	data, err := device.EncodeRecovery(local, key, parsec.SystemClock{}.Now())
-	if err != nil {
-		a.report(w, r, "/devices", err, "")
-		return
-	}
-	name := strings.ToLower(string(local.OrganizationID) + "-" + strings.ReplaceAll(local.HumanHandle.Email, "@", "-at-") + ".recovery")
+	name := strings.ToLower(string(s.dev.OrganizationID) + "-" + strings.ReplaceAll(s.dev.HumanHandle.Email, "@", "-at-") + ".recovery")
 	a.mu.Lock()
-	s.recovery = &recoveryFile{Name: name, Data: data, Passphrase: passphrase, DeviceID: local.DeviceID}
+	s.recovery = &recoveryFile{Name: name, Data: rf.Data, Passphrase: rf.Passphrase, DeviceID: rf.DeviceID}
 	a.mu.Unlock()
 	a.events.publish("changed")
 	http.Redirect(w, r, "/devices/recovery", http.StatusSeeOther)

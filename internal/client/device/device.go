@@ -85,18 +85,14 @@ func Save(path string, l *Local, password []byte, now parsec.DateTime) error {
 	return save(path, l, h, key)
 }
 
-// SaveRecovery writes a recovery device file, like Save but protected by a recovery key (see
-// crypto.NewRecoveryPassphrase): the key has full entropy, so nothing is derived from it.
-func SaveRecovery(path string, l *Local, key crypto.SecretKey, now parsec.DateTime) error {
-	data, err := EncodeRecovery(l, key, now)
-	if err != nil {
-		return err
-	}
-	return writeAtomic(path, data)
-}
+// WriteFile writes a device file made by EncodeRecovery (or any file to keep private) to
+// path atomically, mode 0600, as Save does.
+func WriteFile(path string, data []byte) error { return writeAtomic(path, data) }
 
-// EncodeRecovery returns what SaveRecovery writes, for a caller that hands the file over
-// itself (the GUI's download).
+// EncodeRecovery returns a recovery device file: like a device file, but protected by a
+// recovery key (see crypto.NewRecoveryPassphrase) rather than a password; the key has full
+// entropy, so nothing is derived from it. Save it with WriteFile, or hand it over (the GUI's
+// download).
 func EncodeRecovery(l *Local, key crypto.SecretKey, now parsec.DateTime) ([]byte, error) {
 	return encode(l, newHeader(l, protectionRecovery, now), key)
 }
@@ -211,7 +207,7 @@ func Load(path string) (*File, error) {
 	return LoadBytes(path, data)
 }
 
-// IsRecovery reports whether the file is a recovery device file (see SaveRecovery).
+// IsRecovery reports whether the file is a recovery device file (see EncodeRecovery).
 func (f *File) IsRecovery() bool { return f.Header.Protection == protectionRecovery }
 
 // Unlock decrypts the device with its password. A wrong password, and a file whose header or

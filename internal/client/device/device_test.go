@@ -196,7 +196,11 @@ func TestRecoveryFile(t *testing.T) {
 	l := sampleLocal("Acme", "alice@example.com", "recovery")
 	path := filepath.Join(t.TempDir(), "alice.recovery")
 	key, _ := crypto.NewRecoveryPassphrase()
-	if err := SaveRecovery(path, l, key, 1); err != nil {
+	data, err := EncodeRecovery(l, key, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, data); err != nil {
 		t.Fatal(err)
 	}
 	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
