@@ -18,16 +18,20 @@ const (
 	KindRealmName        = "realm_name_certificate"
 	KindRealmKeyRotation = "realm_key_rotation_certificate"
 	KindRealmArchiving   = "realm_archiving_certificate"
+	KindRecoverySetup    = "shamir_recovery_brief_certificate"
+	KindRecoveryShare    = "shamir_recovery_share_certificate"
+	KindRecoveryDeletion = "shamir_recovery_deletion_certificate"
 )
 
 // Algorithm names that certificates must carry. A certificate naming another algorithm is
 // refused: a new algorithm means a new version of this package, not a silent downgrade.
 const (
-	DeviceKeyAlgorithm  = "ED25519"                      // DeviceCertificate.Algorithm
-	DevicePurpose       = "STANDARD"                     // DeviceCertificate.Purpose of an ordinary device
-	RecoveryPurpose     = "PASSPHRASE_RECOVERY"          // DeviceCertificate.Purpose of a recovery device (see parsec device export-recovery)
-	EncryptionAlgorithm = "XCHACHA20POLY1305-HKDFSHA256" // RealmKeyRotationCertificate.EncryptionAlgorithm
-	HashAlgorithm       = "SHA256"                       // RealmKeyRotationCertificate.HashAlgorithm
+	DeviceKeyAlgorithm    = "ED25519"                      // DeviceCertificate.Algorithm
+	DevicePurpose         = "STANDARD"                     // DeviceCertificate.Purpose of an ordinary device
+	RecoveryPurpose       = "PASSPHRASE_RECOVERY"          // DeviceCertificate.Purpose of a recovery device (see parsec device export-recovery)
+	SharedRecoveryPurpose = "SHAMIR_RECOVERY"              // DeviceCertificate.Purpose of the device a shared-recovery setup protects
+	EncryptionAlgorithm   = "XCHACHA20POLY1305-HKDFSHA256" // RealmKeyRotationCertificate.EncryptionAlgorithm
+	HashAlgorithm         = "SHA256"                       // RealmKeyRotationCertificate.HashAlgorithm
 )
 
 // Archiving configurations of a realm.
@@ -70,10 +74,12 @@ func (s *Seen) SeenView() *View { return s.View }
 func (s *Seen) seen() *Seen { return s }
 
 // Topic is a sequence of certificates with strictly increasing timestamps: the common topic
-// (users, devices, profile changes, revocations), or the topic of one realm (roles, names,
-// key rotations, archiving). The zero Topic is the common topic.
+// (users, devices, profile changes, revocations), the topic of one realm (roles, names,
+// key rotations, archiving), or the shared-recovery topic of one user (setups and their
+// deletions, see recovery.go). The zero Topic is the common topic.
 type Topic struct {
-	Realm parsec.VlobID // zero for the common topic
+	Realm    parsec.VlobID // set for a realm's topic
+	Recovery parsec.UserID // set for a user's shared-recovery topic
 }
 
 // CommonTopic is the topic of user, device, user update and revoked user certificates.
@@ -82,11 +88,20 @@ var CommonTopic = Topic{}
 // RealmTopic is the topic of one realm's certificates.
 func RealmTopic(id parsec.VlobID) Topic { return Topic{Realm: id} }
 
+// RecoveryTopic is the topic of one user's shared-recovery setups.
+func RecoveryTopic(user parsec.UserID) Topic { return Topic{Recovery: user} }
+
 // IsCommon reports whether t is the common topic.
-func (t Topic) IsCommon() bool { return t.Realm.IsZero() }
+func (t Topic) IsCommon() bool { return t.Realm.IsZero() && t.Recovery.IsZero() }
+
+// IsRecovery reports whether t is a user's shared-recovery topic.
+func (t Topic) IsRecovery() bool { return !t.Recovery.IsZero() }
 
 func (t Topic) String() string {
-	if t.IsCommon() {
+	switch {
+	case t.IsRecovery():
+		return "recovery " + t.Recovery.String()
+	case t.IsCommon():
 		return "common"
 	}
 	return "realm " + t.Realm.String()
@@ -255,6 +270,12 @@ func newCertificate(kind string) Certificate {
 		return new(RealmKeyRotationCertificate)
 	case KindRealmArchiving:
 		return new(RealmArchivingCertificate)
+	case KindRecoverySetup:
+		return new(RecoverySetupCertificate)
+	case KindRecoveryShare:
+		return new(RecoveryShareCertificate)
+	case KindRecoveryDeletion:
+		return new(RecoveryDeletionCertificate)
 	}
 	return nil
 }
@@ -300,8 +321,8 @@ func (c *DeviceCertificate) check() error {
 		return fieldError("verify_key is zero")
 	case c.Algorithm != DeviceKeyAlgorithm:
 		return fieldError("algorithm " + quote(c.Algorithm) + " is not " + DeviceKeyAlgorithm)
-	case c.Purpose != DevicePurpose && c.Purpose != RecoveryPurpose:
-		return fieldError("purpose " + quote(c.Purpose) + " is not " + DevicePurpose + " or " + RecoveryPurpose)
+	case c.Purpose != DevicePurpose && c.Purpose != RecoveryPurpose && c.Purpose != SharedRecoveryPurpose:
+		return fieldError("purpose " + quote(c.Purpose) + " is not " + DevicePurpose + ", " + RecoveryPurpose + " or " + SharedRecoveryPurpose)
 	}
 	return nil
 }

@@ -50,6 +50,14 @@ var (
 	ErrUnknownRealm           = errors.New("realm does not exist")
 	ErrKeyIndex               = errors.New("key index is not the expected one")
 
+	// Shared-recovery topics.
+	ErrNotSelf          = errors.New("a shared-recovery certificate must be about its author's own user")
+	ErrRecoveryExists   = errors.New("the user already has a shared-recovery setup")
+	ErrNoRecoverySetup  = errors.New("no such shared-recovery setup")
+	ErrRecipientRevoked = errors.New("a recipient is revoked")
+	ErrShareMismatch    = errors.New("the share does not belong to the setup")
+	ErrNotInHistory     = errors.New("this kind of certificate is not part of a topic's history")
+
 	// Points of the certificate history (see CheckPoint).
 	ErrWithheld = errors.New("the server withholds certificates")
 	ErrFork     = errors.New("the server shows different certificate histories to different members")

@@ -22,6 +22,8 @@ type Memory struct {
 	order   []parsec.UserID // users in order of creation
 	devices map[parsec.DeviceID]*Device
 	realms  map[parsec.VlobID]*realm
+	// recovery holds the last certificate of each user's shared-recovery topic.
+	recovery map[parsec.UserID]Certificate
 }
 
 type realm struct {
@@ -48,6 +50,7 @@ func NewMemory(root crypto.VerifyKey, redacted bool) *Memory {
 		users:    make(map[parsec.UserID]*User),
 		devices:  make(map[parsec.DeviceID]*Device),
 		realms:   make(map[parsec.VlobID]*realm),
+		recovery: make(map[parsec.UserID]Certificate),
 	}
 }
 
@@ -119,8 +122,13 @@ func (m *Memory) addBatch(raws [][]byte, check bool) ([]Certificate, error) {
 	return certs, nil
 }
 
+// topicRank orders a batch's topics: the common one first (everything refers to users and
+// devices), then realms, then shared-recovery topics.
 func topicRank(c Certificate) int {
-	if c.Topic().IsCommon() {
+	switch t := c.Topic(); {
+	case t.IsRecovery():
+		return 2
+	case t.IsCommon():
 		return 0
 	}
 	return 1
@@ -261,7 +269,49 @@ func (m *Memory) apply(c Certificate, j *journal) {
 			r.archiving = c
 			j.push(func() { r.archiving = old })
 		}
+
+	case *RecoverySetupCertificate, *RecoveryDeletionCertificate:
+		user := c.Topic().Recovery
+		old, had := m.recovery[user]
+		m.recovery[user] = c
+		j.push(func() {
+			if had {
+				m.recovery[user] = old
+			} else {
+				delete(m.recovery, user)
+			}
+		})
 	}
+}
+
+// LastRecovery returns the last certificate of a user's shared-recovery topic (see State).
+func (m *Memory) LastRecovery(user parsec.UserID) (Certificate, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.recovery[user], nil
+}
+
+// RecoverySetup returns the shared-recovery setup in force of a user, or nil (none ever,
+// or the last one deleted).
+func (m *Memory) RecoverySetup(user parsec.UserID) *RecoverySetupCertificate {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s, _ := m.recovery[user].(*RecoverySetupCertificate)
+	return s
+}
+
+// RecoverySetups returns every setup in force that the Memory knows of (the user's own and
+// those it is a recipient of), by user.
+func (m *Memory) RecoverySetups() map[parsec.UserID]*RecoverySetupCertificate {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make(map[parsec.UserID]*RecoverySetupCertificate)
+	for u, c := range m.recovery {
+		if s, ok := c.(*RecoverySetupCertificate); ok {
+			out[u] = s
+		}
+	}
+	return out
 }
 
 // memState is the Memory seen as a State by its own validation, which runs with the
@@ -269,6 +319,10 @@ func (m *Memory) apply(c Certificate, j *journal) {
 type memState struct{ m *Memory }
 
 func (s memState) LastTimestamp(t Topic) (parsec.DateTime, error) { return s.m.last[t], nil }
+
+func (s memState) LastRecovery(user parsec.UserID) (Certificate, error) {
+	return s.m.recovery[user], nil
+}
 
 func (s memState) LookupUser(id parsec.UserID) (User, bool, error) {
 	u, ok := s.m.users[id]

@@ -30,6 +30,10 @@ type State interface {
 	RealmMembers(realm parsec.VlobID) ([]Member, error)
 	// RealmKeyIndex returns the index of the realm's last key rotation, 0 before the first.
 	RealmKeyIndex(realm parsec.VlobID) (uint64, error)
+	// LastRecovery returns the last certificate of a user's shared-recovery topic: a
+	// *RecoverySetupCertificate (the setup in force), a *RecoveryDeletionCertificate (none
+	// in force), or nil when the topic is empty.
+	LastRecovery(user parsec.UserID) (Certificate, error)
 	// PointAt returns the point of topic t's history after its last certificate of
 	// timestamp ts (see chain.go), or the zero Point when no certificate has it.
 	PointAt(t Topic, ts parsec.DateTime) (Point, error)

@@ -49,6 +49,12 @@ func (v *validator) rules() error {
 		return v.realmKeyRotation(c)
 	case *RealmArchivingCertificate:
 		return v.realmArchiving(c)
+	case *RecoverySetupCertificate:
+		return v.recoverySetup(c)
+	case *RecoveryDeletionCertificate:
+		return v.recoveryDeletion(c)
+	case *RecoveryShareCertificate:
+		return v.reject(ErrNotInHistory, "a share is checked against its setup (ValidateShare), never added to a history")
 	}
 	panic("certif: unknown certificate type")
 }
@@ -447,6 +453,9 @@ func signerName(d *parsec.DeviceID) string {
 }
 
 func topicName(t Topic) string {
+	if t.IsRecovery() {
+		return "shared-recovery topic of user " + short(t.Recovery)
+	}
 	if t.IsCommon() {
 		return "common topic"
 	}

@@ -19,6 +19,9 @@ type txState struct {
 var _ certif.State = txState{}
 
 func topicOf(t certif.Topic) metastore.Topic {
+	if t.IsRecovery() {
+		return metastore.RecoveryTopic(t.Recovery)
+	}
 	if t.IsCommon() {
 		return metastore.CommonTopic
 	}
@@ -27,6 +30,22 @@ func topicOf(t certif.Topic) metastore.Topic {
 
 func (s txState) LastTimestamp(t certif.Topic) (parsec.DateTime, error) {
 	return s.tx.LastTimestamp(s.org, topicOf(t))
+}
+
+func (s txState) LastRecovery(user parsec.UserID) (certif.Certificate, error) {
+	topic := metastore.RecoveryTopic(user)
+	last, err := s.tx.LastTimestamp(s.org, topic)
+	if err != nil || last == 0 {
+		return nil, err
+	}
+	certs, err := s.tx.Certificates(s.org, topic, last-1)
+	if err != nil {
+		return nil, err
+	}
+	if len(certs) != 1 {
+		return nil, errors.New("the shared-recovery topic's last certificate is missing")
+	}
+	return certif.Decode(certs[0].Data)
 }
 
 func (s txState) LookupUser(id parsec.UserID) (certif.User, bool, error) {

@@ -181,7 +181,8 @@ type OrganizationConfig struct {
 	MinimumArchivingPeriod     int64  // seconds
 }
 
-// Topic names a certificate topic: "common" or "realm/<realm ID hex>".
+// Topic names a certificate topic: "common", "realm/<realm ID hex>" or
+// "recovery/<user ID hex>".
 type Topic string
 
 // CommonTopic is the topic of users, devices, profile changes and revocations.
@@ -189,6 +190,9 @@ const CommonTopic Topic = "common"
 
 // RealmTopic is the topic of one realm.
 func RealmTopic(id parsec.VlobID) Topic { return Topic("realm/" + id.String()) }
+
+// RecoveryTopic is the shared-recovery topic of one user.
+func RecoveryTopic(user parsec.UserID) Topic { return Topic("recovery/" + user.String()) }
 
 // Realm returns the realm of a realm topic.
 func (t Topic) Realm() (parsec.VlobID, bool) {
