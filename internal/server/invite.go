@@ -98,7 +98,7 @@ func (s *Server) inviteNewUser(ctx context.Context, c *caller, req *protocol.Inv
 func (s *Server) inviteNewDevice(ctx context.Context, c *caller, req *protocol.InviteNewDeviceReq) (any, error) {
 	fresh := metastore.Invitation{Type: metastore.InvitationDevice, ClaimerUserID: c.user.ID}
 	return s.newInvitation(ctx, c, fresh, req.SendEmail, func(tx metastore.Tx) (metastore.Invitation, error) {
-		return tx.PendingDeviceInvitation(c.org.ID, c.user.ID)
+		return tx.PendingInvitationFor(c.org.ID, metastore.InvitationDevice, c.user.ID)
 	})
 }
 

@@ -44,6 +44,7 @@ type SignatureRecorder interface {
 type Tx interface {
 	RealmTx
 	DataTx
+	RecoveryTx
 
 	// Organization returns an organization, or ErrNotFound.
 	Organization(id parsec.OrganizationID) (Organization, error)
@@ -90,8 +91,9 @@ type Tx interface {
 	// PendingUserInvitation returns the pending (not deleted) user invitation for an email,
 	// or ErrNotFound.
 	PendingUserInvitation(org parsec.OrganizationID, email string) (Invitation, error)
-	// PendingDeviceInvitation returns the pending device invitation of a user, or ErrNotFound.
-	PendingDeviceInvitation(org parsec.OrganizationID, user parsec.UserID) (Invitation, error)
+	// PendingInvitationFor returns the pending invitation of a type (InvitationDevice or
+	// InvitationRecovery) whose claimer is a user, or ErrNotFound.
+	PendingInvitationFor(org parsec.OrganizationID, typ string, user parsec.UserID) (Invitation, error)
 	// Invitations lists every invitation of an organization (pending, finished and
 	// cancelled), by creation time, then insertion order.
 	Invitations(org parsec.OrganizationID) ([]Invitation, error)
@@ -111,8 +113,9 @@ type Tx interface {
 
 // Invitation types and deletion reasons.
 const (
-	InvitationUser   = "USER"
-	InvitationDevice = "DEVICE"
+	InvitationUser     = "USER"
+	InvitationDevice   = "DEVICE"
+	InvitationRecovery = "SHAMIR_RECOVERY"
 
 	DeletedFinished  = "FINISHED"
 	DeletedCancelled = "CANCELLED"
@@ -126,7 +129,7 @@ type Invitation struct {
 	CreatedBy       parsec.UserID
 	CreatedByDevice parsec.DeviceID
 	ClaimerEmail    string        // USER: the invited email
-	ClaimerUserID   parsec.UserID // DEVICE: the user adding a device
+	ClaimerUserID   parsec.UserID // DEVICE: the user adding a device; SHAMIR_RECOVERY: the user to recover
 	DeletedOn       parsec.DateTime
 	DeletedReason   string // "" while pending, DeletedFinished or DeletedCancelled
 }

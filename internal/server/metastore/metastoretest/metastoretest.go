@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) metastore.Store) {
 		{"CancelledContext", testCancelledContext},
 		{"Realms", testRealms},
 		{"Data", testData},
+		{"Recovery", testRecovery},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -509,7 +510,7 @@ func testPendingInvitations(t *testing.T, s metastore.Store) {
 		return func(tx metastore.Tx) (metastore.Invitation, error) { return tx.PendingUserInvitation(org, email) }
 	}
 	byUser := func(org parsec.OrganizationID, user parsec.UserID) func(metastore.Tx) (metastore.Invitation, error) {
-		return func(tx metastore.Tx) (metastore.Invitation, error) { return tx.PendingDeviceInvitation(org, user) }
+		return func(tx metastore.Tx) (metastore.Invitation, error) { return tx.PendingInvitationFor(org, metastore.InvitationDevice, user) }
 	}
 	tests := []struct {
 		name   string

@@ -48,15 +48,15 @@ func (t *tx) PendingUserInvitation(org parsec.OrganizationID, email string) (met
 		ORDER BY created_on, seq LIMIT 1`, o, email)
 }
 
-func (t *tx) PendingDeviceInvitation(org parsec.OrganizationID, user parsec.UserID) (metastore.Invitation, error) {
+func (t *tx) PendingInvitationFor(org parsec.OrganizationID, typ string, user parsec.UserID) (metastore.Invitation, error) {
 	o, err := t.org(org)
 	if err != nil {
 		return metastore.Invitation{}, err
 	}
-	return queryOne(t, sqlrows.ScanInvitation, sqlrows.NotFound("pending device invitation for user", user),
+	return queryOne(t, sqlrows.ScanInvitation, sqlrows.NotFound("pending "+typ+" invitation for user", user),
 		`SELECT `+sqlrows.InvitationColumns+` FROM invitations
-		WHERE org = $1 AND claimer_user_id = $2 AND type = 'DEVICE' AND deleted_on = 0
-		ORDER BY created_on, seq LIMIT 1`, o, user[:])
+		WHERE org = $1 AND claimer_user_id = $2 AND type = $3 AND deleted_on = 0
+		ORDER BY created_on, seq LIMIT 1`, o, user[:], typ)
 }
 
 func (t *tx) Invitations(org parsec.OrganizationID) ([]metastore.Invitation, error) {

@@ -63,12 +63,12 @@ func (t *tx) PendingUserInvitation(org parsec.OrganizationID, email string) (met
 	return inv, err
 }
 
-func (t *tx) PendingDeviceInvitation(org parsec.OrganizationID, user parsec.UserID) (metastore.Invitation, error) {
+func (t *tx) PendingInvitationFor(org parsec.OrganizationID, typ string, user parsec.UserID) (metastore.Invitation, error) {
 	inv, err := sqlrows.ScanInvitation(t.tx.QueryRowContext(t.ctx, `SELECT `+sqlrows.InvitationColumns+` FROM invitations
-		WHERE org = ? AND claimer_user_id = ? AND type = 'DEVICE' AND deleted_on = 0
-		ORDER BY created_on, seq LIMIT 1`, string(org), user[:]))
+		WHERE org = ? AND claimer_user_id = ? AND type = ? AND deleted_on = 0
+		ORDER BY created_on, seq LIMIT 1`, string(org), user[:], typ))
 	if errors.Is(err, sql.ErrNoRows) {
-		return inv, sqlrows.NotFound("pending device invitation for user", user)
+		return inv, sqlrows.NotFound("pending "+typ+" invitation for user", user)
 	}
 	return inv, err
 }

@@ -201,3 +201,52 @@ func AtomRows(atoms []metastore.VlobAtom, checkpoint uint64, last parsec.DateTim
 	}
 	return rows, checkpoint, last, nil
 }
+
+// Shared recovery.
+
+// RecoverySetupColumns are the columns of a setup, in the order of ScanRecoverySetup.
+const RecoverySetupColumns = `user_id, timestamp, ciphered_data, reveal_token, deleted_on`
+
+// ScanRecoverySetup reads the RecoverySetupColumns of a row (the shares come from another
+// table, see ScanShares).
+func ScanRecoverySetup(sc Scanner) (metastore.RecoverySetup, error) {
+	var s metastore.RecoverySetup
+	var user, token []byte
+	if err := sc.Scan(&user, &s.Timestamp, &s.CipheredData, &token, &s.DeletedOn); err != nil {
+		return s, err
+	}
+	copy(s.User[:], user)
+	copy(s.RevealToken[:], token)
+	return s, nil
+}
+
+// ScanUserID reads a row of one user ID.
+func ScanUserID(sc Scanner) (parsec.UserID, error) {
+	var id parsec.UserID
+	var b []byte
+	err := sc.Scan(&b)
+	copy(id[:], b)
+	return id, err
+}
+
+// Rows is the part of a driver's result set that ScanShares reads.
+type Rows interface {
+	Scanner
+	Next() bool
+	Err() error
+}
+
+// ScanShares reads (recipient, certificate) rows into s.Shares.
+func ScanShares(rows Rows, s *metastore.RecoverySetup) error {
+	s.Shares = make(map[parsec.UserID][]byte)
+	for rows.Next() {
+		var recipient, cert []byte
+		if err := rows.Scan(&recipient, &cert); err != nil {
+			return err
+		}
+		var id parsec.UserID
+		copy(id[:], recipient)
+		s.Shares[id] = cert
+	}
+	return rows.Err()
+}
