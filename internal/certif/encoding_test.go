@@ -117,7 +117,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"redacted email in handle", mutate(t, key, user, set("human_handle", map[string]any{"email": "x@redacted.invalid", "label": "x"})), certif.ErrInvalidField},
 		{"bad device label", mutate(t, key, device, set("device_label", "")), certif.ErrInvalidField},
 		{"bad device algorithm", mutate(t, key, device, set("algorithm", "RSA")), certif.ErrInvalidField},
-		{"bad purpose", mutate(t, key, device, set("purpose", "SHAMIR_RECOVERY")), certif.ErrInvalidField},
+		{"bad purpose", mutate(t, key, device, set("purpose", "WEB")), certif.ErrInvalidField},
 		{"zero verify key", mutate(t, key, device, set("verify_key", make([]byte, 32))), certif.ErrInvalidField},
 		{"zero device ID", mutate(t, key, device, set("device_id", make([]byte, 16))), certif.ErrInvalidField},
 		{"bad role", mutate(t, key, role, set("role", "KING")), certif.ErrInvalidField},

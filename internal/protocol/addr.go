@@ -19,6 +19,7 @@ const (
 	ActionBootstrapOrganization = "bootstrap_organization"
 	ActionClaimUser             = "claim_user"
 	ActionClaimDevice           = "claim_device"
+	ActionClaimRecovery         = "claim_shamir_recovery"
 )
 
 // ServerAddr is where a server is reached.
@@ -161,7 +162,7 @@ func ParseLink(s string) (Link, error) {
 	q := u.Query()
 	l := Link{Server: srv, Org: org, Action: q.Get("a")}
 	switch l.Action {
-	case ActionBootstrapOrganization, ActionClaimUser, ActionClaimDevice:
+	case ActionBootstrapOrganization, ActionClaimUser, ActionClaimDevice, ActionClaimRecovery:
 	case "":
 		return bad("no action (a=…)")
 	default:

@@ -42,17 +42,22 @@ type OrganizationBootstrapRep struct{}
 
 // CertificateGetReq asks for the certificates strictly newer than the given timestamps:
 // CommonAfter for the common topic (users, devices, profile changes, revocations) and
-// RealmAfter per realm. Realms absent from RealmAfter are sent whole.
+// RealmAfter per realm, RecoveryAfter per user's shared-recovery topic. Topics absent from
+// those maps are sent whole.
 type CertificateGetReq struct {
-	CommonAfter parsec.DateTime                   `cbor:"common_after"`
-	RealmAfter  map[parsec.VlobID]parsec.DateTime `cbor:"realm_after"`
+	CommonAfter   parsec.DateTime                   `cbor:"common_after"`
+	RealmAfter    map[parsec.VlobID]parsec.DateTime `cbor:"realm_after"`
+	RecoveryAfter map[parsec.UserID]parsec.DateTime `cbor:"recovery_after,omitempty"`
 }
 
 // CertificateGetRep lists certificates in topic order (timestamp, then insertion order:
 // a user certificate comes before its first device certificate).
+// Recovery holds the shared-recovery topics the caller may see: its own, and those of the
+// users whose setups named it as a recipient.
 type CertificateGetRep struct {
-	Common [][]byte                   `cbor:"common"`
-	Realms map[parsec.VlobID][][]byte `cbor:"realms"`
+	Common   [][]byte                   `cbor:"common"`
+	Realms   map[parsec.VlobID][][]byte `cbor:"realms"`
+	Recovery map[parsec.UserID][][]byte `cbor:"recovery,omitempty"`
 }
 
 // OrganizationConfig is what the server tells members about their organization's settings.

@@ -171,7 +171,8 @@ type InviteInfoRep struct {
 	Type               string              `cbor:"type"`
 	ClaimerEmail       string              `cbor:"claimer_email,omitempty"`        // USER
 	ClaimerUserID      *parsec.UserID      `cbor:"claimer_user_id,omitempty"`      // DEVICE
-	ClaimerHumanHandle *parsec.HumanHandle `cbor:"claimer_human_handle,omitempty"` // DEVICE
+	ClaimerHumanHandle *parsec.HumanHandle `cbor:"claimer_human_handle,omitempty"` // DEVICE, SHAMIR_RECOVERY
+	Recovery           *RecoveryInfo       `cbor:"recovery,omitempty"`             // SHAMIR_RECOVERY
 	CreatedBy          UserRef             `cbor:"created_by"`
 	Greeters           []Greeter           `cbor:"greeters"`
 }

@@ -106,6 +106,12 @@ func StatusKind(status Status) parsec.Kind {
 		return parsec.Invalid
 	case StatusStoreUnavailable:
 		return parsec.Unavailable
+	case StatusRecoveryAlreadyExists:
+		return parsec.Exists
+	case StatusRecoveryNotFound:
+		return parsec.NotFound
+	case StatusBadRevealToken, StatusBadInvitationType:
+		return parsec.Permission
 	}
 	return parsec.Other
 }

@@ -51,7 +51,7 @@ func (s *Server) certificateGet(ctx context.Context, c *caller, req *protocol.Ce
 				rep.Realms[realm] = out
 			}
 		}
-		return nil
+		return s.recoveryCertificates(tx, c, req, &rep)
 	})
 	if err != nil {
 		return nil, err

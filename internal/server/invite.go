@@ -52,24 +52,47 @@ func invitationStatus(inv metastore.Invitation) string {
 }
 
 // greetersAudience is who may greet an invitation: every administrator for a USER
-// invitation, the user itself for a DEVICE one.
-func greetersAudience(inv metastore.Invitation) events.Audience {
-	if inv.Type == metastore.InvitationDevice {
+// invitation, the user itself for a DEVICE one, the recipients of the setup in force (and
+// the administrators, who may cancel it) for a SHAMIR_RECOVERY one.
+func (s *Server) greetersAudience(ctx context.Context, org parsec.OrganizationID, inv metastore.Invitation) events.Audience {
+	switch inv.Type {
+	case metastore.InvitationDevice:
 		return events.Audience{Users: []parsec.UserID{inv.ClaimerUserID}}
+	case metastore.InvitationRecovery:
+		aud := events.Audience{Admins: true}
+		s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
+			setup, err := tx.RecoverySetup(org, inv.ClaimerUserID)
+			for u := range setup.Shares {
+				aud.Users = append(aud.Users, u)
+			}
+			return err
+		})
+		return aud
 	}
 	return events.Audience{Admins: true}
 }
 
-// mayGreet reports whether a user may greet (and so list, cancel, complete) an invitation,
-// with their current profile.
-func mayGreet(u metastore.User, inv metastore.Invitation) bool {
+// mayGreet reports whether a user may greet an invitation, with their current profile.
+func mayGreet(tx metastore.Tx, org parsec.OrganizationID, u metastore.User, inv metastore.Invitation) (bool, error) {
 	if u.Revoked() {
-		return false
+		return false, nil
 	}
-	if inv.Type == metastore.InvitationDevice {
-		return u.ID == inv.ClaimerUserID
+	switch inv.Type {
+	case metastore.InvitationDevice:
+		return u.ID == inv.ClaimerUserID, nil
+	case metastore.InvitationRecovery:
+		return isRecipient(tx, org, inv, u.ID)
 	}
-	return u.Profile == parsec.ProfileAdmin
+	return u.Profile == parsec.ProfileAdmin, nil
+}
+
+// mayManage reports whether a user may list and cancel an invitation: its greeters, and the
+// administrators for a SHAMIR_RECOVERY one (they may create it without being recipients).
+func mayManage(tx metastore.Tx, org parsec.OrganizationID, u metastore.User, inv metastore.Invitation) (bool, error) {
+	if inv.Type == metastore.InvitationRecovery && !u.Revoked() && u.Profile == parsec.ProfileAdmin {
+		return true, nil
+	}
+	return mayGreet(tx, org, u, inv)
 }
 
 func (s *Server) inviteNewUser(ctx context.Context, c *caller, req *protocol.InviteNewUserReq) (any, error) {
@@ -125,7 +148,7 @@ func (s *Server) newInvitation(ctx context.Context, c *caller, fresh metastore.I
 	}
 	if created {
 		s.log.Info("invitation created", "org", c.org.ID, "type", inv.Type, "by", c.user.ID)
-		s.publish(c.org.ID, protocol.EventInvitation, protocol.EventInvitationData{Token: inv.Token, Status: protocol.InvitationStatusPending}, greetersAudience(inv))
+		s.publish(c.org.ID, protocol.EventInvitation, protocol.EventInvitationData{Token: inv.Token, Status: protocol.InvitationStatusPending}, s.greetersAudience(ctx, c.org.ID, inv))
 	}
 	rep := protocol.InviteNewRep{Token: inv.Token}
 	if sendEmail {
@@ -139,8 +162,11 @@ func (s *Server) newInvitation(ctx context.Context, c *caller, fresh metastore.I
 
 func (s *Server) claimLink(org parsec.OrganizationID, inv metastore.Invitation) protocol.Link {
 	action := protocol.ActionClaimUser
-	if inv.Type == metastore.InvitationDevice {
+	switch inv.Type {
+	case metastore.InvitationDevice:
 		action = protocol.ActionClaimDevice
+	case metastore.InvitationRecovery:
+		action = protocol.ActionClaimRecovery
 	}
 	return protocol.Link{Server: s.public, Org: org, Action: action, Token: inv.Token}
 }
@@ -175,12 +201,15 @@ func (s *Server) inviteList(ctx context.Context, c *caller, req *protocol.Invite
 			return err
 		}
 		for _, inv := range all {
-			if !mayGreet(me, inv) {
+			if ok, err := mayManage(tx, c.org.ID, me, inv); err != nil || !ok {
+				if err != nil {
+					return err
+				}
 				continue
 			}
 			info := protocol.InvitationInfo{Token: inv.Token, Type: inv.Type, CreatedOn: inv.CreatedOn,
 				CreatedBy: inv.CreatedBy, Status: invitationStatus(inv), ClaimerEmail: inv.ClaimerEmail}
-			if inv.Type == metastore.InvitationDevice {
+			if inv.Type != metastore.InvitationUser {
 				id := inv.ClaimerUserID
 				info.ClaimerUserID = &id
 			}
@@ -205,8 +234,13 @@ func loadInvitation(tx metastore.Tx, c *caller, token parsec.AccessToken) (metas
 	if err != nil {
 		return inv, me, err
 	}
-	claimer := inv.Type == metastore.InvitationUser && inv.ClaimerEmail == me.Email
-	if !mayGreet(me, inv) && !claimer {
+	claimer := (inv.Type == metastore.InvitationUser && inv.ClaimerEmail == me.Email) ||
+		(inv.Type == metastore.InvitationRecovery && inv.ClaimerUserID == me.ID)
+	manager, err := mayManage(tx, c.org.ID, me, inv)
+	if err != nil {
+		return inv, me, err
+	}
+	if !manager && !claimer {
 		return inv, me, protocol.Errorf(protocol.StatusAuthorNotAllowed, "you may not act on invitation %s", token)
 	}
 	return inv, me, nil
@@ -246,7 +280,7 @@ func (s *Server) endInvitation(ctx context.Context, c *caller, token parsec.Acce
 		return nil, err
 	}
 	s.log.Info("invitation ended", "org", c.org.ID, "by", c.user.ID, "reason", reason)
-	s.publish(c.org.ID, protocol.EventInvitation, protocol.EventInvitationData{Token: inv.Token, Status: invitationStatus(inv)}, greetersAudience(inv))
+	s.publish(c.org.ID, protocol.EventInvitation, protocol.EventInvitationData{Token: inv.Token, Status: invitationStatus(inv)}, s.greetersAudience(ctx, c.org.ID, inv))
 	return struct{}{}, nil
 }
 
@@ -268,23 +302,33 @@ func (s *Server) inviteInfo(ctx context.Context, c *caller, req *protocol.Invite
 		for _, a := range attempts {
 			lastJoined[a.Greeter] = max(lastJoined[a.Greeter], a.GreeterJoined)
 		}
-		if inv.Type == metastore.InvitationDevice {
+		if inv.Type != metastore.InvitationUser {
 			u, err := tx.User(c.org.ID, inv.ClaimerUserID)
 			if err != nil {
 				return err
 			}
 			id, h := u.ID, userRef(u).HumanHandle
 			rep.ClaimerUserID, rep.ClaimerHumanHandle = &id, &h
-			rep.Greeters = append(rep.Greeters, protocol.Greeter{UserRef: userRef(u), LastAttemptJoinedOn: lastJoined[u.ID]})
-			return nil
+			if inv.Type == metastore.InvitationDevice {
+				rep.Greeters = append(rep.Greeters, protocol.Greeter{UserRef: userRef(u), LastAttemptJoinedOn: lastJoined[u.ID]})
+				return nil
+			}
 		}
-		rep.ClaimerEmail = inv.ClaimerEmail
+		if inv.Type == metastore.InvitationRecovery {
+			if rep.Recovery, err = recoveryInfo(tx, c.org.ID, inv.ClaimerUserID); err != nil {
+				return err
+			}
+		} else {
+			rep.ClaimerEmail = inv.ClaimerEmail
+		}
 		users, err := tx.Users(c.org.ID)
 		if err != nil {
 			return err
 		}
 		for _, u := range users {
-			if mayGreet(u, inv) {
+			if ok, err := mayGreet(tx, c.org.ID, u, inv); err != nil {
+				return err
+			} else if ok {
 				rep.Greeters = append(rep.Greeters, protocol.Greeter{UserRef: userRef(u), LastAttemptJoinedOn: lastJoined[u.ID]})
 			}
 		}
@@ -374,9 +418,14 @@ func (s *Server) greeterInvitation(tx metastore.Tx, c *caller, token parsec.Acce
 	if err != nil {
 		return inv, err
 	}
-	if !mayGreet(me, inv) {
-		if inv.Type == metastore.InvitationUser {
+	if ok, err := mayGreet(tx, c.org.ID, me, inv); err != nil || !ok {
+		switch {
+		case err != nil:
+			return inv, err
+		case inv.Type == metastore.InvitationUser:
 			return inv, protocol.Errorf(protocol.StatusAuthorNotAllowed, "only an Administrator can greet a user invitation")
+		case inv.Type == metastore.InvitationRecovery:
+			return inv, protocol.Errorf(protocol.StatusAuthorNotAllowed, "only a recipient of the shared recovery in force can greet this invitation")
 		}
 		return inv, protocol.Errorf(protocol.StatusAuthorNotAllowed, "only its own user can greet a device invitation")
 	}
@@ -413,7 +462,9 @@ func (s *Server) checkGreeter(tx metastore.Tx, c *caller, greeter parsec.UserID)
 	if u.Revoked() {
 		return protocol.Errorf(protocol.StatusGreeterRevoked, "greeter %s has been revoked", u.Name)
 	}
-	if !mayGreet(u, c.invitation) {
+	if ok, err := mayGreet(tx, c.org.ID, u, c.invitation); err != nil {
+		return err
+	} else if !ok {
 		return protocol.Errorf(protocol.StatusGreeterNotAllowed, "%s may not greet this invitation", u.Name)
 	}
 	return nil

@@ -75,6 +75,7 @@ func (s *Server) commands(family string) map[string]handler {
 		}
 		maps.Copy(cmds, s.realmCommands())
 		maps.Copy(cmds, s.dataCommands())
+		maps.Copy(cmds, s.recoveryCommands())
 		return cmds
 	case protocol.FamilyInvited:
 		return map[string]handler{
@@ -83,6 +84,7 @@ func (s *Server) commands(family string) map[string]handler {
 			protocol.CmdClaimerStartAttempt:  command(s.claimerStartAttempt),
 			protocol.CmdClaimerCancelAttempt: command(s.claimerCancelAttempt),
 			protocol.CmdClaimerStep:          command(s.claimerStep),
+			protocol.CmdRecoveryReveal:       command(s.recoveryReveal),
 		}
 	}
 	return map[string]handler{}
