@@ -201,7 +201,7 @@ func (m *Memory) apply(c Certificate, j *journal) {
 			VerifyKey: c.VerifyKey,
 			CreatedOn: c.Timestamp,
 			CreatedBy: c.Author,
-			Recovery:  c.Purpose == RecoveryPurpose,
+			Recovery:  c.Purpose != DevicePurpose,
 		}
 		j.push(func() { delete(m.devices, c.DeviceID) })
 		if u := m.users[c.UserID]; u != nil {

@@ -74,7 +74,7 @@ type Device struct {
 	VerifyKey crypto.VerifyKey
 	CreatedOn parsec.DateTime
 	CreatedBy *parsec.DeviceID // nil: the root key, at bootstrap
-	Recovery  bool             // a recovery device (RecoveryPurpose)
+	Recovery  bool             // a recovery device (RecoveryPurpose or SharedRecoveryPurpose)
 }
 
 // Member is a user's current role in a realm.

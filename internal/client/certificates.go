@@ -83,9 +83,13 @@ func (c *Client) pollOnce(ctx context.Context) (int, error) {
 	c.mu.Lock()
 	lasts := c.certs.LastTimestamps()
 	c.mu.Unlock()
-	req := protocol.CertificateGetReq{CommonAfter: lasts[certif.CommonTopic], RealmAfter: map[parsec.VlobID]parsec.DateTime{}}
+	req := protocol.CertificateGetReq{CommonAfter: lasts[certif.CommonTopic], RealmAfter: map[parsec.VlobID]parsec.DateTime{},
+		RecoveryAfter: map[parsec.UserID]parsec.DateTime{}}
 	for t, ts := range lasts {
-		if !t.IsCommon() {
+		switch {
+		case t.IsRecovery():
+			req.RecoveryAfter[t.Recovery] = ts
+		case !t.IsCommon():
 			req.RealmAfter[t.Realm] = ts
 		}
 	}
@@ -123,13 +127,17 @@ func (c *Client) pollOnce(ctx context.Context) (int, error) {
 	return len(added), nil
 }
 
-// flatten lists the certificates of a reply: the common topic's, then each realm's (in
-// the order of realm IDs, for determinism).
+// flatten lists the certificates of a reply: the common topic's, then each realm's, then
+// each shared-recovery topic's (in the order of IDs, for determinism).
 func flatten(rep protocol.CertificateGetRep) [][]byte {
 	raws := slices.Clone(rep.Common)
 	ids := slices.SortedFunc(maps.Keys(rep.Realms), func(a, b parsec.VlobID) int { return bytes.Compare(a[:], b[:]) })
 	for _, id := range ids {
 		raws = append(raws, rep.Realms[id]...)
+	}
+	users := slices.SortedFunc(maps.Keys(rep.Recovery), func(a, b parsec.UserID) int { return bytes.Compare(a[:], b[:]) })
+	for _, u := range users {
+		raws = append(raws, rep.Recovery[u]...)
 	}
 	return raws
 }
@@ -139,7 +147,10 @@ func cacheRows(certs []certif.Certificate, raws [][]byte) []localdb.Certificate 
 	rows := make([]localdb.Certificate, len(certs))
 	for i, cert := range certs {
 		topic := topicCommon
-		if t := cert.Topic(); !t.IsCommon() {
+		switch t := cert.Topic(); {
+		case t.IsRecovery():
+			topic = "recovery/" + t.Recovery.String()
+		case !t.IsCommon():
 			topic = "realm/" + t.Realm.String()
 		}
 		rows[i] = localdb.Certificate{Topic: topic, Timestamp: cert.When(), Data: raws[i]}

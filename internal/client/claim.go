@@ -9,6 +9,7 @@ import (
 	"github.com/parsec-go/parsec/internal/client/device"
 	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/crypto/shamir"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
 )
@@ -23,6 +24,8 @@ type Claim struct {
 
 	greeter    protocol.Greeter
 	attempt    parsec.GreetingAttemptID
+	opts       ClaimOptions
+	shares     map[parsec.UserID][]shamir.Share // SHAMIR_RECOVERY: the shares received, by recipient
 	channel    crypto.SecretKey
 	greeterSAS crypto.SASCode
 	claimerSAS crypto.SASCode
@@ -36,10 +39,13 @@ type ClaimOptions struct {
 
 // NewClaim opens an invitation link and asks the server about it.
 func NewClaim(ctx context.Context, link protocol.Link, opts ClaimOptions) (*Claim, error) {
-	if link.Action != protocol.ActionClaimUser && link.Action != protocol.ActionClaimDevice {
+	want, ok := map[string]string{protocol.ActionClaimUser: protocol.InvitationTypeUser, protocol.ActionClaimDevice: protocol.InvitationTypeDevice,
+		protocol.ActionClaimRecovery: protocol.InvitationTypeRecovery}[link.Action]
+	if !ok {
 		return nil, parsec.Errorf(parsec.Invalid, "this is not an invitation link (action %q)", link.Action)
 	}
-	cl := &Claim{link: link, t: newTransport(opts.HTTPClient, link.Server, link.Org), clock: opts.Clock}
+	cl := &Claim{link: link, t: newTransport(opts.HTTPClient, link.Server, link.Org), clock: opts.Clock, opts: opts,
+		shares: make(map[parsec.UserID][]shamir.Share)}
 	if cl.clock == nil {
 		cl.clock = parsec.SystemClock{}
 	}
@@ -47,12 +53,11 @@ func NewClaim(ctx context.Context, link protocol.Link, opts ClaimOptions) (*Clai
 	if err := cl.call(ctx, protocol.CmdInviteInfo, protocol.InviteInfoReq{}, &cl.info); err != nil {
 		return nil, err
 	}
-	want := protocol.InvitationTypeUser
-	if link.Action == protocol.ActionClaimDevice {
-		want = protocol.InvitationTypeDevice
-	}
 	if cl.info.Type != want {
 		return nil, parsec.Errorf(parsec.Tampered, "the server says this %s link is a %s invitation", link.Action, cl.info.Type)
+	}
+	if want == protocol.InvitationTypeRecovery && (cl.info.Recovery == nil || cl.info.ClaimerUserID == nil) {
+		return nil, parsec.Errorf(parsec.Tampered, "the server says nothing of the shared recovery this invitation is for")
 	}
 	if len(cl.info.Greeters) == 0 {
 		return nil, parsec.Errorf(parsec.Unavailable, "nobody can greet this invitation any more: ask for a new one")
@@ -99,6 +104,9 @@ type candidate struct {
 func (cl *Claim) start(ctx context.Context) error {
 	var cands []*candidate
 	for _, g := range cl.info.Greeters {
+		if _, done := cl.shares[g.UserID]; done {
+			continue // a recipient gives its shares once
+		}
 		var rep protocol.StartAttemptRep
 		if err := cl.call(ctx, protocol.CmdClaimerStartAttempt, protocol.ClaimerStartAttemptReq{Greeter: g.UserID}, &rep); err != nil {
 			if protocol.IsStatus(err, protocol.StatusGreeterNotAllowed, protocol.StatusGreeterRevoked) {

@@ -17,15 +17,20 @@ import (
 // so; see ExportRecovery) or an ordinary one (device.Save). The new device is known
 // to the server and valid at once.
 func (c *Client) NewOwnDevice(ctx context.Context, label string, recovery bool) (*device.Local, error) {
+	purpose := certif.DevicePurpose
+	if recovery {
+		purpose = certif.RecoveryPurpose
+	}
+	return c.newOwnDevice(ctx, label, purpose)
+}
+
+// newOwnDevice creates a new device of this user with the given purpose (certif.*Purpose).
+func (c *Client) newOwnDevice(ctx context.Context, label, purpose string) (*device.Local, error) {
 	label, err := parsec.ParseDeviceLabel(label)
 	if err != nil {
 		return nil, err
 	}
 	signer := crypto.GenerateSigningKey()
-	purpose := certif.DevicePurpose
-	if recovery {
-		purpose = certif.RecoveryPurpose
-	}
 	id := parsec.NewDeviceID()
 	if err := c.createDevice(ctx, c.dev.UserID, id, label, signer.VerifyKey(), purpose); err != nil {
 		return nil, err
@@ -59,6 +64,14 @@ func (c *Client) createDevice(ctx context.Context, user parsec.UserID, id parsec
 // device works from a scratch directory: nothing of it stays on this computer. A wrong key
 // fails with kind parsec.BadAuth and creates nothing.
 func ImportRecovery(ctx context.Context, configDir string, f *device.File, key crypto.SecretKey, label string, password []byte, opts Options) (*device.Local, error) {
+	return fromRecovery(ctx, configDir, f, key, label, password, opts, nil)
+}
+
+// fromRecovery is ImportRecovery; then, if set, runs with the recovery device's client
+// once the certificates are validated (before the new device is made: its error stops
+// everything) and once the new device is saved (its error is returned with the device).
+func fromRecovery(ctx context.Context, configDir string, f *device.File, key crypto.SecretKey, label string, password []byte, opts Options,
+	then func(c *Client, saved *device.Local) error) (*device.Local, error) {
 	if len(password) == 0 {
 		return nil, parsec.Errorf(parsec.Invalid, "the device password must not be empty")
 	}
@@ -79,12 +92,20 @@ func ImportRecovery(ctx context.Context, configDir string, f *device.File, key c
 	if _, err := c.PollCertificates(ctx); err != nil {
 		return nil, err
 	}
+	if then != nil {
+		if err := then(c, nil); err != nil {
+			return nil, err
+		}
+	}
 	local, err := c.NewOwnDevice(ctx, label, false)
 	if err != nil {
 		return nil, err
 	}
 	if err := device.Save(device.Path(configDir, local.DeviceID), local, password, c.now()); err != nil {
 		return nil, parsec.Errorf(parsec.Other, "the device %s was created but could not be saved (%v): import the recovery file again", parsec.ShortID(local.DeviceID), err)
+	}
+	if then != nil {
+		return local, then(c, local)
 	}
 	return local, nil
 }

@@ -97,7 +97,7 @@ func (s txState) LookupDevice(id parsec.DeviceID) (certif.Device, bool, error) {
 	if !ok {
 		return certif.Device{}, false, errors.New("stored device certificate has another kind")
 	}
-	return certif.Device{ID: d.ID, UserID: d.UserID, Label: dc.DeviceLabel, VerifyKey: dc.VerifyKey, Recovery: dc.Purpose == certif.RecoveryPurpose,
+	return certif.Device{ID: d.ID, UserID: d.UserID, Label: dc.DeviceLabel, VerifyKey: dc.VerifyKey, Recovery: dc.Purpose != certif.DevicePurpose,
 		CreatedOn: d.CreatedOn, CreatedBy: d.CreatedBy}, true, nil
 }
 
