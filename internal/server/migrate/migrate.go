@@ -199,6 +199,8 @@ type orgData struct {
 	invitations []metastore.Invitation
 	attempts    []metastore.GreetingAttempt
 	realms      []realmData
+	recovery    []metastore.RecoverySetup // shared-recovery setups, deleted ones included
+	recCerts    []metastore.Certificate   // the certificates of the users' shared-recovery topics
 }
 
 type realmData struct {
@@ -216,7 +218,7 @@ type bundleData struct {
 }
 
 func (o *orgData) counts() Counts {
-	c := Counts{Users: len(o.users), Devices: len(o.devices), Certificates: len(o.common), Invitations: len(o.invitations), Realms: len(o.realms)}
+	c := Counts{Users: len(o.users), Devices: len(o.devices), Certificates: len(o.common) + len(o.recCerts), Invitations: len(o.invitations), Realms: len(o.realms)}
 	for _, r := range o.realms {
 		c.Certificates += len(r.certs)
 		c.VlobVersions += len(r.atoms)
@@ -279,6 +281,21 @@ func read(ctx context.Context, s metastore.Store, id parsec.OrganizationID) (*or
 				return fmt.Errorf("workspace %s: %w", realm, err)
 			}
 			o.realms = append(o.realms, r)
+		}
+		if o.recovery, err = tx.RecoverySetups(id); err != nil {
+			return err
+		}
+		seen := make(map[parsec.UserID]bool)
+		for _, setup := range o.recovery {
+			if seen[setup.User] {
+				continue
+			}
+			seen[setup.User] = true
+			certs, err := tx.Certificates(id, metastore.RecoveryTopic(setup.User), 0)
+			if err != nil {
+				return err
+			}
+			o.recCerts = append(o.recCerts, certs...)
 		}
 		return nil
 	})
@@ -362,6 +379,16 @@ func (o *orgData) write(tx metastore.Tx) error {
 	for _, r := range o.realms {
 		if err := r.write(tx, id); err != nil {
 			return fmt.Errorf("workspace %s: %w", r.realm.ID, err)
+		}
+	}
+	for _, c := range o.recCerts {
+		if err := tx.AddCertificate(id, c); err != nil {
+			return err
+		}
+	}
+	for _, setup := range o.recovery {
+		if err := tx.InsertRecoverySetup(id, setup); err != nil {
+			return fmt.Errorf("shared-recovery setup of %s: %w", setup.User, err)
 		}
 	}
 	for _, inv := range o.invitations {

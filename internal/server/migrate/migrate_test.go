@@ -32,7 +32,9 @@ func openStores(t *testing.T) Stores {
 func TestCopy(t *testing.T) {
 	ctx := t.Context()
 	from, to := openStores(t), openStores(t)
-	realm, dev, block := parsec.NewVlobID(), parsec.NewDeviceID(), parsec.NewBlockID()
+	realm, dev, block, user := parsec.NewVlobID(), parsec.NewDeviceID(), parsec.NewBlockID(), parsec.NewUserID()
+	setup := metastore.RecoverySetup{User: user, Timestamp: 2500, CipheredData: []byte("device"), RevealToken: parsec.NewAccessToken(),
+		Shares: map[parsec.UserID][]byte{parsec.NewUserID(): []byte("share")}}
 	err := from.Meta.Update(ctx, func(tx metastore.Tx) error {
 		if err := tx.PutOrganization(metastore.Organization{ID: "Acme", CreatedOn: 1000}); err != nil {
 			return err
@@ -50,6 +52,12 @@ func TestCopy(t *testing.T) {
 				return err
 			}
 		}
+		if err := tx.AddCertificate("Acme", metastore.Certificate{Topic: metastore.RecoveryTopic(user), Timestamp: 2500, Kind: "shamir_recovery_brief_certificate", Data: []byte("setup")}); err != nil {
+			return err
+		}
+		if err := tx.InsertRecoverySetup("Acme", setup); err != nil {
+			return err
+		}
 		return tx.InsertBlocks("Acme", []metastore.Block{{ID: block, Realm: realm, Author: dev, Size: 5, KeyIndex: 1, CreatedOn: 3000}})
 	})
 	if err != nil {
@@ -63,9 +71,19 @@ func TestCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Counts{Certificates: 1, Realms: 1, VlobVersions: 2, Blocks: 1}
+	want := Counts{Certificates: 2, Realms: 1, VlobVersions: 2, Blocks: 1}
 	if len(sum.Organizations) != 1 || sum.Organizations[0].Skipped || sum.Organizations[0].Counts != want || sum.BlocksCopied != 1 || sum.BlocksChecked != 1 {
 		t.Errorf("first copy: %+v", sum)
+	}
+	err = to.Meta.View(ctx, func(tx metastore.Tx) error {
+		got, err := tx.RecoverySetup("Acme", user)
+		if err != nil || string(got.CipheredData) != "device" || len(got.Shares) != 1 || got.RevealToken != setup.RevealToken {
+			t.Errorf("shared-recovery setup in the target: %+v, %v", got, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	sum, err = Copy(ctx, from, to, t.Logf)
 	if err != nil || !sum.Organizations[0].Skipped || sum.BlocksSkipped != 1 || sum.BlocksCopied != 0 {
