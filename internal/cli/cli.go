@@ -126,7 +126,7 @@ PARSEC_CONFIG_DIR, --device is PARSEC_DEVICE, …), except --password-stdin.`,
 	})
 	root.AddCommand(a.serverCmd(), a.orgCmd(), a.deviceCmd(), a.userCmd(), a.inviteCmd(), a.workspaceCmd(), a.guiCmd())
 	root.AddCommand(a.fileCmds()...)
-	root.AddCommand(a.benchCmd(), a.mountCmd())
+	root.AddCommand(a.benchCmd(), a.mountCmd(), a.sharedRecoveryCmd())
 	return root
 }
 

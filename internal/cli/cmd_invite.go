@@ -26,7 +26,8 @@ who invites ("greet") and the person invited ("claim") run their commands at the
 read each other a short code, in person or on a channel they trust. Nobody in the middle, the
 server included, can then impersonate either of them.`,
 	}
-	cmd.AddCommand(a.inviteUserCmd(), a.inviteDeviceCmd(), a.inviteListCmd(), a.inviteCancelCmd(), a.inviteGreetCmd(), a.inviteClaimCmd())
+	cmd.AddCommand(a.inviteUserCmd(), a.inviteDeviceCmd(), a.inviteListCmd(), a.inviteCancelCmd(), a.inviteGreetCmd(), a.inviteClaimCmd(),
+		a.inviteSharedRecoveryCmd())
 	return cmd
 }
 
@@ -145,8 +146,11 @@ cancelled or finished) and kind ("user (email=…)" or "device").`,
 			a.say("%d invitation(s) found.", len(invs))
 			for _, inv := range invs {
 				kind := "device"
-				if inv.Type == client.InvitationUser {
+				switch inv.Type {
+				case client.InvitationUser:
 					kind = "user (email=" + inv.ClaimerEmail + ")"
+				case client.InvitationRecovery:
+					kind = "shared recovery (" + c.UserHandle(*inv.ClaimerUserID).String() + ")"
 				}
 				a.out("%s\t%s\t%s", inv.Token, strings.ToLower(inv.Status), kind)
 			}
@@ -303,6 +307,15 @@ choose their profile (asked unless --profile): Administrator, Member or External
 			if err := g.ConfirmClaimerCode(ctx, picked); err != nil {
 				return err
 			}
+			if g.Info().Type == client.InvitationRecovery {
+				a.say("Sending your shares…")
+				n, err := g.SendShares(ctx)
+				if err != nil {
+					return err
+				}
+				a.out("%d share(s) sent to %s.", n, c.UserHandle(*g.Info().ClaimerUserID))
+				return nil
+			}
 			a.say("Waiting for the claimer's request…")
 			req, err := g.Request(ctx)
 			if err != nil {
@@ -391,9 +404,19 @@ answer the prompts in order.`,
 				return err
 			}
 			info := cl.Info()
-			if info.Type == client.InvitationUser {
+			switch info.Type {
+			case client.InvitationRecovery:
+				a.say("Invitation to recover the account of %s in organization %s, from %s.", info.ClaimerHumanHandle, link.Org, info.CreatedBy.HumanHandle)
+				dev, err := a.claimSharedRecovery(ctx, cl, label, password)
+				if err != nil {
+					return err
+				}
+				a.say("New device created:")
+				a.out("%s", device.Header{DeviceID: dev.DeviceID, OrganizationID: dev.OrganizationID, HumanHandle: dev.HumanHandle, DeviceLabel: dev.DeviceLabel}.Line())
+				return nil
+			case client.InvitationUser:
 				a.say("Invitation to join organization %s, from %s.", link.Org, info.CreatedBy.HumanHandle)
-			} else {
+			default:
 				a.say("Invitation to add a device for %s in organization %s.", info.CreatedBy.HumanHandle, link.Org)
 			}
 			a.say("Waiting for a greeter…")

@@ -221,3 +221,17 @@ func (c *Client) usersWithState(ctx context.Context) ([]UserInfo, error) {
 	}
 	return users, nil
 }
+
+// UserHandle returns a user's name and email as the validated certificates give them (the
+// redacted placeholder for an unknown user, or for an External viewer).
+func (c *Client) UserHandle(id parsec.UserID) parsec.HumanHandle {
+	if id == c.dev.UserID {
+		return c.dev.HumanHandle
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if u, ok := c.certs.User(id); ok {
+		return u.Handle()
+	}
+	return parsec.RedactedHandle(id)
+}

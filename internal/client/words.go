@@ -26,8 +26,9 @@ func ParseBootstrapLink(s string) (Link, error) {
 
 // Invitation types, as Invitation.Type and Claim.Info().Type give them.
 const (
-	InvitationUser   = protocol.InvitationTypeUser
-	InvitationDevice = protocol.InvitationTypeDevice
+	InvitationUser     = protocol.InvitationTypeUser
+	InvitationDevice   = protocol.InvitationTypeDevice
+	InvitationRecovery = protocol.InvitationTypeRecovery
 )
 
 // What became of an invitation email (Invitation.EmailSent); any other value: the server
