@@ -510,7 +510,9 @@ func testPendingInvitations(t *testing.T, s metastore.Store) {
 		return func(tx metastore.Tx) (metastore.Invitation, error) { return tx.PendingUserInvitation(org, email) }
 	}
 	byUser := func(org parsec.OrganizationID, user parsec.UserID) func(metastore.Tx) (metastore.Invitation, error) {
-		return func(tx metastore.Tx) (metastore.Invitation, error) { return tx.PendingInvitationFor(org, metastore.InvitationDevice, user) }
+		return func(tx metastore.Tx) (metastore.Invitation, error) {
+			return tx.PendingInvitationFor(org, metastore.InvitationDevice, user)
+		}
 	}
 	tests := []struct {
 		name   string

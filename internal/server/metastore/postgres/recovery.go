@@ -1,7 +1,6 @@
 package postgres
 
 import (
-
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 	"github.com/parsec-go/parsec/internal/server/metastore/sqlrows"
