@@ -19,7 +19,7 @@ var cmpOpts = cmp.Options{cmp.Comparer(func(a, b crypto.UserPublicKey) bool { re
 
 // sample returns one valid certificate of every kind, unsigned.
 func sample() []certif.Certificate {
-	dev, realm, user := parsec.NewDeviceID(), parsec.NewVlobID(), parsec.NewUserID()
+	dev, realm, user, other := parsec.NewDeviceID(), parsec.NewVlobID(), parsec.NewUserID(), parsec.NewUserID()
 	h, _ := parsec.NewHumanHandle("alice@example.com", "Alice")
 	label := "laptop"
 	t := certiftest.Start
@@ -41,6 +41,9 @@ func sample() []certif.Certificate {
 			EncryptionAlgorithm: certif.EncryptionAlgorithm, HashAlgorithm: certif.HashAlgorithm, KeyCanary: []byte{1}},
 		&certif.RealmArchivingCertificate{Author: dev, Timestamp: t, RealmID: realm, Configuration: certif.ArchivingArchived},
 		&certif.RealmArchivingCertificate{Author: dev, Timestamp: t, RealmID: realm, Configuration: certif.ArchivingDeletionPlanned, DeletionDate: t + 1},
+		&certif.RecoverySetupCertificate{Author: dev, Timestamp: t, UserID: user, Threshold: 1, Recipients: []certif.RecoveryRecipient{{User: other, Shares: 2}}},
+		&certif.RecoveryShareCertificate{Author: dev, Timestamp: t, UserID: user, Recipient: other, CipheredShare: []byte{1}},
+		&certif.RecoveryDeletionCertificate{Author: dev, Timestamp: t + 1, UserID: user, SetupTimestamp: t, Recipients: []parsec.UserID{other}},
 	}
 }
 
