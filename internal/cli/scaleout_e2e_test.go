@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/parsec-go/parsec/internal/server/serve"
 	"github.com/parsec-go/parsec/internal/testenv"
 	"github.com/parsec-go/parsec/internal/testenv/minio"
 )
@@ -260,4 +261,90 @@ func bucketObjects(t *testing.T, bucket string) map[string][]byte {
 		}
 	}
 	return out
+}
+
+// A server whose stores stop while it runs: each command fails with one line saying that
+// the server's store is unavailable, /healthz names the failing store and the metrics count
+// the failures; once the store is back, the same commands work, without restarting the
+// server. First PostgreSQL, then MinIO.
+func TestStoresFailAndRecover(t *testing.T) {
+	db := testenv.NewOwnPostgres(t)
+	blocks := minio.NewOwn(t)
+	w := newWorldFor(t, 3*time.Minute, "--db", db.DSN(), "--blockstore", bucketOf(t, blocks.Endpoint, "parsec-recover"))
+	alice := w.bootstrap("alice@example.com", "Alice")
+	w.as(alice, "workspace", "create", "Docs").ok()
+	const content = "still here\n"
+	local := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(local, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.as(alice, "cp", local, "Docs:/").ok()
+	wantHealth(t, w, http.StatusOK, "ok\n")
+
+	db.Stop()
+	sync := w.as(alice, "workspace", "sync", "Docs")
+	sync.wantFailure(exitUnavailable, `^error: [^\n]*metadata store[^\n]*: try again later\n$`)
+	wantHealth(t, w, http.StatusServiceUnavailable, "metadata store unavailable\n")
+	wantStoreErrors(t, w, "metadata")
+	db.Start()
+	w.as(alice, "workspace", "sync", "Docs").ok()
+	wantHealth(t, w, http.StatusOK, "ok\n")
+
+	blocks.Stop()
+	cat := w.as(alice, "cat", "Docs:/notes.txt")
+	cat.wantFailure(exitUnavailable, `^error: [^\n]*cannot read blocks now: try again later\n$`)
+	wantHealth(t, w, http.StatusServiceUnavailable, "block store unavailable\n")
+	wantStoreErrors(t, w, "blocks")
+	blocks.Start()
+	if got := w.as(alice, "cat", "Docs:/notes.txt").ok(); got != content {
+		t.Errorf("notes.txt read back as %q", got)
+	}
+	wantHealth(t, w, http.StatusOK, "ok\n")
+}
+
+// bucketOf is the --blockstore of a bucket of the MinIO at endpoint, whose credentials it
+// puts in the environment.
+func bucketOf(t *testing.T, endpoint, bucket string) string {
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": minio.AccessKey, "AWS_SECRET_ACCESS_KEY": minio.SecretKey,
+		"AWS_REGION": "us-east-1", "AWS_CA_BUNDLE": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true"} {
+		t.Setenv(k, v)
+	}
+	return "s3://" + bucket + "?endpoint=" + url.QueryEscape(endpoint) + "&region=us-east-1"
+}
+
+// get GETs a path of the world's server, with the administration token.
+func get(t *testing.T, w *world, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, w.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+serve.DevAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+func wantHealth(t *testing.T, w *world, code int, body string) {
+	t.Helper()
+	if gotCode, got := get(t, w, "/healthz"); gotCode != code || got != body {
+		t.Errorf("/healthz answered %d %q, want %d %q", gotCode, got, code, body)
+	}
+}
+
+// wantStoreErrors fails unless the metrics count failures of store.
+func wantStoreErrors(t *testing.T, w *world, store string) {
+	t.Helper()
+	_, metrics := get(t, w, "/metrics")
+	m := regexp.MustCompile(`(?m)^parsec_store_errors_total\{store="` + store + `"\} (\d+)$`).FindStringSubmatch(metrics)
+	if m == nil || m[1] == "0" {
+		t.Errorf("the metrics count no failure of the %s store: %v", store, m)
+	}
 }

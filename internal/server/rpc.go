@@ -130,9 +130,7 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 				he.write(w)
 				return
 			}
-			s.log.Error("rpc failed", "family", family, "path", r.URL.Path, "err", err)
-			s.metrics.storeErrors.WithLabelValues("metadata").Inc()
-			http.Error(w, "internal server error", http.StatusInternalServerError)
+			s.rpcFailed(w, r, family, err)
 			return
 		}
 		w.Header().Set("Content-Type", protocol.ContentType)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -241,5 +242,57 @@ func TestRecordSignatureShared(t *testing.T) {
 		if fresh != tc.fresh {
 			t.Errorf("%s: fresh = %v, want %v", tc.name, fresh, tc.fresh)
 		}
+	}
+}
+
+// TestUnavailable stops the database under an open store: its transactions and signature
+// records fail with errors of kind Unavailable (which the server tells its clients), and work
+// again once the database is back, on the same store.
+func TestUnavailable(t *testing.T) {
+	db := testenv.NewOwnPostgres(t)
+	s := open(t, db.DSN())
+	view := func() error {
+		return s.View(t.Context(), func(tx metastore.Tx) error {
+			_, err := tx.Organizations()
+			return err
+		})
+	}
+	update := func() error {
+		return s.Update(t.Context(), func(tx metastore.Tx) error {
+			return tx.PutOrganization(metastore.Organization{ID: "Acme", CreatedOn: 1})
+		})
+	}
+	record := func() error {
+		_, err := s.RecordSignature(t.Context(), []byte(t.Name()+time.Now().String()), 2, 1)
+		return err
+	}
+	steps := []struct {
+		name string
+		do   func() error
+	}{{"view", view}, {"update", update}, {"record a signature", record}}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+	}
+	db.Stop()
+	for _, st := range steps {
+		if err := st.do(); !parsec.IsKind(err, parsec.Unavailable) {
+			t.Errorf("%s with the database stopped: error %v, want kind %v", st.name, err, parsec.Unavailable)
+		}
+	}
+	db.Start()
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Errorf("%s once the database is back: %v", st.name, err)
+		}
+	}
+	// Refusals stay what they are.
+	err := s.View(t.Context(), func(tx metastore.Tx) error {
+		_, err := tx.Organization("Nobody")
+		return err
+	})
+	if !errors.Is(err, metastore.ErrNotFound) || parsec.IsKind(err, parsec.Unavailable) {
+		t.Errorf("missing organization: error %v, want ErrNotFound", err)
 	}
 }
