@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,7 @@ type balancer struct {
 	*httptest.Server
 	backends []*url.URL
 	served   [2]atomic.Int64
+	signed   [2]atomic.Int64 // requests of devices (authenticated), among served
 	next     atomic.Int64
 	route    atomic.Pointer[func(*http.Request) int] // nil: round robin
 }
@@ -42,6 +44,9 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		i = (*route)(r)
 	}
 	b.served[i].Add(1)
+	if strings.HasPrefix(r.URL.Path, "/authenticated/") {
+		b.signed[i].Add(1)
+	}
 	httputil.NewSingleHostReverseProxy(b.backends[i]).ServeHTTP(w, r)
 }
 
@@ -49,10 +54,10 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (b *balancer) routeBy(route func(*http.Request) int) { b.route.Store(&route) }
 
 // scaledOut is a world of two server processes on one PostgreSQL database (whose URL it
-// returns) and one S3 bucket of a MinIO, behind a balancer. The first process is the
-// world's server; the second one, returned, must exit cleanly when the test ends unless
-// the test killed it.
-func scaledOut(t *testing.T, bucket string) (w *world, lb *balancer, second *proc, dsn string) {
+// returns) and one S3 bucket of a MinIO, behind a balancer, both run with the extra flags
+// given. The first process is the world's server; the second one, returned, must exit
+// cleanly when the test ends unless the test killed it.
+func scaledOut(t *testing.T, bucket string, extra ...string) (w *world, lb *balancer, second *proc, dsn string) {
 	dsn = testenv.PostgresDSN(t)
 	blocks := minioBucket(t, bucket)
 
@@ -63,7 +68,7 @@ func scaledOut(t *testing.T, bucket string) (w *world, lb *balancer, second *pro
 
 	// Each server listens on a port of its own and gives the load balancer's URL in links.
 	listening := `msg="server listening" addr=(\S+) `
-	flags := []string{"--db", dsn, "--blockstore", blocks, "--server-url", lb.URL}
+	flags := append([]string{"--db", dsn, "--blockstore", blocks, "--server-url", lb.URL}, extra...)
 	w = newWorldFor(t, 2*time.Minute, flags...)
 	first := regexp.MustCompile(listening).FindStringSubmatch(w.server.stderr.String()) // printed before the banner newWorld waited for
 	if first == nil {
@@ -191,6 +196,31 @@ func TestServersShareEvents(t *testing.T) {
 				t.Errorf("object %s holds %q in plaintext", key, secret)
 			}
 		}
+	}
+}
+
+// Two server processes on one PostgreSQL database share the rate limit of each device: the
+// balancer alternates between them, and the device is refused its request beyond the limit,
+// whichever process receives it, once both together served the limit, not each.
+func TestServersShareRateLimits(t *testing.T) {
+	const max = 24
+	w, lb, _, _ := scaledOut(t, "parsec-scaleout-rates", "--max-requests-per-device-minute", strconv.Itoa(max))
+	alice := w.bootstrap("alice@example.com", "Alice")
+	for {
+		before := lb.signed[0].Load() + lb.signed[1].Load()
+		list := w.as(alice, "workspace", "list")
+		if list.wait() == exitOK {
+			if before >= max {
+				t.Fatalf("the servers served %d and %d requests of the device, and no refusal", lb.signed[0].Load(), lb.signed[1].Load())
+			}
+			continue
+		}
+		list.wantFailure(exitUnavailable, `^error: [^\n]*too many requests per minute from this device \(at most 24\): try again later\n$`)
+		break
+	}
+	// The refused request is the first beyond the limit, the others being served by both.
+	if first, second := lb.signed[0].Load(), lb.signed[1].Load(); first+second != max+1 || first < max/3 || second < max/3 {
+		t.Errorf("refused after %d and %d requests of the device: want %d together, served by both", first, second, max+1)
 	}
 }
 

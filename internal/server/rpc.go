@@ -277,7 +277,7 @@ func (s *Server) checkDevice(ctx context.Context, r *http.Request, auth protocol
 	if !protocol.InBallpark(auth.Timestamp, now) {
 		return fail(protocol.HTTPClockSkew, "request timestamp out of ballpark: check this computer's clock")
 	}
-	if err := s.replays.check(ctx, auth.Signature, auth.Timestamp, now); err != nil {
+	if err := s.admit(ctx, c, auth, now); err != nil {
 		return err
 	}
 	if c.user.Revoked() {

@@ -28,6 +28,8 @@ type Store struct {
 	pool *pgxpool.Pool
 	// pruned is when expired signatures were last deleted, in µs.
 	pruned atomic.Int64
+	// ratesPruned is when ended rate limit windows were last deleted, in µs.
+	ratesPruned atomic.Int64
 }
 
 var (
