@@ -92,6 +92,7 @@ block bytes in and out.`,
 	f.IntVar(&rc.Limits.StreamsPerDevice, "max-streams-per-device", lim.StreamsPerDevice, "event streams one device may hold open (-1: no limit)")
 	f.IntVar(&rc.Limits.RequestsPerAddr, "max-requests-per-addr", lim.RequestsPerAddr, "requests one remote address may have in progress at once; raise it behind a reverse proxy (-1: no limit)")
 	f.IntVar(&rc.Limits.ConnsPerAddr, "max-conns-per-addr", lim.ConnsPerAddr, "connections one remote address may hold open; raise it behind a reverse proxy (-1: no limit)")
+	f.IntVar(&rc.Limits.RequestsPerDeviceMinute, "max-requests-per-device-minute", lim.RequestsPerDeviceMinute, "requests one device may make within a minute, across every server on the same --db (-1: no limit)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd

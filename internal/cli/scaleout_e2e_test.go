@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/parsec-go/parsec/internal/server/serve"
 	"github.com/parsec-go/parsec/internal/testenv"
 	"github.com/parsec-go/parsec/internal/testenv/minio"
 )
@@ -31,6 +33,7 @@ type balancer struct {
 	*httptest.Server
 	backends []*url.URL
 	served   [2]atomic.Int64
+	signed   [2]atomic.Int64 // requests of devices (authenticated), among served
 	next     atomic.Int64
 	route    atomic.Pointer[func(*http.Request) int] // nil: round robin
 }
@@ -41,6 +44,9 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		i = (*route)(r)
 	}
 	b.served[i].Add(1)
+	if strings.HasPrefix(r.URL.Path, "/authenticated/") {
+		b.signed[i].Add(1)
+	}
 	httputil.NewSingleHostReverseProxy(b.backends[i]).ServeHTTP(w, r)
 }
 
@@ -48,10 +54,10 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (b *balancer) routeBy(route func(*http.Request) int) { b.route.Store(&route) }
 
 // scaledOut is a world of two server processes on one PostgreSQL database (whose URL it
-// returns) and one S3 bucket of a MinIO, behind a balancer. The first process is the
-// world's server; the second one, returned, must exit cleanly when the test ends unless
-// the test killed it.
-func scaledOut(t *testing.T, bucket string) (w *world, lb *balancer, second *proc, dsn string) {
+// returns) and one S3 bucket of a MinIO, behind a balancer, both run with the extra flags
+// given. The first process is the world's server; the second one, returned, must exit
+// cleanly when the test ends unless the test killed it.
+func scaledOut(t *testing.T, bucket string, extra ...string) (w *world, lb *balancer, second *proc, dsn string) {
 	dsn = testenv.PostgresDSN(t)
 	blocks := minioBucket(t, bucket)
 
@@ -62,7 +68,7 @@ func scaledOut(t *testing.T, bucket string) (w *world, lb *balancer, second *pro
 
 	// Each server listens on a port of its own and gives the load balancer's URL in links.
 	listening := `msg="server listening" addr=(\S+) `
-	flags := []string{"--db", dsn, "--blockstore", blocks, "--server-url", lb.URL}
+	flags := append([]string{"--db", dsn, "--blockstore", blocks, "--server-url", lb.URL}, extra...)
 	w = newWorldFor(t, 2*time.Minute, flags...)
 	first := regexp.MustCompile(listening).FindStringSubmatch(w.server.stderr.String()) // printed before the banner newWorld waited for
 	if first == nil {
@@ -193,6 +199,31 @@ func TestServersShareEvents(t *testing.T) {
 	}
 }
 
+// Two server processes on one PostgreSQL database share the rate limit of each device: the
+// balancer alternates between them, and the device is refused its request beyond the limit,
+// whichever process receives it, once both together served the limit, not each.
+func TestServersShareRateLimits(t *testing.T) {
+	const max = 24
+	w, lb, _, _ := scaledOut(t, "parsec-scaleout-rates", "--max-requests-per-device-minute", strconv.Itoa(max))
+	alice := w.bootstrap("alice@example.com", "Alice")
+	for {
+		before := lb.signed[0].Load() + lb.signed[1].Load()
+		list := w.as(alice, "workspace", "list")
+		if list.wait() == exitOK {
+			if before >= max {
+				t.Fatalf("the servers served %d and %d requests of the device, and no refusal", lb.signed[0].Load(), lb.signed[1].Load())
+			}
+			continue
+		}
+		list.wantFailure(exitUnavailable, `^error: [^\n]*too many requests per minute from this device \(at most 24\): try again later\n$`)
+		break
+	}
+	// The refused request is the first beyond the limit, the others being served by both.
+	if first, second := lb.signed[0].Load(), lb.signed[1].Load(); first+second != max+1 || first < max/3 || second < max/3 {
+		t.Errorf("refused after %d and %d requests of the device: want %d together, served by both", first, second, max+1)
+	}
+}
+
 // databaseText returns every row of every table of the database, as PostgreSQL writes it
 // as text (bytea in hex), by table.
 func databaseText(t *testing.T, dsn string) map[string][]byte {
@@ -260,4 +291,90 @@ func bucketObjects(t *testing.T, bucket string) map[string][]byte {
 		}
 	}
 	return out
+}
+
+// A server whose stores stop while it runs: each command fails with one line saying that
+// the server's store is unavailable, /healthz names the failing store and the metrics count
+// the failures; once the store is back, the same commands work, without restarting the
+// server. First PostgreSQL, then MinIO.
+func TestStoresFailAndRecover(t *testing.T) {
+	db := testenv.NewOwnPostgres(t)
+	blocks := minio.NewOwn(t)
+	w := newWorldFor(t, 3*time.Minute, "--db", db.DSN(), "--blockstore", bucketOf(t, blocks.Endpoint, "parsec-recover"))
+	alice := w.bootstrap("alice@example.com", "Alice")
+	w.as(alice, "workspace", "create", "Docs").ok()
+	const content = "still here\n"
+	local := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(local, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.as(alice, "cp", local, "Docs:/").ok()
+	wantHealth(t, w, http.StatusOK, "ok\n")
+
+	db.Stop()
+	sync := w.as(alice, "workspace", "sync", "Docs")
+	sync.wantFailure(exitUnavailable, `^error: [^\n]*metadata store[^\n]*: try again later\n$`)
+	wantHealth(t, w, http.StatusServiceUnavailable, "metadata store unavailable\n")
+	wantStoreErrors(t, w, "metadata")
+	db.Start()
+	w.as(alice, "workspace", "sync", "Docs").ok()
+	wantHealth(t, w, http.StatusOK, "ok\n")
+
+	blocks.Stop()
+	cat := w.as(alice, "cat", "Docs:/notes.txt")
+	cat.wantFailure(exitUnavailable, `^error: [^\n]*cannot read blocks now: try again later\n$`)
+	wantHealth(t, w, http.StatusServiceUnavailable, "block store unavailable\n")
+	wantStoreErrors(t, w, "blocks")
+	blocks.Start()
+	if got := w.as(alice, "cat", "Docs:/notes.txt").ok(); got != content {
+		t.Errorf("notes.txt read back as %q", got)
+	}
+	wantHealth(t, w, http.StatusOK, "ok\n")
+}
+
+// bucketOf is the --blockstore of a bucket of the MinIO at endpoint, whose credentials it
+// puts in the environment.
+func bucketOf(t *testing.T, endpoint, bucket string) string {
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": minio.AccessKey, "AWS_SECRET_ACCESS_KEY": minio.SecretKey,
+		"AWS_REGION": "us-east-1", "AWS_CA_BUNDLE": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true"} {
+		t.Setenv(k, v)
+	}
+	return "s3://" + bucket + "?endpoint=" + url.QueryEscape(endpoint) + "&region=us-east-1"
+}
+
+// get GETs a path of the world's server, with the administration token.
+func get(t *testing.T, w *world, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, w.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+serve.DevAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+func wantHealth(t *testing.T, w *world, code int, body string) {
+	t.Helper()
+	if gotCode, got := get(t, w, "/healthz"); gotCode != code || got != body {
+		t.Errorf("/healthz answered %d %q, want %d %q", gotCode, got, code, body)
+	}
+}
+
+// wantStoreErrors fails unless the metrics count failures of store.
+func wantStoreErrors(t *testing.T, w *world, store string) {
+	t.Helper()
+	_, metrics := get(t, w, "/metrics")
+	m := regexp.MustCompile(`(?m)^parsec_store_errors_total\{store="` + store + `"\} (\d+)$`).FindStringSubmatch(metrics)
+	if m == nil || m[1] == "0" {
+		t.Errorf("the metrics count no failure of the %s store: %v", store, m)
+	}
 }

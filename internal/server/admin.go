@@ -97,8 +97,7 @@ func (s *Server) admin(methods map[string]adminHandler) http.HandlerFunc {
 				reply(ae.code, protocol.AdminError{Detail: ae.detail, Status: ae.status})
 				return
 			}
-			s.log.Error("administration request failed", "path", r.URL.Path, "err", err)
-			reply(http.StatusInternalServerError, map[string]string{"detail": "internal server error"})
+			reply(s.adminFailed(r, err))
 			return
 		}
 		reply(http.StatusOK, v)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -8,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/server/metastore"
 )
 
 // Limits bound what one device or one network address may hold of the server at once, so
@@ -28,6 +31,11 @@ type Limits struct {
 	// ConnsPerAddr bounds the connections one remote address holds open (see
 	// LimitListener).
 	ConnsPerAddr int
+	// RequestsPerDeviceMinute bounds the requests (RPCs and event streams) one device may
+	// make within a minute from its first. Unlike the counts above, which bound what one
+	// process holds, it holds for every server process on a shared store together (see
+	// rateLimiter).
+	RequestsPerDeviceMinute int
 	// ReplayCacheSize bounds the request signatures remembered to refuse replays.
 	ReplayCacheSize int
 	// BodyIdle is the longest wait for the next bytes of a request body, and for the
@@ -38,14 +46,15 @@ type Limits struct {
 // DefaultLimits are the limits of a server unless its configuration says otherwise.
 func DefaultLimits() Limits {
 	return Limits{RequestsPerDevice: 16, StreamsPerDevice: 4, RequestsPerAddr: 128, ConnsPerAddr: 256,
-		ReplayCacheSize: 100_000, BodyIdle: 30 * time.Second}
+		RequestsPerDeviceMinute: 60_000, ReplayCacheSize: 100_000, BodyIdle: 30 * time.Second}
 }
 
 // withDefaults fills the zero fields of l.
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
 	for _, f := range []struct{ v, d *int }{{&l.RequestsPerDevice, &d.RequestsPerDevice}, {&l.StreamsPerDevice, &d.StreamsPerDevice},
-		{&l.RequestsPerAddr, &d.RequestsPerAddr}, {&l.ConnsPerAddr, &d.ConnsPerAddr}, {&l.ReplayCacheSize, &d.ReplayCacheSize}} {
+		{&l.RequestsPerAddr, &d.RequestsPerAddr}, {&l.ConnsPerAddr, &d.ConnsPerAddr}, {&l.RequestsPerDeviceMinute, &d.RequestsPerDeviceMinute},
+		{&l.ReplayCacheSize, &d.ReplayCacheSize}} {
 		if *f.v == 0 {
 			*f.v = *f.d
 		}
@@ -83,6 +92,86 @@ func (s *slots) give(key string) {
 	if s.n[key]--; s.n[key] <= 0 {
 		delete(s.n, key)
 	}
+}
+
+// rateLimiter counts the requests of each key (a device) in windows of a fixed length, each
+// opened by the key's first request after the previous one ended, and refuses those beyond
+// max in a window. The counts live in this process, unless the store is shared by several
+// server processes (a metastore.RateCounter, such as PostgreSQL): they are then counted in
+// the store, as a device sending its requests to several processes could otherwise make max
+// requests to each.
+type rateLimiter struct {
+	max    int // negative: no limit
+	window time.Duration
+	what   string // what is counted, for the refusal
+	shared metastore.RateCounter
+
+	mu     sync.Mutex
+	counts map[string]*rateWindow
+	pruned parsec.DateTime // when ended windows were last forgotten
+}
+
+type rateWindow struct {
+	end   parsec.DateTime
+	count int
+}
+
+// newRateLimiter returns a limiter of max requests per window, counted in store if it is a
+// metastore.RateCounter.
+func newRateLimiter(max int, window time.Duration, what string, store metastore.Store) *rateLimiter {
+	shared, _ := store.(metastore.RateCounter)
+	return &rateLimiter{max: max, window: window, what: what, shared: shared, counts: map[string]*rateWindow{}}
+}
+
+// allow counts a request of key received at now, or refuses it (429) when key made max
+// requests in its window already.
+func (l *rateLimiter) allow(ctx context.Context, key string, now parsec.DateTime) error {
+	if l.max < 0 {
+		return nil
+	}
+	var count int64
+	if l.shared != nil {
+		var err error
+		if count, err = l.shared.CountRequest(ctx, key, l.window, now); err != nil {
+			return err
+		}
+	} else {
+		count = l.count(key, now)
+	}
+	if count > int64(l.max) {
+		return overLimit(l.what, l.max)
+	}
+	return nil
+}
+
+// count counts a request in memory and returns the count of its window.
+func (l *rateLimiter) count(key string, now parsec.DateTime) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now >= l.pruned.Add(l.window) {
+		for k, w := range l.counts {
+			if w.end <= now {
+				delete(l.counts, k)
+			}
+		}
+		l.pruned = now
+	}
+	w := l.counts[key]
+	if w == nil || w.end <= now {
+		w = &rateWindow{end: now.Add(l.window)}
+		l.counts[key] = w
+	}
+	w.count++
+	return int64(w.count)
+}
+
+// admit lets an authenticated request of c's device, signed as auth and received at now,
+// go on, or refuses it: beyond the device's rate limit (429), or as a replay (409).
+func (s *Server) admit(ctx context.Context, c *caller, auth protocol.DeviceAuth, now parsec.DateTime) error {
+	if err := s.deviceRates.allow(ctx, deviceKey(c), now); err != nil {
+		return err
+	}
+	return s.replays.check(ctx, auth.Signature, auth.Timestamp, now)
 }
 
 // overLimit is the refusal of a request beyond a limit.

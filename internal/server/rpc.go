@@ -132,9 +132,7 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 				he.write(w)
 				return
 			}
-			s.log.Error("rpc failed", "family", family, "path", r.URL.Path, "err", err)
-			s.metrics.storeErrors.WithLabelValues("metadata").Inc()
-			http.Error(w, "internal server error", http.StatusInternalServerError)
+			s.rpcFailed(w, r, family, err)
 			return
 		}
 		w.Header().Set("Content-Type", protocol.ContentType)
@@ -281,7 +279,7 @@ func (s *Server) checkDevice(ctx context.Context, r *http.Request, auth protocol
 	if !protocol.InBallpark(auth.Timestamp, now) {
 		return fail(protocol.HTTPClockSkew, "request timestamp out of ballpark: check this computer's clock")
 	}
-	if err := s.replays.check(ctx, auth.Signature, auth.Timestamp, now); err != nil {
+	if err := s.admit(ctx, c, auth, now); err != nil {
 		return err
 	}
 	if c.user.Revoked() {

@@ -71,6 +71,7 @@ type Server struct {
 	deviceStreams  *slots // event streams open per device
 	addrRequests   *slots // requests in progress per remote address
 	replays        *replayCache
+	deviceRates    *rateLimiter
 	metrics        *metrics
 }
 
@@ -103,7 +104,8 @@ func New(cfg Config) (*Server, error) {
 	cfg.Blocks = meteredBlocks{Store: cfg.Blocks, m: m}
 	s := &Server{metrics: m, cfg: cfg, public: public, log: cfg.Logger, stopping: make(chan struct{}), limits: l,
 		deviceRequests: newSlots(l.RequestsPerDevice), deviceStreams: newSlots(l.StreamsPerDevice),
-		addrRequests: newSlots(l.RequestsPerAddr), replays: newReplayCache(l.ReplayCacheSize, cfg.Store)}
+		addrRequests: newSlots(l.RequestsPerAddr), replays: newReplayCache(l.ReplayCacheSize, cfg.Store),
+		deviceRates: newRateLimiter(l.RequestsPerDeviceMinute, time.Minute, "requests per minute from this device", cfg.Store)}
 	if o, ok := cfg.Bus.(interface {
 		Observe(func(context.Context, *events.Event))
 	}); ok {

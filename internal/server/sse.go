@@ -43,8 +43,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			he.write(w)
 			return
 		}
-		s.log.Error("event stream", "err", err)
-		http.Error(w, "internal server error", http.StatusInternalServerError)
+		s.streamFailed(w, err)
 	}
 	if err := checkVersion(r); err != nil {
 		fail(err)

@@ -20,8 +20,13 @@ const channel = "parsec_events"
 
 // publishLock is the key of the transaction-level advisory lock under which publishers number
 // and record their events. It makes the order of the IDs the order of the commits: a reader
-// that sees an event sees every event of a smaller ID.
+// that sees an event sees every event of a smaller ID. Being one lock for every organization
+// and process, it is taken once for many events: each process records the events published
+// meanwhile, by every request of every organization, in one transaction (see write).
 const publishLock int64 = 0x7061727365637631 // "parsecv1"
+
+// maxWrite is the most events recorded in one transaction.
+const maxWrite = 512
 
 const (
 	defaultWindow = 24 * time.Hour
@@ -48,7 +53,8 @@ func PostgresBuffer(n int) PostgresOption { return func(b *Postgres) { b.buffer 
 // a subscriber may resume on any process with the ID of the last event it received. Events
 // older than the window are deleted.
 //
-// A bus starts one goroutine, which holds a connection of the pool for LISTEN; Close stops it.
+// A bus starts two goroutines: one holds a connection of the pool for LISTEN, the other records
+// the events published; Close stops them.
 type Postgres struct {
 	pool    *pgxpool.Pool
 	log     *slog.Logger
@@ -57,6 +63,9 @@ type Postgres struct {
 	ctx     context.Context // ends at Close
 	cancel  context.CancelFunc
 	stopped chan struct{}
+	// publish takes the events to record to the goroutine that records them (write).
+	publish chan *publication
+	written chan struct{} // closed when that goroutine has stopped
 
 	// mu orders deliveries and subscriptions: cursor is the ID of the last event read from
 	// the table, all of them delivered to the subscriptions of this process.
@@ -73,7 +82,7 @@ var _ Bus = (*Postgres)(nil)
 // metastore created. It delivers the events published from now on (or resumed from).
 func NewPostgres(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts ...PostgresOption) (*Postgres, error) {
 	b := &Postgres{pool: pool, log: log, window: defaultWindow, buffer: defaultBuffer, orgs: make(map[parsec.OrganizationID]*org),
-		stopped: make(chan struct{})}
+		stopped: make(chan struct{}), publish: make(chan *publication), written: make(chan struct{})}
 	for _, o := range opts {
 		o(b)
 	}
@@ -82,6 +91,7 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts
 	}
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go b.listen()
+	go b.write()
 	return b, nil
 }
 
@@ -102,27 +112,82 @@ func (b *Postgres) Publish(ev Event) uint64 {
 		b.log.Error("publish event", "err", err)
 		return 0
 	}
+	p := &publication{ev: ev, audience: audience, id: make(chan int64, 1)}
+	select {
+	case b.publish <- p:
+	case <-b.ctx.Done():
+		return 0
+	}
+	return uint64(<-p.id)
+}
+
+// publication is an event to record, and where its ID goes once it is recorded (0: it was
+// not).
+type publication struct {
+	ev       Event
+	audience []byte
+	id       chan int64
+}
+
+// write records the events of Publish until the bus closes: the events published while it
+// records some are recorded together, in the next transaction, so that a publisher waits for
+// at most two transactions whatever the number of publishers, and the lock of every
+// publisher of the database is taken once per transaction rather than once per event.
+func (b *Postgres) write() {
+	defer close(b.written)
+	for {
+		var batch []*publication
+		select {
+		case p := <-b.publish:
+			batch = append(batch, p)
+		case <-b.ctx.Done():
+			return
+		}
+	more:
+		for len(batch) < maxWrite {
+			select {
+			case p := <-b.publish:
+				batch = append(batch, p)
+			default:
+				break more
+			}
+		}
+		ids, err := b.record(batch)
+		if err != nil && b.ctx.Err() == nil {
+			b.log.Error("publish events: the events are lost", "events", len(batch), "org", batch[0].ev.Org,
+				"event", batch[0].ev.Name, "err", err)
+		}
+		for i, p := range batch {
+			if err != nil {
+				p.id <- 0
+			} else {
+				p.id <- ids[i]
+			}
+		}
+	}
+}
+
+// record records a batch of events in one transaction, under the publishers' lock, notifies
+// the channel once, and returns their IDs.
+func (b *Postgres) record(batch []*publication) ([]int64, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
-	var id int64
-	err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+	ids := make([]int64, len(batch))
+	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, publishLock); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO events (org, name, payload, audience) VALUES ($1, $2, $3, $4) RETURNING id`,
-			string(ev.Org), ev.Name, ev.Payload, audience).Scan(&id); err != nil {
-			return err
+		var q pgx.Batch
+		for i, p := range batch {
+			q.Queue(`INSERT INTO events (org, name, payload, audience) VALUES ($1, $2, $3, $4) RETURNING id`,
+				string(p.ev.Org), p.ev.Name, p.ev.Payload, p.audience).QueryRow(func(row pgx.Row) error {
+				return row.Scan(&ids[i])
+			})
 		}
-		_, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, channel)
-		return err
+		q.Queue(`SELECT pg_notify($1, '')`, channel)
+		return tx.SendBatch(ctx, &q).Close()
 	})
-	if err != nil {
-		if b.ctx.Err() == nil {
-			b.log.Error("publish event: the event is lost", "org", ev.Org, "event", ev.Name, "err", err)
-		}
-		return 0
-	}
-	return uint64(id)
+	return ids, err
 }
 
 // Subscribe implements Bus. It reads the database: first the events published before the
@@ -192,6 +257,7 @@ func (b *Postgres) Subscribe(orgID parsec.OrganizationID, lastEventID uint64, fi
 func (b *Postgres) Close() {
 	b.cancel()
 	<-b.stopped
+	<-b.written
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

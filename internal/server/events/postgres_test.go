@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/parsec-go/parsec/internal/parsec"
 	. "github.com/parsec-go/parsec/internal/server/events"
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 
 // pgBuses returns n buses on one new database, each with its own connections, as n server
 // processes would have.
-func pgBuses(t *testing.T, n int, opts ...PostgresOption) []*Postgres {
+func pgBuses(t testing.TB, n int, opts ...PostgresOption) []*Postgres {
 	t.Helper()
 	dsn := testenv.PostgresDSN(t)
 	var buses []*Postgres
@@ -181,5 +183,66 @@ func isEnded(s *Subscription) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// Requests of several organizations publish at once on two processes, whose events are
+// recorded together: each event gets its own ID, and every process delivers each
+// organization's events, all of them, in the order of their IDs, which is the order in which
+// each publisher published them.
+func TestPostgresConcurrentPublishers(t *testing.T) {
+	buses := pgBuses(t, 2)
+	orgs := []parsec.OrganizationID{"Org-1", "Org-2", "Org-3", "Org-4"}
+	const perPublisher = 50
+	var subs []*Subscription
+	for _, bus := range buses {
+		for _, org := range orgs {
+			s := bus.Subscribe(org, 0, nil)
+			defer s.Close()
+			subs = append(subs, s)
+		}
+	}
+	var g errgroup.Group
+	published := make([][]uint64, 2*len(orgs))
+	for i := range published {
+		bus, org := buses[i%2], orgs[i/2]
+		g.Go(func() error {
+			for j := range perPublisher {
+				id := bus.Publish(Event{Org: org, Name: "PINGED", Payload: []byte{byte(i), byte(j)}})
+				if id == 0 {
+					return fmt.Errorf("publisher %d: event %d lost", i, j)
+				}
+				published[i] = append(published[i], id)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[uint64]bool{}
+	for i, p := range published {
+		if !slices.IsSorted(p) {
+			t.Errorf("publisher %d got IDs out of order: %v", i, p)
+		}
+		for _, id := range p {
+			if ids[id] {
+				t.Errorf("ID %d given twice", id)
+			}
+			ids[id] = true
+		}
+	}
+	for i, s := range subs {
+		evs := receive(t, s, 2*perPublisher)
+		var got []uint64
+		for _, ev := range evs {
+			got = append(got, ev.ID)
+		}
+		// The events of the organization's two publishers, merged in the order of the IDs.
+		org := i % len(orgs)
+		want := slices.Sorted(slices.Values(append(slices.Clone(published[2*org]), published[2*org+1]...)))
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("bus %d, %s: events (-published +delivered):\n%s", i/len(orgs), orgs[org], diff)
+		}
 	}
 }

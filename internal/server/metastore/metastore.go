@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/parsec-go/parsec/internal/parsec"
 )
@@ -15,7 +16,10 @@ var ErrNotFound = errors.New("not found")
 // is taken.
 var ErrExists = errors.New("already exists")
 
-// Store is a metadata store.
+// Store is a metadata store. An error of kind parsec.Unavailable from any of its methods
+// (and those of the interfaces below) means that the store cannot be reached now (a database
+// server stopped, restarting or cut off): the server answers that its store is unavailable,
+// and the store must work again, without being reopened, once it is back.
 type Store interface {
 	// Update runs fn in a read-write transaction. Write transactions are serialized: fn sees
 	// every transaction committed before it and none that runs concurrently, so a handler may
@@ -37,6 +41,18 @@ type SignatureRecorder interface {
 	// until expires, and reports whether it was new (false: the request is a replay). now
 	// is the current time: the store may forget the signatures expired before it.
 	RecordSignature(ctx context.Context, hash []byte, expires, now parsec.DateTime) (bool, error)
+}
+
+// RateCounter is implemented by stores that several server processes share, so that a rate
+// limit holds for all of them together: the server then counts the requests there rather
+// than in memory.
+type RateCounter interface {
+	// CountRequest counts one more request of key and returns the count of its window, this
+	// request included. A key's window opens at its first request and lasts until that
+	// request's time plus window; the first request at or after its end opens the next one.
+	// now is the current time: the store may forget the windows ended before it. Two
+	// concurrent calls for one key return different counts.
+	CountRequest(ctx context.Context, key string, window time.Duration, now parsec.DateTime) (int64, error)
 }
 
 // Tx is a transaction. Its methods return errors wrapping ErrNotFound / ErrExists where

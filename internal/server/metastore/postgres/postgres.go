@@ -28,6 +28,8 @@ type Store struct {
 	pool *pgxpool.Pool
 	// pruned is when expired signatures were last deleted, in µs.
 	pruned atomic.Int64
+	// ratesPruned is when ended rate limit windows were last deleted, in µs.
+	ratesPruned atomic.Int64
 }
 
 var (
@@ -43,11 +45,11 @@ func (s *Store) RecordSignature(ctx context.Context, hash []byte, expires, now p
 	tag, err := s.pool.Exec(ctx, `INSERT INTO replays (signature_hash, expires) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
 		hash, int64(expires))
 	if err != nil {
-		return false, fmt.Errorf("metadata database: record a request signature: %w", err)
+		return false, unavailable(ctx, fmt.Errorf("metadata database: record a request signature: %w", err), false)
 	}
 	if last := s.pruned.Load(); now.Add(-pruneSignaturesEvery) > parsec.DateTime(last) && s.pruned.CompareAndSwap(last, int64(now)) {
 		if _, err := s.pool.Exec(ctx, `DELETE FROM replays WHERE expires < $1`, int64(now)); err != nil {
-			return false, fmt.Errorf("metadata database: delete expired request signatures: %w", err)
+			return false, unavailable(ctx, fmt.Errorf("metadata database: delete expired request signatures: %w", err), false)
 		}
 	}
 	return tag.RowsAffected() == 1, nil
@@ -153,15 +155,16 @@ func (s *Store) View(ctx context.Context, fn func(metastore.Tx) error) error {
 func (s *Store) run(ctx context.Context, opts pgx.TxOptions, write bool, fn func(metastore.Tx) error) error {
 	ptx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("metadata database: %w", err)
+		return unavailable(ctx, fmt.Errorf("metadata database: %w", err), false)
 	}
 	t := &tx{ctx: ctx, tx: ptx, write: write}
 	if err := fn(t); err != nil {
+		lost := ptx.Conn().IsClosed()
 		ptx.Rollback(context.WithoutCancel(ctx))
-		return err
+		return unavailable(ctx, err, lost)
 	}
 	if err := ptx.Commit(ctx); err != nil {
-		return fmt.Errorf("metadata database: commit: %w", err)
+		return unavailable(ctx, fmt.Errorf("metadata database: commit: %w", err), ptx.Conn().IsClosed())
 	}
 	return nil
 }

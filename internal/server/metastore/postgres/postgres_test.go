@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -241,5 +242,112 @@ func TestRecordSignatureShared(t *testing.T) {
 		if fresh != tc.fresh {
 			t.Errorf("%s: fresh = %v, want %v", tc.name, fresh, tc.fresh)
 		}
+	}
+}
+
+// TestUnavailable stops the database under an open store: its transactions and signature
+// records fail with errors of kind Unavailable (which the server tells its clients), and work
+// again once the database is back, on the same store.
+func TestUnavailable(t *testing.T) {
+	db := testenv.NewOwnPostgres(t)
+	s := open(t, db.DSN())
+	view := func() error {
+		return s.View(t.Context(), func(tx metastore.Tx) error {
+			_, err := tx.Organizations()
+			return err
+		})
+	}
+	update := func() error {
+		return s.Update(t.Context(), func(tx metastore.Tx) error {
+			return tx.PutOrganization(metastore.Organization{ID: "Acme", CreatedOn: 1})
+		})
+	}
+	record := func() error {
+		_, err := s.RecordSignature(t.Context(), []byte(t.Name()+time.Now().String()), 2, 1)
+		return err
+	}
+	steps := []struct {
+		name string
+		do   func() error
+	}{{"view", view}, {"update", update}, {"record a signature", record}}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+	}
+	db.Stop()
+	for _, st := range steps {
+		if err := st.do(); !parsec.IsKind(err, parsec.Unavailable) {
+			t.Errorf("%s with the database stopped: error %v, want kind %v", st.name, err, parsec.Unavailable)
+		}
+	}
+	db.Start()
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Errorf("%s once the database is back: %v", st.name, err)
+		}
+	}
+	// Refusals stay what they are.
+	err := s.View(t.Context(), func(tx metastore.Tx) error {
+		_, err := tx.Organization("Nobody")
+		return err
+	})
+	if !errors.Is(err, metastore.ErrNotFound) || parsec.IsKind(err, parsec.Unavailable) {
+		t.Errorf("missing organization: error %v, want ErrNotFound", err)
+	}
+}
+
+// TestCountRequest counts the requests of one key from two stores on one database (two
+// processes) at once: each request is counted once, the window ends a minute after its first
+// request, and ended windows are deleted.
+func TestCountRequest(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	stores := []*Store{open(t, dsn), open(t, dsn)}
+	now := parsec.FromTime(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	const each = 25
+	counts := make(chan int64, 2*each)
+	var g errgroup.Group
+	for _, s := range stores {
+		for range each {
+			g.Go(func() error {
+				n, err := s.CountRequest(t.Context(), "device/Acme/1", time.Minute, now)
+				counts <- n
+				return err
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	close(counts)
+	seen := map[int64]bool{}
+	for n := range counts {
+		if seen[n] || n < 1 || n > 2*each {
+			t.Errorf("count %d returned twice or out of 1…%d", n, 2*each)
+		}
+		seen[n] = true
+	}
+	for _, tc := range []struct {
+		name string
+		key  string
+		at   parsec.DateTime
+		want int64
+	}{
+		{"another key", "device/Acme/2", now, 1},
+		{"same window", "device/Acme/1", now.Add(time.Minute - time.Microsecond), 2*each + 1},
+		{"next window", "device/Acme/1", now.Add(time.Minute), 1},
+		{"in the next window", "device/Acme/1", now.Add(90 * time.Second), 2},
+	} {
+		if n, err := stores[1].CountRequest(t.Context(), tc.key, time.Minute, tc.at); err != nil || n != tc.want {
+			t.Errorf("%s: count %d (%v), want %d", tc.name, n, err, tc.want)
+		}
+	}
+	// Two minutes later, every window has ended: the first count deletes them.
+	if _, err := stores[0].CountRequest(t.Context(), "device/Acme/3", time.Minute, now.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	if err := stores[0].pool.QueryRow(t.Context(), `SELECT count(*) FROM rate_limits`).Scan(&rows); err != nil || rows != 1 {
+		t.Errorf("%d rows left (%v), want 1", rows, err)
 	}
 }

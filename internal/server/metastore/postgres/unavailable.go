@@ -1,0 +1,46 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+)
+
+// unavailable gives err, a failure of the database, the kind parsec.Unavailable when the
+// database could not be reached or dropped the connection (it is stopped, restarting,
+// refusing connections, or the network failed): the server then tells its clients that its
+// store is unavailable, and the pool connects again once the database is back. lost says
+// that the connection the failure happened on is closed, whatever the error says. Other
+// errors, and those of a cancelled ctx, are returned as they are.
+func unavailable(ctx context.Context, err error, lost bool) error {
+	if err == nil || ctx.Err() != nil || parsec.KindOf(err) != parsec.Other {
+		return err
+	}
+	if lost || unreachable(err) {
+		return parsec.Errorf(parsec.Unavailable, "metadata database unavailable: %w", err)
+	}
+	return err
+}
+
+// unreachable reports whether err says that the database cannot be reached: any failure
+// that is not an answer of the database (a connection that could not be made or was cut),
+// or an answer saying that it is shutting down, starting, or out of connections.
+func unreachable(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+	switch {
+	case strings.HasPrefix(pe.Code, "08"): // connection exception
+		return true
+	case pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+		return true
+	case pe.Code == "53300": // too_many_connections
+		return true
+	}
+	return false
+}

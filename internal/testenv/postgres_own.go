@@ -1,0 +1,123 @@
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// OwnPostgres is a PostgreSQL server of one test, which the test may stop and start again
+// (on the same port, with the same data), to see what a server on it does while its
+// database is gone and once it is back. Most tests share the test binary's instance
+// (PostgresDSN) instead, which is cheaper.
+type OwnPostgres struct {
+	t       testing.TB
+	bin     string
+	cred    *syscall.Credential
+	dataDir string
+	server  *postgresServer
+}
+
+// NewOwnPostgres starts a PostgreSQL server for t, stopped at its end. Without PostgreSQL the
+// test is skipped, or fails when PARSEC_TEST_DISALLOW_SKIP is set.
+func NewOwnPostgres(t testing.TB) *OwnPostgres {
+	t.Helper()
+	bin, err := postgresBin()
+	if err != nil {
+		if os.Getenv("PARSEC_TEST_DISALLOW_SKIP") != "" {
+			t.Fatal(postgresMissing)
+		}
+		t.Skip(postgresMissing)
+	}
+	cred, err := postgresCredential()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "parsec-postgres-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &OwnPostgres{t: t, bin: bin, cred: cred, dataDir: filepath.Join(dir, "data"),
+		server: &postgresServer{dir: dir, port: port, log: filepath.Join(dir, "postgres.log")}}
+	initdb := p.command("initdb", "-D", p.dataDir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C",
+		"--no-sync", "--no-instructions")
+	if out, err := initdb.CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	p.Start()
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// DSN is the connection string of the database "postgres" of the server.
+func (p *OwnPostgres) DSN() string { return p.server.dsn("postgres") }
+
+func (p *OwnPostgres) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(p.bin, name), args...)
+	cmd.Dir = p.server.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred, Pdeathsig: syscall.SIGTERM}
+	return cmd
+}
+
+// Start starts the server, stopped, and waits until it accepts connections.
+func (p *OwnPostgres) Start() {
+	p.t.Helper()
+	s := p.server
+	s.cmd = p.command("postgres", "-D", p.dataDir, "-p", strconv.Itoa(s.port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "logging_collector=off", "-c", "log_destination=stderr")
+	logFile, err := os.OpenFile(s.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer logFile.Close()
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	if err := s.cmd.Start(); err != nil {
+		p.t.Fatalf("start postgres: %v", err)
+	}
+	s.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		cmd.Wait()
+		close(done)
+	}(s.cmd, s.done)
+	if err := s.waitReady(time.Minute); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// Stop stops the server (a fast shutdown: transactions are rolled back, clients
+// disconnected) and waits for it to exit; its data stays for Start. A stopped server is
+// left as it is.
+func (p *OwnPostgres) Stop() {
+	s := p.server
+	if s.cmd == nil {
+		return
+	}
+	select {
+	case <-s.done:
+	default:
+		s.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+	}
+	s.cmd = nil
+}
