@@ -1,10 +1,12 @@
 package gui
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -81,7 +83,7 @@ func (a *App) invitations(r *http.Request) invitationsData {
 		d.Pending = append(d.Pending, row)
 		if row.Recovery && row.Token == r.URL.Query().Get("created") {
 			d.Created = append(d.Created, inviteOutcome{Email: row.Name, Link: row.Link,
-				Text: "invitation to recover their account created. It is not sent by email: copy the link below and pass it on to them, then greet them here when they open it"})
+				Text: "invitation to recover their account created. It is not sent by email: copy the link below and pass it on to them, then greet them here when they open it."})
 		}
 	}
 	return d
@@ -669,6 +671,7 @@ func (f *flow) recover(link client.Link) {
 		for _, r := range info.Recovery.Recipients {
 			out = append(out, recipientView{Name: r.HumanHandle.String(), Shares: r.Shares, Revoked: r.Revoked, Received: cl.Collected(r.UserID)})
 		}
+		slices.SortFunc(out, func(x, y recipientView) int { return cmp.Compare(x.Name, y.Name) })
 		return out
 	}
 	f.set(func(v *flowView) {
