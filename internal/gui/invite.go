@@ -28,8 +28,9 @@ type invitationRow struct {
 	Waiting  bool // the guest opened the link and waits to be greeted
 	Email    string
 	Device   bool
-	Recovery bool   // a shared recovery: this user greets as a recipient (or an Administrator)
+	Recovery bool   // a shared recovery
 	Name     string // the user to recover
+	Holder   bool   // this user holds shares of their setup, and so may greet them
 	Link     string
 	Date     parsec.DateTime
 }
@@ -67,14 +68,23 @@ func (a *App) invitations(r *http.Request) invitationsData {
 		d.Err = errText(err)
 		return d
 	}
+	var holds map[parsec.UserID]bool // users whose setup this user holds shares of
 	for _, inv := range invs {
 		if inv.Status != client.InvitationPending {
 			continue
 		}
+		if inv.Type == client.InvitationRecovery && holds == nil {
+			holds = map[parsec.UserID]bool{}
+			if _, others, err := s.c.SharedRecoveries(r.Context()); err == nil {
+				for _, o := range others {
+					holds[o.User.ID] = true
+				}
+			}
+		}
 		row := invitationRow{Token: inv.Token.String(), Email: inv.ClaimerEmail, Device: inv.Type == client.InvitationDevice, Date: inv.CreatedOn}
 		if inv.Type == client.InvitationRecovery && inv.ClaimerUserID != nil {
 			h := s.c.UserHandle(*inv.ClaimerUserID)
-			row.Recovery, row.Name, row.Email = true, h.Label, h.Email
+			row.Recovery, row.Name, row.Email, row.Holder = true, h.Label, h.Email, holds[*inv.ClaimerUserID]
 		}
 		a.mu.Lock()
 		row.Waiting = a.waiting[inv.Token]

@@ -69,3 +69,41 @@ func TestRecipientsOf(t *testing.T) {
 		})
 	}
 }
+
+// Pages of shared recovery drawn in states the browser tests do not reach: a shared-recovery
+// invitation seen by someone who holds no share of it, and setups that cannot be read.
+func TestSharedRecoveryPages(t *testing.T) {
+	p, err := loadPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := &sessionView{Org: "Acme", User: "Alice", Profile: parsec.ProfileAdmin, Admin: true}
+	for _, tc := range []struct {
+		name, page string
+		data       any
+		want, not  []string
+	}{
+		{"recipient greets", "invitations", invitationsData{Pending: []invitationRow{{Token: "t1", Recovery: true, Name: "Bob", Holder: true}}},
+			[]string{"Bob", "shared recovery: to recover their account", `action="/invitations/t1/greet"`}, []string{"Only the recipients"}},
+		{"administrator without a share", "invitations", invitationsData{Pending: []invitationRow{{Token: "t1", Recovery: true, Name: "Bob"}}},
+			[]string{"Only the recipients of their shared recovery can greet them."}, []string{`action="/invitations/t1/greet"`}},
+		{"setups unreadable", "devices", devicesData{Shared: sharedData{Err: "The server cannot be reached."}},
+			[]string{"Your shared recovery cannot be shown: The server cannot be reached."}, []string{"Set up shared recovery", "Delete the shared recovery"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			p.render(w, tc.page, pageData{Title: tc.page, Nav: tc.page, Session: admin, Data: tc.data})
+			body := w.Body.String()
+			for _, s := range tc.want {
+				if !strings.Contains(body, s) {
+					t.Errorf("the page lacks %q", s)
+				}
+			}
+			for _, s := range tc.not {
+				if strings.Contains(body, s) {
+					t.Errorf("the page shows %q", s)
+				}
+			}
+		})
+	}
+}
