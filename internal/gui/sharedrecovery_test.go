@@ -87,6 +87,10 @@ func TestSharedRecoveryPages(t *testing.T) {
 			[]string{"Bob", "shared recovery: to recover their account", `action="/invitations/t1/greet"`}, []string{"Only the recipients"}},
 		{"administrator without a share", "invitations", invitationsData{Pending: []invitationRow{{Token: "t1", Recovery: true, Name: "Bob"}}},
 			[]string{"Only the recipients of their shared recovery can greet them."}, []string{`action="/invitations/t1/greet"`}},
+		{"an Administrator on a user's page", "user", userData{User: client.UserInfo{ID: parsec.UserID{1}, Handle: parsec.HumanHandle{Label: "Bob"}}},
+			[]string{`action="/users/01000000000000000000000000000000/invite-recovery"`, "Invite to recover"}, nil},
+		{"an Administrator on their own page", "user", userData{User: client.UserInfo{ID: parsec.UserID{1}}, Me: true},
+			nil, []string{"Invite to recover"}},
 		{"setups unreadable", "devices", devicesData{Shared: sharedData{Err: "The server cannot be reached."}},
 			[]string{"Your shared recovery cannot be shown: The server cannot be reached."}, []string{"Set up shared recovery", "Delete the shared recovery"}},
 	} {
