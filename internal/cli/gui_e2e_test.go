@@ -1348,3 +1348,137 @@ func TestGUIRecovery(t *testing.T) {
 	other.click(`table.workspaces a[href$="/files"]`)
 	other.see("table.files", "plan.txt")
 }
+
+// Shared recovery in the GUI: Alice sets up 2 of 2 with Bob and Carol on My devices (a
+// threshold above the shares first, refused in the page); inviting Carol, who has no setup,
+// is refused in the page too. Alice loses her computer; Bob, a recipient, invites her to
+// recover and greets her in his GUI, Carol greets her with the CLI; the new device logs in,
+// reads the workspace, and deletes the setup.
+func TestGUISharedRecovery(t *testing.T) {
+	t.Parallel()
+	w, aliceAcc, bobAcc, carolAcc, _ := acme(t, 4*time.Minute)
+	w.as(aliceAcc, "workspace", "create", "Docs").ok()
+	plan := filepath.Join(t.TempDir(), "plan.txt")
+	os.WriteFile(plan, []byte("the plan"), 0o644)
+	w.as(aliceAcc, "cp", plan, "Docs:/").ok()
+
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.click(`a[href="/devices"]`)
+	alice.see("#shared", "colleagues you choose can bring you back together")
+	check := func(name string) {
+		alice.click(fmt.Sprintf(`form[data-shares] tr:nth-child(%d) input[name=recipient]`, 1+alice.rowIndex("form[data-shares] tbody tr", name)))
+	}
+	check("Bob")
+	check("Carol")
+	alice.see("#shares-total", "2 shares among 2 recipients; the threshold can be 1 to 2 (empty: 2).")
+	alice.fill("#threshold", "3")
+	alice.click(`form[data-shares] button[type=submit]`)
+	alice.see("#shared-error", "The threshold (3) is above the number of shares (2): nobody could ever recover your account.")
+	alice.screenshot("shared-recovery-threshold-too-high")
+	if alice.count(`form[data-shares] input[name=recipient]:checked`) != 2 {
+		t.Error("the refused form lost the recipients chosen")
+	}
+	alice.fill("#threshold", "2")
+	alice.click(`form[data-shares] button[type=submit]`)
+	alice.see(".messages", "Shared recovery set up: 2 of the 2 shares bring you back if you lose every device.")
+	alice.see("#shared", "It can be used: the recipients who are not revoked hold 2 shares, 2 needed.")
+	alice.see("#shared table.recipients", "Carol")
+	alice.screenshot("shared-recovery")
+
+	// An Administrator may invite anybody to recover; the server refuses Carol, who has no
+	// setup, and the page says so.
+	alice.click(`a[href="/users"]`)
+	carolRow := fmt.Sprintf("table.users tbody tr:nth-child(%d)", 1+alice.rowIndex("table.users tbody tr", "carol@example.com"))
+	alice.click(carolRow + " details.menu summary")
+	alice.click(carolRow + ` .menu-items button[formaction$="/invite-recovery"]`)
+	alice.see(".messages", "No invitation to recover Carol: The user has no shared recovery in force.")
+	alice.screenshot("invite-to-recover-refused")
+
+	// Alice's computer is lost (its device forgotten).
+	alice.click(`a[href="/devices"]`)
+	alice.click(`form[action="/devices/forget"] button`)
+	alice.see("h1", "Welcome to Parsec")
+
+	// Bob holds a share: he invites her to recover, and passes the link on.
+	bob := w.gui(bobAcc, "Bob")
+	bob.login(bobAcc.password)
+	bob.click(`a[href="/devices"]`)
+	bob.see("ul.held", "Alice Liddell alice@example.com: you hold 1 of 2 shares, 2 needed.")
+	bob.screenshot("shares-held")
+	bob.click(`ul.held form[action$="/invite-recovery"] button`)
+	bob.see(".outcomes", "Alice Liddell: invitation to recover their account created")
+	bob.see("table", "shared recovery: to recover their account")
+	bob.screenshot("invite-to-recover")
+	link := bob.attr(`.outcomes button[data-copy]`, "data-copy")
+	if !strings.Contains(link, "claim_shamir_recovery") {
+		t.Errorf("the link to pass on is %q", link)
+	}
+	token := strings.Split(bob.attr(`form[action$="/greet"]`, "action"), "/")[2]
+
+	// On a new computer, Alice opens the link: 2 shares needed, from Bob and Carol.
+	again := w.gui(w.newAccount("alice's new password"), "Alice again", link)
+	again.see("h1", "Recover your account in Acme")
+	again.click("main form button")
+	again.see(".flow", "Waiting for a recipient to greet you")
+	again.see(".recovery-progress h2", "2 shares needed, 0 received")
+	again.see(".recovery-progress table", "Bob <bob@example.com>")
+	again.screenshot("recover-waiting")
+
+	// Bob greets her from his invitations: codes both ways, then his share goes.
+	bob.click(`form[action$="/greet"] button`)
+	hostCode := bob.see(".sas", "")
+	again.see(".codes legend", "Which code does Bob <bob@example.com> read to you?")
+	again.click(`button.code[value="` + hostCode + `"]`)
+	claimerCode := again.see(".sas", "")
+	bob.click(`button.code[value="` + claimerCode + `"]`)
+	bob.see(".flow", "1 share sent to Alice Liddell.")
+	bob.screenshot("greet-shares-sent")
+	again.see(".recovery-progress", "Received 1 share from Bob <bob@example.com>: 1 of 2.")
+	again.see(".flow", "Waiting for a recipient to greet you")
+	again.see(".recovery-progress table", "shares received")
+	again.screenshot("recover-one-of-two")
+
+	// Carol greets her with the CLI.
+	g := w.greet(carolAcc, token)
+	again.click(`button.code[value="` + g.expect(g.stdout, `^Code to provide to claimer: (\S+)$`)[1] + `"]`)
+	g.send(again.see(".sas", ""))
+	g.expect(g.stdout, `^1 share\(s\) sent to Alice Liddell <alice@example.com>\.$`)
+	g.wantExit(exitOK)
+
+	// Enough shares: the new device's name and password, then she is in.
+	again.see(".recovery-progress", "Received 1 share from Carol <carol@example.com>: 2 of 2.")
+	again.run(chromedp.WaitVisible("#password", chromedp.ByQuery))
+	again.fill("#label", "new laptop")
+	again.fill("#password", again.acc.password)
+	again.fill("#password2", "another password")
+	again.click(`form.form button[type=submit]`)
+	again.see(".flow .alert", "The two passwords differ.")
+	again.fill("#password", again.acc.password)
+	again.fill("#password2", again.acc.password)
+	again.screenshot("recover-details")
+	again.click(`form.form button[type=submit]`)
+	again.see(".flow", "Welcome back: this computer is now a device of yours in Acme")
+	again.screenshot("recover-done")
+	again.click(".flow form button")
+	again.see(".who", "Alice Liddell · Administrator · new laptop")
+	if got := w.as(again.acc, "cat", "Docs:/plan.txt").ok(); got != "the plan" {
+		t.Errorf("the recovered device reads %q", got)
+	}
+
+	// The setup is still in force. Carol is revoked: her share is lost, and the page warns
+	// that the setup can no longer be used; Alice deletes it (after the confirmation).
+	again.click(`a[href="/devices"]`)
+	again.see("#shared", "It can be used")
+	w.as(again.acc, "user", "revoke", "carol@example.com", "--yes").ok()
+	again.click(`a[href="/devices"]`)
+	again.see("#shared .alert", "It can no longer be used: revoked recipients hold too many shares (the others hold 1 share, 2 needed).")
+	again.see("#shared table.recipients", "Revoked")
+	again.screenshot("shared-recovery-unusable")
+	again.click(`form[action="/devices/shared-recovery/delete"] button`)
+	again.see(".messages", "Shared recovery deleted")
+	again.see("#shared", "Set up shared recovery")
+	if out := w.as(bobAcc, "shared-recovery", "list").ok(); strings.Contains(out, "Alice") {
+		t.Errorf("Bob still holds shares of the deleted setup:\n%s", out)
+	}
+}

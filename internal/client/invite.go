@@ -71,8 +71,11 @@ func (c *Client) link(action string, token parsec.AccessToken) protocol.Link {
 // InvitationLink is the link a listed invitation is claimed with.
 func (c *Client) InvitationLink(inv protocol.InvitationInfo) Link {
 	action := protocol.ActionClaimUser
-	if inv.Type == protocol.InvitationTypeDevice {
+	switch inv.Type {
+	case protocol.InvitationTypeDevice:
 		action = protocol.ActionClaimDevice
+	case protocol.InvitationTypeRecovery:
+		action = protocol.ActionClaimRecovery
 	}
 	return c.link(action, inv.Token)
 }

@@ -51,4 +51,7 @@ const (
 	ActionBootstrap   = protocol.ActionBootstrapOrganization
 	ActionClaimUser   = protocol.ActionClaimUser
 	ActionClaimDevice = protocol.ActionClaimDevice
+	// ActionClaimRecovery is a shared-recovery invitation: the claimer is recovered by the
+	// recipients of their setup.
+	ActionClaimRecovery = protocol.ActionClaimRecovery
 )

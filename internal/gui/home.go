@@ -31,17 +31,20 @@ func (a *App) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /users/revoke", a.admin(a.postRevoke))
 	mux.HandleFunc("POST /users/profile", a.admin(a.postProfile))
 
-	mux.HandleFunc("GET /invitations", a.admin(a.invitationsPage))
+	// Everybody sees the invitations they may greet (their own devices', the shared
+	// recoveries they hold shares of); Administrators invite users.
+	mux.HandleFunc("GET /invitations", a.loggedIn(a.invitationsPage))
 	mux.HandleFunc("POST /invitations", a.admin(a.postInvite))
-	mux.HandleFunc("POST /invitations/{token}/cancel", a.admin(a.postCancelInvitation))
+	mux.HandleFunc("POST /invitations/{token}/cancel", a.loggedIn(a.postCancelInvitation))
 	mux.HandleFunc("POST /invitations/{token}/resend", a.admin(a.postResend))
-	mux.HandleFunc("POST /invitations/{token}/greet", a.admin(a.postGreet))
+	mux.HandleFunc("POST /invitations/{token}/greet", a.loggedIn(a.postGreet))
 	mux.HandleFunc("POST /devices/add", a.loggedIn(a.postAddDevice))
 	mux.HandleFunc("GET /join", a.joinPage)
 	mux.HandleFunc("POST /join", a.postJoin)
 
 	a.workspaceRoutes(mux)
 	a.recoveryRoutes(mux)
+	a.sharedRecoveryRoutes(mux)
 
 	mux.HandleFunc("GET /flow/{id}", a.flowPage)
 	mux.HandleFunc("GET /flow/{id}/qr", a.flowQR)
@@ -323,15 +326,23 @@ func (a *App) organizationPage(w http.ResponseWriter, r *http.Request) {
 type devicesData struct {
 	Devices []client.DeviceInfo
 	Current parsec.DeviceID
+	Shared  sharedData
 }
 
 func (a *App) devicesPage(w http.ResponseWriter, r *http.Request) {
 	s := a.current()
+	d := a.devices(r, s)
+	d.Shared = a.sharedRecovery(r, s, nil)
+	a.page(w, r, "devices", "My devices", d, true)
+}
+
+// devices lists this user's devices.
+func (a *App) devices(r *http.Request, s *session) devicesData {
 	d := devicesData{Current: s.dev.DeviceID}
 	for _, u := range s.c.Users() {
 		if u.ID == s.dev.UserID {
 			d.Devices = u.Devices
 		}
 	}
-	a.page(w, r, "devices", "My devices", d, true)
+	return d
 }

@@ -1,9 +1,12 @@
 package gui
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,12 +24,23 @@ import (
 // sends the person's choices to it.
 
 type invitationRow struct {
-	Token   string
-	Waiting bool // the guest opened the link and waits to be greeted
-	Email   string
-	Device  bool
-	Link    string
-	Date    parsec.DateTime
+	Token    string
+	Waiting  bool // the guest opened the link and waits to be greeted
+	Email    string
+	Device   bool
+	Recovery bool   // a shared recovery
+	Name     string // the user to recover
+	Holder   bool   // this user holds shares of their setup, and so may greet them
+	Link     string
+	Date     parsec.DateTime
+}
+
+// Who is how the row names the person invited.
+func (r invitationRow) Who() string {
+	if r.Recovery {
+		return r.Name
+	}
+	return r.Email
 }
 
 type invitationsData struct {
@@ -54,16 +68,33 @@ func (a *App) invitations(r *http.Request) invitationsData {
 		d.Err = errText(err)
 		return d
 	}
+	var holds map[parsec.UserID]bool // users whose setup this user holds shares of
 	for _, inv := range invs {
 		if inv.Status != client.InvitationPending {
 			continue
 		}
+		if inv.Type == client.InvitationRecovery && holds == nil {
+			holds = map[parsec.UserID]bool{}
+			if _, others, err := s.c.SharedRecoveries(r.Context()); err == nil {
+				for _, o := range others {
+					holds[o.User.ID] = true
+				}
+			}
+		}
 		row := invitationRow{Token: inv.Token.String(), Email: inv.ClaimerEmail, Device: inv.Type == client.InvitationDevice, Date: inv.CreatedOn}
+		if inv.Type == client.InvitationRecovery && inv.ClaimerUserID != nil {
+			h := s.c.UserHandle(*inv.ClaimerUserID)
+			row.Recovery, row.Name, row.Email, row.Holder = true, h.Label, h.Email, holds[*inv.ClaimerUserID]
+		}
 		a.mu.Lock()
 		row.Waiting = a.waiting[inv.Token]
 		a.mu.Unlock()
 		row.Link = s.c.InvitationLink(inv).HTTPRedirect()
 		d.Pending = append(d.Pending, row)
+		if row.Recovery && row.Token == r.URL.Query().Get("created") {
+			d.Created = append(d.Created, inviteOutcome{Email: row.Name, Link: row.Link,
+				Text: "invitation to recover their account created. It is not sent by email: copy the link below and pass it on to them, then greet them here when they open it."})
+		}
 	}
 	return d
 }
@@ -157,8 +188,12 @@ func (a *App) postGreet(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/invitations", http.StatusSeeOther)
 		return
 	}
-	f := a.newFlow("greet", "Greet "+r.PostFormValue("email"))
-	f.view.Who = r.PostFormValue("email")
+	who := r.PostFormValue("who")
+	if who == "" {
+		who = r.PostFormValue("email")
+	}
+	f := a.newFlow("greet", "Greet "+who)
+	f.view.Who = who
 	go f.greet(s, token)
 	http.Redirect(w, r, "/flow/"+f.id, http.StatusSeeOther)
 }
@@ -173,7 +208,17 @@ func (a *App) joinPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	a.page(w, r, "join", "Join an organization", string(link.Org), false)
+	d := joinData{Org: string(link.Org), Recovery: link.Action == client.ActionClaimRecovery}
+	title := "Join an organization"
+	if d.Recovery {
+		title = "Recover your account"
+	}
+	a.page(w, r, "join", title, d, false)
+}
+
+type joinData struct {
+	Org      string
+	Recovery bool // a shared-recovery invitation
 }
 
 // postJoin starts the guest's side of the exchange.
@@ -184,6 +229,16 @@ func (a *App) postJoin(w http.ResponseWriter, r *http.Request) {
 	a.mu.Unlock()
 	if link == nil || link.Action == client.ActionBootstrap {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	if link.Action == client.ActionClaimRecovery {
+		f := a.newFlow("recover", "Recover your account in "+string(link.Org))
+		f.view.Org = string(link.Org)
+		f.view.Device = true
+		f.view.Recovery = true
+		f.view.Label = hostname()
+		go f.recover(*link)
+		http.Redirect(w, r, "/flow/"+f.id, http.StatusSeeOther)
 		return
 	}
 	f := a.newFlow("join", "Join "+string(link.Org))
@@ -226,6 +281,21 @@ type flowView struct {
 	Done               string
 	Err                string
 	Interception       bool // the codes did not match: someone may be intercepting
+	// Shared recovery: the greeter sends shares; the claimer collects them, recipient after
+	// recipient.
+	Recovery   bool
+	Needed     int
+	Collected  int
+	Recipients []recipientView
+	Received   []string // "Received 1 share from …: 1 of 2.", one per exchange
+}
+
+// recipientView is a recipient of the setup a claimer recovers with.
+type recipientView struct {
+	Name     string
+	Shares   int
+	Revoked  bool
+	Received bool
 }
 
 func (a *App) newFlow(kind, title string) *flow {
@@ -275,6 +345,8 @@ func (f *flow) snapshot() flowView {
 	defer f.mu.Unlock()
 	v := f.view
 	v.Codes = append([]string(nil), f.view.Codes...)
+	v.Recipients = append([]recipientView(nil), f.view.Recipients...)
+	v.Received = append([]string(nil), f.view.Received...)
 	return v
 }
 
@@ -350,9 +422,26 @@ func (f *flow) greet(s *session, token parsec.AccessToken) {
 		f.fail(err)
 		return
 	}
-	f.set(func(v *flowView) { v.Step = "waitinfo" })
+	if g.Info().Type == client.InvitationRecovery {
+		f.set(func(v *flowView) { v.Step, v.Recovery = "sending", true })
+	} else {
+		f.set(func(v *flowView) { v.Step = "waitinfo" })
+	}
 	if err := g.ConfirmClaimerCode(ctx, picked); err != nil {
 		f.fail(err)
+		return
+	}
+	if g.Info().Type == client.InvitationRecovery {
+		n, err := g.SendShares(ctx)
+		if err != nil {
+			f.fail(err)
+			return
+		}
+		name := s.c.UserHandle(*g.Info().ClaimerUserID).Label
+		f.set(func(v *flowView) {
+			v.Step = "done"
+			v.Done = fmt.Sprintf("%d %s sent to %s.", n, pluralWord(n, "share", "shares"), name)
+		})
 		return
 	}
 	req, err := g.Request(ctx)
@@ -568,4 +657,115 @@ func (a *App) postFlow(w http.ResponseWriter, r *http.Request) {
 		f.answer(r.PostForm.Get("step"), r.PostForm)
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// recover runs the claimer's side of a shared recovery: exchanges with recipients, one after
+// the other, each sending their shares, until enough came; then the new device, and the
+// person is logged in with it.
+func (f *flow) recover(link client.Link) {
+	ctx := f.ctx
+	a := f.a
+	cl, err := client.NewClaim(ctx, link, client.ClaimOptions{HTTPClient: a.cfg.HTTPClient})
+	if err != nil {
+		f.fail(err)
+		return
+	}
+	defer func() {
+		if ctx.Err() != nil {
+			cl.Cancel()
+		}
+	}()
+	info := cl.Info()
+	recipients := func() []recipientView {
+		var out []recipientView
+		for _, r := range info.Recovery.Recipients {
+			out = append(out, recipientView{Name: r.HumanHandle.String(), Shares: r.Shares, Revoked: r.Revoked, Received: cl.Collected(r.UserID)})
+		}
+		slices.SortFunc(out, func(x, y recipientView) int { return cmp.Compare(x.Name, y.Name) })
+		return out
+	}
+	f.set(func(v *flowView) {
+		v.Step, v.Needed, v.Recipients = "wait", cl.SharesNeeded(), recipients()
+		if info.ClaimerHumanHandle != nil {
+			v.Name, v.Email = info.ClaimerHumanHandle.Label, info.ClaimerHumanHandle.Email
+		}
+	})
+	for cl.SharesCollected() < cl.SharesNeeded() {
+		f.set(func(v *flowView) { v.Step, v.Who, v.Code, v.Codes = "wait", "", "", nil })
+		if err := cl.Start(ctx); err != nil {
+			f.fail(err)
+			return
+		}
+		greeter := cl.Greeter().HumanHandle.String()
+		f.set(func(v *flowView) { v.Who = greeter })
+		picked, err := f.pickCode(cl.GreeterCodeChoices())
+		if err != nil {
+			f.fail(err)
+			return
+		}
+		f.set(func(v *flowView) { v.Step = "confirming" })
+		if err := cl.ConfirmGreeterCode(ctx, picked); err != nil {
+			f.fail(err)
+			return
+		}
+		f.set(func(v *flowView) { v.Step = "guestcode"; v.Code = string(cl.Code()) })
+		if err := cl.WaitGreeterTrust(ctx); err != nil {
+			f.fail(err)
+			return
+		}
+		f.set(func(v *flowView) { v.Step = "receiving" })
+		n, err := cl.ReceiveShares(ctx)
+		if err != nil {
+			f.fail(err)
+			return
+		}
+		got := fmt.Sprintf("Received %d %s from %s: %d of %d.", n, pluralWord(n, "share", "shares"), greeter, cl.SharesCollected(), cl.SharesNeeded())
+		f.set(func(v *flowView) {
+			v.Collected, v.Recipients, v.Received = cl.SharesCollected(), recipients(), append(v.Received, got)
+		})
+	}
+	for {
+		in, err := f.ask("details", func(v *flowView) { v.Who = "" })
+		if err != nil {
+			f.fail(err)
+			return
+		}
+		label := strings.TrimSpace(in.Get("label"))
+		password, perr := newPasswordOf(in)
+		switch {
+		case perr != nil:
+		case label == "":
+			perr = parsec.Errorf(parsec.Invalid, "name this device (for example after the computer)")
+		default:
+			_, perr = parsec.ParseDeviceLabel(label)
+		}
+		if perr != nil {
+			f.set(func(v *flowView) { v.Err, v.Label = errText(perr), label })
+			continue
+		}
+		f.set(func(v *flowView) { v.Step, v.Err = "recovering", "" })
+		dev, err := cl.Recover(ctx, a.cfg.ConfigDir, label, password)
+		clear(password)
+		if err != nil && dev == nil {
+			f.fail(err)
+			return
+		}
+		if err := a.start(dev); err != nil {
+			f.fail(err)
+			return
+		}
+		f.set(func(v *flowView) {
+			v.Step = "done"
+			v.Done = "Welcome back: this computer is now a device of yours in " + string(link.Org) + ", protected by the password you chose."
+		})
+		return
+	}
+}
+
+// pluralWord is one or many after n.
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -32,12 +32,7 @@ var funcs = template.FuncMap{
 	"size":         func(n uint64) string { return parsec.FormatSize(int64(n)) },
 	"role":         roleWord,
 	"dec":          func(n int) int { return n - 1 },
-	"plural": func(n int, one, many string) string {
-		if n == 1 {
-			return one
-		}
-		return many
-	},
+	"plural":       pluralWord,
 }
 
 // profileWord is a profile as people call it: Administrator, Member, External.
@@ -83,7 +78,7 @@ type pageData struct {
 	Nav     string
 
 	Session    *sessionView
-	Pending    int // pending invitations, for the yellow button (Administrators)
+	Pending    int // pending invitations this user may greet, for the yellow button
 	ServerDown string
 	Dev        bool
 
@@ -132,9 +127,7 @@ func (a *App) page(w http.ResponseWriter, r *http.Request, name, title string, d
 			d.ServerDown = errText(s.serverDown)
 		}
 		a.mu.Unlock()
-		if d.Session.Admin {
-			d.Pending = a.pendingCount(r)
-		}
+		d.Pending = a.pendingCount(r)
 	}
 	a.pages.render(w, name, d)
 }

@@ -114,22 +114,25 @@ func TestSecretCookieHostOrigin(t *testing.T) {
 	}
 
 	// A state-changing request from another origin is refused, even with the cookie.
-	req, _ := http.NewRequest(http.MethodPost, root+"logout", strings.NewReader(""))
-	req.Header.Set("Origin", "http://evil.example")
-	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("cross-origin POST: %d", resp.StatusCode)
+	for _, path := range []string{"logout", "devices/shared-recovery", "devices/shared-recovery/delete", "users/x/invite-recovery"} {
+		req, _ := http.NewRequest(http.MethodPost, root+path, strings.NewReader(""))
+		req.Header.Set("Origin", "http://evil.example")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-origin POST /%s: %d", path, resp.StatusCode)
+		}
 	}
 	// The same request from the GUI's own page goes through.
-	req, _ = http.NewRequest(http.MethodPost, root+"logout", strings.NewReader(""))
+	req, _ := http.NewRequest(http.MethodPost, root+"logout", strings.NewReader(""))
 	req.Header.Set("Origin", strings.TrimSuffix(root, "/"))
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	if resp, err = c.Do(req); err != nil {
+	resp, err := c.Do(req)
+	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()

@@ -119,6 +119,28 @@
     document.querySelectorAll("details.menu[open]").forEach(function (d) { d.open = false; d.querySelector("summary").focus(); });
   });
 
+  // Shared recovery: the shares chosen so far, and the majority an empty threshold means.
+  var sharesChosen = function (form) {
+    var total = 0, people = 0;
+    form.querySelectorAll("input[name=recipient]").forEach(function (c) {
+      var n = parseInt(form.querySelector('input[name="shares-' + c.value + '"]').value, 10);
+      if (c.checked && n > 0) { total += n; people++; }
+    });
+    var out = form.querySelector("#shares-total"), threshold = form.querySelector("#threshold");
+    if (!people) { out.textContent = "No recipient chosen yet."; return; }
+    var majority = Math.floor(total / 2) + 1;
+    threshold.placeholder = "a majority: " + majority;
+    out.textContent = total + (total === 1 ? " share" : " shares") + " among " + people + (people === 1 ? " recipient" : " recipients") +
+      "; the threshold can be 1 to " + total + " (empty: " + majority + ").";
+  };
+  document.querySelectorAll("form[data-shares]").forEach(sharesChosen);
+  ["change", "input"].forEach(function (type) {
+    document.addEventListener(type, function (e) {
+      var form = e.target.form;
+      if (form && form.hasAttribute("data-shares")) { sharesChosen(form); }
+    });
+  });
+
   // Password strength hint.
   document.addEventListener("input", function (e) {
     var out = e.target.getAttribute("data-strength");
@@ -147,7 +169,10 @@
         if (main && here) {
           var kept = here.querySelector(".messages"), fresh = main.querySelector(".messages");
           if (kept && fresh) { fresh.innerHTML = kept.innerHTML; }
-          if (main.innerHTML !== here.innerHTML) { here.innerHTML = main.innerHTML; }
+          if (main.innerHTML !== here.innerHTML) {
+            here.innerHTML = main.innerHTML;
+            here.querySelectorAll("form[data-shares]").forEach(sharesChosen);
+          }
         }
         var top = doc.querySelector("header.top"), hereTop = document.querySelector("header.top");
         if (top && hereTop && top.innerHTML !== hereTop.innerHTML) { hereTop.innerHTML = top.innerHTML; }
