@@ -38,6 +38,9 @@ type Options struct {
 	// At, when set, shows the workspaces as they were then, read-only (each read whole
 	// from the server's history when first shown).
 	At parsec.DateTime
+
+	// testOnlySynced, if set, hears of each background sync of a workspace, done.
+	testOnlySynced func(ws parsec.VlobID, err error)
 }
 
 // A Mount is a mounted folder. Wait for it to be unmounted (Unmount, or fusermount3 -u

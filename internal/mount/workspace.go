@@ -125,6 +125,9 @@ func (ws *workspace) syncer() {
 			return
 		}
 		ws.refreshInfo(ctx)
+		if synced := ws.m.opts.testOnlySynced; synced != nil {
+			synced(ws.id, err)
+		}
 		switch {
 		case err != nil && !failing:
 			ws.m.warn("workspace %s not synced, changes are kept on this device and sent when possible: %v", ws.label(), err)
