@@ -32,9 +32,10 @@ Blocks read are kept on this device, encrypted as the server stores them and che
 when used, up to --cache-size (the least recently used go first): a file read once reads
 again without the server.
 
-What needs the server: reading content not read before (opening a file whose blocks are not
-kept, or writing into an existing file, which first fetches its content), and sending what
-changed. Everything else works offline: listing folders, sizes and dates, reading what was
+What needs the server: mounting (the workspaces' keys are fetched then, and kept in memory
+only), reading content not read before (opening a file whose blocks are not kept, or writing
+into an existing file, which first fetches its content), and sending what changed. Once
+mounted, everything else works offline: listing folders, sizes and dates, reading what was
 read before, making, renaming and removing files and folders, and writing files: a file
 closed while the server is unreachable keeps what was written in a private file on this
 device (readable only by you, in the configuration directory's mount-spool folder) and is
