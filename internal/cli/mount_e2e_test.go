@@ -108,7 +108,8 @@ func TestMountFollowsRename(t *testing.T) {
 // TestMountOfflineKeepsWrites: with the server stopped, the mount still reads what the
 // device has (a file read before, folder listings) and takes writes; unmounted, it says
 // what is kept on the device. Once the server is back, the next mount sends it, and another
-// member reads the file byte for byte; nothing is left in the spool folder.
+// member reads the file byte for byte; nothing is left in the spool folder. The same when
+// the mount is killed instead of unmounted.
 func TestMountOfflineKeepsWrites(t *testing.T) {
 	testenv.RequireFUSE(t)
 	t.Parallel()
@@ -192,6 +193,29 @@ func TestMountOfflineKeepsWrites(t *testing.T) {
 		t.Errorf("bob reads %d bytes of offline.bin, want the %d written offline", len(got), len(offline))
 	}
 	if left, _ := filepath.Glob(filepath.Join(alice.dir, "mount-spool", "*", "*")); len(left) > 0 {
+		t.Errorf("left in the spool folder: %q", left)
+	}
+
+	// A mount killed (no chance to say anything) after a file was closed offline: the
+	// next mount sends it all the same.
+	p = mount()
+	stop()
+	killed := randomContent(t, 600<<10)
+	if err := os.WriteFile(filepath.Join(dir, "Docs", "killed.bin"), killed, 0o644); err != nil {
+		t.Fatalf("writing a file offline: %v", err)
+	}
+	p.cmd.Process.Kill()
+	p.wait()
+	unmount() // what the killed process left: "transport endpoint is not connected"
+	start()
+	p = mount(`^Workspace "Docs": sending what was written to /killed\.bin while the server was unreachable`)
+	unmount()
+	p.expect(p.stderr, `^Everything written was sent\.$`)
+	p.wantExit(exitOK)
+	if got := w.as(bob, "cat", "Docs:/killed.bin").ok(); got != string(killed) {
+		t.Errorf("bob reads %d bytes of killed.bin, want the %d written offline", len(got), len(killed))
+	}
+	if left, _ := filepath.Glob(filepath.Join(alice.dir, "mount-spool", "*")); len(left) > 0 {
 		t.Errorf("left in the spool folder: %q", left)
 	}
 }

@@ -397,12 +397,12 @@ func (n *node) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscal
 
 // saved answers a close, an fsync or a truncate that saved what was written with err.
 // Saving content uploads it: when the server is unreachable, what was written stays in
-// the spool, on disk, and is saved when the server is back (the last close keeps it for
-// the syncer, and for the next mount if this one ends first), which is no error for the
-// program.
+// the spool, on disk, noted for the next mount should this one end first (keep), and is
+// saved when the server is back (the last close leaves it to the syncer), which is no
+// error for the program.
 func (n *node) saved(f *openFile, err error) syscall.Errno {
 	if parsec.IsKind(err, parsec.Unavailable) {
-		return n.errno(f.syncSpool())
+		return n.errno(n.ws.keep(f))
 	}
 	return n.errno(err)
 }

@@ -74,12 +74,16 @@ func lockDir(dir string) (*os.File, bool, error) {
 	return f, true, nil
 }
 
-// keep notes f's spool as kept for a later mount, once.
+// keep notes f's spool as kept for a later mount (once, until it is saved), its content
+// durable on disk.
 func (ws *workspace) keep(f *openFile) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.note != "" || f.spool == nil {
+	if f.spool == nil {
 		return nil
+	}
+	if f.note != "" {
+		return f.spool.Sync()
 	}
 	p, _ := f.path()
 	since, _ := f.since.MarshalBinary()

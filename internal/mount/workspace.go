@@ -356,16 +356,6 @@ func (f *openFile) truncate(ctx context.Context, size uint64) error {
 	return f.spool.Truncate(int64(size))
 }
 
-// syncSpool makes what was written durable in the spool, when it cannot be saved yet.
-func (f *openFile) syncSpool() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.spool == nil {
-		return nil
-	}
-	return f.spool.Sync()
-}
-
 // spoolEmpty spools a file just created empty (and saved so).
 func (f *openFile) spoolEmpty(ctx context.Context) error {
 	f.mu.Lock()
@@ -407,6 +397,10 @@ func (f *openFile) writeBack(ctx context.Context) error {
 	f.since = since
 	f.dirty = false
 	f.reader = nil
+	if f.note != "" {
+		os.Remove(f.note) // saved: nothing left for a later mount
+		f.note = ""
+	}
 	f.ws.kickSync()
 	return nil
 }
