@@ -22,19 +22,28 @@ also brings the others' changes (they show within about a second of the server a
 them). Concurrent edits of one file keep both versions, as "parsec workspace sync" does.
 
 Readers, and everyone in an archived workspace, get a read-only folder: writes fail with
-"read-only file system" (EROFS).
+"read-only file system" (EROFS), and files show without write permission; a workspace
+archived, unarchived or whose role changes while mounted follows (and says so). Making,
+renaming or removing anything at the top of "parsec mount DIR" fails with "permission
+denied" (EACCES): workspaces are made and renamed with the workspace commands, and a
+workspace renamed (here or on another device) shows under its new name.
 
 Blocks read are kept on this device, encrypted as the server stores them and checked again
 when used, up to --cache-size (the least recently used go first): a file read once reads
-again without the server. What needs the server: reading content not read before (opening a
-file that is not being written, or writing into an existing file, which first fetches its
-content), and saving a written file when it is closed (its content is uploaded then). Listing folders,
-sizes and dates, making, renaming and removing files and folders work offline, kept on this
-device until the server is back; so is a written file closed while the server is
-unreachable, retried while the folder stays mounted (if the server is still unreachable at
-unmount, its content is left in the configuration directory and the path is given). While
-a file is open for writing, its content is kept in a private temporary file (readable only
-by you) in the configuration directory, removed once it is saved and closed.
+again without the server.
+
+What needs the server: mounting (the workspaces' keys are fetched then, and kept in memory
+only), reading content not read before (opening a file whose blocks are not kept, or writing
+into an existing file, which first fetches its content), and sending what changed. Once
+mounted, everything else works offline: listing folders, sizes and dates, reading what was
+read before, making, renaming and removing files and folders, and writing files: a file
+closed while the server is unreachable keeps what was written in a private file on this
+device (readable only by you, in the configuration directory's mount-spool folder) and is
+saved, then sent, when the server is back. At unmount, whatever is still kept is listed:
+changes saved on this device are sent by the next "parsec workspace sync" or mount; the
+content of files closed offline by the next mount of this device (either command). While a
+file is open for writing, its content is in such a private file too, removed once it is
+saved and closed.
 
 With --at, the folder shows the workspaces as they were at that time, read-only: each is read
 whole from the server's history when first shown.
@@ -117,7 +126,10 @@ func (a *app) runMount(cmd *cobra.Command, df *deviceFlags, ref, dir string, mf 
 		c.EnableBlockCache(int64(mf.cache))
 	}
 	ctx := cmd.Context()
-	opts := mount.Options{Warn: func(msg string) { a.say("warning: %s", msg) }, At: at}
+	opts := mount.Options{At: at,
+		Warn:   func(msg string) { a.say("warning: %s", msg) },
+		Notice: func(msg string) { a.say("%s", capitalize(msg)) },
+	}
 	what := "every workspace"
 	if ref != "" {
 		w, err := c.FindWorkspace(ctx, ref)
@@ -155,7 +167,7 @@ func (a *app) runMount(cmd *cobra.Command, df *deviceFlags, ref, dir string, mf 
 	a.say("Unmounted %s; sending what is left…", dir)
 	kept, err := m.Finish(context.WithoutCancel(ctx))
 	if len(kept) > 0 {
-		a.say("Changes kept on this device (the next sync or mount sends them): %s", strings.Join(kept, "; "))
+		a.say("Kept on this device, to send later:\n  %s", strings.Join(kept, "\n  "))
 	} else if err == nil {
 		a.say("Everything written was sent.")
 	}
@@ -163,4 +175,12 @@ func (a *app) runMount(cmd *cobra.Command, df *deviceFlags, ref, dir string, mf 
 		return fmt.Errorf("unmounting %s: %w", dir, err)
 	}
 	return nil
+}
+
+// capitalize starts a sentence with a capital letter.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -2,7 +2,10 @@ package client
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/parsec-go/parsec/internal/manifest"
@@ -208,4 +211,63 @@ func (w *Workspace) writableEntry(id parsec.VlobID) (manifest.Manifest, error) {
 		return nil, parsec.Errorf(parsec.NotFound, "entry %s: no such file or folder", parsec.ShortID(id))
 	}
 	return e.current(), nil
+}
+
+// MarshalBinary encodes the stamp, for a mount that keeps a file's unsent content on the
+// device across runs.
+func (s ContentStamp) MarshalBinary() ([]byte, error) {
+	return append(binary.BigEndian.AppendUint64(nil, s.size), s.blocks...), nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary encoded.
+func (s *ContentStamp) UnmarshalBinary(b []byte) error {
+	if len(b) < 8 || (len(b)-8)%len(parsec.BlockID{}) != 0 {
+		return parsec.Errorf(parsec.Invalid, "malformed content stamp of %d bytes", len(b))
+	}
+	s.size, s.blocks = binary.BigEndian.Uint64(b), string(b[8:])
+	return nil
+}
+
+// PathOf returns where entry id is in the workspace now, as this device knows it; an error
+// of kind NotFound when it was removed (no folder holds it any more).
+func (w *Workspace) PathOf(id parsec.VlobID) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	up, err := w.ancestors(id)
+	if err != nil {
+		return "", err
+	}
+	gone := parsec.Errorf(parsec.NotFound, "entry %s is no longer in the workspace", parsec.ShortID(id))
+	if e := w.entries[id]; e == nil || e.current() == nil {
+		return "", gone
+	}
+	names := make([]string, 0, len(up))
+	child := id
+	for _, parent := range up {
+		e := w.entries[parent]
+		if e == nil {
+			return "", gone
+		}
+		f, ok := e.current().(*manifest.FolderManifest)
+		if !ok {
+			return "", gone
+		}
+		name := ""
+		for n, c := range f.Children {
+			if c == child {
+				name = n
+				break
+			}
+		}
+		if name == "" {
+			return "", gone
+		}
+		names = append(names, name)
+		child = parent
+	}
+	if child != w.id {
+		return "", gone
+	}
+	slices.Reverse(names)
+	return "/" + strings.Join(names, "/"), nil
 }

@@ -7,7 +7,9 @@
 // once and sent by a background Sync, which also receives the others' changes when the
 // server announces them (Client.Watch); conflicts are the library's. It must never hold
 // transfer, merge or permission logic of its own, nor keep a cleartext copy of a file
-// longer than the file is open: a file open for writing is spooled to a private temporary
-// file (mode 0600) on the device, written as a new version when it is closed or fsynced,
-// and removed when the last handle is released. Errors become errnos in one place (errno).
+// longer than needed: a file open for writing is spooled to a private temporary file (mode
+// 0600) on the device, written as a new version when it is closed or fsynced, and removed
+// when the last handle is released, unless its content could not be saved (the server
+// unreachable): then it stays, noted, until this mount or the next one of the device saves
+// it (spool.go). Errors become errnos in one place (errno).
 package mount

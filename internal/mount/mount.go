@@ -24,16 +24,23 @@ type Options struct {
 	// every workspace of the user is a folder of the mount point, named after it.
 	Workspace parsec.VlobID
 	// SpoolDir is where files open for writing are spooled (a private folder is made in
-	// it); the system's temporary folder when empty.
+	// it); the system's temporary folder when empty. What a mount of the same device kept
+	// there for later (a file closed while the server was unreachable) is sent by this one.
 	SpoolDir string
 	// Warn, if set, hears what the person should know: sync failures, server errors a
 	// program only sees as EIO.
 	Warn func(msg string)
+	// Notice, if set, hears what changed that the person should know of: a workspace
+	// renamed or made read-only, content kept earlier being sent.
+	Notice func(msg string)
 	// Debug logs every FUSE request.
 	Debug bool
 	// At, when set, shows the workspaces as they were then, read-only (each read whole
 	// from the server's history when first shown).
 	At parsec.DateTime
+
+	// testOnlySynced, if set, hears of each background sync of a workspace, done.
+	testOnlySynced func(ws parsec.VlobID, err error)
 }
 
 // A Mount is a mounted folder. Wait for it to be unmounted (Unmount, or fusermount3 -u
@@ -42,7 +49,8 @@ type Mount struct {
 	c      *client.Client
 	opts   Options
 	dir    string
-	spool  string
+	spool  string   // this mount's private folder in Options.SpoolDir
+	lock   *os.File // holds spool's lock while the mount runs (makeSpool)
 	server *fuse.Server
 	ctx    context.Context // the syncers' and the watcher's, cancelled by Finish
 	cancel context.CancelFunc
@@ -59,23 +67,28 @@ const cacheTimeout = time.Second
 
 // New mounts the workspaces at dir (an existing folder) and serves it until unmounted.
 // It first syncs what it mounts; when that fails (offline), the mount shows what the
-// device has, and says so.
+// device has, and says so. What earlier mounts of the device kept for later is sent.
 func New(ctx context.Context, c *client.Client, dir string, opts Options) (*Mount, error) {
-	spool, err := os.MkdirTemp(opts.SpoolDir, "parsec-mount-*") // 0700
+	root := opts.SpoolDir
+	if root == "" {
+		root = os.TempDir()
+	}
+	spool, lock, err := makeSpool(root)
 	if err != nil {
 		return nil, err
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m := &Mount{c: c, opts: opts, dir: dir, spool: spool, ctx: bg, cancel: cancel,
+	m := &Mount{c: c, opts: opts, dir: dir, spool: spool, lock: lock, ctx: bg, cancel: cancel,
 		owner:      fuse.Owner{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())},
 		workspaces: map[parsec.VlobID]*workspace{}}
 	fail := func(err error) (*Mount, error) {
 		cancel()
 		m.bg.Wait()
 		os.RemoveAll(spool)
+		lock.Close()
 		return nil, err
 	}
-	var root fs.InodeEmbedder
+	var top fs.InodeEmbedder
 	if !opts.Workspace.IsZero() {
 		info, err := c.FindWorkspace(ctx, opts.Workspace.String())
 		if err != nil {
@@ -85,7 +98,7 @@ func New(ctx context.Context, c *client.Client, dir string, opts Options) (*Moun
 		if err != nil {
 			return fail(err)
 		}
-		root = &node{ws: ws, id: ws.id, dir: true}
+		top = &node{ws: ws, id: ws.id, dir: true}
 	} else {
 		infos, err := c.Workspaces(ctx)
 		if err != nil {
@@ -96,7 +109,10 @@ func New(ctx context.Context, c *client.Client, dir string, opts Options) (*Moun
 				return fail(err)
 			}
 		}
-		root = &rootNode{m: m}
+		top = &rootNode{m: m}
+	}
+	if opts.At.IsZero() {
+		m.adopt()
 	}
 	timeout := cacheTimeout
 	fsOpts := &fs.Options{
@@ -107,7 +123,7 @@ func New(ctx context.Context, c *client.Client, dir string, opts Options) (*Moun
 			MaxWrite: 1 << 20, DisableXAttrs: true,
 		},
 	}
-	m.server, err = fs.Mount(dir, root, fsOpts)
+	m.server, err = fs.Mount(dir, top, fsOpts)
 	if err != nil {
 		return fail(fmt.Errorf("cannot mount %s: %w", dir, err))
 	}
@@ -123,6 +139,12 @@ func (m *Mount) warn(format string, args ...any) {
 	}
 }
 
+func (m *Mount) notice(format string, args ...any) {
+	if m.opts.Notice != nil {
+		m.opts.Notice(fmt.Sprintf(format, args...))
+	}
+}
+
 // Wait waits until the folder is unmounted.
 func (m *Mount) Wait() { m.server.Wait() }
 
@@ -131,17 +153,25 @@ func (m *Mount) Unmount() error { return m.server.Unmount() }
 
 // Finish, once the folder is unmounted, saves what closed files left unsaved (their content
 // is saved when they are closed; this is what could not be, the server being unreachable)
-// and syncs every workspace. It returns the workspaces that keep changes on this device
-// (their next sync sends them), with why. Contents that still cannot be saved are left in
-// the spool folder, and the error says where.
+// and syncs every workspace. It returns what stays on this device to send later, one
+// sentence each saying what sends it: changes saved on the device (the next sync or mount
+// of the workspace), and the content of files closed while it could not be saved (kept in
+// the spool folder for the next mount). The error says what could not be kept.
 func (m *Mount) Finish(ctx context.Context) (kept []string, err error) {
 	m.cancel()
 	m.bg.Wait()
+	defer m.lock.Close()
 	var errs []error
+	left := false
 	for _, ws := range m.mounted() {
 		for _, f := range ws.writePending(ctx) {
+			left = true
 			p, _ := f.path()
-			errs = append(errs, fmt.Errorf("workspace %s: the content written to %s could not be saved, it is left in %s", ws.name, p, f.spool.Name()))
+			if err := ws.keep(f); err != nil {
+				errs = append(errs, fmt.Errorf("workspace %s: %w", ws.label(), err))
+				continue
+			}
+			kept = append(kept, fmt.Sprintf("workspace %s: what was written to %s (the next mount sends it)", ws.label(), p))
 		}
 		if ws.past {
 			continue
@@ -150,26 +180,28 @@ func (m *Mount) Finish(ctx context.Context) (kept []string, err error) {
 			if err == nil {
 				err = errors.New("changes left to send")
 			}
-			kept = append(kept, fmt.Sprintf("%s (%v)", ws.name, err))
+			kept = append(kept, fmt.Sprintf("workspace %s: changes saved on this device (the next sync or mount sends them): %v", ws.label(), err))
 		}
 	}
-	if len(errs) == 0 {
+	if !left {
 		os.RemoveAll(m.spool)
 	}
 	slices.Sort(kept)
 	return kept, errors.Join(errs...)
 }
 
-// Sync saves what closed files left unsaved and syncs every mounted workspace now, as the
-// background syncers do soon after each change.
+// Sync saves what closed files left unsaved, syncs every mounted workspace and reads what
+// the certificates say of it (name, role, archiving) now, as the background syncers do
+// soon after each change.
 func (m *Mount) Sync(ctx context.Context) error {
 	var errs []error
 	for _, ws := range m.mounted() {
 		if left := ws.writePending(ctx); len(left) > 0 {
-			errs = append(errs, fmt.Errorf("workspace %s: %d closed file(s) not saved yet", ws.name, len(left)))
+			errs = append(errs, fmt.Errorf("workspace %s: %d closed file(s) not saved yet", ws.label(), len(left)))
 		}
 		if !ws.past {
-			errs = append(errs, parsec.Wrap(ws.w.Sync(ctx), "workspace %s", ws.name))
+			errs = append(errs, parsec.Wrap(ws.w.Sync(ctx), "workspace %s", ws.label()))
+			ws.refreshInfo(ctx)
 		}
 	}
 	return errors.Join(errs...)
@@ -199,7 +231,7 @@ func (m *Mount) workspace(ctx context.Context, info client.WorkspaceInfo) (*work
 	if err != nil {
 		return nil, err
 	}
-	ws := &workspace{m: m, id: info.ID, w: w, src: w, name: displayName(info), kick: make(chan struct{}, 1), files: map[parsec.VlobID]*openFile{}}
+	ws := &workspace{m: m, id: info.ID, w: w, src: w, kick: make(chan struct{}, 1), files: map[parsec.VlobID]*openFile{}}
 	if !m.opts.At.IsZero() {
 		past, err := w.At(m.opts.At).Load(ctx)
 		if err != nil {
@@ -212,7 +244,7 @@ func (m *Mount) workspace(ctx context.Context, info client.WorkspaceInfo) (*work
 	}
 	ws.setInfo(info)
 	if err := w.Sync(ctx); err != nil {
-		m.warn("workspace %s not synced (%v): showing what this device has", ws.name, err)
+		m.warn("workspace %s not synced (%v): showing what this device has", ws.label(), err)
 	}
 	m.workspaces[info.ID] = ws
 	m.bg.Go(ws.syncer)

@@ -34,7 +34,10 @@ func mountWith(t testing.TB, c *client.Client, opts Options) (string, *Mount) {
 	t.Helper()
 	testenv.RequireFUSE(t)
 	dir := t.TempDir()
-	opts.SpoolDir, opts.Warn = t.TempDir(), func(msg string) { t.Logf("warning: %s", msg) }
+	opts.SpoolDir = t.TempDir()
+	if opts.Warn == nil {
+		opts.Warn = func(msg string) { t.Logf("warning: %s", msg) }
+	}
 	m, err := New(t.Context(), c, dir, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -381,7 +381,7 @@ func uninterrupted(ctx context.Context) context.Context { return context.Without
 func (n *node) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
 	ctx = uninterrupted(ctx)
 	if h, ok := fh.(*handle); ok && h.write {
-		return n.errno(h.f.save(ctx))
+		return n.saved(h.f, h.f.save(ctx))
 	}
 	return 0
 }
@@ -390,9 +390,21 @@ func (n *node) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
 func (n *node) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscall.Errno {
 	ctx = uninterrupted(ctx)
 	if h, ok := fh.(*handle); ok && h.write {
-		return n.errno(h.f.save(ctx))
+		return n.saved(h.f, h.f.save(ctx))
 	}
 	return 0
+}
+
+// saved answers a close, an fsync or a truncate that saved what was written with err.
+// Saving content uploads it: when the server is unreachable, what was written stays in
+// the spool, on disk, noted for the next mount should this one end first (keep), and is
+// saved when the server is back (the last close leaves it to the syncer), which is no
+// error for the program.
+func (n *node) saved(f *openFile, err error) syscall.Errno {
+	if parsec.IsKind(err, parsec.Unavailable) {
+		return n.errno(n.ws.keep(f))
+	}
+	return n.errno(err)
 }
 
 func (n *node) Release(ctx context.Context, fh fs.FileHandle) syscall.Errno {
@@ -422,7 +434,9 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 		f := n.ws.acquire(n.id, n.path) // one more handle: the spool stays until the end
 		err := f.truncate(ctx, size)
 		if err == nil && (h == nil || setTime) {
-			err = f.save(ctx)
+			if errno := n.saved(f, f.save(ctx)); errno != 0 {
+				err = errno
+			}
 		}
 		n.ws.release(ctx, f)
 		if err != nil {
@@ -432,8 +446,8 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	if setTime {
 		if h != nil {
 			// What was written is saved first, so that its date does not replace this one.
-			if err := h.f.save(ctx); err != nil {
-				return n.errno(err)
+			if errno := n.saved(h.f, h.f.save(ctx)); errno != 0 {
+				return errno
 			}
 		}
 		if err := n.ws.w.SetUpdated(ctx, n.id, parsec.FromTime(mtime)); err != nil {

@@ -188,6 +188,11 @@ func TestPrograms(t *testing.T) {
 	must(t, err)
 	bobMnt, _ := mountFor(t, p.bob, id)
 	sameTree(t, "the tree as bob's mount shows it", files, filepath.Join(bobMnt, "cp"))
+	for name, want := range map[string]os.FileMode{"cp": fs.ModeDir | 0o555, "cp/one": 0o444} {
+		if fi, err := os.Stat(filepath.Join(bobMnt, name)); err != nil || fi.Mode() != want {
+			t.Errorf("a reader's %s: mode %v (%v), want %v", name, fi.Mode(), err, want)
+		}
+	}
 	wantErrno(t, "a reader creating a file", os.WriteFile(filepath.Join(bobMnt, "new"), nil, 0o644), syscall.EROFS)
 	wantErrno(t, "a reader writing a file", func() error {
 		f, err := os.OpenFile(filepath.Join(bobMnt, "cp", "one"), os.O_WRONLY, 0)

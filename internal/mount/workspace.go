@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,16 +19,17 @@ type workspace struct {
 	m        *Mount
 	id       parsec.VlobID
 	w        *client.Workspace
-	src      source      // what is shown: w, or the workspace as it was (Options.At)
-	past     bool        // src is the past: read-only, never synced
-	name     string      // for messages, as it was when mounted
-	readOnly atomic.Bool // a reader's, or archived: writes fail with EROFS
+	src      source                 // what is shown: w, or the workspace as it was (Options.At)
+	past     bool                   // src is the past: read-only, never synced
+	name     atomic.Pointer[string] // for messages: its current name (see label)
+	readOnly atomic.Bool            // a reader's, or archived: writes fail with EROFS
 	kick     chan struct{}
 
 	mu    sync.Mutex
 	files map[parsec.VlobID]*openFile // open files, by ID
 	// pending are files closed while their content could not be saved on the device (it
-	// can only fail when the server is needed and unreachable): retried by the syncer.
+	// can only fail when the server is needed and unreachable): retried by the syncer, and
+	// noted in the spool so that the next mount sends them if this one cannot (keep).
 	pending []*openFile
 }
 
@@ -40,10 +42,35 @@ type source interface {
 	ReadFile(ctx context.Context, p string, dst io.Writer) error
 }
 
-// setInfo follows what the certificates say of the workspace: whether it is writable (the
-// past never is).
+// setInfo follows what the certificates say of the workspace: its name, and whether it is
+// writable (the past never is). Changes after the first are told (Options.Notice).
 func (ws *workspace) setInfo(info client.WorkspaceInfo) {
-	ws.readOnly.Store(ws.past || info.Writable() != nil)
+	name := displayName(info)
+	old := ws.name.Swap(&name)
+	readOnly := ws.past || info.Writable() != nil
+	wasReadOnly := ws.readOnly.Swap(readOnly)
+	if old == nil {
+		return
+	}
+	if *old != name {
+		ws.m.notice("workspace %s was renamed %s", *old, name)
+	}
+	switch {
+	case readOnly && !wasReadOnly:
+		ws.m.notice("workspace %s is now read-only here: %v", name, info.Writable())
+	case !readOnly && wasReadOnly:
+		ws.m.notice("workspace %s can be changed again", name)
+	}
+}
+
+// label is how messages name the workspace now.
+func (ws *workspace) label() string { return *ws.name.Load() }
+
+// refreshInfo reads what the certificates say of the workspace now.
+func (ws *workspace) refreshInfo(ctx context.Context) {
+	if info, err := ws.w.Info(ctx); err == nil {
+		ws.setInfo(info)
+	}
 }
 
 // displayName is how messages name a workspace.
@@ -97,14 +124,15 @@ func (ws *workspace) syncer() {
 		if ctx.Err() != nil {
 			return
 		}
-		if info, ierr := ws.w.Info(ctx); ierr == nil {
-			ws.setInfo(info)
+		ws.refreshInfo(ctx)
+		if synced := ws.m.opts.testOnlySynced; synced != nil {
+			synced(ws.id, err)
 		}
 		switch {
 		case err != nil && !failing:
-			ws.m.warn("workspace %s not synced, changes are kept on this device and sent when possible: %v", ws.name, err)
+			ws.m.warn("workspace %s not synced, changes are kept on this device and sent when possible: %v", ws.label(), err)
 		case err == nil && failing:
-			ws.m.warn("workspace %s synced again", ws.name)
+			ws.m.warn("workspace %s synced again", ws.label())
 		}
 		failing = err != nil
 		retry = nil
@@ -148,17 +176,23 @@ type openFile struct {
 	path   func() (string, bool) // where the file is now, false once removed
 	reader *client.FileReader
 	spool  *os.File
+	note   string              // the file noting the spool as kept for a later mount (keep)
 	dirty  bool                // the spool holds changes not saved
 	since  client.ContentStamp // the content the spool started from, or last saved
 }
 
-// acquire returns the open file id, counting one more handle.
-func (ws *workspace) acquire(id parsec.VlobID, path func() (string, bool)) *openFile {
+// acquire returns the open file id, counting one more handle. Where it is comes from the
+// workspace (the kernel forgets a file's node once it is closed, and at unmount, while its
+// content may still be waiting to be saved); in the past, from the node that opened it.
+func (ws *workspace) acquire(id parsec.VlobID, nodePath func() (string, bool)) *openFile {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	f := ws.files[id]
 	if f == nil {
-		f = &openFile{ws: ws, id: id, path: path}
+		f = &openFile{ws: ws, id: id, path: nodePath}
+		if !ws.past {
+			f.path = ws.pathOf(id)
+		}
 		ws.files[id] = f
 	}
 	f.handles++
@@ -182,7 +216,11 @@ func (ws *workspace) release(ctx context.Context, f *openFile) {
 	err := f.writeBack(ctx)
 	f.mu.Unlock()
 	if err != nil {
-		ws.m.warn("workspace %s: a closed file could not be saved yet (retried): %v", ws.name, err)
+		p, _ := f.path()
+		ws.m.warn("workspace %s: %s was closed but cannot be saved yet, it is kept on this device and retried: %v", ws.label(), p, err)
+		if err := ws.keep(f); err != nil {
+			ws.m.warn("workspace %s: %v", ws.label(), err)
+		}
 		ws.mu.Lock()
 		ws.pending = append(ws.pending, f)
 		ws.mu.Unlock()
@@ -209,14 +247,29 @@ func (ws *workspace) spooled(id parsec.VlobID) (os.FileInfo, bool) {
 	return fi, err == nil
 }
 
-// drop removes the spool.
+// pathOf returns where entry id is now in the workspace, false once removed.
+func (ws *workspace) pathOf(id parsec.VlobID) func() (string, bool) {
+	return func() (string, bool) {
+		p, err := ws.w.PathOf(id)
+		return p, err == nil
+	}
+}
+
+// drop removes the spool, and what noted it as kept.
 func (f *openFile) drop() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.spool != nil {
 		f.spool.Close()
 		os.Remove(f.spool.Name())
+		if dir := filepath.Dir(f.spool.Name()); dir != f.ws.m.spool {
+			os.Remove(dir) // an earlier mount's (adopt), once empty
+		}
 		f.spool = nil
+	}
+	if f.note != "" {
+		os.Remove(f.note)
+		f.note = ""
 	}
 }
 
@@ -339,11 +392,15 @@ func (f *openFile) writeBack(ctx context.Context) error {
 	}
 	if copied {
 		p, _ := f.path()
-		f.ws.m.warn("%s changed on the server while it was open here: what was written here is kept beside it as a conflict copy", p)
+		f.ws.m.warn("workspace %s: %s changed on the server while it was written here: what was written here is kept beside it as a conflict copy", f.ws.label(), p)
 	}
 	f.since = since
 	f.dirty = false
 	f.reader = nil
+	if f.note != "" {
+		os.Remove(f.note) // saved: nothing left for a later mount
+		f.note = ""
+	}
 	f.ws.kickSync()
 	return nil
 }
