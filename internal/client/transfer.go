@@ -441,8 +441,9 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		blocks map[parsec.BlockID][]byte
-		err    error
+		blocks  map[parsec.BlockID][]byte
+		release func()
+		err     error
 	}
 	results := make([]chan result, len(batches))
 	for i := range results {
@@ -458,8 +459,8 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 				return
 			}
 			go func() {
-				blocks, err := c.readBlocks(ctx, realm, keys, b.ids, b.pieces)
-				results[i] <- result{blocks, err}
+				blocks, release, err := c.readBlocks(ctx, realm, keys, b.ids, b.pieces)
+				results[i] <- result{blocks, release, err}
 			}()
 		}
 	}()
@@ -468,6 +469,17 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 	defer func() {
 		if out != nil {
 			out.Close()
+		}
+	}()
+	// The batches fetched ahead but not written give their buffers back at the end.
+	defer func() {
+		cancel()
+		for _, r := range results {
+			select {
+			case res := <-r:
+				res.release()
+			default:
+			}
 		}
 	}()
 	for i, b := range batches {
@@ -481,45 +493,59 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 		if res.err != nil {
 			return res.err
 		}
-		for _, p := range b.pieces {
-			if out == nil {
-				if out, err = files[p.file].create(); err != nil {
-					return err
-				}
+		if err := c.writePieces(files, b.pieces, res.blocks, &out, zeros, progress); err != nil {
+			res.release()
+			return err
+		}
+		res.release()
+	}
+	return nil
+}
+
+// writePieces writes pieces of files, from blocks, to the files' writers: *out is the
+// file being written, created at its first piece and closed (then nil) after its last.
+func (c *Client) writePieces(files []download, pieces []piece, blocks map[parsec.BlockID][]byte, out *io.WriteCloser, zeros []byte, progress func(int64)) error {
+	var err error
+	for _, p := range pieces {
+		if *out == nil {
+			if *out, err = files[p.file].create(); err != nil {
+				return err
 			}
-			if p.span.Size > 0 {
-				if p.span.Block == nil {
-					for left := p.span.Size; left > 0; {
-						n := min(left, uint64(len(zeros)))
-						if _, err := out.Write(zeros[:n]); err != nil {
-							return err
-						}
-						left -= n
-					}
-				} else {
-					data := res.blocks[p.span.Block.ID]
-					if _, err := out.Write(data[p.span.InBlock : p.span.InBlock+p.span.Size]); err != nil {
+		}
+		if p.span.Size > 0 {
+			if p.span.Block == nil {
+				for left := p.span.Size; left > 0; {
+					n := min(left, uint64(len(zeros)))
+					if _, err := (*out).Write(zeros[:n]); err != nil {
 						return err
 					}
+					left -= n
 				}
-				if progress != nil {
-					progress(int64(p.span.Size))
-				}
-			}
-			if p.last {
-				err := out.Close()
-				out = nil
-				if err != nil {
+			} else {
+				data := blocks[p.span.Block.ID]
+				if _, err := (*out).Write(data[p.span.InBlock : p.span.InBlock+p.span.Size]); err != nil {
 					return err
 				}
+			}
+			if progress != nil {
+				progress(int64(p.span.Size))
+			}
+		}
+		if p.last {
+			err := (*out).Close()
+			*out = nil
+			if err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
-// readBlocks fetches blocks and checks each against its access.
-func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *realmKeys, ids []parsec.BlockID, pieces []piece) (map[parsec.BlockID][]byte, error) {
+// readBlocks fetches blocks and checks each against its access. The blocks share a
+// reused buffer until release is called (release is never nil).
+func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *realmKeys, ids []parsec.BlockID, pieces []piece) (blocks map[parsec.BlockID][]byte, release func(), err error) {
+	release = func() {}
 	out := map[parsec.BlockID][]byte{}
 	access := map[parsec.BlockID]*manifest.BlockAccess{}
 	for _, p := range pieces {
@@ -549,21 +575,29 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 		ids = missing
 	}
 	if len(ids) == 0 {
-		return out, nil
+		return out, release, nil
 	}
 	var rep protocol.BlockReadRep
-	if err := c.Call(ctx, protocol.CmdBlockRead, protocol.BlockReadReq{RealmID: realm, BlockIDs: ids}, &rep); err != nil {
-		return nil, err
+	release, err = c.callKeeping(ctx, protocol.CmdBlockRead, protocol.BlockReadReq{RealmID: realm, BlockIDs: ids}, &rep)
+	if err != nil {
+		return nil, release, err
 	}
+	// On failure, the buffer goes back at once.
+	defer func() {
+		if err != nil {
+			release()
+			release = func() {}
+		}
+	}()
 	if len(rep.Blocks) != len(ids) {
-		return nil, parsec.Errorf(parsec.Tampered, "the server returned %d blocks for %d asked", len(rep.Blocks), len(ids))
+		return nil, release, parsec.Errorf(parsec.Tampered, "the server returned %d blocks for %d asked", len(rep.Blocks), len(ids))
 	}
 	// Every block asked for comes back exactly once: a block returned twice would leave
 	// another one missing.
 	returned := make(map[parsec.BlockID]bool, len(rep.Blocks))
 	for _, b := range rep.Blocks {
 		if access[b.BlockID] == nil || returned[b.BlockID] {
-			return nil, parsec.Errorf(parsec.Tampered, "the server returned block %s, which was not asked for (or twice)", parsec.ShortID(b.BlockID))
+			return nil, release, parsec.Errorf(parsec.Tampered, "the server returned block %s, which was not asked for (or twice)", parsec.ShortID(b.BlockID))
 		}
 		returned[b.BlockID] = true
 	}
@@ -587,12 +621,12 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, release, err
 	}
 	for i, b := range rep.Blocks {
 		out[b.BlockID] = plain[i]
 	}
-	return out, nil
+	return out, release, nil
 }
 
 // CopyWithin copies a file or a folder tree to another path of the same workspace. File

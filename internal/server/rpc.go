@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"hash"
+	"io"
 	"maps"
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/parsec-go/parsec/internal/codec"
@@ -181,12 +184,21 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string,
 			return nil, err
 		}
 	}
-	body, err := s.readBody(w, r, limit)
+	// A device's body is hashed as it arrives, for the check against the signed hash.
+	var sum hash.Hash
+	if family == protocol.FamilyAuthenticated {
+		sum = protocol.NewBodyHash()
+	}
+	buf, err := s.readBody(w, r, limit, sum)
 	if err != nil {
 		return nil, err
 	}
-	if family == protocol.FamilyAuthenticated {
-		if err := auth.CheckBody(body); err != nil {
+	// Nothing holds on to the body once the reply is encoded (a block store does not retain
+	// the blocks it is given, which decode as parts of the body: see protocol.Bytes).
+	defer releaseBody(buf)
+	body := buf.Bytes()
+	if sum != nil {
+		if err := auth.CheckBodyHash([32]byte(sum.Sum(nil))); err != nil {
 			return nil, fail(protocol.HTTPForbidden, "bad request signature: the body does not match its signed hash")
 		}
 	}
@@ -309,20 +321,39 @@ func (s *Server) ballpark(ts parsec.DateTime) error {
 
 // readBody reads a request's body, at most limit bytes (413 beyond), into a buffer that
 // grows with what arrives: an announced length costs nothing until the bytes come. Each
-// read may wait for the next bytes up to the limits' BodyIdle.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+// read may wait for the next bytes up to the limits' BodyIdle. The bytes also go to sum,
+// when set, as they arrive. The buffer is reused (bodyBuffers): releaseBody gives it back
+// when the request no longer needs it.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64, sum hash.Hash) (*bytes.Buffer, error) {
 	rc := http.NewResponseController(w)
-	var buf bytes.Buffer
-	_, err := buf.ReadFrom(progressReader{rc: rc, r: http.MaxBytesReader(w, r.Body, limit), idle: s.limits.BodyIdle})
+	var body io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	if sum != nil {
+		body = io.TeeReader(body, sum)
+	}
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	_, err := buf.ReadFrom(progressReader{rc: rc, r: body, idle: s.limits.BodyIdle})
 	if err == nil {
 		// Reading is over: the handler's time is bounded by the write deadline.
 		rc.SetReadDeadline(time.Time{})
-	} else {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, errTooLarge
-		}
-		return nil, fail(http.StatusBadRequest, "cannot read request body")
+		return buf, nil
 	}
-	return buf.Bytes(), nil
+	releaseBody(buf)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, errTooLarge
+	}
+	return nil, fail(http.StatusBadRequest, "cannot read request body")
+}
+
+// bodyBuffers keeps the buffers of request bodies for the next requests: an upload sends
+// bodies of megabytes one after another, each of which would otherwise be a new buffer,
+// cleared, grown, then garbage.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func releaseBody(buf *bytes.Buffer) {
+	if buf.Cap() > 2*protocol.MaxBodySize {
+		return
+	}
+	buf.Reset()
+	bodyBuffers.Put(buf)
 }
