@@ -105,6 +105,18 @@ func (c *Client) callKeeping(ctx context.Context, cmd string, req, rep any) (rel
 	}, true)
 }
 
+// callBody is Call for a request already encoded (see protocol.BlockBatch); body may be
+// reused once it returns.
+func (c *Client) callBody(ctx context.Context, cmd string, body []byte, rep any) error {
+	if err := c.failed(); err != nil {
+		return err
+	}
+	_, err := c.t.sendBody(ctx, protocol.RouteAuthenticated, cmd, body, nil, rep, func(path string, body []byte) string {
+		return protocol.SignRequest(c.signer, c.dev.DeviceID, http.MethodPost, path, c.t.now(c.clock), body)
+	}, false)
+	return err
+}
+
 func (c *Client) failed() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

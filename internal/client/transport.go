@@ -148,15 +148,21 @@ func (t *transport) call(ctx context.Context, routePrefix, cmd string, req, rep 
 // send is call; with keep, the reply is read into a reused buffer that rep may share
 // (see protocol.Bytes) until the caller calls release. release is never nil.
 func (t *transport) send(ctx context.Context, routePrefix, cmd string, req, rep any, authorize func(path string, body []byte) string, keep bool) (release func(), err error) {
-	release = func() {}
 	encoded := requestBuffers.Get().(*bytes.Buffer)
 	if err := protocol.EncodeRequestTo(encoded, cmd, req); err != nil {
 		releaseRequest(encoded)
-		return release, err
+		return func() {}, err
 	}
-	body := &requestBody{buf: encoded, r: bytes.NewReader(encoded.Bytes())}
-	// The HTTP transport closes the body, which gives the buffer back, when it is done
-	// with it, even on error; until then the body stays as sent.
+	return t.sendBody(ctx, routePrefix, cmd, encoded.Bytes(), func() { releaseRequest(encoded) }, rep, authorize, keep)
+}
+
+// sendBody is send for an encoded request body. done, if set, is called once the HTTP
+// transport no longer reads the body; in any case, it no longer does when sendBody returns.
+func (t *transport) sendBody(ctx context.Context, routePrefix, cmd string, encoded []byte, done func(), rep any, authorize func(path string, body []byte) string, keep bool) (release func(), err error) {
+	release = func() {}
+	body := &requestBody{r: bytes.NewReader(encoded), done: done}
+	// The HTTP transport closes the body when it is done with it, even on error, maybe
+	// after the reply; closing it here waits for a read under way and stops later ones.
 	defer body.Close()
 	path := t.path(routePrefix)
 	parent := ctx
@@ -166,11 +172,11 @@ func (t *transport) send(ctx context.Context, routePrefix, cmd string, req, rep 
 	if err != nil {
 		return release, fmt.Errorf("%s: %w", cmd, err)
 	}
-	hr.ContentLength = int64(encoded.Len())
+	hr.ContentLength = int64(len(encoded))
 	hr.Header.Set("Content-Type", protocol.ContentType)
 	hr.Header.Set(protocol.HeaderAPIVersion, t.version)
 	if authorize != nil {
-		hr.Header.Set(protocol.HeaderAuthorization, authorize(path, encoded.Bytes()))
+		hr.Header.Set(protocol.HeaderAuthorization, authorize(path, encoded))
 	}
 	resp, err := t.http.Do(hr)
 	if err != nil {
@@ -233,11 +239,12 @@ func releaseRequest(buf *bytes.Buffer) {
 
 // requestBody is an encoded request being sent. Close, by the HTTP transport when it is
 // done with the body (maybe in another goroutine, after the reply) or by the caller,
-// gives the buffer back once no Read is under way; reads after it fail.
+// waits for a Read under way, then calls done (which gives the buffer back); reads after
+// it fail.
 type requestBody struct {
 	mu     sync.Mutex
-	buf    *bytes.Buffer
 	r      *bytes.Reader
+	done   func()
 	closed bool
 }
 
@@ -257,7 +264,9 @@ func (b *requestBody) Close() error {
 	defer b.mu.Unlock()
 	if !b.closed {
 		b.closed = true
-		releaseRequest(b.buf)
+		if b.done != nil {
+			b.done()
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -139,8 +140,14 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 			return
 		}
 		w.Header().Set("Content-Type", protocol.ContentType)
-		w.Header().Set("Content-Length", strconv.Itoa(len(reply)))
-		writeReply(w, reply, s.limits.BodyIdle)
+		n := 0
+		for _, piece := range reply {
+			n += len(piece)
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		for _, piece := range reply {
+			writeReply(w, piece, s.limits.BodyIdle)
+		}
 	}
 }
 
@@ -149,7 +156,9 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 // the invitation token (invited family). Only then is the body read, at most the family's
 // limit, in a buffer that grows with what arrives (never from the announced length), and,
 // for a device, checked against the signed hash.
-func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string, cmds map[string]handler) ([]byte, error) {
+//
+// The reply comes in pieces (protocol.OKPieces), which make its encoding together.
+func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string, cmds map[string]handler) (net.Buffers, error) {
 	if err := checkVersion(r); err != nil {
 		return nil, err
 	}
@@ -216,12 +225,12 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string,
 	switch {
 	case err == nil:
 		noteRPC(w, cmd, "ok")
-		return protocol.OK(rep)
+		return protocol.OKPieces(rep)
 	case errors.Is(err, errUndecodable):
 		return nil, fail(protocol.HTTPUnsupportedType, "undecodable arguments for "+cmd)
 	case errors.As(err, &se):
 		noteRPC(w, cmd, string(se.Status))
-		return protocol.EncodeError(se), nil
+		return net.Buffers{protocol.EncodeError(se)}, nil
 	}
 	return nil, err
 }
