@@ -43,6 +43,9 @@ var defaultHTTPClient = func() *http.Client {
 	tr.TLSHandshakeTimeout = tlsTimeout
 	tr.ResponseHeaderTimeout = stallTimeout
 	tr.IdleConnTimeout = 90 * time.Second
+	// Transfers keep several requests in flight: their connections stay open for the next
+	// ones rather than being closed and dialled again (the default keeps 2).
+	tr.MaxIdleConnsPerHost = uploadStreams + transferStreams + 2
 	return &http.Client{Transport: tr}
 }()
 
