@@ -8,7 +8,7 @@
 //
 // Blocks, megabytes per request, are encoded and decoded without copies: Bytes decodes as a
 // part of the body it comes in (which must then outlive it), BlockBatch lays out a
-// block_create body around blocks written in place, and OKPieces gives a block_read reply
-// as pieces, the blocks' own buffers among them. Each is tested to give exactly the bytes
-// of the ordinary encoding.
+// block_create body around blocks written in place, and OKBlockReadFrame gives a
+// block_read reply's encoding around its blocks, which a server sends from where they are
+// stored. Each is tested to give exactly the bytes of the ordinary encoding.
 package protocol

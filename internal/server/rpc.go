@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"mime"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -139,14 +138,11 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 			http.Error(w, "internal server error", http.StatusInternalServerError)
 			return
 		}
+		defer reply.done()
 		w.Header().Set("Content-Type", protocol.ContentType)
-		n := 0
-		for _, piece := range reply {
-			n += len(piece)
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(n))
-		for _, piece := range reply {
-			writeReply(w, piece, s.limits.BodyIdle)
+		w.Header().Set("Content-Length", strconv.FormatInt(reply.size, 10))
+		if err := reply.write(w, s.limits.BodyIdle); err != nil && r.Context().Err() == nil {
+			s.log.Warn("rpc reply cut", "family", family, "path", r.URL.Path, "err", err)
 		}
 	}
 }
@@ -156,9 +152,7 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 // the invitation token (invited family). Only then is the body read, at most the family's
 // limit, in a buffer that grows with what arrives (never from the announced length), and,
 // for a device, checked against the signed hash.
-//
-// The reply comes in pieces (protocol.OKPieces), which make its encoding together.
-func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string, cmds map[string]handler) (net.Buffers, error) {
+func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string, cmds map[string]handler) (*replyBody, error) {
 	if err := checkVersion(r); err != nil {
 		return nil, err
 	}
@@ -225,14 +219,82 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string,
 	switch {
 	case err == nil:
 		noteRPC(w, cmd, "ok")
-		return protocol.OKPieces(rep)
+		if sr, ok := rep.(streamedReply); ok {
+			return sr.body(), nil
+		}
+		b, err := protocol.OK(rep)
+		return bufferedReply(b), err
 	case errors.Is(err, errUndecodable):
 		return nil, fail(protocol.HTTPUnsupportedType, "undecodable arguments for "+cmd)
 	case errors.As(err, &se):
 		noteRPC(w, cmd, string(se.Status))
-		return net.Buffers{protocol.EncodeError(se)}, nil
+		return bufferedReply(protocol.EncodeError(se)), nil
 	}
 	return nil, err
+}
+
+// replyBody is an encoded reply, written part after part: size bytes in all.
+type replyBody struct {
+	parts []replyPart
+	size  int64
+	close func() // when set, called once the reply is written, or not
+}
+
+// replyPart is bytes in memory, or n bytes of a reader.
+type replyPart struct {
+	data []byte
+	r    io.Reader
+	n    int64
+}
+
+// streamedReply is a handler's reply that is written from readers, not from memory (see
+// blockReadReply): its body holds them, and closes them when done.
+type streamedReply interface{ body() *replyBody }
+
+func bufferedReply(b []byte) *replyBody {
+	body := &replyBody{}
+	body.addBytes(b)
+	return body
+}
+
+func (b *replyBody) addBytes(data []byte) {
+	b.parts = append(b.parts, replyPart{data: data})
+	b.size += int64(len(data))
+}
+
+func (b *replyBody) addReader(r io.Reader, n int64) {
+	b.parts = append(b.parts, replyPart{r: r, n: n})
+	b.size += n
+}
+
+func (b *replyBody) done() {
+	if b.close != nil {
+		b.close()
+	}
+}
+
+// write writes the parts, extending the write deadline for each piece of at most 256 KiB
+// (see writeReply). A reader is copied through the connection's ReadFrom: from a file, the
+// kernel sends it (sendfile) without the server copying it. A reader that ends early cuts
+// the reply short, which the client sees as a lost connection.
+func (b *replyBody) write(w http.ResponseWriter, idle time.Duration) error {
+	rc := http.NewResponseController(w)
+	const piece = 256 << 10
+	for _, p := range b.parts {
+		if p.r == nil {
+			writeReply(w, p.data, idle)
+			continue
+		}
+		for left := p.n; left > 0; {
+			rc.SetWriteDeadline(time.Now().Add(idle))
+			n, err := io.CopyN(w, p.r, min(left, piece))
+			left -= n
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 var errTooLarge = fail(protocol.HTTPTooLarge, "request body too large")

@@ -7,8 +7,8 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 )
 
-// The pieces of a reply are OK's encoding of it.
-func TestOKPiecesIsOK(t *testing.T) {
+// A block_read reply's frame around its blocks is OK's encoding of it.
+func TestOKBlockReadFrame(t *testing.T) {
 	block := func(n int, keyIndex uint64) BlockItem {
 		return BlockItem{BlockID: parsec.NewBlockID(), KeyIndex: keyIndex, Data: bytes.Repeat([]byte{byte(n)}, n)}
 	}
@@ -18,9 +18,8 @@ func TestOKPiecesIsOK(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		rep  any
+		rep  BlockReadRep
 	}{
-		{"another reply", PingRep{Pong: "x"}},
 		{"no blocks", BlockReadRep{Blocks: []BlockItem{}, NeededRealmCertificateTimestamp: 1}},
 		{"nil blocks", BlockReadRep{}},
 		{"blocks of every head size", BlockReadRep{Blocks: []BlockItem{block(0, 1), block(1, 23), block(24, 24), block(300, 255), block(70000, 1<<33)},
@@ -33,11 +32,20 @@ func TestOKPiecesIsOK(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pieces, err := OKPieces(tc.rep)
-			if err != nil {
-				t.Fatal(err)
+			sizes := make([]int64, len(tc.rep.Blocks))
+			for i, b := range tc.rep.Blocks {
+				sizes[i] = int64(len(b.Data))
+				if b.Data == nil {
+					sizes[i] = -1
+				}
 			}
-			if got := bytes.Join(pieces, nil); !bytes.Equal(got, want) {
+			frame := OKBlockReadFrame(tc.rep, sizes)
+			var got []byte
+			for i, b := range tc.rep.Blocks {
+				got = append(append(got, frame[i]...), b.Data...)
+			}
+			got = append(got, frame[len(tc.rep.Blocks)]...)
+			if !bytes.Equal(got, want) {
 				t.Fatalf("pieces\n%x\nwant\n%x", got, want)
 			}
 		})
