@@ -383,8 +383,9 @@ func (s *Server) blockRead(ctx context.Context, c *caller, req *protocol.BlockRe
 	if total > protocol.MaxReadBytes {
 		return nil, protocol.Errorf(protocol.StatusTooManyElements, "%d bytes of blocks asked in one request, more than %d", total, protocol.MaxReadBytes)
 	}
-	// The blocks are opened here (a block asked twice, twice), and their bytes sent from
-	// the store as the reply is written (see blockReadReply).
+	// Large blocks are opened here (a block asked twice, twice), and their bytes sent from
+	// the store as the reply is written (see blockReadReply); small ones are read, which
+	// bounds the files a request holds open to MaxReadBytes/streamedBlockSize.
 	reply := &blockReadReply{files: make([]openBlock, len(req.BlockIDs))}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(blockReaders)
@@ -393,11 +394,16 @@ func (s *Server) blockRead(ctx context.Context, c *caller, req *protocol.BlockRe
 			if err := gctx.Err(); err != nil {
 				return err // an open failed or ctx is done: the rest are skipped
 			}
+			if known[id].Size < streamedBlockSize {
+				data, err := s.cfg.Blocks.Get(gctx, c.org.ID, id)
+				reply.files[i] = openBlock{data: data}
+				return err
+			}
 			r, size, err := s.cfg.Blocks.Open(gctx, c.org.ID, id)
 			if err != nil {
 				return err
 			}
-			reply.files[i] = openBlock{r, size}
+			reply.files[i] = openBlock{r: r, size: size}
 			return nil
 		})
 	}
@@ -418,7 +424,13 @@ func (s *Server) blockRead(ctx context.Context, c *caller, req *protocol.BlockRe
 	return reply, nil
 }
 
+// streamedBlockSize is the size from which a block_read sends a block from the block store
+// as it writes the reply, rather than reading it first.
+const streamedBlockSize = 64 << 10
+
+// openBlock is a block to send: read (data), or open (r, of size bytes).
 type openBlock struct {
+	data []byte
 	r    io.ReadCloser
 	size int64
 }
@@ -435,12 +447,19 @@ func (r *blockReadReply) body() *replyBody {
 	sizes := make([]int64, len(r.files))
 	for i, f := range r.files {
 		sizes[i] = f.size
+		if f.r == nil {
+			sizes[i] = int64(len(f.data))
+		}
 	}
 	frame := protocol.OKBlockReadFrame(r.rep, sizes)
 	body := &replyBody{close: r.close}
 	for i, f := range r.files {
 		body.addBytes(frame[i])
-		body.addReader(f.r, f.size)
+		if f.r == nil {
+			body.addBytes(f.data)
+		} else {
+			body.addReader(f.r, f.size)
+		}
 	}
 	body.addBytes(frame[len(r.files)])
 	return body
