@@ -435,9 +435,10 @@ type openBlock struct {
 	size int64
 }
 
-// blockReadReply is a block_read reply whose blocks' bytes go from the block store to the
-// connection as it is written (from files, with no copy in the server: sendfile), rather
-// than read into memory first. files[i] is the i-th block asked.
+// blockReadReply is a block_read reply whose large blocks' bytes go from the block store to
+// the connection as it is written, a piece at a time through one reused buffer, rather
+// than each read whole into memory and copied into the reply's encoding. files[i] is the
+// i-th block asked.
 type blockReadReply struct {
 	rep   protocol.BlockReadRep
 	files []openBlock

@@ -273,29 +273,44 @@ func (b *replyBody) done() {
 	}
 }
 
-// write writes the parts, extending the write deadline for each piece of at most 256 KiB
-// (see writeReply). A reader is copied through the connection's ReadFrom: from a file, the
-// kernel sends it (sendfile) without the server copying it. A reader that ends early cuts
-// the reply short, which the client sees as a lost connection.
+// write writes the parts, extending the write deadline for each piece of at most
+// replyPiece bytes (see writeReply); a reader's bytes go through a reused buffer, a piece
+// at a time. A reader that ends early cuts the reply short, which the client sees as a
+// lost connection.
 func (b *replyBody) write(w http.ResponseWriter, idle time.Duration) error {
+	var buf *[]byte
+	defer func() {
+		if buf != nil {
+			pieceBuffers.Put(buf)
+		}
+	}()
 	rc := http.NewResponseController(w)
-	const piece = 256 << 10
 	for _, p := range b.parts {
 		if p.r == nil {
 			writeReply(w, p.data, idle)
 			continue
 		}
+		if buf == nil {
+			buf = pieceBuffers.Get().(*[]byte)
+		}
 		for left := p.n; left > 0; {
-			rc.SetWriteDeadline(time.Now().Add(idle))
-			n, err := io.CopyN(w, p.r, min(left, piece))
-			left -= n
-			if err != nil {
+			piece := (*buf)[:min(left, replyPiece)]
+			if _, err := io.ReadFull(p.r, piece); err != nil {
 				return err
 			}
+			rc.SetWriteDeadline(time.Now().Add(idle))
+			if _, err := w.Write(piece); err != nil {
+				return err
+			}
+			left -= int64(len(piece))
 		}
 	}
 	return nil
 }
+
+const replyPiece = 256 << 10
+
+var pieceBuffers = sync.Pool{New: func() any { b := make([]byte, replyPiece); return &b }}
 
 var errTooLarge = fail(protocol.HTTPTooLarge, "request body too large")
 
