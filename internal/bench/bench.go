@@ -40,6 +40,9 @@ type Options struct {
 	// CPUProfile, when set, is the file that receives a CPU profile of this process during
 	// the timed steps, its samples labelled step=… (go tool pprof -tagfocus).
 	CPUProfile string
+	// ServerCPUProfile, when set and Run starts the server, is the file that receives a
+	// CPU profile of the server's whole run (set-up included), written when it stops.
+	ServerCPUProfile string
 	// Logf, when set, receives one line for a person at each stage of the run: starting
 	// the server, generating the data, each step, the final check.
 	Logf func(format string, args ...any)
@@ -111,7 +114,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	serverPID := 0
 	if addr == "" {
 		o.Logf("Starting a server in %s…", dir)
-		srv, err := startServer(ctx, o.Program, filepath.Join(dir, "server"))
+		srv, err := startServer(ctx, o.Program, filepath.Join(dir, "server"), o.ServerCPUProfile)
 		if err != nil {
 			return nil, err
 		}

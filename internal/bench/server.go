@@ -31,8 +31,9 @@ type serverProcess struct {
 }
 
 // startServer runs program's "server run" (this process's executable when program is
-// empty) with its data in dir, on a free loopback port, and waits until it answers.
-func startServer(ctx context.Context, program, dir string) (*serverProcess, error) {
+// empty) with its data in dir, on a free loopback port, and waits until it answers. With
+// cpuProfile set, the server writes a CPU profile there when it stops.
+func startServer(ctx context.Context, program, dir, cpuProfile string) (*serverProcess, error) {
 	exe := program
 	if exe == "" {
 		var err error
@@ -44,6 +45,9 @@ func startServer(ctx context.Context, program, dir string) (*serverProcess, erro
 	s.cmd = exec.Command(exe, "server", "run", "--addr", "127.0.0.1:0", "--data-dir", dir,
 		"--db", "sqlite:"+filepath.Join(dir, "metadata.db"), "--blockstore", "disk:"+filepath.Join(dir, "blocks"),
 		"--log-format", "json", "--log-level", "info")
+	if cpuProfile != "" {
+		s.cmd.Args = append(s.cmd.Args, "--cpuprofile", cpuProfile)
+	}
 	// The token goes through the environment, not the command line that anyone may list;
 	// the other PARSEC_* variables, meant for the bench, must not configure the server.
 	for _, kv := range os.Environ() {

@@ -76,6 +76,7 @@ left out. --json adds the peak resident set and Go heap of each step.`,
 	f.IntVar(&o.Files, "files", o.Files, "number of small files")
 	f.Var(&o.FileSize, "file-size", "size of each small file")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the client during the timed steps to this file (samples labelled step=…: go tool pprof -tagfocus)")
+	f.StringVar(&o.ServerCPUProfile, "server-cpuprofile", "", "write a CPU profile of the server the bench starts (its whole run) to this file")
 	f.BoolVar(&a.json, "json", false, "print the results as JSON")
 	return cmd
 }

@@ -44,7 +44,10 @@ links that clients verify with TLS (clients trust a private certificate authorit
 GET /healthz answers "ok" when both stores answer, 503 naming the failing store otherwise.
 GET /metrics, for the bearer of the administration token, gives metrics in the Prometheus
 text format: requests by command and status, latencies, open event streams, store errors,
-block bytes in and out.`,
+block bytes in and out.
+
+With --cpuprofile FILE, the server writes a CPU profile of its whole run to FILE when it
+shuts down cleanly (go tool pprof FILE).`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			level := slog.LevelInfo
@@ -93,6 +96,7 @@ block bytes in and out.`,
 	f.IntVar(&rc.Limits.RequestsPerAddr, "max-requests-per-addr", lim.RequestsPerAddr, "requests one remote address may have in progress at once; raise it behind a reverse proxy (-1: no limit)")
 	f.IntVar(&rc.Limits.ConnsPerAddr, "max-conns-per-addr", lim.ConnsPerAddr, "connections one remote address may hold open; raise it behind a reverse proxy (-1: no limit)")
 	f.IntVar(&rc.Limits.RequestsPerDeviceMinute, "max-requests-per-device-minute", lim.RequestsPerDeviceMinute, "requests one device may make within a minute, across every server on the same --db (-1: no limit)")
+	f.StringVar(&rc.CPUProfile, "cpuprofile", "", "write a CPU profile of the server to this file, from start to clean shutdown (go tool pprof)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd

@@ -94,6 +94,29 @@ func (c *Client) Call(ctx context.Context, cmd string, req, rep any) error {
 	})
 }
 
+// callKeeping is Call reading the reply into a reused buffer, which the decoded reply may
+// share (protocol.Bytes) until the caller calls release. release is never nil.
+func (c *Client) callKeeping(ctx context.Context, cmd string, req, rep any) (release func(), err error) {
+	if err := c.failed(); err != nil {
+		return func() {}, err
+	}
+	return c.t.send(ctx, protocol.RouteAuthenticated, cmd, req, rep, func(path string, body []byte) string {
+		return protocol.SignRequest(c.signer, c.dev.DeviceID, http.MethodPost, path, c.t.now(c.clock), body)
+	}, true)
+}
+
+// callBody is Call for a request already encoded (see protocol.BlockBatch); body may be
+// reused once it returns.
+func (c *Client) callBody(ctx context.Context, cmd string, body []byte, rep any) error {
+	if err := c.failed(); err != nil {
+		return err
+	}
+	_, err := c.t.sendBody(ctx, protocol.RouteAuthenticated, cmd, body, nil, rep, func(path string, body []byte) string {
+		return protocol.SignRequest(c.signer, c.dev.DeviceID, http.MethodPost, path, c.t.now(c.clock), body)
+	}, false)
+	return err
+}
+
 func (c *Client) failed() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

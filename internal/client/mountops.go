@@ -100,10 +100,11 @@ func (r *FileReader) fetch(ctx context.Context, off, n uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	blocks, err := r.w.c.readBlocks(ctx, r.w.id, keys, ids, pieces)
+	blocks, release, err := r.w.c.readBlocks(ctx, r.w.id, keys, ids, pieces)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	out := make([]byte, 0, total)
 	for _, s := range spans {
 		if s.Block == nil {

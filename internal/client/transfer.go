@@ -29,13 +29,12 @@ type FileTarget struct {
 	Create func() (io.WriteCloser, error)
 }
 
-// Transfer tuning: bytes of cleartext in flight while uploading, requests in flight.
-// Three batches (protocol.MaxBatchBytes) keep both streams busy; each batch in flight
-// also costs its encoded request, and the garbage collector lets the heap grow to twice
-// what is live: 24 MiB here is about 130 MiB of heap at the peak of a large upload
-// (48 MiB was 160 MiB, for no more speed; see parsec bench).
+// Transfer tuning. An upload sends uploadStreams requests at once while it reads and
+// encrypts the next ones: uploadBuffers request bodies in all (about 8 MiB each), which is
+// the upload's memory. A download fetches transferStreams+1 batches ahead.
 const (
-	uploadBudget    = 24 << 20
+	uploadStreams   = 4
+	uploadBuffers   = uploadStreams + 2
 	transferStreams = 2
 )
 
@@ -165,7 +164,10 @@ func (w *Workspace) upload(ctx context.Context, files []FileSource, progress fun
 	return out, nil
 }
 
-// uploader encrypts blocks on every processor and uploads them in batches.
+// uploader reads files block by block straight into request bodies, each block where it
+// travels (protocol.BlockBatch); encrypts the blocks there, in place, on every processor;
+// and sends the full bodies, uploadStreams at a time, while the next ones fill. Its memory
+// is its bodies: uploadBuffers of protocol.BlockBatchCap bytes (about 8 MiB) at most.
 type uploader struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -175,46 +177,47 @@ type uploader struct {
 	key      crypto.RealmKey
 	progress func(int64)
 
-	budget  chan struct{} // one token per KiB of cleartext in flight
-	jobs    chan uploadJob
-	batches chan []pendingBlock
+	free    chan *uploadBatch // bodies sent, to fill again
+	made    int               // bodies made so far (by the reading goroutine)
+	cur     *uploadBatch      // the body being filled (by the reading goroutine)
+	jobs    chan sealJob
+	full    chan *uploadBatch
 	workers sync.WaitGroup
 	senders sync.WaitGroup
 
 	mu           sync.Mutex
-	batch        []pendingBlock
-	batchBytes   int
 	err          error
 	pendingFiles []pendingFile
 }
 
-type uploadJob struct {
+// uploadBatch is a request body being filled, encrypted, then sent.
+type uploadBatch struct {
+	body      *protocol.BlockBatch
+	sealed    sync.WaitGroup // blocks not yet encrypted
+	cleartext int64
+}
+
+// sealJob is a block read in place, to encrypt there.
+type sealJob struct {
+	batch  *uploadBatch
 	id     parsec.BlockID
 	offset uint64
-	data   []byte // a pooled buffer's prefix
-	buf    *[]byte
+	buf    []byte // nonce room, cleartext, tag room
 	access *manifest.BlockAccess
 }
-
-type pendingBlock struct {
-	protocol.BlockData
-	cleartext int
-}
-
-var blockBuffers = sync.Pool{New: func() any { b := make([]byte, manifest.DefaultBlockSize); return &b }}
 
 func newUploader(ctx context.Context, c *Client, realm parsec.VlobID, index uint64, key crypto.RealmKey, progress func(int64)) *uploader {
 	ctx, cancel := context.WithCancel(ctx)
 	u := &uploader{
 		ctx: ctx, cancel: cancel, c: c, realm: realm, keyIndex: index, key: key, progress: progress,
-		budget:  make(chan struct{}, uploadBudget>>10),
-		jobs:    make(chan uploadJob, 8),
-		batches: make(chan []pendingBlock, 1),
+		free: make(chan *uploadBatch, uploadBuffers),
+		jobs: make(chan sealJob, 2*runtime.GOMAXPROCS(0)),
+		full: make(chan *uploadBatch, uploadBuffers),
 	}
 	for range runtime.GOMAXPROCS(0) {
-		u.workers.Go(u.encrypt)
+		u.workers.Go(u.seal)
 	}
-	for range transferStreams {
+	for range uploadStreams {
 		u.senders.Go(u.send)
 	}
 	return u
@@ -235,7 +238,36 @@ func (u *uploader) failed() error {
 	return u.err
 }
 
-func kib(n int) int { return (n + 1023) >> 10 }
+// slot returns where the next block, of at most manifest.DefaultBlockSize bytes of
+// cleartext, goes: in the current body, or in the next one when it is full (the full one
+// goes to the senders). It waits for a free body when uploadBuffers are in use.
+func (u *uploader) slot() ([]byte, error) {
+	const most = manifest.DefaultBlockSize + manifest.BlockOverhead
+	if u.cur != nil {
+		if s := u.cur.body.Reserve(most); s != nil {
+			return s, nil
+		}
+		u.full <- u.cur
+		u.cur = nil
+	}
+	select {
+	case b := <-u.free:
+		u.cur = b
+	default:
+		if u.made < uploadBuffers {
+			u.made++
+			u.cur = &uploadBatch{body: protocol.NewBlockBatch(make([]byte, protocol.BlockBatchCap))}
+			break
+		}
+		select {
+		case b := <-u.free:
+			u.cur = b
+		case <-u.ctx.Done():
+			return nil, context.Cause(u.ctx)
+		}
+	}
+	return u.cur.body.Reserve(most), nil
+}
 
 // addFile reads a file block by block and queues its blocks.
 func (u *uploader) addFile(f FileSource) (*manifest.FileManifest, error) {
@@ -250,27 +282,26 @@ func (u *uploader) addFile(f FileSource) (*manifest.FileManifest, error) {
 		if err := u.failed(); err != nil {
 			return nil, err
 		}
-		buf := blockBuffers.Get().(*[]byte)
-		n, err := io.ReadFull(r, *buf)
+		slot, err := u.slot()
+		if err != nil {
+			return nil, err
+		}
+		n, err := io.ReadFull(r, slot[manifest.BlockNonceSize:manifest.BlockNonceSize+manifest.DefaultBlockSize])
 		if n > 0 {
-			for range kib(n) {
-				select {
-				case u.budget <- struct{}{}:
-				case <-u.ctx.Done():
-					return nil, context.Cause(u.ctx)
-				}
-			}
+			id := parsec.NewBlockID()
+			buf := u.cur.body.Commit(id, n+manifest.BlockOverhead, len(slot))
 			acc := new(manifest.BlockAccess)
 			accesses = append(accesses, acc)
-			job := uploadJob{id: parsec.NewBlockID(), offset: fm.Size, data: (*buf)[:n], buf: buf, access: acc}
+			u.cur.sealed.Add(1)
+			u.cur.cleartext += int64(n)
+			job := sealJob{batch: u.cur, id: id, offset: fm.Size, buf: buf, access: acc}
 			fm.Size += uint64(n)
 			select {
 			case u.jobs <- job:
 			case <-u.ctx.Done():
+				u.cur.sealed.Done()
 				return nil, context.Cause(u.ctx)
 			}
-		} else {
-			blockBuffers.Put(buf)
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
@@ -285,60 +316,46 @@ func (u *uploader) addFile(f FileSource) (*manifest.FileManifest, error) {
 	return fm, nil
 }
 
-func (u *uploader) encrypt() {
+// seal computes each block's digest, for its access in the manifest, and encrypts it.
+func (u *uploader) seal() {
 	for j := range u.jobs {
-		*j.access = manifest.NewBlockAccess(j.id, j.offset, j.data)
-		ct := manifest.SealBlockTo(make([]byte, 0, len(j.data)+manifest.BlockOverhead), u.key, j.id, j.data)
-		n := len(j.data)
-		blockBuffers.Put(j.buf)
-		u.mu.Lock()
-		u.batch = append(u.batch, pendingBlock{BlockData: protocol.BlockData{BlockID: j.id, Data: ct}, cleartext: n})
-		u.batchBytes += len(ct)
-		var full []pendingBlock
-		if u.batchBytes >= protocol.MaxBatchBytes-manifest.DefaultBlockSize-1024 || len(u.batch) >= protocol.MaxBatchItems {
-			full, u.batch, u.batchBytes = u.batch, nil, 0
+		if u.failed() == nil {
+			cleartext := j.buf[manifest.BlockNonceSize : len(j.buf)-manifest.BlockOverhead+manifest.BlockNonceSize]
+			*j.access = manifest.NewBlockAccess(j.id, j.offset, cleartext)
+			manifest.SealBlockInPlace(u.key, j.id, j.buf)
 		}
-		u.mu.Unlock()
-		if full != nil {
-			u.batches <- full
-		}
+		j.batch.sealed.Done()
 	}
 }
 
+// send sends full bodies once their blocks are encrypted, and frees them.
 func (u *uploader) send() {
-	for b := range u.batches {
-		if u.failed() == nil {
-			blocks := make([]protocol.BlockData, len(b))
-			total := 0
-			for i, p := range b {
-				blocks[i] = p.BlockData
-				total += p.cleartext
-			}
-			err := u.c.Call(u.ctx, protocol.CmdBlockCreate, protocol.BlockCreateReq{RealmID: u.realm, KeyIndex: u.keyIndex, Blocks: blocks}, nil)
+	for b := range u.full {
+		b.sealed.Wait()
+		if u.failed() == nil && b.body.Blocks() > 0 {
+			err := u.c.callBody(u.ctx, protocol.CmdBlockCreate, b.body.Body(u.realm, u.keyIndex), nil)
 			if err != nil {
 				u.abort(err)
 			} else if u.progress != nil {
-				u.progress(int64(total))
+				u.progress(b.cleartext)
 			}
 		}
-		for _, p := range b {
-			for range kib(p.cleartext) {
-				<-u.budget
-			}
-		}
+		b.body.Reset()
+		b.cleartext = 0
+		u.free <- b
 	}
 }
 
 // finish waits for every block to be uploaded and fills the files' block lists.
 func (u *uploader) finish() error {
-	close(u.jobs)
-	u.workers.Wait()
-	if len(u.batch) > 0 {
-		u.batches <- u.batch
-		u.batch = nil
+	if u.cur != nil {
+		u.full <- u.cur
+		u.cur = nil
 	}
-	close(u.batches)
+	close(u.jobs)
+	close(u.full)
 	u.senders.Wait()
+	u.workers.Wait()
 	u.cancel()
 	if err := u.failed(); err != nil {
 		return err
@@ -441,8 +458,9 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		blocks map[parsec.BlockID][]byte
-		err    error
+		blocks  map[parsec.BlockID][]byte
+		release func()
+		err     error
 	}
 	results := make([]chan result, len(batches))
 	for i := range results {
@@ -458,8 +476,8 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 				return
 			}
 			go func() {
-				blocks, err := c.readBlocks(ctx, realm, keys, b.ids, b.pieces)
-				results[i] <- result{blocks, err}
+				blocks, release, err := c.readBlocks(ctx, realm, keys, b.ids, b.pieces)
+				results[i] <- result{blocks, release, err}
 			}()
 		}
 	}()
@@ -468,6 +486,17 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 	defer func() {
 		if out != nil {
 			out.Close()
+		}
+	}()
+	// The batches fetched ahead but not written give their buffers back at the end.
+	defer func() {
+		cancel()
+		for _, r := range results {
+			select {
+			case res := <-r:
+				res.release()
+			default:
+			}
 		}
 	}()
 	for i, b := range batches {
@@ -481,45 +510,59 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 		if res.err != nil {
 			return res.err
 		}
-		for _, p := range b.pieces {
-			if out == nil {
-				if out, err = files[p.file].create(); err != nil {
-					return err
-				}
+		if err := c.writePieces(files, b.pieces, res.blocks, &out, zeros, progress); err != nil {
+			res.release()
+			return err
+		}
+		res.release()
+	}
+	return nil
+}
+
+// writePieces writes pieces of files, from blocks, to the files' writers: *out is the
+// file being written, created at its first piece and closed (then nil) after its last.
+func (c *Client) writePieces(files []download, pieces []piece, blocks map[parsec.BlockID][]byte, out *io.WriteCloser, zeros []byte, progress func(int64)) error {
+	var err error
+	for _, p := range pieces {
+		if *out == nil {
+			if *out, err = files[p.file].create(); err != nil {
+				return err
 			}
-			if p.span.Size > 0 {
-				if p.span.Block == nil {
-					for left := p.span.Size; left > 0; {
-						n := min(left, uint64(len(zeros)))
-						if _, err := out.Write(zeros[:n]); err != nil {
-							return err
-						}
-						left -= n
-					}
-				} else {
-					data := res.blocks[p.span.Block.ID]
-					if _, err := out.Write(data[p.span.InBlock : p.span.InBlock+p.span.Size]); err != nil {
+		}
+		if p.span.Size > 0 {
+			if p.span.Block == nil {
+				for left := p.span.Size; left > 0; {
+					n := min(left, uint64(len(zeros)))
+					if _, err := (*out).Write(zeros[:n]); err != nil {
 						return err
 					}
+					left -= n
 				}
-				if progress != nil {
-					progress(int64(p.span.Size))
-				}
-			}
-			if p.last {
-				err := out.Close()
-				out = nil
-				if err != nil {
+			} else {
+				data := blocks[p.span.Block.ID]
+				if _, err := (*out).Write(data[p.span.InBlock : p.span.InBlock+p.span.Size]); err != nil {
 					return err
 				}
+			}
+			if progress != nil {
+				progress(int64(p.span.Size))
+			}
+		}
+		if p.last {
+			err := (*out).Close()
+			*out = nil
+			if err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
-// readBlocks fetches blocks and checks each against its access.
-func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *realmKeys, ids []parsec.BlockID, pieces []piece) (map[parsec.BlockID][]byte, error) {
+// readBlocks fetches blocks and checks each against its access. The blocks share a
+// reused buffer until release is called (release is never nil).
+func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *realmKeys, ids []parsec.BlockID, pieces []piece) (blocks map[parsec.BlockID][]byte, release func(), err error) {
+	release = func() {}
 	out := map[parsec.BlockID][]byte{}
 	access := map[parsec.BlockID]*manifest.BlockAccess{}
 	for _, p := range pieces {
@@ -549,21 +592,29 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 		ids = missing
 	}
 	if len(ids) == 0 {
-		return out, nil
+		return out, release, nil
 	}
 	var rep protocol.BlockReadRep
-	if err := c.Call(ctx, protocol.CmdBlockRead, protocol.BlockReadReq{RealmID: realm, BlockIDs: ids}, &rep); err != nil {
-		return nil, err
+	release, err = c.callKeeping(ctx, protocol.CmdBlockRead, protocol.BlockReadReq{RealmID: realm, BlockIDs: ids}, &rep)
+	if err != nil {
+		return nil, release, err
 	}
+	// On failure, the buffer goes back at once.
+	defer func() {
+		if err != nil {
+			release()
+			release = func() {}
+		}
+	}()
 	if len(rep.Blocks) != len(ids) {
-		return nil, parsec.Errorf(parsec.Tampered, "the server returned %d blocks for %d asked", len(rep.Blocks), len(ids))
+		return nil, release, parsec.Errorf(parsec.Tampered, "the server returned %d blocks for %d asked", len(rep.Blocks), len(ids))
 	}
 	// Every block asked for comes back exactly once: a block returned twice would leave
 	// another one missing.
 	returned := make(map[parsec.BlockID]bool, len(rep.Blocks))
 	for _, b := range rep.Blocks {
 		if access[b.BlockID] == nil || returned[b.BlockID] {
-			return nil, parsec.Errorf(parsec.Tampered, "the server returned block %s, which was not asked for (or twice)", parsec.ShortID(b.BlockID))
+			return nil, release, parsec.Errorf(parsec.Tampered, "the server returned block %s, which was not asked for (or twice)", parsec.ShortID(b.BlockID))
 		}
 		returned[b.BlockID] = true
 	}
@@ -587,12 +638,12 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, release, err
 	}
 	for i, b := range rep.Blocks {
 		out[b.BlockID] = plain[i]
 	}
-	return out, nil
+	return out, release, nil
 }
 
 // CopyWithin copies a file or a folder tree to another path of the same workspace. File

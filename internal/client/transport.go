@@ -43,6 +43,9 @@ var defaultHTTPClient = func() *http.Client {
 	tr.TLSHandshakeTimeout = tlsTimeout
 	tr.ResponseHeaderTimeout = stallTimeout
 	tr.IdleConnTimeout = 90 * time.Second
+	// Transfers keep several requests in flight: their connections stay open for the next
+	// ones rather than being closed and dialled again (the default keeps 2).
+	tr.MaxIdleConnsPerHost = uploadStreams + transferStreams + 2
 	return &http.Client{Transport: tr}
 }()
 
@@ -100,6 +103,14 @@ func (w *watchdog) progress() { w.timer.Reset(w.idle) }
 // reader reports progress on each read of r.
 func (w *watchdog) reader(r io.Reader) io.Reader { return progressReader{r: r, w: w} }
 
+// readCloser is reader for a request body, which the HTTP transport closes.
+func (w *watchdog) readCloser(r io.ReadCloser) io.ReadCloser {
+	return struct {
+		io.Reader
+		io.Closer
+	}{progressReader{r: r, w: w}, r}
+}
+
 type progressReader struct {
 	r io.Reader
 	w *watchdog
@@ -133,49 +144,134 @@ func (t *transport) url(path string) string {
 // call sends a command and decodes its reply into rep. authorize, when set, returns the
 // Authorization header for the encoded body.
 func (t *transport) call(ctx context.Context, routePrefix, cmd string, req, rep any, authorize func(path string, body []byte) string) error {
-	body, err := protocol.EncodeRequest(cmd, req)
-	if err != nil {
-		return err
+	_, err := t.send(ctx, routePrefix, cmd, req, rep, authorize, false)
+	return err
+}
+
+// send is call; with keep, the reply is read into a reused buffer that rep may share
+// (see protocol.Bytes) until the caller calls release. release is never nil.
+func (t *transport) send(ctx context.Context, routePrefix, cmd string, req, rep any, authorize func(path string, body []byte) string, keep bool) (release func(), err error) {
+	encoded := requestBuffers.Get().(*bytes.Buffer)
+	if err := protocol.EncodeRequestTo(encoded, cmd, req); err != nil {
+		releaseRequest(encoded)
+		return func() {}, err
 	}
+	return t.sendBody(ctx, routePrefix, cmd, encoded.Bytes(), func() { releaseRequest(encoded) }, rep, authorize, keep)
+}
+
+// sendBody is send for an encoded request body. done, if set, is called once the HTTP
+// transport no longer reads the body; in any case, it no longer does when sendBody returns.
+func (t *transport) sendBody(ctx context.Context, routePrefix, cmd string, encoded []byte, done func(), rep any, authorize func(path string, body []byte) string, keep bool) (release func(), err error) {
+	release = func() {}
+	body := &requestBody{r: bytes.NewReader(encoded), done: done}
+	// The HTTP transport closes the body when it is done with it, even on error, maybe
+	// after the reply; closing it here waits for a read under way and stops later ones.
+	defer body.Close()
 	path := t.path(routePrefix)
 	parent := ctx
 	ctx, dog, cancel := newWatchdog(ctx, requestTimeoutOf(cmd), stallTimeout, errStalled)
 	defer cancel()
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url(path), dog.reader(bytes.NewReader(body)))
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url(path), dog.readCloser(body))
 	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
+		return release, fmt.Errorf("%s: %w", cmd, err)
 	}
-	hr.ContentLength = int64(len(body))
+	hr.ContentLength = int64(len(encoded))
 	hr.Header.Set("Content-Type", protocol.ContentType)
 	hr.Header.Set(protocol.HeaderAPIVersion, t.version)
 	if authorize != nil {
-		hr.Header.Set(protocol.HeaderAuthorization, authorize(path, body))
+		hr.Header.Set(protocol.HeaderAuthorization, authorize(path, encoded))
 	}
 	resp, err := t.http.Do(hr)
 	if err != nil {
 		if parent.Err() != nil {
-			return parsec.Errorf(parsec.Cancelled, "%s: %w", cmd, parent.Err())
+			return release, parsec.Errorf(parsec.Cancelled, "%s: %w", cmd, parent.Err())
 		}
 		if e := untrusted(t.base, err); e != nil {
-			return e
+			return release, e
 		}
-		return parsec.Errorf(parsec.Unavailable, "cannot reach the server at %s: %v", t.base, t.cause(ctx, err))
+		return release, parsec.Errorf(parsec.Unavailable, "cannot reach the server at %s: %v", t.base, t.cause(ctx, err))
 	}
 	defer resp.Body.Close()
-	data, err := readBody(dog.reader(resp.Body), resp.ContentLength, maxReplySize)
+	var reply *[]byte
+	if keep && resp.ContentLength >= 0 && resp.ContentLength <= maxPooledReply {
+		reply = replyBuffers.Get().(*[]byte)
+	}
+	data, err := readBody(dog.reader(resp.Body), resp.ContentLength, maxReplySize, reply)
+	if reply != nil {
+		release = sync.OnceFunc(func() { replyBuffers.Put(reply) })
+	}
 	if err != nil {
+		release()
 		if parent.Err() != nil {
-			return parsec.Errorf(parsec.Cancelled, "%s: %w", cmd, parent.Err())
+			return func() {}, parsec.Errorf(parsec.Cancelled, "%s: %w", cmd, parent.Err())
 		}
-		return parsec.Errorf(parsec.Unavailable, "connection to the server at %s lost: %v", t.base, t.cause(ctx, err))
+		return func() {}, parsec.Errorf(parsec.Unavailable, "connection to the server at %s lost: %v", t.base, t.cause(ctx, err))
 	}
 	if len(data) > maxReplySize {
-		return parsec.Errorf(parsec.Tampered, "the server sent a reply larger than %d bytes", maxReplySize)
+		release()
+		return func() {}, parsec.Errorf(parsec.Tampered, "the server sent a reply larger than %d bytes", maxReplySize)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return t.httpError(resp.StatusCode, strings.TrimSpace(string(data)))
+		release()
+		return func() {}, t.httpError(resp.StatusCode, strings.TrimSpace(string(data)))
 	}
-	return protocol.DecodeReply(data, rep)
+	if err := protocol.DecodeReply(data, rep); err != nil {
+		release()
+		return func() {}, err
+	}
+	return release, nil
+}
+
+// Buffers reused from one request to the next: request bodies, and the replies that a
+// caller keeps (block reads, up to maxPooledReply bytes). Blocks travel by megabytes; each
+// request would otherwise take new buffers, cleared, then garbage.
+var (
+	requestBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	replyBuffers   = sync.Pool{New: func() any { return new([]byte) }}
+)
+
+const maxPooledReply = protocol.MaxBodySize
+
+func releaseRequest(buf *bytes.Buffer) {
+	if buf.Cap() > 2*protocol.MaxBodySize {
+		return
+	}
+	buf.Reset()
+	requestBuffers.Put(buf)
+}
+
+// requestBody is an encoded request being sent. Close, by the HTTP transport when it is
+// done with the body (maybe in another goroutine, after the reply) or by the caller,
+// waits for a Read under way, then calls done (which gives the buffer back); reads after
+// it fail.
+type requestBody struct {
+	mu     sync.Mutex
+	r      *bytes.Reader
+	done   func()
+	closed bool
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, errors.New("request body read after it was closed")
+	}
+	return b.r.Read(p)
+}
+
+// Close is called by the HTTP transport when it is done, and by send in case the
+// transport never saw the body; only the first call counts.
+func (b *requestBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.closed = true
+		if b.done != nil {
+			b.done()
+		}
+	}
+	return nil
 }
 
 // cause says why a request failed: its timeout when one ended it.
@@ -238,12 +334,22 @@ func (t *transport) httpError(code int, text string) error {
 
 // readBody reads a body of up to limit bytes (one more to tell when it is longer), in one
 // buffer sized from the announced length when there is one: replies carry megabytes of
-// blocks, which are better not copied while a buffer grows.
-func readBody(r io.Reader, announced int64, limit int) ([]byte, error) {
+// blocks, which are better not copied while a buffer grows. With reuse set, that buffer is
+// *reuse when large enough (and becomes *reuse otherwise).
+func readBody(r io.Reader, announced int64, limit int, reuse *[]byte) ([]byte, error) {
 	if announced < 0 || announced > int64(limit) {
 		return io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	}
-	buf := make([]byte, announced)
+	var buf []byte
+	switch {
+	case reuse == nil:
+		buf = make([]byte, announced)
+	case int64(cap(*reuse)) >= announced:
+		buf = (*reuse)[:announced]
+	default:
+		buf = make([]byte, announced)
+		*reuse = buf
+	}
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, err
 	}

@@ -53,6 +53,12 @@ func MarshalSized(v any, sizeHint int) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// MarshalTo is Marshal appending to buf, so that a caller can reuse one buffer for values
+// of megabytes.
+func MarshalTo(buf *bytes.Buffer, v any) error {
+	return encMode.(cbor.UserBufferEncMode).MarshalToBuffer(v, buf)
+}
+
 // MustMarshal is Marshal for values whose encoding cannot fail (plain structs of plain
 // fields); it panics otherwise, which is a programming error.
 func MustMarshal(v any) []byte {

@@ -3,6 +3,7 @@ package crypto
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
@@ -79,6 +80,11 @@ func (p PasswordParams) Validate() error {
 
 // DeriveFromPassword derives a key from a password with Argon2id (version 1.3). The
 // parameters are validated first, since they usually come from a file.
+//
+// Argon2id works in p.MemoryKiB of memory (128 MiB by default), garbage once the key is
+// derived: it is given back to the system before returning, so that it does not stay
+// with the process for the rest of its life (a command that opens a device, then copies
+// gigabytes, would otherwise hold both at its peak).
 func DeriveFromPassword(password []byte, p PasswordParams) (SecretKey, error) {
 	if len(password) == 0 {
 		return SecretKey{}, errors.New("derive key from password: empty password")
@@ -88,5 +94,6 @@ func DeriveFromPassword(password []byte, p PasswordParams) (SecretKey, error) {
 	}
 	var k SecretKey
 	copy(k[:], argon2.IDKey(password, p.Salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(k))))
+	debug.FreeOSMemory()
 	return k, nil
 }

@@ -62,6 +62,25 @@ func (k SecretKey) EncryptTo(dst, plaintext, aad []byte) []byte {
 	return k.encryptWithNonce(dst, &nonce, plaintext, aad)
 }
 
+// EncryptionNonceSize is where the plaintext starts in a buffer given to EncryptInPlace.
+const EncryptionNonceSize = chacha20poly1305.NonceSizeX
+
+// EncryptInPlace is Encrypt within buf, with no allocation and no copy: buf holds the
+// plaintext at buf[EncryptionNonceSize:len(buf)-(EncryptionOverhead-EncryptionNonceSize)],
+// the rest being room for the nonce and the tag; on return buf holds the ciphertext, as
+// Encrypt would return it for that plaintext.
+func (k SecretKey) EncryptInPlace(buf, aad []byte) {
+	if len(buf) < EncryptionOverhead {
+		panic("crypto: EncryptInPlace: buffer shorter than the encryption overhead")
+	}
+	nonce := buf[:chacha20poly1305.NonceSizeX]
+	randomFill(nonce)
+	plaintext := buf[chacha20poly1305.NonceSizeX : len(buf)-chacha20poly1305.Overhead]
+	// The sealed output starts exactly where the plaintext is (an exact overlap, which the
+	// AEAD allows) and does not touch the nonce before it.
+	k.aead().Seal(nonce, nonce, plaintext, aad)
+}
+
 // encryptWithNonce is EncryptTo with a given nonce. Only known-answer tests choose the
 // nonce; reusing one under the same key would break the encryption.
 func (k SecretKey) encryptWithNonce(dst []byte, nonce *[chacha20poly1305.NonceSizeX]byte, plaintext, aad []byte) []byte {

@@ -25,6 +25,17 @@ func SealBlockTo(dst []byte, realmKey crypto.RealmKey, id parsec.BlockID, cleart
 	return blockKey(realmKey, id).EncryptTo(dst, cleartext, id[:])
 }
 
+// BlockNonceSize is where the cleartext starts in a buffer given to SealBlockInPlace.
+const BlockNonceSize = crypto.EncryptionNonceSize
+
+// SealBlockInPlace is SealBlock within buf, which holds the cleartext at
+// buf[BlockNonceSize:len(buf)-BlockOverhead+BlockNonceSize] (the rest is room for what
+// encryption adds): on return buf holds the encrypted block. A writer that reads each block
+// where it will travel encrypts it without a copy.
+func SealBlockInPlace(realmKey crypto.RealmKey, id parsec.BlockID, buf []byte) {
+	blockKey(realmKey, id).EncryptInPlace(buf, id[:])
+}
+
 // OpenBlock decrypts a block read from the server and checks it against its access in the
 // (already opened) file manifest: it must decrypt with the key of access.ID, and its
 // cleartext must have access.Size bytes and the SHA-256 digest access.Digest. realmKey is

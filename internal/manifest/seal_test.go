@@ -176,14 +176,14 @@ func TestOpenRootRules(t *testing.T) {
 	t.Run("invalid child names are dropped", func(t *testing.T) {
 		ok := parsec.NewVlobID()
 		m := w.root(map[string]parsec.VlobID{"a/b": parsec.NewVlobID(), "bad\x1b[2J": parsec.NewVlobID(), "\xff": parsec.NewVlobID(), "ok": ok})
-		got, err := manifest.Open(manifest.Seal(m, w.alice.Key, w.key), w.key, expected(w, m), w.verifyKey)
+		_, err := manifest.Open(manifest.Seal(m, w.alice.Key, w.key), w.key, expected(w, m), w.verifyKey)
 		if err == nil {
 			t.Fatal("a name that is not UTF-8 was decoded")
 		}
 		wantErr(t, err, parsec.Invalid, "invalid UTF-8")
 		wantIs(t, err, manifest.ErrWrittenInvalid)
 		delete(m.Children, "\xff")
-		got, err = manifest.Open(manifest.Seal(m, w.alice.Key, w.key), w.key, expected(w, m), w.verifyKey)
+		got, err := manifest.Open(manifest.Seal(m, w.alice.Key, w.key), w.key, expected(w, m), w.verifyKey)
 		if err != nil {
 			t.Fatal(err)
 		}

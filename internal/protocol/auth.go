@@ -1,11 +1,13 @@
 package protocol
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
 
@@ -103,7 +105,16 @@ func (a DeviceAuth) VerifyHeader(vk crypto.VerifyKey, method, path string) error
 
 // CheckBody checks that body is the one whose hash was signed.
 func (a DeviceAuth) CheckBody(body []byte) error {
-	if sum := crypto.Sum(body); subtle.ConstantTimeCompare(sum[:], a.BodyHash[:]) != 1 {
+	return a.CheckBodyHash(crypto.Sum(body))
+}
+
+// NewBodyHash returns the hash of bodies that signatures cover (SHA-256), for a reader
+// that hashes a body as it streams (see CheckBodyHash).
+func NewBodyHash() hash.Hash { return sha256.New() }
+
+// CheckBodyHash is CheckBody given the body's hash, computed as the body arrived.
+func (a DeviceAuth) CheckBodyHash(sum [32]byte) error {
+	if subtle.ConstantTimeCompare(sum[:], a.BodyHash[:]) != 1 {
 		return errors.New("authorization: the body does not match the signed hash")
 	}
 	return nil

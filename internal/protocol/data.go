@@ -121,7 +121,7 @@ type BlockCreateReq struct {
 
 type BlockData struct {
 	BlockID parsec.BlockID `cbor:"block_id"`
-	Data    []byte         `cbor:"data"`
+	Data    Bytes          `cbor:"data"`
 }
 
 type BlockCreateRep struct{}
@@ -141,7 +141,7 @@ type BlockReadRep struct {
 type BlockItem struct {
 	BlockID  parsec.BlockID `cbor:"block_id"`
 	KeyIndex uint64         `cbor:"key_index"`
-	Data     []byte         `cbor:"data"`
+	Data     Bytes          `cbor:"data"`
 }
 
 // EventVlob announces a new vlob version to the realm's members but its author device.

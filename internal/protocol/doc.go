@@ -5,4 +5,10 @@
 //
 // Both sides import it; it holds no logic beyond encoding, decoding and validating shapes.
 // Nothing in it trusts what it decodes: callers still validate certificates and content.
+//
+// Blocks, megabytes per request, are encoded and decoded without copies: Bytes decodes as a
+// part of the body it comes in (which must then outlive it), BlockBatch lays out a
+// block_create body around blocks written in place, and OKBlockReadFrame gives a
+// block_read reply's encoding around its blocks, which a server sends from where they are
+// stored. Each is tested to give exactly the bytes of the ordinary encoding.
 package protocol

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"sync"
@@ -54,6 +55,20 @@ func EncodeRequest(cmd string, req any) ([]byte, error) {
 		return nil, fmt.Errorf("encode %s request: %w", cmd, err)
 	}
 	return b, nil
+}
+
+// EncodeRequestTo is EncodeRequest appending to buf (grown once to the size the
+// request announces), so that a client can reuse one buffer for every request.
+func EncodeRequestTo(buf *bytes.Buffer, cmd string, req any) error {
+	buf.Grow(sizeHint(req))
+	err := codec.MarshalTo(buf, struct {
+		Cmd string `cbor:"cmd"`
+		Req any    `cbor:"req"`
+	}{cmd, req})
+	if err != nil {
+		return fmt.Errorf("encode %s request: %w", cmd, err)
+	}
+	return nil
 }
 
 // RequestCommand returns the command named in an RPC body, without decoding its

@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 	"errors"
-	"sync"
+	"io"
 
 	"golang.org/x/sync/errgroup"
 
@@ -383,26 +383,33 @@ func (s *Server) blockRead(ctx context.Context, c *caller, req *protocol.BlockRe
 	if total > protocol.MaxReadBytes {
 		return nil, protocol.Errorf(protocol.StatusTooManyElements, "%d bytes of blocks asked in one request, more than %d", total, protocol.MaxReadBytes)
 	}
-	data := make(map[parsec.BlockID][]byte, len(ids))
-	var mu sync.Mutex
+	// Large blocks are opened here (a block asked twice, twice), and their bytes sent from
+	// the store as the reply is written (see blockReadReply); small ones are read, which
+	// bounds the files a request holds open to MaxReadBytes/streamedBlockSize.
+	reply := &blockReadReply{files: make([]openBlock, len(req.BlockIDs))}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(blockReaders)
-	for _, id := range ids {
+	for i, id := range req.BlockIDs {
 		g.Go(func() error {
 			if err := gctx.Err(); err != nil {
-				return err // a read failed or ctx is done: the rest are skipped
+				return err // an open failed or ctx is done: the rest are skipped
 			}
-			d, err := s.cfg.Blocks.Get(gctx, c.org.ID, id)
+			if known[id].Size < streamedBlockSize {
+				data, err := s.cfg.Blocks.Get(gctx, c.org.ID, id)
+				reply.files[i] = openBlock{data: data}
+				return err
+			}
+			r, size, err := s.cfg.Blocks.Open(gctx, c.org.ID, id)
 			if err != nil {
 				return err
 			}
-			mu.Lock()
-			data[id] = d
-			mu.Unlock()
+			reply.files[i] = openBlock{r: r, size: size}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	if err != nil {
+		reply.close()
 		if ctx.Err() != nil {
 			return nil, err
 		}
@@ -411,9 +418,60 @@ func (s *Server) blockRead(ctx context.Context, c *caller, req *protocol.BlockRe
 	}
 	rep.Blocks = make([]protocol.BlockItem, len(req.BlockIDs))
 	for i, id := range req.BlockIDs {
-		rep.Blocks[i] = protocol.BlockItem{BlockID: id, KeyIndex: known[id].KeyIndex, Data: data[id]}
+		rep.Blocks[i] = protocol.BlockItem{BlockID: id, KeyIndex: known[id].KeyIndex}
 	}
-	return rep, nil
+	reply.rep = rep
+	return reply, nil
+}
+
+// streamedBlockSize is the size from which a block_read sends a block from the block store
+// as it writes the reply, rather than reading it first.
+const streamedBlockSize = 64 << 10
+
+// openBlock is a block to send: read (data), or open (r, of size bytes).
+type openBlock struct {
+	data []byte
+	r    io.ReadCloser
+	size int64
+}
+
+// blockReadReply is a block_read reply whose large blocks' bytes go from the block store to
+// the connection as it is written, a piece at a time through one reused buffer, rather
+// than each read whole into memory and copied into the reply's encoding. files[i] is the
+// i-th block asked.
+type blockReadReply struct {
+	rep   protocol.BlockReadRep
+	files []openBlock
+}
+
+func (r *blockReadReply) body() *replyBody {
+	sizes := make([]int64, len(r.files))
+	for i, f := range r.files {
+		sizes[i] = f.size
+		if f.r == nil {
+			sizes[i] = int64(len(f.data))
+		}
+	}
+	frame := protocol.OKBlockReadFrame(r.rep, sizes)
+	body := &replyBody{close: r.close}
+	for i, f := range r.files {
+		body.addBytes(frame[i])
+		if f.r == nil {
+			body.addBytes(f.data)
+		} else {
+			body.addReader(f.r, f.size)
+		}
+	}
+	body.addBytes(frame[len(r.files)])
+	return body
+}
+
+func (r *blockReadReply) close() {
+	for _, f := range r.files {
+		if f.r != nil {
+			f.r.Close()
+		}
+	}
 }
 
 // distinct returns the items without repetitions, in the order of their first occurrence.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +30,13 @@ func (f *flakyBlocks) PutBatch(ctx context.Context, org parsec.OrganizationID, b
 		return parsec.Errorf(parsec.Unavailable, "block store down")
 	}
 	return f.Store.PutBatch(ctx, org, blocks)
+}
+
+func (f *flakyBlocks) Open(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) (io.ReadCloser, int64, error) {
+	if f.failGet.Load() {
+		return nil, 0, parsec.Errorf(parsec.Unavailable, "block store down")
+	}
+	return f.Store.Open(ctx, org, id)
 }
 
 func (f *flakyBlocks) Get(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) ([]byte, error) {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"hash"
+	"io"
 	"maps"
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/parsec-go/parsec/internal/codec"
@@ -135,9 +138,12 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 			s.rpcFailed(w, r, family, err)
 			return
 		}
+		defer reply.done()
 		w.Header().Set("Content-Type", protocol.ContentType)
-		w.Header().Set("Content-Length", strconv.Itoa(len(reply)))
-		writeReply(w, reply, s.limits.BodyIdle)
+		w.Header().Set("Content-Length", strconv.FormatInt(reply.size, 10))
+		if err := reply.write(w, s.limits.BodyIdle); err != nil && r.Context().Err() == nil {
+			s.log.Warn("rpc reply cut", "family", family, "path", r.URL.Path, "err", err)
+		}
 	}
 }
 
@@ -146,7 +152,7 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 // the invitation token (invited family). Only then is the body read, at most the family's
 // limit, in a buffer that grows with what arrives (never from the announced length), and,
 // for a device, checked against the signed hash.
-func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string, cmds map[string]handler) ([]byte, error) {
+func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string, cmds map[string]handler) (*replyBody, error) {
 	if err := checkVersion(r); err != nil {
 		return nil, err
 	}
@@ -181,12 +187,21 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string,
 			return nil, err
 		}
 	}
-	body, err := s.readBody(w, r, limit)
+	// A device's body is hashed as it arrives, for the check against the signed hash.
+	var sum hash.Hash
+	if family == protocol.FamilyAuthenticated {
+		sum = protocol.NewBodyHash()
+	}
+	buf, err := s.readBody(w, r, limit, sum)
 	if err != nil {
 		return nil, err
 	}
-	if family == protocol.FamilyAuthenticated {
-		if err := auth.CheckBody(body); err != nil {
+	// Nothing holds on to the body once the reply is encoded (a block store does not retain
+	// the blocks it is given, which decode as parts of the body: see protocol.Bytes).
+	defer releaseBody(buf)
+	body := buf.Bytes()
+	if sum != nil {
+		if err := auth.CheckBodyHash([32]byte(sum.Sum(nil))); err != nil {
 			return nil, fail(protocol.HTTPForbidden, "bad request signature: the body does not match its signed hash")
 		}
 	}
@@ -204,15 +219,98 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string,
 	switch {
 	case err == nil:
 		noteRPC(w, cmd, "ok")
-		return protocol.OK(rep)
+		if sr, ok := rep.(streamedReply); ok {
+			return sr.body(), nil
+		}
+		b, err := protocol.OK(rep)
+		return bufferedReply(b), err
 	case errors.Is(err, errUndecodable):
 		return nil, fail(protocol.HTTPUnsupportedType, "undecodable arguments for "+cmd)
 	case errors.As(err, &se):
 		noteRPC(w, cmd, string(se.Status))
-		return protocol.EncodeError(se), nil
+		return bufferedReply(protocol.EncodeError(se)), nil
 	}
 	return nil, err
 }
+
+// replyBody is an encoded reply, written part after part: size bytes in all.
+type replyBody struct {
+	parts []replyPart
+	size  int64
+	close func() // when set, called once the reply is written, or not
+}
+
+// replyPart is bytes in memory, or n bytes of a reader.
+type replyPart struct {
+	data []byte
+	r    io.Reader
+	n    int64
+}
+
+// streamedReply is a handler's reply that is written from readers, not from memory (see
+// blockReadReply): its body holds them, and closes them when done.
+type streamedReply interface{ body() *replyBody }
+
+func bufferedReply(b []byte) *replyBody {
+	body := &replyBody{}
+	body.addBytes(b)
+	return body
+}
+
+func (b *replyBody) addBytes(data []byte) {
+	b.parts = append(b.parts, replyPart{data: data})
+	b.size += int64(len(data))
+}
+
+func (b *replyBody) addReader(r io.Reader, n int64) {
+	b.parts = append(b.parts, replyPart{r: r, n: n})
+	b.size += n
+}
+
+func (b *replyBody) done() {
+	if b.close != nil {
+		b.close()
+	}
+}
+
+// write writes the parts, extending the write deadline for each piece of at most
+// replyPiece bytes (see writeReply); a reader's bytes go through a reused buffer, a piece
+// at a time. A reader that ends early cuts the reply short, which the client sees as a
+// lost connection.
+func (b *replyBody) write(w http.ResponseWriter, idle time.Duration) error {
+	var buf *[]byte
+	defer func() {
+		if buf != nil {
+			pieceBuffers.Put(buf)
+		}
+	}()
+	rc := http.NewResponseController(w)
+	for _, p := range b.parts {
+		if p.r == nil {
+			writeReply(w, p.data, idle)
+			continue
+		}
+		if buf == nil {
+			buf = pieceBuffers.Get().(*[]byte)
+		}
+		for left := p.n; left > 0; {
+			piece := (*buf)[:min(left, replyPiece)]
+			if _, err := io.ReadFull(p.r, piece); err != nil {
+				return err
+			}
+			rc.SetWriteDeadline(time.Now().Add(idle))
+			if _, err := w.Write(piece); err != nil {
+				return err
+			}
+			left -= int64(len(piece))
+		}
+	}
+	return nil
+}
+
+const replyPiece = 256 << 10
+
+var pieceBuffers = sync.Pool{New: func() any { b := make([]byte, replyPiece); return &b }}
 
 var errTooLarge = fail(protocol.HTTPTooLarge, "request body too large")
 
@@ -309,20 +407,39 @@ func (s *Server) ballpark(ts parsec.DateTime) error {
 
 // readBody reads a request's body, at most limit bytes (413 beyond), into a buffer that
 // grows with what arrives: an announced length costs nothing until the bytes come. Each
-// read may wait for the next bytes up to the limits' BodyIdle.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+// read may wait for the next bytes up to the limits' BodyIdle. The bytes also go to sum,
+// when set, as they arrive. The buffer is reused (bodyBuffers): releaseBody gives it back
+// when the request no longer needs it.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64, sum hash.Hash) (*bytes.Buffer, error) {
 	rc := http.NewResponseController(w)
-	var buf bytes.Buffer
-	_, err := buf.ReadFrom(progressReader{rc: rc, r: http.MaxBytesReader(w, r.Body, limit), idle: s.limits.BodyIdle})
+	var body io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	if sum != nil {
+		body = io.TeeReader(body, sum)
+	}
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	_, err := buf.ReadFrom(progressReader{rc: rc, r: body, idle: s.limits.BodyIdle})
 	if err == nil {
 		// Reading is over: the handler's time is bounded by the write deadline.
 		rc.SetReadDeadline(time.Time{})
-	} else {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, errTooLarge
-		}
-		return nil, fail(http.StatusBadRequest, "cannot read request body")
+		return buf, nil
 	}
-	return buf.Bytes(), nil
+	releaseBody(buf)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, errTooLarge
+	}
+	return nil, fail(http.StatusBadRequest, "cannot read request body")
+}
+
+// bodyBuffers keeps the buffers of request bodies for the next requests: an upload sends
+// bodies of megabytes one after another, each of which would otherwise be a new buffer,
+// cleared, grown, then garbage.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func releaseBody(buf *bytes.Buffer) {
+	if buf.Cap() > 2*protocol.MaxBodySize {
+		return
+	}
+	buf.Reset()
+	bodyBuffers.Put(buf)
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/parsec-go/parsec/internal/parsec"
@@ -52,6 +53,10 @@ type Config struct {
 	EmailTLS      bool // implicit TLS (usually port 465)
 	EmailStartTLS bool // require STARTTLS (usually port 587)
 	EmailSender   string
+
+	// CPUProfile, when set, is a file that receives a CPU profile of the server from its
+	// start to its clean shutdown (go tool pprof).
+	CPUProfile string
 }
 
 // Timeouts bound how long a connection may take at each stage. A request body or a reply
@@ -153,6 +158,17 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 	if rc.Addr == "" {
 		rc.Addr = "127.0.0.1:6777"
 	}
+	if rc.CPUProfile != "" {
+		stop, err := startCPUProfile(rc.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := stop(); err != nil {
+				log.Error("writing the CPU profile", "file", rc.CPUProfile, "err", err)
+			}
+		}()
+	}
 	store, err := OpenMetastore(ctx, rc.DB, rc.DataDir)
 	if err != nil {
 		return err
@@ -231,6 +247,22 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 	<-served
 	log.Info("server stopped")
 	return nil
+}
+
+// startCPUProfile starts writing a CPU profile to file; stop ends it and closes the file.
+func startCPUProfile(file string) (stop func() error, err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // loadTLS loads the certificate chain and key of --tls-cert and --tls-key; with neither,
