@@ -14,6 +14,7 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
 	"github.com/parsec-go/parsec/internal/server/blockstore/blockstoretest"
+	"github.com/parsec-go/parsec/internal/sqlitefile/sqlitefiletest"
 )
 
 func TestConformance(t *testing.T) {
@@ -42,6 +43,11 @@ func TestOpenCreatesPrivateDirectory(t *testing.T) {
 	}
 }
 
+// largeBlock returns a block just too large to be packed, starting with text.
+func largeBlock(text string) []byte {
+	return append([]byte(text), bytes.Repeat([]byte{'.'}, maxPacked+1-len(text))...)
+}
+
 func TestLayout(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir)
@@ -49,8 +55,12 @@ func TestLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	id := parsec.NewBlockID()
-	if err := s.Put(t.Context(), "Société-1", id, []byte("ciphertext")); err != nil {
+	id, small := parsec.NewBlockID(), parsec.NewBlockID()
+	data := largeBlock("ciphertext")
+	if err := s.Put(t.Context(), "Société-1", id, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(t.Context(), "Société-1", small, []byte("small")); err != nil {
 		t.Fatal(err)
 	}
 	hex := id.String()
@@ -58,9 +68,15 @@ func TestLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(got) != "ciphertext" {
-		t.Errorf("file content %q, want %q", got, "ciphertext")
+	if !bytes.Equal(got, data) {
+		t.Errorf("file content %.20q…, want %.20q…", got, data)
 	}
+	hex = small.String()
+	if _, err := os.Stat(filepath.Join(dir, "Société-1", hex[:2], hex)); !os.IsNotExist(err) {
+		t.Errorf("a small block has a file of its own (stat: %v)", err)
+	}
+	sqlitefiletest.WantDurable(t, t.Context(), s.small.writer, filepath.Join(dir, packedFile))
+	hex = id.String()
 	entries, err := os.ReadDir(filepath.Join(dir, "Société-1", hex[:2]))
 	if err != nil {
 		t.Fatal(err)
@@ -156,9 +172,9 @@ func TestPutBatchLeavesNoTemporaryFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			blocks := make([]blockstore.Block, 300)
+			blocks := make([]blockstore.Block, 100)
 			for i := range blocks {
-				blocks[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: []byte(fmt.Sprint("block ", i))}
+				blocks[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: largeBlock(fmt.Sprint("block ", i))}
 			}
 			if err := s.PutBatch(t.Context(), "Org-1", blocks); err != nil {
 				t.Fatal(err)
@@ -194,15 +210,23 @@ func TestPutBatchFailure(t *testing.T) {
 	}
 	blocks := make([]blockstore.Block, 200)
 	for i := range blocks {
-		blocks[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: bytes.Repeat([]byte{byte(i)}, 1000)}
+		// Small and large: the small ones are stored after the large ones, so not at all.
+		size := 1000
+		if i%2 == 0 {
+			size = maxPacked + 1
+		}
+		blocks[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: bytes.Repeat([]byte{byte(i)}, size)}
 	}
-	blocks = append(blocks, blockstore.Block{ID: existing, Data: []byte("after")})
+	blocks = append(blocks, blockstore.Block{ID: existing, Data: largeBlock("after")})
 	var doomed parsec.BlockID
 	for doomed = parsec.NewBlockID(); doomed.String()[:2] == existing.String()[:2]; doomed = parsec.NewBlockID() {
 	}
-	blocks = append(blocks[:100], append([]blockstore.Block{{ID: doomed, Data: []byte("x")}}, blocks[100:]...)...)
+	blocks = append(blocks[:100], append([]blockstore.Block{{ID: doomed, Data: largeBlock("x")}}, blocks[100:]...)...)
 	blocker := filepath.Join(dir, string(org), doomed.String()[:2])
 	os.RemoveAll(blocker)
+	if err := os.MkdirAll(filepath.Dir(blocker), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(blocker, []byte("not a directory"), 0o600); err != nil {
 		t.Fatal(err)
 	}
