@@ -496,8 +496,7 @@ func syncDir(dir string) error {
 // Get implements blockstore.Store. It looks in the database of small blocks first: a block
 // found there is the last one put (a large block put later removes it).
 func (s *Store) Get(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) ([]byte, error) {
-	_, file, err := s.paths(ctx, "get", org, id)
-	if err != nil {
+	if err := s.check(ctx, "get", org, id); err != nil {
 		return nil, err
 	}
 	data, ok, err := s.small.get(ctx, org, id)
@@ -507,6 +506,7 @@ func (s *Store) Get(ctx context.Context, org parsec.OrganizationID, id parsec.Bl
 	if ok {
 		return data, nil
 	}
+	_, file := s.blockPath(org, id)
 	data, err = os.ReadFile(file)
 	if err != nil {
 		return nil, wrap("get", org, id, err)
@@ -517,8 +517,7 @@ func (s *Store) Get(ctx context.Context, org parsec.OrganizationID, id parsec.Bl
 // Open implements blockstore.Store. The reader of a large block is an *os.File; a small
 // block is read whole into memory.
 func (s *Store) Open(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) (io.ReadCloser, int64, error) {
-	_, file, err := s.paths(ctx, "open", org, id)
-	if err != nil {
+	if err := s.check(ctx, "open", org, id); err != nil {
 		return nil, 0, err
 	}
 	data, ok, err := s.small.get(ctx, org, id)
@@ -528,6 +527,7 @@ func (s *Store) Open(ctx context.Context, org parsec.OrganizationID, id parsec.B
 	if ok {
 		return io.NopCloser(bytes.NewReader(data)), int64(len(data)), nil
 	}
+	_, file := s.blockPath(org, id)
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, 0, wrap("open", org, id, err)
