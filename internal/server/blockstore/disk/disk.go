@@ -35,7 +35,8 @@ type Store struct {
 	small  *packed
 	closed atomic.Bool
 
-	// maxPacked is maxPacked but in the tests and benchmarks that compare both ways.
+	// maxPacked is the constant maxPacked, except in the benchmarks that compare both ways
+	// of storing blocks.
 	maxPacked int
 }
 
@@ -164,13 +165,15 @@ func (s *Store) Put(ctx context.Context, org parsec.OrganizationID, id parsec.Bl
 
 // unshadow removes from the database of small blocks the blocks under the IDs of large
 // blocks just written to files, which they would hide. A crash before it leaves the
-// previous (small) block readable, as a failed Put may.
+// previous (small) block readable, as a failed Put may. The files being durable already,
+// it runs even if ctx is done.
 func (s *Store) unshadow(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) error {
+	ctx = context.WithoutCancel(ctx)
 	found, err := s.small.anyOf(ctx, org, ids)
 	if err != nil || !found {
 		return err
 	}
-	_, err = s.small.update(context.WithoutCancel(ctx), org, nil, ids)
+	_, err = s.small.update(ctx, org, nil, ids)
 	return err
 }
 

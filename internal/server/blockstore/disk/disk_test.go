@@ -406,7 +406,7 @@ func BenchmarkPutBatchSmall(b *testing.B) {
 	}
 }
 
-// BenchmarkGetSmall reads 4 KiB blocks, packed or one file per block, from 4 goroutines as
+// BenchmarkGetSmall reads 4 KiB blocks, packed or one file per block, from 8 goroutines as
 // block_read does, and reports the processor time per block.
 func BenchmarkGetSmall(b *testing.B) {
 	for _, mode := range []string{"packed", "files"} {
@@ -430,7 +430,7 @@ func BenchmarkGetSmall(b *testing.B) {
 			}
 			cpu := cpuTime(b)
 			for b.Loop() {
-				err := parallel(b.Context(), len(blocks), 4, func(i int) error {
+				err := parallel(b.Context(), len(blocks), 8, func(i int) error {
 					_, err := s.Get(b.Context(), "Org-1", blocks[i].ID)
 					return err
 				})
