@@ -45,6 +45,9 @@ const packedSchema = `CREATE TABLE IF NOT EXISTS blocks (
 // to n whole index pages.
 const packedPageSize = 16 << 10
 
+// writerCacheKiB is the page cache of the writer connection, in KiB.
+const writerCacheKiB = 64 << 10
+
 // packed is the database of small blocks: one writer connection (a batch is one
 // transaction) and a pool of readers.
 type packed struct {
@@ -70,6 +73,10 @@ func openPacked(ctx context.Context, dir string) (_ *packed, err error) {
 			q.Add("_pragma", "query_only(ON)")
 		} else {
 			q.Set("_txlock", "immediate")
+			// A batch's pages and the index's stay in memory until the commit: with
+			// SQLite's default (2 MiB), a batch of 1000 blocks into a database of
+			// 100,000 costs a third more processor time (BenchmarkPutBatchSmallGrown).
+			q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writerCacheKiB))
 		}
 		return "file:" + file + "?" + q.Encode()
 	}
