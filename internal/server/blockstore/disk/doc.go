@@ -6,7 +6,7 @@
 // batch in one transaction, committed with synchronous=FULL, so a block is acknowledged
 // once it is on disk and a crash in the middle of a batch leaves none of its small blocks.
 // Creating a file per block cost more than writing it: packed, a 4 KiB block costs about
-// a sixth of the processor time (see BenchmarkPutBatchSmall). Larger blocks keep one file
+// a seventh of the processor time (see BenchmarkPutBatchSmall). Larger blocks keep one file
 // each, where the database would write every byte twice (log, then checkpoint).
 //
 // Layout of the files: <dir>/<organization ID>/<first two hex digits of the block
