@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,20 +32,31 @@ const staleAfter = time.Hour
 // several processes sharing the directory.
 type Store struct {
 	dir    string
+	small  *packed
 	closed atomic.Bool
+
+	// maxPacked is the constant maxPacked, except in the benchmarks that compare both ways
+	// of storing blocks.
+	maxPacked int
 }
 
 var _ blockstore.Store = (*Store)(nil)
 
-// Open opens the store in dir, creating the directory (mode 0700) if needed, and removes
-// the temporary files older than an hour that an interrupted write left behind. That
-// clean-up reads every directory of the store once.
+// Open opens the store in dir, creating the directory (mode 0700) and the database of
+// small blocks (mode 0600) if needed, and removes the temporary files older than an hour
+// that an interrupted write left behind. That clean-up reads every directory of the store
+// once.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open block store %q: %w", dir, err)
 	}
-	s := &Store{dir: dir}
+	small, err := openPacked(context.Background(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("open block store %q: database of small blocks: %w", dir, err)
+	}
+	s := &Store{dir: dir, small: small, maxPacked: maxPacked}
 	if err := s.removeStaleTemp(time.Now().Add(-staleAfter)); err != nil {
+		small.close()
 		return nil, fmt.Errorf("open block store %q: %w", dir, err)
 	}
 	return s, nil
@@ -81,18 +93,35 @@ func (s *Store) removeStaleTemp(before time.Time) error {
 // paths returns the directory and the file name of a block, after checking that the store
 // is open, ctx is not done and org is acceptable. op and the IDs give errors their context.
 func (s *Store) paths(ctx context.Context, op string, org parsec.OrganizationID, id parsec.BlockID) (dir, file string, err error) {
+	if err := s.check(ctx, op, org, id); err != nil {
+		return "", "", err
+	}
+	dir, file = s.blockPath(org, id)
+	return dir, file, nil
+}
+
+// check fails unless the store is open, ctx is not done and org is acceptable.
+func (s *Store) check(ctx context.Context, op string, org parsec.OrganizationID, id parsec.BlockID) error {
 	if s.closed.Load() {
-		return "", "", parsec.Errorf(parsec.Unavailable, "%s block %s of organization %q: block store closed", op, id, org)
+		return parsec.Errorf(parsec.Unavailable, "%s block %s of organization %q: block store closed", op, id, org)
 	}
 	if err := ctx.Err(); err != nil {
-		return "", "", parsec.Errorf(parsec.Cancelled, "%s block %s of organization %q: %w", op, id, org, err)
+		return parsec.Errorf(parsec.Cancelled, "%s block %s of organization %q: %w", op, id, org, err)
 	}
 	if err := blockstore.CheckOrganization(org); err != nil {
-		return "", "", fmt.Errorf("%s block %s: %w", op, id, err)
+		return fmt.Errorf("%s block %s: %w", op, id, err)
 	}
+	if strings.HasPrefix(string(org), packedFile) {
+		return parsec.Errorf(parsec.Invalid, "%s block %s: organization ID %q names the database of small blocks", op, id, org)
+	}
+	return nil
+}
+
+// blockPath returns the directory and the name of the file of a large block.
+func (s *Store) blockPath(org parsec.OrganizationID, id parsec.BlockID) (dir, file string) {
 	hex := id.String()
 	dir = filepath.Join(s.dir, string(org), hex[:2])
-	return dir, filepath.Join(dir, hex), nil
+	return dir, filepath.Join(dir, hex)
 }
 
 // wrap gives a file system error its context and kind.
@@ -115,14 +144,37 @@ func (s *Store) Put(ctx context.Context, org parsec.OrganizationID, id parsec.Bl
 	if err != nil {
 		return err
 	}
+	if len(data) <= s.maxPacked {
+		if _, err := s.small.update(ctx, org, []blockstore.Block{{ID: id, Data: data}}, nil); err != nil {
+			return wrap("put", org, id, err)
+		}
+		return nil
+	}
 	err = s.write(ctx, dir, file, func(f *os.File) error {
 		_, err := f.Write(data)
 		return err
 	})
+	if err == nil {
+		err = s.unshadow(ctx, org, []parsec.BlockID{id})
+	}
 	if err != nil {
 		return wrap("put", org, id, err)
 	}
 	return nil
+}
+
+// unshadow removes from the database of small blocks the blocks under the IDs of large
+// blocks just written to files, which they would hide. A crash before it leaves the
+// previous (small) block readable, as a failed Put may. The files being durable already,
+// it runs even if ctx is done.
+func (s *Store) unshadow(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) error {
+	ctx = context.WithoutCancel(ctx)
+	found, err := s.small.anyOf(ctx, org, ids)
+	if err != nil || !found {
+		return err
+	}
+	_, err = s.small.update(ctx, org, nil, ids)
+	return err
 }
 
 // PutStream implements blockstore.Store.
@@ -134,33 +186,52 @@ func (s *Store) PutStream(ctx context.Context, org parsec.OrganizationID, id par
 	if size < 0 {
 		return parsec.Errorf(parsec.Invalid, "put block %s of organization %q: negative size %d", id, org, size)
 	}
+	if size <= int64(s.maxPacked) {
+		var buf bytes.Buffer
+		buf.Grow(int(size))
+		if err := copyExactly(&buf, ctxReader{ctx, r}, size); err != nil {
+			return wrap("put", org, id, err)
+		}
+		if _, err := s.small.update(ctx, org, []blockstore.Block{{ID: id, Data: buf.Bytes()}}, nil); err != nil {
+			return wrap("put", org, id, err)
+		}
+		return nil
+	}
 	err = s.write(ctx, dir, file, func(f *os.File) error {
-		cr := ctxReader{ctx, r}
-		n, err := io.CopyN(f, cr, size)
-		if err == io.EOF {
-			return parsec.Errorf(parsec.Invalid, "block shorter than its announced size: %d bytes, want %d", n, size)
-		}
-		if err != nil {
-			return err
-		}
-		var extra [1]byte
-		for {
-			m, err := cr.Read(extra[:])
-			if m > 0 {
-				return parsec.Errorf(parsec.Invalid, "block longer than its announced size %d", size)
-			}
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-		}
+		return copyExactly(f, ctxReader{ctx, r}, size)
 	})
+	if err == nil {
+		err = s.unshadow(ctx, org, []parsec.BlockID{id})
+	}
 	if err != nil {
 		return wrap("put", org, id, err)
 	}
 	return nil
+}
+
+// copyExactly copies size bytes of r to w, and fails with an error of kind Invalid unless r
+// then ends.
+func copyExactly(w io.Writer, r io.Reader, size int64) error {
+	n, err := io.CopyN(w, r, size)
+	if err == io.EOF {
+		return parsec.Errorf(parsec.Invalid, "block shorter than its announced size: %d bytes, want %d", n, size)
+	}
+	if err != nil {
+		return err
+	}
+	var extra [1]byte
+	for {
+		m, err := r.Read(extra[:])
+		if m > 0 {
+			return parsec.Errorf(parsec.Invalid, "block longer than its announced size %d", size)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // testOnlyFsyncEach makes PutBatch sync each file and directory even where syncfs exists,
@@ -173,34 +244,70 @@ var testOnlyFsyncEach = false
 // (see BenchmarkPutBatch).
 const batchWriters = 16
 
-// PutBatch implements blockstore.Store. The blocks are written to temporary files by
-// batchWriters goroutines, made durable together (one syncfs on Linux, else an fsync per
-// file), renamed to their names, and the renames made durable the same way (else an fsync
-// per directory). A failure before the renames leaves no block changed.
+// PutBatch implements blockstore.Store. The large blocks are written to files (see
+// putFiles), then the small ones stored in the database in one transaction, which also
+// removes from it the small blocks that the large ones replace.
 func (s *Store) PutBatch(ctx context.Context, org parsec.OrganizationID, blocks []blockstore.Block) error {
+	if len(blocks) == 0 {
+		// Nothing to write, but the same answer as a batch would get if the store is
+		// closed, ctx done or org refused.
+		return s.check(ctx, "put", org, parsec.BlockID{})
+	}
+	if err := s.check(ctx, "put", org, blocks[0].ID); err != nil {
+		return err
+	}
+	seen := make(map[parsec.BlockID]bool, len(blocks))
+	var small, large []blockstore.Block
+	for _, b := range blocks {
+		if seen[b.ID] {
+			return parsec.Errorf(parsec.Invalid, "put block %s of organization %q: twice in one batch", b.ID, org)
+		}
+		seen[b.ID] = true
+		if len(b.Data) <= s.maxPacked {
+			small = append(small, b)
+		} else {
+			large = append(large, b)
+		}
+	}
+	var gone []parsec.BlockID
+	if len(large) > 0 {
+		if err := s.putFiles(ctx, org, large); err != nil {
+			return err
+		}
+		gone = make([]parsec.BlockID, len(large))
+		for i, b := range large {
+			gone[i] = b.ID
+		}
+	}
+	var err error
+	if len(small) == 0 {
+		err = s.unshadow(ctx, org, gone)
+	} else {
+		_, err = s.small.update(ctx, org, small, gone)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return parsec.Errorf(parsec.Cancelled, "put %d blocks of organization %q: %w", len(blocks), org, err)
+		}
+		return fmt.Errorf("put %d blocks of organization %q: %w", len(blocks), org, err)
+	}
+	return nil
+}
+
+// putFiles writes large blocks to their files: to temporary files first, by batchWriters
+// goroutines, made durable together (one syncfs on Linux, else an fsync per file), renamed
+// to their names, and the renames made durable the same way (else an fsync per
+// directory). A failure before the renames leaves no block changed.
+func (s *Store) putFiles(ctx context.Context, org parsec.OrganizationID, blocks []blockstore.Block) error {
 	type job struct {
 		dir, file, tmp string
 		data           []byte
 		renamed        bool
 	}
-	if len(blocks) == 0 {
-		// Nothing to write, but the same answer as a batch would get if the store is
-		// closed, ctx done or org refused.
-		_, _, err := s.paths(ctx, "put", org, parsec.BlockID{})
-		return err
-	}
 	jobs := make([]job, len(blocks))
-	seen := make(map[parsec.BlockID]bool, len(blocks))
 	var dirs []string
 	for i, b := range blocks {
-		dir, file, err := s.paths(ctx, "put", org, b.ID)
-		if err != nil {
-			return err
-		}
-		if seen[b.ID] {
-			return parsec.Errorf(parsec.Invalid, "put block %s of organization %q: twice in one batch", b.ID, org)
-		}
-		seen[b.ID] = true
+		dir, file := s.blockPath(org, b.ID)
 		if !slices.Contains(dirs, dir) {
 			dirs = append(dirs, dir) // at most 256
 		}
@@ -389,25 +496,41 @@ func syncDir(dir string) error {
 	return err
 }
 
-// Get implements blockstore.Store.
+// Get implements blockstore.Store. It looks in the database of small blocks first: a block
+// found there is the last one put (a large block put later removes it).
 func (s *Store) Get(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) ([]byte, error) {
-	_, file, err := s.paths(ctx, "get", org, id)
-	if err != nil {
+	if err := s.check(ctx, "get", org, id); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(file)
+	data, ok, err := s.small.get(ctx, org, id)
+	if err != nil {
+		return nil, wrap("get", org, id, err)
+	}
+	if ok {
+		return data, nil
+	}
+	_, file := s.blockPath(org, id)
+	data, err = os.ReadFile(file)
 	if err != nil {
 		return nil, wrap("get", org, id, err)
 	}
 	return data, nil
 }
 
-// Open implements blockstore.Store. The reader is an *os.File.
+// Open implements blockstore.Store. The reader of a large block is an *os.File; a small
+// block is read whole into memory.
 func (s *Store) Open(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) (io.ReadCloser, int64, error) {
-	_, file, err := s.paths(ctx, "open", org, id)
-	if err != nil {
+	if err := s.check(ctx, "open", org, id); err != nil {
 		return nil, 0, err
 	}
+	data, ok, err := s.small.get(ctx, org, id)
+	if err != nil {
+		return nil, 0, wrap("open", org, id, err)
+	}
+	if ok {
+		return io.NopCloser(bytes.NewReader(data)), int64(len(data)), nil
+	}
+	_, file := s.blockPath(org, id)
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, 0, wrap("open", org, id, err)
@@ -420,24 +543,38 @@ func (s *Store) Open(ctx context.Context, org parsec.OrganizationID, id parsec.B
 	return f, info.Size(), nil
 }
 
-// Delete implements blockstore.Store. Empty directories are left in place.
+// Delete implements blockstore.Store: it removes the block from the database of small
+// blocks and its file, wherever it is. Empty directories are left in place.
 func (s *Store) Delete(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) error {
 	dir, file, err := s.paths(ctx, "delete", org, id)
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(file); err != nil {
+	ids := []parsec.BlockID{id}
+	packed, err := s.small.anyOf(ctx, org, ids)
+	if err == nil && packed {
+		_, err = s.small.update(ctx, org, nil, ids)
+	}
+	if err != nil {
 		return wrap("delete", org, id, err)
 	}
-	if err := syncDir(dir); err != nil {
+	err = os.Remove(file)
+	if err == nil {
+		err = syncDir(dir)
+	} else if packed && errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	if err != nil {
 		return wrap("delete", org, id, err)
 	}
 	return nil
 }
 
-// Close implements blockstore.Store. It holds no resources, so it only makes later calls
-// fail; it returns nil.
+// Close implements blockstore.Store. It closes the database of small blocks and makes later
+// calls fail.
 func (s *Store) Close() error {
-	s.closed.Store(true)
-	return nil
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.small.close()
 }
