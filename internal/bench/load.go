@@ -79,6 +79,9 @@ type LoadResult struct {
 	// ServerPeakRSS is the peak resident set of the server started by the bench, set-up
 	// included.
 	ServerPeakRSS int64 `json:"server_peak_rss_bytes,omitempty"`
+	// ServerCommands is the server's own latency of each request command during the
+	// load (from its /metrics), when it could be read.
+	ServerCommands []ServerCommand `json:"server_commands,omitempty"`
 }
 
 // CommandStats is the latency of one command, in milliseconds.
@@ -187,6 +190,7 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	}
 
 	o.Logf("Running %d devices of %d users for %s…", len(devices), o.Users, o.Duration)
+	metricsBefore, metricsErr := scrapeLatency(ctx, http.DefaultClient, addr, token)
 	clientCPU, serverCPU := fx.cpu()
 	start := time.Now()
 	deadline := start.Add(o.Duration)
@@ -203,6 +207,15 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 		if v, ok := procField("/proc/"+strconv.Itoa(serverPID)+"/status", "VmHWM"); ok {
 			res.ServerPeakRSS = parseKB(v)
 		}
+	}
+	if metricsErr == nil {
+		var after histograms
+		if after, metricsErr = scrapeLatency(ctx, http.DefaultClient, addr, token); metricsErr == nil {
+			res.ServerCommands = serverCommands(metricsBefore, after)
+		}
+	}
+	if metricsErr != nil {
+		o.Logf("The server's latency is unknown: %v", metricsErr)
 	}
 	stopStreams()
 	watching.Wait()

@@ -121,3 +121,41 @@ func TestPercentile(t *testing.T) {
 		})
 	}
 }
+
+func TestServerCommands(t *testing.T) {
+	exposition := func(counts ...string) string {
+		return `# HELP parsec_request_duration_seconds Time to serve a request.
+# TYPE parsec_request_duration_seconds histogram
+parsec_request_duration_seconds_bucket{command="vlob_poll_changes",le="0.001"} ` + counts[0] + `
+parsec_request_duration_seconds_bucket{command="vlob_poll_changes",le="0.004"} ` + counts[1] + `
+parsec_request_duration_seconds_bucket{command="vlob_poll_changes",le="0.016"} ` + counts[2] + `
+parsec_request_duration_seconds_bucket{command="vlob_poll_changes",le="+Inf"} ` + counts[3] + `
+parsec_request_duration_seconds_sum{command="vlob_poll_changes"} 1.5
+parsec_request_duration_seconds_count{command="vlob_poll_changes"} ` + counts[3] + `
+parsec_request_duration_seconds_bucket{command="block_read",le="0.001"} 0
+parsec_request_duration_seconds_bucket{command="block_read",le="+Inf"} 3
+parsec_requests_total{command="block_read",status="ok"} 3
+`
+	}
+	before, err := parseLatency(strings.NewReader(exposition("10", "10", "10", "10")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 200 more: 60 under 1 ms, 139 more under 4 ms, 1 under 16 ms.
+	after, err := parseLatency(strings.NewReader(exposition("70", "209", "210", "210")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ServerCommand{{Name: "vlob_poll_changes", Count: 200, P50Upto: 4, P99Upto: 4}}
+	if diff := cmp.Diff(want, serverCommands(before, after)); diff != "" {
+		t.Errorf("serverCommands (-want +got):\n%s", diff)
+	}
+	// A command new since the first scrape counts whole; one above every bound says so.
+	want = []ServerCommand{{Name: "vlob_poll_changes", Count: 210, P50Upto: 4, P99Upto: 4}, {Name: "block_read", Count: 3, P50Upto: -1, P99Upto: -1}}
+	if diff := cmp.Diff(want, serverCommands(histograms{}, after)); diff != "" {
+		t.Errorf("serverCommands from nothing (-want +got):\n%s", diff)
+	}
+	if _, err := parseLatency(strings.NewReader(`parsec_request_duration_seconds_bucket{command="x",le="soon"} 1` + "\n")); err == nil {
+		t.Error("parseLatency accepted a malformed bound")
+	}
+}

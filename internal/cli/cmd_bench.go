@@ -245,6 +245,21 @@ func (a *app) printLoad(r *bench.LoadResult) {
 			strconv.FormatFloat(c.PerSec, 'f', 1, 64), ms(c.P50), ms(c.P99), ms(c.Max), c.Goal, status})
 	}
 	a.printTable(table, []bool{false, false, true, true, true, true, true, true, false, false})
+	if len(r.ServerCommands) > 0 {
+		a.out("")
+		a.out("in the server (its /metrics; each percentile is the bound of the histogram bucket that holds it):")
+		upto := func(v float64) string {
+			if v < 0 {
+				return "more"
+			}
+			return "≤ " + strconv.FormatFloat(v, 'f', -1, 64) + " ms"
+		}
+		table := [][]string{{"request", "count", "p50", "p99"}}
+		for _, c := range r.ServerCommands {
+			table = append(table, []string{c.Name, strconv.FormatInt(c.Count, 10), upto(c.P50Upto), upto(c.P99Upto)})
+		}
+		a.printTable(table, []bool{false, true, true, true})
+	}
 	for _, e := range r.ErrorSamples {
 		a.out("error: %s", e)
 	}
