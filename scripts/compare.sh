@@ -202,7 +202,7 @@ results="$work/results"
 # measure TOOL STEP ROUND: runs the step under /usr/bin/time and appends one line to
 # $results: tool step round wall cpu rss_kib server_cpu server_rss_kib store_cpu.
 measure() {
-  local tool=$1 step=$2 round=$3 s0=0 m0=0 srv_cpu=0 srv_rss=0 store_cpu=0
+  local tool=$1 step=$2 round=$3 s0=0 m0=0 srv_cpu=0 srv_rss="" store_cpu=0
   sync
   if [ "$tool" = parsec ]; then
     s0=$(cpu_ticks "$server_pid")
@@ -217,11 +217,13 @@ measure() {
   fi
   [ -n "$store_pid" ] && store_cpu=$(awk -v a="$m0" -v b="$(cpu_ticks "$store_pid")" -v t="$ticks" 'BEGIN{print (b-a)/t}')
   read -r wall user sys rss <"$work/time"
-  echo "$tool $step $round $wall $(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}') $rss $srv_cpu $srv_rss $store_cpu" >>"$results"
+  say "$tool ${step/_/ }: $wall s, CPU $user + $sys s, $((rss >> 10)) MiB${srv_rss:+ (server CPU $srv_cpu s)}"
+  echo "$tool $step $round $wall $(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}') $rss $srv_cpu ${srv_rss:-0} $store_cpu" >>"$results"
 }
 
 tools=(parsec rclone restic)
 for round in $(seq "$rounds"); do
+  say "round $round of $rounds"
   for tool in "${tools[@]}"; do
     if [ "$tool" = restic ]; then
       restic -q -r "$restic_base/r$round-big" init >/dev/null
@@ -230,7 +232,6 @@ for round in $(seq "$rounds"); do
   done
   for step in up_big down_big up_small down_small; do
     for tool in "${tools[@]}"; do
-      say "round $round/$rounds: $tool ${step/_/ }"
       rm -rf "$work/dst"
       mkdir -p "$work/dst"
       measure "$tool" "$step" "$round"
