@@ -153,7 +153,8 @@ echo "$password" | "$parsec" workspace create compare --password-stdin >/dev/nul
 export RCLONE_CONFIG_CMPCRYPT_TYPE=crypt RCLONE_CONFIG_CMPCRYPT_PASSWORD RCLONE_CONFIG_CMPCRYPT_PASSWORD2
 RCLONE_CONFIG_CMPCRYPT_PASSWORD=$(rclone obscure "$password")
 RCLONE_CONFIG_CMPCRYPT_PASSWORD2=$(rclone obscure "salt-$password")
-export RCLONE_CONFIG="$work/rclone.conf" # none: the remotes come from the environment
+export RCLONE_CONFIG="$work/rclone.conf" # empty: the remotes come from the environment
+: >"$RCLONE_CONFIG"
 if [ -n "$s3" ]; then
   export RCLONE_CONFIG_CMPS3_TYPE=s3 RCLONE_CONFIG_CMPS3_PROVIDER=Minio RCLONE_CONFIG_CMPS3_ENDPOINT="$s3url" \
     RCLONE_CONFIG_CMPS3_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID RCLONE_CONFIG_CMPS3_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
