@@ -100,7 +100,7 @@ func serverCommands(before, after histograms) []ServerCommand {
 		}
 		upto := func(p int64) float64 {
 			for _, b := range bounds {
-				if delta(b)*100 >= p*total {
+				if !math.IsInf(b, 1) && delta(b)*100 >= p*total {
 					return b * 1000
 				}
 			}
