@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -48,6 +49,9 @@ type LoadOptions struct {
 	Interval time.Duration
 	// FileSize is the size of each file a device writes.
 	FileSize Size
+	// CPUProfile, when set, is the file that receives a CPU profile of this process (every
+	// device) while the devices run.
+	CPUProfile string
 	// Logf is as in Options.
 	Logf func(format string, args ...any)
 }
@@ -191,6 +195,17 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 
 	o.Logf("Running %d devices of %d users for %s…", len(devices), o.Users, o.Duration)
 	metricsBefore, metricsErr := scrapeLatency(ctx, http.DefaultClient, addr, token)
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	clientCPU, serverCPU := fx.cpu()
 	start := time.Now()
 	deadline := start.Add(o.Duration)

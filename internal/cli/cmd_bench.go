@@ -210,6 +210,7 @@ devices), or its limits refuse them.`,
 	f.DurationVar(&o.Duration, "duration", o.Duration, "how long the devices start commands")
 	f.DurationVar(&o.Interval, "interval", o.Interval, "mean pause between two commands of one device")
 	f.Var(&o.FileSize, "file-size", "size of each file written")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the devices (this process) while they run to this file")
 	f.BoolVar(&a.json, "json", false, "print the results as JSON")
 	return cmd
 }
