@@ -252,7 +252,7 @@ func loopbackServer(addr string) bool {
 	return ip != nil && ip.To4() != nil && ip.IsLoopback()
 }
 
-// loopbackSource is the source address of device i: 127.1.0.1, 127.1.0.2, …
+// loopbackSource is the source address of device i: 127.1.1.1, 127.1.1.2, …
 func loopbackSource(i int) net.IP {
 	return net.IPv4(127, byte(1+i/(250*250)), byte(1+i/250%250), byte(1+i%250))
 }

@@ -161,7 +161,7 @@ device, kept in memory (no device file, no key derivation).
 
 Unless --addr is given, a server is started as a separate process (this program's
 "server run", default limits) on a free 127.0.0.1 port. When the server is on the IPv4
-loopback, each device connects from its own address (127.1.0.1, 127.1.0.2, …), so that
+loopback, each device connects from its own address (127.1.1.1, 127.1.1.2, …), so that
 the server's per-address limits apply to each device as to a real one; against another
 server all devices share this machine's address: start that server with
 --max-requests-per-addr -1 --max-conns-per-addr -1 (or limits above twice the number of
