@@ -16,8 +16,9 @@
 #
 # Environment: COMPARE_BIG_MIB (size of the large file, default 1024), COMPARE_FILES (number
 # of small files, default 10000), COMPARE_FILE_SIZE (bytes each, default 4096),
-# COMPARE_ROUNDS (default 3), COMPARE_S3=1 (same as --s3), TMPDIR (where everything goes;
-# it is removed at the end). Installs rclone and restic from Debian's packages if missing.
+# COMPARE_ROUNDS (default 3), COMPARE_S3=1 (same as --s3), COMPARE_BENCH=0 (skips the final
+# `parsec bench --addr` against the same server, same sizes, whose table follows the other),
+# TMPDIR (where everything goes; it is removed at the end). Installs rclone and restic from Debian's packages if missing.
 # Not part of CI: it takes minutes and measures, it does not test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ big_mib=${COMPARE_BIG_MIB:-1024}
 files=${COMPARE_FILES:-10000}
 file_size=${COMPARE_FILE_SIZE:-4096}
 rounds=${COMPARE_ROUNDS:-3}
+bench=${COMPARE_BENCH:-1}
 s3=${COMPARE_S3:-}
 [ "${1:-}" = "--s3" ] && s3=1
 
@@ -254,6 +256,15 @@ for round in $(seq "$rounds"); do
   rm -rf "$work/dst"
 done
 
+# ---- parsec bench, once, against the same server (its own organization) ----
+if [ "$bench" = 1 ]; then
+  say "parsec bench against the same server"
+  b0=$(cpu_ticks "$server_pid")
+  "$parsec" bench --addr "$url" --admin-token "$token" --size "${big_mib}MiB" --files "$files" --file-size "$file_size" \
+    >"$work/bench.txt" 2>"$work/bench.log" || die "parsec bench: $(tail -5 "$work/bench.log")"
+  bench_server_cpu=$(awk -v a="$b0" -v b="$(cpu_ticks "$server_pid")" -v t="$ticks" 'BEGIN{printf "%.2f", (b-a)/t}')
+fi
+
 # ---- the table: medians over the rounds ----
 median() { sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 col() { awk -v t="$1" -v s="$2" -v c="$3" '$1==t && $2==s {print $c}' "$results" | median; }
@@ -295,3 +306,9 @@ header="step|tool|time|rate|CPU (user+sys)|peak memory"
     done
   done
 } | column -t -s '|'
+if [ "$bench" = 1 ]; then
+  echo
+  echo "parsec bench --addr (the same server; the CPU column is the bench's only, the server used" \
+    "$bench_server_cpu s in all, set-up included):"
+  grep -v '^server:' "$work/bench.txt"
+fi
