@@ -177,9 +177,12 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	}
 
 	o.Logf("Opening %d event streams…", len(devices))
+	// On every return, the streams end before the devices close (deferred calls run last
+	// first).
+	var watching sync.WaitGroup
+	defer watching.Wait()
 	streams, stopStreams := context.WithCancel(ctx)
 	defer stopStreams()
-	var watching sync.WaitGroup
 	for _, d := range devices {
 		watching.Go(func() { d.watchErr = d.c.Watch(streams, d.event) })
 	}
