@@ -1,7 +1,9 @@
 // Package bench is the benchmark harness behind `parsec bench`: it measures the data path
 // of the client library (one large file uploaded then downloaded, many small files
 // uploaded as one tree then downloaded) and the client's peak memory, against a server
-// that is a separate process, and returns the results beside their goals (Run).
+// that is a separate process, and returns the results beside their goals (Run); and it
+// drives many simulated devices of several users against one server at once, measuring
+// each command's latency and errors (RunLoad, `parsec bench load`).
 //
 // The process that calls Run is the client being measured: its CPU time and peak memory
 // are the client's. So the bench must never start a server inside this process, and never
