@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -110,21 +109,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer os.RemoveAll(dir)
 	res := &Result{Machine: machine()}
 
-	addr, token := o.Addr, o.AdminToken
-	serverPID := 0
-	if addr == "" {
-		o.Logf("Starting a server in %s…", dir)
-		srv, err := startServer(ctx, o.Program, filepath.Join(dir, "server"), o.ServerCPUProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer srv.stop()
-		addr, token = srv.url, srv.token
-		serverPID = srv.cmd.Process.Pid
-		res.Server = srv.url + ", a separate process started by the bench, data under " + os.TempDir()
-	} else {
-		res.Server = addr
+	srv, err := useServer(ctx, o.Logf, o.Program, dir, o.Addr, o.AdminToken, o.ServerCPUProfile)
+	if err != nil {
+		return nil, err
 	}
+	defer srv.stop()
+	addr, token, serverPID := srv.addr, srv.token, srv.pid
+	res.Server = srv.desc
 	fx := &fixture{dir: dir, opts: o, serverPID: serverPID}
 	if err := fx.bootstrap(ctx, addr, token); err != nil {
 		return nil, err

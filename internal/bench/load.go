@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -129,21 +128,13 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	}
 	defer os.RemoveAll(dir)
 	res := &LoadResult{Machine: machine(), Clients: o.Clients, Users: o.Users, Interval: o.Interval.Seconds(), FileSize: int64(o.FileSize)}
-	addr, token := o.Addr, o.AdminToken
-	serverPID := 0
-	if addr == "" {
-		o.Logf("Starting a server in %s…", dir)
-		srv, err := startServer(ctx, o.Program, filepath.Join(dir, "server"))
-		if err != nil {
-			return nil, err
-		}
-		defer srv.stop()
-		addr, token = srv.url, srv.token
-		serverPID = srv.cmd.Process.Pid
-		res.Server = srv.url + ", a separate process started by the bench, data under " + os.TempDir()
-	} else {
-		res.Server = addr
+	srv, err := useServer(ctx, o.Logf, o.Program, dir, o.Addr, o.AdminToken, "")
+	if err != nil {
+		return nil, err
 	}
+	defer srv.stop()
+	addr, token, serverPID := srv.addr, srv.token, srv.pid
+	res.Server = srv.desc
 	fx := &fixture{dir: dir, serverPID: serverPID}
 	if err := fx.bootstrap(ctx, addr, token); err != nil {
 		return nil, err

@@ -180,3 +180,26 @@ func (l *serverLog) tail() string {
 	}
 	return "its log ends with:\n" + strings.Join(l.lines, "\n")
 }
+
+// target is the server a bench runs against: the one given, or one it started.
+type target struct {
+	addr, token string
+	pid         int    // the started server's process, 0 for a given server
+	desc        string // what the results say of it
+	stop        func()
+}
+
+// useServer starts a server in dir (with a CPU profile when cpuProfile is set) unless addr
+// names one, whose administration token is token.
+func useServer(ctx context.Context, logf func(string, ...any), program, dir, addr, token, cpuProfile string) (target, error) {
+	if addr != "" {
+		return target{addr: addr, token: token, desc: addr, stop: func() {}}, nil
+	}
+	logf("Starting a server in %s…", dir)
+	srv, err := startServer(ctx, program, filepath.Join(dir, "server"), cpuProfile)
+	if err != nil {
+		return target{}, err
+	}
+	return target{addr: srv.url, token: srv.token, pid: srv.cmd.Process.Pid, stop: srv.stop,
+		desc: srv.url + ", a separate process started by the bench, data under " + os.TempDir()}, nil
+}
