@@ -112,28 +112,7 @@ func (a *app) printBench(r *bench.Result) {
 		}
 		table = append(table, []string{row.Name, value, row.Unit, secs, cpu, row.Goal, status})
 	}
-	rightAligned := []bool{false, true, false, true, true, false, false}
-	widths := make([]int, len(rightAligned))
-	for _, cells := range table {
-		for i, c := range cells {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
-		}
-	}
-	for _, cells := range table {
-		var line strings.Builder
-		for i, c := range cells {
-			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
-			if i > 0 {
-				line.WriteString("  ")
-			}
-			if rightAligned[i] {
-				line.WriteString(pad + c)
-			} else {
-				line.WriteString(c + pad)
-			}
-		}
-		a.out("%s", strings.TrimRight(line.String(), " "))
-	}
+	a.printTable(table, []bool{false, true, false, true, true, false, false})
 	if r.MemoryIncludesSetup {
 		a.out("(the peak memory includes the set-up: the peak resident set could not be reset on this system)")
 	}
