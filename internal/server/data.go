@@ -399,7 +399,9 @@ func (s *Server) blockRead(ctx context.Context, c *caller, req *protocol.BlockRe
 				reply.files[i] = openBlock{data: data}
 				return err
 			}
-			r, size, err := s.cfg.Blocks.Open(gctx, c.org.ID, id)
+			// Opened with the request's context, not the group's, which ends with Wait:
+			// a store's reader may depend on it (S3's does) until the reply is written.
+			r, size, err := s.cfg.Blocks.Open(ctx, c.org.ID, id)
 			if err != nil {
 				return err
 			}

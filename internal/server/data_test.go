@@ -32,11 +32,28 @@ func (f *flakyBlocks) PutBatch(ctx context.Context, org parsec.OrganizationID, b
 	return f.Store.PutBatch(ctx, org, blocks)
 }
 
+// Open's reader, like an object store's, reads only while the context given to Open lasts.
 func (f *flakyBlocks) Open(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) (io.ReadCloser, int64, error) {
 	if f.failGet.Load() {
 		return nil, 0, parsec.Errorf(parsec.Unavailable, "block store down")
 	}
-	return f.Store.Open(ctx, org, id)
+	r, size, err := f.Store.Open(ctx, org, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	return ctxReader{ctx, r}, size, nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	io.ReadCloser
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.ReadCloser.Read(p)
 }
 
 func (f *flakyBlocks) Get(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) ([]byte, error) {
