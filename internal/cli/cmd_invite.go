@@ -419,22 +419,7 @@ answer the prompts in order.`,
 			default:
 				a.say("Invitation to add a device for %s in organization %s.", info.CreatedBy.HumanHandle, link.Org)
 			}
-			a.say("Waiting for a greeter…")
-			if err := cl.Start(ctx); err != nil {
-				return err
-			}
-			a.out("Invitation greeter: %s", cl.Greeter().HumanHandle)
-			picked, err := a.chooseCode(ctx, "Select code provided by greeter:", cl.GreeterCodeChoices())
-			if err != nil {
-				cl.Cancel()
-				return err
-			}
-			if err := cl.ConfirmGreeterCode(ctx, picked); err != nil {
-				return err
-			}
-			a.out("Code to provide to greeter: %s", cl.Code())
-			a.say("Waiting for the greeter to pick this code…")
-			if err := cl.WaitGreeterTrust(ctx); err != nil {
+			if err := a.exchangeCodes(ctx, cl, "Waiting for a greeter…"); err != nil {
 				return err
 			}
 			if label == "" {
@@ -491,6 +476,28 @@ answer the prompts in order.`,
 	cmd.Flags().StringVarP(&email, "email", "e", "", "your email (default: the invited email)")
 	a.addPasswordStdin(cmd)
 	return cmd
+}
+
+// exchangeCodes runs the claimer's side of the code exchange with whoever greets: waits for
+// them (saying waiting), has the person pick the greeter's code, shows the claimer's, and
+// waits for the greeter to pick it.
+func (a *app) exchangeCodes(ctx context.Context, cl *client.Claim, waiting string) error {
+	a.say("%s", waiting)
+	if err := cl.Start(ctx); err != nil {
+		return err
+	}
+	a.out("Invitation greeter: %s", cl.Greeter().HumanHandle)
+	picked, err := a.chooseCode(ctx, "Select code provided by greeter:", cl.GreeterCodeChoices())
+	if err != nil {
+		cl.Cancel()
+		return err
+	}
+	if err := cl.ConfirmGreeterCode(ctx, picked); err != nil {
+		return err
+	}
+	a.out("Code to provide to greeter: %s", cl.Code())
+	a.say("Waiting for the greeter to pick this code…")
+	return cl.WaitGreeterTrust(ctx)
 }
 
 // checkNewDevice fetches and validates the organization's certificates with the new device:

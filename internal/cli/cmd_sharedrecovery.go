@@ -253,22 +253,7 @@ func (a *app) claimSharedRecovery(ctx context.Context, cl *client.Claim, label s
 		a.say("  %s: %d share(s)%s", r.HumanHandle, r.Shares, state)
 	}
 	for cl.SharesCollected() < cl.SharesNeeded() {
-		a.say("Waiting for a recipient to greet you…")
-		if err := cl.Start(ctx); err != nil {
-			return nil, err
-		}
-		a.out("Invitation greeter: %s", cl.Greeter().HumanHandle)
-		picked, err := a.chooseCode(ctx, "Select code provided by greeter:", cl.GreeterCodeChoices())
-		if err != nil {
-			cl.Cancel()
-			return nil, err
-		}
-		if err := cl.ConfirmGreeterCode(ctx, picked); err != nil {
-			return nil, err
-		}
-		a.out("Code to provide to greeter: %s", cl.Code())
-		a.say("Waiting for the greeter to pick this code…")
-		if err := cl.WaitGreeterTrust(ctx); err != nil {
+		if err := a.exchangeCodes(ctx, cl, "Waiting for a recipient to greet you…"); err != nil {
 			return nil, err
 		}
 		n, err := cl.ReceiveShares(ctx)

@@ -528,23 +528,7 @@ func (f *flow) join(link client.Link) {
 			v.Name, v.Email = info.ClaimerHumanHandle.Label, info.ClaimerHumanHandle.Email
 		}
 	})
-	if err := cl.Start(ctx); err != nil {
-		f.fail(err)
-		return
-	}
-	f.set(func(v *flowView) { v.Who = cl.Greeter().HumanHandle.String() })
-	picked, err := f.pickCode(cl.GreeterCodeChoices())
-	if err != nil {
-		f.fail(err)
-		return
-	}
-	f.set(func(v *flowView) { v.Step = "confirming" })
-	if err := cl.ConfirmGreeterCode(ctx, picked); err != nil {
-		f.fail(err)
-		return
-	}
-	f.set(func(v *flowView) { v.Step = "guestcode"; v.Code = string(cl.Code()) })
-	if err := cl.WaitGreeterTrust(ctx); err != nil {
+	if err := f.exchangeCodes(cl); err != nil {
 		f.fail(err)
 		return
 	}
@@ -587,6 +571,26 @@ func (f *flow) join(link client.Link) {
 		})
 		return
 	}
+}
+
+// exchangeCodes runs the claimer's side of the code exchange with whoever greets: waits for
+// them, has the person pick the greeter's code, shows the claimer's, and waits for the
+// greeter to pick it.
+func (f *flow) exchangeCodes(cl *client.Claim) error {
+	if err := cl.Start(f.ctx); err != nil {
+		return err
+	}
+	f.set(func(v *flowView) { v.Who = cl.Greeter().HumanHandle.String() })
+	picked, err := f.pickCode(cl.GreeterCodeChoices())
+	if err != nil {
+		return err
+	}
+	f.set(func(v *flowView) { v.Step = "confirming" })
+	if err := cl.ConfirmGreeterCode(f.ctx, picked); err != nil {
+		return err
+	}
+	f.set(func(v *flowView) { v.Step = "guestcode"; v.Code = string(cl.Code()) })
+	return cl.WaitGreeterTrust(f.ctx)
 }
 
 // newPasswordOf reads a new password typed twice from an answer.
@@ -692,27 +696,11 @@ func (f *flow) recover(link client.Link) {
 	})
 	for cl.SharesCollected() < cl.SharesNeeded() {
 		f.set(func(v *flowView) { v.Step, v.Who, v.Code, v.Codes = "wait", "", "", nil })
-		if err := cl.Start(ctx); err != nil {
+		if err := f.exchangeCodes(cl); err != nil {
 			f.fail(err)
 			return
 		}
 		greeter := cl.Greeter().HumanHandle.String()
-		f.set(func(v *flowView) { v.Who = greeter })
-		picked, err := f.pickCode(cl.GreeterCodeChoices())
-		if err != nil {
-			f.fail(err)
-			return
-		}
-		f.set(func(v *flowView) { v.Step = "confirming" })
-		if err := cl.ConfirmGreeterCode(ctx, picked); err != nil {
-			f.fail(err)
-			return
-		}
-		f.set(func(v *flowView) { v.Step = "guestcode"; v.Code = string(cl.Code()) })
-		if err := cl.WaitGreeterTrust(ctx); err != nil {
-			f.fail(err)
-			return
-		}
 		f.set(func(v *flowView) { v.Step = "receiving" })
 		n, err := cl.ReceiveShares(ctx)
 		if err != nil {

@@ -54,22 +54,6 @@ func (s *Server) recoveryCertificates(tx metastore.Tx, c *caller, req *protocol.
 	return nil
 }
 
-// ownCertificate decodes a certificate that the calling device must have signed, at a
-// timestamp in the ballpark.
-func (s *Server) ownCertificate(c *caller, raw []byte) (certif.Certificate, error) {
-	cert, err := certif.Decode(raw)
-	if err != nil {
-		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "%v", err)
-	}
-	if signer := cert.Signer(); signer == nil || *signer != c.device.ID {
-		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "%s is not signed by the calling device", cert.Kind())
-	}
-	if err := s.ballpark(cert.When()); err != nil {
-		return nil, err
-	}
-	return cert, nil
-}
-
 // recoveryStatus turns the certificate engine's refusal of a shared-recovery certificate
 // into the status that says it.
 func recoveryStatus(tx metastore.Tx, org parsec.OrganizationID, user parsec.UserID, err error) error {
@@ -91,7 +75,7 @@ func recoveryStatus(tx metastore.Tx, org parsec.OrganizationID, user parsec.User
 }
 
 func (s *Server) recoverySetup(ctx context.Context, c *caller, req *protocol.RecoverySetupReq) (any, error) {
-	cert, err := s.ownCertificate(c, req.Setup)
+	cert, err := s.signedByCaller(c, req.Setup)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +126,7 @@ func (s *Server) recoverySetup(ctx context.Context, c *caller, req *protocol.Rec
 }
 
 func (s *Server) recoveryDelete(ctx context.Context, c *caller, req *protocol.RecoveryDeleteReq) (any, error) {
-	cert, err := s.ownCertificate(c, req.Deletion)
+	cert, err := s.signedByCaller(c, req.Deletion)
 	if err != nil {
 		return nil, err
 	}

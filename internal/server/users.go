@@ -36,12 +36,9 @@ func certificateStatus(tx metastore.Tx, org parsec.OrganizationID, err error) er
 // checkPair checks a certificate and its redacted copy as uploaded by the caller: signed by
 // the caller's device, the copy consistent with the original.
 func (s *Server) checkPair(c *caller, full, redacted []byte) (certif.Certificate, error) {
-	cert, err := certif.Decode(full)
+	cert, err := s.signedByCaller(c, full)
 	if err != nil {
-		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "%v", err)
-	}
-	if signer := cert.Signer(); signer == nil || *signer != c.device.ID {
-		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "%s is not signed by the calling device", cert.Kind())
+		return nil, err
 	}
 	vk, err := crypto.ParseVerifyKey(c.device.VerifyKey)
 	if err != nil {
@@ -52,9 +49,6 @@ func (s *Server) checkPair(c *caller, full, redacted []byte) (certif.Certificate
 	}
 	if err := certif.CheckRedactedPair(full, redacted); err != nil {
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "%v", err)
-	}
-	if err := s.ballpark(cert.When()); err != nil {
-		return nil, err
 	}
 	return cert, nil
 }
