@@ -113,7 +113,7 @@ func (a *app) inviteListCmd() *cobra.Command {
 		Use:   "list -d DEVICE",
 		Short: "List invitations: pending, cancelled and finished",
 		Long: `List the invitations you may greet, one per line, tab-separated: token, status (pending,
-cancelled or finished) and kind ("user (email=…)" or "device").`,
+cancelled or finished) and kind ("user (email=…)", "device" or "shared recovery (NAME <EMAIL>)").`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.open(cmd, &df)
@@ -266,7 +266,8 @@ func (a *app) inviteGreetCmd() *cobra.Command {
 		Long: `Greet the person or device holding the invitation TOKEN, while they run "parsec invite claim".
 Read your code to them; they pick it among four. Then pick theirs among four: a code that is not
 listed means someone may be intercepting the exchange, and the exchange stops. For a person,
-choose their profile (asked unless --profile): Administrator, Member or External.`,
+choose their profile (asked unless --profile): Administrator, Member or External. For a
+shared-recovery invitation (you are one of the recipients), your shares are sent.`,
 		Args: exactArgs(1, "the invitation token"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			token, err := parsec.ParseAccessToken(args[0])
@@ -377,6 +378,10 @@ func (a *app) inviteClaimCmd() *cobra.Command {
 person who invited you runs "parsec invite greet". Pick the code they read to you among four
 (a code that is not listed means someone may be intercepting the exchange: choose "none of
 them"), then read them yours. Your new device is saved under a password.
+
+For a shared-recovery invitation (parsec invite shared-recovery), the recipients of your
+shared recovery greet you one after the other, each sending their shares, until enough came;
+then your new device is made.
 
 With --password-stdin, the first line of stdin is the new device's password and the next lines
 answer the prompts in order.`,
