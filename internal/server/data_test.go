@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 type flakyBlocks struct {
 	blockstore.Store
 	failPut, failGet atomic.Bool
+	longer           atomic.Bool // Open says a block has 1 KiB more than it has
 }
 
 func (f *flakyBlocks) PutBatch(ctx context.Context, org parsec.OrganizationID, blocks []blockstore.Block) error {
@@ -40,6 +42,9 @@ func (f *flakyBlocks) Open(ctx context.Context, org parsec.OrganizationID, id pa
 	r, size, err := f.Store.Open(ctx, org, id)
 	if err != nil {
 		return nil, 0, err
+	}
+	if f.longer.Load() {
+		return r, size + 1024, nil // the disk store's file itself: sent with sendfile
 	}
 	return ctxReader{ctx, r}, size, nil
 }
@@ -706,6 +711,28 @@ func TestBlocks(t *testing.T) {
 		}
 		_, err = w.readBlocks(t, alice, realm, big[0].BlockID, big[1].BlockID, big[2].BlockID, big[3].BlockID)
 		wantStatus(t, err, protocol.StatusTooManyElements)
+	})
+
+	t.Run("a block shorter than the store says", func(t *testing.T) {
+		large := protocol.BlockData{BlockID: parsec.NewBlockID(), Data: bytes.Repeat([]byte("large"), 100<<10)}
+		wantStatus(t, w.createBlocks(t, alice, realm, 1, large), protocol.StatusOK)
+		flaky.longer.Store(true)
+		req := w.signedRequest(t, alice, encodeRequest(t, protocol.CmdBlockRead, protocol.BlockReadReq{RealmID: realm, BlockIDs: []parsec.BlockID{large.BlockID}}), w.clock.Now())
+		resp, err := w.hs.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		flaky.longer.Store(false)
+		if !errors.Is(err, io.ErrUnexpectedEOF) || n >= resp.ContentLength {
+			t.Fatalf("read of a block shorter than announced: %d of %d bytes, %v; want the reply cut", n, resp.ContentLength, err)
+		}
+		rep, err := w.readBlocks(t, alice, realm, large.BlockID)
+		wantStatus(t, err, protocol.StatusOK)
+		if len(rep.Blocks) != 1 || !bytes.Equal(rep.Blocks[0].Data, large.Data) {
+			t.Errorf("read again: %d blocks, want the block whole", len(rep.Blocks))
+		}
 	})
 
 	t.Run("store unavailable", func(t *testing.T) {

@@ -237,6 +237,15 @@ func (c *limitedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// ReadFrom lets a reply's file go to the connection as the connection would take it
+// (sendfile for a TCP connection and a file), which embedding the net.Conn interface hides.
+func (c *limitedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
 // progressReader extends a request's read deadline before each read: a body may take
 // long on a slow link, but never stall for more than idle.
 type progressReader struct {

@@ -274,9 +274,10 @@ func (b *replyBody) done() {
 }
 
 // write writes the parts, extending the write deadline for each piece of at most
-// replyPiece bytes (see writeReply); a reader's bytes go through a reused buffer, a piece
-// at a time. A reader that ends early cuts the reply short, which the client sees as a
-// lost connection.
+// replyPiece bytes (see writeReply). A reader's bytes go to the connection as the response
+// writer takes them from a reader (sendfile, for a file on a TCP connection), or else
+// through a reused buffer, a piece at a time. A reader that ends early cuts the reply
+// short, which the client sees as a lost connection.
 func (b *replyBody) write(w http.ResponseWriter, idle time.Duration) error {
 	var buf *[]byte
 	defer func() {
@@ -285,24 +286,34 @@ func (b *replyBody) write(w http.ResponseWriter, idle time.Duration) error {
 		}
 	}()
 	rc := http.NewResponseController(w)
+	rf, _ := w.(io.ReaderFrom)
 	for _, p := range b.parts {
 		if p.r == nil {
 			writeReply(w, p.data, idle)
 			continue
 		}
-		if buf == nil {
+		if buf == nil && rf == nil {
 			buf = pieceBuffers.Get().(*[]byte)
 		}
 		for left := p.n; left > 0; {
-			piece := (*buf)[:min(left, replyPiece)]
-			if _, err := io.ReadFull(p.r, piece); err != nil {
-				return err
-			}
+			n := min(left, replyPiece)
 			rc.SetWriteDeadline(time.Now().Add(idle))
-			if _, err := w.Write(piece); err != nil {
-				return err
+			if rf != nil {
+				if m, err := rf.ReadFrom(io.LimitReader(p.r, n)); err != nil {
+					return err
+				} else if m < n {
+					return io.ErrUnexpectedEOF
+				}
+			} else {
+				piece := (*buf)[:n]
+				if _, err := io.ReadFull(p.r, piece); err != nil {
+					return err
+				}
+				if _, err := w.Write(piece); err != nil {
+					return err
+				}
 			}
-			left -= int64(len(piece))
+			left -= n
 		}
 	}
 	return nil
