@@ -113,13 +113,10 @@ func (w *Workspace) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stored, err := w.c.cache.Vlobs(ctx, w.id)
-	if err != nil {
-		return err
-	}
-	entries := make(map[parsec.VlobID]*entry, len(stored))
-	for _, v := range stored {
+	entries := make(map[parsec.VlobID]*entry, len(w.entries))
+	err = w.c.cache.EachVlob(ctx, w.id, func(v localdb.Vlob) error {
 		e := &entry{}
+		var err error
 		var errs []error
 		if v.Base != nil {
 			e.base, err = manifest.DecodeTrusted(v.Base)
@@ -133,11 +130,15 @@ func (w *Workspace) load(ctx context.Context) error {
 			// One entry the cache cannot give back is left out (the next sync fetches it
 			// again, as a child its folder names), not the whole workspace.
 			w.c.warn("workspace %s: the local copy of entry %s cannot be read, it is left out: %v", parsec.ShortID(w.id), parsec.ShortID(v.ID), err)
-			continue
+			return nil
 		}
 		if e.current() != nil {
 			entries[v.ID] = e
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	w.entries, w.checkpoint, w.gen = entries, checkpoint, gen
 	return nil

@@ -2,6 +2,7 @@ package localdb
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/sqlitefile/sqlitefiletest"
 )
 
@@ -133,4 +135,55 @@ func TestDurableAndPrivate(t *testing.T) {
 	}
 	defer db.Close()
 	sqlitefiletest.WantDurable(t, t.Context(), db.db, path)
+}
+
+func TestEachVlob(t *testing.T) {
+	key := crypto.GenerateSecretKey()
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "cache.db"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	realm, other := parsec.NewVlobID(), parsec.NewVlobID()
+	want := map[parsec.VlobID]Vlob{}
+	var vs []Vlob
+	for i := range 3 {
+		v := Vlob{ID: parsec.NewVlobID(), BaseVersion: uint64(i + 1), Base: []byte{byte(i)}}
+		if i == 2 {
+			v.NeedSync, v.Local = true, []byte("changed")
+		}
+		want[v.ID] = v
+		vs = append(vs, v)
+	}
+	if _, err := db.PutVlobs(t.Context(), realm, vs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutVlobs(t.Context(), other, []Vlob{{ID: parsec.NewVlobID(), BaseVersion: 1, Base: []byte("other")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	got := map[parsec.VlobID]Vlob{}
+	err = db.EachVlob(t.Context(), realm, func(v Vlob) error {
+		got[v.ID] = v
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d manifests, want the workspace's %d", len(got), len(want))
+	}
+	for id, w := range want {
+		g := got[id]
+		if g.BaseVersion != w.BaseVersion || g.NeedSync != w.NeedSync || !bytes.Equal(g.Base, w.Base) || !bytes.Equal(g.Local, w.Local) {
+			t.Errorf("manifest %s: got %+v, want %+v", id, g, w)
+		}
+	}
+
+	stop := errors.New("stop")
+	calls := 0
+	err = db.EachVlob(t.Context(), realm, func(Vlob) error { calls++; return stop })
+	if err != stop || calls != 1 {
+		t.Errorf("fn failing: %d calls, %v; want 1 call and its error", calls, err)
+	}
 }

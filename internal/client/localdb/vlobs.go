@@ -42,35 +42,38 @@ func (d *DB) open(b []byte, realm, id parsec.VlobID, part string) ([]byte, error
 	return pt, nil
 }
 
-// Vlobs returns every manifest the cache holds for a workspace.
-func (d *DB) Vlobs(ctx context.Context, realm parsec.VlobID) ([]Vlob, error) {
+// EachVlob calls fn with every manifest the cache holds for a workspace, one at a time, so
+// that a workspace of many files is never in memory twice (rows and what fn makes of them).
+// An error of fn stops the walk and is returned.
+func (d *DB) EachVlob(ctx context.Context, realm parsec.VlobID, fn func(Vlob) error) error {
 	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs WHERE realm = ?`, realm[:])
 	if err != nil {
-		return nil, fmt.Errorf("local cache: %w", err)
+		return fmt.Errorf("local cache: %w", err)
 	}
 	defer rows.Close()
-	var out []Vlob
 	for rows.Next() {
 		var v Vlob
 		var id, base, local []byte
 		var version int64
 		if err := rows.Scan(&id, &version, &v.NeedSync, &base, &local); err != nil {
-			return nil, fmt.Errorf("local cache: %w", err)
+			return fmt.Errorf("local cache: %w", err)
 		}
 		if len(id) != len(v.ID) {
-			return nil, parsec.Errorf(parsec.Invalid, "local cache is damaged: a manifest ID has %d bytes", len(id))
+			return parsec.Errorf(parsec.Invalid, "local cache is damaged: a manifest ID has %d bytes", len(id))
 		}
 		copy(v.ID[:], id)
 		v.BaseVersion = uint64(version)
 		if v.Base, err = d.open(base, realm, v.ID, "base"); err != nil {
-			return nil, err
+			return err
 		}
 		if v.Local, err = d.open(local, realm, v.ID, "local"); err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, v)
+		if err := fn(v); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // PutVlobs stores manifests (replacing those with the same IDs) and, when checkpoint is
