@@ -73,7 +73,7 @@ shares they hold after = (1 by default); --threshold is how many shares rebuild 
 				total += shares[i]
 			}
 			if threshold == 0 {
-				threshold = total/2 + 1
+				threshold = client.DefaultThreshold(total)
 			}
 			c, users, errs, err := a.openWithUsers(cmd, &df, emails)
 			if err != nil {

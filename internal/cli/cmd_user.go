@@ -207,21 +207,22 @@ You are asked to confirm unless --yes.`,
 					return err
 				}
 			}
+			results, err := c.RevokeUsers(cmd.Context(), users)
 			failed := len(errs)
-			for _, u := range users {
-				err := c.RevokeUser(cmd.Context(), u.ID)
-				switch {
-				case err == nil:
-					a.out("%s: revoked", u.Handle.Email)
-				case parsec.IsKind(err, parsec.Exists) || !u.RevokedOn.IsZero():
-					a.out("%s: already revoked", u.Handle.Email)
-				default:
+			for _, r := range results {
+				email := r.User.Handle.Email
+				switch r.Outcome {
+				case client.RevokeDone:
+					a.out("%s: revoked", email)
+				case client.RevokeAlready:
+					a.out("%s: already revoked", email)
+				case client.RevokeFailed:
 					failed++
-					a.out("%s: not revoked: %v", u.Handle.Email, err)
-					if parsec.StopsBatch(err) {
-						return err
-					}
+					a.out("%s: not revoked: %v", email, r.Err)
 				}
+			}
+			if err != nil {
+				return err
 			}
 			if failed > 0 {
 				return parsec.Errorf(parsec.Other, "%d of %d user(s) not revoked", failed, len(args))

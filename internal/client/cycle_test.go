@@ -52,6 +52,9 @@ func TestRenameIntoParentCycle(t *testing.T) {
 		t.Fatal("Rename into /a/b/c has not returned after 10s: it loops on the parents")
 	}
 	wantKind(t, "Rename into a parent cycle", err, parsec.Invalid)
+	if want := "cannot move /f to /a/b/c/f: the parents of "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("the error %q does not start with %q", err, want)
+	}
 	for _, e := range []client.Entry{a, b, c} {
 		if !strings.Contains(err.Error(), parsec.ShortID(e.ID)) {
 			t.Errorf("the error %q does not name %s, which is in the cycle", err, e.Name)

@@ -61,6 +61,45 @@ func (c *Client) RevokeUser(ctx context.Context, user parsec.UserID) error {
 	return nil
 }
 
+// Outcome of a revocation in a batch.
+const (
+	RevokeDone    = "revoked"
+	RevokeAlready = "already revoked"
+	RevokeFailed  = "failed"
+)
+
+// RevokeResult is what became of one user in RevokeUsers.
+type RevokeResult struct {
+	User    UserInfo
+	Outcome string
+	Err     error // with RevokeFailed
+}
+
+// RevokeUsers revokes users one by one (see RevokeUser). A user the server or the
+// certificates already hold revoked is reported so, and each failure is reported without
+// stopping the others, unless it makes going on pointless (parsec.StopsBatch): then the
+// results so far, that failure last, come back with its error.
+func (c *Client) RevokeUsers(ctx context.Context, users []UserInfo) ([]RevokeResult, error) {
+	var out []RevokeResult
+	for _, u := range users {
+		r := RevokeResult{User: u}
+		err := c.RevokeUser(ctx, u.ID)
+		switch {
+		case err == nil:
+			r.Outcome = RevokeDone
+		case parsec.IsKind(err, parsec.Exists) || !u.RevokedOn.IsZero():
+			r.Outcome = RevokeAlready
+		default:
+			r.Outcome, r.Err = RevokeFailed, err
+			if parsec.StopsBatch(err) {
+				return append(out, r), err
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // UpdateProfile changes a user's profile (Administrators; not one's own). A user already at
 // that profile gives an error of kind parsec.Exists.
 func (c *Client) UpdateProfile(ctx context.Context, user parsec.UserID, profile parsec.UserProfile) error {

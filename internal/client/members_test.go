@@ -245,15 +245,24 @@ func TestPeopleScenario(t *testing.T) {
 	}
 
 	t.Run("revoke", func(t *testing.T) {
-		if err := p.ac.RevokeUser(ctx, bobID); err != nil {
+		// A batch goes on after a failure that does not stop it (alice revoking herself).
+		res, err := p.ac.RevokeUsers(ctx, []client.UserInfo{user(t, p.ac, aliceID), user(t, p.ac, bobID)})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if len(res) != 2 || res[0].Outcome != client.RevokeFailed || parsec.KindOf(res[0].Err) != parsec.Invalid || res[1].Outcome != client.RevokeDone || res[1].Err != nil {
+			t.Fatalf("RevokeUsers(alice, bob) = %+v, want alice failed (invalid), bob revoked", res)
 		}
 		got := user(t, p.ac, bobID)
 		if got.Status() != "revoked" || got.RevokedOn.IsZero() || got.RevokedBy == nil || *got.RevokedBy != p.alice.Device.DeviceID {
 			t.Errorf("bob after revocation: status %s, revoked on %v by %v; want revoked by alice's device", got.Status(), got.RevokedOn, got.RevokedBy)
 		}
-		err := p.ac.RevokeUser(ctx, bobID)
+		err = p.ac.RevokeUser(ctx, bobID)
 		wantRefused(t, err, protocol.StatusUserAlreadyRevoked)
+		res, err = p.ac.RevokeUsers(ctx, []client.UserInfo{user(t, p.ac, bobID)})
+		if err != nil || len(res) != 1 || res[0].Outcome != client.RevokeAlready {
+			t.Errorf("RevokeUsers(bob) again = %+v, %v; want bob already revoked", res, err)
+		}
 		if err := p.ac.RevokeUser(ctx, aliceID); parsec.KindOf(err) != parsec.Invalid {
 			t.Errorf("alice revoking herself: %v, want kind Invalid", err)
 		}

@@ -28,6 +28,10 @@ type SharedRecipient struct {
 	Shares int
 }
 
+// DefaultThreshold is the threshold an interface proposes when the person chooses none: a
+// majority of the total shares.
+func DefaultThreshold(total int) int { return total/2 + 1 }
+
 // secretVersion starts the secret that the shares rebuild: version, data key, reveal token.
 const secretVersion = 0
 

@@ -368,3 +368,11 @@ func TestSharedRecoveryServerReplaysOldSetup(t *testing.T) {
 		}
 	})
 }
+
+func TestDefaultThreshold(t *testing.T) {
+	for _, tc := range []struct{ total, want int }{{1, 1}, {2, 2}, {3, 2}, {4, 3}, {5, 3}, {255, 128}} {
+		if got := client.DefaultThreshold(tc.total); got != tc.want {
+			t.Errorf("DefaultThreshold(%d) = %d, want %d (a majority)", tc.total, got, tc.want)
+		}
+	}
+}

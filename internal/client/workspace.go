@@ -582,7 +582,7 @@ func (w *Workspace) Rename(ctx context.Context, from, to string) error {
 	// A folder cannot move into itself.
 	up, err := w.ancestors(dst.ID)
 	if err != nil {
-		return parsec.Errorf(parsec.KindOf(err), "cannot move %s to %s: %w", from, to, err)
+		return parsec.Wrap(err, "cannot move %s to %s", from, to)
 	}
 	if dst.ID == id || slices.Contains(up, id) {
 		return parsec.Errorf(parsec.Invalid, "cannot move %s into itself", from)

@@ -138,7 +138,7 @@ func recipientsOf(r *http.Request, users []client.UserInfo) ([]client.SharedReci
 	}
 	t := strings.TrimSpace(r.PostFormValue("threshold"))
 	if t == "" {
-		return rs, total/2 + 1, nil
+		return rs, client.DefaultThreshold(total), nil
 	}
 	threshold, err := strconv.Atoi(t)
 	switch {

@@ -173,17 +173,12 @@ func names(users []client.UserInfo) string {
 func (a *App) postRevoke(w http.ResponseWriter, r *http.Request) {
 	s := a.current()
 	var done, failed []string
-revoking:
-	for _, u := range a.selected(r) {
-		err := s.c.RevokeUser(r.Context(), u.ID)
-		switch {
-		case err == nil, parsec.IsKind(err, parsec.Exists):
-			done = append(done, u.Handle.Label)
-		default:
-			failed = append(failed, u.Handle.Label+": "+errText(err))
-			if parsec.StopsBatch(err) {
-				break revoking
-			}
+	results, _ := s.c.RevokeUsers(r.Context(), a.selected(r)) // a failure that stops the batch is its last result
+	for _, res := range results {
+		if res.Outcome == client.RevokeFailed {
+			failed = append(failed, res.User.Handle.Label+": "+errText(res.Err))
+		} else {
+			done = append(done, res.User.Handle.Label)
 		}
 	}
 	if len(done) > 0 {
