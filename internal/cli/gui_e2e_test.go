@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -486,6 +487,29 @@ func TestGUIManagePeople(t *testing.T) {
 	alice.see(".messages", "Now Administrator: Bob.")
 	alice.see(".messages", "External users keep their profile: Xena.")
 	alice.screenshot("profiles-changed")
+	// Bob alone, from his row's menu: his current profile cannot be chosen again. Bob and
+	// Xena to Administrator again: Bob is reported unchanged.
+	bobRow := "table.users tbody tr:nth-child(2)"
+	alice.see(bobRow, "Bob")
+	alice.click(bobRow + " details.menu summary")
+	alice.click(bobRow + ` .menu-items button[formaction$="do=profile"]`)
+	alice.see("h1", "Change profile")
+	alice.see("form.confirm", "Administrator (current)")
+	var current bool
+	alice.run(chromedp.Evaluate(`document.querySelector("input[name=profile][value=ADMIN]").disabled`, &current))
+	if !current {
+		t.Error("Bob's current profile can be chosen again")
+	}
+	alice.click("form.confirm a.button")
+	alice.click(`input[name=user][aria-label="Select Bob"]`)
+	alice.click(`input[name=user][aria-label="Select Xena"]`)
+	alice.click(`.actions button[value=profile]`)
+	alice.see("h1", "Change profiles")
+	alice.see("form.confirm", "Change the profile of Bob, Xena.")
+	alice.click(`input[name=profile][value=ADMIN]`)
+	alice.run(chromedp.Poll(`document.querySelector("input[name=profile][value=ADMIN]").checked`, nil, chromedp.WithPollingTimeout(5*time.Second)))
+	alice.click("form.confirm button[type=submit]")
+	alice.see(".messages", "Already Administrator, unchanged: Bob.")
 	wantLines(t, w.as(aliceAcc, "user", "list").ok(),
 		`^[0-9a-f]{32}\tBob\tbob@example\.com\tAdministrator\tactive$`,
 		`^[0-9a-f]{32}\tCarol\tcarol@example\.com\tMember\trevoked$`,
@@ -521,7 +545,10 @@ func TestGUIManagePeople(t *testing.T) {
 	alice.see("table.users", "Xena")
 	alice.click(`a[href="/organization"]`)
 	alice.see(".banner", "Showing what this device already knows.")
-	alice.see(".facts", "Administrators")
+	alice.see(".facts", "unknown until the server can be reached")
+	if n := alice.count("main .alert"); n != 0 {
+		t.Errorf("the page repeats the banner in %d alerts", n)
+	}
 	alice.screenshot("server-unreachable")
 }
 
@@ -809,6 +836,57 @@ func TestGUIKeyboardAndNarrow(t *testing.T) {
 		alice.screenshot("narrow" + page)
 		alice.run(chromedp.Navigate(strings.Split(alice.location(), page)[0] + "/users"))
 	}
+}
+
+// The server's refusals are messages in the page: a user the server administrator freezes
+// learns it on the page left open and is logged out, and so is everyone when the organization
+// expires; an Administrator finds the frozen user with the status filter.
+func TestGUIFrozenAndExpired(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 3*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	bobAcc := w.join(aliceAcc, "bob@example.com", "Bob", "member")
+	bob := w.gui(bobAcc, "Bob")
+	bob.login(bobAcc.password)
+	bob.see(".who", "Bob · Member")
+
+	w.parsec("", "server", "user", "freeze", "bob@example.com", "--org", "Acme", "--addr", w.url, "--admin-token", serve.DevAdminToken).ok()
+	bob.see(".messages", "This user is frozen in organization Acme by the server administrator.")
+	bob.see(".messages", "You have been logged out.")
+	bob.see("h1", "Welcome to Parsec")
+	bob.screenshot("frozen")
+	bob.login(bobAcc.password)
+	bob.see(".messages", "This user is frozen in organization Acme")
+	bob.see("h1", "Welcome to Parsec")
+
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.click(`a[href="/users"]`)
+	alice.click(`.filters input[value="frozen"]`)
+	alice.click(".filters button")
+	alice.see("table.users caption", "1 of 2 users")
+	alice.see("table.users", "Bob")
+	alice.see("table.users .status-frozen", "Frozen")
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPatch, w.url+"/administration/organizations/Acme", strings.NewReader(`{"is_expired": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+serve.DevAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("expiring the organization: %s", resp.Status)
+	}
+	alice.click(`a[href="/organization"]`)
+	alice.see(".messages", "Organization Acme has expired: contact the server administrator.")
+	alice.see(".messages", "You have been logged out.")
+	alice.see("h1", "Welcome to Parsec")
+	alice.screenshot("organization-expired")
 }
 
 // An organization at its user limit: the host approves, the server refuses, and both sides
