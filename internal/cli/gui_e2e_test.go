@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -91,6 +92,16 @@ type person struct {
 	proc *proc
 	tab  context.Context
 	shot int
+
+	mu      sync.Mutex
+	dialogs []page.DialogType // the browser's dialogs so far, all accepted
+}
+
+// asked reports whether the browser asked the person something of the kind.
+func (p *person) asked(kind page.DialogType) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.dialogs, kind)
 }
 
 // gui starts a's `parsec gui` with args and opens the address it prints in a new tab.
@@ -99,13 +110,17 @@ func (w *world) gui(a account, name string, args ...string) *person {
 	tab := w.browser()
 	p := w.start("", append([]string{"gui", "--no-browser", "--config-dir", a.dir}, args...)...)
 	url := p.expect(p.stdout, `^GUI: (http://\S+)$`)[1]
-	// Confirmations (data-confirm) are accepted, as a person who means it would.
+	pe := &person{w: w, t: w.t, name: name, acc: a, proc: p, tab: tab}
+	// Confirmations (data-confirm, leaving an exchange) are accepted, as a person who means
+	// it would; their kinds are noted.
 	chromedp.ListenTarget(tab, func(ev any) {
-		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			pe.mu.Lock()
+			pe.dialogs = append(pe.dialogs, d.Type)
+			pe.mu.Unlock()
 			go chromedp.Run(tab, page.HandleJavaScriptDialog(true))
 		}
 	})
-	pe := &person{w: w, t: w.t, name: name, acc: a, proc: p, tab: tab}
 	peopleMu.Lock()
 	people[w] = append(people[w], pe)
 	peopleMu.Unlock()
@@ -354,6 +369,9 @@ func TestGUIInviteAndGreet(t *testing.T) {
 		t.Error("the yellow button is still shown after the guest joined")
 	}
 	alice.screenshot("manage-my-organization")
+	if alice.asked(page.DialogTypeBeforeunload) || bob.asked(page.DialogTypeBeforeunload) {
+		t.Error("the browser asked to confirm leaving an exchange that went on or was over")
+	}
 
 	// The CLI sees what the GUI did: the devices are the same files.
 	wantLines(t, w.as(account{dir: alice.acc.dir, password: alice.acc.password}, "user", "list").ok(),
@@ -782,8 +800,27 @@ func TestGUIExchangeCancelled(t *testing.T) {
 	erin.see(".flow .alert", "cancelled the exchange")
 	erin.screenshot("join-host-cancelled")
 
-	// Alice cancels the invitation (confirmed); its link no longer opens.
+	// Erin opens the link again; Alice greets, then leaves the exchange for another page
+	// (the browser asks, she confirms): the exchange is cancelled on both sides too.
 	alice.click(".flow form button")
+	erin.click(".flow form button")
+	erin.see("h1", "Welcome to Parsec")
+	erin.fill("#url", erinLink)
+	erin.click("#link-h + form button")
+	erin.startJoining()
+	alice.openInvitations()
+	alice.click(`form[action$="/greet"] button`)
+	hostCode = alice.see(".sas", "")
+	erin.see(".codes legend", "Which code")
+	alice.click(`nav a[href="/users"]`)
+	alice.see("h1", "Manage my organization")
+	if !alice.asked(page.DialogTypeBeforeunload) {
+		t.Error("leaving the exchange for another page was not confirmed")
+	}
+	erin.click(`button.code[value="` + hostCode + `"]`)
+	erin.see(".flow .alert", "cancelled the exchange")
+
+	// Alice cancels the invitation (confirmed); its link no longer opens.
 	alice.openInvitations()
 	alice.click(`form[action$="/cancel"] button`)
 	alice.see(".messages", "Invitation cancelled: its link no longer works.")
