@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -52,8 +53,9 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// browser starts a headless Chromium of its own (its own profile) and returns its first tab.
-func (w *world) browser() context.Context {
+// browser starts a headless Chromium of its own (its own profile), with extra options if
+// any, and returns its first tab.
+func (w *world) browser(extra ...chromedp.ExecAllocatorOption) context.Context {
 	w.t.Helper()
 	profile, err := os.MkdirTemp("", "parsec-chromium-")
 	if err != nil {
@@ -63,6 +65,7 @@ func (w *world) browser() context.Context {
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1280, 900),
 		chromedp.UserDataDir(profile))
+	opts = append(opts, extra...)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(w.ctx, opts...)
 	tab, cancelTab := chromedp.NewContext(alloc)
 	w.t.Cleanup(func() {
@@ -92,6 +95,8 @@ type person struct {
 	proc *proc
 	tab  context.Context
 	shot int
+	// launch is the address the GUI printed, with its one-time secret.
+	launch string
 
 	mu      sync.Mutex
 	dialogs []page.DialogType // the browser's dialogs so far, all accepted
@@ -110,7 +115,7 @@ func (w *world) gui(a account, name string, args ...string) *person {
 	tab := w.browser()
 	p := w.start("", append([]string{"gui", "--no-browser", "--config-dir", a.dir}, args...)...)
 	url := p.expect(p.stdout, `^GUI: (http://\S+)$`)[1]
-	pe := &person{w: w, t: w.t, name: name, acc: a, proc: p, tab: tab}
+	pe := &person{w: w, t: w.t, name: name, acc: a, proc: p, tab: tab, launch: url}
 	// Confirmations (data-confirm, leaving an exchange) are accepted, as a person who means
 	// it would; their kinds are noted.
 	chromedp.ListenTarget(tab, func(ev any) {
@@ -924,6 +929,47 @@ func TestGUIFrozenAndExpired(t *testing.T) {
 	alice.see(".messages", "You have been logged out.")
 	alice.see("h1", "Welcome to Parsec")
 	alice.screenshot("organization-expired")
+}
+
+// The local web app's protections, in a real browser: a page of another origin that posts to
+// the GUI is refused and changes nothing; another browser without the secret, or with the
+// secret already used, is refused; a host name that resolves to the loopback address (DNS
+// rebinding) is refused.
+func TestGUISecurityInTheBrowser(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 2*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.see(".who", "Alice Liddell · Administrator")
+	gui, err := url.Parse(alice.launch)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Another site (another port of the same address: same site, another origin) makes
+	// Alice's browser post "Log out" to the GUI: refused.
+	evil := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(rw, `<!doctype html><form method="post" action="http://%s/logout"></form><script>document.forms[0].submit()</script>`, gui.Host)
+	}))
+	t.Cleanup(evil.Close)
+	alice.run(chromedp.Navigate(evil.URL))
+	alice.see("body", "cross-origin request detected")
+	alice.run(chromedp.Navigate("http://" + gui.Host + "/organization"))
+	alice.see(".who", "Alice Liddell · Administrator")
+
+	// Another browser: without the secret, then with the secret Alice's browser used.
+	mallory := &person{w: w, t: t, name: "Mallory", proc: alice.proc,
+		tab: w.browser(chromedp.Flag("host-resolver-rules", "MAP rebind.test 127.0.0.1"))}
+	mallory.run(chromedp.Navigate("http://" + gui.Host + "/organization"))
+	mallory.see("main", "Open the address that “parsec gui” printed: this browser has not been let in.")
+	mallory.run(chromedp.Navigate(alice.launch))
+	mallory.see("main", "This link has already been used or is wrong.")
+	mallory.screenshot("refused-without-the-secret")
+
+	// DNS rebinding: a name of Mallory's that resolves to the GUI's address.
+	mallory.run(chromedp.Navigate("http://rebind.test:" + gui.Port() + "/"))
+	mallory.see("body", "refused: this address is not the one the Parsec GUI listens on")
 }
 
 // An organization at its user limit: the host approves, the server refuses, and both sides
