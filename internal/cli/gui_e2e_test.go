@@ -557,6 +557,17 @@ func TestGUIManagePeople(t *testing.T) {
 	xena.run(chromedp.Navigate(strings.Split(xena.location(), "/organization")[0] + "/users"))
 	xena.see("h1", "Not allowed")
 	xena.screenshot("external-view")
+	// Nor does any other page of hers name anyone else.
+	base := strings.Split(xena.location(), "/users")[0]
+	for _, page := range []string{"/organization", "/devices", "/invitations", "/workspaces", "/users/x"} {
+		xena.run(chromedp.Navigate(base + page))
+		body := xena.see("body", "Xena")
+		for _, other := range []string{"Alice", "alice@", "Bob", "bob@", "Carol", "carol@"} {
+			if strings.Contains(body, other) {
+				t.Errorf("an External user's page %s shows %q", page, other)
+			}
+		}
+	}
 
 	// The server stops: a banner says so, and the pages go on with what the device knows.
 	w.server.cmd.Process.Signal(os.Interrupt)
