@@ -548,6 +548,10 @@ func TestGUIManagePeople(t *testing.T) {
 		t.Errorf("a Member is offered %d controls to manage users", n)
 	}
 	bob.screenshot("member-view")
+	// Made Administrator meanwhile, Bob's open page follows without a reload.
+	w.as(aliceAcc, "user", "update-profile", "bob@example.com", "--profile", "admin").ok()
+	bob.see(".who", "Bob · Administrator")
+	bob.see(".actions", "Change profiles")
 	xena := w.gui(xenaAcc, "Xena")
 	xena.login(xenaAcc.password)
 	xena.see(".who", "Xena · External")
