@@ -8,11 +8,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -50,8 +53,9 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// browser starts a headless Chromium of its own (its own profile) and returns its first tab.
-func (w *world) browser() context.Context {
+// browser starts a headless Chromium of its own (its own profile), with extra options if
+// any, and returns its first tab.
+func (w *world) browser(extra ...chromedp.ExecAllocatorOption) context.Context {
 	w.t.Helper()
 	profile, err := os.MkdirTemp("", "parsec-chromium-")
 	if err != nil {
@@ -61,6 +65,7 @@ func (w *world) browser() context.Context {
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1280, 900),
 		chromedp.UserDataDir(profile))
+	opts = append(opts, extra...)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(w.ctx, opts...)
 	tab, cancelTab := chromedp.NewContext(alloc)
 	w.t.Cleanup(func() {
@@ -90,6 +95,18 @@ type person struct {
 	proc *proc
 	tab  context.Context
 	shot int
+	// launch is the address the GUI printed, with its one-time secret.
+	launch string
+
+	mu      sync.Mutex
+	dialogs []page.DialogType // the browser's dialogs so far, all accepted
+}
+
+// asked reports whether the browser asked the person something of the kind.
+func (p *person) asked(kind page.DialogType) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.dialogs, kind)
 }
 
 // gui starts a's `parsec gui` with args and opens the address it prints in a new tab.
@@ -98,13 +115,17 @@ func (w *world) gui(a account, name string, args ...string) *person {
 	tab := w.browser()
 	p := w.start("", append([]string{"gui", "--no-browser", "--config-dir", a.dir}, args...)...)
 	url := p.expect(p.stdout, `^GUI: (http://\S+)$`)[1]
-	// Confirmations (data-confirm) are accepted, as a person who means it would.
+	pe := &person{w: w, t: w.t, name: name, acc: a, proc: p, tab: tab, launch: url}
+	// Confirmations (data-confirm, leaving an exchange) are accepted, as a person who means
+	// it would; their kinds are noted.
 	chromedp.ListenTarget(tab, func(ev any) {
-		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			pe.mu.Lock()
+			pe.dialogs = append(pe.dialogs, d.Type)
+			pe.mu.Unlock()
 			go chromedp.Run(tab, page.HandleJavaScriptDialog(true))
 		}
 	})
-	pe := &person{w: w, t: w.t, name: name, acc: a, proc: p, tab: tab}
 	peopleMu.Lock()
 	people[w] = append(people[w], pe)
 	peopleMu.Unlock()
@@ -353,6 +374,9 @@ func TestGUIInviteAndGreet(t *testing.T) {
 		t.Error("the yellow button is still shown after the guest joined")
 	}
 	alice.screenshot("manage-my-organization")
+	if alice.asked(page.DialogTypeBeforeunload) || bob.asked(page.DialogTypeBeforeunload) {
+		t.Error("the browser asked to confirm leaving an exchange that went on or was over")
+	}
 
 	// The CLI sees what the GUI did: the devices are the same files.
 	wantLines(t, w.as(account{dir: alice.acc.dir, password: alice.acc.password}, "user", "list").ok(),
@@ -486,6 +510,29 @@ func TestGUIManagePeople(t *testing.T) {
 	alice.see(".messages", "Now Administrator: Bob.")
 	alice.see(".messages", "External users keep their profile: Xena.")
 	alice.screenshot("profiles-changed")
+	// Bob alone, from his row's menu: his current profile cannot be chosen again. Bob and
+	// Xena to Administrator again: Bob is reported unchanged.
+	bobRow := "table.users tbody tr:nth-child(2)"
+	alice.see(bobRow, "Bob")
+	alice.click(bobRow + " details.menu summary")
+	alice.click(bobRow + ` .menu-items button[formaction$="do=profile"]`)
+	alice.see("h1", "Change profile")
+	alice.see("form.confirm", "Administrator (current)")
+	var current bool
+	alice.run(chromedp.Evaluate(`document.querySelector("input[name=profile][value=ADMIN]").disabled`, &current))
+	if !current {
+		t.Error("Bob's current profile can be chosen again")
+	}
+	alice.click("form.confirm a.button")
+	alice.click(`input[name=user][aria-label="Select Bob"]`)
+	alice.click(`input[name=user][aria-label="Select Xena"]`)
+	alice.click(`.actions button[value=profile]`)
+	alice.see("h1", "Change profiles")
+	alice.see("form.confirm", "Change the profile of Bob, Xena.")
+	alice.click(`input[name=profile][value=ADMIN]`)
+	alice.run(chromedp.Poll(`document.querySelector("input[name=profile][value=ADMIN]").checked`, nil, chromedp.WithPollingTimeout(5*time.Second)))
+	alice.click("form.confirm button[type=submit]")
+	alice.see(".messages", "Already Administrator, unchanged: Bob.")
 	wantLines(t, w.as(aliceAcc, "user", "list").ok(),
 		`^[0-9a-f]{32}\tBob\tbob@example\.com\tAdministrator\tactive$`,
 		`^[0-9a-f]{32}\tCarol\tcarol@example\.com\tMember\trevoked$`,
@@ -497,10 +544,14 @@ func TestGUIManagePeople(t *testing.T) {
 	bob.login(bobAcc.password)
 	bob.click(`a[href="/users"]`)
 	bob.see("table.users", "Xena")
-	if n := bob.count(`.actions, details.menu, input[name=user]`); n != 0 {
+	if n := bob.count(`.actions, details.menu, input[name=user], a.button[href="/invitations"]`); n != 0 {
 		t.Errorf("a Member is offered %d controls to manage users", n)
 	}
 	bob.screenshot("member-view")
+	// Made Administrator meanwhile, Bob's open page follows without a reload.
+	w.as(aliceAcc, "user", "update-profile", "bob@example.com", "--profile", "admin").ok()
+	bob.see(".who", "Bob · Administrator")
+	bob.see(".actions", "Change profiles")
 	xena := w.gui(xenaAcc, "Xena")
 	xena.login(xenaAcc.password)
 	xena.see(".who", "Xena · External")
@@ -510,6 +561,17 @@ func TestGUIManagePeople(t *testing.T) {
 	xena.run(chromedp.Navigate(strings.Split(xena.location(), "/organization")[0] + "/users"))
 	xena.see("h1", "Not allowed")
 	xena.screenshot("external-view")
+	// Nor does any other page of hers name anyone else.
+	base := strings.Split(xena.location(), "/users")[0]
+	for _, page := range []string{"/organization", "/devices", "/invitations", "/workspaces", "/users/x"} {
+		xena.run(chromedp.Navigate(base + page))
+		body := xena.see("body", "Xena")
+		for _, other := range []string{"Alice", "alice@", "Bob", "bob@", "Carol", "carol@"} {
+			if strings.Contains(body, other) {
+				t.Errorf("an External user's page %s shows %q", page, other)
+			}
+		}
+	}
 
 	// The server stops: a banner says so, and the pages go on with what the device knows.
 	w.server.cmd.Process.Signal(os.Interrupt)
@@ -521,7 +583,10 @@ func TestGUIManagePeople(t *testing.T) {
 	alice.see("table.users", "Xena")
 	alice.click(`a[href="/organization"]`)
 	alice.see(".banner", "Showing what this device already knows.")
-	alice.see(".facts", "Administrators")
+	alice.see(".facts", "unknown until the server can be reached")
+	if n := alice.count("main .alert"); n != 0 {
+		t.Errorf("the page repeats the banner in %d alerts", n)
+	}
 	alice.screenshot("server-unreachable")
 }
 
@@ -755,8 +820,27 @@ func TestGUIExchangeCancelled(t *testing.T) {
 	erin.see(".flow .alert", "cancelled the exchange")
 	erin.screenshot("join-host-cancelled")
 
-	// Alice cancels the invitation (confirmed); its link no longer opens.
+	// Erin opens the link again; Alice greets, then leaves the exchange for another page
+	// (the browser asks, she confirms): the exchange is cancelled on both sides too.
 	alice.click(".flow form button")
+	erin.click(".flow form button")
+	erin.see("h1", "Welcome to Parsec")
+	erin.fill("#url", erinLink)
+	erin.click("#link-h + form button")
+	erin.startJoining()
+	alice.openInvitations()
+	alice.click(`form[action$="/greet"] button`)
+	hostCode = alice.see(".sas", "")
+	erin.see(".codes legend", "Which code")
+	alice.click(`nav a[href="/users"]`)
+	alice.see("h1", "Manage my organization")
+	if !alice.asked(page.DialogTypeBeforeunload) {
+		t.Error("leaving the exchange for another page was not confirmed")
+	}
+	erin.click(`button.code[value="` + hostCode + `"]`)
+	erin.see(".flow .alert", "cancelled the exchange")
+
+	// Alice cancels the invitation (confirmed); its link no longer opens.
 	alice.openInvitations()
 	alice.click(`form[action$="/cancel"] button`)
 	alice.see(".messages", "Invitation cancelled: its link no longer works.")
@@ -809,6 +893,98 @@ func TestGUIKeyboardAndNarrow(t *testing.T) {
 		alice.screenshot("narrow" + page)
 		alice.run(chromedp.Navigate(strings.Split(alice.location(), page)[0] + "/users"))
 	}
+}
+
+// The server's refusals are messages in the page: a user the server administrator freezes
+// learns it on the page left open and is logged out, and so is everyone when the organization
+// expires; an Administrator finds the frozen user with the status filter.
+func TestGUIFrozenAndExpired(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 3*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	bobAcc := w.join(aliceAcc, "bob@example.com", "Bob", "member")
+	bob := w.gui(bobAcc, "Bob")
+	bob.login(bobAcc.password)
+	bob.see(".who", "Bob · Member")
+
+	w.parsec("", "server", "user", "freeze", "bob@example.com", "--org", "Acme", "--addr", w.url, "--admin-token", serve.DevAdminToken).ok()
+	bob.see(".messages", "This user is frozen in organization Acme by the server administrator.")
+	bob.see(".messages", "You have been logged out.")
+	bob.see("h1", "Welcome to Parsec")
+	bob.screenshot("frozen")
+	bob.login(bobAcc.password)
+	bob.see(".messages", "This user is frozen in organization Acme")
+	bob.see("h1", "Welcome to Parsec")
+
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.click(`a[href="/users"]`)
+	alice.click(`.filters input[value="frozen"]`)
+	alice.click(".filters button")
+	alice.see("table.users caption", "1 of 2 users")
+	alice.see("table.users", "Bob")
+	alice.see("table.users .status-frozen", "Frozen")
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPatch, w.url+"/administration/organizations/Acme", strings.NewReader(`{"is_expired": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+serve.DevAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("expiring the organization: %s", resp.Status)
+	}
+	alice.click(`a[href="/organization"]`)
+	alice.see(".messages", "Organization Acme has expired: contact the server administrator.")
+	alice.see(".messages", "You have been logged out.")
+	alice.see("h1", "Welcome to Parsec")
+	alice.screenshot("organization-expired")
+}
+
+// The local web app's protections, in a real browser: a page of another origin that posts to
+// the GUI is refused and changes nothing; another browser without the secret, or with the
+// secret already used, is refused; a host name that resolves to the loopback address (DNS
+// rebinding) is refused.
+func TestGUISecurityInTheBrowser(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 2*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.see(".who", "Alice Liddell · Administrator")
+	gui, err := url.Parse(alice.launch)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Another site (another port of the same address: same site, another origin) makes
+	// Alice's browser post "Log out" to the GUI: refused.
+	evil := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(rw, `<!doctype html><form method="post" action="http://%s/logout"></form><script>document.forms[0].submit()</script>`, gui.Host)
+	}))
+	t.Cleanup(evil.Close)
+	alice.run(chromedp.Navigate(evil.URL))
+	alice.see("body", "cross-origin request detected")
+	alice.run(chromedp.Navigate("http://" + gui.Host + "/organization"))
+	alice.see(".who", "Alice Liddell · Administrator")
+
+	// Another browser: without the secret, then with the secret Alice's browser used.
+	mallory := &person{w: w, t: t, name: "Mallory", proc: alice.proc,
+		tab: w.browser(chromedp.Flag("host-resolver-rules", "MAP rebind.test 127.0.0.1"))}
+	mallory.run(chromedp.Navigate("http://" + gui.Host + "/organization"))
+	mallory.see("main", "Open the address that “parsec gui” printed: this browser has not been let in.")
+	mallory.run(chromedp.Navigate(alice.launch))
+	mallory.see("main", "This link has already been used or is wrong.")
+	mallory.screenshot("refused-without-the-secret")
+
+	// DNS rebinding: a name of Mallory's that resolves to the GUI's address.
+	mallory.run(chromedp.Navigate("http://rebind.test:" + gui.Port() + "/"))
+	mallory.see("body", "refused: this address is not the one the Parsec GUI listens on")
 }
 
 // An organization at its user limit: the host approves, the server refuses, and both sides

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -185,6 +186,12 @@ func (a *App) protect(next http.Handler) http.Handler {
 			q := r.URL.Query()
 			q.Del("secret")
 			http.Redirect(w, r, (&url.URL{Path: r.URL.Path, RawQuery: q.Encode()}).String(), http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/static/") {
+			// The style sheet and script are the same in every copy of the program: the
+			// refusal page, shown without the cookie, needs them too.
+			next.ServeHTTP(w, r)
 			return
 		}
 		c, err := r.Cookie(cookieName)

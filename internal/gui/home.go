@@ -293,6 +293,7 @@ type orgData struct {
 	Revoked         int
 	Outsiders       bool
 	Limit           string
+	Offline         bool // the server cannot be reached: its settings are unknown
 	Err             string
 }
 
@@ -312,9 +313,14 @@ func (a *App) organizationPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	cfg, err := s.c.OrganizationConfig(r.Context())
-	if err != nil {
+	switch {
+	case parsec.IsKind(err, parsec.Unavailable):
+		// The banner says the server cannot be reached; only what the server alone knows
+		// is missing.
+		d.Offline = true
+	case err != nil:
 		d.Err = errText(err)
-	} else {
+	default:
 		d.Outsiders = cfg.UserProfileOutsiderAllowed
 		if cfg.ActiveUsersLimit != nil {
 			d.Limit = itoa(int(*cfg.ActiveUsersLimit)) + " active users"

@@ -109,8 +109,15 @@ func TestSecretCookieHostOrigin(t *testing.T) {
 		t.Errorf("foreign Host: %d", resp.StatusCode)
 	}
 	// localhost is the same place.
-	if resp, _ := get(t, c, "http://localhost:"+u.Port()+"/static/app.css", nil); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := get(t, c, "http://localhost:"+u.Port()+"/", nil); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("localhost without its own cookie: %d, want the cookie asked for", resp.StatusCode)
+	}
+	// The style sheet needs no cookie (the refusal page uses it), but the right Host.
+	if resp, _ := get(t, noRedirect(nil), root+"static/app.css", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("the style sheet without the cookie: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, noRedirect(nil), root+"static/app.css", map[string]string{"Host": "evil.example:" + u.Port()}); resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("the style sheet for a foreign Host: %d", resp.StatusCode)
 	}
 
 	// A state-changing request from another origin is refused, even with the cookie.

@@ -151,6 +151,22 @@
     document.getElementById(out).textContent = "Strength: " + ["too weak", "fair", "good", "strong"][score];
   });
 
+  // An exchange left midway (another page, the tab closed) is cancelled on both sides, once
+  // the browser has asked to confirm; its own forms (a code, the details, Cancel) go on.
+  var navigating = false;
+  var cancelFlow = function () { return document.querySelector(".flow input[name=action][value=cancel]"); };
+  document.addEventListener("submit", function (e) {
+    if (!e.defaultPrevented && e.target.closest(".flow")) { navigating = true; }
+  });
+  window.addEventListener("beforeunload", function (e) {
+    if (!navigating && cancelFlow()) { e.preventDefault(); e.returnValue = ""; }
+  });
+  window.addEventListener("pagehide", function () {
+    var cancel = cancelFlow();
+    // The form's input named "action" hides its action property: read the attribute.
+    if (!navigating && cancel) { navigator.sendBeacon(cancel.form.getAttribute("action"), new URLSearchParams({ action: "cancel" })); }
+  });
+
   // Live pages fetch themselves again when the GUI says something changed.
   if (document.body.dataset.live && window.EventSource) {
     var busy = false, again = false;
@@ -160,7 +176,7 @@
       if (document.querySelector("details.menu[open]") || (active && active.matches("input, select, textarea") && active.form && active.form.method === "post")) { return; }
       busy = true;
       fetch(window.location.href, { credentials: "same-origin", headers: { "X-Parsec-Refresh": "1" } }).then(function (r) {
-        if (r.redirected) { window.location.href = r.url; return null; }
+        if (r.redirected) { navigating = true; window.location.href = r.url; return null; }
         return r.text();
       }).then(function (html) {
         if (!html) { return; }
