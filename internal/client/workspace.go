@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/parsec-go/parsec/internal/client/localdb"
@@ -113,35 +115,69 @@ func (w *Workspace) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Rows are read in order and decoded by batches on every core; the batches waiting
+	// bound the encoded bytes in memory.
 	entries := make(map[parsec.VlobID]*entry, len(w.entries))
-	err = w.c.cache.EachVlob(ctx, w.id, func(v localdb.Vlob) error {
-		e := &entry{}
-		var err error
-		var errs []error
-		if v.Base != nil {
-			e.base, err = manifest.DecodeTrusted(v.Base)
-			errs = append(errs, err)
-		}
-		if v.Local != nil {
-			e.local, err = manifest.DecodeTrusted(v.Local)
-			errs = append(errs, err)
-		}
-		if err := errors.Join(errs...); err != nil {
-			// One entry the cache cannot give back is left out (the next sync fetches it
-			// again, as a child its folder names), not the whole workspace.
-			w.c.warn("workspace %s: the local copy of entry %s cannot be read, it is left out: %v", parsec.ShortID(w.id), parsec.ShortID(v.ID), err)
+	var mu sync.Mutex
+	g := new(errgroup.Group)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	decodeBatch := func(batch []localdb.Vlob) {
+		g.Go(func() error {
+			decoded := make(map[parsec.VlobID]*entry, len(batch))
+			for _, v := range batch {
+				if e := w.decodeEntry(v); e != nil {
+					decoded[v.ID] = e
+				}
+			}
+			mu.Lock()
+			maps.Copy(entries, decoded)
+			mu.Unlock()
 			return nil
-		}
-		if e.current() != nil {
-			entries[v.ID] = e
+		})
+	}
+	const loadBatch = 256
+	batch := make([]localdb.Vlob, 0, loadBatch)
+	err = w.c.cache.EachVlob(ctx, w.id, func(v localdb.Vlob) error {
+		if batch = append(batch, v); len(batch) == loadBatch {
+			decodeBatch(batch)
+			batch = make([]localdb.Vlob, 0, loadBatch)
 		}
 		return nil
 	})
+	if len(batch) > 0 {
+		decodeBatch(batch)
+	}
+	g.Wait()
 	if err != nil {
 		return err
 	}
 	w.entries, w.checkpoint, w.gen = entries, checkpoint, gen
 	return nil
+}
+
+// decodeEntry decodes an entry kept in the local cache; nil when it has no version, or when
+// it cannot be read: one entry the cache cannot give back is left out (the next sync
+// fetches it again, as a child its folder names), not the whole workspace.
+func (w *Workspace) decodeEntry(v localdb.Vlob) *entry {
+	e := &entry{}
+	var err error
+	var errs []error
+	if v.Base != nil {
+		e.base, err = manifest.DecodeTrusted(v.Base)
+		errs = append(errs, err)
+	}
+	if v.Local != nil {
+		e.local, err = manifest.DecodeTrusted(v.Local)
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		w.c.warn("workspace %s: the local copy of entry %s cannot be read, it is left out: %v", parsec.ShortID(w.id), parsec.ShortID(v.ID), err)
+		return nil
+	}
+	if e.current() == nil {
+		return nil
+	}
+	return e
 }
 
 // lockWrite locks the workspace for a change, in this process (w.mu) and among the

@@ -171,8 +171,11 @@ func Decode(b []byte) (Manifest, error) {
 // DecodeTrusted parses a manifest that this program encoded itself and kept (in its
 // encrypted local cache), without the structure check: local versions have no author or
 // timestamp until they are sealed. Never give it bytes that came from the server.
+//
+// It also skips the canonical-form check (decoding then encoding again), which matters for
+// signed bytes only: a workspace of many files is read from the cache at every start.
 func DecodeTrusted(b []byte) (Manifest, error) {
-	m, err := decode(b)
+	m, err := decodeWith(b, codec.Unmarshal)
 	if err != nil {
 		return nil, parsec.Errorf(parsec.Invalid, "invalid manifest: %v", err)
 	}
@@ -180,7 +183,10 @@ func DecodeTrusted(b []byte) (Manifest, error) {
 }
 
 // decode is Decode without the structure check; its errors are bare reasons.
-func decode(b []byte) (Manifest, error) {
+func decode(b []byte) (Manifest, error) { return decodeWith(b, codec.UnmarshalCanonical) }
+
+// decodeWith is decode with the given strict decoder for the manifest itself.
+func decodeWith(b []byte, unmarshal func([]byte, any) error) (Manifest, error) {
 	var head struct {
 		Type string `cbor:"type"`
 	}
@@ -196,7 +202,7 @@ func decode(b []byte) (Manifest, error) {
 	default:
 		return nil, fmt.Errorf("unknown type %s", quote(head.Type))
 	}
-	if err := codec.UnmarshalCanonical(b, m); err != nil {
+	if err := unmarshal(b, m); err != nil {
 		return nil, fmt.Errorf("malformed %s: %v", label(head.Type), err)
 	}
 	return m, nil
