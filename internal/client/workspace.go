@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -213,22 +214,27 @@ func (w *Workspace) ID() parsec.VlobID { return w.id }
 // save writes entries to the local cache in one transaction (with the checkpoint when not
 // nil). It is the moment a change is acknowledged: after it, the change survives a crash.
 func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *uint64) error {
-	rows := make([]localdb.Vlob, 0, len(ids))
-	for _, id := range slices.Compact(sortedIDs(ids)) {
-		e := w.entries[id]
-		if e == nil {
-			continue
+	// Each entry is encoded as the cache stores it: a change of many files is never all
+	// encoded in memory at once.
+	rows := func(yield func(localdb.Vlob) bool) {
+		for _, id := range slices.Compact(sortedIDs(ids)) {
+			e := w.entries[id]
+			if e == nil {
+				continue
+			}
+			v := localdb.Vlob{ID: id, BaseVersion: e.baseVersion(), NeedSync: e.local != nil}
+			if e.base != nil {
+				v.Base = manifest.Encode(e.base)
+			}
+			if e.local != nil {
+				v.Local = manifest.Encode(e.local)
+			}
+			if !yield(v) {
+				return
+			}
 		}
-		v := localdb.Vlob{ID: id, BaseVersion: e.baseVersion(), NeedSync: e.local != nil}
-		if e.base != nil {
-			v.Base = manifest.Encode(e.base)
-		}
-		if e.local != nil {
-			v.Local = manifest.Encode(e.local)
-		}
-		rows = append(rows, v)
 	}
-	gen, err := w.c.cache.PutVlobs(ctx, w.id, rows, checkpoint)
+	gen, err := w.c.cache.PutVlobsSeq(ctx, w.id, rows, checkpoint)
 	if err != nil {
 		// Nothing was kept: forget the changes in memory too, so that both agree.
 		w.load(ctx)
@@ -240,7 +246,7 @@ func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *u
 
 func sortedIDs(ids []parsec.VlobID) []parsec.VlobID {
 	ids = slices.Clone(ids)
-	slices.SortFunc(ids, func(a, b parsec.VlobID) int { return strings.Compare(string(a[:]), string(b[:])) })
+	slices.SortFunc(ids, func(a, b parsec.VlobID) int { return bytes.Compare(a[:], b[:]) })
 	return ids
 }
 

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 
 	"github.com/parsec-go/parsec/internal/parsec"
 )
@@ -80,6 +82,12 @@ func (d *DB) EachVlob(ctx context.Context, realm parsec.VlobID, fn func(Vlob) er
 // not nil, the workspace's change checkpoint, in one transaction. It returns the
 // workspace's new generation (see Generation).
 func (d *DB) PutVlobs(ctx context.Context, realm parsec.VlobID, vs []Vlob, checkpoint *uint64) (uint64, error) {
+	return d.PutVlobsSeq(ctx, realm, slices.Values(vs), checkpoint)
+}
+
+// PutVlobsSeq is PutVlobs with the manifests made one at a time as they are stored, so
+// that a change of many files is never all encoded in memory at once.
+func (d *DB) PutVlobsSeq(ctx context.Context, realm parsec.VlobID, vs iter.Seq[Vlob], checkpoint *uint64) (uint64, error) {
 	gen, err := d.putVlobs(ctx, realm, vs, checkpoint)
 	if err != nil {
 		return 0, fmt.Errorf("local cache: %w", err)
@@ -87,7 +95,7 @@ func (d *DB) PutVlobs(ctx context.Context, realm parsec.VlobID, vs []Vlob, check
 	return gen, nil
 }
 
-func (d *DB) putVlobs(ctx context.Context, realm parsec.VlobID, vs []Vlob, checkpoint *uint64) (uint64, error) {
+func (d *DB) putVlobs(ctx context.Context, realm parsec.VlobID, vs iter.Seq[Vlob], checkpoint *uint64) (uint64, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -97,17 +105,17 @@ func (d *DB) putVlobs(ctx context.Context, realm parsec.VlobID, vs []Vlob, check
 	if err != nil {
 		return 0, err
 	}
-	if len(vs) > 0 {
-		stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO vlobs (realm, vlob_id, base_version, need_sync, base, local) VALUES (?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return 0, err
-		}
-		defer stmt.Close()
-		for _, v := range vs {
-			if _, err := stmt.ExecContext(ctx, realm[:], v.ID[:], int64(v.BaseVersion), v.NeedSync,
-				d.seal(v.Base, realm, v.ID, "base"), d.seal(v.Local, realm, v.ID, "local")); err != nil {
+	var stmt *sql.Stmt
+	for v := range vs {
+		if stmt == nil {
+			if stmt, err = tx.PrepareContext(ctx, `INSERT OR REPLACE INTO vlobs (realm, vlob_id, base_version, need_sync, base, local) VALUES (?, ?, ?, ?, ?, ?)`); err != nil {
 				return 0, err
 			}
+			defer stmt.Close()
+		}
+		if _, err := stmt.ExecContext(ctx, realm[:], v.ID[:], int64(v.BaseVersion), v.NeedSync,
+			d.seal(v.Base, realm, v.ID, "base"), d.seal(v.Local, realm, v.ID, "local")); err != nil {
+			return 0, err
 		}
 	}
 	if checkpoint != nil {
