@@ -285,7 +285,7 @@ func (s *Server) readRealmView(ctx context.Context, org parsec.OrganizationID, r
 
 // observeEvent keeps the realm views up to date with the events of the other server
 // processes on the same database: their bus calls it with every event, before delivering it
-// to the event streams of this process (see events.Postgres.Observe). A realm event needs
+// to the event streams of this process (see pgevents.Bus.Observe). A realm event needs
 // the realm's view, which this process may not have read yet; a realm certificate from
 // elsewhere changes it; a user update certificate changes who receives the administrators'
 // events.

@@ -3,8 +3,9 @@
 // every connected client whose filter accepts an event receives it, in order, numbered.
 //
 // Bus is the interface; New returns the in-process implementation, for a server that runs as
-// a single process. NewPostgres returns the bus of servers running as several processes on
-// one PostgreSQL database: events recorded in a table, processes woken by LISTEN/NOTIFY.
+// a single process. Package pgevents holds the bus of servers running as several processes
+// on one PostgreSQL database, which delivers through a Fanout, the part of the in-process bus
+// that every bus shares. This package imports no database driver.
 //
 // The bus never interprets an event: the payload is opaque (the protocol layer encodes it)
 // and the audience is data that the bus carries without resolving it. Each subscriber brings

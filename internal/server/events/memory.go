@@ -37,12 +37,8 @@ func Buffer(n int) Option { return func(c *config) { c.buffer = max(n, 1) } }
 
 // Memory is the in-process Bus. It starts no goroutine.
 type Memory struct {
-	cfg  config
 	last atomic.Uint64 // the last ID assigned
-
-	mu     sync.Mutex
-	orgs   map[parsec.OrganizationID]*org
-	closed bool
+	fan  *Fanout       // whose organizations retain the last events
 }
 
 var _ Bus = (*Memory)(nil)
@@ -61,38 +57,14 @@ func New(clock parsec.Clock, opts ...Option) *Memory {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	b := &Memory{cfg: cfg, orgs: make(map[parsec.OrganizationID]*org)}
+	b := &Memory{fan: newFanout(cfg.buffer, cfg.retain)}
 	b.last.Store(uint64(max(clock.Now(), 0)))
 	return b
 }
 
-// org holds the retained events and the subscriptions of one organization. Its lock orders
-// the publications in the organization: IDs are assigned and events delivered under it.
-type org struct {
-	mu     sync.Mutex
-	ring   ring
-	subs   map[*Subscription]struct{}
-	closed bool // the bus is closed
-}
-
-// orgFor returns the state of an organization, or nil if the bus is closed.
-func (b *Memory) orgFor(id parsec.OrganizationID) *org {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return nil
-	}
-	o := b.orgs[id]
-	if o == nil {
-		o = &org{ring: newRing(b.cfg.retain), subs: make(map[*Subscription]struct{})}
-		b.orgs[id] = o
-	}
-	return o
-}
-
 // Publish implements Bus.
 func (b *Memory) Publish(ev Event) uint64 {
-	o := b.orgFor(ev.Org)
+	o := b.fan.orgFor(ev.Org)
 	if o == nil {
 		return 0
 	}
@@ -105,6 +77,137 @@ func (b *Memory) Publish(ev Event) uint64 {
 	o.ring.push(ev)
 	o.deliver(ev)
 	return ev.ID
+}
+
+// Subscribe implements Bus.
+func (b *Memory) Subscribe(orgID parsec.OrganizationID, lastEventID uint64, filter func(*Event) bool) *Subscription {
+	o := b.fan.orgFor(orgID)
+	if o == nil {
+		return Ended(ErrBusClosed)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return Ended(ErrBusClosed)
+	}
+	var replay []Event
+	missed := false
+	if lastEventID != 0 {
+		// Holding o.mu, no event of this organization can be numbered meanwhile: if
+		// lastEventID is the last ID assigned, no event of this organization follows it.
+		if i, ok := o.ring.find(lastEventID); ok {
+			for j := i + 1; j < o.ring.len(); j++ {
+				ev := o.ring.at(j)
+				if filter == nil || filter(ev) {
+					replay = append(replay, *ev)
+				}
+			}
+		} else if lastEventID != b.last.Load() {
+			missed = true
+		}
+	}
+	return o.subscribe(b.fan.buffer, replay, missed, filter)
+}
+
+// Close implements Bus.
+func (b *Memory) Close() { b.fan.Close() }
+
+// Fanout delivers events to the subscriptions of one process, organization by organization:
+// the part of a Bus that numbers no event and keeps none. A Bus that numbers and keeps its
+// events elsewhere, such as in a database shared by several processes (package pgevents),
+// hands them to a Fanout, which delivers them to the subscribers whose filter accepts them
+// and drops those that do not keep up, as Memory does.
+//
+// The Bus orders the calls: it delivers the events of an organization in the order of their
+// IDs, and, for a subscriber resuming from an event, computes the events to replay and
+// subscribes without delivering meanwhile, so that the subscription has neither gap nor
+// duplicate. Fanout is safe for concurrent use.
+type Fanout struct {
+	buffer, retain int
+
+	mu     sync.Mutex
+	orgs   map[parsec.OrganizationID]*org
+	closed bool
+}
+
+// NewFanout returns a Fanout whose subscriptions have room for buffer undelivered events
+// beyond those they replay, as Buffer sets for New; less than 1 means the default, 256.
+func NewFanout(buffer int) *Fanout {
+	if buffer < 1 {
+		buffer = defaultBuffer
+	}
+	return newFanout(buffer, 0)
+}
+
+// newFanout returns a Fanout whose organizations retain their last retain events in their
+// ring, for Memory.
+func newFanout(buffer, retain int) *Fanout {
+	return &Fanout{buffer: buffer, retain: retain, orgs: make(map[parsec.OrganizationID]*org)}
+}
+
+// org holds the retained events (for Memory) and the subscriptions of one organization. Its
+// lock orders the deliveries in the organization: Memory assigns IDs and delivers events
+// under it.
+type org struct {
+	mu     sync.Mutex
+	ring   ring
+	subs   map[*Subscription]struct{}
+	closed bool // the bus is closed
+}
+
+// orgFor returns the state of an organization, or nil if the Fanout is closed.
+func (f *Fanout) orgFor(id parsec.OrganizationID) *org {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil
+	}
+	o := f.orgs[id]
+	if o == nil {
+		o = &org{ring: newRing(f.retain), subs: make(map[*Subscription]struct{})}
+		f.orgs[id] = o
+	}
+	return o
+}
+
+// Subscribe starts a subscription to the events of orgID that filter accepts (all of them if
+// filter is nil), that first delivers replay, in order, then the events delivered from now
+// on. missed is what its Missed reports. The subscription has room for replay beyond its
+// buffer; the Fanout takes ownership of replay. If the Fanout is closed, the subscription is
+// already ended.
+func (f *Fanout) Subscribe(orgID parsec.OrganizationID, replay []Event, missed bool, filter func(*Event) bool) *Subscription {
+	o := f.orgFor(orgID)
+	if o == nil {
+		return Ended(ErrBusClosed)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.subscribe(f.buffer, replay, missed, filter)
+}
+
+// subscribe registers a new subscription in o, or returns an ended one if the bus is
+// closed. The caller holds o.mu.
+func (o *org) subscribe(buffer int, replay []Event, missed bool, filter func(*Event) bool) *Subscription {
+	if o.closed {
+		return Ended(ErrBusClosed)
+	}
+	s := newSubscription(o, buffer, replay, missed, filter)
+	o.subs[s] = struct{}{}
+	return s
+}
+
+// Deliver sends ev to the subscriptions of ev.Org whose filter accepts it, and ends those
+// whose buffer is full with ErrTooSlow. It never blocks on a subscriber.
+func (f *Fanout) Deliver(ev Event) {
+	f.mu.Lock()
+	o := f.orgs[ev.Org]
+	f.mu.Unlock()
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.deliver(ev)
 }
 
 // deliver sends ev to the subscribers of o whose filter accepts it, and drops those that do
@@ -123,53 +226,30 @@ func (o *org) deliver(ev Event) {
 	}
 }
 
-// Subscribe implements Bus.
-func (b *Memory) Subscribe(orgID parsec.OrganizationID, lastEventID uint64, filter func(*Event) bool) *Subscription {
-	o := b.orgFor(orgID)
-	if o == nil {
-		return endedSubscription()
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closed {
-		return endedSubscription()
-	}
-	var replay []Event
-	missed := false
-	if lastEventID != 0 {
-		// Holding o.mu, no event of this organization can be numbered meanwhile: if
-		// lastEventID is the last ID assigned, no event of this organization follows it.
-		if i, ok := o.ring.find(lastEventID); ok {
-			for j := i + 1; j < o.ring.len(); j++ {
-				ev := o.ring.at(j)
-				if filter == nil || filter(ev) {
-					replay = append(replay, *ev)
-				}
-			}
-		} else if lastEventID != b.last.Load() {
-			missed = true
-		}
-	}
-	s := newSubscription(o, b.cfg.buffer, replay, missed, filter)
-	o.subs[s] = struct{}{}
-	return s
-}
+// End ends every current subscription with err: ErrTooSlow when the Bus lost events that
+// its subscribers may have wanted, so that they resume and learn that they missed some. Later
+// subscriptions run as usual.
+func (f *Fanout) End(err error) { f.end(err, false) }
 
-// Close implements Bus.
-func (b *Memory) Close() {
-	b.mu.Lock()
-	b.closed = true
-	orgs := b.orgs
-	b.orgs = nil
-	b.mu.Unlock()
-	for _, o := range orgs {
+// Close ends every subscription with ErrBusClosed; later subscriptions are already ended. It
+// is safe to call more than once.
+func (f *Fanout) Close() { f.end(ErrBusClosed, true) }
+
+func (f *Fanout) end(err error, closing bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, o := range f.orgs {
 		o.mu.Lock()
-		o.closed = true
+		o.closed = o.closed || closing
 		for s := range o.subs {
 			delete(o.subs, s)
-			s.end(ErrBusClosed)
+			s.end(err)
 		}
 		o.mu.Unlock()
+	}
+	if closing {
+		f.closed = true
+		f.orgs = nil
 	}
 }
 
@@ -201,9 +281,11 @@ func newSubscription(o *org, buffer int, replay []Event, missed bool, filter fun
 	return s
 }
 
-func endedSubscription() *Subscription {
+// Ended returns a subscription that has already ended with err (not nil): what a Bus
+// returns when it cannot start one, such as when its database is unreachable.
+func Ended(err error) *Subscription {
 	s := &Subscription{ch: make(chan Event), done: make(chan struct{})}
-	s.end(ErrBusClosed)
+	s.end(err)
 	return s
 }
 

@@ -2,7 +2,6 @@ package events_test
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/parsec-go/parsec/internal/parsec"
 	. "github.com/parsec-go/parsec/internal/server/events"
+	"github.com/parsec-go/parsec/internal/server/events/eventstest"
 )
 
 // Delivery happens inside Publish, so once Publish returns, an accepted event is already
@@ -26,38 +26,6 @@ func newBus(t *testing.T, opts ...Option) *Memory {
 	b := New(&parsec.FixedClock{T: t0}, opts...)
 	t.Cleanup(b.Close)
 	return b
-}
-
-// pending returns the events buffered in s, without waiting.
-func pending(s *Subscription) []Event {
-	var evs []Event
-	for {
-		select {
-		case ev, ok := <-s.C():
-			if !ok {
-				return evs
-			}
-			evs = append(evs, ev)
-		default:
-			return evs
-		}
-	}
-}
-
-func ids(evs []Event) []uint64 {
-	out := make([]uint64, len(evs))
-	for i, ev := range evs {
-		out[i] = ev.ID
-	}
-	return out
-}
-
-func publishN(b Bus, org parsec.OrganizationID, n int) []uint64 {
-	var out []uint64
-	for i := range n {
-		out = append(out, b.Publish(Event{Org: org, Name: "PINGED", Payload: []byte(fmt.Sprint(i))}))
-	}
-	return out
 }
 
 func TestOrdering(t *testing.T) {
@@ -81,7 +49,7 @@ func TestOrdering(t *testing.T) {
 	if want[0].ID != uint64(t0)+1 {
 		t.Errorf("first ID %d, want the clock in µs plus one, %d", want[0].ID, uint64(t0)+1)
 	}
-	got := pending(s)
+	got := eventstest.Pending(s)
 	if len(got) != len(want) {
 		t.Fatalf("received %d events, want %d", len(got), len(want))
 	}
@@ -133,13 +101,13 @@ func TestFilter(t *testing.T) {
 		}
 	}
 	var got []string
-	for _, ev := range pending(s) {
+	for _, ev := range eventstest.Pending(s) {
 		got = append(got, ev.Name)
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("filtered subscription received %q, want %q", got, want)
 	}
-	if n := len(pending(all)); n != len(tests) {
+	if n := len(eventstest.Pending(all)); n != len(tests) {
 		t.Errorf("unfiltered subscription received %d events, want %d", n, len(tests))
 	}
 }
@@ -150,18 +118,18 @@ func TestOrganizationsIsolated(t *testing.T) {
 	sb := b.Subscribe(orgB, 0, nil)
 	defer sa.Close()
 	defer sb.Close()
-	idB := publishN(b, orgB, 3)
-	idA := publishN(b, orgA, 2)
-	if got := ids(pending(sa)); !slices.Equal(got, idA) {
+	idB := eventstest.PublishN(b, orgB, 3)
+	idA := eventstest.PublishN(b, orgA, 2)
+	if got := eventstest.IDs(eventstest.Pending(sa)); !slices.Equal(got, idA) {
 		t.Errorf("subscription of %s received %v, want %v", orgA, got, idA)
 	}
-	if got := ids(pending(sb)); !slices.Equal(got, idB) {
+	if got := eventstest.IDs(eventstest.Pending(sb)); !slices.Equal(got, idB) {
 		t.Errorf("subscription of %s received %v, want %v", orgB, got, idB)
 	}
 	// An ID of another organization is not a resumption point.
 	r := b.Subscribe(orgA, idB[1], nil)
 	defer r.Close()
-	if !r.Missed() || len(pending(r)) != 0 {
+	if !r.Missed() || len(eventstest.Pending(r)) != 0 {
 		t.Errorf("resuming %s from an event of %s: Missed() = %v, want true and nothing replayed", orgA, orgB, r.Missed())
 	}
 }
@@ -170,9 +138,9 @@ func TestResume(t *testing.T) {
 	// Every subtest starts from a bus where the same thing happened, at the same clock.
 	setup := func(t *testing.T) (*Memory, []uint64) {
 		b := newBus(t)
-		published := publishN(b, orgA, 6)
-		publishN(b, orgB, 2) // interleaved: IDs of orgA are not consecutive
-		return b, append(published, publishN(b, orgA, 2)...)
+		published := eventstest.PublishN(b, orgA, 6)
+		eventstest.PublishN(b, orgB, 2) // interleaved: IDs of orgA are not consecutive
+		return b, append(published, eventstest.PublishN(b, orgA, 2)...)
 	}
 	_, published := setup(t)
 	even := func(ev *Event) bool { return ev.ID%2 == 0 }
@@ -196,12 +164,12 @@ func TestResume(t *testing.T) {
 			if s.Missed() {
 				t.Fatal("Missed() = true, want false")
 			}
-			if got := ids(pending(s)); !slices.Equal(got, tc.want) {
+			if got := eventstest.IDs(eventstest.Pending(s)); !slices.Equal(got, tc.want) {
 				t.Errorf("replayed %v, want %v", got, tc.want)
 			}
 			// Then live, no gap, no duplicate.
 			live := b.Publish(Event{Org: orgA, Name: "live", Payload: []byte{0}})
-			got := ids(pending(s))
+			got := eventstest.IDs(eventstest.Pending(s))
 			if (tc.filter == nil || live%2 == 0) && !slices.Equal(got, []uint64{live}) {
 				t.Errorf("after replay received %v, want [%d]", got, live)
 			}
@@ -218,14 +186,14 @@ func TestResumeLastAssigned(t *testing.T) {
 		t.Error("resuming from the starting point of the bus: Missed() = true")
 	}
 	s.Close()
-	last := publishN(b, orgB, 1)[0]
+	last := eventstest.PublishN(b, orgB, 1)[0]
 	s = b.Subscribe(orgA, last, nil)
 	defer s.Close()
-	if s.Missed() || len(pending(s)) != 0 {
+	if s.Missed() || len(eventstest.Pending(s)) != 0 {
 		t.Errorf("resuming from the last ID assigned: Missed() = %v, want false and nothing replayed", s.Missed())
 	}
 	id := b.Publish(Event{Org: orgA})
-	if got := ids(pending(s)); !slices.Equal(got, []uint64{id}) {
+	if got := eventstest.IDs(eventstest.Pending(s)); !slices.Equal(got, []uint64{id}) {
 		t.Errorf("received %v, want [%d]", got, id)
 	}
 }
@@ -233,7 +201,7 @@ func TestResumeLastAssigned(t *testing.T) {
 func TestResumeMissed(t *testing.T) {
 	setup := func(t *testing.T) (*Memory, []uint64) {
 		b := newBus(t, Retain(4))
-		return b, publishN(b, orgA, 10)
+		return b, eventstest.PublishN(b, orgA, 10)
 	}
 	b, published := setup(t)
 	tests := []struct {
@@ -253,11 +221,11 @@ func TestResumeMissed(t *testing.T) {
 			if !s.Missed() {
 				t.Error("Missed() = false, want true")
 			}
-			if got := pending(s); len(got) != 0 {
-				t.Errorf("replayed %v, want nothing", ids(got))
+			if got := eventstest.Pending(s); len(got) != 0 {
+				t.Errorf("replayed %v, want nothing", eventstest.IDs(got))
 			}
 			id := b.Publish(Event{Org: orgA})
-			if got := ids(pending(s)); !slices.Equal(got, []uint64{id}) {
+			if got := eventstest.IDs(eventstest.Pending(s)); !slices.Equal(got, []uint64{id}) {
 				t.Errorf("live: received %v, want [%d]", got, id)
 			}
 		})
@@ -290,7 +258,7 @@ func TestResumeWhilePublishing(t *testing.T) {
 	for id := range published {
 		all = append(all, id)
 	}
-	got := ids(pending(s))
+	got := eventstest.IDs(eventstest.Pending(s))
 	if want := all[resumeAfter:]; !slices.Equal(got, want) {
 		t.Errorf("received %d events %v...; want %d events %v...", len(got), got[:min(5, len(got))], len(want), want[:5])
 	}
@@ -308,8 +276,8 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	for range 10 {
 		// Would block forever here if Publish waited for the slow subscriber.
 		published = append(published, b.Publish(Event{Org: orgA}))
-		if got := pending(fast); len(got) != 1 || got[0].ID != published[len(published)-1] {
-			t.Fatalf("fast subscriber received %v", ids(got))
+		if got := eventstest.Pending(fast); len(got) != 1 || got[0].ID != published[len(published)-1] {
+			t.Fatalf("fast subscriber received %v", eventstest.IDs(got))
 		}
 	}
 	select {
@@ -321,7 +289,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 		t.Errorf("Err() = %v, want %v", slow.Err(), ErrTooSlow)
 	}
 	// What was buffered is still readable, then the channel is closed.
-	if got := ids(pending(slow)); !slices.Equal(got, published[:4]) {
+	if got := eventstest.IDs(eventstest.Pending(slow)); !slices.Equal(got, published[:4]) {
 		t.Errorf("slow subscriber received %v, want %v", got, published[:4])
 	}
 	if _, ok := <-slow.C(); ok {
@@ -334,7 +302,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	// It can resume from the last event it got.
 	again := b.Subscribe(orgA, published[3], nil)
 	defer again.Close()
-	if got := ids(pending(again)); again.Missed() || !slices.Equal(got, published[4:]) {
+	if got := eventstest.IDs(eventstest.Pending(again)); again.Missed() || !slices.Equal(got, published[4:]) {
 		t.Errorf("resumed: Missed() = %v, replayed %v, want %v", again.Missed(), got, published[4:])
 	}
 }
@@ -369,7 +337,7 @@ func TestBusClose(t *testing.T) {
 			}
 		})
 	}
-	publishN(b, orgA, 10)
+	eventstest.PublishN(b, orgA, 10)
 	b.Close()
 	wg.Wait() // every consumer's channel got closed, so every consumer goroutine returned
 	for i, s := range subs {
@@ -454,7 +422,7 @@ func TestConcurrentPublishers(t *testing.T) {
 // after every event of the previous one, and does not take old IDs for its own.
 func TestIDsAcrossRestarts(t *testing.T) {
 	first := New(&parsec.FixedClock{T: t0})
-	old := publishN(first, orgA, 1000)
+	old := eventstest.PublishN(first, orgA, 1000)
 	first.Close()
 
 	second := New(&parsec.FixedClock{T: t0.Add(time.Second)})

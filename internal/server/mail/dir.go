@@ -39,16 +39,16 @@ func (d *dirSender) Send(ctx context.Context, m Message) error {
 		m.From = devSender
 	}
 	if err := m.Validate(); err != nil {
-		return newSendError(ErrUnavailable, where, "invalid message", err, "")
+		return NewSendError(ErrUnavailable, where, "invalid message", err, "")
 	}
 	if err := ctx.Err(); err != nil {
-		return newSendError(ErrUnavailable, where, "not writing", err, "")
+		return NewSendError(ErrUnavailable, where, "not writing", err, "")
 	}
 	now := d.now()
 	data := m.Bytes(now, domainOf(m.From))
 	name := now.UTC().Format("20060102T150405.000000000Z") + "-" + strings.ToLower(rand.Text()[:10]) + ".eml"
 	if err := writeFileAtomic(filepath.Join(d.dir, name), data); err != nil {
-		return newSendError(ErrUnavailable, where, "write", err, "")
+		return NewSendError(ErrUnavailable, where, "write", err, "")
 	}
 	return nil
 }

@@ -8,7 +8,17 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/parsec-go/parsec/internal/server/mail/mailtest"
 )
+
+var testMessage = Message{
+	To:      "Bob <bob@example.com>",
+	ReplyTo: "Alice <alice@example.com>",
+	Subject: "[Parsec] Zoé invited you to Acme",
+	Text:    "Hello Bob,\n\nopen https://parsec.example.com/redirect/Acme?a=claim_user&p=xyz\n",
+	HTML:    "<p>Hello Bob,</p>\n<p><a href=\"https://parsec.example.com/redirect/Acme?a=claim_user&amp;p=xyz\">Join</a></p>\n",
+}
 
 func TestDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "mails")
@@ -54,7 +64,7 @@ func TestDir(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := parseMessage(t, data)
+		p := mailtest.Parse(t, data)
 		if p.From != "Parsec <no-reply@localhost>" || p.To != "Bob <bob@example.com>" || p.Subject != testMessage.Subject ||
 			p.Text != testMessage.Text || p.HTML != testMessage.HTML {
 			t.Errorf("%s: read back %+v", e.Name(), p)

@@ -2,10 +2,11 @@
 // sent when an invitation is created with send_email.
 //
 // A [Message] is rendered as an RFC 5322 message with a text and an HTML part. A [Sender]
-// delivers it: [NewSMTP] through an SMTP server (implicit TLS, STARTTLS or plain, AUTH PLAIN),
-// [NewDir] into a directory of .eml files for development. Send errors are classified as
-// [ErrRecipientRefused] or [ErrUnavailable], which is what the server reports to the client;
-// the invitation itself never depends on the email being sent.
+// delivers it: package smtp through an SMTP server (implicit TLS, STARTTLS or plain, AUTH
+// PLAIN), [NewDir] into a directory of .eml files for development. Send errors are classified
+// as [ErrRecipientRefused] or [ErrUnavailable] (see [NewSendError]), which is what the server
+// reports to the client; the invitation itself never depends on the email being sent. This
+// package imports no network client.
 //
 // This package never logs anything: neither message bodies (they carry invitation links,
 // which are secrets until the invitation is claimed) nor SMTP passwords, which also never

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parsec-go/parsec/internal/server/mail/mailtest"
 )
 
 func TestInvitationMessage(t *testing.T) {
@@ -91,7 +93,7 @@ func TestInvitationMessage(t *testing.T) {
 				t.Fatalf("Validate: %v", err)
 			}
 			// Read it back as a mail client would.
-			p := parseMessage(t, m.Bytes(time.Now(), "example.com"))
+			p := mailtest.Parse(t, m.Bytes(time.Now(), "example.com"))
 			if p.Subject != tc.wantSubject {
 				t.Errorf("Subject = %q, want %q", p.Subject, tc.wantSubject)
 			}
@@ -157,7 +159,7 @@ func TestFormatAddressOf(t *testing.T) {
 			}
 			continue
 		}
-		if got := parseMessage(t, m.Bytes(time.Now(), "")).To; got != tc.want {
+		if got := mailtest.Parse(t, m.Bytes(time.Now(), "")).To; got != tc.want {
 			t.Errorf("formatAddressOf(%q, %q) read back as %q, want %q", tc.name, tc.email, got, tc.want)
 		}
 	}

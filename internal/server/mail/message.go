@@ -43,7 +43,7 @@ func (m Message) Validate() error {
 			}
 			continue
 		}
-		if _, err := parseAddress(f.value); err != nil {
+		if _, err := ParseAddress(f.value); err != nil {
 			return fmt.Errorf("invalid %s %q: %w", f.name, f.value, err)
 		}
 	}
@@ -63,7 +63,7 @@ func (m Message) Validate() error {
 }
 
 // parseAddress parses a single address, refusing what Validate refuses.
-func parseAddress(s string) (*mail.Address, error) {
+func ParseAddress(s string) (*mail.Address, error) {
 	if err := checkHeaderValue(s); err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func sanitize(s string) string {
 // formatAddress renders an address header value: parsed and re-encoded when valid, else the
 // sanitized value as it is (Validate refuses it anyway).
 func formatAddress(s string) string {
-	a, err := parseAddress(s)
+	a, err := ParseAddress(s)
 	if err != nil {
 		return encodeText(s)
 	}
@@ -266,7 +266,7 @@ func messageIDHost(domain string) string {
 
 // domainOf returns the domain of the address s, or "" when s is not a valid address.
 func domainOf(s string) string {
-	a, err := parseAddress(s)
+	a, err := ParseAddress(s)
 	if err != nil {
 		return ""
 	}

@@ -2,10 +2,6 @@ package mail
 
 import (
 	"bytes"
-	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/mail"
 	"slices"
 	"strings"
@@ -13,114 +9,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/parsec-go/parsec/internal/server/mail/mailtest"
 )
-
-// parsed is a rendered message read back the way a mail client would.
-type parsed struct {
-	From, To, ReplyTo string // display name and address, RFC 2047 decoded
-	Subject           string // RFC 2047 decoded
-	MessageID         string
-	Date              time.Time
-	Text, HTML        string // decoded parts, line endings normalized to \n
-	Header            mail.Header
-}
-
-func parseMessage(t *testing.T, data []byte) parsed {
-	t.Helper()
-	for i, line := range strings.Split(string(data), "\r\n") {
-		if strings.ContainsAny(line, "\r\n") {
-			t.Fatalf("line %d has a bare CR or LF: %q", i, line)
-		}
-		if len(line) > 998 {
-			t.Fatalf("line %d is %d bytes long", i, len(line))
-		}
-	}
-	msg, err := mail.ReadMessage(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("reading message: %v", err)
-	}
-	var p parsed
-	p.Header = msg.Header
-	address := func(key string) string {
-		if msg.Header.Get(key) == "" {
-			return ""
-		}
-		a, err := msg.Header.AddressList(key)
-		if err != nil || len(a) != 1 {
-			t.Fatalf("%s %q: %v (%d addresses)", key, msg.Header.Get(key), err, len(a))
-		}
-		if a[0].Name == "" {
-			return a[0].Address
-		}
-		return a[0].Name + " <" + a[0].Address + ">"
-	}
-	p.From, p.To, p.ReplyTo = address("From"), address("To"), address("Reply-To")
-	p.Subject, err = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-	if err != nil {
-		t.Fatalf("decoding subject %q: %v", msg.Header.Get("Subject"), err)
-	}
-	p.MessageID = msg.Header.Get("Message-ID")
-	if p.Date, err = msg.Header.Date(); err != nil {
-		t.Fatalf("date: %v", err)
-	}
-	if v := msg.Header.Get("MIME-Version"); v != "1.0" {
-		t.Errorf("MIME-Version = %q", v)
-	}
-
-	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatalf("content type: %v", err)
-	}
-	if mediaType == "text/plain" {
-		p.Text = readQP(t, msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
-		return p
-	}
-	if mediaType != "multipart/alternative" {
-		t.Fatalf("content type %q", mediaType)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	var types []string
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading part: %v", err)
-		}
-		ct := part.Header.Get("Content-Type")
-		types = append(types, ct)
-		// multipart.Reader decodes quoted-printable itself and drops the header.
-		body, err := io.ReadAll(part)
-		if err != nil {
-			t.Fatalf("reading part %q: %v", ct, err)
-		}
-		switch ct {
-		case "text/plain; charset=utf-8":
-			p.Text = normalize(string(body))
-		case "text/html; charset=utf-8":
-			p.HTML = normalize(string(body))
-		}
-	}
-	if diff := cmp.Diff([]string{"text/plain; charset=utf-8", "text/html; charset=utf-8"}, types); diff != "" {
-		t.Errorf("parts (-want +got):\n%s", diff)
-	}
-	return p
-}
-
-func readQP(t *testing.T, cte string, r io.Reader) string {
-	t.Helper()
-	if cte != "quoted-printable" {
-		t.Fatalf("Content-Transfer-Encoding = %q", cte)
-	}
-	body, err := io.ReadAll(quotedprintable.NewReader(r))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return normalize(string(body))
-}
-
-func normalize(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
 
 func TestMessageRoundTrip(t *testing.T) {
 	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.FixedZone("CET", 3600))
@@ -128,7 +19,7 @@ func TestMessageRoundTrip(t *testing.T) {
 	tests := []struct {
 		name string
 		msg  Message
-		want parsed
+		want mailtest.Parsed
 	}{
 		{
 			name: "ascii",
@@ -136,7 +27,7 @@ func TestMessageRoundTrip(t *testing.T) {
 				From: "Parsec <no-reply@example.com>", To: "bob@example.com", ReplyTo: "Alice <alice@example.com>",
 				Subject: "Hello", Text: "Hi Bob,\nsee you.\n", HTML: "<p>Hi Bob,</p>\n",
 			},
-			want: parsed{
+			want: mailtest.Parsed{
 				From: "Parsec <no-reply@example.com>", To: "bob@example.com", ReplyTo: "Alice <alice@example.com>",
 				Subject: "Hello", Text: "Hi Bob,\nsee you.\n", HTML: "<p>Hi Bob,</p>\n",
 			},
@@ -147,7 +38,7 @@ func TestMessageRoundTrip(t *testing.T) {
 				From: "Zoé Étoile <zoe@example.com>", To: `"Ünïcødé, Bob" <bob@example.com>`,
 				Subject: "[Parsec] Zoé invited you to Société", Text: "Bonjour Zoé ☃", HTML: "<p>Bonjour Zoé ☃</p>",
 			},
-			want: parsed{
+			want: mailtest.Parsed{
 				From: "Zoé Étoile <zoe@example.com>", To: "Ünïcødé, Bob <bob@example.com>",
 				Subject: "[Parsec] Zoé invited you to Société", Text: "Bonjour Zoé ☃", HTML: "<p>Bonjour Zoé ☃</p>",
 			},
@@ -158,7 +49,7 @@ func TestMessageRoundTrip(t *testing.T) {
 				From: "a@example.com", To: "b@example.com", Subject: long + "é",
 				Text: strings.Repeat("x", 500) + "\n" + long, HTML: strings.Repeat("<b>é</b>", 200),
 			},
-			want: parsed{
+			want: mailtest.Parsed{
 				From: "a@example.com", To: "b@example.com", Subject: long + "é",
 				Text: strings.Repeat("x", 500) + "\n" + long, HTML: strings.Repeat("<b>é</b>", 200),
 			},
@@ -166,12 +57,12 @@ func TestMessageRoundTrip(t *testing.T) {
 		{
 			name: "ascii subject looking like an encoded word",
 			msg:  Message{From: "a@example.com", To: "b@example.com", Subject: "=?utf-8?q?not_encoded?=", Text: "t", HTML: "h"},
-			want: parsed{From: "a@example.com", To: "b@example.com", Subject: "=?utf-8?q?not_encoded?=", Text: "t", HTML: "h"},
+			want: mailtest.Parsed{From: "a@example.com", To: "b@example.com", Subject: "=?utf-8?q?not_encoded?=", Text: "t", HTML: "h"},
 		},
 		{
 			name: "text only",
 			msg:  Message{From: "a@example.com", To: "b@example.com", Subject: "s", Text: "only text\n= and trailing space \n"},
-			want: parsed{From: "a@example.com", To: "b@example.com", Subject: "s", Text: "only text\n= and trailing space \n"},
+			want: mailtest.Parsed{From: "a@example.com", To: "b@example.com", Subject: "s", Text: "only text\n= and trailing space \n"},
 		},
 	}
 	for _, tc := range tests {
@@ -185,7 +76,7 @@ func TestMessageRoundTrip(t *testing.T) {
 					t.Fatalf("message is not 7-bit:\n%s", data)
 				}
 			}
-			got := parseMessage(t, data)
+			got := mailtest.Parse(t, data)
 			if !got.Date.Equal(now) {
 				t.Errorf("Date = %v, want %v", got.Date, now)
 			}
@@ -202,8 +93,8 @@ func TestMessageRoundTrip(t *testing.T) {
 
 func TestMessageIDsDiffer(t *testing.T) {
 	m := Message{From: "a@example.com", To: "b@example.com", Text: "t"}
-	a := parseMessage(t, m.Bytes(time.Now(), "bad domain\r\n"))
-	b := parseMessage(t, m.Bytes(time.Now(), ""))
+	a := mailtest.Parse(t, m.Bytes(time.Now(), "bad domain\r\n"))
+	b := mailtest.Parse(t, m.Bytes(time.Now(), ""))
 	if a.MessageID == b.MessageID {
 		t.Errorf("two messages share the Message-ID %q", a.MessageID)
 	}

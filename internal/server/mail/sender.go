@@ -47,9 +47,11 @@ func (e *sendError) Unwrap() []error {
 	return []error{e.kind, e.err}
 }
 
-// newSendError builds a sendError with the message "<where>: <what>[: <cause>]", with secret
-// removed from it wherever it appears (a server may echo what it received).
-func newSendError(kind error, where, what string, cause error, secret string) error {
+// NewSendError returns the error of a Sender that failed: it matches kind (ErrRecipientRefused
+// or ErrUnavailable) and cause, and its message is "<where>: <what>[: <cause>]", with secret
+// (a password, when not empty) replaced wherever it appears: a server may echo what it
+// received.
+func NewSendError(kind error, where, what string, cause error, secret string) error {
 	msg := where + ": " + what
 	if cause != nil {
 		msg += ": " + cause.Error()

@@ -16,6 +16,7 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server"
 	"github.com/parsec-go/parsec/internal/server/mail"
+	"github.com/parsec-go/parsec/internal/server/mail/smtp"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 )
 
@@ -124,7 +125,7 @@ func openMail(rc Config) (mail.Sender, string, error) {
 		if sender == "" {
 			sender = "no-reply@parsec.invalid"
 		}
-		s, err := mail.NewSMTP(mail.SMTPConfig{Host: rc.EmailHost, Port: rc.EmailPort, Username: rc.EmailUser,
+		s, err := smtp.New(smtp.Config{Host: rc.EmailHost, Port: rc.EmailPort, Username: rc.EmailUser,
 			Password: rc.EmailPassword, TLS: rc.EmailTLS, StartTLS: rc.EmailStartTLS, Sender: sender, Timeout: 30 * time.Second})
 		if err != nil {
 			return nil, "", fmt.Errorf("email configuration: %w", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/parsec-go/parsec/internal/server/blockstore/disk"
 	"github.com/parsec-go/parsec/internal/server/blockstore/s3"
 	"github.com/parsec-go/parsec/internal/server/events"
+	"github.com/parsec-go/parsec/internal/server/events/pgevents"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 	"github.com/parsec-go/parsec/internal/server/metastore/postgres"
 	"github.com/parsec-go/parsec/internal/server/metastore/sqlite"
@@ -54,7 +55,7 @@ func OpenMetastore(ctx context.Context, spec, dataDir string) (metastore.Store, 
 // the database by every server process on it; otherwise an in-process one.
 func openBus(ctx context.Context, store metastore.Store, clock parsec.Clock, log *slog.Logger) (events.Bus, error) {
 	if pg, ok := store.(*postgres.Store); ok {
-		b, err := events.NewPostgres(ctx, pg.Pool(), log)
+		b, err := pgevents.New(ctx, pg.Pool(), log)
 		if err != nil {
 			return nil, fmt.Errorf("event bus: %w", err)
 		}

@@ -77,7 +77,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 }
 
 // Pool returns the connections of the store, for the event bus shared by the server
-// processes on this database (internal/server/events.Postgres), which uses tables of this
+// processes on this database (internal/server/events/pgevents), which uses tables of this
 // schema.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 

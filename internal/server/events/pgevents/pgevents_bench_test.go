@@ -1,4 +1,4 @@
-package events_test
+package pgevents_test
 
 import (
 	"strconv"
@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/parsec-go/parsec/internal/parsec"
-	. "github.com/parsec-go/parsec/internal/server/events"
+	"github.com/parsec-go/parsec/internal/server/events"
 )
 
 // BenchmarkPostgresPublish publishes from concurrent requests of different organizations,
@@ -20,7 +20,7 @@ func BenchmarkPostgresPublish(b *testing.B) {
 		bus := buses[i%2]
 		org := parsec.OrganizationID("Org" + strconv.FormatInt(i, 10))
 		for pb.Next() {
-			if bus.Publish(Event{Org: org, Name: "PINGED", Audience: Audience{All: true}}) == 0 {
+			if bus.Publish(events.Event{Org: org, Name: "PINGED", Audience: events.Audience{All: true}}) == 0 {
 				b.Error("event lost")
 			}
 		}

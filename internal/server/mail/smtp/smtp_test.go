@@ -1,4 +1,4 @@
-package mail
+package smtp
 
 import (
 	"context"
@@ -20,8 +20,11 @@ import (
 	"time"
 
 	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
+	gosmtp "github.com/emersion/go-smtp"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/parsec-go/parsec/internal/server/mail"
+	"github.com/parsec-go/parsec/internal/server/mail/mailtest"
 )
 
 // received is what the test SMTP server got in one transaction.
@@ -43,7 +46,7 @@ type backend struct {
 	messages []received
 }
 
-func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{b: b}, nil }
+func (b *backend) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &session{b: b}, nil }
 
 func (b *backend) received() (mails, auths int, messages []received) {
 	b.mu.Lock()
@@ -65,27 +68,27 @@ func (s *session) Auth(string) (sasl.Server, error) {
 		s.b.authSeen++
 		s.b.mu.Unlock()
 		if username != s.b.user || password != s.b.password {
-			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "invalid credentials"}
+			return &gosmtp.SMTPError{Code: 535, EnhancedCode: gosmtp.EnhancedCode{5, 7, 8}, Message: "invalid credentials"}
 		}
 		s.user = username
 		return nil
 	}), nil
 }
 
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+func (s *session) Mail(from string, _ *gosmtp.MailOptions) error {
 	s.b.mu.Lock()
 	s.b.mails++
 	s.b.mu.Unlock()
 	if s.b.user != "" && s.user == "" {
-		return smtp.ErrAuthRequired
+		return gosmtp.ErrAuthRequired
 	}
 	s.cur = received{From: from, User: s.user}
 	return nil
 }
 
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (s *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 	if s.b.refuse[to] {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user here"}
+		return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user here"}
 	}
 	s.cur.To = append(s.cur.To, to)
 	return nil
@@ -121,7 +124,7 @@ func startServer(t *testing.T, be *backend, mode tlsMode, cert tls.Certificate) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := smtp.NewServer(be)
+	s := gosmtp.NewServer(be)
 	s.Domain = "localhost"
 	s.ErrorLog = log.New(io.Discard, "", 0)
 	s.ReadTimeout = 10 * time.Second
@@ -178,22 +181,19 @@ func testCertificate(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
-func newSMTP(t *testing.T, cfg SMTPConfig) Sender {
+func newSMTP(t *testing.T, cfg Config) mail.Sender {
 	t.Helper()
-	s, err := NewSMTP(cfg)
+	s, err := New(cfg)
 	if err != nil {
-		t.Fatalf("NewSMTP: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	return s
 }
 
-var testMessage = Message{
-	To:      "Bob <bob@example.com>",
-	ReplyTo: "Alice <alice@example.com>",
-	Subject: "[Parsec] Zoé invited you to Acme",
-	Text:    "Hello Bob,\n\nopen https://parsec.example.com/redirect/Acme?a=claim_user&p=xyz\n",
-	HTML:    "<p>Hello Bob,</p>\n<p><a href=\"https://parsec.example.com/redirect/Acme?a=claim_user&amp;p=xyz\">Join</a></p>\n",
-}
+// testMessage is a user invitation, whose From the sender fills in.
+var testMessage = mail.InvitationMessage(mail.Invitation{Organization: "Acme", GreeterName: "Zoé",
+	GreeterEmail: "zoe@example.com", ClaimerEmail: "Bob <bob@example.com>",
+	Link: "https://parsec.example.com/redirect/Acme?a=claim_user&p=xyz"})
 
 // checkDelivered checks that the backend received exactly testMessage, once.
 func checkDelivered(t *testing.T, be *backend, wantUser string) {
@@ -206,11 +206,11 @@ func checkDelivered(t *testing.T, be *backend, wantUser string) {
 	if got.From != "no-reply@example.com" || !cmp.Equal(got.To, []string{"bob@example.com"}) || got.User != wantUser {
 		t.Errorf("envelope: MAIL FROM %q, RCPT TO %q, user %q", got.From, got.To, got.User)
 	}
-	p := parseMessage(t, got.Data)
-	want := parsed{
+	p := mailtest.Parse(t, got.Data)
+	want := mailtest.Parsed{
 		From:    "Parsec <no-reply@example.com>",
 		To:      "Bob <bob@example.com>",
-		ReplyTo: "Alice <alice@example.com>",
+		ReplyTo: "Zoé <zoe@example.com>",
 		Subject: testMessage.Subject,
 		Text:    testMessage.Text,
 		HTML:    testMessage.HTML,
@@ -230,7 +230,7 @@ func checkDelivered(t *testing.T, be *backend, wantUser string) {
 func TestSMTPPlain(t *testing.T) {
 	be := &backend{}
 	port := startServer(t, be, plain, tls.Certificate{})
-	s := newSMTP(t, SMTPConfig{Host: "127.0.0.1", Port: port, Sender: "Parsec <no-reply@example.com>", Timeout: 5 * time.Second})
+	s := newSMTP(t, Config{Host: "127.0.0.1", Port: port, Sender: "Parsec <no-reply@example.com>", Timeout: 5 * time.Second})
 	if err := s.Send(t.Context(), testMessage); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
@@ -246,13 +246,13 @@ func TestSMTPStartTLSAuth(t *testing.T) {
 		wantErr  error
 	}{
 		{"right password", password, nil},
-		{"wrong password", "Tr0ub4dor&3-wrong", ErrUnavailable},
+		{"wrong password", "Tr0ub4dor&3-wrong", mail.ErrUnavailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			be := &backend{user: "parsec", password: password}
 			port := startServer(t, be, startTLS, cert)
-			s := newSMTP(t, SMTPConfig{
+			s := newSMTP(t, Config{
 				Host: "127.0.0.1", Port: port, StartTLS: true,
 				Username: "parsec", Password: tc.password,
 				Sender: "Parsec <no-reply@example.com>", Timeout: 5 * time.Second,
@@ -267,8 +267,8 @@ func TestSMTPStartTLSAuth(t *testing.T) {
 				return
 			}
 			t.Logf("error: %v", err)
-			if errors.Is(err, ErrRecipientRefused) {
-				t.Errorf("error also matches ErrRecipientRefused")
+			if errors.Is(err, mail.ErrRecipientRefused) {
+				t.Errorf("error also matches mail.ErrRecipientRefused")
 			}
 			if strings.Contains(err.Error(), tc.password) {
 				t.Errorf("error %q contains the password", err)
@@ -287,7 +287,7 @@ func TestSMTPImplicitTLS(t *testing.T) {
 	cert, pool := testCertificate(t)
 	be := &backend{user: "parsec", password: "secret"}
 	port := startServer(t, be, implicitTLS, cert)
-	s := newSMTP(t, SMTPConfig{
+	s := newSMTP(t, Config{
 		Host: "127.0.0.1", Port: port, TLS: true,
 		Username: "parsec", Password: "secret",
 		Sender: "Parsec <no-reply@example.com>", Timeout: 5 * time.Second,
@@ -305,37 +305,37 @@ func TestSMTPUnavailable(t *testing.T) {
 		name string
 		mode tlsMode
 		be   *backend
-		cfg  SMTPConfig // Host, Port, Sender and Timeout filled in
-		want string     // in the error message
+		cfg  Config // Host, Port, Sender and Timeout filled in
+		want string // in the error message
 	}{
 		{
 			name: "STARTTLS required but not offered",
 			mode: plain,
-			cfg:  SMTPConfig{StartTLS: true, TLSConfig: &tls.Config{RootCAs: pool}},
+			cfg:  Config{StartTLS: true, TLSConfig: &tls.Config{RootCAs: pool}},
 			want: "STARTTLS required but not offered",
 		},
 		{
 			name: "STARTTLS with an untrusted certificate",
 			mode: startTLS,
-			cfg:  SMTPConfig{StartTLS: true},
+			cfg:  Config{StartTLS: true},
 			want: "certificate",
 		},
 		{
 			name: "implicit TLS with an untrusted certificate",
 			mode: implicitTLS,
-			cfg:  SMTPConfig{TLS: true},
+			cfg:  Config{TLS: true},
 			want: "certificate",
 		},
 		{
 			name: "implicit TLS to a plain server",
 			mode: plain,
-			cfg:  SMTPConfig{TLS: true, TLSConfig: &tls.Config{RootCAs: pool}},
+			cfg:  Config{TLS: true, TLSConfig: &tls.Config{RootCAs: pool}},
 			want: "connect",
 		},
 		{
 			name: "AUTH not offered",
 			mode: plain, // go-smtp offers AUTH only over TLS
-			cfg:  SMTPConfig{Username: "parsec", Password: "secret"},
+			cfg:  Config{Username: "parsec", Password: "secret"},
 			want: "AUTH not offered",
 		},
 		{
@@ -355,8 +355,8 @@ func TestSMTPUnavailable(t *testing.T) {
 			cfg.Host, cfg.Port = "127.0.0.1", startServer(t, be, tc.mode, cert)
 			cfg.Sender, cfg.Timeout = "Parsec <no-reply@example.com>", 5*time.Second
 			err := newSMTP(t, cfg).Send(t.Context(), testMessage)
-			if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrRecipientRefused) {
-				t.Fatalf("Send: %v, want ErrUnavailable only", err)
+			if !errors.Is(err, mail.ErrUnavailable) || errors.Is(err, mail.ErrRecipientRefused) {
+				t.Fatalf("Send: %v, want mail.ErrUnavailable only", err)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not contain %q", err, tc.want)
@@ -376,10 +376,10 @@ func TestSMTPUnavailable(t *testing.T) {
 func TestSMTPRecipientRefused(t *testing.T) {
 	be := &backend{refuse: map[string]bool{"bob@example.com": true}}
 	port := startServer(t, be, plain, tls.Certificate{})
-	s := newSMTP(t, SMTPConfig{Host: "127.0.0.1", Port: port, Sender: "no-reply@example.com", Timeout: 5 * time.Second})
+	s := newSMTP(t, Config{Host: "127.0.0.1", Port: port, Sender: "no-reply@example.com", Timeout: 5 * time.Second})
 	err := s.Send(t.Context(), testMessage)
-	if !errors.Is(err, ErrRecipientRefused) || errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Send: %v, want ErrRecipientRefused only", err)
+	if !errors.Is(err, mail.ErrRecipientRefused) || errors.Is(err, mail.ErrUnavailable) {
+		t.Fatalf("Send: %v, want mail.ErrRecipientRefused only", err)
 	}
 	if !strings.Contains(err.Error(), `"bob@example.com"`) || !strings.Contains(err.Error(), "550") {
 		t.Errorf("error %q does not name the recipient and the reply", err)
@@ -391,11 +391,11 @@ func TestSMTPRecipientRefused(t *testing.T) {
 
 func TestSMTPInvalidMessage(t *testing.T) {
 	// Nothing listens: an invalid message must be refused before connecting.
-	s := newSMTP(t, SMTPConfig{Host: "127.0.0.1", Port: closedPort(t), Sender: "no-reply@example.com"})
+	s := newSMTP(t, Config{Host: "127.0.0.1", Port: closedPort(t), Sender: "no-reply@example.com"})
 	m := testMessage
 	m.Subject = "Hi\r\nBcc: eve@example.com"
 	err := s.Send(t.Context(), m)
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "invalid message") {
+	if !errors.Is(err, mail.ErrUnavailable) || !strings.Contains(err.Error(), "invalid message") {
 		t.Fatalf("Send: %v, want an invalid message error", err)
 	}
 }
@@ -414,11 +414,11 @@ func closedPort(t *testing.T) int {
 
 func TestSMTPNothingListening(t *testing.T) {
 	const timeout = time.Minute
-	s := newSMTP(t, SMTPConfig{Host: "127.0.0.1", Port: closedPort(t), Sender: "no-reply@example.com", Timeout: timeout})
+	s := newSMTP(t, Config{Host: "127.0.0.1", Port: closedPort(t), Sender: "no-reply@example.com", Timeout: timeout})
 	start := time.Now()
 	err := s.Send(t.Context(), testMessage)
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Send: %v, want ErrUnavailable", err)
+	if !errors.Is(err, mail.ErrUnavailable) {
+		t.Fatalf("Send: %v, want mail.ErrUnavailable", err)
 	}
 	if elapsed := time.Since(start); elapsed >= timeout {
 		t.Errorf("Send waited for the timeout (%v) on a refused connection", elapsed)
@@ -465,25 +465,25 @@ func silentServer(t *testing.T) (port int, accepted <-chan struct{}) {
 func TestSMTPSilentServer(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		port, _ := silentServer(t)
-		s := newSMTP(t, SMTPConfig{Host: "127.0.0.1", Port: port, Sender: "no-reply@example.com", Timeout: 200 * time.Millisecond})
+		s := newSMTP(t, Config{Host: "127.0.0.1", Port: port, Sender: "no-reply@example.com", Timeout: 200 * time.Millisecond})
 		err := s.Send(t.Context(), testMessage)
-		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("Send: %v, want ErrUnavailable after a timeout", err)
+		if !errors.Is(err, mail.ErrUnavailable) || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Send: %v, want mail.ErrUnavailable after a timeout", err)
 		}
 	})
 	t.Run("context deadline", func(t *testing.T) {
 		port, _ := silentServer(t)
-		s := newSMTP(t, SMTPConfig{Host: "127.0.0.1", Port: port, Sender: "no-reply@example.com", Timeout: time.Hour})
+		s := newSMTP(t, Config{Host: "127.0.0.1", Port: port, Sender: "no-reply@example.com", Timeout: time.Hour})
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		defer cancel()
 		err := s.Send(ctx, testMessage)
-		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("Send: %v, want ErrUnavailable after the context deadline", err)
+		if !errors.Is(err, mail.ErrUnavailable) || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Send: %v, want mail.ErrUnavailable after the context deadline", err)
 		}
 	})
 	t.Run("context cancelled", func(t *testing.T) {
 		port, accepted := silentServer(t)
-		s := newSMTP(t, SMTPConfig{Host: "127.0.0.1", Port: port, Sender: "no-reply@example.com", Timeout: time.Hour})
+		s := newSMTP(t, Config{Host: "127.0.0.1", Port: port, Sender: "no-reply@example.com", Timeout: time.Hour})
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		go func() {
@@ -491,62 +491,52 @@ func TestSMTPSilentServer(t *testing.T) {
 			cancel()
 		}()
 		err := s.Send(ctx, testMessage)
-		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
-			t.Fatalf("Send: %v, want ErrUnavailable and context.Canceled", err)
+		if !errors.Is(err, mail.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("Send: %v, want mail.ErrUnavailable and context.Canceled", err)
 		}
 	})
 }
 
-func TestNewSMTP(t *testing.T) {
-	valid := SMTPConfig{Host: "smtp.example.com", Port: 587, StartTLS: true, Username: "u", Password: "hunter2", Sender: "Parsec <no-reply@example.com>"}
+func TestNew(t *testing.T) {
+	valid := Config{Host: "gosmtp.example.com", Port: 587, StartTLS: true, Username: "u", Password: "hunter2", Sender: "Parsec <no-reply@example.com>"}
 	tests := []struct {
 		name   string
-		modify func(*SMTPConfig)
+		modify func(*Config)
 		want   string // substring of the error; "" for valid
 	}{
-		{"valid", func(*SMTPConfig) {}, ""},
-		{"implicit TLS", func(c *SMTPConfig) { c.StartTLS, c.TLS, c.Port = false, true, 465 }, ""},
-		{"plain without credentials", func(c *SMTPConfig) { c.StartTLS, c.Username, c.Password = false, "", "" }, ""},
-		{"plain credentials to localhost", func(c *SMTPConfig) { c.StartTLS, c.Host = false, "localhost" }, ""},
-		{"IPv6 host", func(c *SMTPConfig) { c.Host = "::1" }, ""},
-		{"missing host", func(c *SMTPConfig) { c.Host = "" }, "missing host"},
-		{"host with a line break", func(c *SMTPConfig) { c.Host = "smtp.example.com\r\n" }, "invalid host"},
-		{"port 0", func(c *SMTPConfig) { c.Port = 0 }, "port 0 out of range"},
-		{"port 65536", func(c *SMTPConfig) { c.Port = 65536 }, "port 65536 out of range"},
-		{"TLS and STARTTLS", func(c *SMTPConfig) { c.TLS = true }, "mutually exclusive"},
-		{"missing sender", func(c *SMTPConfig) { c.Sender = "" }, "invalid sender"},
-		{"bad sender", func(c *SMTPConfig) { c.Sender = "not an address" }, "invalid sender"},
-		{"injected sender", func(c *SMTPConfig) { c.Sender = "a@example.com\r\nBcc: eve@example.com" }, "invalid sender"},
-		{"negative timeout", func(c *SMTPConfig) { c.Timeout = -time.Second }, "negative timeout"},
-		{"password without username", func(c *SMTPConfig) { c.Username = "" }, "password without a username"},
-		{"plain credentials to a remote host", func(c *SMTPConfig) { c.StartTLS = false }, "unencrypted"},
+		{"valid", func(*Config) {}, ""},
+		{"implicit TLS", func(c *Config) { c.StartTLS, c.TLS, c.Port = false, true, 465 }, ""},
+		{"plain without credentials", func(c *Config) { c.StartTLS, c.Username, c.Password = false, "", "" }, ""},
+		{"plain credentials to localhost", func(c *Config) { c.StartTLS, c.Host = false, "localhost" }, ""},
+		{"IPv6 host", func(c *Config) { c.Host = "::1" }, ""},
+		{"missing host", func(c *Config) { c.Host = "" }, "missing host"},
+		{"host with a line break", func(c *Config) { c.Host = "gosmtp.example.com\r\n" }, "invalid host"},
+		{"port 0", func(c *Config) { c.Port = 0 }, "port 0 out of range"},
+		{"port 65536", func(c *Config) { c.Port = 65536 }, "port 65536 out of range"},
+		{"TLS and STARTTLS", func(c *Config) { c.TLS = true }, "mutually exclusive"},
+		{"missing sender", func(c *Config) { c.Sender = "" }, "invalid sender"},
+		{"bad sender", func(c *Config) { c.Sender = "not an address" }, "invalid sender"},
+		{"injected sender", func(c *Config) { c.Sender = "a@example.com\r\nBcc: eve@example.com" }, "invalid sender"},
+		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "negative timeout"},
+		{"password without username", func(c *Config) { c.Username = "" }, "password without a username"},
+		{"plain credentials to a remote host", func(c *Config) { c.StartTLS = false }, "unencrypted"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := valid
 			tc.modify(&cfg)
-			_, err := NewSMTP(cfg)
+			_, err := New(cfg)
 			switch {
 			case tc.want == "" && err != nil:
-				t.Fatalf("NewSMTP: %v", err)
+				t.Fatalf("New: %v", err)
 			case tc.want != "" && err == nil:
-				t.Fatalf("NewSMTP accepted %+v", cfg)
+				t.Fatalf("New accepted %+v", cfg)
 			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
-				t.Fatalf("NewSMTP: %v, want an error containing %q", err, tc.want)
+				t.Fatalf("New: %v, want an error containing %q", err, tc.want)
 			}
 			if err != nil && strings.Contains(err.Error(), cfg.Password) && cfg.Password != "" {
 				t.Errorf("error %q contains the password", err)
 			}
 		})
-	}
-}
-
-func TestSendErrorRedactsSecret(t *testing.T) {
-	err := newSendError(ErrUnavailable, "sending mail via h:25", "authenticating as \"u\"", errors.New("535 you said hunter2"), "hunter2")
-	if strings.Contains(err.Error(), "hunter2") {
-		t.Errorf("error %q contains the secret", err)
-	}
-	if !errors.Is(err, ErrUnavailable) {
-		t.Errorf("error %q does not match ErrUnavailable", err)
 	}
 }

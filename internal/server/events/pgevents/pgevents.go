@@ -1,4 +1,4 @@
-package events
+package pgevents
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/server/events"
 )
 
 // channel is the PostgreSQL notification channel that wakes the buses of every process when
@@ -34,17 +35,17 @@ const (
 	pageSize      = 512
 )
 
-// PostgresOption adjusts a bus made by NewPostgres.
-type PostgresOption func(*Postgres)
+// Option adjusts a bus made by New.
+type Option func(*Bus)
 
 // Window makes the bus keep events for resumption for d, instead of 24 hours. A subscriber
-// resuming from an event older than that misses events (Subscription.Missed).
-func Window(d time.Duration) PostgresOption { return func(b *Postgres) { b.window = d } }
+// resuming from an event older than that misses events (events.Subscription.Missed).
+func Window(d time.Duration) Option { return func(b *Bus) { b.window = d } }
 
-// PostgresBuffer is Buffer for NewPostgres.
-func PostgresBuffer(n int) PostgresOption { return func(b *Postgres) { b.buffer = max(n, 1) } }
+// Buffer is events.Buffer for New.
+func Buffer(n int) Option { return func(b *Bus) { b.buffer = max(n, 1) } }
 
-// Postgres is the Bus of server processes sharing one PostgreSQL database (the tables
+// Bus is the events.Bus of server processes sharing one PostgreSQL database (the tables
 // events and event_floor of the metastore's schema, see
 // internal/server/metastore/postgres/migrations). Publish records the event in the table
 // and notifies the channel parsec_events; each process's bus listens to the channel, reads
@@ -55,7 +56,7 @@ func PostgresBuffer(n int) PostgresOption { return func(b *Postgres) { b.buffer 
 //
 // A bus starts two goroutines: one holds a connection of the pool for LISTEN, the other records
 // the events published; Close stops them.
-type Postgres struct {
+type Bus struct {
 	pool    *pgxpool.Pool
 	log     *slog.Logger
 	window  time.Duration
@@ -68,24 +69,24 @@ type Postgres struct {
 	written chan struct{} // closed when that goroutine has stopped
 
 	// mu orders deliveries and subscriptions: cursor is the ID of the last event read from
-	// the table, all of them delivered to the subscriptions of this process.
+	// the table, all of them delivered to the subscriptions of this process (fan).
 	mu      sync.Mutex
 	cursor  int64
-	orgs    map[parsec.OrganizationID]*org
-	closed  bool
-	observe func(context.Context, *Event)
+	fan     *events.Fanout
+	observe func(context.Context, *events.Event)
 }
 
-var _ Bus = (*Postgres)(nil)
+var _ events.Bus = (*Bus)(nil)
 
-// NewPostgres returns a bus recording its events in the database of pool, whose schema the
+// New returns a bus recording its events in the database of pool, whose schema the
 // metastore created. It delivers the events published from now on (or resumed from).
-func NewPostgres(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts ...PostgresOption) (*Postgres, error) {
-	b := &Postgres{pool: pool, log: log, window: defaultWindow, buffer: defaultBuffer, orgs: make(map[parsec.OrganizationID]*org),
+func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts ...Option) (*Bus, error) {
+	b := &Bus{pool: pool, log: log, window: defaultWindow,
 		stopped: make(chan struct{}), publish: make(chan *publication), written: make(chan struct{})}
 	for _, o := range opts {
 		o(b)
 	}
+	b.fan = events.NewFanout(b.buffer)
 	if err := pool.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM events`).Scan(&b.cursor); err != nil {
 		return nil, err
 	}
@@ -99,14 +100,14 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts
 // published it, before delivering it to the subscriptions of this process. The server
 // updates there what its subscribers' filters read (such as the members of a realm). f
 // runs on one goroutine at a time, in the order of the IDs, and may read the database.
-func (b *Postgres) Observe(f func(context.Context, *Event)) {
+func (b *Bus) Observe(f func(context.Context, *events.Event)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.observe = f
 }
 
-// Publish implements Bus. It waits for the event to be recorded, not for its delivery.
-func (b *Postgres) Publish(ev Event) uint64 {
+// Publish implements events.Bus. It waits for the event to be recorded, not for its delivery.
+func (b *Bus) Publish(ev events.Event) uint64 {
 	audience, err := json.Marshal(ev.Audience)
 	if err != nil {
 		b.log.Error("publish event", "err", err)
@@ -124,7 +125,7 @@ func (b *Postgres) Publish(ev Event) uint64 {
 // publication is an event to record, and where its ID goes once it is recorded (0: it was
 // not).
 type publication struct {
-	ev       Event
+	ev       events.Event
 	audience []byte
 	id       chan int64
 }
@@ -133,7 +134,7 @@ type publication struct {
 // records some are recorded together, in the next transaction, so that a publisher waits for
 // at most two transactions whatever the number of publishers, and the lock of every
 // publisher of the database is taken once per transaction rather than once per event.
-func (b *Postgres) write() {
+func (b *Bus) write() {
 	defer close(b.written)
 	for {
 		var batch []*publication
@@ -169,7 +170,7 @@ func (b *Postgres) write() {
 
 // record records a batch of events in one transaction, under the publishers' lock, notifies
 // the channel once, and returns their IDs.
-func (b *Postgres) record(batch []*publication) ([]int64, error) {
+func (b *Bus) record(batch []*publication) ([]int64, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
 	ids := make([]int64, len(batch))
@@ -190,13 +191,13 @@ func (b *Postgres) record(batch []*publication) ([]int64, error) {
 	return ids, err
 }
 
-// Subscribe implements Bus. It reads the database: first the events published before the
-// call and not yet delivered here, then those to replay.
-func (b *Postgres) Subscribe(orgID parsec.OrganizationID, lastEventID uint64, filter func(*Event) bool) *Subscription {
+// Subscribe implements events.Bus. It reads the database: first the events published before
+// the call and not yet delivered here, then those to replay.
+func (b *Bus) Subscribe(orgID parsec.OrganizationID, lastEventID uint64, filter func(*events.Event) bool) *events.Subscription {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return endedSubscription()
+	if b.ctx.Err() != nil {
+		return events.Ended(events.ErrBusClosed)
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
@@ -205,9 +206,9 @@ func (b *Postgres) Subscribe(orgID parsec.OrganizationID, lastEventID uint64, fi
 	// subscription through catchUp.
 	if err := b.catchUp(ctx); err != nil {
 		b.log.Error("event subscription", "err", err)
-		return endedSubscription()
+		return events.Ended(events.ErrBusClosed)
 	}
-	var replay []Event
+	var replay []events.Event
 	missed := false
 	if lastEventID != 0 && lastEventID != uint64(b.cursor) {
 		err := pgx.BeginTxFunc(ctx, b.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -238,50 +239,23 @@ func (b *Postgres) Subscribe(orgID parsec.OrganizationID, lastEventID uint64, fi
 		})
 		if err != nil {
 			b.log.Error("event subscription: replay", "err", err)
-			return endedSubscription()
+			return events.Ended(events.ErrBusClosed)
 		}
 	}
-	o := b.orgs[orgID]
-	if o == nil {
-		o = &org{subs: make(map[*Subscription]struct{})}
-		b.orgs[orgID] = o
-	}
-	s := newSubscription(o, b.buffer, replay, missed, filter)
-	o.mu.Lock()
-	o.subs[s] = struct{}{}
-	o.mu.Unlock()
-	return s
+	return b.fan.Subscribe(orgID, replay, missed, filter)
 }
 
-// Close implements Bus. It waits for the bus's goroutine to stop.
-func (b *Postgres) Close() {
+// Close implements events.Bus. It waits for the bus's goroutines to stop.
+func (b *Bus) Close() {
 	b.cancel()
 	<-b.stopped
 	<-b.written
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return
-	}
-	b.closed = true
-	b.endAll(ErrBusClosed)
-}
-
-// endAll ends every subscription with err. The caller holds b.mu.
-func (b *Postgres) endAll(err error) {
-	for _, o := range b.orgs {
-		o.mu.Lock()
-		for s := range o.subs {
-			delete(o.subs, s)
-			s.end(err)
-		}
-		o.mu.Unlock()
-	}
+	b.fan.Close()
 }
 
 // listen waits for notifications and catches up after each, and every pollEvery, reconnecting
 // when the connection fails. It prunes old events every pollEvery.
-func (b *Postgres) listen() {
+func (b *Bus) listen() {
 	defer close(b.stopped)
 	lastPrune := time.Time{}
 	for b.ctx.Err() == nil {
@@ -332,13 +306,13 @@ func (b *Postgres) listen() {
 // before this process read them (it was cut from the database for longer than the window),
 // every subscription ends: their subscribers resume, and learn they missed events. The
 // caller holds b.mu.
-func (b *Postgres) catchUp(ctx context.Context) error {
+func (b *Bus) catchUp(ctx context.Context) error {
 	var floor int64
 	if err := b.pool.QueryRow(ctx, `SELECT id FROM event_floor`).Scan(&floor); err != nil {
 		return err
 	}
 	if floor > b.cursor {
-		b.endAll(ErrTooSlow)
+		b.fan.End(events.ErrTooSlow)
 		b.cursor = floor
 	}
 	for {
@@ -357,11 +331,7 @@ func (b *Postgres) catchUp(ctx context.Context) error {
 			if b.observe != nil {
 				b.observe(ctx, ev)
 			}
-			if o := b.orgs[ev.Org]; o != nil {
-				o.mu.Lock()
-				o.deliver(*ev)
-				o.mu.Unlock()
-			}
+			b.fan.Deliver(*ev)
 		}
 		if len(evs) < pageSize {
 			return nil
@@ -370,7 +340,7 @@ func (b *Postgres) catchUp(ctx context.Context) error {
 }
 
 // prune deletes the events older than the window, smallest IDs first, and raises the floor.
-func (b *Postgres) prune(ctx context.Context) error {
+func (b *Bus) prune(ctx context.Context) error {
 	_, err := b.pool.Exec(ctx, `WITH old AS (
 			DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events WHERE created < now() - make_interval(secs => $1))
 			RETURNING id)
@@ -379,9 +349,9 @@ func (b *Postgres) prune(ctx context.Context) error {
 	return err
 }
 
-func scanEvents(rows pgx.Rows) ([]Event, error) {
+func scanEvents(rows pgx.Rows) ([]events.Event, error) {
 	defer rows.Close()
-	var evs []Event
+	var evs []events.Event
 	for rows.Next() {
 		var (
 			id                int64
@@ -391,7 +361,7 @@ func scanEvents(rows pgx.Rows) ([]Event, error) {
 		if err := rows.Scan(&id, &org, &name, &payload, &audience); err != nil {
 			return nil, err
 		}
-		ev := Event{ID: uint64(id), Org: parsec.OrganizationID(org), Name: name, Payload: payload}
+		ev := events.Event{ID: uint64(id), Org: parsec.OrganizationID(org), Name: name, Payload: payload}
 		if err := json.Unmarshal(audience, &ev.Audience); err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package events_test
+package pgevents_test
 
 import (
 	"context"
@@ -13,9 +13,16 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parsec-go/parsec/internal/parsec"
-	. "github.com/parsec-go/parsec/internal/server/events"
+	"github.com/parsec-go/parsec/internal/server/events"
+	"github.com/parsec-go/parsec/internal/server/events/eventstest"
+	. "github.com/parsec-go/parsec/internal/server/events/pgevents"
 	"github.com/parsec-go/parsec/internal/server/metastore/postgres"
 	"github.com/parsec-go/parsec/internal/testenv"
+)
+
+const (
+	orgA = parsec.OrganizationID("Org-A")
+	orgB = parsec.OrganizationID("Org-B")
 )
 
 func TestMain(m *testing.M) {
@@ -26,16 +33,16 @@ func TestMain(m *testing.M) {
 
 // pgBuses returns n buses on one new database, each with its own connections, as n server
 // processes would have.
-func pgBuses(t testing.TB, n int, opts ...PostgresOption) []*Postgres {
+func pgBuses(t testing.TB, n int, opts ...Option) []*Bus {
 	t.Helper()
 	dsn := testenv.PostgresDSN(t)
-	var buses []*Postgres
+	var buses []*Bus
 	for range n {
 		store, err := postgres.Open(t.Context(), dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := NewPostgres(t.Context(), store.Pool(), slog.New(slog.DiscardHandler), opts...)
+		b, err := New(t.Context(), store.Pool(), slog.New(slog.DiscardHandler), opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,9 +53,9 @@ func pgBuses(t testing.TB, n int, opts ...PostgresOption) []*Postgres {
 }
 
 // receive waits for n events of s.
-func receive(t *testing.T, s *Subscription, n int) []Event {
+func receive(t *testing.T, s *events.Subscription, n int) []events.Event {
 	t.Helper()
-	var evs []Event
+	var evs []events.Event
 	timeout := time.After(10 * time.Second)
 	for len(evs) < n {
 		select {
@@ -78,15 +85,15 @@ func TestPostgresAcrossProcesses(t *testing.T) {
 	var published []uint64
 	for i := range 6 {
 		bus := buses[i%2]
-		published = append(published, bus.Publish(Event{Org: orgA, Name: "PINGED", Payload: []byte{byte(i)},
-			Audience: Audience{Users: []parsec.UserID{user}}}))
+		published = append(published, bus.Publish(events.Event{Org: orgA, Name: "PINGED", Payload: []byte{byte(i)},
+			Audience: events.Audience{Users: []parsec.UserID{user}}}))
 	}
 	if !slices.IsSorted(published) || slices.Contains(published, 0) || len(slices.Compact(slices.Clone(published))) != 6 {
 		t.Fatalf("IDs not strictly increasing: %v", published)
 	}
-	for name, s := range map[string]*Subscription{"a": subA, "b": subB} {
+	for name, s := range map[string]*events.Subscription{"a": subA, "b": subB} {
 		evs := receive(t, s, 6)
-		if diff := cmp.Diff(published, ids(evs)); diff != "" {
+		if diff := cmp.Diff(published, eventstest.IDs(evs)); diff != "" {
 			t.Errorf("bus %s: IDs (-published +received):\n%s", name, diff)
 		}
 		if got := evs[3]; got.Org != orgA || got.Name != "PINGED" || !slices.Equal(got.Payload, []byte{3}) ||
@@ -94,26 +101,26 @@ func TestPostgresAcrossProcesses(t *testing.T) {
 			t.Errorf("bus %s: event 3 = %+v", name, got)
 		}
 	}
-	if evs := pending(other); len(evs) != 0 {
-		t.Errorf("another organization received %v", ids(evs))
+	if evs := eventstest.Pending(other); len(evs) != 0 {
+		t.Errorf("another organization received %v", eventstest.IDs(evs))
 	}
 }
 
 func TestPostgresResume(t *testing.T) {
 	buses := pgBuses(t, 2)
 	a, b := buses[0], buses[1]
-	published := publishN(a, orgA, 5)
-	publishN(a, orgB, 2)
+	published := eventstest.PublishN(a, orgA, 5)
+	eventstest.PublishN(a, orgB, 2)
 
 	// Resuming on the other process, with an ID it may not have read yet.
-	s := b.Subscribe(orgA, published[1], func(ev *Event) bool { return ev.Payload[0] != '3' })
+	s := b.Subscribe(orgA, published[1], func(ev *events.Event) bool { return ev.Payload[0] != '3' })
 	defer s.Close()
 	if s.Missed() {
 		t.Fatal("Missed on resumption from a recorded event")
 	}
-	more := publishN(a, orgA, 1)
+	more := eventstest.PublishN(a, orgA, 1)
 	want := []uint64{published[2], published[4], more[0]}
-	if diff := cmp.Diff(want, ids(receive(t, s, 3))); diff != "" {
+	if diff := cmp.Diff(want, eventstest.IDs(receive(t, s, 3))); diff != "" {
 		t.Errorf("replayed then new (-want +got):\n%s", diff)
 	}
 
@@ -122,8 +129,8 @@ func TestPostgresResume(t *testing.T) {
 	if last.Missed() {
 		t.Error("Missed on resumption from the last event")
 	}
-	otherOrg := publishN(a, orgB, 1)[0] // an event of another organization, not the last one
-	publishN(a, orgA, 1)
+	otherOrg := eventstest.PublishN(a, orgB, 1)[0] // an event of another organization, not the last one
+	eventstest.PublishN(a, orgA, 1)
 	for _, id := range []uint64{more[0] + 1000, otherOrg, 1_800_000_000_000_000, 1 << 63} {
 		s := b.Subscribe(orgA, id, nil)
 		if !s.Missed() {
@@ -139,7 +146,7 @@ func TestPostgresPruned(t *testing.T) {
 	// The bus reads the events first (as it does while it runs), so that pruning them
 	// later is not a cut of the bus itself (which ends every subscription).
 	seen := b.Subscribe(orgA, 0, nil)
-	published := publishN(b, orgA, 3)
+	published := eventstest.PublishN(b, orgA, 3)
 	receive(t, seen, 3)
 	seen.Close()
 	if err := b.Prune(t.Context()); err != nil {
@@ -150,9 +157,9 @@ func TestPostgresPruned(t *testing.T) {
 	if !s.Missed() {
 		t.Error("resumption from a pruned event: not Missed")
 	}
-	publishN(b, orgA, 1)
+	eventstest.PublishN(b, orgA, 1)
 	if evs := receive(t, s, 1); evs[0].ID <= published[2] {
-		t.Errorf("after pruning, received %v", ids(evs))
+		t.Errorf("after pruning, received %v", eventstest.IDs(evs))
 	}
 }
 
@@ -160,16 +167,16 @@ func TestPostgresObserveAndClose(t *testing.T) {
 	buses := pgBuses(t, 2)
 	a, b := buses[0], buses[1]
 	seen := make(chan uint64, 10)
-	b.Observe(func(_ context.Context, ev *Event) { seen <- ev.ID })
+	b.Observe(func(_ context.Context, ev *events.Event) { seen <- ev.ID })
 	s := b.Subscribe(orgA, 0, nil)
-	id := a.Publish(Event{Org: orgA, Name: "PINGED"})
+	id := a.Publish(events.Event{Org: orgA, Name: "PINGED"})
 	if got := <-seen; got != id {
 		t.Errorf("observed %d, want %d", got, id)
 	}
 	receive(t, s, 1)
 	b.Close()
 	<-s.Done()
-	if s.Err() != ErrBusClosed {
+	if s.Err() != events.ErrBusClosed {
 		t.Errorf("Err after Close = %v", s.Err())
 	}
 	if !isEnded(b.Subscribe(orgA, 0, nil)) {
@@ -177,7 +184,7 @@ func TestPostgresObserveAndClose(t *testing.T) {
 	}
 }
 
-func isEnded(s *Subscription) bool {
+func isEnded(s *events.Subscription) bool {
 	select {
 	case <-s.Done():
 		return true
@@ -194,7 +201,7 @@ func TestPostgresConcurrentPublishers(t *testing.T) {
 	buses := pgBuses(t, 2)
 	orgs := []parsec.OrganizationID{"Org-1", "Org-2", "Org-3", "Org-4"}
 	const perPublisher = 50
-	var subs []*Subscription
+	var subs []*events.Subscription
 	for _, bus := range buses {
 		for _, org := range orgs {
 			s := bus.Subscribe(org, 0, nil)
@@ -208,7 +215,7 @@ func TestPostgresConcurrentPublishers(t *testing.T) {
 		bus, org := buses[i%2], orgs[i/2]
 		g.Go(func() error {
 			for j := range perPublisher {
-				id := bus.Publish(Event{Org: org, Name: "PINGED", Payload: []byte{byte(i), byte(j)}})
+				id := bus.Publish(events.Event{Org: org, Name: "PINGED", Payload: []byte{byte(i), byte(j)}})
 				if id == 0 {
 					return fmt.Errorf("publisher %d: event %d lost", i, j)
 				}

@@ -1,4 +1,4 @@
-package mail
+package smtp
 
 import (
 	"context"
@@ -6,15 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/smtp"
+	netsmtp "net/smtp"
 	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parsec-go/parsec/internal/server/mail"
 )
 
-// SMTPConfig says how to reach the SMTP server.
-type SMTPConfig struct {
+// Config says how to reach the SMTP server.
+type Config struct {
 	Host string
 	Port int
 	// Username, when set, makes the sender authenticate with AUTH PLAIN. Credentials are
@@ -38,11 +40,11 @@ type SMTPConfig struct {
 
 const defaultTimeout = 30 * time.Second
 
-// NewSMTP returns a Sender that opens one SMTP connection per message. It validates cfg: a
+// New returns a mail.Sender that opens one SMTP connection per message. It validates cfg: a
 // host, a port in 1..65535, not both TLS and StartTLS, a valid Sender address, no password
 // without a username, and no credentials over an unencrypted connection to another host than
 // localhost.
-func NewSMTP(cfg SMTPConfig) (Sender, error) {
+func New(cfg Config) (mail.Sender, error) {
 	switch {
 	case cfg.Host == "":
 		return nil, errors.New("smtp config: missing host")
@@ -59,14 +61,14 @@ func NewSMTP(cfg SMTPConfig) (Sender, error) {
 	case cfg.Username != "" && !cfg.TLS && !cfg.StartTLS && !isLocalhost(cfg.Host):
 		return nil, fmt.Errorf("smtp config: refusing to send credentials to %q unencrypted: enable TLS or STARTTLS", cfg.Host)
 	}
-	from, err := parseAddress(cfg.Sender)
+	from, err := mail.ParseAddress(cfg.Sender)
 	if err != nil {
 		return nil, fmt.Errorf("smtp config: invalid sender %q: %w", cfg.Sender, err)
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = defaultTimeout
 	}
-	s := &smtpSender{
+	s := &sender{
 		cfg:          cfg,
 		addr:         net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		envelopeFrom: from.Address,
@@ -93,34 +95,37 @@ func isLocalhost(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
-type smtpSender struct {
-	cfg          SMTPConfig
+type sender struct {
+	cfg          Config
 	addr         string // host:port
 	envelopeFrom string
 	tlsConfig    *tls.Config // nil without TLS or STARTTLS
 	now          func() time.Time
 }
 
-func (s *smtpSender) Send(ctx context.Context, m Message) error {
+func (s *sender) Send(ctx context.Context, m mail.Message) error {
 	where := "sending mail via " + s.addr
 	fail := func(kind error, what string, cause error) error {
 		if err := ctx.Err(); err != nil && cause != nil && !errors.Is(cause, err) {
 			cause = fmt.Errorf("%w: %w", err, cause)
 		}
-		return newSendError(kind, where, what, cause, s.cfg.Password)
+		return mail.NewSendError(kind, where, what, cause, s.cfg.Password)
 	}
 
 	if m.From == "" {
 		m.From = s.cfg.Sender
 	}
 	if err := m.Validate(); err != nil {
-		return fail(ErrUnavailable, "invalid message", err)
+		return fail(mail.ErrUnavailable, "invalid message", err)
 	}
-	rcpt, _ := parseAddress(m.To) // valid: checked by Validate
-	data := m.Bytes(s.now(), domainOf(m.From))
+	// Both valid: checked by Validate (From is the configured sender, or checked too).
+	rcpt, _ := mail.ParseAddress(m.To)
+	from, _ := mail.ParseAddress(m.From)
+	_, domain, _ := strings.Cut(from.Address, "@")
+	data := m.Bytes(s.now(), domain)
 
 	if err := ctx.Err(); err != nil {
-		return fail(ErrUnavailable, "not connecting", err)
+		return fail(mail.ErrUnavailable, "not connecting", err)
 	}
 	deadline := time.Now().Add(s.cfg.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -135,68 +140,68 @@ func (s *smtpSender) Send(ctx context.Context, m Message) error {
 		conn, err = dialer.DialContext(ctx, "tcp", s.addr)
 	}
 	if err != nil {
-		return fail(ErrUnavailable, "connect", err)
+		return fail(mail.ErrUnavailable, "connect", err)
 	}
 	defer conn.Close()
 	if err := conn.SetDeadline(deadline); err != nil {
-		return fail(ErrUnavailable, "connect", err)
+		return fail(mail.ErrUnavailable, "connect", err)
 	}
 	// Cancelling the context interrupts whatever read or write is under way.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	c, err := smtp.NewClient(conn, s.cfg.Host)
+	c, err := netsmtp.NewClient(conn, s.cfg.Host)
 	if err != nil {
-		return fail(ErrUnavailable, "reading greeting", err)
+		return fail(mail.ErrUnavailable, "reading greeting", err)
 	}
 	defer c.Close()
 	if err := c.Hello("localhost"); err != nil {
-		return fail(ErrUnavailable, "EHLO", err)
+		return fail(mail.ErrUnavailable, "EHLO", err)
 	}
 
 	if s.cfg.StartTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return fail(ErrUnavailable, "STARTTLS required but not offered by the server", nil)
+			return fail(mail.ErrUnavailable, "STARTTLS required but not offered by the server", nil)
 		}
 		if err := c.StartTLS(s.tlsConfig); err != nil {
-			return fail(ErrUnavailable, "STARTTLS", err)
+			return fail(mail.ErrUnavailable, "STARTTLS", err)
 		}
 	}
 
 	if s.cfg.Username != "" {
 		ok, mechanisms := c.Extension("AUTH")
 		if !ok {
-			return fail(ErrUnavailable, "authentication required by the configuration but AUTH not offered by the server", nil)
+			return fail(mail.ErrUnavailable, "authentication required by the configuration but AUTH not offered by the server", nil)
 		}
 		if !hasWordFold(mechanisms, "PLAIN") {
-			return fail(ErrUnavailable, fmt.Sprintf("AUTH PLAIN not offered by the server (offers %q)", mechanisms), nil)
+			return fail(mail.ErrUnavailable, fmt.Sprintf("AUTH PLAIN not offered by the server (offers %q)", mechanisms), nil)
 		}
 		// PlainAuth refuses to send credentials over an unencrypted connection to another
 		// host than localhost.
-		if err := c.Auth(smtp.PlainAuth("", s.cfg.Username, s.cfg.Password, s.cfg.Host)); err != nil {
-			return fail(ErrUnavailable, fmt.Sprintf("authenticating as %q", s.cfg.Username), err)
+		if err := c.Auth(netsmtp.PlainAuth("", s.cfg.Username, s.cfg.Password, s.cfg.Host)); err != nil {
+			return fail(mail.ErrUnavailable, fmt.Sprintf("authenticating as %q", s.cfg.Username), err)
 		}
 	}
 
 	if err := c.Mail(s.envelopeFrom); err != nil {
-		return fail(ErrUnavailable, fmt.Sprintf("sender %q refused", s.envelopeFrom), err)
+		return fail(mail.ErrUnavailable, fmt.Sprintf("sender %q refused", s.envelopeFrom), err)
 	}
 	if err := c.Rcpt(rcpt.Address); err != nil {
 		var perr *textproto.Error
 		if errors.As(err, &perr) && perr.Code >= 500 && perr.Code < 600 {
-			return fail(ErrRecipientRefused, fmt.Sprintf("recipient %q refused", rcpt.Address), err)
+			return fail(mail.ErrRecipientRefused, fmt.Sprintf("recipient %q refused", rcpt.Address), err)
 		}
-		return fail(ErrUnavailable, fmt.Sprintf("recipient %q not accepted", rcpt.Address), err)
+		return fail(mail.ErrUnavailable, fmt.Sprintf("recipient %q not accepted", rcpt.Address), err)
 	}
 	w, err := c.Data()
 	if err != nil {
-		return fail(ErrUnavailable, "DATA", err)
+		return fail(mail.ErrUnavailable, "DATA", err)
 	}
 	if _, err := w.Write(data); err != nil {
-		return fail(ErrUnavailable, "writing message", err)
+		return fail(mail.ErrUnavailable, "writing message", err)
 	}
 	if err := w.Close(); err != nil {
-		return fail(ErrUnavailable, "message refused", err)
+		return fail(mail.ErrUnavailable, "message refused", err)
 	}
 	// The server accepted the message: a failing QUIT changes nothing.
 	c.Quit()

@@ -1,6 +1,0 @@
-package events
-
-import "context"
-
-// Prune deletes the events older than the window now, for tests.
-func (b *Postgres) Prune(ctx context.Context) error { return b.prune(ctx) }
