@@ -19,7 +19,9 @@
 # COMPARE_ROUNDS (default 3), COMPARE_S3=1 (same as --s3), COMPARE_BENCH=0 (skips the final
 # `parsec bench --addr` against the same server, same sizes, whose table follows the other),
 # TMPDIR (where everything goes; it is removed at the end). Installs rclone and restic from Debian's packages if missing.
-# Not part of CI: it takes minutes and measures, it does not test.
+# Not part of CI: it takes minutes and measures, it does not test. Run it on a quiet machine,
+# a few minutes after any mass deletion of files: ext4 without a journal avoids reusing
+# freshly freed inodes, which slows file creation for every tool (see the README's Benchmark).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

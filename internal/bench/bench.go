@@ -54,6 +54,11 @@ type Result struct {
 	// LocalFilesPerSec is how fast this machine's temporary directory created the small
 	// source files (written with no encryption, no server): a bound for the downloads.
 	LocalFilesPerSec float64 `json:"local_disk_files_per_second"`
+	// LocalWriteSystemPerGiB is the system CPU time, in seconds per GiB, that writing the
+	// large source file into the page cache took (Linux; zero elsewhere). Fresh memory is
+	// not always cheap (on a virtual machine, memory given back to the host costs a fault
+	// per page when used again): every step that writes a large file pays it too.
+	LocalWriteSystemPerGiB float64 `json:"local_write_system_seconds_per_gib"`
 	// Rows holds one row per step, then the peak client memory and the peak Go heap.
 	Rows []Row `json:"results"`
 	// MemoryIncludesSetup is set when the peak resident set could not be reset after the
@@ -128,6 +133,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res.LocalFilesPerSec = fx.localFilesPerSec
+	res.LocalWriteSystemPerGiB = fx.writeSystemPerGiB
 
 	// From here on the client's memory counts: return what the set-up used (the password
 	// key derivation takes 128 MiB) to the system, and reset the peak before each step.

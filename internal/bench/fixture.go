@@ -30,6 +30,9 @@ type fixture struct {
 	unsynced []string // files written by the bench, to sync before the next step
 	// localFilesPerSec is how fast the small source files were created on local disk.
 	localFilesPerSec float64
+	// writeSystemPerGiB is the system CPU time, in seconds per GiB, that writing the large
+	// source file took (Linux; zero elsewhere).
+	writeSystemPerGiB float64
 	// serverPID is the server process started by the bench, whose CPU time is measured
 	// (0 with --addr).
 	serverPID int
@@ -110,8 +113,14 @@ func (fx *fixture) generate() error {
 			return err
 		}
 	}
+	// The kernel's time to take the large file into the page cache tells how costly fresh
+	// memory is on this machine now: downloads and the server's writes pay it too.
+	_, sys0 := procTimes("self")
 	if err := writeRandom(fx.path("src", "big.bin"), rng, int64(fx.opts.Size)); err != nil {
 		return err
+	}
+	if _, sys1 := procTimes("self"); fx.opts.Size > 0 {
+		fx.writeSystemPerGiB = (sys1 - sys0).Seconds() / (float64(fx.opts.Size) / (1 << 30))
 	}
 	fx.unsynced = append(fx.unsynced, fx.path("src", "big.bin"))
 	start := time.Now()

@@ -61,28 +61,42 @@ func (fx *fixture) cpu() (client, server time.Duration) {
 // procCPU returns the user and system CPU time of a process (pid, or "self"), zero when
 // unknown.
 func procCPU(pid string) time.Duration {
-	stat, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	return statCPU(stat)
+	user, system := procTimes(pid)
+	return user + system
 }
 
-// statCPU reads the user and system CPU time in the content of a /proc/PID/stat file:
-// fields 14 and 15, in clock ticks (100 per second on Linux). It is zero when they cannot
-// be read.
+// procTimes returns the user and the system CPU time of a process (pid, or "self"), zero
+// when unknown.
+func procTimes(pid string) (user, system time.Duration) {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, 0
+	}
+	return statTimes(stat)
+}
+
+// statCPU is the user plus system CPU time in the content of a /proc/PID/stat file.
 func statCPU(stat []byte) time.Duration {
+	user, system := statTimes(stat)
+	return user + system
+}
+
+// statTimes reads the user and the system CPU time in the content of a /proc/PID/stat file:
+// fields 14 and 15, in clock ticks (100 per second on Linux). Both are zero when they cannot
+// be read.
+func statTimes(stat []byte) (user, system time.Duration) {
 	_, after, _ := bytes.Cut(stat, []byte(") ")) // the command name may hold spaces
 	f := strings.Fields(string(after))
 	if len(f) < 13 {
-		return 0
+		return 0, 0
 	}
-	user, err1 := strconv.ParseInt(f[11], 10, 64)
-	system, err2 := strconv.ParseInt(f[12], 10, 64)
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(user+system) * (time.Second / 100)
+	const tick = time.Second / 100
+	return time.Duration(u) * tick, time.Duration(s) * tick
 }
 
 // vmHWM is the peak resident set of this process, in bytes.

@@ -56,6 +56,16 @@ func TestStatCPU(t *testing.T) {
 	}
 }
 
+func TestStatTimes(t *testing.T) {
+	user, system := statTimes([]byte("1234 (parsec) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 125 0 0 20 0 9 0 100 0 0"))
+	if user != 2500*time.Millisecond || system != 1250*time.Millisecond {
+		t.Errorf("statTimes = %s user, %s system; want 2.5 s and 1.25 s", user, system)
+	}
+	if user, system := statTimes([]byte("99 (x) R 1")); user != 0 || system != 0 {
+		t.Errorf("statTimes of a short line = %s, %s; want zeros", user, system)
+	}
+}
+
 func TestProcCPUSelf(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")

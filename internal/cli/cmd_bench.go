@@ -36,7 +36,10 @@ syncs do not pay for it; the downloads are written there too, and compared with 
 source afterwards (a difference is an error). An upload is writing the files into a
 workspace and pushing them; a download is fetching and validating the manifests with an
 empty local cache, then reading the files. The "disk" line says how fast the small source
-files were created: no download of them can be faster.
+files were created: no download of them can be faster. The "memory" line says how much
+system time writing the large source file took per GiB: fresh page-cache memory is not always
+cheap (on a virtual machine, memory given back to the host costs a fault per page when used
+again), and each large upload (on the server) and download (here) pays it again.
 
 The CPU column is the processor time of the client and, when the bench started it, of the
 server, during each step (Linux). The peak memory is the process's peak resident set
@@ -89,6 +92,7 @@ func (a *app) printBench(r *bench.Result) {
 	a.out("machine: %s, %d CPUs, GOMAXPROCS %d, %d MiB RAM, %s %s/%s, load average %s at start", m.CPU, m.NumCPU, m.GOMAXPROCS, m.MemoryMiB, m.Go, m.OS, m.Arch, m.Load)
 	a.out("server:  %s", r.Server)
 	a.out("disk:    the small source files were created at %.0f files/s (local writes only, a bound for the downloads)", r.LocalFilesPerSec)
+	a.out("memory:  writing the large source file took %.2f s of system time per GiB (the page cache; each large transfer pays it again)", r.LocalWriteSystemPerGiB)
 	a.out("")
 	table := [][]string{{"", "value", "unit", "time", "CPU client+server", "goal", ""}}
 	for _, row := range r.Rows {
