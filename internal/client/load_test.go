@@ -3,12 +3,14 @@ package client_test
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/client/localdb"
+	"github.com/parsec-go/parsec/internal/testenv"
 )
 
 // TestLoadManyEntriesOneDamaged: a workspace of more entries than one decoding batch is
@@ -35,13 +37,7 @@ func TestLoadManyEntriesOneDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var mu sync.Mutex
-	var warned []string
-	again, err := client.Open(t.Context(), p.alice.ConfigDir, p.alice.Device, client.Options{Warn: func(m string) { mu.Lock(); warned = append(warned, m); mu.Unlock() }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Close()
+	again, warned := openAgain(t, p.alice)
 	w, err := again.Workspace(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -59,9 +55,30 @@ func TestLoadManyEntriesOneDamaged(t *testing.T) {
 			t.Errorf("%s listed: %v, want %v", name, seen[name], want)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(warned) != 1 || !strings.Contains(warned[0], "cannot be read, it is left out") {
-		t.Errorf("warnings %q, want one about the damaged entry", warned)
+	if said := warned.all(); len(said) != 1 || !strings.Contains(said[0], "cannot be read, it is left out") {
+		t.Errorf("warnings %q, want one about the damaged entry", said)
 	}
+}
+
+// warnings records what a client says it skips.
+type warnings struct {
+	mu   sync.Mutex
+	said []string
+}
+
+func (w *warnings) add(m string) { w.mu.Lock(); w.said = append(w.said, m); w.mu.Unlock() }
+
+func (w *warnings) all() []string { w.mu.Lock(); defer w.mu.Unlock(); return slices.Clone(w.said) }
+
+// openAgain opens the user's device in a second client, as another process of the device
+// would, recording what it says it skips; it is closed at the end of the test.
+func openAgain(t *testing.T, u *testenv.User) (*client.Client, *warnings) {
+	t.Helper()
+	w := &warnings{}
+	c, err := client.Open(t.Context(), u.ConfigDir, u.Device, client.Options{Warn: w.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, w
 }

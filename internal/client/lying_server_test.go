@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -275,13 +274,7 @@ func TestLyingServerBadNamesDoNotBreakTheWorkspace(t *testing.T) {
 	root := stat(t, bw, "/")
 	keep, added := stat(t, bw, "/keep"), stat(t, bw, "/new")
 	// A second process of alice's device, which says what it skips.
-	var mu sync.Mutex
-	var warned []string
-	again, err := client.Open(t.Context(), p.alice.ConfigDir, p.alice.Device, client.Options{Warn: func(m string) { mu.Lock(); warned = append(warned, m); mu.Unlock() }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Close()
+	again, warned := openAgain(t, p.alice)
 	version := root.Version
 	for _, children := range []map[string]parsec.VlobID{
 		{"keep": keep.ID, "new": added.ID, "bad\x1b[2J": parsec.NewVlobID()}, // the bad entry is dropped
@@ -306,9 +299,7 @@ func TestLyingServerBadNamesDoNotBreakTheWorkspace(t *testing.T) {
 	if got := string(read(t, aw, "/new")); got != "new" {
 		t.Errorf("/new reads %q", got)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(warned) == 0 {
+	if len(warned.all()) == 0 {
 		t.Error("nothing was said of the version that cannot be read")
 	}
 }
