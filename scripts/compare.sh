@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Parsec beside its peers, on this machine and the same data: `parsec cp` through a local
 # `parsec server run`, rclone's crypt remote, and restic, each uploading then downloading one
-# large incompressible file and a tree of small files, in interleaved rounds. Prints, for
+# large incompressible file and a tree of small files, in interleaved rounds (the tools take
+# turns in first place). Prints, for
 # each step and tool, the median over the rounds of the wall time, the rate, the processor
 # time (user + system of the command's process tree; for parsec plus its server's) and the
 # peak memory (max RSS; for parsec "client + server").
@@ -235,8 +236,12 @@ for round in $(seq "$rounds"); do
       restic -q -r "$restic_base/r$round-small" init >/dev/null
     fi
   done
+  # The tools take turns in first place, round after round: a step right after another
+  # tool's download reuses the memory that deleting its files frees, which the first one
+  # does not (memory given back to a virtual machine's host costs a fault per page).
+  order=("${tools[@]:$(((round - 1) % ${#tools[@]}))}" "${tools[@]:0:$(((round - 1) % ${#tools[@]}))}")
   for step in up_big down_big up_small down_small; do
-    for tool in "${tools[@]}"; do
+    for tool in "${order[@]}"; do
       rm -rf "$work/dst"
       mkdir -p "$work/dst"
       measure "$tool" "$step" "$round"
