@@ -890,6 +890,14 @@ func TestGUIKeyboardAndNarrow(t *testing.T) {
 		if wide {
 			t.Errorf("%s scrolls sideways in a 390-pixel window", page)
 		}
+		if page == "/users" {
+			// The column headers are hidden: each cell says what it holds.
+			var label string
+			alice.run(chromedp.Evaluate(`getComputedStyle(document.querySelector("table.users td[data-label=Email]"), "::before").content`, &label))
+			if label != `"Email: "` {
+				t.Errorf("a user's email in a narrow window is labelled %s, want \"Email: \"", label)
+			}
+		}
 		alice.screenshot("narrow" + page)
 		alice.run(chromedp.Navigate(strings.Split(alice.location(), page)[0] + "/users"))
 	}
