@@ -25,27 +25,48 @@ type Change struct {
 	// (GuestWaiting), or no longer.
 	Invitation   parsec.AccessToken
 	GuestWaiting bool
+	// Lost is set, alone, when the server cannot be reached (then nothing changed): once
+	// when a connection attempt fails after the stream was up (or at the first attempt). A
+	// zero Change follows when the stream is back.
+	Lost error
 }
 
 // IsInvitation reports whether the change is news of an invitation only.
 func (ch Change) IsInvitation() bool { return ch.Invitation != parsec.AccessToken{} }
 
+// IsNews reports whether the change is news of an invitation or of the connection, not of
+// data or certificates.
+func (ch Change) IsNews() bool { return ch.IsInvitation() || ch.Lost != nil }
+
 // Watch listens to the server's event stream until ctx is done, and calls fn for every
 // change of data or certificates this user can see (certificates are polled before fn is
 // called). It reconnects after a disconnection, resuming where it stopped; fn is also
-// called with a zero Change after each (re)connection, since events may have been missed.
-// It returns when ctx is done (nil), or when the server refuses this device for good.
+// called with a zero Change after each (re)connection, since events may have been missed,
+// and with a Change whose Lost is set when a connection attempt fails (once until the
+// stream is back). It returns when ctx is done (nil), or when the server refuses this
+// device for good.
 func (c *Client) Watch(ctx context.Context, fn func(Change)) error {
 	lastID := ""
-	backoff := 250 * time.Millisecond
+	const firstBackoff = 250 * time.Millisecond
+	backoff := firstBackoff
+	lost := false
 	for {
-		err := c.watchOnce(ctx, &lastID, fn)
+		connected := false
+		err := c.watchOnce(ctx, &lastID, fn, &connected)
 		if ctx.Err() != nil {
 			return nil
 		}
 		switch parsec.KindOf(err) {
 		case parsec.Revoked, parsec.Frozen, parsec.Expired, parsec.BadAuth, parsec.Tampered, parsec.Unauthorized:
 			return err
+		}
+		switch {
+		case connected:
+			// A stream that was up ended: try again soon, and say nothing unless that fails.
+			lost, backoff = false, firstBackoff
+		case !lost:
+			lost = true
+			fn(Change{Lost: err})
 		}
 		select {
 		case <-ctx.Done():
@@ -63,7 +84,9 @@ var streamStall = 90 * time.Second
 // errStreamStalled ends a silent event stream.
 var errStreamStalled = errors.New("the server's event stream went silent")
 
-func (c *Client) watchOnce(ctx context.Context, lastID *string, fn func(Change)) error {
+// watchOnce follows one event stream until it ends; *connected is set once the server
+// accepted it.
+func (c *Client) watchOnce(ctx context.Context, lastID *string, fn func(Change), connected *bool) error {
 	path := c.t.path(protocol.RouteAuthenticated) + protocol.RouteEventsSuffix
 	// No total: a stream lasts; only silence ends it.
 	sctx, dog, cancel := newWatchdog(ctx, 1<<62, streamStall, errStreamStalled)
@@ -90,6 +113,7 @@ func (c *Client) watchOnce(ctx context.Context, lastID *string, fn func(Change))
 		text, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return c.t.httpError(resp.StatusCode, string(text))
 	}
+	*connected = true
 	r := protocol.NewSSEReader(dog.reader(resp.Body))
 	for {
 		ev, err := r.Next()

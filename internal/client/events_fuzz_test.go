@@ -80,7 +80,8 @@ func FuzzEventStream(f *testing.F) {
 		srv.stream = stream
 		lastID := ""
 		calls := 0
-		err := c.watchOnce(t.Context(), &lastID, func(Change) { calls++ })
+		var connected bool
+		err := c.watchOnce(t.Context(), &lastID, func(Change) { calls++ }, &connected)
 
 		// What the client must have done: read frame by frame, stop at the first vlob
 		// event whose payload does not decode.

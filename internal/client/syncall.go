@@ -66,7 +66,7 @@ func (c *Client) SyncAll(ctx context.Context, ids []parsec.VlobID, report func(S
 // made the server refuse this device for good.
 func (c *Client) Follow(ctx context.Context, ids []parsec.VlobID, report func(SyncEvent)) error {
 	err := c.Watch(ctx, func(ch Change) {
-		if ch.IsInvitation() {
+		if ch.IsNews() {
 			return // nothing to sync
 		}
 		if err := c.MaintainWorkspaces(ctx); err != nil && ctx.Err() == nil {

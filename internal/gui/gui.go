@@ -308,6 +308,14 @@ func (a *App) refresh(ctx context.Context, s *session) {
 // follow listens to the server's events while logged in, and tells the pages.
 func (a *App) follow(ctx context.Context, s *session) {
 	err := s.c.Watch(ctx, func(ch client.Change) {
+		if ch.Lost != nil {
+			// The banner shows on the open pages at once, not at the next click.
+			a.mu.Lock()
+			s.serverDown = ch.Lost
+			a.mu.Unlock()
+			a.events.publish("changed")
+			return
+		}
 		if ch.IsInvitation() {
 			a.mu.Lock()
 			if ch.GuestWaiting {

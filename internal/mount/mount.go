@@ -254,7 +254,7 @@ func (m *Mount) workspace(ctx context.Context, info client.WorkspaceInfo) (*work
 // watch follows the server's events and has the workspaces concerned synced.
 func (m *Mount) watch() {
 	err := m.c.Watch(m.ctx, func(ch client.Change) {
-		if ch.IsInvitation() {
+		if ch.IsNews() {
 			return
 		}
 		m.mu.Lock()

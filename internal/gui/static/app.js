@@ -192,6 +192,11 @@
         }
         var top = doc.querySelector("header.top"), hereTop = document.querySelector("header.top");
         if (top && hereTop && top.innerHTML !== hereTop.innerHTML) { hereTop.innerHTML = top.innerHTML; }
+        // The banner (the server cannot be reached) comes and goes with the server.
+        var banner = doc.querySelector(".banner"), hereBanner = document.querySelector(".banner"), hereMain = document.getElementById("main");
+        if (banner && !hereBanner && hereMain) { hereMain.parentNode.insertBefore(document.importNode(banner, true), hereMain); }
+        else if (!banner && hereBanner) { hereBanner.remove(); }
+        else if (banner && hereBanner && banner.innerHTML !== hereBanner.innerHTML) { hereBanner.innerHTML = banner.innerHTML; }
         if (!doc.body.dataset.live) { source.close(); }
       }).finally(function () {
         busy = false;
