@@ -20,7 +20,8 @@ type Options struct {
 	HTTPClient *http.Client
 	Clock      parsec.Clock
 	// Warn, if set, hears of problems that do not stop an operation: a workspace
-	// maintenance that failed and will be retried, a local file skipped by a copy.
+	// maintenance that failed and will be retried, a local file skipped by a copy. It is
+	// called by one goroutine at a time.
 	Warn func(msg string)
 }
 
@@ -32,6 +33,7 @@ type Client struct {
 	clock  parsec.Clock
 	cache  *localdb.DB
 	warnf  func(msg string)
+	warnMu sync.Mutex // warnf is called by one goroutine at a time
 
 	pollMu sync.Mutex // serializes PollCertificates
 
@@ -73,7 +75,10 @@ func Open(ctx context.Context, configDir string, dev *device.Local, opts Options
 // warn tells Options.Warn, if set, of a problem that does not stop the operation.
 func (c *Client) warn(format string, args ...any) {
 	if c.warnf != nil {
-		c.warnf(fmt.Sprintf(format, args...))
+		msg := fmt.Sprintf(format, args...)
+		c.warnMu.Lock()
+		defer c.warnMu.Unlock()
+		c.warnf(msg)
 	}
 }
 
