@@ -143,19 +143,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.MemoryIncludesSetup = !resetPeak()
 	heap := startHeapSampler()
 	defer heap.stop()
-	stopProfile := func() {}
-	if o.CPUProfile != "" {
-		f, err := os.Create(o.CPUProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		stopProfile = sync.OnceFunc(pprof.StopCPUProfile)
-		defer stopProfile()
+	stopProfile, err := startCPUProfile(o.CPUProfile)
+	if err != nil {
+		return nil, err
 	}
+	defer stopProfile()
 
 	bigName := fmt.Sprintf("%s file", o.Size.human())
 	smallName := fmt.Sprintf("%d × %s", o.Files, o.FileSize.human())
@@ -236,3 +228,23 @@ func filesRate(files int, n int64, d time.Duration) Row {
 }
 
 func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+// startCPUProfile writes a CPU profile of this process to path ("" for none) until stop,
+// which may be called more than once, is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return sync.OnceFunc(func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}), nil
+}

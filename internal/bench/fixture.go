@@ -89,10 +89,15 @@ func (fx *fixture) bootstrap(ctx context.Context, addr, token string) error {
 	return err
 }
 
-// open opens a client of the device with the local cache in configDir, certificates
-// polled.
+// open opens a client of the bench's device with the local cache in configDir,
+// certificates polled.
 func (fx *fixture) open(ctx context.Context, configDir string) (*client.Client, error) {
-	c, err := client.Open(ctx, fx.path(configDir), fx.dev, client.Options{})
+	return openPolled(ctx, fx.path(configDir), fx.dev)
+}
+
+// openPolled opens a client of dev with its local cache in dir, certificates polled.
+func openPolled(ctx context.Context, dir string, dev *device.Local) (*client.Client, error) {
+	c, err := client.Open(ctx, dir, dev, client.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -177,17 +176,11 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 
 	o.Logf("Running %d devices of %d users for %s…", len(devices), o.Users, o.Duration)
 	metricsBefore, metricsErr := scrapeLatency(ctx, http.DefaultClient, addr, token)
-	if o.CPUProfile != "" {
-		f, err := os.Create(o.CPUProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(o.CPUProfile)
+	if err != nil {
+		return nil, err
 	}
+	defer stopProfile()
 	clientCPU, serverCPU := fx.cpu()
 	start := time.Now()
 	deadline := start.Add(o.Duration)

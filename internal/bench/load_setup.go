@@ -196,13 +196,5 @@ func (fx *fixture) join(ctx context.Context, u int) (*client.Client, error) {
 	if err := <-greeted; err != nil {
 		return nil, fmt.Errorf("greeting %s: %w", email, err)
 	}
-	c, err := client.Open(ctx, fx.path("users", strconv.Itoa(u)), dev, client.Options{})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.PollCertificates(ctx); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
+	return openPolled(ctx, fx.path("users", strconv.Itoa(u)), dev)
 }

@@ -55,10 +55,9 @@ left out. --json adds the peak resident set and Go heap of each step.`,
 				return usageError{fmt.Errorf("invalid --size %s: want at least 1 byte", o.Size)}
 			case o.Files <= 0:
 				return usageError{fmt.Errorf("invalid --files %d: want at least 1", o.Files)}
-			case o.Addr != "" && o.AdminToken == "":
-				return usageError{fmt.Errorf("--addr needs the server's administration token: --admin-token (or PARSEC_ADMIN_TOKEN)")}
-			case o.Addr == "" && o.AdminToken != "":
-				return usageError{fmt.Errorf("--admin-token is for a server given with --addr")}
+			}
+			if err := checkBenchServer(o.Addr, o.AdminToken); err != nil {
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -164,10 +163,9 @@ devices), or its limits refuse them.`,
 				return usageError{fmt.Errorf("invalid --duration %s: want more than 0", o.Duration)}
 			case o.Interval <= 0:
 				return usageError{fmt.Errorf("invalid --interval %s: want more than 0", o.Interval)}
-			case o.Addr != "" && o.AdminToken == "":
-				return usageError{fmt.Errorf("--addr needs the server's administration token: --admin-token (or PARSEC_ADMIN_TOKEN)")}
-			case o.Addr == "" && o.AdminToken != "":
-				return usageError{fmt.Errorf("--admin-token is for a server given with --addr")}
+			}
+			if err := checkBenchServer(o.Addr, o.AdminToken); err != nil {
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -273,4 +271,16 @@ func (a *app) printTable(table [][]string, rightAligned []bool) {
 		}
 		a.out("%s", strings.TrimRight(line.String(), " "))
 	}
+}
+
+// checkBenchServer checks that --addr and --admin-token come together: a bench against
+// another server creates its organization with that server's administration token.
+func checkBenchServer(addr, adminToken string) error {
+	switch {
+	case addr != "" && adminToken == "":
+		return usageError{fmt.Errorf("--addr needs the server's administration token: --admin-token (or PARSEC_ADMIN_TOKEN)")}
+	case addr == "" && adminToken != "":
+		return usageError{fmt.Errorf("--admin-token is for a server given with --addr")}
+	}
+	return nil
 }

@@ -505,20 +505,34 @@ func (f *flow) greet(s *session, token parsec.AccessToken) {
 	}
 }
 
+// claim starts the claimer's side of the invitation link; on failure the flow says why and
+// ok is false.
+func (f *flow) claim(link client.Link) (cl *client.Claim, ok bool) {
+	cl, err := client.NewClaim(f.ctx, link, client.ClaimOptions{HTTPClient: f.a.cfg.HTTPClient})
+	if err != nil {
+		f.fail(err)
+		return nil, false
+	}
+	return cl, true
+}
+
+// cancelClaimIfStopped tells the server the attempt is over when the flow was stopped
+// (closed, or left for another page) rather than finished.
+func (f *flow) cancelClaimIfStopped(cl *client.Claim) {
+	if f.ctx.Err() != nil {
+		cl.Cancel()
+	}
+}
+
 // join runs the guest's side: wait for a host, codes both ways, then the guest's details.
 func (f *flow) join(link client.Link) {
 	ctx := f.ctx
 	a := f.a
-	cl, err := client.NewClaim(ctx, link, client.ClaimOptions{HTTPClient: a.cfg.HTTPClient})
-	if err != nil {
-		f.fail(err)
+	cl, ok := f.claim(link)
+	if !ok {
 		return
 	}
-	defer func() {
-		if ctx.Err() != nil {
-			cl.Cancel()
-		}
-	}()
+	defer f.cancelClaimIfStopped(cl)
 	info := cl.Info()
 	f.set(func(v *flowView) {
 		v.Step = "wait"
@@ -669,16 +683,11 @@ func (a *App) postFlow(w http.ResponseWriter, r *http.Request) {
 func (f *flow) recover(link client.Link) {
 	ctx := f.ctx
 	a := f.a
-	cl, err := client.NewClaim(ctx, link, client.ClaimOptions{HTTPClient: a.cfg.HTTPClient})
-	if err != nil {
-		f.fail(err)
+	cl, ok := f.claim(link)
+	if !ok {
 		return
 	}
-	defer func() {
-		if ctx.Err() != nil {
-			cl.Cancel()
-		}
-	}()
+	defer f.cancelClaimIfStopped(cl)
 	info := cl.Info()
 	recipients := func() []recipientView {
 		var out []recipientView
