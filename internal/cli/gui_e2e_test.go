@@ -330,7 +330,7 @@ func TestGUIInviteAndGreet(t *testing.T) {
 	alice.screenshot("guest-waiting")
 
 	// Alice greets; each reads their code to the other, who clicks it among four.
-	alice.click(`form[action$="/greet"] button`)
+	alice.clickGreet()
 	hostCode := alice.see(".sas", "")
 	alice.screenshot("greet-host-code")
 	bob.see(".codes legend", "Which code does Alice Liddell <alice@example.com> read to you?")
@@ -410,11 +410,19 @@ func (p *person) startJoining() {
 	p.see(".flow", "Waiting for an Administrator to greet you")
 }
 
+// clickGreet has the host click Greet once their list shows the guest waiting: the list
+// is refreshed live when the guest starts, and a click while it is replaced is lost.
+func (p *person) clickGreet() {
+	p.t.Helper()
+	p.see("table", "waiting for you to greet them")
+	p.click(`form[action$="/greet"] button`)
+}
+
 // greet has the host greet the pending invitation and read their code, which the guest
 // clicks among four; it returns the guest's code, once shown.
 func (p *person) greet(guest *person) string {
 	p.t.Helper()
-	p.click(`form[action$="/greet"] button`)
+	p.clickGreet()
 	hostCode := p.see(".sas", "")
 	guest.click(`button.code[value="` + hostCode + `"]`)
 	return guest.see(".sas", "")
@@ -674,7 +682,7 @@ func TestGUIWrongCodeAndDevice(t *testing.T) {
 	// Dave does not see Alice's code among his four: "None of these".
 	dave := w.gui(w.newAccount("dave's password"), "Dave", daveLink)
 	dave.startJoining()
-	alice.click(`form[action$="/greet"] button`)
+	alice.clickGreet()
 	alice.see(".sas", "")
 	dave.see(".codes legend", "Which code")
 	dave.click("button.none")
@@ -810,7 +818,7 @@ func TestGUIExchangeCancelled(t *testing.T) {
 
 	erin := w.gui(w.newAccount("erin's password"), "Erin", erinLink)
 	erin.startJoining()
-	alice.click(`form[action$="/greet"] button`)
+	alice.clickGreet()
 	hostCode := alice.see(".sas", "")
 	erin.see(".codes legend", "Which code")
 
@@ -831,7 +839,7 @@ func TestGUIExchangeCancelled(t *testing.T) {
 	erin.click("#link-h + form button")
 	erin.startJoining()
 	alice.openInvitations()
-	alice.click(`form[action$="/greet"] button`)
+	alice.clickGreet()
 	hostCode = alice.see(".sas", "")
 	erin.see(".codes legend", "Which code")
 	alice.click(`nav a[href="/users"]`)
@@ -1612,7 +1620,7 @@ func TestGUISharedRecovery(t *testing.T) {
 	again.screenshot("recover-waiting")
 
 	// Bob greets her from his invitations: codes both ways, then his share goes.
-	bob.click(`form[action$="/greet"] button`)
+	bob.clickGreet()
 	hostCode := bob.see(".sas", "")
 	again.see(".codes legend", "Which code does Bob <bob@example.com> read to you?")
 	again.click(`button.code[value="` + hostCode + `"]`)
