@@ -135,7 +135,9 @@ func (a *App) postInvite(w http.ResponseWriter, r *http.Request) {
 	d := a.invitations(r)
 	d.Created = out
 	a.events.publish("changed")
-	a.page(w, r, "invitations", "Invitations", d, false)
+	// Live like the list itself: the guests who start joining show up at once, and the
+	// page keeps these outcomes (data-keep) while it refreshes.
+	a.page(w, r, "invitations", "Invitations", d, true)
 }
 
 func (a *App) postCancelInvitation(w http.ResponseWriter, r *http.Request) {

@@ -155,8 +155,16 @@
   // the browser has asked to confirm; its own forms (a code, the details, Cancel) go on.
   var navigating = false;
   var cancelFlow = function () { return document.querySelector(".flow input[name=action][value=cancel]"); };
+  // A form sent replaces the page: live refreshes wait meanwhile, so that one answered late
+  // (the session just ended, say) does not load another page over the form's answer and
+  // its message. A form whose answer stays on this page lets them go on after a while.
+  var leaving = false, leftAt = 0;
   document.addEventListener("submit", function (e) {
-    if (!e.defaultPrevented && e.target.closest(".flow")) { navigating = true; }
+    if (e.defaultPrevented) { return; }
+    if (e.target.closest(".flow")) { navigating = true; }
+    leaving = true;
+    var at = ++leftAt;
+    window.setTimeout(function () { if (at === leftAt) { leaving = false; } }, 5000);
   });
   window.addEventListener("beforeunload", function (e) {
     if (!navigating && cancelFlow()) { e.preventDefault(); e.returnValue = ""; }
@@ -172,19 +180,23 @@
     var busy = false, again = false;
     var refresh = function () {
       if (busy) { again = true; return; }
+      if (leaving) { return; }
       var active = document.activeElement;
       if (document.querySelector("details.menu[open]") || (active && active.matches("input, select, textarea") && active.form && active.form.method === "post")) { return; }
       busy = true;
       fetch(window.location.href, { credentials: "same-origin", headers: { "X-Parsec-Refresh": "1" } }).then(function (r) {
+        if (leaving) { return null; }
         if (r.redirected) { navigating = true; window.location.href = r.url; return null; }
         return r.text();
       }).then(function (html) {
-        if (!html) { return; }
+        if (!html || leaving) { return; }
         var doc = new DOMParser().parseFromString(html, "text/html");
         var main = doc.getElementById("main"), here = document.getElementById("main");
         if (main && here) {
-          var kept = here.querySelector(".messages"), fresh = main.querySelector(".messages");
-          if (kept && fresh) { fresh.innerHTML = kept.innerHTML; }
+          // What the page said after an action (messages, the outcomes of invitations just
+          // made) stays until the person leaves the page; the same template orders them alike.
+          var kept = here.querySelectorAll("[data-keep]"), fresh = main.querySelectorAll("[data-keep]");
+          kept.forEach(function (k, i) { if (fresh[i]) { fresh[i].innerHTML = k.innerHTML; } });
           if (main.innerHTML !== here.innerHTML) {
             here.innerHTML = main.innerHTML;
             here.querySelectorAll("form[data-shares]").forEach(sharesChosen);
