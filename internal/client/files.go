@@ -339,9 +339,10 @@ func (w *Workspace) put(ctx context.Context, t tree, target string, o CopyOption
 }
 
 // Upload copies a local file, or with Recursive a local folder tree, into the workspace at
-// dst (see Landing), as one change (see Change). The whole tree is one batch: contents are
-// encrypted and uploaded in parallel, in flat memory whatever the sizes, then every file
-// appears at once. Existing files are replaced, as new versions.
+// dst (see Landing), as one change (see Change). The whole tree is one batch (saved by
+// chunks of many files, see WriteFiles): contents are encrypted and uploaded in parallel,
+// in flat memory whatever the sizes, then the files appear. Existing files are replaced,
+// as new versions.
 func (w *Workspace) Upload(ctx context.Context, local, dst string, o CopyOptions) (CopyResult, error) {
 	t, err := w.c.localTree(local, o.Recursive)
 	if err != nil {

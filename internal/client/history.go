@@ -37,11 +37,8 @@ func (w *Workspace) History(ctx context.Context, p string) ([]Version, error) {
 		return nil, err
 	}
 	id := m.Head().ID
-	var held uint64
 	w.mu.Lock()
-	if e := w.entries[id]; e != nil {
-		held = e.baseVersion()
-	}
+	held := w.baseVersion(id)
 	w.mu.Unlock()
 	if held == 0 {
 		return nil, parsec.Errorf(parsec.NotFound, "%s has never been synced: it has no history yet", p)

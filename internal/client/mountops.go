@@ -135,7 +135,7 @@ func stampOf(f *manifest.FileManifest) ContentStamp {
 func (w *Workspace) Stamp(id parsec.VlobID) (ContentStamp, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	e := w.entries[id]
+	e := w.get(id)
 	if e == nil || e.current() == nil {
 		return ContentStamp{}, parsec.Errorf(parsec.NotFound, "entry %s is not known", parsec.ShortID(id))
 	}
@@ -207,7 +207,7 @@ func (w *Workspace) writableEntry(id parsec.VlobID) (manifest.Manifest, error) {
 	if err := w.checkWritable(); err != nil {
 		return nil, err
 	}
-	e := w.entries[id]
+	e := w.get(id)
 	if e == nil || e.current() == nil {
 		return nil, parsec.Errorf(parsec.NotFound, "entry %s: no such file or folder", parsec.ShortID(id))
 	}
@@ -239,13 +239,13 @@ func (w *Workspace) PathOf(id parsec.VlobID) (string, error) {
 		return "", err
 	}
 	gone := parsec.Errorf(parsec.NotFound, "entry %s is no longer in the workspace", parsec.ShortID(id))
-	if e := w.entries[id]; e == nil || e.current() == nil {
+	if e := w.get(id); e == nil || e.current() == nil {
 		return "", gone
 	}
 	names := make([]string, 0, len(up))
 	child := id
 	for _, parent := range up {
-		e := w.entries[parent]
+		e := w.get(parent)
 		if e == nil {
 			return "", gone
 		}

@@ -61,6 +61,11 @@ func (w *Workspace) NeedSync() bool {
 			return true
 		}
 	}
+	for _, e := range w.stored {
+		if e.pending {
+			return true
+		}
+	}
 	return false
 }
 
@@ -86,8 +91,7 @@ func (w *Workspace) pull(ctx context.Context) error {
 	}
 	listed := map[parsec.VlobID]uint64{}
 	for _, ch := range rep.Changes {
-		e := w.entries[ch.VlobID]
-		if e == nil || e.baseVersion() < ch.Version {
+		if w.baseVersion(ch.VlobID) < ch.Version {
 			listed[ch.VlobID] = max(listed[ch.VlobID], ch.Version)
 		}
 	}
@@ -111,7 +115,7 @@ func (w *Workspace) pull(ctx context.Context) error {
 		}
 		for _, m := range fetched {
 			var base manifest.Manifest
-			if e := w.entries[m.Head().ID]; e != nil {
+			if e := w.get(m.Head().ID); e != nil {
 				base = e.base
 			}
 			if err := checkAfter(base, m); err != nil {
@@ -150,14 +154,14 @@ func (w *Workspace) pull(ctx context.Context) error {
 // missing are said once.
 func (w *Workspace) missingChildren(asked map[parsec.VlobID]bool) map[parsec.VlobID]uint64 {
 	missing := map[parsec.VlobID]uint64{}
-	for _, e := range w.entries {
+	for _, e := range w.entries { // every folder is there
 		for _, m := range []manifest.Manifest{e.base, e.local} {
 			f, ok := m.(*manifest.FolderManifest)
 			if !ok {
 				continue
 			}
 			for name, id := range f.Children {
-				if c := w.entries[id]; c != nil && c.current() != nil {
+				if w.known(id) {
 					continue
 				}
 				if !asked[id] {
@@ -386,9 +390,10 @@ func parallel(n int, f func(i int)) {
 // changed.
 func (w *Workspace) merge(r manifest.Manifest) []parsec.VlobID {
 	id := r.Head().ID
-	e := w.entries[id]
+	e := w.pin(id)
 	if e == nil {
 		w.entries[id] = &entry{base: r}
+		delete(w.stored, id) // an unreadable copy in the cache is replaced
 		return []parsec.VlobID{id}
 	}
 	if r.Head().Version <= e.baseVersion() {
@@ -477,7 +482,7 @@ func (w *Workspace) mergeFile(e *entry, local, remote *manifest.FileManifest) []
 // not known.
 func (w *Workspace) placeConflictCopy(id, parent parsec.VlobID, cp *manifest.FileManifest) []parsec.VlobID {
 	name := "file " + parsec.ShortID(id)
-	if pe := w.entries[parent]; pe != nil && pe.current() != nil && pe.current().IsFolder() {
+	if pe := w.get(parent); pe != nil && pe.current() != nil && pe.current().IsFolder() {
 		for n, child := range pe.current().(*manifest.FolderManifest).Children {
 			if child == id {
 				name = n
@@ -609,6 +614,12 @@ func (w *Workspace) push(ctx context.Context) error {
 func (w *Workspace) pendingInOrder() []parsec.VlobID {
 	var ids []parsec.VlobID
 	depth := map[parsec.VlobID]int{}
+	for id, e := range w.stored {
+		if e.pending {
+			ids = append(ids, id)
+			depth[id] = 1 << 20 // files first
+		}
+	}
 	for id, e := range w.entries {
 		if e.local == nil {
 			continue
@@ -642,9 +653,14 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) error
 		return err
 	}
 	for len(pending) > 0 {
+		// The batch's entries are read from the cache (pinned: kept until saved below).
 		n, size := 0, 0
 		for n < len(pending) && n < protocol.MaxBatchItems {
-			size += approxSize(w.entries[pending[n]].local)
+			e := w.pin(pending[n])
+			if e == nil || e.local == nil {
+				return parsec.Errorf(parsec.Invalid, "the local change of entry %s cannot be read from the local cache", parsec.ShortID(pending[n]))
+			}
+			size += approxSize(e.local)
 			if n > 0 && size > pushBatchBytes {
 				break
 			}

@@ -38,11 +38,17 @@ const (
 	transferStreams = 2
 )
 
+// writeChunk is how many files WriteFiles uploads, then saves, at a time: what a write of
+// many files holds in memory.
+var writeChunk = 32 << 10
+
 // WriteFiles writes files into the workspace, creating them or replacing their content,
 // and the missing folders above them. The content is encrypted block by block and
-// uploaded first (several blocks per request, several requests at a time); then every
-// manifest is saved locally in one transaction, which is when the write is acknowledged;
-// Push or Sync sends them. progress, if set, receives the bytes uploaded as they go.
+// uploaded first (several blocks per request, several requests at a time); then the
+// manifests are saved locally in one transaction, which is when the write is
+// acknowledged; Push or Sync sends them. More than writeChunk files are written that many
+// at a time, each chunk acknowledged on its own: a write stopped midway keeps the chunks
+// saved before. progress, if set, receives the bytes uploaded as they go.
 func (w *Workspace) WriteFiles(ctx context.Context, files []FileSource, progress func(int64)) error {
 	unlock, err := w.lockWrite(ctx)
 	if err != nil {
@@ -57,19 +63,24 @@ func (w *Workspace) WriteFiles(ctx context.Context, files []FileSource, progress
 			return err
 		}
 	}
-	contents, err := w.uploadAnew(ctx, files, progress)
-	if err != nil {
-		return err
-	}
-	var changed []parsec.VlobID
-	for i, f := range files {
-		ids, err := w.putFile(f.Path, contents[i])
+	for chunk := range slices.Chunk(files, writeChunk) {
+		contents, err := w.uploadAnew(ctx, chunk, progress)
 		if err != nil {
 			return err
 		}
-		changed = append(changed, ids...)
+		var changed []parsec.VlobID
+		for i, f := range chunk {
+			ids, err := w.putFile(f.Path, contents[i])
+			if err != nil {
+				return err
+			}
+			changed = append(changed, ids...)
+		}
+		if err := w.save(ctx, changed, nil); err != nil {
+			return err
+		}
 	}
-	return w.save(ctx, changed, nil)
+	return nil
 }
 
 // uploadAnew is upload, started again (twice at most) when the workspace's key changed
@@ -115,10 +126,10 @@ func (w *Workspace) putFile(p string, content *manifest.FileManifest) ([]parsec.
 	now := w.c.now()
 	parent := w.root()
 	if parentID != w.id {
-		parent = w.entries[parentID].current().(*manifest.FolderManifest)
+		parent = w.get(parentID).current().(*manifest.FolderManifest)
 	}
 	if id, ok := parent.Children[name]; ok {
-		e := w.entries[id]
+		e := w.get(id)
 		if e == nil || e.current() == nil {
 			return nil, parsec.Errorf(parsec.Unavailable, "%s is not synced yet: run a sync", p)
 		}
@@ -697,7 +708,7 @@ func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
 			return err
 		}
 		for _, e := range tree {
-			if err := put(w.entries[e.ID].current(), e.Path); err != nil {
+			if err := put(w.get(e.ID).current(), e.Path); err != nil {
 				return err
 			}
 		}

@@ -30,8 +30,16 @@ type Workspace struct {
 	c  *Client
 	id parsec.VlobID
 
-	mu         sync.Mutex
-	entries    map[parsec.VlobID]*entry
+	mu sync.Mutex
+	// entries holds in memory every folder, and the entries a change is working on until it
+	// is saved (see pin and save). The files stay in the local cache and are read from it
+	// when needed (get): the memory a workspace takes grows with its folders, not with its
+	// files.
+	entries map[parsec.VlobID]*entry
+	// stored lists the entries the local cache holds and entries leaves out; storedLast is
+	// the newest change among them (see LastChange).
+	stored     map[parsec.VlobID]storedEntry
+	storedLast change
 	checkpoint uint64 // the change checkpoint the entries are at
 	gen        uint64 // the cache's generation the entries are at (see lockWrite)
 	// knownAt is the last certificate timestamp this process knew when it polled the
@@ -41,6 +49,29 @@ type Workspace struct {
 	// unreadable says, by entry, what was last said of an entry skipped because it cannot
 	// be read, so that it is said once.
 	unreadable map[parsec.VlobID]string
+}
+
+// storedEntry is what stays in memory of an entry kept in the local cache only.
+type storedEntry struct {
+	version uint64 // its base version
+	pending bool   // it has local changes to push
+}
+
+func (e *entry) stored() storedEntry {
+	return storedEntry{version: e.baseVersion(), pending: e.local != nil}
+}
+
+// change is when an entry last changed, and by which device.
+type change struct {
+	at parsec.DateTime
+	by parsec.DeviceID
+}
+
+// note makes c the newest of c and m's last change.
+func (c *change) note(m manifest.Manifest) {
+	if h := m.Head(); h.Updated > c.at {
+		c.at, c.by = h.Updated, h.Author
+	}
 }
 
 // entry is one manifest of the workspace.
@@ -104,6 +135,9 @@ func (c *Client) Workspace(ctx context.Context, id parsec.VlobID) (*Workspace, e
 	return w, nil
 }
 
+// loadBatch is how many manifests read from the local cache are decoded together.
+const loadBatch = 256
+
 // load reads the workspace's manifests and checkpoint from the local cache.
 func (w *Workspace) load(ctx context.Context) error {
 	// The generation is read first: a write that comes in between makes it older than the
@@ -118,25 +152,38 @@ func (w *Workspace) load(ctx context.Context) error {
 	}
 	// Rows are read in order and decoded by batches on every core; the batches waiting
 	// bound the encoded bytes in memory.
+	// Only the folders stay in memory.
 	entries := make(map[parsec.VlobID]*entry, len(w.entries))
+	stored := make(map[parsec.VlobID]storedEntry, len(w.stored))
+	var last change
 	var mu sync.Mutex
 	g := new(errgroup.Group)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	decodeBatch := func(batch []localdb.Vlob) {
 		g.Go(func() error {
 			decoded := make(map[parsec.VlobID]*entry, len(batch))
+			versions := make(map[parsec.VlobID]storedEntry, len(batch))
+			var newest change
 			for _, v := range batch {
-				if e := w.decodeEntry(v); e != nil {
+				switch e := w.decodeEntry(v); {
+				case e == nil:
+				case e.resident():
 					decoded[v.ID] = e
+				default:
+					versions[v.ID] = e.stored()
+					newest.note(e.current())
 				}
 			}
 			mu.Lock()
 			maps.Copy(entries, decoded)
+			maps.Copy(stored, versions)
+			if newest.at > last.at {
+				last = newest
+			}
 			mu.Unlock()
 			return nil
 		})
 	}
-	const loadBatch = 256
 	batch := make([]localdb.Vlob, 0, loadBatch)
 	err = w.c.cache.EachVlob(ctx, w.id, func(v localdb.Vlob) error {
 		if batch = append(batch, v); len(batch) == loadBatch {
@@ -152,8 +199,63 @@ func (w *Workspace) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.entries, w.checkpoint, w.gen = entries, checkpoint, gen
+	w.entries, w.stored, w.storedLast, w.checkpoint, w.gen = entries, stored, last, checkpoint, gen
 	return nil
+}
+
+// resident says whether an entry stays in memory: a folder, in either version.
+func (e *entry) resident() bool {
+	return (e.base != nil && e.base.IsFolder()) || (e.local != nil && e.local.IsFolder())
+}
+
+// get returns entry id as this device knows it: from memory, or else read from the local
+// cache, as a copy that nothing keeps (change an entry through pin). Nil when the entry is
+// not known here, or cannot be read.
+func (w *Workspace) get(id parsec.VlobID) *entry {
+	if e, ok := w.entries[id]; ok {
+		return e
+	}
+	if _, ok := w.stored[id]; !ok {
+		return nil
+	}
+	var out *entry
+	err := w.c.cache.GetVlobs(context.Background(), w.id, []parsec.VlobID{id}, func(v localdb.Vlob) error {
+		out = w.decodeEntry(v)
+		return nil
+	})
+	if err != nil {
+		w.c.warn("workspace %s: entry %s cannot be read from the local cache: %v", parsec.ShortID(w.id), parsec.ShortID(id), err)
+		return nil
+	}
+	return out
+}
+
+// pin returns entry id like get, kept in memory until it is saved unchanged (see save):
+// what a change works on.
+func (w *Workspace) pin(id parsec.VlobID) *entry {
+	e := w.get(id)
+	if _, ok := w.entries[id]; !ok && e != nil {
+		w.entries[id] = e
+		delete(w.stored, id)
+	}
+	return e
+}
+
+// baseVersion returns the version of entry id last synced here (0: never, or not known).
+func (w *Workspace) baseVersion(id parsec.VlobID) uint64 {
+	if e, ok := w.entries[id]; ok {
+		return e.baseVersion()
+	}
+	return w.stored[id].version
+}
+
+// known says whether this device holds a version of entry id.
+func (w *Workspace) known(id parsec.VlobID) bool {
+	if e, ok := w.entries[id]; ok {
+		return e.current() != nil
+	}
+	_, ok := w.stored[id]
+	return ok
 }
 
 // decodeEntry decodes an entry kept in the local cache; nil when it has no version, or when
@@ -241,6 +343,17 @@ func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *u
 		return err
 	}
 	w.gen = gen
+	// What is saved and needs no memory any more goes back to the cache only.
+	for _, id := range ids {
+		if e, ok := w.entries[id]; ok && !e.resident() {
+			if w.stored == nil {
+				w.stored = map[parsec.VlobID]storedEntry{}
+			}
+			delete(w.entries, id)
+			w.stored[id] = e.stored()
+			w.storedLast.note(e.current())
+		}
+	}
 	return nil
 }
 
@@ -292,13 +405,26 @@ func splitPath(p string) ([]string, error) {
 
 // resolve finds the manifest at a path.
 func (w *Workspace) resolve(p string) (manifest.Manifest, error) {
+	e, err := w.resolveEntry(p)
+	if err != nil {
+		return nil, err
+	}
+	return e.current(), nil
+}
+
+// resolveEntry finds the entry at a path (the root folder before it exists is an entry of
+// its own, not kept).
+func (w *Workspace) resolveEntry(p string) (*entry, error) {
 	names, err := splitPath(p)
 	if err != nil {
 		return nil, err
 	}
-	var cur manifest.Manifest = w.root()
+	cur := w.entries[w.id]
+	if cur == nil || cur.current() == nil || !cur.current().IsFolder() {
+		cur = &entry{base: w.emptyRoot()}
+	}
 	for i, n := range names {
-		f, ok := cur.(*manifest.FolderManifest)
+		f, ok := cur.current().(*manifest.FolderManifest)
 		if !ok {
 			return nil, parsec.Errorf(parsec.Invalid, "%s is a file, not a folder", "/"+strings.Join(names[:i], "/"))
 		}
@@ -306,11 +432,11 @@ func (w *Workspace) resolve(p string) (manifest.Manifest, error) {
 		if !ok {
 			return nil, parsec.Errorf(parsec.NotFound, "%s: no such file or folder", "/"+strings.Join(names[:i+1], "/"))
 		}
-		e := w.entries[id]
+		e := w.get(id)
 		if e == nil || e.current() == nil {
 			return nil, parsec.Errorf(parsec.Unavailable, "%s is not synced yet: run a sync", "/"+strings.Join(names[:i+1], "/"))
 		}
-		cur = e.current()
+		cur = e
 	}
 	return cur, nil
 }
@@ -337,7 +463,7 @@ func (w *Workspace) resolveParent(p string) (*manifest.FolderManifest, string, e
 
 // edit returns the local (editable) version of an entry, copying the base on first change.
 func (w *Workspace) edit(id parsec.VlobID) manifest.Manifest {
-	e := w.entries[id]
+	e := w.pin(id)
 	if e == nil && id == w.id {
 		e = &entry{local: w.emptyRoot()}
 		w.entries[id] = e
@@ -357,23 +483,20 @@ func (w *Workspace) editFolder(id parsec.VlobID) *manifest.FolderManifest {
 func (w *Workspace) LastChange() (parsec.DateTime, parsec.DeviceID) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var at parsec.DateTime
-	var by parsec.DeviceID
+	last := w.storedLast
 	for _, e := range w.entries {
-		if m := e.current(); m != nil && m.Head().Updated > at {
-			at, by = m.Head().Updated, m.Head().Author
+		if m := e.current(); m != nil {
+			last.note(m)
 		}
 	}
-	return at, by
+	return last.at, last.by
 }
 
-func (w *Workspace) toEntry(name, p string, m manifest.Manifest) Entry {
+func toEntry(name, p string, e *entry) Entry {
+	m := e.current()
 	h := m.Head()
-	e := w.entries[h.ID]
-	out := Entry{Name: name, Path: p, ID: h.ID, IsFolder: m.IsFolder(), Created: h.Created, Updated: h.Updated, Author: h.Author}
-	if e != nil {
-		out.Version, out.NeedSync = e.baseVersion(), e.local != nil
-	}
+	out := Entry{Name: name, Path: p, ID: h.ID, IsFolder: m.IsFolder(), Created: h.Created, Updated: h.Updated, Author: h.Author,
+		Version: e.baseVersion(), NeedSync: e.local != nil}
 	if f, ok := m.(*manifest.FileManifest); ok {
 		out.Size = f.Size
 	}
@@ -384,7 +507,7 @@ func (w *Workspace) toEntry(name, p string, m manifest.Manifest) Entry {
 func (w *Workspace) Stat(p string) (Entry, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	m, err := w.resolve(p)
+	e, err := w.resolveEntry(p)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -393,7 +516,7 @@ func (w *Workspace) Stat(p string) (Entry, error) {
 	if len(names) > 0 {
 		name = names[len(names)-1]
 	}
-	return w.toEntry(name, "/"+strings.Join(names, "/"), m), nil
+	return toEntry(name, "/"+strings.Join(names, "/"), e), nil
 }
 
 // List lists a folder's entries by name (a file lists as itself).
@@ -409,18 +532,18 @@ func (w *Workspace) Walk(p string) ([]Entry, error) {
 func (w *Workspace) list(p string, recursive bool) ([]Entry, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	m, err := w.resolve(p)
+	e, err := w.resolveEntry(p)
 	if err != nil {
 		return nil, err
 	}
 	names, _ := splitPath(p)
 	base := "/" + strings.Join(names, "/")
-	f, ok := m.(*manifest.FolderManifest)
+	f, ok := e.current().(*manifest.FolderManifest)
 	if !ok {
-		return []Entry{w.toEntry(names[len(names)-1], base, m)}, nil
+		return []Entry{toEntry(names[len(names)-1], base, e)}, nil
 	}
 	if !recursive {
-		return w.children(base, f), nil
+		return w.children(base, f)
 	}
 	return w.walkTree(base, f)
 }
@@ -441,10 +564,17 @@ func (w *Workspace) walkTree(base string, f *manifest.FolderManifest) ([]Entry, 
 		if depth > maxTreeDepth {
 			return parsec.Errorf(parsec.Invalid, "%s is more than %d folders deep", base, maxTreeDepth)
 		}
-		for _, e := range w.children(base, f) {
+		children, err := w.children(base, f)
+		if err != nil {
+			return err
+		}
+		for _, e := range children {
 			out = append(out, e)
-			sub, ok := w.entries[e.ID].current().(*manifest.FolderManifest)
-			if !ok || entered[sub.ID] {
+			if !e.IsFolder || entered[e.ID] {
+				continue
+			}
+			sub, ok := w.get(e.ID).current().(*manifest.FolderManifest)
+			if !ok {
 				continue
 			}
 			if sub.Parent != f.ID {
@@ -465,17 +595,71 @@ func (w *Workspace) walkTree(base string, f *manifest.FolderManifest) ([]Entry, 
 }
 
 // children lists the entries of a folder that are known locally, by name.
-func (w *Workspace) children(base string, f *manifest.FolderManifest) []Entry {
+func (w *Workspace) children(base string, f *manifest.FolderManifest) ([]Entry, error) {
 	out := make([]Entry, 0, len(f.Children))
+	names := make(map[parsec.VlobID]string, len(f.Children))
+	var stored []parsec.VlobID
 	for name, id := range f.Children {
-		e := w.entries[id]
-		if e == nil || e.current() == nil {
-			continue // not synced yet
+		if e, ok := w.entries[id]; ok {
+			if e.current() != nil {
+				out = append(out, toEntry(name, path.Join(base, name), e))
+			}
+			continue
 		}
-		out = append(out, w.toEntry(name, path.Join(base, name), e.current()))
+		if _, ok := w.stored[id]; ok {
+			names[id] = name
+			stored = append(stored, id)
+		}
+		// else not synced yet
+	}
+	if len(stored) > 0 {
+		var mu sync.Mutex
+		err := w.eachStored(stored, func(id parsec.VlobID, e *entry) {
+			name := names[id]
+			mu.Lock()
+			out = append(out, toEntry(name, path.Join(base, name), e))
+			mu.Unlock()
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return out, nil
+}
+
+// eachStored reads entries ids from the local cache and calls fn with each that can be
+// read, decoding them on every core; fn must be safe for concurrent use.
+func (w *Workspace) eachStored(ids []parsec.VlobID, fn func(parsec.VlobID, *entry)) error {
+	g := new(errgroup.Group)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	batch := make([]localdb.Vlob, 0, loadBatch)
+	flush := func() {
+		todo := batch
+		g.Go(func() error {
+			for _, v := range todo {
+				if e := w.decodeEntry(v); e != nil {
+					fn(v.ID, e)
+				}
+			}
+			return nil
+		})
+		batch = make([]localdb.Vlob, 0, loadBatch)
+	}
+	err := w.c.cache.GetVlobs(context.Background(), w.id, ids, func(v localdb.Vlob) error {
+		if batch = append(batch, v); len(batch) == loadBatch {
+			flush()
+		}
+		return nil
+	})
+	if len(batch) > 0 {
+		flush()
+	}
+	g.Wait()
+	if err != nil {
+		return parsec.Wrap(err, "workspace %s", parsec.ShortID(w.id))
+	}
+	return nil
 }
 
 // checkWritable refuses changes the server would refuse: READER, archived workspace.
@@ -537,7 +721,7 @@ func (w *Workspace) mkdirAll(names []string, parents bool) ([]parsec.VlobID, par
 	for i, n := range names {
 		last := i == len(names)-1
 		if id, ok := cur.Children[n]; ok {
-			e := w.entries[id]
+			e := w.get(id)
 			if e == nil || e.current() == nil {
 				return nil, parsec.VlobID{}, parsec.Errorf(parsec.Unavailable, "/%s is not synced yet: run a sync", strings.Join(names[:i+1], "/"))
 			}
@@ -578,7 +762,7 @@ func (w *Workspace) ancestors(id parsec.VlobID) ([]parsec.VlobID, error) {
 	var up []parsec.VlobID
 	seen := map[parsec.VlobID]bool{id: true}
 	for cur := id; ; {
-		e := w.entries[cur]
+		e := w.get(cur)
 		if e == nil || e.current() == nil || e.current().Head().IsRoot() {
 			return up, nil
 		}
@@ -664,7 +848,7 @@ func (w *Workspace) Remove(ctx context.Context, p string, recursive bool) error 
 	if !ok {
 		return parsec.Errorf(parsec.NotFound, "%s: no such file or folder", p)
 	}
-	if e := w.entries[id]; e != nil && e.current() != nil {
+	if e := w.get(id); e != nil && e.current() != nil {
 		if f, ok := e.current().(*manifest.FolderManifest); ok && len(f.Children) > 0 && !recursive {
 			return parsec.Errorf(parsec.Invalid, "%s is a folder that is not empty (use -r)", p)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 
 	"github.com/parsec-go/parsec/internal/parsec"
 )
@@ -52,6 +53,37 @@ func (d *DB) EachVlob(ctx context.Context, realm parsec.VlobID, fn func(Vlob) er
 	if err != nil {
 		return fmt.Errorf("local cache: %w", err)
 	}
+	return d.eachRow(rows, realm, fn)
+}
+
+// getBatch is how many manifests GetVlobs asks for in one query.
+const getBatch = 256
+
+// GetVlobs calls fn with the manifests the cache holds of the given IDs, in no particular
+// order; the IDs it does not hold are left out.
+func (d *DB) GetVlobs(ctx context.Context, realm parsec.VlobID, ids []parsec.VlobID, fn func(Vlob) error) error {
+	for len(ids) > 0 {
+		n := min(len(ids), getBatch)
+		args := make([]any, 0, n+1)
+		args = append(args, realm[:])
+		for _, id := range ids[:n] {
+			args = append(args, id[:])
+		}
+		ids = ids[n:]
+		q := `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs WHERE realm = ? AND vlob_id IN (?` + strings.Repeat(", ?", n-1) + `)`
+		rows, err := d.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("local cache: %w", err)
+		}
+		if err := d.eachRow(rows, realm, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachRow decrypts the manifests rows hold and calls fn with each; it closes rows.
+func (d *DB) eachRow(rows *sql.Rows, realm parsec.VlobID, fn func(Vlob) error) error {
 	defer rows.Close()
 	for rows.Next() {
 		var v Vlob
@@ -65,6 +97,7 @@ func (d *DB) EachVlob(ctx context.Context, realm parsec.VlobID, fn func(Vlob) er
 		}
 		copy(v.ID[:], id)
 		v.BaseVersion = uint64(version)
+		var err error
 		if v.Base, err = d.open(base, realm, v.ID, "base"); err != nil {
 			return err
 		}
@@ -75,7 +108,10 @@ func (d *DB) EachVlob(ctx context.Context, realm parsec.VlobID, fn func(Vlob) er
 			return err
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	return nil
 }
 
 // PutVlobs stores manifests (replacing those with the same IDs) and, when checkpoint is

@@ -1,0 +1,110 @@
+package client_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/parsec-go/parsec/internal/client"
+)
+
+// A workspace keeps its folders in memory and its files in the local cache only: written,
+// pushed, received, changed on both sides at once, renamed, listed and read again after a
+// restart, the files are all there while memory holds only the folders.
+func TestWorkspaceKeepsFilesInTheCache(t *testing.T) {
+	client.SetWriteChunk(t, 16) // 40 files: saved in three chunks
+	p := newPeople(t)
+	id, aw, bw, _ := shared(t, p)
+	files := map[string][]byte{}
+	for i := range 40 {
+		dir := []string{"/a", "/b/c"}[i%2]
+		files[fmt.Sprintf("%s/f%02d.txt", dir, i)] = fmt.Appendf(nil, "file %d", i)
+	}
+	write(t, aw, files)
+	const folders = 4 // the root, /a, /b, /b/c
+	if n := aw.Resident(); n != folders {
+		t.Errorf("after writing 40 files, %d entries are in memory, want the %d folders", n, folders)
+	}
+	if !aw.NeedSync() {
+		t.Fatal("the files written are not waiting to be pushed")
+	}
+	syncWS(t, aw)
+	if aw.NeedSync() || aw.Resident() != folders {
+		t.Errorf("after the push: NeedSync %v, %d entries in memory", aw.NeedSync(), aw.Resident())
+	}
+
+	syncWS(t, bw)
+	if n := bw.Resident(); n != folders {
+		t.Errorf("after receiving 40 files, %d entries are in memory, want %d", n, folders)
+	}
+	list, err := bw.List("/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 20 || list[0].Name != "f00.txt" || list[0].Size != 6 || list[0].Version != 1 || list[0].NeedSync {
+		t.Fatalf("Bob lists /a as %d entries, the first %+v", len(list), list[0])
+	}
+	if got := string(read(t, bw, "/b/c/f39.txt")); got != "file 39" {
+		t.Errorf("Bob reads %q", got)
+	}
+
+	// Both change the same file at once: the merge reads it from the cache, and keeps both.
+	write(t, aw, map[string][]byte{"/a/f00.txt": []byte("alice's")})
+	write(t, bw, map[string][]byte{"/a/f00.txt": []byte("bob's")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	if got := string(read(t, bw, "/a/f00.txt")); got != "alice's" {
+		t.Errorf("the file holds %q after the conflict", got)
+	}
+	if got := string(read(t, bw, "/a/f00 (sync conflict 1).txt")); got != "bob's" {
+		t.Errorf("the conflict copy holds %q", got)
+	}
+
+	// A rename and a removal of files not in memory.
+	ctx := t.Context()
+	if err := bw.Rename(ctx, "/a/f02.txt", "/b/moved.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bw.Remove(ctx, "/b/c/f01.txt", false); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := bw.Stat("/b/moved.txt")
+	if err != nil || !moved.NeedSync {
+		t.Fatalf("Stat of the moved file: %+v, %v", moved, err)
+	}
+	if where, err := bw.PathOf(moved.ID); err != nil || where != "/b/moved.txt" {
+		t.Errorf("PathOf the moved file = %q, %v", where, err)
+	}
+	syncWS(t, bw)
+	at, by := bw.LastChange()
+
+	// After a restart, the same from the cache; memory holds the folders only.
+	p.bc.Close()
+	bc := p.bob.Open(t)
+	w, err := bc.Workspace(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := w.Resident(); n != folders {
+		t.Errorf("after a restart, %d entries are in memory, want %d", n, folders)
+	}
+	if at2, by2 := w.LastChange(); at2 != at || by2 != by {
+		t.Errorf("LastChange after a restart = %v %v, was %v %v", at2, by2, at, by)
+	}
+	tree, err := w.Walk("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, e := range tree {
+		if !e.IsFolder {
+			paths = append(paths, e.Path)
+		}
+	}
+	if len(paths) != 40 || !slices.Contains(paths, "/b/moved.txt") || slices.Contains(paths, "/b/c/f01.txt") || !slices.Contains(paths, "/a/f00 (sync conflict 1).txt") {
+		t.Errorf("after a restart the tree holds %d files: %v", len(paths), paths)
+	}
+	if got := string(read(t, w, "/b/moved.txt")); got != "file 2" {
+		t.Errorf("the moved file holds %q", got)
+	}
+}
