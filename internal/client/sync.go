@@ -62,7 +62,7 @@ func (w *Workspace) NeedSync() bool {
 		}
 	}
 	for _, e := range w.stored {
-		if e.pending {
+		if e.pending() {
 			return true
 		}
 	}
@@ -615,7 +615,7 @@ func (w *Workspace) pendingInOrder() []parsec.VlobID {
 	var ids []parsec.VlobID
 	depth := map[parsec.VlobID]int{}
 	for id, e := range w.stored {
-		if e.pending {
+		if e.pending() {
 			ids = append(ids, id)
 			depth[id] = 1 << 20 // files first
 		}

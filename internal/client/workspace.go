@@ -51,15 +51,23 @@ type Workspace struct {
 	unreadable map[parsec.VlobID]string
 }
 
-// storedEntry is what stays in memory of an entry kept in the local cache only.
-type storedEntry struct {
-	version uint64 // its base version
-	pending bool   // it has local changes to push
-}
+// storedEntry is what stays in memory of an entry kept in the local cache only: its base
+// version, and in the top bit whether it has local changes to push. Eight bytes: a
+// workspace may have millions.
+type storedEntry uint64
+
+const storedPending = storedEntry(1) << 63
 
 func (e *entry) stored() storedEntry {
-	return storedEntry{version: e.baseVersion(), pending: e.local != nil}
+	s := storedEntry(e.baseVersion()) &^ storedPending
+	if e.local != nil {
+		s |= storedPending
+	}
+	return s
 }
+
+func (s storedEntry) version() uint64 { return uint64(s &^ storedPending) }
+func (s storedEntry) pending() bool   { return s&storedPending != 0 }
 
 // change is when an entry last changed, and by which device.
 type change struct {
@@ -154,7 +162,12 @@ func (w *Workspace) load(ctx context.Context) error {
 	// bound the encoded bytes in memory.
 	// Only the folders stay in memory.
 	entries := make(map[parsec.VlobID]*entry, len(w.entries))
-	stored := make(map[parsec.VlobID]storedEntry, len(w.stored))
+	// Sized once: a map growing to millions of entries holds two tables at its peak.
+	rows, err := w.c.cache.CountVlobs(ctx, w.id)
+	if err != nil {
+		return err
+	}
+	stored := make(map[parsec.VlobID]storedEntry, rows)
 	var last change
 	var mu sync.Mutex
 	g := new(errgroup.Group)
@@ -246,7 +259,7 @@ func (w *Workspace) baseVersion(id parsec.VlobID) uint64 {
 	if e, ok := w.entries[id]; ok {
 		return e.baseVersion()
 	}
-	return w.stored[id].version
+	return w.stored[id].version()
 }
 
 // known says whether this device holds a version of entry id.

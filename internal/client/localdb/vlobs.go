@@ -56,6 +56,15 @@ func (d *DB) EachVlob(ctx context.Context, realm parsec.VlobID, fn func(Vlob) er
 	return d.eachRow(rows, realm, fn)
 }
 
+// CountVlobs returns how many manifests the cache holds for a workspace.
+func (d *DB) CountVlobs(ctx context.Context, realm parsec.VlobID) (int, error) {
+	var n int
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM vlobs WHERE realm = ?`, realm[:]).Scan(&n); err != nil {
+		return 0, fmt.Errorf("local cache: %w", err)
+	}
+	return n, nil
+}
+
 // getBatch is how many manifests GetVlobs asks for in one query.
 const getBatch = 256
 
