@@ -58,13 +58,15 @@ type storedEntry uint64
 
 const storedPending = storedEntry(1) << 63
 
-func (e *entry) stored() storedEntry {
-	s := storedEntry(e.baseVersion()) &^ storedPending
-	if e.local != nil {
+func newStoredEntry(version uint64, pending bool) storedEntry {
+	s := storedEntry(version) &^ storedPending
+	if pending {
 		s |= storedPending
 	}
 	return s
 }
+
+func (e *entry) stored() storedEntry { return newStoredEntry(e.baseVersion(), e.local != nil) }
 
 func (s storedEntry) version() uint64 { return uint64(s &^ storedPending) }
 func (s storedEntry) pending() bool   { return s&storedPending != 0 }
@@ -178,13 +180,18 @@ func (w *Workspace) load(ctx context.Context) error {
 			versions := make(map[parsec.VlobID]storedEntry, len(batch))
 			var newest change
 			for _, v := range batch {
-				switch e := w.decodeEntry(v); {
-				case e == nil:
-				case e.resident():
-					decoded[v.ID] = e
+				s, ok := w.peekEntry(v)
+				switch {
+				case !ok:
+				case s.Folder:
+					if e := w.decodeEntry(v); e != nil {
+						decoded[v.ID] = e
+					}
 				default:
-					versions[v.ID] = e.stored()
-					newest.note(e.current())
+					versions[v.ID] = newStoredEntry(v.BaseVersion, v.Local != nil)
+					if s.Updated > newest.at {
+						newest = change{at: s.Updated, by: s.Author}
+					}
 				}
 			}
 			mu.Lock()
@@ -271,6 +278,33 @@ func (w *Workspace) known(id parsec.VlobID) bool {
 	return ok
 }
 
+// peekEntry reads what an entry of the local cache is, without decoding its content: a
+// folder in either version, or else the current version's last change. Not ok when it has
+// no version, or cannot be read (said as decodeEntry says it).
+func (w *Workspace) peekEntry(v localdb.Vlob) (manifest.Summary, bool) {
+	var out manifest.Summary
+	var errs []error
+	for _, b := range [][]byte{v.Base, v.Local} { // the local version, if any, last
+		if b == nil {
+			continue
+		}
+		s, err := manifest.Peek(b)
+		errs = append(errs, err)
+		s.Folder = s.Folder || out.Folder
+		out = s
+	}
+	if err := errors.Join(errs...); err != nil {
+		w.leftOut(v.ID, err)
+		return out, false
+	}
+	return out, len(errs) > 0
+}
+
+// leftOut says that the local copy of entry id cannot be read.
+func (w *Workspace) leftOut(id parsec.VlobID, err error) {
+	w.c.warn("workspace %s: the local copy of entry %s cannot be read, it is left out: %v", parsec.ShortID(w.id), parsec.ShortID(id), err)
+}
+
 // decodeEntry decodes an entry kept in the local cache; nil when it has no version, or when
 // it cannot be read: one entry the cache cannot give back is left out (the next sync
 // fetches it again, as a child its folder names), not the whole workspace.
@@ -287,7 +321,7 @@ func (w *Workspace) decodeEntry(v localdb.Vlob) *entry {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
-		w.c.warn("workspace %s: the local copy of entry %s cannot be read, it is left out: %v", parsec.ShortID(w.id), parsec.ShortID(v.ID), err)
+		w.leftOut(v.ID, err)
 		return nil
 	}
 	if e.current() == nil {

@@ -11,6 +11,7 @@ var (
 	encMode cbor.EncMode
 	decMode cbor.DecMode
 	lenient cbor.DecMode
+	partial cbor.DecMode
 )
 
 func init() {
@@ -36,6 +37,10 @@ func init() {
 	}
 	dec.ExtraReturnErrors = cbor.ExtraDecErrorNone
 	if lenient, err = dec.DecMode(); err != nil {
+		panic(err)
+	}
+	dec.DupMapKey = cbor.DupMapKeyQuiet
+	if partial, err = dec.DecMode(); err != nil {
 		panic(err)
 	}
 }
@@ -76,6 +81,11 @@ func Unmarshal(data []byte, v any) error { return decMode.Unmarshal(data, v) }
 // UnmarshalLenient decodes like Unmarshal but ignores unknown fields. It is for envelopes
 // read in two passes (first the discriminant, then the full value).
 func UnmarshalLenient(data []byte, v any) error { return lenient.Unmarshal(data, v) }
+
+// UnmarshalPartial decodes the fields v names and skips the others without looking for
+// duplicate keys among them, which spares their bookkeeping. It is for a few fields of
+// values this program encoded itself, never for bytes received.
+func UnmarshalPartial(data []byte, v any) error { return partial.Unmarshal(data, v) }
 
 // UnmarshalCanonical decodes strictly and also requires data to be exactly the
 // deterministic encoding of the decoded value, so that one value has one encoding and

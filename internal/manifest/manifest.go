@@ -182,6 +182,31 @@ func DecodeTrusted(b []byte) (Manifest, error) {
 	return m, nil
 }
 
+// Summary is what Peek reads of a manifest: what it is and when it last changed.
+type Summary struct {
+	Folder  bool
+	Updated parsec.DateTime
+	Author  parsec.DeviceID
+}
+
+// Peek reads the kind, last change and author of a manifest encoded by this device (see
+// DecodeTrusted) without decoding its content: a workspace's files are peeked at when it is
+// opened, and decoded only when used.
+func Peek(b []byte) (Summary, error) {
+	var head struct {
+		Type    string          `cbor:"type"`
+		Author  parsec.DeviceID `cbor:"author"`
+		Updated parsec.DateTime `cbor:"updated"`
+	}
+	if err := codec.UnmarshalPartial(b, &head); err != nil {
+		return Summary{}, parsec.Errorf(parsec.Invalid, "invalid manifest: malformed: %v", err)
+	}
+	if head.Type != KindFolder && head.Type != KindFile {
+		return Summary{}, parsec.Errorf(parsec.Invalid, "invalid manifest: unknown type %s", quote(head.Type))
+	}
+	return Summary{Folder: head.Type == KindFolder, Updated: head.Updated, Author: head.Author}, nil
+}
+
 // decode is Decode without the structure check; its errors are bare reasons.
 func decode(b []byte) (Manifest, error) { return decodeWith(b, codec.UnmarshalCanonical) }
 
