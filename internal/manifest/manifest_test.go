@@ -261,3 +261,24 @@ func TestDecodeTrustedKeepsLocalVersions(t *testing.T) {
 		t.Fatal("DecodeTrusted accepted junk")
 	}
 }
+
+// Peek tells a folder from a file and reads its last change, from what Encode wrote; what is
+// not a manifest is an error.
+func TestPeek(t *testing.T) {
+	w := newWorld()
+	sub := parsec.NewVlobID()
+	for _, m := range []manifest.Manifest{w.root(map[string]parsec.VlobID{"docs": sub}), w.file(sub)} {
+		t.Run(m.Kind(), func(t *testing.T) {
+			got, err := manifest.Peek(manifest.Encode(m))
+			want := manifest.Summary{Folder: m.IsFolder(), Updated: m.Head().Updated, Author: m.Head().Author}
+			if err != nil || got != want {
+				t.Errorf("Peek = %+v, %v; want %+v", got, err, want)
+			}
+		})
+	}
+	for _, junk := range [][]byte{[]byte("junk"), codec.MustMarshal(map[string]string{"type": "nonsense"}), nil} {
+		if s, err := manifest.Peek(junk); err == nil {
+			t.Errorf("Peek(%x) = %+v, want an error", junk, s)
+		}
+	}
+}
