@@ -322,11 +322,23 @@ func (w *Workspace) tree(ctx context.Context, src string, recursive bool) (tree,
 	return t, nil
 }
 
-// put writes a tree's files, read from sources, at target in the workspace, then creates
-// its empty folders (inside a Change).
-func (w *Workspace) put(ctx context.Context, t tree, target string, o CopyOptions, sources []FileSource) error {
-	if len(sources) > 0 {
-		if err := w.WriteFiles(ctx, sources, t.progress(o)); err != nil {
+// put writes a tree's files at target in the workspace, then creates its empty folders
+// (inside a Change). source gives file i of the tree, read where it comes from: the
+// sources are made a chunk at a time (see WriteFiles), so that a tree of many files is
+// never all in memory twice, once their names are all checked.
+func (w *Workspace) put(ctx context.Context, t tree, target string, o CopyOptions, source func(i int) FileSource) error {
+	for _, rel := range t.files {
+		if _, _, err := w.resolveParentForWrite(path.Join(target, rel)); err != nil {
+			return err
+		}
+	}
+	progress := t.progress(o)
+	for start := 0; start < len(t.files); start += writeChunk {
+		chunk := make([]FileSource, min(writeChunk, len(t.files)-start))
+		for i := range chunk {
+			chunk[i] = source(start + i)
+		}
+		if err := w.WriteFiles(ctx, chunk, progress); err != nil {
 			return err
 		}
 	}
@@ -353,12 +365,10 @@ func (w *Workspace) Upload(ctx context.Context, local, dst string, o CopyOptions
 		if res.Path, err = w.Landing(dst, t.name, t.folder); err != nil {
 			return err
 		}
-		sources := make([]FileSource, len(t.files))
-		for i, rel := range t.files {
+		return w.put(ctx, t, res.Path, o, func(i int) FileSource {
 			p := t.from[i]
-			sources[i] = FileSource{Path: path.Join(res.Path, rel), Open: func() (io.ReadCloser, error) { return os.Open(p) }}
-		}
-		return w.put(ctx, t, res.Path, o, sources)
+			return FileSource{Path: path.Join(res.Path, t.files[i]), Open: func() (io.ReadCloser, error) { return os.Open(p) }}
+		})
 	})
 	return res, err
 }
@@ -443,7 +453,7 @@ func (w *Workspace) Copy(ctx context.Context, src string, to *Workspace, dst str
 		}
 		st := newStream(ctx, w, t.from, dsts)
 		defer st.close()
-		return to.put(ctx, t, res.Path, o, st.sources)
+		return to.put(ctx, t, res.Path, o, func(i int) FileSource { return st.sources[i] })
 	})
 	return res, err
 }

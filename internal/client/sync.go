@@ -612,35 +612,34 @@ func (w *Workspace) push(ctx context.Context) error {
 // pendingInOrder lists the entries with local changes so that an entry is pushed before
 // the folder that references it: files, then folders from the deepest, the root last.
 func (w *Workspace) pendingInOrder() []parsec.VlobID {
-	var ids []parsec.VlobID
-	depth := map[parsec.VlobID]int{}
+	var files, folders []parsec.VlobID
 	for id, e := range w.stored {
 		if e.pending() {
-			ids = append(ids, id)
-			depth[id] = 1 << 20 // files first
+			files = append(files, id)
 		}
 	}
+	depth := map[parsec.VlobID]int{} // of the folders only: there may be millions of files
 	for id, e := range w.entries {
-		if e.local == nil {
-			continue
-		}
-		ids = append(ids, id)
-		d := 1 << 20 // files first
-		if e.local.IsFolder() {
+		switch {
+		case e.local == nil:
+		case e.local.IsFolder():
 			// Folders whose parents loop are pushed all the same: the order spares other
 			// devices a folder naming entries not there yet, it is not a check.
 			up, _ := w.ancestors(id)
-			d = len(up)
+			folders = append(folders, id)
+			depth[id] = len(up)
+		default:
+			files = append(files, id)
 		}
-		depth[id] = d
 	}
-	slices.SortFunc(ids, func(a, b parsec.VlobID) int {
+	slices.SortFunc(files, compareIDs)
+	slices.SortFunc(folders, func(a, b parsec.VlobID) int {
 		if depth[a] != depth[b] {
 			return depth[b] - depth[a]
 		}
-		return slices.Compare(a[:], b[:])
+		return compareIDs(a, b)
 	})
-	return ids
+	return append(files, folders...)
 }
 
 func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) error {

@@ -406,9 +406,11 @@ func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *u
 
 func sortedIDs(ids []parsec.VlobID) []parsec.VlobID {
 	ids = slices.Clone(ids)
-	slices.SortFunc(ids, func(a, b parsec.VlobID) int { return bytes.Compare(a[:], b[:]) })
+	slices.SortFunc(ids, compareIDs)
 	return ids
 }
+
+func compareIDs(a, b parsec.VlobID) int { return bytes.Compare(a[:], b[:]) }
 
 // root returns the root folder. Before the workspace's first sync brings it (or its
 // creator's first push sends it), it is an empty folder that exists only once something is
