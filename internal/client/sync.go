@@ -653,6 +653,9 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) error
 	}
 	for len(pending) > 0 {
 		// The batch's entries are read from the cache (pinned: kept until saved below).
+		if err := w.pinAll(pending[:min(len(pending), protocol.MaxBatchItems)]); err != nil {
+			return err
+		}
 		n, size := 0, 0
 		for n < len(pending) && n < protocol.MaxBatchItems {
 			e := w.pin(pending[n])

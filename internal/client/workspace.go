@@ -261,6 +261,26 @@ func (w *Workspace) pin(id parsec.VlobID) *entry {
 	return e
 }
 
+// pinAll pins the entries ids (see pin), reading those not in memory from the local cache
+// together.
+func (w *Workspace) pinAll(ids []parsec.VlobID) error {
+	var load []parsec.VlobID
+	for _, id := range ids {
+		if _, ok := w.entries[id]; !ok {
+			if _, ok := w.stored[id]; ok {
+				load = append(load, id)
+			}
+		}
+	}
+	var mu sync.Mutex
+	return w.eachStored(load, func(id parsec.VlobID, e *entry) {
+		mu.Lock()
+		w.entries[id] = e
+		delete(w.stored, id)
+		mu.Unlock()
+	})
+}
+
 // baseVersion returns the version of entry id last synced here (0: never, or not known).
 func (w *Workspace) baseVersion(id parsec.VlobID) uint64 {
 	if e, ok := w.entries[id]; ok {
