@@ -76,6 +76,10 @@ func TestWorkspaceKeepsFilesInTheCache(t *testing.T) {
 		t.Errorf("PathOf the moved file = %q, %v", where, err)
 	}
 	syncWS(t, bw)
+	syncWS(t, aw)
+	if n := aw.Resident(); n != folders {
+		t.Errorf("after receiving the conflict, the move and the removal, %d entries are in Alice's memory, want %d", n, folders)
+	}
 	at, by := bw.LastChange()
 
 	// After a restart, the same from the cache; memory holds the folders only.

@@ -390,15 +390,15 @@ func parallel(n int, f func(i int)) {
 // changed.
 func (w *Workspace) merge(r manifest.Manifest) []parsec.VlobID {
 	id := r.Head().ID
-	e := w.pin(id)
+	e := w.get(id)
 	if e == nil {
-		w.entries[id] = &entry{base: r}
-		delete(w.stored, id) // an unreadable copy in the cache is replaced
+		w.keep(id, &entry{base: r}) // an unreadable copy in the cache, if any, is replaced
 		return []parsec.VlobID{id}
 	}
 	if r.Head().Version <= e.baseVersion() {
 		return nil
 	}
+	w.keep(id, e) // it changes below: kept until saved
 	if e.local == nil {
 		e.base = r
 		return []parsec.VlobID{id}

@@ -254,11 +254,18 @@ func (w *Workspace) get(id parsec.VlobID) *entry {
 // what a change works on.
 func (w *Workspace) pin(id parsec.VlobID) *entry {
 	e := w.get(id)
-	if _, ok := w.entries[id]; !ok && e != nil {
+	if e != nil {
+		w.keep(id, e)
+	}
+	return e
+}
+
+// keep keeps e, entry id read by get or made anew, in memory until it is saved.
+func (w *Workspace) keep(id parsec.VlobID, e *entry) {
+	if _, ok := w.entries[id]; !ok {
 		w.entries[id] = e
 		delete(w.stored, id)
 	}
-	return e
 }
 
 // pinAll pins the entries ids (see pin), reading those not in memory from the local cache
@@ -275,8 +282,7 @@ func (w *Workspace) pinAll(ids []parsec.VlobID) error {
 	var mu sync.Mutex
 	return w.eachStored(load, func(id parsec.VlobID, e *entry) {
 		mu.Lock()
-		w.entries[id] = e
-		delete(w.stored, id)
+		w.keep(id, e)
 		mu.Unlock()
 	})
 }
