@@ -40,6 +40,9 @@ type Workspace struct {
 	// the newest change among them (see LastChange).
 	stored     map[parsec.VlobID]storedEntry
 	storedLast change
+	// recent keeps the stored entries last read or saved, decoded: a file worked on by one
+	// call after another (a mount's create, write, flush) is not read again each time.
+	recent     recentEntries
 	checkpoint uint64 // the change checkpoint the entries are at
 	gen        uint64 // the cache's generation the entries are at (see lockWrite)
 	// knownAt is the last certificate timestamp this process knew when it polled the
@@ -220,23 +223,56 @@ func (w *Workspace) load(ctx context.Context) error {
 		return err
 	}
 	w.entries, w.stored, w.storedLast, w.checkpoint, w.gen = entries, stored, last, checkpoint, gen
+	w.recent = recentEntries{}
 	return nil
 }
+
+// recentEntries is a small cache of stored entries, the oldest let go first.
+type recentEntries struct {
+	byID map[parsec.VlobID]*entry
+	ring []parsec.VlobID // in the order they came; an ID no longer in byID is a free slot
+	next int
+}
+
+const recentCap = 512
+
+func (r *recentEntries) get(id parsec.VlobID) *entry { return r.byID[id] }
+
+func (r *recentEntries) put(id parsec.VlobID, e *entry) {
+	if r.byID == nil {
+		r.byID = make(map[parsec.VlobID]*entry, recentCap)
+	}
+	if _, ok := r.byID[id]; !ok {
+		if len(r.ring) < recentCap {
+			r.ring = append(r.ring, id)
+		} else {
+			delete(r.byID, r.ring[r.next])
+			r.ring[r.next] = id
+			r.next = (r.next + 1) % recentCap
+		}
+	}
+	r.byID[id] = e
+}
+
+func (r *recentEntries) forget(id parsec.VlobID) { delete(r.byID, id) }
 
 // resident says whether an entry stays in memory: a folder, in either version.
 func (e *entry) resident() bool {
 	return (e.base != nil && e.base.IsFolder()) || (e.local != nil && e.local.IsFolder())
 }
 
-// get returns entry id as this device knows it: from memory, or else read from the local
-// cache, as a copy that nothing keeps (change an entry through pin). Nil when the entry is
-// not known here, or cannot be read.
+// get returns entry id as this device knows it: from memory, or else from the local cache
+// (through recent), for reading only: change an entry through pin or keep. Nil when the
+// entry is not known here, or cannot be read.
 func (w *Workspace) get(id parsec.VlobID) *entry {
 	if e, ok := w.entries[id]; ok {
 		return e
 	}
 	if _, ok := w.stored[id]; !ok {
 		return nil
+	}
+	if e := w.recent.get(id); e != nil {
+		return e
 	}
 	var out *entry
 	err := w.c.cache.GetVlobs(context.Background(), w.id, []parsec.VlobID{id}, func(v localdb.Vlob) error {
@@ -246,6 +282,9 @@ func (w *Workspace) get(id parsec.VlobID) *entry {
 	if err != nil {
 		w.c.warn("workspace %s: entry %s cannot be read from the local cache: %v", parsec.ShortID(w.id), parsec.ShortID(id), err)
 		return nil
+	}
+	if out != nil {
+		w.recent.put(id, out)
 	}
 	return out
 }
@@ -265,6 +304,7 @@ func (w *Workspace) keep(id parsec.VlobID, e *entry) {
 	if _, ok := w.entries[id]; !ok {
 		w.entries[id] = e
 		delete(w.stored, id)
+		w.recent.forget(id)
 	}
 }
 
@@ -424,6 +464,7 @@ func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *u
 			}
 			delete(w.entries, id)
 			w.stored[id] = e.stored()
+			w.recent.put(id, e)
 			w.storedLast.note(e.current())
 		}
 	}
