@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/parsec-go/parsec/internal/client"
 )
@@ -110,5 +111,34 @@ func TestWorkspaceKeepsFilesInTheCache(t *testing.T) {
 	}
 	if got := string(read(t, w, "/b/moved.txt")); got != "file 2" {
 		t.Errorf("the moved file holds %q", got)
+	}
+}
+
+// LastChange is the newest entry's last change as it is now: a file dated forward, then
+// back again (touch, cp -p), no longer counts with the date it had, as it would not after a
+// restart.
+func TestLastChangeOfAFileDatedBack(t *testing.T) {
+	p := newPeople(t)
+	id, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/a/f.txt": []byte("f")})
+	f := stat(t, aw, "/a/f.txt")
+	ctx := t.Context()
+	if err := aw.SetUpdated(ctx, f.ID, f.Updated.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := aw.SetUpdated(ctx, f.ID, f.Updated.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	at, by := aw.LastChange()
+	again, _ := openAgain(t, p.alice)
+	w, err := again.Workspace(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at2, by2 := w.LastChange(); at2 != at || by2 != by {
+		t.Errorf("LastChange = %v %v, after a restart %v %v", at, by, at2, by2)
+	}
+	if at > f.Updated {
+		t.Errorf("LastChange = %v, after the newest change %v", at, f.Updated)
 	}
 }

@@ -40,6 +40,12 @@ type Workspace struct {
 	// the newest change among them (see LastChange).
 	stored     map[parsec.VlobID]storedEntry
 	storedLast change
+	// storedLastStale says that the entry storedLast came from was saved with an older last
+	// change (a file dated back): LastChange then finds the newest among the stored entries
+	// again. pinnedLast holds, of the pinned entries, the last change of those storedLast may
+	// have come from.
+	storedLastStale bool
+	pinnedLast      map[parsec.VlobID]parsec.DateTime
 	// recent keeps the stored entries last read or saved, decoded: a file worked on by one
 	// call after another (a mount's create, write, flush) is not read again each time.
 	recent     recentEntries
@@ -223,6 +229,7 @@ func (w *Workspace) load(ctx context.Context) error {
 		return err
 	}
 	w.entries, w.stored, w.storedLast, w.checkpoint, w.gen = entries, stored, last, checkpoint, gen
+	w.storedLastStale, w.pinnedLast = false, nil
 	w.recent = recentEntries{}
 	return nil
 }
@@ -302,10 +309,39 @@ func (w *Workspace) pin(id parsec.VlobID) *entry {
 // keep keeps e, entry id read by get or made anew, in memory until it is saved.
 func (w *Workspace) keep(id parsec.VlobID, e *entry) {
 	if _, ok := w.entries[id]; !ok {
+		if _, was := w.stored[id]; was {
+			// storedLast may be its last change, which the change may take back (see save).
+			if m := e.current(); m != nil && m.Head().Updated >= w.storedLast.at {
+				if w.pinnedLast == nil {
+					w.pinnedLast = map[parsec.VlobID]parsec.DateTime{}
+				}
+				w.pinnedLast[id] = m.Head().Updated
+			}
+		}
 		w.entries[id] = e
 		delete(w.stored, id)
 		w.recent.forget(id)
 	}
+}
+
+// newestStored finds the newest last change among the stored entries, from the local
+// cache (see storedLastStale).
+func (w *Workspace) newestStored(ctx context.Context) (change, error) {
+	var last change
+	err := w.c.cache.EachVlob(ctx, w.id, func(v localdb.Vlob) error {
+		if _, ok := w.stored[v.ID]; !ok {
+			return nil
+		}
+		b := v.Local
+		if b == nil {
+			b = v.Base
+		}
+		if s, err := manifest.Peek(b); err == nil && s.Updated > last.at {
+			last = change{at: s.Updated, by: s.Author}
+		}
+		return nil
+	})
+	return last, err
 }
 
 // pinAll pins the entries ids (see pin), reading those not in memory from the local cache
@@ -458,6 +494,12 @@ func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *u
 	w.gen = gen
 	// What is saved and needs no memory any more goes back to the cache only.
 	for _, id := range ids {
+		if was, ok := w.pinnedLast[id]; ok {
+			delete(w.pinnedLast, id)
+			if e, ok := w.entries[id]; ok && (e.current() == nil || e.current().Head().Updated < was) {
+				w.storedLastStale = true
+			}
+		}
 		if e, ok := w.entries[id]; ok && !e.resident() {
 			if w.stored == nil {
 				w.stored = map[parsec.VlobID]storedEntry{}
@@ -599,6 +641,11 @@ func (w *Workspace) editFolder(id parsec.VlobID) *manifest.FolderManifest {
 func (w *Workspace) LastChange() (parsec.DateTime, parsec.DeviceID) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.storedLastStale {
+		if last, err := w.newestStored(context.Background()); err == nil {
+			w.storedLast, w.storedLastStale = last, false
+		}
+	}
 	last := w.storedLast
 	for _, e := range w.entries {
 		if m := e.current(); m != nil {
