@@ -290,9 +290,13 @@ func (w *Workspace) get(id parsec.VlobID) *entry {
 		w.c.warn("workspace %s: entry %s cannot be read from the local cache: %v", parsec.ShortID(w.id), parsec.ShortID(id), err)
 		return nil
 	}
-	if out != nil {
-		w.recent.put(id, out)
+	if out == nil {
+		// Left out, as load leaves out a copy it cannot decode: the next sync fetches it
+		// again (see missingChildren).
+		delete(w.stored, id)
+		return nil
 	}
+	w.recent.put(id, out)
 	return out
 }
 
@@ -797,12 +801,18 @@ func (w *Workspace) eachStored(ids []parsec.VlobID, fn func(parsec.VlobID, *entr
 	g := new(errgroup.Group)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	batch := make([]localdb.Vlob, 0, loadBatch)
+	var mu sync.Mutex
+	var unreadable []parsec.VlobID
 	flush := func() {
 		todo := batch
 		g.Go(func() error {
 			for _, v := range todo {
 				if e := w.decodeEntry(v); e != nil {
 					fn(v.ID, e)
+				} else {
+					mu.Lock()
+					unreadable = append(unreadable, v.ID)
+					mu.Unlock()
 				}
 			}
 			return nil
@@ -819,6 +829,9 @@ func (w *Workspace) eachStored(ids []parsec.VlobID, fn func(parsec.VlobID, *entr
 		flush()
 	}
 	g.Wait()
+	for _, id := range unreadable {
+		delete(w.stored, id) // left out, as get leaves it out
+	}
 	if err != nil {
 		return parsec.Wrap(err, "workspace %s", parsec.ShortID(w.id))
 	}
