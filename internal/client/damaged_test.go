@@ -1,7 +1,9 @@
 package client_test
 
 import (
+	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/parsec-go/parsec/internal/client/localdb"
@@ -37,6 +39,38 @@ func TestDamagedFileFetchedAgain(t *testing.T) {
 	}
 	// Noticed when it is read, with an error that says to sync.
 	if _, err := w.Stat("/f"); err == nil || len(warned.all()) != 1 {
+		t.Fatalf("Stat of the damaged file: %v, warnings %q", err, warned.all())
+	}
+	syncWS(t, w)
+	if got := string(read(t, w, "/f")); got != "content" {
+		t.Errorf("the file holds %q after a sync", got)
+	}
+}
+
+// A file whose encrypted copy in the cache is damaged after the workspace was opened is
+// left out when read, with a warning, and the next sync fetches it again: it is not taken
+// for a cache that cannot be read at all, which would stop every sync.
+func TestDamagedCiphertextFetchedAgain(t *testing.T) {
+	p := newPeople(t)
+	id, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/f": []byte("content")})
+	syncWS(t, aw)
+	f := stat(t, aw, "/f")
+	again, warned := openAgain(t, p.alice)
+	w, err := again.Workspace(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(p.alice.ConfigDir, "data", p.alice.Device.DeviceID.String(), "local.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.ExecContext(t.Context(), `UPDATE vlobs SET base = x'00112233' WHERE vlob_id = ?`, f.ID[:])
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Stat("/f"); err == nil || len(warned.all()) != 1 || !strings.Contains(warned.all()[0], "does not decrypt") {
 		t.Fatalf("Stat of the damaged file: %v, warnings %q", err, warned.all())
 	}
 	syncWS(t, w)

@@ -70,6 +70,7 @@ func (w *Workspace) NeedSync() bool {
 }
 
 func (w *Workspace) pull(ctx context.Context) error {
+	w.readErr = nil
 	checkpoint, err := w.c.cache.Checkpoint(ctx, w.id)
 	if err != nil {
 		return err
@@ -137,6 +138,13 @@ func (w *Workspace) pull(ctx context.Context) error {
 		for _, m := range fetched {
 			changed = append(changed, w.merge(m)...)
 		}
+	}
+	if err := w.readErr; err != nil {
+		// An entry could not be read: what was merged is dropped, the checkpoint not
+		// moved, and the next sync receives it all again.
+		w.readErr = nil
+		w.load(ctx)
+		return err
 	}
 	w.knownAt = known
 	if len(changed) == 0 && rep.CurrentCheckpoint == checkpoint {
@@ -392,7 +400,12 @@ func (w *Workspace) merge(r manifest.Manifest) []parsec.VlobID {
 	id := r.Head().ID
 	e := w.get(id)
 	if e == nil {
-		w.keep(id, &entry{base: r}) // an unreadable copy in the cache, if any, is replaced
+		if _, ok := w.stored[id]; ok {
+			// The cache could not be read just now (get said so, see pull): its copy may
+			// hold local changes, which the server's version must not replace unmerged.
+			return nil
+		}
+		w.keep(id, &entry{base: r}) // a copy the cache held but could not decode is replaced
 		return []parsec.VlobID{id}
 	}
 	if r.Head().Version <= e.baseVersion() {

@@ -48,7 +48,10 @@ type Workspace struct {
 	pinnedLast      map[parsec.VlobID]parsec.DateTime
 	// recent keeps the stored entries last read or saved, decoded: a file worked on by one
 	// call after another (a mount's create, write, flush) is not read again each time.
-	recent     recentEntries
+	recent recentEntries
+	// readErr is the last error reading an entry from the cache, which a sync under way
+	// must not take for an entry not known (see pull).
+	readErr    error
 	checkpoint uint64 // the change checkpoint the entries are at
 	gen        uint64 // the cache's generation the entries are at (see lockWrite)
 	// knownAt is the last certificate timestamp this process knew when it polled the
@@ -286,8 +289,13 @@ func (w *Workspace) get(id parsec.VlobID) *entry {
 		out = w.decodeEntry(v)
 		return nil
 	})
-	if err != nil {
+	switch {
+	case parsec.IsKind(err, parsec.Invalid):
+		w.leftOut(id, err) // a damaged copy: left out below
+	case err != nil:
+		// The cache cannot be read (the disk, say): the entry is not taken for unknown.
 		w.c.warn("workspace %s: entry %s cannot be read from the local cache: %v", parsec.ShortID(w.id), parsec.ShortID(id), err)
+		w.readErr = parsec.Wrap(err, "workspace %s: entry %s cannot be read from the local cache", parsec.ShortID(w.id), parsec.ShortID(id))
 		return nil
 	}
 	if out == nil {
