@@ -461,8 +461,9 @@ path (write ./a:b for a local file whose name has a colon).
 When DST is an existing folder (or ends with "/"), SRC is copied into it under its name;
 otherwise DST is the copy's name. Existing files are replaced (in a workspace, as a new
 version), except by a copy within one workspace, which must not replace anything. A folder
-tree travels in one batch: contents are encrypted and uploaded in parallel, then every file
-appears at once. A progress bar is shown when stderr is a terminal.`,
+tree travels in one batch: contents are encrypted and uploaded in parallel, then the files
+appear, saved on this device 32,768 at a time (a copy stopped midway keeps what it saved: run
+it again to finish). A progress bar is shown when stderr is a terminal.`,
 		Args: exactArgs(2, "SRC and DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src, dst := parseLocation(args[0]), parseLocation(args[1])
