@@ -1,6 +1,9 @@
 package client
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // Resident counts the entries of the workspace held in memory (the others are in the local
 // cache only).
@@ -15,4 +18,22 @@ func SetWriteChunk(t *testing.T, n int) {
 	old := writeChunk
 	writeChunk = n
 	t.Cleanup(func() { writeChunk = old })
+}
+
+// MkdirCancelled makes folder p in memory, then saves it with a context already ended: a
+// change whose saving fails.
+func (w *Workspace) MkdirCancelled(p string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	names, err := splitPath(p)
+	if err != nil {
+		return err
+	}
+	changed, _, err := w.mkdirAll(names, true)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return w.save(ctx, changed, nil)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/parsec"
 )
 
 // A workspace keeps its folders in memory and its files in the local cache only: written,
@@ -140,5 +141,21 @@ func TestLastChangeOfAFileDatedBack(t *testing.T) {
 	}
 	if at > f.Updated {
 		t.Errorf("LastChange = %v, after the newest change %v", at, f.Updated)
+	}
+}
+
+// A change whose saving fails because its context ended leaves nothing behind in memory
+// either: it does not appear, and nothing waits to be pushed.
+func TestChangeNotSavedIsForgotten(t *testing.T) {
+	p := newPeople(t)
+	_, aw, _, _ := shared(t, p)
+	if err := aw.MkdirCancelled("/never"); err == nil {
+		t.Fatal("a save with an ended context succeeded")
+	}
+	if _, err := aw.Stat("/never"); parsec.KindOf(err) != parsec.NotFound {
+		t.Errorf("the folder whose saving failed: Stat says %v", err)
+	}
+	if aw.NeedSync() {
+		t.Error("the change whose saving failed waits to be pushed")
 	}
 }

@@ -143,7 +143,7 @@ func (w *Workspace) pull(ctx context.Context) error {
 		// An entry could not be read: what was merged is dropped, the checkpoint not
 		// moved, and the next sync receives it all again.
 		w.readErr = nil
-		w.load(ctx)
+		w.load(context.WithoutCancel(ctx))
 		return err
 	}
 	w.knownAt = known

@@ -499,8 +499,9 @@ func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *u
 	}
 	gen, err := w.c.cache.PutVlobsSeq(ctx, w.id, rows, checkpoint)
 	if err != nil {
-		// Nothing was kept: forget the changes in memory too, so that both agree.
-		w.load(ctx)
+		// Nothing was kept: forget the changes in memory too, so that both agree, even
+		// when what stopped the save is the caller's context ending.
+		w.load(context.WithoutCancel(ctx))
 		return err
 	}
 	w.gen = gen
