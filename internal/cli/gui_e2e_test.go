@@ -682,6 +682,10 @@ func TestGUIWrongCodeAndDevice(t *testing.T) {
 	// Dave does not see Alice's code among his four: "None of these".
 	dave := w.gui(w.newAccount("dave's password"), "Dave", daveLink)
 	dave.startJoining()
+	// The page of the invitation just made follows live, and keeps its outcome.
+	alice.see("table", "waiting for you to greet them")
+	alice.see(".outcomes", "dave@example.com: invitation sent by email")
+	alice.screenshot("invite-outcome-guest-waiting")
 	alice.clickGreet()
 	alice.see(".sas", "")
 	dave.see(".codes legend", "Which code")

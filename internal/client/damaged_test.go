@@ -2,12 +2,13 @@ package client_test
 
 import (
 	"database/sql"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/client/localdb"
 	"github.com/parsec-go/parsec/internal/codec"
+	"github.com/parsec-go/parsec/internal/parsec"
 )
 
 // A file whose local copy is damaged past its kind and date (peeked at when the workspace
@@ -15,15 +16,12 @@ import (
 // read: the next sync fetches it again.
 func TestDamagedFileFetchedAgain(t *testing.T) {
 	p := newPeople(t)
-	id, aw, _, _ := shared(t, p)
-	write(t, aw, map[string][]byte{"/f": []byte("content")})
-	syncWS(t, aw)
-	f := stat(t, aw, "/f")
+	id, f := syncedFile(t, p)
 	bad, err := codec.Marshal(map[string]any{"type": "file_manifest", "size": "not a size"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := localdb.Open(t.Context(), filepath.Join(p.alice.ConfigDir, "data", p.alice.Device.DeviceID.String(), "local.db"), p.alice.Device.LocalKey)
+	db, err := localdb.Open(t.Context(), cachePath(p.alice), p.alice.Device.LocalKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,19 +30,8 @@ func TestDamagedFileFetchedAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, warned := openAgain(t, p.alice)
-	w, err := again.Workspace(t.Context(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Noticed when it is read, with an error that says to sync.
-	if _, err := w.Stat("/f"); err == nil || len(warned.all()) != 1 {
-		t.Fatalf("Stat of the damaged file: %v, warnings %q", err, warned.all())
-	}
-	syncWS(t, w)
-	if got := string(read(t, w, "/f")); got != "content" {
-		t.Errorf("the file holds %q after a sync", got)
-	}
+	w, warned := openWorkspaceAgain(t, p.alice, id)
+	wantFetchedAgain(t, w, warned, "invalid manifest")
 }
 
 // A file whose encrypted copy in the cache is damaged after the workspace was opened is
@@ -52,16 +39,9 @@ func TestDamagedFileFetchedAgain(t *testing.T) {
 // for a cache that cannot be read at all, which would stop every sync.
 func TestDamagedCiphertextFetchedAgain(t *testing.T) {
 	p := newPeople(t)
-	id, aw, _, _ := shared(t, p)
-	write(t, aw, map[string][]byte{"/f": []byte("content")})
-	syncWS(t, aw)
-	f := stat(t, aw, "/f")
-	again, warned := openAgain(t, p.alice)
-	w, err := again.Workspace(t.Context(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", filepath.Join(p.alice.ConfigDir, "data", p.alice.Device.DeviceID.String(), "local.db"))
+	id, f := syncedFile(t, p)
+	w, warned := openWorkspaceAgain(t, p.alice, id)
+	db, err := sql.Open("sqlite", cachePath(p.alice))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +50,25 @@ func TestDamagedCiphertextFetchedAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Stat("/f"); err == nil || len(warned.all()) != 1 || !strings.Contains(warned.all()[0], "does not decrypt") {
-		t.Fatalf("Stat of the damaged file: %v, warnings %q", err, warned.all())
+	wantFetchedAgain(t, w, warned, "does not decrypt")
+}
+
+// syncedFile has Alice write /f in a shared workspace and push it; it returns the
+// workspace's ID and /f's entry.
+func syncedFile(t *testing.T, p *people) (parsec.VlobID, client.Entry) {
+	t.Helper()
+	id, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/f": []byte("content")})
+	syncWS(t, aw)
+	return id, stat(t, aw, "/f")
+}
+
+// wantFetchedAgain checks that /f, damaged in w's local cache, is noticed when read (an
+// error, and one warning saying why), and that a sync fetches it again.
+func wantFetchedAgain(t *testing.T, w *client.Workspace, warned *warnings, why string) {
+	t.Helper()
+	if _, err := w.Stat("/f"); err == nil || len(warned.all()) != 1 || !strings.Contains(warned.all()[0], why) {
+		t.Fatalf("Stat of the damaged file: %v, warnings %q (want one saying %q)", err, warned.all(), why)
 	}
 	syncWS(t, w)
 	if got := string(read(t, w, "/f")); got != "content" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/client/localdb"
+	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/testenv"
 )
 
@@ -27,7 +28,7 @@ func TestLoadManyEntriesOneDamaged(t *testing.T) {
 	syncWS(t, aw)
 	damaged := stat(t, aw, "/f123")
 
-	db, err := localdb.Open(t.Context(), filepath.Join(p.alice.ConfigDir, "data", p.alice.Device.DeviceID.String(), "local.db"), p.alice.Device.LocalKey)
+	db, err := localdb.Open(t.Context(), cachePath(p.alice), p.alice.Device.LocalKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +38,7 @@ func TestLoadManyEntriesOneDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	again, warned := openAgain(t, p.alice)
-	w, err := again.Workspace(t.Context(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, warned := openWorkspaceAgain(t, p.alice, id)
 	all, err := w.Walk("/")
 	if err != nil {
 		t.Fatal(err)
@@ -81,4 +78,20 @@ func openAgain(t *testing.T, u *testenv.User) (*client.Client, *warnings) {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c, w
+}
+
+// cachePath is where u's device keeps its local cache.
+func cachePath(u *testenv.User) string {
+	return filepath.Join(u.ConfigDir, "data", u.Device.DeviceID.String(), "local.db")
+}
+
+// openWorkspaceAgain opens workspace id in a second client of u's device (see openAgain).
+func openWorkspaceAgain(t *testing.T, u *testenv.User, id parsec.VlobID) (*client.Workspace, *warnings) {
+	t.Helper()
+	c, warned := openAgain(t, u)
+	w, err := c.Workspace(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, warned
 }

@@ -708,7 +708,13 @@ func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
 			return err
 		}
 		for _, e := range tree {
-			if err := put(w.get(e.ID).current(), e.Path); err != nil {
+			// Files are read from the local cache again: one it can no longer read stops
+			// the copy (nothing is saved) rather than being left out of it.
+			src := w.get(e.ID)
+			if src == nil || src.current() == nil {
+				return parsec.Errorf(parsec.Unavailable, "%s cannot be read from this device's local cache: run a sync, then copy again", e.Path)
+			}
+			if err := put(src.current(), e.Path); err != nil {
 				return err
 			}
 		}
