@@ -110,14 +110,14 @@ func (c *Client) callKeeping(ctx context.Context, cmd string, req, rep any) (rel
 	}, true)
 }
 
-// callBody is Call for a request already encoded (see protocol.BlockBatch); body may be
-// reused once it returns.
-func (c *Client) callBody(ctx context.Context, cmd string, body []byte, rep any) error {
+// callBody is Call for a request already encoded, given its protocol.BodyHash (see
+// protocol.BlockBatch); body may be reused once it returns.
+func (c *Client) callBody(ctx context.Context, cmd string, body []byte, hash [32]byte, rep any) error {
 	if err := c.failed(); err != nil {
 		return err
 	}
-	_, err := c.t.sendBody(ctx, protocol.RouteAuthenticated, cmd, body, nil, rep, func(path string, body []byte) string {
-		return protocol.SignRequest(c.signer, c.dev.DeviceID, http.MethodPost, path, c.t.now(c.clock), body)
+	_, err := c.t.sendBody(ctx, protocol.RouteAuthenticated, cmd, body, nil, rep, func(path string, _ []byte) string {
+		return protocol.SignRequestHash(c.signer, c.dev.DeviceID, http.MethodPost, path, c.t.now(c.clock), hash)
 	}, false)
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/parsec-go/parsec/internal/client/device"
+	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/manifest"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
@@ -193,7 +194,7 @@ func file(version uint64, parent parsec.VlobID, content string, updated parsec.D
 		Header:    manifest.Header{ID: fileID, Parent: parent, Version: version, Author: theirs, Updated: updated},
 		Size:      uint64(len(content)),
 		BlockSize: manifest.DefaultBlockSize,
-		Blocks:    []manifest.BlockAccess{manifest.NewBlockAccess(block, 0, []byte(content))},
+		Blocks:    []manifest.BlockAccess{{ID: block, Size: uint64(len(content)), Digest: crypto.Sum([]byte(content))}},
 	}
 }
 

@@ -142,6 +142,42 @@ func TestTamperedBlock(t *testing.T) {
 	}
 }
 
+// Files written before block digests were of the encrypted block carry the SHA-256 of each
+// block's cleartext: they still read, and a block that does not match that digest is
+// tampering. bob uploads a block and writes a file naming it that way, as an earlier build
+// did.
+func TestBlockOfAnEarlierManifest(t *testing.T) {
+	p := newPeople(t)
+	id, aw, bw, _ := shared(t, p)
+	write(t, bw, map[string][]byte{"/old": []byte("x"), "/forged": []byte("x")})
+	syncWS(t, bw)
+	key, err := openBundle(t, p, p.bc, p.bob, id, 1).Key(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := bytes.Repeat([]byte("written by an earlier build "), 100)
+	block := parsec.NewBlockID()
+	err = p.bc.Call(t.Context(), protocol.CmdBlockCreate, protocol.BlockCreateReq{RealmID: id, KeyIndex: 1,
+		Blocks: []protocol.BlockData{{BlockID: block, Data: manifest.SealBlock(key, block, content)}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, digest := range map[string]crypto.Digest{"/old": crypto.Sum(content), "/forged": crypto.Sum([]byte("other"))} {
+		h := stat(t, bw, name)
+		bobWrites(t, p, id, &manifest.FileManifest{
+			Header: manifest.Header{ID: h.ID, Parent: id, Created: h.Created},
+			Size:   uint64(len(content)), BlockSize: manifest.DefaultBlockSize,
+			Blocks: []manifest.BlockAccess{{ID: block, Size: uint64(len(content)), Digest: digest}},
+		}, h.Version+1)
+	}
+	syncWS(t, aw)
+	if got := read(t, aw, "/old"); !bytes.Equal(got, content) {
+		t.Errorf("/old reads %q", got)
+	}
+	var b bytes.Buffer
+	wantTampered(t, aw.ReadFile(t.Context(), "/forged", &b), "digest mismatch")
+}
+
 func TestTamperedManifestSignedByReader(t *testing.T) {
 	p := newPeople(t)
 	id, aw, bw, _ := shared(t, p)

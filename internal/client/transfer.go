@@ -215,6 +215,7 @@ type sealJob struct {
 	offset uint64
 	buf    []byte // nonce room, cleartext, tag room
 	access *manifest.BlockAccess
+	digest *crypto.Digest // the block's in the request body (protocol.BlockBatch)
 }
 
 func newUploader(ctx context.Context, c *Client, realm parsec.VlobID, index uint64, key crypto.RealmKey, progress func(int64)) *uploader {
@@ -300,12 +301,12 @@ func (u *uploader) addFile(f FileSource) (*manifest.FileManifest, error) {
 		n, err := io.ReadFull(r, slot[manifest.BlockNonceSize:manifest.BlockNonceSize+manifest.DefaultBlockSize])
 		if n > 0 {
 			id := parsec.NewBlockID()
-			buf := u.cur.body.Commit(id, n+manifest.BlockOverhead, len(slot))
+			buf, digest := u.cur.body.Commit(id, n+manifest.BlockOverhead, len(slot))
 			acc := new(manifest.BlockAccess)
 			accesses = append(accesses, acc)
 			u.cur.sealed.Add(1)
 			u.cur.cleartext += int64(n)
-			job := sealJob{batch: u.cur, id: id, offset: fm.Size, buf: buf, access: acc}
+			job := sealJob{batch: u.cur, id: id, offset: fm.Size, buf: buf, access: acc, digest: digest}
 			fm.Size += uint64(n)
 			select {
 			case u.jobs <- job:
@@ -327,13 +328,14 @@ func (u *uploader) addFile(f FileSource) (*manifest.FileManifest, error) {
 	return fm, nil
 }
 
-// seal computes each block's digest, for its access in the manifest, and encrypts it.
+// seal encrypts each block, then computes its digest once for its access in the manifest
+// and for the request's signature.
 func (u *uploader) seal() {
 	for j := range u.jobs {
 		if u.failed() == nil {
-			cleartext := j.buf[manifest.BlockNonceSize : len(j.buf)-manifest.BlockOverhead+manifest.BlockNonceSize]
-			*j.access = manifest.NewBlockAccess(j.id, j.offset, cleartext)
 			manifest.SealBlockInPlace(u.key, j.id, j.buf)
+			*j.access = manifest.NewBlockAccess(j.id, j.offset, j.buf)
+			*j.digest = j.access.Digest
 		}
 		j.batch.sealed.Done()
 	}
@@ -344,7 +346,8 @@ func (u *uploader) send() {
 	for b := range u.full {
 		b.sealed.Wait()
 		if u.failed() == nil && b.body.Blocks() > 0 {
-			err := u.c.callBody(u.ctx, protocol.CmdBlockCreate, b.body.Body(u.realm, u.keyIndex), nil)
+			body, hash := b.body.Body(u.realm, u.keyIndex)
+			err := u.c.callBody(u.ctx, protocol.CmdBlockCreate, body, hash, nil)
 			if err != nil {
 				u.abort(err)
 			} else if u.progress != nil {

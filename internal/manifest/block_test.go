@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/manifest"
 	"github.com/parsec-go/parsec/internal/parsec"
@@ -14,13 +15,13 @@ func TestBlockRoundTrip(t *testing.T) {
 	for _, size := range []int{1, 100, manifest.DefaultBlockSize} {
 		data := crypto.RandomBytes(size)
 		id := parsec.NewBlockID()
-		access := manifest.NewBlockAccess(id, 3*manifest.DefaultBlockSize, data)
-		if access.Size != uint64(size) || access.Digest != crypto.Sum(data) || access.Offset != 3*manifest.DefaultBlockSize {
-			t.Fatalf("NewBlockAccess = %+v", access)
-		}
 		ct := manifest.SealBlock(w.key, id, data)
 		if len(ct) != size+manifest.BlockOverhead {
 			t.Errorf("sealed %d bytes into %d, want %d", size, len(ct), size+manifest.BlockOverhead)
+		}
+		access := manifest.NewBlockAccess(id, 3*manifest.DefaultBlockSize, ct)
+		if access.Size != uint64(size) || access.Digest != crypto.Sum(ct) || !access.Sealed || access.Offset != 3*manifest.DefaultBlockSize {
+			t.Fatalf("NewBlockAccess = %+v", access)
 		}
 		got, err := manifest.OpenBlock(w.key, access, ct)
 		if err != nil {
@@ -41,7 +42,7 @@ func TestSealBlockToReusesBuffer(t *testing.T) {
 	if &ct[0] != &buf[:1][0] {
 		t.Error("SealBlockTo did not write into dst's capacity")
 	}
-	if _, err := manifest.OpenBlock(w.key, manifest.NewBlockAccess(id, 0, data), ct); err != nil {
+	if _, err := manifest.OpenBlock(w.key, manifest.NewBlockAccess(id, 0, ct), ct); err != nil {
 		t.Fatal(err)
 	}
 	// Appending after existing content keeps it.
@@ -49,24 +50,27 @@ func TestSealBlockToReusesBuffer(t *testing.T) {
 	if string(prefixed[:4]) != "head" {
 		t.Error("SealBlockTo overwrote dst")
 	}
-	if _, err := manifest.OpenBlock(w.key, manifest.NewBlockAccess(id, 0, data), prefixed[4:]); err != nil {
+	if _, err := manifest.OpenBlock(w.key, manifest.NewBlockAccess(id, 0, prefixed[4:]), prefixed[4:]); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// A block that is not the one its access names is refused: by its size or its digest
+// before anything is decrypted, or because it does not decrypt.
 func TestOpenBlockTampering(t *testing.T) {
 	w := newWorld()
 	data := crypto.RandomBytes(4096)
 	id := parsec.NewBlockID()
-	access := manifest.NewBlockAccess(id, 0, data)
 	good := manifest.SealBlock(w.key, id, data)
+	access := manifest.NewBlockAccess(id, 0, good)
 	other := parsec.NewBlockID()
+	otherCiphertext := manifest.SealBlock(w.key, other, data)
 	flip := func(i int) []byte {
 		c := bytes.Clone(good)
 		c[i] ^= 0x80
 		return c
 	}
-	shorter := data[:len(data)-1]
+	sameSize := manifest.SealBlock(w.key, id, crypto.RandomBytes(len(data)))
 	for _, tc := range []struct {
 		name   string
 		key    crypto.RealmKey
@@ -74,17 +78,19 @@ func TestOpenBlockTampering(t *testing.T) {
 		ct     []byte
 		err    string
 	}{
-		{"flipped byte", w.key, access, flip(len(good) / 2), "cannot decrypt"},
-		{"flipped tag", w.key, access, flip(len(good) - 1), "cannot decrypt"},
-		{"another block's ciphertext", w.key, access, manifest.SealBlock(w.key, other, data), "cannot decrypt"},
-		{"wrong realm key", newWorld().key, access, good, "cannot decrypt"},
+		{"flipped byte", w.key, access, flip(len(good) / 2), "digest mismatch"},
+		{"flipped tag", w.key, access, flip(len(good) - 1), "digest mismatch"},
+		{"another block's ciphertext", w.key, access, otherCiphertext, "digest mismatch"},
+		{"other content, same size", w.key, access, sameSize, "digest mismatch"},
+		{"manifest says another digest", w.key, manifest.BlockAccess{ID: id, Size: access.Size, Digest: crypto.Sum(nil), Sealed: true}, good, "digest mismatch"},
 		{"truncated", w.key, access, good[:len(good)-1], "wrong size: 4135 bytes, want 4136 (4096 of cleartext)"},
 		{"empty", w.key, access, nil, "wrong size: 0 bytes"},
-		{"other content, wrong size", w.key, access, manifest.SealBlock(w.key, id, shorter), "wrong size"},
-		{"manifest says another size", w.key, manifest.NewBlockAccess(id, 0, append(bytes.Clone(data), 0)), good, "wrong size"},
-		{"huge size in the manifest", w.key, manifest.BlockAccess{ID: id, Size: 1<<64 - 8, Digest: access.Digest}, good, "wrong size"},
-		{"other content, same size", w.key, access, manifest.SealBlock(w.key, id, crypto.RandomBytes(len(data))), "digest mismatch"},
-		{"manifest says another digest", w.key, manifest.BlockAccess{ID: id, Size: access.Size, Digest: crypto.Sum(nil)}, good, "digest mismatch"},
+		{"other content, wrong size", w.key, access, manifest.SealBlock(w.key, id, data[:len(data)-1]), "wrong size"},
+		{"huge size in the manifest", w.key, manifest.BlockAccess{ID: id, Size: 1<<64 - 8, Digest: access.Digest, Sealed: true}, good, "wrong size"},
+		// The digest matches, yet the block is not what the manifest's writer encrypted for
+		// this ID: a writer naming another block's bytes, or the wrong realm key.
+		{"another block's ciphertext, and its digest", w.key, manifest.BlockAccess{ID: id, Size: access.Size, Digest: crypto.Sum(otherCiphertext), Sealed: true}, otherCiphertext, "cannot decrypt"},
+		{"wrong realm key", newWorld().key, access, good, "cannot decrypt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pt, err := manifest.OpenBlock(tc.key, tc.access, tc.ct)
@@ -93,6 +99,39 @@ func TestOpenBlockTampering(t *testing.T) {
 			}
 			wantErr(t, err, parsec.Tampered, "block "+tc.access.ID.String()+": ", tc.err)
 		})
+	}
+}
+
+// Blocks written before digests were of the encrypted block carry the digest of their
+// cleartext: they open, and are checked against it.
+func TestOpenBlockOfEarlierManifests(t *testing.T) {
+	w := newWorld()
+	data := crypto.RandomBytes(3000)
+	id := parsec.NewBlockID()
+	good := manifest.SealBlock(w.key, id, data)
+	access := manifest.BlockAccess{ID: id, Size: uint64(len(data)), Digest: crypto.Sum(data)}
+	got, err := manifest.OpenBlock(w.key, access, good)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("OpenBlock = %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		ct   []byte
+		err  string
+	}{
+		{"other content, same size", manifest.SealBlock(w.key, id, crypto.RandomBytes(len(data))), "digest mismatch"},
+		{"flipped byte", append(bytes.Clone(good[:100]), append([]byte{good[100] ^ 1}, good[101:]...)...), "cannot decrypt"},
+	} {
+		if _, err := manifest.OpenBlock(w.key, access, tc.ct); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		} else {
+			wantErr(t, err, parsec.Tampered, "block "+id.String()+": ", tc.err)
+		}
+	}
+	// The encoding of an earlier access is unchanged: no "sealed" field.
+	fm := &manifest.FileManifest{BlockSize: manifest.DefaultBlockSize, Size: access.Size, Blocks: []manifest.BlockAccess{access}}
+	if enc := codec.MustMarshal(fm); bytes.Contains(enc, []byte("sealed")) {
+		t.Error("an access with a cleartext digest is encoded with a sealed field")
 	}
 }
 
@@ -114,8 +153,8 @@ func BenchmarkOpenBlock(b *testing.B) {
 	key := crypto.GenerateRealmKey()
 	data := crypto.RandomBytes(benchBlockSize)
 	id := parsec.NewBlockID()
-	access := manifest.NewBlockAccess(id, 0, data)
 	ct := manifest.SealBlock(key, id, data)
+	access := manifest.NewBlockAccess(id, 0, ct)
 	b.SetBytes(benchBlockSize)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -131,8 +170,8 @@ func BenchmarkOpenBlockParallel(b *testing.B) {
 	key := crypto.GenerateRealmKey()
 	data := crypto.RandomBytes(benchBlockSize)
 	id := parsec.NewBlockID()
-	access := manifest.NewBlockAccess(id, 0, data)
 	ct := manifest.SealBlock(key, id, data)
+	access := manifest.NewBlockAccess(id, 0, ct)
 	b.SetBytes(benchBlockSize)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -149,8 +188,8 @@ func TestOpenBlockInPlace(t *testing.T) {
 	w := newWorld()
 	data := crypto.RandomBytes(5000)
 	id := parsec.NewBlockID()
-	access := manifest.NewBlockAccess(id, 0, data)
 	ct := manifest.SealBlock(w.key, id, data)
+	access := manifest.NewBlockAccess(id, 0, ct)
 	got, err := manifest.OpenBlockInPlace(w.key, access, ct)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("OpenBlockInPlace = %v", err)

@@ -33,18 +33,25 @@ type FileManifest struct {
 	Blocks    []BlockAccess `cbor:"blocks"`
 }
 
-// BlockAccess is what a file manifest says of a block: where it sits in the file, and the
-// size and SHA-256 digest of its cleartext, which OpenBlock checks.
+// BlockAccess is what a file manifest says of a block: where it sits in the file, the size
+// of its cleartext, and a SHA-256 digest, which OpenBlock checks. The digest is of the
+// block as stored, encrypted (Sealed): the writer hashes each block once, for the manifest
+// and for the signature of the request that uploads it (protocol.BodyHash), and a reader
+// refuses a block that is not the one the manifest names before decrypting it. Manifests
+// written before this project made that change carry the digest of the cleartext (Sealed
+// false), which OpenBlock still checks, after decrypting.
 type BlockAccess struct {
 	ID     parsec.BlockID `cbor:"id"`
 	Offset uint64         `cbor:"offset"` // in the file
 	Size   uint64         `cbor:"size"`   // of the cleartext, not zero
-	Digest crypto.Digest  `cbor:"digest"` // SHA-256 of the cleartext
+	Digest crypto.Digest  `cbor:"digest"` // SHA-256 of the encrypted block (Sealed) or of the cleartext
+	Sealed bool           `cbor:"sealed,omitempty"`
 }
 
-// NewBlockAccess describes the block id holding cleartext at offset.
-func NewBlockAccess(id parsec.BlockID, offset uint64, cleartext []byte) BlockAccess {
-	return BlockAccess{ID: id, Offset: offset, Size: uint64(len(cleartext)), Digest: crypto.Sum(cleartext)}
+// NewBlockAccess describes the block id at offset, given as encrypted (SealBlock): it holds
+// len(block)-BlockOverhead bytes of cleartext.
+func NewBlockAccess(id parsec.BlockID, offset uint64, block []byte) BlockAccess {
+	return BlockAccess{ID: id, Offset: offset, Size: uint64(len(block) - BlockOverhead), Digest: crypto.Sum(block), Sealed: true}
 }
 
 // End is the offset just after the block.

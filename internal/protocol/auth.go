@@ -1,26 +1,28 @@
 package protocol
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"strconv"
 	"strings"
 
+	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
 
 // AuthScheme prefixes the Authorization header of authenticated requests:
 //
-//	Authorization: PARSEC-SIGN-ED25519 <device ID hex>.<timestamp µs>.<body SHA-256 hex>.<signature base64url>
+//	Authorization: PARSEC-SIGN-ED25519 <device ID hex>.<timestamp µs>.<body hash hex>.<signature base64url>
 //
-// The signature covers the method, the path, the timestamp and the SHA-256 of the body
-// (RequestMessage), so a captured header cannot be reused for another request, and a
+// The signature covers the method, the path, the timestamp and the hash of the body
+// (RequestMessage, BodyHash), so a captured header cannot be reused for another request, and a
 // request cannot be replayed once outside the ballpark window (the server also refuses
 // a second use of a signature within it). The body's hash travels in the header so that
 // the server checks the signature before it reads a byte of the body, then checks the
@@ -35,7 +37,52 @@ const requestDomain = "parsec/1/request"
 
 // RequestMessage is the byte string a device signs for one request.
 func RequestMessage(method, path string, ts parsec.DateTime, body []byte) []byte {
-	return requestMessage(method, path, ts, crypto.Sum(body))
+	return requestMessage(method, path, ts, BodyHash(body))
+}
+
+// BodyHash is the hash of a request body that the request's signature covers: the body's
+// SHA-256, except for a block_create request (one that begins as BlockBatch writes it and
+// decodes as one), which is hashed block by block: the SHA-256 of its realm, key index and
+// number of blocks, then of each block's ID, length and SHA-256 (blocksHash). A block's
+// SHA-256 is also the digest its file manifest carries, so a writer hashes each block once
+// for both, and BlockBatch gives the hash without hashing the body again.
+func BodyHash(body []byte) [32]byte {
+	if bytes.HasPrefix(body, batchPrefix) {
+		var env struct {
+			Cmd string          `cbor:"cmd"`
+			Req *BlockCreateReq `cbor:"req"`
+		}
+		if codec.Unmarshal(body, &env) == nil && env.Cmd == CmdBlockCreate && env.Req != nil {
+			blocks := env.Req.Blocks
+			return blocksHash(env.Req.RealmID, env.Req.KeyIndex, len(blocks), func(i int) (parsec.BlockID, int, crypto.Digest) {
+				return blocks[i].BlockID, len(blocks[i].Data), crypto.Sum(blocks[i].Data)
+			})
+		}
+	}
+	return crypto.Sum(body)
+}
+
+const blocksDomain = "parsec/1/block_create\n"
+
+// blocksHash hashes n blocks of a block_create request given each one's ID, length and
+// SHA-256; every field has a fixed size, so two different requests never hash the same
+// bytes.
+func blocksHash(realm parsec.VlobID, keyIndex uint64, n int, block func(i int) (parsec.BlockID, int, crypto.Digest)) [32]byte {
+	h := sha256.New()
+	buf := make([]byte, 0, len(blocksDomain)+len(realm)+8+8)
+	buf = append(buf, blocksDomain...)
+	buf = append(buf, realm[:]...)
+	buf = binary.BigEndian.AppendUint64(buf, keyIndex)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(n))
+	h.Write(buf)
+	for i := range n {
+		id, size, sum := block(i)
+		buf = append(buf[:0], id[:]...)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(size))
+		buf = append(buf, sum[:]...)
+		h.Write(buf)
+	}
+	return [32]byte(h.Sum(nil))
 }
 
 func requestMessage(method, path string, ts parsec.DateTime, bodyHash [32]byte) []byte {
@@ -44,7 +91,11 @@ func requestMessage(method, path string, ts parsec.DateTime, bodyHash [32]byte) 
 
 // SignRequest returns the Authorization header value for a request.
 func SignRequest(key crypto.SigningKey, device parsec.DeviceID, method, path string, ts parsec.DateTime, body []byte) string {
-	sum := crypto.Sum(body)
+	return SignRequestHash(key, device, method, path, ts, BodyHash(body))
+}
+
+// SignRequestHash is SignRequest given the body's hash (see BlockBatch.Body).
+func SignRequestHash(key crypto.SigningKey, device parsec.DeviceID, method, path string, ts parsec.DateTime, sum [32]byte) string {
 	sig := key.Sign(requestDomain, requestMessage(method, path, ts, sum))
 	return DeviceAuth{Device: device, Timestamp: ts, BodyHash: sum, Signature: sig}.Header()
 }
@@ -59,7 +110,7 @@ func (a DeviceAuth) Header() string {
 type DeviceAuth struct {
 	Device    parsec.DeviceID
 	Timestamp parsec.DateTime
-	BodyHash  [32]byte // SHA-256 of the body, as the device says
+	BodyHash  [32]byte // BodyHash of the body, as the device says
 	Signature []byte
 }
 
@@ -105,15 +156,7 @@ func (a DeviceAuth) VerifyHeader(vk crypto.VerifyKey, method, path string) error
 
 // CheckBody checks that body is the one whose hash was signed.
 func (a DeviceAuth) CheckBody(body []byte) error {
-	return a.CheckBodyHash(crypto.Sum(body))
-}
-
-// NewBodyHash returns the hash of bodies that signatures cover (SHA-256), for a reader
-// that hashes a body as it streams (see CheckBodyHash).
-func NewBodyHash() hash.Hash { return sha256.New() }
-
-// CheckBodyHash is CheckBody given the body's hash, computed as the body arrived.
-func (a DeviceAuth) CheckBodyHash(sum [32]byte) error {
+	sum := BodyHash(body)
 	if subtle.ConstantTimeCompare(sum[:], a.BodyHash[:]) != 1 {
 		return errors.New("authorization: the body does not match the signed hash")
 	}

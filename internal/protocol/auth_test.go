@@ -170,17 +170,3 @@ func TestParseAPIVersion(t *testing.T) {
 		t.Errorf("APIVersion %q parses as %d.%d (%v), want %d.%d", APIVersion, major, minor, err, APIMajor, APIMinor)
 	}
 }
-
-func TestCheckBodyHashAsTheBodyStreams(t *testing.T) {
-	a := DeviceAuth{BodyHash: crypto.Sum([]byte("body"))}
-	h := NewBodyHash()
-	h.Write([]byte("bo"))
-	h.Write([]byte("dy"))
-	if err := a.CheckBodyHash([32]byte(h.Sum(nil))); err != nil {
-		t.Fatalf("the streamed hash of the signed body: %v", err)
-	}
-	h.Write([]byte("!"))
-	if err := a.CheckBodyHash([32]byte(h.Sum(nil))); err == nil {
-		t.Fatal("CheckBodyHash accepted the hash of another body")
-	}
-}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/parsec-go/parsec/internal/codec"
+	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
 
@@ -15,11 +16,17 @@ import (
 //
 // The buffer holds room for the envelope first (its length depends on the number of
 // blocks, known at the end), then the blocks as they come, then the envelope's end.
+//
+// The writer gives each block's SHA-256 once the block is final (Commit's digest), so that
+// Body returns the request's BodyHash without hashing the body again.
 type BlockBatch struct {
-	buf    []byte
-	end    int // end of the last committed block
-	blocks int
-	data   int // bytes of block data committed
+	buf     []byte
+	end     int // end of the last committed block
+	blocks  int
+	data    int // bytes of block data committed
+	ids     []parsec.BlockID
+	sizes   []int
+	digests []crypto.Digest
 }
 
 // Layout of the body (the map keys in deterministic order, shortest first):
@@ -46,7 +53,8 @@ func NewBlockBatch(buf []byte) *BlockBatch {
 	if len(buf) < BlockBatchCap {
 		panic(fmt.Sprintf("protocol: block batch buffer of %d bytes, want %d", len(buf), BlockBatchCap))
 	}
-	return &BlockBatch{buf: buf, end: batchPrefixRoom}
+	return &BlockBatch{buf: buf, end: batchPrefixRoom, ids: make([]parsec.BlockID, MaxBatchItems),
+		sizes: make([]int, MaxBatchItems), digests: make([]crypto.Digest, MaxBatchItems)}
 }
 
 // Reset empties the batch, to fill it again.
@@ -68,8 +76,10 @@ func (b *BlockBatch) Reserve(size int) []byte {
 
 // Commit adds the block id whose data, size bytes (at most what was reserved), is at the
 // start of the last slot Reserve returned, and returns where the data now is (it moves
-// when its length takes fewer bytes to write than the reserved one's).
-func (b *BlockBatch) Commit(id parsec.BlockID, size, reserved int) []byte {
+// when its length takes fewer bytes to write than the reserved one's) and where its
+// SHA-256 goes: the writer may change the data in place (encrypt it), then must set the
+// digest of the final data before calling Body.
+func (b *BlockBatch) Commit(id parsec.BlockID, size, reserved int) (data []byte, digest *crypto.Digest) {
 	at := b.end + 1 + 5 + headLen(uint64(reserved))
 	w := b.buf[b.end:b.end]
 	w = append(w, 0xa2, 0x64, 'd', 'a', 't', 'a')
@@ -82,14 +92,17 @@ func (b *BlockBatch) Commit(id parsec.BlockID, size, reserved int) []byte {
 	tail = append(tail, 0x68, 'b', 'l', 'o', 'c', 'k', '_', 'i', 'd')
 	tail = append(tail, codec.MustMarshal(id)...)
 	b.end = start + size + len(tail)
+	b.ids[b.blocks], b.sizes[b.blocks] = id, size
+	b.digests[b.blocks] = crypto.Digest{}
 	b.blocks++
 	b.data += size
-	return b.buf[start : start+size : start+size]
+	return b.buf[start : start+size : start+size], &b.digests[b.blocks-1]
 }
 
-// Body finishes the request for the realm and key index and returns it. It shares the
-// batch's buffer: it is valid until the batch is reset or changed.
-func (b *BlockBatch) Body(realm parsec.VlobID, keyIndex uint64) []byte {
+// Body finishes the request for the realm and key index and returns it with its
+// BodyHash, made of the digests given to Commit. The body shares the batch's buffer: it is
+// valid until the batch is reset or changed.
+func (b *BlockBatch) Body(realm parsec.VlobID, keyIndex uint64) (body []byte, hash [32]byte) {
 	prefix := appendHead(append(make([]byte, 0, batchPrefixRoom), batchPrefix...), 4, uint64(b.blocks))
 	start := batchPrefixRoom - len(prefix)
 	copy(b.buf[start:], prefix)
@@ -98,7 +111,10 @@ func (b *BlockBatch) Body(realm parsec.VlobID, keyIndex uint64) []byte {
 	suffix = append(suffix, codec.MustMarshal(realm)...)
 	suffix = append(suffix, 0x69, 'k', 'e', 'y', '_', 'i', 'n', 'd', 'e', 'x')
 	suffix = appendHead(suffix, 0, keyIndex)
-	return b.buf[start : b.end+len(suffix)]
+	hash = blocksHash(realm, keyIndex, b.blocks, func(i int) (parsec.BlockID, int, crypto.Digest) {
+		return b.ids[i], b.sizes[i], b.digests[i]
+	})
+	return b.buf[start : b.end+len(suffix)], hash
 }
 
 // headLen is the length of a CBOR head for the argument n.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/parsec-go/parsec/internal/codec"
+	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
 
@@ -41,18 +42,26 @@ func TestBlockBatchEncodesLikeEncodeRequest(t *testing.T) {
 				rng.Read(data)
 				copy(slot, data)
 				id := parsec.NewBlockID()
-				if got := b.Commit(id, size, reserved); !bytes.Equal(got, data) {
+				got, digest := b.Commit(id, size, reserved)
+				if !bytes.Equal(got, data) {
 					t.Fatal("Commit does not return the block's data")
 				}
+				*digest = crypto.Sum(got)
 				req.Blocks = append(req.Blocks, BlockData{BlockID: id, Data: data})
 			}
 			want, err := EncodeRequest(CmdBlockCreate, req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			body := b.Body(req.RealmID, req.KeyIndex)
+			body, hash := b.Body(req.RealmID, req.KeyIndex)
 			if !bytes.Equal(body, want) {
 				t.Fatalf("body of %d bytes differs from EncodeRequest's %d", len(body), len(want))
+			}
+			if hash != BodyHash(body) {
+				t.Fatal("the batch's hash is not the BodyHash of its body")
+			}
+			if hash == crypto.Sum(body) {
+				t.Fatal("a block_create body is hashed as a whole, not block by block")
 			}
 			var env struct {
 				Cmd string          `cbor:"cmd"`
@@ -72,6 +81,59 @@ func TestBlockBatchEncodesLikeEncodeRequest(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The hash a request's signature covers changes with every part of a block_create body: a
+// server checking it knows the blocks are the device's, byte for byte. A body that only
+// looks like one at its start is hashed whole.
+func TestBodyHashOfBlocks(t *testing.T) {
+	realm := parsec.NewVlobID()
+	blocks := []BlockData{{BlockID: parsec.NewBlockID(), Data: []byte("first block")}, {BlockID: parsec.NewBlockID(), Data: []byte("second")}}
+	encode := func(realm parsec.VlobID, keyIndex uint64, blocks []BlockData) []byte {
+		t.Helper()
+		body, err := EncodeRequest(CmdBlockCreate, BlockCreateReq{RealmID: realm, KeyIndex: keyIndex, Blocks: blocks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	body := encode(realm, 1, blocks)
+	signed := BodyHash(body)
+	changed := func(f func(bs []BlockData) []BlockData) []BlockData {
+		bs := make([]BlockData, len(blocks))
+		for i, b := range blocks {
+			bs[i] = BlockData{BlockID: b.BlockID, Data: bytes.Clone(b.Data)}
+		}
+		return f(bs)
+	}
+	for name, other := range map[string][]byte{
+		"one byte of a block": encode(realm, 1, changed(func(bs []BlockData) []BlockData { bs[1].Data[0] ^= 1; return bs })),
+		"a block longer":      encode(realm, 1, changed(func(bs []BlockData) []BlockData { bs[0].Data = append(bs[0].Data, 0); return bs })),
+		"a block's ID":        encode(realm, 1, changed(func(bs []BlockData) []BlockData { bs[0].BlockID = parsec.NewBlockID(); return bs })),
+		"blocks swapped":      encode(realm, 1, changed(func(bs []BlockData) []BlockData { bs[0], bs[1] = bs[1], bs[0]; return bs })),
+		"a block left out":    encode(realm, 1, blocks[:1]),
+		"data moved between blocks": encode(realm, 1, changed(func(bs []BlockData) []BlockData {
+			bs[0].Data, bs[1].Data = []byte("first blocks"), []byte("econd")
+			return bs
+		})),
+		"the realm":     encode(parsec.NewVlobID(), 1, blocks),
+		"the key index": encode(realm, 2, blocks),
+	} {
+		if BodyHash(other) == signed {
+			t.Errorf("%s changed: same hash", name)
+		}
+	}
+	// Cut short, the body no longer decodes: it is hashed whole.
+	if got := BodyHash(body[:len(body)-1]); got != crypto.Sum(body[:len(body)-1]) {
+		t.Error("a body that does not decode is not hashed whole")
+	}
+	other, err := EncodeRequest(CmdPing, PingReq{Ping: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if BodyHash(other) != crypto.Sum(other) || BodyHash(nil) != crypto.Sum(nil) {
+		t.Error("another command's body is not hashed whole")
 	}
 }
 

@@ -838,3 +838,32 @@ func BenchmarkHandlerBlockCreate(b *testing.B) {
 		})
 	}
 }
+
+// A block_create request's signature covers each block byte for byte, though the client
+// hashes it block by block (protocol.BodyHash): a body changed after signing, in one byte of
+// one block, is refused, and no block of it is stored.
+func TestBlockCreateSignedBlockByBlock(t *testing.T) {
+	w := newWorld(t, "alice:admin")
+	alice := w.user("alice")
+	realm := w.newRealm(t, "alice:owner")
+	blocks := []protocol.BlockData{
+		{BlockID: parsec.NewBlockID(), Data: bytes.Repeat([]byte("a"), 1000)},
+		{BlockID: parsec.NewBlockID(), Data: bytes.Repeat([]byte("b"), 1000)},
+	}
+	body := encodeRequest(t, protocol.CmdBlockCreate, protocol.BlockCreateReq{RealmID: realm, KeyIndex: 1, Blocks: blocks})
+	req := w.signedRequest(t, alice, body, w.clock.Now())
+	changed := bytes.Clone(body)
+	changed[bytes.LastIndexByte(changed, 'b')] = 'c'
+	req.Body = io.NopCloser(bytes.NewReader(changed))
+	req.ContentLength = int64(len(changed))
+	wantCode(t, w.do(t, req), 403)
+	_, err := w.readBlocks(t, alice, realm, blocks[0].BlockID)
+	wantStatus(t, err, protocol.StatusBlockNotFound)
+
+	wantStatus(t, w.createBlocks(t, alice, realm, 1, blocks...), protocol.StatusOK)
+	rep, err := w.readBlocks(t, alice, realm, blocks[1].BlockID)
+	wantStatus(t, err, protocol.StatusOK)
+	if len(rep.Blocks) != 1 || !bytes.Equal(rep.Blocks[0].Data, blocks[1].Data) {
+		t.Fatal("the block read back is not the one signed")
+	}
+}

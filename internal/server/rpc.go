@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"hash"
 	"io"
 	"maps"
 	"mime"
@@ -187,12 +186,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string,
 			return nil, err
 		}
 	}
-	// A device's body is hashed as it arrives, for the check against the signed hash.
-	var sum hash.Hash
-	if family == protocol.FamilyAuthenticated {
-		sum = protocol.NewBodyHash()
-	}
-	buf, err := s.readBody(w, r, limit, sum)
+	buf, err := s.readBody(w, r, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +194,8 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string,
 	// the blocks it is given, which decode as parts of the body: see protocol.Bytes).
 	defer releaseBody(buf)
 	body := buf.Bytes()
-	if sum != nil {
-		if err := auth.CheckBodyHash([32]byte(sum.Sum(nil))); err != nil {
+	if family == protocol.FamilyAuthenticated {
+		if err := auth.CheckBody(body); err != nil {
 			return nil, fail(protocol.HTTPForbidden, "bad request signature: the body does not match its signed hash")
 		}
 	}
@@ -421,12 +415,9 @@ func (s *Server) ballpark(ts parsec.DateTime) error {
 // read may wait for the next bytes up to the limits' BodyIdle. The bytes also go to sum,
 // when set, as they arrive. The buffer is reused (bodyBuffers): releaseBody gives it back
 // when the request no longer needs it.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64, sum hash.Hash) (*bytes.Buffer, error) {
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (*bytes.Buffer, error) {
 	rc := http.NewResponseController(w)
-	var body io.Reader = http.MaxBytesReader(w, r.Body, limit)
-	if sum != nil {
-		body = io.TeeReader(body, sum)
-	}
+	body := http.MaxBytesReader(w, r.Body, limit)
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	_, err := buf.ReadFrom(progressReader{rc: rc, r: body, idle: s.limits.BodyIdle})
 	if err == nil {
