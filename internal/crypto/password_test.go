@@ -91,7 +91,8 @@ func TestPasswordParamsBounds(t *testing.T) {
 		name   string
 		params PasswordParams
 	}{
-		{"defaults", PasswordParams{MemoryKiB: 128 << 10, Time: 3, Threads: 1, Salt: make([]byte, 16)}},
+		{"defaults", PasswordParams{MemoryKiB: 128 << 10, Time: 3, Threads: 4, Salt: make([]byte, 16)}},
+		{"defaults before 4 lanes", PasswordParams{MemoryKiB: 128 << 10, Time: 3, Threads: 1, Salt: make([]byte, 16)}},
 		{"largest", PasswordParams{MemoryKiB: 4 << 20, Time: 16, Threads: 16, Salt: make([]byte, 64)}},
 		{"smallest", PasswordParams{MemoryKiB: 8, Time: 1, Threads: 1, Salt: make([]byte, 16)}},
 		{"8 KiB per thread", PasswordParams{MemoryKiB: 32, Time: 1, Threads: 4, Salt: make([]byte, 16)}},
