@@ -655,6 +655,10 @@ func (w *Workspace) pendingInOrder() []parsec.VlobID {
 	return append(files, folders...)
 }
 
+// pushOnce pushes the entries pending, in order, in batches of up to MaxBatchItems
+// manifests (pushBatchBytes of them). One batch is sent at a time, the next only once the
+// server has taken the one before (an entry goes before the folder naming it); while a
+// batch is on its way, the next one is read from the cache and sealed.
 func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) error {
 	keys, err := w.c.keysOf(ctx, w.id)
 	if err != nil {
@@ -664,52 +668,93 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) error
 	if err != nil {
 		return err
 	}
-	for len(pending) > 0 {
-		// The batch's entries are read from the cache (pinned: kept until saved below).
-		if err := w.pinAll(pending[:min(len(pending), protocol.MaxBatchItems)]); err != nil {
-			return err
-		}
-		n, size := 0, 0
-		for n < len(pending) && n < protocol.MaxBatchItems {
-			e := w.pin(pending[n])
-			if e == nil || e.local == nil {
-				return parsec.Errorf(parsec.Invalid, "the local change of entry %s cannot be read from the local cache", parsec.ShortID(pending[n]))
+	send := func(b *pushBatch) error {
+		return w.c.Call(ctx, protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: w.id, KeyIndex: index, Items: b.items}, nil)
+	}
+	cur, pending, err := w.preparePush(pending, key)
+	for cur != nil && err == nil {
+		done := make(chan error, 1)
+		go func() { done <- send(cur) }()
+		var next *pushBatch
+		var nextErr error
+		next, pending, nextErr = w.preparePush(pending, key)
+		first := true
+		err = w.c.WithFreshTimestamp(ctx, 100*time.Millisecond, func(ts parsec.DateTime) error {
+			if first { // the request already on its way, sealed when prepared
+				first = false
+				return <-done
 			}
-			size += approxSize(e.local)
-			if n > 0 && size > pushBatchBytes {
-				break
-			}
-			n++
-		}
-		batch := pending[:n]
-		pending = pending[n:]
-		var sealed []manifest.Manifest
-		err := w.c.WithFreshTimestamp(ctx, 100*time.Millisecond, func(ts parsec.DateTime) error {
-			items := make([]protocol.VlobWrite, len(batch))
-			sealed = make([]manifest.Manifest, len(batch))
-			seen := w.c.seen(certif.RealmTopic(w.id))
-			parallel(len(batch), func(i int) {
-				e := w.entries[batch[i]]
-				m := cloneManifest(e.local)
-				h := m.Head()
-				h.Author, h.Timestamp, h.Version, h.View = w.c.dev.DeviceID, ts, e.baseVersion()+1, seen
-				sealed[i] = m
-				items[i] = protocol.VlobWrite{VlobID: h.ID, Version: h.Version, Timestamp: ts, Blob: manifest.Seal(m, w.c.signer, key)}
-			})
-			return w.c.Call(ctx, protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: w.id, KeyIndex: index, Items: items}, nil)
+			w.sealPush(cur, key, ts)
+			return send(cur)
 		})
 		if err != nil {
 			return err
 		}
-		for i, id := range batch {
+		for i, id := range cur.ids {
 			e := w.entries[id]
-			e.base, e.local = sealed[i], nil
+			e.base, e.local = cur.sealed[i], nil
 		}
-		if err := w.save(ctx, batch, nil); err != nil {
+		if err := w.save(ctx, cur.ids, nil); err != nil {
 			return err
 		}
+		cur, err = next, nextErr
 	}
-	return nil
+	return err
+}
+
+// pushBatch is a batch of entries to push, sealed for a timestamp.
+type pushBatch struct {
+	ids    []parsec.VlobID
+	sealed []manifest.Manifest // the versions sent
+	items  []protocol.VlobWrite
+}
+
+// preparePush pins the next batch of pending entries (read from the cache, kept until
+// saved) and seals it for now; it returns nil when nothing is pending, and the entries
+// left.
+func (w *Workspace) preparePush(pending []parsec.VlobID, key crypto.RealmKey) (*pushBatch, []parsec.VlobID, error) {
+	if len(pending) == 0 {
+		return nil, nil, nil
+	}
+	if err := w.pinAll(pending[:min(len(pending), protocol.MaxBatchItems)]); err != nil {
+		return nil, pending, err
+	}
+	n, size := 0, 0
+	for n < len(pending) && n < protocol.MaxBatchItems {
+		e := w.pin(pending[n])
+		if e == nil || e.local == nil {
+			return nil, pending, parsec.Errorf(parsec.Invalid, "the local change of entry %s cannot be read from the local cache", parsec.ShortID(pending[n]))
+		}
+		size += approxSize(e.local)
+		if n > 0 && size > pushBatchBytes {
+			break
+		}
+		n++
+	}
+	b := &pushBatch{ids: pending[:n]}
+	w.sealPush(b, key, w.c.clock.Now())
+	return b, pending[n:], nil
+}
+
+// sealPush signs and encrypts the next versions of a batch's entries for timestamp ts.
+// It reads the workspace only (the entries are pinned), so that it may run while
+// another batch is on its way.
+func (w *Workspace) sealPush(b *pushBatch, key crypto.RealmKey, ts parsec.DateTime) {
+	b.items = make([]protocol.VlobWrite, len(b.ids))
+	b.sealed = make([]manifest.Manifest, len(b.ids))
+	seen := w.c.seen(certif.RealmTopic(w.id))
+	entries := make([]*entry, len(b.ids))
+	for i, id := range b.ids {
+		entries[i] = w.entries[id]
+	}
+	parallel(len(b.ids), func(i int) {
+		e := entries[i]
+		m := cloneManifest(e.local)
+		h := m.Head()
+		h.Author, h.Timestamp, h.Version, h.View = w.c.dev.DeviceID, ts, e.baseVersion()+1, seen
+		b.sealed[i] = m
+		b.items[i] = protocol.VlobWrite{VlobID: h.ID, Version: h.Version, Timestamp: ts, Blob: manifest.Seal(m, w.c.signer, key)}
+	})
 }
 
 // approxSize estimates the encoded size of a manifest, to fill push batches.
