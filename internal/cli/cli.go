@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/memlimit"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
 
@@ -66,6 +67,7 @@ type app struct {
 	json          bool
 	passwordStdin bool
 	passwordRead  bool
+	endMemLimit   func() // ends memlimit.Govern, for client commands
 }
 
 // Main runs the command line with args (without the program name) and returns the exit code.
@@ -77,6 +79,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if a.endMemLimit != nil {
+		a.endMemLimit()
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -90,6 +95,16 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return exitUsage
 	}
 	return exitCode(err)
+}
+
+// isServerCmd says whether cmd is "parsec server" or one of its commands.
+func isServerCmd(cmd *cobra.Command) bool {
+	for c := cmd; c.HasParent(); c = c.Parent() {
+		if c.Parent() == c.Root() {
+			return c.Name() == "server"
+		}
+	}
+	return false
 }
 
 // usageError marks errors from argument parsing.
@@ -116,6 +131,10 @@ PARSEC_CONFIG_DIR, --device is PARSEC_DEVICE, …), except --password-stdin.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if !isServerCmd(cmd) {
+				// A client's memory stays near what it uses (the server's is the operator's).
+				a.endMemLimit = memlimit.Govern()
+			}
 			return a.applyEnv(cmd)
 		},
 	}
