@@ -164,3 +164,47 @@ func repeat(n, size int) []int {
 	}
 	return s
 }
+
+// BodyHash runs on a body before its hash is checked (the server's side): whatever the
+// bytes, it returns, and a body that decodes as a block_create request is hashed block by
+// block, like the batch that would carry the same blocks.
+func FuzzBodyHash(f *testing.F) {
+	b := NewBlockBatch(make([]byte, BlockBatchCap))
+	for _, size := range []int{3, 0, 100} {
+		data, digest := b.Commit(parsec.NewBlockID(), size, size)
+		*digest = crypto.Sum(data)
+	}
+	body, _ := b.Body(parsec.NewVlobID(), 7)
+	f.Add(body)
+	f.Add(body[:len(body)-3])
+	f.Add([]byte(nil))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		sum := BodyHash(body)
+		var env struct {
+			Cmd string          `cbor:"cmd"`
+			Req *BlockCreateReq `cbor:"req"`
+		}
+		if !bytes.HasPrefix(body, batchPrefix) || codec.Unmarshal(body, &env) != nil || env.Cmd != CmdBlockCreate || env.Req == nil {
+			if sum != crypto.Sum(body) {
+				t.Fatal("a body that is no block_create request is not hashed whole")
+			}
+			return
+		}
+		if len(env.Req.Blocks) > MaxBatchItems {
+			return
+		}
+		batch := NewBlockBatch(make([]byte, BlockBatchCap))
+		for _, bl := range env.Req.Blocks {
+			slot := batch.Reserve(len(bl.Data))
+			if slot == nil {
+				return // more than a batch holds
+			}
+			copy(slot, bl.Data)
+			data, digest := batch.Commit(bl.BlockID, len(bl.Data), len(bl.Data))
+			*digest = crypto.Sum(data)
+		}
+		if _, want := batch.Body(env.Req.RealmID, env.Req.KeyIndex); sum != want {
+			t.Fatal("a block_create body is not hashed as the batch of its blocks")
+		}
+	})
+}
