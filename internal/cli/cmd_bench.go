@@ -39,7 +39,8 @@ empty local cache, then reading the files. The "disk" line says how fast the sma
 files were created: no download of them can be faster. The "memory" line says how much
 system time writing the large source file took per GiB: fresh page-cache memory is not always
 cheap (on a virtual machine, memory given back to the host costs a fault per page when used
-again), and each large upload (on the server) and download (here) pays it again.
+again), and each large upload (on the server) and download (here) pays it again, often more
+than the source did (memory freed just before the run is reused first, and is cheap).
 
 The CPU column is the processor time of the client and, when the bench started it, of the
 server, during each step (Linux). The peak memory is the process's peak resident set

@@ -673,8 +673,13 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) error
 	}
 	cur, pending, err := w.preparePush(pending, key)
 	for cur != nil && err == nil {
+		if now := w.c.clock.Now(); now.Sub(cur.ts) > pushResealAfter {
+			// Sealed while a slow request was on its way: stamped again, so that the
+			// server does not find it out of its ballpark.
+			w.sealPush(cur, key, now)
+		}
 		done := make(chan error, 1)
-		go func() { done <- send(cur) }()
+		go func(b *pushBatch) { done <- send(b) }(cur)
 		var next *pushBatch
 		var nextErr error
 		next, pending, nextErr = w.preparePush(pending, key)
@@ -702,9 +707,14 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) error
 	return err
 }
 
+// pushResealAfter is how old a batch sealed ahead may be when it is sent (the server's
+// ballpark is 5 minutes).
+const pushResealAfter = 30 * time.Second
+
 // pushBatch is a batch of entries to push, sealed for a timestamp.
 type pushBatch struct {
 	ids    []parsec.VlobID
+	ts     parsec.DateTime
 	sealed []manifest.Manifest // the versions sent
 	items  []protocol.VlobWrite
 }
@@ -740,6 +750,7 @@ func (w *Workspace) preparePush(pending []parsec.VlobID, key crypto.RealmKey) (*
 // It reads the workspace only (the entries are pinned), so that it may run while
 // another batch is on its way.
 func (w *Workspace) sealPush(b *pushBatch, key crypto.RealmKey, ts parsec.DateTime) {
+	b.ts = ts
 	b.items = make([]protocol.VlobWrite, len(b.ids))
 	b.sealed = make([]manifest.Manifest, len(b.ids))
 	seen := w.c.seen(certif.RealmTopic(w.id))

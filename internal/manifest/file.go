@@ -49,8 +49,12 @@ type BlockAccess struct {
 }
 
 // NewBlockAccess describes the block id at offset, given as encrypted (SealBlock): it holds
-// len(block)-BlockOverhead bytes of cleartext.
+// len(block)-BlockOverhead bytes of cleartext. A block shorter than BlockOverhead is not
+// an encrypted block: it panics.
 func NewBlockAccess(id parsec.BlockID, offset uint64, block []byte) BlockAccess {
+	if len(block) < BlockOverhead {
+		panic(fmt.Sprintf("manifest: NewBlockAccess of %d bytes, less than an encrypted block", len(block)))
+	}
 	return BlockAccess{ID: id, Offset: offset, Size: uint64(len(block) - BlockOverhead), Digest: crypto.Sum(block), Sealed: true}
 }
 

@@ -46,6 +46,7 @@ func Govern() (end func()) {
 	if users == 1 {
 		prev = debug.SetMemoryLimit(-1)
 		if prev == math.MaxInt64 { // no GOMEMLIMIT
+			debug.SetMemoryLimit(Base)
 			stop, done = make(chan struct{}), make(chan struct{})
 			go follow(stop, done)
 		}

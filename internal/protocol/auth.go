@@ -41,18 +41,20 @@ func RequestMessage(method, path string, ts parsec.DateTime, body []byte) []byte
 }
 
 // BodyHash is the hash of a request body that the request's signature covers: the body's
-// SHA-256, except for a block_create request (one that begins as BlockBatch writes it and
-// decodes as one), which is hashed block by block: the SHA-256 of its realm, key index and
-// number of blocks, then of each block's ID, length and SHA-256 (blocksHash). A block's
-// SHA-256 is also the digest its file manifest carries, so a writer hashes each block once
-// for both, and BlockBatch gives the hash without hashing the body again.
+// SHA-256, except for a block_create request laid out exactly as BlockBatch writes it (it
+// decodes strictly as one, and re-encodes to the same bytes), which is hashed block by
+// block: the SHA-256 of its realm, key index and number of blocks, then of each block's ID,
+// length and SHA-256 (blocksHash). A block's SHA-256 is also the digest its file manifest
+// carries, so a writer hashes each block once for both, and BlockBatch gives the hash
+// without hashing the body again. Since only the one layout of a request is hashed block by
+// block, two different bodies never have the same hash.
 func BodyHash(body []byte) [32]byte {
 	if bytes.HasPrefix(body, batchPrefix) {
 		var env struct {
 			Cmd string          `cbor:"cmd"`
 			Req *BlockCreateReq `cbor:"req"`
 		}
-		if codec.Unmarshal(body, &env) == nil && env.Cmd == CmdBlockCreate && env.Req != nil {
+		if codec.Unmarshal(body, &env) == nil && env.Cmd == CmdBlockCreate && env.Req != nil && isBatchLayout(body, env.Req) {
 			blocks := env.Req.Blocks
 			return blocksHash(env.Req.RealmID, env.Req.KeyIndex, len(blocks), func(i int) (parsec.BlockID, int, crypto.Digest) {
 				return blocks[i].BlockID, len(blocks[i].Data), crypto.Sum(blocks[i].Data)

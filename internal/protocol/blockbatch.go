@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -81,17 +82,11 @@ func (b *BlockBatch) Reserve(size int) []byte {
 // digest of the final data before calling Body.
 func (b *BlockBatch) Commit(id parsec.BlockID, size, reserved int) (data []byte, digest *crypto.Digest) {
 	at := b.end + 1 + 5 + headLen(uint64(reserved))
-	w := b.buf[b.end:b.end]
-	w = append(w, 0xa2, 0x64, 'd', 'a', 't', 'a')
-	w = appendHead(w, 2, uint64(size))
-	start := b.end + len(w)
+	start := b.end + len(appendBlockHead(b.buf[b.end:b.end], size))
 	if start != at {
 		copy(b.buf[start:start+size], b.buf[at:at+size])
 	}
-	tail := b.buf[start+size : start+size]
-	tail = append(tail, 0x68, 'b', 'l', 'o', 'c', 'k', '_', 'i', 'd')
-	tail = append(tail, codec.MustMarshal(id)...)
-	b.end = start + size + len(tail)
+	b.end = start + size + len(appendBlockTail(b.buf[start+size:start+size], id))
 	b.ids[b.blocks], b.sizes[b.blocks] = id, size
 	b.digests[b.blocks] = crypto.Digest{}
 	b.blocks++
@@ -103,18 +98,63 @@ func (b *BlockBatch) Commit(id parsec.BlockID, size, reserved int) (data []byte,
 // BodyHash, made of the digests given to Commit. The body shares the batch's buffer: it is
 // valid until the batch is reset or changed.
 func (b *BlockBatch) Body(realm parsec.VlobID, keyIndex uint64) (body []byte, hash [32]byte) {
-	prefix := appendHead(append(make([]byte, 0, batchPrefixRoom), batchPrefix...), 4, uint64(b.blocks))
+	prefix := appendBatchHead(make([]byte, 0, batchPrefixRoom), b.blocks)
 	start := batchPrefixRoom - len(prefix)
 	copy(b.buf[start:], prefix)
-	suffix := b.buf[b.end:b.end]
-	suffix = append(suffix, 0x68, 'r', 'e', 'a', 'l', 'm', '_', 'i', 'd')
-	suffix = append(suffix, codec.MustMarshal(realm)...)
-	suffix = append(suffix, 0x69, 'k', 'e', 'y', '_', 'i', 'n', 'd', 'e', 'x')
-	suffix = appendHead(suffix, 0, keyIndex)
+	suffix := appendBatchTail(b.buf[b.end:b.end], realm, keyIndex)
 	hash = blocksHash(realm, keyIndex, b.blocks, func(i int) (parsec.BlockID, int, crypto.Digest) {
 		return b.ids[i], b.sizes[i], b.digests[i]
 	})
 	return b.buf[start : b.end+len(suffix)], hash
+}
+
+// The parts of the layout around the blocks' data, each appended to b.
+
+func appendBatchHead(b []byte, blocks int) []byte {
+	return appendHead(append(b, batchPrefix...), 4, uint64(blocks))
+}
+
+// appendBlockHead is a block's map head, "data" and the head of its data's byte string.
+func appendBlockHead(b []byte, size int) []byte {
+	return appendHead(append(b, 0xa2, 0x64, 'd', 'a', 't', 'a'), 2, uint64(size))
+}
+
+func appendBlockTail(b []byte, id parsec.BlockID) []byte {
+	return append(append(b, 0x68, 'b', 'l', 'o', 'c', 'k', '_', 'i', 'd'), codec.MustMarshal(id)...)
+}
+
+func appendBatchTail(b []byte, realm parsec.VlobID, keyIndex uint64) []byte {
+	b = append(append(b, 0x68, 'r', 'e', 'a', 'l', 'm', '_', 'i', 'd'), codec.MustMarshal(realm)...)
+	return appendHead(append(b, 0x69, 'k', 'e', 'y', '_', 'i', 'n', 'd', 'e', 'x'), 0, keyIndex)
+}
+
+// isBatchLayout says whether body, which decodes (strictly) as req, is laid out exactly as
+// BlockBatch lays out req: then no other body decodes as req with the same hash (BodyHash).
+// Only the bytes around the blocks' data are compared: with those in place, the data is
+// where the decoder read it.
+func isBatchLayout(body []byte, req *BlockCreateReq) bool {
+	var scratch [64]byte
+	rest := body
+	take := func(want []byte) bool {
+		if !bytes.HasPrefix(rest, want) {
+			return false
+		}
+		rest = rest[len(want):]
+		return true
+	}
+	if !take(appendBatchHead(scratch[:0], len(req.Blocks))) {
+		return false
+	}
+	for _, bl := range req.Blocks {
+		if !take(appendBlockHead(scratch[:0], len(bl.Data))) || len(rest) < len(bl.Data) {
+			return false
+		}
+		rest = rest[len(bl.Data):]
+		if !take(appendBlockTail(scratch[:0], bl.BlockID)) {
+			return false
+		}
+	}
+	return take(appendBatchTail(scratch[:0], req.RealmID, req.KeyIndex)) && len(rest) == 0
 }
 
 // headLen is the length of a CBOR head for the argument n.

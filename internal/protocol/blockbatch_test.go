@@ -124,6 +124,23 @@ func TestBodyHashOfBlocks(t *testing.T) {
 			t.Errorf("%s changed: same hash", name)
 		}
 	}
+	// Other encodings of the same request decode the same, but only the one layout
+	// BlockBatch writes is hashed block by block: the signature pins the body's bytes.
+	for name, other := range map[string][]byte{
+		"a key index in a longer head": append(bytes.Clone(body[:len(body)-1]), 0x18, 0x01),
+		"field names in capitals":      bytes.Replace(bytes.Clone(body), []byte("key_index"), []byte("KEY_INDEX"), 1),
+	} {
+		var env struct {
+			Cmd string          `cbor:"cmd"`
+			Req *BlockCreateReq `cbor:"req"`
+		}
+		if err := codec.Unmarshal(other, &env); err != nil || env.Req.KeyIndex != 1 {
+			t.Fatalf("%s: does not decode as the same request (%v): the case tests nothing", name, err)
+		}
+		if got := BodyHash(other); got != crypto.Sum(other) || got == signed {
+			t.Errorf("%s: not hashed whole", name)
+		}
+	}
 	// Cut short, the body no longer decodes: it is hashed whole.
 	if got := BodyHash(body[:len(body)-1]); got != crypto.Sum(body[:len(body)-1]) {
 		t.Error("a body that does not decode is not hashed whole")
@@ -190,6 +207,13 @@ func FuzzBodyHash(f *testing.F) {
 			}
 			return
 		}
+		if sum != crypto.Sum(body) {
+			// Hashed block by block: only the layout BlockBatch writes is.
+			want, err := EncodeRequest(CmdBlockCreate, *env.Req)
+			if err != nil || !bytes.Equal(body, want) {
+				t.Fatalf("a body hashed block by block is not the canonical encoding of its request (%v)", err)
+			}
+		}
 		if len(env.Req.Blocks) > MaxBatchItems {
 			return
 		}
@@ -203,8 +227,9 @@ func FuzzBodyHash(f *testing.F) {
 			data, digest := batch.Commit(bl.BlockID, len(bl.Data), len(bl.Data))
 			*digest = crypto.Sum(data)
 		}
-		if _, want := batch.Body(env.Req.RealmID, env.Req.KeyIndex); sum != want {
-			t.Fatal("a block_create body is not hashed as the batch of its blocks")
+		canonical, want := batch.Body(env.Req.RealmID, env.Req.KeyIndex)
+		if bytes.Equal(canonical, body) != (sum == want) {
+			t.Fatal("a block_create body is hashed as the batch of its blocks if and only if it is laid out as the batch")
 		}
 	})
 }

@@ -7,11 +7,14 @@ import (
 )
 
 // APIVersion is the protocol version this build speaks. A server accepts any client whose
-// major version it supports and answers 422 otherwise.
+// major version it supports and answers 422 otherwise. Version 2 hashes a block_create
+// body block by block for its signature (BodyHash), and file manifests give the digests of
+// encrypted blocks: a client and a server of version 1 would refuse each other's uploads as
+// badly signed.
 const (
-	APIMajor   = 1
+	APIMajor   = 2
 	APIMinor   = 0
-	APIVersion = "1.0"
+	APIVersion = "2.0"
 )
 
 // HTTP headers and content types.

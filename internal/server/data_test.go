@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
@@ -853,7 +854,14 @@ func TestBlockCreateSignedBlockByBlock(t *testing.T) {
 	body := encodeRequest(t, protocol.CmdBlockCreate, protocol.BlockCreateReq{RealmID: realm, KeyIndex: 1, Blocks: blocks})
 	req := w.signedRequest(t, alice, body, w.clock.Now())
 	changed := bytes.Clone(body)
-	changed[bytes.LastIndexByte(changed, 'b')] = 'c'
+	changed[bytes.Index(changed, blocks[1].Data)+500] ^= 1 // one byte of the second block's data
+	var env struct {
+		Cmd string                   `cbor:"cmd"`
+		Req *protocol.BlockCreateReq `cbor:"req"`
+	}
+	if err := codec.Unmarshal(changed, &env); err != nil || len(env.Req.Blocks) != 2 || bytes.Equal(env.Req.Blocks[1].Data, blocks[1].Data) {
+		t.Fatalf("the changed body does not decode with another second block (%v): the test tests nothing", err)
+	}
 	req.Body = io.NopCloser(bytes.NewReader(changed))
 	req.ContentLength = int64(len(changed))
 	wantCode(t, w.do(t, req), 403)

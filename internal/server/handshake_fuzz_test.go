@@ -77,8 +77,8 @@ func FuzzRPCHandshake(f *testing.F) {
 	ct := protocol.ContentType
 	for _, seed := range [][3]string{
 		{genuine, protocol.APIVersion, ct},
-		{genuine, "1.7", ct + "; charset=binary"},
-		{genuine, "2.0", ct},
+		{genuine, "2.7", ct + "; charset=binary"},
+		{genuine, "1.0", ct},
 		{genuine, protocol.APIVersion, "application/json"},
 		{protocol.SignRequest(fuzzDeviceKey, fuzzDevice, http.MethodPost, path, testStart+parsec.DateTime(time.Hour/time.Microsecond), body), protocol.APIVersion, ct},
 		{protocol.SignRequest(fuzzDeviceKey, parsec.NewDeviceID(), http.MethodPost, path, testStart, body), protocol.APIVersion, ct},

@@ -86,6 +86,13 @@ func (s *slots) take(key string) bool {
 	return true
 }
 
+// count is how many slots key holds.
+func (s *slots) count(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n[key]
+}
+
 func (s *slots) give(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -41,6 +41,19 @@ func slowRequest(t *testing.T, w *world, path, auth string, size, sent int) net.
 	return conn
 }
 
+// waitForSlot waits until key holds a slot of s (a request held by slowRequest, once the
+// server has taken it).
+func waitForSlot(t *testing.T, s *slots, key string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.count(key) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the held request holds no slot of %s after 10s", key)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // answer reads the HTTP answer on conn, waiting at most wait.
 func answer(t *testing.T, conn net.Conn, wait time.Duration) (int, string) {
 	t.Helper()
@@ -203,14 +216,10 @@ func TestLimitsPerDevice(t *testing.T) {
 
 	body := encodeRequest(t, protocol.CmdPing, protocol.PingReq{Ping: "x"})
 	held := slowRequest(t, w, alice.path(), w.sign(alice.key, alice.device, http.MethodPost, alice.path(), w.clock.Now(), body), len(body), 1)
-	// The held request is counted once the server reads its body; wait for that.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r = w.do(t, w.signedRequest(t, alice, body, w.clock.Now()))
-		if r.code == protocol.HTTPTooManyRequests || time.Now().After(deadline) {
-			break
-		}
-	}
+	// The held request is counted once the server has authenticated it; a request sent
+	// before that would take the device's one slot first, and the held one be refused.
+	waitForSlot(t, w.srv.deviceRequests, string(w.org)+"/"+alice.device.String())
+	r = w.do(t, w.signedRequest(t, alice, body, w.clock.Now()))
 	wantCode(t, r, protocol.HTTPTooManyRequests)
 	wantOK(t, w.do(t, w.signedRequest(t, bob, body, w.clock.Now())))
 	held.Close()
@@ -219,15 +228,11 @@ func TestLimitsPerDevice(t *testing.T) {
 func TestLimitsPerAddress(t *testing.T) {
 	w := newWorld(t, "alice:admin", func(c *Config) { c.Limits.RequestsPerAddr = 1 })
 	held := slowRequest(t, w, protocol.RouteAnonymous+string(w.org), "", 1000, 1)
+	// The held request holds the address's one slot once the server has taken it; a ping
+	// sent before that would take the slot first, and the held request be refused.
+	waitForSlot(t, w.srv.addrRequests, "127.0.0.1")
 	body := encodeRequest(t, protocol.CmdPing, protocol.PingReq{Ping: "x"})
-	deadline := time.Now().Add(10 * time.Second)
-	var r response
-	for {
-		r = w.do(t, w.rpcRequest(t, protocol.RouteAnonymous+string(w.org), body))
-		if r.code == protocol.HTTPTooManyRequests || time.Now().After(deadline) {
-			break
-		}
-	}
+	r := w.do(t, w.rpcRequest(t, protocol.RouteAnonymous+string(w.org), body))
 	wantCode(t, r, protocol.HTTPTooManyRequests)
 	if !strings.Contains(string(r.body), "from this address") {
 		t.Errorf("refusal %q does not say why", r.body)

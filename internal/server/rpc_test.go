@@ -122,7 +122,7 @@ func TestHandshakeAPIVersion(t *testing.T) {
 	w := newWorld(t, "alice:admin")
 	alice := w.user("alice")
 	for _, f := range families() {
-		for _, v := range []string{"", "1", "abc", "1.x", "3.99", "2.0", "0.9"} {
+		for _, v := range []string{"", "1", "abc", "1.x", "3.99", "1.0", "0.9"} {
 			t.Run(f.name+"/"+v, func(t *testing.T) {
 				req := f.request(t, w, "Acme", alice)
 				if v == "" {
@@ -142,7 +142,7 @@ func TestHandshakeAPIVersion(t *testing.T) {
 				t.Skip("no invitation can pass the invited handshake yet")
 			}
 			req := f.request(t, w, "Acme", alice)
-			req.Header.Set(protocol.HeaderAPIVersion, "1.99")
+			req.Header.Set(protocol.HeaderAPIVersion, strconv.Itoa(protocol.APIMajor)+".99")
 			r := w.send(t, f, req)
 			wantOK(t, r)
 			if got := r.header.Get(protocol.HeaderAPIVersion); got != protocol.APIVersion {
