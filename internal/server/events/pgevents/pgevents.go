@@ -57,13 +57,17 @@ func Buffer(n int) Option { return func(b *Bus) { b.buffer = max(n, 1) } }
 // A bus starts two goroutines: one holds a connection of the pool for LISTEN, the other records
 // the events published; Close stops them.
 type Bus struct {
-	pool    *pgxpool.Pool
-	log     *slog.Logger
-	window  time.Duration
-	buffer  int
-	ctx     context.Context // ends at Close
-	cancel  context.CancelFunc
-	stopped chan struct{}
+	pool   *pgxpool.Pool
+	log    *slog.Logger
+	window time.Duration
+	buffer int
+	// pruneEvery is how often the listening goroutine prunes (pollEvery; tests that prune
+	// themselves with a window of 0 turn it off, or it would prune the events they publish
+	// before this process reads them).
+	pruneEvery time.Duration
+	ctx        context.Context // ends at Close
+	cancel     context.CancelFunc
+	stopped    chan struct{}
 	// publish takes the events to record to the goroutine that records them (write).
 	publish chan *publication
 	written chan struct{} // closed when that goroutine has stopped
@@ -81,7 +85,7 @@ var _ events.Bus = (*Bus)(nil)
 // New returns a bus recording its events in the database of pool, whose schema the
 // metastore created. It delivers the events published from now on (or resumed from).
 func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts ...Option) (*Bus, error) {
-	b := &Bus{pool: pool, log: log, window: defaultWindow,
+	b := &Bus{pool: pool, log: log, window: defaultWindow, pruneEvery: pollEvery,
 		stopped: make(chan struct{}), publish: make(chan *publication), written: make(chan struct{})}
 	for _, o := range opts {
 		o(b)
@@ -272,7 +276,7 @@ func (b *Bus) listen() {
 			if err != nil {
 				break
 			}
-			if time.Since(lastPrune) >= pollEvery {
+			if b.pruneEvery > 0 && time.Since(lastPrune) >= b.pruneEvery {
 				if err := b.prune(b.ctx); err != nil && b.ctx.Err() == nil {
 					b.log.Warn("prune old events", "err", err)
 				}

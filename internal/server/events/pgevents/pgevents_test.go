@@ -141,7 +141,7 @@ func TestPostgresResume(t *testing.T) {
 }
 
 func TestPostgresPruned(t *testing.T) {
-	buses := pgBuses(t, 1, Window(0))
+	buses := pgBuses(t, 1, Window(0), PruneByHand())
 	b := buses[0]
 	// The bus reads the events first (as it does while it runs), so that pruning them
 	// later is not a cut of the bus itself (which ends every subscription).
