@@ -125,8 +125,9 @@ func (a *app) printBench(r *bench.Result) {
 func (a *app) benchLoadCmd() *cobra.Command {
 	o := bench.LoadOptions{Clients: 200, Users: 10, Duration: 30 * time.Second, Interval: time.Second, FileSize: 4 << 10, Logf: a.say}
 	cmd := &cobra.Command{
-		Use:   "load",
-		Short: "Run many simulated devices against one server and measure each command's latency",
+		Annotations: map[string]string{noMemLimit: "yes"},
+		Use:         "load",
+		Short:       "Run many simulated devices against one server and measure each command's latency",
 		Long: `Run --clients simulated devices of --users users against one server at once, for
 --duration. Each device has its own local cache, its own connections and an event stream
 open all along, and repeats, after a random pause of --interval on average, one command

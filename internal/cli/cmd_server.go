@@ -17,8 +17,9 @@ import (
 
 func (a *app) serverCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "server",
-		Short: "Run the server, and server-administrator commands",
+		Annotations: map[string]string{noMemLimit: "yes"},
+		Use:         "server",
+		Short:       "Run the server, and server-administrator commands",
 	}
 	cmd.AddCommand(a.serverRunCmd(), a.serverMigrateCmd(), a.serverUserCmd())
 	return cmd
