@@ -388,8 +388,8 @@ type pendingFile struct {
 }
 
 // ReadFiles reads files of the workspace into their targets, in order. Blocks of several
-// files travel together; each is decrypted and checked against the size and digest its
-// (validated) manifest gives, and any mismatch stops everything as tampering.
+// files travel together; each is checked against the size and digest its (validated)
+// manifest gives, then decrypted, and any mismatch stops everything as tampering.
 func (w *Workspace) ReadFiles(ctx context.Context, targets []FileTarget, progress func(int64)) error {
 	w.mu.Lock()
 	files := make([]download, len(targets))

@@ -412,8 +412,7 @@ func (s *Server) ballpark(ts parsec.DateTime) error {
 
 // readBody reads a request's body, at most limit bytes (413 beyond), into a buffer that
 // grows with what arrives: an announced length costs nothing until the bytes come. Each
-// read may wait for the next bytes up to the limits' BodyIdle. The bytes also go to sum,
-// when set, as they arrive. The buffer is reused (bodyBuffers): releaseBody gives it back
+// read may wait for the next bytes up to the limits' BodyIdle. The buffer is reused (bodyBuffers): releaseBody gives it back
 // when the request no longer needs it.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (*bytes.Buffer, error) {
 	rc := http.NewResponseController(w)
