@@ -12,7 +12,7 @@ import (
 func TestAncestors(t *testing.T) {
 	// a, b and c are folders whose parents loop: c's is b, b's is a, a's is c. d is in c.
 	a, b, c, d := parsec.VlobID{0xa1}, parsec.VlobID{0xb1}, parsec.VlobID{0xc1}, parsec.VlobID{0xd1}
-	w := mergeWorkspace(mergeTime)
+	w := mergeWorkspace(t, mergeTime)
 	w.entries[fileID] = &entry{base: file(1, docsID, "v1", baseTime)}
 	lost := parsec.VlobID{0x60}
 	w.entries[lost] = &entry{local: &manifest.FolderManifest{Header: manifest.Header{ID: lost, Parent: unknownID}}}
@@ -59,13 +59,16 @@ func TestAncestors(t *testing.T) {
 // files.
 func TestPendingInOrderWithParentLoop(t *testing.T) {
 	a, b := parsec.VlobID{0xa1}, parsec.VlobID{0xb1}
-	w := mergeWorkspace(mergeTime)
+	w := mergeWorkspace(t, mergeTime)
 	w.entries[fileID] = &entry{local: file(0, docsID, "new", localTime)}
 	w.entries[a] = &entry{local: &manifest.FolderManifest{Header: manifest.Header{ID: a, Parent: b}}}
 	w.entries[b] = &entry{local: &manifest.FolderManifest{Header: manifest.Header{ID: b, Parent: a}}}
 	w.edit(docsID)
 	w.edit(rootID)
-	got := w.pendingInOrder()
+	got, err := w.pendingInOrder()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// a and b count one folder above them each, like docs.
 	want := []parsec.VlobID{fileID, docsID, a, b, rootID}
 	if diff := cmp.Diff(want, got); diff != "" {

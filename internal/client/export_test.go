@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// Resident counts the entries of the workspace held in memory (the others are in the local
-// cache only).
+// Resident counts the entries of the workspace pinned in memory (the others are in the local
+// cache, and the last read in recent).
 func (w *Workspace) Resident() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -302,4 +304,63 @@ func TestLyingServerBadNamesDoNotBreakTheWorkspace(t *testing.T) {
 	if len(warned.all()) == 0 {
 		t.Error("nothing was said of the version that cannot be read")
 	}
+}
+
+// TestLyingServerHidesAnEntryUntilHonest: the server leaves an entry that a folder names out
+// of its change log and out of its replies. The client says so once and asks for it again
+// at every later sync, also from another process of the device, though the folder naming it
+// does not change: once the server is honest again, the entry arrives.
+func TestLyingServerHidesAnEntryUntilHonest(t *testing.T) {
+	p := newPeople(t)
+	id, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/a.txt": []byte("a"), "/b.txt": []byte("b")})
+	syncWS(t, aw)
+	hidden := stat(t, aw, "/b.txt").ID
+	var honest atomic.Bool
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if honest.Load() {
+			return reply
+		}
+		switch cmd {
+		case protocol.CmdVlobPollChanges:
+			return rewriteReply(reply, func(rep *protocol.VlobPollChangesRep) {
+				rep.Changes = slices.DeleteFunc(rep.Changes, func(ch protocol.VlobVersion) bool { return ch.VlobID == hidden })
+			})
+		case protocol.CmdVlobReadBatch:
+			return rewriteReply(reply, func(rep *protocol.VlobReadRep) {
+				rep.Items = slices.DeleteFunc(rep.Items, func(it protocol.VlobItem) bool { return it.VlobID == hidden })
+			})
+		}
+		return reply
+	}
+	w, warned := openWorkspaceAgain(t, p.bob, id)
+	syncWS(t, w)
+	syncWS(t, w)
+	if _, err := w.Stat("/b.txt"); parsec.KindOf(err) != parsec.Unavailable {
+		t.Errorf("Stat of the hidden file: %v, want it not synced yet", err)
+	}
+	if said := warned.all(); len(said) != 1 || !strings.Contains(said[0], `names "b.txt"`) || !strings.Contains(said[0], "does not return") {
+		t.Errorf("warnings %q, want one naming b.txt", said)
+	}
+
+	honest.Store(true)
+	again, _ := openWorkspaceAgain(t, p.bob, id)
+	syncWS(t, again)
+	if got := string(read(t, again, "/b.txt")); got != "b" {
+		t.Errorf("/b.txt reads %q once the server is honest", got)
+	}
+}
+
+// rewriteReply decodes an ok reply, lets edit change it, and encodes it again.
+func rewriteReply[Rep any](reply []byte, edit func(*Rep)) []byte {
+	var rep Rep
+	if err := protocol.DecodeReply(reply, &rep); err != nil {
+		return reply
+	}
+	edit(&rep)
+	out, err := protocol.OK(rep)
+	if err != nil {
+		panic(err)
+	}
+	return out
 }

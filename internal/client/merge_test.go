@@ -2,19 +2,21 @@ package client
 
 import (
 	"bytes"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/parsec-go/parsec/internal/client/device"
+	"github.com/parsec-go/parsec/internal/client/localdb"
 	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/manifest"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
 
-// The merge tests run on a workspace held in memory only: the merge functions neither read
-// the cache nor talk to the server. Its IDs are fixed, so that the order in which the merge
+// The merge tests run on a workspace held in memory, over an empty local cache: the merge
+// functions do not talk to the server. Its IDs are fixed, so that the order in which the merge
 // visits entries (by ID) is the same on every run.
 var (
 	rootID    = parsec.VlobID{0x10}
@@ -170,12 +172,18 @@ func TestMergeChildren(t *testing.T) {
 
 // mergeWorkspace returns a workspace in memory holding /docs/report.txt (fileID) and
 // /other, all synced, whose clock says now.
-func mergeWorkspace(now parsec.DateTime) *Workspace {
+func mergeWorkspace(t *testing.T, now parsec.DateTime) *Workspace {
+	t.Helper()
+	cache, err := localdb.Open(t.Context(), filepath.Join(t.TempDir(), "cache.db"), crypto.GenerateSecretKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cache.Close() })
 	folder := func(id parsec.VlobID, parent parsec.VlobID, ch children) *entry {
 		return &entry{base: &manifest.FolderManifest{Header: manifest.Header{ID: id, Parent: parent, Version: 1, Author: theirs}, Children: ch}}
 	}
 	return &Workspace{
-		c:  &Client{clock: &parsec.FixedClock{T: now}, dev: &device.Local{DeviceID: ourDevice}},
+		c:  &Client{clock: &parsec.FixedClock{T: now}, dev: &device.Local{DeviceID: ourDevice}, cache: cache},
 		id: rootID,
 		entries: map[parsec.VlobID]*entry{
 			rootID:  folder(rootID, rootID, children{"docs": docsID, "other": otherID}),
@@ -361,7 +369,7 @@ func TestMergeFile(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := mergeWorkspace(mergeTime)
+			w := mergeWorkspace(t, mergeTime)
 			if tc.setup != nil {
 				tc.setup(w)
 			}
@@ -486,7 +494,7 @@ func TestMergeFolder(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := mergeWorkspace(mergeTime)
+			w := mergeWorkspace(t, mergeTime)
 			e := &entry{local: tc.local}
 			if tc.base != nil {
 				e.base = tc.base
@@ -579,7 +587,7 @@ func TestMerge(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := mergeWorkspace(mergeTime)
+			w := mergeWorkspace(t, mergeTime)
 			if tc.entry != nil {
 				w.entries[fileID] = tc.entry
 			}

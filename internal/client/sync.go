@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parsec-go/parsec/internal/certif"
+	"github.com/parsec-go/parsec/internal/client/localdb"
 	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/manifest"
 	"github.com/parsec-go/parsec/internal/parsec"
@@ -61,12 +62,11 @@ func (w *Workspace) NeedSync() bool {
 			return true
 		}
 	}
-	for _, e := range w.stored {
-		if e.pending() {
-			return true
-		}
+	pending, err := w.c.cache.HasPending(context.Background(), w.id)
+	if err != nil {
+		w.c.warn("workspace %s: %v", parsec.ShortID(w.id), err)
 	}
-	return false
+	return pending || err != nil // a cache that cannot be read may hold changes
 }
 
 func (w *Workspace) pull(ctx context.Context) error {
@@ -92,21 +92,40 @@ func (w *Workspace) pull(ctx context.Context) error {
 	}
 	listed := map[parsec.VlobID]uint64{}
 	for _, ch := range rep.Changes {
-		if w.baseVersion(ch.VlobID) < ch.Version {
-			listed[ch.VlobID] = max(listed[ch.VlobID], ch.Version)
-		}
+		listed[ch.VlobID] = max(listed[ch.VlobID], ch.Version)
 	}
-	var changed []parsec.VlobID
+	held := w.versions(slices.Collect(maps.Keys(listed)))
+	maps.DeleteFunc(listed, func(id parsec.VlobID, v uint64) bool {
+		have, ok := held[id]
+		return ok && have >= v
+	})
 	// The change log lists what changed; the folders name what exists. Every child a
-	// folder names is fetched too, so that a server leaving a change out of its log cannot
-	// hide an entry for good.
-	asked := map[parsec.VlobID]bool{}
+	// folder brought by this sync names is fetched too, and so are the entries the last
+	// sync found missing and those whose copy here cannot be read, so that a server
+	// leaving a change out of its log cannot hide an entry for good.
+	again, err := w.c.cache.Missing(ctx, w.id)
+	if err != nil {
+		return err
+	}
+	for id := range w.damaged {
+		again = append(again, id)
+	}
+	var changed, folders []parsec.VlobID
+	named := map[parsec.VlobID]naming{}
+	asked := map[parsec.VlobID]bool{} // after the change log
 	for round := 0; ; round++ {
 		if round > 0 {
-			if listed = w.missingChildren(asked); len(listed) == 0 {
+			if round == 1 {
+				folders = append(folders, again...) // not folders: asked for all the same
+			}
+			if listed = w.missingChildren(folders, asked, named); len(listed) == 0 {
 				break
 			}
+			for id := range listed {
+				asked[id] = true
+			}
 		}
+		folders = nil
 		if len(listed) == 0 {
 			continue
 		}
@@ -128,15 +147,18 @@ func (w *Workspace) pull(ctx context.Context) error {
 				}
 			}
 		}
-		for id := range listed {
-			asked[id] = true
-		}
 		// Folders first, so that conflict copies of files land in merged folders.
 		slices.SortStableFunc(fetched, func(a, b manifest.Manifest) int {
 			return boolRank(!a.IsFolder()) - boolRank(!b.IsFolder())
 		})
 		for _, m := range fetched {
-			changed = append(changed, w.merge(m)...)
+			merged := w.merge(m)
+			changed = append(changed, merged...)
+			for _, id := range merged {
+				if e := w.entries[id]; e != nil && e.isFolder() {
+					folders = append(folders, id)
+				}
+			}
 		}
 	}
 	if err := w.readErr; err != nil {
@@ -147,38 +169,72 @@ func (w *Workspace) pull(ctx context.Context) error {
 		return err
 	}
 	w.knownAt = known
-	if len(changed) == 0 && rep.CurrentCheckpoint == checkpoint {
+	// What was asked for and is still not here is said once, and asked for again next time.
+	held = w.versions(slices.Collect(maps.Keys(asked)))
+	var missing []parsec.VlobID
+	for id := range asked {
+		if _, ok := held[id]; ok {
+			continue
+		}
+		missing = append(missing, id)
+		if _, said := w.unreadable[id]; said {
+			continue
+		}
+		w.unreadable[id] = "missing"
+		if n, ok := named[id]; ok {
+			w.c.warn("workspace %s: folder %s names %q (%s), which the server does not return", parsec.ShortID(w.id), parsec.ShortID(n.folder), n.name, parsec.ShortID(id))
+		} else {
+			w.c.warn("workspace %s: entry %s, which a folder names, is still not returned by the server", parsec.ShortID(w.id), parsec.ShortID(id))
+		}
+	}
+	slices.SortFunc(missing, compareIDs)
+	if len(changed) == 0 && rep.CurrentCheckpoint == checkpoint && slices.Equal(missing, sortedIDs(again)) {
 		return nil
 	}
-	if err := w.save(ctx, changed, &rep.CurrentCheckpoint); err != nil {
+	if err := w.save(ctx, changed, &localdb.Checkpoint{At: rep.CurrentCheckpoint, Missing: missing}); err != nil {
 		return err
 	}
 	w.checkpoint = rep.CurrentCheckpoint
 	return nil
 }
 
-// missingChildren lists the children that folders name and that this device has no
-// manifest of, leaving out those already asked for; the ones asked for before and still
-// missing are said once.
-func (w *Workspace) missingChildren(asked map[parsec.VlobID]bool) map[parsec.VlobID]uint64 {
-	missing := map[parsec.VlobID]uint64{}
-	for _, e := range w.entries { // every folder is there
+// naming is the folder that names an entry, and the name it gives it.
+type naming struct {
+	folder parsec.VlobID
+	name   string
+}
+
+// missingChildren lists the children that folders (in either version) name and that this
+// device has no manifest of, leaving out those already asked for, and notes in named which
+// folder names each; an ID in folders that is not a folder here is listed itself when
+// missing.
+func (w *Workspace) missingChildren(folders []parsec.VlobID, asked map[parsec.VlobID]bool, named map[parsec.VlobID]naming) map[parsec.VlobID]uint64 {
+	var children []parsec.VlobID
+	for _, fid := range folders {
+		e := w.get(fid)
+		if e == nil {
+			children = append(children, fid)
+			continue
+		}
 		for _, m := range []manifest.Manifest{e.base, e.local} {
 			f, ok := m.(*manifest.FolderManifest)
 			if !ok {
 				continue
 			}
 			for name, id := range f.Children {
-				if w.known(id) {
-					continue
+				if _, ok := named[id]; !ok {
+					named[id] = naming{folder: f.ID, name: name}
 				}
-				if !asked[id] {
-					missing[id] = 0
-				} else if _, said := w.unreadable[id]; !said {
-					w.unreadable[id] = "missing"
-					w.c.warn("workspace %s: folder %s names %q (%s), which the server does not return", parsec.ShortID(w.id), parsec.ShortID(f.ID), name, parsec.ShortID(id))
-				}
+				children = append(children, id)
 			}
+		}
+	}
+	children = slices.DeleteFunc(children, func(id parsec.VlobID) bool { return asked[id] })
+	held := w.versions(children)
+	missing := map[parsec.VlobID]uint64{}
+	for _, id := range children {
+		if _, ok := held[id]; !ok {
+			missing[id] = 0
 		}
 	}
 	return missing
@@ -398,11 +454,11 @@ func parallel(n int, f func(i int)) {
 // changed.
 func (w *Workspace) merge(r manifest.Manifest) []parsec.VlobID {
 	id := r.Head().ID
-	e := w.get(id)
+	e, err := w.lookup(id)
 	if e == nil {
-		if _, ok := w.stored[id]; ok {
-			// The cache could not be read just now (get said so, see pull): its copy may
-			// hold local changes, which the server's version must not replace unmerged.
+		if err != nil {
+			// The cache could not be read just now (see pull): its copy may hold local
+			// changes, which the server's version must not replace unmerged.
 			return nil
 		}
 		w.keep(id, &entry{base: r}) // a copy the cache held but could not decode is replaced
@@ -593,14 +649,14 @@ const pushBatchBytes = 8 << 20
 
 func (w *Workspace) push(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
-		pending := w.pendingInOrder()
-		if len(pending) == 0 {
-			return nil
+		pending, err := w.pendingInOrder()
+		if err != nil || len(pending) == 0 {
+			return err
 		}
 		if err := w.checkWritable(); err != nil {
 			return parsec.Wrap(err, "%d local change(s) cannot be pushed", len(pending))
 		}
-		err := w.pushOnce(ctx, pending)
+		err = w.pushOnce(ctx, pending)
 		se, refused := protocol.StatusOf(err)
 		if err == nil || attempt >= 8 || !refused {
 			return err
@@ -624,26 +680,37 @@ func (w *Workspace) push(ctx context.Context) error {
 
 // pendingInOrder lists the entries with local changes so that an entry is pushed before
 // the folder that references it: files, then folders from the deepest, the root last.
-func (w *Workspace) pendingInOrder() []parsec.VlobID {
+func (w *Workspace) pendingInOrder() ([]parsec.VlobID, error) {
 	var files, folders []parsec.VlobID
-	for id, e := range w.stored {
-		if e.pending() {
+	err := w.c.cache.Pending(context.Background(), w.id, func(id parsec.VlobID, folder bool) error {
+		if _, ok := w.entries[id]; ok {
+			return nil // as memory holds it, below
+		}
+		if folder {
+			folders = append(folders, id)
+		} else {
 			files = append(files, id)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	depth := map[parsec.VlobID]int{} // of the folders only: there may be millions of files
 	for id, e := range w.entries {
 		switch {
 		case e.local == nil:
 		case e.local.IsFolder():
-			// Folders whose parents loop are pushed all the same: the order spares other
-			// devices a folder naming entries not there yet, it is not a check.
-			up, _ := w.ancestors(id)
 			folders = append(folders, id)
-			depth[id] = len(up)
 		default:
 			files = append(files, id)
 		}
+	}
+	depth := make(map[parsec.VlobID]int, len(folders)) // of the folders only: there may be millions of files
+	for _, id := range folders {
+		// Folders whose parents loop are pushed all the same: the order spares other
+		// devices a folder naming entries not there yet, it is not a check.
+		up, _ := w.ancestors(id)
+		depth[id] = len(up)
 	}
 	slices.SortFunc(files, compareIDs)
 	slices.SortFunc(folders, func(a, b parsec.VlobID) int {
@@ -652,7 +719,7 @@ func (w *Workspace) pendingInOrder() []parsec.VlobID {
 		}
 		return compareIDs(a, b)
 	})
-	return append(files, folders...)
+	return append(files, folders...), nil
 }
 
 // pushOnce pushes the entries pending, in order, in batches of up to MaxBatchItems

@@ -25,17 +25,7 @@ func lie[Rep any](t *testing.T, srv *testenv.Server, cmd string, edit func(rep *
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		var rep Rep
-		if err := protocol.DecodeReply(reply, &rep); err != nil {
-			return reply
-		}
-		edit(&rep)
-		out, err := protocol.OK(rep)
-		if err != nil {
-			t.Error(err)
-			return reply
-		}
-		return out
+		return rewriteReply(reply, edit)
 	}
 }
 

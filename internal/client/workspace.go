@@ -31,24 +31,18 @@ type Workspace struct {
 	id parsec.VlobID
 
 	mu sync.Mutex
-	// entries holds in memory every folder, and the entries a change is working on until it
-	// is saved (see pin and save). The files stay in the local cache and are read from it
-	// when needed (get): the memory a workspace takes grows with its folders, not with its
-	// files.
+	// entries holds the entries a change is working on, until it is saved (see pin and
+	// save). Every other entry, folder or file, stays in the local cache and is read from
+	// it when needed (get), through recent: the memory a workspace takes does not grow with
+	// its folders or files.
 	entries map[parsec.VlobID]*entry
-	// stored lists the entries the local cache holds and entries leaves out; storedLast is
-	// the newest change among them (see LastChange).
-	stored     map[parsec.VlobID]storedEntry
-	storedLast change
-	// storedLastStale says that the entry storedLast came from was saved with an older last
-	// change (a file dated back): LastChange then finds the newest among the stored entries
-	// again. pinnedLast holds, of the pinned entries, the last change of those storedLast may
-	// have come from.
-	storedLastStale bool
-	pinnedLast      map[parsec.VlobID]parsec.DateTime
-	// recent keeps the stored entries last read or saved, decoded: a file worked on by one
-	// call after another (a mount's create, write, flush) is not read again each time.
+	// recent keeps the stored entries last read or saved, decoded: a path's folders, or a
+	// file worked on by one call after another (a mount's create, write, flush), are not
+	// read again each time.
 	recent recentEntries
+	// damaged holds the entries whose copy in the local cache cannot be read: they are
+	// taken for not known here, and the next sync fetches them again.
+	damaged map[parsec.VlobID]bool
 	// readErr is the last error reading an entry from the cache, which a sync under way
 	// must not take for an entry not known (see pull).
 	readErr    error
@@ -62,26 +56,6 @@ type Workspace struct {
 	// be read, so that it is said once.
 	unreadable map[parsec.VlobID]string
 }
-
-// storedEntry is what stays in memory of an entry kept in the local cache only: its base
-// version, and in the top bit whether it has local changes to push. Eight bytes: a
-// workspace may have millions.
-type storedEntry uint64
-
-const storedPending = storedEntry(1) << 63
-
-func newStoredEntry(version uint64, pending bool) storedEntry {
-	s := storedEntry(version) &^ storedPending
-	if pending {
-		s |= storedPending
-	}
-	return s
-}
-
-func (e *entry) stored() storedEntry { return newStoredEntry(e.baseVersion(), e.local != nil) }
-
-func (s storedEntry) version() uint64 { return uint64(s &^ storedPending) }
-func (s storedEntry) pending() bool   { return s&storedPending != 0 }
 
 // change is when an entry last changed, and by which device.
 type change struct {
@@ -145,6 +119,9 @@ func (c *Client) Workspace(ctx context.Context, id parsec.VlobID) (*Workspace, e
 		return nil, parsec.Errorf(parsec.NotFound, "workspace %s not found", parsec.ShortID(id))
 	}
 	w = &Workspace{c: c, id: id, unreadable: map[parsec.VlobID]string{}}
+	if err := w.label(ctx); err != nil {
+		return nil, err
+	}
 	if err := w.load(ctx); err != nil {
 		return nil, err
 	}
@@ -157,10 +134,86 @@ func (c *Client) Workspace(ctx context.Context, id parsec.VlobID) (*Workspace, e
 	return w, nil
 }
 
+// labelBatch is how many manifests of a cache written by an earlier version are labelled
+// in one transaction.
+const labelBatch = 4096
+
+// label gives the manifests that a cache written by an earlier version holds their labels
+// (see localdb.Vlob), once, and notes the entries that their folders name and that the
+// cache does not hold (or holds damaged), for the next sync to fetch: that version looked
+// for them at every sync, this one at the sync after a folder changes.
+func (w *Workspace) label(ctx context.Context) error {
+	if waiting, err := w.c.cache.NeedsLabels(ctx, w.id); err != nil || !waiting {
+		return err
+	}
+	release, err := w.c.cache.LockRealm(w.id)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var folders, missing []parsec.VlobID
+	for {
+		var batch []localdb.Vlob
+		err := w.c.cache.Unlabeled(ctx, w.id, labelBatch, func(v localdb.Vlob) error {
+			var errs []error
+			for _, b := range [][]byte{v.Base, v.Local} { // the local version, if any, last
+				if b != nil {
+					s, err := manifest.Peek(b)
+					errs = append(errs, err)
+					v.Folder, v.Updated = v.Folder || s.Folder, s.Updated
+				}
+			}
+			if errors.Join(errs...) != nil {
+				v.Folder, v.Updated = false, 0
+				missing = append(missing, v.ID)
+			} else if v.Folder {
+				folders = append(folders, v.ID)
+			}
+			batch = append(batch, localdb.Vlob{ID: v.ID, Folder: v.Folder, Updated: v.Updated})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		if err := w.c.cache.Label(ctx, w.id, batch); err != nil {
+			return err
+		}
+	}
+	for len(folders) > 0 {
+		n := min(len(folders), 64)
+		var mu sync.Mutex
+		var children []parsec.VlobID
+		err := w.eachStored(folders[:n], func(_ parsec.VlobID, e *entry) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range []manifest.Manifest{e.base, e.local} {
+				if f, ok := m.(*manifest.FolderManifest); ok {
+					children = slices.AppendSeq(children, maps.Values(f.Children))
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		folders = folders[n:]
+		held := w.versions(children)
+		for _, id := range children {
+			if _, ok := held[id]; !ok {
+				missing = append(missing, id)
+			}
+		}
+	}
+	return w.c.cache.Labeled(ctx, w.id, slices.Compact(sortedIDs(missing)))
+}
+
 // loadBatch is how many manifests read from the local cache are decoded together.
 const loadBatch = 256
 
-// load reads the workspace's manifests and checkpoint from the local cache.
+// load reads the workspace's checkpoint from the local cache, and forgets what memory holds
+// of its entries: they are read from the cache again as they are needed.
 func (w *Workspace) load(ctx context.Context) error {
 	// The generation is read first: a write that comes in between makes it older than the
 	// rows, and the next lockWrite reads them again.
@@ -172,102 +225,77 @@ func (w *Workspace) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Rows are read in order and decoded by batches on every core; the batches waiting
-	// bound the encoded bytes in memory.
-	// Only the folders stay in memory.
-	entries := make(map[parsec.VlobID]*entry, len(w.entries))
-	// Sized once: a map growing to millions of entries holds two tables at its peak.
-	rows, err := w.c.cache.CountVlobs(ctx, w.id)
-	if err != nil {
-		return err
-	}
-	stored := make(map[parsec.VlobID]storedEntry, rows)
-	var last change
-	var mu sync.Mutex
-	g := new(errgroup.Group)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	decodeBatch := func(batch []localdb.Vlob) {
-		g.Go(func() error {
-			decoded := make(map[parsec.VlobID]*entry, len(batch))
-			versions := make(map[parsec.VlobID]storedEntry, len(batch))
-			var newest change
-			for _, v := range batch {
-				s, ok := w.peekEntry(v)
-				switch {
-				case !ok:
-				case s.Folder:
-					if e := w.decodeEntry(v); e != nil {
-						decoded[v.ID] = e
-					}
-				default:
-					versions[v.ID] = newStoredEntry(v.BaseVersion, v.Local != nil)
-					if s.Updated > newest.at {
-						newest = change{at: s.Updated, by: s.Author}
-					}
-				}
-			}
-			mu.Lock()
-			maps.Copy(entries, decoded)
-			maps.Copy(stored, versions)
-			if newest.at > last.at {
-				last = newest
-			}
-			mu.Unlock()
-			return nil
-		})
-	}
-	batch := make([]localdb.Vlob, 0, loadBatch)
-	err = w.c.cache.EachVlob(ctx, w.id, func(v localdb.Vlob) error {
-		if batch = append(batch, v); len(batch) == loadBatch {
-			decodeBatch(batch)
-			batch = make([]localdb.Vlob, 0, loadBatch)
-		}
-		return nil
-	})
-	if len(batch) > 0 {
-		decodeBatch(batch)
-	}
-	g.Wait()
-	if err != nil {
-		return err
-	}
-	w.entries, w.stored, w.storedLast, w.checkpoint, w.gen = entries, stored, last, checkpoint, gen
-	w.storedLastStale, w.pinnedLast = false, nil
-	w.recent = recentEntries{}
+	w.entries, w.checkpoint, w.gen = map[parsec.VlobID]*entry{}, checkpoint, gen
+	w.recent, w.damaged = recentEntries{}, nil
 	return nil
 }
 
-// recentEntries is a small cache of stored entries, the oldest let go first.
+// recentEntries is a small cache of stored entries, the oldest let go first, bounded by
+// their number and by the size of their manifests (see approxSize).
 type recentEntries struct {
-	byID map[parsec.VlobID]*entry
-	ring []parsec.VlobID // in the order they came; an ID no longer in byID is a free slot
-	next int
+	byID  map[parsec.VlobID]recentEntry
+	order []parsec.VlobID // in the order they came, from head on; IDs no longer in byID are skipped
+	head  int
+	size  int
 }
 
-const recentCap = 512
+type recentEntry struct {
+	e    *entry
+	size int
+}
 
-func (r *recentEntries) get(id parsec.VlobID) *entry { return r.byID[id] }
+// recentCap and recentSize bound what recent keeps; the entry put last is kept whatever
+// its size, so that a folder read again and again is decoded once.
+const (
+	recentCap  = 512
+	recentSize = 8 << 20
+)
+
+func (r *recentEntries) get(id parsec.VlobID) *entry { return r.byID[id].e }
 
 func (r *recentEntries) put(id parsec.VlobID, e *entry) {
 	if r.byID == nil {
-		r.byID = make(map[parsec.VlobID]*entry, recentCap)
+		r.byID = make(map[parsec.VlobID]recentEntry)
 	}
-	if _, ok := r.byID[id]; !ok {
-		if len(r.ring) < recentCap {
-			r.ring = append(r.ring, id)
-		} else {
-			delete(r.byID, r.ring[r.next])
-			r.ring[r.next] = id
-			r.next = (r.next + 1) % recentCap
+	size := 0
+	for _, m := range []manifest.Manifest{e.base, e.local} {
+		if m != nil {
+			size += approxSize(m)
 		}
 	}
-	r.byID[id] = e
+	if old, ok := r.byID[id]; ok {
+		r.size -= old.size
+	} else {
+		r.order = append(r.order, id)
+	}
+	r.byID[id] = recentEntry{e: e, size: size}
+	r.size += size
+	for (len(r.byID) > recentCap || r.size > recentSize) && len(r.byID) > 1 {
+		oldest := r.order[r.head]
+		r.head++
+		switch old, ok := r.byID[oldest]; {
+		case oldest == id:
+			r.order = append(r.order, id) // put again: it goes last
+		case ok:
+			delete(r.byID, oldest)
+			r.size -= old.size
+		}
+	}
+	if r.head > len(r.order)/2 {
+		r.order = append(r.order[:0], r.order[r.head:]...)
+		r.head = 0
+	}
 }
 
-func (r *recentEntries) forget(id parsec.VlobID) { delete(r.byID, id) }
+func (r *recentEntries) forget(id parsec.VlobID) {
+	if old, ok := r.byID[id]; ok {
+		delete(r.byID, id)
+		r.size -= old.size
+	}
+}
 
-// resident says whether an entry stays in memory: a folder, in either version.
-func (e *entry) resident() bool {
+// isFolder says whether an entry is a folder, in either version.
+func (e *entry) isFolder() bool {
 	return (e.base != nil && e.base.IsFolder()) || (e.local != nil && e.local.IsFolder())
 }
 
@@ -275,37 +303,57 @@ func (e *entry) resident() bool {
 // (through recent), for reading only: change an entry through pin or keep. Nil when the
 // entry is not known here, or cannot be read.
 func (w *Workspace) get(id parsec.VlobID) *entry {
+	e, _ := w.lookup(id)
+	return e
+}
+
+// lookup is get, with the error that kept it from reading the local cache: an entry it
+// returns nil for without an error is not known here (or its copy is damaged, see
+// damaged), one with an error may be there (see merge).
+func (w *Workspace) lookup(id parsec.VlobID) (*entry, error) {
 	if e, ok := w.entries[id]; ok {
-		return e
+		return e, nil
 	}
-	if _, ok := w.stored[id]; !ok {
-		return nil
+	if w.damaged[id] {
+		return nil, nil
 	}
 	if e := w.recent.get(id); e != nil {
-		return e
+		return e, nil
 	}
 	var out *entry
+	found := false
 	err := w.c.cache.GetVlobs(context.Background(), w.id, []parsec.VlobID{id}, func(v localdb.Vlob) error {
+		found = true
 		out = w.decodeEntry(v)
 		return nil
 	})
 	switch {
 	case parsec.IsKind(err, parsec.Invalid):
 		w.leftOut(id, err) // a damaged copy: left out below
+		found = true
 	case err != nil:
 		// The cache cannot be read (the disk, say): the entry is not taken for unknown.
 		w.c.warn("workspace %s: entry %s cannot be read from the local cache: %v", parsec.ShortID(w.id), parsec.ShortID(id), err)
 		w.readErr = parsec.Wrap(err, "workspace %s: entry %s cannot be read from the local cache", parsec.ShortID(w.id), parsec.ShortID(id))
-		return nil
+		return nil, w.readErr
 	}
 	if out == nil {
-		// Left out, as load leaves out a copy it cannot decode: the next sync fetches it
-		// again (see missingChildren).
-		delete(w.stored, id)
-		return nil
+		if found {
+			w.leaveOut(id)
+		}
+		return nil, nil
 	}
 	w.recent.put(id, out)
-	return out
+	return out, nil
+}
+
+// leaveOut takes entry id, whose copy in the local cache cannot be read, for not known here:
+// the next sync fetches it again.
+func (w *Workspace) leaveOut(id parsec.VlobID) {
+	if w.damaged == nil {
+		w.damaged = map[parsec.VlobID]bool{}
+	}
+	w.damaged[id] = true
 }
 
 // pin returns entry id like get, kept in memory until it is saved unchanged (see save):
@@ -320,40 +368,8 @@ func (w *Workspace) pin(id parsec.VlobID) *entry {
 
 // keep keeps e, entry id read by get or made anew, in memory until it is saved.
 func (w *Workspace) keep(id parsec.VlobID, e *entry) {
-	if _, ok := w.entries[id]; !ok {
-		if _, was := w.stored[id]; was {
-			// storedLast may be its last change, which the change may take back (see save).
-			if m := e.current(); m != nil && m.Head().Updated >= w.storedLast.at {
-				if w.pinnedLast == nil {
-					w.pinnedLast = map[parsec.VlobID]parsec.DateTime{}
-				}
-				w.pinnedLast[id] = m.Head().Updated
-			}
-		}
-		w.entries[id] = e
-		delete(w.stored, id)
-		w.recent.forget(id)
-	}
-}
-
-// newestStored finds the newest last change among the stored entries, from the local
-// cache (see storedLastStale).
-func (w *Workspace) newestStored(ctx context.Context) (change, error) {
-	var last change
-	err := w.c.cache.EachVlob(ctx, w.id, func(v localdb.Vlob) error {
-		if _, ok := w.stored[v.ID]; !ok {
-			return nil
-		}
-		b := v.Local
-		if b == nil {
-			b = v.Base
-		}
-		if s, err := manifest.Peek(b); err == nil && s.Updated > last.at {
-			last = change{at: s.Updated, by: s.Author}
-		}
-		return nil
-	})
-	return last, err
+	w.entries[id] = e
+	w.recent.forget(id)
 }
 
 // pinAll pins the entries ids (see pin), reading those not in memory from the local cache
@@ -362,9 +378,7 @@ func (w *Workspace) pinAll(ids []parsec.VlobID) error {
 	var load []parsec.VlobID
 	for _, id := range ids {
 		if _, ok := w.entries[id]; !ok {
-			if _, ok := w.stored[id]; ok {
-				load = append(load, id)
-			}
+			load = append(load, id)
 		}
 	}
 	var mu sync.Mutex
@@ -377,41 +391,34 @@ func (w *Workspace) pinAll(ids []parsec.VlobID) error {
 
 // baseVersion returns the version of entry id last synced here (0: never, or not known).
 func (w *Workspace) baseVersion(id parsec.VlobID) uint64 {
-	if e, ok := w.entries[id]; ok {
-		return e.baseVersion()
-	}
-	return w.stored[id].version()
+	return w.versions([]parsec.VlobID{id})[id]
 }
 
-// known says whether this device holds a version of entry id.
-func (w *Workspace) known(id parsec.VlobID) bool {
-	if e, ok := w.entries[id]; ok {
-		return e.current() != nil
-	}
-	_, ok := w.stored[id]
-	return ok
-}
-
-// peekEntry reads what an entry of the local cache is, without decoding its content: a
-// folder in either version, or else the current version's last change. Not ok when it has
-// no version, or cannot be read (said as decodeEntry says it).
-func (w *Workspace) peekEntry(v localdb.Vlob) (manifest.Summary, bool) {
-	var out manifest.Summary
-	var errs []error
-	for _, b := range [][]byte{v.Base, v.Local} { // the local version, if any, last
-		if b == nil {
-			continue
+// versions returns the versions of entries ids last synced here, leaving out those not
+// known here; an entry known but never synced has version 0.
+func (w *Workspace) versions(ids []parsec.VlobID) map[parsec.VlobID]uint64 {
+	out := make(map[parsec.VlobID]uint64, len(ids))
+	var stored []parsec.VlobID
+	for _, id := range ids {
+		switch e, ok := w.entries[id]; {
+		case ok:
+			if e.current() != nil {
+				out[id] = e.baseVersion()
+			}
+		case w.damaged[id]:
+		default:
+			stored = append(stored, id)
 		}
-		s, err := manifest.Peek(b)
-		errs = append(errs, err)
-		s.Folder = s.Folder || out.Folder
-		out = s
 	}
-	if err := errors.Join(errs...); err != nil {
-		w.leftOut(v.ID, err)
-		return out, false
+	if len(stored) == 0 {
+		return out
 	}
-	return out, len(errs) > 0
+	err := w.c.cache.Versions(context.Background(), w.id, stored, func(id parsec.VlobID, v uint64) { out[id] = v })
+	if err != nil {
+		w.c.warn("workspace %s: the versions of entries cannot be read from the local cache: %v", parsec.ShortID(w.id), err)
+		w.readErr = parsec.Wrap(err, "workspace %s: the versions of entries cannot be read from the local cache", parsec.ShortID(w.id))
+	}
+	return out
 }
 
 // leftOut says that the local copy of entry id cannot be read.
@@ -476,7 +483,7 @@ func (w *Workspace) ID() parsec.VlobID { return w.id }
 
 // save writes entries to the local cache in one transaction (with the checkpoint when not
 // nil). It is the moment a change is acknowledged: after it, the change survives a crash.
-func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *uint64) error {
+func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *localdb.Checkpoint) error {
 	// Each entry is encoded as the cache stores it: a change of many files is never all
 	// encoded in memory at once.
 	rows := func(yield func(localdb.Vlob) bool) {
@@ -485,14 +492,7 @@ func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *u
 			if e == nil {
 				continue
 			}
-			v := localdb.Vlob{ID: id, BaseVersion: e.baseVersion(), NeedSync: e.local != nil}
-			if e.base != nil {
-				v.Base = manifest.Encode(e.base)
-			}
-			if e.local != nil {
-				v.Local = manifest.Encode(e.local)
-			}
-			if !yield(v) {
+			if !yield(storedVlob(id, e)) {
 				return
 			}
 		}
@@ -505,25 +505,30 @@ func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *u
 		return err
 	}
 	w.gen = gen
-	// What is saved and needs no memory any more goes back to the cache only.
+	// What is saved needs no memory any more: it goes back to the cache.
 	for _, id := range ids {
-		if was, ok := w.pinnedLast[id]; ok {
-			delete(w.pinnedLast, id)
-			if e, ok := w.entries[id]; ok && (e.current() == nil || e.current().Head().Updated < was) {
-				w.storedLastStale = true
-			}
-		}
-		if e, ok := w.entries[id]; ok && !e.resident() {
-			if w.stored == nil {
-				w.stored = map[parsec.VlobID]storedEntry{}
-			}
+		if e, ok := w.entries[id]; ok {
 			delete(w.entries, id)
-			w.stored[id] = e.stored()
+			delete(w.damaged, id)
 			w.recent.put(id, e)
-			w.storedLast.note(e.current())
 		}
 	}
 	return nil
+}
+
+// storedVlob is entry id as the local cache stores it.
+func storedVlob(id parsec.VlobID, e *entry) localdb.Vlob {
+	v := localdb.Vlob{ID: id, BaseVersion: e.baseVersion(), NeedSync: e.local != nil}
+	if e.base != nil {
+		v.Base = manifest.Encode(e.base)
+	}
+	if e.local != nil {
+		v.Local = manifest.Encode(e.local)
+	}
+	if m := e.current(); m != nil {
+		v.Folder, v.Updated = m.IsFolder(), m.Head().Updated
+	}
+	return v
 }
 
 func sortedIDs(ids []parsec.VlobID) []parsec.VlobID {
@@ -538,7 +543,7 @@ func compareIDs(a, b parsec.VlobID) int { return bytes.Compare(a[:], b[:]) }
 // creator's first push sends it), it is an empty folder that exists only once something is
 // put in it (see edit): reading does not create anything to push.
 func (w *Workspace) root() *manifest.FolderManifest {
-	if e := w.entries[w.id]; e != nil {
+	if e := w.get(w.id); e != nil {
 		if f, ok := e.current().(*manifest.FolderManifest); ok {
 			return f
 		}
@@ -590,7 +595,7 @@ func (w *Workspace) resolveEntry(p string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	cur := w.entries[w.id]
+	cur := w.get(w.id)
 	if cur == nil || cur.current() == nil || !cur.current().IsFolder() {
 		cur = &entry{base: w.emptyRoot()}
 	}
@@ -654,12 +659,16 @@ func (w *Workspace) editFolder(id parsec.VlobID) *manifest.FolderManifest {
 func (w *Workspace) LastChange() (parsec.DateTime, parsec.DeviceID) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.storedLastStale {
-		if last, err := w.newestStored(context.Background()); err == nil {
-			w.storedLast, w.storedLastStale = last, false
+	var last change
+	v, ok, err := w.c.cache.Newest(context.Background(), w.id)
+	if err != nil {
+		w.c.warn("workspace %s: its last change cannot be read from the local cache: %v", parsec.ShortID(w.id), err)
+	}
+	if ok {
+		if e := w.decodeEntry(v); e != nil {
+			last.note(e.current())
 		}
 	}
-	last := w.storedLast
 	for _, e := range w.entries {
 		if m := e.current(); m != nil {
 			last.note(m)
@@ -782,11 +791,10 @@ func (w *Workspace) children(base string, f *manifest.FolderManifest) ([]Entry, 
 			}
 			continue
 		}
-		if _, ok := w.stored[id]; ok {
+		if !w.damaged[id] {
 			names[id] = name
-			stored = append(stored, id)
+			stored = append(stored, id) // those not synced yet are not there
 		}
-		// else not synced yet
 	}
 	if len(stored) > 0 {
 		var mu sync.Mutex
@@ -807,6 +815,9 @@ func (w *Workspace) children(base string, f *manifest.FolderManifest) ([]Entry, 
 // eachStored reads entries ids from the local cache and calls fn with each that can be
 // read, decoding them on every core; fn must be safe for concurrent use.
 func (w *Workspace) eachStored(ids []parsec.VlobID, fn func(parsec.VlobID, *entry)) error {
+	if len(ids) == 0 {
+		return nil
+	}
 	g := new(errgroup.Group)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	batch := make([]localdb.Vlob, 0, loadBatch)
@@ -839,7 +850,7 @@ func (w *Workspace) eachStored(ids []parsec.VlobID, fn func(parsec.VlobID, *entr
 	}
 	g.Wait()
 	for _, id := range unreadable {
-		delete(w.stored, id) // left out, as get leaves it out
+		w.leaveOut(id) // as get leaves it out
 	}
 	if err != nil {
 		return parsec.Wrap(err, "workspace %s", parsec.ShortID(w.id))

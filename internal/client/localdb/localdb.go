@@ -33,12 +33,25 @@ CREATE TABLE IF NOT EXISTS vlobs (
     need_sync    INTEGER NOT NULL,
     base         BLOB,
     local        BLOB,
+    folder       INTEGER, -- labels of the current version; NULL in rows of caches
+    updated      INTEGER, -- written before they were kept (see Unlabeled)
     PRIMARY KEY (realm, vlob_id)
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS realms (
     realm      BLOB PRIMARY KEY,
     checkpoint INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS missing (
+    realm   BLOB NOT NULL,
+    vlob_id BLOB NOT NULL,
+    PRIMARY KEY (realm, vlob_id)
+) STRICT, WITHOUT ROWID;
+`
+
+// indexes are made once the vlobs table has its labels (see upgrade).
+const indexes = `
+CREATE INDEX IF NOT EXISTS vlobs_pending ON vlobs (realm, folder) WHERE need_sync = 1;
+CREATE INDEX IF NOT EXISTS vlobs_updated ON vlobs (realm, updated);
 `
 
 // Path returns the database file's path.
@@ -68,11 +81,44 @@ func Open(ctx context.Context, path string, key crypto.SecretKey) (*DB, error) {
 		return nil, fmt.Errorf("local cache %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if err := upgrade(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("local cache %s: %w", path, err)
 	}
 	return &DB{db: db, key: key, path: path}, nil
+}
+
+// upgrade makes the tables, and adds to a cache written by an earlier version the columns
+// it lacks: their values are NULL until the client labels the rows (see Unlabeled).
+func upgrade(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		return err
+	}
+	// In a transaction: two processes of the device may open the cache at once.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var hasLabels bool
+	err = tx.QueryRowContext(ctx, `SELECT count(*) > 0 FROM pragma_table_info('vlobs') WHERE name = 'folder'`).Scan(&hasLabels)
+	if err != nil {
+		return err
+	}
+	if !hasLabels {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE vlobs ADD COLUMN folder INTEGER; ALTER TABLE vlobs ADD COLUMN updated INTEGER;`); err != nil {
+			return err
+		}
+		// Each workspace held is noted as waiting for its labels (see Unlabeled).
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO meta (key, value)
+			SELECT DISTINCT '`+unlabeledKey+`' || lower(hex(realm)), '1' FROM vlobs`); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, indexes); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Close closes the cache.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -186,4 +187,79 @@ func TestEachVlob(t *testing.T) {
 	if err != stop || calls != 1 {
 		t.Errorf("fn failing: %d calls, %v; want 1 call and its error", calls, err)
 	}
+}
+
+// The cache answers what a workspace opened without reading all its manifests asks: the
+// versions of some entries, those pending and whether they are folders, the newest, and the
+// entries a sync found missing, each for its own workspace only.
+func TestVlobQueries(t *testing.T) {
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "cache.db"), crypto.GenerateSecretKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	realm, other := parsec.NewVlobID(), parsec.NewVlobID()
+	folder := Vlob{ID: parsec.NewVlobID(), NeedSync: true, Local: []byte("f"), Folder: true, Updated: 30}
+	file := Vlob{ID: parsec.NewVlobID(), BaseVersion: 4, Base: []byte("a"), Updated: 50}
+	pending := Vlob{ID: parsec.NewVlobID(), BaseVersion: 2, Base: []byte("b"), NeedSync: true, Local: []byte("c"), Updated: 40}
+	missing := []parsec.VlobID{parsec.NewVlobID(), parsec.NewVlobID()}
+	if _, err := db.PutVlobs(t.Context(), realm, []Vlob{folder, file, pending}, &Checkpoint{At: 7, Missing: missing}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutVlobs(t.Context(), other, []Vlob{{ID: parsec.NewVlobID(), NeedSync: true, Local: []byte("o"), Updated: 90}}, &Checkpoint{At: 1, Missing: []parsec.VlobID{file.ID}}); err != nil {
+		t.Fatal(err)
+	}
+
+	versions := map[parsec.VlobID]uint64{}
+	if err := db.Versions(t.Context(), realm, []parsec.VlobID{file.ID, pending.ID, missing[0]}, func(id parsec.VlobID, v uint64) { versions[id] = v }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[parsec.VlobID]uint64{file.ID: 4, pending.ID: 2}, versions); diff != "" {
+		t.Errorf("Versions (-want +got):\n%s", diff)
+	}
+	got := map[parsec.VlobID]bool{}
+	if err := db.Pending(t.Context(), realm, func(id parsec.VlobID, isFolder bool) error { got[id] = isFolder; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[parsec.VlobID]bool{folder.ID: true, pending.ID: false}, got); diff != "" {
+		t.Errorf("Pending (-want +got):\n%s", diff)
+	}
+	if has, err := db.HasPending(t.Context(), realm); err != nil || !has {
+		t.Errorf("HasPending: %v, %v", has, err)
+	}
+	newest, ok, err := db.Newest(t.Context(), realm)
+	if err != nil || !ok || newest.ID != file.ID || string(newest.Base) != "a" {
+		t.Errorf("Newest: %v %v %+v, want the file", ok, err, newest)
+	}
+	gotMissing, err := db.Missing(t.Context(), realm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sortIDs(missing), sortIDs(gotMissing)); diff != "" {
+		t.Errorf("Missing (-want +got):\n%s", diff)
+	}
+
+	// Pushed: nothing pending; a checkpoint without missing entries clears them.
+	pending.NeedSync, pending.Local, folder.NeedSync, folder.Base, folder.Local = false, nil, false, []byte("f"), nil
+	if _, err := db.PutVlobs(t.Context(), realm, []Vlob{folder, pending}, &Checkpoint{At: 8}); err != nil {
+		t.Fatal(err)
+	}
+	if has, err := db.HasPending(t.Context(), realm); err != nil || has {
+		t.Errorf("HasPending after the push: %v, %v", has, err)
+	}
+	if gotMissing, err := db.Missing(t.Context(), realm); err != nil || len(gotMissing) != 0 {
+		t.Errorf("Missing after a sync that found all: %v, %v", gotMissing, err)
+	}
+	if gotMissing, err := db.Missing(t.Context(), other); err != nil || len(gotMissing) != 1 {
+		t.Errorf("the other workspace's missing entries: %v, %v", gotMissing, err)
+	}
+	if _, ok, err := db.Newest(t.Context(), parsec.NewVlobID()); ok || err != nil {
+		t.Errorf("Newest of an empty workspace: %v, %v", ok, err)
+	}
+}
+
+func sortIDs(ids []parsec.VlobID) []parsec.VlobID {
+	ids = slices.Clone(ids)
+	slices.SortFunc(ids, func(a, b parsec.VlobID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
 }

@@ -21,6 +21,21 @@ type Vlob struct {
 	NeedSync    bool
 	Base        []byte // nil when never synced
 	Local       []byte // nil unless NeedSync
+	// Labels of the current version (the local one if any), which the cache keeps in the
+	// clear beside the encrypted manifests so that it can be asked which entries are
+	// folders, pending or newest without reading them all. Written, not read back by
+	// EachVlob and GetVlobs.
+	Folder  bool
+	Updated parsec.DateTime
+}
+
+// Checkpoint is how far a workspace's copy has read the server's log of changes, saved
+// with the manifests a sync brings.
+type Checkpoint struct {
+	At uint64
+	// Missing lists the entries that folders name and that the server did not return (or
+	// returned unreadable): the next sync asks for them again.
+	Missing []parsec.VlobID
 }
 
 func vlobAAD(realm, id parsec.VlobID, part string) []byte {
@@ -71,6 +86,14 @@ const getBatch = 256
 // GetVlobs calls fn with the manifests the cache holds of the given IDs, in no particular
 // order; the IDs it does not hold are left out.
 func (d *DB) GetVlobs(ctx context.Context, realm parsec.VlobID, ids []parsec.VlobID, fn func(Vlob) error) error {
+	return d.byIDs(ctx, realm, ids, "vlob_id, base_version, need_sync, base, local", func(rows *sql.Rows) error {
+		return d.eachRow(rows, realm, fn)
+	})
+}
+
+// byIDs selects columns of the rows of the given IDs, getBatch IDs a query, and passes each
+// query's rows to each, which closes them.
+func (d *DB) byIDs(ctx context.Context, realm parsec.VlobID, ids []parsec.VlobID, columns string, each func(*sql.Rows) error) error {
 	for len(ids) > 0 {
 		n := min(len(ids), getBatch)
 		args := make([]any, 0, n+1)
@@ -79,12 +102,12 @@ func (d *DB) GetVlobs(ctx context.Context, realm parsec.VlobID, ids []parsec.Vlo
 			args = append(args, id[:])
 		}
 		ids = ids[n:]
-		q := `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs WHERE realm = ? AND vlob_id IN (?` + strings.Repeat(", ?", n-1) + `)`
+		q := `SELECT ` + columns + ` FROM vlobs WHERE realm = ? AND vlob_id IN (?` + strings.Repeat(", ?", n-1) + `)`
 		rows, err := d.db.QueryContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("local cache: %w", err)
 		}
-		if err := d.eachRow(rows, realm, fn); err != nil {
+		if err := each(rows); err != nil {
 			return err
 		}
 	}
@@ -126,13 +149,13 @@ func (d *DB) eachRow(rows *sql.Rows, realm parsec.VlobID, fn func(Vlob) error) e
 // PutVlobs stores manifests (replacing those with the same IDs) and, when checkpoint is
 // not nil, the workspace's change checkpoint, in one transaction. It returns the
 // workspace's new generation (see Generation).
-func (d *DB) PutVlobs(ctx context.Context, realm parsec.VlobID, vs []Vlob, checkpoint *uint64) (uint64, error) {
+func (d *DB) PutVlobs(ctx context.Context, realm parsec.VlobID, vs []Vlob, checkpoint *Checkpoint) (uint64, error) {
 	return d.PutVlobsSeq(ctx, realm, slices.Values(vs), checkpoint)
 }
 
 // PutVlobsSeq is PutVlobs with the manifests made one at a time as they are stored, so
 // that a change of many files is never all encoded in memory at once.
-func (d *DB) PutVlobsSeq(ctx context.Context, realm parsec.VlobID, vs iter.Seq[Vlob], checkpoint *uint64) (uint64, error) {
+func (d *DB) PutVlobsSeq(ctx context.Context, realm parsec.VlobID, vs iter.Seq[Vlob], checkpoint *Checkpoint) (uint64, error) {
 	gen, err := d.putVlobs(ctx, realm, vs, checkpoint)
 	if err != nil {
 		return 0, fmt.Errorf("local cache: %w", err)
@@ -140,7 +163,7 @@ func (d *DB) PutVlobsSeq(ctx context.Context, realm parsec.VlobID, vs iter.Seq[V
 	return gen, nil
 }
 
-func (d *DB) putVlobs(ctx context.Context, realm parsec.VlobID, vs iter.Seq[Vlob], checkpoint *uint64) (uint64, error) {
+func (d *DB) putVlobs(ctx context.Context, realm parsec.VlobID, vs iter.Seq[Vlob], checkpoint *Checkpoint) (uint64, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -153,22 +176,193 @@ func (d *DB) putVlobs(ctx context.Context, realm parsec.VlobID, vs iter.Seq[Vlob
 	var stmt *sql.Stmt
 	for v := range vs {
 		if stmt == nil {
-			if stmt, err = tx.PrepareContext(ctx, `INSERT OR REPLACE INTO vlobs (realm, vlob_id, base_version, need_sync, base, local) VALUES (?, ?, ?, ?, ?, ?)`); err != nil {
+			if stmt, err = tx.PrepareContext(ctx, `INSERT OR REPLACE INTO vlobs (realm, vlob_id, base_version, need_sync, base, local, folder, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
 				return 0, err
 			}
 			defer stmt.Close()
 		}
 		if _, err := stmt.ExecContext(ctx, realm[:], v.ID[:], int64(v.BaseVersion), v.NeedSync,
-			d.seal(v.Base, realm, v.ID, "base"), d.seal(v.Local, realm, v.ID, "local")); err != nil {
+			d.seal(v.Base, realm, v.ID, "base"), d.seal(v.Local, realm, v.ID, "local"), v.Folder, int64(v.Updated)); err != nil {
 			return 0, err
 		}
 	}
 	if checkpoint != nil {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO realms (realm, checkpoint) VALUES (?, ?)`, realm[:], int64(*checkpoint)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO realms (realm, checkpoint) VALUES (?, ?)`, realm[:], int64(checkpoint.At)); err != nil {
+			return 0, err
+		}
+		if err := putMissing(ctx, tx, realm, checkpoint.Missing); err != nil {
 			return 0, err
 		}
 	}
 	return gen, tx.Commit()
+}
+
+func putMissing(ctx context.Context, tx *sql.Tx, realm parsec.VlobID, ids []parsec.VlobID) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM missing WHERE realm = ?`, realm[:]); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO missing (realm, vlob_id) VALUES (?, ?)`, realm[:], id[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Missing lists the entries the last sync of a workspace found missing (see Checkpoint).
+func (d *DB) Missing(ctx context.Context, realm parsec.VlobID) ([]parsec.VlobID, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id FROM missing WHERE realm = ?`, realm[:])
+	if err != nil {
+		return nil, fmt.Errorf("local cache: %w", err)
+	}
+	var out []parsec.VlobID
+	err = eachID(rows, func(id parsec.VlobID) error {
+		out = append(out, id)
+		return nil
+	})
+	return out, err
+}
+
+// eachID calls fn with the ID of each row, whose first column it is, after scanning the
+// other columns into extra. It closes rows.
+func eachID(rows *sql.Rows, fn func(parsec.VlobID) error, extra ...any) error {
+	defer rows.Close()
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(append([]any{&raw}, extra...)...); err != nil {
+			return fmt.Errorf("local cache: %w", err)
+		}
+		var id parsec.VlobID
+		if len(raw) != len(id) {
+			return parsec.Errorf(parsec.Invalid, "local cache is damaged: a manifest ID has %d bytes", len(raw))
+		}
+		copy(id[:], raw)
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	return nil
+}
+
+// Versions calls fn with the base version of each of the given IDs the cache holds (those
+// it does not hold are left out).
+func (d *DB) Versions(ctx context.Context, realm parsec.VlobID, ids []parsec.VlobID, fn func(parsec.VlobID, uint64)) error {
+	return d.byIDs(ctx, realm, ids, "vlob_id, base_version", func(rows *sql.Rows) error {
+		var version int64
+		return eachID(rows, func(id parsec.VlobID) error { fn(id, uint64(version)); return nil }, &version)
+	})
+}
+
+// Pending calls fn with each entry of a workspace with local changes to push, and whether
+// it is a folder.
+func (d *DB) Pending(ctx context.Context, realm parsec.VlobID, fn func(id parsec.VlobID, folder bool) error) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, folder FROM vlobs WHERE realm = ? AND need_sync = 1`, realm[:])
+	if err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	var folder sql.NullBool
+	return eachID(rows, func(id parsec.VlobID) error { return fn(id, folder.Bool) }, &folder)
+}
+
+// HasPending says whether a workspace has local changes to push.
+func (d *DB) HasPending(ctx context.Context, realm parsec.VlobID) (bool, error) {
+	var pending bool
+	err := d.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM vlobs WHERE realm = ? AND need_sync = 1)`, realm[:]).Scan(&pending)
+	if err != nil {
+		return false, fmt.Errorf("local cache: %w", err)
+	}
+	return pending, nil
+}
+
+// Newest returns the manifest of a workspace that changed last (by its label Updated);
+// not ok when the workspace has none.
+func (d *DB) Newest(ctx context.Context, realm parsec.VlobID) (Vlob, bool, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs
+		WHERE realm = ? AND updated IS NOT NULL ORDER BY updated DESC LIMIT 1`, realm[:])
+	if err != nil {
+		return Vlob{}, false, fmt.Errorf("local cache: %w", err)
+	}
+	var out Vlob
+	var ok bool
+	err = d.eachRow(rows, realm, func(v Vlob) error { out, ok = v, true; return nil })
+	return out, ok, err
+}
+
+// unlabeledKey, followed by a workspace's ID, is the meta key that says that the workspace's
+// manifests were written by an earlier version of the cache, without labels.
+const unlabeledKey = "unlabeled/"
+
+// NeedsLabels says whether a workspace's manifests were written by an earlier version of the
+// cache, without their labels (see Vlob), and not labelled since.
+func (d *DB) NeedsLabels(ctx context.Context, realm parsec.VlobID) (bool, error) {
+	waiting, err := d.Meta(ctx, unlabeledKey+realm.String())
+	if err != nil {
+		return false, fmt.Errorf("local cache: %w", err)
+	}
+	return waiting != "", nil
+}
+
+// Unlabeled calls fn with up to n manifests of a workspace without their labels (see
+// NeedsLabels); Label gives them, and once none is left Labeled says so.
+func (d *DB) Unlabeled(ctx context.Context, realm parsec.VlobID, n int, fn func(Vlob) error) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs
+		WHERE realm = ? AND folder IS NULL LIMIT ?`, realm[:], n)
+	if err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	return d.eachRow(rows, realm, fn)
+}
+
+// Label gives manifests their labels (Folder and Updated of each Vlob; the rest is not
+// read), unless they have some already (written meanwhile).
+func (d *DB) Label(ctx context.Context, realm parsec.VlobID, vs []Vlob) error {
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE vlobs SET folder = ?, updated = ? WHERE realm = ? AND vlob_id = ? AND folder IS NULL`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, v := range vs {
+			if _, err := stmt.ExecContext(ctx, v.Folder, int64(v.Updated), realm[:], v.ID[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	return nil
+}
+
+// Labeled notes that every manifest of a workspace has its labels, and the entries that
+// its folders name and the cache does not hold (see Checkpoint), in one transaction.
+func (d *DB) Labeled(ctx context.Context, realm parsec.VlobID, missing []parsec.VlobID) error {
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, unlabeledKey+realm.String()); err != nil {
+			return err
+		}
+		return putMissing(ctx, tx, realm, missing)
+	})
+	if err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	return nil
+}
+
+func (d *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // The generation of a workspace counts the writes of its manifests to the cache, by any
@@ -223,6 +417,12 @@ func (d *DB) ForgetRealm(ctx context.Context, realm parsec.VlobID) error {
 		return fmt.Errorf("local cache: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM realms WHERE realm = ?`, realm[:]); err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM missing WHERE realm = ?`, realm[:]); err != nil {
+		return fmt.Errorf("local cache: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, unlabeledKey+realm.String()); err != nil {
 		return fmt.Errorf("local cache: %w", err)
 	}
 	if _, err := bumpGeneration(ctx, tx, realm); err != nil {
