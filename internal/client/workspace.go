@@ -136,7 +136,7 @@ func (c *Client) Workspace(ctx context.Context, id parsec.VlobID) (*Workspace, e
 
 // labelBatch is how many manifests of a cache written by an earlier version are labelled
 // in one transaction.
-const labelBatch = 4096
+const labelBatch = 32768
 
 // label gives the manifests that a cache written by an earlier version holds their labels
 // (see localdb.Vlob), once, and notes the entries that their folders name and that the
@@ -152,9 +152,10 @@ func (w *Workspace) label(ctx context.Context) error {
 	}
 	defer release()
 	var folders, missing []parsec.VlobID
+	var after parsec.VlobID
 	for {
 		var batch []localdb.Vlob
-		err := w.c.cache.Unlabeled(ctx, w.id, labelBatch, func(v localdb.Vlob) error {
+		err := w.c.cache.Unlabeled(ctx, w.id, after, labelBatch, func(v localdb.Vlob) error {
 			var errs []error
 			for _, b := range [][]byte{v.Base, v.Local} { // the local version, if any, last
 				if b != nil {
@@ -178,6 +179,7 @@ func (w *Workspace) label(ctx context.Context) error {
 		if len(batch) == 0 {
 			break
 		}
+		after = batch[len(batch)-1].ID
 		if err := w.c.cache.Label(ctx, w.id, batch); err != nil {
 			return err
 		}

@@ -306,10 +306,11 @@ func (d *DB) NeedsLabels(ctx context.Context, realm parsec.VlobID) (bool, error)
 }
 
 // Unlabeled calls fn with up to n manifests of a workspace without their labels (see
-// NeedsLabels); Label gives them, and once none is left Labeled says so.
-func (d *DB) Unlabeled(ctx context.Context, realm parsec.VlobID, n int, fn func(Vlob) error) error {
+// NeedsLabels), in the order of their IDs, from the first after the ID after; Label gives
+// them, and once none is left Labeled says so.
+func (d *DB) Unlabeled(ctx context.Context, realm, after parsec.VlobID, n int, fn func(Vlob) error) error {
 	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs
-		WHERE realm = ? AND folder IS NULL LIMIT ?`, realm[:], n)
+		WHERE realm = ? AND vlob_id > ? AND folder IS NULL ORDER BY vlob_id LIMIT ?`, realm[:], after[:], n)
 	if err != nil {
 		return fmt.Errorf("local cache: %w", err)
 	}
