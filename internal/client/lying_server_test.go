@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -363,4 +364,56 @@ func rewriteReply[Rep any](reply []byte, edit func(*Rep)) []byte {
 		panic(err)
 	}
 	return out
+}
+
+// TestPullSavesBatchByBatch: a first sync of more entries than one batch saves each batch
+// as it merges it. Stopped midway (the server leaves an entry out of its second reply), the
+// next sync, in another process, fetches only the entries the first had not saved, and
+// ends with all of them.
+func TestPullSavesBatchByBatch(t *testing.T) {
+	p := newPeople(t)
+	id, aw, _, _ := shared(t, p)
+	files := map[string][]byte{}
+	for i := range protocol.MaxBatchItems + 200 {
+		files[fmt.Sprintf("/f%04d", i)] = []byte{byte(i)}
+	}
+	write(t, aw, files)
+	syncWS(t, aw)
+	total := len(files) + 1 // and the root
+
+	var reads, items atomic.Int64
+	var honest atomic.Bool
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd != protocol.CmdVlobReadBatch {
+			return reply
+		}
+		return rewriteReply(reply, func(rep *protocol.VlobReadRep) {
+			if reads.Add(1) == 2 && !honest.Load() {
+				rep.Items = rep.Items[1:]
+			}
+			items.Add(int64(len(rep.Items)))
+		})
+	}
+	w, _ := openWorkspaceAgain(t, p.bob, id)
+	if err := w.Sync(t.Context()); parsec.KindOf(err) != parsec.Tampered {
+		t.Fatalf("sync with an entry left out: %v", err)
+	}
+	first := items.Load()
+	if first < protocol.MaxBatchItems {
+		t.Fatalf("%d entries read before the sync stopped, want a batch at least", first)
+	}
+	honest.Store(true)
+	items.Store(0)
+	w, _ = openWorkspaceAgain(t, p.bob, id) // what the first kept in memory only is gone
+	syncWS(t, w)
+	if got, want := items.Load(), int64(total-protocol.MaxBatchItems); got != want {
+		t.Errorf("the second sync read %d entries, want the %d not saved by the first", got, want)
+	}
+	list, err := w.List("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != len(files) {
+		t.Errorf("%d files listed, want %d", len(list), len(files))
+	}
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"maps"
@@ -90,15 +91,6 @@ func (w *Workspace) pull(ctx context.Context) error {
 	if rep.CurrentCheckpoint < checkpoint {
 		return parsec.Errorf(parsec.Tampered, "the server's change log of workspace %s went back from %d to %d", parsec.ShortID(w.id), checkpoint, rep.CurrentCheckpoint)
 	}
-	listed := map[parsec.VlobID]uint64{}
-	for _, ch := range rep.Changes {
-		listed[ch.VlobID] = max(listed[ch.VlobID], ch.Version)
-	}
-	held := w.versions(slices.Collect(maps.Keys(listed)))
-	maps.DeleteFunc(listed, func(id parsec.VlobID, v uint64) bool {
-		have, ok := held[id]
-		return ok && have >= v
-	})
 	// The change log lists what changed; the folders name what exists. Every child a
 	// folder brought by this sync names is fetched too, and so are the entries the last
 	// sync found missing and those whose copy here cannot be read, so that a server
@@ -110,69 +102,53 @@ func (w *Workspace) pull(ctx context.Context) error {
 	for id := range w.damaged {
 		again = append(again, id)
 	}
-	var changed, folders []parsec.VlobID
-	named := map[parsec.VlobID]naming{}
-	asked := map[parsec.VlobID]bool{} // after the change log
-	for round := 0; ; round++ {
-		if round > 0 {
-			if round == 1 {
-				folders = append(folders, again...) // not folders: asked for all the same
-			}
-			if listed = w.missingChildren(folders, asked, named); len(listed) == 0 {
-				break
-			}
-			for id := range listed {
-				asked[id] = true
-			}
+	pl := &pulling{w: w, named: map[parsec.VlobID]naming{}, asked: map[parsec.VlobID]bool{}}
+	// The log's changes a batch at a time, each merged and saved before the next (the
+	// checkpoint moves at the end only: a pull stopped midway lists them again, and skips
+	// those saved), so that a first sync of many entries does not hold them all.
+	for chunk := range slices.Chunk(latestChanges(rep.Changes), protocol.MaxBatchItems) {
+		listed := make(map[parsec.VlobID]uint64, len(chunk))
+		for _, ch := range chunk {
+			listed[ch.VlobID] = ch.Version
 		}
-		folders = nil
-		if len(listed) == 0 {
-			continue
-		}
-		fetched, err := w.c.readVlobs(ctx, w.id, listed, readOpts{partial: round > 0, skip: w.skipUnreadable})
-		if err != nil {
+		held := w.versions(slices.Collect(maps.Keys(listed)))
+		maps.DeleteFunc(listed, func(id parsec.VlobID, v uint64) bool {
+			have, ok := held[id]
+			return ok && have >= v
+		})
+		if err := pl.fetch(ctx, listed, 0); err != nil {
 			return err
 		}
-		for _, m := range fetched {
-			var base manifest.Manifest
-			if e := w.get(m.Head().ID); e != nil {
-				base = e.base
-			}
-			if err := checkAfter(base, m); err != nil {
-				return err
-			}
-			if round == 0 {
-				if err := checkNewSincePoll(m, w.knownAt); err != nil {
-					return err
-				}
-			}
+	}
+	for round := 1; ; round++ {
+		folders := pl.folders
+		if round == 1 {
+			folders = append(folders, again...) // not folders: asked for all the same
 		}
-		// Folders first, so that conflict copies of files land in merged folders.
-		slices.SortStableFunc(fetched, func(a, b manifest.Manifest) int {
-			return boolRank(!a.IsFolder()) - boolRank(!b.IsFolder())
-		})
-		for _, m := range fetched {
-			merged := w.merge(m)
-			changed = append(changed, merged...)
-			for _, id := range merged {
-				if e := w.entries[id]; e != nil && e.isFolder() {
-					folders = append(folders, id)
-				}
-			}
+		pl.folders = nil
+		listed := w.missingChildren(folders, pl.asked, pl.named)
+		if len(listed) == 0 {
+			break
+		}
+		for id := range listed {
+			pl.asked[id] = true
+		}
+		if err := pl.fetch(ctx, listed, round); err != nil {
+			return err
 		}
 	}
 	if err := w.readErr; err != nil {
-		// An entry could not be read: what was merged is dropped, the checkpoint not
-		// moved, and the next sync receives it all again.
+		// An entry could not be read: what is merged and not saved yet is dropped, the
+		// checkpoint not moved, and the next sync receives it all again.
 		w.readErr = nil
 		w.load(context.WithoutCancel(ctx))
 		return err
 	}
 	w.knownAt = known
 	// What was asked for and is still not here is said once, and asked for again next time.
-	held = w.versions(slices.Collect(maps.Keys(asked)))
+	held := w.versions(slices.Collect(maps.Keys(pl.asked)))
 	var missing []parsec.VlobID
-	for id := range asked {
+	for id := range pl.asked {
 		if _, ok := held[id]; ok {
 			continue
 		}
@@ -181,20 +157,91 @@ func (w *Workspace) pull(ctx context.Context) error {
 			continue
 		}
 		w.unreadable[id] = "missing"
-		if n, ok := named[id]; ok {
+		if n, ok := pl.named[id]; ok {
 			w.c.warn("workspace %s: folder %s names %q (%s), which the server does not return", parsec.ShortID(w.id), parsec.ShortID(n.folder), n.name, parsec.ShortID(id))
 		} else {
 			w.c.warn("workspace %s: entry %s, which a folder names, is still not returned by the server", parsec.ShortID(w.id), parsec.ShortID(id))
 		}
 	}
 	slices.SortFunc(missing, compareIDs)
-	if len(changed) == 0 && rep.CurrentCheckpoint == checkpoint && slices.Equal(missing, sortedIDs(again)) {
+	if !pl.saved && len(pl.changed) == 0 && rep.CurrentCheckpoint == checkpoint && slices.Equal(missing, sortedIDs(again)) {
 		return nil
 	}
-	if err := w.save(ctx, changed, &localdb.Checkpoint{At: rep.CurrentCheckpoint, Missing: missing}); err != nil {
+	if err := w.save(ctx, pl.changed, &localdb.Checkpoint{At: rep.CurrentCheckpoint, Missing: missing}); err != nil {
 		return err
 	}
 	w.checkpoint = rep.CurrentCheckpoint
+	return nil
+}
+
+// latestChanges sorts a change log by ID, keeping each entry's highest version.
+func latestChanges(changes []protocol.VlobVersion) []protocol.VlobVersion {
+	slices.SortFunc(changes, func(a, b protocol.VlobVersion) int {
+		if c := compareIDs(a.VlobID, b.VlobID); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.Version, a.Version)
+	})
+	return slices.CompactFunc(changes, func(a, b protocol.VlobVersion) bool { return a.VlobID == b.VlobID })
+}
+
+// pulling is the state of a pull under way.
+type pulling struct {
+	w       *Workspace
+	changed []parsec.VlobID // merged, not saved yet
+	saved   bool            // whether merged entries were saved already
+	folders []parsec.VlobID // merged in the last round, whose children are looked for next
+	asked   map[parsec.VlobID]bool
+	named   map[parsec.VlobID]naming
+}
+
+// pullSaveEvery is how many merged entries a pull holds before it saves them.
+const pullSaveEvery = protocol.MaxBatchItems
+
+// fetch reads the versions listed from the server (in round 0, those of the change log,
+// which must all come back), checks them against those held here, and merges them.
+func (pl *pulling) fetch(ctx context.Context, listed map[parsec.VlobID]uint64, round int) error {
+	w := pl.w
+	if len(listed) == 0 {
+		return nil
+	}
+	fetched, err := w.c.readVlobs(ctx, w.id, listed, readOpts{partial: round > 0, skip: w.skipUnreadable})
+	if err != nil {
+		return err
+	}
+	for _, m := range fetched {
+		var base manifest.Manifest
+		if e := w.get(m.Head().ID); e != nil {
+			base = e.base
+		}
+		if err := checkAfter(base, m); err != nil {
+			return err
+		}
+		if round == 0 {
+			if err := checkNewSincePoll(m, w.knownAt); err != nil {
+				return err
+			}
+		}
+	}
+	// Folders first, so that conflict copies of files land in merged folders.
+	slices.SortStableFunc(fetched, func(a, b manifest.Manifest) int {
+		return boolRank(!a.IsFolder()) - boolRank(!b.IsFolder())
+	})
+	for _, m := range fetched {
+		merged := w.merge(m)
+		pl.changed = append(pl.changed, merged...)
+		for _, id := range merged {
+			if e := w.entries[id]; e != nil && e.isFolder() {
+				pl.folders = append(pl.folders, id)
+			}
+		}
+	}
+	if len(pl.changed) >= pullSaveEvery && w.readErr == nil {
+		if err := w.save(ctx, pl.changed, nil); err != nil {
+			return err
+		}
+		pl.changed, pl.saved = nil, true
+	}
 	return nil
 }
 
@@ -207,36 +254,40 @@ type naming struct {
 // missingChildren lists the children that folders (in either version) name and that this
 // device has no manifest of, leaving out those already asked for, and notes in named which
 // folder names each; an ID in folders that is not a folder here is listed itself when
-// missing.
+// missing. It reads one folder at a time: a first sync brings every folder.
 func (w *Workspace) missingChildren(folders []parsec.VlobID, asked map[parsec.VlobID]bool, named map[parsec.VlobID]naming) map[parsec.VlobID]uint64 {
-	var children []parsec.VlobID
-	for _, fid := range folders {
+	missing := map[parsec.VlobID]uint64{}
+	look := func(ids []parsec.VlobID, in parsec.VlobID, names map[parsec.VlobID]string) {
+		ids = slices.DeleteFunc(ids, func(id parsec.VlobID) bool { return asked[id] })
+		held := w.versions(ids)
+		for _, id := range ids {
+			if _, ok := held[id]; ok {
+				continue
+			}
+			missing[id] = 0
+			if _, ok := named[id]; !ok && names != nil {
+				named[id] = naming{folder: in, name: names[id]}
+			}
+		}
+	}
+	var others []parsec.VlobID
+	for _, fid := range slices.Compact(sortedIDs(folders)) {
 		e := w.get(fid)
 		if e == nil {
-			children = append(children, fid)
+			others = append(others, fid)
 			continue
 		}
 		for _, m := range []manifest.Manifest{e.base, e.local} {
-			f, ok := m.(*manifest.FolderManifest)
-			if !ok {
-				continue
-			}
-			for name, id := range f.Children {
-				if _, ok := named[id]; !ok {
-					named[id] = naming{folder: f.ID, name: name}
+			if f, ok := m.(*manifest.FolderManifest); ok {
+				names := make(map[parsec.VlobID]string, len(f.Children))
+				for name, id := range f.Children {
+					names[id] = name
 				}
-				children = append(children, id)
+				look(slices.Collect(maps.Keys(names)), f.ID, names)
 			}
 		}
 	}
-	children = slices.DeleteFunc(children, func(id parsec.VlobID) bool { return asked[id] })
-	held := w.versions(children)
-	missing := map[parsec.VlobID]uint64{}
-	for _, id := range children {
-		if _, ok := held[id]; !ok {
-			missing[id] = 0
-		}
-	}
+	look(others, parsec.VlobID{}, nil)
 	return missing
 }
 
