@@ -20,13 +20,8 @@ import (
 func TestLoadManyEntriesOneDamaged(t *testing.T) {
 	p := newPeople(t)
 	id, aw, _, _ := shared(t, p)
-	files := map[string][]byte{}
-	for i := range 600 {
-		files[fmt.Sprintf("/f%03d", i)] = []byte{byte(i)}
-	}
-	write(t, aw, files)
-	syncWS(t, aw)
-	damaged := stat(t, aw, "/f123")
+	files := writeMany(t, aw, 600)
+	damaged := stat(t, aw, "/f0123")
 
 	db, err := localdb.Open(t.Context(), cachePath(p.alice), p.alice.Device.LocalKey)
 	if err != nil {
@@ -48,13 +43,26 @@ func TestLoadManyEntriesOneDamaged(t *testing.T) {
 		seen[e.Path] = true
 	}
 	for name := range files {
-		if want := name != "/f123"; seen[name] != want {
+		if want := name != "/f0123"; seen[name] != want {
 			t.Errorf("%s listed: %v, want %v", name, seen[name], want)
 		}
 	}
 	if said := warned.all(); len(said) != 1 || !strings.Contains(said[0], "cannot be read, it is left out") {
 		t.Errorf("warnings %q, want one about the damaged entry", said)
 	}
+}
+
+// writeMany writes n small files in the root of w, named /f0000 and on, and syncs; it
+// returns them.
+func writeMany(t *testing.T, w *client.Workspace, n int) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	for i := range n {
+		files[fmt.Sprintf("/f%04d", i)] = []byte{byte(i)}
+	}
+	write(t, w, files)
+	syncWS(t, w)
+	return files
 }
 
 // warnings records what a client says it skips.

@@ -3,7 +3,6 @@ package client_test
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/parsec-go/parsec/internal/manifest"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/server"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 )
 
@@ -373,12 +373,7 @@ func rewriteReply[Rep any](reply []byte, edit func(*Rep)) []byte {
 func TestPullSavesBatchByBatch(t *testing.T) {
 	p := newPeople(t)
 	id, aw, _, _ := shared(t, p)
-	files := map[string][]byte{}
-	for i := range protocol.MaxBatchItems + 200 {
-		files[fmt.Sprintf("/f%04d", i)] = []byte{byte(i)}
-	}
-	write(t, aw, files)
-	syncWS(t, aw)
+	files := writeMany(t, aw, protocol.MaxBatchItems + 200)
 	total := len(files) + 1 // and the root
 
 	var reads, items atomic.Int64
@@ -415,5 +410,51 @@ func TestPullSavesBatchByBatch(t *testing.T) {
 	}
 	if len(list) != len(files) {
 		t.Errorf("%d files listed, want %d", len(list), len(files))
+	}
+}
+
+// TestPullPagesOfTheLog: the server gives its change log 50 entries at a time. A first sync
+// of 120 files polls page after page and ends with all of them; a server that says its log
+// goes on and gives nothing after a checkpoint is caught, not followed without end.
+func TestPullPagesOfTheLog(t *testing.T) {
+	p := newPeople(t, func(c *server.Config) { c.Limits.PollChanges = 50 })
+	id, aw, _, _ := shared(t, p)
+	files := writeMany(t, aw, 120)
+
+	var polls, more atomic.Int64
+	var stuck atomic.Bool
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd != protocol.CmdVlobPollChanges {
+			return reply
+		}
+		return rewriteReply(reply, func(rep *protocol.VlobPollChangesRep) {
+			polls.Add(1)
+			if rep.More {
+				more.Add(1)
+			}
+			if stuck.Load() {
+				rep.Changes, rep.More = nil, true
+			}
+		})
+	}
+	w, _ := openWorkspaceAgain(t, p.bob, id)
+	syncWS(t, w)
+	if polls.Load() != 3 || more.Load() != 2 {
+		t.Errorf("%d polls, %d saying more; want 3 pages of 50 for the 121 versions", polls.Load(), more.Load())
+	}
+	list, err := w.List("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != len(files) {
+		t.Errorf("%d files listed, want %d", len(list), len(files))
+	}
+
+	write(t, aw, map[string][]byte{"/new": []byte("new")})
+	syncWS(t, aw)
+	stuck.Store(true)
+	err = w.Sync(t.Context())
+	if parsec.KindOf(err) != parsec.Tampered || !strings.Contains(err.Error(), "goes on after") {
+		t.Errorf("sync with a log that goes on and gives nothing: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/server"
 	"github.com/parsec-go/parsec/internal/testenv"
 )
 
@@ -23,9 +24,9 @@ type people struct {
 	ac, bc, mc          *client.Client
 }
 
-func newPeople(t *testing.T) *people {
+func newPeople(t *testing.T, configure ...func(*server.Config)) *people {
 	t.Helper()
-	p := &people{srv: testenv.NewServer(t)}
+	p := &people{srv: testenv.NewServer(t, configure...)}
 	p.alice = p.srv.Bootstrap(t, "Acme", "alice@example.com", "Alice")
 	p.ac = p.alice.Open(t)
 	p.bob = testenv.Join(t, p.ac, "bob@example.com", "Bob", parsec.ProfileStandard)

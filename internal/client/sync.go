@@ -84,39 +84,53 @@ func (w *Workspace) pull(ctx context.Context) error {
 		}
 	}
 	known := w.c.knownCertificates(w.id)
-	var rep protocol.VlobPollChangesRep
-	if err := w.c.Call(ctx, protocol.CmdVlobPollChanges, protocol.VlobPollChangesReq{RealmID: w.id, LastCheckpoint: checkpoint}, &rep); err != nil {
-		return err
-	}
-	if rep.CurrentCheckpoint < checkpoint {
-		return parsec.Errorf(parsec.Tampered, "the server's change log of workspace %s went back from %d to %d", parsec.ShortID(w.id), checkpoint, rep.CurrentCheckpoint)
-	}
 	// The change log lists what changed; the folders name what exists. Every child a
 	// folder brought by this sync names is fetched too, and so are the entries the last
-	// sync found missing and those whose copy here cannot be read, so that a server
-	// leaving a change out of its log cannot hide an entry for good.
-	again, err := w.c.cache.Missing(ctx, w.id)
+	// sync left to look at again (see localdb.Checkpoint) and those whose copy here cannot
+	// be read, so that a server leaving a change out of its log cannot hide an entry for
+	// good.
+	again, err := w.c.cache.Recheck(ctx, w.id)
 	if err != nil {
 		return err
 	}
 	for id := range w.damaged {
 		again = append(again, id)
 	}
-	pl := &pulling{w: w, named: map[parsec.VlobID]naming{}, asked: map[parsec.VlobID]bool{}}
-	// The log's changes a batch at a time, each merged and saved before the next (the
-	// checkpoint moves at the end only: a pull stopped midway lists them again, and skips
-	// those saved), so that a first sync of many entries does not hold them all.
-	for chunk := range slices.Chunk(latestChanges(rep.Changes), protocol.MaxBatchItems) {
-		listed := make(map[parsec.VlobID]uint64, len(chunk))
-		for _, ch := range chunk {
-			listed[ch.VlobID] = ch.Version
+	pl := &pulling{w: w, at: checkpoint, again: again, named: map[parsec.VlobID]naming{}, asked: map[parsec.VlobID]bool{}}
+	// The log a page at a time, and each page's changes a batch at a time, each batch
+	// merged and saved before the next, so that a first sync of many entries never holds
+	// them all. The checkpoint moves after each page: a pull stopped midway lists the
+	// rest of the page again, and skips the entries it saved.
+	for {
+		var rep protocol.VlobPollChangesRep
+		if err := w.c.Call(ctx, protocol.CmdVlobPollChanges, protocol.VlobPollChangesReq{RealmID: w.id, LastCheckpoint: pl.at}, &rep); err != nil {
+			return err
 		}
-		held := w.versions(slices.Collect(maps.Keys(listed)))
-		maps.DeleteFunc(listed, func(id parsec.VlobID, v uint64) bool {
-			have, ok := held[id]
-			return ok && have >= v
-		})
-		if err := pl.fetch(ctx, listed, 0); err != nil {
+		switch {
+		case rep.CurrentCheckpoint < pl.at:
+			return parsec.Errorf(parsec.Tampered, "the server's change log of workspace %s went back from %d to %d", parsec.ShortID(w.id), pl.at, rep.CurrentCheckpoint)
+		case rep.More && rep.CurrentCheckpoint == pl.at:
+			return parsec.Errorf(parsec.Tampered, "the server says the change log of workspace %s goes on after %d, and gives nothing after it", parsec.ShortID(w.id), pl.at)
+		}
+		for chunk := range slices.Chunk(latestChanges(rep.Changes), protocol.MaxBatchItems) {
+			listed := make(map[parsec.VlobID]uint64, len(chunk))
+			for _, ch := range chunk {
+				listed[ch.VlobID] = ch.Version
+			}
+			held := w.versions(slices.Collect(maps.Keys(listed)))
+			maps.DeleteFunc(listed, func(id parsec.VlobID, v uint64) bool {
+				have, ok := held[id]
+				return ok && have >= v
+			})
+			if err := pl.fetch(ctx, listed, 0); err != nil {
+				return err
+			}
+		}
+		if !rep.More {
+			pl.end = rep.CurrentCheckpoint
+			break
+		}
+		if err := pl.save(ctx, rep.CurrentCheckpoint); err != nil {
 			return err
 		}
 	}
@@ -137,11 +151,7 @@ func (w *Workspace) pull(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := w.readErr; err != nil {
-		// An entry could not be read: what is merged and not saved yet is dropped, the
-		// checkpoint not moved, and the next sync receives it all again.
-		w.readErr = nil
-		w.load(context.WithoutCancel(ctx))
+	if err := pl.readErr(); err != nil {
 		return err
 	}
 	w.knownAt = known
@@ -164,13 +174,13 @@ func (w *Workspace) pull(ctx context.Context) error {
 		}
 	}
 	slices.SortFunc(missing, compareIDs)
-	if !pl.saved && len(pl.changed) == 0 && rep.CurrentCheckpoint == checkpoint && slices.Equal(missing, sortedIDs(again)) {
+	if !pl.saved && len(pl.changed) == 0 && pl.end == checkpoint && slices.Equal(missing, sortedIDs(again)) {
 		return nil
 	}
-	if err := w.save(ctx, pl.changed, &localdb.Checkpoint{At: rep.CurrentCheckpoint, Missing: missing}); err != nil {
+	if err := w.save(ctx, pl.changed, &localdb.Checkpoint{At: pl.end, Recheck: missing}); err != nil {
 		return err
 	}
-	w.checkpoint = rep.CurrentCheckpoint
+	w.checkpoint = pl.end
 	return nil
 }
 
@@ -188,11 +198,42 @@ func latestChanges(changes []protocol.VlobVersion) []protocol.VlobVersion {
 // pulling is the state of a pull under way.
 type pulling struct {
 	w       *Workspace
+	at, end uint64          // the checkpoint saved, and the one the pull brings the workspace to
+	again   []parsec.VlobID // what the last sync left to look at again
 	changed []parsec.VlobID // merged, not saved yet
 	saved   bool            // whether merged entries were saved already
 	folders []parsec.VlobID // merged in the last round, whose children are looked for next
 	asked   map[parsec.VlobID]bool
 	named   map[parsec.VlobID]naming
+}
+
+// save saves what is merged, and checkpoint at with what is still to look at: what the last
+// sync left, the folders merged since and the entries asked for.
+func (pl *pulling) save(ctx context.Context, at uint64) error {
+	if at != pl.at {
+		if err := pl.readErr(); err != nil { // the checkpoint would move past an entry not merged
+			return err
+		}
+	}
+	recheck := slices.Concat(pl.again, pl.folders, slices.Collect(maps.Keys(pl.asked)))
+	if err := pl.w.save(ctx, pl.changed, &localdb.Checkpoint{At: at, Recheck: slices.Compact(sortedIDs(recheck))}); err != nil {
+		return err
+	}
+	pl.changed, pl.saved, pl.at, pl.w.checkpoint = nil, true, at, at
+	return nil
+}
+
+// readErr returns the error that kept an entry from being read from the local cache, if
+// any: then what is merged and not saved yet is dropped, the checkpoint not moved, and the
+// next sync receives it all again.
+func (pl *pulling) readErr() error {
+	w := pl.w
+	err := w.readErr
+	if err != nil {
+		w.readErr = nil
+		w.load(context.Background())
+	}
+	return err
 }
 
 // pullSaveEvery is how many merged entries a pull holds before it saves them.
@@ -237,10 +278,7 @@ func (pl *pulling) fetch(ctx context.Context, listed map[parsec.VlobID]uint64, r
 		}
 	}
 	if len(pl.changed) >= pullSaveEvery && w.readErr == nil {
-		if err := w.save(ctx, pl.changed, nil); err != nil {
-			return err
-		}
-		pl.changed, pl.saved = nil, true
+		return pl.save(ctx, pl.at)
 	}
 	return nil
 }

@@ -209,7 +209,7 @@ func (t *transport) sendBody(ctx context.Context, routePrefix, cmd string, encod
 	}
 	if len(data) > maxReplySize {
 		release()
-		return func() {}, parsec.Errorf(parsec.Tampered, "the server sent a reply larger than %d bytes", maxReplySize)
+		return func() {}, parsec.Errorf(parsec.Tampered, "the server sent a reply to %s larger than %d bytes", cmd, maxReplySize)
 	}
 	if resp.StatusCode != http.StatusOK {
 		release()

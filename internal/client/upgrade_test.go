@@ -6,7 +6,7 @@ import (
 )
 
 // A local cache written by the version before labels (without the folder and updated
-// columns, nor the missing table): this version opens its workspace, lists it, says what is
+// columns, nor the recheck table): this version opens its workspace, lists it, says what is
 // pending and when it last changed, and its next sync fetches a file that a folder names
 // and the cache lacks, and pushes the change left pending.
 func TestCacheOfAnEarlierVersion(t *testing.T) {
@@ -25,7 +25,7 @@ func TestCacheOfAnEarlierVersion(t *testing.T) {
 	for _, q := range []string{
 		`DROP INDEX vlobs_pending`, `DROP INDEX vlobs_updated`,
 		`ALTER TABLE vlobs DROP COLUMN folder`, `ALTER TABLE vlobs DROP COLUMN updated`,
-		`DROP TABLE missing`,
+		`DROP TABLE recheck`,
 	} {
 		if _, err := db.ExecContext(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)

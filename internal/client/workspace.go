@@ -139,9 +139,9 @@ func (c *Client) Workspace(ctx context.Context, id parsec.VlobID) (*Workspace, e
 const labelBatch = 32768
 
 // label gives the manifests that a cache written by an earlier version holds their labels
-// (see localdb.Vlob), once, and notes the entries that their folders name and that the
-// cache does not hold (or holds damaged), for the next sync to fetch: that version looked
-// for them at every sync, this one at the sync after a folder changes.
+// (see localdb.Vlob), once, and has the next sync look into every folder, and fetch the
+// entries whose copy cannot be read: that version looked for missing children at every
+// sync, this one in the folders a sync brings (see localdb.Checkpoint).
 func (w *Workspace) label(ctx context.Context) error {
 	if waiting, err := w.c.cache.NeedsLabels(ctx, w.id); err != nil || !waiting {
 		return err
@@ -184,31 +184,7 @@ func (w *Workspace) label(ctx context.Context) error {
 			return err
 		}
 	}
-	for len(folders) > 0 {
-		n := min(len(folders), 64)
-		var mu sync.Mutex
-		var children []parsec.VlobID
-		err := w.eachStored(folders[:n], func(_ parsec.VlobID, e *entry) {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, m := range []manifest.Manifest{e.base, e.local} {
-				if f, ok := m.(*manifest.FolderManifest); ok {
-					children = slices.AppendSeq(children, maps.Values(f.Children))
-				}
-			}
-		})
-		if err != nil {
-			return err
-		}
-		folders = folders[n:]
-		held := w.versions(children)
-		for _, id := range children {
-			if _, ok := held[id]; !ok {
-				missing = append(missing, id)
-			}
-		}
-	}
-	return w.c.cache.Labeled(ctx, w.id, slices.Compact(sortedIDs(missing)))
+	return w.c.cache.Labeled(ctx, w.id, append(folders, missing...))
 }
 
 // loadBatch is how many manifests read from the local cache are decoded together.

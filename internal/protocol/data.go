@@ -29,6 +29,9 @@ const (
 	// MaxBatchItems bounds the vlobs of a vlob_write, vlob_read_batch or
 	// vlob_read_versions, and the blocks of a block_create or block_read.
 	MaxBatchItems = 1000
+	// MaxPollChanges bounds the entries of the change log one vlob_poll_changes reads
+	// (its reply: about 3.5 MB at most).
+	MaxPollChanges = 100_000
 	// MaxBlockSize bounds one encrypted block.
 	MaxBlockSize = 4 << 20
 	// MaxBatchBytes is what a client puts at most in one block_create or asks at most in
@@ -99,15 +102,18 @@ type VlobItem struct {
 }
 
 // VlobPollChangesReq lists the vlobs changed after a checkpoint (0: all of them) with
-// their last version.
+// their last version, MaxPollChanges entries of the change log at a time.
 type VlobPollChangesReq struct {
 	RealmID        parsec.VlobID `cbor:"realm_id"`
 	LastCheckpoint uint64        `cbor:"last_checkpoint"`
 }
 
 type VlobPollChangesRep struct {
+	// CurrentCheckpoint is the checkpoint the changes bring the client to: the realm's
+	// current one, unless More says that the log goes on after it (poll again from it).
 	CurrentCheckpoint uint64        `cbor:"current_checkpoint"`
 	Changes           []VlobVersion `cbor:"changes"`
+	More              bool          `cbor:"more,omitempty"`
 }
 
 // BlockCreateReq stores encrypted blocks of one realm, all encrypted with the realm key

@@ -236,18 +236,23 @@ func (s *Server) vlobReadVersions(ctx context.Context, c *caller, req *protocol.
 	})
 }
 
-// vlobPollChanges lists the vlobs changed since a checkpoint, with their last version.
+// vlobPollChanges lists the vlobs changed since a checkpoint, with their last version,
+// reading Limits.PollChanges entries of the change log at most.
 func (s *Server) vlobPollChanges(ctx context.Context, c *caller, req *protocol.VlobPollChangesReq) (any, error) {
 	var rep protocol.VlobPollChangesRep
 	err := s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
 		if _, err := dataAccess(tx, c, req.RealmID, false, 0); err != nil {
 			return err
 		}
-		changes, current, err := tx.VlobChanges(c.org.ID, req.RealmID, req.LastCheckpoint)
+		span := uint64(s.limits.PollChanges)
+		changes, current, err := tx.VlobChanges(c.org.ID, req.RealmID, req.LastCheckpoint, span)
 		if err != nil {
 			return err
 		}
 		rep.CurrentCheckpoint = current
+		if end := req.LastCheckpoint + span; req.LastCheckpoint < current && end < current {
+			rep.CurrentCheckpoint, rep.More = end, true
+		}
 		rep.Changes = make([]protocol.VlobVersion, len(changes))
 		for i, ch := range changes {
 			rep.Changes[i] = protocol.VlobVersion{VlobID: ch.VlobID, Version: ch.Version}

@@ -41,12 +41,15 @@ type Limits struct {
 	// BodyIdle is the longest wait for the next bytes of a request body, and for the
 	// client to take the next bytes of a reply: slow links go on as long as they move.
 	BodyIdle time.Duration
+	// PollChanges bounds the entries of a realm's change log one vlob_poll_changes reads
+	// (the client polls again for the next ones).
+	PollChanges int
 }
 
 // DefaultLimits are the limits of a server unless its configuration says otherwise.
 func DefaultLimits() Limits {
 	return Limits{RequestsPerDevice: 16, StreamsPerDevice: 4, RequestsPerAddr: 128, ConnsPerAddr: 256,
-		RequestsPerDeviceMinute: 60_000, ReplayCacheSize: 100_000, BodyIdle: 30 * time.Second}
+		RequestsPerDeviceMinute: 60_000, ReplayCacheSize: 100_000, BodyIdle: 30 * time.Second, PollChanges: protocol.MaxPollChanges}
 }
 
 // withDefaults fills the zero fields of l.
@@ -61,6 +64,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.BodyIdle <= 0 {
 		l.BodyIdle = d.BodyIdle
+	}
+	if l.PollChanges <= 0 || l.PollChanges > protocol.MaxPollChanges {
+		l.PollChanges = d.PollChanges
 	}
 	return l
 }

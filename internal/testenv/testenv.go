@@ -47,8 +47,9 @@ type Server struct {
 	LieStep func(cmd string, step int, payload []byte) []byte
 }
 
-// NewServer starts a server for the duration of the test.
-func NewServer(t testing.TB) *Server {
+// NewServer starts a server for the duration of the test, its configuration changed by
+// configure.
+func NewServer(t testing.TB, configure ...func(*server.Config)) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := sqlite.Open(t.Context(), filepath.Join(dir, "metadata.db"))
@@ -90,11 +91,15 @@ func NewServer(t testing.TB) *Server {
 	})
 	s.HTTP = httptest.NewServer(h)
 	s.URL = s.HTTP.URL
-	srv, err = server.New(server.Config{
+	cfg := server.Config{
 		PublicURL: s.URL, AdminToken: AdminToken, Store: store, Blocks: blocks, Bus: bus,
 		Logger:      slog.New(slog.DiscardHandler),
 		OrgDefaults: server.DefaultOrganizationConfig(),
-	})
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	srv, err = server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS realms (
     realm      BLOB PRIMARY KEY,
     checkpoint INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS missing (
+CREATE TABLE IF NOT EXISTS recheck (
     realm   BLOB NOT NULL,
     vlob_id BLOB NOT NULL,
     PRIMARY KEY (realm, vlob_id)

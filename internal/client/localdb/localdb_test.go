@@ -191,7 +191,7 @@ func TestEachVlob(t *testing.T) {
 
 // The cache answers what a workspace opened without reading all its manifests asks: the
 // versions of some entries, those pending and whether they are folders, the newest, and the
-// entries a sync found missing, each for its own workspace only.
+// entries the next sync looks at again, each for its own workspace only.
 func TestVlobQueries(t *testing.T) {
 	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "cache.db"), crypto.GenerateSecretKey())
 	if err != nil {
@@ -203,10 +203,10 @@ func TestVlobQueries(t *testing.T) {
 	file := Vlob{ID: parsec.NewVlobID(), BaseVersion: 4, Base: []byte("a"), Updated: 50}
 	pending := Vlob{ID: parsec.NewVlobID(), BaseVersion: 2, Base: []byte("b"), NeedSync: true, Local: []byte("c"), Updated: 40}
 	missing := []parsec.VlobID{parsec.NewVlobID(), parsec.NewVlobID()}
-	if _, err := db.PutVlobs(t.Context(), realm, []Vlob{folder, file, pending}, &Checkpoint{At: 7, Missing: missing}); err != nil {
+	if _, err := db.PutVlobs(t.Context(), realm, []Vlob{folder, file, pending}, &Checkpoint{At: 7, Recheck: missing}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.PutVlobs(t.Context(), other, []Vlob{{ID: parsec.NewVlobID(), NeedSync: true, Local: []byte("o"), Updated: 90}}, &Checkpoint{At: 1, Missing: []parsec.VlobID{file.ID}}); err != nil {
+	if _, err := db.PutVlobs(t.Context(), other, []Vlob{{ID: parsec.NewVlobID(), NeedSync: true, Local: []byte("o"), Updated: 90}}, &Checkpoint{At: 1, Recheck: []parsec.VlobID{file.ID}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -231,15 +231,15 @@ func TestVlobQueries(t *testing.T) {
 	if err != nil || !ok || newest.ID != file.ID || string(newest.Base) != "a" {
 		t.Errorf("Newest: %v %v %+v, want the file", ok, err, newest)
 	}
-	gotMissing, err := db.Missing(t.Context(), realm)
+	gotMissing, err := db.Recheck(t.Context(), realm)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(sortIDs(missing), sortIDs(gotMissing)); diff != "" {
-		t.Errorf("Missing (-want +got):\n%s", diff)
+		t.Errorf("Recheck (-want +got):\n%s", diff)
 	}
 
-	// Pushed: nothing pending; a checkpoint without missing entries clears them.
+	// Pushed: nothing pending; a checkpoint without entries to look at again clears them.
 	pending.NeedSync, pending.Local, folder.NeedSync, folder.Base, folder.Local = false, nil, false, []byte("f"), nil
 	if _, err := db.PutVlobs(t.Context(), realm, []Vlob{folder, pending}, &Checkpoint{At: 8}); err != nil {
 		t.Fatal(err)
@@ -247,11 +247,11 @@ func TestVlobQueries(t *testing.T) {
 	if has, err := db.HasPending(t.Context(), realm); err != nil || has {
 		t.Errorf("HasPending after the push: %v, %v", has, err)
 	}
-	if gotMissing, err := db.Missing(t.Context(), realm); err != nil || len(gotMissing) != 0 {
-		t.Errorf("Missing after a sync that found all: %v, %v", gotMissing, err)
+	if gotMissing, err := db.Recheck(t.Context(), realm); err != nil || len(gotMissing) != 0 {
+		t.Errorf("Recheck after a sync that found all: %v, %v", gotMissing, err)
 	}
-	if gotMissing, err := db.Missing(t.Context(), other); err != nil || len(gotMissing) != 1 {
-		t.Errorf("the other workspace's missing entries: %v, %v", gotMissing, err)
+	if gotMissing, err := db.Recheck(t.Context(), other); err != nil || len(gotMissing) != 1 {
+		t.Errorf("the other workspace's entries to look at again: %v, %v", gotMissing, err)
 	}
 	if _, ok, err := db.Newest(t.Context(), parsec.NewVlobID()); ok || err != nil {
 		t.Errorf("Newest of an empty workspace: %v, %v", ok, err)

@@ -33,9 +33,11 @@ type Vlob struct {
 // with the manifests a sync brings.
 type Checkpoint struct {
 	At uint64
-	// Missing lists the entries that folders name and that the server did not return (or
-	// returned unreadable): the next sync asks for them again.
-	Missing []parsec.VlobID
+	// Recheck lists the entries the next sync looks at again: a folder's children it
+	// looks for, any other entry it asks for if it is not here (one that a folder names
+	// and the server did not return, or returned unreadable; the folders that a sync
+	// stopped midway had not looked into yet).
+	Recheck []parsec.VlobID
 }
 
 func vlobAAD(realm, id parsec.VlobID, part string) []byte {
@@ -190,28 +192,28 @@ func (d *DB) putVlobs(ctx context.Context, realm parsec.VlobID, vs iter.Seq[Vlob
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO realms (realm, checkpoint) VALUES (?, ?)`, realm[:], int64(checkpoint.At)); err != nil {
 			return 0, err
 		}
-		if err := putMissing(ctx, tx, realm, checkpoint.Missing); err != nil {
+		if err := putRecheck(ctx, tx, realm, checkpoint.Recheck); err != nil {
 			return 0, err
 		}
 	}
 	return gen, tx.Commit()
 }
 
-func putMissing(ctx context.Context, tx *sql.Tx, realm parsec.VlobID, ids []parsec.VlobID) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM missing WHERE realm = ?`, realm[:]); err != nil {
+func putRecheck(ctx context.Context, tx *sql.Tx, realm parsec.VlobID, ids []parsec.VlobID) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM recheck WHERE realm = ?`, realm[:]); err != nil {
 		return err
 	}
 	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO missing (realm, vlob_id) VALUES (?, ?)`, realm[:], id[:]); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO recheck (realm, vlob_id) VALUES (?, ?)`, realm[:], id[:]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Missing lists the entries the last sync of a workspace found missing (see Checkpoint).
-func (d *DB) Missing(ctx context.Context, realm parsec.VlobID) ([]parsec.VlobID, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id FROM missing WHERE realm = ?`, realm[:])
+// Recheck lists the entries the next sync of a workspace looks at again (see Checkpoint).
+func (d *DB) Recheck(ctx context.Context, realm parsec.VlobID) ([]parsec.VlobID, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id FROM recheck WHERE realm = ?`, realm[:])
 	if err != nil {
 		return nil, fmt.Errorf("local cache: %w", err)
 	}
@@ -339,14 +341,14 @@ func (d *DB) Label(ctx context.Context, realm parsec.VlobID, vs []Vlob) error {
 	return nil
 }
 
-// Labeled notes that every manifest of a workspace has its labels, and the entries that
-// its folders name and the cache does not hold (see Checkpoint), in one transaction.
-func (d *DB) Labeled(ctx context.Context, realm parsec.VlobID, missing []parsec.VlobID) error {
+// Labeled notes that every manifest of a workspace has its labels, and the entries the next
+// sync looks at again (see Checkpoint), in one transaction.
+func (d *DB) Labeled(ctx context.Context, realm parsec.VlobID, recheck []parsec.VlobID) error {
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, unlabeledKey+realm.String()); err != nil {
 			return err
 		}
-		return putMissing(ctx, tx, realm, missing)
+		return putRecheck(ctx, tx, realm, recheck)
 	})
 	if err != nil {
 		return fmt.Errorf("local cache: %w", err)
@@ -420,7 +422,7 @@ func (d *DB) ForgetRealm(ctx context.Context, realm parsec.VlobID) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM realms WHERE realm = ?`, realm[:]); err != nil {
 		return fmt.Errorf("local cache: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM missing WHERE realm = ?`, realm[:]); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM recheck WHERE realm = ?`, realm[:]); err != nil {
 		return fmt.Errorf("local cache: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, unlabeledKey+realm.String()); err != nil {

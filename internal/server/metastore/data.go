@@ -64,8 +64,9 @@ type DataTx interface {
 
 	// VlobChanges returns the last version of every vlob with a version appended to the
 	// change log after checkpoint after, in the order of their last change, and the
-	// realm's current checkpoint.
-	VlobChanges(org parsec.OrganizationID, realm parsec.VlobID, after uint64) ([]VlobRef, uint64, error)
+	// realm's current checkpoint. With span not 0, only the span entries of the log after
+	// after are read (checkpoints after+1 to after+span).
+	VlobChanges(org parsec.OrganizationID, realm parsec.VlobID, after, span uint64) ([]VlobRef, uint64, error)
 
 	// Blocks returns the blocks of the organization, in any realm, whose ID is in ids;
 	// unknown IDs are not in the map.

@@ -335,7 +335,7 @@ func readRealm(tx metastore.Tx, org parsec.OrganizationID, id parsec.VlobID, use
 	}
 	// Every version of every vlob, in the order of the change log: by timestamp, since the
 	// writes of a realm have increasing timestamps.
-	last, _, err := tx.VlobChanges(org, id, 0)
+	last, _, err := tx.VlobChanges(org, id, 0, 0)
 	if err != nil {
 		return r, err
 	}

@@ -196,7 +196,7 @@ func testDataChanges(t *testing.T, s metastore.Store) {
 		{99, nil},
 	} {
 		view(t, s, func(tx metastore.Tx) error {
-			got, current, err := tx.VlobChanges("Acme", realm, tc.after)
+			got, current, err := tx.VlobChanges("Acme", realm, tc.after, 0)
 			if err != nil {
 				return err
 			}
@@ -209,8 +209,34 @@ func testDataChanges(t *testing.T, s metastore.Store) {
 			return nil
 		})
 	}
+	// Read a span of the log at a time: the last version of each vlob within the span.
+	for _, tc := range []struct {
+		after, span uint64
+		want        []metastore.VlobRef
+	}{
+		{0, 2, []metastore.VlobRef{ref(a, 1), ref(b, 1)}},
+		{2, 2, []metastore.VlobRef{ref(a, 2), ref(c, 1)}},
+		{4, 2, []metastore.VlobRef{ref(a, 3)}},
+		{0, 5, []metastore.VlobRef{ref(b, 1), ref(c, 1), ref(a, 3)}},
+		{1, 1 << 63, []metastore.VlobRef{ref(b, 1), ref(c, 1), ref(a, 3)}},
+		{5, 2, nil},
+	} {
+		view(t, s, func(tx metastore.Tx) error {
+			got, current, err := tx.VlobChanges("Acme", realm, tc.after, tc.span)
+			if err != nil {
+				return err
+			}
+			if current != 5 {
+				return fmt.Errorf("after %d, span %d: current checkpoint %d, want 5", tc.after, tc.span, current)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+				return fmt.Errorf("changes after %d, span %d (-want +got):\n%s", tc.after, tc.span, diff)
+			}
+			return nil
+		})
+	}
 	view(t, s, func(tx metastore.Tx) error {
-		got, current, err := tx.VlobChanges("Acme", quiet, 0)
+		got, current, err := tx.VlobChanges("Acme", quiet, 0, 0)
 		if err != nil || current != 0 || len(got) != 0 {
 			return fmt.Errorf("changes of a realm without vlobs: %v, checkpoint %d, %v; want none at 0", got, current, err)
 		}
@@ -236,7 +262,7 @@ func testDataVlobExists(t *testing.T, s metastore.Store) {
 		}
 	}
 	view(t, s, func(tx metastore.Tx) error {
-		changes, current, err := tx.VlobChanges("Acme", realm, 0)
+		changes, current, err := tx.VlobChanges("Acme", realm, 0, 0)
 		if err != nil {
 			return err
 		}
@@ -298,7 +324,7 @@ func testDataLargeBatch(t *testing.T, s metastore.Store) {
 		if len(versions) != n {
 			return fmt.Errorf("last versions: %d, want %d", len(versions), n)
 		}
-		changes, current, err := tx.VlobChanges("Acme", realm, n)
+		changes, current, err := tx.VlobChanges("Acme", realm, n, 0)
 		if err != nil {
 			return err
 		}

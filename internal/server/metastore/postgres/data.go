@@ -148,7 +148,7 @@ func (t *tx) VlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, refs []me
 	return sqlrows.InOrder(refs, byRef), nil
 }
 
-func (t *tx) VlobChanges(org parsec.OrganizationID, realm parsec.VlobID, after uint64) ([]metastore.VlobRef, uint64, error) {
+func (t *tx) VlobChanges(org parsec.OrganizationID, realm parsec.VlobID, after, span uint64) ([]metastore.VlobRef, uint64, error) {
 	o, err := t.org(org)
 	if err != nil {
 		return nil, 0, err
@@ -165,7 +165,8 @@ func (t *tx) VlobChanges(org parsec.OrganizationID, realm parsec.VlobID, after u
 		copy(r.VlobID[:], id)
 		return r, err
 	}, `SELECT vlob_id, MAX(version), MAX(checkpoint) AS last FROM vlob_atoms
-		WHERE org = $1 AND realm = $2 AND checkpoint > $3 GROUP BY vlob_id ORDER BY last`, o, realm[:], int64(after))
+		WHERE org = $1 AND realm = $2 AND checkpoint > $3 AND checkpoint <= $4 GROUP BY vlob_id ORDER BY last`,
+		o, realm[:], int64(after), int64(sqlrows.LogEnd(after, span)))
 	return out, current, err
 }
 

@@ -199,7 +199,7 @@ func TestWritersAcrossStores(t *testing.T) {
 				if len(atoms) != n {
 					return fmt.Errorf("versions 1 to %d: %d found", n, len(atoms))
 				}
-				changes, checkpoint, err := tx.VlobChanges(org, realm, 0)
+				changes, checkpoint, err := tx.VlobChanges(org, realm, 0, 0)
 				if err != nil {
 					return err
 				}

@@ -232,13 +232,14 @@ func (t *tx) VlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, refs []me
 	return sqlrows.InOrder(refs, found), nil
 }
 
-func (t *tx) VlobChanges(org parsec.OrganizationID, realm parsec.VlobID, after uint64) ([]metastore.VlobRef, uint64, error) {
+func (t *tx) VlobChanges(org parsec.OrganizationID, realm parsec.VlobID, after, span uint64) ([]metastore.VlobRef, uint64, error) {
 	current, _, err := t.vlobRealm(org, realm)
 	if err != nil || after >= current {
 		return nil, current, err
 	}
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT vlob_id, MAX(version), MAX(checkpoint) AS last FROM vlob_atoms
-		WHERE org = ? AND realm = ? AND checkpoint > ? GROUP BY vlob_id ORDER BY last`, string(org), realm[:], int64(after))
+		WHERE org = ? AND realm = ? AND checkpoint > ? AND checkpoint <= ? GROUP BY vlob_id ORDER BY last`,
+		string(org), realm[:], int64(after), int64(sqlrows.LogEnd(after, span)))
 	if err != nil {
 		return nil, 0, err
 	}

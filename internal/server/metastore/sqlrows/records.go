@@ -250,3 +250,12 @@ func ScanShares(rows Rows, s *metastore.RecoverySetup) error {
 	}
 	return rows.Err()
 }
+
+// LogEnd is the last checkpoint VlobChanges reads: span entries of the log after after, or
+// all of them when span is 0 (a checkpoint is stored as a signed 64-bit integer).
+func LogEnd(after, span uint64) uint64 {
+	if span == 0 || after+span > math.MaxInt64 || after+span < after {
+		return math.MaxInt64
+	}
+	return after + span
+}
