@@ -105,9 +105,11 @@ func (c *Client) callKeeping(ctx context.Context, cmd string, req, rep any) (rel
 	if err := c.failed(); err != nil {
 		return func() {}, err
 	}
-	return c.t.send(ctx, protocol.RouteAuthenticated, cmd, req, rep, func(path string, body []byte) string {
-		return protocol.SignRequest(c.signer, c.dev.DeviceID, http.MethodPost, path, c.t.now(c.clock), body)
-	}, true)
+	return resigned(func() (func(), error) {
+		return c.t.send(ctx, protocol.RouteAuthenticated, cmd, req, rep, func(path string, body []byte) string {
+			return protocol.SignRequest(c.signer, c.dev.DeviceID, http.MethodPost, path, c.t.now(c.clock), body)
+		}, true)
+	})
 }
 
 // callBody is Call for a request already encoded, given its protocol.BodyHash (see
@@ -116,9 +118,11 @@ func (c *Client) callBody(ctx context.Context, cmd string, body []byte, hash [32
 	if err := c.failed(); err != nil {
 		return err
 	}
-	_, err := c.t.sendBody(ctx, protocol.RouteAuthenticated, cmd, body, nil, rep, func(path string, _ []byte) string {
-		return protocol.SignRequestHash(c.signer, c.dev.DeviceID, http.MethodPost, path, c.t.now(c.clock), hash)
-	}, false)
+	_, err := resigned(func() (func(), error) {
+		return c.t.sendBody(ctx, protocol.RouteAuthenticated, cmd, body, nil, rep, func(path string, _ []byte) string {
+			return protocol.SignRequestHash(c.signer, c.dev.DeviceID, http.MethodPost, path, c.t.now(c.clock), hash)
+		}, false)
+	})
 	return err
 }
 

@@ -144,8 +144,23 @@ func (t *transport) url(path string) string {
 // call sends a command and decodes its reply into rep. authorize, when set, returns the
 // Authorization header for the encoded body.
 func (t *transport) call(ctx context.Context, routePrefix, cmd string, req, rep any, authorize func(path string, body []byte) string) error {
-	_, err := t.send(ctx, routePrefix, cmd, req, rep, authorize, false)
+	_, err := resigned(func() (func(), error) { return t.send(ctx, routePrefix, cmd, req, rep, authorize, false) })
 	return err
+}
+
+// errReplayed is the error of a request the server took for a replay of an earlier one.
+var errReplayed = errors.New("request replayed")
+
+// resigned calls send, and once again if the server took its request for a replay: the
+// processes of a device (the GUI and the CLI) may send the same request, signed at the same
+// microsecond; signed again, for a later time, it goes through. The server refused the
+// first one without acting on it.
+func resigned(send func() (func(), error)) (func(), error) {
+	release, err := send()
+	if errors.Is(err, errReplayed) {
+		return send()
+	}
+	return release, err
 }
 
 // send is call; with keep, the reply is read into a reused buffer that rep may share
@@ -320,7 +335,7 @@ func (t *transport) httpError(code int, text string) error {
 	case protocol.HTTPClockSkew:
 		return parsec.Errorf(parsec.Skew, "the server rejected the request's time: check this computer's clock")
 	case protocol.HTTPReplayed:
-		return parsec.Errorf(parsec.Invalid, "the server refused the request as a replay of an earlier one (%s)", text)
+		return fmt.Errorf("%w: %w", errReplayed, parsec.Errorf(parsec.Invalid, "the server refused the request as a replay of an earlier one (%s)", text))
 	case protocol.HTTPTooManyRequests:
 		return parsec.Errorf(parsec.Unavailable, "the server at %s refused the request: %s", t.base, text)
 	case protocol.HTTPUnavailable:

@@ -1,9 +1,11 @@
 package client
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,5 +61,50 @@ func TestSignedTimestampsUnique(t *testing.T) {
 	clock := &parsec.FixedClock{T: 1000}
 	if a, b := tr.now(clock), tr.now(clock); a != 1000 || b != 1001 {
 		t.Fatalf("timestamps %v, %v; want 1000, 1001", a, b)
+	}
+}
+
+// A request the server takes for a replay (another process of the device sent the same
+// one, signed at the same microsecond) is signed again, for a later time, and sent once
+// more; a second refusal is the caller's error.
+func TestCallSignedAgainAfterReplay(t *testing.T) {
+	var refusals atomic.Int32
+	refusals.Store(1)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refusals.Add(-1) >= 0 {
+			w.WriteHeader(protocol.HTTPReplayed)
+			return
+		}
+		out, err := protocol.OK(protocol.PingRep{Pong: "pong"})
+		if err != nil {
+			t.Error(err)
+		}
+		w.Header().Set("Content-Type", protocol.ContentType)
+		w.Write(out)
+	}))
+	t.Cleanup(hs.Close)
+	addr, err := protocol.ParseServerAddr(hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := newTransport(nil, addr, "Acme")
+	clock := &parsec.FixedClock{T: 1000}
+	var signed []parsec.DateTime
+	authorize := func(string, []byte) string {
+		signed = append(signed, tr.now(clock))
+		return "signed"
+	}
+	var rep protocol.PingRep
+	if err := tr.call(t.Context(), protocol.RouteAuthenticated, protocol.CmdPing, protocol.PingReq{}, &rep, authorize); err != nil || rep.Pong != "pong" {
+		t.Fatalf("call refused once as a replay: %v, %+v", err, rep)
+	}
+	if len(signed) != 2 || signed[1] <= signed[0] {
+		t.Errorf("signed at %v, want twice, the second later", signed)
+	}
+	refusals.Store(2)
+	signed = nil
+	err = tr.call(t.Context(), protocol.RouteAuthenticated, protocol.CmdPing, protocol.PingReq{}, &rep, authorize)
+	if !strings.Contains(fmt.Sprint(err), "replay of an earlier one") || len(signed) != 2 {
+		t.Errorf("call refused twice: %v after %d signatures, want the refusal after 2", err, len(signed))
 	}
 }

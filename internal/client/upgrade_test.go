@@ -8,7 +8,8 @@ import (
 // A local cache written by the version before labels (without the folder and updated
 // columns, nor the recheck table): this version opens its workspace, lists it, says what is
 // pending and when it last changed, and its next sync fetches a file that a folder names
-// and the cache lacks, and pushes the change left pending.
+// and the cache lacks, and pushes the change left pending. Rows written without labels
+// again (that version run again) are labelled at the next opening.
 func TestCacheOfAnEarlierVersion(t *testing.T) {
 	p := newPeople(t)
 	id, aw, _, _ := shared(t, p)
@@ -23,7 +24,7 @@ func TestCacheOfAnEarlierVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
-		`DROP INDEX vlobs_pending`, `DROP INDEX vlobs_updated`,
+		`DROP INDEX vlobs_pending`, `DROP INDEX vlobs_updated`, `DROP INDEX vlobs_unlabeled`,
 		`ALTER TABLE vlobs DROP COLUMN folder`, `ALTER TABLE vlobs DROP COLUMN updated`,
 		`DROP TABLE recheck`,
 	} {
@@ -63,5 +64,22 @@ func TestCacheOfAnEarlierVersion(t *testing.T) {
 	}
 	if said := warned.all(); len(said) != 0 {
 		t.Errorf("warnings %q", said)
+	}
+
+	// The earlier version runs again on the device, and writes rows without labels: the
+	// next opening labels them.
+	at, by = w.LastChange()
+	db, err = sql.Open("sqlite", cachePath(p.alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.ExecContext(t.Context(), `UPDATE vlobs SET folder = NULL, updated = NULL`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := openWorkspaceAgain(t, p.alice, id)
+	if gotAt, gotBy := again.LastChange(); gotAt != at || gotBy != by {
+		t.Errorf("after the earlier version wrote again: last change %v by %v, want %v by %v", gotAt, gotBy, at, by)
 	}
 }

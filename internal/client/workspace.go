@@ -184,7 +184,7 @@ func (w *Workspace) label(ctx context.Context) error {
 			return err
 		}
 	}
-	return w.c.cache.Labeled(ctx, w.id, append(folders, missing...))
+	return w.c.cache.AddRecheck(ctx, w.id, append(folders, missing...))
 }
 
 // loadBatch is how many manifests read from the local cache are decoded together.

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS recheck (
 const indexes = `
 CREATE INDEX IF NOT EXISTS vlobs_pending ON vlobs (realm, folder) WHERE need_sync = 1;
 CREATE INDEX IF NOT EXISTS vlobs_updated ON vlobs (realm, updated);
+CREATE INDEX IF NOT EXISTS vlobs_unlabeled ON vlobs (realm) WHERE folder IS NULL;
 `
 
 // Path returns the database file's path.
@@ -107,11 +108,6 @@ func upgrade(ctx context.Context, db *sql.DB) error {
 	}
 	if !hasLabels {
 		if _, err := tx.ExecContext(ctx, `ALTER TABLE vlobs ADD COLUMN folder INTEGER; ALTER TABLE vlobs ADD COLUMN updated INTEGER;`); err != nil {
-			return err
-		}
-		// Each workspace held is noted as waiting for its labels (see Unlabeled).
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO meta (key, value)
-			SELECT DISTINCT '`+unlabeledKey+`' || lower(hex(realm)), '1' FROM vlobs`); err != nil {
 			return err
 		}
 	}

@@ -203,6 +203,10 @@ func putRecheck(ctx context.Context, tx *sql.Tx, realm parsec.VlobID, ids []pars
 	if _, err := tx.ExecContext(ctx, `DELETE FROM recheck WHERE realm = ?`, realm[:]); err != nil {
 		return err
 	}
+	return addRecheck(ctx, tx, realm, ids)
+}
+
+func addRecheck(ctx context.Context, tx *sql.Tx, realm parsec.VlobID, ids []parsec.VlobID) error {
 	for _, id := range ids {
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO recheck (realm, vlob_id) VALUES (?, ?)`, realm[:], id[:]); err != nil {
 			return err
@@ -293,23 +297,21 @@ func (d *DB) Newest(ctx context.Context, realm parsec.VlobID) (Vlob, bool, error
 	return out, ok, err
 }
 
-// unlabeledKey, followed by a workspace's ID, is the meta key that says that the workspace's
-// manifests were written by an earlier version of the cache, without labels.
-const unlabeledKey = "unlabeled/"
-
-// NeedsLabels says whether a workspace's manifests were written by an earlier version of the
-// cache, without their labels (see Vlob), and not labelled since.
+// NeedsLabels says whether some of a workspace's manifests were written without their
+// labels (see Vlob): by an earlier version of the cache, before this one added them, or
+// after, when that version ran again on the device.
 func (d *DB) NeedsLabels(ctx context.Context, realm parsec.VlobID) (bool, error) {
-	waiting, err := d.Meta(ctx, unlabeledKey+realm.String())
+	var waiting bool
+	err := d.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM vlobs WHERE realm = ? AND folder IS NULL)`, realm[:]).Scan(&waiting)
 	if err != nil {
 		return false, fmt.Errorf("local cache: %w", err)
 	}
-	return waiting != "", nil
+	return waiting, nil
 }
 
 // Unlabeled calls fn with up to n manifests of a workspace without their labels (see
 // NeedsLabels), in the order of their IDs, from the first after the ID after; Label gives
-// them, and once none is left Labeled says so.
+// them.
 func (d *DB) Unlabeled(ctx context.Context, realm, after parsec.VlobID, n int, fn func(Vlob) error) error {
 	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs
 		WHERE realm = ? AND vlob_id > ? AND folder IS NULL ORDER BY vlob_id LIMIT ?`, realm[:], after[:], n)
@@ -341,14 +343,11 @@ func (d *DB) Label(ctx context.Context, realm parsec.VlobID, vs []Vlob) error {
 	return nil
 }
 
-// Labeled notes that every manifest of a workspace has its labels, and the entries the next
-// sync looks at again (see Checkpoint), in one transaction.
-func (d *DB) Labeled(ctx context.Context, realm parsec.VlobID, recheck []parsec.VlobID) error {
+// AddRecheck adds to the entries the next sync of a workspace looks at again (see
+// Checkpoint).
+func (d *DB) AddRecheck(ctx context.Context, realm parsec.VlobID, ids []parsec.VlobID) error {
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, unlabeledKey+realm.String()); err != nil {
-			return err
-		}
-		return putRecheck(ctx, tx, realm, recheck)
+		return addRecheck(ctx, tx, realm, ids)
 	})
 	if err != nil {
 		return fmt.Errorf("local cache: %w", err)
@@ -423,9 +422,6 @@ func (d *DB) ForgetRealm(ctx context.Context, realm parsec.VlobID) error {
 		return fmt.Errorf("local cache: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM recheck WHERE realm = ?`, realm[:]); err != nil {
-		return fmt.Errorf("local cache: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, unlabeledKey+realm.String()); err != nil {
 		return fmt.Errorf("local cache: %w", err)
 	}
 	if _, err := bumpGeneration(ctx, tx, realm); err != nil {
