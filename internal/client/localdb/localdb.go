@@ -48,7 +48,9 @@ CREATE TABLE IF NOT EXISTS recheck (
 ) STRICT, WITHOUT ROWID;
 `
 
-// indexes are made once the vlobs table has its labels (see upgrade).
+// indexes are made once the vlobs table has its labels (see upgrade). The queries name the
+// index they need (INDEXED BY): without statistics, SQLite would rather read every row of
+// the workspace through the primary key.
 const indexes = `
 CREATE INDEX IF NOT EXISTS vlobs_pending ON vlobs (realm, folder) WHERE need_sync = 1;
 CREATE INDEX IF NOT EXISTS vlobs_updated ON vlobs (realm, updated);

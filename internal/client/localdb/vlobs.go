@@ -265,7 +265,7 @@ func (d *DB) Versions(ctx context.Context, realm parsec.VlobID, ids []parsec.Vlo
 // Pending calls fn with each entry of a workspace with local changes to push, and whether
 // it is a folder.
 func (d *DB) Pending(ctx context.Context, realm parsec.VlobID, fn func(id parsec.VlobID, folder bool) error) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, folder FROM vlobs WHERE realm = ? AND need_sync = 1`, realm[:])
+	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, folder FROM vlobs INDEXED BY vlobs_pending WHERE realm = ? AND need_sync = 1`, realm[:])
 	if err != nil {
 		return fmt.Errorf("local cache: %w", err)
 	}
@@ -276,7 +276,7 @@ func (d *DB) Pending(ctx context.Context, realm parsec.VlobID, fn func(id parsec
 // HasPending says whether a workspace has local changes to push.
 func (d *DB) HasPending(ctx context.Context, realm parsec.VlobID) (bool, error) {
 	var pending bool
-	err := d.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM vlobs WHERE realm = ? AND need_sync = 1)`, realm[:]).Scan(&pending)
+	err := d.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM vlobs INDEXED BY vlobs_pending WHERE realm = ? AND need_sync = 1)`, realm[:]).Scan(&pending)
 	if err != nil {
 		return false, fmt.Errorf("local cache: %w", err)
 	}
@@ -286,7 +286,7 @@ func (d *DB) HasPending(ctx context.Context, realm parsec.VlobID) (bool, error) 
 // Newest returns the manifest of a workspace that changed last (by its label Updated);
 // not ok when the workspace has none.
 func (d *DB) Newest(ctx context.Context, realm parsec.VlobID) (Vlob, bool, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs
+	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs INDEXED BY vlobs_updated
 		WHERE realm = ? AND updated IS NOT NULL ORDER BY updated DESC LIMIT 1`, realm[:])
 	if err != nil {
 		return Vlob{}, false, fmt.Errorf("local cache: %w", err)
@@ -302,7 +302,7 @@ func (d *DB) Newest(ctx context.Context, realm parsec.VlobID) (Vlob, bool, error
 // after, when that version ran again on the device.
 func (d *DB) NeedsLabels(ctx context.Context, realm parsec.VlobID) (bool, error) {
 	var waiting bool
-	err := d.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM vlobs WHERE realm = ? AND folder IS NULL)`, realm[:]).Scan(&waiting)
+	err := d.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM vlobs INDEXED BY vlobs_unlabeled WHERE realm = ? AND folder IS NULL)`, realm[:]).Scan(&waiting)
 	if err != nil {
 		return false, fmt.Errorf("local cache: %w", err)
 	}
@@ -313,7 +313,7 @@ func (d *DB) NeedsLabels(ctx context.Context, realm parsec.VlobID) (bool, error)
 // NeedsLabels), in the order of their IDs, from the first after the ID after; Label gives
 // them.
 func (d *DB) Unlabeled(ctx context.Context, realm, after parsec.VlobID, n int, fn func(Vlob) error) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs
+	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs INDEXED BY vlobs_unlabeled
 		WHERE realm = ? AND vlob_id > ? AND folder IS NULL ORDER BY vlob_id LIMIT ?`, realm[:], after[:], n)
 	if err != nil {
 		return fmt.Errorf("local cache: %w", err)
