@@ -373,7 +373,7 @@ func rewriteReply[Rep any](reply []byte, edit func(*Rep)) []byte {
 func TestPullSavesBatchByBatch(t *testing.T) {
 	p := newPeople(t)
 	id, aw, _, _ := shared(t, p)
-	files := writeMany(t, aw, protocol.MaxBatchItems + 200)
+	files := writeMany(t, aw, protocol.MaxBatchItems+200)
 	total := len(files) + 1 // and the root
 
 	var reads, items atomic.Int64
