@@ -272,8 +272,9 @@ func TestMountAt(t *testing.T) {
 	wantErrno(t, "removing in the past", os.Remove(filepath.Join(dir, "plan.txt")), syscall.EROFS)
 }
 
-// A program that gets signals while it writes (here, the profiler's, many per second) never
-// sees EINTR from a close: what it wrote is saved all the same.
+// A program that gets signals while it writes, renames, removes and makes folders (here,
+// the profiler's signals, many per second) never sees EINTR or EIO: what it did is saved all
+// the same.
 func TestSignalsDoNotInterrupt(t *testing.T) {
 	p := newPeople(t)
 	id := createWorkspace(t, p.alice, "Docs")
@@ -283,16 +284,26 @@ func TestSignalsDoNotInterrupt(t *testing.T) {
 	}
 	for i := range 200 {
 		name := filepath.Join(dir, fmt.Sprintf("f%03d.txt", i))
-		if err := os.WriteFile(name, bytes.Repeat([]byte{byte(i)}, 64<<10), 0o644); err != nil {
+		err := os.WriteFile(name, bytes.Repeat([]byte{byte(i)}, 64<<10), 0o644)
+		switch {
+		case err != nil:
+		case i%10 == 1:
+			err = os.Rename(name, name+".moved")
+		case i%10 == 2:
+			err = os.Remove(name)
+		case i%50 == 3:
+			err = os.Mkdir(name+".d", 0o755)
+		}
+		if err != nil {
 			pprof.StopCPUProfile()
-			t.Fatalf("writing %s while signals arrive: %v", name, err)
+			t.Fatalf("changing %s while signals arrive: %v", name, err)
 		}
 	}
 	pprof.StopCPUProfile()
 	must(t, m.Sync(t.Context()))
 	entries, err := os.ReadDir(dir)
 	must(t, err)
-	if len(entries) != 200 {
-		t.Errorf("%d files, want 200", len(entries))
+	if len(entries) != 200-20+4 {
+		t.Errorf("%d entries, want 184 (200 files, 20 removed, 4 folders)", len(entries))
 	}
 }

@@ -180,6 +180,7 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if errno := n.writable(); errno != 0 {
 		return nil, errno
 	}
@@ -195,6 +196,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 }
 
 func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if errno := n.writable(); errno != 0 {
 		return nil, nil, 0, errno
 	}
@@ -229,6 +231,7 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 }
 
 func (n *node) remove(ctx context.Context, name string, dir bool) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if errno := n.writable(); errno != 0 {
 		return errno
 	}
@@ -273,6 +276,7 @@ func (ws *workspace) kindErrno(p string, e client.Entry, dir bool) syscall.Errno
 // Rename renames or moves an entry; like rename(2), it replaces a file, or an empty folder
 // with a folder.
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if errno := n.writable(); errno != 0 {
 		return errno
 	}
@@ -372,8 +376,9 @@ func (n *node) Write(ctx context.Context, fh fs.FileHandle, data []byte, off int
 
 // uninterrupted keeps a request going when the program that made it gets a signal (Go's
 // preemption signal, a terminal resize, a profiler's tick): the kernel then interrupts the
-// request, and failing it would hand the program EINTR from a read, a write or a close,
-// which few programs retry. What was asked is done, or fails on its own (the client's
+// request, and failing it would hand the program EINTR (or EIO, a change's saving cut
+// short) from an open, a read, a write, a close, a rename or a removal, which few programs
+// retry. What was asked is done, or fails on its own (the client's
 // requests have their own timeouts).
 func uninterrupted(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
