@@ -532,7 +532,7 @@ func (s *stream) close() {
 // before its extension, free in the same folder: where an interface keeps both when a name
 // is taken.
 func (w *Workspace) FreeName(p string) (string, error) {
-	w.mu.Lock()
+	w.lockRead()
 	defer w.mu.Unlock()
 	parent, name, err := w.resolveParent(p)
 	if err != nil {

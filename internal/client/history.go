@@ -30,14 +30,14 @@ func (w *Workspace) History(ctx context.Context, p string) ([]Version, error) {
 	if err := w.Pull(ctx); err != nil {
 		return nil, err
 	}
-	w.mu.Lock()
+	w.lockRead()
 	m, err := w.resolve(p)
 	w.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
 	id := m.Head().ID
-	w.mu.Lock()
+	w.lockRead()
 	held := w.baseVersion(id)
 	w.mu.Unlock()
 	if held == 0 {

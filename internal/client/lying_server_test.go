@@ -458,3 +458,53 @@ func TestPullPagesOfTheLog(t *testing.T) {
 		t.Errorf("sync with a log that goes on and gives nothing: %v", err)
 	}
 }
+
+// TestLyingServerFailsAPullMidway: a pull fails after merging some entries (the server
+// returns an entry twice), and the same process syncs again once the server is honest:
+// what the failed pull merged and did not save is not taken for saved, and the entry is
+// there, also for another process.
+func TestLyingServerFailsAPullMidway(t *testing.T) {
+	p := newPeople(t)
+	id, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/a.txt": []byte("a")})
+	syncWS(t, aw)
+	w, _ := openWorkspaceAgain(t, p.bob, id)
+	syncWS(t, w)
+	write(t, aw, map[string][]byte{"/b.txt": []byte("b")})
+	syncWS(t, aw)
+	b := stat(t, aw, "/b.txt").ID
+	var honest atomic.Bool
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if honest.Load() {
+			return reply
+		}
+		switch cmd {
+		case protocol.CmdVlobPollChanges: // b.txt is found through the root, in round 1
+			return rewriteReply(reply, func(rep *protocol.VlobPollChangesRep) {
+				rep.Changes = slices.DeleteFunc(rep.Changes, func(ch protocol.VlobVersion) bool { return ch.VlobID == b })
+			})
+		case protocol.CmdVlobReadBatch:
+			return rewriteReply(reply, func(rep *protocol.VlobReadRep) {
+				for _, it := range rep.Items {
+					if it.VlobID == b {
+						rep.Items = append(rep.Items, it)
+						return
+					}
+				}
+			})
+		}
+		return reply
+	}
+	if err := w.Sync(t.Context()); parsec.KindOf(err) != parsec.Tampered {
+		t.Fatalf("sync with an entry returned twice: %v", err)
+	}
+	honest.Store(true)
+	syncWS(t, w)
+	if got := string(read(t, w, "/b.txt")); got != "b" {
+		t.Errorf("/b.txt reads %q after the sync again", got)
+	}
+	again, _ := openWorkspaceAgain(t, p.bob, id)
+	if got := string(read(t, again, "/b.txt")); got != "b" {
+		t.Errorf("/b.txt reads %q in another process", got)
+	}
+}

@@ -36,7 +36,7 @@ type FileReader struct {
 
 // OpenFile returns a reader of the file at p as this device knows it now.
 func (w *Workspace) OpenFile(p string) (*FileReader, error) {
-	w.mu.Lock()
+	w.lockRead()
 	defer w.mu.Unlock()
 	m, err := w.resolve(p)
 	if err != nil {
@@ -133,7 +133,7 @@ func stampOf(f *manifest.FileManifest) ContentStamp {
 
 // Stamp returns the stamp of file id's content as this device knows it now.
 func (w *Workspace) Stamp(id parsec.VlobID) (ContentStamp, error) {
-	w.mu.Lock()
+	w.lockRead()
 	defer w.mu.Unlock()
 	e := w.get(id)
 	if e == nil || e.current() == nil {
@@ -232,7 +232,7 @@ func (s *ContentStamp) UnmarshalBinary(b []byte) error {
 // PathOf returns where entry id is in the workspace now, as this device knows it; an error
 // of kind NotFound when it was removed (no folder holds it any more).
 func (w *Workspace) PathOf(id parsec.VlobID) (string, error) {
-	w.mu.Lock()
+	w.lockRead()
 	defer w.mu.Unlock()
 	up, err := w.ancestors(id)
 	if err != nil {

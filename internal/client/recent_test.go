@@ -79,3 +79,18 @@ func TestRecentEntriesBySize(t *testing.T) {
 		t.Errorf("the large folder is not let go for the next: %d bytes held", r.size)
 	}
 }
+
+// An entry pinned and saved again and again (a mount's writes to one file) is forgotten and
+// put each time: what recentEntries keeps of their order stays bounded.
+func TestRecentEntriesForgetAndPutAgain(t *testing.T) {
+	var r recentEntries
+	id, other := parsec.NewVlobID(), parsec.NewVlobID()
+	r.put(other, &entry{})
+	for range 100_000 {
+		r.forget(id)
+		r.put(id, &entry{})
+	}
+	if len(r.order) > 2*recentCap+2 || r.get(id) == nil || r.get(other) == nil {
+		t.Errorf("after 100,000 cycles: %d IDs in order, %d entries held", len(r.order), len(r.byID))
+	}
+}

@@ -160,3 +160,30 @@ func TestChangeNotSavedIsForgotten(t *testing.T) {
 		t.Error("the change whose saving failed waits to be pushed")
 	}
 }
+
+// What another process of the device changes shows in this one's next read, without a
+// sync, and never half: a folder read before the change is not kept beside entries read
+// after it.
+func TestReadsSeeAnotherProcessChanges(t *testing.T) {
+	p := newPeople(t)
+	id, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/a/x.txt": []byte("x"), "/b/y.txt": []byte("y")})
+	if list, err := aw.List("/a"); err != nil || len(list) != 1 {
+		t.Fatalf("/a lists %v, %v", list, err)
+	}
+	other, _ := openWorkspaceAgain(t, p.alice, id)
+	if err := other.Rename(t.Context(), "/a/x.txt", "/b/x.txt"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := aw.List("/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := aw.List("/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 0 || len(b) != 2 {
+		t.Errorf("after another process moved /a/x.txt to /b: /a lists %d entries, /b %d; want 0 and 2", len(a), len(b))
+	}
+}

@@ -56,7 +56,7 @@ func (w *Workspace) Push(ctx context.Context) error {
 
 // NeedSync reports whether the workspace has local changes not pushed yet.
 func (w *Workspace) NeedSync() bool {
-	w.mu.Lock()
+	w.lockRead()
 	defer w.mu.Unlock()
 	for _, e := range w.entries {
 		if e.local != nil {
@@ -71,6 +71,17 @@ func (w *Workspace) NeedSync() bool {
 }
 
 func (w *Workspace) pull(ctx context.Context) error {
+	err := w.pullChanges(ctx)
+	if err != nil && len(w.entries) > 0 {
+		// What was merged and not saved is dropped: the next sync lists it again (the
+		// checkpoint saved is before it), where a copy left in memory would be taken for
+		// one saved.
+		w.load(context.WithoutCancel(ctx))
+	}
+	return err
+}
+
+func (w *Workspace) pullChanges(ctx context.Context) error {
 	w.readErr = nil
 	checkpoint, err := w.c.cache.Checkpoint(ctx, w.id)
 	if err != nil {
@@ -109,8 +120,12 @@ func (w *Workspace) pull(ctx context.Context) error {
 		switch {
 		case rep.CurrentCheckpoint < pl.at:
 			return parsec.Errorf(parsec.Tampered, "the server's change log of workspace %s went back from %d to %d", parsec.ShortID(w.id), pl.at, rep.CurrentCheckpoint)
-		case rep.More && rep.CurrentCheckpoint == pl.at:
+		case rep.More && (rep.CurrentCheckpoint == pl.at || len(rep.Changes) == 0):
+			// A page spans entries of the log, each a change: an empty one would let the
+			// server keep a pull going without end.
 			return parsec.Errorf(parsec.Tampered, "the server says the change log of workspace %s goes on after %d, and gives nothing after it", parsec.ShortID(w.id), pl.at)
+		case rep.CurrentCheckpoint-pl.at < uint64(len(rep.Changes)):
+			return parsec.Errorf(parsec.Tampered, "the server gives %d changes of workspace %s between checkpoints %d and %d", len(rep.Changes), parsec.ShortID(w.id), pl.at, rep.CurrentCheckpoint)
 		}
 		for chunk := range slices.Chunk(latestChanges(rep.Changes), protocol.MaxBatchItems) {
 			listed := make(map[parsec.VlobID]uint64, len(chunk))
@@ -139,7 +154,7 @@ func (w *Workspace) pull(ctx context.Context) error {
 		if round == 1 {
 			folders = append(folders, again...) // not folders: asked for all the same
 		}
-		pl.folders = nil
+		pl.folders, pl.noted = nil, 0
 		listed := w.missingChildren(folders, pl.asked, pl.named)
 		if len(listed) == 0 {
 			break
@@ -177,7 +192,7 @@ func (w *Workspace) pull(ctx context.Context) error {
 	if !pl.saved && len(pl.changed) == 0 && pl.end == checkpoint && slices.Equal(missing, sortedIDs(again)) {
 		return nil
 	}
-	if err := w.save(ctx, pl.changed, &localdb.Checkpoint{At: pl.end, Recheck: missing}); err != nil {
+	if err := w.save(ctx, pl.changed, &localdb.Checkpoint{At: pl.end, Recheck: missing, Replace: true}); err != nil {
 		return err
 	}
 	w.checkpoint = pl.end
@@ -203,23 +218,25 @@ type pulling struct {
 	changed []parsec.VlobID // merged, not saved yet
 	saved   bool            // whether merged entries were saved already
 	folders []parsec.VlobID // merged in the last round, whose children are looked for next
+	noted   int             // how many of folders the cache's recheck holds
 	asked   map[parsec.VlobID]bool
 	named   map[parsec.VlobID]naming
 }
 
-// save saves what is merged, and checkpoint at with what is still to look at: what the last
-// sync left, the folders merged since and the entries asked for.
+// save saves what is merged, and checkpoint at with what is still to look at: besides what
+// the last sync left (still in the cache), the folders merged since and the entries asked
+// for.
 func (pl *pulling) save(ctx context.Context, at uint64) error {
 	if at != pl.at {
 		if err := pl.readErr(); err != nil { // the checkpoint would move past an entry not merged
 			return err
 		}
 	}
-	recheck := slices.Concat(pl.again, pl.folders, slices.Collect(maps.Keys(pl.asked)))
-	if err := pl.w.save(ctx, pl.changed, &localdb.Checkpoint{At: at, Recheck: slices.Compact(sortedIDs(recheck))}); err != nil {
+	recheck := slices.Concat(pl.folders[pl.noted:], slices.Collect(maps.Keys(pl.asked)))
+	if err := pl.w.save(ctx, pl.changed, &localdb.Checkpoint{At: at, Recheck: recheck}); err != nil {
 		return err
 	}
-	pl.changed, pl.saved, pl.at, pl.w.checkpoint = nil, true, at, at
+	pl.changed, pl.saved, pl.at, pl.w.checkpoint, pl.noted = nil, true, at, at, len(pl.folders)
 	return nil
 }
 

@@ -391,7 +391,7 @@ type pendingFile struct {
 // files travel together; each is checked against the size and digest its (validated)
 // manifest gives, then decrypted, and any mismatch stops everything as tampering.
 func (w *Workspace) ReadFiles(ctx context.Context, targets []FileTarget, progress func(int64)) error {
-	w.mu.Lock()
+	w.lockRead()
 	files := make([]download, len(targets))
 	for i, t := range targets {
 		m, err := w.resolve(t.Path)

@@ -180,11 +180,14 @@ func (w *Workspace) label(ctx context.Context) error {
 			break
 		}
 		after = batch[len(batch)-1].ID
-		if err := w.c.cache.Label(ctx, w.id, batch); err != nil {
+		// With the rows' labels, what the next sync looks into, in one transaction: a
+		// labelling stopped midway goes on from the rows left.
+		if err := w.c.cache.Label(ctx, w.id, batch, append(folders, missing...)); err != nil {
 			return err
 		}
+		folders, missing = folders[:0], missing[:0]
 	}
-	return w.c.cache.AddRecheck(ctx, w.id, append(folders, missing...))
+	return nil
 }
 
 // loadBatch is how many manifests read from the local cache are decoded together.
@@ -259,9 +262,21 @@ func (r *recentEntries) put(id parsec.VlobID, e *entry) {
 			r.size -= old.size
 		}
 	}
-	if r.head > len(r.order)/2 {
-		r.order = append(r.order[:0], r.order[r.head:]...)
-		r.head = 0
+	if r.head > len(r.order)/2 || len(r.order) > 2*len(r.byID)+recentCap {
+		// Compacted, each entry held once, where it was put last: an entry forgotten (see
+		// keep) and put again is appended again.
+		seen := make(map[parsec.VlobID]bool, len(r.byID))
+		kept := make([]parsec.VlobID, 0, len(r.byID))
+		for i := len(r.order) - 1; i >= r.head; i-- {
+			if id := r.order[i]; !seen[id] {
+				if _, ok := r.byID[id]; ok {
+					seen[id] = true
+					kept = append(kept, id)
+				}
+			}
+		}
+		slices.Reverse(kept)
+		r.order, r.head = kept, 0
 	}
 }
 
@@ -456,6 +471,16 @@ func (w *Workspace) lockWrite(ctx context.Context) (func(), error) {
 	return unlock, nil
 }
 
+// lockRead locks the workspace for reading, in this process. When another process of the
+// device wrote since the entries in memory were read, they are forgotten first: what is
+// read next comes from the cache as it is now, never partly from before that change.
+func (w *Workspace) lockRead() {
+	w.mu.Lock()
+	if gen, err := w.c.cache.Generation(context.Background(), w.id); err == nil && gen != w.gen {
+		w.load(context.Background())
+	}
+}
+
 // ID returns the workspace's ID.
 func (w *Workspace) ID() parsec.VlobID { return w.id }
 
@@ -635,17 +660,18 @@ func (w *Workspace) editFolder(id parsec.VlobID) *manifest.FolderManifest {
 // LastChange returns when the workspace last changed as this device knows it (the newest
 // entry's last change, sent or not) and by which device; zero when nothing is known yet.
 func (w *Workspace) LastChange() (parsec.DateTime, parsec.DeviceID) {
-	w.mu.Lock()
+	w.lockRead()
 	defer w.mu.Unlock()
 	var last change
-	v, ok, err := w.c.cache.Newest(context.Background(), w.id)
-	if err != nil {
-		w.c.warn("workspace %s: its last change cannot be read from the local cache: %v", parsec.ShortID(w.id), err)
-	}
-	if ok {
-		if e := w.decodeEntry(v); e != nil {
+	err := w.c.cache.Newest(context.Background(), w.id, func(v localdb.Vlob) bool {
+		e := w.decodeEntry(v)
+		if e != nil {
 			last.note(e.current())
 		}
+		return e == nil // a copy that cannot be read: the next newest
+	})
+	if err != nil {
+		w.c.warn("workspace %s: its last change cannot be read from the local cache: %v", parsec.ShortID(w.id), err)
 	}
 	for _, e := range w.entries {
 		if m := e.current(); m != nil {
@@ -668,7 +694,7 @@ func toEntry(name, p string, e *entry) Entry {
 
 // Stat describes the entry at a path.
 func (w *Workspace) Stat(p string) (Entry, error) {
-	w.mu.Lock()
+	w.lockRead()
 	defer w.mu.Unlock()
 	e, err := w.resolveEntry(p)
 	if err != nil {
@@ -693,7 +719,7 @@ func (w *Workspace) Walk(p string) ([]Entry, error) {
 }
 
 func (w *Workspace) list(p string, recursive bool) ([]Entry, error) {
-	w.mu.Lock()
+	w.lockRead()
 	defer w.mu.Unlock()
 	e, err := w.resolveEntry(p)
 	if err != nil {

@@ -227,9 +227,13 @@ func TestVlobQueries(t *testing.T) {
 	if has, err := db.HasPending(t.Context(), realm); err != nil || !has {
 		t.Errorf("HasPending: %v, %v", has, err)
 	}
-	newest, ok, err := db.Newest(t.Context(), realm)
-	if err != nil || !ok || newest.ID != file.ID || string(newest.Base) != "a" {
-		t.Errorf("Newest: %v %v %+v, want the file", ok, err, newest)
+	var newest []parsec.VlobID
+	err = db.Newest(t.Context(), realm, func(v Vlob) bool {
+		newest = append(newest, v.ID)
+		return len(newest) < 2
+	})
+	if err != nil || !slices.Equal(newest, []parsec.VlobID{file.ID, pending.ID}) {
+		t.Errorf("Newest: %v, %v; want the file, then the pending one", newest, err)
 	}
 	gotMissing, err := db.Recheck(t.Context(), realm)
 	if err != nil {
@@ -239,9 +243,18 @@ func TestVlobQueries(t *testing.T) {
 		t.Errorf("Recheck (-want +got):\n%s", diff)
 	}
 
-	// Pushed: nothing pending; a checkpoint without entries to look at again clears them.
+	// A checkpoint adds entries to look at again; with Replace, it replaces them.
+	added := parsec.NewVlobID()
+	if _, err := db.PutVlobs(t.Context(), realm, nil, &Checkpoint{At: 7, Recheck: []parsec.VlobID{added}}); err != nil {
+		t.Fatal(err)
+	}
+	if gotMissing, err := db.Recheck(t.Context(), realm); err != nil || len(gotMissing) != 3 {
+		t.Errorf("Recheck after one more: %v, %v", gotMissing, err)
+	}
+	// Pushed: nothing pending; a checkpoint replacing the entries to look at again with
+	// none clears them.
 	pending.NeedSync, pending.Local, folder.NeedSync, folder.Base, folder.Local = false, nil, false, []byte("f"), nil
-	if _, err := db.PutVlobs(t.Context(), realm, []Vlob{folder, pending}, &Checkpoint{At: 8}); err != nil {
+	if _, err := db.PutVlobs(t.Context(), realm, []Vlob{folder, pending}, &Checkpoint{At: 8, Replace: true}); err != nil {
 		t.Fatal(err)
 	}
 	if has, err := db.HasPending(t.Context(), realm); err != nil || has {
@@ -253,8 +266,9 @@ func TestVlobQueries(t *testing.T) {
 	if gotMissing, err := db.Recheck(t.Context(), other); err != nil || len(gotMissing) != 1 {
 		t.Errorf("the other workspace's entries to look at again: %v, %v", gotMissing, err)
 	}
-	if _, ok, err := db.Newest(t.Context(), parsec.NewVlobID()); ok || err != nil {
-		t.Errorf("Newest of an empty workspace: %v, %v", ok, err)
+	calls := 0
+	if err := db.Newest(t.Context(), parsec.NewVlobID(), func(Vlob) bool { calls++; return true }); calls != 0 || err != nil {
+		t.Errorf("Newest of an empty workspace: %d calls, %v", calls, err)
 	}
 }
 

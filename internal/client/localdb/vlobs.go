@@ -33,11 +33,13 @@ type Vlob struct {
 // with the manifests a sync brings.
 type Checkpoint struct {
 	At uint64
-	// Recheck lists the entries the next sync looks at again: a folder's children it
-	// looks for, any other entry it asks for if it is not here (one that a folder names
-	// and the server did not return, or returned unreadable; the folders that a sync
-	// stopped midway had not looked into yet).
+	// Recheck lists entries the next sync looks at again: a folder's children it looks
+	// for, any other entry it asks for if it is not here (one that a folder names and the
+	// server did not return, or returned unreadable; the folders that a sync stopped
+	// midway had not looked into yet). They are added to those the cache holds, or with
+	// Replace replace them.
 	Recheck []parsec.VlobID
+	Replace bool
 }
 
 func vlobAAD(realm, id parsec.VlobID, part string) []byte {
@@ -192,7 +194,11 @@ func (d *DB) putVlobs(ctx context.Context, realm parsec.VlobID, vs iter.Seq[Vlob
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO realms (realm, checkpoint) VALUES (?, ?)`, realm[:], int64(checkpoint.At)); err != nil {
 			return 0, err
 		}
-		if err := putRecheck(ctx, tx, realm, checkpoint.Recheck); err != nil {
+		put := addRecheck
+		if checkpoint.Replace {
+			put = putRecheck
+		}
+		if err := put(ctx, tx, realm, checkpoint.Recheck); err != nil {
 			return 0, err
 		}
 	}
@@ -283,18 +289,25 @@ func (d *DB) HasPending(ctx context.Context, realm parsec.VlobID) (bool, error) 
 	return pending, nil
 }
 
-// Newest returns the manifest of a workspace that changed last (by its label Updated);
-// not ok when the workspace has none.
-func (d *DB) Newest(ctx context.Context, realm parsec.VlobID) (Vlob, bool, error) {
+// Newest calls fn with the manifests of a workspace from the one that changed last (by
+// its label Updated), until fn returns false.
+func (d *DB) Newest(ctx context.Context, realm parsec.VlobID, fn func(Vlob) bool) error {
 	rows, err := d.db.QueryContext(ctx, `SELECT vlob_id, base_version, need_sync, base, local FROM vlobs INDEXED BY vlobs_updated
-		WHERE realm = ? AND updated IS NOT NULL ORDER BY updated DESC LIMIT 1`, realm[:])
+		WHERE realm = ? AND updated IS NOT NULL ORDER BY updated DESC`, realm[:])
 	if err != nil {
-		return Vlob{}, false, fmt.Errorf("local cache: %w", err)
+		return fmt.Errorf("local cache: %w", err)
 	}
-	var out Vlob
-	var ok bool
-	err = d.eachRow(rows, realm, func(v Vlob) error { out, ok = v, true; return nil })
-	return out, ok, err
+	stop := errors.New("stop")
+	err = d.eachRow(rows, realm, func(v Vlob) error {
+		if !fn(v) {
+			return stop
+		}
+		return nil
+	})
+	if err == stop {
+		return nil
+	}
+	return err
 }
 
 // NeedsLabels says whether some of a workspace's manifests were written without their
@@ -322,8 +335,9 @@ func (d *DB) Unlabeled(ctx context.Context, realm, after parsec.VlobID, n int, f
 }
 
 // Label gives manifests their labels (Folder and Updated of each Vlob; the rest is not
-// read), unless they have some already (written meanwhile).
-func (d *DB) Label(ctx context.Context, realm parsec.VlobID, vs []Vlob) error {
+// read), unless they have some already (written meanwhile), and adds entries to look at
+// again (see Checkpoint), in one transaction.
+func (d *DB) Label(ctx context.Context, realm parsec.VlobID, vs []Vlob, recheck []parsec.VlobID) error {
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE vlobs SET folder = ?, updated = ? WHERE realm = ? AND vlob_id = ? AND folder IS NULL`)
 		if err != nil {
@@ -335,19 +349,7 @@ func (d *DB) Label(ctx context.Context, realm parsec.VlobID, vs []Vlob) error {
 				return err
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("local cache: %w", err)
-	}
-	return nil
-}
-
-// AddRecheck adds to the entries the next sync of a workspace looks at again (see
-// Checkpoint).
-func (d *DB) AddRecheck(ctx context.Context, realm parsec.VlobID, ids []parsec.VlobID) error {
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		return addRecheck(ctx, tx, realm, ids)
+		return addRecheck(ctx, tx, realm, recheck)
 	})
 	if err != nil {
 		return fmt.Errorf("local cache: %w", err)
