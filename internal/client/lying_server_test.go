@@ -324,9 +324,7 @@ func TestLyingServerHidesAnEntryUntilHonest(t *testing.T) {
 		}
 		switch cmd {
 		case protocol.CmdVlobPollChanges:
-			return rewriteReply(reply, func(rep *protocol.VlobPollChangesRep) {
-				rep.Changes = slices.DeleteFunc(rep.Changes, func(ch protocol.VlobVersion) bool { return ch.VlobID == hidden })
-			})
+			return withoutChange(reply, hidden)
 		case protocol.CmdVlobReadBatch:
 			return rewriteReply(reply, func(rep *protocol.VlobReadRep) {
 				rep.Items = slices.DeleteFunc(rep.Items, func(it protocol.VlobItem) bool { return it.VlobID == hidden })
@@ -350,6 +348,13 @@ func TestLyingServerHidesAnEntryUntilHonest(t *testing.T) {
 	if got := string(read(t, again, "/b.txt")); got != "b" {
 		t.Errorf("/b.txt reads %q once the server is honest", got)
 	}
+}
+
+// withoutChange leaves entry id out of a vlob_poll_changes reply.
+func withoutChange(reply []byte, id parsec.VlobID) []byte {
+	return rewriteReply(reply, func(rep *protocol.VlobPollChangesRep) {
+		rep.Changes = slices.DeleteFunc(rep.Changes, func(ch protocol.VlobVersion) bool { return ch.VlobID == id })
+	})
 }
 
 // rewriteReply decodes an ok reply, lets edit change it, and encodes it again.
@@ -480,9 +485,7 @@ func TestLyingServerFailsAPullMidway(t *testing.T) {
 		}
 		switch cmd {
 		case protocol.CmdVlobPollChanges: // b.txt is found through the root, in round 1
-			return rewriteReply(reply, func(rep *protocol.VlobPollChangesRep) {
-				rep.Changes = slices.DeleteFunc(rep.Changes, func(ch protocol.VlobVersion) bool { return ch.VlobID == b })
-			})
+			return withoutChange(reply, b)
 		case protocol.CmdVlobReadBatch:
 			return rewriteReply(reply, func(rep *protocol.VlobReadRep) {
 				for _, it := range rep.Items {
