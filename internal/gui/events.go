@@ -3,6 +3,7 @@ package gui
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -14,6 +15,7 @@ type broker struct {
 	mu     sync.Mutex
 	subs   map[chan string]struct{}
 	closed bool
+	seq    uint64 // counts what was published
 }
 
 func newBroker() *broker { return &broker{subs: map[chan string]struct{}{}} }
@@ -22,12 +24,29 @@ func newBroker() *broker { return &broker{subs: map[chan string]struct{}{}} }
 func (b *broker) publish(ev string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.seq++
 	for ch := range b.subs {
 		select {
 		case ch <- ev:
 		default:
 		}
 	}
+}
+
+// seen says how many events were published: a page drawn from data read after it was
+// said saw them all.
+func (b *broker) seen() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seq
+}
+
+// seenKey holds in a request's context what the broker had published when the request came.
+type seenKey struct{}
+
+func seenOf(r *http.Request) uint64 {
+	seen, _ := r.Context().Value(seenKey{}).(uint64)
+	return seen
 }
 
 func (b *broker) subscribe() (chan string, bool) {
@@ -60,7 +79,9 @@ func (b *broker) close() {
 	}
 }
 
-// serveEvents streams the broker's events to a page.
+// serveEvents streams the broker's events to a page. A page says with "seen" how many
+// events were published when it was drawn: when more were since (published before it
+// listened), it is told at once.
 func (a *App) serveEvents(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -76,6 +97,9 @@ func (a *App) serveEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 2000\n\n")
+	if seen, err := strconv.ParseUint(r.URL.Query().Get("seen"), 10, 64); err == nil && seen != a.events.seen() {
+		fmt.Fprint(w, "data: changed\n\n")
+	}
 	fl.Flush()
 	keepalive := time.NewTicker(25 * time.Second)
 	defer keepalive.Stop()

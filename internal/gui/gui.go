@@ -199,7 +199,7 @@ func (a *App) protect(next http.Handler) http.Handler {
 			a.refuse(w, "Open the address that “parsec gui” printed: this browser has not been let in.")
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), seenKey{}, a.events.seen())))
 	})
 }
 

@@ -74,7 +74,8 @@ type pageData struct {
 	Title   string
 	Message string // the refused page's explanation
 	Flash   []message
-	Live    bool // the page fetches itself again when something changes
+	Live    bool   // the page fetches itself again when something changes
+	Seen    uint64 // the events published when the request came (see serveEvents)
 	Nav     string
 
 	Session    *sessionView
@@ -116,7 +117,7 @@ func (p *pages) render(w http.ResponseWriter, name string, d pageData) {
 
 // page renders a page for the current session, with its flash messages and banners.
 func (a *App) page(w http.ResponseWriter, r *http.Request, name, title string, data any, live bool) {
-	d := pageData{Title: title, Live: live, Nav: name, Data: data, Dev: a.cfg.DevServer != nil}
+	d := pageData{Title: title, Live: live, Seen: seenOf(r), Nav: name, Data: data, Dev: a.cfg.DevServer != nil}
 	if r.Header.Get("X-Parsec-Refresh") == "" {
 		d.Flash = a.takeFlash() // a live refresh leaves the messages to the page that shows them
 	}

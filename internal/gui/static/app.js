@@ -210,12 +210,15 @@
         else if (!banner && hereBanner) { hereBanner.remove(); }
         else if (banner && hereBanner && banner.innerHTML !== hereBanner.innerHTML) { hereBanner.innerHTML = banner.innerHTML; }
         if (!doc.body.dataset.live) { source.close(); }
+        document.body.dataset.seen = doc.body.dataset.seen || "";
       }).finally(function () {
         busy = false;
         if (again) { again = false; refresh(); }
       });
     };
-    var source = new EventSource("/events");
+    // What the page saw is said, so that an event published between its drawing and its
+    // listening is not missed.
+    var source = new EventSource("/events?seen=" + encodeURIComponent(document.body.dataset.seen || ""));
     source.onmessage = refresh;
     // An exchange also asks every few seconds, in case an event was missed.
     if (document.querySelector(".flow")) { window.setInterval(refresh, 2000); }
