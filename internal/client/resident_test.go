@@ -187,3 +187,37 @@ func TestReadsSeeAnotherProcessChanges(t *testing.T) {
 		t.Errorf("after another process moved /a/x.txt to /b: /a lists %d entries, /b %d; want 0 and 2", len(a), len(b))
 	}
 }
+
+// A change that fails midway (a copy of two files whose second cannot be written) leaves
+// nothing of itself in memory: neither this process nor the next change shows or saves a
+// folder it made and did not save.
+func TestFailedChangeLeavesNothingPinned(t *testing.T) {
+	p := newPeople(t)
+	id, aw, _, _ := shared(t, p)
+	if err := aw.Mkdir(t.Context(), "/dir", false); err != nil {
+		t.Fatal(err)
+	}
+	err := aw.WriteFiles(t.Context(), []client.FileSource{source("/new/a.txt", []byte("a")), source("/dir", []byte("d"))}, nil)
+	if err == nil {
+		t.Fatal("writing a file over a folder succeeded")
+	}
+	if n := aw.Resident(); n != 0 {
+		t.Errorf("%d entries pinned after the failed change", n)
+	}
+	if err := aw.Mkdir(t.Context(), "/z", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []*client.Workspace{aw, func() *client.Workspace { w, _ := openWorkspaceAgain(t, p.alice, id); return w }()} {
+		list, err := w.List("/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range list {
+			names = append(names, e.Name)
+		}
+		if !slices.Equal(names, []string{"dir", "z"}) {
+			t.Errorf("/ lists %q, want dir and z only", names)
+		}
+	}
+}

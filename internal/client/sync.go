@@ -104,10 +104,9 @@ func (w *Workspace) pullChanges(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for id := range w.damaged {
-		again = append(again, id)
-	}
-	pl := &pulling{w: w, at: checkpoint, again: again, named: map[parsec.VlobID]naming{}, asked: map[parsec.VlobID]bool{}}
+	damaged := slices.Collect(maps.Keys(w.damaged))
+	again = append(again, damaged...)
+	pl := &pulling{w: w, at: checkpoint, again: again, damaged: damaged, named: map[parsec.VlobID]naming{}, asked: map[parsec.VlobID]bool{}}
 	// The log a page at a time, and each page's changes a batch at a time, each batch
 	// merged and saved before the next, so that a first sync of many entries never holds
 	// them all. The checkpoint moves after each page: a pull stopped midway lists the
@@ -215,6 +214,7 @@ type pulling struct {
 	w       *Workspace
 	at, end uint64          // the checkpoint saved, and the one the pull brings the workspace to
 	again   []parsec.VlobID // what the last sync left to look at again
+	damaged []parsec.VlobID // of again, those that are not in the cache's recheck
 	changed []parsec.VlobID // merged, not saved yet
 	saved   bool            // whether merged entries were saved already
 	folders []parsec.VlobID // merged in the last round, whose children are looked for next
@@ -232,11 +232,11 @@ func (pl *pulling) save(ctx context.Context, at uint64) error {
 			return err
 		}
 	}
-	recheck := slices.Concat(pl.folders[pl.noted:], slices.Collect(maps.Keys(pl.asked)))
+	recheck := slices.Concat(pl.damaged, pl.folders[pl.noted:], slices.Collect(maps.Keys(pl.asked)))
 	if err := pl.w.save(ctx, pl.changed, &localdb.Checkpoint{At: at, Recheck: recheck}); err != nil {
 		return err
 	}
-	pl.changed, pl.saved, pl.at, pl.w.checkpoint, pl.noted = nil, true, at, at, len(pl.folders)
+	pl.changed, pl.saved, pl.at, pl.w.checkpoint, pl.noted, pl.damaged = nil, true, at, at, len(pl.folders), nil
 	return nil
 }
 

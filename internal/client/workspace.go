@@ -457,6 +457,11 @@ func (w *Workspace) lockWrite(ctx context.Context) (func(), error) {
 		return nil, err
 	}
 	unlock := func() {
+		if len(w.entries) > 0 {
+			// What a change that failed left pinned, unsaved, is forgotten: memory
+			// never holds a change the cache does not.
+			w.load(context.WithoutCancel(ctx))
+		}
 		release()
 		w.mu.Unlock()
 	}
@@ -472,8 +477,9 @@ func (w *Workspace) lockWrite(ctx context.Context) (func(), error) {
 }
 
 // lockRead locks the workspace for reading, in this process. When another process of the
-// device wrote since the entries in memory were read, they are forgotten first: what is
-// read next comes from the cache as it is now, never partly from before that change.
+// device wrote since the entries in memory were read, they are forgotten first: a read that
+// starts after that change sees it, and does not mix entries decoded before it with entries
+// read after it (one that runs while the other process writes may still see part of it).
 func (w *Workspace) lockRead() {
 	w.mu.Lock()
 	if gen, err := w.c.cache.Generation(context.Background(), w.id); err == nil && gen != w.gen {
