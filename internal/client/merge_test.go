@@ -591,7 +591,9 @@ func TestMerge(t *testing.T) {
 			if tc.entry != nil {
 				w.entries[fileID] = tc.entry
 			}
-			changed := w.merge(tc.remote)
+			id := tc.remote.Head().ID
+			_, held := w.versions([]parsec.VlobID{id})[id]
+			changed := w.merge(tc.remote, held)
 			e := w.entries[fileID]
 			if diff := cmp.Diff(tc.wantBase, e.base); diff != "" {
 				t.Errorf("base (-want +got):\n%s", diff)

@@ -136,7 +136,7 @@ func (w *Workspace) pullChanges(ctx context.Context) error {
 				have, ok := held[id]
 				return ok && have >= v
 			})
-			if err := pl.fetch(ctx, listed, 0); err != nil {
+			if err := pl.fetch(ctx, listed, 0, held); err != nil {
 				return err
 			}
 		}
@@ -161,7 +161,7 @@ func (w *Workspace) pullChanges(ctx context.Context) error {
 		for id := range listed {
 			pl.asked[id] = true
 		}
-		if err := pl.fetch(ctx, listed, round); err != nil {
+		if err := pl.fetch(ctx, listed, round, nil); err != nil { // none held here
 			return err
 		}
 	}
@@ -257,8 +257,10 @@ func (pl *pulling) readErr() error {
 const pullSaveEvery = protocol.MaxBatchItems
 
 // fetch reads the versions listed from the server (in round 0, those of the change log,
-// which must all come back), checks them against those held here, and merges them.
-func (pl *pulling) fetch(ctx context.Context, listed map[parsec.VlobID]uint64, round int) error {
+// which must all come back), checks them against those held here (held: their versions,
+// from versions), and merges them. An entry not held is not looked for in the cache: a
+// first sync does not query it twice per entry for nothing.
+func (pl *pulling) fetch(ctx context.Context, listed map[parsec.VlobID]uint64, round int, held map[parsec.VlobID]uint64) error {
 	w := pl.w
 	if len(listed) == 0 {
 		return nil
@@ -267,10 +269,13 @@ func (pl *pulling) fetch(ctx context.Context, listed map[parsec.VlobID]uint64, r
 	if err != nil {
 		return err
 	}
+	isHeld := func(id parsec.VlobID) bool { _, ok := held[id]; return ok }
 	for _, m := range fetched {
 		var base manifest.Manifest
-		if e := w.get(m.Head().ID); e != nil {
-			base = e.base
+		if isHeld(m.Head().ID) {
+			if e := w.get(m.Head().ID); e != nil {
+				base = e.base
+			}
 		}
 		if err := checkAfter(base, m); err != nil {
 			return err
@@ -286,7 +291,7 @@ func (pl *pulling) fetch(ctx context.Context, listed map[parsec.VlobID]uint64, r
 		return boolRank(!a.IsFolder()) - boolRank(!b.IsFolder())
 	})
 	for _, m := range fetched {
-		merged := w.merge(m)
+		merged := w.merge(m, isHeld(m.Head().ID))
 		pl.changed = append(pl.changed, merged...)
 		for _, id := range merged {
 			if e := w.entries[id]; e != nil && e.isFolder() {
@@ -557,9 +562,13 @@ func parallel(n int, f func(i int)) {
 }
 
 // merge applies a validated remote manifest to the local state and returns the entries it
-// changed.
-func (w *Workspace) merge(r manifest.Manifest) []parsec.VlobID {
+// changed; held says whether this device holds a version of the entry (see versions).
+func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 	id := r.Head().ID
+	if !held {
+		w.keep(id, &entry{base: r})
+		return []parsec.VlobID{id}
+	}
 	e, err := w.lookup(id)
 	if e == nil {
 		if err != nil {
