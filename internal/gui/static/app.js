@@ -178,18 +178,22 @@
   // Live pages fetch themselves again when the GUI says something changed.
   if (document.body.dataset.live && window.EventSource) {
     var busy = false, again = false;
+    // A page the person is working in (a menu open, a field of a form being filled) is not
+    // redrawn under their hands.
+    var interacting = function () {
+      var active = document.activeElement;
+      return document.querySelector("details.menu[open]") || (active && active.matches("input, select, textarea") && active.form && active.form.method === "post");
+    };
     var refresh = function () {
       if (busy) { again = true; return; }
-      if (leaving) { return; }
-      var active = document.activeElement;
-      if (document.querySelector("details.menu[open]") || (active && active.matches("input, select, textarea") && active.form && active.form.method === "post")) { return; }
+      if (leaving || interacting()) { return; }
       busy = true;
       fetch(window.location.href, { credentials: "same-origin", headers: { "X-Parsec-Refresh": "1" } }).then(function (r) {
         if (leaving) { return null; }
         if (r.redirected) { navigating = true; window.location.href = r.url; return null; }
         return r.text();
       }).then(function (html) {
-        if (!html || leaving) { return; }
+        if (!html || leaving || interacting()) { return; } // the person began meanwhile
         var doc = new DOMParser().parseFromString(html, "text/html");
         var main = doc.getElementById("main"), here = document.getElementById("main");
         if (main && here) {
