@@ -16,6 +16,7 @@ import (
 	"github.com/parsec-go/parsec/internal/protocol"
 	"github.com/parsec-go/parsec/internal/server"
 	"github.com/parsec-go/parsec/internal/server/metastore"
+	"github.com/parsec-go/parsec/internal/testenv"
 )
 
 // The attacks of a server that lies, alone or with the help of a member (who signs what it
@@ -317,21 +318,9 @@ func TestLyingServerHidesAnEntryUntilHonest(t *testing.T) {
 	write(t, aw, map[string][]byte{"/a.txt": []byte("a"), "/b.txt": []byte("b")})
 	syncWS(t, aw)
 	hidden := stat(t, aw, "/b.txt").ID
-	var honest atomic.Bool
-	p.srv.Lie = func(cmd string, reply []byte) []byte {
-		if honest.Load() {
-			return reply
-		}
-		switch cmd {
-		case protocol.CmdVlobPollChanges:
-			return withoutChange(reply, hidden)
-		case protocol.CmdVlobReadBatch:
-			return rewriteReply(reply, func(rep *protocol.VlobReadRep) {
-				rep.Items = slices.DeleteFunc(rep.Items, func(it protocol.VlobItem) bool { return it.VlobID == hidden })
-			})
-		}
-		return reply
-	}
+	honest := hideEntry(p.srv, hidden, func(rep *protocol.VlobReadRep) {
+		rep.Items = slices.DeleteFunc(rep.Items, func(it protocol.VlobItem) bool { return it.VlobID == hidden })
+	})
 	w, warned := openWorkspaceAgain(t, p.bob, id)
 	syncWS(t, w)
 	syncWS(t, w)
@@ -348,6 +337,25 @@ func TestLyingServerHidesAnEntryUntilHonest(t *testing.T) {
 	if got := string(read(t, again, "/b.txt")); got != "b" {
 		t.Errorf("/b.txt reads %q once the server is honest", got)
 	}
+}
+
+// hideEntry has the server leave entry id out of its change log, and change its
+// vlob_read_batch replies with read, until the returned flag says it is honest again.
+func hideEntry(srv *testenv.Server, id parsec.VlobID, read func(*protocol.VlobReadRep)) *atomic.Bool {
+	honest := new(atomic.Bool)
+	srv.Lie = func(cmd string, reply []byte) []byte {
+		if honest.Load() {
+			return reply
+		}
+		switch cmd {
+		case protocol.CmdVlobPollChanges:
+			return withoutChange(reply, id)
+		case protocol.CmdVlobReadBatch:
+			return rewriteReply(reply, read)
+		}
+		return reply
+	}
+	return honest
 }
 
 // withoutChange leaves entry id out of a vlob_poll_changes reply.
@@ -383,17 +391,12 @@ func TestPullSavesBatchByBatch(t *testing.T) {
 
 	var reads, items atomic.Int64
 	var honest atomic.Bool
-	p.srv.Lie = func(cmd string, reply []byte) []byte {
-		if cmd != protocol.CmdVlobReadBatch {
-			return reply
+	lie(t, p.srv, protocol.CmdVlobReadBatch, func(rep *protocol.VlobReadRep) {
+		if reads.Add(1) == 2 && !honest.Load() {
+			rep.Items = rep.Items[1:]
 		}
-		return rewriteReply(reply, func(rep *protocol.VlobReadRep) {
-			if reads.Add(1) == 2 && !honest.Load() {
-				rep.Items = rep.Items[1:]
-			}
-			items.Add(int64(len(rep.Items)))
-		})
-	}
+		items.Add(int64(len(rep.Items)))
+	})
 	w, _ := openWorkspaceAgain(t, p.bob, id)
 	if err := w.Sync(t.Context()); parsec.KindOf(err) != parsec.Tampered {
 		t.Fatalf("sync with an entry left out: %v", err)
@@ -428,20 +431,15 @@ func TestPullPagesOfTheLog(t *testing.T) {
 
 	var polls, more atomic.Int64
 	var stuck atomic.Bool
-	p.srv.Lie = func(cmd string, reply []byte) []byte {
-		if cmd != protocol.CmdVlobPollChanges {
-			return reply
+	lie(t, p.srv, protocol.CmdVlobPollChanges, func(rep *protocol.VlobPollChangesRep) {
+		polls.Add(1)
+		if rep.More {
+			more.Add(1)
 		}
-		return rewriteReply(reply, func(rep *protocol.VlobPollChangesRep) {
-			polls.Add(1)
-			if rep.More {
-				more.Add(1)
-			}
-			if stuck.Load() {
-				rep.Changes, rep.More = nil, true
-			}
-		})
-	}
+		if stuck.Load() {
+			rep.Changes, rep.More = nil, true
+		}
+	})
 	w, _ := openWorkspaceAgain(t, p.bob, id)
 	syncWS(t, w)
 	if polls.Load() != 3 || more.Load() != 2 {
@@ -478,26 +476,15 @@ func TestLyingServerFailsAPullMidway(t *testing.T) {
 	write(t, aw, map[string][]byte{"/b.txt": []byte("b")})
 	syncWS(t, aw)
 	b := stat(t, aw, "/b.txt").ID
-	var honest atomic.Bool
-	p.srv.Lie = func(cmd string, reply []byte) []byte {
-		if honest.Load() {
-			return reply
+	// b.txt is found through the root, in round 1, and comes back twice.
+	honest := hideEntry(p.srv, b, func(rep *protocol.VlobReadRep) {
+		for _, it := range rep.Items {
+			if it.VlobID == b {
+				rep.Items = append(rep.Items, it)
+				return
+			}
 		}
-		switch cmd {
-		case protocol.CmdVlobPollChanges: // b.txt is found through the root, in round 1
-			return withoutChange(reply, b)
-		case protocol.CmdVlobReadBatch:
-			return rewriteReply(reply, func(rep *protocol.VlobReadRep) {
-				for _, it := range rep.Items {
-					if it.VlobID == b {
-						rep.Items = append(rep.Items, it)
-						return
-					}
-				}
-			})
-		}
-		return reply
-	}
+	})
 	if err := w.Sync(t.Context()); parsec.KindOf(err) != parsec.Tampered {
 		t.Fatalf("sync with an entry returned twice: %v", err)
 	}
