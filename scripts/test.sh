@@ -5,7 +5,8 @@
 # postgresql, whose binaries the PostgreSQL metadata store's tests run; fuse3, rsync, git and
 # sqlite3, which the mount's tests run on a real FUSE mount; and MinIO, built with go install,
 # for the S3 block store's tests), checks formatting and vet, runs every test with the race
-# detector, then runs each fuzz target for a short time.
+# detector and the tests of the process's memory without it, then runs each fuzz target for
+# a short time.
 # FUZZTIME (default 5s) sets how long each fuzz target runs; FUZZTIME=0 skips fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +68,11 @@ go vet ./...
 
 echo "== go test -race"
 go test -race -count=1 ./...
+
+# Tests of the process's memory that the race detector's shadow memory would distort are
+# built without it (//go:build !race): they run here, without it.
+echo "== go test ./internal/crypto (without the race detector)"
+go test -count=1 ./internal/crypto
 
 fuzztime=${FUZZTIME:-5s}
 if [ "$fuzztime" != "0" ]; then
