@@ -37,3 +37,11 @@ func (w *Workspace) MkdirCancelled(p string) error {
 	cancel()
 	return w.save(ctx, changed, nil)
 }
+
+// SetDownloadChunk makes Download read a tree n files at a time, for the test (not
+// parallel).
+func SetDownloadChunk(t *testing.T, n int) {
+	old := downloadChunk
+	downloadChunk = n
+	t.Cleanup(func() { downloadChunk = old })
+}

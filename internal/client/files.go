@@ -283,27 +283,9 @@ func (c *Client) localTree(local string, recursive bool) (tree, error) {
 
 // tree lists what a path of the workspace holds, for a copy, from what this device knows.
 func (w *Workspace) tree(ctx context.Context, src string, recursive bool) (tree, error) {
-	top, err := w.Stat(src)
-	if err != nil {
-		return tree{}, err
-	}
-	t := tree{name: top.Name, folder: top.IsFolder}
-	if top.Path == "/" {
-		info, err := w.Info(ctx)
-		if err != nil {
-			return tree{}, err
-		}
-		t.name = info.Name
-		if t.name == "" {
-			t.name = "workspace " + parsec.ShortID(w.id)
-		}
-	}
-	if !top.IsFolder {
-		t.files, t.from, t.total = []string{"."}, []string{top.Path}, int64(top.Size)
-		return t, nil
-	}
-	if !recursive {
-		return t, parsec.Errorf(parsec.Invalid, "%s is a folder: use -r to copy it and everything in it", top.Path)
+	top, t, err := w.treeTop(ctx, src, recursive)
+	if err != nil || !top.IsFolder {
+		return t, err
 	}
 	entries, err := w.Walk(top.Path)
 	if err != nil {
@@ -311,7 +293,7 @@ func (w *Workspace) tree(ctx context.Context, src string, recursive bool) (tree,
 	}
 	t.folders = []string{"."}
 	for _, e := range entries {
-		rel := strings.TrimPrefix(strings.TrimPrefix(e.Path, top.Path), "/")
+		rel := relativeTo(top, e)
 		if e.IsFolder {
 			t.folders = append(t.folders, rel)
 		} else {
@@ -320,6 +302,40 @@ func (w *Workspace) tree(ctx context.Context, src string, recursive bool) (tree,
 		}
 	}
 	return t, nil
+}
+
+// treeTop is what tree finds first: the entry at src, and a tree of its name (the
+// workspace's for the root) holding it alone if it is a file. A folder without recursive
+// is refused.
+func (w *Workspace) treeTop(ctx context.Context, src string, recursive bool) (Entry, tree, error) {
+	top, err := w.Stat(src)
+	if err != nil {
+		return top, tree{}, err
+	}
+	t := tree{name: top.Name, folder: top.IsFolder}
+	if top.Path == "/" {
+		info, err := w.Info(ctx)
+		if err != nil {
+			return top, tree{}, err
+		}
+		t.name = info.Name
+		if t.name == "" {
+			t.name = "workspace " + parsec.ShortID(w.id)
+		}
+	}
+	if !top.IsFolder {
+		t.files, t.from, t.total = []string{"."}, []string{top.Path}, int64(top.Size)
+		return top, t, nil
+	}
+	if !recursive {
+		return top, t, parsec.Errorf(parsec.Invalid, "%s is a folder: use -r to copy it and everything in it", top.Path)
+	}
+	return top, t, nil
+}
+
+// relativeTo is the path of e, an entry of top's tree, relative to top.
+func relativeTo(top, e Entry) string {
+	return strings.TrimPrefix(strings.TrimPrefix(e.Path, top.Path), "/")
 }
 
 // put writes a tree's files at target in the workspace, then creates its empty folders
@@ -377,12 +393,13 @@ func (w *Workspace) Upload(ctx context.Context, local, dst string, o CopyOptions
 // computer, after receiving the workspace's changes: into local when it is an existing
 // folder, else as local itself (a local path written with a trailing separator must be an
 // existing folder). Every block is checked against its file's signed manifest; files are
-// streamed to disk in flat memory.
+// streamed to disk in flat memory, and a tree is read as it is walked (see WalkEach), a
+// chunk of files at a time, so that memory does not grow with the tree's size.
 func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptions) (CopyResult, error) {
 	if err := w.Pull(ctx); err != nil {
 		return CopyResult{}, err
 	}
-	t, err := w.tree(ctx, src, o.Recursive)
+	top, t, err := w.treeTop(ctx, src, o.Recursive)
 	if err != nil {
 		return CopyResult{}, err
 	}
@@ -398,21 +415,60 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 	case err != nil && (strings.HasSuffix(local, "/") || strings.HasSuffix(local, string(filepath.Separator))):
 		return CopyResult{}, parsec.Errorf(parsec.NotFound, "%s: no such folder", local)
 	}
-	for _, f := range t.folders {
-		if err := os.MkdirAll(filepath.Join(target, filepath.FromSlash(f)), 0o755); err != nil {
+	if !top.IsFolder {
+		create := func() (io.WriteCloser, error) { return os.Create(target) }
+		if err := w.ReadFiles(ctx, []FileTarget{{Path: top.Path, Create: create}}, t.progress(o)); err != nil {
+			return CopyResult{}, err
+		}
+		return CopyResult{Files: 1, Bytes: t.total, Path: target}, nil
+	}
+	// A tree is read as it is walked, downloadChunk files at a time, in flat memory
+	// whatever its size; the progress's total needs a first walk.
+	if o.Progress != nil {
+		err := w.WalkEach(top.Path, func(e Entry) error {
+			t.total += int64(e.Size)
+			return nil
+		})
+		if err != nil {
 			return CopyResult{}, err
 		}
 	}
-	targets := make([]FileTarget, len(t.files))
-	for i, rel := range t.files {
-		p := filepath.Join(target, filepath.FromSlash(rel))
-		targets[i] = FileTarget{Path: t.from[i], Create: func() (io.WriteCloser, error) { return os.Create(p) }}
-	}
-	if err := w.ReadFiles(ctx, targets, t.progress(o)); err != nil {
+	progress := t.progress(o)
+	if err := os.MkdirAll(target, 0o755); err != nil {
 		return CopyResult{}, err
 	}
-	return CopyResult{Files: len(t.files), Bytes: t.total, Path: target}, nil
+	res := CopyResult{Path: target}
+	var chunk []FileTarget
+	flush := func() error {
+		err := w.ReadFiles(ctx, chunk, progress)
+		chunk = chunk[:0]
+		return err
+	}
+	err = w.WalkEach(top.Path, func(e Entry) error {
+		p := filepath.Join(target, filepath.FromSlash(relativeTo(top, e)))
+		if e.IsFolder {
+			return os.MkdirAll(p, 0o755)
+		}
+		chunk = append(chunk, FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) { return os.Create(p) }})
+		res.Files++
+		res.Bytes += int64(e.Size)
+		if len(chunk) == downloadChunk {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(chunk) > 0 {
+		err = flush()
+	}
+	if err != nil {
+		return CopyResult{}, err
+	}
+	return res, nil
 }
+
+// downloadChunk is how many files Download reads at a time: what a download of a tree
+// holds in memory (their manifests, names and pieces), whatever the tree's size.
+var downloadChunk = 4096
 
 // Copy copies src, a file or with Recursive a folder tree of this workspace, to dst in
 // workspace to (see Landing), as one change of to (see Change). Within one workspace (to

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
 )
 
 // Where a copy or a move lands: one rule for every interface.
@@ -74,6 +76,74 @@ func localTree(t *testing.T, files map[string]string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// checkDownloaded checks that a tree localTree made came back into dir: its files byte for
+// byte, and its empty folders.
+func checkDownloaded(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil || string(got) != want {
+			t.Errorf("%s downloaded as %d bytes, %v; want %d bytes", name, len(got), err, len(want))
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "empty", "deeper")); err != nil || !fi.IsDir() {
+		t.Errorf("the empty folder did not come back: %v", err)
+	}
+}
+
+// A tree is downloaded as it is walked, a few files at a time (two here): every file and
+// empty folder comes back, the progress knows the whole size from the start, and the
+// blocks are asked for chunk by chunk, never the whole tree's at once.
+func TestDownloadTreeByChunks(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, bw, _ := shared(t, p)
+	files := map[string]string{"a.txt": "a", "b.txt": "bb", "sub/c.txt": "ccc", "sub/deep/d.txt": "dddd",
+		"sub/deep/e.bin": strings.Repeat("e", 600<<10)}
+	size := int64(0)
+	for _, content := range files {
+		size += int64(len(content))
+	}
+	if _, err := bw.Upload(ctx, localTree(t, files), "/", client.CopyOptions{Recursive: true}); err != nil {
+		t.Fatal(err)
+	}
+	client.SetDownloadChunk(t, 2)
+	var reads atomic.Int32
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd == protocol.CmdBlockRead {
+			reads.Add(1)
+		}
+		return reply
+	}
+	var mu sync.Mutex
+	var last int64
+	var totals []int64
+	out := t.TempDir()
+	res, err := aw.Download(ctx, "/reports", out, client.CopyOptions{Recursive: true, Progress: func(done, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		last, totals = max(last, done), append(totals, total)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(client.CopyResult{Files: 5, Bytes: size, Path: filepath.Join(out, "reports")}, res); diff != "" {
+		t.Errorf("Download result (-want +got):\n%s", diff)
+	}
+	checkDownloaded(t, filepath.Join(out, "reports"), files)
+	if last != size {
+		t.Errorf("progress ended at %d, want %d", last, size)
+	}
+	for _, total := range totals {
+		if total != size {
+			t.Fatalf("progress told a total of %d, want %d from the start", total, size)
+		}
+	}
+	if n := reads.Load(); n < 3 {
+		t.Errorf("the blocks of 5 files were read in %d request(s), want one per chunk of 2 (3 or more)", n)
+	}
 }
 
 // A local tree goes up and comes back byte for byte, with progress reported to the total;
@@ -141,15 +211,7 @@ func TestUploadDownload(t *testing.T) {
 	if res.Files != 3 || res.Bytes != size || res.Path != filepath.Join(out, "reports") {
 		t.Errorf("Download result = %+v", res)
 	}
-	for name, want := range files {
-		got, err := os.ReadFile(filepath.Join(out, "reports", filepath.FromSlash(name)))
-		if err != nil || string(got) != want {
-			t.Errorf("%s downloaded as %d bytes, %v; want %d bytes", name, len(got), err, len(want))
-		}
-	}
-	if fi, err := os.Stat(filepath.Join(out, "reports", "empty", "deeper")); err != nil || !fi.IsDir() {
-		t.Errorf("the empty folder did not come back: %v", err)
-	}
+	checkDownloaded(t, filepath.Join(out, "reports"), files)
 
 	// One file to a new local name; a folder without Recursive; missing things.
 	one := filepath.Join(t.TempDir(), "copy.txt")

@@ -747,46 +747,95 @@ func (w *Workspace) list(p string, recursive bool) ([]Entry, error) {
 const maxTreeDepth = 512
 
 // walkTree lists the whole tree under folder f at path base, folders before their content, by
-// name. The tree is what members wrote, and a member may write folders inside each other:
-// a folder is entered only from the folder its manifest names as its parent, and only
-// once, so that a cycle or a folder listed twice is walked once; a tree deeper than
-// maxTreeDepth is an error.
+// name, with the workspace locked all along (see eachInTree).
 func (w *Workspace) walkTree(base string, f *manifest.FolderManifest) ([]Entry, error) {
 	var out []Entry
-	entered := map[parsec.VlobID]bool{f.ID: true}
-	var walk func(base string, f *manifest.FolderManifest, depth int) error
-	walk = func(base string, f *manifest.FolderManifest, depth int) error {
+	err := w.eachInTree(base, f.ID, func(read func()) { read() }, func(e Entry) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// WalkEach calls fn with each entry of a folder's whole tree (or with the file at p),
+// folders before their content, by name, as Walk lists them, but one folder at a time:
+// what it holds is the entries of the folders on the way to the current one, whatever the
+// size of the tree. fn is called with the workspace unlocked, so that it may read it (as
+// Download does); a change made during the walk may or may not be seen.
+func (w *Workspace) WalkEach(p string, fn func(Entry) error) error {
+	w.lockRead()
+	e, err := w.resolveEntry(p)
+	if err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	names, _ := splitPath(p)
+	base := "/" + strings.Join(names, "/")
+	f, ok := e.current().(*manifest.FolderManifest)
+	if !ok {
+		top := toEntry(names[len(names)-1], base, e)
+		w.mu.Unlock()
+		return fn(top)
+	}
+	w.mu.Unlock()
+	return w.eachInTree(base, f.ID, func(read func()) {
+		w.lockRead()
+		defer w.mu.Unlock()
+		read()
+	}, fn)
+}
+
+// eachInTree calls fn with each entry of the tree under folder top at path base, folders
+// before their content, by name. The tree is what members wrote, and a member may write
+// folders inside each other: a folder is entered only from the folder its manifest names
+// as its parent, and only once, so that a cycle or a folder listed twice is walked once; a
+// tree deeper than maxTreeDepth is an error. Each folder is read from the workspace inside
+// section, which holds the lock as the caller needs; fn is called outside it.
+func (w *Workspace) eachInTree(base string, top parsec.VlobID, section func(read func()), fn func(Entry) error) error {
+	entered := map[parsec.VlobID]bool{}
+	var walk func(base string, id, parent parsec.VlobID, depth int) error
+	walk = func(base string, id, parent parsec.VlobID, depth int) error {
 		if depth > maxTreeDepth {
 			return parsec.Errorf(parsec.Invalid, "%s is more than %d folders deep", base, maxTreeDepth)
 		}
-		children, err := w.children(base, f)
+		var children []Entry
+		var err error
+		section(func() {
+			var f *manifest.FolderManifest
+			ok := false
+			if e := w.get(id); e != nil {
+				f, ok = e.current().(*manifest.FolderManifest)
+			}
+			switch {
+			case !ok:
+				// Not a folder (or no longer known here): nothing to enter.
+			case depth > 1 && f.Parent != parent:
+				w.c.warn("%s: folder %s is listed in %s but says its parent is %s: its content is listed only there", base, parsec.ShortID(id), parsec.ShortID(parent), parsec.ShortID(f.Parent))
+			default:
+				entered[id] = true
+				children, err = w.children(base, f)
+			}
+		})
 		if err != nil {
 			return err
 		}
 		for _, e := range children {
-			out = append(out, e)
+			if err := fn(e); err != nil {
+				return err
+			}
 			if !e.IsFolder || entered[e.ID] {
 				continue
 			}
-			sub, ok := w.get(e.ID).current().(*manifest.FolderManifest)
-			if !ok {
-				continue
-			}
-			if sub.Parent != f.ID {
-				w.c.warn("%s: folder %s is listed in %s but says its parent is %s: its content is listed only there", e.Path, parsec.ShortID(sub.ID), parsec.ShortID(f.ID), parsec.ShortID(sub.Parent))
-				continue
-			}
-			entered[sub.ID] = true
-			if err := walk(e.Path, sub, depth+1); err != nil {
+			if err := walk(e.Path, e.ID, id, depth+1); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := walk(base, f, 1); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return walk(base, top, parsec.VlobID{}, 1)
 }
 
 // children lists the entries of a folder that are known locally, by name.

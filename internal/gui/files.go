@@ -535,33 +535,42 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	entries, err := ws.Walk(p)
-	if err != nil {
-		a.say(true, errText(err))
-		http.Redirect(w, r, filesURL(info.ID, p), http.StatusSeeOther)
-		return
+	// The archive is written as the tree is walked, in flat memory whatever its size. An
+	// error before its first entry is a message on the folder's page; after it, the
+	// archive ends broken and the browser reports a failed download.
+	var zw *zip.Writer
+	start := func() {
+		w.Header().Set("Content-Type", "application/zip")
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".zip"}))
+		zw = zip.NewWriter(w)
 	}
-	w.Header().Set("Content-Type", "application/zip")
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".zip"}))
-	zw := zip.NewWriter(w)
-	for _, e := range entries {
+	err = ws.WalkEach(p, func(e client.Entry) error {
+		if zw == nil {
+			start()
+		}
 		rel := name + "/" + strings.TrimPrefix(strings.TrimPrefix(e.Path, p), "/")
 		if e.IsFolder {
-			if _, err := zw.CreateHeader(&zip.FileHeader{Name: rel + "/", Method: zip.Store, Modified: e.Updated.Time()}); err != nil {
-				return
-			}
-			continue
+			_, err := zw.CreateHeader(&zip.FileHeader{Name: rel + "/", Method: zip.Store, Modified: e.Updated.Time()})
+			return err
 		}
 		fw, err := zw.CreateHeader(&zip.FileHeader{Name: rel, Method: zip.Deflate, Modified: e.Updated.Time()})
 		if err != nil {
-			return
+			return err
 		}
-		if err := ws.ReadFile(r.Context(), e.Path, fw); err != nil {
-			a.log.Warn("download failed", "path", e.Path, "err", err)
-			return // the archive ends broken: the browser reports a failed download
+		return ws.ReadFile(r.Context(), e.Path, fw)
+	})
+	switch {
+	case err != nil && zw == nil:
+		a.say(true, errText(err))
+		http.Redirect(w, r, filesURL(info.ID, p), http.StatusSeeOther)
+	case err != nil:
+		a.log.Warn("download failed", "path", p, "err", err)
+	default:
+		if zw == nil { // an empty folder: an archive holding nothing
+			start()
 		}
+		zw.Close()
 	}
-	zw.Close()
 }
 
 // downloadAt sends a file as it was at a time. An error before the first byte is a plain
