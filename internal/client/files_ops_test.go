@@ -15,6 +15,7 @@ import (
 
 	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/client/localdb"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
 )
@@ -478,5 +479,40 @@ func TestMoveTo(t *testing.T) {
 	// Within one workspace, a move.
 	if res, err := other.MoveTo(ctx, "/tree/a.txt", other, "/", client.CopyOptions{}); err != nil || res.Path != "/a.txt" {
 		t.Errorf("MoveTo within = %+v, %v", res, err)
+	}
+}
+
+// A copy of a tree within a workspace is saved a chunk of entries at a time (two here) as
+// it goes, so that what it holds in memory does not grow with the tree; it lands whole.
+func TestCopyWithinSavedByChunks(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id, aw, _, _ := shared(t, p)
+	files := map[string][]byte{"/src/a": []byte("a"), "/src/b": []byte("b"), "/src/sub/c": []byte("c"), "/src/sub/deep/d": []byte("d")}
+	write(t, aw, files)
+	db, err := localdb.Open(ctx, cachePath(p.alice), p.alice.Device.LocalKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	before, err := db.Generation(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.SetWriteChunk(t, 2)
+	if err := aw.CopyWithin(ctx, "/src", "/copy"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := db.Generation(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after-before < 3 {
+		t.Errorf("the copy of 4 files and 2 folders was saved in %d transaction(s), want one per chunk of 2 entries", after-before)
+	}
+	for p, want := range files {
+		if got := read(t, aw, "/copy"+strings.TrimPrefix(p, "/src")); !bytes.Equal(got, want) {
+			t.Errorf("the copy of %s reads %q", p, got)
+		}
 	}
 }

@@ -661,7 +661,8 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 }
 
 // CopyWithin copies a file or a folder tree to another path of the same workspace. File
-// contents are shared (blocks never change), so nothing is uploaded.
+// contents are shared (blocks never change), so nothing is uploaded. A tree is saved
+// writeChunk entries at a time, as WriteFiles saves what it writes.
 func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
 	unlock, err := w.lockWrite(ctx)
 	if err != nil {
@@ -704,15 +705,12 @@ func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
 		return err
 	}
 	if f, ok := src.(*manifest.FolderManifest); ok {
-		// The copies are made as the tree is walked: the walk reads the tree before the copy
-		// lands in it, since the copy is never inside the source.
-		tree, err := w.walkTree(to, f)
-		if err != nil {
-			return err
-		}
-		for _, e := range tree {
+		// The copies are made as the tree is walked, which never meets them: the copy is
+		// never inside the source. They are saved every writeChunk entries, so that a copy
+		// of any size holds one chunk in memory; one stopped midway keeps the chunks saved.
+		err := w.eachInTree(to, f.ID, func(read func()) { read() }, func(e Entry) error {
 			// Files are read from the local cache again: one it can no longer read stops
-			// the copy (nothing is saved) rather than being left out of it.
+			// the copy (nothing more is saved) rather than being left out of it.
 			src := w.get(e.ID)
 			if src == nil || src.current() == nil {
 				return parsec.Errorf(parsec.Unavailable, "%s cannot be read from this device's local cache: run a sync, then copy again", e.Path)
@@ -720,6 +718,15 @@ func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
 			if err := put(src.current(), e.Path); err != nil {
 				return err
 			}
+			if len(changed) < writeChunk {
+				return nil
+			}
+			err := w.save(ctx, changed, nil)
+			changed = changed[:0]
+			return err
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return w.save(ctx, changed, nil)
