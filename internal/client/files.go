@@ -195,30 +195,72 @@ type CopyResult struct {
 // A tree is what a copy reads: one file, or a folder and everything in it. Paths are
 // relative to its top ("." for a single file or the top folder).
 type tree struct {
-	name    string   // the top's name
-	folder  bool     // the top is a folder
-	files   []string // relative paths
-	from    []string // each file's full path where it is read (local or in the workspace)
-	folders []string
-	total   int64
+	name   string // the top's name
+	folder bool   // the top is a folder
+	files  int    // how many files it holds
+	total  int64  // their size
+	// items lists a workspace's tree, or a single file: folders and files in walk order (a
+	// folder before its content, the top folder first). A local folder's tree is not listed
+	// but walked again (local, see each), so that a tree of any size is never all in memory.
+	items []treeItem
+	local string
 }
 
-// emptyFolders returns the folders of the tree in which nothing is copied: they must be
-// created on their own.
-func (t tree) emptyFolders() []string {
-	used := map[string]bool{}
-	for _, p := range append(t.files, t.folders...) {
-		if p != "." {
-			used[path.Dir(p)] = true
+type treeItem struct {
+	rel    string // path relative to the top
+	from   string // full path where it is read (local or in the workspace)
+	folder bool
+}
+
+// each calls fn with each folder and file of the tree, in walk order.
+func (t tree) each(fn func(treeItem) error) error {
+	if t.local == "" {
+		for _, it := range t.items {
+			if err := fn(it); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	var out []string
-	for _, f := range t.folders {
-		if !used[f] {
-			out = append(out, f)
+	return filepath.WalkDir(t.local, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
+		rel, err := filepath.Rel(t.local, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || d.Type().IsRegular() {
+			return fn(treeItem{rel: filepath.ToSlash(rel), from: p, folder: d.IsDir()})
+		}
+		return nil // neither: skipped, as localTree warned
+	})
+}
+
+// emptyFolders finds, as a tree is walked, its folders in which nothing is copied: they
+// must be created on their own. A folder is empty when what the walk meets next is not in
+// it.
+type emptyFolders struct {
+	last  string // the last item met, if a folder
+	found []string
+}
+
+func (e *emptyFolders) see(it treeItem) {
+	if e.last != "" && path.Dir(it.rel) != e.last {
+		e.found = append(e.found, e.last)
 	}
-	return out
+	e.last = ""
+	if it.folder {
+		e.last = it.rel
+	}
+}
+
+// done returns the empty folders, once the walk is over.
+func (e *emptyFolders) done() []string {
+	if e.last != "" {
+		e.found, e.last = append(e.found, e.last), ""
+	}
+	return e.found
 }
 
 // progress turns the options' Progress into the byte counter the transfers call.
@@ -230,8 +272,8 @@ func (t tree) progress(o CopyOptions) func(int64) {
 	return func(n int64) { o.Progress(done.Add(n), t.total) }
 }
 
-// localTree lists a local file or folder tree to copy; what is neither a regular file nor
-// a folder is skipped, with a warning.
+// localTree finds a local file or folder tree to copy, and counts its files and their
+// size; what is neither a regular file nor a folder is skipped, with a warning.
 func (c *Client) localTree(local string, recursive bool) (tree, error) {
 	fi, err := os.Stat(local)
 	switch {
@@ -250,28 +292,21 @@ func (c *Client) localTree(local string, recursive bool) (tree, error) {
 	}
 	t := tree{name: filepath.Base(abs), folder: fi.IsDir()}
 	if !fi.IsDir() {
-		t.files, t.from, t.total = []string{"."}, []string{local}, fi.Size()
+		t.items, t.files, t.total = []treeItem{{rel: ".", from: local}}, 1, fi.Size()
 		return t, nil
 	}
-	root := strings.TrimSuffix(local, string(filepath.Separator)) + string(filepath.Separator) // follows a symbolic link to a folder
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
+	t.local = strings.TrimSuffix(local, string(filepath.Separator)) + string(filepath.Separator) // follows a symbolic link to a folder
+	err = filepath.WalkDir(t.local, func(p string, d fs.DirEntry, err error) error {
 		switch {
+		case err != nil:
+			return err
 		case d.IsDir():
-			t.folders = append(t.folders, rel)
 		case d.Type().IsRegular():
 			info, err := d.Info()
 			if err != nil {
 				return err
 			}
-			t.files, t.from = append(t.files, rel), append(t.from, p)
+			t.files++
 			t.total += info.Size()
 		default:
 			c.warn("skipping %s: not a regular file or folder", p)
@@ -291,13 +326,11 @@ func (w *Workspace) tree(ctx context.Context, src string, recursive bool) (tree,
 	if err != nil {
 		return t, err
 	}
-	t.folders = []string{"."}
+	t.items = append(t.items, treeItem{rel: ".", from: top.Path, folder: true})
 	for _, e := range entries {
-		rel := relativeTo(top, e)
-		if e.IsFolder {
-			t.folders = append(t.folders, rel)
-		} else {
-			t.files, t.from = append(t.files, rel), append(t.from, e.Path)
+		t.items = append(t.items, treeItem{rel: relativeTo(top, e), from: e.Path, folder: e.IsFolder})
+		if !e.IsFolder {
+			t.files++
 			t.total += int64(e.Size)
 		}
 	}
@@ -324,7 +357,7 @@ func (w *Workspace) treeTop(ctx context.Context, src string, recursive bool) (En
 		}
 	}
 	if !top.IsFolder {
-		t.files, t.from, t.total = []string{"."}, []string{top.Path}, int64(top.Size)
+		t.items, t.files, t.total = []treeItem{{rel: ".", from: top.Path}}, 1, int64(top.Size)
 		return top, t, nil
 	}
 	if !recursive {
@@ -339,26 +372,41 @@ func relativeTo(top, e Entry) string {
 }
 
 // put writes a tree's files at target in the workspace, then creates its empty folders
-// (inside a Change). source gives file i of the tree, read where it comes from: the
-// sources are made a chunk at a time (see WriteFiles), so that a tree of many files is
-// never all in memory twice, once their names are all checked.
-func (w *Workspace) put(ctx context.Context, t tree, target string, o CopyOptions, source func(i int) FileSource) error {
-	for _, rel := range t.files {
-		if _, _, err := w.resolveParentForWrite(path.Join(target, rel)); err != nil {
-			return err
+// (inside a Change). source gives a file of the tree, read where it comes from: the
+// sources are made a chunk at a time (see WriteFiles) as the tree is walked, once their
+// names are all checked, so that a tree of many files is never all in memory.
+func (w *Workspace) put(ctx context.Context, t tree, target string, o CopyOptions, source func(treeItem) FileSource) error {
+	err := t.each(func(it treeItem) error {
+		if it.folder {
+			return nil
 		}
+		_, _, err := w.resolveParentForWrite(path.Join(target, it.rel))
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	progress := t.progress(o)
-	for start := 0; start < len(t.files); start += writeChunk {
-		chunk := make([]FileSource, min(writeChunk, len(t.files)-start))
-		for i := range chunk {
-			chunk[i] = source(start + i)
+	var chunk []FileSource
+	var empty emptyFolders
+	err = t.each(func(it treeItem) error {
+		if empty.see(it); it.folder {
+			return nil
 		}
-		if err := w.WriteFiles(ctx, chunk, progress); err != nil {
-			return err
+		if chunk = append(chunk, source(it)); len(chunk) < writeChunk {
+			return nil
 		}
+		err := w.WriteFiles(ctx, chunk, progress)
+		chunk = nil
+		return err
+	})
+	if err == nil && len(chunk) > 0 {
+		err = w.WriteFiles(ctx, chunk, progress)
 	}
-	for _, f := range t.emptyFolders() {
+	if err != nil {
+		return err
+	}
+	for _, f := range empty.done() {
 		if err := w.Mkdir(ctx, path.Join(target, f), true); err != nil {
 			return err
 		}
@@ -376,14 +424,13 @@ func (w *Workspace) Upload(ctx context.Context, local, dst string, o CopyOptions
 	if err != nil {
 		return CopyResult{}, err
 	}
-	res := CopyResult{Files: len(t.files), Bytes: t.total}
+	res := CopyResult{Files: t.files, Bytes: t.total}
 	err = w.Change(ctx, o.NoSync, func() error {
 		if res.Path, err = w.Landing(dst, t.name, t.folder); err != nil {
 			return err
 		}
-		return w.put(ctx, t, res.Path, o, func(i int) FileSource {
-			p := t.from[i]
-			return FileSource{Path: path.Join(res.Path, t.files[i]), Open: func() (io.ReadCloser, error) { return os.Open(p) }}
+		return w.put(ctx, t, res.Path, o, func(it treeItem) FileSource {
+			return FileSource{Path: path.Join(res.Path, it.rel), Open: func() (io.ReadCloser, error) { return os.Open(it.from) }}
 		})
 	})
 	return res, err
@@ -479,11 +526,20 @@ func (w *Workspace) Copy(ctx context.Context, src string, to *Workspace, dst str
 	var res CopyResult
 	if to == w {
 		err := w.Change(ctx, o.NoSync, func() error {
-			t, err := w.tree(ctx, src, o.Recursive)
+			top, t, err := w.treeTop(ctx, src, o.Recursive)
 			if err != nil {
 				return err
 			}
-			res.Files, res.Bytes = len(t.files), t.total
+			err = w.WalkEach(top.Path, func(e Entry) error {
+				if !e.IsFolder {
+					res.Files++
+					res.Bytes += int64(e.Size)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 			if res.Path, err = w.Landing(dst, t.name, t.folder); err != nil {
 				return err
 			}
@@ -498,18 +554,24 @@ func (w *Workspace) Copy(ctx context.Context, src string, to *Workspace, dst str
 	if err != nil {
 		return res, err
 	}
-	res.Files, res.Bytes = len(t.files), t.total
+	res.Files, res.Bytes = t.files, t.total
 	err = to.Change(ctx, o.NoSync, func() error {
 		if res.Path, err = to.Landing(dst, t.name, t.folder); err != nil {
 			return err
 		}
-		dsts := make([]string, len(t.files))
-		for i, rel := range t.files {
-			dsts[i] = path.Join(res.Path, rel)
+		var from, dsts []string
+		for _, it := range t.items {
+			if !it.folder {
+				from, dsts = append(from, it.from), append(dsts, path.Join(res.Path, it.rel))
+			}
 		}
-		st := newStream(ctx, w, t.from, dsts)
+		st := newStream(ctx, w, from, dsts)
 		defer st.close()
-		return to.put(ctx, t, res.Path, o, func(i int) FileSource { return st.sources[i] })
+		next := 0 // put asks for the files in the order of the items
+		return to.put(ctx, t, res.Path, o, func(treeItem) FileSource {
+			next++
+			return st.sources[next-1]
+		})
 	})
 	return res, err
 }
