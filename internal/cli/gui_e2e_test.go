@@ -869,6 +869,29 @@ func TestGUIExchangeCancelled(t *testing.T) {
 	erin.screenshot("join-link-cancelled")
 }
 
+// A live page is not redrawn under an open menu; what changed meanwhile shows once the
+// menu closes, without another change to wake it.
+func TestGUILiveAfterMenu(t *testing.T) {
+	t.Parallel()
+	w := newWorldFor(t, 3*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	w.join(aliceAcc, "bob@example.com", "Bob", "member")
+	alice := w.gui(aliceAcc, "Alice")
+	alice.login(aliceAcc.password)
+	alice.click(`a[href="/users"]`)
+	menu := "table.users tbody tr:nth-child(2) details.menu"
+	alice.click(menu + " summary")
+	w.join(aliceAcc, "carol@example.com", "Carol", "member")
+	time.Sleep(2 * time.Second) // the change's event reaches the page meanwhile
+	var state string
+	alice.run(chromedp.Evaluate(`document.querySelector("`+menu+`").open + " " + document.querySelector("table.users").textContent.includes("Carol")`, &state))
+	if state != "true false" {
+		t.Fatalf("with the menu open, the page says (menu open, Carol listed) = %s; want it left as it was", state)
+	}
+	alice.run(chromedp.KeyEvent(kb.Escape))
+	alice.see("table.users", "Carol")
+}
+
 // The keyboard alone: log in with Enter, open a row's menu with Enter and close it with
 // Escape; and a narrow window (a phone's width) scrolls down, never sideways.
 func TestGUIKeyboardAndNarrow(t *testing.T) {

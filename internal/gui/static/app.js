@@ -177,23 +177,26 @@
 
   // Live pages fetch themselves again when the GUI says something changed.
   if (document.body.dataset.live && window.EventSource) {
-    var busy = false, again = false;
-    // A page the person is working in (a menu open, a field of a form being filled) is not
-    // redrawn under their hands.
+    var busy = false, again = false, stale = false;
+    // A page the person is working in (a menu open, a form being filled, its button
+    // included) is not redrawn under their hands: the refresh waits until they are done.
     var interacting = function () {
       var active = document.activeElement;
-      return document.querySelector("details.menu[open]") || (active && active.matches("input, select, textarea") && active.form && active.form.method === "post");
+      return document.querySelector("details.menu[open]") || (active && active.matches("input, select, textarea, button") && active.form && active.form.method === "post");
     };
     var refresh = function () {
       if (busy) { again = true; return; }
-      if (leaving || interacting()) { return; }
+      if (leaving) { return; }
+      if (interacting()) { stale = true; return; }
+      stale = false;
       busy = true;
       fetch(window.location.href, { credentials: "same-origin", headers: { "X-Parsec-Refresh": "1" } }).then(function (r) {
         if (leaving) { return null; }
         if (r.redirected) { navigating = true; window.location.href = r.url; return null; }
         return r.text();
       }).then(function (html) {
-        if (!html || leaving || interacting()) { return; } // the person began meanwhile
+        if (!html || leaving) { return; }
+        if (interacting()) { stale = true; return; } // the person began meanwhile
         var doc = new DOMParser().parseFromString(html, "text/html");
         var main = doc.getElementById("main"), here = document.getElementById("main");
         if (main && here) {
@@ -224,6 +227,13 @@
     // listening is not missed.
     var source = new EventSource("/events?seen=" + encodeURIComponent(document.body.dataset.seen || ""));
     source.onmessage = refresh;
+    // Once a menu closes or the focus leaves a form, a refresh put off meanwhile is made, a
+    // moment later: a click that ended it (a form's button) acts first.
+    var settled = function () {
+      window.setTimeout(function () { if (stale && !interacting()) { refresh(); } }, 300);
+    };
+    document.addEventListener("toggle", function (e) { if (e.target.matches && e.target.matches("details.menu") && !e.target.open) { settled(); } }, true);
+    document.addEventListener("focusout", settled);
     // An exchange also asks every few seconds, in case an event was missed.
     if (document.querySelector(".flow")) { window.setInterval(refresh, 2000); }
   }
