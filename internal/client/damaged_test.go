@@ -9,6 +9,7 @@ import (
 	"github.com/parsec-go/parsec/internal/client/localdb"
 	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/testenv"
 )
 
 // A file whose local copy is damaged past its kind and date (peeked at when the workspace
@@ -41,15 +42,7 @@ func TestDamagedCiphertextFetchedAgain(t *testing.T) {
 	p := newPeople(t)
 	id, f := syncedFile(t, p)
 	w, warned := openWorkspaceAgain(t, p.alice, id)
-	db, err := sql.Open("sqlite", cachePath(p.alice))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = db.ExecContext(t.Context(), `UPDATE vlobs SET base = x'00112233' WHERE vlob_id = ?`, f.ID[:])
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	spoilCopy(t, p.alice, f.ID, `base = x'00112233'`)
 	wantFetchedAgain(t, w, warned, "does not decrypt")
 }
 
@@ -73,5 +66,54 @@ func wantFetchedAgain(t *testing.T, w *client.Workspace, warned *warnings, why s
 	syncWS(t, w)
 	if got := string(read(t, w, "/f")); got != "content" {
 		t.Errorf("the file holds %q after a sync", got)
+	}
+}
+
+// A damaged copy is said once, however often it is met: the GUI asks for the workspace's
+// last change at every refresh, and the newest entry's copy may be the damaged one.
+func TestDamagedSaidOnce(t *testing.T) {
+	p := newPeople(t)
+	id, f := syncedFile(t, p)
+	w, warned := openWorkspaceAgain(t, p.alice, id)
+	spoilCopy(t, p.alice, f.ID, `base = x'00112233', updated = 1 << 62`)
+	for range 3 {
+		w.LastChange()
+		w.Stat("/f")
+	}
+	if got := warned.all(); len(got) != 1 || !strings.Contains(got[0], "does not decrypt") {
+		t.Errorf("warnings = %q, want one saying the copy does not decrypt", got)
+	}
+}
+
+// One entry whose copy in the cache does not decrypt is left out of its folder's listing,
+// which lists the others (it used to fail whole), and the next sync fetches it again.
+func TestDamagedLeftOutOfItsFolder(t *testing.T) {
+	p := newPeople(t)
+	id, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/f": []byte("content"), "/g": []byte("other")})
+	syncWS(t, aw)
+	f := stat(t, aw, "/f")
+	w, warned := openWorkspaceAgain(t, p.alice, id)
+	spoilCopy(t, p.alice, f.ID, `base = x'00112233'`)
+	entries, err := w.List("/")
+	if err != nil || len(entries) != 1 || entries[0].Name != "g" {
+		t.Fatalf("List(/) = %v, %v; want /g alone", entries, err)
+	}
+	if got := warned.all(); len(got) != 1 || !strings.Contains(got[0], "does not decrypt") {
+		t.Errorf("warnings = %q, want one saying the copy does not decrypt", got)
+	}
+	wantFetchedAgain(t, w, warned, "does not decrypt")
+}
+
+// spoilCopy changes the row of entry id in u's local cache (set is an SQL SET clause).
+func spoilCopy(t *testing.T, u *testenv.User, id parsec.VlobID, set string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", cachePath(u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), `UPDATE vlobs SET `+set+` WHERE vlob_id = ?`, id[:]); err != nil {
+		t.Fatal(err)
 	}
 }

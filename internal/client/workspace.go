@@ -55,6 +55,10 @@ type Workspace struct {
 	// unreadable says, by entry, what was last said of an entry skipped because it cannot
 	// be read, so that it is said once.
 	unreadable map[parsec.VlobID]string
+	// leftOut says the same of entries the local cache cannot give back (see leftOut); it
+	// has its own lock, since entries are decoded on every core.
+	leftOutMu   sync.Mutex
+	saidLeftOut map[parsec.VlobID]string
 }
 
 // change is when an entry last changed, and by which device.
@@ -156,7 +160,7 @@ func (w *Workspace) label(ctx context.Context) error {
 	for {
 		var batch []localdb.Vlob
 		err := w.c.cache.Unlabeled(ctx, w.id, after, labelBatch, func(v localdb.Vlob) error {
-			var errs []error
+			errs := []error{v.Damaged}
 			for _, b := range [][]byte{v.Base, v.Local} { // the local version, if any, last
 				if b != nil {
 					s, err := manifest.Peek(b)
@@ -416,13 +420,29 @@ func (w *Workspace) versions(ids []parsec.VlobID) map[parsec.VlobID]uint64 {
 
 // leftOut says that the local copy of entry id cannot be read.
 func (w *Workspace) leftOut(id parsec.VlobID, err error) {
-	w.c.warn("workspace %s: the local copy of entry %s cannot be read, it is left out: %v", parsec.ShortID(w.id), parsec.ShortID(id), err)
+	why := err.Error()
+	w.leftOutMu.Lock()
+	said := w.saidLeftOut[id] == why
+	if !said {
+		if w.saidLeftOut == nil {
+			w.saidLeftOut = map[parsec.VlobID]string{}
+		}
+		w.saidLeftOut[id] = why
+	}
+	w.leftOutMu.Unlock()
+	if !said {
+		w.c.warn("workspace %s: the local copy of entry %s cannot be read, it is left out: %v", parsec.ShortID(w.id), parsec.ShortID(id), err)
+	}
 }
 
 // decodeEntry decodes an entry kept in the local cache; nil when it has no version, or when
 // it cannot be read: one entry the cache cannot give back is left out (the next sync
 // fetches it again, as a child its folder names), not the whole workspace.
 func (w *Workspace) decodeEntry(v localdb.Vlob) *entry {
+	if v.Damaged != nil {
+		w.leftOut(v.ID, v.Damaged)
+		return nil
+	}
 	e := &entry{}
 	var err error
 	var errs []error

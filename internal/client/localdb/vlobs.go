@@ -27,6 +27,10 @@ type Vlob struct {
 	// EachVlob and GetVlobs.
 	Folder  bool
 	Updated parsec.DateTime
+	// Damaged is set, with Base and Local nil, when the row's manifests do not decrypt: the
+	// cache is damaged there (or is another device's). The rows read with it are not
+	// affected: the caller leaves this one out.
+	Damaged error
 }
 
 // Checkpoint is how far a workspace's copy has read the server's log of changes, saved
@@ -133,12 +137,11 @@ func (d *DB) eachRow(rows *sql.Rows, realm parsec.VlobID, fn func(Vlob) error) e
 		}
 		copy(v.ID[:], id)
 		v.BaseVersion = uint64(version)
-		var err error
-		if v.Base, err = d.open(base, realm, v.ID, "base"); err != nil {
-			return err
-		}
-		if v.Local, err = d.open(local, realm, v.ID, "local"); err != nil {
-			return err
+		var errBase, errLocal error
+		v.Base, errBase = d.open(base, realm, v.ID, "base")
+		v.Local, errLocal = d.open(local, realm, v.ID, "local")
+		if v.Damaged = errors.Join(errBase, errLocal); v.Damaged != nil {
+			v.Base, v.Local = nil, nil
 		}
 		if err := fn(v); err != nil {
 			return err
