@@ -199,11 +199,10 @@ type tree struct {
 	folder bool   // the top is a folder
 	files  int    // how many files it holds
 	total  int64  // their size
-	// items lists a workspace's tree, or a single file: folders and files in walk order (a
-	// folder before its content, the top folder first). A local folder's tree is not listed
-	// but walked again (local, see each), so that a tree of any size is never all in memory.
-	items []treeItem
-	local string
+	// walk calls fn with each folder and file of the tree, a folder before its content,
+	// the top first (a single file alone, as "."): the tree is walked again each time it
+	// is read, never listed, so that a tree of any size is never all in memory.
+	walk func(fn func(treeItem) error) error
 }
 
 type treeItem struct {
@@ -212,29 +211,9 @@ type treeItem struct {
 	folder bool
 }
 
-// each calls fn with each folder and file of the tree, in walk order.
-func (t tree) each(fn func(treeItem) error) error {
-	if t.local == "" {
-		for _, it := range t.items {
-			if err := fn(it); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return filepath.WalkDir(t.local, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(t.local, p)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || d.Type().IsRegular() {
-			return fn(treeItem{rel: filepath.ToSlash(rel), from: p, folder: d.IsDir()})
-		}
-		return nil // neither: skipped, as localTree warned
-	})
+// single is the walk of a tree that is one file.
+func single(it treeItem) func(func(treeItem) error) error {
+	return func(fn func(treeItem) error) error { return fn(it) }
 }
 
 // emptyFolders finds, as a tree is walked, its folders in which nothing is copied: they
@@ -292,11 +271,26 @@ func (c *Client) localTree(local string, recursive bool) (tree, error) {
 	}
 	t := tree{name: filepath.Base(abs), folder: fi.IsDir()}
 	if !fi.IsDir() {
-		t.items, t.files, t.total = []treeItem{{rel: ".", from: local}}, 1, fi.Size()
+		t.walk, t.files, t.total = single(treeItem{rel: ".", from: local}), 1, fi.Size()
 		return t, nil
 	}
-	t.local = strings.TrimSuffix(local, string(filepath.Separator)) + string(filepath.Separator) // follows a symbolic link to a folder
-	err = filepath.WalkDir(t.local, func(p string, d fs.DirEntry, err error) error {
+	root := strings.TrimSuffix(local, string(filepath.Separator)) + string(filepath.Separator) // follows a symbolic link to a folder
+	t.walk = func(fn func(treeItem) error) error {
+		return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(root, p)
+			if err != nil {
+				return err
+			}
+			if d.IsDir() || d.Type().IsRegular() {
+				return fn(treeItem{rel: filepath.ToSlash(rel), from: p, folder: d.IsDir()})
+			}
+			return nil // neither: skipped, as said below
+		})
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		switch {
 		case err != nil:
 			return err
@@ -316,25 +310,29 @@ func (c *Client) localTree(local string, recursive bool) (tree, error) {
 	return t, err
 }
 
-// tree lists what a path of the workspace holds, for a copy, from what this device knows.
+// tree finds what a path of the workspace holds, for a copy, from what this device knows,
+// and counts its files and their size.
 func (w *Workspace) tree(ctx context.Context, src string, recursive bool) (tree, error) {
 	top, t, err := w.treeTop(ctx, src, recursive)
 	if err != nil || !top.IsFolder {
 		return t, err
 	}
-	entries, err := w.Walk(top.Path)
-	if err != nil {
-		return t, err
+	t.walk = func(fn func(treeItem) error) error {
+		if err := fn(treeItem{rel: ".", from: top.Path, folder: true}); err != nil {
+			return err
+		}
+		return w.WalkEach(top.Path, func(e Entry) error {
+			return fn(treeItem{rel: relativeTo(top, e), from: e.Path, folder: e.IsFolder})
+		})
 	}
-	t.items = append(t.items, treeItem{rel: ".", from: top.Path, folder: true})
-	for _, e := range entries {
-		t.items = append(t.items, treeItem{rel: relativeTo(top, e), from: e.Path, folder: e.IsFolder})
+	err = w.WalkEach(top.Path, func(e Entry) error {
 		if !e.IsFolder {
 			t.files++
 			t.total += int64(e.Size)
 		}
-	}
-	return t, nil
+		return nil
+	})
+	return t, err
 }
 
 // treeTop is what tree finds first: the entry at src, and a tree of its name (the
@@ -357,7 +355,7 @@ func (w *Workspace) treeTop(ctx context.Context, src string, recursive bool) (En
 		}
 	}
 	if !top.IsFolder {
-		t.items, t.files, t.total = []treeItem{{rel: ".", from: top.Path}}, 1, int64(top.Size)
+		t.walk, t.files, t.total = single(treeItem{rel: ".", from: top.Path}), 1, int64(top.Size)
 		return top, t, nil
 	}
 	if !recursive {
@@ -372,11 +370,11 @@ func relativeTo(top, e Entry) string {
 }
 
 // put writes a tree's files at target in the workspace, then creates its empty folders
-// (inside a Change). source gives a file of the tree, read where it comes from: the
-// sources are made a chunk at a time (see WriteFiles) as the tree is walked, once their
-// names are all checked, so that a tree of many files is never all in memory.
-func (w *Workspace) put(ctx context.Context, t tree, target string, o CopyOptions, source func(treeItem) FileSource) error {
-	err := t.each(func(it treeItem) error {
+// (inside a Change). The tree is walked once to check the names of its files, then again
+// to write them, a chunk at a time (see WriteFiles): open gives the sources of a chunk's
+// files, read where they come from, and what to do once they are written.
+func (w *Workspace) put(ctx context.Context, t tree, target string, o CopyOptions, open func([]treeItem) ([]FileSource, func())) error {
+	err := t.walk(func(it treeItem) error {
 		if it.folder {
 			return nil
 		}
@@ -387,21 +385,25 @@ func (w *Workspace) put(ctx context.Context, t tree, target string, o CopyOption
 		return err
 	}
 	progress := t.progress(o)
-	var chunk []FileSource
+	var chunk []treeItem
+	write := func() error {
+		sources, done := open(chunk)
+		defer done()
+		chunk = nil
+		return w.WriteFiles(ctx, sources, progress)
+	}
 	var empty emptyFolders
-	err = t.each(func(it treeItem) error {
+	err = t.walk(func(it treeItem) error {
 		if empty.see(it); it.folder {
 			return nil
 		}
-		if chunk = append(chunk, source(it)); len(chunk) < writeChunk {
+		if chunk = append(chunk, it); len(chunk) < writeChunk {
 			return nil
 		}
-		err := w.WriteFiles(ctx, chunk, progress)
-		chunk = nil
-		return err
+		return write()
 	})
 	if err == nil && len(chunk) > 0 {
-		err = w.WriteFiles(ctx, chunk, progress)
+		err = write()
 	}
 	if err != nil {
 		return err
@@ -429,8 +431,12 @@ func (w *Workspace) Upload(ctx context.Context, local, dst string, o CopyOptions
 		if res.Path, err = w.Landing(dst, t.name, t.folder); err != nil {
 			return err
 		}
-		return w.put(ctx, t, res.Path, o, func(it treeItem) FileSource {
-			return FileSource{Path: path.Join(res.Path, it.rel), Open: func() (io.ReadCloser, error) { return os.Open(it.from) }}
+		return w.put(ctx, t, res.Path, o, func(items []treeItem) ([]FileSource, func()) {
+			sources := make([]FileSource, len(items))
+			for i, it := range items {
+				sources[i] = FileSource{Path: path.Join(res.Path, it.rel), Open: func() (io.ReadCloser, error) { return os.Open(it.from) }}
+			}
+			return sources, func() {}
 		})
 	})
 	return res, err
@@ -526,20 +532,11 @@ func (w *Workspace) Copy(ctx context.Context, src string, to *Workspace, dst str
 	var res CopyResult
 	if to == w {
 		err := w.Change(ctx, o.NoSync, func() error {
-			top, t, err := w.treeTop(ctx, src, o.Recursive)
+			t, err := w.tree(ctx, src, o.Recursive)
 			if err != nil {
 				return err
 			}
-			err = w.WalkEach(top.Path, func(e Entry) error {
-				if !e.IsFolder {
-					res.Files++
-					res.Bytes += int64(e.Size)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
+			res.Files, res.Bytes = t.files, t.total
 			if res.Path, err = w.Landing(dst, t.name, t.folder); err != nil {
 				return err
 			}
@@ -559,18 +556,14 @@ func (w *Workspace) Copy(ctx context.Context, src string, to *Workspace, dst str
 		if res.Path, err = to.Landing(dst, t.name, t.folder); err != nil {
 			return err
 		}
-		var from, dsts []string
-		for _, it := range t.items {
-			if !it.folder {
-				from, dsts = append(from, it.from), append(dsts, path.Join(res.Path, it.rel))
+		// Each chunk's files are streamed from this workspace as WriteFiles reads them.
+		return to.put(ctx, t, res.Path, o, func(items []treeItem) ([]FileSource, func()) {
+			from, dsts := make([]string, len(items)), make([]string, len(items))
+			for i, it := range items {
+				from[i], dsts[i] = it.from, path.Join(res.Path, it.rel)
 			}
-		}
-		st := newStream(ctx, w, from, dsts)
-		defer st.close()
-		next := 0 // put asks for the files in the order of the items
-		return to.put(ctx, t, res.Path, o, func(treeItem) FileSource {
-			next++
-			return st.sources[next-1]
+			st := newStream(ctx, w, from, dsts)
+			return st.sources, st.close
 		})
 	})
 	return res, err

@@ -239,11 +239,13 @@ func TestUploadDownload(t *testing.T) {
 }
 
 // Copies within a workspace share contents and replace nothing; copies between workspaces
-// stream the files; both are one change each.
+// stream the files; both are one change each, written a chunk of files at a time as the
+// tree is walked (one file here).
 func TestCopyWithinAndBetween(t *testing.T) {
 	p := newPeople(t)
 	ctx := t.Context()
 	_, aw, _, _ := shared(t, p)
+	client.SetWriteChunk(t, 1)
 	files := map[string][]byte{"/tree/a.txt": []byte("alpha"), "/tree/sub/b.bin": randomBytes(600 << 10)}
 	write(t, aw, files)
 	if err := aw.Mkdir(ctx, "/tree/hollow", false); err != nil {
