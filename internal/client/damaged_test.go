@@ -117,3 +117,28 @@ func spoilCopy(t *testing.T, u *testenv.User, id parsec.VlobID, set string) {
 		t.Fatal(err)
 	}
 }
+
+// A copy does not go on without an entry it cannot read: a download, or a copy within the
+// workspace, of a folder holding a damaged copy fails, naming it, and copies nothing.
+func TestDamagedStopsACopy(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/src/f": []byte("content"), "/src/g": []byte("other")})
+	syncWS(t, aw)
+	f := stat(t, aw, "/src/f")
+	w, _ := openWorkspaceAgain(t, p.alice, id)
+	spoilCopy(t, p.alice, f.ID, `base = x'00112233'`)
+	out := t.TempDir()
+	_, err := w.Download(ctx, "/src", out, client.CopyOptions{Recursive: true})
+	if !parsec.IsKind(err, parsec.Unavailable) || !strings.Contains(err.Error(), "/src/f") {
+		t.Errorf("downloading a folder holding a damaged copy: %v, want an Unavailable error naming /src/f", err)
+	}
+	err = w.CopyWithin(ctx, "/src", "/copy")
+	if !parsec.IsKind(err, parsec.Unavailable) || !strings.Contains(err.Error(), "/copy/f") {
+		t.Errorf("copying a folder holding a damaged copy: %v, want an Unavailable error naming /copy/f", err)
+	}
+	if _, err := w.Stat("/copy"); !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("after the failed copy, /copy: %v, want nothing there", err)
+	}
+}

@@ -518,3 +518,28 @@ func TestCopyWithinSavedByChunks(t *testing.T) {
 		}
 	}
 }
+
+// A copy within a workspace that fails after saving part of itself takes it back: it lands
+// whole or not at all, and can be made again.
+func TestCopyWithinTakenBack(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/src/a": []byte("a")})
+	if err := aw.Mkdir(ctx, "/src"+strings.Repeat("/d", 515), true); err != nil {
+		t.Fatal(err)
+	}
+	client.SetWriteChunk(t, 1)
+	if err := aw.CopyWithin(ctx, "/src", "/copy"); err == nil || !strings.Contains(err.Error(), "folders deep") {
+		t.Fatalf("copying a tree too deep: %v, want an error saying so", err)
+	}
+	if _, err := aw.Stat("/copy"); !parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("after the failed copy, /copy: %v, want nothing there", err)
+	}
+	if err := aw.CopyWithin(ctx, "/src/a", "/copy"); err != nil {
+		t.Fatalf("copying again to the same place: %v", err)
+	}
+	if got := read(t, aw, "/copy"); string(got) != "a" {
+		t.Errorf("/copy reads %q", got)
+	}
+}

@@ -660,15 +660,46 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 	return out, release, nil
 }
 
+// takeBack removes the part of a copy at p that was saved before the copy failed with
+// cause, so that it can be made again; what memory holds of the rest is forgotten first.
+// It returns cause, saying so if p could not be removed.
+func (w *Workspace) takeBack(ctx context.Context, p string, cause error) error {
+	ctx = context.WithoutCancel(ctx) // the copy may have stopped because ctx ended
+	err := w.load(ctx)
+	if err == nil {
+		var parent *manifest.FolderManifest
+		var name string
+		if parent, name, err = w.resolveParent(p); err == nil {
+			if _, ok := parent.Children[name]; ok {
+				f := w.editFolder(parent.ID)
+				delete(f.Children, name)
+				f.Updated = w.c.now()
+				err = w.save(ctx, []parsec.VlobID{parent.ID}, nil)
+			}
+		}
+	}
+	if err != nil {
+		return parsec.Wrap(cause, "%s holds part of the copy, and removing it failed (%v): remove it, then copy again", p, err)
+	}
+	return cause
+}
+
 // CopyWithin copies a file or a folder tree to another path of the same workspace. File
 // contents are shared (blocks never change), so nothing is uploaded. A tree is saved
-// writeChunk entries at a time, as WriteFiles saves what it writes.
-func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
+// writeChunk entries at a time as it is walked; a copy that fails after a chunk was saved
+// is taken back (see takeBack): it lands whole or not at all.
+func (w *Workspace) CopyWithin(ctx context.Context, from, to string) (err error) {
 	unlock, err := w.lockWrite(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	saved := false
+	defer func() {
+		if err != nil && saved {
+			err = w.takeBack(ctx, to, err)
+		}
+	}()
 	if err := w.checkWritable(); err != nil {
 		return err
 	}
@@ -708,7 +739,7 @@ func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
 		// The copies are made as the tree is walked, which never meets them: the copy is
 		// never inside the source. They are saved every writeChunk entries, so that a copy
 		// of any size holds one chunk in memory; one stopped midway keeps the chunks saved.
-		err := w.eachInTree(to, f.ID, func(read func()) { read() }, func(e Entry) error {
+		err := w.eachInTree(to, f.ID, func(read func()) { read() }, true, func(e Entry) error {
 			// Files are read from the local cache again: one it can no longer read stops
 			// the copy (nothing more is saved) rather than being left out of it.
 			src := w.get(e.ID)
@@ -722,7 +753,7 @@ func (w *Workspace) CopyWithin(ctx context.Context, from, to string) error {
 				return nil
 			}
 			err := w.save(ctx, changed, nil)
-			changed = changed[:0]
+			changed, saved = changed[:0], true
 			return err
 		})
 		if err != nil {

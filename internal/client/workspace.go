@@ -770,7 +770,7 @@ const maxTreeDepth = 512
 // name, with the workspace locked all along (see eachInTree).
 func (w *Workspace) walkTree(base string, f *manifest.FolderManifest) ([]Entry, error) {
 	var out []Entry
-	err := w.eachInTree(base, f.ID, func(read func()) { read() }, func(e Entry) error {
+	err := w.eachInTree(base, f.ID, func(read func()) { read() }, false, func(e Entry) error {
 		out = append(out, e)
 		return nil
 	})
@@ -784,7 +784,9 @@ func (w *Workspace) walkTree(base string, f *manifest.FolderManifest) ([]Entry, 
 // folders before their content, by name, as Walk lists them, but one folder at a time:
 // what it holds is the entries of the folders on the way to the current one, whatever the
 // size of the tree. fn is called with the workspace unlocked, so that it may read it (as
-// Download does); a change made during the walk may or may not be seen.
+// Download does); a change made during the walk may or may not be seen. An entry that a
+// folder names but that cannot be read here stops the walk with an error: what copies a
+// tree must not leave part of it out.
 func (w *Workspace) WalkEach(p string, fn func(Entry) error) error {
 	w.lockRead()
 	e, err := w.resolveEntry(p)
@@ -805,7 +807,7 @@ func (w *Workspace) WalkEach(p string, fn func(Entry) error) error {
 		w.lockRead()
 		defer w.mu.Unlock()
 		read()
-	}, fn)
+	}, true, fn)
 }
 
 // eachInTree calls fn with each entry of the tree under folder top at path base, folders
@@ -813,8 +815,10 @@ func (w *Workspace) WalkEach(p string, fn func(Entry) error) error {
 // folders inside each other: a folder is entered only from the folder its manifest names
 // as its parent, and only once, so that a cycle or a folder listed twice is walked once; a
 // tree deeper than maxTreeDepth is an error. Each folder is read from the workspace inside
-// section, which holds the lock as the caller needs; fn is called outside it.
-func (w *Workspace) eachInTree(base string, top parsec.VlobID, section func(read func()), fn func(Entry) error) error {
+// section, which holds the lock as the caller needs; fn is called outside it. With whole,
+// an entry a folder names that cannot be read here is an error (see allListed): what
+// copies the tree must not leave it out.
+func (w *Workspace) eachInTree(base string, top parsec.VlobID, section func(read func()), whole bool, fn func(Entry) error) error {
 	entered := map[parsec.VlobID]bool{}
 	var walk func(base string, id, parent parsec.VlobID, depth int) error
 	walk = func(base string, id, parent parsec.VlobID, depth int) error {
@@ -836,7 +840,9 @@ func (w *Workspace) eachInTree(base string, top parsec.VlobID, section func(read
 				w.c.warn("%s: folder %s is listed in %s but says its parent is %s: its content is listed only there", base, parsec.ShortID(id), parsec.ShortID(parent), parsec.ShortID(f.Parent))
 			default:
 				entered[id] = true
-				children, err = w.children(base, f)
+				if children, err = w.children(base, f); err == nil && whole {
+					err = w.allListed(base, f, children)
+				}
 			}
 		})
 		if err != nil {
@@ -856,6 +862,25 @@ func (w *Workspace) eachInTree(base string, top parsec.VlobID, section func(read
 		return nil
 	}
 	return walk(base, top, parsec.VlobID{}, 1)
+}
+
+// allListed checks that children, what children listed of folder f at path base, holds
+// every entry f names: one whose copy here cannot be read (damaged, or not synced yet) is
+// an error, for a copy that would otherwise go on without it.
+func (w *Workspace) allListed(base string, f *manifest.FolderManifest, children []Entry) error {
+	if len(children) >= len(f.Children) {
+		return nil
+	}
+	listed := make(map[parsec.VlobID]bool, len(children))
+	for _, e := range children {
+		listed[e.ID] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.Children)) {
+		if !listed[f.Children[name]] { // a name for an entry listed under another is not missing
+			return parsec.Errorf(parsec.Unavailable, "%s cannot be read from this device's local cache: run a sync, then copy again", path.Join(base, name))
+		}
+	}
+	return nil
 }
 
 // children lists the entries of a folder that are known locally, by name.
