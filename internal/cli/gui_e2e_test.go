@@ -869,8 +869,9 @@ func TestGUIExchangeCancelled(t *testing.T) {
 	erin.screenshot("join-link-cancelled")
 }
 
-// A live page is not redrawn under an open menu; what changed meanwhile shows once the
-// menu closes, without another change to wake it.
+// A live page is not redrawn under an open menu, nor over a form holding what the person
+// typed; what changed meanwhile shows once the menu closes (without another change to wake
+// it), or with the form's answer.
 func TestGUILiveAfterMenu(t *testing.T) {
 	t.Parallel()
 	w := newWorldFor(t, 3*time.Minute)
@@ -890,6 +891,22 @@ func TestGUILiveAfterMenu(t *testing.T) {
 	}
 	alice.run(chromedp.KeyEvent(kb.Escape))
 	alice.see("table.users", "Carol")
+
+	// What she typed in a form stays, even once she clicked away from it, until she sends it.
+	alice.click(`a[href="/workspaces"]`)
+	alice.fill("#ws-name", "Draft")
+	alice.run(chromedp.Evaluate(`document.activeElement.blur()`, nil))
+	w.as(aliceAcc, "workspace", "create", "Later").ok()
+	time.Sleep(2 * time.Second)
+	alice.run(chromedp.Evaluate(`document.getElementById("ws-name").value + " " + document.querySelector("table.workspaces").textContent.includes("Later")`, &state))
+	if state != "Draft false" {
+		t.Fatalf("after another change, the form she was filling says (its value, Later listed) = %s; want it left as it was", state)
+	}
+	alice.click(`form[action="/workspaces"] button`)
+	alice.see(".messages", "Workspace “Draft” created: you are its owner.")
+	alice.click(`nav.crumbs a[href="/workspaces"]`)
+	alice.see("table.workspaces", "Draft")
+	alice.see("table.workspaces", "Later")
 }
 
 // The keyboard alone: log in with Enter, open a row's menu with Enter and close it with

@@ -22,9 +22,12 @@
       status.textContent = "Sending… " + bar.value + "%";
     };
     xhr.upload.onload = function () { status.textContent = "Encrypting and saving…"; };
+    // While it runs, the form is busy: a live refresh does not redraw it (see interacting).
+    var done = function () { delete form.dataset.busy; document.dispatchEvent(new Event("parsec:settled")); };
     xhr.onload = function () { window.location.href = xhr.responseURL || window.location.href; };
-    xhr.onerror = function () { status.textContent = "The upload failed: the GUI cannot be reached."; cancel.hidden = true; };
-    xhr.onabort = function () { status.textContent = "Upload cancelled: nothing was changed."; bar.hidden = true; cancel.hidden = true; };
+    xhr.onerror = function () { status.textContent = "The upload failed: the GUI cannot be reached."; cancel.hidden = true; done(); };
+    xhr.onabort = function () { status.textContent = "Upload cancelled: nothing was changed."; bar.hidden = true; cancel.hidden = true; done(); };
+    form.dataset.busy = "1";
     cancel.hidden = false;
     cancel.onclick = function () { xhr.abort(); };
     status.textContent = "Sending…";
@@ -164,7 +167,9 @@
     if (e.target.closest(".flow")) { navigating = true; }
     leaving = true;
     var at = ++leftAt;
-    window.setTimeout(function () { if (at === leftAt) { leaving = false; } }, 5000);
+    window.setTimeout(function () {
+      if (at === leftAt) { leaving = false; document.dispatchEvent(new Event("parsec:settled")); }
+    }, 5000);
   });
   window.addEventListener("beforeunload", function (e) {
     if (!navigating && cancelFlow()) { e.preventDefault(); e.returnValue = ""; }
@@ -178,16 +183,26 @@
   // Live pages fetch themselves again when the GUI says something changed.
   if (document.body.dataset.live && window.EventSource) {
     var busy = false, again = false, stale = false;
-    // A page the person is working in (a menu open, a form being filled, its button
-    // included) is not redrawn under their hands: the refresh waits until they are done.
+    // A page the person is working in is not redrawn under their hands: a menu open, a form
+    // being filled (its button included) or holding what they typed or chose, an upload
+    // under way. The refresh waits until they are done.
+    var changed = function (el) {
+      if (el.type === "checkbox" || el.type === "radio") { return el.checked !== el.defaultChecked; }
+      if (el.type === "file") { return el.files && el.files.length > 0; }
+      if (el.tagName === "SELECT") { return Array.prototype.some.call(el.options, function (o) { return o.selected !== o.defaultSelected; }); }
+      return el.type !== "hidden" && el.value !== el.defaultValue;
+    };
     var interacting = function () {
       var active = document.activeElement;
-      return document.querySelector("details.menu[open]") || (active && active.matches("input, select, textarea, button") && active.form && active.form.method === "post");
+      if (document.querySelector("details.menu[open], form[data-busy]")) { return true; }
+      if (active && active.matches("input, select, textarea, button") && active.form && active.form.method === "post") { return true; }
+      return Array.prototype.some.call(document.forms, function (f) {
+        return f.method === "post" && Array.prototype.some.call(f.querySelectorAll("input, select, textarea"), changed);
+      });
     };
     var refresh = function () {
       if (busy) { again = true; return; }
-      if (leaving) { return; }
-      if (interacting()) { stale = true; return; }
+      if (leaving || interacting()) { stale = true; return; }
       stale = false;
       busy = true;
       fetch(window.location.href, { credentials: "same-origin", headers: { "X-Parsec-Refresh": "1" } }).then(function (r) {
@@ -195,8 +210,8 @@
         if (r.redirected) { navigating = true; window.location.href = r.url; return null; }
         return r.text();
       }).then(function (html) {
-        if (!html || leaving) { return; }
-        if (interacting()) { stale = true; return; } // the person began meanwhile
+        if (!html) { return; }
+        if (leaving || interacting()) { stale = true; return; } // the person began meanwhile
         var doc = new DOMParser().parseFromString(html, "text/html");
         var main = doc.getElementById("main"), here = document.getElementById("main");
         if (main && here) {
@@ -227,13 +242,15 @@
     // listening is not missed.
     var source = new EventSource("/events?seen=" + encodeURIComponent(document.body.dataset.seen || ""));
     source.onmessage = refresh;
-    // Once a menu closes or the focus leaves a form, a refresh put off meanwhile is made, a
-    // moment later: a click that ended it (a form's button) acts first.
+    // Once a menu closes, the focus leaves a form, an upload ends or a form's answer left the
+    // page as it was, a refresh put off meanwhile is made, a moment later: a click that
+    // ended it (a form's button) acts first.
     var settled = function () {
-      window.setTimeout(function () { if (stale && !interacting()) { refresh(); } }, 300);
+      window.setTimeout(function () { if (stale && !leaving && !interacting()) { refresh(); } }, 300);
     };
     document.addEventListener("toggle", function (e) { if (e.target.matches && e.target.matches("details.menu") && !e.target.open) { settled(); } }, true);
     document.addEventListener("focusout", settled);
+    document.addEventListener("parsec:settled", settled);
     // An exchange also asks every few seconds, in case an event was missed.
     if (document.querySelector(".flow")) { window.setInterval(refresh, 2000); }
   }
