@@ -3,6 +3,7 @@ package crypto
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -98,7 +99,9 @@ func DeriveFromPassword(password []byte, p PasswordParams) (SecretKey, error) {
 	if err := p.Validate(); err != nil {
 		return SecretKey{}, fmt.Errorf("derive key from password: %w", err)
 	}
-	prepareMemory(int(p.MemoryKiB) << 10)
+	if n := uint64(p.MemoryKiB) << 10; n <= math.MaxInt {
+		prepareMemory(int(n))
+	}
 	var k SecretKey
 	copy(k[:], argon2.IDKey(password, p.Salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(k))))
 	debug.FreeOSMemory()
