@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -541,5 +543,53 @@ func TestCopyWithinTakenBack(t *testing.T) {
 	}
 	if got := read(t, aw, "/copy"); string(got) != "a" {
 		t.Errorf("/copy reads %q", got)
+	}
+}
+
+// Copies between two workspaces in opposite directions at once (two GUI tabs, say) both
+// finish: each holds its destination while reading its source, and they used to wait for
+// each other for ever.
+func TestCopiesInOppositeDirections(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, _, _ := shared(t, p)
+	otherID, err := p.ac.CreateWorkspace(ctx, "Other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := p.ac.Workspace(ctx, otherID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for i := range 40 {
+		files[fmt.Sprintf("/t/f%02d", i)] = randomBytes(100 << 10)
+	}
+	write(t, aw, files)
+	write(t, other, files)
+	client.SetWriteChunk(t, 2)
+	done := make(chan error, 2)
+	for round := range 3 {
+		go func() {
+			_, err := aw.Copy(ctx, "/t", other, fmt.Sprintf("/from-a-%d", round), client.CopyOptions{Recursive: true})
+			done <- err
+		}()
+		go func() {
+			_, err := other.Copy(ctx, "/t", aw, fmt.Sprintf("/from-o-%d", round), client.CopyOptions{Recursive: true})
+			done <- err
+		}()
+		for range 2 {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("round %d: copies in opposite directions still running after 30 s", round)
+			}
+		}
+	}
+	if got := read(t, other, "/from-a-2/f39"); !bytes.Equal(got, files["/t/f39"]) {
+		t.Error("the last copy reads differently")
 	}
 }
