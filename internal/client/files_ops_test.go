@@ -265,14 +265,7 @@ func TestCopyWithinAndBetween(t *testing.T) {
 	_, err = aw.Copy(ctx, "/tree/a.txt", aw, "/backup/a.txt", client.CopyOptions{})
 	wantKind(t, "a copy within replacing a file", err, parsec.Exists)
 
-	otherID, err := p.ac.CreateWorkspace(ctx, "Other")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := p.ac.Workspace(ctx, otherID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := createWorkspace(t, p.ac, "Other")
 	res, err = aw.Copy(ctx, "/tree", other, "/", client.CopyOptions{Recursive: true})
 	if err != nil || res.Path != "/tree" || res.Files != 2 || res.Bytes != int64(5+600<<10) {
 		t.Fatalf("Copy between = %+v, %v", res, err)
@@ -553,14 +546,7 @@ func TestCopiesInOppositeDirections(t *testing.T) {
 	p := newPeople(t)
 	ctx := t.Context()
 	_, aw, _, _ := shared(t, p)
-	otherID, err := p.ac.CreateWorkspace(ctx, "Other")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := p.ac.Workspace(ctx, otherID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := createWorkspace(t, p.ac, "Other")
 	files := map[string][]byte{}
 	for i := range 40 {
 		files[fmt.Sprintf("/t/f%02d", i)] = randomBytes(100 << 10)
@@ -592,4 +578,18 @@ func TestCopiesInOppositeDirections(t *testing.T) {
 	if got := read(t, other, "/from-a-2/f39"); !bytes.Equal(got, files["/t/f39"]) {
 		t.Error("the last copy reads differently")
 	}
+}
+
+// createWorkspace has c create a workspace and opens it.
+func createWorkspace(t *testing.T, c *client.Client, name string) *client.Workspace {
+	t.Helper()
+	id, err := c.CreateWorkspace(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Workspace(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
