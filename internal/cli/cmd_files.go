@@ -417,7 +417,9 @@ func (a *app) restoreCmd() *cobra.Command {
 versions in between stay in the history. A file removed since is created again at its path.
 
 A folder is restored with everything it held then: each of its files gets its content of
-then, files and folders removed since come back, and what was added since is kept.`,
+then, files and folders removed since come back, and what was added since is kept. It is
+saved on this device 32,768 files at a time: a restore stopped midway keeps what it
+restored; run it again to finish.`,
 		Args: exactArgs(1, "a workspace path WORKSPACE:/PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			loc, err := wsLocation(cmd, args[0])

@@ -222,7 +222,9 @@ func (s *Snapshot) ReadFile(ctx context.Context, p string, dst io.Writer) error 
 // Restore makes the content a file had at time t its new content (a new version: nothing
 // is lost). If the file no longer exists at that path, it is created again there. A folder
 // is restored with everything it held then: each file gets its content of then, folders
-// removed since are created again, and what was added since is left as it is.
+// removed since are created again, and what was added since is left as it is. A folder is
+// read as it was a level at a time and restored writeChunk files at a time, each chunk
+// saved: a restore stopped midway keeps what it restored (run it again to finish).
 func (w *Workspace) Restore(ctx context.Context, p string, t parsec.DateTime) error {
 	snap := w.At(t)
 	old, err := snap.resolve(ctx, p)
@@ -231,47 +233,63 @@ func (w *Workspace) Restore(ctx context.Context, p string, t parsec.DateTime) er
 	}
 	files := map[string]*manifest.FileManifest{}
 	var folders []string
+	apply := func() error {
+		unlock, err := w.lockWrite(ctx)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if err := w.checkWritable(); err != nil {
+			return err
+		}
+		var changed []parsec.VlobID
+		for _, f := range folders {
+			names, _ := splitPath(f)
+			c, _, err := w.mkdirAll(names, true)
+			if err != nil {
+				return err
+			}
+			changed = append(changed, c...)
+		}
+		for _, fp := range slices.Sorted(maps.Keys(files)) {
+			fm := files[fp]
+			c, err := w.putFile(fp, &manifest.FileManifest{Size: fm.Size, BlockSize: fm.BlockSize, Blocks: slices.Clone(fm.Blocks)})
+			if err != nil {
+				return err
+			}
+			changed = append(changed, c...)
+		}
+		folders, files = nil, map[string]*manifest.FileManifest{}
+		return w.save(ctx, changed, nil)
+	}
 	switch m := old.(type) {
 	case *manifest.FileManifest:
 		files[path.Clean("/"+p)] = m
 	case *manifest.FolderManifest:
-		if err := snap.tree(ctx, path.Clean("/"+p), m, files, &folders, map[parsec.VlobID]bool{m.ID: true}); err != nil {
-			return err
-		}
-	}
-	unlock, err := w.lockWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if err := w.checkWritable(); err != nil {
-		return err
-	}
-	var changed []parsec.VlobID
-	for _, f := range folders {
-		names, _ := splitPath(f)
-		c, _, err := w.mkdirAll(names, true)
+		err := snap.tree(ctx, path.Clean("/"+p), m, map[parsec.VlobID]bool{m.ID: true}, func(p string, m manifest.Manifest) error {
+			if fm, ok := m.(*manifest.FileManifest); ok {
+				if files[p] = fm; len(files) >= writeChunk {
+					return apply()
+				}
+				return nil
+			}
+			folders = append(folders, p)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		changed = append(changed, c...)
 	}
-	for _, fp := range slices.Sorted(maps.Keys(files)) {
-		fm := files[fp]
-		c, err := w.putFile(fp, &manifest.FileManifest{Size: fm.Size, BlockSize: fm.BlockSize, Blocks: slices.Clone(fm.Blocks)})
-		if err != nil {
-			return err
-		}
-		changed = append(changed, c...)
-	}
-	return w.save(ctx, changed, nil)
+	return apply()
 }
 
-// tree gathers what a folder held at the snapshot's time: its files by path and its folders
-// (itself first), reading each level's manifests in one batch. A folder met twice (a cycle a
-// member wrote) is gathered once.
-func (s *Snapshot) tree(ctx context.Context, p string, f *manifest.FolderManifest, files map[string]*manifest.FileManifest, folders *[]string, seen map[parsec.VlobID]bool) error {
-	*folders = append(*folders, p)
+// tree calls fn with what a folder held at the snapshot's time, at path p: itself first,
+// then each file and folder in it, a folder before its content, reading each level's
+// manifests in one batch. A folder met twice (a cycle a member wrote) is walked once.
+func (s *Snapshot) tree(ctx context.Context, p string, f *manifest.FolderManifest, seen map[parsec.VlobID]bool, fn func(string, manifest.Manifest) error) error {
+	if err := fn(p, f); err != nil {
+		return err
+	}
 	byID, err := s.children(ctx, f)
 	if err != nil {
 		return err
@@ -280,13 +298,15 @@ func (s *Snapshot) tree(ctx context.Context, p string, f *manifest.FolderManifes
 		child := path.Join(p, name)
 		switch m := byID[f.Children[name]].(type) {
 		case *manifest.FileManifest:
-			files[child] = m
+			if err := fn(child, m); err != nil {
+				return err
+			}
 		case *manifest.FolderManifest:
 			if seen[m.ID] {
 				continue
 			}
 			seen[m.ID] = true
-			if err := s.tree(ctx, child, m, files, folders, seen); err != nil {
+			if err := s.tree(ctx, child, m, seen, fn); err != nil {
 				return err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/client/localdb"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
 
@@ -325,9 +326,26 @@ func TestRestoreFolder(t *testing.T) {
 	write(t, aw, map[string][]byte{"/other.txt": []byte("other now")})
 	syncWS(t, aw)
 
-	if err := bw.Change(ctx, false, func() error { return bw.Restore(ctx, "/docs", then) }); err != nil {
+	// Restored a file at a time here, each saved: what a restore holds does not grow with
+	// the folder.
+	syncWS(t, bw)
+	client.SetWriteChunk(t, 1)
+	db, err := localdb.Open(ctx, cachePath(p.bob), p.bob.Device.LocalKey)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer db.Close()
+	before, err := db.Generation(ctx, bw.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bw.Restore(ctx, "/docs", then); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := db.Generation(ctx, bw.ID()); err != nil || after-before < 2 {
+		t.Errorf("the restore of 2 files was saved in %d transaction(s) (%v), want one per file", after-before, err)
+	}
+	syncWS(t, bw)
 	syncWS(t, aw)
 	for f, want := range map[string]string{"/docs/a.txt": "a then", "/docs/sub/b.txt": "b then", "/docs/new.txt": "added since", "/other.txt": "other now"} {
 		if got := string(read(t, aw, f)); got != want {
