@@ -869,15 +869,22 @@ func TestGUIExchangeCancelled(t *testing.T) {
 	erin.screenshot("join-link-cancelled")
 }
 
+// aliceAndBob is an organization of two, Alice (Administrator) and Bob (Member), and
+// Alice's browser on the GUI, not logged in yet.
+func aliceAndBob(t *testing.T) (*world, account, *person) {
+	t.Helper()
+	w := newWorldFor(t, 3*time.Minute)
+	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
+	w.join(aliceAcc, "bob@example.com", "Bob", "member")
+	return w, aliceAcc, w.gui(aliceAcc, "Alice")
+}
+
 // A live page is not redrawn under an open menu, nor over a form holding what the person
 // typed; what changed meanwhile shows once the menu closes (without another change to wake
 // it), or with the form's answer.
 func TestGUILiveAfterMenu(t *testing.T) {
 	t.Parallel()
-	w := newWorldFor(t, 3*time.Minute)
-	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
-	w.join(aliceAcc, "bob@example.com", "Bob", "member")
-	alice := w.gui(aliceAcc, "Alice")
+	w, aliceAcc, alice := aliceAndBob(t)
 	alice.login(aliceAcc.password)
 	alice.click(`a[href="/users"]`)
 	menu := "table.users tbody tr:nth-child(2) details.menu"
@@ -913,10 +920,7 @@ func TestGUILiveAfterMenu(t *testing.T) {
 // Escape; and a narrow window (a phone's width) scrolls down, never sideways.
 func TestGUIKeyboardAndNarrow(t *testing.T) {
 	t.Parallel()
-	w := newWorldFor(t, 3*time.Minute)
-	aliceAcc := w.bootstrap("alice@example.com", "Alice Liddell")
-	w.join(aliceAcc, "bob@example.com", "Bob", "member")
-	alice := w.gui(aliceAcc, "Alice")
+	_, aliceAcc, alice := aliceAndBob(t)
 	alice.see("h1", "Welcome to Parsec")
 	alice.run(chromedp.Focus("#login-password", chromedp.ByQuery), chromedp.SendKeys("#login-password", aliceAcc.password+"\r", chromedp.ByQuery))
 	alice.see(".who", "Alice Liddell · Administrator")

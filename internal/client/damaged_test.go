@@ -88,13 +88,7 @@ func TestDamagedSaidOnce(t *testing.T) {
 // One entry whose copy in the cache does not decrypt is left out of its folder's listing,
 // which lists the others (it used to fail whole), and the next sync fetches it again.
 func TestDamagedLeftOutOfItsFolder(t *testing.T) {
-	p := newPeople(t)
-	id, aw, _, _ := shared(t, p)
-	write(t, aw, map[string][]byte{"/f": []byte("content"), "/g": []byte("other")})
-	syncWS(t, aw)
-	f := stat(t, aw, "/f")
-	w, warned := openWorkspaceAgain(t, p.alice, id)
-	spoilCopy(t, p.alice, f.ID, `base = x'00112233'`)
+	w, warned := damagedBesideAnother(t, newPeople(t), "")
 	entries, err := w.List("/")
 	if err != nil || len(entries) != 1 || entries[0].Name != "g" {
 		t.Fatalf("List(/) = %v, %v; want /g alone", entries, err)
@@ -103,6 +97,19 @@ func TestDamagedLeftOutOfItsFolder(t *testing.T) {
 		t.Errorf("warnings = %q, want one saying the copy does not decrypt", got)
 	}
 	wantFetchedAgain(t, w, warned, "does not decrypt")
+}
+
+// damagedBesideAnother has Alice write dir/f and dir/g and push them, then opens her
+// workspace again with dir/f's copy in her local cache damaged: it does not decrypt.
+func damagedBesideAnother(t *testing.T, p *people, dir string) (*client.Workspace, *warnings) {
+	t.Helper()
+	id, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{dir + "/f": []byte("content"), dir + "/g": []byte("other")})
+	syncWS(t, aw)
+	f := stat(t, aw, dir+"/f")
+	w, warned := openWorkspaceAgain(t, p.alice, id)
+	spoilCopy(t, p.alice, f.ID, `base = x'00112233'`)
+	return w, warned
 }
 
 // spoilCopy changes the row of entry id in u's local cache (set is an SQL SET clause).
@@ -121,14 +128,8 @@ func spoilCopy(t *testing.T, u *testenv.User, id parsec.VlobID, set string) {
 // A copy does not go on without an entry it cannot read: a download, or a copy within the
 // workspace, of a folder holding a damaged copy fails, naming it, and copies nothing.
 func TestDamagedStopsACopy(t *testing.T) {
-	p := newPeople(t)
 	ctx := t.Context()
-	id, aw, _, _ := shared(t, p)
-	write(t, aw, map[string][]byte{"/src/f": []byte("content"), "/src/g": []byte("other")})
-	syncWS(t, aw)
-	f := stat(t, aw, "/src/f")
-	w, _ := openWorkspaceAgain(t, p.alice, id)
-	spoilCopy(t, p.alice, f.ID, `base = x'00112233'`)
+	w, _ := damagedBesideAnother(t, newPeople(t), "/src")
 	out := t.TempDir()
 	_, err := w.Download(ctx, "/src", out, client.CopyOptions{Recursive: true})
 	if !parsec.IsKind(err, parsec.Unavailable) || !strings.Contains(err.Error(), "/src/f") {
