@@ -19,6 +19,7 @@ import (
 	"github.com/parsec-go/parsec/internal/client/device"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/writeback"
 )
 
 // fixture is one run's organization, workspace and data.
@@ -191,7 +192,7 @@ func localSource(wsPath, local string) client.FileSource {
 }
 
 func localTarget(wsPath, local string) client.FileTarget {
-	return client.FileTarget{Path: wsPath, Create: func() (io.WriteCloser, error) { return os.Create(local) }}
+	return client.FileTarget{Path: wsPath, Create: func() (io.WriteCloser, error) { return writeback.Create(local) }}
 }
 
 func (fx *fixture) uploadBig(ctx context.Context) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/writeback"
 )
 
 // The operations a person does on a workspace's files, whatever the interface: one change
@@ -447,7 +448,8 @@ func (w *Workspace) Upload(ctx context.Context, local, dst string, o CopyOptions
 // folder, else as local itself (a local path written with a trailing separator must be an
 // existing folder). Every block is checked against its file's signed manifest; files are
 // streamed to disk in flat memory, and a tree is read as it is walked (see WalkEach), a
-// chunk of files at a time, so that memory does not grow with the tree's size.
+// chunk of files at a time, so that memory does not grow with the tree's size. Large files
+// go to the disk as they are written and leave the page cache (internal/writeback).
 func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptions) (CopyResult, error) {
 	if err := w.Pull(ctx); err != nil {
 		return CopyResult{}, err
@@ -469,7 +471,7 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 		return CopyResult{}, parsec.Errorf(parsec.NotFound, "%s: no such folder", local)
 	}
 	if !top.IsFolder {
-		create := func() (io.WriteCloser, error) { return os.Create(target) }
+		create := func() (io.WriteCloser, error) { return writeback.Create(target) }
 		if err := w.ReadFiles(ctx, []FileTarget{{Path: top.Path, Create: create}}, t.progress(o)); err != nil {
 			return CopyResult{}, err
 		}
@@ -502,7 +504,7 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 		if e.IsFolder {
 			return os.MkdirAll(p, 0o755)
 		}
-		chunk = append(chunk, FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) { return os.Create(p) }})
+		chunk = append(chunk, FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) { return writeback.Create(p) }})
 		res.Files++
 		res.Bytes += int64(e.Size)
 		if len(chunk) == downloadChunk {

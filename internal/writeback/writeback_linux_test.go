@@ -1,0 +1,141 @@
+package writeback
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"io"
+	"os"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// diskDir is a folder for the test on a file system with a page cache (not tmpfs, whose
+// pages are the files themselves).
+func diskDir(t *testing.T) string {
+	t.Helper()
+	for _, dir := range []string{t.TempDir(), "."} {
+		var st unix.Statfs_t
+		if err := unix.Statfs(dir, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Type != unix.TMPFS_MAGIC {
+			if dir == "." {
+				d, err := os.MkdirTemp(".", "test-")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { os.RemoveAll(d) })
+				return d
+			}
+			return dir
+		}
+	}
+	t.Fatal("no folder here on a file system with a page cache")
+	return ""
+}
+
+// resident counts the bytes of the file's first n bytes held in the page cache.
+func resident(t *testing.T, name string, n int) int {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, n, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	page := os.Getpagesize()
+	vec := make([]byte, (n+page-1)/page)
+	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0])))
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	in := 0
+	for _, v := range vec {
+		if v&1 != 0 {
+			in += page
+		}
+	}
+	return in
+}
+
+// A file written through a File keeps at most a window of itself in memory, and holds
+// exactly what was written.
+func TestWindowInMemory(t *testing.T) {
+	name := diskDir(t) + "/big"
+	w, err := Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 96 << 20
+	chunk := make([]byte, 1<<20+13) // steps and writes out of line
+	sum := sha256.New()
+	for written := 0; written < size; {
+		for i := range chunk {
+			chunk[i] = byte(written + i*7)
+		}
+		n := min(len(chunk), size-written)
+		if _, err := w.Write(chunk[:n]); err != nil {
+			t.Fatal(err)
+		}
+		sum.Write(chunk[:n])
+		written += n
+	}
+	if w.plain {
+		t.Fatal("write-back given up on a regular file")
+	}
+	in := resident(t, name, size)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if in > Window+2*Step {
+		t.Errorf("%d MiB of the file in the page cache, want at most %d", in>>20, (Window+2*Step)>>20)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := sha256.New()
+	if n, err := io.Copy(got, f); err != nil || n != size {
+		t.Fatalf("read back %d bytes, %v; want %d", n, err, size)
+	}
+	if !bytes.Equal(got.Sum(nil), sum.Sum(nil)) {
+		t.Error("the file does not hold what was written")
+	}
+}
+
+// A File on something that is no regular file is written as usual.
+func TestNotAFile(t *testing.T) {
+	w, err := Create(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, Window+2*Step)
+	if n, err := w.Write(big); err != nil || n != len(big) {
+		t.Fatalf("wrote %d, %v", n, err)
+	}
+	if !w.plain {
+		t.Error("write-back still tried on the null device")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A write after the file failed says so.
+func TestWriteAfterClose(t *testing.T) {
+	w, err := Create(t.TempDir() + "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if _, err := w.Write([]byte("x")); err == nil {
+		t.Error("a write to a closed file succeeded")
+	}
+}
