@@ -89,9 +89,10 @@ type Row struct {
 	Bytes   int64   `json:"bytes,omitempty"`
 	Files   int     `json:"files,omitempty"`
 	// CPU time used during the step by this process and by the server started by the
-	// bench (Linux only).
-	ClientCPU float64 `json:"client_cpu_seconds,omitempty"`
-	ServerCPU float64 `json:"server_cpu_seconds,omitempty"`
+	// bench, when it can be read (Linux only): a short step may take none (time is counted
+	// in hundredths of a second).
+	ClientCPU *float64 `json:"client_cpu_seconds,omitempty"`
+	ServerCPU *float64 `json:"server_cpu_seconds,omitempty"`
 	// The peak resident set and Go heap of this process during the step.
 	PeakRSS  int64  `json:"peak_rss_bytes,omitempty"`
 	PeakHeap int64  `json:"peak_heap_bytes,omitempty"`
@@ -193,7 +194,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		row := s.row(time.Since(start))
 		row.Name = s.name
 		clientCPU2, serverCPU2 := fx.cpu()
-		row.ClientCPU, row.ServerCPU = (clientCPU2 - clientCPU).Seconds(), (serverCPU2 - serverCPU).Seconds()
+		row.ClientCPU, row.ServerCPU = fx.cpuSpent(clientCPU, clientCPU2, serverCPU, serverCPU2)
 		if row.PeakRSS, err = vmHWM(); err != nil {
 			return nil, err
 		}

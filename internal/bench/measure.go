@@ -58,6 +58,23 @@ func (fx *fixture) cpu() (client, server time.Duration) {
 	return client, server
 }
 
+// cpuSpent is the CPU time used by this process and by the server process between two
+// calls of cpu, in seconds, each nil when it cannot be read.
+func (fx *fixture) cpuSpent(client1, client2, server1, server2 time.Duration) (client, server *float64) {
+	seconds := func(pid string, d time.Duration) *float64 {
+		if _, err := os.Stat("/proc/" + pid + "/stat"); err != nil {
+			return nil
+		}
+		s := d.Seconds()
+		return &s
+	}
+	client = seconds("self", client2-client1)
+	if fx.serverPID != 0 {
+		server = seconds(strconv.Itoa(fx.serverPID), server2-server1)
+	}
+	return client, server
+}
+
 // procCPU returns the user and system CPU time of a process (pid, or "self"), zero when
 // unknown.
 func procCPU(pid string) time.Duration {

@@ -108,10 +108,10 @@ func (a *app) printBench(r *bench.Result) {
 			status = map[bool]string{true: "ok", false: "MISSED"}[*row.Met]
 		}
 		cpu := ""
-		if row.ClientCPU > 0 {
-			cpu = strconv.FormatFloat(row.ClientCPU, 'f', 2, 64) + " s"
-			if row.ServerCPU > 0 {
-				cpu += " + " + strconv.FormatFloat(row.ServerCPU, 'f', 2, 64) + " s"
+		if row.ClientCPU != nil {
+			cpu = strconv.FormatFloat(*row.ClientCPU, 'f', 2, 64) + " s"
+			if row.ServerCPU != nil {
+				cpu += " + " + strconv.FormatFloat(*row.ServerCPU, 'f', 2, 64) + " s"
 			}
 		}
 		table = append(table, []string{row.Name, value, row.Unit, secs, cpu, row.Goal, status})
