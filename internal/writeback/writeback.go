@@ -14,10 +14,12 @@ const (
 // File is a file being written from its start to its end.
 type File struct {
 	f       *os.File
+	fd      int
 	off     int64 // bytes written
 	started int64 // bytes whose write-back has started
 	dropped int64 // bytes on disk and out of the page cache
-	plain   bool  // the system cannot do it for this file: write as usual
+	plain   bool  // written as usual: the system cannot write this file back
+	err     error // the first write-back error: every later write returns it
 }
 
 // Create creates or truncates the named file (mode 0666 before umask, as os.Create) for
@@ -27,25 +29,31 @@ func Create(name string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &File{f: f}, nil
+	w := &File{f: f, fd: int(f.Fd())}
+	w.plain = !supported(f, w.fd)
+	return w, nil
 }
 
 // Write writes p at the end of what was written. Besides a write's own errors, it returns
-// an error the disk gave for an earlier step (as fsync would).
+// an error the disk gave for an earlier step (as fsync would), and then fails every later
+// write with it.
 func (w *File) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
 	n, err := w.f.Write(p)
 	w.off += int64(n)
 	if err != nil || w.plain {
 		return n, err
 	}
 	for w.off-w.started >= Step {
-		if err := w.start(w.started, Step); err != nil {
-			return n, w.giveUp(err)
+		if w.err = start(w.fd, w.started, Step); w.err != nil {
+			return n, w.err
 		}
 		w.started += Step
 		if w.started-w.dropped > Window {
-			if err := w.drop(w.dropped, Step); err != nil {
-				return n, w.giveUp(err)
+			if w.err = drop(w.fd, w.dropped, Step); w.err != nil {
+				return n, w.err
 			}
 			w.dropped += Step
 		}
@@ -53,17 +61,7 @@ func (w *File) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// giveUp makes w a plain file when the system cannot write back this file (an error that
-// says so is no write error), and returns any other error.
-func (w *File) giveUp(err error) error {
-	if unsupported(err) {
-		w.plain = true
-		return nil
-	}
-	return err
-}
-
-// Close closes the file. The last window stays in the page cache, being written back.
+// Close closes the file. Its last steps stay in the page cache, being written back.
 func (w *File) Close() error {
 	return w.f.Close()
 }

@@ -1,28 +1,35 @@
 package writeback
 
 import (
-	"errors"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
 
+// supported tells whether f, just created, can be written back: a regular file on a file
+// system whose page cache sync_file_range and posix_fadvise reach, which accepts both.
+func supported(f *os.File, fd int) bool {
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil || fs.Type == unix.TMPFS_MAGIC || fs.Type == unix.OVERLAYFS_SUPER_MAGIC {
+		return false
+	}
+	// Both calls do nothing here but say whether they are allowed.
+	return unix.SyncFileRange(fd, 0, 0, 0) == nil && unix.Fadvise(fd, 0, 0, unix.FADV_NORMAL) == nil
+}
+
 // start starts writing back a range of the file, without waiting.
-func (w *File) start(off, n int64) error {
-	return unix.SyncFileRange(int(w.f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+func start(fd int, off, n int64) error {
+	return unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
 
 // drop waits until a range of the file is on disk, then drops it from the page cache.
-func (w *File) drop(off, n int64) error {
-	fd := int(w.f.Fd())
+func drop(fd int, off, n int64) error {
 	err := unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
 	if err != nil {
 		return err
 	}
 	return unix.Fadvise(fd, off, n, unix.FADV_DONTNEED)
-}
-
-// unsupported tells the errors of a file that cannot be written back (a pipe, a device, a
-// file system without it) from a failed write.
-func unsupported(err error) bool {
-	return errors.Is(err, unix.ESPIPE) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP)
 }

@@ -11,28 +11,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// diskDir is a folder for the test on a file system with a page cache (not tmpfs, whose
-// pages are the files themselves).
+// diskDir is a folder for the test on a file system where files are written back: the
+// test's temporary folder, else one in the package's folder (tmpfs and overlayfs, often
+// the temporary folder's, are not).
 func diskDir(t *testing.T) string {
 	t.Helper()
-	for _, dir := range []string{t.TempDir(), "."} {
-		var st unix.Statfs_t
-		if err := unix.Statfs(dir, &st); err != nil {
+	candidates := []func() (string, error){
+		func() (string, error) { return t.TempDir(), nil },
+		func() (string, error) {
+			d, err := os.MkdirTemp(".", "test-")
+			if err == nil {
+				t.Cleanup(func() { os.RemoveAll(d) })
+			}
+			return d, err
+		},
+	}
+	for _, candidate := range candidates {
+		dir, err := candidate()
+		if err != nil {
+			continue
+		}
+		w, err := Create(dir + "/probe")
+		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Type != unix.TMPFS_MAGIC {
-			if dir == "." {
-				d, err := os.MkdirTemp(".", "test-")
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { os.RemoveAll(d) })
-				return d
-			}
+		w.Close()
+		if !w.plain {
 			return dir
 		}
 	}
-	t.Fatal("no folder here on a file system with a page cache")
+	t.Skip("neither the temporary folder nor the package's is on a file system whose files are written back")
 	return ""
 }
 
@@ -107,6 +115,30 @@ func TestWindowInMemory(t *testing.T) {
 	}
 	if !bytes.Equal(got.Sum(nil), sum.Sum(nil)) {
 		t.Error("the file does not hold what was written")
+	}
+}
+
+// A file on tmpfs is the page cache itself: it is written as usual.
+func TestTmpfs(t *testing.T) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
+		t.Skip("no tmpfs at /dev/shm")
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "writeback-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	w, err := Create(dir + "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if !w.plain {
+		t.Error("a file on tmpfs is written back")
+	}
+	if n, err := w.Write(make([]byte, Window+2*Step)); err != nil || n != Window+2*Step {
+		t.Errorf("wrote %d, %v", n, err)
 	}
 }
 
