@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -493,11 +494,31 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 		return CopyResult{}, err
 	}
 	res := CopyResult{Path: target}
+	// The files of a chunk are read while the walk goes on to find the next one, which
+	// waits for its turn: at most three chunks are held.
+	chunks := make(chan []FileTarget, 1)
+	read := make(chan error, 1)
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	go func() {
+		for chunk := range chunks {
+			if err := w.ReadFiles(readCtx, chunk, progress); err != nil {
+				stopReading()
+				read <- err
+				return
+			}
+		}
+		read <- nil
+	}()
 	var chunk []FileTarget
 	flush := func() error {
-		err := w.ReadFiles(ctx, chunk, progress)
-		chunk = chunk[:0]
-		return err
+		select {
+		case chunks <- chunk:
+			chunk = nil
+			return nil
+		case <-readCtx.Done():
+			return errReadStopped
+		}
 	}
 	err = w.WalkEach(top.Path, func(e Entry) error {
 		p := filepath.Join(target, filepath.FromSlash(relativeTo(top, e)))
@@ -515,11 +536,21 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 	if err == nil && len(chunk) > 0 {
 		err = flush()
 	}
-	if err != nil {
+	close(chunks)
+	if err != nil && !errors.Is(err, errReadStopped) {
+		stopReading() // the walk's error is the one to tell
+		<-read
+		return CopyResult{}, err
+	}
+	if err := <-read; err != nil {
 		return CopyResult{}, err
 	}
 	return res, nil
 }
+
+// errReadStopped stops a download's walk when reading its files failed: that error is
+// the one Download returns.
+var errReadStopped = errors.New("the download's reads stopped")
 
 // downloadChunk is how many files Download reads at a time: what a download of a tree
 // holds in memory (their manifests, names and pieces), whatever the tree's size.

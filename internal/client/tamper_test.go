@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -239,4 +240,31 @@ func TestTamperedKeysBundleCanary(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantTampered(t, w.Sync(t.Context()), "canary")
+}
+
+// A download of a tree reads a chunk of files while it walks the next: a tampered block in
+// a later chunk stops it with the tampering error, whatever the walk was doing.
+func TestTamperedBlockInALaterChunk(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, bw, _ := shared(t, p)
+	files := map[string]string{}
+	for i := range 12 {
+		files[fmt.Sprintf("d%d/f%d.txt", i%3, i)] = strings.Repeat(fmt.Sprint(i), 100+i)
+	}
+	if _, err := bw.Upload(ctx, localTree(t, files), "/", client.CopyOptions{Recursive: true}); err != nil {
+		t.Fatal(err)
+	}
+	client.SetDownloadChunk(t, 2)
+	reads := 0
+	lie(t, p.srv, protocol.CmdBlockRead, func(rep *protocol.BlockReadRep) {
+		if reads++; reads == 3 {
+			rep.Blocks[0].Data[len(rep.Blocks[0].Data)/2] ^= 1
+		}
+	})
+	_, err := aw.Download(ctx, "/reports", t.TempDir(), client.CopyOptions{Recursive: true})
+	wantTampered(t, err, "block")
+	if reads < 3 {
+		t.Errorf("%d block reads, want the download stopped at the third", reads)
+	}
 }
