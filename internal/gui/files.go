@@ -544,6 +544,14 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".zip"}))
 		zw = zip.NewWriter(w)
 	}
+	// The files are read zipChunk at a time (their blocks travel together), each written
+	// into the archive in turn, from this goroutine.
+	var chunk []client.FileTarget
+	flush := func() error {
+		err := ws.ReadFiles(r.Context(), chunk, nil)
+		chunk = chunk[:0]
+		return err
+	}
 	err = ws.WalkEach(p, func(e client.Entry) error {
 		if zw == nil {
 			start()
@@ -553,12 +561,19 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 			_, err := zw.CreateHeader(&zip.FileHeader{Name: rel + "/", Method: zip.Store, Modified: e.Updated.Time()})
 			return err
 		}
-		fw, err := zw.CreateHeader(&zip.FileHeader{Name: rel, Method: zip.Deflate, Modified: e.Updated.Time()})
-		if err != nil {
-			return err
+		header := &zip.FileHeader{Name: rel, Method: zip.Deflate, Modified: e.Updated.Time()}
+		chunk = append(chunk, client.FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) {
+			fw, err := zw.CreateHeader(header)
+			return nopWriteCloser{fw}, err
+		}})
+		if len(chunk) == zipChunk {
+			return flush()
 		}
-		return ws.ReadFile(r.Context(), e.Path, fw)
+		return nil
 	})
+	if err == nil && len(chunk) > 0 {
+		err = flush()
+	}
 	switch {
 	case err != nil && zw == nil:
 		a.say(true, errText(err))
@@ -572,6 +587,16 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 		zw.Close()
 	}
 }
+
+// zipChunk is how many files a ZIP of a folder reads at a time: what it holds in memory
+// besides the archive's index, whatever the tree's size.
+const zipChunk = 1024
+
+// nopWriteCloser is a writer whose Close does nothing: a file's entry in an archive ends
+// with the next entry.
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
 
 // downloadAt sends a file as it was at a time. An error before the first byte is a plain
 // page saying why; after it, the download ends broken and the browser says so.

@@ -1,0 +1,131 @@
+package gui
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/testenv"
+)
+
+// zipOfTree serves the GUI of a workspace holding files small files under /tree, in
+// folders of 50, and returns the URL of the ZIP of /tree and a count of block reads.
+func zipOfTree(tb testing.TB, files int) (url string, reads *atomic.Int64, want map[string]string) {
+	srv := testenv.NewServer(tb)
+	alice := srv.Bootstrap(tb, "Acme", "alice@example.com", "Alice")
+	app, err := New(Config{ConfigDir: alice.ConfigDir})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := app.start(alice.Device); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(app.logout)
+	c := app.current().c
+	id, err := c.CreateWorkspace(tb.Context(), "Docs")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ws, err := c.Workspace(tb.Context(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	want = map[string]string{}
+	var sources []client.FileSource
+	for i := range files {
+		name := fmt.Sprintf("d%d/f%d.txt", i/50, i)
+		content := fmt.Sprintf("file %d\n", i)
+		want["tree/"+name] = content
+		sources = append(sources, client.FileSource{Path: "/tree/" + name, Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader([]byte(content))), nil
+		}})
+	}
+	if err := ws.WriteFiles(tb.Context(), sources, nil); err != nil {
+		tb.Fatal(err)
+	}
+	reads = &atomic.Int64{}
+	srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd == protocol.CmdBlockRead {
+			reads.Add(1)
+		}
+		return reply
+	}
+	mux := http.NewServeMux()
+	app.routes(mux)
+	gui := httptest.NewServer(mux)
+	tb.Cleanup(gui.Close)
+	return gui.URL + "/workspaces/" + id.String() + "/download?path=/tree", reads, want
+}
+
+// A folder's ZIP holds its tree, and its files are read many at a time, not one request
+// each.
+func TestZipOfManyFiles(t *testing.T) {
+	url, reads, want := zipOfTree(t, 300)
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("download: %s, %v", resp.Status, err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		t.Fatalf("not a ZIP archive: %v", err)
+	}
+	got := map[string]string{}
+	folders := 0
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() {
+			folders++
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		got[f.Name] = string(b)
+	}
+	if len(got) != len(want) || folders != 6 {
+		t.Errorf("the archive holds %d files and %d folders, want %d and 6", len(got), folders, len(want))
+	}
+	for name, content := range want {
+		if got[name] != content {
+			t.Errorf("%s holds %q, want %q", name, got[name], content)
+		}
+	}
+	if n := reads.Load(); n > 10 {
+		t.Errorf("the blocks of 300 files were read in %d requests, want a few", n)
+	}
+}
+
+// The ZIP of 5,000 small files:
+//
+//	go test -run '^$' -bench Zip -benchtime 3x ./internal/gui
+func BenchmarkZip(b *testing.B) {
+	url, _, _ := zipOfTree(b, 5000)
+	for b.Loop() {
+		resp, err := http.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || n == 0 {
+			b.Fatalf("%d bytes, %v", n, err)
+		}
+	}
+}
