@@ -31,30 +31,7 @@ func BenchmarkTransfer(b *testing.B) {
 		}
 		size = n
 	}
-	srv := testenv.NewServer(b)
-	alice := srv.Bootstrap(b, "Acme", "alice@example.com", "Alice")
-	app, err := New(Config{ConfigDir: alice.ConfigDir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := app.start(alice.Device); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(app.logout)
-	c := app.current().c
-	id, err := c.CreateWorkspace(b.Context(), "Bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ws, err := c.Workspace(b.Context(), id)
-	if err != nil {
-		b.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	app.routes(mux)
-	gui := httptest.NewServer(mux)
-	b.Cleanup(gui.Close)
-
+	_, ws, base := serveWorkspace(b, "Bench")
 	dir := b.TempDir()
 	src := filepath.Join(dir, "big.bin")
 	f, err := os.Create(src)
@@ -65,7 +42,6 @@ func BenchmarkTransfer(b *testing.B) {
 		b.Fatal(err)
 	}
 	f.Close()
-	base := gui.URL + "/workspaces/" + id.String()
 
 	b.Run("gui-upload", func(b *testing.B) {
 		b.SetBytes(size)

@@ -15,10 +15,10 @@ import (
 	"github.com/parsec-go/parsec/internal/testenv"
 )
 
-// zipOfTree serves the GUI of a workspace holding files small files under /tree, in
-// folders of 50, and returns the URL of the ZIP of /tree and a count of block reads.
-func zipOfTree(tb testing.TB, files int) (url string, reads *atomic.Int64, want map[string]string) {
-	srv := testenv.NewServer(tb)
+// serveWorkspace serves the GUI of Alice, signed in, who has created a workspace; base is
+// the workspace's URL.
+func serveWorkspace(tb testing.TB, name string) (srv *testenv.Server, ws *client.Workspace, base string) {
+	srv = testenv.NewServer(tb)
 	alice := srv.Bootstrap(tb, "Acme", "alice@example.com", "Alice")
 	app, err := New(Config{ConfigDir: alice.ConfigDir})
 	if err != nil {
@@ -29,14 +29,24 @@ func zipOfTree(tb testing.TB, files int) (url string, reads *atomic.Int64, want 
 	}
 	tb.Cleanup(app.logout)
 	c := app.current().c
-	id, err := c.CreateWorkspace(tb.Context(), "Docs")
+	id, err := c.CreateWorkspace(tb.Context(), name)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ws, err := c.Workspace(tb.Context(), id)
-	if err != nil {
+	if ws, err = c.Workspace(tb.Context(), id); err != nil {
 		tb.Fatal(err)
 	}
+	mux := http.NewServeMux()
+	app.routes(mux)
+	gui := httptest.NewServer(mux)
+	tb.Cleanup(gui.Close)
+	return srv, ws, gui.URL + "/workspaces/" + id.String()
+}
+
+// zipOfTree serves the GUI of a workspace holding files small files under /tree, in
+// folders of 50, and returns the URL of the ZIP of /tree and a count of block reads.
+func zipOfTree(tb testing.TB, files int) (url string, reads *atomic.Int64, want map[string]string) {
+	srv, ws, base := serveWorkspace(tb, "Docs")
 	want = map[string]string{}
 	var sources []client.FileSource
 	for i := range files {
@@ -57,11 +67,7 @@ func zipOfTree(tb testing.TB, files int) (url string, reads *atomic.Int64, want 
 		}
 		return reply
 	}
-	mux := http.NewServeMux()
-	app.routes(mux)
-	gui := httptest.NewServer(mux)
-	tb.Cleanup(gui.Close)
-	return gui.URL + "/workspaces/" + id.String() + "/download?path=/tree", reads, want
+	return base + "/download?path=/tree", reads, want
 }
 
 // A folder's ZIP holds its tree, and its files are read many at a time, not one request
