@@ -877,7 +877,7 @@ func (w *Workspace) allListed(base string, f *manifest.FolderManifest, children 
 	}
 	for _, name := range slices.Sorted(maps.Keys(f.Children)) {
 		if !listed[f.Children[name]] { // a name for an entry listed under another is not missing
-			return parsec.Errorf(parsec.Unavailable, "%s cannot be read from this device's local cache: run a sync, then copy again", path.Join(base, name))
+			return parsec.Errorf(parsec.Unavailable, "%s cannot be read from this device's local cache: run a sync, then try again", path.Join(base, name))
 		}
 	}
 	return nil
