@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -544,6 +545,9 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 	}
 	if err := <-read; err != nil {
 		return CopyResult{}, err
+	}
+	if err != nil { // the reads stopped without failing: the caller's context ended
+		return CopyResult{}, cmp.Or(ctx.Err(), err)
 	}
 	return res, nil
 }

@@ -2,6 +2,8 @@ package client_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -592,4 +594,30 @@ func createWorkspace(t *testing.T, c *client.Client, name string) *client.Worksp
 		t.Fatal(err)
 	}
 	return w
+}
+
+// A download whose context ends midway fails, whichever of its walk and its reads sees it
+// first: it never reports a partial tree as copied.
+func TestDownloadCancelled(t *testing.T) {
+	p := newPeople(t)
+	_, aw, bw, _ := shared(t, p)
+	files := map[string]string{}
+	for i := range 40 {
+		files[fmt.Sprintf("f%02d.txt", i)] = fmt.Sprint(i)
+	}
+	if _, err := bw.Upload(t.Context(), localTree(t, files), "/", client.CopyOptions{Recursive: true}); err != nil {
+		t.Fatal(err)
+	}
+	client.SetDownloadChunk(t, 1)
+	for round := range 20 {
+		ctx, cancel := context.WithCancel(t.Context())
+		var once sync.Once
+		_, err := aw.Download(ctx, "/reports", t.TempDir(), client.CopyOptions{Recursive: true, Progress: func(done, total int64) {
+			once.Do(cancel)
+		}})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("round %d: a download cancelled after its first file: %v, want it cancelled", round, err)
+		}
+	}
 }
