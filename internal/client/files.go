@@ -502,14 +502,25 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	go func() {
-		for chunk := range chunks {
+		for {
+			var chunk []FileTarget
+			var more bool
+			select {
+			case chunk, more = <-chunks:
+			case <-readCtx.Done(): // the walk failed, or stopped for good
+				read <- readCtx.Err()
+				return
+			}
+			if !more {
+				read <- nil
+				return
+			}
 			if err := w.ReadFiles(readCtx, chunk, progress); err != nil {
 				stopReading()
 				read <- err
 				return
 			}
 		}
-		read <- nil
 	}()
 	var chunk []FileTarget
 	flush := func() error {

@@ -597,15 +597,23 @@ func createWorkspace(t *testing.T, c *client.Client, name string) *client.Worksp
 }
 
 // A download whose context ends midway fails, whichever of its walk and its reads sees it
-// first: it never reports a partial tree as copied.
+// first: it never reports a partial tree as copied. Here the reader waits while the walk
+// goes through 400 empty folders between the first file and the last.
 func TestDownloadCancelled(t *testing.T) {
 	p := newPeople(t)
 	_, aw, bw, _ := shared(t, p)
-	files := map[string]string{}
-	for i := range 40 {
-		files[fmt.Sprintf("f%02d.txt", i)] = fmt.Sprint(i)
+	local := filepath.Join(t.TempDir(), "reports")
+	for i := range 400 {
+		if err := os.MkdirAll(filepath.Join(local, fmt.Sprintf("b%04d", i)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := bw.Upload(t.Context(), localTree(t, files), "/", client.CopyOptions{Recursive: true}); err != nil {
+	for _, name := range []string{"a.txt", "z.txt"} {
+		if err := os.WriteFile(filepath.Join(local, name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bw.Upload(t.Context(), local, "/", client.CopyOptions{Recursive: true}); err != nil {
 		t.Fatal(err)
 	}
 	client.SetDownloadChunk(t, 1)
