@@ -536,13 +536,14 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The archive is written as the tree is walked, in flat memory whatever its size. An
-	// error before its first entry is a message on the folder's page; after it, the
-	// archive ends broken and the browser reports a failed download.
+	// error before any of it reached the browser is a message on the folder's page; after,
+	// the response is cut short, and the browser reports a failed download.
 	var zw *zip.Writer
+	sent := &countingWriter{w: w}
 	start := func() {
 		w.Header().Set("Content-Type", "application/zip")
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".zip"}))
-		zw = zip.NewWriter(w)
+		zw = zip.NewWriter(sent)
 	}
 	// The files are read zipChunk at a time (their blocks travel together), each written
 	// into the archive in turn, from this goroutine.
@@ -575,11 +576,14 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 		err = flush()
 	}
 	switch {
-	case err != nil && zw == nil:
+	case err != nil && sent.n == 0:
+		w.Header().Del("Content-Type")
+		w.Header().Del("Content-Disposition")
 		a.say(true, errText(err))
 		http.Redirect(w, r, filesURL(info.ID, p), http.StatusSeeOther)
 	case err != nil:
 		a.log.Warn("download failed", "path", p, "err", err)
+		panic(http.ErrAbortHandler) // no clean end: the archive is not whole
 	default:
 		if zw == nil { // an empty folder: an archive holding nothing
 			start()
@@ -590,7 +594,7 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 
 // zipChunk is how many files a ZIP of a folder reads at a time: what it holds in memory
 // besides the archive's index, whatever the tree's size.
-const zipChunk = 1024
+var zipChunk = 1024
 
 // nopWriteCloser is a writer whose Close does nothing: a file's entry in an archive ends
 // with the next entry.

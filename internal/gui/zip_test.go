@@ -3,10 +3,13 @@ package gui
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -44,14 +47,22 @@ func serveWorkspace(tb testing.TB, name string) (srv *testenv.Server, ws *client
 }
 
 // zipOfTree serves the GUI of a workspace holding files small files under /tree, in
-// folders of 50, and returns the URL of the ZIP of /tree and a count of block reads.
-func zipOfTree(tb testing.TB, files int) (url string, reads *atomic.Int64, want map[string]string) {
+// folders of 50, each a line or, with size, that many random bytes, and returns the URL of
+// the ZIP of /tree, the server (to lie) and a count of block reads.
+func zipOfTree(tb testing.TB, files, size int) (url string, srv *testenv.Server, reads *atomic.Int64, want map[string]string) {
 	srv, ws, base := serveWorkspace(tb, "Docs")
 	want = map[string]string{}
 	var sources []client.FileSource
 	for i := range files {
 		name := fmt.Sprintf("d%d/f%d.txt", i/50, i)
 		content := fmt.Sprintf("file %d\n", i)
+		if size > 0 {
+			content = rand.Text()
+			for len(content) < size {
+				content += rand.Text()
+			}
+			content = content[:size]
+		}
 		want["tree/"+name] = content
 		sources = append(sources, client.FileSource{Path: "/tree/" + name, Open: func() (io.ReadCloser, error) {
 			return io.NopCloser(bytes.NewReader([]byte(content))), nil
@@ -67,13 +78,14 @@ func zipOfTree(tb testing.TB, files int) (url string, reads *atomic.Int64, want 
 		}
 		return reply
 	}
-	return base + "/download?path=/tree", reads, want
+	return base + "/download?path=/tree", srv, reads, want
 }
 
-// A folder's ZIP holds its tree, and its files are read many at a time, not one request
+// A folder's ZIP holds its tree, and its files are read a chunk at a time, not one request
 // each.
 func TestZipOfManyFiles(t *testing.T) {
-	url, reads, want := zipOfTree(t, 300)
+	setZipChunk(t, 7)
+	url, _, reads, want := zipOfTree(t, 300, 0)
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +100,7 @@ func TestZipOfManyFiles(t *testing.T) {
 		t.Fatalf("not a ZIP archive: %v", err)
 	}
 	got := map[string]string{}
-	folders := 0
+	folders, files := 0, 0
 	for _, f := range zr.File {
 		if f.FileInfo().IsDir() {
 			folders++
@@ -104,17 +116,70 @@ func TestZipOfManyFiles(t *testing.T) {
 			t.Fatalf("%s: %v", f.Name, err)
 		}
 		got[f.Name] = string(b)
+		files++
 	}
-	if len(got) != len(want) || folders != 6 {
-		t.Errorf("the archive holds %d files and %d folders, want %d and 6", len(got), folders, len(want))
+	if files != len(want) || folders != 6 {
+		t.Errorf("the archive holds %d files and %d folders, want %d and 6", files, folders, len(want))
 	}
 	for name, content := range want {
 		if got[name] != content {
 			t.Errorf("%s holds %q, want %q", name, got[name], content)
 		}
 	}
-	if n := reads.Load(); n > 10 {
-		t.Errorf("the blocks of 300 files were read in %d requests, want a few", n)
+	// 43 chunks of 7 files, the blocks of each read together.
+	if n := reads.Load(); n < 43 || n > 86 {
+		t.Errorf("the blocks of 300 files were read in %d requests, want one or two per chunk of 7 (43 chunks)", n)
+	}
+}
+
+// setZipChunk makes a folder's ZIP read n files at a time for the test.
+func setZipChunk(t *testing.T, n int) {
+	old := zipChunk
+	zipChunk = n
+	t.Cleanup(func() { zipChunk = old })
+}
+
+// A folder's ZIP that fails before anything reached the browser is a message on the
+// folder's page; one that fails later is cut short, never ended as if whole.
+func TestZipFails(t *testing.T) {
+	setZipChunk(t, 7)
+	url, srv, _, _ := zipOfTree(t, 100, 2048)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var mu sync.Mutex
+	reads, spoil := 0, 0
+	srv.Lie = func(cmd string, reply []byte) []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		if cmd != protocol.CmdBlockRead {
+			return reply
+		}
+		if reads++; reads >= spoil {
+			return []byte("not a reply")
+		}
+		return reply
+	}
+
+	spoil = 1 // the first chunk's blocks
+	resp, err := noFollow.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasSuffix(resp.Header.Get("Location"), "/files?path=%2Ftree") || resp.Header.Get("Content-Disposition") != "" {
+		t.Errorf("a ZIP failing at once: %s, to %q, %q; want the folder's page", resp.Status, resp.Header.Get("Location"), resp.Header.Get("Content-Disposition"))
+	}
+
+	mu.Lock()
+	reads, spoil = 0, 4 // after 3 chunks of 14 KiB of random text
+	mu.Unlock()
+	resp, err = noFollow.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err == nil || n < 4096 {
+		t.Errorf("a ZIP failing midway: %s, %d bytes then %v; want the archive started, then cut short", resp.Status, n, err)
 	}
 }
 
@@ -122,7 +187,7 @@ func TestZipOfManyFiles(t *testing.T) {
 //
 //	go test -run '^$' -bench Zip -benchtime 3x ./internal/gui
 func BenchmarkZip(b *testing.B) {
-	url, _, _ := zipOfTree(b, 5000)
+	url, _, _, _ := zipOfTree(b, 5000, 0)
 	for b.Loop() {
 		resp, err := http.Get(url)
 		if err != nil {
