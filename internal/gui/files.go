@@ -530,8 +530,18 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 		w.Header().Set("Content-Length", itoa(int(e.Size)))
-		if err := ws.ReadFile(r.Context(), p, w); err != nil {
+		sent := &countingWriter{w: w}
+		err := ws.ReadFile(r.Context(), p, sent)
+		switch {
+		case err != nil && sent.n == 0: // nothing sent yet: a message on the folder's page
+			for _, h := range []string{"Content-Type", "Content-Disposition", "Content-Length"} {
+				w.Header().Del(h)
+			}
+			a.say(true, errText(err))
+			http.Redirect(w, r, filesURL(info.ID, path.Dir(p)), http.StatusSeeOther)
+		case err != nil:
 			a.log.Warn("download failed", "path", p, "err", err)
+			panic(http.ErrAbortHandler) // cut short: the browser reports a failed download
 		}
 		return
 	}

@@ -139,8 +139,9 @@ func setZipChunk(t *testing.T, n int) {
 	t.Cleanup(func() { zipChunk = old })
 }
 
-// A folder's ZIP that fails before anything reached the browser is a message on the
-// folder's page; one that fails later is cut short, never ended as if whole.
+// A download, of a file or of a folder's ZIP, that fails before anything reached the
+// browser is a message on the folder's page; one that fails later is cut short, never
+// ended as if whole.
 func TestZipFails(t *testing.T) {
 	setZipChunk(t, 7)
 	url, srv, _, _ := zipOfTree(t, 100, 2048)
@@ -159,8 +160,19 @@ func TestZipFails(t *testing.T) {
 		return reply
 	}
 
-	spoil = 1 // the first chunk's blocks
-	resp, err := noFollow.Get(url)
+	spoil = 1 // the first chunk's blocks, or a file's
+	resp, err := noFollow.Get(strings.Replace(url, "path=/tree", "path=/tree/d1/f60.txt", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasSuffix(resp.Header.Get("Location"), "/files?path=%2Ftree%2Fd1") || resp.Header.Get("Content-Disposition") != "" {
+		t.Errorf("a file failing at once: %s, to %q, %q; want its folder's page", resp.Status, resp.Header.Get("Location"), resp.Header.Get("Content-Disposition"))
+	}
+	mu.Lock()
+	reads = 0
+	mu.Unlock()
+	resp, err = noFollow.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
