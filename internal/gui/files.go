@@ -621,9 +621,13 @@ func (a *App) downloadAt(w http.ResponseWriter, r *http.Request, ws *client.Work
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(p)}))
 		err = ws.ReadFileAt(r.Context(), p, at, cw)
 	}
-	if err != nil && cw.n == 0 {
+	switch {
+	case err != nil && cw.n == 0:
 		w.Header().Del("Content-Disposition")
 		http.Error(w, errText(err), http.StatusNotFound)
+	case err != nil:
+		a.log.Warn("download failed", "path", p, "err", err)
+		panic(http.ErrAbortHandler) // cut short, not ended as if whole
 	}
 }
 
