@@ -36,6 +36,10 @@ type Client struct {
 	warnMu sync.Mutex // warnf is called by one goroutine at a time
 
 	pollMu sync.Mutex // serializes PollCertificates
+	// crossCopies lets one copy between workspaces run at a time: each holds its
+	// destination (WriteFiles) while reading its source, so two in opposite directions
+	// (A to B, B to A, as two GUI tabs may ask) would wait for each other for ever.
+	crossCopies chan struct{}
 
 	mu       sync.Mutex
 	certs    *certif.Memory
@@ -61,7 +65,7 @@ func Open(ctx context.Context, configDir string, dev *device.Local, opts Options
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{dev: dev, signer: signer, t: newTransport(opts.HTTPClient, server, dev.OrganizationID), clock: opts.Clock, cache: cache, warnf: opts.Warn, keys: map[parsec.VlobID]*realmKeys{}}
+	c := &Client{dev: dev, signer: signer, t: newTransport(opts.HTTPClient, server, dev.OrganizationID), clock: opts.Clock, cache: cache, warnf: opts.Warn, keys: map[parsec.VlobID]*realmKeys{}, crossCopies: make(chan struct{}, 1)}
 	if c.clock == nil {
 		c.clock = parsec.SystemClock{}
 	}

@@ -601,8 +601,8 @@ func (w *Workspace) Copy(ctx context.Context, src string, to *Workspace, dst str
 	}
 	res.Files, res.Bytes = t.files, t.total
 	select {
-	case crossCopies <- struct{}{}:
-		defer func() { <-crossCopies }()
+	case w.c.crossCopies <- struct{}{}:
+		defer func() { <-w.c.crossCopies }()
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
@@ -622,11 +622,6 @@ func (w *Workspace) Copy(ctx context.Context, src string, to *Workspace, dst str
 	})
 	return res, err
 }
-
-// crossCopies lets one copy between workspaces run at a time in this process: each holds
-// its destination (WriteFiles) while reading its source, so two in opposite directions
-// (A to B, B to A, as two GUI tabs may ask) would wait for each other for ever.
-var crossCopies = make(chan struct{}, 1)
 
 // A stream pipes files of one workspace into WriteFiles of another: the files are read in
 // one batch (one ReadFiles, started at the first Open), in the order WriteFiles opens them,

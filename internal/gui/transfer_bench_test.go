@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/parsec-go/parsec/internal/client"
-	"github.com/parsec-go/parsec/internal/testenv"
 )
 
 // The GUI's upload and download endpoints beside the client library's own Upload and
@@ -127,25 +125,7 @@ func uploadThroughGUI(b *testing.B, url, file string) {
 // A folder of 10,000 files, drawn by the explorer (after the first draw, the workspace's
 // manifests are all on the device).
 func BenchmarkFolder10000(b *testing.B) {
-	srv := testenv.NewServer(b)
-	alice := srv.Bootstrap(b, "Acme", "alice@example.com", "Alice")
-	app, err := New(Config{ConfigDir: alice.ConfigDir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := app.start(alice.Device); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(app.logout)
-	c := app.current().c
-	id, err := c.CreateWorkspace(b.Context(), "Big folder")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ws, err := c.Workspace(b.Context(), id)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, ws, base := serveWorkspace(b, "Big folder")
 	var files []client.FileSource
 	for i := range 10000 {
 		files = append(files, client.FileSource{Path: fmt.Sprintf("/many/file-%05d.txt", i), Open: func() (io.ReadCloser, error) {
@@ -155,11 +135,7 @@ func BenchmarkFolder10000(b *testing.B) {
 	if err := ws.Change(b.Context(), false, func() error { return ws.WriteFiles(b.Context(), files, nil) }); err != nil {
 		b.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	app.routes(mux)
-	gui := httptest.NewServer(mux)
-	b.Cleanup(gui.Close)
-	url := gui.URL + "/workspaces/" + id.String() + "/files?path=/many"
+	url := base + "/files?path=/many"
 	for b.Loop() {
 		resp, err := http.Get(url)
 		if err != nil {
