@@ -8,7 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,6 +177,17 @@ func TestZipFails(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther || !strings.HasSuffix(resp.Header.Get("Location"), "/files?path="+tc.folder) || resp.Header.Get("Content-Disposition") != "" {
 			t.Errorf("%s failing at once: %s, to %q, %q; want the page of folder %s", tc.what, resp.Status, resp.Header.Get("Location"), resp.Header.Get("Content-Disposition"), tc.folder)
+			continue
+		}
+		// The page says why.
+		page, err := http.Get(resp.Request.URL.ResolveReference(&neturl.URL{Path: "/"}).String() + strings.TrimPrefix(resp.Header.Get("Location"), "/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		html, _ := io.ReadAll(page.Body)
+		page.Body.Close()
+		if !strings.Contains(string(html), `class="alert" role="alert"`) {
+			t.Errorf("%s failing at once: the folder's page shows no error:\n%s", tc.what, html)
 		}
 	}
 
@@ -234,7 +245,7 @@ func TestDownloadAtCutShort(t *testing.T) {
 		}
 		return reply
 	}
-	resp, err := http.Get(base + "/download?path=/big&at=" + url.QueryEscape(at))
+	resp, err := http.Get(base + "/download?path=/big&at=" + neturl.QueryEscape(at))
 	if err != nil {
 		t.Fatal(err)
 	}
