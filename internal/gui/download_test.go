@@ -226,7 +226,9 @@ func BenchmarkZip(b *testing.B) {
 // A file downloaded as it was at a time that fails after its first bytes is cut short.
 func TestDownloadAtCutShort(t *testing.T) {
 	srv, ws, base := serveWorkspace(t, "Docs")
-	data := make([]byte, 20<<20) // three block reads
+	// Five batches of blocks; a download fetches three ahead, so the fourth request is sent
+	// once the first batch is written: spoiling it and the next fails the download midway.
+	data := make([]byte, 40<<20)
 	rand.Read(data)
 	err := ws.WriteFiles(t.Context(), []client.FileSource{{Path: "/big", Open: func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
@@ -240,7 +242,7 @@ func TestDownloadAtCutShort(t *testing.T) {
 	at := time.Now().Add(time.Second).Format(time.RFC3339Nano)
 	var reads atomic.Int64
 	srv.Lie = func(cmd string, reply []byte) []byte {
-		if cmd == protocol.CmdBlockRead && reads.Add(1) >= 2 {
+		if cmd == protocol.CmdBlockRead && reads.Add(1) >= 4 {
 			return []byte("not a reply")
 		}
 		return reply
