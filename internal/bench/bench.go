@@ -57,9 +57,8 @@ type Result struct {
 	// LocalWriteSystemPerGiB is the system CPU time, in seconds per GiB, that writing the
 	// large source file into the page cache took (Linux; zero elsewhere). Fresh memory is
 	// not always cheap (on a virtual machine, memory given back to the host costs a fault
-	// per page when used again). Neither the server's disk block store (which drops a block
-	// from the page cache once durable) nor a download (internal/writeback) keeps the
-	// large file's pages: both reuse their memory.
+	// per page when used again): the server pays it too for a large upload (a download
+	// writes through internal/writeback, which reuses its memory).
 	LocalWriteSystemPerGiB float64 `json:"local_write_system_seconds_per_gib"`
 	// Rows holds one row per step, then the peak client memory and the peak Go heap.
 	Rows []Row `json:"results"`

@@ -120,7 +120,7 @@ func (fx *fixture) generate() error {
 		}
 	}
 	// The kernel's time to take the large file into the page cache tells how costly fresh
-	// memory is on this machine now (a program that keeps what it writes pays it).
+	// memory is on this machine now: downloads and the server's writes pay it too.
 	_, sys0 := procTimes("self")
 	if err := writeRandom(fx.path("src", "big.bin"), rng, int64(fx.opts.Size)); err != nil {
 		return err

@@ -39,10 +39,9 @@ empty local cache, then reading the files. The "disk" line says how fast the sma
 files were created: no download of them can be faster. The "memory" line says how much
 system time writing the large source file took per GiB: fresh page-cache memory is not always
 cheap (on a virtual machine, memory given back to the host costs a fault per page when used
-again; memory freed just before the run is reused first, and is cheap). Neither side keeps
-the large file's pages: the server drops each block from its page cache once it is on disk
-(and reads it back from the disk for the download), and a download writes its files
-through a window of 40 MiB that goes to the disk as it is written, reusing its memory.
+again), and each large upload pays it again on the server, often more than the source did
+(memory freed just before the run is reused first, and is cheap). A download writes its
+files through a window of 40 MiB that goes to the disk as it is written, reusing its memory.
 
 The CPU column is the processor time of the client and, when the bench started it, of the
 server, during each step (Linux). The peak memory is the process's peak resident set
@@ -94,7 +93,7 @@ func (a *app) printBench(r *bench.Result) {
 	a.out("machine: %s, %d CPUs, GOMAXPROCS %d, %d MiB RAM, %s %s/%s, load average %s at start", m.CPU, m.NumCPU, m.GOMAXPROCS, m.MemoryMiB, m.Go, m.OS, m.Arch, m.Load)
 	a.out("server:  %s", r.Server)
 	a.out("disk:    the small source files were created at %.0f files/s (local writes only, a bound for the downloads)", r.LocalFilesPerSec)
-	a.out("memory:  writing the large source file took %.2f s of system time per GiB (fresh page-cache memory)", r.LocalWriteSystemPerGiB)
+	a.out("memory:  writing the large source file took %.2f s of system time per GiB (the page cache; each large upload pays it again on the server)", r.LocalWriteSystemPerGiB)
 	a.out("")
 	table := [][]string{{"", "value", "unit", "time", "CPU client+server", "goal", ""}}
 	for _, row := range r.Rows {

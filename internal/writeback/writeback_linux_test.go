@@ -6,16 +6,76 @@ import (
 	"io"
 	"os"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/parsec-go/parsec/internal/testenv/pagecache"
 )
+
+// diskDir is a folder for the test on a file system where files are written back: the
+// test's temporary folder, else one in the package's folder (tmpfs and overlayfs, often
+// the temporary folder's, are not).
+func diskDir(t *testing.T) string {
+	t.Helper()
+	candidates := []func() (string, error){
+		func() (string, error) { return t.TempDir(), nil },
+		func() (string, error) {
+			d, err := os.MkdirTemp(".", "test-")
+			if err == nil {
+				t.Cleanup(func() { os.RemoveAll(d) })
+			}
+			return d, err
+		},
+	}
+	for _, candidate := range candidates {
+		dir, err := candidate()
+		if err != nil {
+			continue
+		}
+		w, err := Create(dir + "/probe")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if !w.plain {
+			return dir
+		}
+	}
+	t.Skip("neither the temporary folder nor the package's is on a file system whose files are written back")
+	return ""
+}
+
+// resident counts the bytes of the file's first n bytes held in the page cache.
+func resident(t *testing.T, name string, n int) int {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, n, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	page := os.Getpagesize()
+	vec := make([]byte, (n+page-1)/page)
+	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0])))
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	in := 0
+	for _, v := range vec {
+		if v&1 != 0 {
+			in += page
+		}
+	}
+	return in
+}
 
 // A file written through a File keeps at most a window of itself in memory, and holds
 // exactly what was written.
 func TestWindowInMemory(t *testing.T) {
-	name := pagecache.Dir(t) + "/big"
+	name := diskDir(t) + "/big"
 	w, err := Create(name)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +97,7 @@ func TestWindowInMemory(t *testing.T) {
 	if w.plain {
 		t.Fatal("write-back given up on a regular file")
 	}
-	in := pagecache.Resident(t, name, size)
+	in := resident(t, name, size)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

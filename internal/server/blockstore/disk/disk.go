@@ -302,7 +302,6 @@ func (s *Store) putFiles(ctx context.Context, org parsec.OrganizationID, blocks 
 	type job struct {
 		dir, file, tmp string
 		data           []byte
-		f              *os.File // open until its pages are dropped from the cache
 		renamed        bool
 	}
 	jobs := make([]job, len(blocks))
@@ -326,9 +325,6 @@ func (s *Store) putFiles(ctx context.Context, org parsec.OrganizationID, blocks 
 	// Whatever happens, no temporary file stays behind.
 	defer func() {
 		for _, j := range jobs {
-			if j.f != nil {
-				j.f.Close()
-			}
 			if j.tmp != "" && !j.renamed {
 				os.Remove(j.tmp)
 			}
@@ -344,13 +340,8 @@ func (s *Store) putFiles(ctx context.Context, org parsec.OrganizationID, blocks 
 		_, err = f.Write(j.data)
 		if err == nil && !useSyncfs {
 			err = f.Sync()
-			if err == nil {
-				dropCache(f)
-			}
 		}
-		if err == nil && useSyncfs {
-			j.f = f // closed once durable, its pages dropped
-		} else if cerr := f.Close(); err == nil {
+		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
@@ -367,15 +358,6 @@ func (s *Store) putFiles(ctx context.Context, org parsec.OrganizationID, blocks 
 	if useSyncfs {
 		if err := syncFS(orgDir); err != nil {
 			return fmt.Errorf("put %d blocks of organization %q: %w", len(jobs), org, err)
-		}
-		for i := range jobs {
-			j := &jobs[i]
-			dropCache(j.f)
-			err := j.f.Close()
-			j.f = nil
-			if err != nil {
-				return wrap("put", org, blocks[i].ID, err)
-			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -460,7 +442,6 @@ func (s *Store) write(ctx context.Context, dir, file string, fill func(*os.File)
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	dropCache(f)
 	if err := f.Close(); err != nil {
 		return err
 	}
@@ -559,7 +540,6 @@ func (s *Store) Open(ctx context.Context, org parsec.OrganizationID, id parsec.B
 		f.Close()
 		return nil, 0, wrap("open", org, id, err)
 	}
-	willRead(f, info.Size())
 	return f, info.Size(), nil
 }
 

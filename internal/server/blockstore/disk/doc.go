@@ -25,14 +25,6 @@
 // the same file system: keep the store on a file system of its own, or at least not one
 // that takes heavy unrelated writes.
 //
-// Once durable, a large block's pages are dropped from the page cache
-// (posix_fadvise(POSIX_FADV_DONTNEED)): an upload reuses the same memory instead of
-// filling the machine's with blocks that may never be read (on a virtual machine whose
-// free memory goes back to its host, fresh pages cost a fault each: 1 GiB uploaded cost
-// the server 2.6–5.2 s of processor time instead of 1.6). Opening a large block to send it
-// asks for the whole file ahead (POSIX_FADV_WILLNEED), so a block read from the disk comes
-// in few large reads; what is read stays cached as usual.
-//
 // Reads look in the database first, then for a file: a block put small after a large one
 // hides the file (Delete removes both), and a large block put after a small one removes
 // the row once its file is durable. A store written before small blocks were packed (one

@@ -26,16 +26,3 @@ func syncFS(dir string) error {
 	}
 	return nil
 }
-
-// dropCache drops the pages of f, a block file just made durable, from the page cache
-// (they are clean: dropped at once). It is advice: where the file system keeps them
-// (tmpfs), nothing changes.
-func dropCache(f *os.File) {
-	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
-}
-
-// willRead starts reading the first size bytes of f into the page cache, in the
-// background, in as few requests as the disk takes: a block about to be sent whole.
-func willRead(f *os.File, size int64) {
-	_ = unix.Fadvise(int(f.Fd()), 0, size, unix.FADV_WILLNEED)
-}

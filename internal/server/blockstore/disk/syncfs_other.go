@@ -2,17 +2,10 @@
 
 package disk
 
-import (
-	"errors"
-	"os"
-)
+import "errors"
 
 // haveSyncfs is false where syncfs(2) does not exist: PutBatch syncs each file and each
 // directory it changed, in parallel.
 const haveSyncfs = false
 
 func syncFS(dir string) error { return errors.New("syncfs is not available on this system") }
-
-func dropCache(f *os.File) {}
-
-func willRead(f *os.File, size int64) {}
