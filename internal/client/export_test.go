@@ -2,7 +2,12 @@ package client
 
 import (
 	"context"
+	"io"
+	"slices"
 	"testing"
+
+	"github.com/parsec-go/parsec/internal/manifest"
+	"github.com/parsec-go/parsec/internal/parsec"
 )
 
 // Resident counts the entries of the workspace pinned in memory (the others are in the local
@@ -44,4 +49,27 @@ func SetDownloadChunk(t *testing.T, n int) {
 	old := downloadChunk
 	downloadChunk = n
 	t.Cleanup(func() { downloadChunk = old })
+}
+
+// WalkedTarget is a FileTarget as Download makes it from a walk: the entry id found at
+// path, written to dst.
+func WalkedTarget(path string, id parsec.VlobID, dst io.Writer) FileTarget {
+	return FileTarget{Path: path, Create: func() (io.WriteCloser, error) { return nopCloser{dst}, nil }, id: id}
+}
+
+// ReadMisdescribed reads the file at p twice in one download: first as a manifest that
+// gives its first block another digest (as a member could write one), then as it is.
+func (w *Workspace) ReadMisdescribed(ctx context.Context, p string) error {
+	w.mu.Lock()
+	m, err := w.resolve(p)
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	fm := m.(*manifest.FileManifest)
+	bad := *fm
+	bad.Blocks = slices.Clone(fm.Blocks)
+	bad.Blocks[0].Digest[0] ^= 1
+	discard := func() (io.WriteCloser, error) { return nopCloser{io.Discard}, nil }
+	return w.c.download(ctx, w.id, []download{{fm: &bad, create: discard}, {fm: fm, create: discard}}, nil)
 }

@@ -27,6 +27,9 @@ type FileTarget struct {
 	// Create is called once the first bytes are ready (or at once for an empty file) and
 	// receives the whole file in order; it is closed at the end.
 	Create func() (io.WriteCloser, error)
+	// id, when set, is the entry at Path as a walk found it: ReadFiles reads it with the
+	// others in one batch rather than resolving Path (see entriesByID).
+	id parsec.VlobID
 }
 
 // Transfer tuning. An upload sends uploadStreams requests at once while it reads and
@@ -393,11 +396,21 @@ type pendingFile struct {
 func (w *Workspace) ReadFiles(ctx context.Context, targets []FileTarget, progress func(int64)) error {
 	w.lockRead()
 	files := make([]download, len(targets))
+	byID, err := w.entriesByID(targets)
+	if err != nil {
+		w.mu.Unlock()
+		return err
+	}
 	for i, t := range targets {
-		m, err := w.resolve(t.Path)
-		if err != nil {
-			w.mu.Unlock()
-			return err
+		var m manifest.Manifest
+		if e := byID[t.id]; e != nil {
+			m = e.current()
+		}
+		if m == nil {
+			if m, err = w.resolve(t.Path); err != nil {
+				w.mu.Unlock()
+				return err
+			}
 		}
 		fm, ok := m.(*manifest.FileManifest)
 		if !ok {
@@ -408,6 +421,33 @@ func (w *Workspace) ReadFiles(ctx context.Context, targets []FileTarget, progres
 	}
 	w.mu.Unlock()
 	return w.c.download(ctx, w.id, files, progress)
+}
+
+// entriesByID reads the entries of the targets that have their ID, with the lock held:
+// those in memory from there, the others from the local cache in one batch, decoded on
+// every core (a lookup each would cost a query and a goroutine switch per file). One that
+// cannot be read is left out: its target is resolved by path, as one without an ID.
+func (w *Workspace) entriesByID(targets []FileTarget) (map[parsec.VlobID]*entry, error) {
+	out := map[parsec.VlobID]*entry{}
+	var stored []parsec.VlobID
+	for _, t := range targets {
+		switch {
+		case t.id == (parsec.VlobID{}) || w.damaged[t.id]:
+		case w.entries[t.id] != nil:
+			out[t.id] = w.entries[t.id]
+		case w.recent.get(t.id) != nil:
+			out[t.id] = w.recent.get(t.id)
+		default:
+			stored = append(stored, t.id)
+		}
+	}
+	var mu sync.Mutex
+	err := w.eachStored(stored, func(id parsec.VlobID, e *entry) {
+		mu.Lock()
+		out[id] = e
+		mu.Unlock()
+	})
+	return out, err
 }
 
 // ReadFile writes a file's content to dst.
@@ -444,22 +484,36 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 			pieces = append(pieces, piece{file: i, span: s, last: j == len(spans)-1})
 		}
 	}
+	// A block shared by several pieces (a file and its copy, made within the workspace,
+	// share their blocks) is asked for once per batch, and checked once, when they all
+	// describe it alike; one described otherwise goes to the next batch, where it is checked
+	// against its own description.
 	type batch struct {
 		pieces []piece
 		ids    []parsec.BlockID
+		access map[parsec.BlockID]manifest.BlockAccess
 		bytes  int
 	}
+	newBatch := func() *batch { return &batch{access: map[parsec.BlockID]manifest.BlockAccess{}} }
 	var batches []*batch
-	cur := &batch{}
+	cur := newBatch()
 	for _, p := range pieces {
-		if p.span.Block != nil {
-			size := int(p.span.Block.Size) + manifest.BlockOverhead
-			if len(cur.ids) > 0 && (cur.bytes+size > protocol.MaxBatchBytes || len(cur.ids) >= protocol.MaxBatchItems) {
+		if a := p.span.Block; a != nil {
+			have, asked := cur.access[a.ID]
+			if asked && !sameBlock(have, *a) {
 				batches = append(batches, cur)
-				cur = &batch{}
+				cur, asked = newBatch(), false
 			}
-			cur.ids = append(cur.ids, p.span.Block.ID)
-			cur.bytes += size
+			size := int(a.Size) + manifest.BlockOverhead
+			if !asked && len(cur.ids) > 0 && (cur.bytes+size > protocol.MaxBatchBytes || len(cur.ids) >= protocol.MaxBatchItems) {
+				batches = append(batches, cur)
+				cur = newBatch()
+			}
+			if !asked {
+				cur.ids = append(cur.ids, a.ID)
+				cur.access[a.ID] = *a
+				cur.bytes += size
+			}
 		}
 		cur.pieces = append(cur.pieces, p)
 	}
@@ -531,6 +585,13 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 		res.release()
 	}
 	return nil
+}
+
+// sameBlock says whether two accesses describe a block alike: same ID, size and digest
+// (where it is in each file does not matter to read it).
+func sameBlock(a, b manifest.BlockAccess) bool {
+	a.Offset, b.Offset = 0, 0
+	return a == b
 }
 
 // writePieces writes pieces of files, from blocks, to the files' writers: *out is the

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -90,4 +92,109 @@ type cancelling struct{ cancel context.CancelFunc }
 func (c cancelling) Read([]byte) (int, error) {
 	c.cancel()
 	return 0, io.EOF
+}
+
+// A download of a tree reads the entries its walk found, by ID, in one batch: a target
+// with an entry's ID gets that entry, whatever is at its path now (it may have moved
+// since the walk); one whose ID cannot be read here is read by its path.
+func TestReadFilesByID(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id, aw, bw, _ := shared(t, p)
+	writeAll(t, aw, map[string][]byte{"/a": []byte("alpha"), "/b": []byte("bravo"), "/d/c": []byte("charlie")})
+	if err := aw.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := bw.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Bob's device opened again has the entries in its local cache only (a walk, unlike a
+	// lookup by path, does not keep them in memory).
+	w, err := p.bob.Open(t).Workspace(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	walked, err := w.Walk("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]parsec.VlobID{}
+	for _, e := range walked {
+		ids[e.Path] = e.ID
+	}
+	idOf := func(name string) parsec.VlobID {
+		if ids[name] == (parsec.VlobID{}) {
+			t.Fatalf("the walk did not find %s: %v", name, walked)
+		}
+		return ids[name]
+	}
+	var moved, unknown, c bytes.Buffer
+	targets := []client.FileTarget{
+		client.WalkedTarget("/b", idOf("/a"), &moved),
+		client.WalkedTarget("/b", parsec.NewVlobID(), &unknown),
+		client.WalkedTarget("/d/c", idOf("/d/c"), &c),
+	}
+	if err := w.ReadFiles(ctx, targets, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct {
+		what string
+		got  *bytes.Buffer
+		want string
+	}{{"the entry found at /a, now at /b", &moved, "alpha"}, {"an unknown entry at /b", &unknown, "bravo"}, {"/d/c", &c, "charlie"}} {
+		if r.got.String() != r.want {
+			t.Errorf("%s: read %q, want %q", r.what, r.got, r.want)
+		}
+	}
+}
+
+// Files made by copying within the workspace share their blocks: a download of the
+// folder holding them asks for each block once per batch and writes it to every copy (it
+// failed, as if the server had sent a block twice). A block that two manifests describe
+// differently is checked against each description.
+func TestDownloadOfCopies(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, _, _ := shared(t, p)
+	rng := rand.NewChaCha8([32]byte{5})
+	big := make([]byte, 1<<20+5) // three blocks
+	rng.Read(big)
+	content := map[string][]byte{"/f/big": big, "/f/small": []byte("small")}
+	writeAll(t, aw, content)
+	for _, c := range []struct{ from, to string }{{"/f/big", "/f/big copy"}, {"/f/small", "/f/sub/small"}, {"/f/big", "/f/sub/big"}} {
+		if _, err := aw.Copy(ctx, c.from, aw, c.to, client.CopyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		content[c.to] = content[c.from]
+	}
+	local := t.TempDir()
+	res, err := aw.Download(ctx, "/f", local, client.CopyOptions{Recursive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Files != len(content) {
+		t.Errorf("downloaded %d files, want %d", res.Files, len(content))
+	}
+	for name, data := range content {
+		got, err := os.ReadFile(filepath.Join(local, filepath.FromSlash(name)))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s: %d bytes (%v), want the %d written", name, len(got), err, len(data))
+		}
+	}
+
+	wantKind(t, "a block read for a manifest that misdescribes it", aw.ReadMisdescribed(ctx, "/f/small"), parsec.Tampered)
+}
+
+// writeAll writes files, by path, into w.
+func writeAll(t *testing.T, w *client.Workspace, content map[string][]byte) {
+	t.Helper()
+	var files []client.FileSource
+	for name, data := range content {
+		files = append(files, client.FileSource{Path: name, Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}})
+	}
+	if err := w.WriteFiles(t.Context(), files, nil); err != nil {
+		t.Fatal(err)
+	}
 }
