@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/parsec-go/parsec/internal/manifest"
-	"github.com/parsec-go/parsec/internal/parsec"
 )
 
 // Resident counts the entries of the workspace pinned in memory (the others are in the local
@@ -49,12 +48,6 @@ func SetDownloadChunk(t *testing.T, n int) {
 	old := downloadChunk
 	downloadChunk = n
 	t.Cleanup(func() { downloadChunk = old })
-}
-
-// WalkedTarget is a FileTarget as Download makes it from a walk: the entry id found at
-// path, written to dst.
-func WalkedTarget(path string, id parsec.VlobID, dst io.Writer) FileTarget {
-	return FileTarget{Path: path, Create: func() (io.WriteCloser, error) { return nopCloser{dst}, nil }, id: id}
 }
 
 // ReadMisdescribed reads the file at p twice in one download: first as a manifest that

@@ -537,7 +537,7 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 		if e.IsFolder {
 			return os.MkdirAll(p, 0o755)
 		}
-		chunk = append(chunk, FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) { return writeback.Create(p) }, id: e.ID})
+		chunk = append(chunk, FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) { return writeback.Create(p) }, ID: e.ID})
 		res.Files++
 		res.Bytes += int64(e.Size)
 		if len(chunk) == downloadChunk {

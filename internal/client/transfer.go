@@ -27,9 +27,10 @@ type FileTarget struct {
 	// Create is called once the first bytes are ready (or at once for an empty file) and
 	// receives the whole file in order; it is closed at the end.
 	Create func() (io.WriteCloser, error)
-	// id, when set, is the entry at Path as a walk found it: ReadFiles reads it with the
-	// others in one batch rather than resolving Path (see entriesByID).
-	id parsec.VlobID
+	// ID, when set, is the entry a walk found at Path (Entry.ID): ReadFiles reads that
+	// entry, with the others in one batch, rather than resolving Path again, which costs a
+	// lookup per file; Path is resolved when the entry cannot be read here.
+	ID parsec.VlobID
 }
 
 // Transfer tuning. An upload sends uploadStreams requests at once while it reads and
@@ -403,7 +404,7 @@ func (w *Workspace) ReadFiles(ctx context.Context, targets []FileTarget, progres
 	}
 	for i, t := range targets {
 		var m manifest.Manifest
-		if e := byID[t.id]; e != nil {
+		if e := byID[t.ID]; e != nil {
 			m = e.current()
 		}
 		if m == nil {
@@ -432,13 +433,13 @@ func (w *Workspace) entriesByID(targets []FileTarget) (map[parsec.VlobID]*entry,
 	var stored []parsec.VlobID
 	for _, t := range targets {
 		switch {
-		case t.id == (parsec.VlobID{}) || w.damaged[t.id]:
-		case w.entries[t.id] != nil:
-			out[t.id] = w.entries[t.id]
-		case w.recent.get(t.id) != nil:
-			out[t.id] = w.recent.get(t.id)
+		case t.ID == (parsec.VlobID{}) || w.damaged[t.ID]:
+		case w.entries[t.ID] != nil:
+			out[t.ID] = w.entries[t.ID]
+		case w.recent.get(t.ID) != nil:
+			out[t.ID] = w.recent.get(t.ID)
 		default:
-			stored = append(stored, t.id)
+			stored = append(stored, t.ID)
 		}
 	}
 	var mu sync.Mutex

@@ -129,10 +129,13 @@ func TestReadFilesByID(t *testing.T) {
 		return ids[name]
 	}
 	var moved, unknown, c bytes.Buffer
+	into := func(b *bytes.Buffer) func() (io.WriteCloser, error) {
+		return func() (io.WriteCloser, error) { return nopWriteCloser{b}, nil }
+	}
 	targets := []client.FileTarget{
-		client.WalkedTarget("/b", idOf("/a"), &moved),
-		client.WalkedTarget("/b", parsec.NewVlobID(), &unknown),
-		client.WalkedTarget("/d/c", idOf("/d/c"), &c),
+		{Path: "/b", ID: idOf("/a"), Create: into(&moved)},
+		{Path: "/b", ID: parsec.NewVlobID(), Create: into(&unknown)},
+		{Path: "/d/c", ID: idOf("/d/c"), Create: into(&c)},
 	}
 	if err := w.ReadFiles(ctx, targets, nil); err != nil {
 		t.Fatal(err)
@@ -198,3 +201,7 @@ func writeAll(t *testing.T, w *client.Workspace, content map[string][]byte) {
 		t.Fatal(err)
 	}
 }
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }

@@ -573,7 +573,7 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		header := &zip.FileHeader{Name: rel, Method: zip.Deflate, Modified: e.Updated.Time()}
-		chunk = append(chunk, client.FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) {
+		chunk = append(chunk, client.FileTarget{Path: e.Path, ID: e.ID, Create: func() (io.WriteCloser, error) {
 			fw, err := zw.CreateHeader(header)
 			return nopWriteCloser{fw}, err
 		}})
