@@ -389,20 +389,38 @@ func (s *Server) blockRead(ctx context.Context, c *caller, req *protocol.BlockRe
 		return nil, protocol.Errorf(protocol.StatusTooManyElements, "%d bytes of blocks asked in one request, more than %d", total, protocol.MaxReadBytes)
 	}
 	// Large blocks are opened here (a block asked twice, twice), and their bytes sent from
-	// the store as the reply is written (see blockReadReply); small ones are read, which
-	// bounds the files a request holds open to MaxReadBytes/streamedBlockSize.
+	// the store as the reply is written (see blockReadReply); small ones are read, all
+	// together (blockstore.GetMany), which bounds the files a request holds open to
+	// MaxReadBytes/streamedBlockSize.
 	reply := &blockReadReply{files: make([]openBlock, len(req.BlockIDs))}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(blockReaders)
+	var small []int // indexes in req.BlockIDs
 	for i, id := range req.BlockIDs {
+		if known[id].Size < streamedBlockSize {
+			small = append(small, i)
+		}
+	}
+	if len(small) > 0 {
+		g.Go(func() error {
+			ids := make([]parsec.BlockID, len(small))
+			for j, i := range small {
+				ids[j] = req.BlockIDs[i]
+			}
+			blocks, err := blockstore.GetMany(gctx, s.cfg.Blocks, c.org.ID, ids, blockReaders)
+			for j, data := range blocks {
+				reply.files[small[j]] = openBlock{data: data}
+			}
+			return err
+		})
+	}
+	for i, id := range req.BlockIDs {
+		if known[id].Size < streamedBlockSize {
+			continue
+		}
 		g.Go(func() error {
 			if err := gctx.Err(); err != nil {
 				return err // an open failed or ctx is done: the rest are skipped
-			}
-			if known[id].Size < streamedBlockSize {
-				data, err := s.cfg.Blocks.Get(gctx, c.org.ID, id)
-				reply.files[i] = openBlock{data: data}
-				return err
 			}
 			// Opened with the request's context, not the group's, which ends with Wait:
 			// a store's reader may depend on it (S3's does) until the reply is written.

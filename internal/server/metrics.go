@@ -157,6 +157,17 @@ func (b meteredBlocks) Get(ctx context.Context, org parsec.OrganizationID, id pa
 	return data, err
 }
 
+// GetMany implements blockstore.ManyGetter, with the store's GetMany if it has one (see
+// blockstore.GetMany).
+func (b meteredBlocks) GetMany(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) ([][]byte, error) {
+	blocks, err := blockstore.GetMany(ctx, b.Store, org, ids, blockReaders)
+	b.fail(err)
+	for _, data := range blocks {
+		b.bytes("out", len(data))
+	}
+	return blocks, err
+}
+
 func (b meteredBlocks) Open(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) (io.ReadCloser, int64, error) {
 	rc, size, err := b.Store.Open(ctx, org, id)
 	if b.fail(err) == nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) blockstore.Store) {
 		{"PutBatchOverwrite", testPutBatchOverwrite},
 		{"PutBatchDuplicate", testPutBatchDuplicate},
 		{"PutBatchConcurrent", testPutBatchConcurrent},
+		{"GetMany", testGetMany},
 		{"Cancelled", testCancelled},
 		{"Concurrent", testConcurrent},
 		{"Closed", testClosed},
@@ -529,6 +531,52 @@ func testRefusesEscapingOrganizations(t *testing.T, s blockstore.Store) {
 		}
 		if err := s.PutBatch(t.Context(), org, []blockstore.Block{{ID: id, Data: []byte("x")}}); !parsec.IsKind(err, parsec.Invalid) {
 			t.Errorf("put batch in organization %q: error %v, want kind %v", org, err, parsec.Invalid)
+		}
+	}
+}
+
+// storeOnly hides every method of a store but those of blockstore.Store (GetMany).
+type storeOnly struct{ blockstore.Store }
+
+// testGetMany reads blocks of every size together, in the order asked (one twice, one
+// put in another organization), with the store's GetMany if it has one and with Gets: a
+// missing block fails the read with NotFound, as does one of another organization.
+func testGetMany(t *testing.T, s blockstore.Store) {
+	blocks := randomBlocks(250, 0, 1, 100, 4096, 65536, 65537, 300<<10)
+	mustPutBatch(t, s, org, blocks[:200])
+	for _, b := range blocks[200:] {
+		mustPut(t, s, org, b.ID, b.Data)
+	}
+	elsewhere := randomBlocks(1, 10)[0]
+	mustPut(t, s, "Org-2", elsewhere.ID, elsewhere.Data)
+	order := mrand.Perm(len(blocks))
+	order = append(order, order[7])
+	ids := make([]parsec.BlockID, len(order))
+	for i, j := range order {
+		ids[i] = blocks[j].ID
+	}
+	for _, store := range []blockstore.Store{s, storeOnly{s}} {
+		name := fmt.Sprintf("%T", store)
+		got, err := blockstore.GetMany(t.Context(), store, org, ids, 4)
+		if err != nil {
+			t.Fatalf("%s: get %d blocks: %v", name, len(ids), err)
+		}
+		if len(got) != len(ids) {
+			t.Fatalf("%s: %d blocks for %d asked", name, len(got), len(ids))
+		}
+		for i, j := range order {
+			sameBytes(t, fmt.Sprintf("%s: block %d (%d bytes)", name, i, len(blocks[j].Data)), got[i], blocks[j].Data)
+		}
+		for _, missing := range []parsec.BlockID{parsec.NewBlockID(), elsewhere.ID} {
+			_, err := blockstore.GetMany(t.Context(), store, org, append(slices.Clone(ids[:10]), missing), 4)
+			if !parsec.IsKind(err, parsec.NotFound) {
+				t.Errorf("%s: get blocks, one missing: %v, want an error of kind %v", name, err, parsec.NotFound)
+			}
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if _, err := blockstore.GetMany(ctx, store, org, ids[:3], 4); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: get blocks with a context done: %v, want it cancelled", name, err)
 		}
 	}
 }

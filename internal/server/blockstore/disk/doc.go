@@ -25,12 +25,14 @@
 // the same file system: keep the store on a file system of its own, or at least not one
 // that takes heavy unrelated writes.
 //
-// Reads look in the database first, then for a file: a block put small after a large one
-// hides the file (Delete removes both), and a large block put after a small one removes
-// the row once its file is durable. A store written before small blocks were packed (one
-// file per block) is therefore read as it is, with no migration; its small blocks move to
-// the database only when they are put again. The database only grows: space freed by
-// deleted blocks is reused by later ones.
+// Reads look in the database first (GetMany asks it for a hundred blocks per query: a
+// query per block cost a download of small files 1.6 times the server's processor time),
+// then for a file: a block put small after a large one hides the file (Delete removes
+// both), and a large block put after a small one removes the row once its file is durable.
+// A store written before small blocks were packed (one file per block) is therefore read
+// as it is, with no migration; its small blocks move to the database only when they are
+// put again. The database only grows: space freed by deleted blocks is reused by later
+// ones.
 //
 // Like every blockstore, it stores opaque encrypted bytes and never looks inside them.
 //

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -153,6 +154,48 @@ func (p *packed) get(ctx context.Context, org parsec.OrganizationID, id parsec.B
 		data = []byte{} // an empty block is a block
 	}
 	return data, true, nil
+}
+
+// getManyChunk is how many blocks getMany asks for in one query.
+const getManyChunk = 100
+
+// getMany returns the small blocks of org under ids that the database holds, by ID. Like
+// get, it does not watch ctx.
+func (p *packed) getMany(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) (map[parsec.BlockID][]byte, error) {
+	ctx = context.WithoutCancel(ctx)
+	out := make(map[parsec.BlockID][]byte, len(ids))
+	for chunk := range slices.Chunk(ids, getManyChunk) {
+		args := make([]any, 0, 1+len(chunk))
+		args = append(args, string(org))
+		for _, id := range chunk {
+			args = append(args, id[:])
+		}
+		rows, err := p.reader.QueryContext(ctx, `SELECT id, data FROM blocks WHERE org = ? AND id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var raw, data []byte
+			if err := rows.Scan(&raw, &data); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			var id parsec.BlockID
+			if len(raw) != len(id) {
+				rows.Close()
+				return nil, fmt.Errorf("a block ID of %d bytes in %s", len(raw), packedFile)
+			}
+			copy(id[:], raw)
+			if data == nil {
+				data = []byte{} // an empty block is a block
+			}
+			out[id] = data
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // anyOf reports whether the database holds a block under any of the IDs.
