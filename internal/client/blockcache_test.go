@@ -2,11 +2,13 @@ package client_test
 
 import (
 	"bytes"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
 )
 
@@ -66,4 +68,52 @@ func TestBlockCache(t *testing.T) {
 	if _, size, _ := cached(); size > 4<<20 {
 		t.Errorf("%d bytes cached, over the 4 MiB limit", size)
 	}
+}
+
+// A server that answers a block asked for with another block of the same file, one the
+// device kept, is lying: the read fails as tampering (the client crashed on the piece left
+// without its block).
+func TestCachedBlockSentForAnother(t *testing.T) {
+	p := newPeople(t)
+	_, aw, bw, _ := shared(t, p)
+	two := bytes.Repeat([]byte("two blocks "), 60_000) // 660 kB: two blocks
+	write(t, aw, map[string][]byte{"/two.bin": two})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	p.bc.EnableBlockCache(8 << 20)
+	var first protocol.BlockReadRep
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd == protocol.CmdBlockRead {
+			if err := protocol.DecodeReply(reply, &first); err != nil {
+				t.Error(err)
+			}
+		}
+		return reply
+	}
+	if got := read(t, bw, "/two.bin"); !bytes.Equal(got, two) {
+		t.Fatal("two.bin read back differs")
+	}
+	if len(first.Blocks) != 2 {
+		t.Fatalf("the first read asked for %d blocks, want 2", len(first.Blocks))
+	}
+	kept, dropped := first.Blocks[0], first.Blocks[1]
+	dir := filepath.Join(p.bob.ConfigDir, "data", p.bob.Device.DeviceID.String(), "blocks")
+	matches, _ := filepath.Glob(filepath.Join(dir, "*", dropped.BlockID.String()))
+	if len(matches) != 1 {
+		t.Fatalf("block %s kept as %v, want one file", dropped.BlockID, matches)
+	}
+	if err := os.Remove(matches[0]); err != nil {
+		t.Fatal(err)
+	}
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd != protocol.CmdBlockRead {
+			return reply
+		}
+		lie, err := protocol.OK(protocol.BlockReadRep{Blocks: []protocol.BlockItem{kept}, NeededRealmCertificateTimestamp: first.NeededRealmCertificateTimestamp})
+		if err != nil {
+			t.Error(err)
+		}
+		return lie
+	}
+	wantKind(t, "a kept block sent for the one asked", bw.ReadFile(t.Context(), "/two.bin", io.Discard), parsec.Tampered)
 }

@@ -685,11 +685,16 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 	if len(rep.Blocks) != len(ids) {
 		return nil, release, parsec.Errorf(parsec.Tampered, "the server returned %d blocks for %d asked", len(rep.Blocks), len(ids))
 	}
-	// Every block asked for comes back exactly once: a block returned twice would leave
-	// another one missing.
+	// Every block asked for comes back exactly once: a block returned twice, or one not
+	// asked for (say, another block of the batch, kept on the device), would leave another
+	// one missing.
+	asked := make(map[parsec.BlockID]bool, len(ids))
+	for _, id := range ids {
+		asked[id] = true
+	}
 	returned := make(map[parsec.BlockID]bool, len(rep.Blocks))
 	for _, b := range rep.Blocks {
-		if access[b.BlockID] == nil || returned[b.BlockID] {
+		if !asked[b.BlockID] || returned[b.BlockID] {
 			return nil, release, parsec.Errorf(parsec.Tampered, "the server returned block %s, which was not asked for (or twice)", parsec.ShortID(b.BlockID))
 		}
 		returned[b.BlockID] = true

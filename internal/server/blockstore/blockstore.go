@@ -92,7 +92,7 @@ func GetMany(ctx context.Context, s Store, org parsec.OrganizationID, ids []pars
 	}
 	out := make([][]byte, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers)
+	g.SetLimit(max(workers, 1))
 	for i, id := range ids {
 		g.Go(func() error {
 			if err := gctx.Err(); err != nil {

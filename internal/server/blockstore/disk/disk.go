@@ -518,7 +518,7 @@ func (s *Store) Get(ctx context.Context, org parsec.OrganizationID, id parsec.Bl
 }
 
 // GetMany implements blockstore.ManyGetter: the small blocks are read from the database
-// a hundred at a time, the others each from its file.
+// a hundred at a time, the others each from its file, several at once.
 func (s *Store) GetMany(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) ([][]byte, error) {
 	if len(ids) == 0 {
 		return nil, s.check(ctx, "get", org, parsec.BlockID{})
@@ -531,15 +531,26 @@ func (s *Store) GetMany(ctx context.Context, org parsec.OrganizationID, ids []pa
 		return nil, fmt.Errorf("get %d blocks of organization %q: %w", len(ids), org, err)
 	}
 	out := make([][]byte, len(ids))
+	var files []int // indexes of the blocks not in the database
 	for i, id := range ids {
 		if data, ok := small[id]; ok {
 			out[i] = data
-			continue
+		} else {
+			files = append(files, i)
 		}
-		_, file := s.blockPath(org, id)
-		if out[i], err = os.ReadFile(file); err != nil {
-			return nil, wrap("get", org, id, err)
+	}
+	err = parallel(ctx, len(files), batchWriters, func(j int) error {
+		i := files[j]
+		_, file := s.blockPath(org, ids[i])
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return wrap("get", org, ids[i], err)
 		}
+		out[i] = data
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -7,10 +7,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -194,6 +196,16 @@ func TestOneFilePerBlockStore(t *testing.T) {
 	s := openStore(t, dir)
 	for id, data := range old {
 		wantBlock(t, s, id, data)
+	}
+	ids := slices.Collect(maps.Keys(old))
+	got, err := s.GetMany(t.Context(), org, ids)
+	if err != nil {
+		t.Fatalf("get the blocks together: %v", err)
+	}
+	for i, id := range ids {
+		if !bytes.Equal(got[i], old[id]) {
+			t.Errorf("get the blocks together: block of %d bytes read as %d bytes", len(old[id]), len(got[i]))
+		}
 	}
 	for id, data := range old {
 		if len(data) == 5 {
