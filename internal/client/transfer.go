@@ -391,20 +391,31 @@ type pendingFile struct {
 	accesses []*manifest.BlockAccess
 }
 
-// ReadFiles reads files of the workspace into their targets, in order. Blocks of several
-// files travel together; each is checked against the size and digest its (validated)
-// manifest gives, then decrypted, and any mismatch stops everything as tampering.
+// ReadFiles reads files of the workspace into their targets, in order. Their manifests are
+// read from the local cache together, and blocks of several files travel together; each
+// block is checked against the size and digest its (validated) manifest gives, then
+// decrypted, and any mismatch stops everything as tampering.
 func (w *Workspace) ReadFiles(ctx context.Context, targets []FileTarget, progress func(int64)) error {
 	w.lockRead()
 	files := make([]download, len(targets))
-	byID, err := w.entriesByID(targets)
+	// Each target's entry: the one its walk found, else the one its folder names now.
+	ids := make([]parsec.VlobID, len(targets))
+	for i, t := range targets {
+		ids[i] = t.ID
+		if t.ID == (parsec.VlobID{}) {
+			if parent, name, err := w.resolveParent(t.Path); err == nil {
+				ids[i] = parent.Children[name]
+			}
+		}
+	}
+	byID, err := w.entriesByID(ids)
 	if err != nil {
 		w.mu.Unlock()
 		return err
 	}
 	for i, t := range targets {
 		var m manifest.Manifest
-		if e := byID[t.ID]; e != nil {
+		if e := byID[ids[i]]; e != nil {
 			m = e.current()
 		}
 		if m == nil {
@@ -424,22 +435,22 @@ func (w *Workspace) ReadFiles(ctx context.Context, targets []FileTarget, progres
 	return w.c.download(ctx, w.id, files, progress)
 }
 
-// entriesByID reads the entries of the targets that have their ID, with the lock held:
-// those in memory from there, the others from the local cache in one batch, decoded on
-// every core (a lookup each would cost a query and a goroutine switch per file). One that
-// cannot be read is left out: its target is resolved by path, as one without an ID.
-func (w *Workspace) entriesByID(targets []FileTarget) (map[parsec.VlobID]*entry, error) {
+// entriesByID reads entries, with the lock held: those in memory from there, the others
+// from the local cache in one batch, decoded on every core (a lookup each would cost a
+// query and a goroutine switch per file). The zero ID, and an entry that cannot be read,
+// are left out: the caller resolves its target by path.
+func (w *Workspace) entriesByID(ids []parsec.VlobID) (map[parsec.VlobID]*entry, error) {
 	out := map[parsec.VlobID]*entry{}
 	var stored []parsec.VlobID
-	for _, t := range targets {
+	for _, id := range ids {
 		switch {
-		case t.ID == (parsec.VlobID{}) || w.damaged[t.ID]:
-		case w.entries[t.ID] != nil:
-			out[t.ID] = w.entries[t.ID]
-		case w.recent.get(t.ID) != nil:
-			out[t.ID] = w.recent.get(t.ID)
+		case id == (parsec.VlobID{}) || w.damaged[id]:
+		case w.entries[id] != nil:
+			out[id] = w.entries[id]
+		case w.recent.get(id) != nil:
+			out[id] = w.recent.get(id)
 		default:
-			stored = append(stored, t.ID)
+			stored = append(stored, id)
 		}
 	}
 	var mu sync.Mutex
