@@ -101,7 +101,7 @@ func TestReadFilesByID(t *testing.T) {
 	p := newPeople(t)
 	ctx := t.Context()
 	id, aw, bw, _ := shared(t, p)
-	writeAll(t, aw, map[string][]byte{"/a": []byte("alpha"), "/b": []byte("bravo"), "/d/c": []byte("charlie")})
+	write(t, aw, map[string][]byte{"/a": []byte("alpha"), "/b": []byte("bravo"), "/d/c": []byte("charlie")})
 	if err := aw.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestDownloadOfCopies(t *testing.T) {
 	big := make([]byte, 1<<20+5) // three blocks
 	rng.Read(big)
 	content := map[string][]byte{"/f/big": big, "/f/small": []byte("small")}
-	writeAll(t, aw, content)
+	write(t, aw, content)
 	for _, c := range []struct{ from, to string }{{"/f/big", "/f/big copy"}, {"/f/small", "/f/sub/small"}, {"/f/big", "/f/sub/big"}} {
 		if _, err := aw.Copy(ctx, c.from, aw, c.to, client.CopyOptions{}); err != nil {
 			t.Fatal(err)
@@ -186,20 +186,6 @@ func TestDownloadOfCopies(t *testing.T) {
 	}
 
 	wantKind(t, "a block read for a manifest that misdescribes it", aw.ReadMisdescribed(ctx, "/f/small"), parsec.Tampered)
-}
-
-// writeAll writes files, by path, into w.
-func writeAll(t *testing.T, w *client.Workspace, content map[string][]byte) {
-	t.Helper()
-	var files []client.FileSource
-	for name, data := range content {
-		files = append(files, client.FileSource{Path: name, Open: func() (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(data)), nil
-		}})
-	}
-	if err := w.WriteFiles(t.Context(), files, nil); err != nil {
-		t.Fatal(err)
-	}
 }
 
 type nopWriteCloser struct{ io.Writer }
