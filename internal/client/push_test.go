@@ -1,7 +1,11 @@
 package client_test
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -67,5 +71,72 @@ func TestPushStampsAgainABatchSealedLongBefore(t *testing.T) {
 	}
 	if last, at := versions[len(versions)-1], parsec.DateTime(jumped.Load()); last.Timestamp < at {
 		t.Errorf("the root folder was sent stamped %v, before the first batch's answer (%v)", last.Timestamp, at)
+	}
+}
+
+// A device that stops after the server took its push but before it saved so (a crash, a
+// kill) still holds its changes as not pushed: its next sync finds its own versions on the
+// server, takes them as its own, and makes no conflict copy; nothing is pushed twice.
+func TestPushTakenButNotSaved(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/kept.txt": []byte("kept")})
+	syncWS(t, aw)
+	files := map[string][]byte{"/a.txt": []byte("alpha"), "/d/b.txt": []byte("bravo"), "/kept.txt": []byte("kept, changed")}
+	write(t, aw, files)
+	if err := aw.Mkdir(ctx, "/empty", false); err != nil {
+		t.Fatal(err)
+	}
+	// The device's local cache as it is before the push: what a crash right after the
+	// server took it leaves.
+	data := filepath.Join(p.alice.ConfigDir, "data")
+	before := t.TempDir()
+	if err := os.CopyFS(before, os.DirFS(data)); err != nil {
+		t.Fatal(err)
+	}
+	syncWS(t, aw)
+	if err := p.ac.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(data, os.DirFS(before)); err != nil {
+		t.Fatal(err)
+	}
+
+	c := p.alice.Open(t)
+	w, err := c.Workspace(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.NeedSync() {
+		t.Fatal("the changes read back from the cache saved before the push are not pending")
+	}
+	syncWS(t, w)
+	if w.NeedSync() {
+		t.Error("changes still pending after a sync")
+	}
+	entries, err := w.Walk("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, e := range entries {
+		paths = append(paths, e.Path)
+	}
+	if want := []string{"/a.txt", "/d", "/d/b.txt", "/empty", "/kept.txt"}; !slices.Equal(paths, want) {
+		t.Errorf("after the sync: %v, want %v (no conflict copy)", paths, want)
+	}
+	for p, want := range files {
+		if got := read(t, w, p); !bytes.Equal(got, want) {
+			t.Errorf("%s: %q, want %q", p, got, want)
+		}
+	}
+	for p, n := range map[string]int{"/a.txt": 1, "/kept.txt": 2, "/": 2} {
+		if v, err := w.History(ctx, p); err != nil || len(v) != n {
+			t.Errorf("history of %s: %d versions (%v), want %d", p, len(v), err, n)
+		}
 	}
 }

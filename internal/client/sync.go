@@ -587,13 +587,19 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 		e.base = r
 		return []parsec.VlobID{id}
 	}
-	if _, isFile := r.(*manifest.FileManifest); isFile && r.Head().Author == w.c.dev.DeviceID {
+	if remote, isFile := r.(*manifest.FileManifest); isFile && r.Head().Author == w.c.dev.DeviceID {
 		// A file version of this device: its own push whose acknowledgment was lost, or one
 		// of another process of the same device (the CLI beside the GUI). It becomes the base,
-		// and the local content made since stays on top, without a conflict copy. A folder
-		// is merged like any other: the other process may have added entries this one lacks.
+		// and the local content made since stays on top, without a conflict copy; when the
+		// local version is that one (the push was taken, then the device stopped before
+		// saving so), nothing is left to push. A folder is merged like any other: the other
+		// process may have added entries this one lacks.
 		e.base = r
-		e.local.Head().Version = r.Head().Version
+		if local, ok := e.local.(*manifest.FileManifest); ok && sameContent(local, remote) && local.Parent == remote.Parent {
+			e.local = nil
+		} else {
+			e.local.Head().Version = r.Head().Version
+		}
 		return []parsec.VlobID{id}
 	}
 	switch remote := r.(type) {
