@@ -140,3 +140,54 @@ func TestPushTakenButNotSaved(t *testing.T) {
 		}
 	}
 }
+
+// A push stopped midway keeps what the server took before: the batches acknowledged are
+// saved as pushed (the last one while the next was on its way), the others stay pending;
+// the next sync ends with every file, each in one version (the batch the server took
+// without the device knowing is found again, not pushed twice).
+func TestPushStoppedMidwayKeepsWhatWasTaken(t *testing.T) {
+	p := newPeople(t)
+	id, aw, _, _ := shared(t, p)
+	files := map[string][]byte{}
+	for i := range 2*protocol.MaxBatchItems + 100 {
+		files[fmt.Sprintf("/f%04d", i)] = []byte{byte(i)}
+	}
+	write(t, aw, files)
+	var writes atomic.Int64
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd == protocol.CmdVlobWrite && writes.Add(1) == 3 {
+			return []byte("not a reply") // the server took it, the device cannot know
+		}
+		return reply
+	}
+	if err := aw.Push(t.Context()); parsec.KindOf(err) != parsec.Tampered {
+		t.Fatalf("push with its third reply spoiled: %v", err)
+	}
+	p.srv.Lie = nil
+	w, _ := openWorkspaceAgain(t, p.alice, id)
+	entries, err := w.Walk("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := 0
+	for _, e := range entries {
+		if e.NeedSync {
+			pending++
+		}
+	}
+	if want := len(files) - 2*protocol.MaxBatchItems; pending != want {
+		t.Errorf("%d files pending after the push stopped, want the %d of the batches not acknowledged", pending, want)
+	}
+	syncWS(t, w)
+	if w.NeedSync() {
+		t.Error("changes still pending after the next sync")
+	}
+	for _, p := range []string{"/f0000", fmt.Sprintf("/f%04d", len(files)-1)} {
+		if got := read(t, w, p); !bytes.Equal(got, files[p]) {
+			t.Errorf("%s: %v, want %v", p, got, files[p])
+		}
+		if v, err := w.History(t.Context(), p); err != nil || len(v) != 1 {
+			t.Errorf("history of %s: %d versions (%v), want 1", p, len(v), err)
+		}
+	}
+}

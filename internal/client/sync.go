@@ -846,8 +846,18 @@ func (w *Workspace) pendingInOrder() ([]parsec.VlobID, error) {
 // pushOnce pushes the entries pending, in order, in batches of up to MaxBatchItems
 // manifests (pushBatchBytes of them). One batch is sent at a time, the next only once the
 // server has taken the one before (an entry goes before the folder naming it); while a
-// batch is on its way, the next one is read from the cache and sealed.
-func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) error {
+// batch is on its way, the one taken before is saved and the next one is read from the
+// cache and sealed. A device that stops with batches taken but not saved finds its own
+// versions at its next sync (see merge).
+func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) (err error) {
+	var saving *backgroundSave // the batch taken last, being saved
+	defer func() {
+		if saving != nil {
+			if serr := saving.end(ctx, w); err == nil {
+				err = serr
+			}
+		}
+	}()
 	keys, err := w.c.keysOf(ctx, w.id)
 	if err != nil {
 		return err
@@ -883,13 +893,18 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) error
 		if err != nil {
 			return err
 		}
+		if saving != nil {
+			err := saving.end(ctx, w)
+			saving = nil
+			if err != nil {
+				return err
+			}
+		}
 		for i, id := range cur.ids {
 			e := w.entries[id]
 			e.base, e.local = cur.sealed[i], nil
 		}
-		if err := w.save(ctx, cur.ids, nil); err != nil {
-			return err
-		}
+		saving = w.saveInBackground(ctx, cur.ids)
 		cur, err = next, nextErr
 	}
 	return err

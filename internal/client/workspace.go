@@ -527,6 +527,11 @@ func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *l
 		}
 	}
 	gen, err := w.c.cache.PutVlobsSeq(ctx, w.id, rows, checkpoint)
+	return w.saved(ctx, ids, gen, err)
+}
+
+// saved ends a save of entries ids, which gave the cache's generation gen, or failed.
+func (w *Workspace) saved(ctx context.Context, ids []parsec.VlobID, gen uint64, err error) error {
 	if err != nil {
 		// Nothing was kept: forget the changes in memory too, so that both agree, even
 		// when what stopped the save is the caller's context ending.
@@ -543,6 +548,36 @@ func (w *Workspace) save(ctx context.Context, ids []parsec.VlobID, checkpoint *l
 		}
 	}
 	return nil
+}
+
+// A background save is a save of entries encoded first, written to the cache by another
+// goroutine while this one goes on; end finishes it like save (call it once, with the
+// workspace locked as when it started).
+type backgroundSave struct {
+	ids  []parsec.VlobID
+	gen  uint64
+	err  error
+	done chan struct{}
+}
+
+func (w *Workspace) saveInBackground(ctx context.Context, ids []parsec.VlobID) *backgroundSave {
+	var rows []localdb.Vlob
+	for _, id := range slices.Compact(sortedIDs(ids)) {
+		if e := w.entries[id]; e != nil {
+			rows = append(rows, storedVlob(id, e))
+		}
+	}
+	b := &backgroundSave{ids: ids, done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		b.gen, b.err = w.c.cache.PutVlobsSeq(ctx, w.id, slices.Values(rows), nil)
+	}()
+	return b
+}
+
+func (b *backgroundSave) end(ctx context.Context, w *Workspace) error {
+	<-b.done
+	return w.saved(ctx, b.ids, b.gen, b.err)
 }
 
 // storedVlob is entry id as the local cache stores it.
