@@ -591,11 +591,11 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 		// A file version of this device: its own push whose acknowledgment was lost, or one
 		// of another process of the same device (the CLI beside the GUI). It becomes the base,
 		// and the local content made since stays on top, without a conflict copy; when the
-		// local version is that one (the push was taken, then the device stopped before
-		// saving so), nothing is left to push. A folder is merged like any other: the other
-		// process may have added entries this one lacks.
+		// local version is that one (same content, folder and date: the push was taken, then
+		// the device stopped before saving so), nothing is left to push. A folder is merged
+		// like any other: the other process may have added entries this one lacks.
 		e.base = r
-		if local, ok := e.local.(*manifest.FileManifest); ok && sameContent(local, remote) && local.Parent == remote.Parent {
+		if local, ok := e.local.(*manifest.FileManifest); ok && sameContent(local, remote) && local.Parent == remote.Parent && local.Updated == remote.Updated {
 			e.local = nil
 		} else {
 			e.local.Head().Version = r.Head().Version
@@ -853,8 +853,8 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) (err 
 	var saving *backgroundSave // the batch taken last, being saved
 	defer func() {
 		if saving != nil {
-			if serr := saving.end(ctx, w); err == nil {
-				err = serr
+			if serr := saving.end(ctx, w); serr != nil {
+				err = serr // the local cache failing says more than the push's own error
 			}
 		}
 	}()

@@ -570,7 +570,8 @@ func (w *Workspace) saveInBackground(ctx context.Context, ids []parsec.VlobID) *
 	b := &backgroundSave{ids: ids, done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
-		b.gen, b.err = w.c.cache.PutVlobsSeq(ctx, w.id, slices.Values(rows), nil)
+		// What the server took is saved even if the caller stops meanwhile.
+		b.gen, b.err = w.c.cache.PutVlobsSeq(context.WithoutCancel(ctx), w.id, slices.Values(rows), nil)
 	}()
 	return b
 }
