@@ -53,16 +53,46 @@ func SetDownloadChunk(t *testing.T, n int) {
 // ReadMisdescribed reads the file at p twice in one download: first as a manifest that
 // gives its first block another digest (as a member could write one), then as it is.
 func (w *Workspace) ReadMisdescribed(ctx context.Context, p string) error {
-	w.mu.Lock()
-	m, err := w.resolve(p)
-	w.mu.Unlock()
+	fm, err := w.fileAt(p)
 	if err != nil {
 		return err
 	}
-	fm := m.(*manifest.FileManifest)
 	bad := *fm
 	bad.Blocks = slices.Clone(fm.Blocks)
 	bad.Blocks[0].Digest[0] ^= 1
 	discard := func() (io.WriteCloser, error) { return nopCloser{io.Discard}, nil }
 	return w.c.download(ctx, w.id, []download{{fm: &bad, create: discard}, {fm: fm, create: discard}}, nil)
+}
+
+// ReadBlockTwiceDescribed reads, through a FileReader (as the mount does), the file at p
+// (of two blocks at least) as a manifest that names its last block first too, with
+// another digest in one of the two places (the first one when spoilFirst).
+func (w *Workspace) ReadBlockTwiceDescribed(ctx context.Context, p string, spoilFirst bool) error {
+	fm, err := w.fileAt(p)
+	if err != nil {
+		return err
+	}
+	bad := *fm
+	bad.Blocks = slices.Clone(fm.Blocks)
+	last := len(bad.Blocks) - 1
+	bad.Blocks[0] = bad.Blocks[last]
+	bad.Blocks[0].Offset = 0
+	if spoilFirst {
+		bad.Blocks[0].Digest[0] ^= 1
+	} else {
+		bad.Blocks[last].Digest[0] ^= 1
+	}
+	r := &FileReader{w: w, fm: &bad}
+	_, err = r.ReadAt(ctx, make([]byte, fm.Size), 0)
+	return err
+}
+
+func (w *Workspace) fileAt(p string) (*manifest.FileManifest, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m, err := w.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	return m.(*manifest.FileManifest), nil
 }

@@ -85,22 +85,25 @@ func (r *FileReader) ReadAt(ctx context.Context, dst []byte, off int64) (int, er
 func (r *FileReader) fetch(ctx context.Context, off, n uint64) ([]byte, error) {
 	spans := r.fm.Spans(off, n)
 	var ids []parsec.BlockID
-	asked := map[parsec.BlockID]bool{}
-	pieces := make([]piece, len(spans))
+	access := map[parsec.BlockID]manifest.BlockAccess{}
 	total := uint64(0)
-	for i, s := range spans {
-		pieces[i] = piece{span: s}
-		if s.Block != nil && !asked[s.Block.ID] {
-			asked[s.Block.ID] = true
-			ids = append(ids, s.Block.ID)
-		}
+	for _, s := range spans {
 		total += s.Size
+		if s.Block == nil {
+			continue
+		}
+		if have, asked := access[s.Block.ID]; !asked {
+			access[s.Block.ID] = *s.Block
+			ids = append(ids, s.Block.ID)
+		} else if !sameBlock(have, *s.Block) {
+			return nil, parsec.Errorf(parsec.Tampered, "the manifest of file %s describes its block %s twice, differently", parsec.ShortID(r.fm.ID), parsec.ShortID(s.Block.ID))
+		}
 	}
 	keys, err := r.w.c.keysOf(ctx, r.w.id)
 	if err != nil {
 		return nil, err
 	}
-	blocks, release, err := r.w.c.readBlocks(ctx, r.w.id, keys, ids, pieces)
+	blocks, release, err := r.w.c.readBlocks(ctx, r.w.id, keys, ids, access)
 	if err != nil {
 		return nil, err
 	}

@@ -556,7 +556,7 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 				return
 			}
 			go func() {
-				blocks, release, err := c.readBlocks(ctx, realm, keys, b.ids, b.pieces)
+				blocks, release, err := c.readBlocks(ctx, realm, keys, b.ids, b.access)
 				results[i] <- result{blocks, release, err}
 			}()
 		}
@@ -646,27 +646,22 @@ func (c *Client) writePieces(files []download, pieces []piece, blocks map[parsec
 	return nil
 }
 
-// readBlocks fetches blocks and checks each against its access. The blocks share a
-// reused buffer until release is called (release is never nil).
-func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *realmKeys, ids []parsec.BlockID, pieces []piece) (blocks map[parsec.BlockID][]byte, release func(), err error) {
+// readBlocks fetches blocks ids and checks each against its access (one description per
+// block: see sameBlock). The blocks share a reused buffer until release is called (release
+// is never nil).
+func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *realmKeys, ids []parsec.BlockID, access map[parsec.BlockID]manifest.BlockAccess) (blocks map[parsec.BlockID][]byte, release func(), err error) {
 	release = func() {}
 	out := map[parsec.BlockID][]byte{}
-	access := map[parsec.BlockID]*manifest.BlockAccess{}
-	for _, p := range pieces {
-		if p.span.Block != nil {
-			access[p.span.Block.ID] = p.span.Block
-		}
-	}
 	cache := c.blockCache()
 	if cache != nil {
 		// Blocks kept on the device are checked like those of the server; one that does not
 		// open is forgotten and read from the server.
 		var missing []parsec.BlockID
 		for _, id := range ids {
-			if a := access[id]; a != nil {
+			if a, ok := access[id]; ok {
 				if index, data, ok := cache.get(realm, id); ok {
 					if key, err := keys.key(index); err == nil {
-						if plain, err := manifest.OpenBlockInPlace(key, *a, data); err == nil {
+						if plain, err := manifest.OpenBlockInPlace(key, a, data); err == nil {
 							out[id] = plain
 							continue
 						}
@@ -724,7 +719,7 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 		if cache != nil {
 			kept = slices.Clone(b.Data) // the ciphertext, before it is opened in place
 		}
-		plain[i], errs[i] = manifest.OpenBlockInPlace(key, *a, b.Data)
+		plain[i], errs[i] = manifest.OpenBlockInPlace(key, a, b.Data)
 		if kept != nil && errs[i] == nil {
 			cache.put(realm, b.BlockID, b.KeyIndex, kept)
 		}

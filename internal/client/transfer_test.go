@@ -186,6 +186,10 @@ func TestDownloadOfCopies(t *testing.T) {
 	}
 
 	wantKind(t, "a block read for a manifest that misdescribes it", aw.ReadMisdescribed(ctx, "/f/small"), parsec.Tampered)
+	for _, spoilFirst := range []bool{true, false} {
+		wantKind(t, fmt.Sprintf("a file read (as the mount does) whose manifest describes a block twice, differently (the first spoilt: %v)", spoilFirst),
+			aw.ReadBlockTwiceDescribed(ctx, "/f/big", spoilFirst), parsec.Tampered)
+	}
 }
 
 type nopWriteCloser struct{ io.Writer }
