@@ -126,19 +126,8 @@ func (w *Workspace) pullChanges(ctx context.Context) error {
 		case rep.CurrentCheckpoint-pl.at < uint64(len(rep.Changes)):
 			return parsec.Errorf(parsec.Tampered, "the server gives %d changes of workspace %s between checkpoints %d and %d", len(rep.Changes), parsec.ShortID(w.id), pl.at, rep.CurrentCheckpoint)
 		}
-		for chunk := range slices.Chunk(latestChanges(rep.Changes), protocol.MaxBatchItems) {
-			listed := make(map[parsec.VlobID]uint64, len(chunk))
-			for _, ch := range chunk {
-				listed[ch.VlobID] = ch.Version
-			}
-			held := w.versions(slices.Collect(maps.Keys(listed)))
-			maps.DeleteFunc(listed, func(id parsec.VlobID, v uint64) bool {
-				have, ok := held[id]
-				return ok && have >= v
-			})
-			if err := pl.fetch(ctx, listed, 0, held); err != nil {
-				return err
-			}
+		if err := pl.fetchLog(ctx, latestChanges(rep.Changes)); err != nil {
+			return err
 		}
 		if !rep.More {
 			pl.end = rep.CurrentCheckpoint
@@ -161,7 +150,7 @@ func (w *Workspace) pullChanges(ctx context.Context) error {
 		for id := range listed {
 			pl.asked[id] = true
 		}
-		if err := pl.fetch(ctx, listed, round, nil); err != nil { // none held here
+		if err := pl.fetch(ctx, listed, round); err != nil {
 			return err
 		}
 	}
@@ -256,19 +245,101 @@ func (pl *pulling) readErr() error {
 // pullSaveEvery is how many merged entries a pull holds before it saves them.
 const pullSaveEvery = protocol.MaxBatchItems
 
-// fetch reads the versions listed from the server (in round 0, those of the change log,
-// which must all come back), checks them against those held here (held: their versions,
-// from versions), and merges them. An entry not held is not looked for in the cache: a
-// first sync does not query it twice per entry for nothing.
-func (pl *pulling) fetch(ctx context.Context, listed map[parsec.VlobID]uint64, round int, held map[parsec.VlobID]uint64) error {
+// fetchLog fetches and merges the versions a page of the change log lists (sorted by ID,
+// one per entry), a batch at a time. Each batch is read from the server and validated
+// while the one before is merged and saved: that work uses the workspace, the reading
+// only the client's certificates and keys.
+func (pl *pulling) fetchLog(ctx context.Context, changes []protocol.VlobVersion) error {
+	w := pl.w
+	ctx, cancel := context.WithCancel(ctx)
+	var ahead *logRead
+	defer func() {
+		cancel()
+		if ahead != nil {
+			<-ahead.done
+		}
+	}()
+	// start lists what a batch brings that this device does not hold yet (its entries
+	// are in no other batch, so merging the one before changes none of it), and reads it.
+	start := func(chunk []protocol.VlobVersion) *logRead {
+		listed := make(map[parsec.VlobID]uint64, len(chunk))
+		for _, ch := range chunk {
+			listed[ch.VlobID] = ch.Version
+		}
+		r := &logRead{held: w.versions(slices.Collect(maps.Keys(listed))), done: make(chan struct{})}
+		maps.DeleteFunc(listed, func(id parsec.VlobID, v uint64) bool {
+			have, ok := r.held[id]
+			return ok && have >= v
+		})
+		if len(listed) == 0 {
+			close(r.done)
+			return r
+		}
+		go func() {
+			defer close(r.done)
+			skip := func(it protocol.VlobItem, err error) { r.skipped = append(r.skipped, skippedVlob{it, err}) }
+			r.fetched, r.err = w.c.readVlobs(ctx, w.id, listed, readOpts{skip: skip})
+		}()
+		return r
+	}
+	chunks := slices.Collect(slices.Chunk(changes, protocol.MaxBatchItems))
+	for i, chunk := range chunks {
+		cur := ahead
+		if cur == nil {
+			cur = start(chunk)
+		}
+		ahead = nil
+		if i+1 < len(chunks) {
+			ahead = start(chunks[i+1])
+		}
+		<-cur.done
+		if cur.err != nil {
+			return cur.err
+		}
+		for _, s := range cur.skipped {
+			w.skipUnreadable(s.item, s.err)
+		}
+		if err := pl.merge(ctx, cur.fetched, 0, cur.held); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// logRead is a batch of the change log being read from the server.
+type logRead struct {
+	held    map[parsec.VlobID]uint64 // the versions this device holds of its entries
+	fetched []manifest.Manifest
+	skipped []skippedVlob // for skipUnreadable, once merged
+	err     error
+	done    chan struct{}
+}
+
+type skippedVlob struct {
+	item protocol.VlobItem
+	err  error
+}
+
+// fetch reads the versions listed from the server, which need not all come back (they
+// are looked for in later rounds), and merges them; see merge.
+func (pl *pulling) fetch(ctx context.Context, listed map[parsec.VlobID]uint64, round int) error {
 	w := pl.w
 	if len(listed) == 0 {
 		return nil
 	}
-	fetched, err := w.c.readVlobs(ctx, w.id, listed, readOpts{partial: round > 0, skip: w.skipUnreadable})
+	fetched, err := w.c.readVlobs(ctx, w.id, listed, readOpts{partial: true, skip: w.skipUnreadable})
 	if err != nil {
 		return err
 	}
+	return pl.merge(ctx, fetched, round, nil) // none held here
+}
+
+// merge checks versions read from the server (in round 0, those of the change log) against
+// those held here (held: their versions, from versions), and merges them. An entry not held
+// is not looked for in the cache: a first sync does not query it twice per entry for
+// nothing.
+func (pl *pulling) merge(ctx context.Context, fetched []manifest.Manifest, round int, held map[parsec.VlobID]uint64) error {
+	w := pl.w
 	isHeld := func(id parsec.VlobID) bool { _, ok := held[id]; return ok }
 	for _, m := range fetched {
 		var base manifest.Manifest
