@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/parsec-go/parsec/internal/manifest"
+	"github.com/parsec-go/parsec/internal/parsec"
 )
 
 // Resident counts the entries of the workspace pinned in memory (the others are in the local
@@ -95,4 +96,10 @@ func (w *Workspace) fileAt(p string) (*manifest.FileManifest, error) {
 		return nil, err
 	}
 	return m.(*manifest.FileManifest), nil
+}
+
+// RenameUnchecked names a workspace as a member's device that means harm could: without
+// the checks of RenameWorkspace.
+func (c *Client) RenameUnchecked(ctx context.Context, id parsec.VlobID, name string) error {
+	return c.rename(ctx, id, name, false)
 }

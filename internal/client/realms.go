@@ -109,6 +109,12 @@ func openName(keys *realmKeys, cert *certif.RealmNameCertificate) (string, error
 	if err != nil {
 		return "", parsec.Errorf(parsec.Tampered, "the name of workspace %s does not decrypt", parsec.ShortID(cert.RealmID))
 	}
+	// Written by a member's device, which checked it: another device, or a member
+	// meaning harm, may not have. The name becomes a folder's when the workspace is
+	// downloaded or mounted: "..", "/" or a control character must not reach there.
+	if _, err := manifest.ParseEntryName(string(name)); err != nil {
+		return "", parsec.Errorf(parsec.Invalid, "workspace %s has a name that cannot be used: %v", parsec.ShortID(cert.RealmID), err)
+	}
 	return string(name), nil
 }
 

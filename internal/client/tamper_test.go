@@ -3,6 +3,8 @@ package client_test
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -266,5 +268,47 @@ func TestTamperedBlockInALaterChunk(t *testing.T) {
 	wantTampered(t, err, "block")
 	if reads < 3 {
 		t.Errorf("%d block reads, want the download stopped at the third", reads)
+	}
+}
+
+// TestWorkspaceNameThatIsNotAName: an owner's device that means harm names the workspace
+// "..", "." or a path (the server cannot tell: the name is encrypted). Another member's
+// device does not take it as a name: the workspace is listed as "workspace <ID>", and its
+// download goes into the folder asked, not above it or over what is there.
+func TestWorkspaceNameThatIsNotAName(t *testing.T) {
+	p := newPeople(t)
+	id, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/escaped.txt": []byte("x")})
+	syncWS(t, aw)
+	for _, name := range []string{"..", ".", "../../x", "a/b", "bell\a"} {
+		t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
+			if err := p.ac.RenameUnchecked(t.Context(), id, name); err != nil {
+				t.Fatal(err)
+			}
+			poll(t, p.bc)
+			info, err := bw.Info(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Name != "" || info.Tampered != nil {
+				t.Errorf("workspace named %q, tampered %v; want no name, and no blame on the server", info.Name, info.Tampered)
+			}
+			base := t.TempDir()
+			into := filepath.Join(base, "into", "deeper")
+			if err := os.MkdirAll(into, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			res, err := bw.Download(t.Context(), "/", into, client.CopyOptions{Recursive: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := filepath.Join(into, "workspace "+parsec.ShortID(id))
+			if res.Path != want {
+				t.Errorf("downloaded to %s, want %s", res.Path, want)
+			}
+			if _, err := os.Stat(filepath.Join(want, "escaped.txt")); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
