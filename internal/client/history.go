@@ -59,10 +59,20 @@ func (w *Workspace) History(ctx context.Context, p string) ([]Version, error) {
 		if err := w.c.Call(ctx, protocol.CmdVlobReadVersions, protocol.VlobReadVersionsReq{RealmID: w.id, Items: items}, &rep); err != nil {
 			return nil, err
 		}
+		got := make(map[uint64]bool, len(items))
 		for _, it := range rep.Items {
-			if it.VlobID != id || it.Version < first || it.Version >= first+uint64(len(items)) {
+			if it.VlobID != id || it.Version < first || it.Version >= first+uint64(len(items)) || got[it.Version] {
 				return nil, parsec.Errorf(parsec.Tampered, "the server returned version %d of manifest %s when asked for versions %d to %d of %s",
 					it.Version, parsec.ShortID(it.VlobID), first, first+uint64(len(items))-1, parsec.ShortID(id))
+			}
+			got[it.Version] = true
+		}
+		// Every version up to the last exists: one missing is hidden, and asking on
+		// would not bring it (a version number the server made huge would keep the loop
+		// asking for nothing, batch after batch).
+		for _, it := range items {
+			if !got[it.Version] {
+				return nil, parsec.Errorf(parsec.Tampered, "the server hides version %d of %s", it.Version, p)
 			}
 		}
 		ms, err := w.c.openVlobs(ctx, w.id, rep, nil)

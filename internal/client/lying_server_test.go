@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"slices"
@@ -222,6 +223,52 @@ func TestLyingServerHidesNewestVersion(t *testing.T) {
 	lie(t, p.srv, protocol.CmdVlobReadBatch, func(rep *protocol.VlobReadRep) { rep.Items = v2.Items })
 	_, err := bw.History(t.Context(), "/f")
 	wantTampered(t, err, "older than the version 3")
+}
+
+// TestLyingServerHugeVersionNumber: bob signs version 2^40 of a file, which the server
+// stores after version 1 (an honest one refuses a version that does not follow the last).
+// A sync takes it (nothing in a manifest says how many versions came before), but its
+// history cannot be listed. Before, History asked for versions 1 to 2^40, a thousand at a
+// time, a billion requests; now the first batch, which lacks version 2, ends it.
+func TestLyingServerHugeVersionNumber(t *testing.T) {
+	p := newPeople(t)
+	id, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/f": []byte("v1")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	f := stat(t, bw, "/f")
+	key, err := openBundle(t, p, p.bc, p.bob, id, 1).Key(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const huge = uint64(1) << 40
+	ts := parsec.SystemClock{}.Now()
+	forged := &manifest.FileManifest{
+		Header:    manifest.Header{Author: p.bob.Device.DeviceID, Timestamp: ts, ID: f.ID, Parent: id, Version: huge, Created: f.Created, Updated: ts},
+		BlockSize: manifest.DefaultBlockSize,
+	}
+	err = p.srv.Store.Update(t.Context(), func(tx metastore.Tx) error {
+		return tx.AppendVlobAtoms(p.bob.Device.OrganizationID, id, []metastore.VlobAtom{{
+			VlobID: f.ID, Version: huge, KeyIndex: 1, Author: p.bob.Device.DeviceID, Timestamp: ts,
+			Blob: manifest.Seal(forged, signingKey(t, p.bob), key),
+		}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncWS(t, aw)
+	if got := stat(t, aw, "/f").Version; got != huge {
+		t.Fatalf("alice holds version %d of /f, want %d", got, huge)
+	}
+	var reads atomic.Int64
+	lie(t, p.srv, protocol.CmdVlobReadVersions, func(rep *protocol.VlobReadRep) { reads.Add(1) }) // counts only
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	_, err = aw.History(ctx, "/f")
+	wantTampered(t, err, "hides version 2 of /f")
+	if n := reads.Load(); n != 1 {
+		t.Errorf("History sent %d requests for versions, want 1", n)
+	}
 }
 
 // TestLyingServerDropsChangeFromLog: the server leaves one entry out of the change log.
