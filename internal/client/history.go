@@ -116,7 +116,37 @@ func (w *Workspace) At(t parsec.DateTime) *Snapshot { return &Snapshot{w: w, at:
 func (s *Snapshot) readOpts() readOpts {
 	return readOpts{at: s.at, skip: func(it protocol.VlobItem, err error) {
 		s.w.c.warn("workspace %s as of %s: skipping an entry that cannot be read: %v", parsec.ShortID(s.w.id), s.at, err)
-	}}
+	}, check: s.notRolledBack}
+}
+
+// notRolledBack refuses versions older than those this device holds and that were
+// already written at the snapshot's time: the server returned versions that were no
+// longer current then. (A version held that was written later says nothing of what was
+// current at that time.)
+func (s *Snapshot) notRolledBack(ms []manifest.Manifest) error {
+	ids := make([]parsec.VlobID, len(ms))
+	for i, m := range ms {
+		ids[i] = m.Head().ID
+	}
+	w := s.w
+	w.lockRead()
+	held, err := w.entriesByID(ids)
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		h := m.Head()
+		e := held[h.ID]
+		if e == nil || e.base == nil {
+			continue
+		}
+		if b := e.base.Head(); b.Timestamp <= s.at && h.Version < b.Version {
+			return parsec.Errorf(parsec.Tampered, "asked for manifest %s as of %s, the server returned version %d, older than version %d, of %s, which this device holds",
+				parsec.ShortID(h.ID), s.at, h.Version, b.Version, b.Timestamp)
+		}
+	}
+	return nil
 }
 
 // manifestAt reads a vlob as it was at the snapshot's time.

@@ -271,6 +271,50 @@ func TestLyingServerHugeVersionNumber(t *testing.T) {
 	}
 }
 
+// TestLyingServerRollsBackSnapshot: bob holds version 2 of a file, written before the
+// time he looks at; as of that time, the server returns version 1. Before, the workspace as
+// it was then read "v1", and Restore would have made that content the file's next version;
+// now reading the file and loading the whole workspace at that time are tampering.
+func TestLyingServerRollsBackSnapshot(t *testing.T) {
+	p := newPeople(t)
+	id, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/f": []byte("v1")})
+	syncWS(t, aw)
+	write(t, aw, map[string][]byte{"/f": []byte("v2")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	f := stat(t, bw, "/f")
+	if f.Version != 2 {
+		t.Fatalf("bob holds version %d of /f, want 2", f.Version)
+	}
+	var v1 protocol.VlobReadRep
+	if err := p.bc.Call(t.Context(), protocol.CmdVlobReadVersions, protocol.VlobReadVersionsReq{RealmID: id, Items: []protocol.VlobVersion{{VlobID: f.ID, Version: 1}}}, &v1); err != nil {
+		t.Fatal(err)
+	}
+	now := parsec.SystemClock{}.Now()
+	var b bytes.Buffer
+	if err := bw.At(now).ReadFile(t.Context(), "/f", &b); err != nil || b.String() != "v2" {
+		t.Fatalf("as of now, honestly, /f reads %q (%v)", b.String(), err)
+	}
+	lie(t, p.srv, protocol.CmdVlobReadBatch, func(rep *protocol.VlobReadRep) {
+		for i, it := range rep.Items {
+			if it.VlobID == f.ID {
+				rep.Items[i] = v1.Items[0]
+			}
+		}
+	})
+	b.Reset()
+	err := bw.At(now).ReadFile(t.Context(), "/f", &b)
+	wantTampered(t, err, "older than version 2")
+	_, err = bw.At(now).Load(t.Context())
+	wantTampered(t, err, "older than version 2")
+	// As of a time before version 2, version 1 is what was current.
+	b.Reset()
+	if err := bw.At(f.Updated-1).ReadFile(t.Context(), "/f", &b); err != nil || b.String() != "v1" {
+		t.Errorf("as of before version 2, /f reads %q (%v), want v1", b.String(), err)
+	}
+}
+
 // TestLyingServerDropsChangeFromLog: the server leaves one entry out of the change log.
 // Before, the client never fetched it although a signed folder names it: the file stayed
 // missing for good, even once the server was honest again.

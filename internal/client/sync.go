@@ -450,6 +450,9 @@ type readOpts struct {
 	// skip, if set, hears of the versions that their authors wrote invalid
 	// (manifest.ErrWrittenInvalid), which are then left out instead of failing the read.
 	skip func(protocol.VlobItem, error)
+	// check, if set, checks each batch of validated manifests against what the caller
+	// knows.
+	check func([]manifest.Manifest) error
 }
 
 // readVlobs reads manifests from the server and validates them: the versions listed (at
@@ -492,6 +495,11 @@ func (c *Client) readVlobs(ctx context.Context, realm parsec.VlobID, listed map[
 		for _, m := range ms {
 			if !at.IsZero() && m.Head().Timestamp > at {
 				return nil, parsec.Errorf(parsec.Tampered, "asked for manifest %s as of %s, the server returned a version of %s", parsec.ShortID(m.Head().ID), at, m.Head().Timestamp)
+			}
+		}
+		if o.check != nil {
+			if err := o.check(ms); err != nil {
+				return nil, err
 			}
 		}
 		out = append(out, ms...)
