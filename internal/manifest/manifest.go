@@ -215,8 +215,15 @@ func decodeWith(b []byte, unmarshal func([]byte, any) error) (Manifest, error) {
 	var head struct {
 		Type string `cbor:"type"`
 	}
-	if err := codec.UnmarshalLenient(b, &head); err != nil {
-		return nil, fmt.Errorf("malformed: %v", err)
+	// The type is looked up without decoding the rest, which the decoder of that type
+	// does next (the whole, checked); bytes it cannot walk through are decoded as they
+	// are, for the decoder's own word on what is wrong.
+	var found bool
+	var err error
+	if head.Type, found, err = codec.TextField(b, "type"); err != nil || !found {
+		if err := codec.UnmarshalLenient(b, &head); err != nil {
+			return nil, fmt.Errorf("malformed: %v", err)
+		}
 	}
 	var m Manifest
 	switch head.Type {
