@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/client/localdb"
@@ -173,7 +174,7 @@ func (c *Client) tamperedLocked(err error) error {
 func (c *Client) pollOtherFlavour(ctx context.Context, cause error) (int, error) {
 	c.mu.Lock()
 	redacted := !c.certs.ExpectsRedacted()
-	had, _ := c.certs.LastTimestamp(certif.CommonTopic)
+	had := c.certs.LastTimestamps()
 	c.mu.Unlock()
 	var rep protocol.CertificateGetRep
 	if err := c.Call(ctx, protocol.CmdCertificateGet, protocol.CertificateGetReq{}, &rep); err != nil {
@@ -187,15 +188,14 @@ func (c *Client) pollOtherFlavour(ctx context.Context, cause error) (int, error)
 	raws := flatten(rep)
 	added, err := mem.AddBatch(raws)
 	if err == nil {
-		last, _ := mem.LastTimestamp(certif.CommonTopic)
 		p, ok := mem.Profile(c.dev.UserID)
 		switch {
 		case !ok:
 			err = fmt.Errorf("%s certificates without this user", flavour)
 		case (p == parsec.ProfileOutsider) != redacted:
 			err = fmt.Errorf("%s certificates, but they say this user is %s", flavour, p.Label())
-		case last < had:
-			err = fmt.Errorf("%s certificates ending on %s, before the last one this device has (%s)", flavour, last, had)
+		default:
+			err = reachesAll(mem, had, flavour)
 		}
 	}
 	c.mu.Lock()
@@ -226,6 +226,23 @@ func (c *Client) pollOtherFlavour(ctx context.Context, cause error) (int, error)
 		return 0, err
 	}
 	return len(added), nil
+}
+
+// reachesAll checks that a chain fetched again reaches, in every topic but the
+// shared-recovery ones (which an External user is not shown), the last certificate this
+// device had: both flavours carry the same certificates, and the server serves a member
+// the workspaces it was removed from up to the removal, which it had already.
+func reachesAll(mem *certif.Memory, had map[certif.Topic]parsec.DateTime, flavour string) error {
+	topics := slices.SortedFunc(maps.Keys(had), func(a, b certif.Topic) int { return strings.Compare(a.String(), b.String()) })
+	for _, t := range topics {
+		if t.IsRecovery() {
+			continue
+		}
+		if last, _ := mem.LastTimestamp(t); last < had[t] {
+			return fmt.Errorf("%s certificates ending on %s in the %s topic, before the last one this device has (%s)", flavour, last, t, had[t])
+		}
+	}
+	return nil
 }
 
 func (c *Client) checkSelf() error {

@@ -609,3 +609,38 @@ func (p *people) owner(t *testing.T, c *client.Client) *testenv.User {
 	t.Fatal("a client of nobody in the organization")
 	return nil
 }
+
+// TestFlavourSwitchMustKeepWorkspaceCertificates: when mallory, External, is promoted, her
+// client fetches every certificate again in the full flavour; the server leaves out the last
+// certificate of the workspace she is a member of (a role change, a key rotation: here,
+// the one giving her her role). Before, only the common topic was compared with what she had, and the
+// client took the shorter history; now it is tampering, and nothing of it is kept.
+func TestFlavourSwitchMustKeepWorkspaceCertificates(t *testing.T) {
+	p := newPeople(t)
+	shared(t, p)
+	poll(t, p.mc)
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd != protocol.CmdCertificateGet {
+			return reply
+		}
+		return rewriteReply(reply, func(rep *protocol.CertificateGetRep) {
+			for id, certs := range rep.Realms { // only in the full fetch: she had them all
+				rep.Realms[id] = certs[:len(certs)-1]
+			}
+		})
+	}
+	if err := p.ac.UpdateProfile(t.Context(), p.mallory.Device.UserID, parsec.ProfileStandard); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.mc.PollCertificates(t.Context())
+	if parsec.KindOf(err) != parsec.Tampered || !strings.Contains(err.Error(), "in the realm") {
+		t.Fatalf("PollCertificates = %v; want tampering in a workspace's topic", err)
+	}
+	p.srv.Lie = nil
+	p.mc.Close()
+	reopened := p.mallory.Open(t)
+	poll(t, reopened)
+	if got := reopened.Profile(); got != parsec.ProfileStandard {
+		t.Errorf("once the server is honest, mallory is %s", got)
+	}
+}
