@@ -34,7 +34,8 @@ leaves a workspace or is revoked, an owner's device gives the workspace a new ke
 cannot read anything written afterwards (at once when the owner removes them, otherwise at the
 owner's next sync or write).
 
-WS, in every command, is a workspace's name or a prefix of its ID (at least 4 characters).
+WS, in every command, is a workspace's whole ID, its name, or a prefix of its ID (at least 4
+characters), looked up in that order.
 Files are handled by "parsec ls", "cp", "cat", "mkdir", "mv", "rm", "history" and "restore".`,
 	}
 	cmd.AddCommand(a.workspaceCreateCmd(), a.workspaceListCmd(), a.workspaceRenameCmd(),

@@ -118,12 +118,20 @@ func openName(keys *realmKeys, cert *certif.RealmNameCertificate) (string, error
 	return string(name), nil
 }
 
-// FindWorkspace finds a workspace of this user by exact name, or by a unique prefix of its
-// ID.
+// FindWorkspace finds a workspace of this user by its whole ID, by exact name, or by a
+// unique prefix of its ID. A whole ID comes first: names are chosen by members, and one
+// may name a workspace after another's ID.
 func (c *Client) FindWorkspace(ctx context.Context, ref string) (WorkspaceInfo, error) {
 	all, err := c.Workspaces(ctx)
 	if err != nil {
 		return WorkspaceInfo{}, err
+	}
+	if id, err := parsec.ParseVlobID(ref); err == nil {
+		for _, w := range all {
+			if w.ID == id {
+				return w, nil
+			}
+		}
 	}
 	var byName, byID []WorkspaceInfo
 	for _, w := range all {

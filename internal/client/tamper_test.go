@@ -312,3 +312,36 @@ func TestWorkspaceNameThatIsNotAName(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkspaceNamedAfterAnotherID: mallory names a workspace she shares with alice after
+// the ID of alice's own. Looking up that ID (as the CLI's W:/path and the GUI's links do)
+// finds alice's workspace: a name matched first before, and sent her files to mallory's.
+func TestWorkspaceNamedAfterAnotherID(t *testing.T) {
+	p := newPeople(t)
+	if err := p.ac.UpdateProfile(t.Context(), p.mallory.Device.UserID, parsec.ProfileStandard); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, p.mc)
+	mine, err := p.ac.CreateWorkspace(t.Context(), "Secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trap, err := p.mc.CreateWorkspace(t.Context(), mine.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.mc.ShareWorkspace(t.Context(), trap, p.alice.Device.UserID, parsec.RoleContributor); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, p.ac)
+	for _, ref := range []string{mine.String(), strings.ToUpper(mine.String())} {
+		got, err := p.ac.FindWorkspace(t.Context(), ref)
+		if err != nil || got.ID != mine {
+			t.Errorf("FindWorkspace(%s) = %s (%q), %v; want alice's own %s", ref, parsec.ShortID(got.ID), got.Name, err, parsec.ShortID(mine))
+		}
+	}
+	// Mallory's is found by its own ID.
+	if got, err := p.ac.FindWorkspace(t.Context(), trap.String()); err != nil || got.ID != trap {
+		t.Errorf("FindWorkspace(mallory's ID) = %s, %v", parsec.ShortID(got.ID), err)
+	}
+}

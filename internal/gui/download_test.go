@@ -24,6 +24,20 @@ import (
 // the workspace's URL.
 func serveWorkspace(tb testing.TB, name string) (srv *testenv.Server, ws *client.Workspace, base string) {
 	srv = testenv.NewServer(tb)
+	_, c, gui := aliceApp(tb, srv)
+	id, err := c.CreateWorkspace(tb.Context(), name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if ws, err = c.Workspace(tb.Context(), id); err != nil {
+		tb.Fatal(err)
+	}
+	return srv, ws, gui.URL + "/workspaces/" + id.String()
+}
+
+// aliceApp starts the GUI of alice, the first member of a new organization on srv, and
+// serves its pages (without the launch token: the handlers alone).
+func aliceApp(tb testing.TB, srv *testenv.Server) (*App, *client.Client, *httptest.Server) {
 	alice := srv.Bootstrap(tb, "Acme", "alice@example.com", "Alice")
 	app, err := New(Config{ConfigDir: alice.ConfigDir})
 	if err != nil {
@@ -33,19 +47,11 @@ func serveWorkspace(tb testing.TB, name string) (srv *testenv.Server, ws *client
 		tb.Fatal(err)
 	}
 	tb.Cleanup(app.logout)
-	c := app.current().c
-	id, err := c.CreateWorkspace(tb.Context(), name)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if ws, err = c.Workspace(tb.Context(), id); err != nil {
-		tb.Fatal(err)
-	}
 	mux := http.NewServeMux()
 	app.routes(mux)
 	gui := httptest.NewServer(mux)
 	tb.Cleanup(gui.Close)
-	return srv, ws, gui.URL + "/workspaces/" + id.String()
+	return app, app.current().c, gui
 }
 
 // zipOfTree serves the GUI of a workspace holding files small files under /tree, in

@@ -70,7 +70,7 @@ type historyData struct {
 
 // historyPage lists the versions of a file or folder, newest first.
 func (a *App) historyPage(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	info, ws, ok := a.workspaceOf(w, r)
 	if !ok {
 		return
@@ -150,7 +150,7 @@ type filesData struct {
 func folderPath(v string) string { return path.Clean("/" + v) }
 
 func (a *App) filesPage(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	info, ws, ok := a.workspaceOf(w, r)
 	if !ok {
 		return
@@ -303,14 +303,14 @@ func (a *App) postMove(w http.ResponseWriter, r *http.Request) {
 
 // postTransfer copies or moves an entry to a folder of another workspace (or this one).
 func (a *App) postTransfer(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	info, ws, ok := a.workspaceOf(w, r)
 	if !ok {
 		return
 	}
 	src := folderPath(r.PostFormValue("path"))
 	back := filesURL(info.ID, path.Dir(src))
-	dstInfo, err := s.c.FindWorkspace(r.Context(), r.PostFormValue("to"))
+	dstInfo, err := findWorkspace(r.Context(), s.c, r.PostFormValue("to"))
 	var dst *client.Workspace
 	if err == nil {
 		dst, err = s.c.Workspace(r.Context(), dstInfo.ID)
@@ -525,6 +525,9 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 	name := e.Name
 	if p == "/" {
 		name = info.Name
+		if name == "" { // not readable (yet): the name the CLI gives it too
+			name = "workspace " + parsec.ShortID(info.ID)
+		}
 	}
 	if !e.IsFolder {
 		w.Header().Set("Content-Type", "application/octet-stream")
@@ -567,7 +570,7 @@ func (a *App) download(w http.ResponseWriter, r *http.Request) {
 		if zw == nil {
 			start()
 		}
-		rel := name + "/" + strings.TrimPrefix(strings.TrimPrefix(e.Path, p), "/")
+		rel := zipPath(name + "/" + strings.TrimPrefix(strings.TrimPrefix(e.Path, p), "/"))
 		if e.IsFolder {
 			_, err := zw.CreateHeader(&zip.FileHeader{Name: rel + "/", Method: zip.Store, Modified: e.Updated.Time()})
 			return err
@@ -642,3 +645,9 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// zipPath is the name in a ZIP archive of an entry at path rel (names joined by "/"). A
+// name may hold backslashes, which the ZIP format does not allow (its separator is "/") and
+// which extractors on Windows take for separators, climbing out of the folder extracted
+// into with a name like `..\x`: they become underscores.
+func zipPath(rel string) string { return strings.ReplaceAll(rel, `\`, "_") }

@@ -238,6 +238,19 @@ func (a *App) current() *session {
 	return a.sess
 }
 
+// sessionKey is where loggedIn puts the session it checked in the request's context.
+type sessionKey struct{}
+
+// session returns the session a logged-in handler was served with (see loggedIn), else the
+// current one. A handler keeps it even if another tab logs out meanwhile: its client's
+// calls then fail, which the page says, where a session gone nil crashed the handler.
+func (a *App) session(r *http.Request) *session {
+	if s, ok := r.Context().Value(sessionKey{}).(*session); ok {
+		return s
+	}
+	return a.current()
+}
+
 // say queues a message for the next page.
 func (a *App) say(alert bool, text string) {
 	a.mu.Lock()

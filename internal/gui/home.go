@@ -59,6 +59,7 @@ func (a *App) loggedIn(h http.HandlerFunc) http.HandlerFunc {
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
 		// Each page shows the certificates as the server has them now (or says the server
 		// is unreachable); a revoked or frozen person learns it at once.
 		a.refresh(r.Context(), s)
@@ -78,7 +79,7 @@ func (a *App) loggedIn(h http.HandlerFunc) http.HandlerFunc {
 // admin serves h to Administrators only.
 func (a *App) admin(h http.HandlerFunc) http.HandlerFunc {
 	return a.loggedIn(func(w http.ResponseWriter, r *http.Request) {
-		if a.current().c.Profile() != parsec.ProfileAdmin {
+		if a.session(r).c.Profile() != parsec.ProfileAdmin {
 			w.WriteHeader(http.StatusForbidden)
 			a.page(w, r, "notallowed", "Not allowed", nil, false)
 			return
@@ -91,7 +92,7 @@ func (a *App) admin(h http.HandlerFunc) http.HandlerFunc {
 // users' names and emails.
 func (a *App) notExternal(h http.HandlerFunc) http.HandlerFunc {
 	return a.loggedIn(func(w http.ResponseWriter, r *http.Request) {
-		if a.current().c.Profile() == parsec.ProfileOutsider {
+		if a.session(r).c.Profile() == parsec.ProfileOutsider {
 			w.WriteHeader(http.StatusForbidden)
 			a.page(w, r, "notallowed", "Not allowed", nil, false)
 			return
@@ -116,7 +117,7 @@ type homeData struct {
 }
 
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
-	if a.current() != nil {
+	if a.current() != nil { // not through loggedIn: whoever is logged in now
 		http.Redirect(w, r, "/organization", http.StatusSeeOther)
 		return
 	}
@@ -298,7 +299,7 @@ type orgData struct {
 }
 
 func (a *App) organizationPage(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	d := orgData{Server: s.dev.ServerURL, Limit: "none"}
 	for _, u := range s.c.Users() {
 		switch {
@@ -336,7 +337,7 @@ type devicesData struct {
 }
 
 func (a *App) devicesPage(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	d := a.devices(r, s)
 	d.Shared = a.sharedRecovery(r, s, nil)
 	a.page(w, r, "devices", "My devices", d, true)

@@ -61,7 +61,7 @@ func (a *App) invitationsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) invitations(r *http.Request) invitationsData {
-	s := a.current()
+	s := a.session(r)
 	var d invitationsData
 	invs, err := s.c.Invitations(r.Context())
 	if err != nil {
@@ -102,7 +102,7 @@ func (a *App) invitations(r *http.Request) invitationsData {
 // postInvite invites one or several people (emails separated by spaces, commas or
 // semicolons), each with an email, and tells what became of each.
 func (a *App) postInvite(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	emails := strings.FieldsFunc(r.PostFormValue("emails"), func(c rune) bool {
 		return c == ',' || c == ';' || c == ' ' || c == '\n' || c == '\r' || c == '\t'
 	})
@@ -141,7 +141,7 @@ func (a *App) postInvite(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) postCancelInvitation(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	token, err := parsec.ParseAccessToken(r.PathValue("token"))
 	if err == nil {
 		err = s.c.CancelInvitation(r.Context(), token)
@@ -151,7 +151,7 @@ func (a *App) postCancelInvitation(w http.ResponseWriter, r *http.Request) {
 
 // postResend sends the invitation email again (the same link).
 func (a *App) postResend(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	email := r.PostFormValue("email")
 	inv, err := s.c.InviteUser(r.Context(), email, true)
 	switch {
@@ -167,7 +167,7 @@ func (a *App) postResend(w http.ResponseWriter, r *http.Request) {
 
 // postAddDevice creates an invitation for a new device of this user and greets it.
 func (a *App) postAddDevice(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	inv, err := s.c.InviteDevice(r.Context(), false)
 	if err != nil {
 		a.say(true, errText(err))
@@ -183,7 +183,7 @@ func (a *App) postAddDevice(w http.ResponseWriter, r *http.Request) {
 
 // postGreet starts greeting the holder of an invitation.
 func (a *App) postGreet(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	token, err := parsec.ParseAccessToken(r.PathValue("token"))
 	if err != nil {
 		a.say(true, errText(err))

@@ -121,7 +121,7 @@ func (a *App) page(w http.ResponseWriter, r *http.Request, name, title string, d
 	if r.Header.Get("X-Parsec-Refresh") == "" {
 		d.Flash = a.takeFlash() // a live refresh leaves the messages to the page that shows them
 	}
-	if s := a.current(); s != nil {
+	if s := a.session(r); s != nil {
 		d.Session = viewOf(s)
 		a.mu.Lock()
 		if s.serverDown != nil {
@@ -141,7 +141,7 @@ func viewOf(s *session) *sessionView {
 
 // pendingCount counts the pending invitations, for the yellow button; 0 when it cannot tell.
 func (a *App) pendingCount(r *http.Request) int {
-	s := a.current()
+	s := a.session(r)
 	if s == nil {
 		return 0
 	}

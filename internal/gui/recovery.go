@@ -37,7 +37,7 @@ type recoveryFile struct {
 
 // postRecovery creates a recovery device and its file.
 func (a *App) postRecovery(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	rf, err := s.c.ExportRecovery(r.Context(), "recovery")
 	if err != nil {
 		a.report(w, r, "/devices", err, "")
@@ -51,8 +51,8 @@ func (a *App) postRecovery(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/devices/recovery", http.StatusSeeOther)
 }
 
-func (a *App) pendingRecovery() *recoveryFile {
-	s := a.current()
+func (a *App) pendingRecovery(r *http.Request) *recoveryFile {
+	s := a.session(r)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if s == nil {
@@ -62,7 +62,7 @@ func (a *App) pendingRecovery() *recoveryFile {
 }
 
 func (a *App) recoveryPage(w http.ResponseWriter, r *http.Request) {
-	f := a.pendingRecovery()
+	f := a.pendingRecovery(r)
 	if f == nil {
 		http.Redirect(w, r, "/devices", http.StatusSeeOther)
 		return
@@ -71,7 +71,7 @@ func (a *App) recoveryPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) recoveryDownload(w http.ResponseWriter, r *http.Request) {
-	f := a.pendingRecovery()
+	f := a.pendingRecovery(r)
 	if f == nil {
 		http.Error(w, "No recovery file is waiting to be saved: create one from My devices.", http.StatusNotFound)
 		return
@@ -83,7 +83,7 @@ func (a *App) recoveryDownload(w http.ResponseWriter, r *http.Request) {
 
 // postRecoveryDone forgets the file and its passphrase: the GUI never shows them again.
 func (a *App) postRecoveryDone(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	a.mu.Lock()
 	s.recovery = nil
 	a.mu.Unlock()
@@ -93,7 +93,7 @@ func (a *App) postRecoveryDone(w http.ResponseWriter, r *http.Request) {
 
 // postChangePassword changes the password of this computer's copy of the current device.
 func (a *App) postChangePassword(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	err := func() error {
 		pw, err := newPassword(r)
 		if err != nil {
@@ -118,7 +118,7 @@ func (a *App) postChangePassword(w http.ResponseWriter, r *http.Request) {
 // postForget deletes the current device from this computer, after logging out. It stays
 // valid elsewhere.
 func (a *App) postForget(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	id, line := s.dev.DeviceID, s.dev.HumanHandle.String()+" @ "+s.dev.DeviceLabel
 	a.logout()
 	err := errors.Join(os.Remove(device.Path(a.cfg.ConfigDir, id)), client.RemoveDeviceData(a.cfg.ConfigDir, id))

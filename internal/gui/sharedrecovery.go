@@ -156,7 +156,7 @@ func recipientsOf(r *http.Request, users []client.UserInfo) ([]client.SharedReci
 // postSharedRecovery sets up this user's shared recovery; a refusal shows in the page, with
 // the form as it was filled.
 func (a *App) postSharedRecovery(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	r.ParseForm()
 	rs, threshold, err := recipientsOf(r, s.c.Users())
 	if err == nil {
@@ -181,14 +181,14 @@ func (a *App) postSharedRecovery(w http.ResponseWriter, r *http.Request) {
 
 // postDeleteSharedRecovery deletes this user's setup, once confirmed in the page.
 func (a *App) postDeleteSharedRecovery(w http.ResponseWriter, r *http.Request) {
-	err := a.current().c.DeleteSharedRecovery(r.Context())
+	err := a.session(r).c.DeleteSharedRecovery(r.Context())
 	a.report(w, r, "/devices#shared-h", err, "Shared recovery deleted: its shares are void, nobody can recover your account with them any more.")
 }
 
 // postInviteRecovery invites a user who lost every device to be recovered by the recipients
 // of their setup, then shows the invitation's link to pass on.
 func (a *App) postInviteRecovery(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	id := r.PathValue("id")
 	back := r.PostFormValue("back")
 	if back != "/devices" && back != "/users" {

@@ -30,7 +30,7 @@ var allStatuses = []string{"active", "revoked", "frozen"}
 // usersPage is "Manage my organization": the users, searched and filtered, with what
 // Administrators can do to them.
 func (a *App) usersPage(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	q := r.URL.Query()
 	d := usersData{Search: q.Get("search"), Profiles: map[string]bool{}, Statuses: map[string]bool{}}
 	f := client.UserFilter{Search: d.Search}
@@ -75,7 +75,7 @@ type userData struct {
 }
 
 func (a *App) userPage(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	u, ok := a.findUser(r, r.PathValue("id"))
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)
@@ -88,7 +88,7 @@ func (a *App) userPage(w http.ResponseWriter, r *http.Request) {
 
 // findUser finds a user of the organization by ID, with the state ListUsers gives.
 func (a *App) findUser(r *http.Request, id string) (client.UserInfo, bool) {
-	s := a.current()
+	s := a.session(r)
 	users, err := s.c.ListUsers(r.Context(), client.UserFilter{})
 	if err != nil {
 		users = s.c.Users()
@@ -171,7 +171,7 @@ func names(users []client.UserInfo) string {
 
 // postRevoke revokes the users selected, once confirmed.
 func (a *App) postRevoke(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	var done, failed []string
 	results, _ := s.c.RevokeUsers(r.Context(), a.selected(r)) // a failure that stops the batch is its last result
 	for _, res := range results {
@@ -193,7 +193,7 @@ func (a *App) postRevoke(w http.ResponseWriter, r *http.Request) {
 
 // postProfile changes the profile of the users selected; External users are skipped.
 func (a *App) postProfile(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	profile, err := parsec.ParseProfile(r.PostFormValue("profile"))
 	if err != nil || profile == parsec.ProfileOutsider {
 		a.say(true, "Choose the new profile: Administrator or Member.")

@@ -47,9 +47,9 @@ const defaultArchivingPeriod = 30 * 24 * time.Hour
 
 // firstDeletionDay is the first day whose end is at least the organization's minimum
 // archiving period away.
-func (a *App) firstDeletionDay(ctx context.Context) time.Time {
+func (a *App) firstDeletionDay(r *http.Request) time.Time {
 	period := defaultArchivingPeriod
-	if cfg, err := a.current().c.OrganizationConfig(ctx); err == nil {
+	if cfg, err := a.session(r).c.OrganizationConfig(r.Context()); err == nil {
 		period = time.Duration(cfg.MinimumArchivingPeriod) * time.Second
 	}
 	return time.Now().Add(period)
@@ -62,8 +62,8 @@ func endOfDay(t time.Time) time.Time {
 }
 
 func (a *App) workspacesPage(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
-	d := workspacesData{CanCreate: parsec.CanCreateRealm(s.c.Profile()), DeleteMin: a.firstDeletionDay(r.Context()).Format(time.DateOnly)}
+	s := a.session(r)
+	d := workspacesData{CanCreate: parsec.CanCreateRealm(s.c.Profile()), DeleteMin: a.firstDeletionDay(r).Format(time.DateOnly)}
 	all, err := s.c.Workspaces(r.Context())
 	if err != nil {
 		d.Err = errText(err)
@@ -83,8 +83,8 @@ func (a *App) workspacesPage(w http.ResponseWriter, r *http.Request) {
 
 // workspaceOf finds the workspace named in the path, or tells the person it is gone.
 func (a *App) workspaceOf(w http.ResponseWriter, r *http.Request) (client.WorkspaceInfo, *client.Workspace, bool) {
-	s := a.current()
-	info, err := s.c.FindWorkspace(r.Context(), r.PathValue("ws"))
+	s := a.session(r)
+	info, err := findWorkspace(r.Context(), s.c, r.PathValue("ws"))
 	var ws *client.Workspace
 	if err == nil {
 		ws, err = s.c.Workspace(r.Context(), info.ID)
@@ -97,8 +97,22 @@ func (a *App) workspaceOf(w http.ResponseWriter, r *http.Request) (client.Worksp
 	return info, ws, true
 }
 
+// findWorkspace finds a workspace of this user by the ID a URL or a form gives: never by
+// name, which a member chooses (and may choose to be another workspace's ID).
+func findWorkspace(ctx context.Context, c *client.Client, ref string) (client.WorkspaceInfo, error) {
+	id, err := parsec.ParseVlobID(ref)
+	if err != nil {
+		return client.WorkspaceInfo{}, err
+	}
+	info, err := c.FindWorkspace(ctx, ref)
+	if err == nil && info.ID != id {
+		err = parsec.Errorf(parsec.NotFound, "workspace %s is not shared with you", parsec.ShortID(id))
+	}
+	return info, err
+}
+
 func (a *App) postWorkspace(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	all, _ := s.c.Workspaces(r.Context())
 	id, err := s.c.CreateWorkspace(r.Context(), name)
@@ -121,7 +135,7 @@ func (a *App) postRenameWorkspace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
-	a.report(w, r, "/workspaces", a.current().c.RenameWorkspace(r.Context(), info.ID, name), "Workspace renamed “"+name+"”.")
+	a.report(w, r, "/workspaces", a.session(r).c.RenameWorkspace(r.Context(), info.ID, name), "Workspace renamed “"+name+"”.")
 }
 
 // postArchiving archives, unarchives, or plans the deletion of a workspace (owners).
@@ -134,14 +148,14 @@ func (a *App) postArchiving(w http.ResponseWriter, r *http.Request) {
 	var msg string
 	switch r.PostFormValue("to") {
 	case "archived":
-		err, msg = a.current().c.ArchiveWorkspace(r.Context(), info.ID, certif.ArchivingArchived, 0), "is archived: read-only for everybody."
+		err, msg = a.session(r).c.ArchiveWorkspace(r.Context(), info.ID, certif.ArchivingArchived, 0), "is archived: read-only for everybody."
 	case "available":
-		err, msg = a.current().c.ArchiveWorkspace(r.Context(), info.ID, certif.ArchivingAvailable, 0), "is available again."
+		err, msg = a.session(r).c.ArchiveWorkspace(r.Context(), info.ID, certif.ArchivingAvailable, 0), "is available again."
 	case "deletion":
 		// Deleted after the end of the day chosen, which the organization's minimum
 		// archiving period may not precede.
 		day, perr := time.ParseInLocation(time.DateOnly, r.PostFormValue("day"), time.Local)
-		first := a.firstDeletionDay(r.Context())
+		first := a.firstDeletionDay(r)
 		switch {
 		case perr != nil:
 			err = parsec.Errorf(parsec.Invalid, "choose the day after which the workspace is deleted")
@@ -149,7 +163,7 @@ func (a *App) postArchiving(w http.ResponseWriter, r *http.Request) {
 			err = parsec.Errorf(parsec.Invalid, "the deletion cannot be planned before %s (the organization's minimum archiving period)", first.Format(time.DateOnly))
 		default:
 			at := parsec.FromTime(endOfDay(day))
-			err = a.current().c.ArchiveWorkspace(r.Context(), info.ID, certif.ArchivingDeletionPlanned, at)
+			err = a.session(r).c.ArchiveWorkspace(r.Context(), info.ID, certif.ArchivingDeletionPlanned, at)
 			msg = "is archived and will be deleted after " + day.Format(time.DateOnly) + "."
 		}
 	default:
@@ -164,7 +178,7 @@ func (a *App) postClaim(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.report(w, r, "/workspaces", a.current().c.SelfPromote(r.Context(), info.ID), "You are now owner of “"+info.Name+"”.")
+	a.report(w, r, "/workspaces", a.session(r).c.SelfPromote(r.Context(), info.ID), "You are now owner of “"+info.Name+"”.")
 }
 
 // sharingRow is a user of the organization in the sharing dialog, with the roles offered.
@@ -207,7 +221,7 @@ func roleWord(r parsec.RealmRole) string {
 }
 
 func (a *App) sharingPage(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	info, _, ok := a.workspaceOf(w, r)
 	if !ok {
 		return
@@ -238,7 +252,7 @@ func (a *App) sharingPage(w http.ResponseWriter, r *http.Request) {
 
 // postSharing gives a user a role, or removes theirs.
 func (a *App) postSharing(w http.ResponseWriter, r *http.Request) {
-	s := a.current()
+	s := a.session(r)
 	info, _, ok := a.workspaceOf(w, r)
 	if !ok {
 		return
