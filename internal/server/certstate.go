@@ -18,6 +18,19 @@ type txState struct {
 
 var _ certif.State = txState{}
 
+// certifyingOrg reads the organization, whose root key certif.Validate needs, in the write
+// transaction of a command that adds a certificate, once currentCaller has checked that the
+// caller was neither revoked nor frozen since the handshake. The engine alone would refuse
+// a revoked author's certificate of a later timestamp, not one signed before the revocation
+// (a shared-recovery certificate need not be after the common topic's last), and knows
+// nothing of frozen users.
+func certifyingOrg(tx metastore.Tx, c *caller) (metastore.Organization, error) {
+	if _, err := currentCaller(tx, c); err != nil {
+		return metastore.Organization{}, err
+	}
+	return tx.Organization(c.org.ID)
+}
+
 func topicOf(t certif.Topic) metastore.Topic {
 	if t.IsRecovery() {
 		return metastore.RecoveryTopic(t.Recovery)

@@ -37,8 +37,14 @@ func (s *Server) dataCommands() map[string]handler {
 }
 
 // dataAccess checks that the caller may read a realm's data, or with write set, write it
-// encrypted with the key keyIndex, and returns the realm.
+// encrypted with the key keyIndex, and returns the realm. A writer revoked or frozen since
+// the handshake is refused as the handshake would refuse it (see currentCaller).
 func dataAccess(tx metastore.Tx, c *caller, id parsec.VlobID, write bool, keyIndex uint64) (metastore.Realm, error) {
+	if write {
+		if _, err := currentCaller(tx, c); err != nil {
+			return metastore.Realm{}, err
+		}
+	}
 	realm, err := tx.Realm(c.org.ID, id)
 	if errors.Is(err, metastore.ErrNotFound) {
 		return realm, protocol.Errorf(protocol.StatusRealmNotFound, "workspace %s not found", parsec.ShortID(id))

@@ -101,11 +101,7 @@ func (s *Server) inviteNewUser(ctx context.Context, c *caller, req *protocol.Inv
 		return nil, protocol.Errorf(protocol.StatusBadRequest, "%v", err)
 	}
 	fresh := metastore.Invitation{Type: metastore.InvitationUser, ClaimerEmail: email}
-	return s.newInvitation(ctx, c, fresh, req.SendEmail, func(tx metastore.Tx) (metastore.Invitation, error) {
-		me, err := tx.User(c.org.ID, c.user.ID) // the current profile, not the handshake's
-		if err != nil {
-			return metastore.Invitation{}, err
-		}
+	return s.newInvitation(ctx, c, fresh, req.SendEmail, func(tx metastore.Tx, me metastore.User) (metastore.Invitation, error) {
 		if me.Profile != parsec.ProfileAdmin {
 			return metastore.Invitation{}, protocol.Errorf(protocol.StatusAuthorNotAllowed, "only an Administrator can invite users")
 		}
@@ -120,21 +116,26 @@ func (s *Server) inviteNewUser(ctx context.Context, c *caller, req *protocol.Inv
 
 func (s *Server) inviteNewDevice(ctx context.Context, c *caller, req *protocol.InviteNewDeviceReq) (any, error) {
 	fresh := metastore.Invitation{Type: metastore.InvitationDevice, ClaimerUserID: c.user.ID}
-	return s.newInvitation(ctx, c, fresh, req.SendEmail, func(tx metastore.Tx) (metastore.Invitation, error) {
+	return s.newInvitation(ctx, c, fresh, req.SendEmail, func(tx metastore.Tx, _ metastore.User) (metastore.Invitation, error) {
 		return tx.PendingInvitationFor(c.org.ID, metastore.InvitationDevice, c.user.ID)
 	})
 }
 
 // newInvitation returns the pending invitation that pending finds (creation is idempotent),
 // or creates fresh when it finds none (ErrNotFound); any other error of pending is returned.
-// It then tells the possible greeters, and emails the link when asked.
+// pending gets the caller's user as of the transaction (its current profile, not the
+// handshake's), once checked neither revoked nor frozen since the handshake. newInvitation
+// then tells the possible greeters, and emails the link when asked.
 func (s *Server) newInvitation(ctx context.Context, c *caller, fresh metastore.Invitation, sendEmail bool,
-	pending func(tx metastore.Tx) (metastore.Invitation, error)) (any, error) {
+	pending func(tx metastore.Tx, me metastore.User) (metastore.Invitation, error)) (any, error) {
 	var inv metastore.Invitation
 	created := false
 	err := s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		var err error
-		inv, err = pending(tx)
+		me, err := currentCaller(tx, c)
+		if err != nil {
+			return err
+		}
+		inv, err = pending(tx, me)
 		if err == nil || !errors.Is(err, metastore.ErrNotFound) {
 			return err
 		}
@@ -230,7 +231,7 @@ func loadInvitation(tx metastore.Tx, c *caller, token parsec.AccessToken) (metas
 	if err != nil {
 		return inv, metastore.User{}, err
 	}
-	me, err := tx.User(c.org.ID, c.user.ID)
+	me, err := currentCaller(tx, c)
 	if err != nil {
 		return inv, me, err
 	}
@@ -414,7 +415,7 @@ func (s *Server) greeterInvitation(tx metastore.Tx, c *caller, token parsec.Acce
 	case metastore.DeletedCancelled:
 		return inv, protocol.Errorf(protocol.StatusInvitationCancelled, "invitation %s was cancelled", token)
 	}
-	me, err := tx.User(c.org.ID, c.user.ID)
+	me, err := currentCaller(tx, c)
 	if err != nil {
 		return inv, err
 	}

@@ -18,9 +18,9 @@ import (
 )
 
 // slowRequest opens a connection to the world's server and sends a POST to path with the
-// given Authorization, announcing a body of size bytes, and sends sent bytes of it. The
-// caller reads the answer with answer.
-func slowRequest(t *testing.T, w *world, path, auth string, size, sent int) net.Conn {
+// given Authorization, announcing a body of size bytes, and sends sent, its first bytes.
+// The caller may send the rest on the connection, and reads the answer with answer.
+func slowRequest(t *testing.T, w *world, path, auth string, size int, sent []byte) net.Conn {
 	t.Helper()
 	conn, err := net.Dial("tcp", w.hs.Listener.Addr().String())
 	if err != nil {
@@ -37,7 +37,7 @@ func slowRequest(t *testing.T, w *world, path, auth string, size, sent int) net.
 	}
 	// The server may refuse before it has read anything: then writing fails, which is fine.
 	conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	conn.Write(make([]byte, sent))
+	conn.Write(sent)
 	return conn
 }
 
@@ -104,7 +104,7 @@ func TestSlowBodiesFromStrangers(t *testing.T) {
 			before := heapInUse()
 			open := make([]net.Conn, conns)
 			for i := range open {
-				open[i] = slowRequest(t, w, tc.path, tc.auth(), size, 64<<10)
+				open[i] = slowRequest(t, w, tc.path, tc.auth(), size, make([]byte, 64<<10))
 			}
 			grown := int64(heapInUse()) - int64(before)
 			for _, c := range open {
@@ -126,7 +126,7 @@ func TestStalledBodyCutOff(t *testing.T) {
 	w := newWorld(t, "alice:admin", func(c *Config) { c.Limits.BodyIdle = 200 * time.Millisecond })
 	alice := w.user("alice")
 	body := encodeRequest(t, protocol.CmdPing, protocol.PingReq{Ping: strings.Repeat("p", 1000)})
-	conn := slowRequest(t, w, alice.path(), w.sign(alice.key, alice.device, http.MethodPost, alice.path(), w.clock.Now(), body), len(body), 10)
+	conn := slowRequest(t, w, alice.path(), w.sign(alice.key, alice.device, http.MethodPost, alice.path(), w.clock.Now(), body), len(body), body[:10])
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err == nil {
@@ -215,7 +215,7 @@ func TestLimitsPerDevice(t *testing.T) {
 	w.openEvents(t, bob, "") // another device has its own streams
 
 	body := encodeRequest(t, protocol.CmdPing, protocol.PingReq{Ping: "x"})
-	held := slowRequest(t, w, alice.path(), w.sign(alice.key, alice.device, http.MethodPost, alice.path(), w.clock.Now(), body), len(body), 1)
+	held := slowRequest(t, w, alice.path(), w.sign(alice.key, alice.device, http.MethodPost, alice.path(), w.clock.Now(), body), len(body), body[:1])
 	// The held request is counted once the server has authenticated it; a request sent
 	// before that would take the device's one slot first, and the held one be refused.
 	waitForSlot(t, w.srv.deviceRequests, string(w.org)+"/"+alice.device.String())
@@ -227,7 +227,7 @@ func TestLimitsPerDevice(t *testing.T) {
 
 func TestLimitsPerAddress(t *testing.T) {
 	w := newWorld(t, "alice:admin", func(c *Config) { c.Limits.RequestsPerAddr = 1 })
-	held := slowRequest(t, w, protocol.RouteAnonymous+string(w.org), "", 1000, 1)
+	held := slowRequest(t, w, protocol.RouteAnonymous+string(w.org), "", 1000, make([]byte, 1))
 	// The held request holds the address's one slot once the server has taken it; a ping
 	// sent before that would take the slot first, and the held request be refused.
 	waitForSlot(t, w.srv.addrRequests, "127.0.0.1")

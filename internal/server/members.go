@@ -64,7 +64,7 @@ func (s *Server) userUpdate(ctx context.Context, c *caller, req *protocol.UserUp
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "user_update needs a user update certificate, not a %s", cert.Kind())
 	}
 	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		org, err := tx.Organization(c.org.ID)
+		org, err := certifyingOrg(tx, c)
 		if err != nil {
 			return err
 		}
@@ -102,7 +102,7 @@ func (s *Server) userRevoke(ctx context.Context, c *caller, req *protocol.UserRe
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "user_revoke needs a revoked user certificate, not a %s", cert.Kind())
 	}
 	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		org, err := tx.Organization(c.org.ID)
+		org, err := certifyingOrg(tx, c)
 		if err != nil {
 			return err
 		}

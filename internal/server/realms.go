@@ -71,14 +71,14 @@ type realmState struct {
 }
 
 // openRealm loads the state of an existing realm for the caller: realm_not_found if there
-// is no such realm.
+// is no such realm, the handshake's refusal if the caller was revoked or frozen since.
 func openRealm(tx metastore.Tx, c *caller, id parsec.VlobID) (*realmState, error) {
 	st := &realmState{tx: tx}
 	var err error
 	if st.org, err = tx.Organization(c.org.ID); err != nil {
 		return nil, err
 	}
-	if st.me, err = tx.User(c.org.ID, c.user.ID); err != nil {
+	if st.me, err = currentCaller(tx, c); err != nil {
 		return nil, err
 	}
 	st.realm, err = tx.Realm(c.org.ID, id)
@@ -280,7 +280,7 @@ func (s *Server) realmCreate(ctx context.Context, c *caller, req *protocol.Realm
 		if err != nil {
 			return err
 		}
-		me, err := tx.User(c.org.ID, c.user.ID)
+		me, err := currentCaller(tx, c)
 		if err != nil {
 			return err
 		}

@@ -93,7 +93,7 @@ func (s *Server) recoverySetup(ctx context.Context, c *caller, req *protocol.Rec
 	record := metastore.RecoverySetup{User: setup.UserID, Timestamp: setup.Timestamp, CipheredData: req.CipheredData,
 		RevealToken: req.RevealToken, Shares: make(map[parsec.UserID][]byte)}
 	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		org, err := tx.Organization(c.org.ID)
+		org, err := certifyingOrg(tx, c)
 		if err != nil {
 			return err
 		}
@@ -136,7 +136,7 @@ func (s *Server) recoveryDelete(ctx context.Context, c *caller, req *protocol.Re
 	}
 	var cancelled []metastore.Invitation
 	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		org, err := tx.Organization(c.org.ID)
+		org, err := certifyingOrg(tx, c)
 		if err != nil {
 			return err
 		}
@@ -216,7 +216,7 @@ func currentSetup(tx metastore.Tx, org parsec.OrganizationID, user parsec.UserID
 // invitation is returned while there is one.
 func (s *Server) inviteNewRecovery(ctx context.Context, c *caller, req *protocol.InviteNewRecoveryReq) (any, error) {
 	fresh := metastore.Invitation{Type: metastore.InvitationRecovery, ClaimerUserID: req.ClaimerUserID}
-	return s.newInvitation(ctx, c, fresh, false, func(tx metastore.Tx) (metastore.Invitation, error) {
+	return s.newInvitation(ctx, c, fresh, false, func(tx metastore.Tx, me metastore.User) (metastore.Invitation, error) {
 		claimer, err := tx.User(c.org.ID, req.ClaimerUserID)
 		if errors.Is(err, metastore.ErrNotFound) {
 			return metastore.Invitation{}, protocol.Errorf(protocol.StatusUserNotFound, "user %s not found", req.ClaimerUserID)
@@ -228,10 +228,6 @@ func (s *Server) inviteNewRecovery(ctx context.Context, c *caller, req *protocol
 			return metastore.Invitation{}, protocol.Errorf(protocol.StatusUserRevoked, "%s is revoked", claimer.Name)
 		}
 		setup, err := currentSetup(tx, c.org.ID, claimer.ID)
-		if err != nil {
-			return metastore.Invitation{}, err
-		}
-		me, err := tx.User(c.org.ID, c.user.ID)
 		if err != nil {
 			return metastore.Invitation{}, err
 		}

@@ -385,13 +385,33 @@ func (s *Server) checkDevice(ctx context.Context, r *http.Request, auth protocol
 	if err := s.admit(ctx, c, auth, now); err != nil {
 		return err
 	}
-	if c.user.Revoked() {
+	return userBlocked(c.user)
+}
+
+// userBlocked returns the handshake's refusal of a revoked or frozen user (461, 462), or nil.
+func userBlocked(u metastore.User) error {
+	switch {
+	case u.Revoked():
 		return fail(protocol.HTTPRevoked, "user revoked")
-	}
-	if c.user.Frozen {
+	case u.Frozen:
 		return fail(protocol.HTTPFrozen, "user frozen")
 	}
 	return nil
+}
+
+// currentCaller reads the caller's user again, inside a write transaction, and refuses it
+// as the handshake would if it was revoked or frozen since. The handshake reads the user
+// before the body, which may take long to come (its read deadline is renewed while bytes
+// arrive): without this, a user revoked meanwhile could still write. Writers of an
+// organization being serialized, a change that passes this check is committed before the
+// revocation or freeze, never after. The refusal is an HTTP status, like the handshake's,
+// which serveRPC answers as such.
+func currentCaller(tx metastore.Tx, c *caller) (metastore.User, error) {
+	u, err := tx.User(c.org.ID, c.user.ID)
+	if err != nil {
+		return u, err
+	}
+	return u, userBlocked(u)
 }
 
 func (s *Server) ping(ctx context.Context, c *caller, req *protocol.PingReq) (any, error) {

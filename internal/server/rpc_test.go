@@ -402,6 +402,90 @@ func TestFrozenAndRevokedUsers(t *testing.T) {
 	})
 }
 
+// A device's request passes the handshake, then its body comes slowly (its read deadline is
+// renewed while bytes arrive); meanwhile the device's user is revoked, or frozen. Once the
+// body is complete, a command that would change something is refused as the handshake now
+// refuses the user, and stores nothing. The data and invitation commands took the
+// handshake's word: a revoked user's write was stored.
+func TestBlockedWhileBodyInFlight(t *testing.T) {
+	blocks := []struct {
+		name  string
+		block func(t *testing.T, w *world, m *member)
+		code  int
+	}{
+		{"revoked", func(t *testing.T, w *world, m *member) {
+			alice := w.user("alice")
+			wantStatus(t, w.revoke(t, alice, revokeCert(alice, m.user, w.tick())), protocol.StatusOK)
+		}, protocol.HTTPRevoked},
+		{"frozen", func(t *testing.T, w *world, m *member) {
+			w.admin(t, http.MethodPost, orgPath(m.org)+"/users/freeze", map[string]any{"frozen": true, "user_id": m.user.String()}, http.StatusOK, nil)
+		}, protocol.HTTPFrozen},
+	}
+	vlob, block, newRealm := parsec.NewVlobID(), parsec.NewBlockID(), parsec.NewVlobID()
+	commands := []struct {
+		cmd    string
+		args   func(w *world, m *member, realm parsec.VlobID) any
+		stored func(t *testing.T, w *world, realm parsec.VlobID) bool
+	}{
+		{protocol.CmdVlobWrite, func(w *world, m *member, realm parsec.VlobID) any {
+			// Dated after the revocation to come, within the ballpark: only the user's state
+			// can refuse it.
+			at := w.clock.Now().Add(30 * time.Second)
+			return protocol.VlobWriteReq{RealmID: realm, KeyIndex: 1, Items: []protocol.VlobWrite{vw(vlob, 1, at, "by a blocked user")}}
+		}, func(t *testing.T, w *world, realm parsec.VlobID) bool {
+			rep, err := w.readVlobs(t, w.user("alice"), realm, 0, vlob)
+			wantStatus(t, err, protocol.StatusOK)
+			return len(rep.Items) > 0
+		}},
+		{protocol.CmdBlockCreate, func(w *world, m *member, realm parsec.VlobID) any {
+			return protocol.BlockCreateReq{RealmID: realm, KeyIndex: 1, Blocks: []protocol.BlockData{{BlockID: block, Data: []byte("by a blocked user")}}}
+		}, func(t *testing.T, w *world, realm parsec.VlobID) bool {
+			_, err := w.readBlocks(t, w.user("alice"), realm, block)
+			return err == nil
+		}},
+		{protocol.CmdInviteNewUser, func(*world, *member, parsec.VlobID) any {
+			return protocol.InviteNewUserReq{ClaimerEmail: "zack@example.com"}
+		}, func(t *testing.T, w *world, _ parsec.VlobID) bool { return len(w.invitations(t)) > 0 }},
+		{protocol.CmdInviteNewDevice, func(*world, *member, parsec.VlobID) any {
+			return protocol.InviteNewDeviceReq{}
+		}, func(t *testing.T, w *world, _ parsec.VlobID) bool { return len(w.invitations(t)) > 0 }},
+		{protocol.CmdRealmCreate, func(w *world, m *member, _ parsec.VlobID) any {
+			return protocol.RealmCreateReq{RealmRoleCertificate: roleCert(m, newRealm, m.user, parsec.RoleOwner, w.tick())}
+		}, func(t *testing.T, w *world, _ parsec.VlobID) bool {
+			var found bool
+			w.view(t, func(tx metastore.Tx) error {
+				_, err := tx.Realm(w.org, newRealm)
+				found = err == nil
+				return nil
+			})
+			return found
+		}},
+	}
+	for _, b := range blocks {
+		for _, tc := range commands {
+			t.Run(b.name+"/"+tc.cmd, func(t *testing.T) {
+				w := newWorld(t, "alice:admin bob:admin")
+				bob := w.user("bob")
+				realm := w.newRealm(t, "alice:owner bob:contributor")
+				body := encodeRequest(t, tc.cmd, tc.args(w, bob, realm))
+				auth := w.sign(bob.key, bob.device, http.MethodPost, bob.path(), w.clock.Now(), body)
+				conn := slowRequest(t, w, bob.path(), auth, len(body), body[:10])
+				waitForSlot(t, w.srv.deviceRequests, string(bob.org)+"/"+bob.device.String())
+				b.block(t, w, bob)
+				if _, err := conn.Write(body[10:]); err != nil {
+					t.Fatal(err)
+				}
+				if code, text := answer(t, conn, 5*time.Second); code != b.code {
+					t.Errorf("HTTP %d %q, want %d", code, text, b.code)
+				}
+				if tc.stored(t, w, realm) {
+					t.Errorf("%s of a user %s before its body ended: stored", tc.cmd, b.name)
+				}
+			})
+		}
+	}
+}
+
 func TestBootstrap(t *testing.T) {
 	w := newWorld(t, "")
 	link := w.createOrg(t, "Acme")

@@ -171,12 +171,8 @@ func (s *Server) blocked(ctx context.Context, c *caller) error {
 		return err
 	case org.Config.IsExpired:
 		return fail(protocol.HTTPExpired, "organization expired")
-	case user.Revoked():
-		return fail(protocol.HTTPRevoked, "user revoked")
-	case user.Frozen:
-		return fail(protocol.HTTPFrozen, "user frozen")
 	}
-	return nil
+	return userBlocked(user)
 }
 
 func acceptsEventStream(r *http.Request) bool {

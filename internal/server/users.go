@@ -79,7 +79,7 @@ func (s *Server) userCreate(ctx context.Context, c *caller, req *protocol.UserCr
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "the device certificate must be the new user's first device, at the user certificate's timestamp")
 	}
 	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		org, err := tx.Organization(c.org.ID)
+		org, err := certifyingOrg(tx, c)
 		if err != nil {
 			return err
 		}
@@ -159,7 +159,7 @@ func (s *Server) deviceCreate(ctx context.Context, c *caller, req *protocol.Devi
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "a device can only be created for the calling user")
 	}
 	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
-		org, err := tx.Organization(c.org.ID)
+		org, err := certifyingOrg(tx, c)
 		if err != nil {
 			return err
 		}
