@@ -159,20 +159,11 @@ func TestUploadDownload(t *testing.T) {
 	id, _, _, _ := shared(t, p)
 	var mu sync.Mutex
 	var warnings []string
-	bc, err := client.Open(ctx, p.bob.ConfigDir, p.bob.Device, client.Options{Warn: func(msg string) {
+	bw := openWorkspace(t, p.bob, id, client.Options{Warn: func(msg string) {
 		mu.Lock()
 		defer mu.Unlock()
 		warnings = append(warnings, msg)
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bc.Close()
-	poll(t, bc)
-	bw, err := bc.Workspace(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	files := map[string]string{"q1.txt": "first quarter", "sub/q2.txt": "second", "sub/deep/big.bin": strings.Repeat("b", 700<<10)}
 	local := localTree(t, files)

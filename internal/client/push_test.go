@@ -191,3 +191,45 @@ func TestPushStoppedMidwayKeepsWhatWasTaken(t *testing.T) {
 		}
 	}
 }
+
+// A device whose clock is behind another's by a few seconds (both in the server's
+// ballpark) changes a file the other just wrote: the server asks for a timestamp after
+// the file's last version (require_greater_timestamp), and the push is stamped again
+// after it. The server took the backdated version before, and every device that held the
+// one before then found the file's history tampered with ("versions are never
+// backdated").
+func TestPushAfterAVersionFromAClockAhead(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id, aw, _, _ := shared(t, p)
+	ahead := &laterClock{}
+	ahead.offset.Store(int64(10 * time.Second))
+	bw := openWorkspace(t, p.bob, id, client.Options{Clock: ahead})
+	write(t, bw, map[string][]byte{"/a.txt": []byte("by bob, 10 s ahead")})
+	syncWS(t, bw)
+
+	var asked atomic.Int32
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd == protocol.CmdVlobWrite && bytes.Contains(reply, []byte(protocol.StatusRequireGreaterTimestamp)) {
+			asked.Add(1)
+		}
+		return reply
+	}
+	syncWS(t, aw) // alice's device gets bob's version
+	write(t, aw, map[string][]byte{"/a.txt": []byte("by alice, right after")})
+	syncWS(t, aw)
+	if asked.Load() == 0 {
+		t.Error("the server took alice's version, dated before bob's, without asking for a later timestamp")
+	}
+	syncWS(t, bw) // bob's device, which holds the version before, gets alice's
+	if got := read(t, bw, "/a.txt"); string(got) != "by alice, right after" {
+		t.Errorf("bob reads %q, want alice's version", got)
+	}
+	versions, err := bw.History(ctx, "/a.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != 2 || versions[1].Timestamp <= versions[0].Timestamp {
+		t.Errorf("history %+v, want two versions in order", versions)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/client/localdb"
 	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/testenv"
 )
 
 // files of the sizes that matter around the block size.
@@ -91,6 +92,23 @@ func shared(t *testing.T, p *people) (id parsec.VlobID, aw, bw, mw *client.Works
 		return w
 	}
 	return id, open(p.ac), open(p.bc), open(p.mc)
+}
+
+// openWorkspace opens another client of u's device with opts (closed at the end of the
+// test), polls its certificates, and returns its view of workspace id.
+func openWorkspace(t *testing.T, u *testenv.User, id parsec.VlobID, opts client.Options) *client.Workspace {
+	t.Helper()
+	c, err := client.Open(t.Context(), u.ConfigDir, u.Device, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	poll(t, c)
+	w, err := c.Workspace(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 func TestWorkspaceRolesAndFiles(t *testing.T) {

@@ -148,6 +148,11 @@ func (s *Server) vlobWrite(ctx context.Context, c *caller, req *protocol.VlobWri
 			return err
 		}
 		atoms := make([]metastore.VlobAtom, len(req.Items))
+		// A version comes after the one before: clients refuse a history that goes back in
+		// time, and devices whose clocks differ by a little would write one. The first such
+		// item is named; the bound is the greatest of their last versions' timestamps, so
+		// that the batch restamped once, all its items alike, passes.
+		var backdated *protocol.StatusError
 		for i, it := range req.Items {
 			last, exists := versions[it.VlobID]
 			switch {
@@ -155,12 +160,21 @@ func (s *Server) vlobWrite(ctx context.Context, c *caller, req *protocol.VlobWri
 				return vlobError(protocol.StatusVlobAlreadyExists, it.VlobID, "vlob %s already exists", parsec.ShortID(it.VlobID))
 			case it.Version > 1 && !exists:
 				return vlobError(protocol.StatusVlobNotFound, it.VlobID, "vlob %s not found", parsec.ShortID(it.VlobID))
-			case it.Version == 0 || it.Version > 1 && it.Version != last+1:
+			case it.Version == 0 || it.Version > 1 && it.Version != last.Version+1:
 				return vlobError(protocol.StatusBadVlobVersion, it.VlobID, "vlob %s: version %d does not follow the last one, %d",
-					parsec.ShortID(it.VlobID), it.Version, last)
+					parsec.ShortID(it.VlobID), it.Version, last.Version)
+			case it.Version > 1 && it.Timestamp <= last.Timestamp:
+				if backdated == nil {
+					backdated = vlobError(protocol.StatusRequireGreaterTimestamp, it.VlobID, "vlob %s: version %d of %v is not after version %d (%v)",
+						parsec.ShortID(it.VlobID), it.Version, it.Timestamp, last.Version, last.Timestamp)
+				}
+				backdated.Detail.StrictlyGreaterThan = max(backdated.Detail.StrictlyGreaterThan, last.Timestamp)
 			}
 			atoms[i] = metastore.VlobAtom{VlobID: it.VlobID, Version: it.Version, KeyIndex: req.KeyIndex, Blob: it.Blob,
 				Author: c.device.ID, Timestamp: it.Timestamp}
+		}
+		if backdated != nil {
+			return backdated
 		}
 		return tx.AppendVlobAtoms(c.org.ID, req.RealmID, atoms)
 	})

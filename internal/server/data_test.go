@@ -312,6 +312,44 @@ func TestVlobWriteAfterCommonCertificate(t *testing.T) {
 	wantStatus(t, w.writeVlobs(t, alice, realm, 1, vw(id, 1, w.tick(), "x")), protocol.StatusOK)
 }
 
+// TestVlobVersionNotBackdated: a new version of a vlob comes after its last version. Every
+// client refuses a history that goes back in time ("versions are never backdated"), and
+// two honest devices whose clocks differ by a few seconds wrote one. The refusal names the
+// first backdated vlob; its bound is the greatest last timestamp among them, so that the
+// batch restamped once after it passes.
+func TestVlobVersionNotBackdated(t *testing.T) {
+	w := newWorld(t, dataUsers)
+	realm := w.newRealm(t, dataRealm)
+	alice, bob := w.user("alice"), w.user("bob")
+	x, y := parsec.NewVlobID(), parsec.NewVlobID()
+	// alice's clock is ahead of the server's and bob's, within the ballpark.
+	now := w.tick()
+	wantStatus(t, w.writeVlobs(t, alice, realm, 1, vw(x, 1, now.Add(10*time.Second), "x1"), vw(y, 1, now.Add(20*time.Second), "y1")), protocol.StatusOK)
+	for _, tc := range []struct {
+		name  string
+		at    parsec.DateTime
+		named parsec.VlobID
+	}{
+		{"before both", now.Add(5 * time.Second), x},
+		{"after x, at y's time", now.Add(20 * time.Second), y},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := w.checkpoint(t, alice, realm)
+			err := w.writeVlobs(t, bob, realm, 1, vw(x, 2, tc.at, "x2"), vw(y, 2, tc.at, "y2"))
+			wantStatus(t, err, protocol.StatusRequireGreaterTimestamp)
+			wantVlobDetail(t, err, tc.named)
+			if d := statusDetail(t, err); d.StrictlyGreaterThan != now.Add(20*time.Second) {
+				t.Errorf("strictly_greater_than = %v, want y's last version's %v", d.StrictlyGreaterThan, now.Add(20*time.Second))
+			}
+			if after := w.checkpoint(t, alice, realm); after != before {
+				t.Errorf("a refused write moved the checkpoint from %d to %d", before, after)
+			}
+		})
+	}
+	at := now.Add(20*time.Second + time.Microsecond)
+	wantStatus(t, w.writeVlobs(t, bob, realm, 1, vw(x, 2, at, "x2"), vw(y, 2, at, "y2")), protocol.StatusOK)
+}
+
 // TestVlobWriteKeyRotation: after a rotation, only the new key index is accepted.
 func TestVlobWriteKeyRotation(t *testing.T) {
 	w := newWorld(t, dataUsers)

@@ -19,6 +19,12 @@ type VlobRef struct {
 	Version uint64
 }
 
+// LastVersion is a vlob's last version and its timestamp, which a new version must be after.
+type LastVersion struct {
+	Version   uint64
+	Timestamp parsec.DateTime
+}
+
 // Block is what the metadata store knows of a block of a realm; its bytes are in the
 // block store, under (organization, ID).
 type Block struct {
@@ -43,9 +49,9 @@ type DataTx interface {
 	// zero when it has none. Role certificates must come after it.
 	LastVlobTimestamp(org parsec.OrganizationID, realm parsec.VlobID) (parsec.DateTime, error)
 
-	// LastVlobVersions returns the last version of each of ids that has one in the realm;
-	// the IDs without any version are not in the map.
-	LastVlobVersions(org parsec.OrganizationID, realm parsec.VlobID, ids []parsec.VlobID) (map[parsec.VlobID]uint64, error)
+	// LastVlobVersions returns the last version of each of ids that has one in the realm,
+	// with its timestamp; the IDs without any version are not in the map.
+	LastVlobVersions(org parsec.OrganizationID, realm parsec.VlobID, ids []parsec.VlobID) (map[parsec.VlobID]LastVersion, error)
 
 	// AppendVlobAtoms stores new vlob versions and appends them, in order, to the realm's
 	// change log. It returns ErrExists if one of them (vlob ID and version) is already

@@ -78,7 +78,9 @@ func testDataVlobs(t *testing.T, s metastore.Store) {
 		return nil
 	})
 
-	a1, b1 := atom(a, 1, 5000, alice, "a1"), atom(b, 1, 5000, alice, "")
+	// b's second version is dated before its first (the store does not check; servers
+	// before the check stored such): its last version's timestamp is not its greatest.
+	a1, b1 := atom(a, 1, 5000, alice, "a1"), atom(b, 1, 6500, alice, "")
 	a2 := atom(a, 2, 7000, bob, "a2")
 	b2 := atom(b, 2, 6000, bob, "b2 is longer")
 	b2.KeyIndex = 2
@@ -99,7 +101,8 @@ func testDataVlobs(t *testing.T, s metastore.Store) {
 		if err != nil {
 			return err
 		}
-		if diff := cmp.Diff(map[parsec.VlobID]uint64{a: 2, b: 2}, versions); diff != "" {
+		want := map[parsec.VlobID]metastore.LastVersion{a: {Version: 2, Timestamp: 7000}, b: {Version: 2, Timestamp: 6000}}
+		if diff := cmp.Diff(want, versions); diff != "" {
 			return fmt.Errorf("last versions (-want +got):\n%s", diff)
 		}
 		latest, err := tx.LatestVlobAtoms("Acme", r1, []parsec.VlobID{b, unknown, a}, 0)
@@ -323,6 +326,11 @@ func testDataLargeBatch(t *testing.T, s metastore.Store) {
 		}
 		if len(versions) != n {
 			return fmt.Errorf("last versions: %d, want %d", len(versions), n)
+		}
+		for _, id := range ids {
+			if v := versions[id]; v != (metastore.LastVersion{Version: 2, Timestamp: 2000}) {
+				return fmt.Errorf("last version of %s: %+v, want version 2 of 2000", id, v)
+			}
 		}
 		changes, current, err := tx.VlobChanges("Acme", realm, n, 0)
 		if err != nil {

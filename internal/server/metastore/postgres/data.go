@@ -44,22 +44,23 @@ func (t *tx) LastVlobTimestamp(org parsec.OrganizationID, realm parsec.VlobID) (
 	return last, err
 }
 
-func (t *tx) LastVlobVersions(org parsec.OrganizationID, realm parsec.VlobID, ids []parsec.VlobID) (map[parsec.VlobID]uint64, error) {
+func (t *tx) LastVlobVersions(org parsec.OrganizationID, realm parsec.VlobID, ids []parsec.VlobID) (map[parsec.VlobID]metastore.LastVersion, error) {
 	o, err := t.org(org)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[parsec.VlobID]uint64)
+	out := make(map[parsec.VlobID]metastore.LastVersion)
 	_, err = queryAll(t, func(sc sqlrows.Scanner) (struct{}, error) {
 		var id []byte
-		var v int64
-		err := sc.Scan(&id, &v)
+		var v, ts int64
+		err := sc.Scan(&id, &v, &ts)
 		var vid parsec.VlobID
 		copy(vid[:], id)
-		out[vid] = uint64(v)
+		out[vid] = metastore.LastVersion{Version: uint64(v), Timestamp: parsec.DateTime(ts)}
 		return struct{}{}, err
-	}, `SELECT vlob_id, MAX(version) FROM vlob_atoms WHERE org = $1 AND realm = $2 AND vlob_id = ANY($3::bytea[])
-		GROUP BY vlob_id`, o, realm[:], idBytes(ids))
+	}, `SELECT l.* FROM unnest($3::bytea[]) AS ids(id) CROSS JOIN LATERAL (
+			SELECT a.vlob_id, a.version, a.timestamp FROM vlob_atoms a WHERE a.org = $1 AND a.realm = $2 AND a.vlob_id = ids.id
+			ORDER BY a.version DESC LIMIT 1) l`, o, realm[:], idBytes(ids))
 	return out, err
 }
 

@@ -150,7 +150,7 @@ func TestWritersAcrossStores(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					return tx.AppendVlobAtoms(org, realm, []metastore.VlobAtom{{VlobID: vlob, Version: versions[vlob] + 1,
+					return tx.AppendVlobAtoms(org, realm, []metastore.VlobAtom{{VlobID: vlob, Version: versions[vlob].Version + 1,
 						KeyIndex: 1, Blob: []byte("v"), Author: dev, Timestamp: last + 1}})
 				})
 				if calls != 1 {

@@ -127,26 +127,27 @@ func (t *tx) LastVlobTimestamp(org parsec.OrganizationID, realm parsec.VlobID) (
 	return last, err
 }
 
-func (t *tx) LastVlobVersions(org parsec.OrganizationID, realm parsec.VlobID, ids []parsec.VlobID) (map[parsec.VlobID]uint64, error) {
-	out := make(map[parsec.VlobID]uint64)
+func (t *tx) LastVlobVersions(org parsec.OrganizationID, realm parsec.VlobID, ids []parsec.VlobID) (map[parsec.VlobID]metastore.LastVersion, error) {
+	out := make(map[parsec.VlobID]metastore.LastVersion)
 	err := lookup(t, ids,
 		func(n int) string {
-			return `SELECT ids.column1, (SELECT MAX(version) FROM vlob_atoms WHERE org = ?1 AND realm = ?2 AND vlob_id = ids.column1)
-				FROM ` + valuesTable(n, 1, 3) + ` AS ids`
+			// The inner MAX seeks the primary key's last entry for the vlob; the join then
+			// reads that one row (an ID without versions gives none).
+			return `SELECT a.vlob_id, a.version, a.timestamp FROM ` + valuesTable(n, 1, 3) + ` AS ids
+				CROSS JOIN vlob_atoms a ON a.org = ?1 AND a.realm = ?2 AND a.vlob_id = ids.column1 AND a.version = (
+					SELECT MAX(b.version) FROM vlob_atoms b WHERE b.org = ?1 AND b.realm = ?2 AND b.vlob_id = ids.column1)`
 		},
 		[]any{string(org), realm[:]},
 		func(id parsec.VlobID) []any { return []any{id[:]} },
 		func(rows *sql.Rows) error {
 			var id []byte
-			var v sql.NullInt64
-			if err := rows.Scan(&id, &v); err != nil {
+			var v, ts int64
+			if err := rows.Scan(&id, &v, &ts); err != nil {
 				return err
 			}
-			if v.Valid {
-				var vid parsec.VlobID
-				copy(vid[:], id)
-				out[vid] = uint64(v.Int64)
-			}
+			var vid parsec.VlobID
+			copy(vid[:], id)
+			out[vid] = metastore.LastVersion{Version: uint64(v), Timestamp: parsec.DateTime(ts)}
 			return nil
 		})
 	return out, err
