@@ -77,3 +77,39 @@ func TestMarshalSized(t *testing.T) {
 		}
 	}
 }
+
+// A Decoder refuses an array or a map longer than its limits at its header, and decodes as
+// strictly as Unmarshal otherwise.
+func TestDecoderLimits(t *testing.T) {
+	d := NewDecoder(20, 30)
+	list := func(n int) []byte { return MustMarshal(make([]int, n)) }
+	pairs := func(n int) []byte {
+		m := make(map[int]int, n)
+		for i := range n {
+			m[i] = i
+		}
+		return MustMarshal(m)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		v    any
+		ok   bool
+	}{
+		{"array at the limit", list(20), new([]int), true},
+		{"array over the limit", list(21), new([]int), false},
+		{"map at the limit", pairs(30), new(map[int]int), true},
+		{"map over the limit", pairs(31), new(map[int]int), false},
+		{"unknown field", MustMarshal(map[string]int{"type": 1}), new(struct{}), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := d.Unmarshal(tc.data, tc.v); (err == nil) != tc.ok {
+				t.Errorf("Unmarshal = %v, want success %v", err, tc.ok)
+			}
+		})
+	}
+	// Unmarshal's own limits are larger.
+	if err := Unmarshal(list(21), new([]int)); err != nil {
+		t.Errorf("Unmarshal of 21 elements: %v", err)
+	}
+}

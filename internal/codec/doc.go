@@ -3,5 +3,6 @@
 // keys, no unknown fields, no indefinite lengths, no tags, limited nesting and sizes).
 //
 // Certificates, manifests and RPC bodies all go through it, so that every decoder of
-// untrusted bytes has the same limits.
+// untrusted bytes has the same rules and limits; a Decoder tightens the limits for input
+// known to be smaller (the requests a server receives: see protocol.UnmarshalRequest).
 package codec

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
@@ -54,7 +53,7 @@ func BodyHash(body []byte) [32]byte {
 			Cmd string          `cbor:"cmd"`
 			Req *BlockCreateReq `cbor:"req"`
 		}
-		if codec.Unmarshal(body, &env) == nil && env.Cmd == CmdBlockCreate && env.Req != nil && isBatchLayout(body, env.Req) {
+		if UnmarshalRequest(body, &env) == nil && env.Cmd == CmdBlockCreate && env.Req != nil && isBatchLayout(body, env.Req) {
 			blocks := env.Req.Blocks
 			return blocksHash(env.Req.RealmID, env.Req.KeyIndex, len(blocks), func(i int) (parsec.BlockID, int, crypto.Digest) {
 				return blocks[i].BlockID, len(blocks[i].Data), crypto.Sum(blocks[i].Data)

@@ -71,6 +71,37 @@ func EncodeRequestTo(buf *bytes.Buffer, cmd string, req any) error {
 	return nil
 }
 
+// The limits within which a server decodes a request (UnmarshalRequest); codec.Unmarshal
+// allows 2^20 elements per array and pairs per map, and a 1 MiB vlob_write announcing 2^20
+// empty items cost 64 MiB decoded (structs of 56 bytes for one byte each) before its
+// items were counted.
+//
+// The longest arrays a legitimate request carries are batches of at most MaxBatchItems
+// (vlobs, versions, block IDs, blocks) and the share certificates of a shared-recovery
+// setup (at most 255, certif.MaxRecoveryShares): four times a batch leaves room for a
+// larger batch while bounding an array's cost to a few hundred KiB.
+//
+// The largest maps are keyed by 16-byte IDs: one keys-bundle access per member of a realm
+// (realm_rotate_key; each sealed with an ML-KEM-768 + X25519 encapsulation of 1,120
+// bytes, so a MaxBodySize body holds fewer than 15,000), and one entry per realm or
+// shared-recovery topic the device knows (certificate_get, 26 bytes each). Other maps are
+// structs of a few fields. 2^18 pairs is far above both; a pair of these maps takes at
+// least 18 bytes encoded and about 5 times that decoded, so maps never had the 56-fold
+// cost of arrays.
+const (
+	MaxRequestArrayElements = 4 * MaxBatchItems
+	MaxRequestMapPairs      = 1 << 18
+)
+
+var requestDecoder = codec.NewDecoder(MaxRequestArrayElements, MaxRequestMapPairs)
+
+// UnmarshalRequest decodes an RPC request body, or part of one, strictly (as
+// codec.Unmarshal) within the limits of requests: an array or a map longer than a
+// legitimate request carries is refused at its header, before anything is allocated for
+// it. It is how a server decodes what it receives; replies, which may be longer (a poll of
+// changes lists up to MaxPollChanges), keep codec's limits.
+func UnmarshalRequest(body []byte, v any) error { return requestDecoder.Unmarshal(body, v) }
+
 // RequestCommand returns the command named in an RPC body, without decoding its
 // arguments (the server then decodes the whole body, envelope and arguments, in one pass).
 func RequestCommand(body []byte) (string, error) {
@@ -90,7 +121,7 @@ func RequestCommand(body []byte) (string, error) {
 // command is known.
 func DecodeRequest(body []byte) (Request, error) {
 	var r Request
-	if err := codec.Unmarshal(body, &r); err != nil {
+	if err := UnmarshalRequest(body, &r); err != nil {
 		return r, fmt.Errorf("malformed request: %w", err)
 	}
 	if r.Cmd == "" {

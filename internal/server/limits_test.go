@@ -272,3 +272,61 @@ func TestEventStreamOutlivesTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// A request whose array announces more elements than any legitimate request carries is
+// refused at the array's header (415), before it is decoded: a vlob_write of 1 MiB
+// announcing 2^20 empty items made the server allocate 64 MiB (one 56-byte struct per
+// byte) before it counted them against MaxBatchItems, and a block_create laid out as a
+// batch was decoded so once more for its signed hash. A batch just over MaxBatchItems is
+// still decoded and answered too_many_elements.
+func TestRequestArraysBounded(t *testing.T) {
+	w := newWorld(t, dataUsers)
+	bob := w.user("bob")
+	// body is a request of cmd whose arguments start with an array named field of n empty
+	// maps, followed by the encoded pairs after.
+	body := func(cmd, field string, pairs byte, n int, after string) []byte {
+		b := append([]byte("\xa2\x63cmd"), 0x60+byte(len(cmd)))
+		b = append(append(b, cmd...), "\x63req"...)
+		b = append(b, 0xa0+pairs, 0x60+byte(len(field)))
+		b = append(append(b, field...), 0x9a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		b = append(b, strings.Repeat("\xa0", n)...)
+		return append(b, after...)
+	}
+	realm := parsec.NewVlobID()
+	batchTail := "\x69key_index\x01\x68realm_id\x50" + string(realm[:])
+	tests := []struct {
+		name   string
+		body   []byte
+		code   int
+		status protocol.Status // when code is 200
+	}{
+		{"vlob_write of 2^20 items", body(protocol.CmdVlobWrite, "items", 1, 1<<20, ""), protocol.HTTPUnsupportedType, ""},
+		{"block_create as a batch of 2^20 blocks", body(protocol.CmdBlockCreate, "blocks", 3, 1<<20, batchTail), protocol.HTTPUnsupportedType, ""},
+		{"vlob_write of MaxBatchItems+1 items", body(protocol.CmdVlobWrite, "items", 1, protocol.MaxBatchItems+1, ""), http.StatusOK, protocol.StatusTooManyElements},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := w.signedRequest(t, bob, tc.body, w.clock.Now())
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			r := w.do(t, req)
+			runtime.ReadMemStats(&after)
+			wantCode(t, r, tc.code)
+			if tc.code == http.StatusOK {
+				wantStatus(t, decodeReply(t, r, nil), tc.status)
+			} else if !strings.Contains(string(r.body), "undecodable arguments") {
+				t.Errorf("refusal %q, want undecodable arguments", r.body)
+			}
+			// Everything the process allocated meanwhile counts, the test's client too, and
+			// the body's buffer alone takes 2 to 4 MiB (twice that under the race detector,
+			// whose pools drop buffers): the bound is generous, well under the 60 MiB that
+			// 2^20 items cost decoded.
+			alloc := after.TotalAlloc - before.TotalAlloc
+			t.Logf("body of %d KiB: %d KiB allocated", len(tc.body)>>10, alloc>>10)
+			if alloc > 24<<20 {
+				t.Errorf("a body of %d KiB made the process allocate %d MiB", len(tc.body)>>10, alloc>>20)
+			}
+		})
+	}
+}

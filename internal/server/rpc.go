@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
@@ -33,14 +32,15 @@ type caller struct {
 type handler func(ctx context.Context, c *caller, body []byte) (any, error)
 
 // command adapts a typed handler: the body, envelope and arguments, is decoded strictly
-// (unknown fields refused) in one pass.
+// (unknown fields refused) in one pass, within the limits of requests: an array longer
+// than any request carries is refused at its header (415), before it costs memory.
 func command[Req any](f func(ctx context.Context, c *caller, req *Req) (any, error)) handler {
 	return func(ctx context.Context, c *caller, body []byte) (any, error) {
 		var env struct {
 			Cmd string `cbor:"cmd"`
 			Req *Req   `cbor:"req"`
 		}
-		if err := codec.Unmarshal(body, &env); err != nil || env.Req == nil {
+		if err := protocol.UnmarshalRequest(body, &env); err != nil || env.Req == nil {
 			return nil, errUndecodable
 		}
 		return f(ctx, c, env.Req)
