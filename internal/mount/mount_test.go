@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
@@ -45,6 +46,9 @@ func mountWith(t testing.TB, c *client.Client, opts Options) (string, *Mount) {
 	t.Cleanup(func() {
 		if err := m.Unmount(); err != nil {
 			t.Errorf("unmount: %v", err)
+			if !abortMount(t, dir) {
+				return // Wait would block until the files left open are closed
+			}
 		}
 		m.Wait()
 		kept, err := m.Finish(context.Background()) // t.Context() is done by now
@@ -53,6 +57,29 @@ func mountWith(t testing.TB, c *client.Client, opts Options) (string, *Mount) {
 		}
 	})
 	return dir, m
+}
+
+// abortMount ends the mount at dir that a failed test left busy (a file still open): its
+// FUSE connection is aborted, so that the open files fail instead of waiting for this
+// process (which, at exit, would hang flushing them on its own mount) and the mount's Wait
+// returns, and the folder is detached. It reports whether the connection was aborted
+// (fusectl is mounted and writable: root).
+func abortMount(t testing.TB, dir string) bool {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		t.Logf("cannot abort the mount at %s: %v", dir, err)
+		return false
+	}
+	abort := fmt.Sprintf("/sys/fs/fuse/connections/%d/abort", unix.Minor(st.Dev))
+	if err := os.WriteFile(abort, []byte("1"), 0o200); err != nil {
+		t.Logf("cannot abort the mount at %s, it is left mounted: %v", dir, err)
+		return false
+	}
+	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+		t.Logf("unmounting %s once aborted: %v", dir, err)
+	}
+	return true
 }
 
 type people struct {
