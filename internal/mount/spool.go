@@ -209,6 +209,13 @@ func (m *Mount) adoptNote(note string) {
 		}
 		return
 	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.files[fileID] != nil {
+		// Two earlier mounts kept this file: one at a time, the other by a later mount.
+		m.notice("workspace %s: what was written to %s while the server was unreachable was kept twice, the second is sent by the next mount", ws.label(), l.Path)
+		return
+	}
 	spool, err := os.OpenFile(l.Spool, os.O_RDWR, 0)
 	if err != nil {
 		m.warn("workspace %s: what was written to %s while the server was unreachable is lost: %v", ws.label(), l.Path, err)
@@ -220,10 +227,7 @@ func (m *Mount) adoptNote(note string) {
 		spool.Close()
 		return
 	}
-	f := &openFile{ws: ws, id: fileID, path: ws.pathOf(fileID), spool: spool, dirty: true, since: since, note: moved}
+	ws.files[fileID] = &openFile{ws: ws, id: fileID, path: ws.pathOf(fileID), spool: spool, dirty: true, since: since, note: moved, pending: true}
 	m.notice("workspace %s: sending what was written to %s while the server was unreachable (kept by an earlier mount)", ws.label(), l.Path)
-	ws.mu.Lock()
-	ws.pending = append(ws.pending, f)
-	ws.mu.Unlock()
 	ws.kickSync()
 }

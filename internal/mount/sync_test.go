@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/testenv"
 )
 
 // TestVersionOnClose: a file's content becomes one new version when it is closed, not one
@@ -116,6 +120,76 @@ func TestOthersChangesAppear(t *testing.T) {
 	}
 	if got, err := os.ReadFile(filepath.Join(dir, "from bob.txt")); err != nil || string(got) != "hello alice" {
 		t.Errorf("bob's file reads %q, %v in alice's mount", got, err)
+	}
+}
+
+// serverDown makes the test server unreachable (connections refused) and returns a
+// function that brings it back on the same address.
+func serverDown(t *testing.T, s *testenv.Server) (up func()) {
+	t.Helper()
+	addr := s.HTTP.Listener.Addr().String()
+	s.HTTP.Listener.Close()
+	s.HTTP.CloseClientConnections()
+	return func() {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("listening again on %s: %v", addr, err)
+		}
+		s.HTTP.Listener = l
+		go s.HTTP.Config.Serve(l)
+	}
+}
+
+// offlineWith mounts a workspace of Alice's holding a.txt with content, sent, then makes
+// the server unreachable: it returns the mounted folder, a.txt's path there, the mount, and
+// what brings the server back.
+func offlineWith(t *testing.T, content string) (dir, name string, m *Mount, up func()) {
+	t.Helper()
+	p := newPeople(t)
+	id := createWorkspace(t, p.alice, "Docs")
+	dir, m = mountFor(t, p.alice, id)
+	name = filepath.Join(dir, "a.txt")
+	must(t, os.WriteFile(name, []byte(content), 0o644))
+	must(t, m.Sync(t.Context()))
+	return dir, name, m, serverDown(t, p.srv)
+}
+
+// TestReopenAfterOfflineClose: a file written and closed while the server is unreachable
+// (its content pending in the spool) reads back, and stats, as written: the program was
+// told the close succeeded. It read the version before (empty here) when an open looked
+// for open files only.
+func TestReopenAfterOfflineClose(t *testing.T) {
+	_, name, m, up := offlineWith(t, "old content")
+	const want = "new content, written offline"
+	must(t, os.WriteFile(name, []byte(want), 0o644))
+	if got, err := os.ReadFile(name); err != nil || string(got) != want {
+		t.Errorf("reading back what was closed while offline: %q, %v; want %q", got, err, want)
+	}
+	if fi, err := os.Stat(name); err != nil || fi.Size() != int64(len(want)) {
+		t.Errorf("stat after the close while offline: %v, %v; want size %d", fi, err, len(want))
+	}
+	up()
+	must(t, m.Sync(context.Background()))
+	if got, err := os.ReadFile(name); err != nil || string(got) != want {
+		t.Errorf("once sent: %q, %v; want %q", got, err, want)
+	}
+}
+
+// TestOfflineSavesKeepTheLast: two saves of a file while the server is unreachable (an
+// editor saving twice, each with O_TRUNC) leave the last one once the server is back,
+// and no conflict copy (no one else changed the file). The second save started from the
+// version before the first, so the first won and the second became a conflict copy.
+func TestOfflineSavesKeepTheLast(t *testing.T) {
+	dir, name, m, up := offlineWith(t, "v1")
+	must(t, os.WriteFile(name, []byte("v2 written offline"), 0o644))
+	must(t, os.WriteFile(name, []byte("v3 written offline, later"), 0o644))
+	up()
+	must(t, m.Sync(context.Background()))
+	if got, err := os.ReadFile(name); err != nil || string(got) != "v3 written offline, later" {
+		t.Errorf("once the server is back: a.txt = %q, %v; want the last save", got, err)
+	}
+	if diff := cmp.Diff([]string{"a.txt"}, listNames(t, dir)); diff != "" {
+		t.Errorf("folder (-want +got):\n%s", diff)
 	}
 }
 

@@ -25,12 +25,13 @@ type workspace struct {
 	readOnly atomic.Bool            // a reader's, or archived: writes fail with EROFS
 	kick     chan struct{}
 
-	mu    sync.Mutex
-	files map[parsec.VlobID]*openFile // open files, by ID
-	// pending are files closed while their content could not be saved on the device (it
-	// can only fail when the server is needed and unreachable): retried by the syncer, and
-	// noted in the spool so that the next mount sends them if this one cannot (keep).
-	pending []*openFile
+	mu sync.Mutex
+	// files are the open files, by ID, and the pending ones: closed while their content
+	// could not be saved on the device (it can only fail when the server is needed and
+	// unreachable), retried by the syncer, and noted in the spool so that the next mount
+	// sends them if this one cannot (keep). A pending file opened again is found here: its
+	// handles read and write what was written, not the version it was written over.
+	files map[parsec.VlobID]*openFile
 }
 
 // source is what a mounted workspace shows: the workspace as this device has it
@@ -146,8 +147,12 @@ func (ws *workspace) syncer() {
 // returns those still not saved.
 func (ws *workspace) writePending(ctx context.Context) []*openFile {
 	ws.mu.Lock()
-	pending := ws.pending
-	ws.pending = nil
+	var pending []*openFile
+	for _, f := range ws.files {
+		if f.pending {
+			pending = append(pending, f)
+		}
+	}
 	ws.mu.Unlock()
 	var left []*openFile
 	for _, f := range pending {
@@ -155,12 +160,22 @@ func (ws *workspace) writePending(ctx context.Context) []*openFile {
 			left = append(left, f)
 			continue
 		}
+		ws.forget(f)
+	}
+	return left
+}
+
+// forget drops f, saved, unless it was opened again meanwhile.
+func (ws *workspace) forget(f *openFile) {
+	ws.mu.Lock()
+	unused := f.handles == 0 && ws.files[f.id] == f
+	if unused {
+		delete(ws.files, f.id)
+	}
+	ws.mu.Unlock()
+	if unused {
 		f.drop()
 	}
-	ws.mu.Lock()
-	ws.pending = append(ws.pending, left...)
-	ws.mu.Unlock()
-	return left
 }
 
 // An openFile is a file with open handles. Reads go to the version current when it was
@@ -170,7 +185,8 @@ func (ws *workspace) writePending(ctx context.Context) []*openFile {
 type openFile struct {
 	ws      *workspace
 	id      parsec.VlobID
-	handles int // under ws.mu
+	handles int  // under ws.mu
+	pending bool // under ws.mu: closed, its content not saved yet (ws.files)
 
 	mu     sync.Mutex
 	path   func() (string, bool) // where the file is now, false once removed
@@ -181,9 +197,10 @@ type openFile struct {
 	since  client.ContentStamp // the content the spool started from, or last saved
 }
 
-// acquire returns the open file id, counting one more handle. Where it is comes from the
-// workspace (the kernel forgets a file's node once it is closed, and at unmount, while its
-// content may still be waiting to be saved); in the past, from the node that opened it.
+// acquire returns the open file id, counting one more handle: the one already open or
+// pending, if any. Where it is comes from the workspace (the kernel forgets a file's node
+// once it is closed, and at unmount, while its content may still be waiting to be saved);
+// in the past, from the node that opened it.
 func (ws *workspace) acquire(id parsec.VlobID, nodePath func() (string, bool)) *openFile {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
@@ -196,38 +213,34 @@ func (ws *workspace) acquire(id parsec.VlobID, nodePath func() (string, bool)) *
 		ws.files[id] = f
 	}
 	f.handles++
+	f.pending = false // its last release saves it, or makes it pending again
 	return f
 }
 
-// release counts one handle less; the last one saves what is not saved yet (kept for the
-// syncer to retry when that fails) and removes the spool.
+// release counts one handle less; the last one saves what is not saved yet (pending, for
+// the syncer to retry, when that fails) and removes the spool. The file stays in ws.files
+// until then, so that a handle opened meanwhile shares it.
 func (ws *workspace) release(ctx context.Context, f *openFile) {
 	ws.mu.Lock()
 	f.handles--
 	last := f.handles == 0
-	if last {
-		delete(ws.files, f.id)
-	}
 	ws.mu.Unlock()
 	if !last {
 		return
 	}
-	f.mu.Lock()
-	err := f.writeBack(ctx)
-	f.mu.Unlock()
-	if err != nil {
+	if err := f.save(ctx); err != nil {
 		p, _ := f.path()
 		ws.m.warn("workspace %s: %s was closed but cannot be saved yet, it is kept on this device and retried: %v", ws.label(), p, err)
 		if err := ws.keep(f); err != nil {
 			ws.m.warn("workspace %s: %v", ws.label(), err)
 		}
 		ws.mu.Lock()
-		ws.pending = append(ws.pending, f)
+		f.pending = f.handles == 0
 		ws.mu.Unlock()
 		ws.kickSync()
 		return
 	}
-	f.drop()
+	ws.forget(f)
 }
 
 // spooled returns the open file id when it is spooled, for its size and times.
