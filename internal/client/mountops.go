@@ -237,6 +237,52 @@ func (s *ContentStamp) UnmarshalBinary(b []byte) error {
 func (w *Workspace) PathOf(id parsec.VlobID) (string, error) {
 	w.lockRead()
 	defer w.mu.Unlock()
+	return w.pathOf(id)
+}
+
+// Reinstate puts file id back in the workspace once it was removed (a file that a mount
+// was writing while another member removed it, so that what was written is not lost): in
+// the folder it was last in, or in the root when that folder is no longer in the
+// workspace either, as a conflict copy named after name ("name (sync conflict N).ext"),
+// saved on this device. It returns the file's path; a file still in the workspace stays
+// where it is.
+func (w *Workspace) Reinstate(ctx context.Context, id parsec.VlobID, name string) (string, error) {
+	unlock, err := w.lockWrite(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if p, err := w.pathOf(id); err == nil {
+		return p, nil
+	}
+	m, err := w.writableEntry(id)
+	if err != nil {
+		return "", err
+	}
+	if m.IsFolder() {
+		return "", parsec.Errorf(parsec.Invalid, "%s is a folder", parsec.ShortID(id))
+	}
+	parent := m.Head().Parent
+	if pe := w.get(parent); pe == nil || pe.current() == nil || !pe.current().IsFolder() {
+		parent = w.id
+	} else if _, err := w.pathOf(parent); err != nil {
+		parent = w.id
+	}
+	if name == "" {
+		name = "file " + parsec.ShortID(id)
+	}
+	changed := w.insertCopy(parent, name, id)
+	if m.Head().Parent != parent {
+		w.edit(id).Head().Parent = parent // id is among the changed already
+	}
+	if err := w.save(ctx, changed, nil); err != nil {
+		return "", err
+	}
+	return w.pathOf(id)
+}
+
+// pathOf is PathOf under w.mu.
+func (w *Workspace) pathOf(id parsec.VlobID) (string, error) {
 	up, err := w.ancestors(id)
 	if err != nil {
 		return "", err

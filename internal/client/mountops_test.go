@@ -60,3 +60,34 @@ func TestPathOfAndStamp(t *testing.T) {
 		t.Errorf("PathOf a removed file: %v, want NotFound", err)
 	}
 }
+
+// Reinstate puts a removed file back as a conflict copy in the folder it was in, or in the
+// root once that folder is removed too; a file still in the workspace stays where it is.
+func TestReinstate(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/a/file.txt": []byte("content")})
+	e, err := aw.Stat("/a/file.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reinstate := func(want string) {
+		t.Helper()
+		if got, err := aw.Reinstate(ctx, e.ID, "file.txt"); err != nil || got != want {
+			t.Errorf("Reinstate = %q, %v; want %q", got, err, want)
+		}
+	}
+	reinstate("/a/file.txt")
+	if err := aw.Remove(ctx, "/a/file.txt", false); err != nil {
+		t.Fatal(err)
+	}
+	reinstate("/a/file (sync conflict 1).txt")
+	if err := aw.Remove(ctx, "/a", true); err != nil {
+		t.Fatal(err)
+	}
+	reinstate("/file (sync conflict 1).txt")
+	if got, err := aw.PathOf(e.ID); err != nil || got != "/file (sync conflict 1).txt" {
+		t.Errorf("PathOf after Reinstate = %q, %v", got, err)
+	}
+}

@@ -760,12 +760,18 @@ func (w *Workspace) placeConflictCopy(id, parent parsec.VlobID, cp *manifest.Fil
 	} else {
 		parent = w.id
 	}
-	folder := w.editFolder(parent)
 	cp.Parent = parent
 	w.entries[cp.ID] = &entry{local: cp}
-	folder.Children[conflictName(folder.Children, name, "sync conflict")] = cp.ID
+	return w.insertCopy(parent, name, cp.ID)
+}
+
+// insertCopy names entry id in folder parent as a conflict copy of name ("name (sync
+// conflict N).ext"); it returns the entries changed.
+func (w *Workspace) insertCopy(parent parsec.VlobID, name string, id parsec.VlobID) []parsec.VlobID {
+	folder := w.editFolder(parent)
+	folder.Children[conflictName(folder.Children, name, "sync conflict")] = id
 	folder.Updated = w.c.now()
-	return []parsec.VlobID{cp.ID, parent}
+	return []parsec.VlobID{id, parent}
 }
 
 func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest) {

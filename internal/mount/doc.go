@@ -3,9 +3,9 @@
 // point itself.
 //
 // It is a thin skin over the client library: every change is one call of internal/client
-// (Mkdir, Rename, Remove, WriteFiles, WriteContentSince, SetUpdated), saved on the device at
-// once and sent by a background Sync, which also receives the others' changes when the
-// server announces them (Client.Watch); conflicts are the library's. It must never hold
+// (Mkdir, Rename, Remove, WriteFiles, WriteContentSince, Reinstate, SetUpdated), saved on
+// the device at once and sent by a background Sync, which also receives the others'
+// changes when the server announces them (Client.Watch); conflicts are the library's. It must never hold
 // transfer, merge or permission logic of its own, nor keep a cleartext copy of a file
 // longer than needed: a file open for writing is spooled to a private temporary file (mode
 // 0600) on the device, written as a new version when it is closed or fsynced, and removed

@@ -187,6 +187,13 @@ func TestFileOperations(t *testing.T) {
 	wantErrno(t, "stat of a missing file", func() error { _, err := os.Stat(at("nope")); return err }(), syscall.ENOENT)
 	must(t, os.WriteFile(at("z/gone"), nil, 0o644))
 	must(t, os.Remove(at("z/gone")))
+	// A file removed here while open for writing stays removed once closed.
+	f, err = os.Create(at("z/open"))
+	must(t, err)
+	_, err = f.Write([]byte("x"))
+	must(t, err)
+	must(t, os.Remove(at("z/open")))
+	must(t, f.Close())
 	var names []string
 	must(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && p != dir {
@@ -213,47 +220,64 @@ func TestFileOperations(t *testing.T) {
 	}
 }
 
-// A file open for writing while another member changes it: on close, what was written
-// through the mount goes beside the other's version as a conflict copy; neither is lost.
+// TestConflictOnClose: a file open for writing while another member changes or removes
+// it: on close, what was written through the mount goes beside the other's version, or
+// where the file was, as a conflict copy; nothing is lost. The removal dropped what was
+// written, while the close succeeded.
 func TestConflictOnClose(t *testing.T) {
-	p := newPeople(t)
-	ctx := t.Context()
-	id := createWorkspace(t, p.alice, "Docs")
-	must(t, p.alice.ShareWorkspace(ctx, id, p.bobUser.Device.UserID, parsec.RoleContributor))
-	dir, m := mountFor(t, p.alice, id)
-	must(t, os.WriteFile(filepath.Join(dir, "plan.txt"), []byte("first"), 0o644))
-	must(t, m.Sync(ctx))
+	for _, tc := range []struct {
+		name string
+		bob  func(ctx context.Context, bw *client.Workspace) error
+		want string // plan.txt's content, "" when it is gone
+	}{
+		{"changed", func(ctx context.Context, bw *client.Workspace) error {
+			return bw.WriteFiles(ctx, []client.FileSource{{Path: "/plan.txt", Open: func() (io.ReadCloser, error) {
+				return io.NopCloser(strings.NewReader("bob's version")), nil
+			}}}, nil)
+		}, "bob's version"},
+		{"removed", func(ctx context.Context, bw *client.Workspace) error {
+			return bw.Remove(ctx, "/plan.txt", false)
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeople(t)
+			ctx := t.Context()
+			id := createWorkspace(t, p.alice, "Docs")
+			must(t, p.alice.ShareWorkspace(ctx, id, p.bobUser.Device.UserID, parsec.RoleContributor))
+			dir, m := mountFor(t, p.alice, id)
+			must(t, os.WriteFile(filepath.Join(dir, "plan.txt"), []byte("first"), 0o644))
+			must(t, m.Sync(ctx))
 
-	f, err := os.OpenFile(filepath.Join(dir, "plan.txt"), os.O_RDWR, 0)
-	must(t, err)
-	_, err = f.WriteAt([]byte("alice's"), 0)
-	must(t, err)
+			f, err := os.OpenFile(filepath.Join(dir, "plan.txt"), os.O_RDWR, 0)
+			must(t, err)
+			defer f.Close()
+			_, err = f.WriteAt([]byte("alice's"), 0)
+			must(t, err)
 
-	// Meanwhile Bob writes his version, which reaches Alice's device.
-	_, err = p.bob.PollCertificates(ctx)
-	must(t, err)
-	bw, err := p.bob.Workspace(ctx, id)
-	must(t, err)
-	must(t, bw.Change(ctx, false, func() error {
-		return bw.WriteFiles(ctx, []client.FileSource{{Path: "/plan.txt", Open: func() (io.ReadCloser, error) {
-			return io.NopCloser(strings.NewReader("bob's version")), nil
-		}}}, nil)
-	}))
-	must(t, m.Sync(ctx))
+			// Meanwhile Bob writes his version, or removes the file, which reaches Alice's
+			// device.
+			_, err = p.bob.PollCertificates(ctx)
+			must(t, err)
+			bw, err := p.bob.Workspace(ctx, id)
+			must(t, err)
+			must(t, bw.Sync(ctx))
+			must(t, bw.Change(ctx, false, func() error { return tc.bob(ctx, bw) }))
+			must(t, m.Sync(ctx))
 
-	must(t, f.Close())
-	must(t, m.Sync(ctx))
-	got, err := os.ReadFile(filepath.Join(dir, "plan.txt"))
-	must(t, err)
-	if string(got) != "bob's version" {
-		t.Errorf("plan.txt = %q, want Bob's version kept", got)
-	}
-	copies, _ := filepath.Glob(filepath.Join(dir, "plan (sync conflict *).txt"))
-	if len(copies) != 1 {
-		t.Fatalf("conflict copies: %v", copies)
-	}
-	if got, _ := os.ReadFile(copies[0]); string(got) != "alice's" {
-		t.Errorf("the conflict copy holds %q, want what Alice wrote", got)
+			must(t, f.Close())
+			must(t, m.Sync(ctx))
+			got, err := os.ReadFile(filepath.Join(dir, "plan.txt"))
+			if tc.want == "" && !errors.Is(err, fs.ErrNotExist) || tc.want != "" && string(got) != tc.want {
+				t.Errorf("plan.txt = %q, %v; want %q (Bob's)", got, err, tc.want)
+			}
+			copies, _ := filepath.Glob(filepath.Join(dir, "plan (sync conflict *).txt"))
+			if len(copies) != 1 {
+				t.Fatalf("conflict copies: %v", copies)
+			}
+			if got, _ := os.ReadFile(copies[0]); string(got) != "alice's" {
+				t.Errorf("the conflict copy holds %q, want what Alice wrote", got)
+			}
+		})
 	}
 }
 

@@ -246,7 +246,9 @@ func (n *node) remove(ctx context.Context, name string, dir bool) syscall.Errno 
 	if errno := n.ws.kindErrno(p, e, dir); errno != 0 {
 		return errno
 	}
+	n.ws.removedHere(e.ID, true)
 	if err := n.ws.w.Remove(ctx, p, false); err != nil {
+		n.ws.removedHere(e.ID, false)
 		return n.errno(err)
 	}
 	n.ws.kickSync()
@@ -309,7 +311,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		if errno := n.ws.kindErrno(to, dst, src.IsFolder); errno != 0 {
 			return errno
 		}
+		n.ws.removedHere(dst.ID, true)
 		if err := n.ws.w.Remove(ctx, to, false); err != nil {
+			n.ws.removedHere(dst.ID, false)
 			return n.errno(err)
 		}
 	} else if !parsec.IsKind(err, parsec.NotFound) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -188,8 +189,13 @@ type openFile struct {
 	handles int  // under ws.mu
 	pending bool // under ws.mu: closed, its content not saved yet (ws.files)
 
+	// unlinked: removed through this mount (unlink, or a rename over it), when what was
+	// written is not saved, as on any file system; removed by another member, it is.
+	unlinked atomic.Bool
+
 	mu     sync.Mutex
 	path   func() (string, bool) // where the file is now, false once removed
+	seen   string                // where it was last seen (where)
 	reader *client.FileReader
 	spool  *os.File
 	note   string              // the file noting the spool as kept for a later mount (keep)
@@ -268,6 +274,25 @@ func (ws *workspace) pathOf(id parsec.VlobID) func() (string, bool) {
 	}
 }
 
+// removedHere notes that entry id is being removed through this mount (undone when the
+// removal failed): an open file's content is then not saved.
+func (ws *workspace) removedHere(id parsec.VlobID, removed bool) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if f := ws.files[id]; f != nil {
+		f.unlinked.Store(removed)
+	}
+}
+
+// where returns where the file is now, false once removed, and remembers it (under f.mu).
+func (f *openFile) where() (string, bool) {
+	p, ok := f.path()
+	if ok {
+		f.seen = p
+	}
+	return p, ok
+}
+
 // drop removes the spool, and what noted it as kept.
 func (f *openFile) drop() {
 	f.mu.Lock()
@@ -302,8 +327,8 @@ func (f *openFile) ensureSpool(ctx context.Context, seed bool) error {
 		os.Remove(spool.Name())
 		return err
 	}
+	p, ok := f.where()
 	if seed {
-		p, ok := f.path()
 		if !ok {
 			spool.Close()
 			os.Remove(spool.Name())
@@ -383,14 +408,24 @@ func (f *openFile) save(ctx context.Context) error {
 	return f.writeBack(ctx)
 }
 
-// writeBack is save under f.mu. A file removed meanwhile has nothing to save.
+// writeBack is save under f.mu. A file removed through this mount meanwhile has nothing
+// to save; one that another member removed is put back, as a conflict copy where it was
+// (client.Workspace.Reinstate), and saved there.
 func (f *openFile) writeBack(ctx context.Context) error {
 	if !f.dirty {
 		return nil
 	}
-	if _, ok := f.path(); !ok {
-		f.dirty = false
-		return nil
+	if _, ok := f.where(); !ok {
+		if f.unlinked.Load() {
+			f.dirty = false
+			return nil
+		}
+		p, err := f.ws.w.Reinstate(ctx, f.id, path.Base(f.seen))
+		if err != nil {
+			return err
+		}
+		f.ws.m.warn("workspace %s: %s was removed on another device while it was written here: what was written here is kept as %s", f.ws.label(), f.seen, p)
+		f.seen = p
 	}
 	fi, err := f.spool.Stat()
 	if err != nil {
