@@ -220,6 +220,55 @@ func TestFileOperations(t *testing.T) {
 	}
 }
 
+// TestRemovedWhileOpen: a file open for reading, then removed (unlink, or a rename over
+// it), still reads whole through the open descriptor, and fstat gives its size, as POSIX
+// wants (the content lives until the last close). The reader was opened by path at the
+// first read, and a removed file's size was 0: the descriptor read nothing, or, once read
+// before, the kernel took the size 0 and read the end of the file.
+func TestRemovedWhileOpen(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		readFirst bool
+		remove    func(name string) error
+	}{
+		{"unlink", false, os.Remove},
+		{"unlink after a read", true, os.Remove},
+		{"rename over", true, func(name string) error {
+			other := filepath.Join(filepath.Dir(name), "other.txt")
+			if err := os.WriteFile(other, []byte("another file"), 0o644); err != nil {
+				return err
+			}
+			return os.Rename(other, name)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeople(t)
+			id := createWorkspace(t, p.alice, "Docs")
+			dir, _ := mountFor(t, p.alice, id)
+			name := filepath.Join(dir, "a.txt")
+			want := bytes.Repeat([]byte("0123456789"), 100)
+			must(t, os.WriteFile(name, want, 0o644))
+
+			f, err := os.Open(name)
+			must(t, err)
+			defer f.Close()
+			if tc.readFirst {
+				_, err = f.ReadAt(make([]byte, 10), 0)
+				must(t, err)
+			}
+			must(t, tc.remove(name))
+			if fi, err := f.Stat(); err != nil || fi.Size() != int64(len(want)) {
+				t.Errorf("fstat once removed: %v, %v; want size %d", fi, err, len(want))
+			}
+			got := make([]byte, len(want)+10)
+			n, err := f.ReadAt(got, 0)
+			if !bytes.Equal(got[:n], want) {
+				t.Errorf("read once removed: %d bytes (%v); want the %d bytes it had", n, err, len(want))
+			}
+		})
+	}
+}
+
 // TestConflictOnClose: a file open for writing while another member changes or removes
 // it: on close, what was written through the mount goes beside the other's version, or
 // where the file was, as a conflict copy; nothing is lost. The removal dropped what was

@@ -130,8 +130,12 @@ func (n *node) child(ctx context.Context, e client.Entry) *fs.Inode {
 func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	p, ok := n.path()
 	if !ok {
-		// Removed while open: what the spool holds, if anything.
-		n.ws.attr(client.Entry{ID: n.id, IsFolder: n.dir}, &out.Attr)
+		// Removed while open: the size of what its handles read.
+		e := client.Entry{ID: n.id, IsFolder: n.dir}
+		if f := n.ws.file(n.id); f != nil {
+			e.Size = f.size()
+		}
+		n.ws.attr(e, &out.Attr)
 		return 0
 	}
 	e, err := n.ws.src.Stat(p)
@@ -343,11 +347,15 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		}
 	}
 	f := n.ws.acquire(n.id, n.path)
+	var err error
 	if write && flags&syscall.O_TRUNC != 0 {
-		if err := f.truncate(ctx, 0); err != nil {
-			n.ws.release(ctx, f)
-			return nil, 0, n.errno(err)
-		}
+		err = f.truncate(ctx, 0)
+	} else {
+		err = f.open()
+	}
+	if err != nil {
+		n.ws.release(ctx, f)
+		return nil, 0, n.errno(err)
 	}
 	return &handle{f: f, write: write}, 0, 0
 }

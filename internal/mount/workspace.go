@@ -249,11 +249,16 @@ func (ws *workspace) release(ctx context.Context, f *openFile) {
 	ws.forget(f)
 }
 
+// file returns the open (or pending) file id, nil if none.
+func (ws *workspace) file(id parsec.VlobID) *openFile {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	return ws.files[id]
+}
+
 // spooled returns the open file id when it is spooled, for its size and times.
 func (ws *workspace) spooled(id parsec.VlobID) (os.FileInfo, bool) {
-	ws.mu.Lock()
-	f := ws.files[id]
-	ws.mu.Unlock()
+	f := ws.file(id)
 	if f == nil {
 		return nil, false
 	}
@@ -344,20 +349,49 @@ func (f *openFile) ensureSpool(ctx context.Context, seed bool) error {
 	return nil
 }
 
+// open fixes the version the file's handles read, when it is not spooled: the one at its
+// path now. A removal, or a rename over it, does not change what they read then, as with
+// any file system (the content lives until the last close).
+func (f *openFile) open() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.openReader()
+}
+
+// openReader is open under f.mu.
+func (f *openFile) openReader() error {
+	if f.spool != nil || f.reader != nil {
+		return nil
+	}
+	p, ok := f.where()
+	if !ok {
+		return os.ErrNotExist
+	}
+	r, err := f.ws.src.OpenFile(p)
+	if err != nil {
+		return err
+	}
+	f.reader = r
+	return nil
+}
+
+// size is the size of the version the file's handles read (a spooled file's is its
+// spool's: attr).
+func (f *openFile) size() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reader != nil {
+		return f.reader.Size()
+	}
+	return 0
+}
+
 // readAt reads the file at off.
 func (f *openFile) readAt(ctx context.Context, dst []byte, off int64) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.spool == nil && f.reader == nil {
-		p, ok := f.path()
-		if !ok {
-			return 0, os.ErrNotExist
-		}
-		r, err := f.ws.src.OpenFile(p)
-		if err != nil {
-			return 0, err
-		}
-		f.reader = r
+	if err := f.openReader(); err != nil {
+		return 0, err
 	}
 	var n int
 	var err error
