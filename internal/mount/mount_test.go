@@ -220,6 +220,32 @@ func TestFileOperations(t *testing.T) {
 	}
 }
 
+// TestNamesAWorkspaceCannotHold: looking up a name no entry can have (not UTF-8, a
+// control character) says ENOENT, as for any missing file, and making it says EINVAL; a
+// name over 255 bytes says ENAMETOOLONG, whatever is asked. All said EINVAL, which
+// programs that look a name up before making it take for a failure.
+func TestNamesAWorkspaceCannotHold(t *testing.T) {
+	p := newPeople(t)
+	id := createWorkspace(t, p.alice, "Docs")
+	dir, _ := mountFor(t, p.alice, id)
+	at := func(name string) string { return filepath.Join(dir, name) }
+	must(t, os.WriteFile(at("a.txt"), nil, 0o644))
+	for _, name := range []string{"bad\xffname", "tab\tname", "Icon\r"} {
+		_, err := os.Stat(at(name))
+		wantErrno(t, fmt.Sprintf("stat %q", name), err, syscall.ENOENT)
+		wantErrno(t, fmt.Sprintf("create %q", name), os.WriteFile(at(name), nil, 0o644), syscall.EINVAL)
+	}
+	long := strings.Repeat("x", 300)
+	_, err := os.Stat(at(long))
+	wantErrno(t, "stat of a 300-byte name", err, syscall.ENAMETOOLONG)
+	wantErrno(t, "create of a 300-byte name", os.WriteFile(at(long), nil, 0o644), syscall.ENAMETOOLONG)
+	wantErrno(t, "mkdir of a 300-byte name", os.Mkdir(at(long), 0o755), syscall.ENAMETOOLONG)
+	wantErrno(t, "rename to a 300-byte name", os.Rename(at("a.txt"), at(long)), syscall.ENAMETOOLONG)
+	if diff := cmp.Diff([]string{"a.txt"}, listNames(t, dir)); diff != "" {
+		t.Errorf("folder (-want +got):\n%s", diff)
+	}
+}
+
 // TestRemovedWhileOpen: a file open for reading, then removed (unlink, or a rename over
 // it), still reads whole through the open descriptor, and fstat gives its size, as POSIX
 // wants (the content lives until the last close). The reader was opened by path at the

@@ -13,6 +13,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/manifest"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
 
@@ -73,7 +74,16 @@ func (n *node) path() (string, bool) {
 	return "/" + strings.Join(names, "/"), true
 }
 
+// childPath returns the path of child name of n. A name longer than a workspace holds
+// fails with ENAMETOOLONG, as on other file systems (statfs says 255 too); one the
+// workspace cannot hold otherwise (not UTF-8, a control character) with EINVAL.
 func (n *node) childPath(name string) (string, syscall.Errno) {
+	if len(name) > manifest.MaxEntryNameLength {
+		return "", syscall.ENAMETOOLONG
+	}
+	if _, err := manifest.ParseEntryName(name); err != nil {
+		return "", syscall.EINVAL
+	}
 	p, ok := n.path()
 	if !ok {
 		return "", syscall.ENOENT
@@ -148,6 +158,9 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	p, errno := n.childPath(name)
+	if errno == syscall.EINVAL {
+		return nil, syscall.ENOENT // a file the workspace cannot hold does not exist
+	}
 	if errno != 0 {
 		return nil, errno
 	}
