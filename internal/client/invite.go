@@ -491,6 +491,9 @@ func (g *Greeting) CreateUser(ctx context.Context, handle parsec.HumanHandle, la
 	if err != nil {
 		return parsec.UserID{}, err
 	}
+	if err := g.stillPending(ctx); err != nil {
+		return parsec.UserID{}, err
+	}
 	userID, deviceID := parsec.NewUserID(), parsec.NewDeviceID()
 	author := g.c.dev.DeviceID
 	err = g.c.WithFreshTimestamp(ctx, 500*time.Millisecond, func(ts parsec.DateTime) error {
@@ -526,6 +529,9 @@ func (g *Greeting) CreateDevice(ctx context.Context, label string) (parsec.Devic
 	if err != nil {
 		return parsec.DeviceID{}, err
 	}
+	if err := g.stillPending(ctx); err != nil {
+		return parsec.DeviceID{}, err
+	}
 	deviceID := parsec.NewDeviceID()
 	err = g.c.createDevice(ctx, g.c.dev.UserID, deviceID, label, g.request.VerifyKey, certif.DevicePurpose)
 	if err != nil {
@@ -534,6 +540,24 @@ func (g *Greeting) CreateDevice(ctx context.Context, label string) (parsec.Devic
 	conf := confirmation{UserID: g.c.dev.UserID, DeviceID: deviceID, DeviceLabel: label, HumanHandle: g.c.dev.HumanHandle,
 		Profile: g.c.Profile(), RootVerifyKey: g.c.dev.RootVerifyKey, PrivateKey: g.c.dev.PrivateKey, OrganizationID: g.c.dev.OrganizationID}
 	return deviceID, g.finish(ctx, conf)
+}
+
+// stillPending checks, right before the claimer's user or device is created, that the
+// invitation was not cancelled during the exchange (by another Administrator, say): created
+// anyway, the user would have no device anyone holds, and would keep its email from being
+// invited again. (The server creates users apart from invitations, as Parsec's does: this
+// check leaves a window of one request.)
+func (g *Greeting) stillPending(ctx context.Context) error {
+	invs, err := g.c.Invitations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, inv := range invs {
+		if inv.Token == g.token && inv.Status == protocol.InvitationStatusPending {
+			return nil
+		}
+	}
+	return parsec.Errorf(parsec.Gone, "the invitation was cancelled or ended during the exchange: nothing was created")
 }
 
 // finish sends the confirmation (step 7), waits for the acknowledgment (step 8) and

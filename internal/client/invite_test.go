@@ -529,7 +529,15 @@ func refusedJoin(t *testing.T, ctx context.Context, w *world, email, name string
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := startGreeter(ctx, w.c, inv.Token, createUser(profile))
+	dev, greetErr, claimErr := join(t, ctx, w, inv, email, name, createUser(profile))
+	return inv, dev, greetErr, claimErr
+}
+
+// join runs the exchange of invitation inv with the right codes, the greeter ending it with
+// finish; it returns the claimer's device and what each side ended with.
+func join(t *testing.T, ctx context.Context, w *world, inv client.Invitation, email, name string, finish greeterFinish) (*device.Local, error, error) {
+	t.Helper()
+	g := startGreeter(ctx, w.c, inv.Token, finish)
 	cl, err := client.NewClaim(ctx, inv.Link, client.ClaimOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -545,7 +553,7 @@ func refusedJoin(t *testing.T, ctx context.Context, w *world, email, name string
 		t.Fatal(err)
 	}
 	dev, claimErr := cl.Finish(ctx, t.TempDir(), mustHandle(t, email, name), "phone", []byte("pw"))
-	return inv, dev, g.wait(t, ctx), claimErr
+	return dev, g.wait(t, ctx), claimErr
 }
 
 // stepPayload is a step payload of the exchange as a lying server sees it: every field is a
@@ -934,5 +942,39 @@ func TestInviteCtrlCWhileWaiting(t *testing.T) {
 			}
 			wantCancelledBy(t, lastAttempt(t, w.srv, inv.Token), side, protocol.CancelManually)
 		})
+	}
+}
+
+// TestCreateUserAfterCancel: the codes were exchanged, and the invitation is cancelled (by
+// another Administrator) before the greeter creates the user. Before, the user was created
+// anyway, an Administrator whose only device the claimer then threw away, and bob's email
+// could not be invited again. Now nothing is created, and bob can be invited again.
+func TestCreateUserAfterCancel(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithTimeout(t.Context(), exchangeTimeout)
+	defer cancel()
+	inv, err := w.c.InviteUser(ctx, "bob@example.com", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, greetErr, claimErr := join(t, ctx, w, inv, "bob@example.com", "Bob", func(ctx context.Context, g *client.Greeting, req client.UserRequest) error {
+		if err := w.c.CancelInvitation(ctx, inv.Token); err != nil {
+			t.Errorf("cancel: %v", err)
+		}
+		_, err := g.CreateUser(ctx, req.HumanHandle, req.DeviceLabel, parsec.ProfileAdmin)
+		return err
+	})
+	if parsec.KindOf(greetErr) != parsec.Gone {
+		t.Errorf("the greeter's CreateUser after the cancellation: %v, want it gone", greetErr)
+	}
+	if claimErr == nil {
+		t.Error("the claimer finished")
+	}
+	poll(t, w.c)
+	if users := w.c.Users(); len(users) != 1 {
+		t.Errorf("%d users after the invitation was cancelled before CreateUser, want alice alone", len(users))
+	}
+	if _, err := w.c.InviteUser(ctx, "bob@example.com", false); err != nil {
+		t.Errorf("inviting bob again: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parsec-go/parsec/internal/client"
@@ -374,5 +375,52 @@ func TestDefaultThreshold(t *testing.T) {
 		if got := client.DefaultThreshold(tc.total); got != tc.want {
 			t.Errorf("DefaultThreshold(%d) = %d, want %d (a majority)", tc.total, got, tc.want)
 		}
+	}
+}
+
+// TestRecoveryInvitationEndsWithRevocation: carol invites bob, her recipient, to recover
+// his account; alice revokes bob. Before, the invitation stayed pending: whoever held its
+// link could still claim it, carol's client sent her share, and the server revealed bob's
+// encrypted recovery device, which the shares open: bob's keys. Now revoking a user cancels
+// the invitations that would give him a device, and the server refuses the claimer of one
+// whose user is revoked (410): the link says so and no share leaves carol's device.
+func TestRecoveryInvitationEndsWithRevocation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 4*exchangeTimeout)
+	defer cancel()
+	w := newRecoveryWorld(t)
+	if err := w.bobC.SetupSharedRecovery(ctx, []client.SharedRecipient{{User: w.carolID, Shares: 1}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := w.carolC.InviteSharedRecovery(ctx, w.bobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	device, err := w.bobC.InviteDevice(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.c.RevokeUser(ctx, w.bobID); err != nil {
+		t.Fatal(err)
+	}
+	if s := invitationStatus(t, w.carolC, inv.Token); s != protocol.InvitationStatusCanceled {
+		t.Errorf("the recovery invitation of revoked bob is %s, want %s", s, protocol.InvitationStatusCanceled)
+	}
+	var revealed atomic.Bool
+	w.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd == protocol.CmdRecoveryReveal {
+			revealed.Store(true)
+		}
+		return reply
+	}
+	for name, link := range map[string]protocol.Link{"recovery": inv.Link, "device": device.Link} {
+		if _, err := client.NewClaim(ctx, link, client.ClaimOptions{}); parsec.KindOf(err) != parsec.Gone {
+			t.Errorf("claiming bob's %s invitation after his revocation: %v, want it gone", name, err)
+		}
+	}
+	if _, err := w.carolC.Greet(ctx, inv.Token); err == nil {
+		t.Error("carol could greet the recovery of revoked bob")
+	}
+	if revealed.Load() {
+		t.Error("the server revealed revoked bob's encrypted recovery device")
 	}
 }

@@ -25,8 +25,12 @@ func (s *Server) authenticateInvited(ctx context.Context, r *http.Request, c *ca
 	if err != nil {
 		return fail(protocol.HTTPUnauthorized, "missing or malformed authorization")
 	}
+	var claimerRevoked bool
 	err = s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
-		c.invitation, err = tx.Invitation(c.org.ID, token)
+		if c.invitation, err = tx.Invitation(c.org.ID, token); err != nil {
+			return err
+		}
+		claimerRevoked, err = invitedUserRevoked(tx, c.org.ID, c.invitation)
 		return err
 	})
 	if errors.Is(err, metastore.ErrNotFound) {
@@ -35,10 +39,24 @@ func (s *Server) authenticateInvited(ctx context.Context, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	if !c.invitation.Pending() {
+	if !c.invitation.Pending() || claimerRevoked {
 		return fail(protocol.HTTPGone, "invitation already used or cancelled")
 	}
 	return nil
+}
+
+// invitedUserRevoked reports whether an invitation gives a device to a user who is revoked
+// (a new device's, a shared recovery's): revoking cancels them, and one left pending by an
+// older server must not hand the recipients' shares, and the user's keys, to its claimer.
+func invitedUserRevoked(tx metastore.Tx, org parsec.OrganizationID, inv metastore.Invitation) (bool, error) {
+	if inv.Type != metastore.InvitationDevice && inv.Type != metastore.InvitationRecovery {
+		return false, nil
+	}
+	u, err := tx.User(org, inv.ClaimerUserID)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return true, nil
+	}
+	return u.Revoked(), err
 }
 
 func invitationStatus(inv metastore.Invitation) string {
@@ -414,6 +432,12 @@ func (s *Server) greeterInvitation(tx metastore.Tx, c *caller, token parsec.Acce
 		return inv, protocol.Errorf(protocol.StatusInvitationCompleted, "invitation %s is already finished", token)
 	case metastore.DeletedCancelled:
 		return inv, protocol.Errorf(protocol.StatusInvitationCancelled, "invitation %s was cancelled", token)
+	}
+	if revoked, err := invitedUserRevoked(tx, c.org.ID, inv); err != nil || revoked {
+		if err == nil {
+			err = protocol.Errorf(protocol.StatusInvitationCancelled, "invitation %s gives a device to a revoked user", token)
+		}
+		return inv, err
 	}
 	me, err := currentCaller(tx, c)
 	if err != nil {

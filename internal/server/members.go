@@ -101,6 +101,7 @@ func (s *Server) userRevoke(ctx context.Context, c *caller, req *protocol.UserRe
 	if !ok {
 		return nil, protocol.Errorf(protocol.StatusInvalidCertificate, "user_revoke needs a revoked user certificate, not a %s", cert.Kind())
 	}
+	var cancelled []metastore.Invitation
 	err = s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
 		org, err := certifyingOrg(tx, c)
 		if err != nil {
@@ -118,8 +119,12 @@ func (s *Server) userRevoke(ctx context.Context, c *caller, req *protocol.UserRe
 		if err := tx.UpdateUser(c.org.ID, u); err != nil {
 			return err
 		}
-		return tx.AddCertificate(c.org.ID, metastore.Certificate{Topic: metastore.CommonTopic, Timestamp: rc.Timestamp,
-			Kind: certif.KindRevokedUser, Data: req.RevokedUserCertificate})
+		if err := tx.AddCertificate(c.org.ID, metastore.Certificate{Topic: metastore.CommonTopic, Timestamp: rc.Timestamp,
+			Kind: certif.KindRevokedUser, Data: req.RevokedUserCertificate}); err != nil {
+			return err
+		}
+		cancelled, err = s.cancelInvitationsOf(tx, c.org.ID, rc.UserID)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -127,7 +132,33 @@ func (s *Server) userRevoke(ctx context.Context, c *caller, req *protocol.UserRe
 	s.log.Info("user revoked", "org", c.org.ID, "user", rc.UserID, "by", c.user.ID)
 	s.publish(c.org.ID, internalUserBlocked, nil, events.Audience{Users: []parsec.UserID{rc.UserID}})
 	s.publishCertificate(c.org.ID, metastore.CommonTopic, rc.Timestamp)
+	for _, inv := range cancelled {
+		s.publish(c.org.ID, protocol.EventInvitation, protocol.EventInvitationData{Token: inv.Token, Status: protocol.InvitationStatusCanceled},
+			s.greetersAudience(ctx, c.org.ID, inv))
+	}
 	return struct{}{}, nil
+}
+
+// cancelInvitationsOf cancels the pending invitations that would give a revoked user a
+// device: a new device's, and a shared recovery's, whose claimer would otherwise receive
+// the recipients' shares and, with them, the user's keys.
+func (s *Server) cancelInvitationsOf(tx metastore.Tx, org parsec.OrganizationID, user parsec.UserID) ([]metastore.Invitation, error) {
+	var out []metastore.Invitation
+	for _, typ := range []string{metastore.InvitationDevice, metastore.InvitationRecovery} {
+		inv, err := tx.PendingInvitationFor(org, typ, user)
+		if errors.Is(err, metastore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		inv.DeletedOn, inv.DeletedReason = s.now(), metastore.DeletedCancelled
+		if err := tx.UpdateInvitation(org, inv); err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	return out, nil
 }
 
 // listFrozenUsers tells Administrators which users the server administrator froze.

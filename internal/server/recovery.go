@@ -247,6 +247,14 @@ func (s *Server) recoveryReveal(ctx context.Context, c *caller, req *protocol.Re
 	}
 	var rep protocol.RecoveryRevealRep
 	err := s.cfg.Store.View(ctx, func(tx metastore.Tx) error {
+		// Checked again here, where the keys would go: the user may have been revoked since
+		// the request's handshake.
+		if revoked, err := invitedUserRevoked(tx, c.org.ID, c.invitation); err != nil || revoked {
+			if err == nil {
+				err = fail(protocol.HTTPGone, "invitation already used or cancelled")
+			}
+			return err
+		}
 		setup, err := currentSetup(tx, c.org.ID, c.invitation.ClaimerUserID)
 		if err != nil {
 			return err
