@@ -466,8 +466,10 @@ version), except by a copy within one workspace, which must not replace anything
 tree travels in one batch: contents are encrypted and uploaded in parallel, then the files
 appear, saved on this device 32,768 at a time (a copy stopped midway keeps what it saved: run
 it again to finish; a copy within one workspace is taken back instead). A file copied to
-this computer goes to its disk as it is written, and only its last 40 MiB stay in memory
-(on Linux). A progress bar is shown when stderr is a terminal.`,
+this computer goes to its disk as it is written, beside its name, and only its last 40 MiB
+stay in memory (on Linux); it takes its name once complete, so that a copy that fails
+leaves the file it was to replace as it was. A progress bar is shown when stderr is a
+terminal.`,
 		Args: exactArgs(2, "SRC and DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src, dst := parseLocation(args[0]), parseLocation(args[1])

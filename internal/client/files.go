@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -473,7 +474,7 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 		return CopyResult{}, parsec.Errorf(parsec.NotFound, "%s: no such folder", local)
 	}
 	if !top.IsFolder {
-		create := func() (io.WriteCloser, error) { return writeback.Create(target) }
+		create := func() (io.WriteCloser, error) { return createPart(target) }
 		if err := w.ReadFiles(ctx, []FileTarget{{Path: top.Path, Create: create}}, t.progress(o)); err != nil {
 			return CopyResult{}, err
 		}
@@ -537,7 +538,7 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 		if e.IsFolder {
 			return os.MkdirAll(p, 0o755)
 		}
-		chunk = append(chunk, FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) { return writeback.Create(p) }, ID: e.ID})
+		chunk = append(chunk, FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) { return createPart(p) }, ID: e.ID})
 		res.Files++
 		res.Bytes += int64(e.Size)
 		if len(chunk) == downloadChunk {
@@ -727,4 +728,44 @@ func (w *Workspace) MoveTo(ctx context.Context, src string, to *Workspace, dst s
 	}
 	err = w.Change(ctx, o.NoSync, func() error { return w.Remove(ctx, src, true) })
 	return res, parsec.Wrap(err, "copied to %s, but not removed from here", res.Path)
+}
+
+// A partFile is a file downloaded beside its target, put in its place once complete: a
+// download that fails (a block that does not match its manifest, the server gone, Ctrl-C)
+// leaves what was at the target as it was, and no partial file.
+type partFile struct {
+	*writeback.File
+	part, target string
+}
+
+func createPart(target string) (io.WriteCloser, error) {
+	dir, base := filepath.Split(target)
+	part := filepath.Join(dir, "."+base[:min(len(base), 200)]+"."+strconv.FormatUint(rand.Uint64(), 36)+".part")
+	f, err := writeback.Create(part)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Path = target // the file the person asked for
+		}
+		return nil, err
+	}
+	return &partFile{File: f, part: part, target: target}, nil
+}
+
+// Close puts the file in place.
+func (p *partFile) Close() error {
+	err := p.File.Close()
+	if err == nil {
+		err = os.Rename(p.part, p.target)
+	}
+	if err != nil {
+		os.Remove(p.part)
+	}
+	return err
+}
+
+// Abort drops what was written.
+func (p *partFile) Abort() {
+	p.File.Close()
+	os.Remove(p.part)
 }

@@ -564,7 +564,10 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 	zeros := make([]byte, 64<<10)
 	var out io.WriteCloser
 	defer func() {
-		if out != nil {
+		// A file left open here is incomplete: dropped, when its writer can drop it.
+		if a, ok := out.(interface{ Abort() }); ok {
+			a.Abort()
+		} else if out != nil {
 			out.Close()
 		}
 	}()
@@ -609,12 +612,15 @@ func sameBlock(a, b manifest.BlockAccess) bool {
 // writePieces writes pieces of files, from blocks, to the files' writers: *out is the
 // file being written, created at its first piece and closed (then nil) after its last.
 func (c *Client) writePieces(files []download, pieces []piece, blocks map[parsec.BlockID][]byte, out *io.WriteCloser, zeros []byte, progress func(int64)) error {
-	var err error
 	for _, p := range pieces {
 		if *out == nil {
-			if *out, err = files[p.file].create(); err != nil {
+			// Through a variable: a writer that failed to open may be a nil pointer, which
+			// in *out would be an interface that is not nil, closed later.
+			w, err := files[p.file].create()
+			if err != nil {
 				return err
 			}
+			*out = w
 		}
 		if p.span.Size > 0 {
 			if p.span.Block == nil {
