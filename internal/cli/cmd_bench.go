@@ -15,6 +15,10 @@ import (
 	"github.com/parsec-go/parsec/internal/bench"
 )
 
+// maxLoadFileSize bounds bench load's --file-size: each of its devices holds the file it
+// writes in memory.
+const maxLoadFileSize = 16 << 20
+
 func (a *app) benchCmd() *cobra.Command {
 	o := bench.Options{Size: 1 << 30, Files: 10000, FileSize: 4 << 10, Logf: a.say}
 	cmd := &cobra.Command{
@@ -166,6 +170,9 @@ devices), or its limits refuse them.`,
 				return usageError{fmt.Errorf("invalid --duration %s: want more than 0", o.Duration)}
 			case o.Interval <= 0:
 				return usageError{fmt.Errorf("invalid --interval %s: want more than 0", o.Interval)}
+			case o.FileSize < 0 || o.FileSize > maxLoadFileSize:
+				// Each device holds the file it writes in memory.
+				return usageError{fmt.Errorf("invalid --file-size %s: want at most %s", o.FileSize, bench.Size(maxLoadFileSize))}
 			}
 			if err := checkBenchServer(o.Addr, o.AdminToken); err != nil {
 				return err

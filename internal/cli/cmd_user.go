@@ -155,7 +155,8 @@ func (a *app) userShowCmd() *cobra.Command {
 }
 
 // openWithUsers opens the device, fetches and checks certificates, and finds the users named
-// by email; the unknown ones are reported on stderr and returned as errors.
+// by email; the unknown ones are returned as errors (which a command acting on the others
+// says with sayAll).
 func (a *app) openWithUsers(cmd *cobra.Command, df *deviceFlags, emails []string) (*client.Client, []client.UserInfo, []error, error) {
 	c, err := a.open(cmd, df)
 	if err != nil {
@@ -170,13 +171,19 @@ func (a *app) openWithUsers(cmd *cobra.Command, df *deviceFlags, emails []string
 	for _, e := range emails {
 		u, err := c.FindUser(e)
 		if err != nil {
-			a.say("%v", err)
 			errs = append(errs, err)
 			continue
 		}
 		users = append(users, u)
 	}
 	return c, users, errs, nil
+}
+
+// sayAll says each error on stderr.
+func (a *app) sayAll(errs []error) {
+	for _, err := range errs {
+		a.say("%v", err)
+	}
 }
 
 func (a *app) userRevokeCmd() *cobra.Command {
@@ -195,6 +202,7 @@ You are asked to confirm unless --yes.`,
 				return err
 			}
 			defer c.Close()
+			a.sayAll(errs)
 			if len(users) == 0 {
 				return parsec.Errorf(parsec.NotFound, "no user to revoke")
 			}
@@ -260,6 +268,7 @@ skipped: their profile is not affected. You cannot change your own profile.`,
 				return err
 			}
 			defer c.Close()
+			a.sayAll(errs)
 			results, err := c.ChangeProfiles(cmd.Context(), users, profile)
 			failed := len(errs)
 			for _, r := range results {

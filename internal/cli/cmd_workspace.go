@@ -399,18 +399,22 @@ func (a *app) setArchiving(cmd *cobra.Command, df *deviceFlags, ref, configurati
 	})
 }
 
-// parseDuration accepts Go durations (720h) and days (30d).
+// parseDuration accepts Go durations (720h) and days (30d), up to maxDays days.
 func parseDuration(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err == nil && n > 0 {
+		if err == nil && n > 0 && n <= maxDays {
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
-	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 && d <= maxDays*24*time.Hour {
 		return d, nil
 	}
-	return 0, parsec.Errorf(parsec.Invalid, "invalid duration %q: want e.g. 30d or 720h", s)
+	return 0, parsec.Errorf(parsec.Invalid, "invalid duration %q: want e.g. 30d or 720h, at most %dd", s, maxDays)
 }
+
+// maxDays bounds a duration in days: a hundred years (more days than that made the
+// duration wrap around, and a deletion planned for 585 years away came in 30 days).
+const maxDays = 36500
 
 func (a *app) workspaceSyncCmd() *cobra.Command {
 	var df deviceFlags

@@ -87,7 +87,7 @@ func (a *Admin) do(ctx context.Context, method string, path []string, body, out 
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return parsec.Errorf(parsec.Invalid, "malformed reply from the server: %v", err)
+			return parsec.Errorf(parsec.Tampered, "malformed reply from the server: %v", err)
 		}
 	}
 	return nil

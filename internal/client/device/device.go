@@ -300,7 +300,7 @@ func (h Header) Line() string {
 // prefix it returns the only device, if there is exactly one. An unknown or ambiguous prefix
 // is an error that lists the candidates.
 func Find(configDir, prefix string) (*File, error) {
-	files, _ := List(configDir)
+	files, errs := List(configDir)
 	prefix = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(prefix), "-", ""))
 	var match []*File
 	for _, f := range files {
@@ -316,12 +316,16 @@ func Find(configDir, prefix string) (*File, error) {
 		return b.String()
 	}
 	switch {
+	case len(files) == 0 && len(errs) > 0: // damaged, not missing: say so
+		return nil, parsec.Wrap(errs[0], "no device in %s can be read", configDir)
 	case len(files) == 0:
 		return nil, parsec.Errorf(parsec.NotFound, "no device in %s: bootstrap an organization or claim an invitation first", configDir)
 	case len(match) == 1:
 		return match[0], nil
 	case prefix == "":
 		return nil, parsec.Errorf(parsec.Invalid, "several devices in %s: choose one with --device:%s", configDir, list(files))
+	case len(match) == 0 && len(errs) > 0:
+		return nil, parsec.Errorf(parsec.NotFound, "device %q not found (%v); available devices:%s", prefix, errs[0], list(files))
 	case len(match) == 0:
 		return nil, parsec.Errorf(parsec.NotFound, "device %q not found; available devices:%s", prefix, list(files))
 	}

@@ -149,7 +149,7 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 	}
 	if rc.AdminToken == "" {
 		if !rc.Dev {
-			return errors.New("an administration token is required: use --admin-token (or PARSEC_ADMIN_TOKEN), or --dev")
+			return parsec.Errorf(parsec.Invalid, "an administration token is required: use --admin-token (or PARSEC_ADMIN_TOKEN), or --dev")
 		}
 		rc.AdminToken = DevAdminToken
 	}
@@ -197,6 +197,9 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 
 	ln, err := net.Listen("tcp", rc.Addr)
 	if err != nil {
+		if ae := (*net.AddrError)(nil); errors.As(err, &ae) { // a port out of range, say
+			return parsec.Errorf(parsec.Invalid, "--addr %q: %v", rc.Addr, ae)
+		}
 		return fmt.Errorf("listen on %s: %w", rc.Addr, err)
 	}
 	public := rc.PublicURL
@@ -273,7 +276,7 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 		return nil, nil
 	}
 	if certFile == "" || keyFile == "" {
-		return nil, errors.New("TLS needs both --tls-cert and --tls-key")
+		return nil, parsec.Errorf(parsec.Invalid, "TLS needs both --tls-cert and --tls-key")
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {

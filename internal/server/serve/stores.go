@@ -48,7 +48,7 @@ func OpenMetastore(ctx context.Context, spec, dataDir string) (metastore.Store, 
 		}
 		return s, nil
 	}
-	return nil, fmt.Errorf("--db %q: want sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB", redactURL(spec))
+	return nil, parsec.Errorf(parsec.Invalid, "--db %q: want sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB", redactURL(spec))
 }
 
 // openBus returns the event bus of a server on store: with PostgreSQL, one shared through
@@ -86,7 +86,7 @@ func OpenBlockstore(ctx context.Context, spec, dataDir string) (blockstore.Store
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("--blockstore %q: want disk:PATH or s3://BUCKET?endpoint=URL&region=R", spec)
+	return nil, parsec.Errorf(parsec.Invalid, "--blockstore %q: want disk:PATH or s3://BUCKET?endpoint=URL&region=R", spec)
 }
 
 // splitSpec splits a storage spec into its scheme, in lower case, and the rest:
