@@ -620,3 +620,42 @@ func TestDownloadCancelled(t *testing.T) {
 		}
 	}
 }
+
+// TestRemovedWhileChangedElsewhere: alice removes a file (or a folder) while bob, not yet
+// synced, writes it (or a new file in it). Before, bob's sync took the removal and dropped
+// his change with it: his new version, or his new file, was in no folder, on both devices.
+// Now a change not sent yet keeps what it changed: the file, or the folder, is back on both
+// devices with bob's content (alice's removal gives way to it).
+func TestRemovedWhileChangedElsewhere(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		setup  map[string][]byte // before, synced on both
+		remove string            // alice
+		write  map[string][]byte // bob, at the same time
+		want   string            // where bob's content must be, on both
+	}{
+		{"a file removed, written", map[string][]byte{"/f": []byte("v1")}, "/f", map[string][]byte{"/f": []byte("bob's edit")}, "/f"},
+		{"a folder removed, a file added in it", map[string][]byte{"/d/old": []byte("old")}, "/d", map[string][]byte{"/d/new": []byte("bob's edit")}, "/d/new"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeople(t)
+			_, aw, bw, _ := shared(t, p)
+			write(t, aw, tc.setup)
+			syncWS(t, aw)
+			syncWS(t, bw)
+			if err := aw.Remove(t.Context(), tc.remove, true); err != nil {
+				t.Fatal(err)
+			}
+			write(t, bw, tc.write)
+			syncWS(t, aw)
+			syncWS(t, bw)
+			syncWS(t, aw)
+			for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+				var got bytes.Buffer
+				if err := w.ReadFile(t.Context(), tc.want, &got); err != nil || got.String() != "bob's edit" {
+					t.Errorf("%s reads %s: %q, %v; want bob's edit", who, tc.want, got.String(), err)
+				}
+			}
+		})
+	}
+}

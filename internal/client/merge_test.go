@@ -52,6 +52,7 @@ func TestMergeChildren(t *testing.T) {
 	tests := []struct {
 		name                string
 		base, local, remote children
+		changed             parsec.VlobID // changed here, not sent yet
 		want                children
 	}{
 		{
@@ -115,6 +116,16 @@ func TestMergeChildren(t *testing.T) {
 			want: children{"a": a},
 		},
 		{
+			name: "removed remotely, changed locally: kept",
+			base: children{"a": a, "b": b}, local: children{"a": a, "b": b}, remote: children{"a": a}, changed: b,
+			want: children{"a": a, "b": b},
+		},
+		{
+			name: "removed remotely, changed locally, its name taken meanwhile",
+			base: children{"b": b}, local: children{"b": b}, remote: children{"b": c}, changed: b,
+			want: children{"b": c, "b (name conflict 1)": b},
+		},
+		{
 			name: "removed on both sides",
 			base: children{"a": a, "b": b}, local: children{"a": a}, remote: children{"a": a},
 			want: children{"a": a},
@@ -162,7 +173,7 @@ func TestMergeChildren(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := mergeChildren(tc.base, tc.local, tc.remote)
+			got := mergeChildren(tc.base, tc.local, tc.remote, func(id parsec.VlobID) bool { return id == tc.changed })
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("mergeChildren (-want +got):\n%s", diff)
 			}

@@ -662,9 +662,12 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 		return nil
 	}
 	w.keep(id, e) // it changes below: kept until saved
-	if e.local == nil {
+	if e.local == nil && !w.removesChanged(e.base, r) {
 		e.base = r
 		return []parsec.VlobID{id}
+	}
+	if e.local == nil { // a folder unchanged here that removes an entry changed here
+		e.local = cloneManifest(e.base)
 	}
 	if remote, isFile := r.(*manifest.FileManifest); isFile && r.Head().Author == w.c.dev.DeviceID {
 		// A file version of this device: its own push whose acknowledgment was lost, or one
@@ -694,6 +697,28 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 	}
 	e.base, e.local = r, nil // type changed: the remote wins
 	return []parsec.VlobID{id}
+}
+
+// removesChanged says whether remote, a folder's next version, removes an entry of base that
+// has a change here not sent yet (which mergeChildren keeps).
+func (w *Workspace) removesChanged(base, remote manifest.Manifest) bool {
+	b, ok := base.(*manifest.FolderManifest)
+	r, isFolder := remote.(*manifest.FolderManifest)
+	if !ok || !isFolder {
+		return false
+	}
+	kept := make(map[parsec.VlobID]bool, len(r.Children))
+	for _, id := range r.Children {
+		kept[id] = true
+	}
+	for _, id := range b.Children {
+		if !kept[id] {
+			if c, _ := w.lookup(id); c != nil && c.local != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func sameContent(a, b *manifest.FileManifest) bool {
@@ -779,7 +804,10 @@ func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest
 	if b, ok := e.base.(*manifest.FolderManifest); ok {
 		baseChildren = b.Children
 	}
-	merged := mergeChildren(baseChildren, local.Children, remote.Children)
+	merged := mergeChildren(baseChildren, local.Children, remote.Children, func(id parsec.VlobID) bool {
+		c, _ := w.lookup(id)
+		return c != nil && c.local != nil
+	})
 	parent := mergeParent(e.base, local, remote)
 	e.base = remote
 	if maps.Equal(merged, remote.Children) && parent == remote.Parent {
@@ -792,11 +820,12 @@ func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest
 }
 
 // mergeChildren merges a folder's entries three-way, by entry ID: an entry added on one
-// side is kept; removed on one side and untouched on the other, removed; removed on one
-// side and renamed on the other, kept under the new name; renamed on both, the remote name
-// wins. A local entry whose name then clashes with another is renamed
-// "name (name conflict N).ext".
-func mergeChildren(base, local, remote map[string]parsec.VlobID) map[string]parsec.VlobID {
+// side is kept; removed on one side and untouched on the other, removed; removed remotely
+// and changed here (changedHere: a file's content written, a folder's entries, not sent
+// yet), kept, so that the change is not lost with it; removed on one side and renamed on
+// the other, kept under the new name; renamed on both, the remote name wins. A local entry
+// whose name then clashes with another is renamed "name (name conflict N).ext".
+func mergeChildren(base, local, remote map[string]parsec.VlobID, changedHere func(parsec.VlobID) bool) map[string]parsec.VlobID {
 	byID := func(m map[string]parsec.VlobID) map[parsec.VlobID]string {
 		out := make(map[parsec.VlobID]string, len(m))
 		for _, n := range slices.Sorted(maps.Keys(m)) {
@@ -817,10 +846,11 @@ func mergeChildren(base, local, remote map[string]parsec.VlobID) map[string]pars
 			names[id], localSide[id] = ln, true // renamed locally only
 		case inR:
 			names[id] = rn
-		case inB && ln == bn:
+		case inB && ln == bn && (changedHere == nil || !changedHere(id)):
 			// removed remotely, untouched locally: removed
 		default:
-			names[id], localSide[id] = ln, true // added locally, or renamed locally and removed remotely
+			// added locally, or renamed or changed locally and removed remotely
+			names[id], localSide[id] = ln, true
 		}
 	}
 	for id, rn := range r {
