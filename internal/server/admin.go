@@ -111,6 +111,12 @@ func decodeJSON(body []byte, v any) (map[string]json.RawMessage, error) {
 	if err := json.Unmarshal(body, &keys); err != nil || keys == nil {
 		return nil, adminErr(http.StatusUnprocessableEntity, "malformed JSON body: want an object")
 	}
+	// A key given twice is read one way into keys (the last wins) and another into v (a
+	// null leaves a field as it was): {"organization_id": "X", "organization_id": null}
+	// created X. Refused.
+	if k, twice := duplicateKey(body); twice {
+		return nil, adminErr(http.StatusUnprocessableEntity, "malformed JSON body: field %q given twice", k)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -129,6 +135,31 @@ func decodeJSON(body []byte, v any) (map[string]json.RawMessage, error) {
 		}
 	}
 	return keys, nil
+}
+
+// duplicateKey reports a key the top-level object of body (valid JSON) gives twice.
+func duplicateKey(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func (s *Server) orgParam(r *http.Request) (parsec.OrganizationID, error) {
