@@ -311,8 +311,15 @@ func (b *Bus) listen() {
 // every subscription ends: their subscribers resume, and learn they missed events. The
 // caller holds b.mu.
 func (b *Bus) catchUp(ctx context.Context) error {
+	// The floor and the events in one snapshot: read apart, a prune committed in between
+	// deleted events this process had not read, and raised the floor past the cursor unseen.
+	tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
 	var floor int64
-	if err := b.pool.QueryRow(ctx, `SELECT id FROM event_floor`).Scan(&floor); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT id FROM event_floor`).Scan(&floor); err != nil {
 		return err
 	}
 	if floor > b.cursor {
@@ -320,7 +327,7 @@ func (b *Bus) catchUp(ctx context.Context) error {
 		b.cursor = floor
 	}
 	for {
-		rows, err := b.pool.Query(ctx, `SELECT id, org, name, payload, audience FROM events WHERE id > $1 ORDER BY id LIMIT $2`,
+		rows, err := tx.Query(ctx, `SELECT id, org, name, payload, audience FROM events WHERE id > $1 ORDER BY id LIMIT $2`,
 			b.cursor, pageSize)
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parsec-go/parsec/internal/parsec"
@@ -251,5 +252,111 @@ func TestPostgresConcurrentPublishers(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("bus %d, %s: events (-published +delivered):\n%s", i/len(orgs), orgs[org], diff)
 		}
+	}
+}
+
+// TestPruneBetweenFloorAndEvents: this process has not read four events yet, three of them
+// older than the window, when another process prunes them between this one's reading of
+// the floor and of the events (a lock on the table holds it there). Before, the catch-up
+// read the floor before the prune and the events after it: the three were lost to every
+// subscription here without a word. Now both are read in one snapshot: the four events
+// come (or, had the prune come first, the subscriptions would end, ErrTooSlow).
+func TestPruneBetweenFloorAndEvents(t *testing.T) {
+	ctx := t.Context()
+	dsn := testenv.PostgresDSN(t)
+	store, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	b, err := New(ctx, store.Pool(), slog.New(slog.DiscardHandler), PruneByHand())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	s := b.Subscribe(orgA, 0, nil)
+	defer s.Close()
+
+	other, err := pgx.Connect(ctx, dsn) // another process: records events this one has not read yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	// Three events older than the window, then one within it.
+	var ids []int64
+	for range 4 {
+		var id int64
+		if err := other.QueryRow(ctx, `INSERT INTO events (org, name, payload, audience) VALUES ($1, 'PINGED', '', '{"All":true}') RETURNING id`, string(orgA)).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if _, err := other.Exec(ctx, `UPDATE events SET created = now() - interval '2 days' WHERE id <= $1`, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	// Another process's prune, holding the events table while this bus catches up.
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE events IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	waker, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waker.Close(context.Background())
+	if _, err := waker.Exec(ctx, `SELECT pg_notify('parsec_events', '')`); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the bus has read the floor and waits for the events.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var waiting int
+		if err := waker.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE relation = 'events'::regclass AND NOT granted`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the bus never read the events")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The same statement as Bus.prune, with the default window (24 h).
+	if _, err := tx.Exec(ctx, `WITH old AS (
+			DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events WHERE created < now() - make_interval(secs => 86400))
+			RETURNING id)
+		UPDATE event_floor SET id = GREATEST(id, (SELECT MAX(id) FROM old)) WHERE EXISTS (SELECT 1 FROM old)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Either the catch-up saw the prune (the subscription ends) or it did not (the four
+	// events come): never some of them without a word.
+	var got []int64
+	for len(got) < len(ids) {
+		select {
+		case ev, ok := <-s.C():
+			if !ok {
+				if s.Err() != events.ErrTooSlow {
+					t.Fatalf("subscription ended with %v, want ErrTooSlow", s.Err())
+				}
+				return
+			}
+			got = append(got, int64(ev.ID))
+		case <-s.Done():
+			if s.Err() != events.ErrTooSlow {
+				t.Fatalf("subscription ended with %v, want ErrTooSlow", s.Err())
+			}
+			return
+		case <-time.After(10 * time.Second):
+			t.Fatalf("received %v, then nothing", got)
+		}
+	}
+	if !slices.Equal(got, ids) {
+		t.Errorf("received %v, want %v or the subscription ended: the others are lost without a word", got, ids)
 	}
 }
