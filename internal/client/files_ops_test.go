@@ -659,3 +659,67 @@ func TestRemovedWhileChangedElsewhere(t *testing.T) {
 		})
 	}
 }
+
+// TestRemovedHereWhileChangedElsewhere: bob writes a file and syncs; alice, who has not
+// received it, removes the file, then syncs. Before, her removal went out and bob's new
+// content was in no folder, on both devices. Now the change received wins over the removal
+// not sent yet: the file is back on both devices with bob's content.
+func TestRemovedHereWhileChangedElsewhere(t *testing.T) {
+	p := newPeople(t)
+	_, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/f": []byte("v1")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	write(t, bw, map[string][]byte{"/f": []byte("bob's edit")})
+	syncWS(t, bw)
+	if err := aw.Remove(t.Context(), "/f", false); err != nil {
+		t.Fatal(err)
+	}
+	syncWS(t, aw)
+	syncWS(t, bw)
+	for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+		var got bytes.Buffer
+		if err := w.ReadFile(t.Context(), "/f", &got); err != nil || got.String() != "bob's edit" {
+			t.Errorf("%s reads /f: %q, %v; want bob's edit", who, got.String(), err)
+		}
+	}
+}
+
+// TestMovedToTwoFolders: alice moves /x/f to /y while bob moves it to /z. Before, after
+// their syncs both devices showed it in /y and in /z, one entry in two folders (the first
+// move won the file's own place, and /z kept naming it). Now the first move wins and /z
+// gives it up.
+func TestMovedToTwoFolders(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, bw, _ := shared(t, p)
+	for _, d := range []string{"/x", "/y", "/z"} {
+		if err := aw.Mkdir(ctx, d, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, aw, map[string][]byte{"/x/f": []byte("v1")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	if err := aw.Rename(ctx, "/x/f", "/y/f"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bw.Rename(ctx, "/x/f", "/z/f"); err != nil {
+		t.Fatal(err)
+	}
+	syncWS(t, aw)
+	syncWS(t, bw)
+	syncWS(t, aw)
+	for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+		var files []string
+		err := w.WalkEach("/", func(e client.Entry) error {
+			if !e.IsFolder {
+				files = append(files, e.Path)
+			}
+			return nil
+		})
+		if err != nil || !slices.Equal(files, []string{"/y/f"}) {
+			t.Errorf("%s's files: %v, %v; want /y/f alone", who, files, err)
+		}
+	}
+}

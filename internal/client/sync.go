@@ -663,8 +663,9 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 	}
 	w.keep(id, e) // it changes below: kept until saved
 	if e.local == nil && !w.removesChanged(e.base, r) {
+		old := e.base
 		e.base = r
-		return []parsec.VlobID{id}
+		return append([]parsec.VlobID{id}, w.restoreEdited(old, r)...)
 	}
 	if e.local == nil { // a folder unchanged here that removes an entry changed here
 		e.local = cloneManifest(e.base)
@@ -691,12 +692,70 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 		}
 	case *manifest.FolderManifest:
 		if local, ok := e.local.(*manifest.FolderManifest); ok {
-			w.mergeFolder(e, local, remote)
-			return []parsec.VlobID{id}
+			return append([]parsec.VlobID{id}, w.mergeFolder(e, local, remote)...)
 		}
 	}
 	e.base, e.local = r, nil // type changed: the remote wins
 	return []parsec.VlobID{id}
+}
+
+// undoLostMove takes entry id out of folder from, where a move made here had put it, when
+// the merge keeps the entry in folder to (another device moved it too, first: its move
+// wins); otherwise both folders would name it. It returns the folder, if changed.
+func (w *Workspace) undoLostMove(id, from, to parsec.VlobID) []parsec.VlobID {
+	if from == to {
+		return nil
+	}
+	fe := w.get(from)
+	if fe == nil || fe.local == nil {
+		return nil // the move here was sent already: the folder's next version says
+	}
+	f, ok := fe.local.(*manifest.FolderManifest)
+	if !ok {
+		return nil
+	}
+	for name, child := range f.Children {
+		if child == id {
+			w.keep(from, fe)
+			delete(f.Children, name)
+			f.Updated = w.c.now()
+			return []parsec.VlobID{from}
+		}
+	}
+	return nil
+}
+
+// restoreEdited puts back a file that this device removed from its folder, the removal not
+// sent yet, when another device changed its content meanwhile (remote, after old): the
+// change wins over the removal, as a removal received wins over nothing but a change here
+// (mergeChildren). It returns the folder, if changed.
+func (w *Workspace) restoreEdited(old, remote manifest.Manifest) []parsec.VlobID {
+	o, ok := old.(*manifest.FileManifest)
+	r, isFile := remote.(*manifest.FileManifest)
+	if !ok || !isFile || sameContent(o, r) {
+		return nil
+	}
+	pe := w.get(r.Parent)
+	if pe == nil || pe.local == nil {
+		return nil
+	}
+	base, ok := pe.base.(*manifest.FolderManifest)
+	local, isFolder := pe.local.(*manifest.FolderManifest)
+	if !ok || !isFolder || slices.Contains(slices.Collect(maps.Values(local.Children)), r.ID) {
+		return nil
+	}
+	for name, id := range base.Children {
+		if id == r.ID { // named there before the removal: back under that name
+			w.keep(r.Parent, pe)
+			if _, taken := local.Children[name]; taken {
+				name = conflictName(local.Children, name, "name conflict")
+			}
+			local.Children[name] = r.ID
+			local.Updated = w.c.now()
+			return []parsec.VlobID{r.Parent}
+		}
+	}
+	return nil
 }
 
 // removesChanged says whether remote, a folder's next version, removes an entry of base that
@@ -742,7 +801,7 @@ func (w *Workspace) mergeFile(e *entry, local, remote *manifest.FileManifest) []
 	localChanged := !sameContent(local, remote) && (base == nil || !sameContent(local, base))
 	remoteChanged := base == nil || !sameContent(remote, base)
 	parent := mergeParent(e.base, local, remote)
-	changed := []parsec.VlobID{id}
+	changed := append([]parsec.VlobID{id}, w.undoLostMove(id, local.Parent, parent)...)
 	switch {
 	case localChanged && remoteChanged:
 		// Both edited the content: the remote version keeps the entry, the local one
@@ -799,7 +858,7 @@ func (w *Workspace) insertCopy(parent parsec.VlobID, name string, id parsec.Vlob
 	return []parsec.VlobID{id, parent}
 }
 
-func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest) {
+func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest) []parsec.VlobID {
 	var baseChildren map[string]parsec.VlobID
 	if b, ok := e.base.(*manifest.FolderManifest); ok {
 		baseChildren = b.Children
@@ -809,14 +868,16 @@ func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest
 		return c != nil && c.local != nil
 	})
 	parent := mergeParent(e.base, local, remote)
+	lost := w.undoLostMove(remote.ID, local.Parent, parent)
 	e.base = remote
 	if maps.Equal(merged, remote.Children) && parent == remote.Parent {
 		e.local = nil
-		return
+		return lost
 	}
 	nl := cloneManifest(remote).(*manifest.FolderManifest)
 	nl.Children, nl.Parent, nl.Updated = merged, parent, max(local.Updated, remote.Updated)
 	e.local = nl
+	return lost
 }
 
 // mergeChildren merges a folder's entries three-way, by entry ID: an entry added on one
