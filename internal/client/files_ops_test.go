@@ -711,15 +711,81 @@ func TestMovedToTwoFolders(t *testing.T) {
 	syncWS(t, bw)
 	syncWS(t, aw)
 	for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
-		var files []string
-		err := w.WalkEach("/", func(e client.Entry) error {
-			if !e.IsFolder {
-				files = append(files, e.Path)
-			}
-			return nil
-		})
+		files, err := filesOf(w)
 		if err != nil || !slices.Equal(files, []string{"/y/f"}) {
 			t.Errorf("%s's files: %v, %v; want /y/f alone", who, files, err)
 		}
 	}
+}
+
+// TestMovedWhileChangedElsewhere: alice moves /f to /d/g while bob writes /f. The change
+// follows the move: both devices have /d/g with bob's content, and nothing left at /f (the
+// rule that keeps an entry removed elsewhere but changed here must not keep a moved one).
+func TestMovedWhileChangedElsewhere(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, bw, _ := shared(t, p)
+	if err := aw.Mkdir(ctx, "/d", false); err != nil {
+		t.Fatal(err)
+	}
+	write(t, aw, map[string][]byte{"/f": []byte("v1")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	if err := aw.Rename(ctx, "/f", "/d/g"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, bw, map[string][]byte{"/f": []byte("bob's edit")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	syncWS(t, aw)
+	for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+		files, err := filesOf(w)
+		if err != nil || !slices.Equal(files, []string{"/d/g"}) {
+			t.Errorf("%s's files: %v, %v; want /d/g alone", who, files, err)
+		}
+		var got bytes.Buffer
+		if err := w.ReadFile(ctx, "/d/g", &got); err != nil || got.String() != "bob's edit" {
+			t.Errorf("%s reads /d/g: %q, %v", who, got.String(), err)
+		}
+	}
+}
+
+// TestFolderMovedWhileFilledElsewhere: alice moves folder /d into /e while bob adds a file in
+// /d. Whatever order the folders merge in, /d ends in /e alone, with bob's file (the rule
+// that keeps an entry removed elsewhere but changed here must not keep a moved folder in
+// its old place too).
+func TestFolderMovedWhileFilledElsewhere(t *testing.T) {
+	for range 4 { // the folders' IDs, drawn anew each time, set the order they merge in
+		p := newPeople(t)
+		ctx := t.Context()
+		_, aw, bw, _ := shared(t, p)
+		write(t, aw, map[string][]byte{"/d/old": []byte("old"), "/e/x": []byte("x")})
+		syncWS(t, aw)
+		syncWS(t, bw)
+		if err := aw.Rename(ctx, "/d", "/e/d"); err != nil {
+			t.Fatal(err)
+		}
+		write(t, bw, map[string][]byte{"/d/new": []byte("bob's file")})
+		syncWS(t, aw)
+		syncWS(t, bw)
+		syncWS(t, aw)
+		for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+			files, err := filesOf(w)
+			if want := []string{"/e/d/new", "/e/d/old", "/e/x"}; err != nil || !slices.Equal(files, want) {
+				t.Errorf("%s's files: %v, %v; want %v", who, files, err, want)
+			}
+		}
+	}
+}
+
+// filesOf lists the paths of the files of a workspace, in the walk's order.
+func filesOf(w *client.Workspace) ([]string, error) {
+	var files []string
+	err := w.WalkEach("/", func(e client.Entry) error {
+		if !e.IsFolder {
+			files = append(files, e.Path)
+		}
+		return nil
+	})
+	return files, err
 }

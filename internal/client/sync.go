@@ -772,7 +772,7 @@ func (w *Workspace) removesChanged(base, remote manifest.Manifest) bool {
 	}
 	for _, id := range b.Children {
 		if !kept[id] {
-			if c, _ := w.lookup(id); c != nil && c.local != nil {
+			if c, _ := w.lookup(id); c != nil && c.local != nil && c.local.Head().Parent == r.ID {
 				return true
 			}
 		}
@@ -864,8 +864,9 @@ func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest
 		baseChildren = b.Children
 	}
 	merged := mergeChildren(baseChildren, local.Children, remote.Children, func(id parsec.VlobID) bool {
+		// Changed here, and still in this folder: one moved elsewhere is not kept here.
 		c, _ := w.lookup(id)
-		return c != nil && c.local != nil
+		return c != nil && c.local != nil && c.local.Head().Parent == remote.ID
 	})
 	parent := mergeParent(e.base, local, remote)
 	lost := w.undoLostMove(remote.ID, local.Parent, parent)
