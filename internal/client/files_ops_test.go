@@ -789,3 +789,32 @@ func filesOf(w *client.Workspace) ([]string, error) {
 	})
 	return files, err
 }
+
+// TestFoldersMovedIntoEachOther: alice moves /a into /b while bob moves /b into /a. Before,
+// after their syncs both folders had left the root, each inside the other, and their files
+// could not be reached on either device. Now the move received wins and the one made here
+// is undone: both devices have /b/a, with every file.
+func TestFoldersMovedIntoEachOther(t *testing.T) {
+	for range 3 { // the folders' IDs, drawn anew each time, set the order they merge in
+		p := newPeople(t)
+		ctx := t.Context()
+		_, aw, bw, _ := shared(t, p)
+		write(t, aw, map[string][]byte{"/a/fa": []byte("A"), "/b/fb": []byte("B")})
+		syncWS(t, aw)
+		syncWS(t, bw)
+		if err := aw.Rename(ctx, "/a", "/b/a"); err != nil {
+			t.Fatal(err)
+		}
+		if err := bw.Rename(ctx, "/b", "/a/b"); err != nil {
+			t.Fatal(err)
+		}
+		syncWS(t, aw)
+		syncWS(t, bw)
+		syncWS(t, aw)
+		for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+			if files, err := filesOf(w); err != nil || !slices.Equal(files, []string{"/b/a/fa", "/b/fb"}) {
+				t.Errorf("%s's files: %v, %v; want /b/a/fa and /b/fb", who, files, err)
+			}
+		}
+	}
+}

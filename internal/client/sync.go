@@ -699,6 +699,77 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 	return []parsec.VlobID{id}
 }
 
+// loopingMove says whether folder x, under parent once merged, would be inside itself, and
+// which folder moved here (the move not sent) closes the loop: one above x, or x itself
+// (local and base are x's versions here).
+func (w *Workspace) loopingMove(x, parent parsec.VlobID, local *manifest.FolderManifest, base manifest.Manifest) (parsec.VlobID, bool) {
+	var path []parsec.VlobID
+	for cur, seen := parent, map[parsec.VlobID]bool{}; cur != x; {
+		e := w.get(cur)
+		if e == nil || e.current() == nil || e.current().Head().IsRoot() || seen[cur] {
+			return parsec.VlobID{}, false // reaches the root, or a loop x is not in
+		}
+		seen[cur] = true
+		path = append(path, cur)
+		cur = e.current().Head().Parent
+	}
+	for _, y := range path {
+		if ye := w.get(y); ye.local != nil && ye.base != nil && ye.local.Head().Parent != ye.base.Head().Parent {
+			return y, true
+		}
+	}
+	if base != nil && local.Parent == parent && parent != base.Head().Parent {
+		return x, true
+	}
+	return parsec.VlobID{}, false // a loop no move of this device made: left as it is
+}
+
+// moveBack puts folder y, moved here, back in the folder it was in before (under its name
+// there), out of the one it was moved to; x is the folder being merged, whose children are
+// merged (local and base: its versions here). It returns the other entries it changed.
+func (w *Workspace) moveBack(y, x parsec.VlobID, local *manifest.FolderManifest, base manifest.Manifest, merged map[string]parsec.VlobID) []parsec.VlobID {
+	var from, to parsec.VlobID
+	if y == x {
+		from, to = local.Parent, base.Head().Parent
+	} else {
+		ye := w.get(y)
+		w.keep(y, ye)
+		from, to = ye.local.Head().Parent, ye.base.Head().Parent
+		ye.local.Head().Parent = to
+	}
+	children := func(id parsec.VlobID) map[string]parsec.VlobID {
+		if id == x {
+			return merged
+		}
+		f := w.editFolder(id)
+		f.Updated = w.c.now()
+		return f.Children
+	}
+	changed := []parsec.VlobID{y, from, to}
+	out := children(from)
+	for n, id := range out {
+		if id == y {
+			delete(out, n)
+		}
+	}
+	name := "folder " + parsec.ShortID(y)
+	if te := w.get(to); te != nil {
+		if tb, ok := te.base.(*manifest.FolderManifest); ok {
+			for n, id := range tb.Children {
+				if id == y {
+					name = n
+				}
+			}
+		}
+	}
+	into := children(to)
+	if _, taken := into[name]; taken {
+		name = conflictName(into, name, "name conflict")
+	}
+	into[name] = y
+	return slices.DeleteFunc(changed, func(id parsec.VlobID) bool { return id == x })
+}
+
 // undoLostMove takes entry id out of folder from, where a move made here had put it, when
 // the merge keeps the entry in folder to (another device moved it too, first: its move
 // wins); otherwise both folders would name it. It returns the folder, if changed.
@@ -870,6 +941,14 @@ func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest
 	})
 	parent := mergeParent(e.base, local, remote)
 	lost := w.undoLostMove(remote.ID, local.Parent, parent)
+	if y, ok := w.loopingMove(remote.ID, parent, local, e.base); ok {
+		// Folders moved into each other, one here, one elsewhere: both would leave the
+		// root, each inside the other. The move made here is undone: the one received wins.
+		if y == remote.ID {
+			parent = e.base.Head().Parent
+		}
+		lost = append(lost, w.moveBack(y, remote.ID, local, e.base, merged)...)
+	}
 	e.base = remote
 	if maps.Equal(merged, remote.Children) && parent == remote.Parent {
 		e.local = nil
