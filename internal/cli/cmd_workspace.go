@@ -359,7 +359,7 @@ can be made available again.`,
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
-	cmd.Flags().StringVar(&deleteIn, "delete-in", "", "also plan the workspace's deletion after this time (e.g. 30d, 720h)")
+	cmd.Flags().StringVar(&deleteIn, "delete-in", "", "also plan the workspace's deletion after this time (e.g. 30d, 720h; at most 36500d)")
 	return cmd
 }
 

@@ -812,8 +812,13 @@ func (w *Workspace) restoreEdited(old, remote manifest.Manifest) []parsec.VlobID
 	}
 	base, ok := pe.base.(*manifest.FolderManifest)
 	local, isFolder := pe.local.(*manifest.FolderManifest)
-	if !ok || !isFolder || slices.Contains(slices.Collect(maps.Values(local.Children)), r.ID) {
+	if !ok || !isFolder {
 		return nil
+	}
+	for _, id := range local.Children {
+		if id == r.ID {
+			return nil // still named here: not removed
+		}
 	}
 	for name, id := range base.Children {
 		if id == r.ID { // named there before the removal: back under that name
