@@ -74,6 +74,14 @@ func Open(ctx context.Context, path string, key crypto.SecretKey) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("local cache: %w", err)
 	}
+	// One process of the device opens the cache at a time: the first to open a new cache
+	// turns it to write-ahead logging and makes its tables, and SQLite refuses both at once
+	// (SQLITE_BUSY, without waiting) to another process doing the same meanwhile.
+	release, err := lockFile(filepath.Join(filepath.Dir(path), "lock-open"))
+	if err != nil {
+		return nil, fmt.Errorf("local cache: %w", err)
+	}
+	defer release()
 	if err := sqlitefile.Private(path); err != nil {
 		return nil, fmt.Errorf("local cache: %w", err)
 	}

@@ -277,3 +277,29 @@ func sortIDs(ids []parsec.VlobID) []parsec.VlobID {
 	slices.SortFunc(ids, func(a, b parsec.VlobID) int { return bytes.Compare(a[:], b[:]) })
 	return ids
 }
+
+// Processes of one device (the GUI, the CLI, a mount) may open its cache for the first time
+// at once: each opens it, none is refused with "database is locked". Each open here has its
+// own connection, as a process would.
+func TestFirstOpenedAtOnce(t *testing.T) {
+	key := crypto.GenerateSecretKey()
+	for round := range 200 {
+		path := filepath.Join(t.TempDir(), "local.db")
+		errs := make(chan error, 4)
+		for range cap(errs) {
+			go func() {
+				db, err := Open(t.Context(), path, key)
+				if err == nil {
+					_, err = db.Certificates(t.Context())
+					db.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range cap(errs) {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}
