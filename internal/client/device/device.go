@@ -308,6 +308,16 @@ func Find(configDir, prefix string) (*File, error) {
 			match = append(match, f)
 		}
 	}
+	if len(match) > 1 && sameDevice(match) {
+		// Copies of one device file (a backup kept beside it): the one at the device's own
+		// path is the one this program writes (a new password goes there).
+		for _, f := range match {
+			if f.Path == Path(configDir, f.Header.DeviceID) {
+				match = []*File{f}
+				break
+			}
+		}
+	}
 	list := func(fs []*File) string {
 		var b strings.Builder
 		for _, f := range fs {
@@ -322,6 +332,13 @@ func Find(configDir, prefix string) (*File, error) {
 		return nil, parsec.Errorf(parsec.NotFound, "no device in %s: bootstrap an organization or claim an invitation first", configDir)
 	case len(match) == 1:
 		return match[0], nil
+	case len(match) > 1 && sameDevice(match):
+		var paths strings.Builder
+		for _, f := range match {
+			paths.WriteString("\n  " + f.Path)
+		}
+		return nil, parsec.Errorf(parsec.Invalid, "device %s is in several files, none named %s: keep one of them there:%s",
+			match[0].Header.Line(), filepath.Base(Path(configDir, match[0].Header.DeviceID)), paths.String())
 	case prefix == "":
 		return nil, parsec.Errorf(parsec.Invalid, "several devices in %s: choose one with --device:%s", configDir, list(files))
 	case len(match) == 0 && len(errs) > 0:
@@ -330,4 +347,14 @@ func Find(configDir, prefix string) (*File, error) {
 		return nil, parsec.Errorf(parsec.NotFound, "device %q not found; available devices:%s", prefix, list(files))
 	}
 	return nil, parsec.Errorf(parsec.Invalid, "device %q is ambiguous; it matches:%s", prefix, list(match))
+}
+
+// sameDevice reports whether files all hold the same device.
+func sameDevice(files []*File) bool {
+	for _, f := range files[1:] {
+		if f.Header.DeviceID != files[0].Header.DeviceID {
+			return false
+		}
+	}
+	return true
 }

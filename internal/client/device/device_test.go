@@ -243,3 +243,36 @@ func TestRecoveryFile(t *testing.T) {
 		t.Errorf("a passphrase on a password file: %v, want Invalid", err)
 	}
 }
+
+// A copy of a device file kept beside it (a backup made by hand) is the same device, not
+// another: Find takes the file at the device's own path, by its ID or alone; copies of which
+// none is at that path are named, to keep one.
+func TestFindCopiesOfOneDevice(t *testing.T) {
+	dir := t.TempDir()
+	l := sampleLocal("Acme", "alice@example.com", "laptop")
+	own := Path(dir, l.DeviceID)
+	if err := Save(own, l, []byte("pw"), 1); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(dir, "devices", "backup.keys")
+	if err := os.WriteFile(backup, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"", l.DeviceID.String()[:6], l.DeviceID.String()} {
+		f, err := Find(dir, prefix)
+		if err != nil || f.Path != own {
+			t.Errorf("Find(%q) with a backup beside the device file = %v, %v; want %s", prefix, f, err, own)
+		}
+	}
+	if err := os.Rename(own, filepath.Join(dir, "devices", "other.keys")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Find(dir, "")
+	if parsec.KindOf(err) != parsec.Invalid || !strings.Contains(err.Error(), backup) || !strings.Contains(err.Error(), "other.keys") {
+		t.Errorf("Find with two copies, neither at the device's path = %v; want both named", err)
+	}
+}
