@@ -3,6 +3,7 @@ package device
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -200,7 +201,14 @@ func Load(path string) (*File, error) {
 	if info.Size() > maxFileSize {
 		return nil, parsec.Errorf(parsec.Invalid, "device file %s is not a device file (too large)", path)
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read device file: %w", err)
+	}
+	defer f.Close()
+	// At most one byte more than a device file may hold: what is not a regular file (a
+	// pipe, /dev/zero) may have no end.
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read device file: %w", err)
 	}
@@ -271,7 +279,13 @@ func List(configDir string) ([]*File, []error) {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ext) {
 			continue
 		}
-		f, err := Load(filepath.Join(configDir, "devices", e.Name()))
+		path := filepath.Join(configDir, "devices", e.Name())
+		if info, err := os.Stat(path); err == nil && !info.Mode().IsRegular() {
+			// Opening a named pipe would wait for a writer, for ever.
+			errs = append(errs, parsec.Errorf(parsec.Invalid, "device file %s is not a device file (not a regular file)", path))
+			continue
+		}
+		f, err := Load(path)
 		if err != nil {
 			errs = append(errs, err)
 			continue
