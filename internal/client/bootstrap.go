@@ -72,7 +72,7 @@ func Bootstrap(ctx context.Context, configDir string, r BootstrapRequest) (*devi
 	if err := t.call(ctx, protocol.RouteAnonymous, protocol.CmdOrganizationBootstrap, req, nil, nil); err != nil {
 		return nil, err
 	}
-	if err := device.Save(device.Path(configDir, dev.DeviceID), dev, r.Password, now); err != nil {
+	if err := device.Create(device.Path(configDir, dev.DeviceID), dev, r.Password, now); err != nil {
 		return nil, parsec.Errorf(parsec.Other,
 			"organization %s was bootstrapped but its first device could not be saved (%v): ask the server administrator to create the organization again", dev.OrganizationID, err)
 	}

@@ -291,7 +291,13 @@ func (cl *Claim) Finish(ctx context.Context, configDir string, handle parsec.Hum
 		}
 		local.PrivateKey = conf.PrivateKey
 	}
-	if err := device.Save(device.Path(configDir, local.DeviceID), local, password, cl.clock.Now()); err != nil {
+	if err := device.Create(device.Path(configDir, local.DeviceID), local, password, cl.clock.Now()); err != nil {
+		if parsec.IsKind(err, parsec.Exists) {
+			// The greeter chose the device's ID: one of a device this computer holds
+			// (of another organization, say) would have replaced it.
+			return nil, cl.st.fail(cl.attempt, protocol.CancelInconsistentPayload, parsec.Errorf(parsec.Tampered,
+				"the greeter gave your new device the ID of a device this computer already holds (%s): nothing was saved, and that device is kept", parsec.ShortID(local.DeviceID)))
+		}
 		cl.st.abort(cl.attempt, protocol.CancelManually)
 		return nil, err
 	}

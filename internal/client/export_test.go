@@ -103,3 +103,9 @@ func (w *Workspace) fileAt(p string) (*manifest.FileManifest, error) {
 func (c *Client) RenameUnchecked(ctx context.Context, id parsec.VlobID, name string) error {
 	return c.rename(ctx, id, name, false)
 }
+
+// CreateUserWithDeviceID is CreateUser, the claimer's device given the ID id (as a greeter
+// meaning harm may choose it).
+func (g *Greeting) CreateUserWithDeviceID(ctx context.Context, handle parsec.HumanHandle, label string, profile parsec.UserProfile, id parsec.DeviceID) (parsec.UserID, error) {
+	return g.createUser(ctx, handle, label, profile, id)
+}

@@ -468,6 +468,11 @@ func (g *Greeting) Request(ctx context.Context) (UserRequest, error) {
 // one, possibly corrected by the greeter) and profile, then sends the confirmation and
 // completes the invitation.
 func (g *Greeting) CreateUser(ctx context.Context, handle parsec.HumanHandle, label string, profile parsec.UserProfile) (parsec.UserID, error) {
+	return g.createUser(ctx, handle, label, profile, parsec.NewDeviceID())
+}
+
+// createUser is CreateUser, the claimer's device given the ID deviceID.
+func (g *Greeting) createUser(ctx context.Context, handle parsec.HumanHandle, label string, profile parsec.UserProfile, deviceID parsec.DeviceID) (parsec.UserID, error) {
 	if g.request == nil || g.info.Type != protocol.InvitationTypeUser {
 		return parsec.UserID{}, errors.New("CreateUser: no user request received")
 	}
@@ -494,7 +499,7 @@ func (g *Greeting) CreateUser(ctx context.Context, handle parsec.HumanHandle, la
 	if err := g.stillPending(ctx); err != nil {
 		return parsec.UserID{}, err
 	}
-	userID, deviceID := parsec.NewUserID(), parsec.NewDeviceID()
+	userID := parsec.NewUserID()
 	author := g.c.dev.DeviceID
 	err = g.c.WithFreshTimestamp(ctx, 500*time.Millisecond, func(ts parsec.DateTime) error {
 		u := &certif.UserCertificate{Author: &author, Timestamp: ts, UserID: userID, HumanHandle: &handle,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/mlkem"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -160,6 +161,20 @@ func decoy(t *testing.T, choices []crypto.SASCode, right crypto.SASCode) crypto.
 // device as a test user.
 func claim(t *testing.T, ctx context.Context, link protocol.Link, g *greeterSide, handle parsec.HumanHandle, label string) *testenv.User {
 	t.Helper()
+	u := &testenv.User{ConfigDir: t.TempDir(), Password: []byte("new device password")}
+	if err := claimInto(t, ctx, link, g, handle, label, u); err != nil {
+		t.Fatalf("claimer Finish: %v", err)
+	}
+	if err := g.wait(t, ctx); err != nil {
+		t.Fatalf("greeter: %v", err)
+	}
+	return u
+}
+
+// claimInto runs the claimer's side with the right codes, and saves the new device in
+// u.ConfigDir under u.Password; it returns the error of the last step (Finish).
+func claimInto(t *testing.T, ctx context.Context, link protocol.Link, g *greeterSide, handle parsec.HumanHandle, label string, u *testenv.User) error {
+	t.Helper()
 	cl, err := client.NewClaim(ctx, link, client.ClaimOptions{})
 	if err != nil {
 		t.Fatalf("NewClaim: %v", err)
@@ -181,15 +196,8 @@ func claim(t *testing.T, ctx context.Context, link protocol.Link, g *greeterSide
 	if err := cl.WaitGreeterTrust(ctx); err != nil {
 		t.Fatalf("WaitGreeterTrust: %v", err)
 	}
-	u := &testenv.User{ConfigDir: t.TempDir(), Password: []byte("new device password")}
 	u.Device, err = cl.Finish(ctx, u.ConfigDir, handle, label, u.Password)
-	if err != nil {
-		t.Fatalf("claimer Finish: %v", err)
-	}
-	if err := g.wait(t, ctx); err != nil {
-		t.Fatalf("greeter: %v", err)
-	}
-	return u
+	return err
 }
 
 func hasCode(codes []crypto.SASCode, c crypto.SASCode) bool {
@@ -345,6 +353,38 @@ func TestInviteDevice(t *testing.T) {
 	if st := invitationStatus(t, w.c, inv.Token); st != protocol.InvitationStatusFinished {
 		t.Errorf("invitation %s after the exchange, want FINISHED", st)
 	}
+}
+
+// The greeter chooses the ID of the device it creates for the claimer: one of a device the
+// claimer's computer already holds (of another organization) is refused, and that device is
+// kept as it was (the new device's file replaced it).
+func TestInviteGreeterGivesAHeldDeviceID(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx, cancel := context.WithTimeout(t.Context(), exchangeTimeout)
+	defer cancel()
+	bob := w.srv.Bootstrap(t, "Other", "bob@example.com", "Bob")
+	held, err := os.ReadFile(device.Path(bob.ConfigDir, bob.Device.DeviceID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := w.c.InviteUser(ctx, "bob@example.com", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startGreeter(ctx, w.c, inv.Token, func(ctx context.Context, g *client.Greeting, req client.UserRequest) error {
+		_, err := g.CreateUserWithDeviceID(ctx, req.HumanHandle, req.DeviceLabel, parsec.ProfileStandard, bob.Device.DeviceID)
+		return err
+	})
+	err = claimInto(t, ctx, inv.Link, g, mustHandle(t, "bob@example.com", "Bob"), "phone",
+		&testenv.User{ConfigDir: bob.ConfigDir, Password: []byte("new device password")})
+	if parsec.KindOf(err) != parsec.Tampered {
+		t.Errorf("claim of a device given the ID of one held: %v, want kind Tampered", err)
+	}
+	if got, err := os.ReadFile(device.Path(bob.ConfigDir, bob.Device.DeviceID)); err != nil || !bytes.Equal(got, held) {
+		t.Fatalf("the device held before the claim was replaced (%v)", err)
+	}
+	bob.Open(t) // its cache too is its own
 }
 
 func TestInviteWrongCode(t *testing.T) {

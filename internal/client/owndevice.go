@@ -101,7 +101,7 @@ func fromRecovery(ctx context.Context, configDir string, f *device.File, key cry
 	if err != nil {
 		return nil, err
 	}
-	if err := device.Save(device.Path(configDir, local.DeviceID), local, password, c.now()); err != nil {
+	if err := device.Create(device.Path(configDir, local.DeviceID), local, password, c.now()); err != nil {
 		return nil, parsec.Errorf(parsec.Other, "the device %s was created but could not be saved (%v): import the recovery file again", parsec.ShortID(local.DeviceID), err)
 	}
 	if then != nil {

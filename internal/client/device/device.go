@@ -74,6 +74,16 @@ func Path(configDir string, id parsec.DeviceID) string {
 // file in the same directory, synced, then renamed), with mode 0600. An existing file at path
 // is replaced only once the new one is complete.
 func Save(path string, l *Local, password []byte, now parsec.DateTime) error {
+	return saveWithPassword(path, l, password, now, true)
+}
+
+// Create is Save for a new device: a file already at path (another device's) is left as it
+// is, and the error is of kind parsec.Exists.
+func Create(path string, l *Local, password []byte, now parsec.DateTime) error {
+	return saveWithPassword(path, l, password, now, false)
+}
+
+func saveWithPassword(path string, l *Local, password []byte, now parsec.DateTime, replace bool) error {
 	if len(password) == 0 {
 		return parsec.Errorf(parsec.Invalid, "the device password must not be empty")
 	}
@@ -83,12 +93,16 @@ func Save(path string, l *Local, password []byte, now parsec.DateTime) error {
 	if err != nil {
 		return err
 	}
-	return save(path, l, h, key)
+	data, err := encode(l, h, key)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, data, replace)
 }
 
 // WriteFile writes a device file made by EncodeRecovery (or any file to keep private) to
 // path atomically, mode 0600, as Save does.
-func WriteFile(path string, data []byte) error { return writeAtomic(path, data) }
+func WriteFile(path string, data []byte) error { return writeAtomic(path, data, true) }
 
 // EncodeRecovery returns a recovery device file: like a device file, but protected by a
 // recovery key (see crypto.NewRecoveryPassphrase) rather than a password; the key has full
@@ -123,14 +137,6 @@ func newHeader(l *Local, protection string, now parsec.DateTime) Header {
 	}
 }
 
-func save(path string, l *Local, h Header, key crypto.SecretKey) error {
-	data, err := encode(l, h, key)
-	if err != nil {
-		return err
-	}
-	return writeAtomic(path, data)
-}
-
 func encode(l *Local, h Header, key crypto.SecretKey) ([]byte, error) {
 	plain, err := codec.Marshal(l)
 	if err != nil {
@@ -147,7 +153,9 @@ func encode(l *Local, h Header, key crypto.SecretKey) ([]byte, error) {
 	return data, nil
 }
 
-func writeAtomic(path string, data []byte) error {
+// writeAtomic writes data to path through a temporary file; an existing file at path is
+// replaced only if replace is set.
+func writeAtomic(path string, data []byte, replace bool) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("save device: %w", err)
@@ -171,6 +179,11 @@ func writeAtomic(path string, data []byte) error {
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("save device: %w", err)
+	}
+	if !replace {
+		if _, err := os.Lstat(path); err == nil {
+			return parsec.Errorf(parsec.Exists, "device file %s already exists: it was left as it is", path)
+		}
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("save device: %w", err)

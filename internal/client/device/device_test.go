@@ -276,3 +276,24 @@ func TestFindCopiesOfOneDevice(t *testing.T) {
 		t.Errorf("Find with two copies, neither at the device's path = %v; want both named", err)
 	}
 }
+
+// Create writes a new device's file and never replaces one already there.
+func TestCreateKeepsAnExistingFile(t *testing.T) {
+	dir := t.TempDir()
+	l := sampleLocal("Acme", "alice@example.com", "laptop")
+	path := Path(dir, l.DeviceID)
+	if err := Create(path, l, []byte("pw"), 1); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	other := sampleLocal("Other", "bob@example.com", "phone")
+	if err := Create(path, other, []byte("pw2"), 2); parsec.KindOf(err) != parsec.Exists {
+		t.Errorf("Create over an existing file = %v, want kind Exists", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("Create replaced an existing file")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("%d files in the devices folder, want 1 (no temporary file left)", len(entries))
+	}
+}
