@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -101,8 +102,9 @@ func saveWithPassword(path string, l *Local, password []byte, now parsec.DateTim
 }
 
 // WriteFile writes a device file made by EncodeRecovery (or any file to keep private) to
-// path atomically, mode 0600, as Save does.
-func WriteFile(path string, data []byte) error { return writeAtomic(path, data, true) }
+// path atomically, mode 0600, as Create does: a file already at path, even one made while
+// this one was written, is left as it is (kind parsec.Exists).
+func WriteFile(path string, data []byte) error { return writeAtomic(path, data, false) }
 
 // EncodeRecovery returns a recovery device file: like a device file, but protected by a
 // recovery key (see crypto.NewRecoveryPassphrase) rather than a password; the key has full
@@ -180,17 +182,35 @@ func writeAtomic(path string, data []byte, replace bool) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("save device: %w", err)
 	}
-	if !replace {
-		if _, err := os.Lstat(path); err == nil {
-			return parsec.Errorf(parsec.Exists, "device file %s already exists: it was left as it is", path)
-		}
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("save device: %w", err)
+	if err := place(tmp.Name(), path, replace); err != nil {
+		return err
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
+	}
+	return nil
+}
+
+// place gives the file tmp the name path; a file already there is replaced only if replace
+// is set. Without replacing, a hard link takes the name only if it is free (a file made
+// there meanwhile, by another process, is kept); where hard links do not exist, a check
+// comes before the rename.
+func place(tmp, path string, replace bool) error {
+	if !replace {
+		err := os.Link(tmp, path)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, fs.ErrExist):
+			return parsec.Errorf(parsec.Exists, "%s already exists: it was left as it is", path)
+		}
+		if _, err := os.Lstat(path); err == nil {
+			return parsec.Errorf(parsec.Exists, "%s already exists: it was left as it is", path)
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("save device: %w", err)
 	}
 	return nil
 }

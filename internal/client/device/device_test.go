@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -295,5 +296,34 @@ func TestCreateKeepsAnExistingFile(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
 		t.Errorf("%d files in the devices folder, want 1 (no temporary file left)", len(entries))
+	}
+}
+
+// Of several writes of one new file at once (two exports of a recovery file to one path),
+// one takes the name and the others are refused: none replaces the file another wrote.
+func TestWriteFileRefusesATakenName(t *testing.T) {
+	for round := range 50 {
+		path := filepath.Join(t.TempDir(), "alice.recovery")
+		const writers = 8
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Go(func() { errs[i] = WriteFile(path, []byte{byte(i)}) })
+		}
+		wg.Wait()
+		won := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && won >= 0:
+				t.Fatalf("round %d: writers %d and %d both wrote the file", round, won, i)
+			case err == nil:
+				won = i
+			case parsec.KindOf(err) != parsec.Exists:
+				t.Fatalf("round %d: writer %d: %v, want kind Exists", round, i, err)
+			}
+		}
+		if got, _ := os.ReadFile(path); won < 0 || !bytes.Equal(got, []byte{byte(won)}) {
+			t.Fatalf("round %d: the file holds %v, want the one writer %d that succeeded", round, got, won)
+		}
 	}
 }
