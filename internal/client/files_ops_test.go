@@ -778,6 +778,46 @@ func TestFolderMovedWhileFilledElsewhere(t *testing.T) {
 	}
 }
 
+// TestRenamedWhileMovedElsewhere: alice renames /x/f to /x/g, in the same folder, while bob
+// moves /x/f to /y/f (a file, or a folder holding one), whichever syncs first. Before,
+// after their syncs both devices showed the entry in /x as g and in /y as f, one entry in
+// two folders: the rename changed /x only, which kept the entry under its new name (a
+// rename wins over a removal), and /y named it too. Now the move wins: /y/f alone.
+func TestRenamedWhileMovedElsewhere(t *testing.T) {
+	for _, folder := range []bool{false, true} {
+		for _, aliceFirst := range []bool{true, false, true, false} { // twice: the IDs drawn set the order folders merge in
+			p := newPeople(t)
+			ctx := t.Context()
+			_, aw, bw, _ := shared(t, p)
+			f, want := "/x/f", []string{"/y/f", "/y/o"}
+			if folder {
+				f, want = "/x/f/in", []string{"/y/f/in", "/y/o"}
+			}
+			write(t, aw, map[string][]byte{f: []byte("v1"), "/y/o": []byte("o")})
+			syncWS(t, aw)
+			syncWS(t, bw)
+			if err := aw.Rename(ctx, "/x/f", "/x/g"); err != nil {
+				t.Fatal(err)
+			}
+			if err := bw.Rename(ctx, "/x/f", "/y/f"); err != nil {
+				t.Fatal(err)
+			}
+			first, second := aw, bw
+			if !aliceFirst {
+				first, second = bw, aw
+			}
+			syncWS(t, first)
+			syncWS(t, second)
+			syncWS(t, first)
+			for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+				if files, err := filesOf(w); err != nil || !slices.Equal(files, want) {
+					t.Errorf("a folder %v, alice first %v: %s's files: %v, %v; want %v", folder, aliceFirst, who, files, err, want)
+				}
+			}
+		}
+	}
+}
+
 // filesOf lists the paths of the files of a workspace, in the walk's order.
 func filesOf(w *client.Workspace) ([]string, error) {
 	var files []string

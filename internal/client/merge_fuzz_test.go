@@ -33,8 +33,8 @@ func FuzzMergeChildren(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, bb, lb, rb []byte) {
 		base, local, remote := folder(bb), folder(lb), folder(rb)
-		out := mergeChildren(base, local, remote, nil)
-		if again := mergeChildren(base, local, remote, nil); !maps.Equal(out, again) {
+		out := mergeChildren(base, local, remote, nil, nil)
+		if again := mergeChildren(base, local, remote, nil, nil); !maps.Equal(out, again) {
 			t.Fatalf("two merges differ: %v, %v", out, again)
 		}
 		in := func(m map[string]parsec.VlobID, id parsec.VlobID) bool {

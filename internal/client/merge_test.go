@@ -53,6 +53,7 @@ func TestMergeChildren(t *testing.T) {
 		name                string
 		base, local, remote children
 		changed             parsec.VlobID // changed here, not sent yet
+		elsewhere           parsec.VlobID // in another folder here
 		want                children
 	}{
 		{
@@ -170,10 +171,23 @@ func TestMergeChildren(t *testing.T) {
 			base: children{"a": a}, local: children{"a": a, "n": b}, remote: children{"n": a},
 			want: children{"n": a, "n (name conflict 1)": b},
 		},
+		{
+			name: "renamed locally, moved to another folder remotely: moved",
+			base: children{"a": a, "b": b}, local: children{"n": a, "b": b}, remote: children{"b": b},
+			elsewhere: a,
+			want:      children{"b": b},
+		},
+		{
+			name: "renamed remotely, moved to another folder locally: moved",
+			base: children{"a": a, "b": b}, local: children{"b": b}, remote: children{"n": a, "b": b},
+			elsewhere: a,
+			want:      children{"b": b},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := mergeChildren(tc.base, tc.local, tc.remote, func(id parsec.VlobID) bool { return id == tc.changed })
+			got := mergeChildren(tc.base, tc.local, tc.remote, func(id parsec.VlobID) bool { return id == tc.changed },
+				func(id parsec.VlobID) bool { return id == tc.elsewhere })
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("mergeChildren (-want +got):\n%s", diff)
 			}

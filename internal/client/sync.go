@@ -665,7 +665,9 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 	if e.local == nil && !w.removesChanged(e.base, r) {
 		old := e.base
 		e.base = r
-		return append([]parsec.VlobID{id}, w.restoreEdited(old, r)...)
+		// Moved elsewhere: the folder it was in, renamed here, gives it up (see undoLostMove).
+		changed := append([]parsec.VlobID{id}, w.undoLostMove(id, old.Head().Parent, r.Head().Parent)...)
+		return append(changed, w.restoreEdited(old, r)...)
 	}
 	if e.local == nil { // a folder unchanged here that removes an entry changed here
 		e.local = cloneManifest(e.base)
@@ -772,7 +774,8 @@ func (w *Workspace) moveBack(y, x parsec.VlobID, local *manifest.FolderManifest,
 
 // undoLostMove takes entry id out of folder from, where a move made here had put it, when
 // the merge keeps the entry in folder to (another device moved it too, first: its move
-// wins); otherwise both folders would name it. It returns the folder, if changed.
+// wins), or where a rename made here kept it, when another device moved it to folder to;
+// otherwise both folders would name it. It returns the folder, if changed.
 func (w *Workspace) undoLostMove(id, from, to parsec.VlobID) []parsec.VlobID {
 	if from == to {
 		return nil
@@ -943,6 +946,10 @@ func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest
 		// Changed here, and still in this folder: one moved elsewhere is not kept here.
 		c, _ := w.lookup(id)
 		return c != nil && c.local != nil && c.local.Head().Parent == remote.ID
+	}, func(id parsec.VlobID) bool {
+		// In another folder here: moved there, on this device or another.
+		c, _ := w.lookup(id)
+		return c != nil && c.current() != nil && c.current().Head().Parent != remote.ID
 	})
 	parent := mergeParent(e.base, local, remote)
 	lost := w.undoLostMove(remote.ID, local.Parent, parent)
@@ -969,9 +976,11 @@ func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest
 // side is kept; removed on one side and untouched on the other, removed; removed remotely
 // and changed here (changedHere: a file's content written, a folder's entries, not sent
 // yet), kept, so that the change is not lost with it; removed on one side and renamed on
-// the other, kept under the new name; renamed on both, the remote name wins. A local entry
-// whose name then clashes with another is renamed "name (name conflict N).ext".
-func mergeChildren(base, local, remote map[string]parsec.VlobID, changedHere func(parsec.VlobID) bool) map[string]parsec.VlobID {
+// the other, kept under the new name, unless it is in another folder here (elsewhere: it
+// was moved there, and the move wins over the rename); renamed on both, the remote name
+// wins. A local entry whose name then clashes with another is renamed "name (name
+// conflict N).ext".
+func mergeChildren(base, local, remote map[string]parsec.VlobID, changedHere, elsewhere func(parsec.VlobID) bool) map[string]parsec.VlobID {
 	byID := func(m map[string]parsec.VlobID) map[parsec.VlobID]string {
 		out := make(map[parsec.VlobID]string, len(m))
 		for _, n := range slices.Sorted(maps.Keys(m)) {
@@ -994,6 +1003,8 @@ func mergeChildren(base, local, remote map[string]parsec.VlobID, changedHere fun
 			names[id] = rn
 		case inB && ln == bn && (changedHere == nil || !changedHere(id)):
 			// removed remotely, untouched locally: removed
+		case inB && ln != bn && elsewhere != nil && elsewhere(id):
+			// renamed locally, moved to another folder remotely: moved
 		default:
 			// added locally, or renamed or changed locally and removed remotely
 			names[id], localSide[id] = ln, true
@@ -1003,8 +1014,8 @@ func mergeChildren(base, local, remote map[string]parsec.VlobID, changedHere fun
 		if _, inL := l[id]; inL {
 			continue
 		}
-		if bn, inB := b[id]; !inB || rn != bn {
-			names[id] = rn // added remotely, or renamed remotely and removed locally
+		if bn, inB := b[id]; !inB || rn != bn && (elsewhere == nil || !elsewhere(id)) {
+			names[id] = rn // added remotely, or renamed remotely and removed (not moved) locally
 		}
 	}
 	out := make(map[string]parsec.VlobID, len(names))
