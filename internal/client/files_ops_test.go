@@ -622,10 +622,12 @@ func TestDownloadCancelled(t *testing.T) {
 }
 
 // TestRemovedWhileChangedElsewhere: alice removes a file (or a folder) while bob, not yet
-// synced, writes it (or a new file in it). Before, bob's sync took the removal and dropped
-// his change with it: his new version, or his new file, was in no folder, on both devices.
-// Now a change not sent yet keeps what it changed: the file, or the folder, is back on both
-// devices with bob's content (alice's removal gives way to it).
+// synced, writes it (or a file in it, or in a folder in it). Before, bob's sync took the
+// removal and dropped his change with it: his new version, or his new file, was in no
+// folder, on both devices (later, only when the change was deeper than the folder's own
+// entries). Now a change not sent yet keeps what it changed and the folders above it: the
+// file, or the folder, is back on both devices with bob's content (alice's removal gives
+// way to it).
 func TestRemovedWhileChangedElsewhere(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -636,6 +638,8 @@ func TestRemovedWhileChangedElsewhere(t *testing.T) {
 	}{
 		{"a file removed, written", map[string][]byte{"/f": []byte("v1")}, "/f", map[string][]byte{"/f": []byte("bob's edit")}, "/f"},
 		{"a folder removed, a file added in it", map[string][]byte{"/d/old": []byte("old")}, "/d", map[string][]byte{"/d/new": []byte("bob's edit")}, "/d/new"},
+		{"a folder removed, a file added deeper", map[string][]byte{"/d/e/old": []byte("old")}, "/d", map[string][]byte{"/d/e/new": []byte("bob's edit")}, "/d/e/new"},
+		{"a folder removed, a file deeper written", map[string][]byte{"/d/e/old": []byte("old")}, "/d", map[string][]byte{"/d/e/old": []byte("bob's edit")}, "/d/e/old"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPeople(t)

@@ -82,7 +82,7 @@ func (w *Workspace) pull(ctx context.Context) error {
 }
 
 func (w *Workspace) pullChanges(ctx context.Context) error {
-	w.readErr = nil
+	w.readErr, w.unsent = nil, nil
 	checkpoint, err := w.c.cache.Checkpoint(ctx, w.id)
 	if err != nil {
 		return err
@@ -850,13 +850,66 @@ func (w *Workspace) removesChanged(base, remote manifest.Manifest) bool {
 		kept[id] = true
 	}
 	for _, id := range b.Children {
-		if !kept[id] {
-			if c, _ := w.lookup(id); c != nil && c.local != nil && c.local.Head().Parent == r.ID {
-				return true
-			}
+		if !kept[id] && w.changedIn(id, r.ID) {
+			return true
 		}
 	}
 	return false
+}
+
+// changedIn says whether entry id is in folder here (one moved elsewhere is not kept there)
+// and has a change not sent yet, itself or, a folder, an entry inside it at any depth.
+func (w *Workspace) changedIn(id, folder parsec.VlobID) bool {
+	c, _ := w.lookup(id)
+	if c == nil || c.current() == nil || c.current().Head().Parent != folder {
+		return false
+	}
+	return c.local != nil || w.changesUnsent().within[id]
+}
+
+// unsentChanges is what a pull knows of the changes not sent yet.
+type unsentChanges struct {
+	within map[parsec.VlobID]bool // the folders above an entry changed, up to the root
+}
+
+// changesUnsent lists the changes not sent yet, once per pull (a pull needs them only when
+// it receives the removal of an entry unchanged here).
+func (w *Workspace) changesUnsent() *unsentChanges {
+	if w.unsent != nil {
+		return w.unsent
+	}
+	u := &unsentChanges{within: map[parsec.VlobID]bool{}}
+	w.unsent = u
+	var changed []parsec.VlobID
+	err := w.c.cache.Pending(context.Background(), w.id, func(id parsec.VlobID, _ bool) error {
+		if _, ok := w.entries[id]; !ok { // as memory holds it, below
+			changed = append(changed, id)
+		}
+		return nil
+	})
+	if err != nil {
+		w.readErr = parsec.Wrap(err, "workspace %s: the local changes cannot be listed", parsec.ShortID(w.id))
+	}
+	for id, e := range w.entries {
+		if e.local != nil {
+			changed = append(changed, id)
+		}
+	}
+	for _, id := range changed {
+		// Up to the root, or to a folder marked already (its own folders are, or a loop).
+		for cur := id; ; {
+			e := w.get(cur)
+			if e == nil || e.current() == nil || e.current().Head().IsRoot() {
+				break
+			}
+			cur = e.current().Head().Parent
+			if u.within[cur] {
+				break
+			}
+			u.within[cur] = true
+		}
+	}
+	return u
 }
 
 func sameContent(a, b *manifest.FileManifest) bool {
@@ -943,9 +996,7 @@ func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest
 		baseChildren = b.Children
 	}
 	merged := mergeChildren(baseChildren, local.Children, remote.Children, func(id parsec.VlobID) bool {
-		// Changed here, and still in this folder: one moved elsewhere is not kept here.
-		c, _ := w.lookup(id)
-		return c != nil && c.local != nil && c.local.Head().Parent == remote.ID
+		return w.changedIn(id, remote.ID)
 	}, func(id parsec.VlobID) bool {
 		// In another folder here: moved there, on this device or another.
 		c, _ := w.lookup(id)
@@ -974,8 +1025,8 @@ func (w *Workspace) mergeFolder(e *entry, local, remote *manifest.FolderManifest
 
 // mergeChildren merges a folder's entries three-way, by entry ID: an entry added on one
 // side is kept; removed on one side and untouched on the other, removed; removed remotely
-// and changed here (changedHere: a file's content written, a folder's entries, not sent
-// yet), kept, so that the change is not lost with it; removed on one side and renamed on
+// and changed here (changedHere: a file's content written, a folder's entries or anything
+// deeper in it, not sent yet), kept, so that the change is not lost with it; removed on one side and renamed on
 // the other, kept under the new name, unless it is in another folder here (elsewhere: it
 // was moved there, and the move wins over the rename); renamed on both, the remote name
 // wins. A local entry whose name then clashes with another is renamed "name (name

@@ -45,7 +45,10 @@ type Workspace struct {
 	damaged map[parsec.VlobID]bool
 	// readErr is the last error reading an entry from the cache, which a sync under way
 	// must not take for an entry not known (see pull).
-	readErr    error
+	readErr error
+	// unsent is what a pull under way knows of the changes not sent yet, listed when first
+	// needed (see changesUnsent); nil until then.
+	unsent     *unsentChanges
 	checkpoint uint64 // the change checkpoint the entries are at
 	gen        uint64 // the cache's generation the entries are at (see lockWrite)
 	// knownAt is the last certificate timestamp this process knew when it polled the
