@@ -664,28 +664,43 @@ func TestRemovedWhileChangedElsewhere(t *testing.T) {
 	}
 }
 
-// TestRemovedHereWhileChangedElsewhere: bob writes a file and syncs; alice, who has not
-// received it, removes the file, then syncs. Before, her removal went out and bob's new
-// content was in no folder, on both devices. Now the change received wins over the removal
-// not sent yet: the file is back on both devices with bob's content.
+// TestRemovedHereWhileChangedElsewhere: bob writes a file (or a file in a folder, or adds
+// one) and syncs; alice, who has not received it, removes the file (or the folder), then
+// syncs. Before, her removal went out and bob's new content was in no folder, on both
+// devices (later, for a folder still). Now the change received wins over the removal not
+// sent yet: the file (or the folder) is back on both devices with bob's content.
 func TestRemovedHereWhileChangedElsewhere(t *testing.T) {
-	p := newPeople(t)
-	_, aw, bw, _ := shared(t, p)
-	write(t, aw, map[string][]byte{"/f": []byte("v1")})
-	syncWS(t, aw)
-	syncWS(t, bw)
-	write(t, bw, map[string][]byte{"/f": []byte("bob's edit")})
-	syncWS(t, bw)
-	if err := aw.Remove(t.Context(), "/f", false); err != nil {
-		t.Fatal(err)
-	}
-	syncWS(t, aw)
-	syncWS(t, bw)
-	for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
-		var got bytes.Buffer
-		if err := w.ReadFile(t.Context(), "/f", &got); err != nil || got.String() != "bob's edit" {
-			t.Errorf("%s reads /f: %q, %v; want bob's edit", who, got.String(), err)
-		}
+	for _, tc := range []struct {
+		name   string
+		write  map[string][]byte // bob, synced first
+		remove string            // alice, at the same time
+		want   string            // where bob's content must be, on both
+	}{
+		{"a file written, removed", map[string][]byte{"/d/e/old": []byte("bob's edit")}, "/d/e/old", "/d/e/old"},
+		{"a file added in a folder removed", map[string][]byte{"/d/new": []byte("bob's edit")}, "/d", "/d/new"},
+		{"a file added deeper in a folder removed", map[string][]byte{"/d/e/new": []byte("bob's edit")}, "/d", "/d/e/new"},
+		{"a file deeper in a folder removed written", map[string][]byte{"/d/e/old": []byte("bob's edit")}, "/d", "/d/e/old"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeople(t)
+			_, aw, bw, _ := shared(t, p)
+			write(t, aw, map[string][]byte{"/d/e/old": []byte("v1")})
+			syncWS(t, aw)
+			syncWS(t, bw)
+			write(t, bw, tc.write)
+			syncWS(t, bw)
+			if err := aw.Remove(t.Context(), tc.remove, true); err != nil {
+				t.Fatal(err)
+			}
+			syncWS(t, aw)
+			syncWS(t, bw)
+			for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+				var got bytes.Buffer
+				if err := w.ReadFile(t.Context(), tc.want, &got); err != nil || got.String() != "bob's edit" {
+					t.Errorf("%s reads %s: %q, %v; want bob's edit", who, tc.want, got.String(), err)
+				}
+			}
+		})
 	}
 }
 

@@ -667,7 +667,7 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 		e.base = r
 		// Moved elsewhere: the folder it was in, renamed here, gives it up (see undoLostMove).
 		changed := append([]parsec.VlobID{id}, w.undoLostMove(id, old.Head().Parent, r.Head().Parent)...)
-		return append(changed, w.restoreEdited(old, r)...)
+		return append(changed, w.restoreChanged(old, r)...)
 	}
 	if e.local == nil { // a folder unchanged here that removes an entry changed here
 		e.local = cloneManifest(e.base)
@@ -799,39 +799,67 @@ func (w *Workspace) undoLostMove(id, from, to parsec.VlobID) []parsec.VlobID {
 	return nil
 }
 
-// restoreEdited puts back a file that this device removed from its folder, the removal not
-// sent yet, when another device changed its content meanwhile (remote, after old): the
-// change wins over the removal, as a removal received wins over nothing but a change here
-// (mergeChildren). It returns the folder, if changed.
-func (w *Workspace) restoreEdited(old, remote manifest.Manifest) []parsec.VlobID {
-	o, ok := old.(*manifest.FileManifest)
-	r, isFile := remote.(*manifest.FileManifest)
-	if !ok || !isFile || sameContent(o, r) {
+// restoreChanged puts back what this device removed, the removal not sent yet, when another
+// device changed it meanwhile (remote, after old: a file's content, a folder's entries) or
+// changed something inside it: the change wins over the removal, as a removal received
+// wins over nothing but a change here (mergeChildren). Each folder above the entry that
+// this device took out of its folder is put back there, under its name then. It returns
+// the folders changed.
+func (w *Workspace) restoreChanged(old, remote manifest.Manifest) []parsec.VlobID {
+	switch o := old.(type) {
+	case *manifest.FileManifest:
+		if r, ok := remote.(*manifest.FileManifest); !ok || sameContent(o, r) {
+			return nil
+		}
+	case *manifest.FolderManifest:
+		if r, ok := remote.(*manifest.FolderManifest); !ok || maps.Equal(o.Children, r.Children) {
+			return nil
+		}
+	}
+	removed := w.changesUnsent().removed
+	if len(removed) == 0 {
 		return nil
 	}
-	pe := w.get(r.Parent)
-	if pe == nil || pe.local == nil {
-		return nil
+	var changed []parsec.VlobID
+	for id, parent, seen := remote.Head().ID, remote.Head().Parent, map[parsec.VlobID]bool{}; !seen[id]; {
+		seen[id] = true
+		pe := w.get(parent)
+		if pe == nil || pe.current() == nil {
+			break
+		}
+		if removed[id] {
+			changed = append(changed, w.putBack(id, parent, pe)...)
+		}
+		if pe.current().Head().IsRoot() {
+			break
+		}
+		id, parent = parent, pe.current().Head().Parent
 	}
+	return changed
+}
+
+// putBack names entry id again in folder parent (pe), which named it before a change here
+// not sent yet, under that name. It returns the folder, if changed.
+func (w *Workspace) putBack(id, parent parsec.VlobID, pe *entry) []parsec.VlobID {
 	base, ok := pe.base.(*manifest.FolderManifest)
 	local, isFolder := pe.local.(*manifest.FolderManifest)
 	if !ok || !isFolder {
 		return nil
 	}
-	for _, id := range local.Children {
-		if id == r.ID {
+	for _, child := range local.Children {
+		if child == id {
 			return nil // still named here: not removed
 		}
 	}
-	for name, id := range base.Children {
-		if id == r.ID { // named there before the removal: back under that name
-			w.keep(r.Parent, pe)
+	for name, child := range base.Children {
+		if child == id { // named there before the removal: back under that name
+			w.keep(parent, pe)
 			if _, taken := local.Children[name]; taken {
 				name = conflictName(local.Children, name, "name conflict")
 			}
-			local.Children[name] = r.ID
+			local.Children[name] = id
 			local.Updated = w.c.now()
-			return []parsec.VlobID{r.Parent}
+			return []parsec.VlobID{parent}
 		}
 	}
 	return nil
@@ -869,16 +897,17 @@ func (w *Workspace) changedIn(id, folder parsec.VlobID) bool {
 
 // unsentChanges is what a pull knows of the changes not sent yet.
 type unsentChanges struct {
-	within map[parsec.VlobID]bool // the folders above an entry changed, up to the root
+	within  map[parsec.VlobID]bool // the folders above an entry changed, up to the root
+	removed map[parsec.VlobID]bool // the entries a folder changed no longer names (removed, or moved)
 }
 
 // changesUnsent lists the changes not sent yet, once per pull (a pull needs them only when
-// it receives the removal of an entry unchanged here).
+// it receives the removal of an entry unchanged here, or a change of one).
 func (w *Workspace) changesUnsent() *unsentChanges {
 	if w.unsent != nil {
 		return w.unsent
 	}
-	u := &unsentChanges{within: map[parsec.VlobID]bool{}}
+	u := &unsentChanges{within: map[parsec.VlobID]bool{}, removed: map[parsec.VlobID]bool{}}
 	w.unsent = u
 	var changed []parsec.VlobID
 	err := w.c.cache.Pending(context.Background(), w.id, func(id parsec.VlobID, _ bool) error {
@@ -896,6 +925,18 @@ func (w *Workspace) changesUnsent() *unsentChanges {
 		}
 	}
 	for _, id := range changed {
+		if e := w.get(id); e != nil {
+			base, ok := e.base.(*manifest.FolderManifest)
+			local, isFolder := e.local.(*manifest.FolderManifest)
+			if ok && isFolder {
+				for _, child := range base.Children {
+					u.removed[child] = true
+				}
+				for _, child := range local.Children {
+					delete(u.removed, child)
+				}
+			}
+		}
 		// Up to the root, or to a folder marked already (its own folders are, or a loop).
 		for cur := id; ; {
 			e := w.get(cur)
