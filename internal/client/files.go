@@ -3,7 +3,9 @@ package client
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -716,18 +718,49 @@ func (w *Workspace) FreeName(p string) (string, error) {
 // MoveTo moves src, a file or with Recursive a folder tree of this workspace, to dst in
 // workspace to: within one workspace it is Move; between two, a Copy (streamed, see Copy),
 // then src removed from this workspace as a second change (its history keeps it). When the
-// removal fails, the copy stays and the error says so.
+// removal fails, the copy stays and the error says so; src is not removed when it changed
+// meanwhile (another member wrote in it while it was copied: the copy holds it as it was),
+// an error of kind parsec.Conflict.
 func (w *Workspace) MoveTo(ctx context.Context, src string, to *Workspace, dst string, o CopyOptions) (CopyResult, error) {
 	if to == w {
 		target, err := w.Move(ctx, src, dst, o.NoSync)
 		return CopyResult{Path: target}, err
 	}
+	if !o.NoSync {
+		if err := w.Pull(ctx); err != nil {
+			return CopyResult{}, err
+		}
+	}
+	// What is copied is src as this device holds it now (Copy receives the changes again,
+	// seldom any): the removal checks that src is still so after receiving them once more.
+	copied, err := w.treeStamp(src)
+	if err != nil {
+		return CopyResult{}, err
+	}
 	res, err := w.Copy(ctx, src, to, dst, o)
 	if err != nil {
 		return res, err
 	}
-	err = w.Change(ctx, o.NoSync, func() error { return w.Remove(ctx, src, true) })
+	err = w.Change(ctx, o.NoSync, func() error {
+		if now, err := w.treeStamp(src); err != nil || now != copied {
+			return cmp.Or(err, parsec.Errorf(parsec.Conflict, "%s changed while it was copied", src))
+		}
+		return w.Remove(ctx, src, true)
+	})
 	return res, parsec.Wrap(err, "copied to %s, but not removed from here", res.Path)
+}
+
+// treeStamp digests the entries of the tree at p (or the file): their paths, IDs, versions
+// and local changes, so that a change of any of them gives another digest.
+func (w *Workspace) treeStamp(p string) ([sha256.Size]byte, error) {
+	h := sha256.New()
+	err := w.WalkEach(p, func(e Entry) error {
+		fmt.Fprintf(h, "%q %x %d %d %d %t\n", e.Path, e.ID[:], e.Version, e.Size, e.Updated, e.NeedSync)
+		return nil
+	})
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum, err
 }
 
 // A partFile is a file downloaded beside its target, put in its place once complete: a

@@ -472,6 +472,48 @@ func TestMoveTo(t *testing.T) {
 	}
 }
 
+// TestMovedToWhileChangedElsewhere: alice moves /tree from Docs to another workspace while
+// bob writes /tree/a.txt in Docs, after alice's copy read it. Before, the removal that ends
+// the move received bob's version, then removed it with the tree: the copy had alice's
+// content, and bob's was left in the history only. Now the tree is not removed when it
+// changed while it was copied (the move says so): bob's content stays at /tree/a.txt.
+func TestMovedToWhileChangedElsewhere(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/tree/a.txt": []byte("alpha")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	otherID, err := p.ac.CreateWorkspace(ctx, "Other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := p.ac.Workspace(ctx, otherID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	_, err = aw.MoveTo(ctx, "/tree", other, "/", client.CopyOptions{Recursive: true, Progress: func(done, total int64) {
+		if done == total { // read and uploaded
+			once.Do(func() {
+				write(t, bw, map[string][]byte{"/tree/a.txt": []byte("bob's edit")})
+				syncWS(t, bw)
+			})
+		}
+	}})
+	wantKind(t, "MoveTo", err, parsec.Conflict)
+	if got := read(t, other, "/tree/a.txt"); string(got) != "alpha" {
+		t.Errorf("the copy reads %q, want alpha", got)
+	}
+	syncWS(t, aw)
+	syncWS(t, bw)
+	for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+		if got := read(t, w, "/tree/a.txt"); string(got) != "bob's edit" {
+			t.Errorf("%s reads /tree/a.txt: %q, want bob's edit", who, got)
+		}
+	}
+}
+
 // A copy of a tree within a workspace is saved a chunk of entries at a time (two here) as
 // it goes, so that what it holds in memory does not grow with the tree; it lands whole.
 func TestCopyWithinSavedByChunks(t *testing.T) {
