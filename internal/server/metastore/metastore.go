@@ -17,9 +17,10 @@ var ErrNotFound = errors.New("not found")
 var ErrExists = errors.New("already exists")
 
 // Store is a metadata store. An error of kind parsec.Unavailable from any of its methods
-// (and those of the interfaces below) means that the store cannot be reached now (a database
-// server stopped, restarting or cut off): the server answers that its store is unavailable,
-// and the store must work again, without being reopened, once it is back.
+// (and those of the interfaces below) means that the store cannot be reached or used now (a
+// database server stopped, restarting or cut off, a disk full or failing): the server answers
+// that its store is unavailable, and the store must work again, without being reopened, once
+// it is back.
 type Store interface {
 	// Update runs fn in a read-write transaction. Write transactions are serialized: fn sees
 	// every transaction committed before it and none that runs concurrently, so a handler may

@@ -116,18 +116,18 @@ func (s *Store) View(ctx context.Context, fn func(metastore.Tx) error) error {
 func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(metastore.Tx) error) error {
 	sqlTx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
-		return fmt.Errorf("metadata database: %w", err)
+		return unavailable(fmt.Errorf("metadata database: %w", err))
 	}
 	t := &tx{ctx: ctx, tx: sqlTx}
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()
-		return err
+		return unavailable(err)
 	}
 	if readOnly {
-		return sqlTx.Rollback()
+		return unavailable(sqlTx.Rollback())
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("metadata database: commit: %w", err)
+		return unavailable(fmt.Errorf("metadata database: commit: %w", err))
 	}
 	return nil
 }

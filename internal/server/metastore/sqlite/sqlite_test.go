@@ -9,6 +9,7 @@ import (
 	"github.com/parsec-go/parsec/internal/server/metastore"
 	"github.com/parsec-go/parsec/internal/server/metastore/metastoretest"
 	"github.com/parsec-go/parsec/internal/sqlitefile/sqlitefiletest"
+	"github.com/parsec-go/parsec/internal/testenv/smallfs"
 )
 
 func TestConformance(t *testing.T) {
@@ -118,4 +119,47 @@ func TestDurableAndPrivate(t *testing.T) {
 	}
 	sqlitefiletest.WantDurable(t, t.Context(), s.writer, path)
 	sqlitefiletest.WantDurable(t, t.Context(), s.reader, path)
+}
+
+// A database on a full disk: writes fail with errors of kind Unavailable (which the server
+// tells its clients, rather than an internal error), reads go on, and writes work again on
+// the same store once space is freed.
+func TestDiskFull(t *testing.T) {
+	dir := smallfs.New(t, 4<<20)
+	s, err := Open(t.Context(), filepath.Join(dir, "metadata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Update(t.Context(), func(tx metastore.Tx) error {
+		return tx.PutOrganization(metastore.Organization{ID: "Acme", CreatedOn: 1})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	write := func(ts parsec.DateTime) error {
+		return s.Update(t.Context(), func(tx metastore.Tx) error {
+			return tx.AddCertificate("Acme", metastore.Certificate{Topic: metastore.CommonTopic, Timestamp: ts,
+				Kind: "user_certificate", Data: make([]byte, 256<<10)})
+		})
+	}
+	read := func() error {
+		return s.View(t.Context(), func(tx metastore.Tx) error {
+			_, err := tx.Organization("Acme")
+			return err
+		})
+	}
+	free := smallfs.Fill(t, dir)
+	if err := write(2); !parsec.IsKind(err, parsec.Unavailable) {
+		t.Errorf("write on a full disk: error %v, want kind %v", err, parsec.Unavailable)
+	}
+	if err := read(); err != nil {
+		t.Errorf("read on a full disk: %v", err)
+	}
+	free()
+	if err := write(3); err != nil {
+		t.Errorf("write once space is freed: %v", err)
+	}
+	if err := read(); err != nil {
+		t.Errorf("read once space is freed: %v", err)
+	}
 }
