@@ -63,6 +63,21 @@ func NewOwnPostgres(t testing.TB) *OwnPostgres {
 	return p
 }
 
+// Give makes dir the server's, for a tablespace (CREATE TABLESPACE … LOCATION dir): owned by
+// the user the server runs as, and reachable by it through its parent, which it may cross.
+func (p *OwnPostgres) Give(dir string) {
+	p.t.Helper()
+	if p.cred == nil {
+		return // the server runs as this user
+	}
+	if err := os.Chown(dir, int(p.cred.Uid), int(p.cred.Gid)); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
 // DSN is the connection string of the database "postgres" of the server.
 func (p *OwnPostgres) DSN() string { return p.server.dsn("postgres") }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/parsec-go/parsec/internal/server/metastore"
 	"github.com/parsec-go/parsec/internal/server/metastore/metastoretest"
 	"github.com/parsec-go/parsec/internal/testenv"
+	"github.com/parsec-go/parsec/internal/testenv/smallfs"
 )
 
 func TestMain(m *testing.M) {
@@ -294,6 +296,52 @@ func TestUnavailable(t *testing.T) {
 	})
 	if !errors.Is(err, metastore.ErrNotFound) || parsec.IsKind(err, parsec.Unavailable) {
 		t.Errorf("missing organization: error %v, want ErrNotFound", err)
+	}
+}
+
+// TestDiskFull fills the disk of the certificates (their table in a tablespace on a small
+// file system): a write there fails with an error of kind Unavailable (which the server tells
+// its clients, rather than an internal error), reads go on, and writes work again on the same
+// store once space is freed.
+func TestDiskFull(t *testing.T) {
+	dir := smallfs.New(t, 4<<20)
+	db := testenv.NewOwnPostgres(t)
+	db.Give(dir)
+	s := open(t, db.DSN())
+	for _, q := range []string{`CREATE TABLESPACE small LOCATION '` + dir + `'`, `ALTER TABLE certificates SET TABLESPACE small`} {
+		if _, err := s.pool.Exec(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Update(t.Context(), func(tx metastore.Tx) error {
+		return tx.PutOrganization(metastore.Organization{ID: "Acme", CreatedOn: 1})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	write := func(ts parsec.DateTime) error {
+		data := make([]byte, 256<<10)
+		rand.Read(data) // not compressed: PostgreSQL stores all of it
+		return s.Update(t.Context(), func(tx metastore.Tx) error {
+			return tx.AddCertificate("Acme", metastore.Certificate{Topic: metastore.CommonTopic, Timestamp: ts,
+				Kind: "user_certificate", Data: data})
+		})
+	}
+	read := func() error {
+		return s.View(t.Context(), func(tx metastore.Tx) error {
+			_, err := tx.Organization("Acme")
+			return err
+		})
+	}
+	free := smallfs.Fill(t, dir)
+	if err := write(2); !parsec.IsKind(err, parsec.Unavailable) {
+		t.Errorf("write on a full disk: error %v, want kind %v", err, parsec.Unavailable)
+	}
+	if err := read(); err != nil {
+		t.Errorf("read on a full disk: %v", err)
+	}
+	free()
+	if err := write(3); err != nil {
+		t.Errorf("write once space is freed: %v", err)
 	}
 }
 

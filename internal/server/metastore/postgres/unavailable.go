@@ -12,8 +12,9 @@ import (
 
 // unavailable gives err, a failure of the database, the kind parsec.Unavailable when the
 // database could not be reached or dropped the connection (it is stopped, restarting,
-// refusing connections, or the network failed): the server then tells its clients that its
-// store is unavailable, and the pool connects again once the database is back. lost says
+// refusing connections, or the network failed), or lacks the resources to answer now (its
+// disk is full or failing): the server then tells its clients that its store is unavailable,
+// and the pool connects again once the database is back. lost says
 // that the connection the failure happened on is closed, whatever the error says. Other
 // errors, and those of a cancelled ctx, are returned as they are.
 func unavailable(ctx context.Context, err error, lost bool) error {
@@ -26,9 +27,10 @@ func unavailable(ctx context.Context, err error, lost bool) error {
 	return err
 }
 
-// unreachable reports whether err says that the database cannot be reached: any failure
-// that is not an answer of the database (a connection that could not be made or was cut),
-// or an answer saying that it is shutting down, starting, or out of connections.
+// unreachable reports whether err says that the database cannot be reached or used now: any
+// failure that is not an answer of the database (a connection that could not be made or was
+// cut), or an answer saying that it is shutting down, starting, or out of connections, disk
+// space, memory or another resource, or that its disk failed.
 func unreachable(err error) bool {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
@@ -39,7 +41,9 @@ func unreachable(err error) bool {
 		return true
 	case pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
 		return true
-	case pe.Code == "53300": // too_many_connections
+	case strings.HasPrefix(pe.Code, "53"): // insufficient resources: disk_full, out_of_memory, too_many_connections…
+		return true
+	case pe.Code == "58030": // io_error
 		return true
 	}
 	return false
