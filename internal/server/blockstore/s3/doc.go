@@ -22,9 +22,12 @@
 //
 // Transient failures (5xx, throttling, broken connections) are retried by the SDK's
 // standard retryer, with exponential back-off and jitter (maxAttempts attempts, at most
-// maxBackoff between two), without its client-side retry quota (see Open). Put, PutBatch,
-// and PutStream of a block up to bufferLimit bytes (4 MiB, protocol.MaxBlockSize, the
-// largest block a client may send) send a signed, seekable body and are retried;
+// maxBackoff between two), without its client-side retry quota (see Open); an attempt that
+// gets no connection within dialTimeout, or no answer within responseTimeout of its request,
+// is given up and retried, so that an operation on a store that hangs fails within a minute.
+// Put, PutBatch, and PutStream of a block up to bufferLimit bytes (4 MiB,
+// protocol.MaxBlockSize, the largest block a client may send) send a signed, seekable body
+// and are retried;
 // PutStream of a larger block streams it with an unsigned payload (UNSIGNED-PAYLOAD)
 // without holding it in memory, and cannot be retried since its reader cannot be rewound.
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,7 +44,19 @@ const (
 	batchPuts = 16
 	// defaultRegion is used when neither the URL nor the SDK's configuration names one.
 	defaultRegion = "us-east-1"
+	// dialTimeout and responseTimeout bound the wait of one attempt for a connection, and
+	// for the head of S3's response once the request is sent: an attempt that S3 does not
+	// answer (a server hung, a network dropping packets) is given up, and retried on a new
+	// connection. An operation that keeps getting no answer fails after maxAttempts of
+	// them, in less than a minute with the back-off between them, so that the server says
+	// that its block store is unavailable before its client gives up waiting (after a
+	// minute of silence, see internal/client).
+	dialTimeout     = 5 * time.Second
+	responseTimeout = 8 * time.Second
 )
+
+// testOnlyResponseTimeout is responseTimeout, lowered by tests.
+var testOnlyResponseTimeout = responseTimeout
 
 // Store is a blockstore.Store in an S3 bucket. It is safe for concurrent use, also by
 // several processes sharing the bucket.
@@ -149,11 +162,12 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The SDK's client, with more idle connections per host than Go's default 2: a batch
-	// has batchPuts requests in flight to the same host.
+	// The SDK's client, with more idle connections per host than Go's default 2 (a batch
+	// has batchPuts requests in flight to the same host), and bounded waits.
 	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 		tr.MaxIdleConnsPerHost = 4 * batchPuts
-	})
+		tr.ResponseHeaderTimeout = testOnlyResponseTimeout
+	}).WithDialerOptions(func(d *net.Dialer) { d.Timeout = dialTimeout })
 	opts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(httpClient),
 		config.WithRetryer(func() aws.Retryer {

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
@@ -332,6 +333,49 @@ func TestCancelledDuringPut(t *testing.T) {
 	p.stall.Store(false)
 	if _, err := s.Get(t.Context(), "Org-1", id); !parsec.IsKind(err, parsec.NotFound) {
 		t.Errorf("get after the cancelled put: error %v, want kind %v", err, parsec.NotFound)
+	}
+}
+
+// TestStalledStore: S3 takes requests and never answers them (a server hung, a network that
+// drops packets): each attempt gives up after responseTimeout, and once its attempts are
+// spent the operation fails, not as cancelled, while its caller still waits (the server then
+// tells its client that the store is unavailable, before the client gives up after a
+// minute of silence). Once S3 answers again, the same store works.
+func TestStalledStore(t *testing.T) {
+	defer func(d time.Duration) { testOnlyResponseTimeout = d }(testOnlyResponseTimeout)
+	testOnlyResponseTimeout = 50 * time.Millisecond
+	p := newFlakyProxy(t, http.StatusServiceUnavailable, 0)
+	s := open(t, p.URL, "")
+	defer s.Close()
+	go func() { // the proxy says when a request stalls
+		for {
+			select {
+			case <-p.stalled:
+			case <-t.Context().Done():
+				return
+			}
+		}
+	}()
+	const org = parsec.OrganizationID("Org-1")
+	id := parsec.NewBlockID()
+	p.stall.Store(true)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := s.Put(ctx, org, id, []byte("data")); err == nil || parsec.IsKind(err, parsec.Cancelled) {
+		t.Errorf("put to a store that does not answer: error %v, want a failure of the store", err)
+	}
+	if _, err := s.Get(ctx, org, id); err == nil || parsec.IsKind(err, parsec.Cancelled) || parsec.IsKind(err, parsec.NotFound) {
+		t.Errorf("get from a store that does not answer: error %v, want a failure of the store", err)
+	}
+	if n := p.count(http.MethodPut, "/"+s.bucket+"/Org-1/"+id.String()); n != maxAttempts {
+		t.Errorf("the proxy saw %d attempts of the put, want %d", n, maxAttempts)
+	}
+	p.stall.Store(false)
+	if err := s.Put(t.Context(), org, id, []byte("data")); err != nil {
+		t.Errorf("put once the store answers again: %v", err)
+	}
+	if got, err := s.Get(t.Context(), org, id); err != nil || string(got) != "data" {
+		t.Errorf("get once the store answers again: %q, %v", got, err)
 	}
 }
 
