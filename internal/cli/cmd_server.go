@@ -42,7 +42,8 @@ links that clients verify with TLS (clients trust a private certificate authorit
 --ca-file). Behind a reverse proxy that terminates TLS, give the proxy's URL with
 --server-url https://HOST instead. docs/deploy.md tells how to run it in production.
 
-GET /healthz answers "ok" when both stores answer, 503 naming the failing store otherwise.
+GET /healthz answers "ok" when both stores answer and the embedded ones (SQLite, the blocks
+directory) have 16 MiB left on their disk, 503 naming the failing store otherwise.
 GET /metrics, for the bearer of the administration token, gives metrics in the Prometheus
 text format: requests by command and status, latencies, open event streams, store errors,
 block bytes in and out.

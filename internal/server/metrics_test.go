@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +12,9 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
+	"github.com/parsec-go/parsec/internal/server/blockstore/disk"
+	"github.com/parsec-go/parsec/internal/server/metastore/sqlite"
+	"github.com/parsec-go/parsec/internal/testenv/smallfs"
 )
 
 // After a block is written and read, and a missing one asked for, with an event stream open,
@@ -90,4 +94,37 @@ type failingBlocks struct{ blockstore.Store }
 
 func (failingBlocks) Get(context.Context, parsec.OrganizationID, parsec.BlockID) ([]byte, error) {
 	return nil, errors.New("disk on fire")
+}
+
+// /healthz answers 503 when the disk of the embedded stores is full, though they still
+// answer reads (every write fails: an operator alerting on /healthz must be told), naming
+// each store; once room is freed, 200 again.
+func TestHealthDiskFull(t *testing.T) {
+	dir := smallfs.New(t, 64<<20)
+	w := startServer(t, func(c *Config) {
+		store, err := sqlite.Open(t.Context(), filepath.Join(dir, "metadata.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		blocks, err := disk.Open(filepath.Join(dir, "blocks"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Store, c.Blocks = store, blocks
+	})
+	if r := w.do(t, w.newRequest(t, http.MethodGet, "/healthz", nil)); r.code != http.StatusOK {
+		t.Fatalf("healthz with room: %d %q", r.code, r.body)
+	}
+	free := smallfs.Fill(t, dir)
+	r := w.do(t, w.newRequest(t, http.MethodGet, "/healthz", nil))
+	for _, want := range []string{"metadata store: its disk is full", "block store: its disk is full"} {
+		if r.code != http.StatusServiceUnavailable || !strings.Contains(string(r.body), want) {
+			t.Errorf("healthz on a full disk: %d %q, want 503 saying %q", r.code, r.body, want)
+		}
+	}
+	free()
+	if r := w.do(t, w.newRequest(t, http.MethodGet, "/healthz", nil)); r.code != http.StatusOK {
+		t.Errorf("healthz once room is freed: %d %q", r.code, r.body)
+	}
 }

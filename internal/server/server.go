@@ -15,6 +15,7 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
+	"github.com/parsec-go/parsec/internal/server/diskspace"
 	"github.com/parsec-go/parsec/internal/server/events"
 	"github.com/parsec-go/parsec/internal/server/mail"
 	"github.com/parsec-go/parsec/internal/server/metastore"
@@ -74,6 +75,7 @@ type Server struct {
 	replays        *replayCache
 	deviceRates    *rateLimiter
 	metrics        *metrics
+	disks          []storeDisk // the stores on a local file system (see health)
 }
 
 // New builds a server.
@@ -102,8 +104,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	l := cfg.Limits.withDefaults()
 	m := newMetrics()
+	var disks []storeDisk
+	for _, st := range []struct {
+		name  string
+		store any
+	}{{"metadata store", cfg.Store}, {"block store", cfg.Blocks}} {
+		if r, ok := st.store.(diskspace.Reporter); ok {
+			disks = append(disks, storeDisk{st.name, r})
+		}
+	}
 	cfg.Blocks = meteredBlocks{Store: cfg.Blocks, m: m}
-	s := &Server{metrics: m, cfg: cfg, public: public, log: cfg.Logger, stopping: make(chan struct{}), limits: l,
+	s := &Server{metrics: m, cfg: cfg, disks: disks, public: public, log: cfg.Logger, stopping: make(chan struct{}), limits: l,
 		deviceRequests: newSlots(l.RequestsPerDevice), deviceStreams: newSlots(l.StreamsPerDevice),
 		addrRequests: newSlots(l.RequestsPerAddr), replays: newReplayCache(l.ReplayCacheSize, cfg.Store),
 		deviceRates: newRateLimiter(l.RequestsPerDeviceMinute, time.Minute, "requests per minute from this device", cfg.Store)}
@@ -205,12 +216,29 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("health check: block store", "err", err)
 		failing = append(failing, "block store unavailable")
 	}
+	for _, d := range s.disks {
+		free, err := d.r.FreeSpace()
+		switch {
+		case err != nil:
+			s.log.Error("health check: free space", "store", d.name, "err", err)
+			failing = append(failing, d.name+": its free space cannot be read")
+		case free < diskspace.Low:
+			s.log.Error("health check: disk full", "store", d.name, "free_bytes", free)
+			failing = append(failing, d.name+": its disk is full ("+parsec.FormatSize(free)+" left)")
+		}
+	}
 	if failing != nil {
 		http.Error(w, strings.Join(failing, "\n"), http.StatusServiceUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "ok")
+}
+
+// A storeDisk is a store on a local file system, whose free space the health check watches.
+type storeDisk struct {
+	name string
+	r    diskspace.Reporter
 }
 
 // healthOrg is the organization in which the health check looks for a block: none.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
+	"github.com/parsec-go/parsec/internal/server/diskspace"
 )
 
 // tempPrefix starts the name of every temporary file. A block's name is 32 hex digits, so
@@ -607,6 +608,9 @@ func (s *Store) Delete(ctx context.Context, org parsec.OrganizationID, id parsec
 	}
 	return nil
 }
+
+// FreeSpace implements diskspace.Reporter: the room left in the store's directory.
+func (s *Store) FreeSpace() (int64, error) { return diskspace.Free(s.dir) }
 
 // Close implements blockstore.Store. It closes the database of small blocks and makes later
 // calls fail.

@@ -6,11 +6,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/server/diskspace"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 	"github.com/parsec-go/parsec/internal/server/metastore/sqlrows"
 	"github.com/parsec-go/parsec/internal/sqlitefile"
@@ -23,6 +25,7 @@ var migrations embed.FS
 type Store struct {
 	writer *sql.DB
 	reader *sql.DB
+	dir    string // the database's directory
 }
 
 var _ metastore.Store = (*Store)(nil)
@@ -48,7 +51,7 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		return nil, fmt.Errorf("open metadata database %s: %w", file, err)
 	}
 	w.SetMaxOpenConns(1)
-	s := &Store{writer: w}
+	s := &Store{writer: w, dir: filepath.Dir(file)}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open metadata database %s: %w", file, err)
@@ -62,6 +65,9 @@ func Open(ctx context.Context, file string) (*Store, error) {
 	s.reader = r
 	return s, nil
 }
+
+// FreeSpace implements diskspace.Reporter: the room left beside the database.
+func (s *Store) FreeSpace() (int64, error) { return diskspace.Free(s.dir) }
 
 // Close closes the database.
 func (s *Store) Close() error {
