@@ -322,6 +322,17 @@ func (s *Store) putFiles(ctx context.Context, org parsec.OrganizationID, blocks 
 			return wrap("put", org, blocks[0].ID, err)
 		}
 	}
+	var fsys *os.File
+	if useSyncfs {
+		// Opened before the files are written: syncfs reports the write-back errors of the
+		// file system since its file was opened, so one opened later would miss those of
+		// the pages written back meanwhile (by the kernel's own flushing).
+		var err error
+		if fsys, err = os.Open(orgDir); err != nil {
+			return wrap("put", org, blocks[0].ID, err)
+		}
+		defer fsys.Close()
+	}
 
 	// Whatever happens, no temporary file stays behind.
 	defer func() {
@@ -357,7 +368,7 @@ func (s *Store) putFiles(ctx context.Context, org parsec.OrganizationID, blocks 
 		return err
 	}
 	if useSyncfs {
-		if err := syncFS(orgDir); err != nil {
+		if err := syncFS(fsys); err != nil {
 			return fmt.Errorf("put %d blocks of organization %q: %w", len(jobs), org, err)
 		}
 	}
@@ -381,7 +392,7 @@ func (s *Store) putFiles(ctx context.Context, org parsec.OrganizationID, blocks 
 		}
 	}
 	if useSyncfs {
-		err = syncFS(orgDir)
+		err = syncFS(fsys)
 	} else {
 		err = parallel(context.WithoutCancel(ctx), len(dirs), batchWriters, func(i int) error { return syncDir(dirs[i]) })
 	}

@@ -11,18 +11,12 @@ import (
 // of the cost of an fsync per file (see BenchmarkPutBatch).
 const haveSyncfs = true
 
-// syncFS makes durable everything written to the file system holding dir.
-func syncFS(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = unix.Syncfs(int(d.Fd()))
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return &os.PathError{Op: "syncfs", Path: dir, Err: err}
+// syncFS makes durable everything written to the file system holding the open file d
+// (a directory), and reports the write-back errors of that file system since d was opened
+// or last synced so.
+func syncFS(d *os.File) error {
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return &os.PathError{Op: "syncfs", Path: d.Name(), Err: err}
 	}
 	return nil
 }

@@ -2,10 +2,13 @@
 
 package disk
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 // haveSyncfs is false where syncfs(2) does not exist: PutBatch syncs each file and each
 // directory it changed, in parallel.
 const haveSyncfs = false
 
-func syncFS(dir string) error { return errors.New("syncfs is not available on this system") }
+func syncFS(*os.File) error { return errors.New("syncfs is not available on this system") }
