@@ -1,10 +1,12 @@
 package testenv
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -115,6 +117,41 @@ func (p *OwnPostgres) Start() {
 	}
 }
 
+// Pause stops the server and every process of it (SIGSTOP) without closing anything: it
+// takes connections and requests and answers none, as a server hung or behind a network
+// that drops packets, until Resume.
+func (p *OwnPostgres) Pause() { p.signalAll(syscall.SIGSTOP) }
+
+// Resume lets a paused server go on.
+func (p *OwnPostgres) Resume() { p.signalAll(syscall.SIGCONT) }
+
+// signalAll signals the server's main process, then each of its children (each backend is
+// a process group of its own), found in /proc.
+func (p *OwnPostgres) signalAll(sig syscall.Signal) {
+	p.t.Helper()
+	s := p.server
+	if s.cmd == nil {
+		return
+	}
+	main := s.cmd.Process.Pid
+	if err := syscall.Kill(main, sig); err != nil {
+		p.t.Fatalf("signal %v to postgres: %v", sig, err)
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, stat := range stats {
+		data, err := os.ReadFile(stat)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// pid (comm) state ppid …: comm may hold spaces and parentheses, so after the last ')'.
+		fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(main) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(stat)))
+			syscall.Kill(pid, sig)
+		}
+	}
+}
+
 // Stop stops the server (a fast shutdown: transactions are rolled back, clients
 // disconnected) and waits for it to exit; its data stays for Start. A stopped server is
 // left as it is.
@@ -126,6 +163,7 @@ func (p *OwnPostgres) Stop() {
 	select {
 	case <-s.done:
 	default:
+		p.signalAll(syscall.SIGCONT) // if paused
 		s.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-s.done:

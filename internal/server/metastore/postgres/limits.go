@@ -18,6 +18,8 @@ const pruneRatesEvery = time.Minute
 // the row of key is created, counted or reset under its row lock, so that the requests of
 // every process on this database are counted once each.
 func (s *Store) CountRequest(ctx context.Context, key string, window time.Duration, now parsec.DateTime) (int64, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	var count int64
 	err := s.pool.QueryRow(ctx, `INSERT INTO rate_limits AS r (key, window_end, count) VALUES ($1, $2, 1)
 		ON CONFLICT (key) DO UPDATE SET

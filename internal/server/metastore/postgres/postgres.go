@@ -42,6 +42,8 @@ const pruneSignaturesEvery = time.Minute
 
 // RecordSignature implements metastore.SignatureRecorder with the table replays.
 func (s *Store) RecordSignature(ctx context.Context, hash []byte, expires, now parsec.DateTime) (bool, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	tag, err := s.pool.Exec(ctx, `INSERT INTO replays (signature_hash, expires) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
 		hash, int64(expires))
 	if err != nil {
@@ -153,6 +155,8 @@ func (s *Store) View(ctx context.Context, fn func(metastore.Tx) error) error {
 }
 
 func (s *Store) run(ctx context.Context, opts pgx.TxOptions, write bool, fn func(metastore.Tx) error) error {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	ptx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return unavailable(ctx, fmt.Errorf("metadata database: %w", err), false)

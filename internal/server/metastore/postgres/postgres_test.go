@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -397,5 +398,65 @@ func TestCountRequest(t *testing.T) {
 	var rows int
 	if err := stores[0].pool.QueryRow(t.Context(), `SELECT count(*) FROM rate_limits`).Scan(&rows); err != nil || rows != 1 {
 		t.Errorf("%d rows left (%v), want 1", rows, err)
+	}
+}
+
+// TestStalled: a database that takes requests and answers none (a server hung, a network
+// dropping packets) fails each transaction and statement after testOnlyAnswerTimeout with an
+// error of kind Unavailable, which the server tells its client before the client gives up
+// waiting; once it answers again, the same store works.
+func TestStalled(t *testing.T) {
+	defer func(d time.Duration) { testOnlyAnswerTimeout = d }(testOnlyAnswerTimeout)
+	testOnlyAnswerTimeout = time.Second
+	db := testenv.NewOwnPostgres(t)
+	s := open(t, db.DSN())
+	steps := []struct {
+		name string
+		do   func(context.Context) error
+	}{
+		{"view", func(ctx context.Context) error {
+			return s.View(ctx, func(tx metastore.Tx) error { _, err := tx.Organizations(); return err })
+		}},
+		{"update", func(ctx context.Context) error {
+			return s.Update(ctx, func(tx metastore.Tx) error {
+				return tx.PutOrganization(metastore.Organization{ID: parsec.OrganizationID("Acme" + strconv.Itoa(int(time.Now().UnixNano()%1e6))), CreatedOn: 1})
+			})
+		}},
+		{"record a signature", func(ctx context.Context) error {
+			_, err := s.RecordSignature(ctx, []byte(t.Name()+time.Now().String()), 2, 1)
+			return err
+		}},
+		{"count a request", func(ctx context.Context) error {
+			_, err := s.CountRequest(ctx, t.Name(), time.Minute, 1)
+			return err
+		}},
+	}
+	for _, st := range steps {
+		if err := st.do(t.Context()); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+	}
+	db.Pause()
+	for _, st := range steps {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		start := time.Now()
+		err := st.do(ctx)
+		cancel()
+		if !parsec.IsKind(err, parsec.Unavailable) || time.Since(start) > 10*time.Second {
+			t.Errorf("%s with the database stalled: error %v after %v, want kind %v after about %v",
+				st.name, err, time.Since(start).Round(time.Millisecond), parsec.Unavailable, testOnlyAnswerTimeout)
+		}
+	}
+	db.Resume()
+	for _, st := range steps {
+		if err := st.do(t.Context()); err != nil {
+			t.Errorf("%s once the database answers again: %v", st.name, err)
+		}
+	}
+	// A caller that gives up is told so, not that the database is unavailable.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := steps[0].do(ctx); err == nil || parsec.IsKind(err, parsec.Unavailable) {
+		t.Errorf("view with its context cancelled: error %v, want a cancellation", err)
 	}
 }

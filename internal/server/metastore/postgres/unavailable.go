@@ -4,11 +4,30 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parsec-go/parsec/internal/parsec"
 )
+
+// answerTimeout bounds a transaction, or a statement outside one: a database that takes
+// requests and never answers them (a server hung, a network dropping packets) fails it as
+// unavailable, so that the server tells its client so before the client gives up waiting
+// (after a minute of silence, see internal/client). The server's transactions take a small
+// fraction of it.
+const answerTimeout = 30 * time.Second
+
+// testOnlyAnswerTimeout is answerTimeout, lowered by tests.
+var testOnlyAnswerTimeout = answerTimeout
+
+// errNoAnswer is the cause of a context of bounded that ran out.
+var errNoAnswer = errors.New("the metadata database did not answer in time")
+
+// bounded returns ctx, ended after testOnlyAnswerTimeout (see unavailable).
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, testOnlyAnswerTimeout, errNoAnswer)
+}
 
 // unavailable gives err, a failure of the database, the kind parsec.Unavailable when the
 // database could not be reached or dropped the connection (it is stopped, restarting,
@@ -18,7 +37,13 @@ import (
 // that the connection the failure happened on is closed, whatever the error says. Other
 // errors, and those of a cancelled ctx, are returned as they are.
 func unavailable(ctx context.Context, err error, lost bool) error {
-	if err == nil || ctx.Err() != nil || parsec.KindOf(err) != parsec.Other {
+	if err == nil || parsec.KindOf(err) != parsec.Other {
+		return err
+	}
+	if errors.Is(context.Cause(ctx), errNoAnswer) {
+		return parsec.Errorf(parsec.Unavailable, "metadata database unavailable: no answer within %v: %w", testOnlyAnswerTimeout, err)
+	}
+	if ctx.Err() != nil {
 		return err
 	}
 	if lost || unreachable(err) {
