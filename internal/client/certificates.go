@@ -213,14 +213,7 @@ func (c *Client) pollOtherFlavour(ctx context.Context, cause error) (int, error)
 		return 0, err
 	}
 	rows := cacheRows(added, raws)
-	err = c.cache.ClearCertificates(ctx)
-	if err == nil {
-		err = c.cache.SetMeta(ctx, metaFlavour, flavour)
-	}
-	if err == nil {
-		err = c.cache.AddCertificates(ctx, rows)
-	}
-	if err != nil {
+	if err := c.cache.ReplaceCertificates(ctx, rows, metaFlavour, flavour); err != nil {
 		// Memory is ahead of the cache: rebuild it from the cache so both agree.
 		c.loadCertificates(ctx)
 		return 0, err

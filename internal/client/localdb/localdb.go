@@ -146,11 +146,35 @@ func aad(topic string, ts parsec.DateTime) []byte {
 // GUI and the CLI) may both fetch the same new certificates, and the transaction (taken at
 // once, "immediate") lets one of them add them after the other.
 func (d *DB) AddCertificates(ctx context.Context, certs []Certificate) error {
+	return d.putCertificates(ctx, certs, nil)
+}
+
+// ReplaceCertificates replaces every certificate with certs and sets the setting key to
+// value, in one transaction: another process of the device reads the certificates before or
+// after, never none, nor a mix (as when they are fetched again in the other flavour,
+// redacted or full, which the setting names).
+func (d *DB) ReplaceCertificates(ctx context.Context, certs []Certificate, key, value string) error {
+	return d.putCertificates(ctx, certs, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM certificates`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, setMeta, key, value)
+		return err
+	})
+}
+
+// putCertificates adds certs in one transaction, after first (when set) in the same one.
+func (d *DB) putCertificates(ctx context.Context, certs []Certificate, first func(*sql.Tx) error) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("local cache: %w", err)
 	}
 	defer tx.Rollback()
+	if first != nil {
+		if err := first(tx); err != nil {
+			return fmt.Errorf("local cache: %w", err)
+		}
+	}
 	held, err := tx.PrepareContext(ctx, `SELECT data FROM certificates WHERE topic = ? AND timestamp = ?`)
 	if err != nil {
 		return fmt.Errorf("local cache: %w", err)
@@ -228,12 +252,7 @@ func (d *DB) Certificates(ctx context.Context) ([]Certificate, error) {
 	return out, rows.Err()
 }
 
-// ClearCertificates forgets every certificate, e.g. before fetching them again in the other
-// (redacted or full) flavour.
-func (d *DB) ClearCertificates(ctx context.Context) error {
-	_, err := d.db.ExecContext(ctx, `DELETE FROM certificates`)
-	return err
-}
+const setMeta = `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
 
 // Meta returns a stored setting, or "" when unset.
 func (d *DB) Meta(ctx context.Context, key string) (string, error) {
@@ -247,6 +266,6 @@ func (d *DB) Meta(ctx context.Context, key string) (string, error) {
 
 // SetMeta stores a setting.
 func (d *DB) SetMeta(ctx context.Context, key, value string) error {
-	_, err := d.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	_, err := d.db.ExecContext(ctx, setMeta, key, value)
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -59,11 +60,64 @@ func TestCertificatesRoundTripEncrypted(t *testing.T) {
 	if v, _ := db.Meta(t.Context(), "unset"); v != "" {
 		t.Errorf("unset meta = %q", v)
 	}
-	if err := db.ClearCertificates(t.Context()); err != nil {
+	other := []Certificate{{Topic: "common", Timestamp: 7, Data: []byte("redacted")}}
+	if err := db.ReplaceCertificates(t.Context(), other, "flavour", "redacted"); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := db.Certificates(t.Context()); len(got) != 0 {
-		t.Errorf("%d certificates after clear", len(got))
+	if got, _ := db.Certificates(t.Context()); !cmp.Equal(got, other) {
+		t.Errorf("certificates after replace: %v, want %v", got, other)
+	}
+	if v, _ := db.Meta(t.Context(), "flavour"); v != "redacted" {
+		t.Errorf("meta flavour after replace = %q", v)
+	}
+}
+
+// Certificates fetched again in the other flavour replace those held at once: another
+// process of the device reading them meanwhile gets either set, never none nor a mix.
+func TestReplaceCertificatesAtOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "local.db")
+	key := crypto.GenerateSecretKey()
+	db, err := Open(t.Context(), path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	reader, err := Open(t.Context(), path, key) // another process
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	sets := [2][]Certificate{}
+	for i := range 50 {
+		sets[0] = append(sets[0], Certificate{Topic: "common", Timestamp: parsec.DateTime(i + 1), Data: []byte("full")})
+		sets[1] = append(sets[1], Certificate{Topic: "common", Timestamp: parsec.DateTime(i + 1), Data: []byte("redacted")})
+	}
+	if err := db.AddCertificates(t.Context(), sets[0]); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			if err := db.ReplaceCertificates(t.Context(), sets[(i+1)%2], "flavour", strconv.Itoa(i)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		got, err := reader.Certificates(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cmp.Equal(got, sets[0]) && !cmp.Equal(got, sets[1]) {
+			t.Fatalf("read %d certificates while they were replaced, want one whole set of %d", len(got), len(sets[0]))
+		}
 	}
 }
 
