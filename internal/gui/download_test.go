@@ -46,12 +46,19 @@ func aliceApp(tb testing.TB, srv *testenv.Server) (*App, *client.Client, *httpte
 	if err := app.start(alice.Device); err != nil {
 		tb.Fatal(err)
 	}
+	gui := serveHandlers(tb, app)
+	return app, app.current().c, gui
+}
+
+// serveHandlers serves the pages of app (the handlers alone, without the launch token),
+// and logs it out at the end of the test.
+func serveHandlers(tb testing.TB, app *App) *httptest.Server {
 	tb.Cleanup(app.logout)
 	mux := http.NewServeMux()
 	app.routes(mux)
 	gui := httptest.NewServer(mux)
 	tb.Cleanup(gui.Close)
-	return app, app.current().c, gui
+	return gui
 }
 
 // zipOfTree serves the GUI of a workspace holding files small files under /tree, in

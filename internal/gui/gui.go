@@ -60,6 +60,7 @@ type App struct {
 // session is the unlocked device and its client, while logged in.
 type session struct {
 	dev    *device.Local
+	file   string // the device file it was unlocked from (see postChangePassword, postForget)
 	c      *client.Client
 	cancel context.CancelFunc // stops following the server's events
 	// serverDown is set while the server cannot be reached: pages show a banner and keep
@@ -277,18 +278,25 @@ func (a *App) login(ctx context.Context, id string, password []byte) error {
 	if err != nil {
 		return err
 	}
-	return a.start(local)
+	return a.startFrom(local, file.Path)
 }
 
-// start opens the client of an unlocked device and follows the server's events.
+// start opens the client of a device just made on this computer, saved at its own path,
+// and follows the server's events.
 func (a *App) start(local *device.Local) error {
+	return a.startFrom(local, device.Path(a.cfg.ConfigDir, local.DeviceID))
+}
+
+// startFrom opens the client of a device unlocked from the device file at path, and
+// follows the server's events.
+func (a *App) startFrom(local *device.Local, path string) error {
 	c, err := client.Open(context.Background(), a.cfg.ConfigDir, local, client.Options{HTTPClient: a.cfg.HTTPClient,
 		Warn: func(msg string) { a.say(true, "Warning: "+msg) }})
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &session{dev: local, c: c, cancel: cancel}
+	s := &session{dev: local, file: path, c: c, cancel: cancel}
 	a.mu.Lock()
 	old := a.sess
 	a.sess = s

@@ -99,7 +99,7 @@ func (a *App) postChangePassword(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		file, err := device.Load(device.Path(a.cfg.ConfigDir, s.dev.DeviceID))
+		file, err := device.Load(s.file)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (a *App) postForget(w http.ResponseWriter, r *http.Request) {
 	s := a.session(r)
 	id, line := s.dev.DeviceID, s.dev.HumanHandle.String()+" @ "+s.dev.DeviceLabel
 	a.logout()
-	err := errors.Join(os.Remove(device.Path(a.cfg.ConfigDir, id)), client.RemoveDeviceData(a.cfg.ConfigDir, id))
+	err := errors.Join(os.Remove(s.file), client.RemoveDeviceData(a.cfg.ConfigDir, id))
 	a.report(w, r, "/", err, "Device "+line+" removed from this computer. It is not revoked: a copy of it elsewhere still works.")
 }
 
