@@ -347,15 +347,23 @@ for deletion after that time, which must be at least the organization's minimum;
 can be made available again.`,
 		Args: exactArgs(1, "the workspace"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			configuration, deletion := certif.ArchivingArchived, parsec.DateTime(0)
-			if deleteIn != "" {
-				d, err := parseDuration(deleteIn)
+			if deleteIn == "" {
+				return a.setArchiving(cmd, &df, args[0], certif.ArchivingArchived)
+			}
+			d, err := parseDuration(deleteIn)
+			if err != nil {
+				return err
+			}
+			return a.withWorkspace(cmd, &df, args[0], func(ctx context.Context, c *client.Client, w client.WorkspaceInfo) error {
+				// Counted from the archiving, as the server counts the organization's
+				// minimum: --delete-in 30d is accepted where the minimum is 30 days.
+				deletion, err := c.PlanWorkspaceDeletion(ctx, w.ID, d)
 				if err != nil {
 					return err
 				}
-				configuration, deletion = certif.ArchivingDeletionPlanned, parsec.FromTime(time.Now().Add(d))
-			}
-			return a.setArchiving(cmd, &df, args[0], configuration, deletion)
+				a.say("Workspace %s is archived and will be deleted after %s.", wsName(w), deletion)
+				return nil
+			})
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
@@ -370,16 +378,16 @@ func (a *app) workspaceUnarchiveCmd() *cobra.Command {
 		Short: "Make an archived workspace (or one planned for deletion) available again (owners)",
 		Args:  exactArgs(1, "the workspace"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.setArchiving(cmd, &df, args[0], certif.ArchivingAvailable, 0)
+			return a.setArchiving(cmd, &df, args[0], certif.ArchivingAvailable)
 		},
 	}
 	a.addDeviceFlags(cmd, &df)
 	return cmd
 }
 
-func (a *app) setArchiving(cmd *cobra.Command, df *deviceFlags, ref, configuration string, deletion parsec.DateTime) error {
+func (a *app) setArchiving(cmd *cobra.Command, df *deviceFlags, ref, configuration string) error {
 	return a.withWorkspace(cmd, df, ref, func(ctx context.Context, c *client.Client, w client.WorkspaceInfo) error {
-		err := c.ArchiveWorkspace(ctx, w.ID, configuration, deletion)
+		err := c.ArchiveWorkspace(ctx, w.ID, configuration, 0)
 		if parsec.IsKind(err, parsec.Exists) {
 			a.say("Workspace %s is already %s.", wsName(w), strings.ToLower(configuration))
 			return nil
@@ -387,13 +395,10 @@ func (a *app) setArchiving(cmd *cobra.Command, df *deviceFlags, ref, configurati
 		if err != nil {
 			return err
 		}
-		switch configuration {
-		case certif.ArchivingAvailable:
+		if configuration == certif.ArchivingAvailable {
 			a.say("Workspace %s is available again.", wsName(w))
-		case certif.ArchivingArchived:
+		} else {
 			a.say("Workspace %s is archived: it is read-only for everybody.", wsName(w))
-		default:
-			a.say("Workspace %s is archived and will be deleted after %s.", wsName(w), deletion)
 		}
 		return nil
 	})

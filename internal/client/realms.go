@@ -367,6 +367,23 @@ func (c *Client) WorkspaceMembers(id parsec.VlobID) ([]WorkspaceMember, error) {
 // available or archived when it already is changes nothing and gives an error of kind
 // parsec.Exists.
 func (c *Client) ArchiveWorkspace(ctx context.Context, id parsec.VlobID, configuration string, deletion parsec.DateTime) error {
+	return c.archive(ctx, id, configuration, func(parsec.DateTime) parsec.DateTime { return deletion })
+}
+
+// PlanWorkspaceDeletion archives a workspace and plans its deletion after the given delay,
+// counted from the archiving certificate's time as the server counts the organization's
+// minimum archiving period, so that a delay equal to that minimum is accepted. It returns
+// the deletion date.
+func (c *Client) PlanWorkspaceDeletion(ctx context.Context, id parsec.VlobID, after time.Duration) (parsec.DateTime, error) {
+	var deletion parsec.DateTime
+	err := c.archive(ctx, id, certif.ArchivingDeletionPlanned, func(ts parsec.DateTime) parsec.DateTime {
+		deletion = ts.Add(after)
+		return deletion
+	})
+	return deletion, err
+}
+
+func (c *Client) archive(ctx context.Context, id parsec.VlobID, configuration string, deletion func(ts parsec.DateTime) parsec.DateTime) error {
 	r, _ := c.certRealm(id)
 	current := certif.ArchivingAvailable
 	if r.Archiving != nil {
@@ -377,7 +394,7 @@ func (c *Client) ArchiveWorkspace(ctx context.Context, id parsec.VlobID, configu
 	}
 	return c.certify(ctx, realmOffset, protocol.CmdRealmUpdateArchiving,
 		func(ts parsec.DateTime) certif.Certificate {
-			return &certif.RealmArchivingCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, Configuration: configuration, DeletionDate: deletion}
+			return &certif.RealmArchivingCertificate{Author: c.dev.DeviceID, Timestamp: ts, RealmID: id, Configuration: configuration, DeletionDate: deletion(ts)}
 		},
 		func(signed []byte) any { return protocol.RealmUpdateArchivingReq{RealmArchivingCertificate: signed} })
 }
