@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"strings"
 )
 
@@ -43,6 +44,14 @@ func (id VlobID) String() string            { return hex.EncodeToString(id[:]) }
 func (id BlockID) String() string           { return hex.EncodeToString(id[:]) }
 func (id GreetingAttemptID) String() string { return hex.EncodeToString(id[:]) }
 func (t AccessToken) String() string        { return hex.EncodeToString(t[:]) }
+
+// LogValue makes identifiers log as they print, in every slog format: without it, the
+// server's --log-format json wrote them as arrays of 16 numbers.
+func (id UserID) LogValue() slog.Value            { return slog.StringValue(id.String()) }
+func (id DeviceID) LogValue() slog.Value          { return slog.StringValue(id.String()) }
+func (id VlobID) LogValue() slog.Value            { return slog.StringValue(id.String()) }
+func (id BlockID) LogValue() slog.Value           { return slog.StringValue(id.String()) }
+func (id GreetingAttemptID) LogValue() slog.Value { return slog.StringValue(id.String()) }
 
 func (id UserID) IsZero() bool            { return id == UserID{} }
 func (id DeviceID) IsZero() bool          { return id == DeviceID{} }

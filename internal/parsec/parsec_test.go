@@ -1,8 +1,10 @@
 package parsec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +110,29 @@ func TestIDs(t *testing.T) {
 	}
 	if len(ShortID(a)) != 7 {
 		t.Errorf("ShortID = %q", ShortID(a))
+	}
+}
+
+// TestIDsLog: identifiers log as they print with the JSON handler too (the server's
+// --log-format json wrote them as arrays of 16 numbers).
+func TestIDsLog(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		id   fmt.Stringer
+	}{
+		{"user", NewUserID()},
+		{"device", NewDeviceID()},
+		{"vlob", NewVlobID()},
+		{"block", NewBlockID()},
+		{"greeting attempt", NewGreetingAttemptID()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			slog.New(slog.NewJSONHandler(&buf, nil)).Info("m", "id", tc.id)
+			if want := `"id":"` + tc.id.String() + `"`; !strings.Contains(buf.String(), want) {
+				t.Errorf("logged %s, want it to hold %s", buf.String(), want)
+			}
+		})
 	}
 }
 
