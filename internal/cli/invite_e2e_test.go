@@ -71,6 +71,9 @@ func TestInviteUser(t *testing.T) {
 		`^[0-9a-f]{32}\tAlice Liddell\talice@example.com\tAdministrator\tactive$`,
 		`^[0-9a-f]{32}\tBob\tbob@example.com\tMember\tactive$`)
 	wantLines(t, w.as(alice, "invite", "list").ok(), `^`+token+`\tfinished\tuser \(email=bob@example.com\)$`)
+	// Cancelling it now is an invitation already used: exit code 5, as for a claim (it was 1).
+	w.as(alice, "invite", "cancel", token).
+		wantFailure(exitRevoked, `(?m)^error: invitation [0-9a-f]{32} is already finished$`)
 
 	// The link is used up; Bob is a Member, so he may not invite anyone; and he is a member
 	// now, so inviting him again is refused.

@@ -117,6 +117,7 @@ func TestStatusKind(t *testing.T) {
 		StatusUserNotFound:           parsec.NotFound,
 		StatusUserRevoked:            parsec.Revoked,
 		StatusInvitationCancelled:    parsec.Gone,
+		StatusInvitationCompleted:    parsec.Gone,
 		"something_new":              parsec.Other,
 	}
 	for status, want := range tests {

@@ -67,16 +67,15 @@ func StatusKind(status Status) parsec.Kind {
 		return parsec.Permission
 	case StatusAlreadyBootstrapped, StatusUserAlreadyExists, StatusDeviceAlreadyExists,
 		StatusHumanHandleAlreadyTaken, StatusUserAlreadyRevoked, StatusUserNoChanges,
-		StatusClaimerEmailAlreadyTaken, StatusInvitationCompleted:
+		StatusClaimerEmailAlreadyTaken:
 		return parsec.Exists
 	case StatusUserNotFound, StatusInvitationNotFound:
 		return parsec.NotFound
 	case StatusUserRevoked:
 		return parsec.Revoked
-	case StatusInvitationCancelled, StatusInvitationAlreadyCancelled:
+	case StatusInvitationCancelled, StatusInvitationAlreadyCancelled,
+		StatusInvitationCompleted, StatusInvitationAlreadyCompleted:
 		return parsec.Gone
-	case StatusInvitationAlreadyCompleted:
-		return parsec.Exists
 	case StatusStepMismatch, StatusStepTooAdvanced:
 		return parsec.Conflict
 	case StatusGreetingAttemptCancelled, StatusGreetingAttemptAlreadyDone:
