@@ -30,7 +30,7 @@ func (a *app) deviceExportRecoveryCmd() *cobra.Command {
 		Short: "Create a recovery device and save it in FILE, protected by a generated passphrase",
 		Long: `Create a new device of your user, labelled as a recovery device, and save it in FILE (which
 must not exist), protected by a passphrase this command generates (256 bits, 13 groups of 4
-letters) instead of a password. The passphrase is printed on stdout, alone on its line, once.
+letters and digits) instead of a password. The passphrase is printed on stdout, alone on its line, once.
 
 ` + recoveryAdvice,
 		Args: exactArgs(1, "the file to write"),

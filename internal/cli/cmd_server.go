@@ -37,8 +37,8 @@ By default metadata goes to an embedded SQLite database and blocks to files, bot
 directory. With --dev, a fixed administration token is used and printed, with the commands
 that create and bootstrap a first organization.
 
-With --tls-cert and --tls-key the server speaks HTTPS itself, and its links are parsec3://
-links that clients verify with TLS (clients trust a private certificate authority with
+With --tls-cert and --tls-key the server speaks HTTPS itself, and its links are https://
+links (opening parsec3:// links without no_ssl) that clients verify with TLS (clients trust a private certificate authority with
 --ca-file). Behind a reverse proxy that terminates TLS, give the proxy's URL with
 --server-url https://HOST instead. docs/deploy.md tells how to run it in production.
 
