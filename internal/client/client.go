@@ -23,6 +23,9 @@ type Options struct {
 	// maintenance that failed and will be retried, a local file skipped by a copy. It is
 	// called by one goroutine at a time.
 	Warn func(msg string)
+	// NewID, if set, draws the IDs of the workspaces, folders and files this client
+	// creates (parsec.NewVlobID otherwise): a test seeds it to replay a run.
+	NewID func() parsec.VlobID
 }
 
 // Client is an unlocked device connected to its organization.
@@ -31,6 +34,7 @@ type Client struct {
 	signer crypto.SigningKey
 	t      *transport
 	clock  parsec.Clock
+	ids    func() parsec.VlobID // Options.NewID
 	cache  *localdb.DB
 	warnf  func(msg string)
 	warnMu sync.Mutex // warnf is called by one goroutine at a time
@@ -65,7 +69,7 @@ func Open(ctx context.Context, configDir string, dev *device.Local, opts Options
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{dev: dev, signer: signer, t: newTransport(opts.HTTPClient, server, dev.OrganizationID), clock: opts.Clock, cache: cache, warnf: opts.Warn, keys: map[parsec.VlobID]*realmKeys{}, crossCopies: make(chan struct{}, 1)}
+	c := &Client{dev: dev, signer: signer, t: newTransport(opts.HTTPClient, server, dev.OrganizationID), clock: opts.Clock, ids: opts.NewID, cache: cache, warnf: opts.Warn, keys: map[parsec.VlobID]*realmKeys{}, crossCopies: make(chan struct{}, 1)}
 	if c.clock == nil {
 		c.clock = parsec.SystemClock{}
 	}
@@ -179,6 +183,14 @@ func (c *Client) certify(ctx context.Context, offset time.Duration, cmd string, 
 }
 
 func (c *Client) now() parsec.DateTime { return c.clock.Now() }
+
+// newID draws the ID of a workspace, folder or file to create.
+func (c *Client) newID() parsec.VlobID {
+	if c.ids != nil {
+		return c.ids()
+	}
+	return parsec.NewVlobID()
+}
 
 // seen is the view of the certificate history this device has validated, for signing
 // something of topic t: readers check that their history agrees (see certif.View).

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/parsec-go/parsec/internal/client/localdb"
 	"github.com/parsec-go/parsec/internal/manifest"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
@@ -108,4 +109,38 @@ func (c *Client) RenameUnchecked(ctx context.Context, id parsec.VlobID, name str
 // meaning harm may choose it).
 func (g *Greeting) CreateUserWithDeviceID(ctx context.Context, handle parsec.HumanHandle, label string, profile parsec.UserProfile, id parsec.DeviceID) (parsec.UserID, error) {
 	return g.createUser(ctx, handle, label, profile, id)
+}
+
+// Held is an entry as this device holds it now, named by a folder or not: its folder and,
+// for a folder, its entries.
+type Held struct {
+	Parent   parsec.VlobID
+	Folder   bool
+	Children map[string]parsec.VlobID
+}
+
+// HeldEntries lists every entry of the workspace this device holds (the local cache's, and
+// those pinned in memory), removed ones included.
+func (w *Workspace) HeldEntries(ctx context.Context) (map[parsec.VlobID]Held, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[parsec.VlobID]Held{}
+	add := func(id parsec.VlobID, e *entry) {
+		if e == nil || e.current() == nil {
+			return
+		}
+		h := Held{Parent: e.current().Head().Parent}
+		if f, ok := e.current().(*manifest.FolderManifest); ok {
+			h.Folder, h.Children = true, f.Children
+		}
+		out[id] = h
+	}
+	err := w.c.cache.EachVlob(ctx, w.id, func(v localdb.Vlob) error {
+		add(v.ID, w.decodeEntry(v))
+		return nil
+	})
+	for id, e := range w.entries {
+		add(id, e)
+	}
+	return out, err
 }

@@ -180,7 +180,7 @@ func (w *Workspace) WriteContentSince(ctx context.Context, id parsec.VlobID, sin
 		return stampOf(f), false, w.save(ctx, []parsec.VlobID{id}, nil)
 	}
 	now := w.c.now()
-	cp := &manifest.FileManifest{Header: manifest.Header{ID: parsec.NewVlobID(), Created: now, Updated: now},
+	cp := &manifest.FileManifest{Header: manifest.Header{ID: w.c.newID(), Created: now, Updated: now},
 		Size: c.Size, BlockSize: c.BlockSize, Blocks: c.Blocks}
 	changed := w.placeConflictCopy(id, current.Parent, cp)
 	return stampOf(current), true, w.save(ctx, changed, nil)

@@ -981,7 +981,7 @@ func (w *Workspace) mergeFile(e *entry, local, remote *manifest.FileManifest) []
 		// becomes a new file beside it, so that nothing is lost.
 		now := w.c.now()
 		cp := &manifest.FileManifest{
-			Header:    manifest.Header{ID: parsec.NewVlobID(), Parent: remote.Parent, Created: now, Updated: local.Updated},
+			Header:    manifest.Header{ID: w.c.newID(), Parent: remote.Parent, Created: now, Updated: local.Updated},
 			Size:      local.Size,
 			BlockSize: local.BlockSize,
 			Blocks:    slices.Clone(local.Blocks),

@@ -144,7 +144,7 @@ func (w *Workspace) putFile(p string, content *manifest.FileManifest) ([]parsec.
 		f.Size, f.BlockSize, f.Blocks, f.Updated = content.Size, content.BlockSize, content.Blocks, now
 		return append(changed, id), nil
 	}
-	content.ID, content.Parent, content.Created, content.Updated = parsec.NewVlobID(), parentID, now, now
+	content.ID, content.Parent, content.Created, content.Updated = w.c.newID(), parentID, now, now
 	w.entries[content.ID] = &entry{local: content}
 	pf := w.editFolder(parentID)
 	pf.Children[name] = content.ID

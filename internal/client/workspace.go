@@ -1079,7 +1079,7 @@ func (w *Workspace) mkdirAll(names []string, parents bool) ([]parsec.VlobID, par
 		}
 		now := w.c.now()
 		f := &manifest.FolderManifest{
-			Header:   manifest.Header{ID: parsec.NewVlobID(), Parent: cur.ID, Created: now, Updated: now},
+			Header:   manifest.Header{ID: w.c.newID(), Parent: cur.ID, Created: now, Updated: now},
 			Children: map[string]parsec.VlobID{},
 		}
 		w.entries[f.ID] = &entry{local: f}
