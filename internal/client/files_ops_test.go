@@ -919,3 +919,47 @@ func TestFoldersMovedIntoEachOther(t *testing.T) {
 		}
 	}
 }
+
+// TestMovedAndWrittenWhileWrittenElsewhere: bob moves /p/a into /p/q and writes it while
+// alice writes /p/a. Before, bob's sync kept alice's version in the entry, its parent /p
+// too (the move was dropped with bob's content, which became a conflict copy), while /p/q
+// still named it: a file in /p/q whose parent was /p, on both devices. Now the move stays
+// with the entry, the conflict copy beside it: /p/q/a with alice's content, /p/q/a (sync
+// conflict 1) with bob's.
+func TestMovedAndWrittenWhileWrittenElsewhere(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/p/a": []byte("v1"), "/p/q/b": []byte("b")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	if err := bw.Rename(ctx, "/p/a", "/p/q/a"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, bw, map[string][]byte{"/p/q/a": []byte("bob's edit")})
+	write(t, aw, map[string][]byte{"/p/a": []byte("alice's edit")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	syncWS(t, aw)
+	want := map[string]string{"/p/q/a": "alice's edit", "/p/q/a (sync conflict 1)": "bob's edit", "/p/q/b": "b"}
+	for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+		got := map[string]string{}
+		files, err := filesOf(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			got[f] = string(read(t, w, f))
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s's files (-want +got):\n%s", who, diff)
+		}
+		e, err := w.Stat("/p/q/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up, err := w.PathOf(e.ID); err != nil || up != "/p/q/a" {
+			t.Errorf("%s: /p/q/a's own parent gives the path %q, %v", who, up, err)
+		}
+	}
+}

@@ -342,14 +342,22 @@ func TestMergeFile(t *testing.T) {
 			wantChanged: []string{"file", "new", "docs"},
 		},
 		{
-			name:   "both edited, local moved: the local move is lost, the copy goes beside the remote",
-			base:   file(1, docsID, "v1", baseTime),
-			local:  file(1, otherID, "local", localTime),
-			remote: file(2, docsID, "remote", remoteTime),
-			wantCopy: map[string]*fileView{
-				"docs/report (sync conflict 1).txt": view(docsID, "local", mergeTime, localTime),
+			// Dropping the move here left the entry in the folder it was moved to, its
+			// parent saying another (TestMovedAndWrittenWhileWrittenElsewhere).
+			name: "both edited, local moved: the move is kept on the remote content, the copy goes beside it",
+			setup: func(w *Workspace) {
+				// The move here: /docs no longer names the file, /other does.
+				w.entries[docsID].local = &manifest.FolderManifest{Header: manifest.Header{ID: docsID, Parent: rootID, Version: 1}, Children: children{}}
+				w.entries[otherID].local = &manifest.FolderManifest{Header: manifest.Header{ID: otherID, Parent: rootID, Version: 1}, Children: children{"report.txt": fileID}}
 			},
-			wantChanged: []string{"file", "new", "docs"},
+			base:      file(1, docsID, "v1", baseTime),
+			local:     file(1, otherID, "local", localTime),
+			remote:    file(2, docsID, "remote", remoteTime),
+			wantLocal: view(otherID, "remote", 0, remoteTime),
+			wantCopy: map[string]*fileView{
+				"other/report (sync conflict 1).txt": view(otherID, "local", mergeTime, localTime),
+			},
+			wantChanged: []string{"file", "new", "other"},
 		},
 		{
 			name: "both edited, remote moved and renamed: the copy is named after the remote",

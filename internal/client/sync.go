@@ -977,30 +977,35 @@ func (w *Workspace) mergeFile(e *entry, local, remote *manifest.FileManifest) []
 	changed := append([]parsec.VlobID{id}, w.undoLostMove(id, local.Parent, parent)...)
 	switch {
 	case localChanged && remoteChanged:
-		// Both edited the content: the remote version keeps the entry, the local one
-		// becomes a new file beside it, so that nothing is lost.
+		// Both edited the content: the remote version keeps the entry, where a move here
+		// put it, and the local one becomes a new file beside it, so that nothing is lost.
 		now := w.c.now()
 		cp := &manifest.FileManifest{
-			Header:    manifest.Header{ID: w.c.newID(), Parent: remote.Parent, Created: now, Updated: local.Updated},
+			Header:    manifest.Header{ID: w.c.newID(), Parent: parent, Created: now, Updated: local.Updated},
 			Size:      local.Size,
 			BlockSize: local.BlockSize,
 			Blocks:    slices.Clone(local.Blocks),
 		}
-		e.base, e.local = remote, nil
-		changed = append(changed, w.placeConflictCopy(id, remote.Parent, cp)...)
+		e.base, e.local = remote, movedTo(remote, parent)
+		changed = append(changed, w.placeConflictCopy(id, parent, cp)...)
 	case localChanged:
 		nl := cloneManifest(remote).(*manifest.FileManifest)
 		nl.Size, nl.BlockSize, nl.Blocks, nl.Updated, nl.Parent = local.Size, local.BlockSize, slices.Clone(local.Blocks), local.Updated, parent
 		e.base, e.local = remote, nl
 	default:
-		e.base, e.local = remote, nil
-		if parent != remote.Parent {
-			nl := cloneManifest(remote)
-			nl.Head().Parent = parent
-			e.local = nl
-		}
+		e.base, e.local = remote, movedTo(remote, parent)
 	}
 	return changed
+}
+
+// movedTo returns a copy of remote in folder parent, or nil when it is there already.
+func movedTo(remote manifest.Manifest, parent parsec.VlobID) manifest.Manifest {
+	if parent == remote.Head().Parent {
+		return nil
+	}
+	nl := cloneManifest(remote)
+	nl.Head().Parent = parent
+	return nl
 }
 
 // placeConflictCopy inserts the conflict copy cp of entry id into folder parent, named
