@@ -394,8 +394,8 @@ func (r *syncRun) syncUntilQuiet() error {
 				return err
 			}
 			pending := d.w.NeedSync()
-			if err := r.do(syncStep{dev: i, op: "sync"}); err != nil {
-				return err
+			if err := d.w.Sync(r.t.Context()); err != nil {
+				return fmt.Errorf("%s's sync, pass %d of the last: %w", d.name, pass+1, err)
 			}
 			after, err := r.versions(d)
 			if err != nil {
