@@ -963,3 +963,43 @@ func TestMovedAndWrittenWhileWrittenElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// TestChangedAndRemovedHereWhileChangedElsewhere: bob adds a file in /d (or writes /d/f)
+// and syncs; alice, who has not received it, changes the same entry too (a file added in
+// /d, /d/f written), then removes it, and syncs. Before, the change received was lost
+// (in no folder, on both devices): a removal not sent gave way to it only when the entry
+// had no change here. Now it does either way: /d (or /d/f) is back, with bob's content.
+func TestChangedAndRemovedHereWhileChangedElsewhere(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		bob    string // the file bob writes, synced first
+		alice  string // the file alice writes, before removing remove
+		remove string
+		want   string // what must be bob's, on both
+	}{
+		{"a folder", "/d/bob", "/d/alice", "/d", "/d/bob"},
+		{"a file", "/d/f", "/d/f", "/d/f", "/d/f"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeople(t)
+			_, aw, bw, _ := shared(t, p)
+			write(t, aw, map[string][]byte{"/d/f": []byte("v1")})
+			syncWS(t, aw)
+			syncWS(t, bw)
+			write(t, bw, map[string][]byte{tc.bob: []byte("bob's edit")})
+			syncWS(t, bw)
+			write(t, aw, map[string][]byte{tc.alice: []byte("alice's edit")})
+			if err := aw.Remove(t.Context(), tc.remove, true); err != nil {
+				t.Fatal(err)
+			}
+			syncWS(t, aw)
+			syncWS(t, bw)
+			for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+				var got bytes.Buffer
+				if err := w.ReadFile(t.Context(), tc.want, &got); err != nil || got.String() != "bob's edit" {
+					t.Errorf("%s reads %s: %q, %v; want bob's edit", who, tc.want, got.String(), err)
+				}
+			}
+		})
+	}
+}

@@ -687,18 +687,25 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 		}
 		return []parsec.VlobID{id}
 	}
+	// Changed here and removed here too, the removal not sent: the change received wins
+	// over the removal all the same (before the merge, so that a conflict copy is named
+	// after the entry put back). One moved here is not removed from its old folder.
+	var restored []parsec.VlobID
+	if e.base != nil && e.local.Head().Parent == e.base.Head().Parent {
+		restored = w.restoreChanged(e.base, r)
+	}
 	switch remote := r.(type) {
 	case *manifest.FileManifest:
 		if local, ok := e.local.(*manifest.FileManifest); ok {
-			return w.mergeFile(e, local, remote)
+			return append(w.mergeFile(e, local, remote), restored...)
 		}
 	case *manifest.FolderManifest:
 		if local, ok := e.local.(*manifest.FolderManifest); ok {
-			return append([]parsec.VlobID{id}, w.mergeFolder(e, local, remote)...)
+			return slices.Concat([]parsec.VlobID{id}, w.mergeFolder(e, local, remote), restored)
 		}
 	}
 	e.base, e.local = r, nil // type changed: the remote wins
-	return []parsec.VlobID{id}
+	return append([]parsec.VlobID{id}, restored...)
 }
 
 // loopingMove says whether folder x, under parent once merged, would be inside itself, and
