@@ -1003,3 +1003,71 @@ func TestChangedAndRemovedHereWhileChangedElsewhere(t *testing.T) {
 		})
 	}
 }
+
+// TestFoldersMovedIntoEachOtherThroughAnother: folders moved into each other through
+// another folder, one move on each device. Before, the loop check saw only a folder changed
+// here moved into one moved here: after the syncs the folders had left the root, each
+// inside the next, and their files could not be reached (found by TestSyncConverges, seeds
+// 158 and 263). Alice's /p, unchanged on bob's device, or the folder alice made, new
+// there, closed the loop on bob's. Now the move received wins and the one made here is
+// undone, as when the folders are moved into each other directly.
+func TestFoldersMovedIntoEachOtherThroughAnother(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string
+		alice []string // folders made, then the move, from and to
+		bob   [2]string
+		want  []string
+	}{
+		{
+			name:  "a folder unchanged there",
+			files: []string{"/p/q/fq", "/r/fr"},
+			alice: []string{"/p", "/r/p"},
+			bob:   [2]string{"/r", "/p/q/r"},
+			want:  []string{"/r/fr", "/r/p/q/fq"},
+		},
+		{
+			name:  "a folder new there",
+			files: []string{"/p/fp", "/r/s/fs"},
+			alice: []string{"/r/s/a", "/p", "/r/s/a/p"},
+			bob:   [2]string{"/r/s", "/p/s"},
+			want:  []string{"/r/s/a/p/fp", "/r/s/fs"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for range 3 { // the folders' IDs, drawn anew each time, set the order they merge in
+				p := newPeople(t)
+				ctx := t.Context()
+				_, aw, bw, _ := shared(t, p)
+				files := map[string][]byte{}
+				for _, f := range tc.files {
+					files[f] = []byte(f)
+				}
+				write(t, aw, files)
+				syncWS(t, aw)
+				syncWS(t, bw)
+				for _, dir := range tc.alice[:len(tc.alice)-2] {
+					if err := aw.Mkdir(ctx, dir, false); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := aw.Rename(ctx, tc.alice[len(tc.alice)-2], tc.alice[len(tc.alice)-1]); err != nil {
+					t.Fatal(err)
+				}
+				if err := bw.Rename(ctx, tc.bob[0], tc.bob[1]); err != nil {
+					t.Fatal(err)
+				}
+				syncWS(t, aw)
+				syncWS(t, bw)
+				syncWS(t, aw)
+				for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+					files, err := filesOf(w)
+					slices.Sort(files)
+					if err != nil || !slices.Equal(files, tc.want) {
+						t.Errorf("%s's files: %v, %v; want %v", who, files, err, tc.want)
+					}
+				}
+			}
+		})
+	}
+}

@@ -646,7 +646,7 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 	id := r.Head().ID
 	if !held {
 		w.keep(id, &entry{base: r})
-		return []parsec.VlobID{id}
+		return append([]parsec.VlobID{id}, w.undoLoopingMove(r)...)
 	}
 	e, err := w.lookup(id)
 	if e == nil {
@@ -667,6 +667,9 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 		e.base = r
 		// Moved elsewhere: the folder it was in, renamed here, gives it up (see undoLostMove).
 		changed := append([]parsec.VlobID{id}, w.undoLostMove(id, old.Head().Parent, r.Head().Parent)...)
+		if r.Head().Parent != old.Head().Parent {
+			changed = append(changed, w.undoLoopingMove(r)...)
+		}
 		return append(changed, w.restoreChanged(old, r)...)
 	}
 	if e.local == nil { // a folder unchanged here that removes an entry changed here
@@ -710,7 +713,7 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 
 // loopingMove says whether folder x, under parent once merged, would be inside itself, and
 // which folder moved here (the move not sent) closes the loop: one above x, or x itself
-// (local and base are x's versions here).
+// (local and base are x's versions here; nil when x has no change here).
 func (w *Workspace) loopingMove(x, parent parsec.VlobID, local *manifest.FolderManifest, base manifest.Manifest) (parsec.VlobID, bool) {
 	var path []parsec.VlobID
 	for cur, seen := parent, map[parsec.VlobID]bool{}; cur != x; {
@@ -733,9 +736,25 @@ func (w *Workspace) loopingMove(x, parent parsec.VlobID, local *manifest.FolderM
 	return parsec.VlobID{}, false // a loop no move of this device made: left as it is
 }
 
+// undoLoopingMove undoes the move made here that puts r, a folder's version received and
+// taken as it is (new here, or unchanged here), inside itself: r's folder, or one above
+// it, was moved here, the move not sent, into r or a folder inside it (the folder that
+// closes the loop may be one received just now). It returns the entries it changed.
+func (w *Workspace) undoLoopingMove(r manifest.Manifest) []parsec.VlobID {
+	if !r.IsFolder() || len(w.changesUnsent().within) == 0 {
+		return nil // nothing moved here: no loop to undo (and a first sync reads no more)
+	}
+	y, ok := w.loopingMove(r.Head().ID, r.Head().Parent, nil, nil)
+	if !ok {
+		return nil
+	}
+	return w.moveBack(y, r.Head().ID, nil, nil, nil)
+}
+
 // moveBack puts folder y, moved here, back in the folder it was in before (under its name
 // there), out of the one it was moved to; x is the folder being merged, whose children are
-// merged (local and base: its versions here). It returns the other entries it changed.
+// merged (local and base: its versions here), or nil when x has no change here and y is
+// not x. It returns the other entries it changed.
 func (w *Workspace) moveBack(y, x parsec.VlobID, local *manifest.FolderManifest, base manifest.Manifest, merged map[string]parsec.VlobID) []parsec.VlobID {
 	var from, to parsec.VlobID
 	if y == x {
@@ -747,7 +766,7 @@ func (w *Workspace) moveBack(y, x parsec.VlobID, local *manifest.FolderManifest,
 		ye.local.Head().Parent = to
 	}
 	children := func(id parsec.VlobID) map[string]parsec.VlobID {
-		if id == x {
+		if id == x && merged != nil {
 			return merged
 		}
 		f := w.editFolder(id)
