@@ -1071,3 +1071,45 @@ func TestFoldersMovedIntoEachOtherThroughAnother(t *testing.T) {
 		})
 	}
 }
+
+// TestMovedAndRemovedHereWhileChangedElsewhere: bob moves /p into /r, then removes /r/p,
+// while alice renames /p to /d and writes /d/f in it. Before, bob's device took the folder's
+// parent, still /r, for a move made here, though /r did not name it: the merge kept the
+// folder in /r, which never named it, and alice's file was lost with it on both devices
+// (found by TestSyncConverges, seed 71). A move then removed is a removal from the folder
+// it was in, and alice's change wins over it: both have /d/f.
+func TestMovedAndRemovedHereWhileChangedElsewhere(t *testing.T) {
+	for _, aliceFirst := range []bool{true, false} {
+		t.Run(fmt.Sprint("alice syncs first: ", aliceFirst), func(t *testing.T) {
+			p := newPeople(t)
+			ctx := t.Context()
+			_, aw, bw, _ := shared(t, p)
+			write(t, aw, map[string][]byte{"/p/a": []byte("a"), "/r/b": []byte("b")})
+			syncWS(t, aw)
+			syncWS(t, bw)
+			if err := aw.Rename(ctx, "/p", "/d"); err != nil {
+				t.Fatal(err)
+			}
+			write(t, aw, map[string][]byte{"/d/f": []byte("alice's file")})
+			if err := bw.Rename(ctx, "/p", "/r/p"); err != nil {
+				t.Fatal(err)
+			}
+			if err := bw.Remove(ctx, "/r/p", true); err != nil {
+				t.Fatal(err)
+			}
+			first, second := aw, bw
+			if !aliceFirst {
+				first, second = bw, aw
+			}
+			syncWS(t, first)
+			syncWS(t, second)
+			syncWS(t, first)
+			for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+				var got bytes.Buffer
+				if err := w.ReadFile(ctx, "/d/f", &got); err != nil || got.String() != "alice's file" {
+					t.Errorf("%s reads /d/f: %q, %v; want alice's file", who, got.String(), err)
+				}
+			}
+		})
+	}
+}

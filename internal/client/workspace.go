@@ -1192,10 +1192,18 @@ func (w *Workspace) Remove(ctx context.Context, p string, recursive bool) error 
 			return parsec.Errorf(parsec.Invalid, "%s is a folder that is not empty (use -r)", p)
 		}
 	}
+	changed := []parsec.VlobID{parent.ID}
+	if e := w.get(id); e != nil && e.local != nil && e.base != nil && e.local.Head().Parent != e.base.Head().Parent {
+		// Moved here, the move not sent: removed from the folder it was in before, as if
+		// never moved, so that the merge sees a removal (which a change received meanwhile
+		// wins over, see restoreChanged), not a move to a folder that does not name it.
+		w.edit(id).Head().Parent = e.base.Head().Parent
+		changed = append(changed, id)
+	}
 	f := w.editFolder(parent.ID)
 	delete(f.Children, name)
 	f.Updated = w.c.now()
-	return w.save(ctx, []parsec.VlobID{parent.ID}, nil)
+	return w.save(ctx, changed, nil)
 }
 
 // conflictName returns a name for a copy of name that is not taken in children: "stem
