@@ -1113,3 +1113,78 @@ func TestMovedAndRemovedHereWhileChangedElsewhere(t *testing.T) {
 		})
 	}
 }
+
+// TestChangeHereInAFolderMovedAndRemovedElsewhere: a change not sent must stay reachable
+// whatever the other device did with the folders above it meanwhile, in either sync order.
+// Found by TestSyncConverges (seeds 612 and 557): the change ended in an entry (or a folder
+// above it) no folder named, on every device.
+func TestChangeHereInAFolderMovedAndRemovedElsewhere(t *testing.T) {
+	cases := []struct {
+		name      string
+		setup     map[string][]byte
+		elsewhere func(context.Context, *client.Workspace) error // bob's, not sent
+		here      map[string][]byte                              // alice's write, not sent
+	}{
+		{
+			// Alice writes /p/q/b while bob moves it to /b, syncs, then removes /b.
+			name:  "a file moved, then removed",
+			setup: map[string][]byte{"/p/q/b": []byte("old")},
+			elsewhere: func(ctx context.Context, w *client.Workspace) error {
+				if _, err := w.Move(ctx, "/p/q/b", "/b", false); err != nil {
+					return err
+				}
+				return w.Remove(ctx, "/b", false)
+			},
+			here: map[string][]byte{"/p/q/b": []byte("alice's")},
+		},
+		{
+			// Alice adds /r/new while bob moves /r into /a, then removes /a.
+			name:  "a folder moved into one removed",
+			setup: map[string][]byte{"/r/x": []byte("x"), "/a/y": []byte("y")},
+			elsewhere: func(ctx context.Context, w *client.Workspace) error {
+				if err := w.Rename(ctx, "/r", "/a/r"); err != nil {
+					return err
+				}
+				return w.Remove(ctx, "/a", true)
+			},
+			here: map[string][]byte{"/r/new": []byte("alice's")},
+		},
+	}
+	for _, tc := range cases {
+		for _, aliceFirst := range []bool{true, false} {
+			t.Run(fmt.Sprint(tc.name, ", alice syncs first: ", aliceFirst), func(t *testing.T) {
+				p := newPeople(t)
+				_, aw, bw, _ := shared(t, p)
+				write(t, aw, tc.setup)
+				syncWS(t, aw)
+				syncWS(t, bw)
+				if err := tc.elsewhere(t.Context(), bw); err != nil {
+					t.Fatal(err)
+				}
+				write(t, aw, tc.here)
+				first, second := aw, bw
+				if !aliceFirst {
+					first, second = bw, aw
+				}
+				syncWS(t, first)
+				syncWS(t, second)
+				syncWS(t, first)
+				for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+					files, err := filesOf(w)
+					if err != nil {
+						t.Fatal(err)
+					}
+					found := false
+					for _, f := range files {
+						if string(read(t, w, f)) == "alice's" {
+							found = true
+						}
+					}
+					if !found {
+						t.Errorf("%s's tree %v has no file with alice's content", who, files)
+					}
+				}
+			})
+		}
+	}
+}

@@ -107,6 +107,7 @@ func (w *Workspace) pullChanges(ctx context.Context) error {
 	damaged := slices.Collect(maps.Keys(w.damaged))
 	again = append(again, damaged...)
 	pl := &pulling{w: w, at: checkpoint, again: again, damaged: damaged, named: map[parsec.VlobID]naming{}, asked: map[parsec.VlobID]bool{}}
+	ways := w.waysUp()
 	// The log a page at a time, and each page's changes a batch at a time, each batch
 	// merged and saved before the next, so that a first sync of many entries never holds
 	// them all. The checkpoint moves after each page: a pull stopped midway lists the
@@ -157,6 +158,7 @@ func (w *Workspace) pullChanges(ctx context.Context) error {
 	if err := pl.readErr(); err != nil {
 		return err
 	}
+	pl.changed = append(pl.changed, w.rehome(ways)...)
 	w.knownAt = known
 	// What was asked for and is still not here is said once, and asked for again next time.
 	held := w.versions(slices.Collect(maps.Keys(pl.asked)))
@@ -692,10 +694,15 @@ func (w *Workspace) merge(r manifest.Manifest, held bool) []parsec.VlobID {
 	}
 	// Changed here and removed here too, the removal not sent: the change received wins
 	// over the removal all the same (before the merge, so that a conflict copy is named
-	// after the entry put back). One moved here is not removed from its old folder.
+	// after the entry put back). One moved here is not removed from its old folder, but the
+	// folders above it where it was moved to are put back if a change here removed them.
 	var restored []parsec.VlobID
-	if e.base != nil && e.local.Head().Parent == e.base.Head().Parent {
+	switch {
+	case e.base == nil:
+	case e.local.Head().Parent == e.base.Head().Parent:
 		restored = w.restoreChanged(e.base, r)
+	default:
+		restored = w.restoreChangedIn(e.base, r, e.local.Head().Parent)
 	}
 	switch remote := r.(type) {
 	case *manifest.FileManifest:
@@ -832,6 +839,12 @@ func (w *Workspace) undoLostMove(id, from, to parsec.VlobID) []parsec.VlobID {
 // this device took out of its folder is put back there, under its name then. It returns
 // the folders changed.
 func (w *Workspace) restoreChanged(old, remote manifest.Manifest) []parsec.VlobID {
+	return w.restoreChangedIn(old, remote, remote.Head().Parent)
+}
+
+// restoreChangedIn is restoreChanged for an entry in folder parent here (where a move made
+// here put it, not sent yet): the folders above it here are put back.
+func (w *Workspace) restoreChangedIn(old, remote manifest.Manifest, parent parsec.VlobID) []parsec.VlobID {
 	switch o := old.(type) {
 	case *manifest.FileManifest:
 		if r, ok := remote.(*manifest.FileManifest); !ok || sameContent(o, r) {
@@ -847,7 +860,7 @@ func (w *Workspace) restoreChanged(old, remote manifest.Manifest) []parsec.VlobI
 		return nil
 	}
 	var changed []parsec.VlobID
-	for id, parent, seen := remote.Head().ID, remote.Head().Parent, map[parsec.VlobID]bool{}; !seen[id]; {
+	for id, seen := remote.Head().ID, map[parsec.VlobID]bool{}; !seen[id]; {
 		seen[id] = true
 		pe := w.get(parent)
 		if pe == nil || pe.current() == nil {
@@ -927,6 +940,135 @@ type unsentChanges struct {
 	removed map[parsec.VlobID]bool // the entries a folder changed no longer names (removed, or moved)
 }
 
+// waysUp is, before a pull merges anything, the way from each entry changed here (not sent)
+// up to the root: the folders above it and its name in each, and what the changes here
+// removed from their folders. See rehome.
+type waysUp struct {
+	changed []parsec.VlobID
+	names   map[parsec.VlobID]string // of each entry in a folder on the ways, its name there
+	removed map[parsec.VlobID]bool   // taken out of a folder by a change here
+}
+
+// waysUp notes the ways up of the entries changed here, when there are any.
+func (w *Workspace) waysUp() *waysUp {
+	u := &waysUp{names: map[parsec.VlobID]string{}, removed: map[parsec.VlobID]bool{}}
+	folders := map[parsec.VlobID]bool{} // whose entries are noted
+	u.changed, _ = w.unsentIDs()
+	for _, id := range u.changed {
+		noteRemoved(w.get(id), u.removed)
+		for cur := id; ; {
+			e := w.get(cur)
+			if e == nil || e.current() == nil || e.current().Head().IsRoot() {
+				break
+			}
+			parent := e.current().Head().Parent
+			if folders[parent] {
+				break // noted with its entries already
+			}
+			folders[parent] = true
+			f, ok := w.get(parent).currentFolder()
+			if !ok {
+				break
+			}
+			for name, child := range f.Children {
+				u.names[child] = name
+			}
+			cur = parent
+		}
+	}
+	return u
+}
+
+// rehome puts back in its folder each entry that, once a pull merged what it received, no
+// longer has a way up to the root from an entry changed here (a folder removed elsewhere
+// while a move or a removal elsewhere left the change here in it, in an order no rule of the
+// merge saw whole): the first entry on the way up that its folder no longer names is named
+// there again, under its name before the pull, unless a change here took it out. A change
+// not sent is never left where no folder reaches it. It returns the folders changed.
+func (w *Workspace) rehome(u *waysUp) []parsec.VlobID {
+	var changed []parsec.VlobID
+	for _, id := range u.changed {
+		for cur, seen := id, map[parsec.VlobID]bool{}; !seen[cur]; {
+			seen[cur] = true
+			e := w.get(cur)
+			if e == nil || e.current() == nil || e.current().Head().IsRoot() {
+				break
+			}
+			parent := e.current().Head().Parent
+			pe := w.get(parent)
+			f, ok := pe.currentFolder()
+			if !ok {
+				break
+			}
+			if _, named := nameOf(f.Children, cur); named {
+				cur = parent
+				continue
+			}
+			name, known := u.names[cur]
+			if !known || u.removed[cur] {
+				break
+			}
+			w.keep(parent, pe)
+			local := w.editFolder(parent)
+			if _, taken := local.Children[name]; taken {
+				name = conflictName(local.Children, name, "name conflict")
+			}
+			local.Children[name] = cur
+			local.Updated = w.c.now()
+			changed = append(changed, parent)
+			break
+		}
+	}
+	return changed
+}
+
+// nameOf returns the name of entry id among children.
+func nameOf(children map[string]parsec.VlobID, id parsec.VlobID) (string, bool) {
+	for name, child := range children {
+		if child == id {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// unsentIDs lists the entries with a change not sent yet: those the cache holds so, and
+// those changed in memory.
+func (w *Workspace) unsentIDs() ([]parsec.VlobID, error) {
+	var changed []parsec.VlobID
+	err := w.c.cache.Pending(context.Background(), w.id, func(id parsec.VlobID, _ bool) error {
+		if _, ok := w.entries[id]; !ok { // as memory holds it, below
+			changed = append(changed, id)
+		}
+		return nil
+	})
+	for id, e := range w.entries {
+		if e.local != nil {
+			changed = append(changed, id)
+		}
+	}
+	return changed, err
+}
+
+// noteRemoved adds to removed the entries that a change here to folder e (nil, or not a
+// folder: none) took out of it.
+func noteRemoved(e *entry, removed map[parsec.VlobID]bool) {
+	if e == nil {
+		return
+	}
+	base, ok := e.base.(*manifest.FolderManifest)
+	local, isFolder := e.local.(*manifest.FolderManifest)
+	if !ok || !isFolder {
+		return
+	}
+	for _, child := range base.Children {
+		removed[child] = true
+	}
+	for _, child := range local.Children {
+		delete(removed, child)
+	}
+}
+
 // changesUnsent lists the changes not sent yet, once per pull (a pull needs them only when
 // it receives the removal of an entry unchanged here, or a change of one).
 func (w *Workspace) changesUnsent() *unsentChanges {
@@ -935,34 +1077,12 @@ func (w *Workspace) changesUnsent() *unsentChanges {
 	}
 	u := &unsentChanges{within: map[parsec.VlobID]bool{}, removed: map[parsec.VlobID]bool{}}
 	w.unsent = u
-	var changed []parsec.VlobID
-	err := w.c.cache.Pending(context.Background(), w.id, func(id parsec.VlobID, _ bool) error {
-		if _, ok := w.entries[id]; !ok { // as memory holds it, below
-			changed = append(changed, id)
-		}
-		return nil
-	})
+	changed, err := w.unsentIDs()
 	if err != nil {
 		w.readErr = parsec.Wrap(err, "workspace %s: the local changes cannot be listed", parsec.ShortID(w.id))
 	}
-	for id, e := range w.entries {
-		if e.local != nil {
-			changed = append(changed, id)
-		}
-	}
 	for _, id := range changed {
-		if e := w.get(id); e != nil {
-			base, ok := e.base.(*manifest.FolderManifest)
-			local, isFolder := e.local.(*manifest.FolderManifest)
-			if ok && isFolder {
-				for _, child := range base.Children {
-					u.removed[child] = true
-				}
-				for _, child := range local.Children {
-					delete(u.removed, child)
-				}
-			}
-		}
+		noteRemoved(w.get(id), u.removed)
 		// Up to the root, or to a folder marked already (its own folders are, or a loop).
 		for cur := id; ; {
 			e := w.get(cur)

@@ -90,6 +90,15 @@ func (e *entry) current() manifest.Manifest {
 	return e.base
 }
 
+// currentFolder returns the entry's current version if it is a folder (e may be nil).
+func (e *entry) currentFolder() (*manifest.FolderManifest, bool) {
+	if e == nil {
+		return nil, false
+	}
+	f, ok := e.current().(*manifest.FolderManifest)
+	return f, ok
+}
+
 func (e *entry) baseVersion() uint64 {
 	if e.base == nil {
 		return 0
