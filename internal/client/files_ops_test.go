@@ -696,12 +696,7 @@ func TestRemovedWhileChangedElsewhere(t *testing.T) {
 			syncWS(t, aw)
 			syncWS(t, bw)
 			syncWS(t, aw)
-			for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
-				var got bytes.Buffer
-				if err := w.ReadFile(t.Context(), tc.want, &got); err != nil || got.String() != "bob's edit" {
-					t.Errorf("%s reads %s: %q, %v; want bob's edit", who, tc.want, got.String(), err)
-				}
-			}
+			bothRead(t, aw, bw, tc.want, "bob's edit")
 		})
 	}
 }
@@ -736,12 +731,7 @@ func TestRemovedHereWhileChangedElsewhere(t *testing.T) {
 			}
 			syncWS(t, aw)
 			syncWS(t, bw)
-			for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
-				var got bytes.Buffer
-				if err := w.ReadFile(t.Context(), tc.want, &got); err != nil || got.String() != "bob's edit" {
-					t.Errorf("%s reads %s: %q, %v; want bob's edit", who, tc.want, got.String(), err)
-				}
-			}
+			bothRead(t, aw, bw, tc.want, "bob's edit")
 		})
 	}
 }
@@ -771,12 +761,7 @@ func TestMovedToTwoFolders(t *testing.T) {
 	syncWS(t, aw)
 	syncWS(t, bw)
 	syncWS(t, aw)
-	for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
-		files, err := filesOf(w)
-		if err != nil || !slices.Equal(files, []string{"/y/f"}) {
-			t.Errorf("%s's files: %v, %v; want /y/f alone", who, files, err)
-		}
-	}
+	bothHold(t, aw, bw, "/y/f")
 }
 
 // TestMovedWhileChangedElsewhere: alice moves /f to /d/g while bob writes /f. The change
@@ -830,12 +815,7 @@ func TestFolderMovedWhileFilledElsewhere(t *testing.T) {
 		syncWS(t, aw)
 		syncWS(t, bw)
 		syncWS(t, aw)
-		for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
-			files, err := filesOf(w)
-			if want := []string{"/e/d/new", "/e/d/old", "/e/x"}; err != nil || !slices.Equal(files, want) {
-				t.Errorf("%s's files: %v, %v; want %v", who, files, err, want)
-			}
-		}
+		bothHold(t, aw, bw, "/e/d/new", "/e/d/old", "/e/x")
 	}
 }
 
@@ -891,6 +871,29 @@ func filesOf(w *client.Workspace) ([]string, error) {
 	return files, err
 }
 
+// bothRead checks that alice's and bob's devices read want at path p.
+func bothRead(t *testing.T, aw, bw *client.Workspace, p, want string) {
+	t.Helper()
+	for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+		var got bytes.Buffer
+		if err := w.ReadFile(t.Context(), p, &got); err != nil || got.String() != want {
+			t.Errorf("%s reads %s: %q, %v; want %q", who, p, got.String(), err, want)
+		}
+	}
+}
+
+// bothHold checks that alice's and bob's devices hold the files want (sorted), and no other.
+func bothHold(t *testing.T, aw, bw *client.Workspace, want ...string) {
+	t.Helper()
+	for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
+		files, err := filesOf(w)
+		slices.Sort(files)
+		if err != nil || !slices.Equal(files, want) {
+			t.Errorf("%s's files: %v, %v; want %v", who, files, err, want)
+		}
+	}
+}
+
 // TestFoldersMovedIntoEachOther: alice moves /a into /b while bob moves /b into /a. Before,
 // after their syncs both folders had left the root, each inside the other, and their files
 // could not be reached on either device. Now the move received wins and the one made here
@@ -912,11 +915,7 @@ func TestFoldersMovedIntoEachOther(t *testing.T) {
 		syncWS(t, aw)
 		syncWS(t, bw)
 		syncWS(t, aw)
-		for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
-			if files, err := filesOf(w); err != nil || !slices.Equal(files, []string{"/b/a/fa", "/b/fb"}) {
-				t.Errorf("%s's files: %v, %v; want /b/a/fa and /b/fb", who, files, err)
-			}
-		}
+		bothHold(t, aw, bw, "/b/a/fa", "/b/fb")
 	}
 }
 
@@ -994,12 +993,7 @@ func TestChangedAndRemovedHereWhileChangedElsewhere(t *testing.T) {
 			}
 			syncWS(t, aw)
 			syncWS(t, bw)
-			for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
-				var got bytes.Buffer
-				if err := w.ReadFile(t.Context(), tc.want, &got); err != nil || got.String() != "bob's edit" {
-					t.Errorf("%s reads %s: %q, %v; want bob's edit", who, tc.want, got.String(), err)
-				}
-			}
+			bothRead(t, aw, bw, tc.want, "bob's edit")
 		})
 	}
 }
@@ -1060,13 +1054,7 @@ func TestFoldersMovedIntoEachOtherThroughAnother(t *testing.T) {
 				syncWS(t, aw)
 				syncWS(t, bw)
 				syncWS(t, aw)
-				for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
-					files, err := filesOf(w)
-					slices.Sort(files)
-					if err != nil || !slices.Equal(files, tc.want) {
-						t.Errorf("%s's files: %v, %v; want %v", who, files, err, tc.want)
-					}
-				}
+				bothHold(t, aw, bw, tc.want...)
 			}
 		})
 	}
@@ -1104,12 +1092,7 @@ func TestMovedAndRemovedHereWhileChangedElsewhere(t *testing.T) {
 			syncWS(t, first)
 			syncWS(t, second)
 			syncWS(t, first)
-			for who, w := range map[string]*client.Workspace{"alice": aw, "bob": bw} {
-				var got bytes.Buffer
-				if err := w.ReadFile(ctx, "/d/f", &got); err != nil || got.String() != "alice's file" {
-					t.Errorf("%s reads /d/f: %q, %v; want alice's file", who, got.String(), err)
-				}
-			}
+			bothRead(t, aw, bw, "/d/f", "alice's file")
 		})
 	}
 }
