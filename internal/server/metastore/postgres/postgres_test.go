@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -314,36 +313,7 @@ func TestDiskFull(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Update(t.Context(), func(tx metastore.Tx) error {
-		return tx.PutOrganization(metastore.Organization{ID: "Acme", CreatedOn: 1})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	write := func(ts parsec.DateTime) error {
-		data := make([]byte, 256<<10)
-		rand.Read(data) // not compressed: PostgreSQL stores all of it
-		return s.Update(t.Context(), func(tx metastore.Tx) error {
-			return tx.AddCertificate("Acme", metastore.Certificate{Topic: metastore.CommonTopic, Timestamp: ts,
-				Kind: "user_certificate", Data: data})
-		})
-	}
-	read := func() error {
-		return s.View(t.Context(), func(tx metastore.Tx) error {
-			_, err := tx.Organization("Acme")
-			return err
-		})
-	}
-	free := smallfs.Fill(t, dir)
-	if err := write(2); !parsec.IsKind(err, parsec.Unavailable) {
-		t.Errorf("write on a full disk: error %v, want kind %v", err, parsec.Unavailable)
-	}
-	if err := read(); err != nil {
-		t.Errorf("read on a full disk: %v", err)
-	}
-	free()
-	if err := write(3); err != nil {
-		t.Errorf("write once space is freed: %v", err)
-	}
+	metastoretest.DiskFull(t, s, func() func() { return smallfs.Fill(t, dir) })
 }
 
 // TestCountRequest counts the requests of one key from two stores on one database (two
