@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
 )
 
 // Files of every size around the block size, spread over several request bodies, go up
@@ -195,3 +197,49 @@ func TestDownloadOfCopies(t *testing.T) {
 type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
+
+// A server of protocol 2.0 checks an upload's blocks as hashed with SHA-256, and refuses
+// those of this version's client (BLAKE3) as badly signed: the client says that the server
+// is older and must be upgraded, and everything else works as before.
+func TestUploadToAnOlderServer(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, _, _ := shared(t, p)
+	write := func(name, content string) error {
+		return aw.WriteFiles(ctx, []client.FileSource{{Path: name, Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader(content)), nil
+		}}}, nil)
+	}
+	if err := write("/before", "written before"); err != nil {
+		t.Fatal(err)
+	}
+	p.srv.Front = func(w http.ResponseWriter, r *http.Request, server http.Handler) {
+		r.Header.Set(protocol.HeaderAPIVersion, "2.0")
+		server.ServeHTTP(olderVersion{w}, r)
+	}
+	err := write("/after", "written after")
+	if parsec.KindOf(err) != parsec.Invalid || !strings.Contains(err.Error(), "speaks protocol version 2.0, older than this client's "+protocol.APIVersion) ||
+		!strings.Contains(err.Error(), "upgrade the server") {
+		t.Fatalf("upload to a 2.0 server: %v", err)
+	}
+	var got bytes.Buffer
+	if err := aw.ReadFile(ctx, "/before", &got); err != nil || got.String() != "written before" {
+		t.Fatalf("read from a 2.0 server: %q, %v", got.String(), err)
+	}
+	if err := aw.Mkdir(ctx, "/folder", false); err != nil {
+		t.Fatalf("mkdir on a 2.0 server: %v", err)
+	}
+}
+
+// olderVersion answers as a server of protocol 2.0.
+type olderVersion struct{ http.ResponseWriter }
+
+func (w olderVersion) WriteHeader(code int) {
+	w.Header().Set(protocol.HeaderAPIVersion, "2.0")
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w olderVersion) Write(b []byte) (int, error) {
+	w.Header().Set(protocol.HeaderAPIVersion, "2.0")
+	return w.ResponseWriter.Write(b)
+}

@@ -228,6 +228,11 @@ func (t *transport) sendBody(ctx context.Context, routePrefix, cmd string, encod
 	}
 	if resp.StatusCode != http.StatusOK {
 		release()
+		if resp.StatusCode == protocol.HTTPForbidden {
+			if err := t.olderServer(resp.Header.Get(protocol.HeaderAPIVersion)); err != nil {
+				return func() {}, err
+			}
+		}
 		return func() {}, t.httpError(resp.StatusCode, strings.TrimSpace(string(data)))
 	}
 	if err := protocol.DecodeReply(data, rep); err != nil {
@@ -306,6 +311,17 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// olderServer says why a server of an earlier minor version (its Api-Version, answered
+// with every reply) refused a request as badly signed: it hashes an upload's blocks as that
+// version did (see protocol.APIVersion). It is nil for a server of this version or later.
+func (t *transport) olderServer(version string) error {
+	major, minor, err := protocol.ParseAPIVersion(version)
+	if err != nil || major != protocol.APIMajor || minor >= protocol.APIMinor {
+		return nil
+	}
+	return parsec.Errorf(parsec.Invalid, "the server at %s speaks protocol version %s, older than this client's %s, and checks uploads differently: upgrade the server", t.base, version, t.version)
 }
 
 // httpError turns a handshake refusal into one clear error.

@@ -39,7 +39,7 @@ func SealBlockInPlace(realmKey crypto.RealmKey, id parsec.BlockID, buf []byte) {
 // OpenBlock checks a block read from the server against its access in the (already
 // opened) file manifest and decrypts it: it must have the size and the digest the access
 // gives (of the encrypted block, or for an access written before digests were of the
-// encrypted block, of the cleartext), and decrypt with the key of access.ID. realmKey is the
+// encrypted block, of the cleartext; BLAKE3 or, written before, SHA-256), and decrypt with the key of access.ID. realmKey is the
 // realm key of the key index the server gave with the block. Every failure is a
 // *parsec.Error of kind parsec.Tampered naming the block.
 func OpenBlock(realmKey crypto.RealmKey, access BlockAccess, ciphertext []byte) ([]byte, error) {
@@ -57,7 +57,7 @@ func openBlock(realmKey crypto.RealmKey, access BlockAccess, ciphertext []byte, 
 	if n < BlockOverhead || n-BlockOverhead != access.Size {
 		return nil, parsec.Errorf(parsec.Tampered, "block %s: wrong size: %d bytes, want %d (%d of cleartext)", access.ID, n, access.Size+BlockOverhead, access.Size)
 	}
-	if access.Sealed && crypto.Sum(ciphertext) != access.Digest {
+	if access.Sealed && access.digestOf(ciphertext) != access.Digest {
 		return nil, parsec.Errorf(parsec.Tampered, "block %s: digest mismatch", access.ID)
 	}
 	key := blockKey(realmKey, access.ID)
@@ -69,7 +69,7 @@ func openBlock(realmKey crypto.RealmKey, access BlockAccess, ciphertext []byte, 
 	if err != nil {
 		return nil, parsec.Errorf(parsec.Tampered, "block %s: %w", access.ID, err)
 	}
-	if !access.Sealed && crypto.Sum(pt) != access.Digest {
+	if !access.Sealed && access.digestOf(pt) != access.Digest {
 		return nil, parsec.Errorf(parsec.Tampered, "block %s: digest mismatch", access.ID)
 	}
 	return pt, nil

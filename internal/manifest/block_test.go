@@ -20,7 +20,7 @@ func TestBlockRoundTrip(t *testing.T) {
 			t.Errorf("sealed %d bytes into %d, want %d", size, len(ct), size+manifest.BlockOverhead)
 		}
 		access := manifest.NewBlockAccess(id, 3*manifest.DefaultBlockSize, ct)
-		if access.Size != uint64(size) || access.Digest != crypto.Sum(ct) || !access.Sealed || access.Offset != 3*manifest.DefaultBlockSize {
+		if access.Size != uint64(size) || access.Digest != crypto.SumBLAKE3(ct) || !access.Sealed || access.Hash != manifest.HashBLAKE3 || access.Offset != 3*manifest.DefaultBlockSize {
 			t.Fatalf("NewBlockAccess = %+v", access)
 		}
 		got, err := manifest.OpenBlock(w.key, access, ct)
@@ -82,14 +82,17 @@ func TestOpenBlockTampering(t *testing.T) {
 		{"flipped tag", w.key, access, flip(len(good) - 1), "digest mismatch"},
 		{"another block's ciphertext", w.key, access, otherCiphertext, "digest mismatch"},
 		{"other content, same size", w.key, access, sameSize, "digest mismatch"},
-		{"manifest says another digest", w.key, manifest.BlockAccess{ID: id, Size: access.Size, Digest: crypto.Sum(nil), Sealed: true}, good, "digest mismatch"},
+		{"manifest says another digest", w.key, manifest.BlockAccess{ID: id, Size: access.Size, Digest: crypto.SumBLAKE3(nil), Sealed: true, Hash: manifest.HashBLAKE3}, good, "digest mismatch"},
+		// The digest is right, under another algorithm than the access says.
+		{"the block's SHA-256 named as BLAKE3", w.key, manifest.BlockAccess{ID: id, Size: access.Size, Digest: crypto.Sum(good), Sealed: true, Hash: manifest.HashBLAKE3}, good, "digest mismatch"},
+		{"the block's BLAKE3 named as SHA-256", w.key, manifest.BlockAccess{ID: id, Size: access.Size, Digest: access.Digest, Sealed: true}, good, "digest mismatch"},
 		{"truncated", w.key, access, good[:len(good)-1], "wrong size: 4135 bytes, want 4136 (4096 of cleartext)"},
 		{"empty", w.key, access, nil, "wrong size: 0 bytes"},
 		{"other content, wrong size", w.key, access, manifest.SealBlock(w.key, id, data[:len(data)-1]), "wrong size"},
-		{"huge size in the manifest", w.key, manifest.BlockAccess{ID: id, Size: 1<<64 - 8, Digest: access.Digest, Sealed: true}, good, "wrong size"},
+		{"huge size in the manifest", w.key, manifest.BlockAccess{ID: id, Size: 1<<64 - 8, Digest: access.Digest, Sealed: true, Hash: manifest.HashBLAKE3}, good, "wrong size"},
 		// The digest matches, yet the block is not what the manifest's writer encrypted for
 		// this ID: a writer naming another block's bytes, or the wrong realm key.
-		{"another block's ciphertext, and its digest", w.key, manifest.BlockAccess{ID: id, Size: access.Size, Digest: crypto.Sum(otherCiphertext), Sealed: true}, otherCiphertext, "cannot decrypt"},
+		{"another block's ciphertext, and its digest", w.key, manifest.BlockAccess{ID: id, Size: access.Size, Digest: crypto.SumBLAKE3(otherCiphertext), Sealed: true, Hash: manifest.HashBLAKE3}, otherCiphertext, "cannot decrypt"},
 		{"wrong realm key", newWorld().key, access, good, "cannot decrypt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,36 +105,48 @@ func TestOpenBlockTampering(t *testing.T) {
 	}
 }
 
-// Blocks written before digests were of the encrypted block carry the digest of their
-// cleartext: they open, and are checked against it.
+// Blocks written before digests were of the encrypted block carry the SHA-256 of their
+// cleartext, and those written before BLAKE3 the SHA-256 of the encrypted block: they open,
+// and are checked against it.
 func TestOpenBlockOfEarlierManifests(t *testing.T) {
 	w := newWorld()
 	data := crypto.RandomBytes(3000)
 	id := parsec.NewBlockID()
 	good := manifest.SealBlock(w.key, id, data)
-	access := manifest.BlockAccess{ID: id, Size: uint64(len(data)), Digest: crypto.Sum(data)}
-	got, err := manifest.OpenBlock(w.key, access, good)
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("OpenBlock = %v", err)
-	}
 	for _, tc := range []struct {
-		name string
-		ct   []byte
-		err  string
+		name   string
+		access manifest.BlockAccess
+		field  string // in the access's encoding
+		errs   []string
 	}{
-		{"other content, same size", manifest.SealBlock(w.key, id, crypto.RandomBytes(len(data))), "digest mismatch"},
-		{"flipped byte", append(bytes.Clone(good[:100]), append([]byte{good[100] ^ 1}, good[101:]...)...), "cannot decrypt"},
+		{"cleartext digest", manifest.BlockAccess{ID: id, Size: uint64(len(data)), Digest: crypto.Sum(data)}, "", []string{"digest mismatch", "cannot decrypt"}},
+		{"SHA-256 of the encrypted block", manifest.BlockAccess{ID: id, Size: uint64(len(data)), Digest: crypto.Sum(good), Sealed: true}, "sealed", []string{"digest mismatch", "digest mismatch"}},
 	} {
-		if _, err := manifest.OpenBlock(w.key, access, tc.ct); err == nil {
-			t.Errorf("%s: accepted", tc.name)
-		} else {
-			wantErr(t, err, parsec.Tampered, "block "+id.String()+": ", tc.err)
+		got, err := manifest.OpenBlock(w.key, tc.access, good)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: OpenBlock = %v", tc.name, err)
 		}
-	}
-	// The encoding of an earlier access is unchanged: no "sealed" field.
-	fm := &manifest.FileManifest{BlockSize: manifest.DefaultBlockSize, Size: access.Size, Blocks: []manifest.BlockAccess{access}}
-	if enc := codec.MustMarshal(fm); bytes.Contains(enc, []byte("sealed")) {
-		t.Error("an access with a cleartext digest is encoded with a sealed field")
+		for i, ct := range [][]byte{
+			manifest.SealBlock(w.key, id, crypto.RandomBytes(len(data))), // other content, same size
+			append(bytes.Clone(good[:100]), append([]byte{good[100] ^ 1}, good[101:]...)...),
+		} {
+			if _, err := manifest.OpenBlock(w.key, tc.access, ct); err == nil {
+				t.Errorf("%s: tampered block %d accepted", tc.name, i)
+			} else {
+				wantErr(t, err, parsec.Tampered, "block "+id.String()+": ", tc.errs[i])
+			}
+		}
+		// The encoding of an earlier access is unchanged: no "hash" field, and "sealed" only
+		// where it was.
+		fm := w.file(w.realm)
+		fm.BlockSize, fm.Size, fm.Blocks = manifest.DefaultBlockSize, tc.access.Size, []manifest.BlockAccess{tc.access}
+		enc := codec.MustMarshal(fm)
+		if bytes.Contains(enc, []byte("hash")) || bytes.Contains(enc, []byte("sealed")) != (tc.field == "sealed") {
+			t.Errorf("%s: the access is encoded as %x", tc.name, enc)
+		}
+		if err := fm.Check(); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
 	}
 }
 

@@ -34,19 +34,24 @@ type FileManifest struct {
 }
 
 // BlockAccess is what a file manifest says of a block: where it sits in the file, the size
-// of its cleartext, and a SHA-256 digest, which OpenBlock checks. The digest is of the
-// block as stored, encrypted (Sealed): the writer hashes each block once, for the manifest
-// and for the signature of the request that uploads it (protocol.BodyHash), and a reader
-// refuses a block that is not the one the manifest names before decrypting it. Manifests
-// written before this project made that change carry the digest of the cleartext (Sealed
-// false), which OpenBlock still checks, after decrypting.
+// of its cleartext, and a digest, which OpenBlock checks. The digest is the BLAKE3 (Hash
+// HashBLAKE3) of the block as stored, encrypted (Sealed): the writer hashes each block
+// once, for the manifest and for the signature of the request that uploads it
+// (protocol.BodyHash), and a reader refuses a block that is not the one the manifest names
+// before decrypting it. Manifests written before this project made those changes carry the
+// SHA-256 of the encrypted block (Sealed, no Hash), or of the cleartext (neither), which
+// OpenBlock still checks, the latter after decrypting.
 type BlockAccess struct {
 	ID     parsec.BlockID `cbor:"id"`
 	Offset uint64         `cbor:"offset"` // in the file
 	Size   uint64         `cbor:"size"`   // of the cleartext, not zero
-	Digest crypto.Digest  `cbor:"digest"` // SHA-256 of the encrypted block (Sealed) or of the cleartext
+	Digest crypto.Digest  `cbor:"digest"` // of the encrypted block (Sealed) or of the cleartext
 	Sealed bool           `cbor:"sealed,omitempty"`
+	Hash   string         `cbor:"hash,omitempty"` // the digest's algorithm: HashBLAKE3, or SHA-256 when empty
 }
+
+// HashBLAKE3 is BlockAccess.Hash for a BLAKE3 digest (crypto.SumBLAKE3).
+const HashBLAKE3 = "BLAKE3"
 
 // NewBlockAccess describes the block id at offset, given as encrypted (SealBlock): it holds
 // len(block)-BlockOverhead bytes of cleartext. A block shorter than BlockOverhead is not
@@ -55,7 +60,15 @@ func NewBlockAccess(id parsec.BlockID, offset uint64, block []byte) BlockAccess 
 	if len(block) < BlockOverhead {
 		panic(fmt.Sprintf("manifest: NewBlockAccess of %d bytes, less than an encrypted block", len(block)))
 	}
-	return BlockAccess{ID: id, Offset: offset, Size: uint64(len(block) - BlockOverhead), Digest: crypto.Sum(block), Sealed: true}
+	return BlockAccess{ID: id, Offset: offset, Size: uint64(len(block) - BlockOverhead), Digest: crypto.SumBLAKE3(block), Sealed: true, Hash: HashBLAKE3}
+}
+
+// digestOf is the digest of data with the access's algorithm.
+func (b *BlockAccess) digestOf(data []byte) crypto.Digest {
+	if b.Hash == HashBLAKE3 {
+		return crypto.SumBLAKE3(data)
+	}
+	return crypto.Sum(data)
 }
 
 // End is the offset just after the block.
@@ -83,6 +96,10 @@ func (m *FileManifest) check() error {
 		switch {
 		case b.Size == 0:
 			return fmt.Errorf("block %d (%s) is empty", i, b.ID)
+		case b.Hash != "" && b.Hash != HashBLAKE3:
+			return fmt.Errorf("block %d (%s) has a digest of unknown algorithm %q", i, b.ID, b.Hash)
+		case b.Hash != "" && !b.Sealed:
+			return fmt.Errorf("block %d (%s) has a %s digest of its cleartext, which no writer makes", i, b.ID, b.Hash)
 		case b.Offset >= m.Size || b.Size > m.Size-b.Offset:
 			return fmt.Errorf("block %d (%s) [%d, +%d) goes past the end of the file (%d)", i, b.ID, b.Offset, b.Size, m.Size)
 		case b.Size > spanEnd:

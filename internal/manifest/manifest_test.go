@@ -219,6 +219,10 @@ func TestFileCheck(t *testing.T) {
 		{name: "overlap", size: 24, bs: 8, blocks: []manifest.BlockAccess{blk(8, 6), blk(12, 2)}, err: "[12, 14) overlaps block 0 [8, 14)"},
 		{name: "same offset", size: 24, bs: 8, blocks: []manifest.BlockAccess{blk(0, 8), blk(0, 8)}, err: "overlaps block 0 [0, 8)"},
 		{name: "unsorted", size: 24, bs: 8, blocks: []manifest.BlockAccess{blk(8, 8), blk(0, 8)}, err: "blocks 0 and 1 are not sorted by offset (8, 0)"},
+		{name: "BLAKE3 digest", size: 8, bs: 8, blocks: []manifest.BlockAccess{hashed(blk(0, 8), true, manifest.HashBLAKE3)}},
+		{name: "SHA-256 digest of the encrypted block", size: 8, bs: 8, blocks: []manifest.BlockAccess{hashed(blk(0, 8), true, "")}},
+		{name: "digest of unknown algorithm", size: 8, bs: 8, blocks: []manifest.BlockAccess{hashed(blk(0, 8), true, "MD5")}, err: `has a digest of unknown algorithm "MD5"`},
+		{name: "BLAKE3 digest of the cleartext", size: 8, bs: 8, blocks: []manifest.BlockAccess{hashed(blk(0, 8), false, manifest.HashBLAKE3)}, err: "has a BLAKE3 digest of its cleartext, which no writer makes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := w.file(w.realm)
@@ -239,6 +243,12 @@ func TestFileCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hashed is b with its digest of the encrypted block or not, with the algorithm hash.
+func hashed(b manifest.BlockAccess, sealed bool, hash string) manifest.BlockAccess {
+	b.Sealed, b.Hash = sealed, hash
+	return b
 }
 
 func TestDecodeTrustedKeepsLocalVersions(t *testing.T) {

@@ -43,11 +43,15 @@ func RequestMessage(method, path string, ts parsec.DateTime, body []byte) []byte
 // SHA-256, except for a block_create request laid out exactly as BlockBatch writes it (it
 // decodes strictly as one, and re-encodes to the same bytes), which is hashed block by
 // block: the SHA-256 of its realm, key index and number of blocks, then of each block's ID,
-// length and SHA-256 (blocksHash). A block's SHA-256 is also the digest its file manifest
+// length and BLAKE3 (blocksHash). A block's BLAKE3 is also the digest its file manifest
 // carries, so a writer hashes each block once for both, and BlockBatch gives the hash
 // without hashing the body again. Since only the one layout of a request is hashed block by
 // block, two different bodies never have the same hash.
-func BodyHash(body []byte) [32]byte {
+func BodyHash(body []byte) [32]byte { return bodyHash(body, APIMinor) }
+
+// bodyHash is BodyHash as a client of minor version minor of APIMajor computes it: before
+// 2.1, each block's SHA-256 in place of its BLAKE3.
+func bodyHash(body []byte, minor int) [32]byte {
 	if bytes.HasPrefix(body, batchPrefix) {
 		var env struct {
 			Cmd string          `cbor:"cmd"`
@@ -55,23 +59,31 @@ func BodyHash(body []byte) [32]byte {
 		}
 		if UnmarshalRequest(body, &env) == nil && env.Cmd == CmdBlockCreate && env.Req != nil && isBatchLayout(body, env.Req) {
 			blocks := env.Req.Blocks
-			return blocksHash(env.Req.RealmID, env.Req.KeyIndex, len(blocks), func(i int) (parsec.BlockID, int, crypto.Digest) {
-				return blocks[i].BlockID, len(blocks[i].Data), crypto.Sum(blocks[i].Data)
+			sum, domain := crypto.SumBLAKE3, blocksDomain
+			if minor < 1 {
+				sum, domain = crypto.Sum, blocksDomainSHA256
+			}
+			return blocksHash(domain, env.Req.RealmID, env.Req.KeyIndex, len(blocks), func(i int) (parsec.BlockID, int, crypto.Digest) {
+				return blocks[i].BlockID, len(blocks[i].Data), sum(blocks[i].Data)
 			})
 		}
 	}
 	return crypto.Sum(body)
 }
 
-const blocksDomain = "parsec/1/block_create\n"
+// The domains of blocksHash: with each block's BLAKE3 (API 2.1), with its SHA-256 (2.0).
+const (
+	blocksDomain       = "parsec/2.1/block_create\n"
+	blocksDomainSHA256 = "parsec/1/block_create\n"
+)
 
 // blocksHash hashes n blocks of a block_create request given each one's ID, length and
-// SHA-256; every field has a fixed size, so two different requests never hash the same
+// digest; every field has a fixed size, so two different requests never hash the same
 // bytes.
-func blocksHash(realm parsec.VlobID, keyIndex uint64, n int, block func(i int) (parsec.BlockID, int, crypto.Digest)) [32]byte {
+func blocksHash(domain string, realm parsec.VlobID, keyIndex uint64, n int, block func(i int) (parsec.BlockID, int, crypto.Digest)) [32]byte {
 	h := sha256.New()
-	buf := make([]byte, 0, len(blocksDomain)+len(realm)+8+8)
-	buf = append(buf, blocksDomain...)
+	buf := make([]byte, 0, len(domain)+len(realm)+8+8)
+	buf = append(buf, domain...)
 	buf = append(buf, realm[:]...)
 	buf = binary.BigEndian.AppendUint64(buf, keyIndex)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(n))
@@ -155,21 +167,24 @@ func (a DeviceAuth) VerifyHeader(vk crypto.VerifyKey, method, path string) error
 	return vk.Verify(requestDomain, requestMessage(method, path, a.Timestamp, a.BodyHash), a.Signature)
 }
 
-// CheckBody checks that body is the one whose hash was signed.
-func (a DeviceAuth) CheckBody(body []byte) error {
-	sum := BodyHash(body)
+// CheckBody checks that body is the one whose hash was signed by a client of minor
+// version minor of APIMajor (its Api-Version header: a client of 2.0 hashes the blocks of
+// an upload with SHA-256).
+func (a DeviceAuth) CheckBody(body []byte, minor int) error {
+	sum := bodyHash(body, minor)
 	if subtle.ConstantTimeCompare(sum[:], a.BodyHash[:]) != 1 {
 		return errors.New("authorization: the body does not match the signed hash")
 	}
 	return nil
 }
 
-// Verify checks the signature and the body: VerifyHeader then CheckBody.
+// Verify checks the signature and the body of a request of this version: VerifyHeader then
+// CheckBody.
 func (a DeviceAuth) Verify(vk crypto.VerifyKey, method, path string, body []byte) error {
 	if err := a.VerifyHeader(vk, method, path); err != nil {
 		return err
 	}
-	return a.CheckBody(body)
+	return a.CheckBody(body, APIMinor)
 }
 
 // InBallpark reports whether a client timestamp is acceptable at server time now.

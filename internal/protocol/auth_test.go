@@ -33,7 +33,7 @@ func TestSignRequest(t *testing.T) {
 	if err := a.VerifyHeader(key.VerifyKey(), "POST", "/authenticated/Acme"); err != nil {
 		t.Fatalf("VerifyHeader: %v", err)
 	}
-	if err := a.CheckBody([]byte("bodz")); err == nil {
+	if err := a.CheckBody([]byte("bodz"), APIMinor); err == nil {
 		t.Fatal("CheckBody accepted another body")
 	}
 	other := crypto.GenerateSigningKey()

@@ -18,7 +18,7 @@ import (
 // The buffer holds room for the envelope first (its length depends on the number of
 // blocks, known at the end), then the blocks as they come, then the envelope's end.
 //
-// The writer gives each block's SHA-256 once the block is final (Commit's digest), so that
+// The writer gives each block's BLAKE3 once the block is final (Commit's digest), so that
 // Body returns the request's BodyHash without hashing the body again.
 type BlockBatch struct {
 	buf     []byte
@@ -78,7 +78,7 @@ func (b *BlockBatch) Reserve(size int) []byte {
 // Commit adds the block id whose data, size bytes (at most what was reserved), is at the
 // start of the last slot Reserve returned, and returns where the data now is (it moves
 // when its length takes fewer bytes to write than the reserved one's) and where its
-// SHA-256 goes: the writer may change the data in place (encrypt it), then must set the
+// BLAKE3 goes: the writer may change the data in place (encrypt it), then must set the
 // digest of the final data before calling Body.
 func (b *BlockBatch) Commit(id parsec.BlockID, size, reserved int) (data []byte, digest *crypto.Digest) {
 	at := b.end + 1 + 5 + headLen(uint64(reserved))
@@ -102,7 +102,7 @@ func (b *BlockBatch) Body(realm parsec.VlobID, keyIndex uint64) (body []byte, ha
 	start := batchPrefixRoom - len(prefix)
 	copy(b.buf[start:], prefix)
 	suffix := appendBatchTail(b.buf[b.end:b.end], realm, keyIndex)
-	hash = blocksHash(realm, keyIndex, b.blocks, func(i int) (parsec.BlockID, int, crypto.Digest) {
+	hash = blocksHash(blocksDomain, realm, keyIndex, b.blocks, func(i int) (parsec.BlockID, int, crypto.Digest) {
 		return b.ids[i], b.sizes[i], b.digests[i]
 	})
 	return b.buf[start : b.end+len(suffix)], hash

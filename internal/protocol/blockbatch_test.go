@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 
@@ -46,7 +48,7 @@ func TestBlockBatchEncodesLikeEncodeRequest(t *testing.T) {
 				if !bytes.Equal(got, data) {
 					t.Fatal("Commit does not return the block's data")
 				}
-				*digest = crypto.Sum(got)
+				*digest = crypto.SumBLAKE3(got)
 				req.Blocks = append(req.Blocks, BlockData{BlockID: id, Data: data})
 			}
 			want, err := EncodeRequest(CmdBlockCreate, req)
@@ -154,6 +156,55 @@ func TestBodyHashOfBlocks(t *testing.T) {
 	}
 }
 
+// A client of API 2.0 hashed each block of an upload with SHA-256: a server checks its
+// requests as it signed them, and those of a 2.1 client with BLAKE3, never one as the other.
+func TestCheckBodyOfEarlierClients(t *testing.T) {
+	realm := parsec.NewVlobID()
+	blocks := []BlockData{{BlockID: parsec.NewBlockID(), Data: []byte("first block")}, {BlockID: parsec.NewBlockID(), Data: []byte("second")}}
+	body, err := EncodeRequest(CmdBlockCreate, BlockCreateReq{RealmID: realm, KeyIndex: 3, Blocks: blocks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a 2.0 client signed, written out here as it computed it.
+	h := sha256.New()
+	h.Write([]byte("parsec/1/block_create\n"))
+	h.Write(realm[:])
+	h.Write(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 3), 2))
+	for _, b := range blocks {
+		sum := sha256.Sum256(b.Data)
+		h.Write(append(binary.BigEndian.AppendUint64(b.BlockID[:], uint64(len(b.Data))), sum[:]...))
+	}
+	earlier := [32]byte(h.Sum(nil))
+	if BodyHash(body) == earlier {
+		t.Fatal("this version hashes blocks as 2.0 did")
+	}
+	for _, tc := range []struct {
+		name   string
+		signed [32]byte
+		minor  int
+		ok     bool
+	}{
+		{"2.0 client", earlier, 0, true},
+		{"2.1 client", BodyHash(body), 1, true},
+		{"a later client", BodyHash(body), 2, true},
+		{"2.0 hash from a 2.1 client", earlier, 1, false},
+		{"2.1 hash from a 2.0 client", BodyHash(body), 0, false},
+	} {
+		err := DeviceAuth{BodyHash: tc.signed}.CheckBody(body, tc.minor)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: CheckBody = %v", tc.name, err)
+		}
+	}
+	// Bodies other than a batch of blocks are hashed whole by every version.
+	ping, err := EncodeRequest(CmdPing, PingReq{Ping: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (DeviceAuth{BodyHash: crypto.Sum(ping)}).CheckBody(ping, 0); err != nil {
+		t.Errorf("2.0 ping: %v", err)
+	}
+}
+
 func TestBlockBatchLimits(t *testing.T) {
 	b := NewBlockBatch(make([]byte, BlockBatchCap))
 	if b.Reserve(MaxBatchBytes+1) != nil {
@@ -189,7 +240,7 @@ func FuzzBodyHash(f *testing.F) {
 	b := NewBlockBatch(make([]byte, BlockBatchCap))
 	for _, size := range []int{3, 0, 100} {
 		data, digest := b.Commit(parsec.NewBlockID(), size, size)
-		*digest = crypto.Sum(data)
+		*digest = crypto.SumBLAKE3(data)
 	}
 	body, _ := b.Body(parsec.NewVlobID(), 7)
 	f.Add(body)
@@ -225,7 +276,7 @@ func FuzzBodyHash(f *testing.F) {
 			}
 			copy(slot, bl.Data)
 			data, digest := batch.Commit(bl.BlockID, len(bl.Data), len(bl.Data))
-			*digest = crypto.Sum(data)
+			*digest = crypto.SumBLAKE3(data)
 		}
 		canonical, want := batch.Body(env.Req.RealmID, env.Req.KeyIndex)
 		if bytes.Equal(canonical, body) != (sum == want) {

@@ -10,11 +10,13 @@ import (
 // major version it supports and answers 422 otherwise. Version 2 hashes a block_create
 // body block by block for its signature (BodyHash), and file manifests give the digests of
 // encrypted blocks: a client and a server of version 1 would refuse each other's uploads as
-// badly signed.
+// badly signed. Version 2.1 hashes blocks with BLAKE3 (the manifests' digests and the
+// block_create signature): a server of 2.1 checks a 2.0 client's uploads as 2.0 signed them,
+// a server of 2.0 refuses a 2.1 client's as badly signed.
 const (
 	APIMajor   = 2
-	APIMinor   = 0
-	APIVersion = "2.0"
+	APIMinor   = 1
+	APIVersion = "2.1"
 )
 
 // HTTP headers and content types.

@@ -110,13 +110,14 @@ func (e *httpError) write(w http.ResponseWriter) {
 
 func fail(code int, msg string) error { return &httpError{code: code, msg: msg} }
 
-// checkVersion and checkContentType are the first handshake checks of every RPC.
-func checkVersion(r *http.Request) error {
-	major, _, err := protocol.ParseAPIVersion(r.Header.Get(protocol.HeaderAPIVersion))
+// checkVersion is the first handshake check of every RPC: it returns the client's minor
+// version, which says how it hashed an upload's blocks (protocol.DeviceAuth.CheckBody).
+func checkVersion(r *http.Request) (minor int, err error) {
+	major, minor, err := protocol.ParseAPIVersion(r.Header.Get(protocol.HeaderAPIVersion))
 	if err != nil || major != protocol.APIMajor {
-		return fail(protocol.HTTPUnsupportedVersion, "unsupported API version")
+		return 0, fail(protocol.HTTPUnsupportedVersion, "unsupported API version")
 	}
-	return nil
+	return minor, nil
 }
 
 func (s *Server) rpc(family string) http.HandlerFunc {
@@ -152,7 +153,8 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 // limit, in a buffer that grows with what arrives (never from the announced length), and,
 // for a device, checked against the signed hash.
 func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string, cmds map[string]handler) (*replyBody, error) {
-	if err := checkVersion(r); err != nil {
+	minor, err := checkVersion(r)
+	if err != nil {
 		return nil, err
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != protocol.ContentType {
@@ -195,7 +197,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, family string,
 	defer releaseBody(buf)
 	body := buf.Bytes()
 	if family == protocol.FamilyAuthenticated {
-		if err := auth.CheckBody(body); err != nil {
+		if err := auth.CheckBody(body, minor); err != nil {
 			return nil, fail(protocol.HTTPForbidden, "bad request signature: the body does not match its signed hash")
 		}
 	}

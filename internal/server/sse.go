@@ -45,7 +45,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		s.streamFailed(w, err)
 	}
-	if err := checkVersion(r); err != nil {
+	if _, err := checkVersion(r); err != nil {
 		fail(err)
 		return
 	}
@@ -60,7 +60,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	auth, err := s.authenticate(ctx, r, c)
-	if err == nil && auth.CheckBody(nil) != nil {
+	if err == nil && auth.CheckBody(nil, protocol.APIMinor) != nil {
 		err = &httpError{code: protocol.HTTPForbidden, msg: "bad request signature: the events route has no body"}
 	}
 	if err != nil {

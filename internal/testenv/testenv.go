@@ -45,6 +45,10 @@ type Server struct {
 	// step number and the genuine payload, and returns the one the client sees. It runs
 	// before Lie.
 	LieStep func(cmd string, step int, payload []byte) []byte
+	// Front, when set, serves each request in place of the server, given the server's
+	// handler (with Lie and LieStep): a test puts in front what an operator might, or
+	// makes the server behave as an older version would.
+	Front func(w http.ResponseWriter, r *http.Request, server http.Handler)
 }
 
 // NewServer starts a server for the duration of the test, its configuration changed by
@@ -63,7 +67,15 @@ func NewServer(t testing.TB, configure ...func(*server.Config)) *Server {
 	bus := events.New(parsec.SystemClock{})
 	s := &Server{Store: store}
 	var srv *server.Server
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var h http.HandlerFunc
+	front := func(w http.ResponseWriter, r *http.Request) {
+		if s.Front != nil {
+			s.Front(w, r, h)
+			return
+		}
+		h(w, r)
+	}
+	h = func(w http.ResponseWriter, r *http.Request) {
 		if s.Lie == nil && s.LieStep == nil || r.Method != http.MethodPost {
 			srv.ServeHTTP(w, r)
 			return
@@ -88,8 +100,8 @@ func NewServer(t testing.TB, configure ...func(*server.Config)) *Server {
 		w.Header().Del("Content-Length")
 		w.WriteHeader(rec.Code)
 		w.Write(out)
-	})
-	s.HTTP = httptest.NewServer(h)
+	}
+	s.HTTP = httptest.NewServer(http.HandlerFunc(front))
 	s.URL = s.HTTP.URL
 	cfg := server.Config{
 		PublicURL: s.URL, AdminToken: AdminToken, Store: store, Blocks: blocks, Bus: bus,
