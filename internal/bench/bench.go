@@ -79,6 +79,9 @@ type Machine struct {
 	Go   string `json:"go"`
 	OS   string `json:"os"`
 	Arch string `json:"arch"`
+	// BlockCipher is the cipher this processor seals blocks with (manifest.BlockCipher):
+	// "AES256GCM" with AES instructions, "" (XChaCha20-Poly1305) without.
+	BlockCipher string `json:"block_cipher"`
 }
 
 // Row is one measure, with its goal when it has one (Met is then set).

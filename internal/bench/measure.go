@@ -11,12 +11,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/parsec-go/parsec/internal/manifest"
 )
 
 // machine describes this computer.
 func machine() Machine {
 	m := Machine{CPU: runtime.GOARCH, NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+		Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, BlockCipher: manifest.BlockCipher()}
 	if v, ok := procField("/proc/cpuinfo", "model name"); ok {
 		m.CPU = v
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parsec-go/parsec/internal/bench"
+	"github.com/parsec-go/parsec/internal/manifest"
 )
 
 // maxLoadFileSize bounds bench load's --file-size: each of its devices holds the file it
@@ -91,10 +92,18 @@ left out. --json adds the peak resident set and Go heap of each step.`,
 	return cmd
 }
 
+// printMachine writes the machine's line, with the cipher its blocks are sealed with.
+func (a *app) printMachine(m bench.Machine) {
+	cipher := "XChaCha20-Poly1305 (no AES instructions)"
+	if m.BlockCipher == manifest.CipherAES256GCM {
+		cipher = "AES-256-GCM"
+	}
+	a.out("machine: %s, %d CPUs, GOMAXPROCS %d, %d MiB RAM, %s %s/%s, load average %s at start; blocks sealed with %s", m.CPU, m.NumCPU, m.GOMAXPROCS, m.MemoryMiB, m.Go, m.OS, m.Arch, m.Load, cipher)
+}
+
 // printBench writes the result as one table, each goal beside its value.
 func (a *app) printBench(r *bench.Result) {
-	m := r.Machine
-	a.out("machine: %s, %d CPUs, GOMAXPROCS %d, %d MiB RAM, %s %s/%s, load average %s at start", m.CPU, m.NumCPU, m.GOMAXPROCS, m.MemoryMiB, m.Go, m.OS, m.Arch, m.Load)
+	a.printMachine(r.Machine)
 	a.out("server:  %s", r.Server)
 	a.out("disk:    the small source files were created at %.0f files/s (local writes only, a bound for the downloads)", r.LocalFilesPerSec)
 	a.out("memory:  writing the large source file took %.2f s of system time per GiB (the page cache; each large upload pays it again on the server)", r.LocalWriteSystemPerGiB)
@@ -209,8 +218,7 @@ devices), or its limits refuse them.`,
 
 // printLoad writes the load's result as one table, one row per command.
 func (a *app) printLoad(r *bench.LoadResult) {
-	m := r.Machine
-	a.out("machine: %s, %d CPUs, GOMAXPROCS %d, %d MiB RAM, %s %s/%s, load average %s at start", m.CPU, m.NumCPU, m.GOMAXPROCS, m.MemoryMiB, m.Go, m.OS, m.Arch, m.Load)
+	a.printMachine(r.Machine)
 	a.out("server:  %s", r.Server)
 	from := "this machine's address"
 	if r.SourceAddresses > 0 {

@@ -137,8 +137,8 @@ func TestTamperedBlock(t *testing.T) {
 
 // Files written before block digests were of the encrypted block carry the SHA-256 of each
 // block's cleartext: they still read, and a block that does not match that digest is
-// tampering. bob uploads a block and writes a file naming it that way, as an earlier build
-// did.
+// tampering. bob uploads a block (XChaCha20-Poly1305, the only cipher then) and writes a
+// file naming it that way, as an earlier build did.
 func TestBlockOfAnEarlierManifest(t *testing.T) {
 	p := newPeople(t)
 	id, aw, bw, _ := shared(t, p)
@@ -151,7 +151,7 @@ func TestBlockOfAnEarlierManifest(t *testing.T) {
 	content := bytes.Repeat([]byte("written by an earlier build "), 100)
 	block := parsec.NewBlockID()
 	err = p.bc.Call(t.Context(), protocol.CmdBlockCreate, protocol.BlockCreateReq{RealmID: id, KeyIndex: 1,
-		Blocks: []protocol.BlockData{{BlockID: block, Data: manifest.SealBlock(key, block, content)}}}, nil)
+		Blocks: []protocol.BlockData{{BlockID: block, Data: key.Derive(crypto.PurposeBlock, block).Encrypt(content, block[:])}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

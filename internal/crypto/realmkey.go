@@ -17,7 +17,8 @@ const (
 // one derived for another, whatever the IDs.
 const (
 	PurposeManifest  = "manifest"   // a vlob's manifest, by vlob ID
-	PurposeBlock     = "block"      // a block, by block ID
+	PurposeBlock     = "block"      // a block, by block ID (XChaCha20-Poly1305)
+	PurposeBlockAES  = "block_aes"  // a block sealed with AES-256-GCM (AESKey), by block ID
 	PurposeCanary    = "canary"     // the key canary, with the zero ID
 	PurposeRealmName = "realm_name" // the realm's encrypted name
 )

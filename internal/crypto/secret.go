@@ -57,7 +57,7 @@ func (k SecretKey) Encrypt(plaintext, aad []byte) []byte {
 // into a reused buffer without extra copies. plaintext must not overlap dst's spare
 // capacity (in-place encryption is not possible: the nonce comes first).
 func (k SecretKey) EncryptTo(dst, plaintext, aad []byte) []byte {
-	var nonce [chacha20poly1305.NonceSizeX]byte
+	var nonce [EncryptionNonceSize]byte
 	randomFill(nonce[:])
 	return k.encryptWithNonce(dst, &nonce, plaintext, aad)
 }
@@ -69,24 +69,31 @@ const EncryptionNonceSize = chacha20poly1305.NonceSizeX
 // plaintext at buf[EncryptionNonceSize:len(buf)-(EncryptionOverhead-EncryptionNonceSize)],
 // the rest being room for the nonce and the tag; on return buf holds the ciphertext, as
 // Encrypt would return it for that plaintext.
-func (k SecretKey) EncryptInPlace(buf, aad []byte) {
+func (k SecretKey) EncryptInPlace(buf, aad []byte) { sealInPlace(k.aead(), buf, aad) }
+
+// sealInPlace is EncryptInPlace with an AEAD of 24-byte nonces and 16-byte tags.
+func sealInPlace(a cipher.AEAD, buf, aad []byte) {
 	if len(buf) < EncryptionOverhead {
 		panic("crypto: EncryptInPlace: buffer shorter than the encryption overhead")
 	}
-	nonce := buf[:chacha20poly1305.NonceSizeX]
+	nonce := buf[:EncryptionNonceSize]
 	randomFill(nonce)
-	plaintext := buf[chacha20poly1305.NonceSizeX : len(buf)-chacha20poly1305.Overhead]
+	plaintext := buf[EncryptionNonceSize : len(buf)-(EncryptionOverhead-EncryptionNonceSize)]
 	// The sealed output starts exactly where the plaintext is (an exact overlap, which the
 	// AEAD allows) and does not touch the nonce before it.
-	k.aead().Seal(nonce, nonce, plaintext, aad)
+	a.Seal(nonce, nonce, plaintext, aad)
 }
 
 // encryptWithNonce is EncryptTo with a given nonce. Only known-answer tests choose the
 // nonce; reusing one under the same key would break the encryption.
 func (k SecretKey) encryptWithNonce(dst []byte, nonce *[chacha20poly1305.NonceSizeX]byte, plaintext, aad []byte) []byte {
+	return sealWithNonce(k.aead(), dst, nonce, plaintext, aad)
+}
+
+func sealWithNonce(a cipher.AEAD, dst []byte, nonce *[EncryptionNonceSize]byte, plaintext, aad []byte) []byte {
 	dst = slices.Grow(dst, EncryptionOverhead+len(plaintext))
 	dst = append(dst, nonce[:]...)
-	return k.aead().Seal(dst, nonce[:], plaintext, aad)
+	return a.Seal(dst, nonce[:], plaintext, aad)
 }
 
 // Decrypt opens a ciphertext made by Encrypt with the same key and aad. Any failure (wrong
@@ -98,20 +105,28 @@ func (k SecretKey) Decrypt(ciphertext, aad []byte) ([]byte, error) {
 // DecryptInPlace is Decrypt writing the plaintext over the ciphertext's own bytes, with
 // no allocation: ciphertext is destroyed, and the result shares its memory.
 func (k SecretKey) DecryptInPlace(ciphertext, aad []byte) ([]byte, error) {
-	if len(ciphertext) < EncryptionOverhead {
-		return nil, ErrDecrypt
-	}
-	return k.DecryptTo(ciphertext[chacha20poly1305.NonceSizeX:][:0], ciphertext, aad)
+	return openInPlace(k.aead(), ciphertext, aad)
 }
 
 // DecryptTo is Decrypt appending the plaintext to dst. dst's spare capacity may overlap
 // the ciphertext only exactly (see DecryptInPlace).
 func (k SecretKey) DecryptTo(dst, ciphertext, aad []byte) ([]byte, error) {
+	return openTo(k.aead(), dst, ciphertext, aad)
+}
+
+func openInPlace(a cipher.AEAD, ciphertext, aad []byte) ([]byte, error) {
 	if len(ciphertext) < EncryptionOverhead {
 		return nil, ErrDecrypt
 	}
-	nonce, sealed := ciphertext[:chacha20poly1305.NonceSizeX], ciphertext[chacha20poly1305.NonceSizeX:]
-	pt, err := k.aead().Open(dst, nonce, sealed, aad)
+	return openTo(a, ciphertext[EncryptionNonceSize:][:0], ciphertext, aad)
+}
+
+func openTo(a cipher.AEAD, dst, ciphertext, aad []byte) ([]byte, error) {
+	if len(ciphertext) < EncryptionOverhead {
+		return nil, ErrDecrypt
+	}
+	nonce, sealed := ciphertext[:EncryptionNonceSize], ciphertext[EncryptionNonceSize:]
+	pt, err := a.Open(dst, nonce, sealed, aad)
 	if err != nil {
 		return nil, ErrDecrypt
 	}

@@ -2,6 +2,7 @@ package manifest_test
 
 import (
 	"bytes"
+	"strconv"
 	"testing"
 
 	"github.com/parsec-go/parsec/internal/codec"
@@ -10,7 +11,33 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 )
 
-func TestBlockRoundTrip(t *testing.T) {
+// ciphers are the ciphers of blocks: each test of sealing and opening runs with both.
+var ciphers = []string{manifest.CipherAES256GCM, manifest.CipherXChaCha20Poly1305}
+
+// eachCipher runs f once with each cipher as the one blocks are sealed with.
+func eachCipher(t *testing.T, f func(t *testing.T, cipher string)) {
+	for _, c := range ciphers {
+		t.Run("cipher "+strconv.Quote(c), func(t *testing.T) {
+			manifest.SetBlockCipher(t, c)
+			f(t, c)
+		})
+	}
+}
+
+// This machine's writers use AES-256-GCM where the processor has instructions for it.
+func TestBlockCipher(t *testing.T) {
+	want := manifest.CipherXChaCha20Poly1305
+	if crypto.AESHardware() {
+		want = manifest.CipherAES256GCM
+	}
+	if got := manifest.BlockCipher(); got != want {
+		t.Fatalf("BlockCipher = %q, want %q", got, want)
+	}
+}
+
+func TestBlockRoundTrip(t *testing.T) { eachCipher(t, testBlockRoundTrip) }
+
+func testBlockRoundTrip(t *testing.T, cipher string) {
 	w := newWorld()
 	for _, size := range []int{1, 100, manifest.DefaultBlockSize} {
 		data := crypto.RandomBytes(size)
@@ -20,7 +47,7 @@ func TestBlockRoundTrip(t *testing.T) {
 			t.Errorf("sealed %d bytes into %d, want %d", size, len(ct), size+manifest.BlockOverhead)
 		}
 		access := manifest.NewBlockAccess(id, 3*manifest.DefaultBlockSize, ct)
-		if access.Size != uint64(size) || access.Digest != crypto.SumBLAKE3(ct) || !access.Sealed || access.Hash != manifest.HashBLAKE3 || access.Offset != 3*manifest.DefaultBlockSize {
+		if access.Size != uint64(size) || access.Digest != crypto.SumBLAKE3(ct) || !access.Sealed || access.Hash != manifest.HashBLAKE3 || access.Cipher != cipher || access.Offset != 3*manifest.DefaultBlockSize {
 			t.Fatalf("NewBlockAccess = %+v", access)
 		}
 		got, err := manifest.OpenBlock(w.key, access, ct)
@@ -33,7 +60,9 @@ func TestBlockRoundTrip(t *testing.T) {
 	}
 }
 
-func TestSealBlockToReusesBuffer(t *testing.T) {
+func TestSealBlockToReusesBuffer(t *testing.T) { eachCipher(t, testSealBlockToReusesBuffer) }
+
+func testSealBlockToReusesBuffer(t *testing.T, _ string) {
 	w := newWorld()
 	data := crypto.RandomBytes(1000)
 	id := parsec.NewBlockID()
@@ -57,7 +86,9 @@ func TestSealBlockToReusesBuffer(t *testing.T) {
 
 // A block that is not the one its access names is refused: by its size or its digest
 // before anything is decrypted, or because it does not decrypt.
-func TestOpenBlockTampering(t *testing.T) {
+func TestOpenBlockTampering(t *testing.T) { eachCipher(t, testOpenBlockTampering) }
+
+func testOpenBlockTampering(t *testing.T, cipher string) {
 	w := newWorld()
 	data := crypto.RandomBytes(4096)
 	id := parsec.NewBlockID()
@@ -94,6 +125,9 @@ func TestOpenBlockTampering(t *testing.T) {
 		// this ID: a writer naming another block's bytes, or the wrong realm key.
 		{"another block's ciphertext, and its digest", w.key, manifest.BlockAccess{ID: id, Size: access.Size, Digest: crypto.SumBLAKE3(otherCiphertext), Sealed: true, Hash: manifest.HashBLAKE3}, otherCiphertext, "cannot decrypt"},
 		{"wrong realm key", newWorld().key, access, good, "cannot decrypt"},
+		{"the other cipher named", w.key, otherCipher(access), good, "cannot decrypt"},
+		{"a cipher unknown", w.key, withCipher(access, "ROT13"), good, `unknown cipher "ROT13"`},
+		{"a digest of unknown algorithm", w.key, manifest.BlockAccess{ID: id, Size: access.Size, Digest: access.Digest, Sealed: true, Hash: "MD5", Cipher: cipher}, good, `digest of unknown algorithm "MD5"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pt, err := manifest.OpenBlock(tc.key, tc.access, tc.ct)
@@ -109,6 +143,7 @@ func TestOpenBlockTampering(t *testing.T) {
 // cleartext, and those written before BLAKE3 the SHA-256 of the encrypted block: they open,
 // and are checked against it.
 func TestOpenBlockOfEarlierManifests(t *testing.T) {
+	manifest.SetBlockCipher(t, manifest.CipherXChaCha20Poly1305) // the only one then
 	w := newWorld()
 	data := crypto.RandomBytes(3000)
 	id := parsec.NewBlockID()
@@ -136,12 +171,12 @@ func TestOpenBlockOfEarlierManifests(t *testing.T) {
 				wantErr(t, err, parsec.Tampered, "block "+id.String()+": ", tc.errs[i])
 			}
 		}
-		// The encoding of an earlier access is unchanged: no "hash" field, and "sealed" only
-		// where it was.
+		// The encoding of an earlier access is unchanged: no "hash" or "cipher" field, and
+		// "sealed" only where it was.
 		fm := w.file(w.realm)
 		fm.BlockSize, fm.Size, fm.Blocks = manifest.DefaultBlockSize, tc.access.Size, []manifest.BlockAccess{tc.access}
 		enc := codec.MustMarshal(fm)
-		if bytes.Contains(enc, []byte("hash")) || bytes.Contains(enc, []byte("sealed")) != (tc.field == "sealed") {
+		if bytes.Contains(enc, []byte("hash")) || bytes.Contains(enc, []byte("cipher")) || bytes.Contains(enc, []byte("sealed")) != (tc.field == "sealed") {
 			t.Errorf("%s: the access is encoded as %x", tc.name, enc)
 		}
 		if err := fm.Check(); err != nil {
@@ -199,7 +234,22 @@ func BenchmarkOpenBlockParallel(b *testing.B) {
 	})
 }
 
-func TestOpenBlockInPlace(t *testing.T) {
+// otherCipher is access naming the cipher it was not sealed with.
+func otherCipher(access manifest.BlockAccess) manifest.BlockAccess {
+	if access.Cipher == manifest.CipherAES256GCM {
+		return withCipher(access, manifest.CipherXChaCha20Poly1305)
+	}
+	return withCipher(access, manifest.CipherAES256GCM)
+}
+
+func withCipher(access manifest.BlockAccess, cipher string) manifest.BlockAccess {
+	access.Cipher = cipher
+	return access
+}
+
+func TestOpenBlockInPlace(t *testing.T) { eachCipher(t, testOpenBlockInPlace) }
+
+func testOpenBlockInPlace(t *testing.T, _ string) {
 	w := newWorld()
 	data := crypto.RandomBytes(5000)
 	id := parsec.NewBlockID()

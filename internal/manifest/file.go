@@ -47,20 +47,21 @@ type BlockAccess struct {
 	Size   uint64         `cbor:"size"`   // of the cleartext, not zero
 	Digest crypto.Digest  `cbor:"digest"` // of the encrypted block (Sealed) or of the cleartext
 	Sealed bool           `cbor:"sealed,omitempty"`
-	Hash   string         `cbor:"hash,omitempty"` // the digest's algorithm: HashBLAKE3, or SHA-256 when empty
+	Hash   string         `cbor:"hash,omitempty"`   // the digest's algorithm: HashBLAKE3, or SHA-256 when empty
+	Cipher string         `cbor:"cipher,omitempty"` // the block's encryption: CipherAES256GCM or CipherXChaCha20Poly1305 (empty)
 }
 
 // HashBLAKE3 is BlockAccess.Hash for a BLAKE3 digest (crypto.SumBLAKE3).
 const HashBLAKE3 = "BLAKE3"
 
-// NewBlockAccess describes the block id at offset, given as encrypted (SealBlock): it holds
-// len(block)-BlockOverhead bytes of cleartext. A block shorter than BlockOverhead is not
-// an encrypted block: it panics.
+// NewBlockAccess describes the block id at offset, given as encrypted by this process
+// (SealBlock, with BlockCipher): it holds len(block)-BlockOverhead bytes of cleartext. A
+// block shorter than BlockOverhead is not an encrypted block: it panics.
 func NewBlockAccess(id parsec.BlockID, offset uint64, block []byte) BlockAccess {
 	if len(block) < BlockOverhead {
 		panic(fmt.Sprintf("manifest: NewBlockAccess of %d bytes, less than an encrypted block", len(block)))
 	}
-	return BlockAccess{ID: id, Offset: offset, Size: uint64(len(block) - BlockOverhead), Digest: crypto.SumBLAKE3(block), Sealed: true, Hash: HashBLAKE3}
+	return BlockAccess{ID: id, Offset: offset, Size: uint64(len(block) - BlockOverhead), Digest: crypto.SumBLAKE3(block), Sealed: true, Hash: HashBLAKE3, Cipher: blockCipher}
 }
 
 // digestOf is the digest of data with the access's algorithm.
@@ -100,6 +101,8 @@ func (m *FileManifest) check() error {
 			return fmt.Errorf("block %d (%s) has a digest of unknown algorithm %q", i, b.ID, b.Hash)
 		case b.Hash != "" && !b.Sealed:
 			return fmt.Errorf("block %d (%s) has a %s digest of its cleartext, which no writer makes", i, b.ID, b.Hash)
+		case b.Cipher != CipherXChaCha20Poly1305 && b.Cipher != CipherAES256GCM:
+			return fmt.Errorf("block %d (%s) has an unknown cipher %q", i, b.ID, b.Cipher)
 		case b.Offset >= m.Size || b.Size > m.Size-b.Offset:
 			return fmt.Errorf("block %d (%s) [%d, +%d) goes past the end of the file (%d)", i, b.ID, b.Offset, b.Size, m.Size)
 		case b.Size > spanEnd:

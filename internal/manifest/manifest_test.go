@@ -222,6 +222,8 @@ func TestFileCheck(t *testing.T) {
 		{name: "BLAKE3 digest", size: 8, bs: 8, blocks: []manifest.BlockAccess{hashed(blk(0, 8), true, manifest.HashBLAKE3)}},
 		{name: "SHA-256 digest of the encrypted block", size: 8, bs: 8, blocks: []manifest.BlockAccess{hashed(blk(0, 8), true, "")}},
 		{name: "digest of unknown algorithm", size: 8, bs: 8, blocks: []manifest.BlockAccess{hashed(blk(0, 8), true, "MD5")}, err: `has a digest of unknown algorithm "MD5"`},
+		{name: "AES-256-GCM block", size: 8, bs: 8, blocks: []manifest.BlockAccess{withCipher(hashed(blk(0, 8), true, manifest.HashBLAKE3), manifest.CipherAES256GCM)}},
+		{name: "unknown cipher", size: 8, bs: 8, blocks: []manifest.BlockAccess{withCipher(hashed(blk(0, 8), true, manifest.HashBLAKE3), "ROT13")}, err: `has an unknown cipher "ROT13"`},
 		{name: "BLAKE3 digest of the cleartext", size: 8, bs: 8, blocks: []manifest.BlockAccess{hashed(blk(0, 8), false, manifest.HashBLAKE3)}, err: "has a BLAKE3 digest of its cleartext, which no writer makes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

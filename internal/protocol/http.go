@@ -12,7 +12,9 @@ import (
 // encrypted blocks: a client and a server of version 1 would refuse each other's uploads as
 // badly signed. Version 2.1 hashes blocks with BLAKE3 (the manifests' digests and the
 // block_create signature): a server of 2.1 checks a 2.0 client's uploads as 2.0 signed them,
-// a server of 2.0 refuses a 2.1 client's as badly signed.
+// a server of 2.0 refuses a 2.1 client's as badly signed. (Its clients also encrypt blocks
+// with AES-256-GCM where the processor has instructions for it, which only other clients
+// see: manifest.BlockAccess.Cipher.)
 const (
 	APIMajor   = 2
 	APIMinor   = 1

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -745,4 +746,37 @@ func TestCertificateGet(t *testing.T) {
 			t.Errorf("(-want +got):\n%s", diff)
 		}
 	})
+}
+
+// The buffers of request bodies outlive garbage collections: an upload's bodies of
+// megabytes reuse the same few buffers, where a sync.Pool alone would lose them at every
+// other collection.
+func TestBodyBuffersKeptAcrossCollections(t *testing.T) {
+	var bufs []*bytes.Buffer
+	for range cap(keptBodies) {
+		buf := takeBody()
+		buf.Grow(8 << 20)
+		bufs = append(bufs, buf)
+	}
+	for _, buf := range bufs {
+		releaseBody(buf)
+	}
+	runtime.GC()
+	runtime.GC()
+	for range cap(keptBodies) {
+		buf := takeBody()
+		if buf.Cap() < 8<<20 || buf.Len() != 0 {
+			t.Fatalf("a body buffer of %d bytes (%d in it) after two collections, want one of 8 MiB kept, empty", buf.Cap(), buf.Len())
+		}
+		defer releaseBody(buf)
+	}
+	// Beyond 32 MiB, a buffer grown by one odd body is dropped.
+	huge := new(bytes.Buffer)
+	huge.Grow(2*protocol.MaxBodySize + 1)
+	releaseBody(huge)
+	if buf := takeBody(); buf == huge {
+		t.Fatal("a buffer of more than twice the largest body was kept")
+	} else {
+		releaseBody(buf)
+	}
 }
