@@ -243,3 +243,25 @@ func (w olderVersion) Write(b []byte) (int, error) {
 	w.Header().Set(protocol.HeaderAPIVersion, "2.0")
 	return w.ResponseWriter.Write(b)
 }
+
+// A server of protocol 2.0 refuses with 403 requests that have nothing to do with how an
+// upload is hashed (an unknown invitation, an unknown device): the client says what it
+// said before, not that the server must be upgraded.
+func TestOtherRefusalsOfAnOlderServer(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	inv, err := p.ac.InviteUser(ctx, "carol@example.com", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.srv.Front = func(w http.ResponseWriter, r *http.Request, server http.Handler) {
+		r.Header.Set(protocol.HeaderAPIVersion, "2.0")
+		server.ServeHTTP(olderVersion{w}, r)
+	}
+	link := inv.Link
+	link.Token = parsec.NewAccessToken()
+	_, err = client.NewClaim(ctx, link, client.ClaimOptions{})
+	if parsec.KindOf(err) != parsec.BadAuth || strings.Contains(err.Error(), "upgrade the server") {
+		t.Fatalf("claim of an unknown invitation on a 2.0 server: %v, want kind BadAuth, not an upgrade", err)
+	}
+}

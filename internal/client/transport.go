@@ -228,7 +228,9 @@ func (t *transport) sendBody(ctx context.Context, routePrefix, cmd string, encod
 	}
 	if resp.StatusCode != http.StatusOK {
 		release()
-		if resp.StatusCode == protocol.HTTPForbidden {
+		if resp.StatusCode == protocol.HTTPForbidden && cmd == protocol.CmdBlockCreate {
+			// Only an upload is hashed differently by an older server: its other refusals
+			// (an unknown device or invitation) mean what they always did.
 			if err := t.olderServer(resp.Header.Get(protocol.HeaderAPIVersion)); err != nil {
 				return func() {}, err
 			}
@@ -314,8 +316,8 @@ func unwrapURLError(err error) error {
 }
 
 // olderServer says why a server of an earlier minor version (its Api-Version, answered
-// with every reply) refused a request as badly signed: it hashes an upload's blocks as that
-// version did (see protocol.APIVersion). It is nil for a server of this version or later.
+// with every reply) refused an upload (block_create) as badly signed: it hashes an
+// upload's blocks as that version did (see protocol.APIVersion). It is nil for a server of this version or later.
 func (t *transport) olderServer(version string) error {
 	major, minor, err := protocol.ParseAPIVersion(version)
 	if err != nil || major != protocol.APIMajor || minor >= protocol.APIMinor {
