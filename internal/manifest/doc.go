@@ -16,7 +16,11 @@
 //	manifest blob   = Derive(realm key, "manifest", vlob ID).Encrypt(sig ‖ body, aad = vlob ID)
 //	                  sig = Ed25519 by the author device over body, domain "parsec/1/<type>"
 //	block           = Derive(realm key, "block", block ID).Encrypt(cleartext, aad = block ID)
-//	                  (not signed: its size and SHA-256 are in the signed file manifest)
+//	                  (XChaCha20-Poly1305), or AESKey(Derive(realm key, "block_aes", block ID))
+//	                  .Encrypt(cleartext, aad = block ID) (AES-256-GCM, 24-byte nonce), as its
+//	                  access's Cipher says (not signed: its size, cipher and digest, BLAKE3 of
+//	                  the encrypted block, or SHA-256 in accesses written before, are in the
+//	                  signed file manifest)
 //	keys bundle     = bundle key.Encrypt(sig ‖ body, aad = "parsec/1/realm_keys_bundle")
 //	                  sig = Ed25519 by the rotating device, domain "parsec/1/realm_keys_bundle"
 //	bundle access   = SealForUser(member's public key, "parsec/1/realm_keys_bundle_access",
