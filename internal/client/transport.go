@@ -317,7 +317,8 @@ func unwrapURLError(err error) error {
 
 // olderServer says why a server of an earlier minor version (its Api-Version, answered
 // with every reply) refused an upload (block_create) as badly signed: it hashes an
-// upload's blocks as that version did (see protocol.APIVersion). It is nil for a server of this version or later.
+// upload's blocks as that version did (see protocol.APIVersion). It is nil for a server of
+// this version or later.
 func (t *transport) olderServer(version string) error {
 	major, minor, err := protocol.ParseAPIVersion(version)
 	if err != nil || major != protocol.APIMajor || minor >= protocol.APIMinor {
