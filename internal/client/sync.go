@@ -7,9 +7,9 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/client/localdb"
@@ -629,17 +629,28 @@ func openVlob(certs *certif.Memory, keys *realmKeys, rotations []certif.RealmKey
 	return m, nil
 }
 
-// parallel runs f(0..n-1), as many at a time as there are processors.
+// parallel runs f(0..n-1), as many at a time as there are processors, on that many
+// goroutines, each taking the next index until none is left. (With a goroutine per index,
+// each grew a new stack: checking a signature and decoding a manifest need more than a
+// goroutine starts with, and copying stacks took a fifth of opening 10,000 manifests.)
 func parallel(n int, f func(i int)) {
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range n {
-		g.Go(func() error {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i := range n {
 			f(i)
-			return nil
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
 		})
 	}
-	g.Wait()
+	wg.Wait()
 }
 
 // merge applies a validated remote manifest to the local state and returns the entries it
