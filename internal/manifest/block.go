@@ -74,9 +74,9 @@ func SealBlockInPlace(realmKey crypto.RealmKey, id parsec.BlockID, buf []byte) {
 // opened) file manifest and decrypts it: it must have the size and the digest the access
 // gives (of the encrypted block, or for an access written before digests were of the
 // encrypted block, of the cleartext; BLAKE3 or, written before, SHA-256), and decrypt with
-// the key of access.ID for its cipher. realmKey is the
-// realm key of the key index the server gave with the block. Every failure is a
-// *parsec.Error of kind parsec.Tampered naming the block.
+// the key of access.ID for its cipher. realmKey is the realm key of the key index the
+// server gave with the block. Every failure is a *parsec.Error of kind parsec.Tampered
+// naming the block.
 func OpenBlock(realmKey crypto.RealmKey, access BlockAccess, ciphertext []byte) ([]byte, error) {
 	return openBlock(realmKey, access, ciphertext, false)
 }
