@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/parsec-go/parsec/internal/client"
+	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/crypto/cryptotest"
 	"github.com/parsec-go/parsec/internal/manifest"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
@@ -27,7 +29,13 @@ import (
 // member's device could write anything it likes: the server accepts it.
 func bobWrites(t *testing.T, p *people, realm parsec.VlobID, m manifest.Manifest, version uint64) {
 	t.Helper()
-	key, err := openBundle(t, p, p.bc, p.bob, realm, 1).Key(1)
+	bobWritesWith(t, p, realm, 1, m, version)
+}
+
+// bobWritesWith is bobWrites with the realm's key of index.
+func bobWritesWith(t *testing.T, p *people, realm parsec.VlobID, index uint64, m manifest.Manifest, version uint64) {
+	t.Helper()
+	key, err := openBundle(t, p, p.bc, p.bob, realm, index).Key(index)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +43,7 @@ func bobWrites(t *testing.T, p *people, realm parsec.VlobID, m manifest.Manifest
 		h := m.Head()
 		h.Author, h.Timestamp, h.Version, h.Updated = p.bob.Device.DeviceID, ts, version, ts
 		item := protocol.VlobWrite{VlobID: h.ID, Version: version, Timestamp: ts, Blob: manifest.Seal(m, signingKey(t, p.bob), key)}
-		return p.bc.Call(t.Context(), protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: realm, KeyIndex: 1, Items: []protocol.VlobWrite{item}}, nil)
+		return p.bc.Call(t.Context(), protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: realm, KeyIndex: index, Items: []protocol.VlobWrite{item}}, nil)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -589,5 +597,58 @@ func TestLyingServerFailsAPullMidway(t *testing.T) {
 	again, _ := openWorkspaceAgain(t, p.bob, id)
 	if got := string(read(t, again, "/b.txt")); got != "b" {
 		t.Errorf("/b.txt reads %q in another process", got)
+	}
+}
+
+// TestLyingServerBlockOpensWithTwoKeys: bob, who holds the workspace's keys 1 and 2, writes
+// a file whose one block decrypts with both (neither cipher commits to its key), and the
+// server tells alice it was sealed with key 1: she would read other content than readers
+// told key 2, under the same signed digest. She refuses it; told the truth, she reads it.
+func TestLyingServerBlockOpensWithTwoKeys(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id, aw, bw, _ := shared(t, p)
+	if _, rotated, err := p.ac.UnshareWorkspace(ctx, id, p.mallory.Device.UserID); err != nil || !rotated {
+		t.Fatalf("unshare: rotated %v, %v", rotated, err)
+	}
+	write(t, bw, map[string][]byte{"/f": []byte("x")})
+	syncWS(t, bw)
+	keys := openBundle(t, p, p.bc, p.bob, id, 2)
+	key1, err1 := keys.Key(1)
+	key2, err2 := keys.Key(2)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	block := parsec.NewBlockID()
+	k1, k2 := crypto.AESKey(key1.Derive(crypto.PurposeBlockAES, block)), crypto.AESKey(key2.Derive(crypto.PurposeBlockAES, block))
+	content := bytes.Repeat([]byte("what readers told key 1 read. "), 40)
+	crafted := cryptotest.AESGCMCollision(k1[:], k2[:], crypto.RandomBytes(manifest.BlockNonceSize), block[:], content)
+	if err := p.bc.Call(ctx, protocol.CmdBlockCreate, protocol.BlockCreateReq{RealmID: id, KeyIndex: 2,
+		Blocks: []protocol.BlockData{{BlockID: block, Data: crafted}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	h := stat(t, bw, "/f")
+	bobWritesWith(t, p, id, 2, &manifest.FileManifest{
+		Header: manifest.Header{ID: h.ID, Parent: id, Created: h.Created},
+		Size:   uint64(len(content)), BlockSize: manifest.DefaultBlockSize,
+		Blocks: []manifest.BlockAccess{{ID: block, Size: uint64(len(content)), Digest: crypto.SumBLAKE3(crafted), Sealed: true,
+			Hash: manifest.HashBLAKE3, Cipher: manifest.CipherAES256GCM}},
+	}, h.Version+1)
+	syncWS(t, aw)
+
+	lie(t, p.srv, protocol.CmdBlockRead, func(rep *protocol.BlockReadRep) {
+		for i := range rep.Blocks {
+			rep.Blocks[i].KeyIndex = 1
+		}
+	})
+	var b bytes.Buffer
+	wantTampered(t, aw.ReadFile(ctx, "/f", &b), "decrypts with key 1 of the workspace and with key 2")
+	if b.Len() != 0 {
+		t.Errorf("%d bytes of the block were written out", b.Len())
+	}
+	p.srv.Lie = nil
+	got := read(t, aw, "/f")
+	if len(got) != len(content) || bytes.Equal(got[16:], content[16:]) {
+		t.Errorf("told key 2, alice reads %d bytes, want the %d that key 2 gives", len(got), len(content))
 	}
 }

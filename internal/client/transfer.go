@@ -652,6 +652,40 @@ func (c *Client) writePieces(files []download, pieces []piece, blocks map[parsec
 	return nil
 }
 
+// checkNoLaterKey refuses a block that also decrypts with a key of the realm later than
+// index, the one the server says it was sealed with (see manifest.BlockOpensWith): a member
+// made it so that readers told different key indexes read different content. Readers who
+// hold the same keys then read such a block with the same key, the newest it decrypts
+// with, or refuse it: a block can only be made to decrypt with keys that exist when it is
+// written, so only a reader not yet given a newer key could still be shown the older
+// content. A block read with the realm's last key costs nothing more; one sealed before
+// the last n rotations costs n more decryption attempts.
+func checkNoLaterKey(keys *realmKeys, index uint64, a manifest.BlockAccess, data []byte) error {
+	last := keys.bundle.KeyIndex()
+	if index >= last {
+		return nil
+	}
+	bufp := scratchBlocks.Get().(*[]byte)
+	defer scratchBlocks.Put(bufp)
+	if cap(*bufp) < len(data) {
+		*bufp = make([]byte, len(data))
+	}
+	scratch := (*bufp)[:len(data)]
+	for j := index + 1; j <= last; j++ {
+		key, err := keys.key(j)
+		if err != nil {
+			continue // a key no member can use (it does not match its canary)
+		}
+		if manifest.BlockOpensWith(key, a, data, scratch) {
+			return parsec.Errorf(parsec.Tampered, "block %s decrypts with key %d of the workspace and with key %d: it was written to show different readers different content", parsec.ShortID(a.ID), index, j)
+		}
+	}
+	return nil
+}
+
+// scratchBlocks are buffers for checkNoLaterKey's decryption attempts.
+var scratchBlocks = sync.Pool{New: func() any { return new([]byte) }}
+
 // readBlocks fetches blocks ids and checks each against its access (one description per
 // block: see sameBlock). The blocks share a reused buffer until release is called (release
 // is never nil).
@@ -666,7 +700,7 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 		for _, id := range ids {
 			if a, ok := access[id]; ok {
 				if index, data, ok := cache.get(realm, id); ok {
-					if key, err := keys.key(index); err == nil {
+					if key, err := keys.key(index); err == nil && checkNoLaterKey(keys, index, a, data) == nil {
 						if plain, err := manifest.OpenBlockInPlace(key, a, data); err == nil {
 							out[id] = plain
 							continue
@@ -719,6 +753,9 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 		key, err := keys.key(b.KeyIndex)
 		if err != nil {
 			errs[i] = parsec.Errorf(parsec.Tampered, "block %s: %v", parsec.ShortID(b.BlockID), err)
+			return
+		}
+		if errs[i] = checkNoLaterKey(keys, b.KeyIndex, a, b.Data); errs[i] != nil {
 			return
 		}
 		var kept []byte

@@ -56,6 +56,11 @@ func (k AESKey) Decrypt(ciphertext, aad []byte) ([]byte, error) {
 	return openTo(k.aead(), nil, ciphertext, aad)
 }
 
+// DecryptTo is SecretKey.DecryptTo with AES-256-GCM.
+func (k AESKey) DecryptTo(dst, ciphertext, aad []byte) ([]byte, error) {
+	return openTo(k.aead(), dst, ciphertext, aad)
+}
+
 // DecryptInPlace is SecretKey.DecryptInPlace with AES-256-GCM.
 func (k AESKey) DecryptInPlace(ciphertext, aad []byte) ([]byte, error) {
 	return openInPlace(k.aead(), ciphertext, aad)

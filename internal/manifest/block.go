@@ -36,6 +36,7 @@ type blockAEAD interface {
 	EncryptTo(dst, plaintext, aad []byte) []byte
 	EncryptInPlace(buf, aad []byte)
 	Decrypt(ciphertext, aad []byte) ([]byte, error)
+	DecryptTo(dst, ciphertext, aad []byte) ([]byte, error)
 	DecryptInPlace(ciphertext, aad []byte) ([]byte, error)
 }
 
@@ -114,4 +115,20 @@ func openBlock(realmKey crypto.RealmKey, access BlockAccess, ciphertext []byte, 
 		return nil, parsec.Errorf(parsec.Tampered, "block %s: digest mismatch", access.ID)
 	}
 	return pt, nil
+}
+
+// BlockOpensWith says whether a block that OpenBlock accepts with one realm key also
+// decrypts with realmKey (the key of another index), writing into scratch (at least as
+// long as the block) and leaving the block as it is. A block sealed honestly decrypts with
+// one key only; neither cipher commits to its key, though, so a member who holds two of a
+// realm's keys can make one that decrypts with both, to different cleartexts, and a server
+// that names each reader a different key index would show them different content under
+// one signed digest. A reader checks that no later key opens a block (see the client's
+// readBlocks).
+func BlockOpensWith(realmKey crypto.RealmKey, access BlockAccess, ciphertext, scratch []byte) bool {
+	if len(scratch) < len(ciphertext) {
+		panic("manifest: BlockOpensWith: scratch shorter than the block")
+	}
+	_, err := blockKey(realmKey, access.ID, access.Cipher).DecryptTo(scratch[:0], ciphertext, access.ID[:])
+	return err == nil
 }

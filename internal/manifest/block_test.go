@@ -7,6 +7,7 @@ import (
 
 	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/crypto"
+	"github.com/parsec-go/parsec/internal/crypto/cryptotest"
 	"github.com/parsec-go/parsec/internal/manifest"
 	"github.com/parsec-go/parsec/internal/parsec"
 )
@@ -267,4 +268,37 @@ func testOpenBlockInPlace(t *testing.T, _ string) {
 	if _, err := manifest.OpenBlockInPlace(w.key, access, ct); parsec.KindOf(err) != parsec.Tampered {
 		t.Fatalf("flipped byte: %v", err)
 	}
+}
+
+// A member who holds two keys of a realm can make a block that opens with both, to
+// different cleartexts, under one digest: OpenBlock takes it with either key, and
+// BlockOpensWith is how a reader finds out.
+func TestBlockOpensWithTwoKeys(t *testing.T) {
+	key1, key2 := crypto.GenerateRealmKey(), crypto.GenerateRealmKey()
+	id := parsec.NewBlockID()
+	k1, k2 := crypto.AESKey(key1.Derive(crypto.PurposeBlockAES, id)), crypto.AESKey(key2.Derive(crypto.PurposeBlockAES, id))
+	content := bytes.Repeat([]byte("what one reader reads. "), 100)
+	crafted := cryptotest.AESGCMCollision(k1[:], k2[:], crypto.RandomBytes(manifest.BlockNonceSize), id[:], content)
+	access := manifest.BlockAccess{ID: id, Size: uint64(len(content)), Digest: crypto.SumBLAKE3(crafted), Sealed: true,
+		Hash: manifest.HashBLAKE3, Cipher: manifest.CipherAES256GCM}
+	p1, err1 := manifest.OpenBlock(key1, access, crafted)
+	p2, err2 := manifest.OpenBlock(key2, access, crafted)
+	if err1 != nil || err2 != nil || bytes.Equal(p1, p2) || !bytes.Equal(p1[16:], content[16:]) {
+		t.Fatalf("the crafted block does not open to two cleartexts (%v, %v): the test tests nothing", err1, err2)
+	}
+	kept := bytes.Clone(crafted)
+	scratch := make([]byte, len(crafted))
+	if !manifest.BlockOpensWith(key2, access, crafted, scratch) || !manifest.BlockOpensWith(key1, access, crafted, scratch) {
+		t.Error("BlockOpensWith does not see that the crafted block opens with both keys")
+	}
+	if !bytes.Equal(crafted, kept) {
+		t.Error("BlockOpensWith changed the block")
+	}
+	eachCipher(t, func(t *testing.T, _ string) {
+		honest := manifest.SealBlock(key1, id, content)
+		a := manifest.NewBlockAccess(id, 0, honest)
+		if manifest.BlockOpensWith(key2, a, honest, scratch) || !manifest.BlockOpensWith(key1, a, honest, scratch) {
+			t.Error("BlockOpensWith is wrong about a block sealed with one key")
+		}
+	})
 }
