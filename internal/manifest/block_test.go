@@ -302,3 +302,25 @@ func TestBlockOpensWithTwoKeys(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkBlockOpensWith is the cost, per later key of the workspace, of reading a block
+// sealed before a rotation (see BlockOpensWith).
+func BenchmarkBlockOpensWith(b *testing.B) {
+	for _, c := range ciphers {
+		b.Run("cipher "+strconv.Quote(c), func(b *testing.B) {
+			manifest.SetBlockCipher(b, c)
+			key, other := crypto.GenerateRealmKey(), crypto.GenerateRealmKey()
+			id := parsec.NewBlockID()
+			ct := manifest.SealBlock(key, id, crypto.RandomBytes(benchBlockSize))
+			access := manifest.NewBlockAccess(id, 0, ct)
+			scratch := make([]byte, len(ct))
+			b.SetBytes(benchBlockSize)
+			b.ReportAllocs()
+			for b.Loop() {
+				if manifest.BlockOpensWith(other, access, ct, scratch) {
+					b.Fatal("opens with another key")
+				}
+			}
+		})
+	}
+}
