@@ -42,21 +42,39 @@ func (bc *blockCache) path(realm parsec.VlobID, id parsec.BlockID) string {
 	return filepath.Join(bc.dir, realm.String(), id.String())
 }
 
-// get returns a cached block: the key index it is encrypted with, and its ciphertext.
-func (bc *blockCache) get(realm parsec.VlobID, id parsec.BlockID) (uint64, []byte, bool) {
+// A cached block's file starts with the key index it is encrypted with, its top bit set,
+// then the last key index it was checked against (checkNoLaterKey), then the ciphertext.
+// Files of earlier builds start with the key index alone (top bit clear): they were checked
+// against no later key.
+const (
+	checkedMark  = 1 << 63
+	cachedHeader = 16
+)
+
+// get returns a cached block: the key index it is encrypted with, the last key index no
+// later key than which opens it, and its ciphertext.
+func (bc *blockCache) get(realm parsec.VlobID, id parsec.BlockID) (index, checked uint64, ciphertext []byte, ok bool) {
 	p := bc.path(realm, id)
 	data, err := os.ReadFile(p)
 	if err != nil || len(data) < 8 {
-		return 0, nil, false
+		return 0, 0, nil, false
 	}
 	now := time.Now()
 	os.Chtimes(p, now, now) // recently used
-	return binary.BigEndian.Uint64(data), data[8:], true
+	index = binary.BigEndian.Uint64(data)
+	if index&checkedMark == 0 {
+		return index, index, data[8:], true
+	}
+	if len(data) < cachedHeader {
+		return 0, 0, nil, false
+	}
+	return index &^ checkedMark, binary.BigEndian.Uint64(data[8:]), data[cachedHeader:], true
 }
 
-// put keeps a block, then forgets old ones beyond the limit. Failures only mean the block
-// is read from the server next time.
-func (bc *blockCache) put(realm parsec.VlobID, id parsec.BlockID, keyIndex uint64, ciphertext []byte) {
+// put keeps a block encrypted with key index, that no key after index up to checked
+// opens, then forgets old ones beyond the limit. Failures only mean the block is read
+// from the server next time.
+func (bc *blockCache) put(realm parsec.VlobID, id parsec.BlockID, keyIndex, checked uint64, ciphertext []byte) {
 	p := bc.path(realm, id)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return
@@ -65,8 +83,9 @@ func (bc *blockCache) put(realm parsec.VlobID, id parsec.BlockID, keyIndex uint6
 	if err != nil {
 		return
 	}
-	var head [8]byte
-	binary.BigEndian.PutUint64(head[:], keyIndex)
+	var head [cachedHeader]byte
+	binary.BigEndian.PutUint64(head[:], keyIndex|checkedMark)
+	binary.BigEndian.PutUint64(head[8:], checked)
 	_, err1 := tmp.Write(head[:])
 	_, err2 := tmp.Write(ciphertext)
 	if err := tmp.Close(); err != nil || err1 != nil || err2 != nil || os.Rename(tmp.Name(), p) != nil {
@@ -76,7 +95,7 @@ func (bc *blockCache) put(realm parsec.VlobID, id parsec.BlockID, keyIndex uint6
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
 	if bc.size >= 0 {
-		bc.size += int64(len(ciphertext) + 8)
+		bc.size += int64(len(ciphertext) + cachedHeader)
 	}
 	bc.evict()
 }

@@ -3,8 +3,11 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -647,8 +650,28 @@ func TestLyingServerBlockOpensWithTwoKeys(t *testing.T) {
 		t.Errorf("%d bytes of the block were written out", b.Len())
 	}
 	p.srv.Lie = nil
+	p.ac.EnableBlockCache(8 << 20)
 	got := read(t, aw, "/f")
 	if len(got) != len(content) || bytes.Equal(got[16:], content[16:]) {
 		t.Errorf("told key 2, alice reads %d bytes, want the %d that key 2 gives", len(got), len(content))
+	}
+
+	// Kept on her device by an earlier build, which checked no later key, as read with key
+	// 1: checked now, refused, and read from the server (which no longer answers).
+	kept := filepath.Join(p.alice.ConfigDir, "data", p.alice.Device.DeviceID.String(), "blocks", id.String(), block.String())
+	if _, err := os.Stat(kept); err != nil {
+		t.Fatalf("the block is not kept on alice's device: %v", err)
+	}
+	if err := os.WriteFile(kept, append(binary.BigEndian.AppendUint64(nil, 1), crafted...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd == protocol.CmdBlockRead {
+			return []byte("not a reply")
+		}
+		return reply
+	}
+	if err := aw.ReadFile(ctx, "/f", io.Discard); err == nil {
+		t.Error("a block kept by an earlier build as read with key 1 reads")
 	}
 }

@@ -660,10 +660,14 @@ func (c *Client) writePieces(files []download, pieces []piece, blocks map[parsec
 // written, so only a reader not yet given a newer key could still be shown the older
 // content. A block read with the realm's last key costs nothing more; one sealed before
 // the last n rotations costs n more decryption attempts.
-func checkNoLaterKey(keys *realmKeys, index uint64, a manifest.BlockAccess, data []byte) error {
+//
+// checked is the last key index the block was already checked against (a block kept on
+// the device), index otherwise; checkNoLaterKey returns the last one it is checked
+// against now.
+func checkNoLaterKey(keys *realmKeys, index, checked uint64, a manifest.BlockAccess, data []byte) (uint64, error) {
 	last := keys.bundle.KeyIndex()
-	if index >= last {
-		return nil
+	if checked >= last {
+		return checked, nil
 	}
 	bufp := scratchBlocks.Get().(*[]byte)
 	defer scratchBlocks.Put(bufp)
@@ -671,16 +675,16 @@ func checkNoLaterKey(keys *realmKeys, index uint64, a manifest.BlockAccess, data
 		*bufp = make([]byte, len(data))
 	}
 	scratch := (*bufp)[:len(data)]
-	for j := index + 1; j <= last; j++ {
+	for j := max(index, checked) + 1; j <= last; j++ {
 		key, err := keys.key(j)
 		if err != nil {
 			continue // a key no member can use (it does not match its canary)
 		}
 		if manifest.BlockOpensWith(key, a, data, scratch) {
-			return parsec.Errorf(parsec.Tampered, "block %s decrypts with key %d of the workspace and with key %d: it was written to show different readers different content", parsec.ShortID(a.ID), index, j)
+			return 0, parsec.Errorf(parsec.Tampered, "block %s decrypts with key %d of the workspace and with key %d: it was written to show different readers different content", parsec.ShortID(a.ID), index, j)
 		}
 	}
-	return nil
+	return last, nil
 }
 
 // scratchBlocks are buffers for checkNoLaterKey's decryption attempts.
@@ -699,8 +703,12 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 		var missing []parsec.BlockID
 		for _, id := range ids {
 			if a, ok := access[id]; ok {
-				if index, data, ok := cache.get(realm, id); ok {
-					if key, err := keys.key(index); err == nil && checkNoLaterKey(keys, index, a, data) == nil {
+				if index, checked, data, ok := cache.get(realm, id); ok {
+					key, err := keys.key(index)
+					if err == nil {
+						_, err = checkNoLaterKey(keys, index, checked, a, data)
+					}
+					if err == nil {
 						if plain, err := manifest.OpenBlockInPlace(key, a, data); err == nil {
 							out[id] = plain
 							continue
@@ -755,7 +763,9 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 			errs[i] = parsec.Errorf(parsec.Tampered, "block %s: %v", parsec.ShortID(b.BlockID), err)
 			return
 		}
-		if errs[i] = checkNoLaterKey(keys, b.KeyIndex, a, b.Data); errs[i] != nil {
+		checked, err := checkNoLaterKey(keys, b.KeyIndex, b.KeyIndex, a, b.Data)
+		if err != nil {
+			errs[i] = err
 			return
 		}
 		var kept []byte
@@ -764,7 +774,7 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 		}
 		plain[i], errs[i] = manifest.OpenBlockInPlace(key, a, b.Data)
 		if kept != nil && errs[i] == nil {
-			cache.put(realm, b.BlockID, b.KeyIndex, kept)
+			cache.put(realm, b.BlockID, b.KeyIndex, checked, kept)
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
