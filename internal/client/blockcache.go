@@ -75,21 +75,7 @@ func (bc *blockCache) get(realm parsec.VlobID, id parsec.BlockID) (index, checke
 // opens, then forgets old ones beyond the limit. Failures only mean the block is read
 // from the server next time.
 func (bc *blockCache) put(realm parsec.VlobID, id parsec.BlockID, keyIndex, checked uint64, ciphertext []byte) {
-	p := bc.path(realm, id)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return
-	}
-	var head [cachedHeader]byte
-	binary.BigEndian.PutUint64(head[:], keyIndex|checkedMark)
-	binary.BigEndian.PutUint64(head[8:], checked)
-	_, err1 := tmp.Write(head[:])
-	_, err2 := tmp.Write(ciphertext)
-	if err := tmp.Close(); err != nil || err1 != nil || err2 != nil || os.Rename(tmp.Name(), p) != nil {
-		os.Remove(tmp.Name())
+	if !bc.write(realm, id, keyIndex, checked, ciphertext) {
 		return
 	}
 	bc.mu.Lock()
@@ -98,6 +84,36 @@ func (bc *blockCache) put(realm parsec.VlobID, id parsec.BlockID, keyIndex, chec
 		bc.size += int64(len(ciphertext) + cachedHeader)
 	}
 	bc.evict()
+}
+
+// rechecked records that a kept block (ciphertext, still intact) was checked up to key
+// index checked, so that later reads check only the keys made since. The file is replaced
+// whole (never a header written over in place, which a concurrent read could see torn);
+// its size does not change. A failure only means the check is made again next time.
+func (bc *blockCache) rechecked(realm parsec.VlobID, id parsec.BlockID, keyIndex, checked uint64, ciphertext []byte) {
+	bc.write(realm, id, keyIndex, checked, ciphertext)
+}
+
+// write replaces the file of a block, reporting whether it did.
+func (bc *blockCache) write(realm parsec.VlobID, id parsec.BlockID, keyIndex, checked uint64, ciphertext []byte) bool {
+	p := bc.path(realm, id)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return false
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return false
+	}
+	var head [cachedHeader]byte
+	binary.BigEndian.PutUint64(head[:], keyIndex|checkedMark)
+	binary.BigEndian.PutUint64(head[8:], checked)
+	_, err1 := tmp.Write(head[:])
+	_, err2 := tmp.Write(ciphertext)
+	if err := tmp.Close(); err != nil || err1 != nil || err2 != nil || os.Rename(tmp.Name(), p) != nil {
+		os.Remove(tmp.Name())
+		return false
+	}
+	return true
 }
 
 // drop forgets a block that no longer opens.

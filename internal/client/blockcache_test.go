@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"io/fs"
 	"os"
@@ -116,4 +117,53 @@ func TestCachedBlockSentForAnother(t *testing.T) {
 		return lie
 	}
 	wantKind(t, "a kept block sent for the one asked", bw.ReadFile(t.Context(), "/two.bin", io.Discard), parsec.Tampered)
+}
+
+// A block kept on the device, read again after the workspace's key was rotated, is checked
+// against the new key once (checkNoLaterKey): its file then records that key, so that the
+// reads after it check nothing more (every read from the cache paid the check again).
+func TestBlockCacheRecordsLaterCheck(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	id, aw, bw, _ := shared(t, p)
+	content := bytes.Repeat([]byte("kept, then checked against key 2 "), 1000)
+	write(t, bw, map[string][]byte{"/f": content})
+	syncWS(t, bw)
+	syncWS(t, aw)
+	p.ac.EnableBlockCache(8 << 20)
+	if got := read(t, aw, "/f"); !bytes.Equal(got, content) {
+		t.Fatal("/f read back differs")
+	}
+	files, _ := filepath.Glob(filepath.Join(p.alice.ConfigDir, "data", p.alice.Device.DeviceID.String(), "blocks", id.String(), "*"))
+	if len(files) != 1 {
+		t.Fatalf("kept %v, want one block", files)
+	}
+	header := func() (index, checked uint64) {
+		data, err := os.ReadFile(files[0])
+		if err != nil || len(data) < 16 {
+			t.Fatalf("kept block: %d bytes, %v", len(data), err)
+		}
+		return binary.BigEndian.Uint64(data) &^ (1 << 63), binary.BigEndian.Uint64(data[8:])
+	}
+	if index, checked := header(); index != 1 || checked != 1 {
+		t.Fatalf("kept as key %d checked up to %d, want 1 and 1", index, checked)
+	}
+	if _, rotated, err := p.ac.UnshareWorkspace(ctx, id, p.mallory.Device.UserID); err != nil || !rotated {
+		t.Fatalf("unshare: rotated %v, %v", rotated, err)
+	}
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd == protocol.CmdBlockRead {
+			return []byte("not a reply")
+		}
+		return reply
+	}
+	if got := read(t, aw, "/f"); !bytes.Equal(got, content) {
+		t.Fatal("/f read from the cache after the rotation differs")
+	}
+	if index, checked := header(); index != 1 || checked != 2 {
+		t.Errorf("after a read checked against key 2, kept as key %d checked up to %d, want 1 and 2", index, checked)
+	}
+	if got := read(t, aw, "/f"); !bytes.Equal(got, content) {
+		t.Fatal("/f read from the cache again differs")
+	}
 }

@@ -706,7 +706,12 @@ func (c *Client) readBlocks(ctx context.Context, realm parsec.VlobID, keys *real
 				if index, checked, data, ok := cache.get(realm, id); ok {
 					key, err := keys.key(index)
 					if err == nil {
-						_, err = checkNoLaterKey(keys, index, checked, a, data)
+						var now uint64
+						if now, err = checkNoLaterKey(keys, index, checked, a, data); err == nil && now > checked {
+							// Checked against keys made since it was kept: recorded, before
+							// the block is opened in place, so that it is checked once.
+							cache.rechecked(realm, id, index, now, data)
+						}
 					}
 					if err == nil {
 						if plain, err := manifest.OpenBlockInPlace(key, a, data); err == nil {
