@@ -678,7 +678,7 @@ func checkNoLaterKey(keys *realmKeys, index, checked uint64, a manifest.BlockAcc
 	for j := max(index, checked) + 1; j <= last; j++ {
 		key, err := keys.key(j)
 		if err != nil {
-			continue // a key no member can use (it does not match its canary)
+			continue // a key that does not match its canary, which no reader decrypts with
 		}
 		if manifest.BlockOpensWith(key, a, data, scratch) {
 			return 0, parsec.Errorf(parsec.Tampered, "block %s decrypts with key %d of the workspace and with key %d: it was written to show different readers different content", parsec.ShortID(a.ID), index, j)
