@@ -11,7 +11,14 @@ import (
 
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/testenv"
 )
+
+// keptBlocks is the folder where u's device keeps the blocks it read (EnableBlockCache),
+// one folder per workspace.
+func keptBlocks(u *testenv.User) string {
+	return filepath.Join(u.ConfigDir, "data", u.Device.DeviceID.String(), "blocks")
+}
 
 // Blocks read are kept on the device: read again without the server, checked again (a
 // damaged one is read from the server anew), and never beyond the size limit.
@@ -23,7 +30,7 @@ func TestBlockCache(t *testing.T) {
 	syncWS(t, aw)
 	syncWS(t, bw)
 	p.bc.EnableBlockCache(8 << 20)
-	dir := filepath.Join(p.bob.ConfigDir, "data", p.bob.Device.DeviceID.String(), "blocks")
+	dir := keptBlocks(p.bob)
 	cached := func() (n int, size int64, files []string) {
 		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
@@ -98,7 +105,7 @@ func TestCachedBlockSentForAnother(t *testing.T) {
 		t.Fatalf("the first read asked for %d blocks, want 2", len(first.Blocks))
 	}
 	kept, dropped := first.Blocks[0], first.Blocks[1]
-	dir := filepath.Join(p.bob.ConfigDir, "data", p.bob.Device.DeviceID.String(), "blocks")
+	dir := keptBlocks(p.bob)
 	matches, _ := filepath.Glob(filepath.Join(dir, "*", dropped.BlockID.String()))
 	if len(matches) != 1 {
 		t.Fatalf("block %s kept as %v, want one file", dropped.BlockID, matches)
@@ -134,7 +141,7 @@ func TestBlockCacheRecordsLaterCheck(t *testing.T) {
 	if got := read(t, aw, "/f"); !bytes.Equal(got, content) {
 		t.Fatal("/f read back differs")
 	}
-	files, _ := filepath.Glob(filepath.Join(p.alice.ConfigDir, "data", p.alice.Device.DeviceID.String(), "blocks", id.String(), "*"))
+	files, _ := filepath.Glob(filepath.Join(keptBlocks(p.alice), id.String(), "*"))
 	if len(files) != 1 {
 		t.Fatalf("kept %v, want one block", files)
 	}

@@ -658,7 +658,7 @@ func TestLyingServerBlockOpensWithTwoKeys(t *testing.T) {
 
 	// Kept on her device by an earlier build, which checked no later key, as read with key
 	// 1: checked now, refused, and read from the server (which no longer answers).
-	kept := filepath.Join(p.alice.ConfigDir, "data", p.alice.Device.DeviceID.String(), "blocks", id.String(), block.String())
+	kept := filepath.Join(keptBlocks(p.alice), id.String(), block.String())
 	if _, err := os.Stat(kept); err != nil {
 		t.Fatalf("the block is not kept on alice's device: %v", err)
 	}
