@@ -56,7 +56,7 @@ differs. It prints a summary of what it copied and checked.`,
 				return err
 			}
 			defer src.Meta.Close()
-			if src.Blocks, err = serve.OpenBlockstore(ctx, fromBlocks, ""); err != nil {
+			if src.Blocks, err = serve.OpenBlockstore(ctx, fromBlocks, "", src.Meta); err != nil {
 				return err
 			}
 			defer src.Blocks.Close()
@@ -64,7 +64,7 @@ differs. It prints a summary of what it copied and checked.`,
 				return err
 			}
 			defer dst.Meta.Close()
-			if dst.Blocks, err = serve.OpenBlockstore(ctx, toBlocks, ""); err != nil {
+			if dst.Blocks, err = serve.OpenBlockstore(ctx, toBlocks, "", dst.Meta); err != nil {
 				return err
 			}
 			defer dst.Blocks.Close()

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/parsec-go/parsec/internal/server/blockstore/pgsmall"
 	"github.com/parsec-go/parsec/internal/server/serve"
 	"github.com/parsec-go/parsec/internal/testenv"
 	"github.com/parsec-go/parsec/internal/testenv/minio"
@@ -99,7 +101,7 @@ func scaledOut(t *testing.T, bucket string, extra ...string) (w *world, lb *bala
 // bootstrapped, a workspace made, a file larger than a block written and read back, its
 // history listed, with every step served by either process.
 func TestServersShareStores(t *testing.T) {
-	w, lb, _, _ := scaledOut(t, "parsec-scaleout")
+	w, lb, _, dsn := scaledOut(t, "parsec-scaleout")
 	alice := w.bootstrap("alice@example.com", "Alice")
 	w.as(alice, "workspace", "create", "Docs").ok()
 	big := make([]byte, 3<<20+77)
@@ -120,6 +122,32 @@ func TestServersShareStores(t *testing.T) {
 	if lb.served[0].Load() < 5 || lb.served[1].Load() < 5 {
 		t.Errorf("the servers served %d and %d requests: both should have served many", lb.served[0].Load(), lb.served[1].Load())
 	}
+
+	// The last block of each version (77 bytes and the encryption's) is a row of the
+	// database, the others objects of the bucket.
+	objects := bucketObjects(t, "parsec-scaleout")
+	for key, data := range objects {
+		if len(data) <= pgsmall.MaxSize {
+			t.Errorf("object %s of %d bytes: a small block should be in the database", key, len(data))
+		}
+	}
+	var small int
+	if err := pgxConn(t, dsn).QueryRow(t.Context(), `SELECT count(*) FROM small_blocks WHERE length(data) < 200`).Scan(&small); err != nil {
+		t.Fatal(err)
+	}
+	if len(objects) != 12 || small != 2 {
+		t.Errorf("%d objects in the bucket and %d small blocks in the database, want 12 and 2 (6 + 1 per version)", len(objects), small)
+	}
+}
+
+// pgxConn connects to dsn for the rest of the test.
+func pgxConn(t *testing.T, dsn string) *pgx.Conn {
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
 
 // Two server processes share events and replay protection: an invitation greeted through one
@@ -179,18 +207,18 @@ func TestServersShareEvents(t *testing.T) {
 	}
 
 	secrets := [][]byte{[]byte("quarterly-plan"), []byte("zeppelin")}
-	for where, data := range databaseText(t, dsn) {
+	tables := databaseText(t, dsn)
+	if len(tables["table small_blocks"]) == 0 {
+		t.Fatal("no small block in the database") // the file's only block
+	}
+	for where, data := range tables {
 		for _, secret := range secrets {
 			if bytes.Contains(data, secret) || bytes.Contains(data, []byte(hex.EncodeToString(secret))) {
 				t.Errorf("%s holds %q in plaintext", where, secret)
 			}
 		}
 	}
-	objects := bucketObjects(t, "parsec-scaleout-events")
-	if len(objects) == 0 {
-		t.Fatal("the bucket is empty")
-	}
-	for key, data := range objects {
+	for key, data := range bucketObjects(t, "parsec-scaleout-events") {
 		for _, secret := range secrets {
 			if bytes.Contains(data, secret) || strings.Contains(key, string(secret)) {
 				t.Errorf("object %s holds %q in plaintext", key, secret)
@@ -296,14 +324,15 @@ func bucketObjects(t *testing.T, bucket string) map[string][]byte {
 // A server whose stores stop while it runs: each command fails with one line saying that
 // the server's store is unavailable, /healthz names the failing store and the metrics count
 // the failures; once the store is back, the same commands work, without restarting the
-// server. First PostgreSQL, then MinIO.
+// server. First PostgreSQL (which also holds the small blocks), then MinIO.
 func TestStoresFailAndRecover(t *testing.T) {
 	db := testenv.NewOwnPostgres(t)
 	blocks := minio.NewOwn(t)
 	w := newWorldFor(t, 3*time.Minute, "--db", db.DSN(), "--blockstore", bucketOf(t, blocks.Endpoint, "parsec-recover"))
 	alice := w.bootstrap("alice@example.com", "Alice")
 	w.as(alice, "workspace", "create", "Docs").ok()
-	const content = "still here\n"
+	// Larger than a small block, so that it is an object of the bucket.
+	content := strings.Repeat("still here\n", pgsmall.MaxSize/10)
 	local := filepath.Join(t.TempDir(), "notes.txt")
 	if err := os.WriteFile(local, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
@@ -314,7 +343,7 @@ func TestStoresFailAndRecover(t *testing.T) {
 	db.Stop()
 	sync := w.as(alice, "workspace", "sync", "Docs")
 	sync.wantFailure(exitUnavailable, `^error: [^\n]*metadata store[^\n]*: try again later\n$`)
-	wantHealth(t, w, http.StatusServiceUnavailable, "metadata store unavailable\n")
+	wantHealth(t, w, http.StatusServiceUnavailable, "metadata store unavailable\nblock store unavailable\n")
 	wantStoreErrors(t, w, "metadata")
 	db.Start()
 	w.as(alice, "workspace", "sync", "Docs").ok()
@@ -327,7 +356,7 @@ func TestStoresFailAndRecover(t *testing.T) {
 	wantStoreErrors(t, w, "blocks")
 	blocks.Start()
 	if got := w.as(alice, "cat", "Docs:/notes.txt").ok(); got != content {
-		t.Errorf("notes.txt read back as %q", got)
+		t.Errorf("notes.txt read back: %d bytes, want %d", len(got), len(content))
 	}
 	wantHealth(t, w, http.StatusOK, "ok\n")
 }

@@ -175,7 +175,7 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 		return err
 	}
 	defer store.Close()
-	blocks, err := OpenBlockstore(ctx, rc.Blockstore, rc.DataDir)
+	blocks, err := OpenBlockstore(ctx, rc.Blockstore, rc.DataDir, store)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
 	"github.com/parsec-go/parsec/internal/server/blockstore/disk"
+	"github.com/parsec-go/parsec/internal/server/blockstore/pgsmall"
 	"github.com/parsec-go/parsec/internal/server/blockstore/s3"
 	"github.com/parsec-go/parsec/internal/server/events"
 	"github.com/parsec-go/parsec/internal/server/events/pgevents"
@@ -67,8 +68,10 @@ func openBus(ctx context.Context, store metastore.Store, clock parsec.Clock, log
 // OpenBlockstore opens the block store named by a --blockstore value: "disk:PATH" or a
 // bare PATH, an S3-compatible bucket "s3://BUCKET?endpoint=URL&region=R&prefix=P" (created
 // when missing and the credentials allow it; credentials from the standard AWS variables
-// and files), or, when spec is empty, files in dataDir/blocks.
-func OpenBlockstore(ctx context.Context, spec, dataDir string) (blockstore.Store, error) {
+// and files), or, when spec is empty, files in dataDir/blocks. With S3 and a metadata
+// store meta on PostgreSQL, the small blocks (up to pgsmall.MaxSize) are kept in
+// PostgreSQL, one row each, rather than an object each (see pgsmall).
+func OpenBlockstore(ctx context.Context, spec, dataDir string, meta metastore.Store) (blockstore.Store, error) {
 	if spec == "" {
 		return disk.Open(filepath.Join(dataDir, "blocks"))
 	}
@@ -84,10 +87,16 @@ func OpenBlockstore(ctx context.Context, spec, dataDir string) (blockstore.Store
 		if err != nil {
 			return nil, fmt.Errorf("--blockstore %q: %w", spec, err)
 		}
+		if pg, ok := meta.(*postgres.Store); ok {
+			return blockstore.NewPacking(pgsmall.New(pg.Pool()), b, pgsmall.MaxSize, s3Readers), nil
+		}
 		return b, nil
 	}
 	return nil, parsec.Errorf(parsec.Invalid, "--blockstore %q: want disk:PATH or s3://BUCKET?endpoint=URL&region=R", spec)
 }
+
+// s3Readers is how many large blocks a server reads from S3 at once for one request.
+const s3Readers = 8
 
 // splitSpec splits a storage spec into its scheme, in lower case, and the rest:
 // "sqlite:PATH" gives "sqlite" and "PATH", "postgres://host/db" gives "postgres" and

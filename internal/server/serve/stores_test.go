@@ -45,8 +45,8 @@ func TestOpenStores(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			store.Close()
-			blocks, err := OpenBlockstore(t.Context(), tc.blocks, filepath.Join(dir, "data"))
+			defer store.Close()
+			blocks, err := OpenBlockstore(t.Context(), tc.blocks, filepath.Join(dir, "data"), store)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +80,7 @@ func TestOpenStoresRefused(t *testing.T) {
 			if tc.db != "" {
 				_, err = OpenMetastore(t.Context(), tc.db, dir)
 			} else {
-				_, err = OpenBlockstore(t.Context(), tc.blocks, dir)
+				_, err = OpenBlockstore(t.Context(), tc.blocks, dir, nil)
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error saying %q", err, tc.want)

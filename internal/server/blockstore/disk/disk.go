@@ -190,7 +190,7 @@ func (s *Store) PutStream(ctx context.Context, org parsec.OrganizationID, id par
 	if size <= int64(s.maxPacked) {
 		var buf bytes.Buffer
 		buf.Grow(int(size))
-		if err := copyExactly(&buf, ctxReader{ctx, r}, size); err != nil {
+		if err := blockstore.CopyExactly(&buf, blockstore.ContextReader(ctx, r), size); err != nil {
 			return wrap("put", org, id, err)
 		}
 		if _, err := s.small.update(ctx, org, []blockstore.Block{{ID: id, Data: buf.Bytes()}}, nil); err != nil {
@@ -199,7 +199,7 @@ func (s *Store) PutStream(ctx context.Context, org parsec.OrganizationID, id par
 		return nil
 	}
 	err = s.write(ctx, dir, file, func(f *os.File) error {
-		return copyExactly(f, ctxReader{ctx, r}, size)
+		return blockstore.CopyExactly(f, blockstore.ContextReader(ctx, r), size)
 	})
 	if err == nil {
 		err = s.unshadow(ctx, org, []parsec.BlockID{id})
@@ -208,31 +208,6 @@ func (s *Store) PutStream(ctx context.Context, org parsec.OrganizationID, id par
 		return wrap("put", org, id, err)
 	}
 	return nil
-}
-
-// copyExactly copies size bytes of r to w, and fails with an error of kind Invalid unless r
-// then ends.
-func copyExactly(w io.Writer, r io.Reader, size int64) error {
-	n, err := io.CopyN(w, r, size)
-	if err == io.EOF {
-		return parsec.Errorf(parsec.Invalid, "block shorter than its announced size: %d bytes, want %d", n, size)
-	}
-	if err != nil {
-		return err
-	}
-	var extra [1]byte
-	for {
-		m, err := r.Read(extra[:])
-		if m > 0 {
-			return parsec.Errorf(parsec.Invalid, "block longer than its announced size %d", size)
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
 }
 
 // testOnlyFsyncEach makes PutBatch sync each file and directory even where syncfs exists,
@@ -416,19 +391,6 @@ func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
 		})
 	}
 	return g.Wait()
-}
-
-// ctxReader stops reading once its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // write creates the block's directory if needed, lets fill write the block into a

@@ -1,0 +1,139 @@
+// Package pgsmall keeps the small blocks of a server whose block store is S3 in its
+// PostgreSQL metadata database, one row each in the table small_blocks (made by the
+// metadata store's migrations): a batch of small blocks is one transaction and a download
+// of many one query per thousand, where S3 would take a request (and, on AWS, a charge)
+// for each. It implements blockstore.Small; blockstore.Packing puts it in front of the S3
+// store.
+//
+// A committed transaction is durable as PostgreSQL's settings make it (synchronous_commit
+// on, its default: on disk, and on the synchronous standbys if any, before the commit
+// returns). Like every block store, it keeps opaque encrypted bytes and never looks
+// inside them.
+package pgsmall
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/server/blockstore"
+)
+
+// MaxSize is the size up to which a block goes to the database rather than to S3: the
+// same as the disk store's database of small blocks, the last block of most files.
+const MaxSize = 64 << 10
+
+// getManyChunk is how many blocks GetMany asks for in one query.
+const getManyChunk = 1000
+
+// Store is a blockstore.Small in the table small_blocks of a PostgreSQL database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ blockstore.Small = (*Store)(nil)
+
+// New returns the small blocks of the database of pool, which the caller keeps and closes.
+// The table must exist: the metadata store's migrations make it.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Get implements blockstore.Small.
+func (s *Store) Get(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) ([]byte, bool, error) {
+	var data []byte
+	err := s.pool.QueryRow(ctx, `SELECT data FROM small_blocks WHERE org = $1 AND id = $2`, string(org), id[:]).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if data == nil {
+		data = []byte{} // an empty block is a block
+	}
+	return data, true, nil
+}
+
+// GetMany implements blockstore.Small.
+func (s *Store) GetMany(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) (map[parsec.BlockID][]byte, error) {
+	out := make(map[parsec.BlockID][]byte, len(ids))
+	for chunk := range slices.Chunk(ids, getManyChunk) {
+		rows, err := s.pool.Query(ctx, `SELECT id, data FROM small_blocks WHERE org = $1 AND id = ANY($2)`, string(org), idBytes(chunk))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var raw, data []byte
+			if err := rows.Scan(&raw, &data); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			var id parsec.BlockID
+			if len(raw) != len(id) {
+				rows.Close()
+				return nil, fmt.Errorf("a block ID of %d bytes in small_blocks", len(raw))
+			}
+			copy(id[:], raw)
+			if data == nil {
+				data = []byte{}
+			}
+			out[id] = data
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// AnyOf implements blockstore.Small.
+func (s *Store) AnyOf(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) (bool, error) {
+	var found bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM small_blocks WHERE org = $1 AND id = ANY($2))`, string(org), idBytes(ids)).Scan(&found)
+	return found, err
+}
+
+// Update implements blockstore.Small: one statement for the blocks put, one for those gone,
+// in one transaction.
+func (s *Store) Update(ctx context.Context, org parsec.OrganizationID, put []blockstore.Block, gone []parsec.BlockID) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if len(put) > 0 {
+			ids := make([][]byte, len(put))
+			data := make([][]byte, len(put))
+			for i := range put {
+				ids[i] = put[i].ID[:]
+				data[i] = put[i].Data
+				if data[i] == nil {
+					data[i] = []byte{} // NOT NULL
+				}
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO small_blocks (org, id, data)
+				SELECT $1, id, data FROM unnest($2::bytea[], $3::bytea[]) AS b (id, data)
+				ON CONFLICT (org, id) DO UPDATE SET data = excluded.data`, string(org), ids, data)
+			if err != nil {
+				return err
+			}
+		}
+		if len(gone) > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM small_blocks WHERE org = $1 AND id = ANY($2)`, string(org), idBytes(gone)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Close implements blockstore.Small. The pool is the caller's: it stays open.
+func (s *Store) Close() error { return nil }
+
+func idBytes(ids []parsec.BlockID) [][]byte {
+	out := make([][]byte, len(ids))
+	for i := range ids {
+		out[i] = ids[i][:]
+	}
+	return out
+}

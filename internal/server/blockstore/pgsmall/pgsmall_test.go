@@ -1,0 +1,134 @@
+package pgsmall_test
+
+import (
+	"context"
+	"crypto/rand"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/server/blockstore"
+	"github.com/parsec-go/parsec/internal/server/blockstore/blockstoretest"
+	"github.com/parsec-go/parsec/internal/server/blockstore/pgsmall"
+	"github.com/parsec-go/parsec/internal/server/blockstore/s3"
+	"github.com/parsec-go/parsec/internal/server/metastore/postgres"
+	"github.com/parsec-go/parsec/internal/testenv"
+	"github.com/parsec-go/parsec/internal/testenv/minio"
+)
+
+func TestMain(m *testing.M) {
+	code := minio.Main(m)
+	testenv.StopPostgres()
+	os.Exit(code)
+}
+
+// stores opens, as a server on PostgreSQL and S3 does, a fresh database (its schema made by
+// the metadata store) and a fresh bucket of the shared MinIO, and returns the packing store
+// on both and the database's DSN.
+func stores(t *testing.T) (*blockstore.Packing, string) {
+	t.Helper()
+	dsn := testenv.PostgresDSN(t)
+	meta, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	srv := minio.Shared(t)
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": minio.AccessKey, "AWS_SECRET_ACCESS_KEY": minio.SecretKey,
+		"AWS_REGION": "us-east-1", "AWS_CA_BUNDLE": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true"} {
+		t.Setenv(k, v)
+	}
+	bucket := "parsec-pgsmall-" + strings.ToLower(rand.Text()[:12])
+	large, err := s3.Open(t.Context(), "s3://"+bucket+"?endpoint="+url.QueryEscape(srv.Endpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := blockstore.NewPacking(pgsmall.New(meta.Pool()), large, pgsmall.MaxSize, 8)
+	t.Cleanup(func() { p.Close() })
+	return p, dsn
+}
+
+func TestConformance(t *testing.T) {
+	blockstoretest.Run(t, func(t *testing.T) blockstore.Store {
+		s, _ := stores(t)
+		return s
+	})
+}
+
+// rows returns the number of small blocks of org in the database.
+func rows(t *testing.T, dsn string, org parsec.OrganizationID) int {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM small_blocks WHERE org = $1`, string(org)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A batch of small and large blocks: the small ones are rows of the database, the large ones
+// objects; a block put small over a large one hides it, and a large one put over a small one
+// removes its row; deleting removes the block wherever it is.
+func TestSmallBlocksAreRows(t *testing.T) {
+	s, dsn := stores(t)
+	ctx := t.Context()
+	const org = parsec.OrganizationID("Acme")
+	small := make([]byte, pgsmall.MaxSize)
+	large := make([]byte, pgsmall.MaxSize+1)
+	small[0], large[0] = 's', 'l'
+	ids := []parsec.BlockID{parsec.NewBlockID(), parsec.NewBlockID(), parsec.NewBlockID(), parsec.NewBlockID()}
+	err := s.PutBatch(ctx, org, []blockstore.Block{{ID: ids[0], Data: small}, {ID: ids[1], Data: large}, {ID: ids[2], Data: []byte{}}, {ID: ids[3], Data: small[:100]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := rows(t, dsn, org); n != 3 {
+		t.Errorf("%d rows in small_blocks, want 3 (the blocks of up to %d bytes)", n, pgsmall.MaxSize)
+	}
+	got, err := s.GetMany(ctx, org, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]byte{small, large, {}, small[:100]} {
+		if string(got[i]) != string(want) {
+			t.Errorf("block %d: %d bytes starting %q, want %d", i, len(got[i]), got[i][:min(1, len(got[i]))], len(want))
+		}
+	}
+
+	// Large over small: the row goes. Small over large: the row hides the object.
+	if err := s.Put(ctx, org, ids[0], large); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, org, ids[1], small); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]byte{large, small} {
+		if b, err := s.Get(ctx, org, ids[i]); err != nil || string(b) != string(want) {
+			t.Errorf("block %d after its overwrite: %d bytes, %v; want %d", i, len(b), err, len(want))
+		}
+	}
+	if n := rows(t, dsn, org); n != 3 {
+		t.Errorf("%d rows in small_blocks after the overwrites, want 3", n)
+	}
+
+	// Deleting the small block over a large one removes both.
+	if err := s.Delete(ctx, org, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, org, ids[1]); parsec.KindOf(err) != parsec.NotFound {
+		t.Errorf("get after delete: %v, want not found", err)
+	}
+	if err := s.Delete(ctx, org, ids[1]); parsec.KindOf(err) != parsec.NotFound {
+		t.Errorf("second delete: %v, want not found", err)
+	}
+	if n := rows(t, dsn, org); n != 2 {
+		t.Errorf("%d rows in small_blocks after the delete, want 2", n)
+	}
+}
