@@ -370,15 +370,15 @@ func BenchmarkPutBatchSmall(b *testing.B) {
 		rand.Read(data)
 		for _, mode := range []string{"packed", "files"} {
 			b.Run(fmt.Sprintf("%dKiB/%s", size>>10, mode), func(b *testing.B) {
-				s, err := Open(b.TempDir())
+				maxSmall := 1 << 30
+				if mode == "files" {
+					maxSmall = -1
+				}
+				s, err := open(b.TempDir(), maxSmall)
 				if err != nil {
 					b.Fatal(err)
 				}
 				defer s.Close()
-				s.maxPacked = 1 << 30
-				if mode == "files" {
-					s.maxPacked = -1
-				}
 				b.SetBytes(int64(size * many))
 				blocks := make([]blockstore.Block, many)
 				newBatch := func() {
@@ -411,14 +411,15 @@ func BenchmarkPutBatchSmall(b *testing.B) {
 func BenchmarkGetSmall(b *testing.B) {
 	for _, mode := range []string{"packed", "files"} {
 		b.Run(mode, func(b *testing.B) {
-			s, err := Open(b.TempDir())
+			maxSmall := maxPacked
+			if mode == "files" {
+				maxSmall = -1
+			}
+			s, err := open(b.TempDir(), maxSmall)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			if mode == "files" {
-				s.maxPacked = -1
-			}
 			data := make([]byte, 4<<10)
 			rand.Read(data)
 			blocks := make([]blockstore.Block, 1000)

@@ -31,7 +31,8 @@
 // both), and a large block put after a small one removes the row once its file is durable.
 // A store written before small blocks were packed (one file per block) is therefore read
 // as it is, with no migration; its small blocks move to the database only when they are
-// put again. The database only grows: space freed by deleted blocks is reused by later
+// put again. These rules are blockstore.Packing's, which also keeps the small blocks of an
+// S3 store in PostgreSQL. The database only grows: space freed by deleted blocks is reused by later
 // ones.
 //
 // Like every blockstore, it stores opaque encrypted bytes and never looks inside them.

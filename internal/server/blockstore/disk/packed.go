@@ -84,7 +84,7 @@ func openPacked(ctx context.Context, dir string) (_ *packed, err error) {
 	p := &packed{}
 	defer func() {
 		if err != nil {
-			p.close()
+			p.Close()
 		}
 	}()
 	if p.writer, err = sql.Open("sqlite", dsn(false)); err != nil {
@@ -123,7 +123,8 @@ func createPacked(ctx context.Context, file string) error {
 	return errors.Join(err, db.Close())
 }
 
-func (p *packed) close() error {
+// Close implements blockstore.Small.
+func (p *packed) Close() error {
 	var errs []error
 	for _, st := range []*sql.Stmt{p.get1, p.has1} {
 		if st != nil {
@@ -138,10 +139,9 @@ func (p *packed) close() error {
 	return errors.Join(errs...)
 }
 
-// get returns the small block (org, id), or nil and false if there is none. Like anyOf, it
-// does not watch ctx: a lookup takes microseconds, and watching a context costs the driver
+// Get implements blockstore.Small. Like AnyOf, it does not watch ctx: a lookup takes microseconds, and watching a context costs the driver
 // and database/sql a goroutine each per query.
-func (p *packed) get(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) ([]byte, bool, error) {
+func (p *packed) Get(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) ([]byte, bool, error) {
 	var data []byte
 	err := p.get1.QueryRowContext(context.WithoutCancel(ctx), string(org), id[:]).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -156,12 +156,11 @@ func (p *packed) get(ctx context.Context, org parsec.OrganizationID, id parsec.B
 	return data, true, nil
 }
 
-// getManyChunk is how many blocks getMany asks for in one query.
+// getManyChunk is how many blocks GetMany asks for in one query.
 const getManyChunk = 100
 
-// getMany returns the small blocks of org under ids that the database holds, by ID. Like
-// get, it does not watch ctx.
-func (p *packed) getMany(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) (map[parsec.BlockID][]byte, error) {
+// GetMany implements blockstore.Small. Like Get, it does not watch ctx.
+func (p *packed) GetMany(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) (map[parsec.BlockID][]byte, error) {
 	ctx = context.WithoutCancel(ctx)
 	out := make(map[parsec.BlockID][]byte, len(ids))
 	for chunk := range slices.Chunk(ids, getManyChunk) {
@@ -198,8 +197,8 @@ func (p *packed) getMany(ctx context.Context, org parsec.OrganizationID, ids []p
 	return out, nil
 }
 
-// anyOf reports whether the database holds a block under any of the IDs.
-func (p *packed) anyOf(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) (bool, error) {
+// AnyOf implements blockstore.Small.
+func (p *packed) AnyOf(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) (bool, error) {
 	for _, id := range ids {
 		var one int
 		err := p.has1.QueryRowContext(context.WithoutCancel(ctx), string(org), id[:]).Scan(&one)
@@ -213,12 +212,11 @@ func (p *packed) anyOf(ctx context.Context, org parsec.OrganizationID, ids []par
 	return false, nil
 }
 
-// update stores the blocks put and removes the blocks under the IDs gone, in one
-// transaction: when it returns nil, all of it is on disk; otherwise none of it is.
-func (p *packed) update(ctx context.Context, org parsec.OrganizationID, put []blockstore.Block, gone []parsec.BlockID) (n int64, err error) {
+// Update implements blockstore.Small: when it returns nil, all of it is on disk.
+func (p *packed) Update(ctx context.Context, org parsec.OrganizationID, put []blockstore.Block, gone []parsec.BlockID) (err error) {
 	tx, err := p.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -246,25 +244,19 @@ func (p *packed) update(ctx context.Context, org parsec.OrganizationID, put []bl
 			args = append(args, o, b.ID[:], data)
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	for _, id := range gone {
-		res, err := tx.ExecContext(ctx, `DELETE FROM blocks WHERE org = ? AND id = ?`, o, id[:])
-		if err != nil {
-			return 0, err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM blocks WHERE org = ? AND id = ?`, o, id[:]); err != nil {
+			return err
 		}
-		m, err := res.RowsAffected()
-		if err != nil {
-			return 0, err
-		}
-		n += m
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", err)
 	}
-	return n, nil
+	return nil
 }
