@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
@@ -187,7 +188,8 @@ func (s *Server) vlobWrite(ctx context.Context, c *caller, req *protocol.VlobWri
 	}
 	realm := req.RealmID
 	to := events.Audience{Realm: &realm, ExceptDevice: c.device.ID}
-	for _, it := range req.Items {
+	evs := make([]events.Event, len(req.Items))
+	for i, it := range req.Items {
 		ev := protocol.EventVlobData{
 			RealmID: realm, VlobID: it.VlobID, Author: c.device.ID, Timestamp: it.Timestamp, Version: it.Version,
 			KeyIndex: req.KeyIndex, LastCommonCertificateTimestamp: lastCommon, LastRealmCertificateTimestamp: lastRealm,
@@ -195,8 +197,10 @@ func (s *Server) vlobWrite(ctx context.Context, c *caller, req *protocol.VlobWri
 		if len(it.Blob) <= protocol.InlineEventBlob {
 			ev.Blob = it.Blob
 		}
-		s.publish(c.org.ID, protocol.EventVlob, ev, to)
+		evs[i] = events.Event{Org: c.org.ID, Name: protocol.EventVlob, Payload: codec.MustMarshal(ev), Audience: to}
 	}
+	// In one go: a bus on PostgreSQL records them in one transaction, not one each.
+	s.cfg.Bus.PublishBatch(evs)
 	return protocol.VlobWriteRep{}, nil
 }
 

@@ -38,6 +38,14 @@ func (b *observingBus) Publish(ev events.Event) uint64 {
 	return b.Memory.Publish(ev)
 }
 
+func (b *observingBus) PublishBatch(evs []events.Event) []uint64 {
+	ids := make([]uint64, len(evs))
+	for i, ev := range evs {
+		ids[i] = b.Publish(ev)
+	}
+	return ids
+}
+
 // secondServer starts another server with the configuration of a world's, as another
 // process on the same stores would be, and returns its URL.
 func secondServer(t *testing.T, cfg Config) string {

@@ -39,6 +39,11 @@ type Bus interface {
 	// subscriber. The bus takes ownership of ev's slices.
 	Publish(ev Event) uint64
 
+	// PublishBatch publishes the events of evs, in order, each as Publish would, and returns
+	// their IDs (0 for those dropped). A bus that records its events elsewhere records them
+	// together, rather than waiting for a record of each in turn.
+	PublishBatch(evs []Event) []uint64
+
 	// Subscribe starts delivering the events of org that filter accepts (all of them if
 	// filter is nil). The filter is called once per event, from the publishing goroutine
 	// and possibly while the bus holds a lock: it must be quick, must not modify the

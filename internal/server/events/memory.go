@@ -79,6 +79,15 @@ func (b *Memory) Publish(ev Event) uint64 {
 	return ev.ID
 }
 
+// PublishBatch implements Bus.
+func (b *Memory) PublishBatch(evs []Event) []uint64 {
+	ids := make([]uint64, len(evs))
+	for i, ev := range evs {
+		ids[i] = b.Publish(ev)
+	}
+	return ids
+}
+
 // Subscribe implements Bus.
 func (b *Memory) Subscribe(orgID parsec.OrganizationID, lastEventID uint64, filter func(*Event) bool) *Subscription {
 	o := b.fan.orgFor(orgID)

@@ -28,6 +28,7 @@ func newBus(t *testing.T, opts ...Option) *Memory {
 	return b
 }
 
+// Events published one at a time or in a batch are numbered and delivered in order.
 func TestOrdering(t *testing.T) {
 	b := newBus(t)
 	s := b.Subscribe(orgA, 0, nil)
@@ -38,9 +39,12 @@ func TestOrdering(t *testing.T) {
 		{Org: orgA, Name: "VLOB", Payload: []byte("2"), Audience: Audience{Realm: &realm, ExceptDevice: parsec.NewDeviceID()}},
 		{Org: orgA, Name: "INVITATION", Payload: []byte("3"), Audience: Audience{Admins: true, Users: []parsec.UserID{parsec.NewUserID()}}},
 	}
+	want[0].ID = b.Publish(want[0])
+	for i, id := range b.PublishBatch(want[1:]) {
+		want[1+i].ID = id
+	}
 	var prev uint64
 	for i := range want {
-		want[i].ID = b.Publish(want[i])
 		if want[i].ID <= prev {
 			t.Fatalf("event %d: ID %d after %d", i, want[i].ID, prev)
 		}

@@ -69,7 +69,7 @@ type Bus struct {
 	cancel     context.CancelFunc
 	stopped    chan struct{}
 	// publish takes the events to record to the goroutine that records them (write).
-	publish chan *publication
+	publish chan *publications
 	written chan struct{} // closed when that goroutine has stopped
 
 	// mu orders deliveries and subscriptions: cursor is the ID of the last event read from
@@ -86,7 +86,7 @@ var _ events.Bus = (*Bus)(nil)
 // metastore created. It delivers the events published from now on (or resumed from).
 func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts ...Option) (*Bus, error) {
 	b := &Bus{pool: pool, log: log, window: defaultWindow, pruneEvery: pollEvery,
-		stopped: make(chan struct{}), publish: make(chan *publication), written: make(chan struct{})}
+		stopped: make(chan struct{}), publish: make(chan *publications), written: make(chan struct{})}
 	for _, o := range opts {
 		o(b)
 	}
@@ -112,26 +112,49 @@ func (b *Bus) Observe(f func(context.Context, *events.Event)) {
 
 // Publish implements events.Bus. It waits for the event to be recorded, not for its delivery.
 func (b *Bus) Publish(ev events.Event) uint64 {
-	audience, err := json.Marshal(ev.Audience)
-	if err != nil {
-		b.log.Error("publish event", "err", err)
-		return 0
-	}
-	p := &publication{ev: ev, audience: audience, id: make(chan int64, 1)}
-	select {
-	case b.publish <- p:
-	case <-b.ctx.Done():
-		return 0
-	}
-	return uint64(<-p.id)
+	return b.PublishBatch([]events.Event{ev})[0]
 }
 
-// publication is an event to record, and where its ID goes once it is recorded (0: it was
-// not).
+// PublishBatch implements events.Bus: the events are recorded in one transaction (with
+// those of other publishers meanwhile). It waits for them to be recorded, not for their
+// delivery.
+func (b *Bus) PublishBatch(evs []events.Event) []uint64 {
+	ids := make([]uint64, len(evs))
+	if len(evs) == 0 {
+		return ids
+	}
+	ps := make([]publication, 0, len(evs))
+	for _, ev := range evs {
+		audience, err := json.Marshal(ev.Audience)
+		if err != nil {
+			b.log.Error("publish event", "err", err)
+			return ids
+		}
+		ps = append(ps, publication{ev: ev, audience: audience})
+	}
+	g := &publications{ps: ps, ids: make(chan []int64, 1)}
+	select {
+	case b.publish <- g:
+	case <-b.ctx.Done():
+		return ids
+	}
+	for i, id := range <-g.ids {
+		ids[i] = uint64(id)
+	}
+	return ids
+}
+
+// publication is an event to record.
 type publication struct {
 	ev       events.Event
 	audience []byte
-	id       chan int64
+}
+
+// publications are the events of one call to PublishBatch, and where their IDs go once they
+// are recorded (zeros: they were not).
+type publications struct {
+	ps  []publication
+	ids chan []int64
 }
 
 // write records the events of Publish until the bus closes: the events published while it
@@ -141,20 +164,27 @@ type publication struct {
 func (b *Bus) write() {
 	defer close(b.written)
 	for {
-		var batch []*publication
+		var groups []*publications
+		n := 0
 		select {
-		case p := <-b.publish:
-			batch = append(batch, p)
+		case g := <-b.publish:
+			groups, n = append(groups, g), len(g.ps)
 		case <-b.ctx.Done():
 			return
 		}
 	more:
-		for len(batch) < maxWrite {
+		for n < maxWrite {
 			select {
-			case p := <-b.publish:
-				batch = append(batch, p)
+			case g := <-b.publish:
+				groups, n = append(groups, g), n+len(g.ps)
 			default:
 				break more
+			}
+		}
+		batch := make([]*publication, 0, n)
+		for _, g := range groups {
+			for i := range g.ps {
+				batch = append(batch, &g.ps[i])
 			}
 		}
 		ids, err := b.record(batch)
@@ -162,12 +192,13 @@ func (b *Bus) write() {
 			b.log.Error("publish events: the events are lost", "events", len(batch), "org", batch[0].ev.Org,
 				"event", batch[0].ev.Name, "err", err)
 		}
-		for i, p := range batch {
-			if err != nil {
-				p.id <- 0
-			} else {
-				p.id <- ids[i]
+		for _, g := range groups {
+			got := make([]int64, len(g.ps))
+			if err == nil {
+				copy(got, ids)
 			}
+			ids = ids[len(g.ps):]
+			g.ids <- got
 		}
 	}
 }

@@ -107,6 +107,56 @@ func TestPostgresAcrossProcesses(t *testing.T) {
 	}
 }
 
+// A batch of events is recorded in one transaction (one commit, not one per event) and
+// delivered in order, with the IDs PublishBatch returned, to every process.
+func TestPostgresPublishBatch(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	store, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	const n = 700 // more than maxWrite
+	var buses []*Bus
+	for range 2 {
+		b, err := New(t.Context(), store.Pool(), slog.New(slog.DiscardHandler), Buffer(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		buses = append(buses, b)
+	}
+	sub := buses[1].Subscribe(orgA, 0, nil)
+	defer sub.Close()
+	evs := make([]events.Event, n)
+	for i := range evs {
+		evs[i] = events.Event{Org: orgA, Name: "PINGED", Payload: []byte{byte(i)}, Audience: events.Audience{All: true}}
+	}
+	ids := buses[0].PublishBatch(evs)
+	if len(ids) != len(evs) || !slices.IsSorted(ids) || slices.Contains(ids, 0) || len(slices.Compact(slices.Clone(ids))) != len(evs) {
+		t.Fatalf("IDs not strictly increasing: %v", ids)
+	}
+	got := receive(t, sub, len(evs))
+	if diff := cmp.Diff(ids, eventstest.IDs(got)); diff != "" {
+		t.Errorf("IDs (-published +received):\n%s", diff)
+	}
+	if !slices.Equal(got[300].Payload, []byte{44}) { // 300 % 256
+		t.Errorf("event 300 = %+v", got[300])
+	}
+	var transactions int
+	err = store.Pool().QueryRow(t.Context(), `SELECT count(DISTINCT xmin::text) FROM events WHERE id BETWEEN $1 AND $2`,
+		int64(ids[0]), int64(ids[len(ids)-1])).Scan(&transactions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if transactions != 1 {
+		t.Errorf("the batch was recorded in %d transactions, want 1", transactions)
+	}
+	if ids := buses[0].PublishBatch(nil); len(ids) != 0 {
+		t.Errorf("an empty batch got IDs %v", ids)
+	}
+}
+
 func TestPostgresResume(t *testing.T) {
 	buses := pgBuses(t, 2)
 	a, b := buses[0], buses[1]
