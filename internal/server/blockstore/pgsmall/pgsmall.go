@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,6 +32,34 @@ const MaxSize = 64 << 10
 // getManyChunk is how many blocks GetMany asks for in one query.
 const getManyChunk = 1000
 
+// answerTimeout bounds each operation, as the metadata store bounds its transactions: a
+// database that takes requests and never answers them (hung, or behind a network that drops
+// packets) fails the operation rather than holding it forever. Without it, the removal of
+// the rows that large blocks replace, which blockstore.Packing runs whatever its caller's
+// context, would wait for as long as the database does.
+const answerTimeout = 30 * time.Second
+
+// testOnlyAnswerTimeout is answerTimeout, lowered by tests.
+var testOnlyAnswerTimeout = answerTimeout
+
+// errNoAnswer is the cause of a context of bounded that ran out.
+var errNoAnswer = errors.New("the database of small blocks did not answer in time")
+
+// bounded returns ctx, ended after testOnlyAnswerTimeout (see noAnswer).
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, testOnlyAnswerTimeout, errNoAnswer)
+}
+
+// noAnswer replaces err, the failure of an operation under a context of bounded, by one
+// saying that the database did not answer when that context ran out: a failure of the
+// store, not a cancellation by the caller (it does not wrap context.DeadlineExceeded).
+func noAnswer(ctx context.Context, err error) error {
+	if err != nil && errors.Is(context.Cause(ctx), errNoAnswer) {
+		return fmt.Errorf("database of small blocks: no answer within %v (%v)", testOnlyAnswerTimeout, err)
+	}
+	return err
+}
+
 // Store is a blockstore.Small in the table small_blocks of a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
@@ -44,13 +73,15 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 // Get implements blockstore.Small.
 func (s *Store) Get(ctx context.Context, org parsec.OrganizationID, id parsec.BlockID) ([]byte, bool, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	var data []byte
 	err := s.pool.QueryRow(ctx, `SELECT data FROM small_blocks WHERE org = $1 AND id = $2`, string(org), id[:]).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, noAnswer(ctx, err)
 	}
 	if data == nil {
 		data = []byte{} // an empty block is a block
@@ -60,17 +91,19 @@ func (s *Store) Get(ctx context.Context, org parsec.OrganizationID, id parsec.Bl
 
 // GetMany implements blockstore.Small.
 func (s *Store) GetMany(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) (map[parsec.BlockID][]byte, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	out := make(map[parsec.BlockID][]byte, len(ids))
 	for chunk := range slices.Chunk(ids, getManyChunk) {
 		rows, err := s.pool.Query(ctx, `SELECT id, data FROM small_blocks WHERE org = $1 AND id = ANY($2)`, string(org), idBytes(chunk))
 		if err != nil {
-			return nil, err
+			return nil, noAnswer(ctx, err)
 		}
 		for rows.Next() {
 			var raw, data []byte
 			if err := rows.Scan(&raw, &data); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, noAnswer(ctx, err)
 			}
 			var id parsec.BlockID
 			if len(raw) != len(id) {
@@ -84,7 +117,7 @@ func (s *Store) GetMany(ctx context.Context, org parsec.OrganizationID, ids []pa
 			out[id] = data
 		}
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, noAnswer(ctx, err)
 		}
 	}
 	return out, nil
@@ -92,15 +125,19 @@ func (s *Store) GetMany(ctx context.Context, org parsec.OrganizationID, ids []pa
 
 // AnyOf implements blockstore.Small.
 func (s *Store) AnyOf(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) (bool, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	var found bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM small_blocks WHERE org = $1 AND id = ANY($2))`, string(org), idBytes(ids)).Scan(&found)
-	return found, err
+	return found, noAnswer(ctx, err)
 }
 
 // Update implements blockstore.Small: one statement for the blocks put, one for those gone,
 // in one transaction.
 func (s *Store) Update(ctx context.Context, org parsec.OrganizationID, put []blockstore.Block, gone []parsec.BlockID) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if len(put) > 0 {
 			ids := make([][]byte, len(put))
 			data := make([][]byte, len(put))
@@ -125,6 +162,7 @@ func (s *Store) Update(ctx context.Context, org parsec.OrganizationID, put []blo
 		}
 		return nil
 	})
+	return noAnswer(ctx, err)
 }
 
 // Close implements blockstore.Small. The pool is the caller's: it stays open.

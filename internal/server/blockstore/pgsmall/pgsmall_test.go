@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -31,7 +32,12 @@ func TestMain(m *testing.M) {
 // on both and the database's DSN.
 func stores(t *testing.T) (*blockstore.Packing, string) {
 	t.Helper()
-	dsn := testenv.PostgresDSN(t)
+	return storesOn(t, testenv.PostgresDSN(t))
+}
+
+// storesOn is stores on the database of dsn.
+func storesOn(t *testing.T, dsn string) (*blockstore.Packing, string) {
+	t.Helper()
 	meta, err := postgres.Open(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -130,5 +136,57 @@ func TestSmallBlocksAreRows(t *testing.T) {
 	}
 	if n := rows(t, dsn, org); n != 2 {
 		t.Errorf("%d rows in small_blocks after the delete, want 2", n)
+	}
+}
+
+// TestStalled: a database that takes requests and answers none (hung, or behind a network
+// that drops packets) fails each operation on small blocks after the answer timeout, not as
+// a cancellation, while its caller still waits; that includes a large block put over a small
+// one, whose row is removed whatever the caller's context. Once the database answers again,
+// the same store works.
+func TestStalled(t *testing.T) {
+	defer pgsmall.SetAnswerTimeout(time.Second)()
+	db := testenv.NewOwnPostgres(t)
+	s, _ := storesOn(t, db.DSN())
+	const org = parsec.OrganizationID("Acme")
+	id := parsec.NewBlockID()
+	small, large := []byte("small"), make([]byte, pgsmall.MaxSize+1)
+	if err := s.Put(t.Context(), org, id, small); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		do   func(context.Context) error
+	}{
+		{"get", func(ctx context.Context) error { _, err := s.Get(ctx, org, id); return err }},
+		{"get many", func(ctx context.Context) error { _, err := s.GetMany(ctx, org, []parsec.BlockID{id}); return err }},
+		{"put a small block", func(ctx context.Context) error { return s.Put(ctx, org, parsec.NewBlockID(), small) }},
+		{"put a large block over a small one", func(ctx context.Context) error { return s.Put(ctx, org, id, large) }},
+		{"delete", func(ctx context.Context) error { return s.Delete(ctx, org, parsec.NewBlockID()) }},
+	}
+	db.Pause()
+	for _, st := range steps {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		done := make(chan error, 1)
+		go func() { done <- st.do(ctx) }()
+		select {
+		case err := <-done:
+			if err == nil || parsec.IsKind(err, parsec.Cancelled) || parsec.IsKind(err, parsec.NotFound) {
+				t.Errorf("%s with the database stalled: error %v, want a failure of the store", st.name, err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("%s with the database stalled: no answer after 15 s", st.name)
+			db.Resume() // lets it end
+			<-done
+			db.Pause()
+		}
+		cancel()
+	}
+	db.Resume()
+	if err := s.Put(t.Context(), org, id, large); err != nil {
+		t.Fatalf("put once the database answers again: %v", err)
+	}
+	if got, err := s.Get(t.Context(), org, id); err != nil || string(got) != string(large) {
+		t.Errorf("get once the database answers again: %d bytes, %v; want the large block", len(got), err)
 	}
 }
