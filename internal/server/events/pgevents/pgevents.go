@@ -26,7 +26,8 @@ const channel = "parsec_events"
 // meanwhile, by every request of every organization, in one transaction (see write).
 const publishLock int64 = 0x7061727365637631 // "parsecv1"
 
-// maxWrite is the most events recorded in one transaction.
+// maxWrite is how many events the recording goroutine gathers from concurrent publishers
+// for one transaction; one PublishBatch larger than that is recorded whole, in one.
 const maxWrite = 512
 
 const (
