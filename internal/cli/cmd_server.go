@@ -34,7 +34,8 @@ func (a *app) serverRunCmd() *cobra.Command {
 		Long: `Run the Parsec server until interrupted (SIGINT or SIGTERM), then shut down gracefully.
 
 By default metadata goes to an embedded SQLite database and blocks to files, both in the data
-directory. With --dev, a fixed administration token is used and printed, with the commands
+directory. With --db on PostgreSQL and --blockstore on S3, blocks of up to 64 KiB are rows
+of the database and only the larger ones objects of the bucket. With --dev, a fixed administration token is used and printed, with the commands
 that create and bootstrap a first organization.
 
 With --tls-cert and --tls-key the server speaks HTTPS itself, and its links are https://
