@@ -89,13 +89,20 @@ func (s *Store) Get(ctx context.Context, org parsec.OrganizationID, id parsec.Bl
 	return data, true, nil
 }
 
+// getManyQuery reads many blocks by ID, one lookup of the primary key (org, id) each: with
+// id = ANY($2), or a plain join, the planner may read all of the organization's blocks and
+// filter them (or hash them) when its statistics know nothing of the organization (a new
+// one, or a new database); a lateral subquery with a LIMIT is not merged into a join.
+const getManyQuery = `SELECT b.id, b.data FROM unnest($2::bytea[]) AS ids(id)
+	CROSS JOIN LATERAL (SELECT id, data FROM small_blocks WHERE org = $1 AND id = ids.id LIMIT 1) b`
+
 // GetMany implements blockstore.Small.
 func (s *Store) GetMany(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) (map[parsec.BlockID][]byte, error) {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
 	out := make(map[parsec.BlockID][]byte, len(ids))
 	for chunk := range slices.Chunk(ids, getManyChunk) {
-		rows, err := s.pool.Query(ctx, `SELECT id, data FROM small_blocks WHERE org = $1 AND id = ANY($2)`, string(org), idBytes(chunk))
+		rows, err := s.pool.Query(ctx, getManyQuery, string(org), idBytes(chunk))
 		if err != nil {
 			return nil, noAnswer(ctx, err)
 		}
@@ -128,7 +135,8 @@ func (s *Store) AnyOf(ctx context.Context, org parsec.OrganizationID, ids []pars
 	ctx, cancel := bounded(ctx)
 	defer cancel()
 	var found bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM small_blocks WHERE org = $1 AND id = ANY($2))`, string(org), idBytes(ids)).Scan(&found)
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM unnest($2::bytea[]) AS ids(id)
+		CROSS JOIN LATERAL (SELECT 1 FROM small_blocks WHERE org = $1 AND id = ids.id LIMIT 1) b)`, string(org), idBytes(ids)).Scan(&found)
 	return found, noAnswer(ctx, err)
 }
 

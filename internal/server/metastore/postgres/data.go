@@ -50,7 +50,7 @@ func (t *tx) LastVlobVersions(org parsec.OrganizationID, realm parsec.VlobID, id
 		return nil, err
 	}
 	out := make(map[parsec.VlobID]metastore.LastVersion)
-	_, err = queryAll(t, func(sc sqlrows.Scanner) (struct{}, error) {
+	_, err = queryUnsorted(t, func(sc sqlrows.Scanner) (struct{}, error) {
 		var id []byte
 		var v, ts int64
 		err := sc.Scan(&id, &v, &ts)
@@ -58,11 +58,21 @@ func (t *tx) LastVlobVersions(org parsec.OrganizationID, realm parsec.VlobID, id
 		copy(vid[:], id)
 		out[vid] = metastore.LastVersion{Version: uint64(v), Timestamp: parsec.DateTime(ts)}
 		return struct{}{}, err
-	}, `SELECT l.* FROM unnest($3::bytea[]) AS ids(id) CROSS JOIN LATERAL (
-			SELECT a.vlob_id, a.version, a.timestamp FROM vlob_atoms a WHERE a.org = $1 AND a.realm = $2 AND a.vlob_id = ids.id
-			ORDER BY a.version DESC LIMIT 1) l`, o, realm[:], idBytes(ids))
+	}, lastVersionsQuery, o, realm[:], idBytes(ids))
 	return out, err
 }
+
+// lastVersionsQuery is LastVlobVersions's, latestAtomsQuery LatestVlobAtoms's: the last
+// version of each of many vlobs (at a time, for the second), one lookup of the primary key
+// each (see queryUnsorted, which runs them).
+const (
+	lastVersionsQuery = `SELECT l.* FROM unnest($3::bytea[]) AS ids(id) CROSS JOIN LATERAL (
+			SELECT a.vlob_id, a.version, a.timestamp FROM vlob_atoms a WHERE a.org = $1 AND a.realm = $2 AND a.vlob_id = ids.id
+			ORDER BY a.version DESC LIMIT 1) l`
+	latestAtomsQuery = `SELECT l.* FROM unnest($3::bytea[]) AS ids(id) CROSS JOIN LATERAL (
+			SELECT ` + sqlrows.AtomColumns + ` FROM vlob_atoms a WHERE a.org = $1 AND a.realm = $2 AND a.vlob_id = ids.id
+			AND a.timestamp <= $4 ORDER BY a.version DESC LIMIT 1) l`
+)
 
 func (t *tx) AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, atoms []metastore.VlobAtom) error {
 	o, err := t.org(org)
@@ -111,9 +121,7 @@ func (t *tx) LatestVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ids
 	if at.IsZero() {
 		at = math.MaxInt64
 	}
-	found, err := queryAll(t, sqlrows.ScanAtom, `SELECT l.* FROM unnest($3::bytea[]) AS ids(id) CROSS JOIN LATERAL (
-			SELECT `+sqlrows.AtomColumns+` FROM vlob_atoms a WHERE a.org = $1 AND a.realm = $2 AND a.vlob_id = ids.id
-			AND a.timestamp <= $4 ORDER BY a.version DESC LIMIT 1) l`, o, realm[:], idBytes(ids), int64(at))
+	found, err := queryUnsorted(t, sqlrows.ScanAtom, latestAtomsQuery, o, realm[:], idBytes(ids), int64(at))
 	if err != nil {
 		return nil, err
 	}
@@ -188,10 +196,16 @@ func (t *tx) Blocks(org parsec.OrganizationID, ids []parsec.BlockID) (map[parsec
 		b.KeyIndex, b.CreatedOn = uint64(keyIndex), parsec.DateTime(created)
 		out[b.ID] = b
 		return struct{}{}, err
-	}, `SELECT id, realm, author, size, key_index, created_on FROM blocks WHERE org = $1 AND id = ANY($2::bytea[])`,
-		o, idBytes(ids))
+	}, blocksQuery, o, idBytes(ids))
 	return out, err
 }
+
+// blocksQuery reads many blocks by ID, one lookup of the primary key (org, id) each. With
+// id = ANY($2), or a plain join, the planner may read all of the organization's blocks and
+// filter them (or hash them) when its statistics know nothing of the organization (see
+// queryUnsorted); a lateral subquery with a LIMIT is not merged into a join.
+const blocksQuery = `SELECT b.id, b.realm, b.author, b.size, b.key_index, b.created_on FROM unnest($2::bytea[]) AS ids(id)
+	CROSS JOIN LATERAL (SELECT * FROM blocks WHERE org = $1 AND id = ids.id LIMIT 1) b`
 
 func (t *tx) RealmBlocks(org parsec.OrganizationID, realm parsec.VlobID) ([]metastore.Block, error) {
 	o, err := t.org(org)

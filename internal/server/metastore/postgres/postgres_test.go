@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/metastore"
 	"github.com/parsec-go/parsec/internal/server/metastore/metastoretest"
+	"github.com/parsec-go/parsec/internal/server/metastore/sqlrows"
 	"github.com/parsec-go/parsec/internal/testenv"
 	"github.com/parsec-go/parsec/internal/testenv/smallfs"
 )
@@ -429,4 +432,122 @@ func TestStalled(t *testing.T) {
 	if err := steps[0].do(ctx); err == nil || parsec.IsKind(err, parsec.Unavailable) {
 		t.Errorf("view with its context cancelled: error %v, want a cancellation", err)
 	}
+}
+
+// planOf returns the plan PostgreSQL makes of q, of parameter types types, for args (a
+// list of values of those types, in SQL): the plan for those values if custom, else the
+// plan of a prepared statement run many times (generic, the same whatever the values). It
+// is run as the store runs its queries: by queryUnsorted if unsorted, else by queryAll.
+func planOf(t *testing.T, s *Store, q, types string, custom, unsorted bool, args string) string {
+	t.Helper()
+	var plan []string
+	err := s.View(t.Context(), func(mt metastore.Tx) error {
+		tx := mt.(*tx)
+		mode := "force_generic_plan"
+		if custom {
+			mode = "force_custom_plan"
+		}
+		for _, stmt := range []string{`SET LOCAL plan_cache_mode = ` + mode, `PREPARE plan_of (` + types + `) AS ` + q} {
+			if _, err := tx.exec(stmt); err != nil {
+				return err
+			}
+		}
+		run := queryAll[string]
+		if unsorted {
+			run = queryUnsorted[string]
+		}
+		var err error
+		plan, err = run(tx, func(sc sqlrows.Scanner) (line string, err error) { return line, sc.Scan(&line) },
+			`EXPLAIN EXECUTE plan_of (`+args+`)`)
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(`DEALLOCATE plan_of`) // prepared statements outlive transactions
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
+}
+
+// bytea is a SQL literal of b.
+func bytea(b []byte) string { return `'\x` + hex.EncodeToString(b) + `'::bytea` }
+
+// The lookups of the last version of many vlobs and of many blocks go through the primary
+// keys, one row each, rather than reading every row of the realm or of the organization,
+// also when the statistics know nothing of the rows (autovacuum is off here, as it may not
+// have run yet): a new database (no statistics at all: the plan of a statement prepared
+// for many runs) and an organization created since the last analysis (the plan for its
+// values).
+func TestLookupsWithoutStatistics(t *testing.T) {
+	s := open(t, testenv.PostgresDSN(t))
+	ctx := t.Context()
+	for _, table := range []string{"vlob_atoms", "blocks"} {
+		if _, err := s.Pool().Exec(ctx, `ALTER TABLE `+table+` SET (autovacuum_enabled = false)`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dev := parsec.NewDeviceID()
+	// fill writes 20,000 vlobs and blocks in an organization, as a first upload does, and
+	// returns the SQL values of a lookup of 1,000 of them.
+	fill := func(org parsec.OrganizationID) (vlobArgs, blockArgs string) {
+		realm := parsec.NewVlobID()
+		err := s.Update(ctx, func(tx metastore.Tx) error {
+			if err := tx.PutOrganization(metastore.Organization{ID: org, CreatedOn: 1}); err != nil {
+				return err
+			}
+			return tx.InsertRealm(org, metastore.Realm{ID: realm, CreatedOn: 1, KeyIndex: 1, Archiving: metastore.ArchivingAvailable})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vlobs, blockIDs []string
+		for range 40 {
+			atoms := make([]metastore.VlobAtom, 500)
+			blocks := make([]metastore.Block, 500)
+			for i := range atoms {
+				atoms[i] = metastore.VlobAtom{VlobID: parsec.NewVlobID(), Version: 1, KeyIndex: 1, Blob: make([]byte, 500), Author: dev, Timestamp: 1000}
+				blocks[i] = metastore.Block{ID: parsec.NewBlockID(), Realm: realm, Author: dev, Size: 4096, KeyIndex: 1, CreatedOn: 1000}
+				if len(vlobs) < 1000 {
+					vlobs = append(vlobs, bytea(atoms[i].VlobID[:]))
+					blockIDs = append(blockIDs, bytea(blocks[i].ID[:]))
+				}
+			}
+			err := s.Update(ctx, func(tx metastore.Tx) error {
+				if err := tx.AppendVlobAtoms(org, realm, atoms); err != nil {
+					return err
+				}
+				return tx.InsertBlocks(org, blocks)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return fmt.Sprintf("'%s', %s, ARRAY[%s]", org, bytea(realm[:]), strings.Join(vlobs, ", ")),
+			fmt.Sprintf("'%s', ARRAY[%s]", org, strings.Join(blockIDs, ", "))
+	}
+	check := func(when string, custom bool, vlobArgs, blockArgs string) {
+		t.Helper()
+		if plan := planOf(t, s, lastVersionsQuery, "text, bytea, bytea[]", custom, true, vlobArgs); !strings.Contains(plan, "vlob_atoms_pkey") || strings.Contains(plan, "Sort") {
+			t.Errorf("%s, the lookup of last versions does not go through the primary key:\n%s", when, plan)
+		}
+		if plan := planOf(t, s, latestAtomsQuery, "text, bytea, bytea[], bigint", custom, true, vlobArgs+", 2000"); !strings.Contains(plan, "vlob_atoms_pkey") || strings.Contains(plan, "Sort") {
+			t.Errorf("%s, the lookup of the latest versions does not go through the primary key:\n%s", when, plan)
+		}
+		if plan := planOf(t, s, blocksQuery, "text, bytea[]", custom, false, blockArgs); !strings.Contains(plan, "blocks_pkey") || !strings.Contains(plan, "id = ids.id") {
+			t.Errorf("%s, the lookup of blocks does not go through the whole primary key:\n%s", when, plan)
+		}
+	}
+	vlobArgs, blockArgs := fill("Old")
+	// What the lookup of last versions was before it ran without sorts.
+	if plan := planOf(t, s, lastVersionsQuery, "text, bytea, bytea[]", false, false, vlobArgs); !strings.Contains(plan, "vlob_atoms_by_checkpoint") {
+		t.Errorf("before any analysis, with sorts on, the plan is not the one this test is about:\n%s", plan)
+	}
+	check("before any analysis", false, vlobArgs, blockArgs)
+	if _, err := s.Pool().Exec(ctx, `ANALYZE vlob_atoms, blocks`); err != nil {
+		t.Fatal(err)
+	}
+	vlobArgs, blockArgs = fill("New")
+	check("for an organization created since the last analysis", true, vlobArgs, blockArgs)
 }
