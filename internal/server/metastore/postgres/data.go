@@ -144,9 +144,7 @@ func (t *tx) VlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, refs []me
 			versions[i] = -1 // no such version
 		}
 	}
-	found, err := queryAll(t, sqlrows.ScanAtom, `SELECT `+sqlrows.AtomColumns+` FROM unnest($3::bytea[], $4::bigint[]) AS refs(id, version)
-		JOIN vlob_atoms a ON a.org = $1 AND a.realm = $2 AND a.vlob_id = refs.id AND a.version = refs.version`,
-		o, realm[:], ids, versions)
+	found, err := queryUnsorted(t, sqlrows.ScanAtom, vlobAtomsQuery, o, realm[:], ids, versions)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +154,18 @@ func (t *tx) VlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, refs []me
 	}
 	return sqlrows.InOrder(refs, byRef), nil
 }
+
+// vlobAtomsQuery is VlobAtoms's: given versions of many vlobs, one lookup of the primary key
+// each. A plain join may read every version of the realm, through either index, and hash or
+// filter them, when the statistics know nothing of the organization; so may a lateral
+// lookup of the whole key, which the smaller index of the change log (org, realm,
+// checkpoint) answers as cheaply in the planner's eyes. So each lookup asks for the last
+// version up to the one wanted, which only the primary key gives without a sort (see
+// queryUnsorted, which runs it), and keeps it if it is the one wanted.
+const vlobAtomsQuery = `SELECT l.* FROM unnest($3::bytea[], $4::bigint[]) AS refs(id, version) CROSS JOIN LATERAL (
+		SELECT ` + sqlrows.AtomColumns + ` FROM vlob_atoms a WHERE a.org = $1 AND a.realm = $2 AND a.vlob_id = refs.id
+		AND a.version <= refs.version ORDER BY a.version DESC LIMIT 1) l
+	WHERE l.version = refs.version`
 
 func (t *tx) VlobChanges(org parsec.OrganizationID, realm parsec.VlobID, after, span uint64) ([]metastore.VlobRef, uint64, error) {
 	o, err := t.org(org)

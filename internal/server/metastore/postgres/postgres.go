@@ -219,15 +219,17 @@ func queryAll[T any](t *tx, scan func(sqlrows.Scanner) (T, error), q string, arg
 }
 
 // queryUnsorted is queryAll with the planner's sorts off, for the lookups of the last
-// version of each of many vlobs (lastVersionsQuery, latestAtomsQuery). The primary key of
-// vlob_atoms (org, realm, vlob_id, version) gives each vlob's last version without a sort;
-// the index of the change log (org, realm, checkpoint) needs a filter and a sort, and reads
-// every version of the realm. When the statistics know nothing of the organization (a new
-// database before autovacuum first analyzes it, or an organization created since the last
-// analysis), the planner estimates both at one row and may take the smaller index: each
-// lookup then reads the whole realm, and a first upload of many files slows as it grows
-// (10,000 small files on a new database: 1,400 files/s instead of 6,500). Sorts off, only
-// the primary key is left. Lookups by whole key (blocksQuery) need nothing of the kind.
+// version of each of many vlobs (lastVersionsQuery, latestAtomsQuery; vlobAtomsQuery, for
+// given versions, asks for the last one up to each). The primary key of vlob_atoms (org,
+// realm, vlob_id, version) gives each vlob's last version without a sort; the index of the
+// change log (org, realm, checkpoint) needs a filter and a sort, and reads every version of
+// the realm. When the statistics know nothing of the organization (a new database before
+// autovacuum first analyzes it, or an organization created since the last analysis), the
+// planner estimates both at one row and may take the smaller index: each lookup then reads
+// the whole realm, and a first upload of many files slows as it grows (10,000 small files
+// on a new database: 1,400 files/s instead of 6,500). Sorts off, only the primary key is
+// left. Lookups by whole key in a table with no other index (blocksQuery) need nothing of
+// the kind.
 func queryUnsorted[T any](t *tx, scan func(sqlrows.Scanner) (T, error), q string, args ...any) (_ []T, err error) {
 	if _, err := t.tx.Exec(t.ctx, `SET LOCAL enable_sort = off`); err != nil {
 		return nil, err

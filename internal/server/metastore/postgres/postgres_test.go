@@ -471,6 +471,19 @@ func planOf(t *testing.T, s *Store, q, types string, custom, unsorted bool, args
 	return strings.Join(plan, "\n")
 }
 
+// indexCond reports whether plan scans index with a condition containing cond (rather than
+// a filter, or a join condition, over the rows of a scan on a prefix of the index).
+func indexCond(plan, index, cond string) bool {
+	lines := strings.Split(plan, "\n")
+	for i, line := range lines {
+		if strings.Contains(line, " using "+index+" ") && i+1 < len(lines) &&
+			strings.Contains(lines[i+1], "Index Cond:") && strings.Contains(lines[i+1], cond) {
+			return true
+		}
+	}
+	return false
+}
+
 // bytea is a SQL literal of b.
 func bytea(b []byte) string { return `'\x` + hex.EncodeToString(b) + `'::bytea` }
 
@@ -534,6 +547,10 @@ func TestLookupsWithoutStatistics(t *testing.T) {
 		}
 		if plan := planOf(t, s, latestAtomsQuery, "text, bytea, bytea[], bigint", custom, true, vlobArgs+", 2000"); !strings.Contains(plan, "vlob_atoms_pkey") || strings.Contains(plan, "Sort") {
 			t.Errorf("%s, the lookup of the latest versions does not go through the primary key:\n%s", when, plan)
+		}
+		versions := vlobArgs + ", array_fill(1::bigint, ARRAY[1000])"
+		if plan := planOf(t, s, vlobAtomsQuery, "text, bytea, bytea[], bigint[]", custom, true, versions); !indexCond(plan, "vlob_atoms_pkey", "vlob_id = refs.id") || strings.Contains(plan, "Sort") {
+			t.Errorf("%s, the lookup of given versions does not go through the whole primary key:\n%s", when, plan)
 		}
 		if plan := planOf(t, s, blocksQuery, "text, bytea[]", custom, false, blockArgs); !strings.Contains(plan, "blocks_pkey") || !strings.Contains(plan, "id = ids.id") {
 			t.Errorf("%s, the lookup of blocks does not go through the whole primary key:\n%s", when, plan)
