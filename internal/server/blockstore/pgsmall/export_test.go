@@ -8,3 +8,9 @@ func SetAnswerTimeout(d time.Duration) (restore func()) {
 	testOnlyAnswerTimeout = d
 	return func() { testOnlyAnswerTimeout = old }
 }
+
+// The lookups whose plans the tests check.
+const (
+	GetManyQuery = getManyQuery
+	DeleteQuery  = deleteQuery
+)

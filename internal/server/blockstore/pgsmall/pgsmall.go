@@ -96,6 +96,9 @@ func (s *Store) Get(ctx context.Context, org parsec.OrganizationID, id parsec.Bl
 const getManyQuery = `SELECT b.id, b.data FROM unnest($2::bytea[]) AS ids(id)
 	CROSS JOIN LATERAL (SELECT id, data FROM small_blocks WHERE org = $1 AND id = ids.id LIMIT 1) b`
 
+// deleteQuery removes one small block.
+const deleteQuery = `DELETE FROM small_blocks WHERE org = $1 AND id = $2`
+
 // GetMany implements blockstore.Small.
 func (s *Store) GetMany(ctx context.Context, org parsec.OrganizationID, ids []parsec.BlockID) (map[parsec.BlockID][]byte, error) {
 	ctx, cancel := bounded(ctx)
@@ -164,7 +167,14 @@ func (s *Store) Update(ctx context.Context, org parsec.OrganizationID, put []blo
 			}
 		}
 		if len(gone) > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM small_blocks WHERE org = $1 AND id = ANY($2)`, string(org), idBytes(gone)); err != nil {
+			// One statement per row, by whole key, sent together: with id = ANY($2), the
+			// planner may read all of the organization's small blocks and filter them
+			// (see getManyQuery), and this runs for every batch holding large blocks.
+			var b pgx.Batch
+			for _, id := range gone {
+				b.Queue(deleteQuery, string(org), id[:])
+			}
+			if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package pgsmall_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"net/url"
 	"os"
 	"strings"
@@ -188,5 +189,77 @@ func TestStalled(t *testing.T) {
 	}
 	if got, err := s.Get(t.Context(), org, id); err != nil || string(got) != string(large) {
 		t.Errorf("get once the database answers again: %d bytes, %v; want the large block", len(got), err)
+	}
+}
+
+// The lookups and deletions of many small blocks go through the whole primary key, one row
+// each, also for an organization created since the table was last analyzed (autovacuum off
+// here, as it may not have run yet), rather than reading all of the organization's blocks.
+func TestLookupsOfANewOrganization(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	meta, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer meta.Close()
+	ctx := t.Context()
+	pool := meta.Pool()
+	if _, err := pool.Exec(ctx, `ALTER TABLE small_blocks SET (autovacuum_enabled = false)`); err != nil {
+		t.Fatal(err)
+	}
+	small := pgsmall.New(pool)
+	fill := func(org parsec.OrganizationID) (ids []string) {
+		for range 10 {
+			blocks := make([]blockstore.Block, 500)
+			for i := range blocks {
+				blocks[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: make([]byte, 100)}
+				if len(ids) < 100 {
+					ids = append(ids, `'\x`+hex.EncodeToString(blocks[i].ID[:])+`'::bytea`)
+				}
+			}
+			if err := small.Update(ctx, org, blocks, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ids
+	}
+	fill("Old")
+	if _, err := pool.Exec(ctx, `ANALYZE small_blocks`); err != nil {
+		t.Fatal(err)
+	}
+	ids := fill("New")
+	plan := func(q, types, args string) string {
+		t.Helper()
+		var lines []string
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `PREPARE plan_of (`+types+`) AS `+q); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `EXPLAIN EXECUTE plan_of (`+args+`)`)
+			if err != nil {
+				return err
+			}
+			if lines, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `DEALLOCATE plan_of`)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(lines, "\n")
+	}
+	many := "'New', ARRAY[" + strings.Join(ids, ", ") + "]"
+	if p := plan(`DELETE FROM small_blocks WHERE org = $1 AND id = ANY($2)`, "text, bytea[]", many); !strings.Contains(p, "Filter") {
+		t.Fatalf("the former deletion is not the plan this test is about:\n%s", p)
+	}
+	for _, tc := range []struct{ name, q, types, args string }{
+		{"GetMany", pgsmall.GetManyQuery, "text, bytea[]", many},
+		{"Update's deletion", pgsmall.DeleteQuery, "text, bytea", "'New', " + ids[0]},
+	} {
+		if p := plan(tc.q, tc.types, tc.args); !strings.Contains(p, "small_blocks_pkey") || strings.Contains(p, "Filter") || strings.Contains(p, "Hash") {
+			t.Errorf("%s does not look blocks up by their whole key:\n%s", tc.name, p)
+		}
 	}
 }
