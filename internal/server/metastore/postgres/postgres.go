@@ -228,14 +228,14 @@ func queryAll[T any](t *tx, scan func(sqlrows.Scanner) (T, error), q string, arg
 // planner estimates both at one row and may take the smaller index: each lookup then reads
 // the whole realm, and a first upload of many files slows as it grows (10,000 small files
 // on a new database: 1,400 files/s instead of 6,500). Sorts off, only the primary key is
-// left. Lookups by whole key in a table with no other index (blocksQuery) need nothing of
-// the kind.
+// left, and sorts are then back to the connection's setting. Lookups by whole key in a
+// table with no other index (blocksQuery) need nothing of the kind.
 func queryUnsorted[T any](t *tx, scan func(sqlrows.Scanner) (T, error), q string, args ...any) (_ []T, err error) {
 	if _, err := t.tx.Exec(t.ctx, `SET LOCAL enable_sort = off`); err != nil {
 		return nil, err
 	}
 	defer func() {
-		if _, rerr := t.tx.Exec(t.ctx, `SET LOCAL enable_sort = on`); err == nil {
+		if _, rerr := t.tx.Exec(t.ctx, `SET LOCAL enable_sort = DEFAULT`); err == nil {
 			err = rerr
 		}
 	}()
