@@ -7,7 +7,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/parsec-go/parsec/internal/codec"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
@@ -197,7 +196,7 @@ func (s *Server) vlobWrite(ctx context.Context, c *caller, req *protocol.VlobWri
 		if len(it.Blob) <= protocol.InlineEventBlob {
 			ev.Blob = it.Blob
 		}
-		evs[i] = events.Event{Org: c.org.ID, Name: protocol.EventVlob, Payload: codec.MustMarshal(ev), Audience: to}
+		evs[i] = event(c.org.ID, protocol.EventVlob, ev, to)
 	}
 	// In one go: a bus on PostgreSQL records them in one transaction, not one each.
 	s.cfg.Bus.PublishBatch(evs)

@@ -25,11 +25,16 @@ const (
 func everyone() events.Audience { return events.Audience{All: true} }
 
 func (s *Server) publish(org parsec.OrganizationID, name string, payload any, to events.Audience) {
+	s.cfg.Bus.Publish(event(org, name, payload, to))
+}
+
+// event is the event named name of org, with payload encoded, for the audience to.
+func event(org parsec.OrganizationID, name string, payload any, to events.Audience) events.Event {
 	var data []byte
 	if payload != nil {
 		data = codec.MustMarshal(payload)
 	}
-	s.cfg.Bus.Publish(events.Event{Org: org, Name: name, Payload: data, Audience: to})
+	return events.Event{Org: org, Name: name, Payload: data, Audience: to}
 }
 
 // events streams server-sent events to an authenticated device. The first frame is the

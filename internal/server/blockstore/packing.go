@@ -301,10 +301,16 @@ func CopyExactly(w io.Writer, r io.Reader, size int64) error {
 	if err != nil {
 		return err
 	}
+	return CheckEnd(r, size)
+}
+
+// CheckEnd checks that r, which yielded a block's announced size bytes, has nothing more to
+// read: an error of kind Invalid if it has.
+func CheckEnd(r io.Reader, size int64) error {
 	var extra [1]byte
 	for {
-		m, err := r.Read(extra[:])
-		if m > 0 {
+		n, err := r.Read(extra[:])
+		if n > 0 {
 			return parsec.Errorf(parsec.Invalid, "block longer than its announced size %d", size)
 		}
 		if err == io.EOF {

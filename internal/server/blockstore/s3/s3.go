@@ -365,7 +365,7 @@ func (s *Store) PutStream(ctx context.Context, org parsec.OrganizationID, id par
 			}
 			return wrap(ctx, "put", org, id, err)
 		}
-		if err := checkEnd(r, size); err != nil {
+		if err := blockstore.CheckEnd(r, size); err != nil {
 			return wrap(ctx, "put", org, id, err)
 		}
 		err = s.put(ctx, key, data)
@@ -389,23 +389,6 @@ func errShort(size int64) error {
 	return parsec.Errorf(parsec.Invalid, "block shorter than its announced size %d", size)
 }
 
-// checkEnd checks that r has nothing more to read.
-func checkEnd(r io.Reader, size int64) error {
-	var extra [1]byte
-	for {
-		n, err := r.Read(extra[:])
-		if n > 0 {
-			return parsec.Errorf(parsec.Invalid, "block longer than its announced size %d", size)
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
 // exactReader yields the size bytes of r, failing if r has fewer or more. It checks that
 // r is at its end before it yields its last bytes, so that a request carrying it never
 // sends a complete body for a reader that turns out too long.
@@ -423,7 +406,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	}
 	n, err := e.r.Read(p)
 	if int64(n) == e.left {
-		if err := checkEnd(e.r, e.size); err != nil {
+		if err := blockstore.CheckEnd(e.r, e.size); err != nil {
 			return 0, err
 		}
 		e.left = 0
