@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/parsec-go/parsec/internal/bench"
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server"
@@ -28,14 +29,17 @@ func (a *app) serverCmd() *cobra.Command {
 func (a *app) serverRunCmd() *cobra.Command {
 	var rc serve.Config
 	var logLevel, logFormat string
+	var blockSize bench.Size
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the Parsec server",
 		Long: `Run the Parsec server until interrupted (SIGINT or SIGTERM), then shut down gracefully.
 
 By default metadata goes to an embedded SQLite database and blocks to files, both in the data
-directory. With --db on PostgreSQL and --blockstore on S3, blocks of up to 64 KiB are rows
-of the database and only the larger ones objects of the bucket. With --dev, a fixed administration token is used and printed, with the commands
+directory. With --blockstore on S3, clients are asked to cut new files into blocks of 2 MiB
+rather than 512 KiB, since each block is an object (--block-size changes it); with --db on
+PostgreSQL too, blocks of up to 64 KiB are rows of the database and only the larger ones
+objects of the bucket. With --dev, a fixed administration token is used and printed, with the commands
 that create and bootstrap a first organization.
 
 With --tls-cert and --tls-key the server speaks HTTPS itself, and its links are https://
@@ -66,6 +70,7 @@ shuts down cleanly (go tool pprof FILE).`,
 			default:
 				return usageError{fmt.Errorf("invalid --log-format %q: want text or json", logFormat)}
 			}
+			rc.BlockSize = int64(blockSize)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve.Run(ctx, rc, func(l serve.Listening) {
@@ -99,6 +104,8 @@ shuts down cleanly (go tool pprof FILE).`,
 	f.IntVar(&rc.Limits.RequestsPerAddr, "max-requests-per-addr", lim.RequestsPerAddr, "requests one remote address may have in progress at once; raise it behind a reverse proxy (-1: no limit)")
 	f.IntVar(&rc.Limits.ConnsPerAddr, "max-conns-per-addr", lim.ConnsPerAddr, "connections one remote address may hold open; raise it behind a reverse proxy (-1: no limit)")
 	f.IntVar(&rc.Limits.RequestsPerDeviceMinute, "max-requests-per-device-minute", lim.RequestsPerDeviceMinute, "requests one device may make within a minute, across every server on the same --db (-1: no limit)")
+	f.Var(&blockSize, "block-size", "size of the blocks clients cut new files into, a power of two from 64KiB to 2MiB (default 2MiB with an s3:// block store, 512KiB on disk)")
+	f.Lookup("block-size").DefValue = "" // chosen by the block store, as the usage says
 	f.StringVar(&rc.CPUProfile, "cpuprofile", "", "write a CPU profile of the server to this file, from start to clean shutdown (go tool pprof)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/parsec-go/parsec/internal/manifest"
 	"github.com/parsec-go/parsec/internal/server/blockstore/pgsmall"
 	"github.com/parsec-go/parsec/internal/server/serve"
 	"github.com/parsec-go/parsec/internal/testenv"
@@ -99,12 +100,13 @@ func scaledOut(t *testing.T, bucket string, extra ...string) (w *world, lb *bala
 // Two server processes on one PostgreSQL database and one S3 bucket (MinIO), behind a load
 // balancer that sends each request to the next one: an organization is created and
 // bootstrapped, a workspace made, a file larger than a block written and read back, its
-// history listed, with every step served by either process.
+// history listed, with every step served by either process. Being on S3, the servers ask
+// for blocks of 2 MiB.
 func TestServersShareStores(t *testing.T) {
 	w, lb, _, dsn := scaledOut(t, "parsec-scaleout")
 	alice := w.bootstrap("alice@example.com", "Alice")
 	w.as(alice, "workspace", "create", "Docs").ok()
-	big := make([]byte, 3<<20+77)
+	big := make([]byte, 4<<20+77)
 	for i := range big {
 		big[i] = byte(i*31 + i/4096)
 	}
@@ -124,7 +126,7 @@ func TestServersShareStores(t *testing.T) {
 	}
 
 	// The last block of each version (77 bytes and the encryption's) is a row of the
-	// database, the others objects of the bucket.
+	// database, the two others (2 MiB each) objects of the bucket.
 	objects := bucketObjects(t, "parsec-scaleout")
 	for key, data := range objects {
 		if len(data) <= pgsmall.MaxSize {
@@ -135,8 +137,13 @@ func TestServersShareStores(t *testing.T) {
 	if err := pgxConn(t, dsn).QueryRow(t.Context(), `SELECT count(*) FROM small_blocks WHERE length(data) < 200`).Scan(&small); err != nil {
 		t.Fatal(err)
 	}
-	if len(objects) != 12 || small != 2 {
-		t.Errorf("%d objects in the bucket and %d small blocks in the database, want 12 and 2 (6 + 1 per version)", len(objects), small)
+	if len(objects) != 4 || small != 2 {
+		t.Errorf("%d objects in the bucket and %d small blocks in the database, want 4 and 2 (2 + 1 per version)", len(objects), small)
+	}
+	for key, data := range objects {
+		if len(data) != 2<<20+manifest.BlockOverhead {
+			t.Errorf("object %s of %d bytes, want a block of 2 MiB", key, len(data))
+		}
 	}
 }
 

@@ -89,6 +89,19 @@ func (w *Workspace) ReadBlockTwiceDescribed(ctx context.Context, p string, spoil
 	return err
 }
 
+// SpansOf returns the span size of the file at p and the sizes of its blocks.
+func (w *Workspace) SpansOf(p string) (uint64, []uint64, error) {
+	fm, err := w.fileAt(p)
+	if err != nil {
+		return 0, nil, err
+	}
+	sizes := make([]uint64, len(fm.Blocks))
+	for i, b := range fm.Blocks {
+		sizes[i] = b.Size
+	}
+	return fm.BlockSize, sizes, nil
+}
+
 func (w *Workspace) fileAt(p string) (*manifest.FileManifest, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

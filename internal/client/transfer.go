@@ -163,7 +163,7 @@ func (w *Workspace) upload(ctx context.Context, files []FileSource, progress fun
 	if err != nil {
 		return nil, err
 	}
-	u := newUploader(ctx, w.c, w.id, index, key, progress)
+	u := newUploader(ctx, w.c, w.id, index, key, w.c.newFileBlockSize(ctx), progress)
 	out := make([]*manifest.FileManifest, len(files))
 	for i, f := range files {
 		fm, err := u.addFile(f)
@@ -179,6 +179,32 @@ func (w *Workspace) upload(ctx context.Context, files []FileSource, progress fun
 	return out, nil
 }
 
+// newFileBlockSize returns the span size of new files: the one the server asks for
+// (organization_config's block_size, asked once in the client's life) when it is within
+// the bounds manifest.NewFileBlockSize sets, the default otherwise. When the server cannot
+// be asked, this write takes the default: a hint never stops a write (an empty file is
+// written offline; the blocks of others fail to upload on their own).
+func (c *Client) newFileBlockSize(ctx context.Context) uint64 {
+	c.mu.Lock()
+	bs := c.blockSize
+	c.mu.Unlock()
+	if bs != 0 {
+		return bs
+	}
+	cfg, err := c.OrganizationConfig(ctx)
+	if err != nil {
+		return manifest.DefaultBlockSize
+	}
+	bs = manifest.NewFileBlockSize(cfg.BlockSize)
+	if cfg.BlockSize != 0 && uint64(cfg.BlockSize) != bs {
+		c.warn("the server asks for blocks of %d bytes, not a power of two from %d KiB to %d MiB: new files are cut into blocks of %d KiB", cfg.BlockSize, manifest.MinNewFileBlockSize>>10, manifest.MaxNewFileBlockSize>>20, bs>>10)
+	}
+	c.mu.Lock()
+	c.blockSize = bs
+	c.mu.Unlock()
+	return bs
+}
+
 // uploader reads files block by block straight into request bodies, each block where it
 // travels (protocol.BlockBatch); encrypts the blocks there, in place, on every processor;
 // and sends the full bodies, uploadStreams at a time, while the next ones fill. Its memory
@@ -191,6 +217,8 @@ type uploader struct {
 	keyIndex uint64
 	key      crypto.RealmKey
 	progress func(int64)
+	// blockSize is the span size of the files: each block holds up to that many bytes.
+	blockSize int
 
 	free    chan *uploadBatch // bodies sent, to fill again
 	made    int               // bodies made so far (by the reading goroutine)
@@ -222,10 +250,10 @@ type sealJob struct {
 	digest *crypto.Digest // the block's in the request body (protocol.BlockBatch)
 }
 
-func newUploader(ctx context.Context, c *Client, realm parsec.VlobID, index uint64, key crypto.RealmKey, progress func(int64)) *uploader {
+func newUploader(ctx context.Context, c *Client, realm parsec.VlobID, index uint64, key crypto.RealmKey, blockSize uint64, progress func(int64)) *uploader {
 	ctx, cancel := context.WithCancel(ctx)
 	u := &uploader{
-		ctx: ctx, cancel: cancel, c: c, realm: realm, keyIndex: index, key: key, progress: progress,
+		ctx: ctx, cancel: cancel, c: c, realm: realm, keyIndex: index, key: key, progress: progress, blockSize: int(blockSize),
 		free: make(chan *uploadBatch, uploadBuffers),
 		jobs: make(chan sealJob, 2*runtime.GOMAXPROCS(0)),
 		full: make(chan *uploadBatch, uploadBuffers),
@@ -254,11 +282,11 @@ func (u *uploader) failed() error {
 	return u.err
 }
 
-// slot returns where the next block, of at most manifest.DefaultBlockSize bytes of
-// cleartext, goes: in the current body, or in the next one when it is full (the full one
-// goes to the senders). It waits for a free body when uploadBuffers are in use.
+// slot returns where the next block, of at most u.blockSize bytes of cleartext, goes: in
+// the current body, or in the next one when it is full (the full one goes to the
+// senders). It waits for a free body when uploadBuffers are in use.
 func (u *uploader) slot() ([]byte, error) {
-	const most = manifest.DefaultBlockSize + manifest.BlockOverhead
+	most := u.blockSize + manifest.BlockOverhead
 	if u.cur != nil {
 		if s := u.cur.body.Reserve(most); s != nil {
 			return s, nil
@@ -292,7 +320,7 @@ func (u *uploader) addFile(f FileSource) (*manifest.FileManifest, error) {
 		return nil, err
 	}
 	defer r.Close()
-	fm := &manifest.FileManifest{BlockSize: manifest.DefaultBlockSize}
+	fm := &manifest.FileManifest{BlockSize: uint64(u.blockSize)}
 	var accesses []*manifest.BlockAccess
 	for {
 		if err := u.failed(); err != nil {
@@ -302,7 +330,7 @@ func (u *uploader) addFile(f FileSource) (*manifest.FileManifest, error) {
 		if err != nil {
 			return nil, err
 		}
-		n, err := io.ReadFull(r, slot[manifest.BlockNonceSize:manifest.BlockNonceSize+manifest.DefaultBlockSize])
+		n, err := io.ReadFull(r, slot[manifest.BlockNonceSize:manifest.BlockNonceSize+u.blockSize])
 		if n > 0 {
 			id := parsec.NewBlockID()
 			buf, digest := u.cur.body.Commit(id, n+manifest.BlockOverhead, len(slot))

@@ -17,6 +17,8 @@ import (
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/server"
+	"github.com/parsec-go/parsec/internal/testenv"
 )
 
 // Files of every size around the block size, spread over several request bodies, go up
@@ -60,6 +62,64 @@ func TestWriteFilesAcrossBatches(t *testing.T) {
 		t.Fatalf("writing a file that fails to read: %v", err)
 	}
 	wantKind(t, "reading the file that failed", aw.ReadFile(ctx, "/broken", io.Discard), parsec.NotFound)
+}
+
+// A server may ask for another block size (as one on S3 does): new files are cut into
+// spans of that size and read back as written. A size out of bounds is only a server's
+// word: the client says so and keeps its own; one file of 5 MiB + 1 byte then has 11
+// blocks, not 5 million (8 bytes) or 2 of 4 MiB (too large to upload).
+func TestServerAsksForABlockSize(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		asked  int64
+		spans  uint64
+		blocks int
+		warned bool
+	}{
+		{asked: 0, spans: 512 << 10, blocks: 11},
+		{asked: 2 * mib, spans: 2 * mib, blocks: 3},
+		{asked: 64 << 10, spans: 64 << 10, blocks: 81},
+		{asked: 8, spans: 512 << 10, blocks: 11, warned: true},
+		{asked: 4 * mib, spans: 512 << 10, blocks: 11, warned: true},
+		{asked: 3 * mib, spans: 512 << 10, blocks: 11, warned: true},
+		{asked: 96 << 10, spans: 512 << 10, blocks: 11, warned: true},
+		{asked: -mib, spans: 512 << 10, blocks: 11, warned: true},
+	} {
+		t.Run(fmt.Sprint(tc.asked), func(t *testing.T) {
+			ctx := t.Context()
+			srv := testenv.NewServer(t, func(c *server.Config) { c.BlockSize = tc.asked })
+			alice := srv.Bootstrap(t, "Acme", "alice@example.com", "Alice")
+			c, warned := openAgain(t, alice)
+			id, err := c.CreateWorkspace(ctx, "Docs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := c.Workspace(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := make([]byte, 5*mib+1)
+			rand.NewChaCha8([32]byte{5}).Read(data)
+			write(t, w, map[string][]byte{"/big": data, "/small": data[:100]})
+			for name, want := range map[string][]byte{"/big": data, "/small": data[:100]} {
+				var got bytes.Buffer
+				if err := w.ReadFile(ctx, name, &got); err != nil || !bytes.Equal(got.Bytes(), want) {
+					t.Fatalf("%s reads %d bytes (%v), other than the %d written", name, got.Len(), err, len(want))
+				}
+			}
+			spans, blocks, err := w.SpansOf("/big")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if spans != tc.spans || len(blocks) != tc.blocks || blocks[0] != min(spans, uint64(len(data))) {
+				t.Errorf("a file of %d bytes has spans of %d bytes and %d blocks (the first of %d), want %d and %d", len(data), spans, len(blocks), blocks[0], tc.spans, tc.blocks)
+			}
+			said := warned.all()
+			if tc.warned != (len(said) == 1) || tc.warned && !strings.Contains(said[0], fmt.Sprintf("the server asks for blocks of %d bytes", tc.asked)) {
+				t.Errorf("warnings: %q", said)
+			}
+		})
+	}
 }
 
 // An upload cancelled midway ends at once with an error of kind Cancelled.

@@ -8,8 +8,30 @@ import (
 	"github.com/parsec-go/parsec/internal/parsec"
 )
 
-// DefaultBlockSize is the span size of new files: 512 KiB.
+// DefaultBlockSize is the span size of new files: 512 KiB, unless the server asks for
+// another (see NewFileBlockSize).
 const DefaultBlockSize = 512 << 10
+
+// A server may ask for another span size for new files (protocol.OrganizationConfig's
+// BlockSize): on object storage, where each block is a request and an object, fewer and
+// larger blocks cost less. Writers take it when it is a power of two from
+// MinNewFileBlockSize to MaxNewFileBlockSize, the largest whose encrypted blocks fit in a
+// request's largest block (protocol.MaxBlockSize, 4 MiB).
+const (
+	MinNewFileBlockSize = 64 << 10
+	MaxNewFileBlockSize = 2 << 20
+)
+
+// NewFileBlockSize returns the span size of new files when the server asks for asked
+// bytes (0: it asks for nothing): asked when it is within bounds, DefaultBlockSize
+// otherwise. The server's word is a hint: one out of bounds is ignored, since a tiny size
+// would cut a file into as many blocks as it has bytes.
+func NewFileBlockSize(asked int64) uint64 {
+	if asked < MinNewFileBlockSize || asked > MaxNewFileBlockSize || asked&(asked-1) != 0 {
+		return DefaultBlockSize
+	}
+	return uint64(asked)
+}
 
 // MinBlockSize and MaxBlockSize bound the span size of a file manifest. The upper bound
 // is what keeps the holes of a file (zeros no block holds) proportionate to its blocks.

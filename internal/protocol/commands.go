@@ -67,6 +67,10 @@ type OrganizationConfig struct {
 	ActiveUsersLimit           *int64 `cbor:"active_users_limit"` // nil: no limit
 	SSEKeepaliveSeconds        int64  `cbor:"sse_keepalive_seconds"`
 	MinimumArchivingPeriod     int64  `cbor:"realm_minimum_archiving_period_before_deletion"`
+	// BlockSize is the span size the server asks new files to be cut into (0: the
+	// clients' own, manifest.DefaultBlockSize); a hint, taken within the bounds that
+	// manifest.NewFileBlockSize sets.
+	BlockSize int64 `cbor:"block_size,omitempty"`
 }
 
 type OrganizationConfigReq struct{}

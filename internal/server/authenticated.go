@@ -69,5 +69,6 @@ func (s *Server) configOf(org metastore.Organization) protocol.OrganizationConfi
 		ActiveUsersLimit:           org.Config.ActiveUsersLimit,
 		SSEKeepaliveSeconds:        int64(s.cfg.SSEKeepalive.Seconds()),
 		MinimumArchivingPeriod:     org.Config.MinimumArchivingPeriod,
+		BlockSize:                  s.cfg.BlockSize,
 	}
 }

@@ -43,6 +43,9 @@ type Config struct {
 	SSEKeepalive time.Duration
 	// Limits bound what one device or address may hold at once (zero fields: defaults).
 	Limits Limits
+	// BlockSize is the span size clients are asked to cut new files into
+	// (protocol.OrganizationConfig's BlockSize); 0 asks for nothing.
+	BlockSize int64
 }
 
 // DefaultOrganizationConfig is the configuration of a new organization unless the

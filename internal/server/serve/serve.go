@@ -58,6 +58,11 @@ type Config struct {
 	// CPUProfile, when set, is a file that receives a CPU profile of the server from its
 	// start to its clean shutdown (go tool pprof).
 	CPUProfile string
+
+	// BlockSize is the span size clients are asked to cut new files into, a power of two
+	// from 64 KiB to 2 MiB (manifest.NewFileBlockSize); 0 chooses by the block store:
+	// s3BlockSize on S3, and on disk nothing (the clients' 512 KiB).
+	BlockSize int64
 }
 
 // Timeouts bound how long a connection may take at each stage. A request body or a reply
@@ -159,6 +164,10 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 	if rc.Addr == "" {
 		rc.Addr = "127.0.0.1:6777"
 	}
+	blockSize, err := blockSizeFor(rc.BlockSize, rc.Blockstore)
+	if err != nil {
+		return err
+	}
 	if rc.CPUProfile != "" {
 		stop, err := startCPUProfile(rc.CPUProfile)
 		if err != nil {
@@ -216,6 +225,7 @@ func Run(ctx context.Context, rc Config, ready func(Listening)) error {
 	srv, err := server.New(server.Config{
 		PublicURL: public, AdminToken: rc.AdminToken, Store: store, Blocks: blocks, Bus: bus,
 		Clock: clock, Logger: log, OrgDefaults: defaults, SSEKeepalive: rc.SSEKeepalive, Mail: sender, Limits: rc.Limits,
+		BlockSize: blockSize,
 	})
 	if err != nil {
 		ln.Close()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/parsec-go/parsec/internal/manifest"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/server/blockstore"
 	"github.com/parsec-go/parsec/internal/server/blockstore/disk"
@@ -97,6 +98,27 @@ func OpenBlockstore(ctx context.Context, spec, dataDir string, meta metastore.St
 
 // s3Readers is how many large blocks a server reads from S3 at once for one request.
 const s3Readers = 8
+
+// s3BlockSize is the span size a server on S3 asks clients to cut new files into: each
+// block is an object, and a PutObject or GetObject costs the object store about as much
+// processor time for 512 KiB as for 2 MiB (MinIO: 1 GiB uploaded through a server in 2,048
+// objects cost it 6.5 s, in 512 objects 4.3 s).
+const s3BlockSize = manifest.MaxNewFileBlockSize
+
+// blockSizeFor returns the span size a server asks clients for (0: none): the configured
+// one, which must be one they take, or else the block store's (see s3BlockSize).
+func blockSizeFor(configured int64, spec string) (int64, error) {
+	if configured != 0 {
+		if manifest.NewFileBlockSize(configured) != uint64(configured) {
+			return 0, parsec.Errorf(parsec.Invalid, "--block-size of %d bytes: want a power of two from %d KiB to %d MiB", configured, manifest.MinNewFileBlockSize>>10, manifest.MaxNewFileBlockSize>>20)
+		}
+		return configured, nil
+	}
+	if scheme, _ := splitSpec(spec); scheme == "s3" {
+		return s3BlockSize, nil
+	}
+	return 0, nil
+}
 
 // splitSpec splits a storage spec into its scheme, in lower case, and the rest:
 // "sqlite:PATH" gives "sqlite" and "PATH", "postgres://host/db" gives "postgres" and

@@ -5,6 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parsec-go/parsec/internal/manifest"
+	"github.com/parsec-go/parsec/internal/parsec"
+	"github.com/parsec-go/parsec/internal/protocol"
 )
 
 func TestSplitSpec(t *testing.T) {
@@ -89,5 +93,35 @@ func TestOpenStoresRefused(t *testing.T) {
 				t.Errorf("the error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+// A server asks clients for 2 MiB blocks on S3 and for nothing on disk, unless told a size,
+// which must be one clients take: an encrypted block of the largest must fit a request.
+func TestBlockSizeFor(t *testing.T) {
+	if manifest.MaxNewFileBlockSize+manifest.BlockOverhead > protocol.MaxBlockSize {
+		t.Fatalf("an encrypted block of %d bytes does not fit a request's %d", manifest.MaxNewFileBlockSize, protocol.MaxBlockSize)
+	}
+	for _, tc := range []struct {
+		configured int64
+		spec       string
+		want       int64
+		err        string
+	}{
+		{0, "", 0, ""},
+		{0, "disk:/var/lib/parsec/blocks", 0, ""},
+		{0, "s3://parsec?endpoint=http://127.0.0.1:9000", 2 << 20, ""},
+		{0, "S3://parsec", 2 << 20, ""},
+		{1 << 20, "s3://parsec", 1 << 20, ""},
+		{64 << 10, "disk:blocks", 64 << 10, ""},
+		{4 << 20, "s3://parsec", 0, "--block-size of 4194304 bytes: want a power of two from 64 KiB to 2 MiB"},
+		{32 << 10, "", 0, "--block-size of 32768 bytes"},
+		{3 << 19, "", 0, "--block-size of 1572864 bytes"},
+		{-1, "", 0, "--block-size of -1 bytes"},
+	} {
+		got, err := blockSizeFor(tc.configured, tc.spec)
+		if got != tc.want || (err == nil) != (tc.err == "") || err != nil && (!strings.Contains(err.Error(), tc.err) || parsec.KindOf(err) != parsec.Invalid) {
+			t.Errorf("blockSizeFor(%d, %q) = %d, %v; want %d, %q", tc.configured, tc.spec, got, err, tc.want, tc.err)
+		}
 	}
 }
