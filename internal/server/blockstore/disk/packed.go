@@ -56,6 +56,8 @@ type packed struct {
 	reader *sql.DB
 	get1   *sql.Stmt // the data of a block
 	has1   *sql.Stmt // whether a block is there
+	// The statements of full-size chunks (Update's inserts, GetMany's queries).
+	writerStmts, readerStmts *sqlitefile.Stmts
 }
 
 // openPacked opens, creating it if needed (mode 0600), the database of small blocks in dir.
@@ -98,6 +100,7 @@ func openPacked(ctx context.Context, dir string) (_ *packed, err error) {
 		return nil, err
 	}
 	p.reader.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	p.writerStmts, p.readerStmts = sqlitefile.NewStmts(p.writer), sqlitefile.NewStmts(p.reader)
 	if p.get1, err = p.reader.PrepareContext(ctx, `SELECT data FROM blocks WHERE org = ? AND id = ?`); err != nil {
 		return nil, err
 	}
@@ -127,6 +130,11 @@ func createPacked(ctx context.Context, file string) error {
 func (p *packed) Close() error {
 	var errs []error
 	for _, st := range []*sql.Stmt{p.get1, p.has1} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	for _, st := range []*sqlitefile.Stmts{p.readerStmts, p.writerStmts} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -169,7 +177,17 @@ func (p *packed) GetMany(ctx context.Context, org parsec.OrganizationID, ids []p
 		for _, id := range chunk {
 			args = append(args, id[:])
 		}
-		rows, err := p.reader.QueryContext(ctx, `SELECT id, data FROM blocks WHERE org = ? AND id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		q := `SELECT id, data FROM blocks WHERE org = ? AND id IN (?` + strings.Repeat(", ?", len(chunk)-1) + `)`
+		var rows *sql.Rows
+		var err error
+		if len(chunk) == getManyChunk { // the same text for every full chunk
+			var stmt *sql.Stmt
+			if stmt, err = p.readerStmts.Get(ctx, q); err == nil {
+				rows, err = stmt.QueryContext(ctx, args...)
+			}
+		} else {
+			rows, err = p.reader.QueryContext(ctx, q, args...)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -222,6 +240,7 @@ func (p *packed) Update(ctx context.Context, org parsec.OrganizationID, put []bl
 		if err != nil {
 			tx.Rollback()
 		}
+		p.writerStmts.Keep(ctx) // once the transaction is over
 	}()
 	o := string(org)
 	// Many rows per statement: the cost of a statement is mostly the driver's, not SQLite's.
@@ -243,7 +262,16 @@ func (p *packed) Update(ctx context.Context, org parsec.OrganizationID, put []bl
 			}
 			args = append(args, o, b.ID[:], data)
 		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		if len(rows) == rowsPerInsert { // the same text for every full chunk
+			stmt, err := p.writerStmts.In(ctx, tx, q.String())
+			if err != nil {
+				return err
+			}
+			_, err = stmt.ExecContext(ctx, args...)
+			if err != nil {
+				return err
+			}
+		} else if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return err
 		}
 	}

@@ -45,7 +45,11 @@ func (t *tx) multiInsert(table, columns string, rows [][]any) error {
 			args = append(args, r...)
 		}
 		q := "INSERT INTO " + table + " (" + columns + ") VALUES " + strings.TrimSuffix(strings.Repeat(one+", ", len(chunk)), ", ")
-		if _, err := t.exec(q, args...); err != nil {
+		exec := t.exec
+		if len(chunk) == insertChunk {
+			exec = t.execKept // the same text for every full chunk
+		}
+		if _, err := exec(q, args...); err != nil {
 			return err
 		}
 	}
@@ -91,7 +95,11 @@ func lookup[T any](t *tx, items []T, build func(n int) string, fixed []any, item
 		for _, it := range chunk {
 			args = append(args, itemArgs(it)...)
 		}
-		rows, err := t.tx.QueryContext(t.ctx, build(len(chunk)), args...)
+		query := func(q string, args ...any) (*sql.Rows, error) { return t.tx.QueryContext(t.ctx, q, args...) }
+		if len(chunk) == lookupChunk {
+			query = t.queryKept // the same text for every full chunk
+		}
+		rows, err := query(build(len(chunk)), args...)
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,8 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	dir    string // the database's directory
+	// The statements of full-size batches (see multiInsert and lookup), of each database.
+	writerStmts, readerStmts *sqlitefile.Stmts
 }
 
 var _ metastore.Store = (*Store)(nil)
@@ -51,7 +53,7 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		return nil, fmt.Errorf("open metadata database %s: %w", file, err)
 	}
 	w.SetMaxOpenConns(1)
-	s := &Store{writer: w, dir: filepath.Dir(file)}
+	s := &Store{writer: w, dir: filepath.Dir(file), writerStmts: sqlitefile.NewStmts(w)}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open metadata database %s: %w", file, err)
@@ -62,7 +64,7 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		return nil, fmt.Errorf("open metadata database %s: %w", file, err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	s.reader = r
+	s.reader, s.readerStmts = r, sqlitefile.NewStmts(r)
 	return s, nil
 }
 
@@ -71,7 +73,7 @@ func (s *Store) FreeSpace() (int64, error) { return diskspace.Free(s.dir) }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	return errors.Join(s.readerStmts.Close(), s.writerStmts.Close(), s.reader.Close(), s.writer.Close())
 }
 
 // migrate applies the embedded migrations not yet recorded in schema_migrations, each in its
@@ -124,7 +126,11 @@ func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(meta
 	if err != nil {
 		return unavailable(fmt.Errorf("metadata database: %w", err))
 	}
-	t := &tx{ctx: ctx, tx: sqlTx}
+	t := &tx{ctx: ctx, tx: sqlTx, stmts: s.writerStmts}
+	if db == s.reader {
+		t.stmts = s.readerStmts
+	}
+	defer t.stmts.Keep(ctx) // once the transaction is over
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()
 		return unavailable(err)
@@ -139,12 +145,32 @@ func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(meta
 }
 
 type tx struct {
-	ctx context.Context
-	tx  *sql.Tx
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts *sqlitefile.Stmts // of tx's database
 }
 
 func (t *tx) exec(q string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(t.ctx, q, args...)
+}
+
+// execKept is exec with the statement kept prepared for the next transactions: for the
+// few statements of batches that run again and again (see sqlitefile.Stmts).
+func (t *tx) execKept(q string, args ...any) (sql.Result, error) {
+	stmt, err := t.stmts.In(t.ctx, t.tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.ExecContext(t.ctx, args...)
+}
+
+// queryKept is execKept for a query.
+func (t *tx) queryKept(q string, args ...any) (*sql.Rows, error) {
+	stmt, err := t.stmts.In(t.ctx, t.tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.QueryContext(t.ctx, args...)
 }
 
 // Organizations.
