@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -163,7 +164,9 @@ func (w *Workspace) upload(ctx context.Context, files []FileSource, progress fun
 	if err != nil {
 		return nil, err
 	}
-	u := newUploader(ctx, w.c, w.id, index, key, w.c.newFileBlockSize(ctx), progress)
+	// The block size is asked of the server only once a file has a byte to upload: an
+	// empty file is written offline without waiting for a server that does not answer.
+	u := newUploader(ctx, w.c, w.id, index, key, func() uint64 { return w.c.newFileBlockSize(ctx) }, progress)
 	out := make([]*manifest.FileManifest, len(files))
 	for i, f := range files {
 		fm, err := u.addFile(f)
@@ -217,8 +220,10 @@ type uploader struct {
 	keyIndex uint64
 	key      crypto.RealmKey
 	progress func(int64)
-	// blockSize is the span size of the files: each block holds up to that many bytes.
-	blockSize int
+	// blockSize is the span size of the files: each block holds up to that many bytes;
+	// 0 until a file has a byte to upload, when blockSizeOf gives it.
+	blockSize   int
+	blockSizeOf func() uint64
 
 	free    chan *uploadBatch // bodies sent, to fill again
 	made    int               // bodies made so far (by the reading goroutine)
@@ -250,10 +255,10 @@ type sealJob struct {
 	digest *crypto.Digest // the block's in the request body (protocol.BlockBatch)
 }
 
-func newUploader(ctx context.Context, c *Client, realm parsec.VlobID, index uint64, key crypto.RealmKey, blockSize uint64, progress func(int64)) *uploader {
+func newUploader(ctx context.Context, c *Client, realm parsec.VlobID, index uint64, key crypto.RealmKey, blockSizeOf func() uint64, progress func(int64)) *uploader {
 	ctx, cancel := context.WithCancel(ctx)
 	u := &uploader{
-		ctx: ctx, cancel: cancel, c: c, realm: realm, keyIndex: index, key: key, progress: progress, blockSize: int(blockSize),
+		ctx: ctx, cancel: cancel, c: c, realm: realm, keyIndex: index, key: key, progress: progress, blockSizeOf: blockSizeOf,
 		free: make(chan *uploadBatch, uploadBuffers),
 		jobs: make(chan sealJob, 2*runtime.GOMAXPROCS(0)),
 		full: make(chan *uploadBatch, uploadBuffers),
@@ -320,9 +325,21 @@ func (u *uploader) addFile(f FileSource) (*manifest.FileManifest, error) {
 		return nil, err
 	}
 	defer r.Close()
+	// A first byte, read before anything else: an empty file needs no block, so no block
+	// size either (see upload).
+	var first [1]byte
+	if n, err := io.ReadFull(r, first[:]); n == 0 {
+		if err == io.EOF {
+			return &manifest.FileManifest{BlockSize: uint64(cmp.Or(u.blockSize, manifest.DefaultBlockSize)), Blocks: []manifest.BlockAccess{}}, nil
+		}
+		return nil, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	if u.blockSize == 0 {
+		u.blockSize = int(u.blockSizeOf())
+	}
 	fm := &manifest.FileManifest{BlockSize: uint64(u.blockSize)}
 	var accesses []*manifest.BlockAccess
-	for {
+	for pending := first[:]; ; pending = nil {
 		if err := u.failed(); err != nil {
 			return nil, err
 		}
@@ -330,7 +347,10 @@ func (u *uploader) addFile(f FileSource) (*manifest.FileManifest, error) {
 		if err != nil {
 			return nil, err
 		}
-		n, err := io.ReadFull(r, slot[manifest.BlockNonceSize:manifest.BlockNonceSize+u.blockSize])
+		data := slot[manifest.BlockNonceSize : manifest.BlockNonceSize+u.blockSize]
+		k := copy(data, pending)
+		n, err := io.ReadFull(r, data[k:])
+		n += k
 		if n > 0 {
 			id := parsec.NewBlockID()
 			buf, digest := u.cur.body.Commit(id, n+manifest.BlockOverhead, len(slot))

@@ -23,7 +23,11 @@ type Stmts struct {
 	mu     sync.Mutex
 	m      map[string]*sql.Stmt
 	wanted map[string]bool // asked for by transactions, not prepared yet
+	closed bool            // by Close: nothing is kept any more
 }
+
+// errClosed is Get's error once Close was called.
+var errClosed = errors.New("sqlitefile: statements closed")
 
 // NewStmts returns an empty cache of db's statements.
 func NewStmts(db *sql.DB) *Stmts {
@@ -48,6 +52,10 @@ func (s *Stmts) Get(ctx context.Context, q string) (*sql.Stmt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.wanted, q)
+	if s.closed { // a Keep racing Close (requests cut at shutdown): kept, it would leak
+		stmt.Close()
+		return nil, errClosed
+	}
 	if kept, ok := s.m[q]; ok { // prepared meanwhile by another goroutine
 		stmt.Close()
 		return kept, nil
@@ -61,7 +69,7 @@ func (s *Stmts) Get(ctx context.Context, q string) (*sql.Stmt, error) {
 func (s *Stmts) In(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
 	s.mu.Lock()
 	stmt, ok := s.m[q]
-	if !ok {
+	if !ok && !s.closed {
 		s.wanted[q] = true
 	}
 	s.mu.Unlock()
@@ -91,6 +99,8 @@ func (s *Stmts) Keep(ctx context.Context) {
 func (s *Stmts) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
+	clear(s.wanted)
 	var errs []error
 	for q, stmt := range s.m {
 		errs = append(errs, stmt.Close())

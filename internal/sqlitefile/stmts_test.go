@@ -135,3 +135,35 @@ func openDB(t *testing.T, conns int) *sql.DB {
 	}
 	return db
 }
+
+// A Keep after Close (a request still running at shutdown) keeps nothing: a statement
+// kept then would never be closed.
+func TestStmtsKeepAfterClose(t *testing.T) {
+	ctx := t.Context()
+	db := openDB(t, 1)
+	s := NewStmts(db)
+	const q = `SELECT count(*) FROM t`
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmt, err := s.In(ctx, tx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := stmt.QueryRowContext(ctx).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.Keep(ctx)
+	if len(s.m) != 0 {
+		t.Fatalf("%d statements kept after Close", len(s.m))
+	}
+	if _, err := s.Get(ctx, q); err == nil {
+		t.Fatal("Get after Close: no error")
+	}
+}

@@ -237,9 +237,7 @@ func (p *packed) Update(ctx context.Context, org parsec.OrganizationID, put []bl
 		return err
 	}
 	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
+		tx.Rollback()           // on an error or a panic; sql.ErrTxDone after a commit
 		p.writerStmts.Keep(ctx) // once the transaction is over
 	}()
 	o := string(org)

@@ -130,7 +130,12 @@ func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(meta
 	if db == s.reader {
 		t.stmts = s.readerStmts
 	}
-	defer t.stmts.Keep(ctx) // once the transaction is over
+	defer func() {
+		// Over, whatever happened (a panic of fn left it open, holding the writer's one
+		// connection, which Keep would wait for): sql.ErrTxDone after a Commit or Rollback.
+		sqlTx.Rollback()
+		t.stmts.Keep(ctx) // once the transaction is over
+	}()
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()
 		return unavailable(err)
