@@ -51,9 +51,10 @@ type Client struct {
 	open     map[parsec.VlobID]*Workspace // workspaces opened so far
 	tampered error                        // set once the server sent something invalid: the client stops there
 	blocks   *blockCache                  // blocks read, kept on the device; nil when not enabled
-	// blockSize is the span size of new files, asked of the server once (newFileBlockSize);
-	// 0 until then.
-	blockSize uint64
+	// blockSize is the span size of new files, asked of the server (newFileBlockSize); 0
+	// until then. blockSizeAsked is what the server asked for.
+	blockSize      uint64
+	blockSizeAsked int64
 }
 
 // Open prepares a client for an unlocked device: it opens the device's local cache in

@@ -134,6 +134,11 @@ func (c *Client) watchOnce(ctx context.Context, lastID *string, fn func(Change),
 		}
 		switch ev.Name {
 		case protocol.EventOrganizationConfig, protocol.EventMissed:
+			var cfg protocol.OrganizationConfig
+			if ev.Name == protocol.EventOrganizationConfig && protocol.DecodeEvent(ev.Data, &cfg) == nil {
+				// A server started again on other stores may ask for other blocks.
+				c.takeBlockSize(cfg.BlockSize)
+			}
 			if _, err := c.PollCertificates(ctx); err != nil {
 				return err
 			}

@@ -183,10 +183,10 @@ func (w *Workspace) upload(ctx context.Context, files []FileSource, progress fun
 }
 
 // newFileBlockSize returns the span size of new files: the one the server asks for
-// (organization_config's block_size, asked once in the client's life) when it is within
-// the bounds manifest.NewFileBlockSize sets, the default otherwise. When the server cannot
-// be asked, this write takes the default: a hint never stops a write (an empty file is
-// written offline; the blocks of others fail to upload on their own).
+// (organization_config's block_size, asked once in the client's life, then followed in
+// the event stream's first event) when it is within the bounds manifest.NewFileBlockSize
+// sets, the default otherwise. When the server cannot be asked, this write takes the
+// default: a hint never stops a write.
 func (c *Client) newFileBlockSize(ctx context.Context) uint64 {
 	c.mu.Lock()
 	bs := c.blockSize
@@ -198,13 +198,20 @@ func (c *Client) newFileBlockSize(ctx context.Context) uint64 {
 	if err != nil {
 		return manifest.DefaultBlockSize
 	}
-	bs = manifest.NewFileBlockSize(cfg.BlockSize)
-	if cfg.BlockSize != 0 && uint64(cfg.BlockSize) != bs {
-		c.warn("the server asks for blocks of %d bytes, not a power of two from %d KiB to %d MiB: new files are cut into blocks of %d KiB", cfg.BlockSize, manifest.MinNewFileBlockSize>>10, manifest.MaxNewFileBlockSize>>20, bs>>10)
-	}
+	return c.takeBlockSize(cfg.BlockSize)
+}
+
+// takeBlockSize records the span size the server asks for (see newFileBlockSize) and
+// returns the one new files take; a size out of bounds is said once.
+func (c *Client) takeBlockSize(asked int64) uint64 {
+	bs := manifest.NewFileBlockSize(asked)
 	c.mu.Lock()
-	c.blockSize = bs
+	said := c.blockSizeAsked == asked && c.blockSize != 0
+	c.blockSize, c.blockSizeAsked = bs, asked
 	c.mu.Unlock()
+	if asked != 0 && uint64(asked) != bs && !said {
+		c.warn("the server asks for blocks of %d bytes, not a power of two from %d KiB to %d MiB: new files are cut into blocks of %d KiB", asked, manifest.MinNewFileBlockSize>>10, manifest.MaxNewFileBlockSize>>20, bs>>10)
+	}
 	return bs
 }
 

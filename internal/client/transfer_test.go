@@ -92,14 +92,7 @@ func TestServerAsksForABlockSize(t *testing.T) {
 			srv := testenv.NewServer(t, func(c *server.Config) { c.BlockSize = tc.asked })
 			alice := srv.Bootstrap(t, "Acme", "alice@example.com", "Alice")
 			c, warned := openAgain(t, alice)
-			id, err := c.CreateWorkspace(ctx, "Docs")
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, err := c.Workspace(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
+			w := createWorkspace(t, c, "Docs")
 			data := make([]byte, 5*mib+1)
 			rand.NewChaCha8([32]byte{5}).Read(data)
 			write(t, w, map[string][]byte{"/big": data, "/small": data[:100]})
@@ -119,6 +112,47 @@ func TestServerAsksForABlockSize(t *testing.T) {
 			said := warned.all()
 			if tc.warned != (len(said) == 1) || tc.warned && !strings.Contains(said[0], fmt.Sprintf("the server asks for blocks of %d bytes", tc.asked)) {
 				t.Errorf("warnings: %q", said)
+			}
+		})
+	}
+}
+
+// A client watching the event stream follows the block size its first event (the
+// organization's configuration) gives, as a long-running mount must after its server
+// moved to other stores: here the server's organization_config replies lie (256 KiB)
+// where its events say 128 KiB, and a file written once the stream is up has spans of 128
+// KiB; written without the stream, of 256.
+func TestBlockSizeFollowsTheEventStream(t *testing.T) {
+	for _, watch := range []bool{true, false} {
+		t.Run(fmt.Sprint("watch=", watch), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			srv := testenv.NewServer(t, func(c *server.Config) { c.BlockSize = 128 << 10 })
+			srv.Lie = func(cmd string, reply []byte) []byte {
+				if cmd != protocol.CmdOrganizationConfig {
+					return reply
+				}
+				return rewriteReply(reply, func(rep *protocol.OrganizationConfig) { rep.BlockSize = 256 << 10 })
+			}
+			alice := srv.Bootstrap(t, "Acme", "alice@example.com", "Alice")
+			c, _ := openAgain(t, alice)
+			if watch {
+				changes := make(chan client.Change, 16)
+				go c.Watch(ctx, func(ch client.Change) { changes <- ch })
+				select {
+				case <-changes: // connected: the first event is in
+				case <-time.After(10 * time.Second):
+					t.Fatal("no change from the event stream after 10 s")
+				}
+			}
+			w := createWorkspace(t, c, "Docs")
+			write(t, w, map[string][]byte{"/f": make([]byte, 300<<10)})
+			want := uint64(256 << 10)
+			if watch {
+				want = 128 << 10
+			}
+			if spans, blocks, err := w.SpansOf("/f"); err != nil || spans != want {
+				t.Errorf("spans of %d bytes (%d blocks, %v), want %d", spans, len(blocks), err, want)
 			}
 		})
 	}
@@ -156,14 +190,7 @@ func TestEmptyFileWrittenWithoutAskingTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	id, err := c.CreateWorkspace(ctx, "Docs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := c.Workspace(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := createWorkspace(t, c, "Docs")
 	rt.offline.Store(true)
 	start := time.Now()
 	for _, p := range []string{"/a", "/b", "/c"} {
