@@ -260,16 +260,16 @@ func (p *packed) Update(ctx context.Context, org parsec.OrganizationID, put []bl
 			}
 			args = append(args, o, b.ID[:], data)
 		}
+		var err error
 		if len(rows) == rowsPerInsert { // the same text for every full chunk
-			stmt, err := p.writerStmts.In(ctx, tx, q.String())
-			if err != nil {
-				return err
+			var stmt *sql.Stmt
+			if stmt, err = p.writerStmts.In(ctx, tx, q.String()); err == nil {
+				_, err = stmt.ExecContext(ctx, args...)
 			}
-			_, err = stmt.ExecContext(ctx, args...)
-			if err != nil {
-				return err
-			}
-		} else if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		} else {
+			_, err = tx.ExecContext(ctx, q.String(), args...)
+		}
+		if err != nil {
 			return err
 		}
 	}

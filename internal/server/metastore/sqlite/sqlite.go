@@ -137,8 +137,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(meta
 		t.stmts.Keep(ctx) // once the transaction is over
 	}()
 	if err := fn(t); err != nil {
-		sqlTx.Rollback()
-		return unavailable(err)
+		return unavailable(err) // rolled back by the deferred function
 	}
 	if readOnly {
 		return unavailable(sqlTx.Rollback())
