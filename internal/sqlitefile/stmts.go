@@ -11,8 +11,8 @@ import (
 // and again with other arguments. The SQLite driver prepares, that is parses, every
 // statement it is given as text; for a multi-row INSERT or a lookup of hundreds of IDs,
 // parsing costs about as much as running it (on the server, 8 to 14% of its processor
-// time in an upload and download of many small files). Keep to a fixed set of texts (the full-size chunks of a
-// batch, say): nothing is ever evicted.
+// time in an upload and download of many small files). Keep to a fixed set of texts (the
+// full-size chunks of a batch, say): nothing is ever evicted.
 //
 // A transaction cannot prepare a statement for the database while it holds a connection
 // (with one connection, as a writer has, that would wait for ever): In prepares a text it
