@@ -2,14 +2,19 @@ package parsec
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
-// The identifiers below are random 16-byte values (UUID version 4 layout). They print as 32
-// lowercase hex digits, which is also how users type them (any unique prefix, for devices).
+// The identifiers below are 16-byte values. They print as 32 lowercase hex digits, which is
+// also how users type them (any unique prefix, for devices). Users, devices and the rest
+// are random (UUID version 4 layout); vlobs and blocks are made in sequence (see
+// newSequentialID).
 type (
 	UserID            [16]byte
 	DeviceID          [16]byte
@@ -31,10 +36,38 @@ func newID() [16]byte {
 	return b
 }
 
+// sequenceStart is where this process's vlob and block IDs start (see newSequentialID).
+var sequenceStart = sync.OnceValue(func() uint64 {
+	b := newID()
+	return binary.BigEndian.Uint64(b[:8]) >> 16
+})
+
+var sequence atomic.Uint64
+
+// newSequentialID returns an ID whose first 48 bits follow the one the process made before
+// (from a random start), and whose 74 other bits are random (UUID version 8 layout, the
+// one RFC 9562 leaves to applications). The databases of the server and of the device's
+// cache keep manifests and blocks in the order of their IDs: with random IDs, the 10,000
+// files of a copy land on 10,000 pages of a table of many, each written again, and saving
+// them took 2.7 times as long in a cache of 200,000 (BenchmarkPutVlobs); in sequence, they
+// land together. Unlike a timestamp (UUID version 7), the start tells nothing of when an
+// entry was made, for instance offline: only that the IDs one process made follow each
+// other, and the server knows the device behind each write anyway. Uniqueness rests on
+// the random bits, as with version 4 (two processes may start close together).
+func newSequentialID() [16]byte {
+	b := newID()
+	n := (sequenceStart() + sequence.Add(1)) << 16
+	var head [8]byte
+	binary.BigEndian.PutUint64(head[:], n)
+	copy(b[:6], head[:6])
+	b[6] = b[6]&0x0f | 0x80 // version 8
+	return b
+}
+
 func NewUserID() UserID                       { return newID() }
 func NewDeviceID() DeviceID                   { return newID() }
-func NewVlobID() VlobID                       { return newID() }
-func NewBlockID() BlockID                     { return newID() }
+func NewVlobID() VlobID                       { return newSequentialID() }
+func NewBlockID() BlockID                     { return newSequentialID() }
 func NewGreetingAttemptID() GreetingAttemptID { return newID() }
 func NewAccessToken() AccessToken             { return AccessToken(newID()) }
 
@@ -91,8 +124,17 @@ func ParseAccessToken(s string) (AccessToken, error) {
 	return AccessToken(b), err
 }
 
-// ShortID is the abbreviated form shown in device lists (the CLI accepts any unique prefix).
-func ShortID(id fmt.Stringer) string { return id.String()[:7] }
+// ShortID is the abbreviated form of an ID shown in messages and device lists (the CLI
+// accepts any unique prefix of a device's ID): its first 7 hex digits, or for an ID made in
+// sequence (version 8, see newSequentialID), whose first digits it shares with the IDs made
+// before and after it, 7 of its random digits.
+func ShortID(id fmt.Stringer) string {
+	s := id.String()
+	if len(s) == 32 && s[12] == '8' {
+		return s[18:25]
+	}
+	return s[:7]
+}
 
 // Binary forms: encoders carry identifiers as 16-byte strings, and decoders refuse any
 // other length (a decoder that padded a short value would make two encodings of one ID).

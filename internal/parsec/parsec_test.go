@@ -108,8 +108,46 @@ func TestIDs(t *testing.T) {
 	if err := u.UnmarshalBinary([]byte{1, 2, 3}); KindOf(err) != Invalid {
 		t.Errorf("UnmarshalBinary of 3 bytes = %v", err)
 	}
-	if len(ShortID(a)) != 7 {
+	if ShortID(a) != a.String()[:7] {
 		t.Errorf("ShortID = %q", ShortID(a))
+	}
+}
+
+// TestSequentialIDs: vlob and block IDs follow each other in byte order (what keeps the
+// databases' pages together), are unique, and their short forms tell them apart.
+func TestSequentialIDs(t *testing.T) {
+	const n = 10000
+	ids := make([][16]byte, n)
+	shorts := map[string]bool{}
+	for i := range ids {
+		if i%2 == 0 {
+			ids[i] = NewVlobID()
+		} else {
+			ids[i] = NewBlockID()
+		}
+		if v := ids[i][6] >> 4; v != 8 || ids[i][8]>>6 != 2 {
+			t.Fatalf("ID %x: version %d, variant %d; want 8 and 2", ids[i], v, ids[i][8]>>6)
+		}
+		shorts[ShortID(VlobID(ids[i]))] = true
+	}
+	ascending := 0
+	for i := 1; i < n; i++ {
+		if ids[i] == ids[i-1] {
+			t.Fatalf("ID %x made twice", ids[i])
+		}
+		if bytes.Compare(ids[i-1][:], ids[i][:]) < 0 {
+			ascending++
+		}
+	}
+	// The sequence may wrap around once (from a random start among 2^48).
+	if ascending < n-2 {
+		t.Errorf("%d of %d IDs follow the one before, want all", ascending, n-1)
+	}
+	if len(shorts) < n-5 {
+		t.Errorf("%d distinct short forms among %d IDs", len(shorts), n)
+	}
+	if s := ShortID(VlobID(ids[0])); s == VlobID(ids[1]).String()[:7] || len(s) != 7 {
+		t.Errorf("ShortID = %q, the first digits the next ID shares", s)
 	}
 }
 

@@ -205,7 +205,14 @@ func TestPutBatchFailure(t *testing.T) {
 	}
 	defer s.Close()
 	const org = parsec.OrganizationID("Org-1")
-	existing := parsec.NewBlockID()
+	// The doomed block's directory (named by its ID's first byte) is made unwritable; the
+	// block stored before lies elsewhere: its ID is random, as an earlier build made it
+	// (the blocks made here follow each other and share their first byte).
+	doomed := parsec.NewBlockID()
+	existing := parsec.BlockID(parsec.NewUserID())
+	for existing.String()[:2] == doomed.String()[:2] {
+		existing = parsec.BlockID(parsec.NewUserID())
+	}
 	if err := s.Put(t.Context(), org, existing, []byte("before")); err != nil {
 		t.Fatal(err)
 	}
@@ -219,9 +226,6 @@ func TestPutBatchFailure(t *testing.T) {
 		blocks[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: bytes.Repeat([]byte{byte(i)}, size)}
 	}
 	blocks = append(blocks, blockstore.Block{ID: existing, Data: largeBlock("after")})
-	var doomed parsec.BlockID
-	for doomed = parsec.NewBlockID(); doomed.String()[:2] == existing.String()[:2]; doomed = parsec.NewBlockID() {
-	}
 	blocks = append(blocks[:100], append([]blockstore.Block{{ID: doomed, Data: largeBlock("x")}}, blocks[100:]...)...)
 	blocker := filepath.Join(dir, string(org), doomed.String()[:2])
 	os.RemoveAll(blocker)

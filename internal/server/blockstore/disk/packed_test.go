@@ -182,7 +182,7 @@ func TestOneFilePerBlockStore(t *testing.T) {
 	dir := t.TempDir()
 	old := make(map[parsec.BlockID][]byte)
 	for _, size := range []int{0, 5, 4 << 10, 300 << 10} {
-		id := parsec.NewBlockID()
+		id := parsec.BlockID(parsec.NewUserID()) // random, as block IDs were made then
 		old[id] = contentOf(id, size)
 		hex := id.String()
 		file := filepath.Join(dir, string(org), hex[:2], hex)
