@@ -26,6 +26,14 @@ func SetWriteChunk(t *testing.T, n int) {
 	t.Cleanup(func() { writeChunk = old })
 }
 
+// SetSendChunk makes a write that sends its files as it goes send them every n files, for
+// the test (not parallel).
+func SetSendChunk(t *testing.T, n int) {
+	old := sendChunk
+	sendChunk = n
+	t.Cleanup(func() { sendChunk = old })
+}
+
 // MkdirCancelled makes folder p in memory, then saves it with a context already ended: a
 // change whose saving fails.
 func (w *Workspace) MkdirCancelled(p string) error {

@@ -396,7 +396,8 @@ func (w *Workspace) put(ctx context.Context, t tree, target string, o CopyOption
 		sources, done := open(chunk)
 		defer done()
 		chunk = nil
-		return w.WriteFiles(ctx, sources, progress)
+		// A change that is sent once written sends its new files as it goes.
+		return w.writeFiles(ctx, sources, progress, !o.NoSync)
 	}
 	var empty emptyFolders
 	err = t.walk(func(it treeItem) error {

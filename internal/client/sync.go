@@ -1380,7 +1380,7 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) (err 
 	defer func() {
 		if saving != nil {
 			if serr := saving.end(ctx, w); serr != nil {
-				err = serr // the local cache failing says more than the push's own error
+				err = cacheError{serr} // the local cache failing says more than the push's own error
 			}
 		}
 	}()
@@ -1423,7 +1423,7 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) (err 
 			err := saving.end(ctx, w)
 			saving = nil
 			if err != nil {
-				return err
+				return cacheError{err}
 			}
 		}
 		for i, id := range cur.ids {
@@ -1435,6 +1435,13 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) (err 
 	}
 	return err
 }
+
+// cacheError is the error of the local cache saving what the server took, which left the
+// workspace's memory as the cache holds it (see saved): what was written and not saved is
+// gone from memory too.
+type cacheError struct{ error }
+
+func (e cacheError) Unwrap() error { return e.error }
 
 // pushResealAfter is how old a batch sealed ahead may be when it is sent (the server's
 // ballpark is 5 minutes).

@@ -47,6 +47,11 @@ const (
 // many files holds in memory.
 var writeChunk = 32 << 10
 
+// sendChunk is how many files a write that sends its files as it goes (see writeFiles)
+// uploads at a time: the manifests of one part go to the server while the contents of the
+// next one upload.
+var sendChunk = 2 * protocol.MaxBatchItems
+
 // WriteFiles writes files into the workspace, creating them or replacing their content,
 // and the missing folders above them. The content is encrypted block by block and
 // uploaded first (several blocks per request, several requests at a time); then the
@@ -55,6 +60,21 @@ var writeChunk = 32 << 10
 // at a time, each chunk acknowledged on its own: a write stopped midway keeps the chunks
 // saved before. progress, if set, receives the bytes uploaded as they go.
 func (w *Workspace) WriteFiles(ctx context.Context, files []FileSource, progress func(int64)) error {
+	return w.writeFiles(ctx, files, progress, false)
+}
+
+// writeFiles is WriteFiles; with send, for a change that is pushed once written (see
+// Change), the files it creates are also sent as it goes: sendChunk files at a time, the
+// manifests of the new files of one part are pushed (and saved as the server took them)
+// while the contents of the next part upload, then the part's other changes (its folders,
+// the files it replaces) are saved, to be pushed with the rest of the change. Each file is
+// thus saved once, as sent, rather than once to be sent and again once sent. The last part
+// (the only one of a small write) is saved, and goes with the folders: a file is not
+// older than the folder version that names it, unless the change fills several batches
+// anyway. A part that cannot be sent is saved as WriteFiles saves it, and the next parts
+// too: the change's push sends them, or says why it cannot. A write stopped midway keeps
+// the parts sent or saved before.
+func (w *Workspace) writeFiles(ctx context.Context, files []FileSource, progress func(int64), send bool) error {
 	unlock, err := w.lockWrite(ctx)
 	if err != nil {
 		return err
@@ -68,24 +88,68 @@ func (w *Workspace) WriteFiles(ctx context.Context, files []FileSource, progress
 			return err
 		}
 	}
-	for chunk := range slices.Chunk(files, writeChunk) {
+	size := writeChunk
+	if send {
+		size = sendChunk
+	}
+	// The part being pushed, by another goroutine, while this one uploads the next: that
+	// push works on the part's new files only, which nothing else touches meanwhile.
+	var sending chan error
+	var unsaved []parsec.VlobID // the changes of that part, saved once it is pushed
+	settle := func(ctx context.Context) error {
+		if sending == nil {
+			return nil
+		}
+		if err := <-sending; err != nil {
+			if errors.As(err, new(cacheError)) {
+				// The part's other changes are gone from memory with the cache's
+				// failure: the write stops there.
+				sending = nil
+				return err
+			}
+			send = false // saved instead, from now on
+		}
+		sending = nil
+		// What the push took is saved already (and out of memory): save leaves it out.
+		err := w.save(ctx, unsaved, nil)
+		unsaved = nil
+		return err
+	}
+	// A write that stops midway keeps the parts pushed before: their folders are saved
+	// even when the write stops because ctx is done (and the push is over before the
+	// workspace is unlocked, whatever happens).
+	defer settle(context.WithoutCancel(ctx))
+	for start := 0; start < len(files); start += size {
+		chunk := files[start:min(start+size, len(files))]
+		last := start+size >= len(files)
 		contents, err := w.uploadAnew(ctx, chunk, progress)
+		if serr := settle(context.WithoutCancel(ctx)); serr != nil {
+			return serr
+		}
 		if err != nil {
 			return err
 		}
-		var changed []parsec.VlobID
+		var changed, created []parsec.VlobID
 		for i, f := range chunk {
 			ids, err := w.putFile(f.Path, contents[i])
 			if err != nil {
 				return err
 			}
 			changed = append(changed, ids...)
+			if id := contents[i].ID; !id.IsZero() {
+				created = append(created, id)
+			}
 		}
-		if err := w.save(ctx, changed, nil); err != nil {
-			return err
+		if !send || last || len(created) == 0 {
+			if err := w.save(ctx, changed, nil); err != nil {
+				return err
+			}
+			continue
 		}
+		sending, unsaved = make(chan error, 1), changed
+		go func(done chan<- error) { done <- w.pushOnce(ctx, created) }(sending)
 	}
-	return nil
+	return settle(context.WithoutCancel(ctx))
 }
 
 // uploadAnew is upload, started again (twice at most) when the workspace's key changed

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
@@ -405,5 +406,132 @@ func TestOtherRefusalsOfAnOlderServer(t *testing.T) {
 	_, err = client.NewClaim(ctx, link, client.ClaimOptions{})
 	if parsec.KindOf(err) != parsec.BadAuth || strings.Contains(err.Error(), "upgrade the server") {
 		t.Fatalf("claim of an unknown invitation on a 2.0 server: %v, want kind BadAuth, not an upgrade", err)
+	}
+}
+
+// commandLog records the commands the server answers, in order.
+type commandLog struct {
+	mu   sync.Mutex
+	cmds []string
+}
+
+func (l *commandLog) lie(cmd string, reply []byte) []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cmds = append(l.cmds, cmd)
+	return reply
+}
+
+// count returns how many times cmd was answered, and the position of its first and last
+// answers (-1 when none).
+func (l *commandLog) count(cmd string) (n, first, last int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first, last = -1, -1
+	for i, c := range l.cmds {
+		if c == cmd {
+			if n++; first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	return n, first, last
+}
+
+// An upload sends its new files as it goes: the manifests of a part go to the server
+// while the next part's contents upload (before the last block_create), and the change
+// ends with nothing pending. Another member reads every file; a new file has one version,
+// the file it replaced two.
+func TestUploadSendsFilesAsItGoes(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, bw, _ := shared(t, p)
+	client.SetSendChunk(t, 4)
+	write(t, aw, map[string][]byte{"/reports/f03": []byte("before")})
+	syncWS(t, aw)
+	files := map[string]string{}
+	for i := range 11 {
+		files[fmt.Sprintf("f%02d", i)] = fmt.Sprintf("content %d", i)
+	}
+	local := localTree(t, files)
+	var log commandLog
+	p.srv.Lie = log.lie
+	if _, err := aw.Upload(ctx, local, "/", client.CopyOptions{Recursive: true}); err != nil {
+		t.Fatal(err)
+	}
+	p.srv.Lie = nil
+	blocks, _, lastBlocks := log.count(protocol.CmdBlockCreate)
+	writes, firstWrite, _ := log.count(protocol.CmdVlobWrite)
+	if blocks < 3 || firstWrite < 0 || firstWrite > lastBlocks {
+		t.Errorf("%d block_create, %d vlob_write, the first vlob_write at %d and the last block_create at %d: want files sent while the next ones upload",
+			blocks, writes, firstWrite, lastBlocks)
+	}
+	if aw.NeedSync() {
+		t.Error("changes pending after the upload")
+	}
+	syncWS(t, bw)
+	for name, content := range files {
+		if got := string(read(t, bw, "/reports/"+name)); got != content {
+			t.Errorf("%s read by bob: %q, want %q", name, got, content)
+		}
+	}
+	for name, want := range map[string]int{"/reports/f00": 1, "/reports/f10": 1, "/reports/f03": 2} {
+		if v, err := bw.History(ctx, name); err != nil || len(v) != want {
+			t.Errorf("history of %s: %d versions (%v), want %d", name, len(v), err, want)
+		}
+	}
+}
+
+// When the server stops taking manifests midway, an upload keeps what it could not send:
+// the parts sent before stay sent, the others are saved on the device, and the upload
+// says so; the next sync sends them, each file in one version.
+func TestUploadKeepsWhatItCannotSend(t *testing.T) {
+	p := newPeople(t)
+	ctx := t.Context()
+	_, aw, bw, _ := shared(t, p)
+	client.SetSendChunk(t, 3)
+	files := map[string]string{}
+	for i := range 10 {
+		files[fmt.Sprintf("f%02d", i)] = fmt.Sprintf("content %d", i)
+	}
+	local := localTree(t, files)
+	var writes atomic.Int64
+	p.srv.Front = func(w http.ResponseWriter, r *http.Request, server http.Handler) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if req, err := protocol.DecodeRequest(body); err == nil && req.Cmd == protocol.CmdVlobWrite && writes.Add(1) > 1 {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		server.ServeHTTP(w, r)
+	}
+	_, err := aw.Upload(ctx, local, "/", client.CopyOptions{Recursive: true})
+	if err == nil || !strings.Contains(err.Error(), "saved on this device but not sent") {
+		t.Fatalf("upload while the server takes no manifest: %v", err)
+	}
+	entries, err := aw.Walk("/reports")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := 0
+	for _, e := range entries {
+		if !e.IsFolder && e.NeedSync {
+			pending++
+		}
+	}
+	if want := len(files) - 3; pending != want {
+		t.Errorf("%d files pending after the upload, want %d (the first part was sent)", pending, want)
+	}
+	p.srv.Front = nil
+	syncWS(t, aw)
+	syncWS(t, bw)
+	for name, content := range files {
+		if got := string(read(t, bw, "/reports/"+name)); got != content {
+			t.Errorf("%s read by bob: %q, want %q", name, got, content)
+		}
+		if v, err := bw.History(ctx, "/reports/"+name); err != nil || len(v) != 1 {
+			t.Errorf("history of %s: %d versions (%v), want 1", name, len(v), err)
+		}
 	}
 }
