@@ -208,10 +208,7 @@ func (fx *fixture) uploadSmall(ctx context.Context) error {
 		p := fx.smallPath(i)
 		files[i] = localSource(p, fx.path("src", p))
 	}
-	if err := fx.ws.WriteFiles(ctx, files, nil); err != nil {
-		return err
-	}
-	return fx.ws.Push(ctx)
+	return fx.ws.SendFiles(ctx, files, nil) // as parsec cp and the GUI write them
 }
 
 // reader opens the workspace with a new, empty local cache, so that the download fetches

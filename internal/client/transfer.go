@@ -63,6 +63,13 @@ func (w *Workspace) WriteFiles(ctx context.Context, files []FileSource, progress
 	return w.writeFiles(ctx, files, progress, false)
 }
 
+// SendFiles writes files as WriteFiles does, and sends them, as one change (see Change):
+// the files it creates go to the server as they are written (see writeFiles), the rest
+// once they are.
+func (w *Workspace) SendFiles(ctx context.Context, files []FileSource, progress func(int64)) error {
+	return w.Change(ctx, false, func() error { return w.writeFiles(ctx, files, progress, true) })
+}
+
 // writeFiles is WriteFiles; with send, for a change that is pushed once written (see
 // Change), the files it creates are also sent as it goes: sendChunk files at a time, the
 // manifests of the new files of one part are pushed (and saved as the server took them)

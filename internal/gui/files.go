@@ -434,7 +434,7 @@ func (a *App) postUpload(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
-	err = ws.Change(r.Context(), false, func() error { return ws.WriteFiles(r.Context(), sources, nil) })
+	err = ws.SendFiles(r.Context(), sources, nil)
 	if streamed != nil {
 		total = streamed.n
 	}
