@@ -188,12 +188,21 @@ func (c *Client) certify(ctx context.Context, offset time.Duration, cmd string, 
 
 func (c *Client) now() parsec.DateTime { return c.clock.Now() }
 
-// newID draws the ID of a workspace, folder or file to create.
+// newID draws the ID of a folder or file to create (of a workspace: newRealmID).
 func (c *Client) newID() parsec.VlobID {
 	if c.ids != nil {
 		return c.ids()
 	}
 	return parsec.NewVlobID()
+}
+
+// newRealmID draws the ID of a workspace to create: random, unlike those of its entries
+// (see parsec.NewRealmID).
+func (c *Client) newRealmID() parsec.VlobID {
+	if c.ids != nil {
+		return c.ids()
+	}
+	return parsec.NewRealmID()
 }
 
 // seen is the view of the certificate history this device has validated, for signing

@@ -172,7 +172,7 @@ func (c *Client) CreateWorkspace(ctx context.Context, name string) (parsec.VlobI
 	if !parsec.CanCreateRealm(c.Profile()) {
 		return parsec.VlobID{}, parsec.Errorf(parsec.Permission, "External users cannot create workspaces")
 	}
-	id := c.newID()
+	id := c.newRealmID()
 	err := c.certify(ctx, realmOffset, protocol.CmdRealmCreate, c.roleCert(id, c.dev.UserID, parsec.RoleOwner),
 		func(signed []byte) any { return protocol.RealmCreateReq{RealmRoleCertificate: signed} })
 	if err != nil {

@@ -345,3 +345,25 @@ func TestWorkspaceNamedAfterAnotherID(t *testing.T) {
 		t.Errorf("FindWorkspace(mallory's ID) = %s, %v", parsec.ShortID(got.ID), err)
 	}
 }
+
+// TestWorkspaceShortIDFindsIt: the short form messages give of a workspace's ID (when its
+// name cannot be read) finds it again, as a prefix of its ID, even among workspaces one
+// process made after another (the GUI, a script): workspace IDs are not made in sequence
+// like those of files, whose first digits follow each other.
+func TestWorkspaceShortIDFindsIt(t *testing.T) {
+	p := newPeople(t)
+	var ids []parsec.VlobID
+	for i := range 3 {
+		id, err := p.ac.CreateWorkspace(t.Context(), fmt.Sprintf("W%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		short := parsec.ShortID(id)
+		if got, err := p.ac.FindWorkspace(t.Context(), short); err != nil || got.ID != id {
+			t.Errorf("FindWorkspace(%s), the short form of %s: %s, %v", short, id, got.ID, err)
+		}
+	}
+}

@@ -71,6 +71,12 @@ func NewBlockID() BlockID                     { return newSequentialID() }
 func NewGreetingAttemptID() GreetingAttemptID { return newID() }
 func NewAccessToken() AccessToken             { return AccessToken(newID()) }
 
+// NewRealmID returns the ID of a new workspace (realm): random (version 4), not in
+// sequence like NewVlobID, since users name workspaces by a prefix of their ID, and
+// messages by its first 7 digits (ShortID): the workspaces one process makes would share
+// their first 12.
+func NewRealmID() VlobID { return newID() }
+
 func (id UserID) String() string            { return hex.EncodeToString(id[:]) }
 func (id DeviceID) String() string          { return hex.EncodeToString(id[:]) }
 func (id VlobID) String() string            { return hex.EncodeToString(id[:]) }
