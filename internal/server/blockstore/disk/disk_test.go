@@ -223,7 +223,9 @@ func TestPutBatchFailure(t *testing.T) {
 		if i%2 == 0 {
 			size = maxPacked + 1
 		}
-		blocks[i] = blockstore.Block{ID: parsec.NewBlockID(), Data: bytes.Repeat([]byte{byte(i)}, size)}
+		// Random IDs (as earlier builds made them), spread over the directories: those
+		// made here would all share the doomed block's.
+		blocks[i] = blockstore.Block{ID: parsec.BlockID(parsec.NewUserID()), Data: bytes.Repeat([]byte{byte(i)}, size)}
 	}
 	blocks = append(blocks, blockstore.Block{ID: existing, Data: largeBlock("after")})
 	blocks = append(blocks[:100], append([]blockstore.Block{{ID: doomed, Data: largeBlock("x")}}, blocks[100:]...)...)
