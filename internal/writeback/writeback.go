@@ -19,6 +19,7 @@ type File struct {
 	started int64 // bytes whose write-back has started
 	dropped int64 // bytes on disk and out of the page cache
 	plain   bool  // written as usual: the system cannot write this file back
+	decided bool  // plain is known (asked once a step is written: see Write)
 	err     error // the first write-back error: every later write returns it
 }
 
@@ -29,9 +30,7 @@ func Create(name string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &File{f: f, fd: int(f.Fd())}
-	w.plain = !supported(f, w.fd)
-	return w, nil
+	return &File{f: f, fd: int(f.Fd())}, nil
 }
 
 // Write writes p at the end of what was written. Besides a write's own errors, it returns
@@ -47,6 +46,13 @@ func (w *File) Write(p []byte) (int, error) {
 		return n, err
 	}
 	for w.off-w.started >= Step {
+		if !w.decided {
+			// Asked of the first step only: a file smaller than one (most files of a
+			// tree) costs no more system calls than a plain one.
+			if w.decided, w.plain = true, !supported(w.f, w.fd); w.plain {
+				return n, nil
+			}
+		}
 		if w.err = start(w.fd, w.started, Step); w.err != nil {
 			return n, w.err
 		}

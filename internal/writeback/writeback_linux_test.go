@@ -35,7 +35,11 @@ func diskDir(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := w.Write(make([]byte, Step)); err != nil {
+			t.Fatal(err)
+		}
 		w.Close()
+		os.Remove(dir + "/probe")
 		if !w.plain {
 			return dir
 		}
@@ -134,11 +138,11 @@ func TestTmpfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if !w.plain {
-		t.Error("a file on tmpfs is written back")
-	}
 	if n, err := w.Write(make([]byte, Window+2*Step)); err != nil || n != Window+2*Step {
 		t.Errorf("wrote %d, %v", n, err)
+	}
+	if !w.plain {
+		t.Error("a file on tmpfs is written back")
 	}
 }
 
@@ -169,5 +173,23 @@ func TestWriteAfterClose(t *testing.T) {
 	w.Close()
 	if _, err := w.Write([]byte("x")); err == nil {
 		t.Error("a write to a closed file succeeded")
+	}
+}
+
+// A file smaller than a step is written as usual, without asking the system whether it
+// could be written back (four calls a file, for the many small files of a tree).
+func TestSmallFileNotAsked(t *testing.T) {
+	w, err := Create(diskDir(t) + "/small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, Step-1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w.decided {
+		t.Error("write-back asked about for a file smaller than a step")
 	}
 }
