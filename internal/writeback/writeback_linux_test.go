@@ -177,19 +177,42 @@ func TestWriteAfterClose(t *testing.T) {
 }
 
 // A file smaller than a step is written as usual, without asking the system whether it
-// could be written back (four calls a file, for the many small files of a tree).
+// could be written back (four calls a file, for the many small files of a tree); a file of
+// one step is asked about once, when that step is written.
 func TestSmallFileNotAsked(t *testing.T) {
-	w, err := Create(diskDir(t) + "/small")
+	dir := diskDir(t)
+	asked := 0
+	ask = func(f *os.File, fd int) bool { asked++; return supported(f, fd) }
+	t.Cleanup(func() { ask = supported })
+	w, err := Create(dir + "/small")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write(make([]byte, Step-1)); err != nil {
-		t.Fatal(err)
+	for range 3 { // writes of odd sizes, short of a step
+		if _, err := w.Write(make([]byte, Step/3)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if w.decided {
-		t.Error("write-back asked about for a file smaller than a step")
+	if asked != 0 || w.decided {
+		t.Errorf("write-back asked about %d time(s) for a file smaller than a step", asked)
+	}
+	w, err = Create(dir + "/step")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if asked != 0 {
+		t.Fatal("write-back asked about when the file was created")
+	}
+	for _, n := range []int{Step - 1, 1, 5} {
+		if _, err := w.Write(make([]byte, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if asked != 1 || w.plain {
+		t.Errorf("a file of one step: asked %d time(s), plain %t; want once, and written back", asked, w.plain)
 	}
 }
