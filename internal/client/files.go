@@ -38,7 +38,8 @@ func (w *Workspace) Info(ctx context.Context) (WorkspaceInfo, error) {
 // this user may change the workspace (before any work), receives the workspace's changes,
 // runs f (which saves its change on this device, e.g. with Mkdir, WriteFiles, Rename), then
 // sends the result. Three things may happen besides success:
-//   - the workspace is not writable for this user, or f fails: its error, nothing sent;
+//   - the workspace is not writable for this user, or f fails: its error, nothing sent
+//     (but the parts of a write that sends as it goes, SendFiles or a copy, sent before);
 //   - the change is saved but cannot be sent: an error with the cause's kind, saying that
 //     the change is kept on this device and the next sync or write sends it;
 //   - with noSync, f only: the change stays on this device until the next sync or write.
