@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -439,22 +440,30 @@ func (l *commandLog) count(cmd string) (n, first, last int) {
 	return n, first, last
 }
 
+// sendingUpload sets up an upload of n files sent as it goes, part files at a time: a
+// workspace of alice's shared with bob (both views returned) and a local tree of the
+// files ("reports/fNN"), whose contents it returns.
+func sendingUpload(t *testing.T, n, part int) (p *people, aw, bw *client.Workspace, local string, files map[string]string) {
+	t.Helper()
+	p = newPeople(t)
+	_, aw, bw, _ = shared(t, p)
+	client.SetSendChunk(t, part)
+	files = map[string]string{}
+	for i := range n {
+		files[fmt.Sprintf("f%02d", i)] = fmt.Sprintf("content %d", i)
+	}
+	return p, aw, bw, localTree(t, files), files
+}
+
 // An upload sends its new files as it goes: the manifests of a part go to the server
 // while the next part's contents upload (before the last block_create), and the change
 // ends with nothing pending. Another member reads every file; a new file has one version,
 // the file it replaced two.
 func TestUploadSendsFilesAsItGoes(t *testing.T) {
-	p := newPeople(t)
 	ctx := t.Context()
-	_, aw, bw, _ := shared(t, p)
-	client.SetSendChunk(t, 4)
+	p, aw, bw, local, files := sendingUpload(t, 11, 4)
 	write(t, aw, map[string][]byte{"/reports/f03": []byte("before")})
 	syncWS(t, aw)
-	files := map[string]string{}
-	for i := range 11 {
-		files[fmt.Sprintf("f%02d", i)] = fmt.Sprintf("content %d", i)
-	}
-	local := localTree(t, files)
 	var log commandLog
 	p.srv.Lie = log.lie
 	if _, err := aw.Upload(ctx, local, "/", client.CopyOptions{Recursive: true}); err != nil {
@@ -487,15 +496,8 @@ func TestUploadSendsFilesAsItGoes(t *testing.T) {
 // the parts sent before stay sent, the others are saved on the device, and the upload
 // says so; the next sync sends them, each file in one version.
 func TestUploadKeepsWhatItCannotSend(t *testing.T) {
-	p := newPeople(t)
 	ctx := t.Context()
-	_, aw, bw, _ := shared(t, p)
-	client.SetSendChunk(t, 3)
-	files := map[string]string{}
-	for i := range 10 {
-		files[fmt.Sprintf("f%02d", i)] = fmt.Sprintf("content %d", i)
-	}
-	local := localTree(t, files)
+	p, aw, bw, local, files := sendingUpload(t, 10, 3)
 	var writes atomic.Int64
 	p.srv.Front = func(w http.ResponseWriter, r *http.Request, server http.Handler) {
 		body, _ := io.ReadAll(r.Body)
@@ -533,5 +535,34 @@ func TestUploadKeepsWhatItCannotSend(t *testing.T) {
 		if v, err := bw.History(ctx, "/reports/"+name); err != nil || len(v) != 1 {
 			t.Errorf("history of %s: %d versions (%v), want 1", name, len(v), err)
 		}
+	}
+}
+
+// When the device's cache fails to save a part the server took (here a trigger refuses
+// the rows of pushed files), the upload stops there with the cache's error: the part's
+// folders went from memory with the failure, so the next parts would land in a folder
+// that does not name the files before them.
+func TestUploadStopsWhenTheCacheFails(t *testing.T) {
+	ctx := t.Context()
+	p, aw, _, local, _ := sendingUpload(t, 12, 3)
+	db, err := sql.Open("sqlite", cachePath(p.alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER disk_on_fire BEFORE INSERT ON vlobs WHEN NEW.need_sync = 0 AND NEW.folder = 0
+		BEGIN SELECT RAISE(ABORT, 'disk on fire'); END`); err != nil {
+		t.Fatal(err)
+	}
+	var log commandLog
+	p.srv.Lie = log.lie
+	_, err = aw.Upload(ctx, local, "/", client.CopyOptions{Recursive: true})
+	p.srv.Lie = nil
+	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("upload while the cache refuses the files sent: %v", err)
+	}
+	// The first part pushed while the second uploaded; nothing after.
+	if n, _, _ := log.count(protocol.CmdBlockCreate); n != 2 {
+		t.Errorf("%d block_create, want 2: the upload went on after the cache failed", n)
 	}
 }

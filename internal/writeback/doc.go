@@ -8,11 +8,11 @@
 // It is the pattern Linux's developers advise for streaming writes: start the write-back of
 // each step as soon as it is written (sync_file_range), then, a window later, wait for that
 // step to be on disk and drop its pages (posix_fadvise DONTNEED). Whether the file can be
-// written so is decided once, when its first step is written (smaller files are plain): a regular file on a file system whose
-// page cache these calls reach (not tmpfs, whose pages are the file, nor overlayfs, which
-// keeps them on the file beneath); elsewhere (other systems, pipes, devices, sandboxes that
-// refuse the calls) a File is a plain file. Once decided, any error of these calls is a
-// write error: it may be the disk's.
+// written so is decided once, when its first step is written (smaller files are plain): a
+// regular file on a file system whose page cache these calls reach (not tmpfs, whose pages
+// are the file, nor overlayfs, which keeps them on the file beneath); elsewhere (other
+// systems, pipes, devices, sandboxes that refuse the calls) a File is a plain file. Once
+// decided, any error of these calls is a write error: it may be the disk's.
 //
 // It never syncs the file as a whole: a download is not made durable by it, only kept out
 // of memory.
