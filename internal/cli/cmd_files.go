@@ -463,13 +463,14 @@ path (write ./a:b for a local file whose name has a colon).
 When DST is an existing folder (or ends with "/"), SRC is copied into it under its name;
 otherwise DST is the copy's name. Existing files are replaced (in a workspace, as a new
 version), except by a copy within one workspace, which must not replace anything. A folder
-tree travels in one batch: contents are encrypted and uploaded in parallel, then the files
-appear, saved on this device 32,768 at a time (a copy stopped midway keeps what it saved: run
-it again to finish; a copy within one workspace is taken back instead). A file copied to
-this computer goes to its disk as it is written, beside its name, and only its last 40 MiB
-stay in memory (on Linux); it takes its name once complete, so that a copy that fails
-leaves the file it was to replace as it was. A progress bar is shown when stderr is a
-terminal.`,
+tree travels in one batch: contents are encrypted and uploaded in parallel, and the new
+files are sent as they go, 2,000 at a time while the next ones upload, the rest (folders,
+replaced files) at the end (with --no-sync, or when the server stops taking them, they are
+saved on this device instead). A copy stopped midway keeps what it sent or saved: run it
+again to finish; a copy within one workspace is taken back instead. A file copied to this
+computer goes to its disk as it is written, beside its name, and only its last 40 MiB stay
+in memory (on Linux); it takes its name once complete, so that a copy that fails leaves the
+file it was to replace as it was. A progress bar is shown when stderr is a terminal.`,
 		Args: exactArgs(2, "SRC and DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src, dst := parseLocation(args[0]), parseLocation(args[1])
