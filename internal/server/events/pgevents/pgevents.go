@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -205,26 +207,52 @@ func (b *Bus) write() {
 }
 
 // record records a batch of events in one transaction, under the publishers' lock, notifies
-// the channel once, and returns their IDs.
+// the channel once, and returns their IDs. The events go in one statement, in their order:
+// the identity column numbers the rows as the insertion takes them, so the batch's IDs
+// increase in the batch's order (and past every ID recorded before, under the lock).
 func (b *Bus) record(batch []*publication) ([]int64, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
-	ids := make([]int64, len(batch))
+	orgs, names, payloads, audiences := make([]string, len(batch)), make([]string, len(batch)), make([][]byte, len(batch)), make([][]byte, len(batch))
+	for i, p := range batch {
+		orgs[i], names[i], payloads[i], audiences[i] = string(p.ev.Org), p.ev.Name, p.ev.Payload, p.audience
+	}
+	ids := make([]int64, 0, len(batch))
 	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+		ids = ids[:0]
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, publishLock); err != nil {
 			return err
 		}
-		var q pgx.Batch
-		for i, p := range batch {
-			q.Queue(`INSERT INTO events (org, name, payload, audience) VALUES ($1, $2, $3, $4) RETURNING id`,
-				string(p.ev.Org), p.ev.Name, p.ev.Payload, p.audience).QueryRow(func(row pgx.Row) error {
-				return row.Scan(&ids[i])
-			})
+		rows, err := tx.Query(ctx, `INSERT INTO events (org, name, payload, audience)
+			SELECT org, name, payload, audience
+			FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[]) WITH ORDINALITY AS e (org, name, payload, audience, n)
+			ORDER BY n
+			RETURNING id`, orgs, names, payloads, audiences)
+		if err != nil {
+			return err
 		}
-		q.Queue(`SELECT pg_notify($1, '')`, channel)
-		return tx.SendBatch(ctx, &q).Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) != len(batch) {
+			return fmt.Errorf("recorded %d events of %d", len(ids), len(batch))
+		}
+		slices.Sort(ids)
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, '')`, channel)
+		return err
 	})
-	return ids, err
+	if err != nil {
+		return make([]int64, len(batch)), err
+	}
+	return ids, nil
 }
 
 // Subscribe implements events.Bus. It reads the database: first the events published before

@@ -26,3 +26,19 @@ func BenchmarkPostgresPublish(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPostgresPublishBatch publishes batches of 1,000 events, as a request that
+// creates 1,000 files does.
+func BenchmarkPostgresPublishBatch(b *testing.B) {
+	bus := pgBuses(b, 1)[0]
+	evs := make([]events.Event, 1000)
+	for i := range evs {
+		evs[i] = events.Event{Org: "Org", Name: "VLOB", Payload: make([]byte, 120), Audience: events.Audience{All: true}}
+	}
+	for b.Loop() {
+		if ids := bus.PublishBatch(evs); ids[len(ids)-1] == 0 {
+			b.Fatal("events lost")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(evs)), "µs/event")
+}
