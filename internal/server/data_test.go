@@ -26,6 +26,7 @@ type flakyBlocks struct {
 	blockstore.Store
 	failPut, failGet atomic.Bool
 	longer           atomic.Bool // Open says a block has 1 KiB more than it has
+	longerReader     atomic.Bool // and gives it as a reader that is not its file
 }
 
 func (f *flakyBlocks) PutBatch(ctx context.Context, org parsec.OrganizationID, blocks []blockstore.Block) error {
@@ -45,6 +46,9 @@ func (f *flakyBlocks) Open(ctx context.Context, org parsec.OrganizationID, id pa
 		return nil, 0, err
 	}
 	if f.longer.Load() {
+		if f.longerReader.Load() {
+			return ctxReader{ctx, r}, size + 1024, nil // sent through the reply's buffer
+		}
 		return r, size + 1024, nil // the disk store's file itself: sent with sendfile
 	}
 	return ctxReader{ctx, r}, size, nil
@@ -755,22 +759,26 @@ func TestBlocks(t *testing.T) {
 	t.Run("a block shorter than the store says", func(t *testing.T) {
 		large := protocol.BlockData{BlockID: parsec.NewBlockID(), Data: bytes.Repeat([]byte("large"), 100<<10)}
 		wantStatus(t, w.createBlocks(t, alice, realm, 1, large), protocol.StatusOK)
-		flaky.longer.Store(true)
-		req := w.signedRequest(t, alice, encodeRequest(t, protocol.CmdBlockRead, protocol.BlockReadReq{RealmID: realm, BlockIDs: []parsec.BlockID{large.BlockID}}), w.clock.Now())
-		resp, err := w.hs.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		flaky.longer.Store(false)
-		if !errors.Is(err, io.ErrUnexpectedEOF) || n >= resp.ContentLength {
-			t.Fatalf("read of a block shorter than announced: %d of %d bytes, %v; want the reply cut", n, resp.ContentLength, err)
-		}
-		rep, err := w.readBlocks(t, alice, realm, large.BlockID)
-		wantStatus(t, err, protocol.StatusOK)
-		if len(rep.Blocks) != 1 || !bytes.Equal(rep.Blocks[0].Data, large.Data) {
-			t.Errorf("read again: %d blocks, want the block whole", len(rep.Blocks))
+		// A file is sent with sendfile, another reader (an object's body) through a buffer.
+		for _, reader := range []bool{false, true} {
+			flaky.longer.Store(true)
+			flaky.longerReader.Store(reader)
+			req := w.signedRequest(t, alice, encodeRequest(t, protocol.CmdBlockRead, protocol.BlockReadReq{RealmID: realm, BlockIDs: []parsec.BlockID{large.BlockID}}), w.clock.Now())
+			resp, err := w.hs.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			flaky.longer.Store(false)
+			if !errors.Is(err, io.ErrUnexpectedEOF) || n >= resp.ContentLength {
+				t.Fatalf("read of a block shorter than announced (not a file: %v): %d of %d bytes, %v; want the reply cut", reader, n, resp.ContentLength, err)
+			}
+			rep, err := w.readBlocks(t, alice, realm, large.BlockID)
+			wantStatus(t, err, protocol.StatusOK)
+			if len(rep.Blocks) != 1 || !bytes.Equal(rep.Blocks[0].Data, large.Data) {
+				t.Errorf("read again: %d blocks, want the block whole", len(rep.Blocks))
+			}
 		}
 	})
 
