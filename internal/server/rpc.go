@@ -142,7 +142,7 @@ func (s *Server) rpc(family string) http.HandlerFunc {
 		defer reply.done()
 		w.Header().Set("Content-Type", protocol.ContentType)
 		w.Header().Set("Content-Length", strconv.FormatInt(reply.size, 10))
-		if err := reply.write(w, s.limits.BodyIdle); err != nil && r.Context().Err() == nil {
+		if err := reply.write(w, s.limits.BodyIdle, canSendfile(r)); err != nil && r.Context().Err() == nil {
 			s.log.Warn("rpc reply cut", "family", family, "path", r.URL.Path, "err", err)
 		}
 	}
@@ -271,13 +271,14 @@ func (b *replyBody) done() {
 }
 
 // write writes the parts, extending the write deadline for each piece of at most
-// replyPiece bytes (see writeReply). A file's bytes go to the connection by the response
-// writer's ReadFrom (sendfile, on a TCP connection); another reader's (an S3 object's body)
-// through a reused buffer, a piece in one write, where ReadFrom would copy them through a
-// buffer of 32 KiB allocated for each piece (twice the server's processor time for a
-// download from S3). A reader that ends early cuts the reply short, which the client sees
-// as a lost connection.
-func (b *replyBody) write(w http.ResponseWriter, idle time.Duration) error {
+// replyPiece bytes (see writeReply). With sendfile (see canSendfile), a file's bytes go to
+// the connection by the response writer's ReadFrom, which hands them to the kernel; any
+// other reader's (an S3 object's body), and a file's over TLS or HTTP/2, go through a
+// reused buffer, a piece in one write, where ReadFrom would copy them through a buffer of
+// 32 KiB allocated for each piece (twice the server's processor time for a download from
+// S3). A reader that ends early cuts the reply short, which the client sees as a lost
+// connection.
+func (b *replyBody) write(w http.ResponseWriter, idle time.Duration, sendfile bool) error {
 	var buf *[]byte
 	defer func() {
 		if buf != nil {
@@ -291,7 +292,7 @@ func (b *replyBody) write(w http.ResponseWriter, idle time.Duration) error {
 			continue
 		}
 		var rf io.ReaderFrom
-		if _, ok := p.r.(*os.File); ok {
+		if _, ok := p.r.(*os.File); ok && sendfile {
 			rf, _ = w.(io.ReaderFrom)
 		}
 		if buf == nil && rf == nil {
@@ -309,6 +310,9 @@ func (b *replyBody) write(w http.ResponseWriter, idle time.Duration) error {
 			} else {
 				piece := (*buf)[:n]
 				if _, err := io.ReadFull(p.r, piece); err != nil {
+					if err == io.EOF {
+						err = io.ErrUnexpectedEOF // ended on a piece's boundary: still short
+					}
 					return err
 				}
 				if _, err := w.Write(piece); err != nil {
@@ -322,6 +326,12 @@ func (b *replyBody) write(w http.ResponseWriter, idle time.Duration) error {
 }
 
 const replyPiece = 256 << 10
+
+// canSendfile says whether a reply to r can hand a file's bytes to the kernel (sendfile):
+// on HTTP/1 without TLS, where the connection is the server's TCP connection (a proxy in
+// front may terminate TLS). Over TLS the bytes must be encrypted here, and HTTP/2 frames
+// them: its response writer has no ReadFrom.
+func canSendfile(r *http.Request) bool { return r.TLS == nil && r.ProtoMajor == 1 }
 
 var pieceBuffers = sync.Pool{New: func() any { b := make([]byte, replyPiece); return &b }}
 

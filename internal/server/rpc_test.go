@@ -2,7 +2,12 @@ package server
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -778,5 +783,87 @@ func TestBodyBuffersKeptAcrossCollections(t *testing.T) {
 		t.Fatal("a buffer of more than twice the largest body was kept")
 	} else {
 		releaseBody(buf)
+	}
+}
+
+// readFromRecorder is a response writer with a ReadFrom, as net/http's HTTP/1 one has,
+// counting the calls.
+type readFromRecorder struct {
+	*httptest.ResponseRecorder
+	readFroms int
+}
+
+func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
+	r.readFroms++
+	return io.Copy(struct{ io.Writer }{r.ResponseRecorder}, src)
+}
+
+// A reply's file goes by the response writer's ReadFrom (sendfile) only where the
+// connection allows it; anything else, and a file over TLS or HTTP/2, through the reply's
+// buffer. The bytes are the same either way.
+func TestReplyBodyWrite(t *testing.T) {
+	content := bytes.Repeat([]byte("0123456789abcdef"), (replyPiece+replyPiece/2)/16)
+	file := filepath.Join(t.TempDir(), "block")
+	if err := os.WriteFile(file, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		file      bool
+		sendfile  bool
+		readFroms bool
+	}{
+		{"file, sendfile", true, true, true},
+		{"file, no sendfile", true, false, false},
+		{"other reader", false, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r io.Reader = bytes.NewReader(content)
+			if tc.file {
+				f, err := os.Open(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				r = f
+			}
+			body := &replyBody{}
+			body.addBytes([]byte("head:"))
+			body.addReader(r, int64(len(content)))
+			w := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+			if err := body.write(w, time.Minute, tc.sendfile); err != nil {
+				t.Fatal(err)
+			}
+			if (w.readFroms > 0) != tc.readFroms {
+				t.Errorf("ReadFrom called %d times", w.readFroms)
+			}
+			if got := w.Body.Bytes(); !bytes.Equal(got, append([]byte("head:"), content...)) {
+				t.Errorf("wrote %d bytes, not the %d of the reply", len(got), 5+len(content))
+			}
+		})
+	}
+	t.Run("a reader that ends on a piece's boundary, short", func(t *testing.T) {
+		body := &replyBody{}
+		body.addReader(bytes.NewReader(content[:replyPiece]), 2*replyPiece)
+		w := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+		if err := body.write(w, time.Minute, true); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("write of a short reader: %v, want %v", err, io.ErrUnexpectedEOF)
+		}
+	})
+}
+
+func TestCanSendfile(t *testing.T) {
+	plain := httptest.NewRequest(http.MethodPost, "/", nil)
+	overTLS := httptest.NewRequest(http.MethodPost, "https://parsec.example.com/", nil)
+	h2 := httptest.NewRequest(http.MethodPost, "/", nil)
+	h2.ProtoMajor, h2.ProtoMinor, h2.Proto = 2, 0, "HTTP/2.0"
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+		want bool
+	}{{"HTTP/1.1", plain, true}, {"TLS", overTLS, false}, {"HTTP/2", h2, false}} {
+		if got := canSendfile(tc.r); got != tc.want {
+			t.Errorf("%s: canSendfile = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
