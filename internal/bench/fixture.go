@@ -192,7 +192,7 @@ func localSource(wsPath, local string) client.FileSource {
 }
 
 func localTarget(wsPath, local string) client.FileTarget {
-	return client.FileTarget{Path: wsPath, Create: func() (io.WriteCloser, error) { return writeback.Create(local) }}
+	return client.FileTarget{Path: wsPath, Apart: true, Create: func() (io.WriteCloser, error) { return writeback.Create(local) }}
 }
 
 func (fx *fixture) uploadBig(ctx context.Context) error {

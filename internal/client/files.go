@@ -542,7 +542,7 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 		if e.IsFolder {
 			return os.MkdirAll(p, 0o755)
 		}
-		chunk = append(chunk, FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) { return createPart(p) }, ID: e.ID})
+		chunk = append(chunk, FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) { return createPart(p) }, ID: e.ID, Apart: true})
 		res.Files++
 		res.Bytes += int64(e.Size)
 		if len(chunk) == downloadChunk {
@@ -768,14 +768,27 @@ func (w *Workspace) treeStamp(p string) ([sha256.Size]byte, error) {
 // A partFile is a file downloaded beside its target, put in its place once complete: a
 // download that fails (a block that does not match its manifest, the server gone, Ctrl-C)
 // leaves what was at the target as it was, and no partial file.
+//
+// Where the file system has them (Linux), the file is written without a name and linked
+// to its target once complete: one system call that takes the folder's lock, where a file
+// written under a name of its own and renamed takes two (the most costly steps of a
+// download of small files), and a download killed midway leaves nothing behind. When the
+// target exists, the complete file is linked beside it and renamed over it.
 type partFile struct {
 	*writeback.File
-	part, target string
+	part    string // the name it is written under; "" while it has none
+	target  string
+	unnamed bool
 }
 
 func createPart(target string) (io.WriteCloser, error) {
-	dir, base := filepath.Split(target)
-	part := filepath.Join(dir, "."+base[:min(len(base), 200)]+"."+strconv.FormatUint(rand.Uint64(), 36)+".part")
+	if _, err := os.Lstat(target); errors.Is(err, fs.ErrNotExist) {
+		if f, err := createUnnamed(filepath.Dir(target)); err == nil {
+			return &partFile{File: f, target: target, unnamed: true}, nil
+		}
+	}
+	// Any failure: the named file's creation tells it, for target.
+	part := partName(target)
 	f, err := writeback.Create(part)
 	if err != nil {
 		var pe *fs.PathError
@@ -787,8 +800,37 @@ func createPart(target string) (io.WriteCloser, error) {
 	return &partFile{File: f, part: part, target: target}, nil
 }
 
+// createUnnamed is writeback.CreateUnnamed; tests make it fail, as on a file system without
+// unnamed files.
+var createUnnamed = writeback.CreateUnnamed
+
+// partName is a name beside target for a file that will replace it.
+func partName(target string) string {
+	dir, base := filepath.Split(target)
+	return filepath.Join(dir, "."+base[:min(len(base), 200)]+"."+strconv.FormatUint(rand.Uint64(), 36)+".part")
+}
+
 // Close puts the file in place.
 func (p *partFile) Close() error {
+	if p.unnamed {
+		err := p.File.Link(p.target)
+		if err == nil {
+			if err = p.File.Close(); err != nil {
+				os.Remove(p.target)
+			}
+			return err
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			p.File.Close()
+			return err
+		}
+		// Something is at the target: the file gets a name beside it, then replaces it.
+		p.part = partName(p.target)
+		if err := p.File.Link(p.part); err != nil {
+			p.File.Close()
+			return err
+		}
+	}
 	err := p.File.Close()
 	if err == nil {
 		err = os.Rename(p.part, p.target)
@@ -802,5 +844,7 @@ func (p *partFile) Close() error {
 // Abort drops what was written.
 func (p *partFile) Abort() {
 	p.File.Close()
-	os.Remove(p.part)
+	if p.part != "" {
+		os.Remove(p.part)
+	}
 }

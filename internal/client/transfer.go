@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/parsec-go/parsec/internal/crypto"
 	"github.com/parsec-go/parsec/internal/manifest"
@@ -32,6 +33,10 @@ type FileTarget struct {
 	// entry, with the others in one batch, rather than resolving Path again, which costs a
 	// lookup per file; Path is resolved when the entry cannot be read here.
 	ID parsec.VlobID
+	// Apart says that this file may be created and written while other files of the call
+	// are, from other goroutines (files of a disk); files whose targets do not all say so
+	// are created and written one after another, in order (entries of one archive).
+	Apart bool
 }
 
 // Transfer tuning. An upload sends uploadStreams requests at once while it reads and
@@ -555,7 +560,7 @@ func (w *Workspace) ReadFiles(ctx context.Context, targets []FileTarget, progres
 			w.mu.Unlock()
 			return parsec.Errorf(parsec.Invalid, "%s is a folder", t.Path)
 		}
-		files[i] = download{fm: fm, create: t.Create}
+		files[i] = download{fm: fm, create: t.Create, apart: t.Apart}
 	}
 	w.mu.Unlock()
 	return w.c.download(ctx, w.id, files, progress)
@@ -600,6 +605,7 @@ func (nopCloser) Close() error { return nil }
 type download struct {
 	fm     *manifest.FileManifest
 	create func() (io.WriteCloser, error)
+	apart  bool // see FileTarget.Apart
 }
 
 // piece is a range of a file: from a block, or a hole (zeros).
@@ -689,14 +695,7 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 	}()
 	zeros := make([]byte, 64<<10)
 	var out io.WriteCloser
-	defer func() {
-		// A file left open here is incomplete: dropped, when its writer can drop it.
-		if a, ok := out.(interface{ Abort() }); ok {
-			a.Abort()
-		} else if out != nil {
-			out.Close()
-		}
-	}()
+	defer func() { abort(out) }()
 	// The batches fetched ahead but not written give their buffers back at the end.
 	defer func() {
 		cancel()
@@ -719,7 +718,7 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 		if res.err != nil {
 			return res.err
 		}
-		if err := c.writePieces(files, b.pieces, res.blocks, &out, zeros, progress); err != nil {
+		if err := writeBatch(files, b.pieces, res.blocks, &out, zeros, progress); err != nil {
 			res.release()
 			return err
 		}
@@ -735,9 +734,76 @@ func sameBlock(a, b manifest.BlockAccess) bool {
 	return a == b
 }
 
+// writeBatch writes a batch's pieces of files, from its blocks: those of the file *out
+// holds (begun in an earlier batch) first, then the files wholly in the batch, on every
+// core when their targets are written apart (creating small files is most of a download's
+// time), then the first pieces of a file that ends in a later batch, which *out then
+// holds.
+func writeBatch(files []download, pieces []piece, blocks map[parsec.BlockID][]byte, out *io.WriteCloser, zeros []byte, progress func(int64)) error {
+	head := 0
+	if *out != nil {
+		for head < len(pieces) && !pieces[head].last {
+			head++
+		}
+		head = min(head+1, len(pieces))
+	}
+	tail := len(pieces)
+	if tail > head && !pieces[tail-1].last {
+		for f := pieces[tail-1].file; tail > head && pieces[tail-1].file == f; {
+			tail--
+		}
+	}
+	if err := writePieces(files, pieces[:head], blocks, out, zeros, progress); err != nil {
+		return err
+	}
+	// The whole files, each a run of pieces ending with its last.
+	var whole [][]piece
+	apart := true
+	for start, i := head, head; i < tail; i++ {
+		apart = apart && files[pieces[i].file].apart
+		if pieces[i].last {
+			whole = append(whole, pieces[start:i+1])
+			start = i + 1
+		}
+	}
+	if !apart || len(whole) < 2 {
+		if err := writePieces(files, pieces[head:tail], blocks, out, zeros, progress); err != nil {
+			return err
+		}
+	} else {
+		var failed atomic.Bool
+		errs := make([]error, len(whole))
+		parallel(len(whole), func(i int) {
+			if failed.Load() {
+				return
+			}
+			var f io.WriteCloser
+			if errs[i] = writePieces(files, whole[i], blocks, &f, zeros, progress); errs[i] != nil {
+				abort(f)
+				failed.Store(true)
+			}
+		})
+		for _, err := range errs {
+			if err != nil {
+				return err // the first file's that failed
+			}
+		}
+	}
+	return writePieces(files, pieces[tail:], blocks, out, zeros, progress)
+}
+
+// abort drops a file left incomplete, when its writer can drop it, else closes it.
+func abort(w io.WriteCloser) {
+	if a, ok := w.(interface{ Abort() }); ok {
+		a.Abort()
+	} else if w != nil {
+		w.Close()
+	}
+}
+
 // writePieces writes pieces of files, from blocks, to the files' writers: *out is the
 // file being written, created at its first piece and closed (then nil) after its last.
-func (c *Client) writePieces(files []download, pieces []piece, blocks map[parsec.BlockID][]byte, out *io.WriteCloser, zeros []byte, progress func(int64)) error {
+func writePieces(files []download, pieces []piece, blocks map[parsec.BlockID][]byte, out *io.WriteCloser, zeros []byte, progress func(int64)) error {
 	for _, p := range pieces {
 		if *out == nil {
 			// Through a variable: a writer that failed to open may be a nil pointer, which

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -565,4 +567,121 @@ func TestUploadStopsWhenTheCacheFails(t *testing.T) {
 	if n, _, _ := log.count(protocol.CmdBlockCreate); n != 2 {
 		t.Errorf("%d block_create, want 2: the upload went on after the cache failed", n)
 	}
+}
+
+// Files read apart (to a disk) are written two at a time, each whole, around a file whose
+// blocks span two batches; files not read apart are created one after another, in order.
+// A file that cannot be created fails the read with its own error, and every file opened
+// is closed or dropped.
+func TestReadFilesApart(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
+	p := newPeople(t)
+	_, aw, _, _ := shared(t, p)
+	rng := rand.NewChaCha8([32]byte{7})
+	content := map[string][]byte{}
+	var paths []string
+	for i := range 61 {
+		name := fmt.Sprintf("/t/f%02d", i)
+		size := 1 + i*37
+		if i == 30 {
+			size = protocol.MaxBatchBytes + 300<<10 // its blocks go in two batches
+		}
+		content[name] = make([]byte, size)
+		rng.Read(content[name])
+		paths = append(paths, name)
+	}
+	write(t, aw, content)
+	errFull := errors.New("disk full")
+	for _, tc := range []struct {
+		name        string
+		apart       bool
+		failAt      string
+		wantOpenMax int // at most 1, or at least 2
+	}{
+		{"apart", true, "", 2},
+		{"in order", false, "", 1},
+		{"apart, one that cannot be created", true, "/t/f45", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &recorder{got: map[string]*bytes.Buffer{}}
+			var targets []client.FileTarget
+			for _, name := range paths {
+				targets = append(targets, client.FileTarget{Path: name, Apart: tc.apart, Create: func() (io.WriteCloser, error) {
+					if name == tc.failAt {
+						return nil, errFull
+					}
+					return r.create(name), nil
+				}})
+			}
+			err := aw.ReadFiles(t.Context(), targets, nil)
+			if tc.failAt != "" {
+				if !errors.Is(err, errFull) {
+					t.Errorf("ReadFiles with a file that cannot be created: %v, want %v", err, errFull)
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, name := range paths {
+					if got := r.got[name]; got == nil || !bytes.Equal(got.Bytes(), content[name]) {
+						t.Errorf("%s read wrong (%d bytes written, want %d)", name, len(r.got[name].Bytes()), len(content[name]))
+					}
+				}
+			}
+			if r.open != 0 {
+				t.Errorf("%d file(s) left open", r.open)
+			}
+			switch {
+			case tc.wantOpenMax == 1 && r.openMax != 1:
+				t.Errorf("files not apart: %d written at once, want one at a time", r.openMax)
+			case tc.wantOpenMax > 1 && r.openMax < tc.wantOpenMax:
+				t.Errorf("files apart: %d written at once at most, want %d", r.openMax, tc.wantOpenMax)
+			}
+			if !tc.apart && !slices.Equal(r.order, paths) {
+				t.Errorf("files not apart created in the order %q, want the targets'", r.order)
+			}
+		})
+	}
+}
+
+// A recorder keeps the files a read writes, and how many were open at once. A file's
+// Close waits (once, for a second at most) for another to be open: files written one at a
+// time then show it.
+type recorder struct {
+	mu            sync.Mutex
+	got           map[string]*bytes.Buffer
+	order         []string
+	open, openMax int
+	deadline      time.Time
+}
+
+func (r *recorder) create(name string) io.WriteCloser {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.deadline.IsZero() {
+		r.deadline = time.Now().Add(time.Second)
+	}
+	r.open++
+	r.openMax = max(r.openMax, r.open)
+	r.order = append(r.order, name)
+	r.got[name] = new(bytes.Buffer)
+	return &recorded{r: r, Buffer: r.got[name]}
+}
+
+type recorded struct {
+	r *recorder
+	*bytes.Buffer
+}
+
+func (w *recorded) Close() error {
+	r := w.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.openMax < 2 && time.Now().Before(r.deadline) {
+		r.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		r.mu.Lock()
+	}
+	r.open--
+	return nil
 }

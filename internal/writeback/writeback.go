@@ -1,6 +1,7 @@
 package writeback
 
 import (
+	"errors"
 	"os"
 )
 
@@ -21,6 +22,7 @@ type File struct {
 	plain   bool  // written as usual: the system cannot write this file back
 	decided bool  // plain is known (asked once a step is written: see Write)
 	err     error // the first write-back error: every later write returns it
+	unnamed bool  // made by CreateUnnamed
 }
 
 // Create creates or truncates the named file (mode 0666 before umask, as os.Create) for
@@ -31,6 +33,28 @@ func Create(name string) (*File, error) {
 		return nil, err
 	}
 	return &File{f: f, fd: int(f.Fd())}, nil
+}
+
+// CreateUnnamed creates a file in dir that has no name until Link gives it one (on Linux,
+// with O_TMPFILE): one never linked is gone once closed, or once the process ends, even
+// killed. Where the system or dir's file system cannot make one, the error wraps
+// errors.ErrUnsupported and the caller creates a named file instead.
+func CreateUnnamed(dir string) (*File, error) {
+	f, err := openUnnamed(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &File{f: f, fd: int(f.Fd()), unnamed: true}, nil
+}
+
+// Link gives a file made by CreateUnnamed the name newname, which must not exist (the
+// error then matches fs.ErrExist). It is called before Close, once or more: each name is
+// a link to the same file.
+func (w *File) Link(newname string) error {
+	if !w.unnamed {
+		return &os.LinkError{Op: "link", Old: w.f.Name(), New: newname, Err: errNamed}
+	}
+	return link(w.f, newname)
 }
 
 // ask is supported; tests count its calls.
@@ -77,3 +101,5 @@ func (w *File) Close() error {
 
 // Name is the file's name, as given to Create.
 func (w *File) Name() string { return w.f.Name() }
+
+var errNamed = errors.New("the file has a name already: Link is for files made by CreateUnnamed")

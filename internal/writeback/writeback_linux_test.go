@@ -3,8 +3,11 @@ package writeback
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -214,5 +217,83 @@ func TestSmallFileNotAsked(t *testing.T) {
 	}
 	if asked != 1 || w.plain {
 		t.Errorf("a file of one step: asked %d time(s), plain %t; want once, and written back", asked, w.plain)
+	}
+}
+
+// An unnamed file is in no folder until linked; once linked it has what was written, and
+// a name that exists is refused; one never linked leaves nothing once closed.
+func TestCreateUnnamed(t *testing.T) {
+	dir := t.TempDir()
+	w, err := CreateUnnamed(dir)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skipf("the temporary folder's file system has no unnamed files: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := bytes.Repeat([]byte("unnamed "), 1000)
+	if _, err := w.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	listed := func() []string {
+		t.Helper()
+		f, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		names, err := f.Readdirnames(-1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(names)
+		return names
+	}
+	if names := listed(); len(names) != 0 {
+		t.Fatalf("before Link the folder lists %q, want nothing", names)
+	}
+	if err := w.Link(dir + "/a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Link(dir + "/a"); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Link to a name that exists: %v, want fs.ErrExist", err)
+	}
+	if err := w.Link(dir + "/b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		if got, err := os.ReadFile(dir + "/" + name); err != nil || !bytes.Equal(got, content) {
+			t.Errorf("%s: %d bytes, %v; want the %d written", name, len(got), err, len(content))
+		}
+	}
+
+	dropped, err := CreateUnnamed(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dropped.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	dropped.Close()
+	if names := listed(); !slices.Equal(names, []string{"a", "b"}) {
+		t.Errorf("after an unnamed file is closed the folder lists %q, want a and b", names)
+	}
+
+	// A file made by Create has a name: Link refuses it. A folder that is not there is an
+	// error of its own, not ErrUnsupported (which the caller takes as "make a named file").
+	named, err := Create(dir + "/named")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer named.Close()
+	if err := named.Link(dir + "/other"); err == nil {
+		t.Error("Link of a named file succeeded")
+	}
+	_, err = CreateUnnamed(dir + "/missing")
+	if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("CreateUnnamed in a missing folder: %v, want fs.ErrNotExist", err)
 	}
 }

@@ -4,6 +4,7 @@ package writeback
 
 import (
 	"errors"
+	"fmt"
 	"os"
 )
 
@@ -11,6 +12,12 @@ import (
 func supported(*os.File, int) bool { return false }
 
 var errNotHere = errors.New("write-back is done on Linux only")
+
+func openUnnamed(dir string) (*os.File, error) {
+	return nil, fmt.Errorf("a file without a name in %s: %w", dir, errors.ErrUnsupported)
+}
+
+func link(*os.File, string) error { return errors.ErrUnsupported }
 
 func start(fd int, off, n int64) error { return errNotHere }
 
