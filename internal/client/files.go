@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/parsec-go/parsec/internal/certif"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/writeback"
@@ -501,37 +503,46 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 	}
 	res := CopyResult{Path: target}
 	// The files of a chunk are read while the walk goes on to find the next one, which
-	// waits for its turn: at most three chunks are held.
+	// waits for its turn: its blocks are fetched once the chunk before has asked for all
+	// of its own, as its last batches are written (see pace), so that the fetches go on
+	// from one chunk to the next. The first chunk is smaller, to start sooner.
 	chunks := make(chan []FileTarget, 1)
 	read := make(chan error, 1)
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	go func() {
+		g, gctx := errgroup.WithContext(readCtx)
+		p, issued := newPace().next()
 		for {
 			var chunk []FileTarget
 			var more bool
 			select {
 			case chunk, more = <-chunks:
-			case <-readCtx.Done(): // the walk failed, or stopped for good
-				read <- readCtx.Err()
-				return
+			case <-gctx.Done(): // the walk failed, or stopped for good, or a read failed
 			}
 			if !more {
-				read <- nil
-				return
+				break
 			}
-			if err := w.ReadFiles(readCtx, chunk, progress); err != nil {
-				stopReading()
-				read <- err
-				return
+			cp := p
+			g.Go(func() error { return w.readFiles(gctx, chunk, progress, cp) })
+			select {
+			case <-issued:
+			case <-gctx.Done():
 			}
+			p, issued = p.next()
 		}
+		err := g.Wait()
+		if err != nil {
+			stopReading()
+		}
+		read <- cmp.Or(err, readCtx.Err())
 	}()
 	var chunk []FileTarget
+	size := min(downloadChunk, firstDownloadChunk)
 	flush := func() error {
 		select {
 		case chunks <- chunk:
-			chunk = nil
+			chunk, size = nil, downloadChunk
 			return nil
 		case <-readCtx.Done():
 			return errReadStopped
@@ -545,7 +556,7 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 		chunk = append(chunk, FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) { return createPart(p) }, ID: e.ID, Apart: true})
 		res.Files++
 		res.Bytes += int64(e.Size)
-		if len(chunk) == downloadChunk {
+		if len(chunk) == size {
 			return flush()
 		}
 		return nil
@@ -575,6 +586,10 @@ var errReadStopped = errors.New("the download's reads stopped")
 // downloadChunk is how many files Download reads at a time: what a download of a tree
 // holds in memory (their manifests, names and pieces), whatever the tree's size.
 var downloadChunk = 4096
+
+// firstDownloadChunk is the size of a download's first chunk, walked before any block is
+// fetched.
+const firstDownloadChunk = 512
 
 // Copy copies src, a file or with Recursive a folder tree of this workspace, to dst in
 // workspace to (see Landing), as one change of to (see Change). Within one workspace (to

@@ -527,6 +527,12 @@ type pendingFile struct {
 // block is checked against the size and digest its (validated) manifest gives, then
 // decrypted, and any mismatch stops everything as tampering.
 func (w *Workspace) ReadFiles(ctx context.Context, targets []FileTarget, progress func(int64)) error {
+	return w.readFiles(ctx, targets, progress, newPace())
+}
+
+// readFiles is ReadFiles at pace p: see download.
+func (w *Workspace) readFiles(ctx context.Context, targets []FileTarget, progress func(int64), p pace) error {
+	defer p.issue() // when it fails before its download starts
 	w.lockRead()
 	files := make([]download, len(targets))
 	// Each target's entry: the one its walk found, else the one its folder names now.
@@ -563,7 +569,7 @@ func (w *Workspace) ReadFiles(ctx context.Context, targets []FileTarget, progres
 		files[i] = download{fm: fm, create: t.Create, apart: t.Apart}
 	}
 	w.mu.Unlock()
-	return w.c.download(ctx, w.id, files, progress)
+	return w.c.downloadAt(ctx, w.id, files, progress, p)
 }
 
 // entriesByID reads entries, with the lock held: those in memory from there, the others
@@ -615,7 +621,36 @@ type piece struct {
 	last bool // the file's last piece
 }
 
+// A pace is what downloads of one tree, each a chunk of its files, share so that the next
+// one starts fetching while the last batches of the one before are written, rather than
+// once they all are: the batches fetched ahead and not yet written, transferStreams+1 in
+// all (sem), and issued, closed once every batch of a download has been asked for (or the
+// download ended), when the next one may start.
+type pace struct {
+	sem    chan struct{}
+	issued func()
+}
+
+func newPace() pace {
+	return pace{sem: make(chan struct{}, transferStreams+1), issued: func() {}}
+}
+
+// next is the pace of a download that follows this one, and a channel closed once its
+// batches are all asked for.
+func (p pace) next() (pace, <-chan struct{}) {
+	issued := make(chan struct{})
+	return pace{sem: p.sem, issued: sync.OnceFunc(func() { close(issued) })}, issued
+}
+
+func (p pace) issue() { p.issued() }
+
 func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []download, progress func(int64)) error {
+	return c.downloadAt(ctx, realm, files, progress, newPace())
+}
+
+// downloadAt reads files, fetching their blocks ahead at pace p, and writes them.
+func (c *Client) downloadAt(ctx context.Context, realm parsec.VlobID, files []download, progress func(int64), p pace) error {
+	defer p.issue()
 	// Cut the files into pieces, and the pieces into batches of blocks.
 	var pieces []piece
 	for i, f := range files {
@@ -678,9 +713,11 @@ func (c *Client) download(ctx context.Context, realm parsec.VlobID, files []down
 	for i := range results {
 		results[i] = make(chan result, 1)
 	}
-	// Fetch ahead: transferStreams+1 batches at a time, in order.
-	sem := make(chan struct{}, transferStreams+1)
+	// Fetch ahead: transferStreams+1 batches at a time (with those of the download before,
+	// sharing the pace), in order.
+	sem := p.sem
 	go func() {
+		defer p.issue()
 		for i, b := range batches {
 			select {
 			case sem <- struct{}{}:
