@@ -553,7 +553,7 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 		if e.IsFolder {
 			return os.MkdirAll(p, 0o755)
 		}
-		chunk = append(chunk, FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) { return createPart(p) }, ID: e.ID, Apart: true})
+		chunk = append(chunk, FileTarget{Path: e.Path, Create: func() (io.WriteCloser, error) { return createPart(p) }, ID: e.ID, Apart: true, file: e.file})
 		res.Files++
 		res.Bytes += int64(e.Size)
 		if len(chunk) == size {

@@ -37,6 +37,8 @@ type FileTarget struct {
 	// are, from other goroutines (files of a disk); files whose targets do not all say so
 	// are created and written one after another, in order (entries of one archive).
 	Apart bool
+
+	file *manifest.FileManifest // the manifest the walk found (Entry.file): read as it is
 }
 
 // Transfer tuning. An upload sends uploadStreams requests at once while it reads and
@@ -538,6 +540,9 @@ func (w *Workspace) readFiles(ctx context.Context, targets []FileTarget, progres
 	// Each target's entry: the one its walk found, else the one its folder names now.
 	ids := make([]parsec.VlobID, len(targets))
 	for i, t := range targets {
+		if t.file != nil {
+			continue
+		}
 		ids[i] = t.ID
 		if t.ID == (parsec.VlobID{}) {
 			if parent, name, err := w.resolveParent(t.Path); err == nil {
@@ -552,7 +557,9 @@ func (w *Workspace) readFiles(ctx context.Context, targets []FileTarget, progres
 	}
 	for i, t := range targets {
 		var m manifest.Manifest
-		if e := byID[ids[i]]; e != nil {
+		if t.file != nil {
+			m = t.file
+		} else if e := byID[ids[i]]; e != nil {
 			m = e.current()
 		}
 		if m == nil {

@@ -118,6 +118,8 @@ type Entry struct {
 	Version  uint64 // last version synced (0: never)
 	NeedSync bool   // has local changes not pushed yet
 	Author   parsec.DeviceID
+
+	file *manifest.FileManifest // a file's manifest, as listed: what Download reads
 }
 
 // Workspace opens a workspace of this user by ID, loading what the local cache holds.
@@ -761,7 +763,7 @@ func toEntry(name, p string, e *entry) Entry {
 	out := Entry{Name: name, Path: p, ID: h.ID, IsFolder: m.IsFolder(), Created: h.Created, Updated: h.Updated, Author: h.Author,
 		Version: e.baseVersion(), NeedSync: e.local != nil}
 	if f, ok := m.(*manifest.FileManifest); ok {
-		out.Size = f.Size
+		out.Size, out.file = f.Size, f
 	}
 	return out
 }
