@@ -468,11 +468,11 @@ files are sent as they go, 2,000 at a time while the next ones upload, the rest 
 replaced files) at the end (with --no-sync, or when the server stops taking them, they are
 saved on this device instead). A copy stopped midway keeps what it sent or saved: run it
 again to finish; a copy within one workspace is taken back instead. A file copied to this
-computer goes to its disk as it is written, without a name (on Linux; elsewhere beside its
-name), and only its last 40 MiB stay in memory; it takes its name once complete, so that a
-copy that fails leaves no partial file, and the file it was to replace as it was. The files
-of a tree are written two or more at a time. A progress bar is shown when stderr is a
-terminal.`,
+computer goes to its disk as it is written, without a name (a new file, on Linux) or
+beside its name, and only its last 40 MiB stay in memory; it takes its name once complete,
+so that a copy that fails leaves no partial file, and the file it was to replace as it
+was. The files of a tree are written two or more at a time. A progress bar is shown when
+stderr is a terminal.`,
 		Args: exactArgs(2, "SRC and DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src, dst := parseLocation(args[0]), parseLocation(args[1])

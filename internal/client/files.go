@@ -520,7 +520,7 @@ func (w *Workspace) Download(ctx context.Context, src, local string, o CopyOptio
 			case chunk, more = <-chunks:
 			case <-gctx.Done(): // the walk failed, or stopped for good, or a read failed
 			}
-			if !more {
+			if !more || gctx.Err() != nil {
 				break
 			}
 			cp := p
@@ -780,15 +780,18 @@ func (w *Workspace) treeStamp(p string) ([sha256.Size]byte, error) {
 	return sum, err
 }
 
-// A partFile is a file downloaded beside its target, put in its place once complete: a
-// download that fails (a block that does not match its manifest, the server gone, Ctrl-C)
-// leaves what was at the target as it was, and no partial file.
+// A partFile is a downloaded file put in its place once complete: a download that fails
+// (a block that does not match its manifest, the server gone, Ctrl-C) leaves what was at
+// the target as it was, and no partial file.
 //
-// Where the file system has them (Linux), the file is written without a name and linked
-// to its target once complete: one system call that takes the folder's lock, where a file
-// written under a name of its own and renamed takes two (the most costly steps of a
-// download of small files), and a download killed midway leaves nothing behind. When the
-// target exists, the complete file is linked beside it and renamed over it.
+// Where the file system has them (Linux), a new file is written without a name and
+// linked to its target once complete: one system call that takes the folder's lock, where
+// a file written under a name of its own and renamed takes two (the most costly steps of
+// a download of small files), and a download killed midway leaves nothing behind. A file
+// that replaces another is written beside it under a name of its own and renamed over it
+// (a download killed midway leaves that file); so is every file where unnamed files
+// cannot be made or linked. One that appears at the target while the file is written is
+// replaced too: the file is linked beside it, then renamed over it.
 type partFile struct {
 	*writeback.File
 	part    string // the name it is written under; "" while it has none
@@ -798,7 +801,7 @@ type partFile struct {
 
 func createPart(target string) (io.WriteCloser, error) {
 	if _, err := os.Lstat(target); errors.Is(err, fs.ErrNotExist) {
-		if f, err := createUnnamed(filepath.Dir(target)); err == nil {
+		if f, err := createUnnamed(target); err == nil {
 			return &partFile{File: f, target: target, unnamed: true}, nil
 		}
 	}

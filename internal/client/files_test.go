@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/parsec-go/parsec/internal/manifest"
 )
 
 func TestEmptyFolders(t *testing.T) {
@@ -29,5 +31,16 @@ func TestEmptyFolders(t *testing.T) {
 				t.Errorf("emptyFolders (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// An entry listed keeps its file's manifest as listed: a change not sent yet, which later
+// writes edit in place, is copied.
+func TestEntryKeepsTheManifestListed(t *testing.T) {
+	local := &manifest.FileManifest{Size: 1}
+	e := toEntry("f", "/f", &entry{base: &manifest.FileManifest{Size: 1}, local: local})
+	local.Size, local.Blocks = 2, []manifest.BlockAccess{{Size: 2}}
+	if e.file.Size != 1 || len(e.file.Blocks) != 0 {
+		t.Errorf("the listed manifest changed with the entry's edit: size %d, %d blocks", e.file.Size, len(e.file.Blocks))
 	}
 }

@@ -20,9 +20,9 @@ func TestPartFile(t *testing.T) {
 	for _, unnamed := range []bool{true, false} {
 		t.Run(fmt.Sprintf("unnamed=%t", unnamed), func(t *testing.T) {
 			if !unnamed {
-				createUnnamed = func(dir string) (*writeback.File, error) { return nil, errors.ErrUnsupported }
+				createUnnamed = func(string) (*writeback.File, error) { return nil, errors.ErrUnsupported }
 				t.Cleanup(func() { createUnnamed = writeback.CreateUnnamed })
-			} else if f, err := writeback.CreateUnnamed(t.TempDir()); err != nil {
+			} else if f, err := writeback.CreateUnnamed(filepath.Join(t.TempDir(), "probe")); err != nil {
 				t.Skipf("no unnamed files here: %v", err)
 			} else {
 				f.Close()

@@ -630,9 +630,10 @@ type piece struct {
 
 // A pace is what downloads of one tree, each a chunk of its files, share so that the next
 // one starts fetching while the last batches of the one before are written, rather than
-// once they all are: the batches fetched ahead and not yet written, transferStreams+1 in
-// all (sem), and issued, closed once every batch of a download has been asked for (or the
-// download ended), when the next one may start.
+// once they all are: the batches being fetched or fetched and not yet taken to be written,
+// transferStreams+1 in all (sem; each download writes one batch besides), and issued,
+// closed once every batch of a download has been asked for (or the download ended), when
+// the next one may start.
 type pace struct {
 	sem    chan struct{}
 	issued func()

@@ -764,6 +764,12 @@ func toEntry(name, p string, e *entry) Entry {
 		Version: e.baseVersion(), NeedSync: e.local != nil}
 	if f, ok := m.(*manifest.FileManifest); ok {
 		out.Size, out.file = f.Size, f
+		if e.local != nil {
+			// A change not sent yet is edited in place (see edit): the entry keeps a copy
+			// of it as listed (blocks are replaced, never edited).
+			c := *f
+			out.file = &c
+		}
 	}
 	return out
 }

@@ -35,12 +35,14 @@ func Create(name string) (*File, error) {
 	return &File{f: f, fd: int(f.Fd())}, nil
 }
 
-// CreateUnnamed creates a file in dir that has no name until Link gives it one (on Linux,
-// with O_TMPFILE): one never linked is gone once closed, or once the process ends, even
-// killed. Where the system or dir's file system cannot make one, the error wraps
-// errors.ErrUnsupported and the caller creates a named file instead.
-func CreateUnnamed(dir string) (*File, error) {
-	f, err := openUnnamed(dir)
+// CreateUnnamed creates a file to be named name, in name's folder, that has no name until
+// Link gives it one (on Linux, with O_TMPFILE): one never linked is gone once closed, or
+// once the process ends, even killed. Errors name it name. Where the system or the
+// folder's file system cannot make one, or will not link one (checked on the first file
+// of the process), the error wraps errors.ErrUnsupported and the caller creates a named
+// file instead.
+func CreateUnnamed(name string) (*File, error) {
+	f, err := openUnnamed(name)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +54,7 @@ func CreateUnnamed(dir string) (*File, error) {
 // a link to the same file.
 func (w *File) Link(newname string) error {
 	if !w.unnamed {
-		return &os.LinkError{Op: "link", Old: w.f.Name(), New: newname, Err: errNamed}
+		return &os.PathError{Op: "link", Path: newname, Err: errNamed}
 	}
 	return link(w.f, newname)
 }

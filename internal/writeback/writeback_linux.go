@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -39,29 +42,98 @@ func drop(fd int, off, n int64) error {
 	return unix.Fadvise(fd, off, n, unix.FADV_DONTNEED)
 }
 
-// openUnnamed opens an unnamed regular file in dir.
-func openUnnamed(dir string) (*os.File, error) {
+// openUnnamed opens an unnamed regular file in name's folder.
+func openUnnamed(name string) (*os.File, error) {
 	if !procFDs() {
-		return nil, fmt.Errorf("a file without a name in %s: %w (no /proc/self/fd to link it through)", dir, errors.ErrUnsupported)
+		return nil, fmt.Errorf("a file without a name for %s: %w (no /proc/self/fd to link it through)", name, errors.ErrUnsupported)
 	}
-	fd, err := unix.Open(dir, unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, 0o666)
+	fd, err := unix.Open(filepath.Dir(name), unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, 0o666)
 	switch {
 	case err == unix.EOPNOTSUPP || err == unix.EISDIR || err == unix.EINVAL:
 		// The file system has no unnamed files; a kernel older than 3.11 has none at all
 		// and opens the folder (EISDIR).
-		return nil, fmt.Errorf("a file without a name in %s: %w (%v)", dir, errors.ErrUnsupported, err)
+		return nil, fmt.Errorf("a file without a name for %s: %w (%v)", name, errors.ErrUnsupported, err)
 	case err != nil:
-		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	return os.NewFile(uintptr(fd), dir), nil
+	f := os.NewFile(uintptr(fd), name)
+	refused, chmod := unnamedChecks(f)
+	if refused != nil {
+		f.Close()
+		return nil, fmt.Errorf("a file without a name for %s: %w (%v)", name, errors.ErrUnsupported, refused)
+	}
+	if chmod {
+		if err := unix.Fchmod(fd, 0o666&^umask()); err != nil {
+			f.Close()
+			return nil, &fs.PathError{Op: "chmod", Path: name, Err: err}
+		}
+	}
+	return f, nil
 }
+
+// unnamed is what the first unnamed file of the process told: whether the system links
+// such files (a sandbox may refuse it, /proc/self/fd there or not), and whether it gives
+// them the mode a named file gets (kernels before 5.19 leave the umask out on file systems
+// without POSIX ACLs: such files are given their mode).
+var unnamed struct {
+	sync.Mutex
+	checked bool
+	refused error
+	chmod   bool
+}
+
+// unnamedChecks checks, on the first unnamed file of the process, f, whether its mode is a
+// named file's, and whether the system links such files: another one made beside it is
+// linked to a name of its own, then that name is removed (a file linked then unlinked
+// cannot be linked again: f itself is not).
+func unnamedChecks(f *os.File) (refused error, chmod bool) {
+	unnamed.Lock()
+	defer unnamed.Unlock()
+	if !unnamed.checked {
+		unnamed.checked = true
+		dir := filepath.Dir(f.Name())
+		if fd, err := unix.Open(dir, unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600); err == nil {
+			probe := os.NewFile(uintptr(fd), dir)
+			name := filepath.Join(dir, ".parsec-link-check."+strconv.FormatUint(rand.Uint64(), 36))
+			if err := link(probe, name); err != nil {
+				unnamed.refused = err
+			} else {
+				os.Remove(name)
+			}
+			probe.Close()
+		}
+		var st unix.Stat_t
+		if m := umask(); m&0o666 != 0 && unix.Fstat(int(f.Fd()), &st) == nil && st.Mode&0o777 == 0o666 {
+			unnamed.chmod = true
+		}
+	}
+	return unnamed.refused, unnamed.chmod
+}
+
+// umask is the process's file mode creation mask, as /proc/self/status tells it (0 when it
+// does not: nothing to apply then).
+var umask = sync.OnceValue(func() uint32 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			if err == nil {
+				return uint32(m)
+			}
+		}
+	}
+	return 0
+})
 
 // link names the unnamed file f through its /proc/self/fd entry: linkat with
 // AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH.
 func link(f *os.File, newname string) error {
 	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), unix.AT_FDCWD, newname, unix.AT_SYMLINK_FOLLOW)
 	if err != nil {
-		return &os.LinkError{Op: "link", Old: f.Name(), New: newname, Err: err}
+		return &os.PathError{Op: "link", Path: newname, Err: err}
 	}
 	return nil
 }

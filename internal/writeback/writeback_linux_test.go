@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"syscall"
 	"testing"
 	"unsafe"
 
@@ -224,7 +225,7 @@ func TestSmallFileNotAsked(t *testing.T) {
 // a name that exists is refused; one never linked leaves nothing once closed.
 func TestCreateUnnamed(t *testing.T) {
 	dir := t.TempDir()
-	w, err := CreateUnnamed(dir)
+	w, err := CreateUnnamed(dir + "/a")
 	if errors.Is(err, errors.ErrUnsupported) {
 		t.Skipf("the temporary folder's file system has no unnamed files: %v", err)
 	}
@@ -270,7 +271,7 @@ func TestCreateUnnamed(t *testing.T) {
 		}
 	}
 
-	dropped, err := CreateUnnamed(dir)
+	dropped, err := CreateUnnamed(dir + "/c")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,8 +293,73 @@ func TestCreateUnnamed(t *testing.T) {
 	if err := named.Link(dir + "/other"); err == nil {
 		t.Error("Link of a named file succeeded")
 	}
-	_, err = CreateUnnamed(dir + "/missing")
-	if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, errors.ErrUnsupported) {
-		t.Errorf("CreateUnnamed in a missing folder: %v, want fs.ErrNotExist", err)
+	_, err = CreateUnnamed(dir + "/missing/f")
+	var pe *fs.PathError
+	if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, errors.ErrUnsupported) || !errors.As(err, &pe) || pe.Path != dir+"/missing/f" {
+		t.Errorf("CreateUnnamed in a missing folder: %v, want fs.ErrNotExist naming the file", err)
+	}
+}
+
+// An unnamed file is known by the name it is made for (a write's error names it), and
+// once linked has the mode a named file gets: the umask applied (kernels before 5.19 left
+// it out on file systems without POSIX ACLs).
+func TestUnnamedNameAndMode(t *testing.T) {
+	dir := t.TempDir()
+	old := syscall.Umask(0o027)
+	defer syscall.Umask(old)
+	named, err := Create(dir + "/named")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named.Close()
+	w, err := CreateUnnamed(dir + "/unnamed")
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skipf("no unnamed files here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Name() != dir+"/unnamed" {
+		t.Errorf("Name() = %q, want the name it is made for", w.Name())
+	}
+	if err := w.Link(dir + "/unnamed"); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	want, _ := os.Stat(dir + "/named")
+	got, err := os.Stat(dir + "/unnamed")
+	if err != nil || got.Mode() != want.Mode() {
+		t.Errorf("linked file's mode %v (%v), want %v as a named file's", got.Mode(), err, want.Mode())
+	}
+}
+
+// Where unnamed files cannot be linked (no /proc/self/fd, or the first file's link was
+// refused), CreateUnnamed says so with errors.ErrUnsupported: the caller makes a named
+// file instead.
+func TestUnnamedRefused(t *testing.T) {
+	dir := t.TempDir()
+	saved := procFDs
+	procFDs = func() bool { return false }
+	_, err := CreateUnnamed(dir + "/f")
+	procFDs = saved
+	if !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("without /proc/self/fd: %v, want errors.ErrUnsupported", err)
+	}
+
+	unnamed.Lock()
+	checked, refused := unnamed.checked, unnamed.refused
+	unnamed.checked, unnamed.refused = true, syscall.EPERM
+	unnamed.Unlock()
+	defer func() {
+		unnamed.Lock()
+		unnamed.checked, unnamed.refused = checked, refused
+		unnamed.Unlock()
+	}()
+	_, err = CreateUnnamed(dir + "/f")
+	if !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("when linking was refused: %v, want errors.ErrUnsupported", err)
+	}
+	if names, _ := os.ReadDir(dir); len(names) != 0 {
+		t.Errorf("the folder lists %d entries, want none", len(names))
 	}
 }

@@ -13,8 +13,8 @@ func supported(*os.File, int) bool { return false }
 
 var errNotHere = errors.New("write-back is done on Linux only")
 
-func openUnnamed(dir string) (*os.File, error) {
-	return nil, fmt.Errorf("a file without a name in %s: %w", dir, errors.ErrUnsupported)
+func openUnnamed(name string) (*os.File, error) {
+	return nil, fmt.Errorf("a file without a name for %s: %w", name, errors.ErrUnsupported)
 }
 
 func link(*os.File, string) error { return errors.ErrUnsupported }
