@@ -9,8 +9,9 @@ import (
 )
 
 // benchmarkPutVlobs saves 10,000 new manifests as a write of as many files does, then the
-// same as the server took them, in a cache that holds 200,000 already; newID makes the IDs.
-func benchmarkPutVlobs(b *testing.B, newID func() parsec.VlobID) {
+// same as the server took them, in a cache that holds 200,000 already (with folders of
+// 10,000 entries among them, 250 KB each, when large); newID makes the IDs.
+func benchmarkPutVlobs(b *testing.B, newID func() parsec.VlobID, large bool) {
 	realm := parsec.NewVlobID()
 	manifest := make([]byte, 300)
 	db, err := Open(b.Context(), filepath.Join(b.TempDir(), "cache.db"), crypto.GenerateSecretKey())
@@ -29,7 +30,11 @@ func benchmarkPutVlobs(b *testing.B, newID func() parsec.VlobID) {
 		return vs
 	}
 	for range 20 {
-		if _, err := db.PutVlobs(b.Context(), realm, batch(true), nil); err != nil {
+		vs := batch(true)
+		if large {
+			vs[len(vs)/2].Base = make([]byte, 250<<10)
+		}
+		if _, err := db.PutVlobs(b.Context(), realm, vs, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -52,8 +57,9 @@ func benchmarkPutVlobs(b *testing.B, newID func() parsec.VlobID) {
 // BenchmarkPutVlobs: vlob IDs as parsec.NewVlobID makes them (in sequence), and random
 // (version 4, as they were made before).
 func BenchmarkPutVlobs(b *testing.B) {
-	b.Run("sequential", func(b *testing.B) { benchmarkPutVlobs(b, parsec.NewVlobID) })
+	b.Run("sequential", func(b *testing.B) { benchmarkPutVlobs(b, parsec.NewVlobID, false) })
 	b.Run("random", func(b *testing.B) {
-		benchmarkPutVlobs(b, func() parsec.VlobID { return parsec.VlobID(parsec.NewUserID()) })
+		benchmarkPutVlobs(b, func() parsec.VlobID { return parsec.VlobID(parsec.NewUserID()) }, false)
 	})
+	b.Run("sequential, large folders", func(b *testing.B) { benchmarkPutVlobs(b, parsec.NewVlobID, true) })
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -26,17 +27,7 @@ CREATE TABLE IF NOT EXISTS certificates (
     data      BLOB NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS certificates_by_topic ON certificates (topic, timestamp, seq);
-CREATE TABLE IF NOT EXISTS vlobs (
-    realm        BLOB NOT NULL,
-    vlob_id      BLOB NOT NULL,
-    base_version INTEGER NOT NULL,
-    need_sync    INTEGER NOT NULL,
-    base         BLOB,
-    local        BLOB,
-    folder       INTEGER, -- labels of the current version; NULL in rows of caches
-    updated      INTEGER, -- written before they were kept (see Unlabeled)
-    PRIMARY KEY (realm, vlob_id)
-) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vlobs ` + vlobsColumns + `;
 CREATE TABLE IF NOT EXISTS realms (
     realm      BLOB PRIMARY KEY,
     checkpoint INTEGER NOT NULL
@@ -47,6 +38,23 @@ CREATE TABLE IF NOT EXISTS recheck (
     PRIMARY KEY (realm, vlob_id)
 ) STRICT, WITHOUT ROWID;
 `
+
+// vlobsColumns is the vlobs table's definition. A rowid table: its rows hold manifests,
+// and a folder's can be far larger than a page (250 KB for 10,000 entries); WITHOUT ROWID,
+// as it was before, SQLite keeps whole rows as the dividers of the primary key's inner
+// pages, and a lookup or an insert that passes one reads it all, from its overflow pages,
+// to compare keys (10,000 manifests saved in 0.2 s, not 0.1 s, beside a few such folders).
+const vlobsColumns = `(
+    realm        BLOB NOT NULL,
+    vlob_id      BLOB NOT NULL,
+    base_version INTEGER NOT NULL,
+    need_sync    INTEGER NOT NULL,
+    base         BLOB,
+    local        BLOB,
+    folder       INTEGER, -- labels of the current version; NULL in rows of caches
+    updated      INTEGER, -- written before they were kept (see Unlabeled)
+    PRIMARY KEY (realm, vlob_id)
+) STRICT`
 
 // indexes are made once the vlobs table has its labels (see upgrade). The queries name the
 // index they need (INDEXED BY): without statistics, SQLite would rather read every row of
@@ -118,6 +126,22 @@ func upgrade(ctx context.Context, db *sql.DB) error {
 	}
 	if !hasLabels {
 		if _, err := tx.ExecContext(ctx, `ALTER TABLE vlobs ADD COLUMN folder INTEGER; ALTER TABLE vlobs ADD COLUMN updated INTEGER;`); err != nil {
+			return err
+		}
+	}
+	// A cache made before 2026-12-06 keeps its manifests WITHOUT ROWID: copied into a
+	// rowid table (see vlobsColumns), its indexes made again below.
+	var table string
+	if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'vlobs'`).Scan(&table); err != nil {
+		return err
+	}
+	if strings.Contains(strings.ToUpper(table), "WITHOUT ROWID") {
+		const columns = `realm, vlob_id, base_version, need_sync, base, local, folder, updated`
+		_, err := tx.ExecContext(ctx, `CREATE TABLE vlobs_rowid `+vlobsColumns+`;
+			INSERT INTO vlobs_rowid (`+columns+`) SELECT `+columns+` FROM vlobs ORDER BY realm, vlob_id;
+			DROP TABLE vlobs;
+			ALTER TABLE vlobs_rowid RENAME TO vlobs;`)
+		if err != nil {
 			return err
 		}
 	}

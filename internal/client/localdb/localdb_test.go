@@ -3,6 +3,7 @@ package localdb
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -355,5 +356,75 @@ func TestFirstOpenedAtOnce(t *testing.T) {
 				t.Fatalf("round %d: %v", round, err)
 			}
 		}
+	}
+}
+
+// A cache whose manifests an earlier version kept WITHOUT ROWID opens with them in a rowid
+// table: every row as it was, the indexes made again.
+func TestVlobsTableOfAnEarlierVersion(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "cache.db")
+	key := crypto.GenerateSecretKey()
+	db, err := Open(ctx, path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	realm := parsec.NewVlobID()
+	want := map[parsec.VlobID]Vlob{}
+	var vs []Vlob
+	for i := range 40 {
+		v := Vlob{ID: parsec.NewVlobID(), BaseVersion: uint64(i + 1), Base: bytes.Repeat([]byte{byte(i)}, 100+i*500),
+			Folder: i%2 == 0, Updated: parsec.DateTime(i)}
+		if i%3 == 0 {
+			v.NeedSync, v.Local = true, []byte("changed "+strconv.Itoa(i))
+		}
+		want[v.ID] = v
+		vs = append(vs, v)
+	}
+	if _, err := db.PutVlobs(ctx, realm, vs, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE old (realm BLOB NOT NULL, vlob_id BLOB NOT NULL, base_version INTEGER NOT NULL, need_sync INTEGER NOT NULL,
+			base BLOB, local BLOB, folder INTEGER, updated INTEGER, PRIMARY KEY (realm, vlob_id)) STRICT, WITHOUT ROWID`,
+		`INSERT INTO old SELECT realm, vlob_id, base_version, need_sync, base, local, folder, updated FROM vlobs`,
+		`DROP TABLE vlobs`, `ALTER TABLE old RENAME TO vlobs`,
+	} {
+		if _, err := db.db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	db, err = Open(ctx, path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var table string
+	var indexes int
+	if err := db.db.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'vlobs'`).Scan(&table); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'vlobs' AND name LIKE 'vlobs\_%' ESCAPE '\'`).Scan(&indexes); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(bytes.ToUpper([]byte(table)), []byte("WITHOUT ROWID")) || indexes != 3 {
+		t.Errorf("after opening: table %q with %d indexes of ours, want a rowid table and 3", table, indexes)
+	}
+	got := map[parsec.VlobID]Vlob{}
+	ids := slices.Collect(maps.Keys(want))
+	if err := db.GetVlobs(ctx, realm, ids, func(v Vlob) error { got[v.ID] = v; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for id, w := range want {
+		g := got[id]
+		if g.BaseVersion != w.BaseVersion || g.NeedSync != w.NeedSync || !bytes.Equal(g.Base, w.Base) || !bytes.Equal(g.Local, w.Local) {
+			t.Errorf("manifest %s after the change of table: got version %d, %d+%d bytes, want %d, %d+%d", id, g.BaseVersion, len(g.Base), len(g.Local), w.BaseVersion, len(w.Base), len(w.Local))
+		}
+	}
+	pending, err := db.HasPending(ctx, realm)
+	if err != nil || !pending {
+		t.Errorf("HasPending = %v, %v; want the changes kept", pending, err)
 	}
 }
