@@ -151,30 +151,6 @@ func TestDownloadTreeByChunks(t *testing.T) {
 	}
 }
 
-// A block tampered with in a later chunk fails the download with that tampering, not
-// with the cancellation of the chunks after it, fetched meanwhile.
-func TestDownloadTreeTamperedLater(t *testing.T) {
-	p := newPeople(t)
-	ctx := t.Context()
-	_, aw, bw, _ := shared(t, p)
-	files := map[string]string{}
-	for i := range 9 {
-		files[fmt.Sprintf("f%d.txt", i)] = strings.Repeat(string(rune('a'+i)), 100+i)
-	}
-	if _, err := bw.Upload(ctx, localTree(t, files), "/", client.CopyOptions{Recursive: true}); err != nil {
-		t.Fatal(err)
-	}
-	client.SetDownloadChunk(t, 2)
-	var reads atomic.Int32
-	lie(t, p.srv, protocol.CmdBlockRead, func(rep *protocol.BlockReadRep) {
-		if reads.Add(1) == 3 {
-			rep.Blocks[0].Data[len(rep.Blocks[0].Data)/2] ^= 1
-		}
-	})
-	_, err := aw.Download(ctx, "/reports", t.TempDir(), client.CopyOptions{Recursive: true})
-	wantTampered(t, err, "block")
-}
-
 // A local tree goes up and comes back byte for byte, with progress reported to the total;
 // another member sees it; what is not a regular file is skipped with a warning.
 func TestUploadDownload(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parsec-go/parsec/internal/certif"
@@ -258,16 +259,17 @@ func TestTamperedBlockInALaterChunk(t *testing.T) {
 		t.Fatal(err)
 	}
 	client.SetDownloadChunk(t, 2)
-	reads := 0
+	// Atomic: the next chunk's read, cancelled, may still be served once Download returns.
+	var reads atomic.Int32
 	lie(t, p.srv, protocol.CmdBlockRead, func(rep *protocol.BlockReadRep) {
-		if reads++; reads == 3 {
+		if reads.Add(1) == 3 {
 			rep.Blocks[0].Data[len(rep.Blocks[0].Data)/2] ^= 1
 		}
 	})
 	_, err := aw.Download(ctx, "/reports", t.TempDir(), client.CopyOptions{Recursive: true})
 	wantTampered(t, err, "block")
-	if reads < 3 {
-		t.Errorf("%d block reads, want the download stopped at the third", reads)
+	if n := reads.Load(); n < 3 {
+		t.Errorf("%d block reads, want the download stopped at the third", n)
 	}
 }
 

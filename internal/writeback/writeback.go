@@ -101,7 +101,7 @@ func (w *File) Close() error {
 	return w.f.Close()
 }
 
-// Name is the file's name, as given to Create.
+// Name is the file's name, as given to Create (or the name CreateUnnamed made it for).
 func (w *File) Name() string { return w.f.Name() }
 
 var errNamed = errors.New("the file has a name already: Link is for files made by CreateUnnamed")
