@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -73,6 +74,9 @@ type DB struct {
 	db   *sql.DB
 	key  crypto.SecretKey
 	path string // the database file; its workspace locks lie beside it
+
+	mu      sync.Mutex
+	idStmts map[string]*sql.Stmt // byIDs's queries of getBatch IDs, by their columns
 }
 
 // Open opens (creating if needed, mode 0600) the cache at path, encrypted with key. A
@@ -152,7 +156,15 @@ func upgrade(ctx context.Context, db *sql.DB) error {
 }
 
 // Close closes the cache.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	d.mu.Lock()
+	for _, stmt := range d.idStmts {
+		stmt.Close()
+	}
+	d.idStmts = nil
+	d.mu.Unlock()
+	return d.db.Close()
+}
 
 // Certificate is a validated certificate as the cache keeps it.
 type Certificate struct {

@@ -428,3 +428,43 @@ func TestVlobsTableOfAnEarlierVersion(t *testing.T) {
 		t.Errorf("HasPending = %v, %v; want the changes kept", pending, err)
 	}
 }
+
+// Manifests asked for by ID come back whatever their number (getBatch a query, the full
+// queries prepared once), those the cache lacks left out, again on a second asking.
+func TestManyByID(t *testing.T) {
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "cache.db"), crypto.GenerateSecretKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	realm := parsec.NewVlobID()
+	vs := make([]Vlob, 2*getBatch+37)
+	ids := make([]parsec.VlobID, 0, len(vs)+1)
+	for i := range vs {
+		vs[i] = Vlob{ID: parsec.NewVlobID(), BaseVersion: uint64(i + 1), Base: []byte(strconv.Itoa(i))}
+		ids = append(ids, vs[i].ID)
+	}
+	if _, err := db.PutVlobs(ctx, realm, vs, nil); err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, parsec.NewVlobID()) // not in the cache
+	for round := range 2 {
+		got := map[parsec.VlobID]string{}
+		if err := db.GetVlobs(ctx, realm, ids, func(v Vlob) error { got[v.ID] = string(v.Base); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		versions := map[parsec.VlobID]uint64{}
+		if err := db.Versions(ctx, realm, ids, func(id parsec.VlobID, v uint64) { versions[id] = v }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(vs) || len(versions) != len(vs) {
+			t.Fatalf("round %d: %d manifests and %d versions, want %d", round, len(got), len(versions), len(vs))
+		}
+		for i, v := range vs {
+			if got[v.ID] != strconv.Itoa(i) || versions[v.ID] != uint64(i+1) {
+				t.Fatalf("round %d: manifest %d read as %q, version %d", round, i, got[v.ID], versions[v.ID])
+			}
+		}
+	}
+}

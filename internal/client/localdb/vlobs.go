@@ -116,7 +116,18 @@ func (d *DB) byIDs(ctx context.Context, realm parsec.VlobID, ids []parsec.VlobID
 		}
 		ids = ids[n:]
 		q := `SELECT ` + columns + ` FROM vlobs WHERE realm = ? AND vlob_id IN (?` + strings.Repeat(", ?", n-1) + `)`
-		rows, err := d.db.QueryContext(ctx, q, args...)
+		var rows *sql.Rows
+		var err error
+		if n == getBatch {
+			// Prepared once: SQLite parses a query of 256 parameters in as long as it
+			// takes to run it.
+			var stmt *sql.Stmt
+			if stmt, err = d.byIDsStmt(ctx, columns, q); err == nil {
+				rows, err = stmt.QueryContext(ctx, args...)
+			}
+		} else {
+			rows, err = d.db.QueryContext(ctx, q, args...)
+		}
 		if err != nil {
 			return fmt.Errorf("local cache: %w", err)
 		}
@@ -125,6 +136,24 @@ func (d *DB) byIDs(ctx context.Context, realm parsec.VlobID, ids []parsec.VlobID
 		}
 	}
 	return nil
+}
+
+// byIDsStmt is the prepared query q of getBatch IDs for columns.
+func (d *DB) byIDsStmt(ctx context.Context, columns, q string) (*sql.Stmt, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if stmt := d.idStmts[columns]; stmt != nil {
+		return stmt, nil
+	}
+	stmt, err := d.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if d.idStmts == nil {
+		d.idStmts = map[string]*sql.Stmt{}
+	}
+	d.idStmts[columns] = stmt
+	return stmt, nil
 }
 
 // eachRow decrypts the manifests rows hold and calls fn with each; it closes rows.
