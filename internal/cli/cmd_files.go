@@ -471,8 +471,8 @@ again to finish; a copy within one workspace is taken back instead. A file copie
 computer goes to its disk as it is written, without a name (a new file, on Linux) or
 beside its name, and only its last 40 MiB stay in memory; it takes its name once complete,
 so that a copy that fails leaves no partial file, and the file it was to replace as it
-was. The files of a tree are written two or more at a time. A progress bar is shown when
-stderr is a terminal.`,
+was. The files of a tree are written on every processor at once. A progress bar is shown
+when stderr is a terminal.`,
 		Args: exactArgs(2, "SRC and DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src, dst := parseLocation(args[0]), parseLocation(args[1])

@@ -524,10 +524,12 @@ type pendingFile struct {
 	accesses []*manifest.BlockAccess
 }
 
-// ReadFiles reads files of the workspace into their targets, in order. Their manifests are
-// read from the local cache together, and blocks of several files travel together; each
-// block is checked against the size and digest its (validated) manifest gives, then
-// decrypted, and any mismatch stops everything as tampering.
+// ReadFiles reads files of the workspace into their targets, in order, except that targets
+// marked Apart may be created and written at once from several goroutines (progress is
+// then called from them too). Their manifests are read from the local cache together, and
+// blocks of several files travel together; each block is checked against the size and
+// digest its (validated) manifest gives, then decrypted, and any mismatch stops everything
+// as tampering.
 func (w *Workspace) ReadFiles(ctx context.Context, targets []FileTarget, progress func(int64)) error {
 	return w.readFiles(ctx, targets, progress, newPace())
 }

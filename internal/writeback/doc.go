@@ -16,4 +16,9 @@
 //
 // It never syncs the file as a whole: a download is not made durable by it, only kept out
 // of memory.
+//
+// A file can also be made without a name (CreateUnnamed: O_TMPFILE on Linux) and named
+// once complete (File.Link), so that one left incomplete leaves nothing behind; where the
+// system cannot, CreateUnnamed says so (errors.ErrUnsupported) and the caller makes a
+// named file.
 package writeback
