@@ -50,8 +50,8 @@ const (
 	transferStreams = 2
 )
 
-// writeChunk is how many files WriteFiles uploads, then saves, at a time: what a write of
-// many files holds in memory.
+// writeChunk is how many files WriteFiles uploads, then saves, at a time: a write of many
+// files holds two such parts in memory, one read while the one before is saved.
 var writeChunk = 32 << 10
 
 // sendChunk is how many files a write that sends its files as it goes (see writeFiles)
@@ -82,12 +82,12 @@ func (w *Workspace) SendFiles(ctx context.Context, files []FileSource, progress 
 // manifests of the new files of one part are pushed (and saved as the server took them)
 // while the contents of the next part upload, then the part's other changes (its folders,
 // the files it replaces) are saved, to be pushed with the rest of the change. Each file is
-// thus saved once, as sent, rather than once to be sent and again once sent. The last part
-// (the only one of a small write) is saved, and goes with the folders: a file is not
-// older than the folder version that names it, unless the change fills several batches
-// anyway. A part that cannot be sent is saved as WriteFiles saves it, and the next parts
+// thus saved once, as sent, rather than once to be sent and again once sent. The only part
+// of a small write is saved, and goes with the folders: a file is not older than the
+// folder version that names it, unless the change has several parts anyway. A part that cannot be sent is saved as WriteFiles saves it, and the next parts
 // too: the change's push sends them, or says why it cannot. A write stopped midway keeps
-// the parts sent or saved before.
+// the parts sent or saved before. The contents of the next part are read and encrypted
+// while those of one are on their way (see uploadParts).
 func (w *Workspace) writeFiles(ctx context.Context, files []FileSource, progress func(int64), send bool) error {
 	unlock, err := w.lockWrite(ctx)
 	if err != nil {
@@ -133,14 +133,11 @@ func (w *Workspace) writeFiles(ctx context.Context, files []FileSource, progress
 	// even when the write stops because ctx is done (and the push is over before the
 	// workspace is unlocked, whatever happens).
 	defer settle(context.WithoutCancel(ctx))
-	for start := 0; start < len(files); start += size {
-		chunk := files[start:min(start+size, len(files))]
-		last := start+size >= len(files)
-		contents, err := w.uploadAnew(ctx, chunk, progress)
-		if serr := settle(context.WithoutCancel(ctx)); serr != nil {
-			return serr
-		}
-		if err != nil {
+	// place records a part's files, whose contents are on the server, and saves them, or
+	// starts sending its new files.
+	placedOne := false
+	place := func(chunk []FileSource, contents []*manifest.FileManifest, last bool) error {
+		if err := settle(context.WithoutCancel(ctx)); err != nil {
 			return err
 		}
 		var changed, created []parsec.VlobID
@@ -154,16 +151,106 @@ func (w *Workspace) writeFiles(ctx context.Context, files []FileSource, progress
 				created = append(created, id)
 			}
 		}
-		if !send || last || len(created) == 0 {
-			if err := w.save(ctx, changed, nil); err != nil {
+		only := last && !placedOne
+		placedOne = true
+		if !send || only || len(created) == 0 {
+			return w.save(ctx, changed, nil)
+		}
+		sending, unsaved = make(chan error, 1), changed
+		go func(done chan<- error) { done <- w.pushOnce(ctx, created) }(sending)
+		return nil
+	}
+	for attempt := 0; ; attempt++ {
+		placed, err := w.uploadParts(ctx, files, size, progress, place)
+		files = files[placed:]
+		if attempt < 2 && protocol.IsStatus(err, protocol.StatusBadKeyIndex) {
+			// The key changed during the upload: the parts not placed start again with
+			// the new one.
+			w.c.forgetKeys(w.id)
+			if _, err := w.c.PollCertificates(ctx); err != nil {
 				return err
 			}
 			continue
 		}
-		sending, unsaved = make(chan error, 1), changed
-		go func(done chan<- error) { done <- w.pushOnce(ctx, created) }(sending)
+		if serr := settle(context.WithoutCancel(ctx)); serr != nil {
+			return serr
+		}
+		return err
 	}
-	return settle(context.WithoutCancel(ctx))
+}
+
+// uploadParts uploads the contents of files, size files at a time (a part), and calls
+// place with each part once all its blocks are on the server, in order, from this
+// goroutine (place is the one to change the workspace). Another goroutine reads and
+// encrypts the files, the next part's while one's last blocks are on their way and while
+// place records it, without waiting for the part to be placed: at most two parts are in
+// memory (their manifests; the contents are in the uploader's bodies). It returns how many
+// files were placed, and the first error (of a read, an upload or place), after which no
+// part is placed; the parts placed before stay.
+func (w *Workspace) uploadParts(ctx context.Context, files []FileSource, size int, progress func(int64), place func(files []FileSource, contents []*manifest.FileManifest, last bool) error) (placed int, err error) {
+	if len(files) == 0 {
+		return 0, nil
+	}
+	keys, err := w.c.keysOf(ctx, w.id)
+	if err != nil {
+		return 0, err
+	}
+	index, key, err := keys.current()
+	if err != nil {
+		return 0, err
+	}
+	// The block size is asked of the server only once a file has a byte to upload: an
+	// empty file is written offline without waiting for a server that does not answer.
+	u := newUploader(ctx, w.c, w.id, index, key, func() uint64 { return w.c.newFileBlockSize(ctx) }, progress)
+	type part struct {
+		files    []FileSource
+		contents []*manifest.FileManifest
+		uploaded func() error
+	}
+	parts := make(chan part)
+	var readErr error // the reading goroutine's, once parts is closed
+	go func() {
+		defer close(parts)
+		for start := 0; start < len(files); start += size {
+			chunk := files[start:min(start+size, len(files))]
+			contents := make([]*manifest.FileManifest, len(chunk))
+			for i, f := range chunk {
+				fm, err := u.addFile(f)
+				if err != nil {
+					readErr = err
+					return
+				}
+				contents[i] = fm
+			}
+			select {
+			case parts <- part{chunk, contents, u.endPart()}:
+			case <-u.ctx.Done():
+				return
+			}
+		}
+	}()
+	for p := range parts {
+		if err = p.uploaded(); err == nil {
+			err = place(p.files, p.contents, placed+len(p.files) == len(files))
+		}
+		if err != nil {
+			u.abort(err)
+			break
+		}
+		placed += len(p.files)
+	}
+	for range parts { // until the reading goroutine stops, as u is aborted
+	}
+	if err == nil && readErr != nil {
+		// The parts before the one that could not be read are placed: the rest of
+		// that one is dropped.
+		err = readErr
+		u.abort(err)
+	}
+	if ferr := u.finish(); err == nil {
+		err = ferr
+	}
+	return placed, err
 }
 
 // uploadAnew is upload, started again (twice at most) when the workspace's key changed
@@ -254,7 +341,11 @@ func (w *Workspace) upload(ctx context.Context, files []FileSource, progress fun
 		}
 		out[i] = fm
 	}
+	uploaded := u.endPart()
 	if err := u.finish(); err != nil {
+		return nil, err
+	}
+	if err := uploaded(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -313,14 +404,14 @@ type uploader struct {
 	free    chan *uploadBatch // bodies sent, to fill again
 	made    int               // bodies made so far (by the reading goroutine)
 	cur     *uploadBatch      // the body being filled (by the reading goroutine)
+	part    *uploadPart       // the part being read (by the reading goroutine; see endPart)
 	jobs    chan sealJob
 	full    chan *uploadBatch
 	workers sync.WaitGroup
 	senders sync.WaitGroup
 
-	mu           sync.Mutex
-	err          error
-	pendingFiles []pendingFile
+	mu  sync.Mutex
+	err error
 }
 
 // uploadBatch is a request body being filled, encrypted, then sent.
@@ -328,6 +419,26 @@ type uploadBatch struct {
 	body      *protocol.BlockBatch
 	sealed    sync.WaitGroup // blocks not yet encrypted
 	cleartext int64
+	part      *uploadPart // whose blocks it holds, once full
+}
+
+// uploadPart is the files added to an uploader between two calls of endPart, and their
+// bodies: those bodies hold the part's blocks only.
+type uploadPart struct {
+	unsent sync.WaitGroup // its bodies not sent yet
+	mu     sync.Mutex
+	err    error // why one of its bodies was not sent
+	files  []pendingFile
+}
+
+// sent is called once per body of the part, sent or not (err says why not).
+func (p *uploadPart) sent(err error) {
+	if err != nil {
+		p.mu.Lock()
+		p.err = cmp.Or(p.err, err)
+		p.mu.Unlock()
+	}
+	p.unsent.Done()
 }
 
 // sealJob is a block read in place, to encrypt there.
@@ -381,8 +492,7 @@ func (u *uploader) slot() ([]byte, error) {
 		if s := u.cur.body.Reserve(most); s != nil {
 			return s, nil
 		}
-		u.full <- u.cur
-		u.cur = nil
+		u.flush()
 	}
 	select {
 	case b := <-u.free:
@@ -459,10 +569,53 @@ func (u *uploader) addFile(f FileSource) (*manifest.FileManifest, error) {
 			return nil, fmt.Errorf("read %s: %w", f.Path, err)
 		}
 	}
-	// The accesses are filled by the workers before finish returns.
+	// The accesses are filled by the workers before the part's bodies are sent.
 	fm.Blocks = make([]manifest.BlockAccess, 0, len(accesses))
-	u.pendingFiles = append(u.pendingFiles, pendingFile{fm, accesses})
+	if u.part == nil {
+		u.part = &uploadPart{}
+	}
+	u.part.files = append(u.part.files, pendingFile{fm, accesses})
 	return fm, nil
+}
+
+// flush hands the body being filled to the senders.
+func (u *uploader) flush() {
+	if u.cur == nil {
+		return
+	}
+	if u.part == nil {
+		u.part = &uploadPart{}
+	}
+	u.cur.part = u.part
+	u.part.unsent.Add(1)
+	u.full <- u.cur // never waits: it holds every body
+	u.cur = nil
+}
+
+// endPart ends the part of the files added since the last endPart (or since the start):
+// its last body goes to the senders now, without waiting to be full, and the next files
+// go into other bodies. The function it returns waits until every body of the part is
+// sent, then fills the part's files' block lists; it returns why a body was not sent, if
+// one was not (another part failing stops this one only if it was not sent yet).
+func (u *uploader) endPart() func() error {
+	u.flush()
+	p := u.part
+	u.part = nil
+	return func() error {
+		if p == nil {
+			return nil // no file
+		}
+		p.unsent.Wait()
+		if p.err != nil {
+			return p.err
+		}
+		for _, pf := range p.files {
+			for _, a := range pf.accesses {
+				pf.fm.Blocks = append(pf.fm.Blocks, *a)
+			}
+		}
+		return nil
+	}
 }
 
 // seal encrypts each block, then computes its digest once for its access in the manifest
@@ -482,41 +635,34 @@ func (u *uploader) seal() {
 func (u *uploader) send() {
 	for b := range u.full {
 		b.sealed.Wait()
-		if u.failed() == nil && b.body.Blocks() > 0 {
+		err := u.failed()
+		if err == nil && b.body.Blocks() > 0 {
 			body, hash := b.body.Body(u.realm, u.keyIndex)
-			err := u.c.callBody(u.ctx, protocol.CmdBlockCreate, body, hash, nil)
+			err = u.c.callBody(u.ctx, protocol.CmdBlockCreate, body, hash, nil)
 			if err != nil {
 				u.abort(err)
 			} else if u.progress != nil {
 				u.progress(b.cleartext)
 			}
 		}
+		b.part.sent(err)
 		b.body.Reset()
-		b.cleartext = 0
+		b.cleartext, b.part = 0, nil
 		u.free <- b
 	}
 }
 
-// finish waits for every block to be uploaded and fills the files' block lists.
+// finish sends what is left, waits for every body to be sent and stops the uploader; it
+// returns the first error of the upload. Files added since the last endPart are sent
+// too, but their block lists stay empty.
 func (u *uploader) finish() error {
-	if u.cur != nil {
-		u.full <- u.cur
-		u.cur = nil
-	}
+	u.flush()
 	close(u.jobs)
 	close(u.full)
 	u.senders.Wait()
 	u.workers.Wait()
 	u.cancel()
-	if err := u.failed(); err != nil {
-		return err
-	}
-	for _, pf := range u.pendingFiles {
-		for _, a := range pf.accesses {
-			pf.fm.Blocks = append(pf.fm.Blocks, *a)
-		}
-	}
-	return nil
+	return u.failed()
 }
 
 type pendingFile struct {

@@ -457,10 +457,10 @@ func sendingUpload(t *testing.T, n, part int) (p *people, aw, bw *client.Workspa
 	return p, aw, bw, localTree(t, files), files
 }
 
-// An upload sends its new files as it goes: the manifests of a part go to the server
-// while the next part's contents upload (before the last block_create), and the change
-// ends with nothing pending. Another member reads every file; a new file has one version,
-// the file it replaced two.
+// An upload sends its new files as it goes: the manifests of each part go to the server
+// once its contents are there (a vlob_write per part of 4 files, not one for the whole
+// change), and the change ends with nothing pending. Another member reads every file; a
+// new file has one version, the file it replaced two.
 func TestUploadSendsFilesAsItGoes(t *testing.T) {
 	ctx := t.Context()
 	p, aw, bw, local, files := sendingUpload(t, 11, 4)
@@ -472,11 +472,11 @@ func TestUploadSendsFilesAsItGoes(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.srv.Lie = nil
-	blocks, _, lastBlocks := log.count(protocol.CmdBlockCreate)
+	blocks, firstBlocks, _ := log.count(protocol.CmdBlockCreate)
 	writes, firstWrite, _ := log.count(protocol.CmdVlobWrite)
-	if blocks < 3 || firstWrite < 0 || firstWrite > lastBlocks {
-		t.Errorf("%d block_create, %d vlob_write, the first vlob_write at %d and the last block_create at %d: want files sent while the next ones upload",
-			blocks, writes, firstWrite, lastBlocks)
+	if blocks < 3 || writes < 3 || firstWrite < firstBlocks {
+		t.Errorf("%d block_create, %d vlob_write, the first vlob_write at %d and the first block_create at %d: want three parts, each sent once uploaded",
+			blocks, writes, firstWrite, firstBlocks)
 	}
 	if aw.NeedSync() {
 		t.Error("changes pending after the upload")
@@ -563,9 +563,13 @@ func TestUploadStopsWhenTheCacheFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("upload while the cache refuses the files sent: %v", err)
 	}
-	// The first part pushed while the second uploaded; nothing after.
-	if n, _, _ := log.count(protocol.CmdBlockCreate); n != 2 {
-		t.Errorf("%d block_create, want 2: the upload went on after the cache failed", n)
+	// The first part pushed while the second uploaded (the third may have been read
+	// ahead, its blocks sent); nothing after.
+	if n, _, _ := log.count(protocol.CmdBlockCreate); n < 2 || n > 3 {
+		t.Errorf("%d block_create, want 2 or 3: the upload went on after the cache failed", n)
+	}
+	if n, _, _ := log.count(protocol.CmdVlobWrite); n != 1 {
+		t.Errorf("%d vlob_write, want 1: the upload went on after the cache failed", n)
 	}
 }
 
@@ -684,4 +688,72 @@ func (w *recorded) Close() error {
 	}
 	r.open--
 	return nil
+}
+
+// A write of several parts places each once its contents are on the server, while the
+// next ones are read and uploaded: one that fails (a file that cannot be read, a block
+// upload that fails) ends the write with its error, and the parts before it stay, in full,
+// while nothing of the failed part or of those after it lands.
+func TestWriteKeepsThePartsBeforeAFailure(t *testing.T) {
+	for _, failing := range []string{"read", "upload"} {
+		t.Run(failing, func(t *testing.T) {
+			p := newPeople(t)
+			ctx := t.Context()
+			_, aw, _, _ := shared(t, p)
+			client.SetWriteChunk(t, 2)
+			// The second block_create is the second part's: its files are read only once
+			// the first part's contents are on the server, the third part's once the
+			// second's are.
+			uploaded := []chan struct{}{make(chan struct{}), make(chan struct{})}
+			var creates atomic.Int32
+			p.srv.Lie = func(cmd string, reply []byte) []byte {
+				if cmd != protocol.CmdBlockCreate {
+					return reply
+				}
+				n := creates.Add(1)
+				if n <= 2 {
+					defer close(uploaded[n-1])
+				}
+				if failing == "upload" && n == 2 {
+					return []byte("not a reply")
+				}
+				return reply
+			}
+			t.Cleanup(func() { p.srv.Lie = nil })
+			unplugged := errors.New("disk unplugged")
+			var files []client.FileSource
+			for i := range 6 {
+				files = append(files, client.FileSource{Path: fmt.Sprintf("/d/f%d", i), Open: func() (io.ReadCloser, error) {
+					switch {
+					case i == 2:
+						<-uploaded[0]
+					case i == 3 && failing == "read":
+						return nil, unplugged
+					case i == 4:
+						<-uploaded[1]
+					}
+					return io.NopCloser(strings.NewReader(fmt.Sprintf("content %d", i))), nil
+				}})
+			}
+			if failing == "read" {
+				close(uploaded[1]) // no second block_create
+			}
+			err := aw.WriteFiles(ctx, files, nil)
+			switch {
+			case failing == "read" && !errors.Is(err, unplugged):
+				t.Fatalf("a write whose fourth file cannot be read: %v, want its error", err)
+			case failing == "upload" && parsec.KindOf(err) != parsec.Tampered:
+				t.Fatalf("a write whose second upload gets no valid reply: %v, want kind Tampered", err)
+			}
+			for i := range 2 {
+				if got, want := string(read(t, aw, fmt.Sprintf("/d/f%d", i))), fmt.Sprintf("content %d", i); got != want {
+					t.Errorf("/d/f%d of the first part reads %q, want %q", i, got, want)
+				}
+			}
+			for i := 2; i < 6; i++ {
+				_, err := aw.Stat(fmt.Sprintf("/d/f%d", i))
+				wantKind(t, fmt.Sprintf("/d/f%d, of a part at or after the failure", i), err, parsec.NotFound)
+			}
+		})
+	}
 }
