@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"database/sql"
+	"slices"
 	"strings"
 	"testing"
 
@@ -141,5 +142,38 @@ func TestDamagedStopsACopy(t *testing.T) {
 	}
 	if _, err := w.Stat("/copy"); !parsec.IsKind(err, parsec.NotFound) {
 		t.Errorf("after the failed copy, /copy: %v, want nothing there", err)
+	}
+}
+
+// A walk reads a large folder a few entries at a time (two here): the entries come by
+// name across those reads, and one whose copy cannot be read, in the third, stops the
+// walk there, with an error naming it, after the entries before it.
+func TestWalkReadsLargeFoldersInParts(t *testing.T) {
+	p := newPeople(t)
+	id, aw, _, _ := shared(t, p)
+	files := map[string][]byte{}
+	for _, name := range []string{"e", "b", "d", "a", "f", "c", "g"} {
+		files["/dir/"+name] = []byte(name)
+	}
+	write(t, aw, files)
+	syncWS(t, aw)
+	client.SetListChunk(t, 2)
+	got, err := filesOf(aw)
+	if want := []string{"/dir/a", "/dir/b", "/dir/c", "/dir/d", "/dir/e", "/dir/f", "/dir/g"}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("walk read 2 entries at a time: %v, %v; want %v", got, err, want)
+	}
+	e := stat(t, aw, "/dir/e")
+	w, _ := openWorkspaceAgain(t, p.alice, id)
+	spoilCopy(t, p.alice, e.ID, `base = x'00112233'`)
+	var seen []string
+	err = w.WalkEach("/", func(e client.Entry) error {
+		seen = append(seen, e.Path)
+		return nil
+	})
+	if !parsec.IsKind(err, parsec.Unavailable) || !strings.Contains(err.Error(), "/dir/e") {
+		t.Errorf("walk of a folder with a damaged copy in its third part: %v, want an Unavailable error naming /dir/e", err)
+	}
+	if want := []string{"/dir", "/dir/a", "/dir/b", "/dir/c", "/dir/d"}; !slices.Equal(seen, want) {
+		t.Errorf("the walk saw %v before failing, want %v", seen, want)
 	}
 }

@@ -34,6 +34,13 @@ func SetSendChunk(t *testing.T, n int) {
 	t.Cleanup(func() { sendChunk = old })
 }
 
+// SetListChunk makes walks read folders n entries at a time, for the test (not parallel).
+func SetListChunk(t *testing.T, n int) {
+	old := listChunk
+	listChunk = n
+	t.Cleanup(func() { listChunk = old })
+}
+
 // MkdirCancelled makes folder p in memory, then saves it with a context already ended: a
 // change whose saving fails.
 func (w *Workspace) MkdirCancelled(p string) error {

@@ -881,8 +881,7 @@ func (w *Workspace) eachInTree(base string, top parsec.VlobID, section func(read
 		if depth > maxTreeDepth {
 			return parsec.Errorf(parsec.Invalid, "%s is more than %d folders deep", base, maxTreeDepth)
 		}
-		var children []Entry
-		var err error
+		var kids []child
 		section(func() {
 			var f *manifest.FolderManifest
 			ok := false
@@ -896,23 +895,34 @@ func (w *Workspace) eachInTree(base string, top parsec.VlobID, section func(read
 				w.c.warn("%s: folder %s is listed in %s but says its parent is %s: its content is listed only there", base, parsec.ShortID(id), parsec.ShortID(parent), parsec.ShortID(f.Parent))
 			default:
 				entered[id] = true
-				if children, err = w.children(base, f); err == nil && whole {
-					err = w.allListed(base, f, children)
-				}
+				kids = childrenByName(f)
 			}
 		})
-		if err != nil {
-			return err
-		}
-		for _, e := range children {
-			if err := fn(e); err != nil {
+		// A large folder is read listChunk entries at a time, so that fn has the first
+		// ones without waiting for the cache to give the rest.
+		for len(kids) > 0 {
+			some := kids[:min(len(kids), listChunk)]
+			kids = kids[len(some):]
+			var children []Entry
+			var err error
+			section(func() {
+				if children, err = w.childrenOf(base, some); err == nil && whole {
+					err = allListed(base, some, children)
+				}
+			})
+			if err != nil {
 				return err
 			}
-			if !e.IsFolder || entered[e.ID] {
-				continue
-			}
-			if err := walk(e.Path, e.ID, id, depth+1); err != nil {
-				return err
+			for _, e := range children {
+				if err := fn(e); err != nil {
+					return err
+				}
+				if !e.IsFolder || entered[e.ID] {
+					continue
+				}
+				if err := walk(e.Path, e.ID, id, depth+1); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -920,20 +930,40 @@ func (w *Workspace) eachInTree(base string, top parsec.VlobID, section func(read
 	return walk(base, top, parsec.VlobID{}, 1)
 }
 
-// allListed checks that children, what children listed of folder f at path base, holds
-// every entry f names: one whose copy here cannot be read (damaged, or not synced yet) is
-// an error, for a copy that would otherwise go on without it.
-func (w *Workspace) allListed(base string, f *manifest.FolderManifest, children []Entry) error {
-	if len(children) >= len(f.Children) {
+// listChunk is how many entries of a folder a walk reads from the local cache at a time.
+var listChunk = 512
+
+// child is an entry a folder names.
+type child struct {
+	name string
+	id   parsec.VlobID
+}
+
+// childrenByName lists what folder f names, by name.
+func childrenByName(f *manifest.FolderManifest) []child {
+	kids := make([]child, 0, len(f.Children))
+	for name, id := range f.Children {
+		kids = append(kids, child{name, id})
+	}
+	slices.SortFunc(kids, func(a, b child) int { return strings.Compare(a.name, b.name) })
+	return kids
+}
+
+// allListed checks that children, what childrenOf listed of kids (children of a folder
+// at path base), holds every entry kids name: one whose copy here cannot be read
+// (damaged, or not synced yet) is an error, for a copy that would otherwise go on without
+// it.
+func allListed(base string, kids []child, children []Entry) error {
+	if len(children) >= len(kids) {
 		return nil
 	}
 	listed := make(map[parsec.VlobID]bool, len(children))
 	for _, e := range children {
 		listed[e.ID] = true
 	}
-	for _, name := range slices.Sorted(maps.Keys(f.Children)) {
-		if !listed[f.Children[name]] { // a name for an entry listed under another is not missing
-			return parsec.Errorf(parsec.Unavailable, "%s cannot be read from this device's local cache: run a sync, then try again", path.Join(base, name))
+	for _, k := range kids {
+		if !listed[k.id] { // a name for an entry listed under another is not missing
+			return parsec.Errorf(parsec.Unavailable, "%s cannot be read from this device's local cache: run a sync, then try again", path.Join(base, k.name))
 		}
 	}
 	return nil
@@ -941,19 +971,25 @@ func (w *Workspace) allListed(base string, f *manifest.FolderManifest, children 
 
 // children lists the entries of a folder that are known locally, by name.
 func (w *Workspace) children(base string, f *manifest.FolderManifest) ([]Entry, error) {
-	out := make([]Entry, 0, len(f.Children))
-	names := make(map[parsec.VlobID]string, len(f.Children))
+	return w.childrenOf(base, childrenByName(f))
+}
+
+// childrenOf lists the entries kids name (children of a folder at path base, by name)
+// that are known locally, by name.
+func (w *Workspace) childrenOf(base string, kids []child) ([]Entry, error) {
+	out := make([]Entry, 0, len(kids))
+	names := make(map[parsec.VlobID]string, len(kids))
 	var stored []parsec.VlobID
-	for name, id := range f.Children {
-		if e, ok := w.entries[id]; ok {
+	for _, k := range kids {
+		if e, ok := w.entries[k.id]; ok {
 			if e.current() != nil {
-				out = append(out, toEntry(name, path.Join(base, name), e))
+				out = append(out, toEntry(k.name, path.Join(base, k.name), e))
 			}
 			continue
 		}
-		if !w.damaged[id] {
-			names[id] = name
-			stored = append(stored, id) // those not synced yet are not there
+		if !w.damaged[k.id] {
+			names[k.id] = k.name
+			stored = append(stored, k.id) // those not synced yet are not there
 		}
 	}
 	if len(stored) > 0 {
