@@ -84,10 +84,11 @@ func (w *Workspace) SendFiles(ctx context.Context, files []FileSource, progress 
 // the files it replaces) are saved, to be pushed with the rest of the change. Each file is
 // thus saved once, as sent, rather than once to be sent and again once sent. The only part
 // of a small write is saved, and goes with the folders: a file is not older than the
-// folder version that names it, unless the change has several parts anyway. A part that cannot be sent is saved as WriteFiles saves it, and the next parts
-// too: the change's push sends them, or says why it cannot. A write stopped midway keeps
-// the parts sent or saved before. The contents of the next part are read and encrypted
-// while those of one are on their way (see uploadParts).
+// folder version that names it, unless the change has several parts anyway. A part that
+// cannot be sent is saved as WriteFiles saves it, and the next parts too: the change's
+// push sends them, or says why it cannot. A write stopped midway keeps the parts sent or
+// saved before. The contents of the next part are read and encrypted while those of one
+// are on their way (see uploadParts).
 func (w *Workspace) writeFiles(ctx context.Context, files []FileSource, progress func(int64), send bool) error {
 	unlock, err := w.lockWrite(ctx)
 	if err != nil {
