@@ -608,7 +608,9 @@ func (u *uploader) endPart() func() error {
 		}
 		p.unsent.Wait()
 		if p.err != nil {
-			return p.err
+			// The first error of the upload: a body that failed ends the requests of
+			// the others, whose error (the context's) may come first here.
+			return cmp.Or(u.failed(), p.err)
 		}
 		for _, pf := range p.files {
 			for _, a := range pf.accesses {
