@@ -1,6 +1,7 @@
 package pgevents
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -423,6 +424,10 @@ func (b *Bus) prune(ctx context.Context) error {
 func scanEvents(rows pgx.Rows) ([]events.Event, error) {
 	defer rows.Close()
 	var evs []events.Event
+	// The events of one change (a file each, of a copy of many) have one audience: it is
+	// decoded once, and shared, as receivers only read it.
+	var lastRaw []byte
+	var last events.Audience
 	for rows.Next() {
 		var (
 			id                int64
@@ -433,9 +438,14 @@ func scanEvents(rows pgx.Rows) ([]events.Event, error) {
 			return nil, err
 		}
 		ev := events.Event{ID: uint64(id), Org: parsec.OrganizationID(org), Name: name, Payload: payload}
-		if err := json.Unmarshal(audience, &ev.Audience); err != nil {
-			return nil, err
+		if lastRaw == nil || !bytes.Equal(audience, lastRaw) {
+			last = events.Audience{}
+			if err := json.Unmarshal(audience, &last); err != nil {
+				return nil, err
+			}
+			lastRaw = append(lastRaw[:0:0], audience...)
 		}
+		ev.Audience = last
 		evs = append(evs, ev)
 	}
 	return evs, rows.Err()
