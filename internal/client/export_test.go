@@ -34,6 +34,12 @@ func SetSendChunk(t *testing.T, n int) {
 	t.Cleanup(func() { sendChunk = old })
 }
 
+// UploadParts is uploadParts with a place that records nothing: it calls placed with the
+// number of files of each part.
+func (w *Workspace) UploadParts(ctx context.Context, files []FileSource, size int, placed func(n int) error) (int, error) {
+	return w.uploadParts(ctx, files, size, nil, func(fs []FileSource, _ []*manifest.FileManifest, _ bool) error { return placed(len(fs)) })
+}
+
 // SetListChunk makes walks read folders n entries at a time, for the test (not parallel).
 func SetListChunk(t *testing.T, n int) {
 	old := listChunk

@@ -51,7 +51,8 @@ const (
 )
 
 // writeChunk is how many files WriteFiles uploads, then saves, at a time: a write of many
-// files holds two such parts in memory, one read while the one before is saved.
+// files holds two such parts in memory, one read while the one before is saved (see
+// uploadParts).
 var writeChunk = 32 << 10
 
 // sendChunk is how many files a write that sends its files as it goes (see writeFiles)
@@ -164,6 +165,9 @@ func (w *Workspace) writeFiles(ctx context.Context, files []FileSource, progress
 	for attempt := 0; ; attempt++ {
 		placed, err := w.uploadParts(ctx, files, size, progress, place)
 		files = files[placed:]
+		if placed > 0 {
+			attempt = 0 // twice at most for each part
+		}
 		if attempt < 2 && protocol.IsStatus(err, protocol.StatusBadKeyIndex) {
 			// The key changed during the upload: the parts not placed start again with
 			// the new one.
@@ -182,12 +186,13 @@ func (w *Workspace) writeFiles(ctx context.Context, files []FileSource, progress
 
 // uploadParts uploads the contents of files, size files at a time (a part), and calls
 // place with each part once all its blocks are on the server, in order, from this
-// goroutine (place is the one to change the workspace). Another goroutine reads and
-// encrypts the files, the next part's while one's last blocks are on their way and while
-// place records it, without waiting for the part to be placed: at most two parts are in
-// memory (their manifests; the contents are in the uploader's bodies). It returns how many
-// files were placed, and the first error (of a read, an upload or place), after which no
-// part is placed; the parts placed before stay.
+// goroutine (place is the one to change the workspace). Another goroutine reads the files
+// (the uploader's workers encrypt them, on every processor), the next part's while one's
+// last blocks are on their way and while place records it, without waiting for the part
+// to be placed: two parts are held here at most (their manifests; the contents are in the
+// uploader's bodies), besides one being pushed by place's doing. It returns how many files
+// were placed, and the first error (of a read, an upload or place), after which no part
+// is placed; the parts placed before stay.
 func (w *Workspace) uploadParts(ctx context.Context, files []FileSource, size int, progress func(int64), place func(files []FileSource, contents []*manifest.FileManifest, last bool) error) (placed int, err error) {
 	if len(files) == 0 {
 		return 0, nil
@@ -212,10 +217,15 @@ func (w *Workspace) uploadParts(ctx context.Context, files []FileSource, size in
 	var readErr error // the reading goroutine's, once parts is closed
 	go func() {
 		defer close(parts)
+		stopped := func() error { return cmp.Or(u.failed(), context.Cause(u.ctx)) }
 		for start := 0; start < len(files); start += size {
 			chunk := files[start:min(start+size, len(files))]
 			contents := make([]*manifest.FileManifest, len(chunk))
 			for i, f := range chunk {
+				if u.ctx.Err() != nil { // no file opened for nothing
+					readErr = stopped()
+					return
+				}
 				fm, err := u.addFile(f)
 				if err != nil {
 					readErr = err
@@ -226,6 +236,7 @@ func (w *Workspace) uploadParts(ctx context.Context, files []FileSource, size in
 			select {
 			case parts <- part{chunk, contents, u.endPart()}:
 			case <-u.ctx.Done():
+				readErr = stopped()
 				return
 			}
 		}

@@ -558,8 +558,8 @@ func TestUploadStopsWhenTheCacheFails(t *testing.T) {
 	}
 	var log commandLog
 	p.srv.Lie = log.lie
+	// p.srv.Lie stays: a block_create of the part read ahead may still be served.
 	_, err = aw.Upload(ctx, local, "/", client.CopyOptions{Recursive: true})
-	p.srv.Lie = nil
 	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("upload while the cache refuses the files sent: %v", err)
 	}
@@ -719,7 +719,7 @@ func TestWriteKeepsThePartsBeforeAFailure(t *testing.T) {
 				}
 				return reply
 			}
-			t.Cleanup(func() { p.srv.Lie = nil })
+			// p.srv.Lie stays: a block_create of the part read ahead may still be served.
 			unplugged := errors.New("disk unplugged")
 			var files []client.FileSource
 			for i := range 6 {
@@ -755,5 +755,73 @@ func TestWriteKeepsThePartsBeforeAFailure(t *testing.T) {
 				wantKind(t, fmt.Sprintf("/d/f%d, of a part at or after the failure", i), err, parsec.NotFound)
 			}
 		})
+	}
+}
+
+// A part that gets bad_key_index while the request of another part's body is on its way
+// (and is cut short by that failure) starts over with the workspace's key, rather than
+// failing with the cancellation of the other request.
+func TestBadKeyIndexWhileAnotherBodyIsSent(t *testing.T) {
+	p := newPeople(t)
+	_, aw, _, _ := shared(t, p)
+	client.SetWriteChunk(t, 1)
+	var n atomic.Int32
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd != protocol.CmdBlockCreate {
+			return reply
+		}
+		switch n.Add(1) {
+		case 1:
+			time.Sleep(300 * time.Millisecond)
+		case 2:
+			return protocol.EncodeError(&protocol.StatusError{Status: protocol.StatusBadKeyIndex})
+		}
+		return reply
+	}
+	var files []client.FileSource
+	for i := range 2 {
+		files = append(files, client.FileSource{Path: fmt.Sprintf("/d/f%d", i), Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader(fmt.Sprintf("content %d", i))), nil
+		}})
+	}
+	if err := aw.WriteFiles(t.Context(), files, nil); err != nil {
+		t.Fatalf("a write told bad_key_index once: %v (bad_key_index: %v, canceled: %v)", err,
+			protocol.IsStatus(err, protocol.StatusBadKeyIndex), errors.Is(err, context.Canceled))
+	}
+	for i := range 2 {
+		if got, want := string(read(t, aw, fmt.Sprintf("/d/f%d", i))), fmt.Sprintf("content %d", i); got != want {
+			t.Errorf("/d/f%d reads %q, want %q", i, got, want)
+		}
+	}
+}
+
+// A write whose context ends while a part is placed and the next one is read stops with
+// the context's error, never nil with files left out.
+func TestUploadPartsCancelled(t *testing.T) {
+	p := newPeople(t)
+	_, aw, _, _ := shared(t, p)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	opened := make(chan struct{})
+	empty := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }
+	files := []client.FileSource{
+		{Path: "/a", Open: empty},
+		{Path: "/b", Open: func() (io.ReadCloser, error) {
+			cancel()
+			close(opened)
+			return empty()
+		}},
+		{Path: "/c", Open: empty},
+	}
+	calls := 0
+	placed, err := aw.UploadParts(ctx, files, 1, func(int) error {
+		if calls++; calls == 1 {
+			<-opened
+			time.Sleep(100 * time.Millisecond) // the reader sees the context ended
+		}
+		return nil
+	})
+	if placed == len(files) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("a write cancelled midway placed %d of %d files, error %v; want fewer, and the cancellation", placed, len(files), err)
 	}
 }
