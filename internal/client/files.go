@@ -379,41 +379,59 @@ func relativeTo(top, e Entry) string {
 }
 
 // put writes a tree's files at target in the workspace, then creates its empty folders
-// (inside a Change). The tree is walked once to check the names of its files, then again
-// to write them, a chunk at a time (see WriteFiles): open gives the sources of a chunk's
-// files, read where they come from, and what to do once they are written.
+// (inside a Change). The tree is walked once to check the names of its files, keeping
+// them while they fit in one chunk; a larger tree is walked again to write it, a chunk at
+// a time (see WriteFiles): open gives the sources of a chunk's files, read where they come
+// from, and what to do once they are written.
 func (w *Workspace) put(ctx context.Context, t tree, target string, o CopyOptions, open func([]treeItem) ([]FileSource, func())) error {
+	var chunk []treeItem
+	var empty emptyFolders
+	whole := true // every file is in chunk
 	err := t.walk(func(it treeItem) error {
-		if it.folder {
+		if empty.see(it); it.folder {
 			return nil
 		}
-		_, _, err := w.resolveParentForWrite(path.Join(target, it.rel))
-		return err
+		if _, _, err := w.resolveParentForWrite(path.Join(target, it.rel)); err != nil {
+			return err
+		}
+		if whole && len(chunk) == writeChunk {
+			whole, chunk = false, nil
+		}
+		if whole {
+			chunk = append(chunk, it)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	progress := t.progress(o)
-	var chunk []treeItem
-	write := func() error {
-		sources, done := open(chunk)
+	write := func(items []treeItem) error {
+		sources, done := open(items)
 		defer done()
-		chunk = nil
 		// A change that is sent once written sends its new files as it goes.
 		return w.writeFiles(ctx, sources, progress, !o.NoSync)
 	}
-	var empty emptyFolders
-	err = t.walk(func(it treeItem) error {
-		if empty.see(it); it.folder {
-			return nil
+	if whole {
+		if len(chunk) > 0 {
+			err = write(chunk)
 		}
-		if chunk = append(chunk, it); len(chunk) < writeChunk {
-			return nil
+	} else {
+		empty = emptyFolders{}
+		err = t.walk(func(it treeItem) error {
+			if empty.see(it); it.folder {
+				return nil
+			}
+			if chunk = append(chunk, it); len(chunk) < writeChunk {
+				return nil
+			}
+			items := chunk
+			chunk = nil
+			return write(items)
+		})
+		if err == nil && len(chunk) > 0 {
+			err = write(chunk)
 		}
-		return write()
-	})
-	if err == nil && len(chunk) > 0 {
-		err = write()
 	}
 	if err != nil {
 		return err

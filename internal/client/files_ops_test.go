@@ -1171,3 +1171,48 @@ func TestChangeHereInAFolderMovedAndRemovedElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// A tree holding a name the workspace cannot take is refused before anything is written,
+// whether its files fit in one chunk (one walk checks and collects them) or not (a
+// second walk writes them, a chunk at a time); the same tree without it lands whole,
+// empty folders included.
+func TestUploadChecksEveryNameFirst(t *testing.T) {
+	for _, chunk := range []int{0, 2} {
+		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) {
+			p := newPeople(t)
+			ctx := t.Context()
+			_, aw, _, _ := shared(t, p)
+			if chunk > 0 {
+				client.SetWriteChunk(t, chunk)
+			}
+			files := map[string]string{"a.txt": "a", "b/c.txt": "c", "b/d.txt": "d", "e/f.txt": "f", "z.txt": "z"}
+			local := localTree(t, files)
+			if err := os.MkdirAll(filepath.Join(local, "b", "hollow"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			bad := filepath.Join(local, "e", "bad\xff.txt") // not UTF-8: no workspace name
+			if err := os.WriteFile(bad, []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := aw.Upload(ctx, local, "/up", client.CopyOptions{Recursive: true})
+			wantKind(t, "uploading a tree with a name that is not UTF-8", err, parsec.Invalid)
+			if _, err := aw.Stat("/up"); !parsec.IsKind(err, parsec.NotFound) {
+				t.Errorf("after the refused upload, /up: %v, want nothing there", err)
+			}
+			if err := os.Remove(bad); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := aw.Upload(ctx, local, "/up", client.CopyOptions{Recursive: true}); err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range files {
+				if got := string(read(t, aw, "/up/"+name)); got != want {
+					t.Errorf("/up/%s reads %q, want %q", name, got, want)
+				}
+			}
+			if e, err := aw.Stat("/up/b/hollow"); err != nil || !e.IsFolder {
+				t.Errorf("the empty folder /up/b/hollow: %+v, %v", e, err)
+			}
+		})
+	}
+}
