@@ -837,12 +837,13 @@ func (w *Workspace) walkTree(base string, f *manifest.FolderManifest) ([]Entry, 
 }
 
 // WalkEach calls fn with each entry of a folder's whole tree (or with the file at p),
-// folders before their content, by name, as Walk lists them, but one folder at a time:
-// what it holds is the entries of the folders on the way to the current one, whatever the
-// size of the tree. fn is called with the workspace unlocked, so that it may read it (as
+// folders before their content, by name, as Walk lists them, but one folder at a time,
+// and a large folder listChunk entries at a time: what it holds is the names of the
+// folders on the way to the current one, and a chunk of their entries, whatever the size
+// of the tree. fn is called with the workspace unlocked, so that it may read it (as
 // Download does); a change made during the walk may or may not be seen. An entry that a
-// folder names but that cannot be read here stops the walk with an error: what copies a
-// tree must not leave part of it out.
+// folder names but that cannot be read here stops the walk with an error, once fn has
+// had the entries before it: what copies a tree must not leave part of it out.
 func (w *Workspace) WalkEach(p string, fn func(Entry) error) error {
 	w.lockRead()
 	e, err := w.resolveEntry(p)
@@ -870,10 +871,11 @@ func (w *Workspace) WalkEach(p string, fn func(Entry) error) error {
 // before their content, by name. The tree is what members wrote, and a member may write
 // folders inside each other: a folder is entered only from the folder its manifest names
 // as its parent, and only once, so that a cycle or a folder listed twice is walked once; a
-// tree deeper than maxTreeDepth is an error. Each folder is read from the workspace inside
-// section, which holds the lock as the caller needs; fn is called outside it. With whole,
-// an entry a folder names that cannot be read here is an error (see allListed): what
-// copies the tree must not leave it out.
+// tree deeper than maxTreeDepth is an error. Each folder's names, then each chunk of
+// listChunk of its entries, are read from the workspace inside section, which holds the
+// lock as the caller needs; fn is called outside it. With whole, an entry a folder names
+// that cannot be read here is an error (see allListed): what copies the tree must not
+// leave it out.
 func (w *Workspace) eachInTree(base string, top parsec.VlobID, section func(read func()), whole bool, fn func(Entry) error) error {
 	entered := map[parsec.VlobID]bool{}
 	var walk func(base string, id, parent parsec.VlobID, depth int) error
