@@ -98,10 +98,11 @@ func TestLyingServerBackdatedVersionOfRemovedMember(t *testing.T) {
 				BlockSize: manifest.DefaultBlockSize,
 			}
 			err = p.srv.Store.Update(ctx, func(tx metastore.Tx) error {
-				return tx.AppendVlobAtoms(p.bob.Device.OrganizationID, id, []metastore.VlobAtom{{
+				_, err := tx.AppendVlobAtoms(p.bob.Device.OrganizationID, id, []metastore.VlobAtom{{
 					VlobID: f.ID, Version: 2, KeyIndex: 1, Author: p.bob.Device.DeviceID, Timestamp: backdated,
 					Blob: manifest.Seal(forged, signingKey(t, p.bob), key),
 				}})
+				return err
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -259,10 +260,11 @@ func TestLyingServerHugeVersionNumber(t *testing.T) {
 		BlockSize: manifest.DefaultBlockSize,
 	}
 	err = p.srv.Store.Update(t.Context(), func(tx metastore.Tx) error {
-		return tx.AppendVlobAtoms(p.bob.Device.OrganizationID, id, []metastore.VlobAtom{{
+		_, err := tx.AppendVlobAtoms(p.bob.Device.OrganizationID, id, []metastore.VlobAtom{{
 			VlobID: f.ID, Version: huge, KeyIndex: 1, Author: p.bob.Device.DeviceID, Timestamp: ts,
 			Blob: manifest.Seal(forged, signingKey(t, p.bob), key),
 		}})
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

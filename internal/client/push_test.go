@@ -13,6 +13,7 @@ import (
 	"github.com/parsec-go/parsec/internal/client"
 	"github.com/parsec-go/parsec/internal/parsec"
 	"github.com/parsec-go/parsec/internal/protocol"
+	"github.com/parsec-go/parsec/internal/testenv"
 )
 
 // laterClock is the system clock moved forward by an offset that a test changes.
@@ -231,5 +232,100 @@ func TestPushAfterAVersionFromAClockAhead(t *testing.T) {
 	}
 	if len(versions) != 2 || versions[1].Timestamp <= versions[0].Timestamp {
 		t.Errorf("history %+v, want two versions in order", versions)
+	}
+}
+
+// listedChanges has the server count the changes its vlob_poll_changes replies list, and
+// rewrite its vlob_write replies with edit when not nil.
+func listedChanges(srv *testenv.Server, edit func(*protocol.VlobWriteRep)) *atomic.Int64 {
+	listed := new(atomic.Int64)
+	srv.Lie = func(cmd string, reply []byte) []byte {
+		switch {
+		case cmd == protocol.CmdVlobPollChanges:
+			return rewriteReply(reply, func(rep *protocol.VlobPollChangesRep) { listed.Add(int64(len(rep.Changes))) })
+		case cmd == protocol.CmdVlobWrite && edit != nil:
+			return rewriteReply(reply, edit)
+		}
+		return reply
+	}
+	return listed
+}
+
+// The server says where a push went in the change log: when its batches came right after
+// the device's checkpoint, the checkpoint moves past them, and the next sync does not list
+// the device's own versions again. When the server says nothing, or a checkpoint that
+// does not follow, the next sync lists them as before.
+func TestPushMovesTheCheckpointPastItsOwnVersions(t *testing.T) {
+	files := map[string][]byte{}
+	for i := range protocol.MaxBatchItems + 10 { // two batches of files, then the root
+		files[fmt.Sprintf("/f%04d", i)] = []byte{byte(i)}
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*protocol.VlobWriteRep)
+		want int64 // changes listed by the sync after the push
+	}{
+		{"honest", nil, 0},
+		{"says nothing", func(rep *protocol.VlobWriteRep) { rep.Checkpoint = 0 }, int64(len(files)) + 1},
+		{"says later", func(rep *protocol.VlobWriteRep) { rep.Checkpoint += 5 }, int64(len(files)) + 1},
+		{"says earlier", func(rep *protocol.VlobWriteRep) { rep.Checkpoint-- }, int64(len(files)) + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeople(t)
+			_, aw, bw, _ := shared(t, p)
+			write(t, aw, map[string][]byte{"/first.txt": []byte("first")})
+			syncWS(t, aw)
+			syncWS(t, bw)
+			write(t, aw, files)
+			listed := listedChanges(p.srv, tc.edit)
+			if err := aw.Push(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			listed.Store(0)
+			syncWS(t, aw)
+			if got := listed.Load(); got != tc.want {
+				t.Errorf("the sync after the push listed %d changes, want %d", got, tc.want)
+			}
+			// Another device's versions are listed all the same.
+			write(t, bw, map[string][]byte{"/first.txt": []byte("by bob")})
+			syncWS(t, bw)
+			listed.Store(0)
+			syncWS(t, aw)
+			if got := listed.Load(); got != 1 {
+				t.Errorf("the sync after bob's change listed %d changes, want 1", got)
+			}
+			if got := string(read(t, aw, "/first.txt")); got != "by bob" {
+				t.Errorf("/first.txt reads %q, want bob's version", got)
+			}
+			if got := read(t, aw, "/f0999"); !bytes.Equal(got, files["/f0999"]) {
+				t.Errorf("/f0999 reads %v, want %v", got, files["/f0999"])
+			}
+		})
+	}
+}
+
+// Another device writes between this device's last sync and its push: the push's entries
+// do not follow its checkpoint in the log, which stays where it was, so that the next
+// sync lists (and brings) the other device's version.
+func TestPushAfterAnotherDeviceWroteKeepsItsVersion(t *testing.T) {
+	p := newPeople(t)
+	_, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/b.txt": []byte("one")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	write(t, bw, map[string][]byte{"/b.txt": []byte("two")}) // b.txt's manifest only
+	syncWS(t, bw)
+	write(t, aw, map[string][]byte{"/a.txt": []byte("new")}) // a.txt and the root
+	listed := listedChanges(p.srv, nil)
+	if err := aw.Push(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	listed.Store(0)
+	syncWS(t, aw)
+	if got := listed.Load(); got != 3 {
+		t.Errorf("the sync after the push listed %d changes, want 3 (bob's, then the push's two)", got)
+	}
+	if got := string(read(t, aw, "/b.txt")); got != "two" {
+		t.Errorf("/b.txt reads %q after the sync, want bob's version", got)
 	}
 }

@@ -1375,6 +1375,11 @@ func (w *Workspace) pendingInOrder() ([]parsec.VlobID, error) {
 // batch is on its way, the one taken before is saved and the next one is read from the
 // cache and sealed. A device that stops with batches taken but not saved finds its own
 // versions at its next sync (see merge).
+//
+// When the server says that the batches went into the change log right after the
+// workspace's checkpoint, one after the other, the checkpoint moves past them once they
+// are saved: the next sync does not list this device's own versions again (see
+// protocol.VlobWriteRep).
 func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) (err error) {
 	var saving *backgroundSave // the batch taken last, being saved
 	defer func() {
@@ -1393,8 +1398,11 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) (err 
 		return err
 	}
 	send := func(b *pushBatch) error {
-		return w.c.Call(ctx, protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: w.id, KeyIndex: index, Items: b.items}, nil)
+		b.rep = protocol.VlobWriteRep{}
+		return w.c.Call(ctx, protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: w.id, KeyIndex: index, Items: b.items}, &b.rep)
 	}
+	from := w.checkpoint
+	logged, inLog := from, true // the batches so far are the log's entries from+1 to logged
 	cur, pending, err := w.preparePush(pending, key)
 	for cur != nil && err == nil {
 		if now := w.c.clock.Now(); now.Sub(cur.ts) > pushResealAfter {
@@ -1419,6 +1427,11 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) (err 
 		if err != nil {
 			return err
 		}
+		if n := uint64(len(cur.items)); inLog && cur.rep.Checkpoint >= n && cur.rep.Checkpoint-n == logged {
+			logged = cur.rep.Checkpoint
+		} else {
+			inLog = false // another device wrote in between, or the server does not say
+		}
 		if saving != nil {
 			err := saving.end(ctx, w)
 			saving = nil
@@ -1433,7 +1446,21 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) (err 
 		saving = w.saveInBackground(ctx, cur.ids)
 		cur, err = next, nextErr
 	}
-	return err
+	if err != nil || !inLog || logged == from {
+		return err
+	}
+	err = saving.end(ctx, w)
+	saving = nil
+	if err != nil {
+		return cacheError{err}
+	}
+	// A cache that cannot move it only makes the next sync list these versions again.
+	if moved, err := w.c.cache.MoveCheckpoint(context.WithoutCancel(ctx), w.id, from, logged); err != nil {
+		w.c.warn("workspace %s: %v", parsec.ShortID(w.id), err)
+	} else if moved {
+		w.checkpoint = logged
+	}
+	return nil
 }
 
 // cacheError is the error of the local cache saving what the server took, which left the
@@ -1453,6 +1480,7 @@ type pushBatch struct {
 	ts     parsec.DateTime
 	sealed []manifest.Manifest // the versions sent
 	items  []protocol.VlobWrite
+	rep    protocol.VlobWriteRep // once the server took it
 }
 
 // preparePush pins the next batch of pending entries (read from the cache, kept until

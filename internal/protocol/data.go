@@ -63,7 +63,14 @@ type VlobWrite struct {
 	Blob      []byte          `cbor:"blob"`
 }
 
-type VlobWriteRep struct{}
+// VlobWriteRep gives the realm's checkpoint after the write: its items are the entries
+// Checkpoint-len(Items)+1 to Checkpoint of the change log, in order. A client that had
+// listed the log up to Checkpoint-len(Items) thus knows that it holds everything up to
+// Checkpoint, and need not list its own writes at its next poll. Zero (a server that does
+// not say) tells nothing.
+type VlobWriteRep struct {
+	Checkpoint uint64 `cbor:"checkpoint,omitempty"`
+}
 
 // VlobReadBatchReq reads the last version of vlobs, or with At set, the last version
 // created at or before At. Unknown IDs are skipped.

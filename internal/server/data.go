@@ -125,6 +125,7 @@ func (s *Server) vlobWrite(ctx context.Context, c *caller, req *protocol.VlobWri
 		ids[i] = it.VlobID
 	}
 	var lastCommon, lastRealm parsec.DateTime
+	var rep protocol.VlobWriteRep
 	err := s.cfg.Store.Update(ctx, func(tx metastore.Tx) error {
 		if _, err := dataAccess(tx, c, req.RealmID, true, req.KeyIndex); err != nil {
 			return err
@@ -176,10 +177,11 @@ func (s *Server) vlobWrite(ctx context.Context, c *caller, req *protocol.VlobWri
 		if backdated != nil {
 			return backdated
 		}
-		return tx.AppendVlobAtoms(c.org.ID, req.RealmID, atoms)
+		rep.Checkpoint, err = tx.AppendVlobAtoms(c.org.ID, req.RealmID, atoms)
+		return err
 	})
 	if err != nil || len(req.Items) == 0 {
-		return protocol.VlobWriteRep{}, err
+		return rep, err
 	}
 	if err := s.loadRealmView(ctx, c.org.ID, req.RealmID); err != nil {
 		// The members will not get the events: they find the changes on their next poll.
@@ -200,7 +202,7 @@ func (s *Server) vlobWrite(ctx context.Context, c *caller, req *protocol.VlobWri
 	}
 	// In one go: a bus on PostgreSQL records them in one transaction, not one each.
 	s.cfg.Bus.PublishBatch(evs)
-	return protocol.VlobWriteRep{}, nil
+	return rep, nil
 }
 
 func vlobItems(atoms []metastore.VlobAtom) []protocol.VlobItem {

@@ -498,9 +498,22 @@ func TestVlobPollChanges(t *testing.T) {
 	if rep := poll(carol, 0); rep.CurrentCheckpoint != 0 || len(rep.Changes) != 0 {
 		t.Errorf("a realm without vlobs: %+v, want no change at checkpoint 0", rep)
 	}
-	wantStatus(t, w.writeVlobs(t, alice, realm, 1, vw(a, 1, w.tick(), ""), vw(b, 1, w.clock.Now(), "")), protocol.StatusOK)
-	wantStatus(t, w.writeVlobs(t, bob, realm, 1, vw(a, 2, w.tick(), "")), protocol.StatusOK)
-	wantStatus(t, w.writeVlobs(t, bob, realm, 1, vw(c, 1, w.tick(), ""), vw(a, 3, w.clock.Now(), "")), protocol.StatusOK)
+	// Each write's reply gives the checkpoint after its items.
+	for i, write := range []struct {
+		by    *member
+		items []protocol.VlobWrite
+	}{
+		{alice, []protocol.VlobWrite{vw(a, 1, w.tick(), ""), vw(b, 1, w.clock.Now(), "")}},
+		{bob, []protocol.VlobWrite{vw(a, 2, w.tick(), "")}},
+		{bob, []protocol.VlobWrite{vw(c, 1, w.tick(), ""), vw(a, 3, w.clock.Now(), "")}},
+	} {
+		var rep protocol.VlobWriteRep
+		err := w.call(t, write.by, protocol.CmdVlobWrite, protocol.VlobWriteReq{RealmID: realm, KeyIndex: 1, Items: write.items}, &rep)
+		wantStatus(t, err, protocol.StatusOK)
+		if want := []uint64{2, 3, 5}[i]; rep.Checkpoint != want {
+			t.Errorf("write %d: reply's checkpoint %d, want %d", i+1, rep.Checkpoint, want)
+		}
+	}
 	v := func(id parsec.VlobID, version uint64) protocol.VlobVersion {
 		return protocol.VlobVersion{VlobID: id, Version: version}
 	}

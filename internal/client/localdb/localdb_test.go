@@ -327,6 +327,44 @@ func TestVlobQueries(t *testing.T) {
 	}
 }
 
+// MoveCheckpoint moves a workspace's checkpoint only from the value given, only forward;
+// a workspace never pulled starts at 0.
+func TestMoveCheckpoint(t *testing.T) {
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "cache.db"), crypto.GenerateSecretKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	realm, fresh := parsec.NewVlobID(), parsec.NewVlobID()
+	if _, err := db.PutVlobs(ctx, realm, nil, &Checkpoint{At: 7}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		realm    parsec.VlobID
+		from, to uint64
+		moved    bool
+		want     uint64
+	}{
+		{realm, 6, 9, false, 7},       // another process moved it meanwhile
+		{realm, 7, 7, false, 7},       // not forward
+		{realm, 7, 5, false, 7},       // back
+		{realm, 7, 1 << 63, false, 7}, // beyond what the cache stores
+		{realm, 7, 9, true, 9},
+		{fresh, 3, 5, false, 0},
+		{fresh, 0, 4, true, 4},
+		{fresh, 0, 6, false, 4},
+	} {
+		moved, err := db.MoveCheckpoint(ctx, tc.realm, tc.from, tc.to)
+		if err != nil || moved != tc.moved {
+			t.Errorf("MoveCheckpoint from %d to %d: %v, %v; want %v", tc.from, tc.to, moved, err, tc.moved)
+		}
+		if got, err := db.Checkpoint(ctx, tc.realm); err != nil || got != tc.want {
+			t.Errorf("after a move from %d to %d: checkpoint %d, %v; want %d", tc.from, tc.to, got, err, tc.want)
+		}
+	}
+}
+
 func sortIDs(ids []parsec.VlobID) []parsec.VlobID {
 	ids = slices.Clone(ids)
 	slices.SortFunc(ids, func(a, b parsec.VlobID) int { return bytes.Compare(a[:], b[:]) })

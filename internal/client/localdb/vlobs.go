@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"strings"
 
@@ -485,6 +486,30 @@ func (d *DB) Checkpoint(ctx context.Context, realm parsec.VlobID) (uint64, error
 		return 0, fmt.Errorf("local cache: %w", err)
 	}
 	return uint64(cp), nil
+}
+
+// MoveCheckpoint moves the workspace's change checkpoint from from to to, later, if it is
+// still from (another process of the device may have moved it meanwhile), and says whether
+// it did. It is for a push: the server says that the change log holds only this device's
+// own versions between the two, which the cache already holds.
+func (d *DB) MoveCheckpoint(ctx context.Context, realm parsec.VlobID, from, to uint64) (bool, error) {
+	if to <= from || to > math.MaxInt64 {
+		return false, nil
+	}
+	query := `UPDATE realms SET checkpoint = ?1 WHERE realm = ?2 AND checkpoint = ?3`
+	if from == 0 { // a workspace never pulled has no row
+		query = `INSERT INTO realms (realm, checkpoint) VALUES (?2, ?1)
+			ON CONFLICT (realm) DO UPDATE SET checkpoint = excluded.checkpoint WHERE realms.checkpoint = ?3`
+	}
+	res, err := d.db.ExecContext(ctx, query, int64(to), realm[:], int64(from))
+	if err != nil {
+		return false, fmt.Errorf("local cache: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("local cache: %w", err)
+	}
+	return n == 1, nil
 }
 
 // ForgetRealm removes everything the cache holds of a workspace (its certificates stay).

@@ -56,8 +56,9 @@ type DataTx interface {
 	// AppendVlobAtoms stores new vlob versions and appends them, in order, to the realm's
 	// change log. It returns ErrExists if one of them (vlob ID and version) is already
 	// stored; the caller then abandons the transaction. It does not check that versions
-	// follow each other: the handler does.
-	AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, atoms []VlobAtom) error
+	// follow each other: the handler does. It returns the realm's checkpoint after them
+	// (the atoms are the log's entries checkpoint-len(atoms)+1 to checkpoint).
+	AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, atoms []VlobAtom) (uint64, error)
 
 	// LatestVlobAtoms returns, in the order of ids, the last version of each vlob that has
 	// one; with at not zero, the last version whose timestamp is not after at. IDs without

@@ -430,7 +430,7 @@ func (r *realmData) write(tx metastore.Tx, org parsec.OrganizationID) error {
 		for n < len(atoms) && atoms[n].Timestamp == atoms[0].Timestamp {
 			n++
 		}
-		if err := tx.AppendVlobAtoms(org, id, atoms[:n]); err != nil {
+		if _, err := tx.AppendVlobAtoms(org, id, atoms[:n]); err != nil {
 			return err
 		}
 		atoms = atoms[n:]

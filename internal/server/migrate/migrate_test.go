@@ -48,7 +48,7 @@ func TestCopy(t *testing.T) {
 		atoms := []metastore.VlobAtom{{VlobID: realm, Version: 1, KeyIndex: 1, Blob: []byte("v1"), Author: dev, Timestamp: 3000},
 			{VlobID: realm, Version: 2, KeyIndex: 1, Blob: []byte("v2"), Author: dev, Timestamp: 4000}}
 		for _, a := range atoms {
-			if err := tx.AppendVlobAtoms("Acme", realm, []metastore.VlobAtom{a}); err != nil {
+			if _, err := tx.AppendVlobAtoms("Acme", realm, []metastore.VlobAtom{a}); err != nil {
 				return err
 			}
 		}

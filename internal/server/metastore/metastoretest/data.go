@@ -55,9 +55,15 @@ func atom(id parsec.VlobID, version uint64, ts parsec.DateTime, author parsec.De
 	return metastore.VlobAtom{VlobID: id, Version: version, KeyIndex: 1, Blob: []byte(blob), Author: author, Timestamp: ts}
 }
 
-func appendAtoms(t *testing.T, s metastore.Store, org parsec.OrganizationID, realm parsec.VlobID, atoms ...metastore.VlobAtom) {
+// appendAtoms appends atoms to a realm's log and returns the checkpoint after them.
+func appendAtoms(t *testing.T, s metastore.Store, org parsec.OrganizationID, realm parsec.VlobID, atoms ...metastore.VlobAtom) uint64 {
 	t.Helper()
-	update(t, s, func(tx metastore.Tx) error { return tx.AppendVlobAtoms(org, realm, atoms) })
+	var checkpoint uint64
+	update(t, s, func(tx metastore.Tx) (err error) {
+		checkpoint, err = tx.AppendVlobAtoms(org, realm, atoms)
+		return err
+	})
+	return checkpoint
 }
 
 func testDataVlobs(t *testing.T, s metastore.Store) {
@@ -182,9 +188,20 @@ func testDataChanges(t *testing.T, s metastore.Store) {
 	realm, quiet := realms[0], realms[1]
 	dev := parsec.NewDeviceID()
 	a, b, c := parsec.NewVlobID(), parsec.NewVlobID(), parsec.NewVlobID()
-	appendAtoms(t, s, "Acme", realm, atom(a, 1, 1000, dev, ""), atom(b, 1, 1000, dev, "")) // checkpoints 1, 2
-	appendAtoms(t, s, "Acme", realm, atom(a, 2, 2000, dev, ""))                            // 3
-	appendAtoms(t, s, "Acme", realm, atom(c, 1, 3000, dev, ""), atom(a, 3, 3000, dev, "")) // 4, 5
+	// Each append returns the checkpoint after its atoms.
+	for i, atoms := range [][]metastore.VlobAtom{
+		{atom(a, 1, 1000, dev, ""), atom(b, 1, 1000, dev, "")}, // checkpoints 1, 2
+		{atom(a, 2, 2000, dev, "")},                            // 3
+		{atom(c, 1, 3000, dev, ""), atom(a, 3, 3000, dev, "")}, // 4, 5
+		nil, // nothing appended: still 5
+	} {
+		if got, want := appendAtoms(t, s, "Acme", realm, atoms...), []uint64{2, 3, 5, 5}[i]; got != want {
+			t.Errorf("append %d returned checkpoint %d, want %d", i+1, got, want)
+		}
+	}
+	if got := appendAtoms(t, s, "Acme", quiet); got != 0 {
+		t.Errorf("an empty append to a realm without vlobs returned checkpoint %d, want 0", got)
+	}
 	ref := func(id parsec.VlobID, v uint64) metastore.VlobRef { return metastore.VlobRef{VlobID: id, Version: v} }
 	for _, tc := range []struct {
 		after uint64
@@ -259,7 +276,10 @@ func testDataVlobExists(t *testing.T, s metastore.Store) {
 		"twice in batch":  {atom(b, 1, 2000, dev, "new"), atom(b, 1, 2000, dev, "twice")},
 		"stored, chunked": append(manyAtoms(250, 2000, dev), atom(a, 1, 2000, dev, "again")),
 	} {
-		err := s.Update(t.Context(), func(tx metastore.Tx) error { return tx.AppendVlobAtoms("Acme", realm, batch) })
+		err := s.Update(t.Context(), func(tx metastore.Tx) error {
+			_, err := tx.AppendVlobAtoms("Acme", realm, batch)
+			return err
+		})
 		if err := wantExists(name, err); err != nil {
 			t.Error(err)
 		}

@@ -74,21 +74,18 @@ const (
 			AND a.timestamp <= $4 ORDER BY a.version DESC LIMIT 1) l`
 )
 
-func (t *tx) AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, atoms []metastore.VlobAtom) error {
+func (t *tx) AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, atoms []metastore.VlobAtom) (uint64, error) {
 	o, err := t.org(org)
 	if err != nil {
-		return err
-	}
-	if len(atoms) == 0 {
-		return nil
+		return 0, err
 	}
 	checkpoint, last, err := t.vlobRealm(o, realm)
-	if err != nil {
-		return err
+	if err != nil || len(atoms) == 0 {
+		return checkpoint, err
 	}
 	rows, checkpoint, last, err := sqlrows.AtomRows(atoms, checkpoint, last)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	n := len(rows)
 	ids, versions, keys, blobs, sizes := make([][]byte, n), make([]int64, n), make([]int64, n), make([][]byte, n), make([]int64, n)
@@ -102,15 +99,15 @@ func (t *tx) AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ato
 			$9::bigint[], $10::bigint[])`,
 		o, realm[:], ids, versions, keys, blobs, sizes, authors, stamps, checkpoints)
 	if isUniqueViolation(err) {
-		return sqlrows.Exists("vlob version", "of the batch")
+		return 0, sqlrows.Exists("vlob version", "of the batch")
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	_, err = t.exec(`INSERT INTO vlob_realms (org, realm, checkpoint, last_timestamp) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (org, realm) DO UPDATE SET checkpoint = excluded.checkpoint, last_timestamp = excluded.last_timestamp`,
 		o, realm[:], int64(checkpoint), int64(last))
-	return err
+	return checkpoint, err
 }
 
 func (t *tx) LatestVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ids []parsec.VlobID, at parsec.DateTime) ([]metastore.VlobAtom, error) {

@@ -155,8 +155,9 @@ func TestWritersAcrossStores(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					return tx.AppendVlobAtoms(org, realm, []metastore.VlobAtom{{VlobID: vlob, Version: versions[vlob].Version + 1,
+					_, err = tx.AppendVlobAtoms(org, realm, []metastore.VlobAtom{{VlobID: vlob, Version: versions[vlob].Version + 1,
 						KeyIndex: 1, Blob: []byte("v"), Author: dev, Timestamp: last + 1}})
+					return err
 				})
 				if calls != 1 {
 					return fmt.Errorf("transaction function ran %d times", calls)
@@ -528,7 +529,7 @@ func TestLookupsWithoutStatistics(t *testing.T) {
 				}
 			}
 			err := s.Update(ctx, func(tx metastore.Tx) error {
-				if err := tx.AppendVlobAtoms(org, realm, atoms); err != nil {
+				if _, err := tx.AppendVlobAtoms(org, realm, atoms); err != nil {
 					return err
 				}
 				return tx.InsertBlocks(org, blocks)

@@ -161,17 +161,14 @@ func (t *tx) LastVlobVersions(org parsec.OrganizationID, realm parsec.VlobID, id
 	return out, err
 }
 
-func (t *tx) AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, atoms []metastore.VlobAtom) error {
-	if len(atoms) == 0 {
-		return nil
-	}
+func (t *tx) AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, atoms []metastore.VlobAtom) (uint64, error) {
 	checkpoint, last, err := t.vlobRealm(org, realm)
-	if err != nil {
-		return err
+	if err != nil || len(atoms) == 0 {
+		return checkpoint, err
 	}
 	atomRows, checkpoint, last, err := sqlrows.AtomRows(atoms, checkpoint, last)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	rows := make([][]any, len(atomRows))
 	for i, a := range atomRows {
@@ -180,15 +177,15 @@ func (t *tx) AppendVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ato
 	}
 	err = t.multiInsert("vlob_atoms", "org, realm, vlob_id, version, key_index, blob, size, author, timestamp, checkpoint", rows)
 	if isUniqueViolation(err) {
-		return sqlrows.Exists("vlob version", "of the batch")
+		return 0, sqlrows.Exists("vlob version", "of the batch")
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	_, err = t.exec(`INSERT INTO vlob_realms (org, realm, checkpoint, last_timestamp) VALUES (?, ?, ?, ?)
 		ON CONFLICT (org, realm) DO UPDATE SET checkpoint = excluded.checkpoint, last_timestamp = excluded.last_timestamp`,
 		string(org), realm[:], int64(checkpoint), int64(last))
-	return err
+	return checkpoint, err
 }
 
 func (t *tx) LatestVlobAtoms(org parsec.OrganizationID, realm parsec.VlobID, ids []parsec.VlobID, at parsec.DateTime) ([]metastore.VlobAtom, error) {
