@@ -257,7 +257,7 @@ func listedChanges(srv *testenv.Server, edit func(*protocol.VlobWriteRep)) *atom
 // does not follow, the next sync lists them as before.
 func TestPushMovesTheCheckpointPastItsOwnVersions(t *testing.T) {
 	files := map[string][]byte{}
-	for i := range protocol.MaxBatchItems + 10 { // two batches of files, then the root
+	for i := range protocol.MaxBatchItems + 10 { // two batches, the root in the second
 		files[fmt.Sprintf("/f%04d", i)] = []byte{byte(i)}
 	}
 	for _, tc := range []struct {
@@ -327,5 +327,46 @@ func TestPushAfterAnotherDeviceWroteKeepsItsVersion(t *testing.T) {
 	}
 	if got := string(read(t, aw, "/b.txt")); got != "two" {
 		t.Errorf("/b.txt reads %q after the sync, want bob's version", got)
+	}
+}
+
+// Another device writes between two batches of a push: the second batch's entries do not
+// follow the first's in the log, and the checkpoint stays before the push, so that the
+// next sync lists (and brings) the other device's version.
+func TestPushWithAnotherDeviceBetweenItsBatches(t *testing.T) {
+	p := newPeople(t)
+	_, aw, bw, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/first.txt": []byte("first")})
+	syncWS(t, aw)
+	syncWS(t, bw)
+	files := map[string][]byte{}
+	for i := range protocol.MaxBatchItems + 10 { // two batches
+		files[fmt.Sprintf("/f%04d", i)] = []byte{byte(i)}
+	}
+	write(t, aw, files)
+	write(t, bw, map[string][]byte{"/first.txt": []byte("by bob")})
+	var first atomic.Bool
+	first.Store(true)
+	bobDone := make(chan error, 1)
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd == protocol.CmdVlobWrite && first.CompareAndSwap(true, false) {
+			bobDone <- bw.Push(t.Context()) // bob's version goes in after alice's first batch
+		}
+		return reply
+	}
+	if err := aw.Push(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-bobDone:
+		if err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatal("bob did not push between alice's batches")
+	}
+	syncWS(t, aw)
+	if got := string(read(t, aw, "/first.txt")); got != "by bob" {
+		t.Errorf("/first.txt reads %q, want bob's version, written between alice's batches", got)
 	}
 }

@@ -1449,6 +1449,8 @@ func (w *Workspace) pushOnce(ctx context.Context, pending []parsec.VlobID) (err 
 	if err != nil || !inLog || logged == from {
 		return err
 	}
+	// The checkpoint moves only once every batch is saved: a stop in between leaves it
+	// before the push, and the next sync lists the push's versions again.
 	err = saving.end(ctx, w)
 	saving = nil
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,6 +134,7 @@ func TestWritersAcrossStores(t *testing.T) {
 	var g errgroup.Group
 	var mu sync.Mutex
 	runs := map[parsec.OrganizationID]int{}
+	checkpoints := map[parsec.OrganizationID][]uint64{} // as AppendVlobAtoms returned them
 	for i, s := range stores {
 		for j := range perStore {
 			org := parsec.OrganizationID("Acme")
@@ -141,6 +143,7 @@ func TestWritersAcrossStores(t *testing.T) {
 			}
 			g.Go(func() error {
 				calls := 0
+				var checkpoint uint64
 				err := s.Update(context.Background(), func(tx metastore.Tx) error {
 					calls++
 					last, err := tx.LastTimestamp(org, metastore.CommonTopic)
@@ -155,7 +158,7 @@ func TestWritersAcrossStores(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					_, err = tx.AppendVlobAtoms(org, realm, []metastore.VlobAtom{{VlobID: vlob, Version: versions[vlob].Version + 1,
+					checkpoint, err = tx.AppendVlobAtoms(org, realm, []metastore.VlobAtom{{VlobID: vlob, Version: versions[vlob].Version + 1,
 						KeyIndex: 1, Blob: []byte("v"), Author: dev, Timestamp: last + 1}})
 					return err
 				})
@@ -164,6 +167,7 @@ func TestWritersAcrossStores(t *testing.T) {
 				}
 				mu.Lock()
 				runs[org]++
+				checkpoints[org] = append(checkpoints[org], checkpoint)
 				mu.Unlock()
 				return err
 			})
@@ -171,6 +175,15 @@ func TestWritersAcrossStores(t *testing.T) {
 	}
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
+	}
+	// Each write's checkpoint is its own: 1 to n, each once.
+	for org, got := range checkpoints {
+		slices.Sort(got)
+		for k, c := range got {
+			if c != uint64(k+1) {
+				t.Fatalf("%s: the writes returned checkpoints %v, want 1 to %d each once", org, got, len(got))
+			}
+		}
 	}
 
 	// Both stores see the same, complete history.
