@@ -494,6 +494,43 @@ func TestUploadSendsFilesAsItGoes(t *testing.T) {
 	}
 }
 
+// An upload does not wait for a part's push to read and upload the next part: the server
+// holds its reply to the first part's vlob_write until the second part's contents reach
+// it, which an upload that took turns (upload a part, push it, then the next) never sends.
+func TestUploadDoesNotWaitForThePushes(t *testing.T) {
+	p, aw, _, local, _ := sendingUpload(t, 12, 4)
+	secondPart := make(chan struct{})
+	var blocks, writes atomic.Int32
+	var waitedOut atomic.Bool
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		switch cmd {
+		case protocol.CmdBlockCreate:
+			if blocks.Add(1) == 2 {
+				close(secondPart)
+			}
+		case protocol.CmdVlobWrite:
+			if writes.Add(1) == 1 {
+				select {
+				case <-secondPart:
+				case <-time.After(10 * time.Second):
+					waitedOut.Store(true)
+				}
+			}
+		}
+		return reply
+	}
+	if _, err := aw.Upload(t.Context(), local, "/", client.CopyOptions{Recursive: true}); err != nil {
+		t.Fatal(err)
+	}
+	p.srv.Lie = nil
+	if waitedOut.Load() {
+		t.Error("the second part's contents were not sent while the first part's push waited for them")
+	}
+	if w := writes.Load(); w < 3 {
+		t.Errorf("%d vlob_write, want one per part at least", w)
+	}
+}
+
 // When the server stops taking manifests midway, an upload keeps what it could not send:
 // the parts sent before stay sent, the others are saved on the device, and the upload
 // says so; the next sync sends them, each file in one version.
