@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -251,6 +252,51 @@ func listedChanges(srv *testenv.Server, edit func(*protocol.VlobWriteRep)) *atom
 	return listed
 }
 
+// syncCounting syncs w and returns how many changes the server's vlob_poll_changes
+// replies listed meanwhile (see listedChanges).
+func syncCounting(t *testing.T, w *client.Workspace, listed *atomic.Int64) int64 {
+	t.Helper()
+	listed.Store(0)
+	syncWS(t, w)
+	return listed.Load()
+}
+
+// A reply to a push whose checkpoint is not a number is refused as tampering, though the
+// server took the batch; the next sync finds the device's own versions (one each), and
+// nothing stays pending.
+func TestPushReplyWithAMalformedCheckpoint(t *testing.T) {
+	p := newPeople(t)
+	_, aw, _, _ := shared(t, p)
+	write(t, aw, map[string][]byte{"/a.txt": []byte("alpha"), "/b.txt": []byte("bravo")})
+	p.srv.Lie = func(cmd string, reply []byte) []byte {
+		if cmd != protocol.CmdVlobWrite {
+			return reply
+		}
+		lie, err := protocol.OK(map[string]any{"checkpoint": "soon"})
+		if err != nil {
+			t.Error(err)
+		}
+		return lie
+	}
+	err := aw.Push(t.Context())
+	if parsec.KindOf(err) != parsec.Tampered || !strings.Contains(err.Error(), "malformed reply") {
+		t.Fatalf("push answered with a checkpoint that is not a number: %v, want a malformed reply refused as tampering", err)
+	}
+	p.srv.Lie = nil
+	syncWS(t, aw)
+	if aw.NeedSync() {
+		t.Error("changes still pending after the next sync")
+	}
+	for name, want := range map[string]string{"/a.txt": "alpha", "/b.txt": "bravo"} {
+		if got := string(read(t, aw, name)); got != want {
+			t.Errorf("%s reads %q, want %q", name, got, want)
+		}
+		if v, err := aw.History(t.Context(), name); err != nil || len(v) != 1 {
+			t.Errorf("history of %s: %d versions (%v), want 1", name, len(v), err)
+		}
+	}
+}
+
 // The server says where a push went in the change log: when its batches came right after
 // the device's checkpoint, the checkpoint moves past them, and the next sync does not list
 // the device's own versions again. When the server says nothing, or a checkpoint that
@@ -281,17 +327,13 @@ func TestPushMovesTheCheckpointPastItsOwnVersions(t *testing.T) {
 			if err := aw.Push(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			listed.Store(0)
-			syncWS(t, aw)
-			if got := listed.Load(); got != tc.want {
+			if got := syncCounting(t, aw, listed); got != tc.want {
 				t.Errorf("the sync after the push listed %d changes, want %d", got, tc.want)
 			}
 			// Another device's versions are listed all the same.
 			write(t, bw, map[string][]byte{"/first.txt": []byte("by bob")})
 			syncWS(t, bw)
-			listed.Store(0)
-			syncWS(t, aw)
-			if got := listed.Load(); got != 1 {
+			if got := syncCounting(t, aw, listed); got != 1 {
 				t.Errorf("the sync after bob's change listed %d changes, want 1", got)
 			}
 			if got := string(read(t, aw, "/first.txt")); got != "by bob" {
@@ -320,9 +362,7 @@ func TestPushAfterAnotherDeviceWroteKeepsItsVersion(t *testing.T) {
 	if err := aw.Push(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	listed.Store(0)
-	syncWS(t, aw)
-	if got := listed.Load(); got != 3 {
+	if got := syncCounting(t, aw, listed); got != 3 {
 		t.Errorf("the sync after the push listed %d changes, want 3 (bob's, then the push's two)", got)
 	}
 	if got := string(read(t, aw, "/b.txt")); got != "two" {
